@@ -1,0 +1,192 @@
+"""Inverse CDFs of the input distributions (scipy.stats), the one way values are drawn."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy import special, stats
+
+from mkba.schema.quantity import (
+    Beta,
+    Choice,
+    LogNormal,
+    Normal,
+    Pert,
+    Quantity,
+    Triangular,
+    TruncNormal,
+    Uniform,
+)
+
+
+def frozen(dist: object) -> stats.rv_continuous | None:
+    """The scipy frozen distribution of a continuous input distribution (None for choice)."""
+    if isinstance(dist, Pert):
+        width = dist.max - dist.min
+        a = 1 + dist.lamb * (dist.mode - dist.min) / width
+        b = 1 + dist.lamb * (dist.max - dist.mode) / width
+        return stats.beta(a, b, loc=dist.min, scale=width)
+    if isinstance(dist, Triangular):
+        width = dist.max - dist.min
+        return stats.triang((dist.mode - dist.min) / width, loc=dist.min, scale=width)
+    if isinstance(dist, Uniform):
+        return stats.uniform(loc=dist.min, scale=dist.max - dist.min)
+    if isinstance(dist, TruncNormal):
+        a = (dist.min - dist.mean) / dist.sd
+        b = (dist.max - dist.mean) / dist.sd
+        return stats.truncnorm(a, b, loc=dist.mean, scale=dist.sd)
+    if isinstance(dist, Normal):
+        return stats.norm(loc=dist.mean, scale=dist.sd)
+    if isinstance(dist, LogNormal):
+        mu, sigma = dist.mu_sigma()
+        return stats.lognorm(sigma, scale=math.exp(mu))
+    if isinstance(dist, Beta):
+        return stats.beta(dist.alpha, dist.beta, loc=dist.min, scale=dist.max - dist.min)
+    if isinstance(dist, Choice):
+        return None
+    raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover
+
+
+_GRID = 2048  # intervals of the interpolation grid of slow inverse CDFs
+_ZMAX = 12.0  # grid over logit(u) in [-12, 12], i.e. u in [6e-6, 1 - 6e-6]
+
+
+class InverseCdf:
+    """Fast inverse CDF of one quantity, for sampling many draws.
+
+    Distributions whose scipy inverse CDF is cheap (uniform, triangular, normal, lognormal,
+    choice) are evaluated exactly. For the others (beta, PERT, truncated normal: about 2 us a
+    value in scipy) the exact inverse CDF is evaluated once on a grid that is uniform in
+    ``z = logit(u)`` over [-12, 12], and interpolated with cubic Hermite polynomials through
+    the exact values and exact slopes ``dx/dz = u (1 - u) / pdf(x)``. In ``z`` the inverse CDF
+    is smooth even where it is steep in ``u`` (the tails of a beta behave like
+    ``exp(z / alpha)``). Values outside the grid (u < 6e-6 or u > 1 - 6e-6) are evaluated
+    exactly. The tests hold the interpolation error under 1e-9 of the distribution's range.
+    """
+
+    def __init__(self, q: Quantity) -> None:
+        self.q = q
+        self._frozen = frozen(q.dist) if q.dist is not None else None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        if isinstance(q.dist, Beta | TruncNormal | Pert):
+            self._build()
+
+    def _exact(self, u: np.ndarray) -> np.ndarray:
+        if self._frozen is None:
+            return _ppf_exact(self.q, u)
+        return np.asarray(self._frozen.ppf(u), dtype=float)
+
+    def _build(self) -> None:
+        fd = self._frozen
+        assert fd is not None
+        z = np.linspace(-_ZMAX, _ZMAX, _GRID + 1)
+        u = special.expit(z)
+        x = np.asarray(fd.ppf(u), float)
+        with np.errstate(divide="ignore"):
+            slope = u * (1.0 - u) / np.asarray(fd.pdf(x), float)
+        if not np.all(np.isfinite(slope)) or not np.all(np.isfinite(x)):
+            return  # degenerate shape: fall back to exact evaluation
+        self._grid = (x, slope)
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=float)
+        d = self.q.dist
+        if isinstance(d, Uniform) and not isinstance(d, Triangular):
+            return d.min + (d.max - d.min) * u
+        if type(d) is Triangular:
+            out = np.empty_like(u)
+            _triangular_ppf(u, d.min, d.mode, d.max, out)
+            return out
+        if self._grid is None:
+            return self._exact(u)
+        x, slope = self._grid
+        out = np.empty_like(u)
+        outside = _hermite_ppf(u, x, slope, _ZMAX, out)
+        if outside:
+            mask = np.isnan(out)
+            out[mask] = self._exact(u[mask])
+        return out
+
+
+@njit(cache=True)
+def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]
+    """Closed-form inverse CDF of the triangular distribution."""
+    width = hi - lo
+    fc = (mode - lo) / width
+    for i in range(u.shape[0]):
+        ui = u[i]
+        if ui < fc:
+            out[i] = lo + math.sqrt(ui * width * (mode - lo))
+        else:
+            out[i] = hi - math.sqrt((1.0 - ui) * width * (hi - mode))
+
+
+@njit(cache=True)
+def _hermite_ppf(u, x, slope, zmax, out):  # type: ignore[no-untyped-def]
+    """Cubic Hermite interpolation of a tabulated inverse CDF on a grid uniform in logit(u).
+    Values outside the grid are set to NaN (to be evaluated exactly); returns their count."""
+    n_int = x.shape[0] - 1
+    h = 2.0 * zmax / n_int
+    outside = 0
+    for i in range(u.shape[0]):
+        ui = u[i]
+        pos = (math.log(ui / (1.0 - ui)) + zmax) / h
+        if pos < 0.0 or pos >= n_int:
+            out[i] = np.nan
+            outside += 1
+            continue
+        j = int(pos)
+        t = pos - j
+        t2 = t * t
+        t3 = t2 * t
+        out[i] = (
+            (2.0 * t3 - 3.0 * t2 + 1.0) * x[j]
+            + (t3 - 2.0 * t2 + t) * h * slope[j]
+            + (-2.0 * t3 + 3.0 * t2) * x[j + 1]
+            + (t3 - t2) * h * slope[j + 1]
+        )
+    return outside
+
+
+def ppf(q: Quantity, u: np.ndarray) -> np.ndarray:
+    """Map uniform numbers ``u`` in (0, 1) to values of quantity ``q`` (exact inverse CDF)."""
+    return _ppf_exact(q, u)
+
+
+def _ppf_exact(q: Quantity, u: np.ndarray) -> np.ndarray:
+    u = np.asarray(u, dtype=float)
+    if q.dist is None:
+        assert q.value is not None
+        return np.full(u.shape, q.value)
+    if isinstance(q.dist, Choice):
+        w = np.asarray(q.dist.weights if q.dist.weights else [1.0] * len(q.dist.values), float)
+        cum = np.cumsum(w) / w.sum()
+        idx = np.searchsorted(cum, u, side="right")
+        return np.asarray(q.dist.values, float)[np.minimum(idx, len(cum) - 1)]
+    fd = frozen(q.dist)
+    assert fd is not None
+    return np.asarray(fd.ppf(u), dtype=float)
+
+
+def quantile(q: Quantity, p: float) -> float:
+    """The ``p`` quantile of a quantity (its value when fixed)."""
+    return float(ppf(q, np.array([p]))[0])
+
+
+def central(q: Quantity) -> float:
+    """The base value used for deterministic evaluation: the value, or the median."""
+    return q.value if q.value is not None else quantile(q, 0.5)
+
+
+def mean(q: Quantity) -> float:
+    """The expected value of a quantity."""
+    if q.value is not None:
+        return q.value
+    if isinstance(q.dist, Choice):
+        w = np.asarray(q.dist.weights or [1.0] * len(q.dist.values), float)
+        return float(np.dot(w / w.sum(), q.dist.values))
+    fd = frozen(q.dist)
+    assert fd is not None
+    return float(fd.mean())

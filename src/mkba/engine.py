@@ -1,0 +1,287 @@
+"""Monte Carlo engine: sample, evaluate the kernel chunk by chunk, keep per-draw outcomes.
+
+The public functions validate, sample, allocate and call a private kernel that takes only
+arrays. ``backend="numba"`` uses :mod:`mkba.kernel`; ``backend="numpy"`` the plain reference
+:mod:`mkba.reference` (same equations; slower; the oracle of the tests).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mkba import kernel, reference
+from mkba.model import COMPONENT_SLOTS, DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
+from mkba.sampling import apply_copula, chunk_bounds, copula_factor, uniform_matrix
+from mkba.schema.scenario import PERSPECTIVES
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Outcomes:
+    """Per-draw outcomes (money in euros of the price year, PV at the base year)."""
+
+    benefits: np.ndarray  # (n, P) PV benefits per perspective
+    costs: np.ndarray  # (n, P) PV costs per perspective
+    stream: np.ndarray  # (n, P, S) PV benefits per stream and perspective
+    area_benefits: np.ndarray  # (n, A) in the scenario perspective
+    area_costs: np.ndarray  # (n, A) in the scenario perspective
+    component: np.ndarray  # (n, C) PV per component (signed: losses negative)
+    stakeholder_benefits: np.ndarray  # (n, K) what each stakeholder gains (transfers signed)
+    stakeholder_costs: np.ndarray  # (n, K) what each stakeholder pays
+    payback: np.ndarray  # (n,) payback year, scenario perspective (NaN: not within the horizon)
+    flow: np.ndarray  # (n, T) real net flow per year, scenario perspective, undiscounted
+    dflow: np.ndarray  # (n, T) the same, discounted
+
+    @property
+    def npv(self) -> np.ndarray:
+        return self.benefits - self.costs
+
+    @property
+    def bcr(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.costs > 0, self.benefits / self.costs, np.nan)
+
+    @staticmethod
+    def empty(n: int, m: Model) -> Outcomes:
+        P, S, A, C, K, T = (
+            len(PERSPECTIVES),
+            len(m.streams),
+            len(m.areas),
+            len(m.components),
+            len(m.stakeholders),
+            len(m.years),
+        )
+        return Outcomes(
+            benefits=np.empty((n, P)),
+            costs=np.empty((n, P)),
+            stream=np.empty((n, P, S)),
+            area_benefits=np.empty((n, A)),
+            area_costs=np.empty((n, A)),
+            component=np.empty((n, C)),
+            stakeholder_benefits=np.empty((n, K)),
+            stakeholder_costs=np.empty((n, K)),
+            payback=np.empty(n),
+            flow=np.empty((n, T)),
+            dflow=np.empty((n, T)),
+        )
+
+    def fields(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def take(self, rows: slice) -> Outcomes:
+        return Outcomes(**{k: v[rows] for k, v in self.fields().items()})
+
+
+@dataclass
+class Run:
+    """A finished Monte Carlo run: the model, its per-draw outcomes and how they were made."""
+
+    model: Model
+    outcomes: Outcomes
+    draws: int
+    seed: int
+    sampler: str
+    chunk_size: int
+    samples: np.ndarray | None  # (n, U) sampled parameter values (own units), if kept
+    timings: dict[str, float] = field(default_factory=dict)
+    chunk_means: np.ndarray | None = None  # (chunks,) mean NPV per chunk, scenario perspective
+
+
+def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
+    sl = m.slots
+    off_stream = np.array([sl.stream(n) for n in STREAM_SLOTS], dtype=np.int64)
+    off_comp = np.array([sl.component(n) for n in COMPONENT_SLOTS], dtype=np.int64)
+    off_dom = np.array([sl.domain(n) for n in DOMAIN_SLOTS], dtype=np.int64)
+    off_glob = np.array([sl.glob(n) for n in GLOBAL_SLOTS], dtype=np.int64)
+    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    # cost flows of the scenario's perspective: sum over areas and counted payers
+    cost_flow = np.einsum("adt,dk,k->dt", m.budget, m.payer_share, m.cost_weights[p0])
+    follow_flow = np.einsum("adt,dk,k->dt", m.followup_flow, m.payer_share, m.cost_weights[p0])
+    return (
+        off_stream,
+        off_comp,
+        off_dom,
+        off_glob,
+        m.volume0,
+        m.data_year.astype(float),
+        m.response_w,
+        m.budget_ratio,
+        m.gov_ratio,
+        m.period_group,
+        m.group_start.astype(float),
+        m.group_end.astype(float),
+        m.years.astype(float),
+        float(m.spec.scenario.base_year),
+        m.comp_stream,
+        m.comp_sign,
+        m.benefit_weights[p0] * m.comp_sign,
+        m.df_stream,
+        m.df_cost,
+        m.budget_pv,
+        m.followup_pv,
+        m.payer_share,
+        cost_flow,
+        follow_flow,
+    )
+
+
+def raw_chunk(
+    m: Model,
+    theta: np.ndarray,
+    backend: str = "numba",
+    args: tuple | None = None,  # type: ignore[type-arg]
+    flow: np.ndarray | None = None,
+    dflow: np.ndarray | None = None,
+    scratch: tuple[np.ndarray, np.ndarray] | None = None,
+):  # type: ignore[no-untyped-def]
+    """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow).
+
+    ``flow``/``dflow`` may be views into the final outcome arrays, and ``scratch`` buffers
+    (ben, cost) reused across chunks: fresh large arrays cost page faults on every chunk.
+    """
+    if backend == "numpy":
+        ben, cost, f, df = reference.simulate_chunk(m, theta)
+        if flow is not None and dflow is not None:
+            flow[:] = f
+            dflow[:] = df
+            return ben, cost, flow, dflow
+        return ben, cost, f, df
+    if backend != "numba":
+        raise ValueError(f"unknown backend {backend!r}")
+    n = theta.shape[0]
+    A, C, K, T = len(m.areas), len(m.components), len(m.stakeholders), len(m.years)
+    if scratch is not None and scratch[0].shape[0] >= n:
+        ben, cost = scratch[0][:n], scratch[1][:n]
+    else:
+        ben, cost = np.empty((n, A, C)), np.empty((n, A, K))
+    flow = np.empty((n, T)) if flow is None else flow
+    dflow = np.empty((n, T)) if dflow is None else dflow
+    kernel.simulate_chunk(np.ascontiguousarray(theta), *(args or _kernel_args(m)), ben, cost, flow, dflow)
+    return ben, cost, flow, dflow
+
+
+def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type: ignore[no-untyped-def]
+    """Reduce raw outputs into the per-draw outcome rows ``rows`` of ``out`` (in place)."""
+    ben, cost, flow, dflow = raw
+    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    tmp = out.take(rows)  # views: the kernel writes straight into ``out``
+    kernel.aggregate(
+        ben,
+        cost,
+        dflow,
+        m.comp_stream,
+        m.benefit_weights,
+        m.cost_weights,
+        m.stakeholder_weights,
+        m.years.astype(float),
+        p0,
+        len(m.streams),
+        tmp.benefits,
+        tmp.costs,
+        tmp.stream,
+        tmp.area_benefits,
+        tmp.area_costs,
+        tmp.component,
+        tmp.stakeholder_benefits,
+        tmp.stakeholder_costs,
+        tmp.payback,
+    )
+    if flow.base is None or not np.shares_memory(flow, tmp.flow):
+        tmp.flow[:] = flow
+        tmp.dflow[:] = dflow
+
+
+def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.empty((n, len(m.areas), len(m.components))), np.empty((n, len(m.areas), len(m.stakeholders)))
+
+
+def evaluate(m: Model, theta: np.ndarray, *, backend: str = "numba", chunk_size: int = 4096) -> Outcomes:
+    """Outcomes for given parameter vectors (rows of ``theta``), e.g. for sensitivity designs."""
+    theta = np.atleast_2d(theta)
+    n = theta.shape[0]
+    out = Outcomes.empty(n, m)
+    args = _kernel_args(m) if backend == "numba" else None
+    scratch = _scratch(m, min(n, chunk_size))
+    for lo, hi in chunk_bounds(n, chunk_size):
+        raw = raw_chunk(m, theta[lo:hi], backend, args, out.flow[lo:hi], out.dflow[lo:hi], scratch)
+        _aggregate_into(m, raw, out, slice(lo, hi))
+    return out
+
+
+def correlation_factor(m: Model):  # type: ignore[no-untyped-def]
+    pairs = [(c.params[0], c.params[1], c.rho) for c in m.spec.scenario.correlations]
+    return copula_factor(m.uncertain, pairs, str(m.spec.path))
+
+
+def uniforms(m: Model, draws_lo: int, draws_hi: int, *, seed: int, sampler: str, chunk: int, chunk_size: int, factor=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The uniform matrix of one chunk, correlated if the scenario asks for it."""
+    u = uniform_matrix(sampler, draws_hi - draws_lo, len(m.uncertain), seed=seed, chunk=chunk, chunk_size=chunk_size)
+    return apply_copula(u, factor)
+
+
+def simulate(
+    m: Model,
+    *,
+    draws: int | None = None,
+    seed: int | None = None,
+    sampler: str | None = None,
+    chunk_size: int | None = None,
+    backend: str = "numba",
+    keep_samples: bool = True,
+    progress: Progress | None = None,
+) -> Run:
+    """Run the Monte Carlo simulation of a lowered scenario.
+
+    Parameters default to the scenario's own ``draws``, ``seed``, ``sampler`` and
+    ``chunk_size``. Chunk ``j`` always holds draws ``[j*chunk_size, (j+1)*chunk_size)`` and
+    its own random stream, so the result does not depend on threads or workers.
+    """
+    sc = m.spec.scenario
+    draws = sc.draws if draws is None else int(draws)
+    seed = sc.seed if seed is None else int(seed)
+    sampler = sc.sampler if sampler is None else sampler
+    chunk_size = sc.chunk_size if chunk_size is None else int(chunk_size)
+    if draws < 1:
+        raise ValueError("draws must be at least 1")
+    out = Outcomes.empty(draws, m)
+    samples = np.empty((draws, len(m.uncertain))) if keep_samples else None
+    factor = correlation_factor(m)
+    args = _kernel_args(m) if backend == "numba" else None
+    bounds = chunk_bounds(draws, chunk_size)
+    scratch = _scratch(m, min(draws, chunk_size))
+    t_sample = t_kernel = t_agg = 0.0
+    chunk_means = np.empty(len(bounds))
+    p0 = PERSPECTIVES.index(sc.perspective)
+    for j, (lo, hi) in enumerate(bounds):
+        t0 = time.perf_counter()
+        u = uniforms(m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size, factor=factor)
+        theta = m.theta(u)
+        if samples is not None:
+            samples[lo:hi] = theta[:, m.uncertain_slot] / m.uncertain_scale
+        t1 = time.perf_counter()
+        raw = raw_chunk(m, theta, backend, args, out.flow[lo:hi], out.dflow[lo:hi], scratch)
+        t2 = time.perf_counter()
+        _aggregate_into(m, raw, out, slice(lo, hi))
+        t3 = time.perf_counter()
+        t_sample += t1 - t0
+        t_kernel += t2 - t1
+        t_agg += t3 - t2
+        chunk_means[j] = float(np.mean(out.benefits[lo:hi, p0] - out.costs[lo:hi, p0]))
+        if progress is not None:
+            progress(hi, draws)
+    return Run(
+        model=m,
+        outcomes=out,
+        draws=draws,
+        seed=seed,
+        sampler=sampler,
+        chunk_size=chunk_size,
+        samples=samples,
+        timings={"sampling_s": t_sample, "kernel_s": t_kernel, "aggregate_s": t_agg},
+        chunk_means=chunk_means,
+    )

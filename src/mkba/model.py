@@ -1,0 +1,444 @@
+"""Lowering: a validated :class:`~mkba.load.Spec` becomes dense arrays for the kernels.
+
+Everything the kernel needs is either draw-independent (volumes, budgets, discount factors,
+weights) or a per-draw parameter. Per-draw parameters are packed into one matrix ``theta``
+(draws x slots): fixed quantities fill their slot with one value, uncertain ones get a column
+of the uniform sample mapped through their inverse CDF. Money is indexed to the scenario's
+price year here, once, with the CPI table: ``value * CPI[price_year] / CPI[value_price_year]``.
+
+Notation (DESIGN.md section 3): areas a, streams s, components c, stakeholders k,
+domains d, perspectives p, years t (base_year .. horizon).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mkba.distributions import InverseCdf, central
+from mkba.errors import InputError, Problem
+from mkba.load import Spec
+from mkba.schema.quantity import Quantity
+from mkba.schema.scenario import PERSPECTIVES
+from mkba.tomlio import display_path, read_csv
+
+# per-stream slots, in this order, in theta
+STREAM_SLOTS = ("rate", "factor", "trend", "effect", "deadweight", "displacement", "lag", "ramp", "half_life")
+COMPONENT_SLOTS = ("unit_value", "growth")
+DOMAIN_SLOTS = ("overrun", "additional_share", "followup_rate")
+GLOBAL_SLOTS = ("elasticity", "governance_penalty")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Offsets of each parameter block in ``theta``."""
+
+    S: int
+    C: int
+    D: int
+
+    def stream(self, name: str) -> int:
+        return STREAM_SLOTS.index(name) * self.S
+
+    def component(self, name: str) -> int:
+        return len(STREAM_SLOTS) * self.S + COMPONENT_SLOTS.index(name) * self.C
+
+    def domain(self, name: str) -> int:
+        return len(STREAM_SLOTS) * self.S + len(COMPONENT_SLOTS) * self.C + DOMAIN_SLOTS.index(name) * self.D
+
+    def glob(self, name: str) -> int:
+        return (
+            len(STREAM_SLOTS) * self.S
+            + len(COMPONENT_SLOTS) * self.C
+            + len(DOMAIN_SLOTS) * self.D
+            + GLOBAL_SLOTS.index(name)
+        )
+
+    @property
+    def size(self) -> int:
+        return self.glob(GLOBAL_SLOTS[-1]) + 1
+
+
+@dataclass(frozen=True)
+class Model:
+    """Dense arrays of one scenario. Money in euros of ``price_year``."""
+
+    spec: Spec
+    # labels
+    areas: tuple[str, ...]
+    area_names: tuple[str, ...]
+    streams: tuple[str, ...]
+    components: tuple[str, ...]
+    stakeholders: tuple[str, ...]
+    domains: tuple[str, ...]
+    years: np.ndarray  # (T,) calendar years base_year..horizon
+    # structure
+    comp_stream: np.ndarray  # (C,) int
+    comp_sign: np.ndarray  # (C,) +1 gain, -1 loss
+    stakeholder_weights: np.ndarray  # (K, C) +1 gainer, -1 loser of a transfer
+    benefit_weights: np.ndarray  # (P, C) which benefits each perspective counts
+    cost_weights: np.ndarray  # (P, K) which payers' costs each perspective counts
+    public: np.ndarray  # (K,) bool
+    # volumes and response
+    volume0: np.ndarray  # (A, S) base[a] * multiplier[a]
+    data_year: np.ndarray  # (S,) year of the volume data
+    response_w: np.ndarray  # (S, D)
+    budget_ratio: np.ndarray  # (A, D) B_total / Bref_total (see response)
+    gov_ratio: np.ndarray  # (A,) Bgov / Bgov_ref (1 without a governance domain)
+    # programme timing per area
+    prog_start: np.ndarray  # (A,) first budget year
+    prog_end: np.ndarray  # (A,) last budget year
+    period_group: np.ndarray  # (A,) index of the (start, end) group
+    group_start: np.ndarray  # (G,)
+    group_end: np.ndarray  # (G,)
+    # costs
+    budget: np.ndarray  # (A, D, T) programme spend per year, price-year euros
+    payer_share: np.ndarray  # (D, K)
+    budget_pv: np.ndarray  # (A, D) sum_t budget * DFc
+    followup_pv: np.ndarray  # (A, D) PV of one unit of follow-up rate (avg annual spend x years)
+    followup_flow: np.ndarray  # (A, D, T) undiscounted follow-up per unit rate
+    # discounting
+    df_stream: np.ndarray  # (S, T)
+    df_cost: np.ndarray  # (T,)
+    # per-draw parameters
+    slots: Slots
+    theta_fixed: np.ndarray  # (Q,) values of all slots (medians for uncertain ones)
+    uncertain: tuple[str, ...]  # parameter paths sampled, in column order
+    uncertain_slot: np.ndarray  # (U,) slot index of each uncertain column
+    uncertain_scale: np.ndarray  # (U,) multiplier applied after the inverse CDF (CPI)
+    quantities: dict[str, Quantity]
+    slot_index: dict[str, tuple[int, float]]
+    inverse_cdfs: tuple[InverseCdf, ...]
+
+    @property
+    def shape(self) -> dict[str, int]:
+        return {
+            "areas": len(self.areas),
+            "streams": len(self.streams),
+            "components": len(self.components),
+            "stakeholders": len(self.stakeholders),
+            "domains": len(self.domains),
+            "years": len(self.years),
+        }
+
+    def theta(self, u: np.ndarray) -> np.ndarray:
+        """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
+        n = u.shape[0]
+        th = np.empty((n, self.theta_fixed.size))
+        th[:] = self.theta_fixed
+        for j, inv in enumerate(self.inverse_cdfs):
+            th[:, self.uncertain_slot[j]] = inv(u[:, j]) * self.uncertain_scale[j]
+        return th
+
+    def theta_at(self, values: dict[str, float]) -> np.ndarray:
+        """One parameter vector: the fixed/base values, with ``values`` (by path, in the
+        quantity's own units and price year) put in their slots."""
+        th = self.theta_fixed.copy()
+        index = {p: j for j, p in enumerate(self.uncertain)}
+        for path, v in values.items():
+            if path in index:
+                j = index[path]
+                th[self.uncertain_slot[j]] = v * self.uncertain_scale[j]
+            else:
+                slot, scale = self.slot_of(path)
+                th[slot] = v * scale
+        return th
+
+    def slot_of(self, path: str) -> tuple[int, float]:
+        """Slot index and price-index scale of a parameter path."""
+        return self.slot_index[path]
+
+
+def discount_factors(spec: Spec, years: np.ndarray, streams: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``DF(t) = prod_{tau = base+1..t} 1 / (1 + rho(tau))``; DF(base_year) = 1.
+
+    A scalar rate gives ``(1 + rho)^-(t - base_year)`` exactly; a schedule applies the rate in
+    force in each year (the latest schedule entry at or before it).
+    """
+    sc = spec.scenario
+    dr = sc.discount_rate
+
+    def factors(rate_of_year) -> np.ndarray:  # type: ignore[no-untyped-def]
+        rates = np.array([rate_of_year(int(y)) for y in years[1:]])
+        if dr.schedule is None and np.all(rates == rates[0] if rates.size else True):
+            return (1.0 + (rates[0] if rates.size else 0.0)) ** -(years - sc.base_year).astype(float)
+        return np.concatenate([[1.0], np.cumprod(1.0 / (1.0 + rates))])
+
+    def generic(y: int) -> float:
+        if dr.schedule is None:
+            assert dr.rate is not None
+            return dr.rate
+        keys = sorted(k for k in dr.schedule if k <= y)
+        return dr.schedule[keys[-1]]
+
+    base = factors(generic)
+    df_stream = np.empty((len(streams), len(years)))
+    for i, s in enumerate(streams):
+        if s in dr.streams:
+            r = dr.streams[s]
+            df_stream[i] = factors(lambda _y, r=r: r)
+        else:
+            df_stream[i] = base
+    df_cost = factors(lambda _y: dr.costs) if dr.costs is not None else base
+    return df_stream, df_cost
+
+
+def _budget_array(spec: Spec, scenario_budget, areas: tuple[str, ...], domains: tuple[str, ...], years: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Budget B[a, d, t] in euros of the scenario price year."""
+    params = spec.params
+    sc = spec.scenario
+    bs = scenario_budget
+    cpi = params.cpi.values
+    index = cpi[sc.price_year] / cpi[bs.price_year]
+    A, D, T = len(areas), len(domains), len(years)
+    B = np.zeros((A, D, T))
+    if bs.table is not None:
+        path = (spec.path.parent / bs.table).resolve()
+        name = display_path(path)
+        cols, rows = read_csv(path)
+        problems = []
+        for need in ("area_id", "domain", "year", "amount"):
+            if need not in cols:
+                problems.append(Problem(name, "header", f"missing column {need!r}"))
+        if problems:
+            raise InputError(problems)
+        for i, r in enumerate(rows, start=2):
+            a, d = r["area_id"].strip(), r["domain"].strip()
+            try:
+                y, amt = int(r["year"]), float(r["amount"])
+            except ValueError:
+                problems.append(Problem(name, f"line {i}", "year must be an integer and amount a number", r))
+                continue
+            if a not in areas:
+                if a not in params.areas.ids:
+                    problems.append(Problem(name, f"line {i}.area_id", "unknown area", a))
+                continue
+            if d not in domains:
+                problems.append(Problem(name, f"line {i}.domain", "unknown domain", d))
+                continue
+            if not sc.start_year <= y <= sc.horizon:
+                problems.append(Problem(name, f"line {i}.year", "outside start_year..horizon", y))
+                continue
+            if amt < 0 or not math.isfinite(amt):
+                problems.append(Problem(name, f"line {i}.amount", "must be non-negative", amt))
+                continue
+            B[areas.index(a), domains.index(d), y - int(years[0])] += amt
+        if problems:
+            raise InputError(problems)
+    else:
+        assert bs.domains is not None and bs.profile is not None
+        if bs.total is not None:
+            total = bs.total
+        else:
+            assert bs.per_resident is not None
+            pop = params.areas.numeric["population"]
+            total = bs.per_resident * float(sum(pop[params.areas.index(a)] for a in areas))
+        if isinstance(bs.area_weights, str):
+            col = params.areas.numeric[bs.area_weights]
+            w_area = np.array([col[params.areas.index(a)] for a in areas])
+        else:
+            w_area = np.array([bs.area_weights[a] for a in areas], float)
+        if w_area.sum() <= 0:
+            raise InputError([Problem(display_path(spec.path), "budget.area_weights", "weights sum to zero")])
+        w_area = w_area / w_area.sum()
+        w_dom = np.array([bs.domains.get(d, 0.0) for d in domains])
+        w_dom = w_dom / w_dom.sum()
+        prof = np.asarray(bs.profile, float)
+        prof = prof / prof.sum()
+        t0 = sc.start_year - int(years[0])
+        B[:, :, t0 : t0 + prof.size] = total * w_area[:, None, None] * w_dom[None, :, None] * prof[None, None, :]
+    return B * bs.scale * index
+
+
+def lower(spec: Spec) -> Model:
+    """Turn a validated spec into the dense arrays of :class:`Model`."""
+    sc = spec.scenario
+    params = spec.params
+    q = spec.quantities
+    areas = tuple(sc.areas)
+    a_idx = [params.areas.index(a) for a in areas]
+    names = params.areas.text.get("name", areas)
+    area_names = tuple(names[i] for i in a_idx) if names is not areas else areas
+    streams = tuple(params.streams)
+    components = tuple(f"{s}.{c}" for s in streams for c in params.streams[s].components)
+    stakeholders = tuple(params.model.stakeholders)
+    domains = tuple(params.model.domains)
+    years = np.arange(sc.base_year, sc.horizon + 1)
+    A, S, C, K, D, T = len(areas), len(streams), len(components), len(stakeholders), len(domains), len(years)
+    P = len(PERSPECTIVES)
+
+    public = np.array([params.model.stakeholders[k].public for k in stakeholders])
+    comp_stream = np.empty(C, dtype=np.int64)
+    comp_sign = np.empty(C)
+    kw = np.zeros((K, C))
+    bw = np.zeros((P, C))
+    for ci, cpath in enumerate(components):
+        s, c = cpath.split(".")
+        comp = params.streams[s].components[c]
+        comp_stream[ci] = streams.index(s)
+        sign = -1.0 if comp.loss else 1.0
+        comp_sign[ci] = sign
+        kw[stakeholders.index(comp.gainer), ci] += 1.0
+        if comp.loser is not None:
+            kw[stakeholders.index(comp.loser), ci] -= 1.0
+        bw[PERSPECTIVES.index("welfare"), ci] = kw[:, ci].sum()
+        bw[PERSPECTIVES.index("fiscal"), ci] = kw[public, ci].sum()
+        bw[PERSPECTIVES.index("study"), ci] = 1.0 if comp.in_study else 0.0
+    cw = np.zeros((P, K))
+    cw[PERSPECTIVES.index("welfare")] = 1.0
+    cw[PERSPECTIVES.index("fiscal")] = public
+    cw[PERSPECTIVES.index("study")] = public
+
+    numeric = params.areas.numeric
+    volume0 = np.empty((A, S))
+    data_year = np.empty(S)
+    response_w = np.zeros((S, D))
+    for si, s in enumerate(streams):
+        st = params.streams[s]
+        base = numeric[st.volume.base][a_idx]
+        mult = numeric[st.volume.multiplier][a_idx] if st.volume.multiplier else np.ones(A)
+        volume0[:, si] = base * mult
+        data_year[si] = st.volume.year
+        for d, w in st.response.weights.items():
+            response_w[si, domains.index(d)] = w
+
+    df_stream, df_cost = discount_factors(spec, years, streams)
+    B = _budget_array(spec, sc.budget, areas, domains, years)
+    Bref = _budget_array(spec, spec.base_scenario.budget, areas, domains, years) if spec.base_scenario.budget is not sc.budget else B
+    Btot, Rtot = B.sum(axis=2), Bref.sum(axis=2)
+    # Response ratio: B / Bref where the reference funds the domain; where the reference
+    # spends nothing, a budget there has no estimated effect (ratio 0).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        budget_ratio = np.where(Rtot > 0, Btot / np.where(Rtot > 0, Rtot, 1.0), 0.0)
+    gov = [i for i, d in enumerate(domains) if params.model.domains[d].governance]
+    if gov and np.all(Rtot[:, gov[0]] > 0):
+        gov_ratio = Btot[:, gov[0]] / Rtot[:, gov[0]]
+    elif gov:
+        gov_ratio = np.where(Rtot[:, gov[0]] > 0, Btot[:, gov[0]] / np.maximum(Rtot[:, gov[0]], 1e-300), 1.0)
+    else:
+        gov_ratio = np.ones(A)
+
+    spend = B.sum(axis=1)  # (A, T)
+    active = spend > 0
+    if not active.any(axis=1).all():
+        missing = [areas[i] for i in np.flatnonzero(~active.any(axis=1))]
+        raise InputError([Problem(display_path(spec.path), "budget", "areas without any budget", missing)])
+    prog_start = np.array([years[np.flatnonzero(r)[0]] for r in active], dtype=float)
+    prog_end = np.array([years[np.flatnonzero(r)[-1]] for r in active], dtype=float)
+    pairs = sorted(set(zip(prog_start.tolist(), prog_end.tolist(), strict=True)))
+    period_group = np.array([pairs.index((s0, e0)) for s0, e0 in zip(prog_start, prog_end, strict=True)], dtype=np.int64)
+    group_start = np.array([p[0] for p in pairs])
+    group_end = np.array([p[1] for p in pairs])
+
+    payer_share = np.zeros((D, K))
+    fyears = np.zeros(D, dtype=np.int64)
+    for di, d in enumerate(domains):
+        dc = params.costs.domains[d]
+        for k, sh in dc.payers.shares.items():
+            payer_share[di, stakeholders.index(k)] = sh
+        fy = q[f"costs.{d}.followup_years"].value
+        fyears[di] = int(fy) if fy is not None and math.isfinite(fy) else T
+    budget_pv = np.einsum("adt,t->ad", B, df_cost)
+    followup_flow = np.zeros((A, D, T))
+    for a in range(A):
+        for d in range(D):
+            n_active = np.count_nonzero(B[a, d] > 0)
+            if n_active == 0:
+                continue
+            annual = Btot[a, d] / n_active
+            end_t = int(prog_end[a] - years[0])
+            followup_flow[a, d, end_t + 1 : min(T, end_t + 1 + fyears[d])] = annual
+    followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
+
+    slots = Slots(S, C, D)
+    theta_fixed = np.empty(slots.size)
+    cpi = params.cpi.values
+    uncertain: list[str] = []
+    u_slot: list[int] = []
+    u_scale: list[float] = []
+    smap = _slot_map(streams, components, domains, slots, q, cpi, sc.price_year)
+    for path, (slot, scale) in smap.items():
+        qty = q.get(path)
+        if qty is None:  # volume factor absent: fixed 1
+            theta_fixed[slot] = 1.0
+            continue
+        theta_fixed[slot] = central(qty) * scale
+        if qty.is_uncertain:
+            uncertain.append(path)
+            u_slot.append(slot)
+            u_scale.append(scale)
+
+    return Model(
+        spec=spec,
+        areas=areas,
+        area_names=tuple(area_names),
+        streams=streams,
+        components=components,
+        stakeholders=stakeholders,
+        domains=domains,
+        years=years,
+        comp_stream=comp_stream,
+        comp_sign=comp_sign,
+        stakeholder_weights=kw,
+        benefit_weights=bw,
+        cost_weights=cw,
+        public=public,
+        volume0=volume0,
+        data_year=data_year,
+        response_w=response_w,
+        budget_ratio=budget_ratio,
+        gov_ratio=gov_ratio,
+        prog_start=prog_start,
+        prog_end=prog_end,
+        period_group=period_group,
+        group_start=group_start,
+        group_end=group_end,
+        budget=B,
+        payer_share=payer_share,
+        budget_pv=budget_pv,
+        followup_pv=followup_pv,
+        followup_flow=followup_flow,
+        df_stream=df_stream,
+        df_cost=df_cost,
+        slots=slots,
+        theta_fixed=theta_fixed,
+        uncertain=tuple(uncertain),
+        uncertain_slot=np.asarray(u_slot, dtype=np.int64),
+        uncertain_scale=np.asarray(u_scale),
+        quantities=q,
+        slot_index=smap,
+        inverse_cdfs=tuple(InverseCdf(q[p]) for p in uncertain),
+    )
+
+
+def _slot_map(
+    streams: tuple[str, ...],
+    components: tuple[str, ...],
+    domains: tuple[str, ...],
+    slots: Slots,
+    q: dict[str, Quantity],
+    cpi: dict[int, float],
+    price_year: int,
+) -> dict[str, tuple[int, float]]:
+    """Slot and price-index scale of every parameter path the kernel reads."""
+    out: dict[str, tuple[int, float]] = {}
+    for si, s in enumerate(streams):
+        for name in STREAM_SLOTS:
+            key = f"streams.{s}.volume.{name}" if name in ("rate", "factor") else f"streams.{s}.{name}"
+            out[key] = (slots.stream(name) + si, 1.0)
+    for ci, cpath in enumerate(components):
+        s, c = cpath.split(".")
+        uv = q[f"streams.{s}.components.{c}.unit_value"]
+        out[f"streams.{s}.components.{c}.unit_value"] = (
+            slots.component("unit_value") + ci,
+            cpi[price_year] / cpi[uv.price_year],
+        )
+        out[f"streams.{s}.components.{c}.growth"] = (slots.component("growth") + ci, 1.0)
+    for di, d in enumerate(domains):
+        for name in DOMAIN_SLOTS:
+            out[f"costs.{d}.{name}"] = (slots.domain(name) + di, 1.0)
+    for name in GLOBAL_SLOTS:
+        out[f"programme.{name}"] = (slots.glob(name), 1.0)
+    return out

@@ -1,0 +1,107 @@
+"""One sampling path: a uniform matrix per chunk of draws, then inverse CDFs.
+
+Draws are processed in fixed-size chunks. Chunk ``j`` of a run with root seed ``seed`` gets
+its own stream ``SeedSequence(seed, spawn_key=(j,))``, so a chunk's numbers do not depend on
+which thread or worker computes it, nor on how many chunks run. The Sobol sampler instead
+takes points ``[j*chunk, (j+1)*chunk)`` of one scrambled sequence, which again depends only
+on ``j``.
+
+Rank correlation between named parameters is induced with a Gaussian copula on the uniform
+numbers (per draw, so it needs no cross-draw state): Spearman's rho is converted to the
+normal correlation ``r = 2 sin(pi rho / 6)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+from scipy.stats import qmc
+
+from mkba.errors import InputError, Problem
+
+_EPS = 2.0**-53
+
+
+def chunk_bounds(draws: int, chunk_size: int) -> list[tuple[int, int]]:
+    """The (start, stop) draw indices of each chunk."""
+    return [(s, min(s + chunk_size, draws)) for s in range(0, draws, chunk_size)]
+
+
+def chunk_seed(seed: int, chunk: int) -> np.random.SeedSequence:
+    """The independent stream of chunk ``chunk`` under root seed ``seed``."""
+    return np.random.SeedSequence(seed, spawn_key=(chunk,))
+
+
+def uniform_matrix(
+    sampler: str, n: int, dims: int, *, seed: int, chunk: int, chunk_size: int
+) -> np.ndarray:
+    """Uniform numbers in (0, 1), shape (n, dims), for one chunk."""
+    if dims == 0:
+        return np.empty((n, 0))
+    if sampler == "random":
+        u = np.random.default_rng(chunk_seed(seed, chunk)).random((n, dims))
+    elif sampler == "lhs":
+        u = latin_hypercube(np.random.default_rng(chunk_seed(seed, chunk)), n, dims)
+    elif sampler == "sobol":
+        sob = qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(seed))
+        if chunk:
+            sob.fast_forward(chunk * chunk_size)
+        u = sob.random(n)
+    else:
+        raise ValueError(f"unknown sampler {sampler!r}")
+    return np.clip(u, _EPS, 1 - _EPS)
+
+
+def latin_hypercube(rng: np.random.Generator, n: int, dims: int) -> np.ndarray:
+    """Latin hypercube sample: in every column each of the ``n`` strata ``[k/n, (k+1)/n)``
+    holds exactly one point, placed uniformly within it; columns are permuted independently."""
+    strata = rng.permuted(np.broadcast_to(np.arange(n, dtype=float), (dims, n)), axis=1)
+    return (strata.T + rng.random((n, dims))) / n
+
+
+def spearman_to_pearson(rho: float) -> float:
+    """Normal-copula correlation that yields Spearman rank correlation ``rho``."""
+    return 2.0 * math.sin(math.pi * rho / 6.0)
+
+
+def copula_factor(
+    names: Sequence[str], pairs: Sequence[tuple[str, str, float]], file: str = "scenario"
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cholesky factor for the correlated columns, or None without correlations.
+
+    Returns ``(columns, L)``: the column indices involved and the lower-triangular factor of
+    their normal-copula correlation matrix.
+    """
+    if not pairs:
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    cols = sorted({index[a] for a, _, _ in pairs} | {index[b] for _, b, _ in pairs})
+    pos = {c: k for k, c in enumerate(cols)}
+    corr = np.eye(len(cols))
+    for a, b, rho in pairs:
+        i, j = pos[index[a]], pos[index[b]]
+        corr[i, j] = corr[j, i] = spearman_to_pearson(rho)
+    try:
+        L = np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        raise InputError(
+            [Problem(file, "correlations", "the correlations are not a valid (positive "
+                     "definite) correlation matrix", [list(p) for p in pairs])]
+        ) from None
+    return np.asarray(cols), L
+
+
+def apply_copula(u: np.ndarray, factor: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Correlate the given columns of ``u`` through a Gaussian copula (row by row)."""
+    if factor is None:
+        return u
+    cols, L = factor
+    z = stats.norm.ppf(u[:, cols])
+    # einsum, not BLAS matmul: the reduction order must not depend on threads.
+    zc = np.einsum("nj,kj->nk", z, L)
+    out = u.copy()
+    out[:, cols] = np.clip(stats.norm.cdf(zc), _EPS, 1 - _EPS)
+    return out

@@ -1,0 +1,141 @@
+"""Schema of a scenario file under ``scenarios/``: what is compared, and how it is run."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from mkba.schema.quantity import Sources, Strict
+
+PERSPECTIVES = ("welfare", "fiscal", "study")
+SAMPLERS = ("random", "lhs", "sobol")
+
+
+class DiscountSpec(Strict):
+    """A discount rate: one ``rate``, or a ``schedule`` of rates from given years on, and
+    optional per-category rates (``streams``: stream -> rate; ``costs``: rate for costs)."""
+
+    rate: float | None = Field(default=None, gt=-0.5, lt=0.5)
+    schedule: dict[int, float] | None = None
+    streams: dict[str, float] = Field(default_factory=dict)
+    costs: float | None = Field(default=None, gt=-0.5, lt=0.5)
+
+    @model_validator(mode="after")
+    def _form(self) -> DiscountSpec:
+        if (self.rate is None) == (self.schedule is None):
+            raise ValueError("give exactly one of 'rate' or 'schedule'")
+        if self.schedule is not None:
+            if not self.schedule:
+                raise ValueError("schedule must not be empty")
+            bad = {y: r for y, r in self.schedule.items() if not -0.5 < r < 0.5}
+            if bad:
+                raise ValueError(f"schedule rates must lie in (-0.5, 0.5) (got {bad})")
+        bad = {s: r for s, r in self.streams.items() if not -0.5 < r < 0.5}
+        if bad:
+            raise ValueError(f"stream rates must lie in (-0.5, 0.5) (got {bad})")
+        return self
+
+
+class BudgetSpec(Strict):
+    """The programme budget, per area x domain x year.
+
+    Either a ``total`` (or ``per_resident`` x the scenario's population) split over areas (``area_weights``: an areas.csv column or explicit
+    weights), domains (``domains``: shares) and years (``profile``: weights per year from
+    ``start_year`` on), or a CSV ``table`` with columns ``area_id, domain, year, amount``.
+    ``scale`` multiplies everything (variants such as half the budget).
+    """
+
+    unit: Literal["EUR"] = "EUR"
+    price_year: int
+    total: float | None = Field(default=None, ge=0)
+    per_resident: float | None = Field(default=None, ge=0)
+    area_weights: str | dict[str, float] = "population"
+    domains: dict[str, float] | None = None
+    profile: list[float] | None = None
+    table: str | None = None
+    scale: float = Field(default=1.0, ge=0)
+    source: Sources | None = None
+    assumption: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _form(self) -> BudgetSpec:
+        if self.table is not None:
+            if any(getattr(self, k) is not None for k in ("total", "per_resident", "domains", "profile")):
+                raise ValueError("a budget 'table' excludes total, per_resident, domains and profile")
+        else:
+            if (self.total is None) == (self.per_resident is None):
+                raise ValueError("give exactly one of 'total' or 'per_resident' (or a 'table')")
+            missing = [k for k in ("domains", "profile") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"budget needs {missing} (or a 'table')")
+            assert self.domains is not None and self.profile is not None
+            if any(v < 0 for v in self.domains.values()) or sum(self.domains.values()) <= 0:
+                raise ValueError("domain shares must be non-negative with a positive sum")
+            if not self.profile or any(v < 0 for v in self.profile) or sum(self.profile) <= 0:
+                raise ValueError("profile must be non-negative weights with a positive sum")
+        if self.source is None and self.assumption is None:
+            raise ValueError(
+                "no provenance: give a 'source' (title, year, url) or label it "
+                "'assumption' with the reasoning"
+            )
+        if isinstance(self.area_weights, dict) and any(
+            not (v >= 0 and math.isfinite(v)) for v in self.area_weights.values()
+        ):
+            raise ValueError("area weights must be non-negative")
+        return self
+
+
+def _rate_as_spec(v: object) -> object:
+    return {"rate": v} if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+class Correlation(Strict):
+    """Rank (Spearman) correlation between two uncertain parameters, by their paths."""
+
+    params: tuple[str, str]
+    rho: float = Field(ge=-1, le=1)
+
+
+class ScenarioFile(Strict):
+    title: str
+    description: str | None = None
+    parameters: str = "../parameters"
+    calibration: str | None = None
+    areas: list[str] = Field(min_length=1)
+    base_year: int = Field(ge=1990, le=2100)
+    price_year: int = Field(ge=1990, le=2100)
+    start_year: int = Field(ge=1990, le=2100)
+    horizon: int = Field(ge=1990, le=2200)
+    discount_rate: Annotated[DiscountSpec, BeforeValidator(_rate_as_spec)]
+    perspective: Literal["welfare", "fiscal", "study"] = "welfare"
+    draws: int = Field(default=10_000, ge=1, le=100_000_000)
+    seed: int = Field(default=0, ge=0)
+    sampler: Literal["random", "lhs", "sobol"] = "lhs"
+    chunk_size: int = Field(default=4096, ge=16, le=1_000_000)
+    budget: BudgetSpec
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(default_factory=list)
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("areas")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dup = sorted({a for a in v if v.count(a) > 1})
+        if dup:
+            raise ValueError(f"areas listed twice: {dup}")
+        return v
+
+    @model_validator(mode="after")
+    def _years(self) -> ScenarioFile:
+        if self.horizon < self.start_year:
+            raise ValueError(
+                f"horizon ({self.horizon}) is before start_year ({self.start_year})"
+            )
+        if self.start_year < self.base_year:
+            raise ValueError(
+                f"start_year ({self.start_year}) is before base_year ({self.base_year})"
+            )
+        return self
