@@ -1,0 +1,105 @@
+"""The library calls behind the command line: one function per command."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mkba import engine, results
+from mkba.engine import Progress, Run
+from mkba.load import Spec, load_scenario
+from mkba.model import lower
+from mkba.output import run_directory, versions, write_json, write_table
+
+DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
+
+
+def default_scenario() -> Path:
+    """``scenarios/reference-2021.toml`` of the working directory (the repository root)."""
+    return DEFAULT_SCENARIO
+
+
+def run_id(spec: Spec, draws: int, seed: int, sampler: str, chunk_size: int) -> str:
+    """Deterministic id of a run: the same inputs and settings give the same id."""
+    h = hashlib.sha256()
+    for part in (spec.digest, spec.variant or "", str(draws), str(seed), sampler, str(chunk_size)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+@dataclass
+class RunResult:
+    run: Run
+    summary: dict[str, Any]
+    output_dir: Path | None
+    manifest: dict[str, Any]
+
+
+def run_scenario(
+    scenario: Path | str,
+    *,
+    variant: str | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Load, validate, simulate and (optionally) write a run directory."""
+    t0 = time.perf_counter()
+    spec = load_scenario(scenario, variant=variant)
+    model = lower(spec)
+    t1 = time.perf_counter()
+    sc = spec.scenario
+    draws = sc.draws if draws is None else draws
+    seed = sc.seed if seed is None else seed
+    rid = run_id(spec, draws, seed, sc.sampler, sc.chunk_size)
+    run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
+    t2 = time.perf_counter()
+    summ = results.summary(run)
+    conv = results.convergence(run)
+    summ["run_id"] = rid
+    summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
+    out_dir = None
+    if write:
+        out_dir = Path(out) if out is not None else Path("runs") / f"{spec.label.replace(':', '-')}-{rid}"
+        summ["output_dir"] = str(out_dir)
+    manifest = {
+        "run_id": rid,
+        "scenario": spec.name,
+        "variant": spec.variant,
+        "scenario_file": str(spec.path),
+        "scenario_hash": spec.digest,
+        "parameters_dir": str(spec.params.root),
+        "parameters_hash": spec.params.digest,
+        "calibration_file": str(spec.calibration_path) if spec.calibration_path else None,
+        "draws": draws,
+        "seed": seed,
+        "sampler": sc.sampler,
+        "chunk_size": sc.chunk_size,
+        "perspective": sc.perspective,
+        "base_year": sc.base_year,
+        "price_year": sc.price_year,
+        "uncertain_parameters": list(model.uncertain),
+        "versions": versions(),
+        "timings": {"load_s": t1 - t0, "simulate_s": t2 - t1, **run.timings},
+        "convergence": conv,
+        "files": [],
+    }
+    if write and out_dir is not None:
+        with run_directory(out_dir) as tmp:
+            files = []
+            write_json(tmp / "summary.json", summ)
+            files.append("summary.json")
+            files += write_table(tmp, "summary", results.summary_table(run))
+            files += write_table(tmp, "breakdown", results.breakdown_table(run))
+            files += write_table(tmp, "draws", results.draws_table(run), csv=False)
+            files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            manifest["files"] = files
+            manifest["timings"]["total_s"] = time.perf_counter() - t0
+            write_json(tmp / "manifest.json", manifest)
+    return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)

@@ -1,0 +1,82 @@
+"""Command line: thin commands, one library call each; data to stdout, messages to stderr.
+
+Exit codes: 0 success; 1 internal error (a bug); 2 invalid input (bad files or arguments);
+3 run failed; 4 partial failure (some scenarios of a batch failed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from mkba import __version__
+from mkba.cli.common import err_console
+from mkba.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID_INPUT, MkbaError
+
+HELP = """mkba: Monte Carlo social cost-benefit analysis (MKBA) of area-based neighbourhood
+programmes (wijkaanpak).
+
+Exit codes: 0 success; 1 internal error (a bug, please report); 2 invalid input (a parameter
+or scenario file, or a command-line argument, is wrong: nothing was computed or written);
+3 the run failed; 4 a batch finished but some scenarios failed; 130 interrupted.
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mkba {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """mkba command line."""
+
+
+from mkba.cli import calibrate as _calibrate  # noqa: E402
+from mkba.cli import run as _run  # noqa: E402
+from mkba.cli import validate as _validate  # noqa: E402
+
+_validate.register(app)
+_run.register(app)
+_calibrate.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mkba`` console script."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INVALID_INPUT)
+    except MkbaError as exc:
+        for line in str(exc).splitlines():
+            err_console.print(f"error: {line}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        err_console.print("internal error: this is a bug in mkba; please report it with the traceback above")
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,49 @@
+"""``mkba run``: one Monte Carlo run of a scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mkba import api
+from mkba.cli.common import err_console, out_console
+from mkba.cli.tables import summary_renderable
+from mkba.output import to_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        scenario: Path = typer.Argument(
+            None, help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference)."
+        ),
+        variant: str = typer.Option(None, "--variant", "-v", help="A named variant of the scenario."),
+        draws: int = typer.Option(None, "--draws", "-n", min=1, help="Number of Monte Carlo draws (default: the scenario's)."),
+        seed: int = typer.Option(None, "--seed", min=0, help="Root random seed (default: the scenario's)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<scenario>-<run id>)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables."),
+        no_write: bool = typer.Option(False, "--no-write", help="Do not write a run directory."),
+    ) -> None:
+        """Run the Monte Carlo simulation of a scenario and write a run directory."""
+        path = scenario if scenario is not None else api.default_scenario()
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json or not err_console.is_terminal,
+        ) as bar:
+            task = bar.add_task("run", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            res = api.run_scenario(path, variant=variant, draws=draws, seed=seed, out=out, write=not no_write, progress=progress)
+        if as_json:
+            typer.echo(to_json(res.summary), nl=False)
+        else:
+            out_console.print(summary_renderable(res.summary))

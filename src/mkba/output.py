@@ -1,0 +1,150 @@
+"""Atomic writes and run directories.
+
+Every file is written to a temporary name in the same folder, flushed and fsync'ed, then
+renamed over its final name, so a reader never sees a half-written file under a final name.
+A run directory is assembled under a temporary name and renamed into place when complete;
+its ``manifest.json`` is written last. An interrupted run leaves only ``*.partial-*`` folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mkba.errors import RunError
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def _clean(x: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    return x
+
+
+def to_json(doc: Any) -> str:
+    return json.dumps(_clean(doc), indent=2, default=_json_default, ensure_ascii=False) + "\n"
+
+
+def write_json(path: Path, doc: Any) -> None:
+    atomic_write_text(path, to_json(doc))
+
+
+def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) -> list[str]:
+    """Write a data frame as Parquet (and CSV), atomically; return the file names."""
+    names = []
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(folder / f"{name}.parquet", buf.getvalue())
+    names.append(f"{name}.parquet")
+    if csv:
+        atomic_write_text(folder / f"{name}.csv", df.to_csv(index=False))
+        names.append(f"{name}.csv")
+    return names
+
+
+def versions() -> dict[str, str]:
+    import numba
+    import scipy
+
+    import mkba
+
+    return {
+        "mkba": mkba.__version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+    }
+
+
+@contextlib.contextmanager
+def run_directory(final: Path) -> Iterator[Path]:
+    """A temporary folder that becomes ``final`` when the block completes without error.
+
+    An existing ``final`` is replaced only if it is an mkba run directory (it has a
+    ``manifest.json``); anything else is refused, so a user's folder is never overwritten.
+    """
+    final = Path(final)
+    if final.exists() and not (final / "manifest.json").is_file():
+        if not final.is_dir() or any(final.iterdir()):
+            raise RunError(
+                f"{final}: exists and is not an mkba run directory (no manifest.json); "
+                "choose another --out or remove it"
+            )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
