@@ -66,7 +66,9 @@ def run_scenario(
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
     out_dir = None
     if write:
-        out_dir = Path(out) if out is not None else Path("runs") / f"{spec.label.replace(':', '-')}-{rid}"
+        out_dir = (
+            Path(out) if out is not None else Path("runs") / f"{spec.label.replace(':', '-')}-{rid}"
+        )
         summ["output_dir"] = str(out_dir)
     manifest = {
         "run_id": rid,

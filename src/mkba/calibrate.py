@@ -61,14 +61,20 @@ class Fit:
 def parse_target(text: str) -> Target:
     """``NAME=VALUE``, e.g. ``benefits_pv.p50=5.8e9``."""
     if "=" not in text:
-        raise InputError([Problem("--target", text, "expected NAME=VALUE, e.g. benefits_pv.p50=5.8e9", text)])
+        raise InputError(
+            [Problem("--target", text, "expected NAME=VALUE, e.g. benefits_pv.p50=5.8e9", text)]
+        )
     name, _, value = text.partition("=")
     try:
         v = float(value)
     except ValueError:
-        raise InputError([Problem("--target", name, "the target value is not a number", value)]) from None
+        raise InputError(
+            [Problem("--target", name, "the target value is not a number", value)]
+        ) from None
     if v == 0 or not math.isfinite(v):
-        raise InputError([Problem("--target", name, "a target must be a finite non-zero number", value)])
+        raise InputError(
+            [Problem("--target", name, "a target must be a finite non-zero number", value)]
+        )
     return Target(name.strip(), v)
 
 
@@ -89,7 +95,9 @@ def statistic(run: Run, name: str) -> float:
     if parts == ["prob_npv_positive"]:
         return float(np.mean(o.npv[:, p] > 0))
     if len(parts) < 2 or parts[-1] not in STATISTICS:
-        raise InputError([Problem("--target", name, f"must end in one of {', '.join(STATISTICS)}", name)])
+        raise InputError(
+            [Problem("--target", name, f"must end in one of {', '.join(STATISTICS)}", name)]
+        )
     stat, head = parts[-1], parts[:-1]
     arr: np.ndarray | None = None
     if len(head) == 1 and head[0] in ("costs_pv", "benefits_pv", "npv", "bcr"):
@@ -104,7 +112,9 @@ def statistic(run: Run, name: str) -> float:
     elif head[0] == "by_component" and ".".join(head[1:]) in m.components:
         arr = o.component[:, m.components.index(".".join(head[1:]))]
     if arr is None:
-        raise InputError([Problem("--target", name, "unknown statistic (see mkba calibrate --help)", name)])
+        raise InputError(
+            [Problem("--target", name, "unknown statistic (see mkba calibrate --help)", name)]
+        )
     return results.stats(arr)[stat]
 
 
@@ -143,7 +153,9 @@ def _nest(key: str, value: float) -> dict[str, Any]:
     return out
 
 
-def _apply(spec: Spec, groups: list[list[str]], factors: list[float], base_values: dict[str, Any]) -> Spec:
+def _apply(
+    spec: Spec, groups: list[list[str]], factors: list[float], base_values: dict[str, Any]
+) -> Spec:
     updates: dict[str, Any] = {}
     quantities = dict(spec.quantities)
     for g, k in zip(groups, factors, strict=True):
@@ -154,7 +166,9 @@ def _apply(spec: Spec, groups: list[list[str]], factors: list[float], base_value
                 quantities[path] = spec.quantities[path].scaled(k)
     if updates:
         sc = spec.scenario.model_validate(deep_merge(spec.scenario.model_dump(), updates))
-        base = spec.base_scenario.model_validate(deep_merge(spec.base_scenario.model_dump(), updates))
+        base = spec.base_scenario.model_validate(
+            deep_merge(spec.base_scenario.model_dump(), updates)
+        )
         spec = dataclasses.replace(spec, scenario=sc, base_scenario=base)
     return dataclasses.replace(spec, quantities=quantities)
 
@@ -187,7 +201,14 @@ def calibrate(
         r = run_at([math.exp(x) for x in logk])
         return np.array([(statistic(r, t.name) - t.value) / t.value for t in targets])
 
-    sol = least_squares(residuals, np.zeros(len(groups)), method="lm" if len(targets) >= len(groups) else "trf", xtol=xtol, ftol=1e-12, gtol=1e-12)
+    sol = least_squares(
+        residuals,
+        np.zeros(len(groups)),
+        method="lm" if len(targets) >= len(groups) else "trf",
+        xtol=xtol,
+        ftol=1e-12,
+        gtol=1e-12,
+    )
     factors = [math.exp(x) for x in sol.x]
     final = run_at(factors)
     fitted = [statistic(final, t.name) for t in targets]
@@ -214,7 +235,13 @@ def record(fit: Fit, command: str, today: dt.date | None = None) -> dict[str, An
     targets_doc = []
     for t, f in zip(fit.targets, fit.fitted, strict=True):
         targets_doc.append(
-            {"name": t.name, "target": t.value, "fitted": f, "residual": f - t.value, "relative_residual": (f - t.value) / t.value}
+            {
+                "name": t.name,
+                "target": t.value,
+                "fitted": f,
+                "residual": f - t.value,
+                "relative_residual": (f - t.value) / t.value,
+            }
         )
     free_doc = [{"params": g, "factor": k} for g, k in zip(fit.groups, fit.factors, strict=True)]
     values: dict[str, Any] = {}

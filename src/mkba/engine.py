@@ -161,7 +161,9 @@ def raw_chunk(
         ben, cost = np.empty((n, A, C)), np.empty((n, A, K))
     flow = np.empty((n, T)) if flow is None else flow
     dflow = np.empty((n, T)) if dflow is None else dflow
-    kernel.simulate_chunk(np.ascontiguousarray(theta), *(args or _kernel_args(m)), ben, cost, flow, dflow)
+    kernel.simulate_chunk(
+        np.ascontiguousarray(theta), *(args or _kernel_args(m)), ben, cost, flow, dflow
+    )
     return ben, cost, flow, dflow
 
 
@@ -197,10 +199,14 @@ def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type:
 
 
 def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.empty((n, len(m.areas), len(m.components))), np.empty((n, len(m.areas), len(m.stakeholders)))
+    return np.empty((n, len(m.areas), len(m.components))), np.empty(
+        (n, len(m.areas), len(m.stakeholders))
+    )
 
 
-def evaluate(m: Model, theta: np.ndarray, *, backend: str = "numba", chunk_size: int = 4096) -> Outcomes:
+def evaluate(
+    m: Model, theta: np.ndarray, *, backend: str = "numba", chunk_size: int = 4096
+) -> Outcomes:
     """Outcomes for given parameter vectors (rows of ``theta``), e.g. for sensitivity designs."""
     theta = np.atleast_2d(theta)
     n = theta.shape[0]
@@ -218,9 +224,26 @@ def correlation_factor(m: Model):  # type: ignore[no-untyped-def]
     return copula_factor(m.uncertain, pairs, str(m.spec.path))
 
 
-def uniforms(m: Model, draws_lo: int, draws_hi: int, *, seed: int, sampler: str, chunk: int, chunk_size: int, factor=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+def uniforms(
+    m: Model,
+    draws_lo: int,
+    draws_hi: int,
+    *,
+    seed: int,
+    sampler: str,
+    chunk: int,
+    chunk_size: int,
+    factor=None,
+) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The uniform matrix of one chunk, correlated if the scenario asks for it."""
-    u = uniform_matrix(sampler, draws_hi - draws_lo, len(m.uncertain), seed=seed, chunk=chunk, chunk_size=chunk_size)
+    u = uniform_matrix(
+        sampler,
+        draws_hi - draws_lo,
+        len(m.uncertain),
+        seed=seed,
+        chunk=chunk,
+        chunk_size=chunk_size,
+    )
     return apply_copula(u, factor)
 
 
@@ -259,7 +282,9 @@ def simulate(
     p0 = PERSPECTIVES.index(sc.perspective)
     for j, (lo, hi) in enumerate(bounds):
         t0 = time.perf_counter()
-        u = uniforms(m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size, factor=factor)
+        u = uniforms(
+            m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size, factor=factor
+        )
         theta = m.theta(u)
         if samples is not None:
             samples[lo:hi] = theta[:, m.uncertain_slot] / m.uncertain_scale

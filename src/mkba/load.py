@@ -82,7 +82,9 @@ def problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pro
     return out
 
 
-def _validate(model: type[M], data: Any, file: str, problems: list[Problem], prefix: str = "") -> M | None:
+def _validate(
+    model: type[M], data: Any, file: str, problems: list[Problem], prefix: str = ""
+) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -139,7 +141,15 @@ class ParameterSet:
             out[f"streams.{s}.volume.rate"] = st.volume.rate
             if st.volume.factor is not None:
                 out[f"streams.{s}.volume.factor"] = st.volume.factor
-            for key in ("trend", "effect", "deadweight", "displacement", "lag", "ramp", "half_life"):
+            for key in (
+                "trend",
+                "effect",
+                "deadweight",
+                "displacement",
+                "lag",
+                "ramp",
+                "half_life",
+            ):
                 out[f"streams.{s}.{key}"] = getattr(st, key)
             for c, comp in st.components.items():
                 out[f"streams.{s}.components.{c}.unit_value"] = comp.unit_value
@@ -178,7 +188,9 @@ def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
 
     for i, a in enumerate(ids, start=2):
         if not re.match(AREA_ID_PATTERN, a):
-            problems.append(Problem(csv_name, f"line {i}.area_id", "area ids must be lower-kebab-case", a))
+            problems.append(
+                Problem(csv_name, f"line {i}.area_id", "area ids must be lower-kebab-case", a)
+            )
     dup = sorted({a for a in ids if ids.count(a) > 1})
     if dup:
         problems.append(Problem(csv_name, "area_id", "duplicate area ids", dup))
@@ -186,11 +198,15 @@ def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
     for col in columns:
         if col not in described:
             problems.append(
-                Problem(side_name, f"columns.{col}", f"column of {csv_path.name} has no unit and source")
+                Problem(
+                    side_name, f"columns.{col}", f"column of {csv_path.name} has no unit and source"
+                )
             )
     for col in sidecar.columns:
         if col not in columns:
-            problems.append(Problem(side_name, f"columns.{col}", f"no such column in {csv_path.name}"))
+            problems.append(
+                Problem(side_name, f"columns.{col}", f"no such column in {csv_path.name}")
+            )
     numeric: dict[str, np.ndarray] = {}
     for col, meta in sidecar.numeric_columns.items():
         if col not in columns:
@@ -204,15 +220,21 @@ def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
                 problems.append(Problem(csv_name, f"line {i}.{col}", "not a number", text))
                 continue
             if not math.isfinite(v) or v < 0:
-                problems.append(Problem(csv_name, f"line {i}.{col}", "must be a non-negative number", text))
+                problems.append(
+                    Problem(csv_name, f"line {i}.{col}", "must be a non-negative number", text)
+                )
             if meta.unit in ("fraction", "share") and v > 1:
-                problems.append(Problem(csv_name, f"line {i}.{col}", "a fraction must lie in [0, 1]", text))
+                problems.append(
+                    Problem(csv_name, f"line {i}.{col}", "a fraction must lie in [0, 1]", text)
+                )
             vals.append(v)
         numeric[col] = np.asarray(vals, dtype=float)
         if meta.estimated is not None and meta.estimated.rows != "all":
             for a in meta.estimated.rows:
                 if a not in ids:
-                    problems.append(Problem(side_name, f"columns.{col}.estimated.rows", "unknown area", a))
+                    problems.append(
+                        Problem(side_name, f"columns.{col}.estimated.rows", "unknown area", a)
+                    )
     if len(problems) > n_before:
         return None
     text = {c: tuple(r[c] for r in rows) for c in sidecar.text_columns if c in columns}
@@ -239,11 +261,15 @@ def load_parameters(root: Path) -> ParameterSet:
     streams: dict[str, StreamFile] = {}
     stream_paths = sorted((root / "streams").glob("*.toml"))
     if not stream_paths:
-        problems.append(Problem(display_path(root / "streams"), "", "no stream files (streams/*.toml)"))
+        problems.append(
+            Problem(display_path(root / "streams"), "", "no stream files (streams/*.toml)")
+        )
     for path in stream_paths:
         sid = path.stem
         if not sid.replace("_", "").isalnum() or not sid[0].isalpha() or sid.lower() != sid:
-            problems.append(Problem(display_path(path), "", "stream file names must be lower_snake_case"))
+            problems.append(
+                Problem(display_path(path), "", "stream file names must be lower_snake_case")
+            )
         st = one(f"streams/{path.name}", StreamFile)
         if st is not None:
             streams[sid] = st
@@ -258,7 +284,9 @@ def load_parameters(root: Path) -> ParameterSet:
                 problems.append(Problem(name, f"domains.{d}", "unknown domain", d))
             for k in dc.payers.shares:
                 if k not in model.stakeholders:
-                    problems.append(Problem(name, f"domains.{d}.payers.shares.{k}", "unknown stakeholder", k))
+                    problems.append(
+                        Problem(name, f"domains.{d}.payers.shares.{k}", "unknown stakeholder", k)
+                    )
     if model and areas:
         for sid, st in streams.items():
             name = display_path(root / "streams" / f"{sid}.toml")
@@ -266,7 +294,9 @@ def load_parameters(root: Path) -> ParameterSet:
                 col = getattr(st.volume, col_key)
                 if col is not None and col not in areas.numeric:
                     problems.append(
-                        Problem(name, f"volume.{col_key}", "no such numeric column in areas.csv", col)
+                        Problem(
+                            name, f"volume.{col_key}", "no such numeric column in areas.csv", col
+                        )
                     )
             for d in st.response.weights:
                 if d not in model.domains:
@@ -283,7 +313,17 @@ def load_parameters(root: Path) -> ParameterSet:
     if problems:
         raise InputError(problems)
     assert model and programme and costs and cpi and areas
-    files = [root / n for n in ("model.toml", "programme.toml", "costs.toml", "cpi.toml", "areas.csv", "areas.toml")]
+    files = [
+        root / n
+        for n in (
+            "model.toml",
+            "programme.toml",
+            "costs.toml",
+            "cpi.toml",
+            "areas.csv",
+            "areas.toml",
+        )
+    ]
     digest = _digest(files + stream_paths, root)
     return ParameterSet(root, model, programme, costs, cpi, areas, streams, digest)
 
@@ -350,7 +390,8 @@ def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
             raise ValueError(f"scale must be a non-negative number (got {scale!r})")
         out = out.scaled(float(scale))
         out = Quantity.model_validate(
-            out.model_dump(exclude_none=True) | {"note": f"{out.note or ''} [scaled x{scale}]".strip()}
+            out.model_dump(exclude_none=True)
+            | {"note": f"{out.note or ''} [scaled x{scale}]".strip()}
         )
     return out
 
@@ -376,19 +417,32 @@ class Spec:
 
 
 def _scenario_problems(
-    sc: ScenarioFile, params: ParameterSet, file: str, problems: list[Problem], quantities: dict[str, Quantity]
+    sc: ScenarioFile,
+    params: ParameterSet,
+    file: str,
+    problems: list[Problem],
+    quantities: dict[str, Quantity],
 ) -> None:
     areas = params.areas
     for i, a in enumerate(sc.areas):
         if a not in areas.ids:
-            problems.append(Problem(file, f"areas[{i}]", f"unknown area (known: {', '.join(areas.ids)})", a))
+            problems.append(
+                Problem(file, f"areas[{i}]", f"unknown area (known: {', '.join(areas.ids)})", a)
+            )
     cpi = params.cpi.values
     lo, hi = min(cpi), max(cpi)
     if sc.price_year not in cpi:
-        problems.append(Problem(file, "price_year", f"outside the CPI table ({lo}-{hi})", sc.price_year))
+        problems.append(
+            Problem(file, "price_year", f"outside the CPI table ({lo}-{hi})", sc.price_year)
+        )
     if sc.budget.price_year not in cpi:
         problems.append(
-            Problem(file, "budget.price_year", f"outside the CPI table ({lo}-{hi}); cannot index it", sc.budget.price_year)
+            Problem(
+                file,
+                "budget.price_year",
+                f"outside the CPI table ({lo}-{hi}); cannot index it",
+                sc.budget.price_year,
+            )
         )
     if sc.budget.domains:
         for d in sc.budget.domains:
@@ -397,23 +451,39 @@ def _scenario_problems(
     if isinstance(sc.budget.area_weights, str):
         if sc.budget.area_weights not in areas.numeric:
             problems.append(
-                Problem(file, "budget.area_weights", "no such numeric column in areas.csv", sc.budget.area_weights)
+                Problem(
+                    file,
+                    "budget.area_weights",
+                    "no such numeric column in areas.csv",
+                    sc.budget.area_weights,
+                )
             )
     else:
         for a in sc.budget.area_weights:
             if a not in sc.areas:
-                problems.append(Problem(file, f"budget.area_weights.{a}", "area not in this scenario", a))
+                problems.append(
+                    Problem(file, f"budget.area_weights.{a}", "area not in this scenario", a)
+                )
         for a in sc.areas:
             if a not in sc.budget.area_weights:
                 problems.append(Problem(file, "budget.area_weights", f"no weight for area {a!r}"))
     if sc.budget.profile and sc.start_year + len(sc.budget.profile) - 1 > sc.horizon:
-        problems.append(Problem(file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)))
+        problems.append(
+            Problem(
+                file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)
+            )
+        )
     for s in sc.discount_rate.streams:
         if s not in params.streams:
             problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))
     if sc.discount_rate.schedule is not None and min(sc.discount_rate.schedule) > sc.base_year:
         problems.append(
-            Problem(file, "discount_rate.schedule", "the schedule must start at or before base_year", min(sc.discount_rate.schedule))
+            Problem(
+                file,
+                "discount_rate.schedule",
+                "the schedule must start at or before base_year",
+                min(sc.discount_rate.schedule),
+            )
         )
     for j, corr in enumerate(sc.correlations):
         for p in corr.params:
@@ -421,11 +491,19 @@ def _scenario_problems(
             if q is None:
                 problems.append(Problem(file, f"correlations[{j}].params", "unknown parameter", p))
             elif not q.is_uncertain:
-                problems.append(Problem(file, f"correlations[{j}].params", "parameter is fixed, not uncertain", p))
+                problems.append(
+                    Problem(
+                        file, f"correlations[{j}].params", "parameter is fixed, not uncertain", p
+                    )
+                )
 
 
 def _apply_overrides(
-    quantities: dict[str, Quantity], overrides: dict[str, dict[str, Any]], file: str, section: str, problems: list[Problem]
+    quantities: dict[str, Quantity],
+    overrides: dict[str, dict[str, Any]],
+    file: str,
+    section: str,
+    problems: list[Problem],
 ) -> dict[str, Quantity]:
     out = dict(quantities)
     for pattern, change in overrides.items():
@@ -434,7 +512,9 @@ def _apply_overrides(
             problems.append(Problem(file, f"{section}.{pattern}", "unknown parameter", pattern))
             continue
         if not isinstance(change, dict):
-            problems.append(Problem(file, f"{section}.{pattern}", "an override must be a table", change))
+            problems.append(
+                Problem(file, f"{section}.{pattern}", "an override must be a table", change)
+            )
             continue
         for path in paths:
             try:
@@ -448,11 +528,18 @@ def _apply_overrides(
     return out
 
 
-def _check_quantity_years(quantities: dict[str, Quantity], cpi: dict[int, float], file: str, problems: list[Problem]) -> None:
+def _check_quantity_years(
+    quantities: dict[str, Quantity], cpi: dict[int, float], file: str, problems: list[Problem]
+) -> None:
     for path, q in quantities.items():
         if q.price_year is not None and q.price_year not in cpi:
             problems.append(
-                Problem(file, f"{path}.price_year", f"price year outside the CPI table ({min(cpi)}-{max(cpi)})", q.price_year)
+                Problem(
+                    file,
+                    f"{path}.price_year",
+                    f"price year outside the CPI table ({min(cpi)}-{max(cpi)})",
+                    q.price_year,
+                )
             )
 
 
@@ -485,7 +572,12 @@ def apply_calibration(
         if q is not None:
             if q.unit != out[p].unit:
                 problems.append(
-                    Problem(name, f"values.{p}.unit", f"unit differs from the parameter's ({out[p].unit})", q.unit)
+                    Problem(
+                        name,
+                        f"values.{p}.unit",
+                        f"unit differs from the parameter's ({out[p].unit})",
+                        q.unit,
+                    )
                 )
             out[p] = q
     return out
@@ -548,7 +640,9 @@ def load_scenario(
                     f"variants.{vname}",
                     "a variant cannot change areas, parameters, calibration or variants "
                     "(make a separate scenario file)",
-                    sorted(k for k in vraw if k in ("areas", "variants", "calibration", "parameters")),
+                    sorted(
+                        k for k in vraw if k in ("areas", "variants", "calibration", "parameters")
+                    ),
                 )
             )
     if problems:
@@ -561,7 +655,9 @@ def load_scenario(
             merged = deep_merge(merged, base.variants[variant])
         if updates:
             merged = deep_merge(merged, updates)
-        scenario = _validate(ScenarioFile, merged, name, problems, f"variants.{variant}" if variant else "")
+        scenario = _validate(
+            ScenarioFile, merged, name, problems, f"variants.{variant}" if variant else ""
+        )
         if scenario is None:
             raise InputError(problems)
     if params is None:

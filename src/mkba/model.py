@@ -25,7 +25,17 @@ from mkba.schema.scenario import PERSPECTIVES
 from mkba.tomlio import display_path, read_csv
 
 # per-stream slots, in this order, in theta
-STREAM_SLOTS = ("rate", "factor", "trend", "effect", "deadweight", "displacement", "lag", "ramp", "half_life")
+STREAM_SLOTS = (
+    "rate",
+    "factor",
+    "trend",
+    "effect",
+    "deadweight",
+    "displacement",
+    "lag",
+    "ramp",
+    "half_life",
+)
 COMPONENT_SLOTS = ("unit_value", "growth")
 DOMAIN_SLOTS = ("overrun", "additional_share", "followup_rate")
 GLOBAL_SLOTS = ("elasticity", "governance_penalty")
@@ -46,7 +56,11 @@ class Slots:
         return len(STREAM_SLOTS) * self.S + COMPONENT_SLOTS.index(name) * self.C
 
     def domain(self, name: str) -> int:
-        return len(STREAM_SLOTS) * self.S + len(COMPONENT_SLOTS) * self.C + DOMAIN_SLOTS.index(name) * self.D
+        return (
+            len(STREAM_SLOTS) * self.S
+            + len(COMPONENT_SLOTS) * self.C
+            + DOMAIN_SLOTS.index(name) * self.D
+        )
 
     def glob(self, name: str) -> int:
         return (
@@ -151,7 +165,9 @@ class Model:
         return self.slot_index[path]
 
 
-def discount_factors(spec: Spec, years: np.ndarray, streams: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def discount_factors(
+    spec: Spec, years: np.ndarray, streams: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """``DF(t) = prod_{tau = base+1..t} 1 / (1 + rho(tau))``; DF(base_year) = 1.
 
     A scalar rate gives ``(1 + rho)^-(t - base_year)`` exactly; a schedule applies the rate in
@@ -163,7 +179,9 @@ def discount_factors(spec: Spec, years: np.ndarray, streams: tuple[str, ...]) ->
     def factors(rate_of_year) -> np.ndarray:  # type: ignore[no-untyped-def]
         rates = np.array([rate_of_year(int(y)) for y in years[1:]])
         if dr.schedule is None and np.all(rates == rates[0] if rates.size else True):
-            return (1.0 + (rates[0] if rates.size else 0.0)) ** -(years - sc.base_year).astype(float)
+            return (1.0 + (rates[0] if rates.size else 0.0)) ** -(years - sc.base_year).astype(
+                float
+            )
         return np.concatenate([[1.0], np.cumprod(1.0 / (1.0 + rates))])
 
     def generic(y: int) -> float:
@@ -185,10 +203,32 @@ def discount_factors(spec: Spec, years: np.ndarray, streams: tuple[str, ...]) ->
     return df_stream, df_cost
 
 
-def _budget_array(spec: Spec, scenario_budget, areas: tuple[str, ...], domains: tuple[str, ...], years: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _table_years(spec: Spec, bs) -> list[int]:  # type: ignore[no-untyped-def]
+    if bs.table is None:
+        return []
+    _, rows = read_csv((spec.path.parent / bs.table).resolve())
+    out = []
+    for r in rows:
+        try:
+            out.append(int(r["year"]))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def _budget_array(
+    spec: Spec,
+    scenario_budget,  # type: ignore[no-untyped-def]
+    areas: tuple[str, ...],
+    domains: tuple[str, ...],
+    years: np.ndarray,
+    start_year: int | None = None,
+) -> np.ndarray:
     """Budget B[a, d, t] in euros of the scenario price year."""
     params = spec.params
     sc = spec.scenario
+    start = sc.start_year if start_year is None else start_year
+    last = int(years[-1])
     bs = scenario_budget
     cpi = params.cpi.values
     index = cpi[sc.price_year] / cpi[bs.price_year]
@@ -209,7 +249,9 @@ def _budget_array(spec: Spec, scenario_budget, areas: tuple[str, ...], domains: 
             try:
                 y, amt = int(r["year"]), float(r["amount"])
             except ValueError:
-                problems.append(Problem(name, f"line {i}", "year must be an integer and amount a number", r))
+                problems.append(
+                    Problem(name, f"line {i}", "year must be an integer and amount a number", r)
+                )
                 continue
             if a not in areas:
                 if a not in params.areas.ids:
@@ -218,7 +260,7 @@ def _budget_array(spec: Spec, scenario_budget, areas: tuple[str, ...], domains: 
             if d not in domains:
                 problems.append(Problem(name, f"line {i}.domain", "unknown domain", d))
                 continue
-            if not sc.start_year <= y <= sc.horizon:
+            if not start <= y <= last:
                 problems.append(Problem(name, f"line {i}.year", "outside start_year..horizon", y))
                 continue
             if amt < 0 or not math.isfinite(amt):
@@ -241,14 +283,18 @@ def _budget_array(spec: Spec, scenario_budget, areas: tuple[str, ...], domains: 
         else:
             w_area = np.array([bs.area_weights[a] for a in areas], float)
         if w_area.sum() <= 0:
-            raise InputError([Problem(display_path(spec.path), "budget.area_weights", "weights sum to zero")])
+            raise InputError(
+                [Problem(display_path(spec.path), "budget.area_weights", "weights sum to zero")]
+            )
         w_area = w_area / w_area.sum()
         w_dom = np.array([bs.domains.get(d, 0.0) for d in domains])
         w_dom = w_dom / w_dom.sum()
         prof = np.asarray(bs.profile, float)
         prof = prof / prof.sum()
-        t0 = sc.start_year - int(years[0])
-        B[:, :, t0 : t0 + prof.size] = total * w_area[:, None, None] * w_dom[None, :, None] * prof[None, None, :]
+        t0 = start - int(years[0])
+        B[:, :, t0 : t0 + prof.size] = (
+            total * w_area[:, None, None] * w_dom[None, :, None] * prof[None, None, :]
+        )
     return B * bs.scale * index
 
 
@@ -266,7 +312,14 @@ def lower(spec: Spec) -> Model:
     stakeholders = tuple(params.model.stakeholders)
     domains = tuple(params.model.domains)
     years = np.arange(sc.base_year, sc.horizon + 1)
-    A, S, C, K, D, T = len(areas), len(streams), len(components), len(stakeholders), len(domains), len(years)
+    A, S, C, K, D, T = (
+        len(areas),
+        len(streams),
+        len(components),
+        len(stakeholders),
+        len(domains),
+        len(years),
+    )
     P = len(PERSPECTIVES)
 
     public = np.array([params.model.stakeholders[k].public for k in stakeholders])
@@ -306,8 +359,22 @@ def lower(spec: Spec) -> Model:
 
     df_stream, df_cost = discount_factors(spec, years, streams)
     B = _budget_array(spec, sc.budget, areas, domains, years)
-    Bref = _budget_array(spec, spec.base_scenario.budget, areas, domains, years) if spec.base_scenario.budget is not sc.budget else B
-    Btot, Rtot = B.sum(axis=2), Bref.sum(axis=2)
+    Btot = B.sum(axis=2)
+    if spec.base_scenario.budget is sc.budget and spec.base_scenario.start_year == sc.start_year:
+        Rtot = Btot
+    else:
+        # The reference budget (before the variant's changes) only enters through its totals
+        # per area and domain; lay it out over a span long enough for its own profile.
+        bs0 = spec.base_scenario.budget
+        span_end = max(
+            sc.horizon,
+            spec.base_scenario.start_year + len(bs0.profile or []) + 1,
+            *_table_years(spec, bs0),
+        )
+        ref_years = np.arange(min(sc.base_year, spec.base_scenario.start_year), span_end + 1)
+        Rtot = _budget_array(
+            spec, bs0, areas, domains, ref_years, start_year=spec.base_scenario.start_year
+        ).sum(axis=2)
     # Response ratio: B / Bref where the reference funds the domain; where the reference
     # spends nothing, a budget there has no estimated effect (ratio 0).
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -316,7 +383,9 @@ def lower(spec: Spec) -> Model:
     if gov and np.all(Rtot[:, gov[0]] > 0):
         gov_ratio = Btot[:, gov[0]] / Rtot[:, gov[0]]
     elif gov:
-        gov_ratio = np.where(Rtot[:, gov[0]] > 0, Btot[:, gov[0]] / np.maximum(Rtot[:, gov[0]], 1e-300), 1.0)
+        gov_ratio = np.where(
+            Rtot[:, gov[0]] > 0, Btot[:, gov[0]] / np.maximum(Rtot[:, gov[0]], 1e-300), 1.0
+        )
     else:
         gov_ratio = np.ones(A)
 
@@ -324,11 +393,15 @@ def lower(spec: Spec) -> Model:
     active = spend > 0
     if not active.any(axis=1).all():
         missing = [areas[i] for i in np.flatnonzero(~active.any(axis=1))]
-        raise InputError([Problem(display_path(spec.path), "budget", "areas without any budget", missing)])
+        raise InputError(
+            [Problem(display_path(spec.path), "budget", "areas without any budget", missing)]
+        )
     prog_start = np.array([years[np.flatnonzero(r)[0]] for r in active], dtype=float)
     prog_end = np.array([years[np.flatnonzero(r)[-1]] for r in active], dtype=float)
     pairs = sorted(set(zip(prog_start.tolist(), prog_end.tolist(), strict=True)))
-    period_group = np.array([pairs.index((s0, e0)) for s0, e0 in zip(prog_start, prog_end, strict=True)], dtype=np.int64)
+    period_group = np.array(
+        [pairs.index((s0, e0)) for s0, e0 in zip(prog_start, prog_end, strict=True)], dtype=np.int64
+    )
     group_start = np.array([p[0] for p in pairs])
     group_end = np.array([p[1] for p in pairs])
 
@@ -426,7 +499,11 @@ def _slot_map(
     out: dict[str, tuple[int, float]] = {}
     for si, s in enumerate(streams):
         for name in STREAM_SLOTS:
-            key = f"streams.{s}.volume.{name}" if name in ("rate", "factor") else f"streams.{s}.{name}"
+            key = (
+                f"streams.{s}.volume.{name}"
+                if name in ("rate", "factor")
+                else f"streams.{s}.{name}"
+            )
             out[key] = (slots.stream(name) + si, 1.0)
     for ci, cpath in enumerate(components):
         s, c = cpath.split(".")

@@ -127,12 +127,12 @@ def run_directory(final: Path) -> Iterator[Path]:
     ``manifest.json``); anything else is refused, so a user's folder is never overwritten.
     """
     final = Path(final)
-    if final.exists() and not (final / "manifest.json").is_file():
-        if not final.is_dir() or any(final.iterdir()):
-            raise RunError(
-                f"{final}: exists and is not an mkba run directory (no manifest.json); "
-                "choose another --out or remove it"
-            )
+    foreign = final.exists() and not (final / "manifest.json").is_file()
+    if foreign and (not final.is_dir() or any(final.iterdir())):
+        raise RunError(
+            f"{final}: exists and is not an mkba run directory (no manifest.json); "
+            "choose another --out or remove it"
+        )
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=final.parent))
     try:

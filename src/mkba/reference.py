@@ -18,7 +18,9 @@ def _block(theta: np.ndarray, start: int, size: int) -> np.ndarray:
     return theta[:, start : start + size]
 
 
-def simulate_chunk(m: Model, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def simulate_chunk(
+    m: Model, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Raw outcomes of one chunk: (ben[n,A,C], cost[n,A,K], flow[n,T], dflow[n,T]); the
     yearly flows are those of the scenario's perspective."""
     sl = m.slots
@@ -44,7 +46,9 @@ def simulate_chunk(m: Model, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     profile = np.where(y >= start, ramp_share * persist, 0.0)  # (n, A, S, T)
 
     # --- volumes: nulalternatief trend from the data year
-    trend = (1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None])  # (n, S, T)
+    trend = (1.0 + st["trend"])[:, :, None] ** (
+        years[None, None, :] - m.data_year[None, :, None]
+    )  # (n, S, T)
 
     # --- investment response R and governance factor G
     ratio = m.budget_ratio[None, :, None, :]  # (1, A, 1, D)
@@ -52,24 +56,39 @@ def simulate_chunk(m: Model, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     with np.errstate(divide="ignore"):
         powered = np.where(ratio > 0, ratio**beta, 0.0)  # (n, A, 1, D)
     R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, A, S)
-    G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]  # (n, A)
+    G = (
+        1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
+    )  # (n, A)
 
     amp = (
         m.volume0[None, :, :]
-        * (st["rate"] * st["factor"] * st["effect"] * (1.0 - st["deadweight"]) * (1.0 - st["displacement"]))[:, None, :]
+        * (
+            st["rate"]
+            * st["factor"]
+            * st["effect"]
+            * (1.0 - st["deadweight"])
+            * (1.0 - st["displacement"])
+        )[:, None, :]
         * R
         * G[:, :, None]
     )  # (n, A, S)
     dV = amp[..., None] * profile * trend[:, None, :, :]  # (n, A, S, T): the full cube
 
     # --- money: unit value (already at the price year) with real growth from base_year
-    value = cp["unit_value"][:, :, None] * (1.0 + cp["growth"])[:, :, None] ** (years - m.spec.scenario.base_year)[None, None, :]
-    flows_c = dV[:, :, m.comp_stream, :] * value[:, None, :, :] * m.comp_sign[None, None, :, None]  # (n, A, C, T)
+    value = (
+        cp["unit_value"][:, :, None]
+        * (1.0 + cp["growth"])[:, :, None] ** (years - m.spec.scenario.base_year)[None, None, :]
+    )
+    flows_c = (
+        dV[:, :, m.comp_stream, :] * value[:, None, :, :] * m.comp_sign[None, None, :, None]
+    )  # (n, A, C, T)
     df_c = m.df_stream[m.comp_stream]  # (C, T)
     ben = (flows_c * df_c[None, None, :, :]).sum(axis=3)
 
     # --- costs: budget x overrun x additionality, split over payers; follow-up after the end
-    invest = (dm["overrun"] * dm["additional_share"])[:, None, :, None] * m.budget[None, :, :, :]  # (n, A, D, T)
+    invest = (dm["overrun"] * dm["additional_share"])[:, None, :, None] * m.budget[
+        None, :, :, :
+    ]  # (n, A, D, T)
     follow = dm["followup_rate"][:, None, :, None] * m.followup_flow[None, :, :, :]
     spend = invest + follow  # (n, A, D, T)
     cost_akt = np.einsum("nadt,dk->nakt", spend, m.payer_share)  # (n, A, K, T)

@@ -30,7 +30,14 @@ def stats(x: np.ndarray) -> dict[str, float]:
     ok = x[~np.isnan(x)]
     n = ok.size
     if n == 0:
-        return {"mean": math.nan, "se": math.nan, "p5": math.nan, "p50": math.nan, "p95": math.nan, "sd": math.nan}
+        return {
+            "mean": math.nan,
+            "se": math.nan,
+            "p5": math.nan,
+            "p50": math.nan,
+            "p95": math.nan,
+            "sd": math.nan,
+        }
     sd = float(ok.std(ddof=1)) if n > 1 else 0.0
     q = np.quantile(ok, QUANTILES)
     out = {
@@ -50,7 +57,12 @@ def perspective_arrays(run: Run, perspective: str) -> dict[str, np.ndarray]:
     """Per-draw costs, benefits, NPV and BCR of one perspective."""
     p = PERSPECTIVES.index(perspective)
     o = run.outcomes
-    return {"costs_pv": o.costs[:, p], "benefits_pv": o.benefits[:, p], "npv": o.npv[:, p], "bcr": o.bcr[:, p]}
+    return {
+        "costs_pv": o.costs[:, p],
+        "benefits_pv": o.benefits[:, p],
+        "npv": o.npv[:, p],
+        "bcr": o.bcr[:, p],
+    }
 
 
 def convergence(run: Run, tolerance: float = 0.005) -> dict[str, Any]:
@@ -101,7 +113,9 @@ def summary(run: Run) -> dict[str, Any]:
         "base_year": sc.base_year,
         "price_year": sc.price_year,
         "horizon": sc.horizon,
-        "discount_rate": dr.rate if dr.schedule is None and not dr.streams and dr.costs is None else dr.model_dump(),
+        "discount_rate": dr.rate
+        if dr.schedule is None and not dr.streams and dr.costs is None
+        else dr.model_dump(),
         "currency": "EUR",
         **main,
         "prob_npv_positive": float(np.mean(npv > 0)),
@@ -109,12 +123,19 @@ def summary(run: Run) -> dict[str, Any]:
         "by_stream": {s: stats(o.stream[:, p0, i]) for i, s in enumerate(m.streams)},
         "by_area": {a: stats(o.area_benefits[:, i]) for i, a in enumerate(m.areas)},
         "by_area_costs": {a: stats(o.area_costs[:, i]) for i, a in enumerate(m.areas)},
-        "by_area_npv": {a: stats(o.area_benefits[:, i] - o.area_costs[:, i]) for i, a in enumerate(m.areas)},
-        "by_stakeholder": {
-            k: stats(o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]) for i, k in enumerate(m.stakeholders)
+        "by_area_npv": {
+            a: stats(o.area_benefits[:, i] - o.area_costs[:, i]) for i, a in enumerate(m.areas)
         },
-        "by_stakeholder_benefits": {k: stats(o.stakeholder_benefits[:, i]) for i, k in enumerate(m.stakeholders)},
-        "by_stakeholder_costs": {k: stats(o.stakeholder_costs[:, i]) for i, k in enumerate(m.stakeholders)},
+        "by_stakeholder": {
+            k: stats(o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i])
+            for i, k in enumerate(m.stakeholders)
+        },
+        "by_stakeholder_benefits": {
+            k: stats(o.stakeholder_benefits[:, i]) for i, k in enumerate(m.stakeholders)
+        },
+        "by_stakeholder_costs": {
+            k: stats(o.stakeholder_costs[:, i]) for i, k in enumerate(m.stakeholders)
+        },
         "by_component": {c: stats(o.component[:, i]) for i, c in enumerate(m.components)},
         "perspectives": {},
     }
@@ -130,7 +151,10 @@ def summary(run: Run) -> dict[str, Any]:
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
     comp_transfer = np.array(
-        [m.spec.params.streams[c.split(".")[0]].components[c.split(".")[1]].nature == "transfer" for c in m.components]
+        [
+            m.spec.params.streams[c.split(".")[0]].components[c.split(".")[1]].nature == "transfer"
+            for c in m.components
+        ]
     )
     w_study = m.benefit_weights[PERSPECTIVES.index("study")]
     transfer_in_study = (o.component * (w_study * comp_transfer)).sum(axis=1)
@@ -155,20 +179,60 @@ def breakdown_table(run: Run) -> pd.DataFrame:
     rows = []
     for p, pname in enumerate(PERSPECTIVES):
         for i, s in enumerate(m.streams):
-            rows.append({"dimension": "stream", "perspective": pname, "name": s, "metric": "benefits_pv", **stats(o.stream[:, p, i])})
+            rows.append(
+                {
+                    "dimension": "stream",
+                    "perspective": pname,
+                    "name": s,
+                    "metric": "benefits_pv",
+                    **stats(o.stream[:, p, i]),
+                }
+            )
     pname = PERSPECTIVES[p0]
     for i, a in enumerate(m.areas):
-        rows.append({"dimension": "area", "perspective": pname, "name": a, "metric": "benefits_pv", **stats(o.area_benefits[:, i])})
-        rows.append({"dimension": "area", "perspective": pname, "name": a, "metric": "costs_pv", **stats(o.area_costs[:, i])})
+        rows.append(
+            {
+                "dimension": "area",
+                "perspective": pname,
+                "name": a,
+                "metric": "benefits_pv",
+                **stats(o.area_benefits[:, i]),
+            }
+        )
+        rows.append(
+            {
+                "dimension": "area",
+                "perspective": pname,
+                "name": a,
+                "metric": "costs_pv",
+                **stats(o.area_costs[:, i]),
+            }
+        )
     for i, k in enumerate(m.stakeholders):
         for metric, arr in (
             ("benefits_pv", o.stakeholder_benefits[:, i]),
             ("costs_pv", o.stakeholder_costs[:, i]),
             ("npv", o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]),
         ):
-            rows.append({"dimension": "stakeholder", "perspective": "stakeholder", "name": k, "metric": metric, **stats(arr)})
+            rows.append(
+                {
+                    "dimension": "stakeholder",
+                    "perspective": "stakeholder",
+                    "name": k,
+                    "metric": metric,
+                    **stats(arr),
+                }
+            )
     for i, c in enumerate(m.components):
-        rows.append({"dimension": "component", "perspective": "gross", "name": c, "metric": "pv", **stats(o.component[:, i])})
+        rows.append(
+            {
+                "dimension": "component",
+                "perspective": "gross",
+                "name": c,
+                "metric": "pv",
+                **stats(o.component[:, i]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -205,7 +269,11 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
     o = run.outcomes
     cum = np.cumsum(o.dflow, axis=1)
     rows = []
-    for series, arr in (("net_flow", o.flow), ("discounted_net_flow", o.dflow), ("cumulative_discounted", cum)):
+    for series, arr in (
+        ("net_flow", o.flow),
+        ("discounted_net_flow", o.dflow),
+        ("cumulative_discounted", cum),
+    ):
         qs = np.quantile(arr, FAN_QUANTILES, axis=0)
         mean = arr.mean(axis=0)
         for t, year in enumerate(m.years):

@@ -88,8 +88,14 @@ def copula_factor(
         L = np.linalg.cholesky(corr)
     except np.linalg.LinAlgError:
         raise InputError(
-            [Problem(file, "correlations", "the correlations are not a valid (positive "
-                     "definite) correlation matrix", [list(p) for p in pairs])]
+            [
+                Problem(
+                    file,
+                    "correlations",
+                    "the correlations are not a valid (positive definite) correlation matrix",
+                    [list(p) for p in pairs],
+                )
+            ]
         ) from None
     return np.asarray(cols), L
 

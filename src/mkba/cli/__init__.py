@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from mkba import __version__
 from mkba.cli.common import err_console
@@ -60,14 +60,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mkba`` console script."""
     try:
         code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
+    except TyperException as exc:  # usage errors: bad option values, missing arguments
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc}", markup=False)
         sys.exit(EXIT_INVALID_INPUT)
     except MkbaError as exc:
         for line in str(exc).splitlines():
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        err_console.print("internal error: this is a bug in mkba; please report it with the traceback above")
+        err_console.print(
+            "internal error: this is a bug in mkba; please report it with the traceback above"
+        )
         sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)

@@ -17,13 +17,28 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def run(
         scenario: Path = typer.Argument(
-            None, help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference)."
+            None,
+            help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference).",
         ),
-        variant: str = typer.Option(None, "--variant", "-v", help="A named variant of the scenario."),
-        draws: int = typer.Option(None, "--draws", "-n", min=1, help="Number of Monte Carlo draws (default: the scenario's)."),
-        seed: int = typer.Option(None, "--seed", min=0, help="Root random seed (default: the scenario's)."),
-        out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<scenario>-<run id>)."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables."),
+        variant: str = typer.Option(
+            None, "--variant", "-v", help="A named variant of the scenario."
+        ),
+        draws: int = typer.Option(
+            None,
+            "--draws",
+            "-n",
+            min=1,
+            help="Number of Monte Carlo draws (default: the scenario's).",
+        ),
+        seed: int = typer.Option(
+            None, "--seed", min=0, help="Root random seed (default: the scenario's)."
+        ),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="Run directory (default: runs/<scenario>-<run id>)."
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print one JSON document on stdout instead of tables."
+        ),
         no_write: bool = typer.Option(False, "--no-write", help="Do not write a run directory."),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
@@ -42,7 +57,15 @@ def register(app: typer.Typer) -> None:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            res = api.run_scenario(path, variant=variant, draws=draws, seed=seed, out=out, write=not no_write, progress=progress)
+            res = api.run_scenario(
+                path,
+                variant=variant,
+                draws=draws,
+                seed=seed,
+                out=out,
+                write=not no_write,
+                progress=progress,
+            )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)
         else:

@@ -50,14 +50,21 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
         "",
         _year(pb["p5"]),
         _year(pb["p50"]),
-        _year(pb["p95"]) + (f" ({1 - pb.get('share_defined', 1):.0%} never)" if pb.get("share_defined", 1) < 1 else ""),
+        _year(pb["p95"])
+        + (
+            f" ({1 - pb.get('share_defined', 1):.0%} never)"
+            if pb.get("share_defined", 1) < 1
+            else ""
+        ),
     )
     streams = Table(title=f"Benefits by stream ({p})", title_justify="left")
     for col in ("stream", "mean", "P5", "P50", "P95"):
         streams.add_column(col, justify="right" if col != "stream" else "left")
     for s, st in sorted(doc["by_stream"].items(), key=lambda kv: -kv[1]["p50"]):
         _money_row(streams, s, st)
-    persp = Table(title="The same draws in every perspective (P50, EUR bn; BCR)", title_justify="left")
+    persp = Table(
+        title="The same draws in every perspective (P50, EUR bn; BCR)", title_justify="left"
+    )
     for col in ("perspective", "costs", "benefits", "NPV", "BCR", "P(NPV>0)"):
         persp.add_column(col, justify="left" if col == "perspective" else "right")
     for name, d in doc["perspectives"].items():
@@ -69,7 +76,9 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
             num(d["bcr"]["p50"]),
             f"{d['prob_npv_positive']:.0%}",
         )
-    meanings = Text("\n".join(f"  {name}: {PERSPECTIVE_NOTES[name]}" for name in doc["perspectives"]))
+    meanings = Text(
+        "\n".join(f"  {name}: {PERSPECTIVE_NOTES[name]}" for name in doc["perspectives"])
+    )
     tr = doc.get("transfers_in_study_benefits")
     note = None
     if tr is not None and p == "study":
@@ -77,7 +86,10 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
             f"Of the study-perspective benefits, EUR {bn(tr['p50'])} bn (P50) are transfers "
             "(benefit payments, taxes): a gain to public budgets, a loss to residents, zero for welfare."
         )
-    sh = Table(title="Who pays and who gains (all perspectives' draws; net = gains - costs, P50)", title_justify="left")
+    sh = Table(
+        title="Who pays and who gains (all perspectives' draws; net = gains - costs, P50)",
+        title_justify="left",
+    )
     for col in ("stakeholder", "gains", "costs", "net", "net P5", "net P95"):
         sh.add_column(col, justify="left" if col == "stakeholder" else "right")
     for k, v in doc["by_stakeholder"].items():

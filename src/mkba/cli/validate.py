@@ -24,21 +24,29 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
         files: list[Path] = typer.Argument(
-            None, help="Scenario files (.toml) or parameter folders. Default: parameters/ and scenarios/*.toml."
+            None,
+            help="Scenario files (.toml) or parameter folders. Default: parameters/ and scenarios/*.toml.",
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the problems as one JSON document."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the problems as one JSON document."
+        ),
     ) -> None:
         """Validate scenario and parameter files; report every problem as file: key: message."""
         paths = list(files) if files else _shipped()
         if not paths:
-            err_console.print("error: nothing to validate (no parameters/ or scenarios/ here; give FILES)")
+            err_console.print(
+                "error: nothing to validate (no parameters/ or scenarios/ here; give FILES)"
+            )
             raise typer.Exit(EXIT_INVALID_INPUT)
         problems = validate_paths(paths)
         if as_json:
             doc = {
                 "valid": not problems,
                 "checked": [str(p) for p in paths],
-                "problems": [{"file": p.file, "key": p.key, "message": p.message, "text": str(p)} for p in problems],
+                "problems": [
+                    {"file": p.file, "key": p.key, "message": p.message, "text": str(p)}
+                    for p in problems
+                ],
             }
             out_console.print_json(json.dumps(doc))
         if problems:

@@ -242,7 +242,16 @@ Distribution = Annotated[
     Uniform | Triangular | Pert | Normal | TruncNormal | LogNormal | Beta | Choice,
     Field(discriminator="type"),
 ]
-DIST_TYPES = ("uniform", "triangular", "pert", "normal", "truncnormal", "lognormal", "beta", "choice")
+DIST_TYPES = (
+    "uniform",
+    "triangular",
+    "pert",
+    "normal",
+    "truncnormal",
+    "lognormal",
+    "beta",
+    "choice",
+)
 
 
 # --- quantity ----------------------------------------------------------------------------------
@@ -316,4 +325,3 @@ class Quantity(Strict):
             assert self.value is not None
             return self.model_copy(update={"value": self.value * k})
         return self.model_copy(update={"dist": self.dist.scaled(k)})
-

@@ -63,8 +63,13 @@ class BudgetSpec(Strict):
     @model_validator(mode="after")
     def _form(self) -> BudgetSpec:
         if self.table is not None:
-            if any(getattr(self, k) is not None for k in ("total", "per_resident", "domains", "profile")):
-                raise ValueError("a budget 'table' excludes total, per_resident, domains and profile")
+            if any(
+                getattr(self, k) is not None
+                for k in ("total", "per_resident", "domains", "profile")
+            ):
+                raise ValueError(
+                    "a budget 'table' excludes total, per_resident, domains and profile"
+                )
         else:
             if (self.total is None) == (self.per_resident is None):
                 raise ValueError("give exactly one of 'total' or 'per_resident' (or a 'table')")
@@ -131,9 +136,7 @@ class ScenarioFile(Strict):
     @model_validator(mode="after")
     def _years(self) -> ScenarioFile:
         if self.horizon < self.start_year:
-            raise ValueError(
-                f"horizon ({self.horizon}) is before start_year ({self.start_year})"
-            )
+            raise ValueError(f"horizon ({self.horizon}) is before start_year ({self.start_year})")
         if self.start_year < self.base_year:
             raise ValueError(
                 f"start_year ({self.start_year}) is before base_year ({self.base_year})"
