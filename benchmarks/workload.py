@@ -142,7 +142,20 @@ def working_set(m: Model) -> int:
     # years, comp_stream, comp_sign, flow_weights, df_stream, df_cost, budget_pv,
     # followup_pv, payer_share, cost_flow, followup_flow
     inputs = (
-        A * S + S + S * D + A * D + A + A + 2 * G + T + 3 * C + S * T + T + 2 * A * D + D * K + 2 * D * T
+        A * S
+        + S
+        + S * D
+        + A * D
+        + A
+        + A
+        + 2 * G
+        + T
+        + 3 * C
+        + S * T
+        + T
+        + 2 * A * D
+        + D * K
+        + 2 * D * T
     )
     return int(scratch + row + outputs + inputs)
 

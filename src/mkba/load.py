@@ -75,7 +75,7 @@ def problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pro
             continue
         seen.add((key, msg))
         value = err.get("input")
-        if err["type"] == "missing":
+        if err["type"] == "missing" or (not key and isinstance(value, dict)):
             out.append(Problem(file, key, msg))
         else:
             out.append(Problem(file, key, msg, value))
@@ -387,7 +387,7 @@ def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
         out = Quantity.model_validate(data)
     if scale is not None:
         if not isinstance(scale, int | float) or isinstance(scale, bool) or scale < 0:
-            raise ValueError(f"scale must be a non-negative number (got {scale!r})")
+            raise ValueError("scale must be a non-negative number")
         out = out.scaled(float(scale))
         out = Quantity.model_validate(
             out.model_dump(exclude_none=True)
@@ -504,27 +504,40 @@ def _apply_overrides(
     file: str,
     section: str,
     problems: list[Problem],
+    sections: dict[str, str] | None = None,
 ) -> dict[str, Quantity]:
+    """Apply overrides (glob patterns allowed). ``sections`` names where a pattern came from
+    (e.g. a variant), so that a problem points at the key the user wrote."""
     out = dict(quantities)
     for pattern, change in overrides.items():
+        where = f"{(sections or {}).get(pattern, section)}.{pattern}"
         paths = fnmatch.filter(out, pattern) if any(ch in pattern for ch in "*?[") else [pattern]
         if not paths or paths[0] not in out:
-            problems.append(Problem(file, f"{section}.{pattern}", "unknown parameter", pattern))
+            problems.append(Problem(file, where, "unknown parameter", pattern))
             continue
         if not isinstance(change, dict):
-            problems.append(
-                Problem(file, f"{section}.{pattern}", "an override must be a table", change)
-            )
+            problems.append(Problem(file, where, "an override must be a table", change))
             continue
         for path in paths:
             try:
-                out[path] = apply_override(out[path], change)
+                new = apply_override(out[path], change)
             except ValidationError as exc:
-                problems.extend(problems_from(exc, file, f"{section}.{pattern}"))
+                problems.extend(problems_from(exc, file, where))
                 break
             except ValueError as exc:
-                problems.append(Problem(file, f"{section}.{pattern}", str(exc), change))
+                problems.append(Problem(file, where, str(exc), change))
                 break
+            if new.unit != quantities[path].unit:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{where}.unit",
+                        f"unit differs from the parameter's ({quantities[path].unit})",
+                        new.unit,
+                    )
+                )
+                break
+            out[path] = new
     return out
 
 
@@ -620,6 +633,10 @@ def load_scenario(
     calib_values: dict[str, Any] = {}
     if first.calibration and use_calibration:
         calib_path = (path.parent / first.calibration).resolve()
+        if not calib_path.is_file():
+            raise InputError(
+                [Problem(name, "calibration", "calibration record not found", first.calibration)]
+            )
         calib_values, calib_scenario = read_calibration(calib_path, problems)
         if problems:
             raise InputError(problems)
@@ -665,7 +682,14 @@ def load_scenario(
     quantities = params.quantities()
     if calib_path is not None:
         quantities = apply_calibration(calib_path, calib_values, quantities, problems)
-    quantities = _apply_overrides(quantities, scenario.overrides, name, "overrides", problems)
+    variant_overrides = base.variants[variant].get("overrides", {}) if variant is not None else {}
+    sections = {
+        p: f"variants.{variant}.overrides"
+        for p in (variant_overrides if isinstance(variant_overrides, dict) else {})
+    }
+    quantities = _apply_overrides(
+        quantities, scenario.overrides, name, "overrides", problems, sections
+    )
     _check_quantity_years(quantities, params.cpi.values, name, problems)
     _scenario_problems(scenario, params, name, problems, quantities)
     if variant is None and not updates:

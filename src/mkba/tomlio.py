@@ -39,6 +39,16 @@ def read_toml(path: Path) -> dict[str, Any]:
         m = _POS.search(text)
         where = f"line {m.group(1)}, column {m.group(2)}" if m else ""
         message = _POS.sub("", text).strip()
+        if m and ("Cannot overwrite" in message or "Cannot declare" in message):
+            lines = data.decode("utf-8").splitlines()
+            line_no = int(m.group(1))
+            line = lines[line_no - 1].strip() if 0 < line_no <= len(lines) else ""
+            key = (
+                line.strip("[]").strip() if line.startswith("[") else line.split("=", 1)[0].strip()
+            )
+            raise InputError(
+                [Problem(name, where, f"duplicate key {key!r} (already defined above)")]
+            ) from None
         raise InputError(
             [Problem(name, where, f"malformed TOML: {message}")],
         ) from None

@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 
 out_console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
 
 
 def bn(x: float | None, digits: int = 2) -> str:

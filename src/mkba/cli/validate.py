@@ -8,9 +8,13 @@ from pathlib import Path
 import typer
 
 from mkba.cli.common import err_console, out_console
-from mkba.errors import EXIT_INVALID_INPUT
+from mkba.errors import _MISSING, EXIT_INVALID_INPUT, Problem
 from mkba.load import validate_paths
 from mkba.tomlio import display_path
+
+
+def _value(p: Problem) -> str | None:
+    return None if p.value is _MISSING else repr(p.value)
 
 
 def _shipped() -> list[Path]:

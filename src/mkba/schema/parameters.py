@@ -18,7 +18,7 @@ A value's path is its file stem followed by its keys, e.g.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -155,7 +155,7 @@ class CpiFile(Strict):
     base: str
     source: Source
     note: str | None = None
-    values: dict[int, float] = Field(min_length=1)
+    values: dict[Annotated[int, Field(strict=False)], float] = Field(min_length=1)
 
     @field_validator("values")
     @classmethod

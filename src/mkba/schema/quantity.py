@@ -26,7 +26,8 @@ CURRENCIES = frozenset({"EUR"})
 class Strict(BaseModel):
     """Base for all input models: unknown keys are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: text is not silently taken for a number ("100" is not 100)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
 
 
 def unit_currency(unit: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from mkba.schema.quantity import Sources, Strict
 
@@ -18,7 +18,7 @@ class DiscountSpec(Strict):
     optional per-category rates (``streams``: stream -> rate; ``costs``: rate for costs)."""
 
     rate: float | None = Field(default=None, gt=-0.5, lt=0.5)
-    schedule: dict[int, float] | None = None
+    schedule: dict[Annotated[int, Field(strict=False)], float] | None = None
     streams: dict[str, float] = Field(default_factory=dict)
     costs: float | None = Field(default=None, gt=-0.5, lt=0.5)
 
@@ -100,7 +100,7 @@ def _rate_as_spec(v: object) -> object:
 class Correlation(Strict):
     """Rank (Spearman) correlation between two uncertain parameters, by their paths."""
 
-    params: tuple[str, str]
+    params: Annotated[tuple[str, str], Field(strict=False)]
     rho: float = Field(ge=-1, le=1)
 
 
@@ -133,12 +133,18 @@ class ScenarioFile(Strict):
             raise ValueError(f"areas listed twice: {dup}")
         return v
 
-    @model_validator(mode="after")
-    def _years(self) -> ScenarioFile:
-        if self.horizon < self.start_year:
-            raise ValueError(f"horizon ({self.horizon}) is before start_year ({self.start_year})")
-        if self.start_year < self.base_year:
-            raise ValueError(
-                f"start_year ({self.start_year}) is before base_year ({self.base_year})"
-            )
-        return self
+    @field_validator("start_year")
+    @classmethod
+    def _start_after_base(cls, v: int, info: ValidationInfo) -> int:
+        base = info.data.get("base_year")
+        if base is not None and v < base:
+            raise ValueError(f"must not be before base_year ({base})")
+        return v
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon_after_start(cls, v: int, info: ValidationInfo) -> int:
+        start = info.data.get("start_year")
+        if start is not None and v < start:
+            raise ValueError(f"must not be before start_year ({start})")
+        return v

@@ -1,0 +1,597 @@
+"""Benchmark of the Monte Carlo engine: compiled kernel, NumPy reference, machine ceiling,
+end to end, memory.
+
+    python benchmarks/bench_engine.py [--draws N] [--scenario PATH] [--json] [--million]
+
+Everything runs in one process, except ``--million`` (1,000,000 draws end to end in a fresh
+subprocess, so that its peak memory is its own) and ``--cold-compile`` (compilation into an
+empty, temporary numba cache in a subprocess; the project's caches are left alone).
+See benchmarks/README.md for what each figure means and how it is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_SCENARIO = REPO / "scenarios" / "reference-2021.toml"
+# benchmark this checkout's sources, whatever is installed
+sys.path.insert(0, str(REPO / "src"))
+if str(HERE) not in sys.path:
+    sys.path.insert(1, str(HERE))
+
+_T_START = time.perf_counter()
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mkba import engine, kernel  # noqa: E402
+from mkba.load import load_scenario  # noqa: E402
+from mkba.model import Model, lower  # noqa: E402
+from mkba.sampling import chunk_bounds  # noqa: E402
+
+_IMPORT_S = time.perf_counter() - _T_START
+
+import workload  # noqa: E402
+
+# targets (see README)
+TARGET_SPEEDUP = 30.0  # kernel vs NumPy reference, 100,000 draws of the 16-area reference
+TARGET_CEILING = 0.5  # fraction of the ceiling kernel's rate
+TARGET_MILLION_S = 10.0  # 1,000,000 draws end to end, wall after compilation
+TARGET_MILLION_MIB = 2048.0  # and peak memory
+MIB = 2.0**20
+
+
+def peak_mib() -> float:
+    """Peak resident set size of this process so far (ru_maxrss), MiB."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / MIB if sys.platform == "darwin" else r / 1024.0
+
+
+def log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def cache_state(dispatcher) -> str:  # type: ignore[no-untyped-def]
+    """'warm' if numba loaded the dispatcher's machine code from its cache, 'cold' if it
+    compiled (and then cached) it, 'unknown' if the dispatcher does not say."""
+    stats = getattr(dispatcher, "stats", None)
+    if stats is None:
+        return "unknown"
+    if sum(stats.cache_hits.values()):
+        return "warm"
+    if sum(stats.cache_misses.values()):
+        return "cold"
+    return "unknown"
+
+
+def build_theta(m: Model, n: int) -> np.ndarray:
+    """Parameter matrix of ``n`` draws, sampled exactly as ``engine.simulate`` samples them."""
+    sc = m.spec.scenario
+    factor = engine.correlation_factor(m)
+    theta = np.empty((n, m.theta_fixed.size))
+    for j, (lo, hi) in enumerate(chunk_bounds(n, sc.chunk_size)):
+        u = engine.uniforms(
+            m,
+            lo,
+            hi,
+            seed=sc.seed,
+            sampler=sc.sampler,
+            chunk=j,
+            chunk_size=sc.chunk_size,
+            factor=factor,
+        )
+        theta[lo:hi] = m.theta(u)
+    return theta
+
+
+def time_kernel(m: Model, theta: np.ndarray, chunk: int, repeats: int) -> list[float]:
+    """Wall times of the compiled kernel over all rows of ``theta``, chunk by chunk, with the
+    buffers reused as ``engine.simulate`` reuses them (outputs preallocated, scratch once)."""
+    n = theta.shape[0]
+    T = len(m.years)
+    args = engine._kernel_args(m)
+    scratch = engine._scratch(m, min(n, chunk))
+    flow, dflow = np.empty((n, T)), np.empty((n, T))
+    flow.fill(0.0)  # touch the pages once, outside the timing
+    dflow.fill(0.0)
+    bounds = chunk_bounds(n, chunk)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for lo, hi in bounds:
+            engine.raw_chunk(m, theta[lo:hi], "numba", args, flow[lo:hi], dflow[lo:hi], scratch)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def time_numpy(m: Model, theta: np.ndarray, chunk: int) -> float:
+    """Wall time of the NumPy reference over all rows of ``theta``, chunk by chunk."""
+    t0 = time.perf_counter()
+    for lo, hi in chunk_bounds(theta.shape[0], chunk):
+        engine.raw_chunk(m, theta[lo:hi], "numpy")
+    return time.perf_counter() - t0
+
+
+def check_equal(m: Model, theta: np.ndarray, rtol: float = 1e-12) -> dict:  # type: ignore[type-arg]
+    """Compiled kernel vs NumPy reference on the rows of ``theta``: equal to ``rtol``?"""
+    fast = engine.raw_chunk(m, theta, "numba")
+    slow = engine.raw_chunk(m, theta, "numpy")
+    worst = {}
+    ok = True
+    for name, a, b in zip(("ben", "cost", "flow", "dflow"), fast, slow, strict=True):
+        ok = ok and bool(np.allclose(a, b, rtol=rtol, atol=0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(b != 0, np.abs(a - b) / np.abs(b), np.where(a == b, 0.0, np.inf))
+        worst[name] = float(rel.max())
+    return {"draws": int(theta.shape[0]), "rtol": rtol, "equal": ok, "max_rel_err": worst}
+
+
+def time_ceiling(m: Model, theta: np.ndarray, work: int, repeats: int) -> list[float]:
+    x, y = workload.ceiling_arrays(m)
+    out = np.empty(theta.shape[0])
+    workload.ceiling_kernel(theta[:8], x, y, work, out[:8])  # compile, not timed
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        workload.ceiling_kernel(theta, x, y, work, out)
+        times.append(time.perf_counter() - t0)
+    if not np.all(np.isfinite(out)):
+        raise RuntimeError("ceiling kernel produced non-finite sums")
+    return times
+
+
+def end_to_end(m: Model, draws: int) -> dict:  # type: ignore[type-arg]
+    t0 = time.perf_counter()
+    run = engine.simulate(m, draws=draws, keep_samples=False)
+    wall = time.perf_counter() - t0
+    split = {k: round(v, 4) for k, v in run.timings.items()}
+    split["other_s"] = round(wall - sum(run.timings.values()), 4)
+    return {"draws": draws, "wall_s": wall, "split": split}
+
+
+def warm_up(m: Model) -> None:
+    """Compile (or load from the cache) everything ``engine.simulate`` calls."""
+    engine.simulate(m, draws=64, keep_samples=False)
+
+
+# --- subprocess modes --------------------------------------------------------------------
+
+
+def child_e2e(scenario: Path, draws: int) -> dict:  # type: ignore[type-arg]
+    """End to end in this (fresh) process: load, warm up, then time ``draws`` draws."""
+    m = lower(load_scenario(scenario))
+    t0 = time.perf_counter()
+    warm_up(m)
+    warm_s = time.perf_counter() - t0
+    base = peak_mib()
+    res = end_to_end(m, draws)
+    res.update(
+        {
+            "warmup_s": warm_s,
+            "kernel_cache": cache_state(kernel.simulate_chunk),
+            "peak_mib_before": base,
+            "peak_mib": peak_mib(),
+        }
+    )
+    return res
+
+
+def child_compile(scenario: Path) -> dict:  # type: ignore[type-arg]
+    """First calls in this process (meant to run with an empty NUMBA_CACHE_DIR)."""
+    m = lower(load_scenario(scenario))
+    u = np.full((8, len(m.uncertain)), 0.5)
+    t0 = time.perf_counter()
+    theta = m.theta(u)
+    t1 = time.perf_counter()
+    engine.raw_chunk(m, theta)
+    t2 = time.perf_counter()
+    engine.evaluate(m, theta)  # compiles kernel.aggregate
+    t3 = time.perf_counter()
+    return {
+        "import_s": _IMPORT_S,
+        "sampling_compile_s": t1 - t0,
+        "kernel_compile_s": t2 - t1,
+        "aggregate_compile_s": t3 - t2,
+        "kernel_cache": cache_state(kernel.simulate_chunk),
+    }
+
+
+def run_child(mode: str, scenario: Path, draws: int, env: dict | None = None) -> dict:  # type: ignore[type-arg]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--_child",
+        mode,
+        "--scenario",
+        str(scenario),
+    ]
+    cmd += ["--draws", str(draws)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"subprocess {mode} failed:\n{proc.stderr}")
+    res = json.loads(proc.stdout)
+    res["process_wall_s"] = time.perf_counter() - t0
+    return res
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def machine() -> dict:  # type: ignore[type-arg]
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
+    q = a.json
+    scenario = Path(a.scenario).resolve()
+    N = int(a.draws)
+    res: dict = {"scenario": str(scenario), "draws": N, "import_s": _IMPORT_S}  # type: ignore[type-arg]
+
+    # 1. load, lower, compile
+    t0 = time.perf_counter()
+    m = lower(load_scenario(scenario))
+    res["load_s"] = time.perf_counter() - t0
+    sc = m.spec.scenario
+    chunk = sc.chunk_size
+    work = workload.kernel_work(m)
+    d = work["dims"]
+    cells_per_draw = d["A"] * d["S"] * d["T"]
+    res.update(
+        {
+            "dims": d,
+            "chunk_size": chunk,
+            "cells": N * cells_per_draw,
+            "cells_definition": "draws x areas x streams x years",
+        }
+    )
+    log(
+        f"scenario {scenario.name}: A={d['A']} S={d['S']} C={d['C']} K={d['K']} D={d['D']} "
+        f"T={d['T']} G={d['G']}; {N:,} draws, chunk {chunk}",
+        q,
+    )
+
+    tiny = m.theta(np.full((8, len(m.uncertain)), 0.5))  # also loads/compiles the samplers
+    t0 = time.perf_counter()
+    engine.raw_chunk(m, tiny)
+    res["compile_s"] = time.perf_counter() - t0
+    res["compile_cache"] = cache_state(kernel.simulate_chunk)
+    t0 = time.perf_counter()
+    engine.evaluate(m, tiny)
+    res["compile_aggregate_s"] = time.perf_counter() - t0
+    res["threading_layer"] = numba.threading_layer()
+    res["machine"] = machine()
+    log(
+        f"compile (first kernel call): {res['compile_s']:.3f} s, numba cache {res['compile_cache']}",
+        q,
+    )
+
+    if a.cold_compile:
+        log("cold compile in a subprocess with an empty temporary NUMBA_CACHE_DIR ...", q)
+        with tempfile.TemporaryDirectory(prefix="mkba-bench-numba-") as tmp:
+            env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+            res["cold_compile"] = run_child("compile", scenario, 8, env)
+
+    # 2. the compiled kernel alone
+    t0 = time.perf_counter()
+    theta = build_theta(m, N)
+    res["theta_build_s"] = time.perf_counter() - t0
+    log(f"theta for {N:,} draws built in {res['theta_build_s']:.2f} s (not timed below)", q)
+    kt = time_kernel(m, theta, chunk, a.repeats)
+    res["kernel_s"] = min(kt)
+    res["kernel_s_median"] = float(np.median(kt))
+    res["kernel_repeats"] = len(kt)
+    res["cells_per_s"] = res["cells"] / res["kernel_s"]
+    res["kernel_us_per_draw"] = 1e6 * res["kernel_s"] / N
+    log(
+        f"kernel: best {res['kernel_s']:.3f} s of {len(kt)} (median {res['kernel_s_median']:.3f}), "
+        f"{res['cells_per_s'] / 1e9:.2f} G cells/s",
+        q,
+    )
+
+    # 4. machine ceiling: the same multiply-adds per draw as a vectorised dot product
+    ma = int(work["multiply_adds"])
+    ct = time_ceiling(m, theta, ma, a.repeats)
+    res["work"] = work
+    res["ceiling_s"] = min(ct)
+    res["ceiling_s_median"] = float(np.median(ct))
+    res["ceiling_gma_per_s"] = N * ma / res["ceiling_s"] / 1e9
+    res["kernel_gma_per_s"] = N * ma / res["kernel_s"] / 1e9
+    res["fraction_of_ceiling"] = res["ceiling_s"] / res["kernel_s"]
+    log(
+        f"ceiling: {ma} multiply-adds per draw; best {res['ceiling_s']:.4f} s "
+        f"({res['ceiling_gma_per_s']:.2f} G multiply-adds/s); engine kernel "
+        f"{res['kernel_gma_per_s']:.2f} G/s: {100 * res['fraction_of_ceiling']:.1f} % of the ceiling",
+        q,
+    )
+
+    # 5. end to end (sampling included)
+    warm_up(m)
+    e2e = [end_to_end(m, N) for _ in range(a.e2e_repeats)]
+    best = min(e2e, key=lambda r: r["wall_s"])
+    res["e2e_s"] = best["wall_s"]
+    res["e2e_s_median"] = float(np.median([r["wall_s"] for r in e2e]))
+    res["e2e_split"] = best["split"]
+    res["e2e_repeats"] = len(e2e)
+    log(f"end to end: best {res['e2e_s']:.3f} s of {len(e2e)}; split {best['split']}", q)
+    res["peak_mib_before_numpy"] = peak_mib()
+
+    # 3. NumPy reference: equality on a small subset, then timing on a subset
+    res["equality"] = check_equal(m, theta[: min(N, 256)])
+    log(
+        f"numba vs numpy on {res['equality']['draws']} draws: equal to rtol 1e-12: "
+        f"{res['equality']['equal']} (max rel err {res['equality']['max_rel_err']})",
+        q,
+    )
+    n_np = min(N, a.numpy_draws)
+    log(f"NumPy reference on {n_np:,} draws (chunks of {chunk}) ...", q)
+    t_np = time_numpy(m, theta[:n_np], chunk)
+    res["numpy_draws"] = n_np
+    res["numpy_scaled"] = n_np < N
+    res["numpy_s"] = t_np
+    res["numpy_s_per_draw"] = t_np / n_np
+    res["numpy_s_estimated_for_draws"] = res["numpy_s_per_draw"] * N
+    res["speedup_vs_numpy"] = res["numpy_s_per_draw"] / (res["kernel_s"] / N)
+    log(
+        f"numpy: {t_np:.2f} s for {n_np:,} draws = {1e6 * res['numpy_s_per_draw']:.0f} us/draw; "
+        f"speedup {res['speedup_vs_numpy']:.0f}x",
+        q,
+    )
+
+    # 6. memory
+    res["peak_mib"] = peak_mib()
+    del theta
+
+    # 7. a million draws end to end, in a fresh process
+    if a.million:
+        log("1,000,000 draws end to end in a fresh subprocess ...", q)
+        res["million"] = run_child("e2e", scenario, 1_000_000)
+        log(
+            f"million: {res['million']['wall_s']:.2f} s, peak {res['million']['peak_mib']:.0f} MiB",
+            q,
+        )
+
+    res["targets"] = targets(res)
+    return res
+
+
+def targets(res: dict) -> list[dict]:  # type: ignore[type-arg]
+    ref = res["draws"] == 100_000 and res["dims"]["A"] == 16
+    note = (
+        ""
+        if ref
+        else f"target is stated for 100,000 draws of the 16-area reference; measured at {res['draws']:,} draws, {res['dims']['A']} areas"
+    )
+    out = [
+        {
+            "target": f"kernel >= {TARGET_SPEEDUP:.0f}x faster than the NumPy reference",
+            "value": round(res["speedup_vs_numpy"], 1),
+            "pass": res["speedup_vs_numpy"] >= TARGET_SPEEDUP,
+            "note": note,
+        },
+        {
+            "target": f"kernel >= {100 * TARGET_CEILING:.0f} % of the ceiling kernel's rate",
+            "value": round(res["fraction_of_ceiling"], 3),
+            "pass": res["fraction_of_ceiling"] >= TARGET_CEILING,
+            "note": "",
+        },
+    ]
+    mil = res.get("million")
+    if mil is None:
+        out.append(
+            {
+                "target": "1,000,000 draws < 10 s wall, peak < 2 GiB",
+                "value": None,
+                "pass": None,
+                "note": "not run (use --million)",
+            }
+        )
+    else:
+        out.append(
+            {
+                "target": f"1,000,000 draws end to end < {TARGET_MILLION_S:.0f} s wall after compilation",
+                "value": round(mil["wall_s"], 2),
+                "pass": mil["wall_s"] < TARGET_MILLION_S,
+                "note": "",
+            }
+        )
+        out.append(
+            {
+                "target": "1,000,000 draws end to end: peak memory < 2 GiB",
+                "value": round(mil["peak_mib"], 1),
+                "pass": mil["peak_mib"] < TARGET_MILLION_MIB,
+                "note": "MiB, the subprocess's own peak",
+            }
+        )
+    return out
+
+
+def report(res: dict) -> str:  # type: ignore[type-arg]
+    d = res["dims"]
+    w = res["work"]
+    mc = res["machine"]
+    L = []
+    L.append("mkba engine benchmark")
+    L.append(f"  scenario   {res['scenario']}")
+    L.append(
+        f"  machine    {mc['cpu']}, {mc['cpus']} CPUs, numba {mc['numba']} "
+        f"({mc['numba_threads']} threads, {res['threading_layer']}), numpy {mc['numpy']}, python {mc['python']}"
+    )
+    L.append(
+        f"  dims       A={d['A']} S={d['S']} C={d['C']} K={d['K']} D={d['D']} T={d['T']} "
+        f"G={d['G']} P={d['P']}; chunk {res['chunk_size']}"
+    )
+    L.append(
+        f"  draws      {res['draws']:,}; cells (draws x areas x streams x years) {res['cells']:,}"
+    )
+    L.append("")
+    L.append("compile")
+    L.append(
+        f"  import mkba+numba       {res['import_s']:.2f} s;  load+lower {res['load_s']:.2f} s"
+    )
+    L.append(
+        f"  compile_s (1st kernel)  {res['compile_s']:.3f} s  (numba cache: {res['compile_cache']})"
+    )
+    L.append(f"  1st aggregate call      {res['compile_aggregate_s']:.3f} s")
+    if "cold_compile" in res:
+        cc = res["cold_compile"]
+        L.append(
+            f"  cold (empty cache)      kernel {cc['kernel_compile_s']:.2f} s, aggregate "
+            f"{cc['aggregate_compile_s']:.2f} s, samplers {cc['sampling_compile_s']:.2f} s "
+            f"(subprocess, temporary NUMBA_CACHE_DIR)"
+        )
+    L.append("")
+    L.append("kernel (compiled, warm; sampling not timed)")
+    L.append(
+        f"  kernel_s                {res['kernel_s']:.4f} s best of {res['kernel_repeats']} "
+        f"(median {res['kernel_s_median']:.4f}); {res['kernel_us_per_draw']:.2f} us/draw"
+    )
+    L.append(f"  cells_per_s             {res['cells_per_s'] / 1e9:.3f} G")
+    L.append("")
+    L.append("NumPy reference (engine.raw_chunk(..., backend='numpy'))")
+    eq = res["equality"]
+    errs = ", ".join(f"{k} {v:.1e}" for k, v in eq["max_rel_err"].items())
+    L.append(
+        f"  equal on {eq['draws']} draws (rtol {eq['rtol']:g}): {'yes' if eq['equal'] else 'NO'}  (max rel err: {errs})"
+    )
+    scaled = (
+        f"timed on the first {res['numpy_draws']:,} draws and scaled per draw"
+        if res["numpy_scaled"]
+        else f"timed on all {res['numpy_draws']:,} draws"
+    )
+    L.append(f"  numpy_s                 {res['numpy_s']:.2f} s, {scaled}")
+    L.append(
+        f"  numpy_s_per_draw        {1e6 * res['numpy_s_per_draw']:.1f} us  (=> {res['numpy_s_estimated_for_draws']:.1f} s for {res['draws']:,} draws)"
+    )
+    L.append(f"  speedup_vs_numpy        {res['speedup_vs_numpy']:.1f}x")
+    L.append("")
+    L.append("machine ceiling (same multiply-adds per draw, vectorised dot product, same threads)")
+    L.append(
+        f"  multiply-adds per draw  {w['multiply_adds']:,}  (+ {w['divisions']} divisions, {w['pow_calls']} pow calls, not in the ceiling)"
+    )
+    L.append("    " + ", ".join(f"{k} {v}" for k, v in w["terms"].items()))
+    L.append(
+        f"  ceiling arrays          2 x {w['working_set_doubles'] // 2:,} doubles (the kernel's per-draw working set)"
+    )
+    L.append(
+        f"  ceiling_s               {res['ceiling_s']:.4f} s best (median {res['ceiling_s_median']:.4f}); {res['ceiling_gma_per_s']:.2f} G multiply-adds/s"
+    )
+    L.append(f"  engine kernel           {res['kernel_gma_per_s']:.2f} G multiply-adds/s")
+    L.append(f"  fraction_of_ceiling     {res['fraction_of_ceiling']:.3f}")
+    L.append("")
+    L.append("end to end (engine.simulate, keep_samples=False, sampling included)")
+    s = res["e2e_split"]
+    L.append(
+        f"  e2e_s                   {res['e2e_s']:.3f} s best of {res['e2e_repeats']} (median {res['e2e_s_median']:.3f})"
+    )
+    L.append(
+        f"  split                   sampling {s['sampling_s']:.3f} s, kernel {s['kernel_s']:.3f} s, "
+        f"aggregate {s['aggregate_s']:.3f} s, other {s['other_s']:.3f} s"
+    )
+    L.append("")
+    L.append("memory (ru_maxrss)")
+    L.append(
+        f"  peak_mib                {res['peak_mib']:.0f} MiB: process peak over the whole benchmark, NumPy reference included"
+    )
+    L.append(
+        f"  before the NumPy part   {res['peak_mib_before_numpy']:.0f} MiB (imports, theta, kernel, ceiling, end to end)"
+    )
+    if "million" in res:
+        mil = res["million"]
+        ms = mil["split"]
+        L.append("")
+        L.append("1,000,000 draws end to end (fresh subprocess, after warm-up)")
+        L.append(
+            f"  wall                    {mil['wall_s']:.2f} s  (sampling {ms['sampling_s']:.2f}, kernel {ms['kernel_s']:.2f}, "
+            f"aggregate {ms['aggregate_s']:.2f}, other {ms['other_s']:.2f}); warm-up {mil['warmup_s']:.2f} s, cache {mil['kernel_cache']}"
+        )
+        L.append(
+            f"  peak                    {mil['peak_mib']:.0f} MiB  ({mil['peak_mib_before']:.0f} MiB before the run)"
+        )
+    L.append("")
+    L.append("targets")
+    for t in res["targets"]:
+        flag = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
+        val = "" if t["value"] is None else f": {t['value']}"
+        note = f"  [{t['note']}]" if t["note"] else ""
+        L.append(f"  {flag}  {t['target']}{val}{note}")
+    return "\n".join(L)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--draws", type=int, default=100_000, help="draws (default 100,000)")
+    p.add_argument(
+        "--scenario", default=str(DEFAULT_SCENARIO), help="scenario file (default: the reference)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON document and nothing else on stdout"
+    )
+    p.add_argument(
+        "--million", action="store_true", help="also 1,000,000 draws end to end in a subprocess"
+    )
+    p.add_argument(
+        "--cold-compile",
+        action="store_true",
+        help="also time compilation into an empty temporary numba cache (subprocess, ~20 s)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="repeats of the kernel and ceiling timings (best is reported)",
+    )
+    p.add_argument("--e2e-repeats", type=int, default=3, help="repeats of the end-to-end run")
+    p.add_argument(
+        "--numpy-draws",
+        type=int,
+        default=20_000,
+        help="at most this many draws for the NumPy timing",
+    )
+    p.add_argument("--_child", choices=("e2e", "compile"), help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.draws < 1:
+        p.error("--draws must be at least 1")
+    if a._child == "e2e":
+        print(json.dumps(child_e2e(Path(a.scenario), a.draws)))
+        return 0
+    if a._child == "compile":
+        print(json.dumps(child_compile(Path(a.scenario))))
+        return 0
+    res = bench(a)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(report(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
