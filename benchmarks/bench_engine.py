@@ -57,6 +57,23 @@ def peak_mib() -> float:
     return r / MIB if sys.platform == "darwin" else r / 1024.0
 
 
+def own_peak_mib() -> float:
+    """Peak resident set size of this process's own address space, MiB.
+
+    In a subprocess, Linux's ru_maxrss starts from the parent's peak (it survives fork and
+    exec), so a child started by this benchmark would report the benchmark's peak. VmHWM
+    in /proc/self/status belongs to the address space of the running program only. Falls
+    back to ru_maxrss where /proc is not available.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return peak_mib()
+
+
 def log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -174,14 +191,14 @@ def child_e2e(scenario: Path, draws: int) -> dict:  # type: ignore[type-arg]
     t0 = time.perf_counter()
     warm_up(m)
     warm_s = time.perf_counter() - t0
-    base = peak_mib()
+    base = own_peak_mib()
     res = end_to_end(m, draws)
     res.update(
         {
             "warmup_s": warm_s,
             "kernel_cache": cache_state(kernel.simulate_chunk),
             "peak_mib_before": base,
-            "peak_mib": peak_mib(),
+            "peak_mib": own_peak_mib(),
         }
     )
     return res
@@ -331,6 +348,28 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         f"{res['kernel_gma_per_s']:.2f} G/s: {100 * res['fraction_of_ceiling']:.1f} % of the ceiling",
         q,
     )
+
+    # thread scaling: the same two timings on one thread (diagnostic)
+    threads = numba.get_num_threads()
+    if threads > 1 and not a.no_single_thread:
+        numba.set_num_threads(1)
+        try:
+            k1 = min(time_kernel(m, theta, chunk, max(2, a.repeats // 2)))
+            c1 = min(time_ceiling(m, theta, ma, max(2, a.repeats // 2)))
+        finally:
+            numba.set_num_threads(threads)
+        res["single_thread"] = {
+            "kernel_s": k1,
+            "ceiling_s": c1,
+            "fraction_of_ceiling": c1 / k1,
+            "kernel_scaling": k1 / res["kernel_s"],
+            "ceiling_scaling": c1 / res["ceiling_s"],
+        }
+        log(
+            f"one thread: kernel {k1:.3f} s, ceiling {c1:.4f} s; {threads} threads speed the "
+            f"kernel up {k1 / res['kernel_s']:.2f}x, the ceiling {c1 / res['ceiling_s']:.2f}x",
+            q,
+        )
 
     # 5. end to end (sampling included)
     warm_up(m)
@@ -505,6 +544,13 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
     )
     L.append(f"  engine kernel           {res['kernel_gma_per_s']:.2f} G multiply-adds/s")
     L.append(f"  fraction_of_ceiling     {res['fraction_of_ceiling']:.3f}")
+    if "single_thread" in res:
+        st = res["single_thread"]
+        L.append(
+            f"  on one thread           kernel {st['kernel_s']:.4f} s, ceiling {st['ceiling_s']:.4f} s: "
+            f"fraction {st['fraction_of_ceiling']:.3f}; {res['machine']['numba_threads']} threads speed up "
+            f"the kernel {st['kernel_scaling']:.2f}x, the ceiling {st['ceiling_scaling']:.2f}x"
+        )
     L.append("")
     L.append("end to end (engine.simulate, keep_samples=False, sampling included)")
     s = res["e2e_split"]
@@ -533,7 +579,8 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
             f"aggregate {ms['aggregate_s']:.2f}, other {ms['other_s']:.2f}); warm-up {mil['warmup_s']:.2f} s, cache {mil['kernel_cache']}"
         )
         L.append(
-            f"  peak                    {mil['peak_mib']:.0f} MiB  ({mil['peak_mib_before']:.0f} MiB before the run)"
+            f"  peak                    {mil['peak_mib']:.0f} MiB, the subprocess's own (VmHWM; "
+            f"{mil['peak_mib_before']:.0f} MiB after imports and warm-up)"
         )
     L.append("")
     L.append("targets")
@@ -569,6 +616,11 @@ def main(argv: list[str] | None = None) -> int:
         help="repeats of the kernel and ceiling timings (best is reported)",
     )
     p.add_argument("--e2e-repeats", type=int, default=3, help="repeats of the end-to-end run")
+    p.add_argument(
+        "--no-single-thread",
+        action="store_true",
+        help="skip the one-thread kernel and ceiling timings (thread scaling)",
+    )
     p.add_argument(
         "--numpy-draws",
         type=int,

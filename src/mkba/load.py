@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from mkba.errors import InputError, Problem
 from mkba.schema.parameters import (
     AREA_ID_PATTERN,
+    STREAM_QUANTITIES,
     AreasSidecar,
     CostsFile,
     CpiFile,
@@ -141,15 +142,7 @@ class ParameterSet:
             out[f"streams.{s}.volume.rate"] = st.volume.rate
             if st.volume.factor is not None:
                 out[f"streams.{s}.volume.factor"] = st.volume.factor
-            for key in (
-                "trend",
-                "effect",
-                "deadweight",
-                "displacement",
-                "lag",
-                "ramp",
-                "half_life",
-            ):
+            for key in STREAM_QUANTITIES:
                 out[f"streams.{s}.{key}"] = getattr(st, key)
             for c, comp in st.components.items():
                 out[f"streams.{s}.components.{c}.unit_value"] = comp.unit_value

@@ -20,22 +20,13 @@ import numpy as np
 from mkba.distributions import InverseCdf, central
 from mkba.errors import InputError, Problem
 from mkba.load import Spec
+from mkba.schema.parameters import STREAM_QUANTITIES
 from mkba.schema.quantity import Quantity
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.tomlio import display_path, read_csv
 
 # per-stream slots, in this order, in theta
-STREAM_SLOTS = (
-    "rate",
-    "factor",
-    "trend",
-    "effect",
-    "deadweight",
-    "displacement",
-    "lag",
-    "ramp",
-    "half_life",
-)
+STREAM_SLOTS = ("rate", "factor", *STREAM_QUANTITIES)
 COMPONENT_SLOTS = ("unit_value", "growth")
 DOMAIN_SLOTS = ("overrun", "additional_share", "followup_rate")
 GLOBAL_SLOTS = ("elasticity", "governance_penalty")

@@ -214,6 +214,9 @@ class AreasSidecar(Strict):
 
 # --- streams/<id>.toml ---------------------------------------------------------------------------
 
+STREAM_QUANTITIES = ("trend", "effect", "deadweight", "displacement", "lag", "ramp", "half_life")
+"""The per-stream quantities besides the volume, in the order the kernel reads them."""
+
 
 class Volume(Strict):
     """``V0[a] = base[a] * multiplier[a] * rate * factor``, dated ``year``.
