@@ -74,6 +74,53 @@ def own_peak_mib() -> float:
     return peak_mib()
 
 
+class CpuMonitor:
+    """CPU time that *other* processes use on the machine while the benchmark runs (Linux).
+
+    Busy time of all CPUs from /proc/stat minus this process's own CPU time (and its
+    waited-for children's). On a machine shared with other work the timings are not
+    representative; the report says so. Steal time is what the hypervisor took.
+    """
+
+    def __init__(self) -> None:
+        self.load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float, float] | None:
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except (OSError, IndexError):
+            return None
+        v = [int(x) for x in fields]
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = (v[0] + v[1] + v[2] + v[5] + v[6]) / hz  # user nice system irq softirq
+        steal = (v[7] if len(v) > 7 else 0) / hz
+        own = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            r = resource.getrusage(who)
+            own += r.ru_utime + r.ru_stime
+        return time.perf_counter(), busy, steal, own
+
+    def result(self) -> dict | None:  # type: ignore[type-arg]
+        end = self._sample()
+        if self.start is None or end is None:
+            return None
+        wall = end[0] - self.start[0]
+        busy, steal, own = (end[k] - self.start[k] for k in (1, 2, 3))
+        other = max(0.0, busy - own)
+        cpus = os.cpu_count() or 1
+        return {
+            "wall_s": wall,
+            "own_cpu_s": own,
+            "other_cpu_s": other,
+            "other_share": other / (wall * cpus) if wall > 0 else 0.0,
+            "steal_s": steal,
+            "loadavg_1min_start": self.load_start,
+            "loadavg_1min_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        }
+
+
 def log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -271,6 +318,7 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     scenario = Path(a.scenario).resolve()
     N = int(a.draws)
     res: dict = {"scenario": str(scenario), "draws": N, "import_s": _IMPORT_S}  # type: ignore[type-arg]
+    monitor = CpuMonitor()
 
     # 1. load, lower, compile
     t0 = time.perf_counter()
@@ -417,6 +465,7 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
             q,
         )
 
+    res["contention"] = monitor.result()
     res["targets"] = targets(res)
     return res
 
@@ -582,6 +631,17 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
             f"  peak                    {mil['peak_mib']:.0f} MiB, the subprocess's own (VmHWM; "
             f"{mil['peak_mib_before']:.0f} MiB after imports and warm-up)"
         )
+    c = res.get("contention")
+    if c is not None:
+        L.append("")
+        L.append("other work on the machine during the benchmark")
+        L.append(
+            f"  other processes used {c['other_cpu_s']:.1f} CPU-s in {c['wall_s']:.0f} s "
+            f"({100 * c['other_share']:.0f} % of the machine); steal {c['steal_s']:.1f} s; "
+            f"load average {c['loadavg_1min_start']:.2f} at the start"
+        )
+        if c["other_share"] > 0.05:
+            L.append("  WARNING: the machine was not quiet; timings are pessimistic. Rerun.")
     L.append("")
     L.append("targets")
     for t in res["targets"]:

@@ -184,7 +184,11 @@ SCENARIO_CASES: dict[str, list[Expect]] = {
     "profile_past_horizon": [Expect("budget.profile", "programme runs past the horizon", "2")],
     "horizon_before_start": [Expect("horizon", "must not be before start_year (2022)", "2020")],
     "variant_changes_areas": [
-        Expect("variants.fewer_areas", "a variant cannot change areas", "['areas']")
+        Expect(
+            "variants.more_areas.areas",
+            "may only select a subset of the scenario's areas",
+            "['arnhem-oost']",
+        )
     ],
     "variant_unknown_key": [Expect("variants.typo.budget.scael", "unknown key", "0.5")],
     "variant_bad_value": [

@@ -39,27 +39,19 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def run_scenario(
-    scenario: Path | str,
+def finish_run(
+    run: Run,
+    spec: Spec,
     *,
-    variant: str | None = None,
-    draws: int | None = None,
-    seed: int | None = None,
-    out: Path | None = None,
-    write: bool = True,
-    progress: Progress | None = None,
+    out: Path | None,
+    write: bool,
+    timings: dict[str, float],
+    t0: float,
+    extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Load, validate, simulate and (optionally) write a run directory."""
-    t0 = time.perf_counter()
-    spec = load_scenario(scenario, variant=variant)
-    model = lower(spec)
-    t1 = time.perf_counter()
+    """Summarise a finished run and (optionally) write its run directory atomically."""
     sc = spec.scenario
-    draws = sc.draws if draws is None else draws
-    seed = sc.seed if seed is None else seed
-    rid = run_id(spec, draws, seed, sc.sampler, sc.chunk_size)
-    run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
-    t2 = time.perf_counter()
+    rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
     summ = results.summary(run)
     conv = results.convergence(run)
     summ["run_id"] = rid
@@ -79,17 +71,18 @@ def run_scenario(
         "parameters_dir": str(spec.params.root),
         "parameters_hash": spec.params.digest,
         "calibration_file": str(spec.calibration_path) if spec.calibration_path else None,
-        "draws": draws,
-        "seed": seed,
-        "sampler": sc.sampler,
-        "chunk_size": sc.chunk_size,
+        "draws": run.draws,
+        "seed": run.seed,
+        "sampler": run.sampler,
+        "chunk_size": run.chunk_size,
         "perspective": sc.perspective,
         "base_year": sc.base_year,
         "price_year": sc.price_year,
-        "uncertain_parameters": list(model.uncertain),
+        "uncertain_parameters": list(run.model.uncertain),
         "versions": versions(),
-        "timings": {"load_s": t1 - t0, "simulate_s": t2 - t1, **run.timings},
+        "timings": {**timings, **run.timings},
         "convergence": conv,
+        **(extra or {}),
         "files": [],
     }
     if write and out_dir is not None:
@@ -105,3 +98,25 @@ def run_scenario(
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
+
+
+def run_scenario(
+    scenario: Path | str,
+    *,
+    variant: str | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Load, validate, simulate and (optionally) write a run directory."""
+    t0 = time.perf_counter()
+    spec = load_scenario(scenario, variant=variant)
+    model = lower(spec)
+    t1 = time.perf_counter()
+    run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
+    t2 = time.perf_counter()
+    return finish_run(
+        run, spec, out=out, write=write, timings={"load_s": t1 - t0, "simulate_s": t2 - t1}, t0=t0
+    )

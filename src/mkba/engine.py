@@ -171,7 +171,7 @@ def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type:
     """Reduce raw outputs into the per-draw outcome rows ``rows`` of ``out`` (in place)."""
     ben, cost, flow, dflow = raw
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
-    tmp = out.take(rows)  # views: the kernel writes straight into ``out``
+    tmp = out.take(rows) if (rows.start, rows.stop) != (0, out.benefits.shape[0]) else out
     kernel.aggregate(
         ben,
         cost,
@@ -233,18 +233,128 @@ def uniforms(
     sampler: str,
     chunk: int,
     chunk_size: int,
-    factor=None,
-) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The uniform matrix of one chunk, correlated if the scenario asks for it."""
+    factor=None,  # type: ignore[no-untyped-def]
+) -> np.ndarray:
+    """The uniform matrix of one chunk (draws x uncertain parameters), correlated if the
+    scenario asks for it.
+
+    Columns are drawn for every quantity of the parameter registry (all parameter paths, in
+    file order) and the uncertain ones are picked out. So a parameter gets the same column,
+    and the same numbers, in every scenario and variant on the same parameter folder, whatever
+    else is fixed or uncertain there: comparisons use common random numbers.
+    """
     u = uniform_matrix(
-        sampler,
-        draws_hi - draws_lo,
-        len(m.uncertain),
-        seed=seed,
-        chunk=chunk,
-        chunk_size=chunk_size,
+        sampler, draws_hi - draws_lo, len(m.registry), seed=seed, chunk=chunk, chunk_size=chunk_size
     )
-    return apply_copula(u, factor)
+    return apply_copula(np.ascontiguousarray(u[:, m.uncertain_col]), factor)
+
+
+@dataclass
+class ChunkResult:
+    """Outcomes of draws ``[lo, hi)`` (chunk ``index``), as computed on any backend."""
+
+    index: int
+    lo: int
+    hi: int
+    outcomes: Outcomes
+    samples: np.ndarray | None
+    timings: dict[str, float]
+
+
+def compute_chunk(
+    m: Model,
+    index: int,
+    *,
+    draws: int,
+    seed: int,
+    sampler: str,
+    chunk_size: int,
+    backend: str = "numba",
+    keep_samples: bool = True,
+    out: Outcomes | None = None,
+    samples_out: np.ndarray | None = None,
+    args: tuple | None = None,  # type: ignore[type-arg]
+    scratch: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ChunkResult:
+    """Compute chunk ``index``: the one function every backend (in-process, Dask) calls.
+
+    Its numbers depend only on the model, ``seed``, ``sampler``, ``chunk_size`` and ``index``.
+    ``out``/``samples_out`` may be views of the whole run's arrays (rows of this chunk), to
+    avoid a copy in-process.
+    """
+    lo = index * chunk_size
+    hi = min(draws, lo + chunk_size)
+    if not 0 <= lo < hi:
+        raise ValueError(f"chunk {index} is outside {draws} draws")
+    out = Outcomes.empty(hi - lo, m) if out is None else out
+    if args is None and backend == "numba":
+        args = _kernel_args(m)
+    t0 = time.perf_counter()
+    u = uniforms(
+        m,
+        lo,
+        hi,
+        seed=seed,
+        sampler=sampler,
+        chunk=index,
+        chunk_size=chunk_size,
+        factor=correlation_factor(m),
+    )
+    theta = m.theta(u)
+    samples = None
+    if keep_samples:
+        samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
+        samples[:] = theta[:, m.uncertain_slot] / m.uncertain_scale
+    t1 = time.perf_counter()
+    raw = raw_chunk(m, theta, backend, args, out.flow, out.dflow, scratch)
+    t2 = time.perf_counter()
+    _aggregate_into(m, raw, out, slice(0, hi - lo))
+    t3 = time.perf_counter()
+    return ChunkResult(
+        index,
+        lo,
+        hi,
+        out,
+        samples,
+        {"sampling_s": t1 - t0, "kernel_s": t2 - t1, "aggregate_s": t3 - t2},
+    )
+
+
+def chunk_mean_npv(m: Model, outcomes: Outcomes) -> float:
+    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    return float(np.mean(outcomes.benefits[:, p0] - outcomes.costs[:, p0]))
+
+
+def assemble(
+    m: Model, chunks: list[ChunkResult], *, draws: int, seed: int, sampler: str, chunk_size: int
+) -> Run:
+    """Put chunks computed anywhere (in any order) together into one run."""
+    chunks = sorted(chunks, key=lambda c: c.index)
+    expected = list(range(len(chunk_bounds(draws, chunk_size))))
+    if [c.index for c in chunks] != expected:
+        raise ValueError(f"chunks {[c.index for c in chunks]} do not cover {expected}")
+    out = Outcomes.empty(draws, m)
+    for c in chunks:
+        for k, v in c.outcomes.fields().items():
+            getattr(out, k)[c.lo : c.hi] = v
+    samples = None
+    if all(c.samples is not None for c in chunks):
+        samples = np.concatenate([c.samples for c in chunks])  # type: ignore[misc]
+    timings = {
+        k: sum(c.timings.get(k, 0.0) for c in chunks)
+        for k in ("sampling_s", "kernel_s", "aggregate_s")
+    }
+    return Run(
+        model=m,
+        outcomes=out,
+        draws=draws,
+        seed=seed,
+        sampler=sampler,
+        chunk_size=chunk_size,
+        samples=samples,
+        timings=timings,
+        chunk_means=np.array([chunk_mean_npv(m, c.outcomes) for c in chunks]),
+    )
 
 
 def simulate(
@@ -273,30 +383,30 @@ def simulate(
         raise ValueError("draws must be at least 1")
     out = Outcomes.empty(draws, m)
     samples = np.empty((draws, len(m.uncertain))) if keep_samples else None
-    factor = correlation_factor(m)
     args = _kernel_args(m) if backend == "numba" else None
     bounds = chunk_bounds(draws, chunk_size)
     scratch = _scratch(m, min(draws, chunk_size))
     t_sample = t_kernel = t_agg = 0.0
     chunk_means = np.empty(len(bounds))
-    p0 = PERSPECTIVES.index(sc.perspective)
     for j, (lo, hi) in enumerate(bounds):
-        t0 = time.perf_counter()
-        u = uniforms(
-            m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size, factor=factor
+        res = compute_chunk(
+            m,
+            j,
+            draws=draws,
+            seed=seed,
+            sampler=sampler,
+            chunk_size=chunk_size,
+            backend=backend,
+            keep_samples=keep_samples,
+            out=out.take(slice(lo, hi)),
+            samples_out=samples[lo:hi] if samples is not None else None,
+            args=args,
+            scratch=scratch,
         )
-        theta = m.theta(u)
-        if samples is not None:
-            samples[lo:hi] = theta[:, m.uncertain_slot] / m.uncertain_scale
-        t1 = time.perf_counter()
-        raw = raw_chunk(m, theta, backend, args, out.flow[lo:hi], out.dflow[lo:hi], scratch)
-        t2 = time.perf_counter()
-        _aggregate_into(m, raw, out, slice(lo, hi))
-        t3 = time.perf_counter()
-        t_sample += t1 - t0
-        t_kernel += t2 - t1
-        t_agg += t3 - t2
-        chunk_means[j] = float(np.mean(out.benefits[lo:hi, p0] - out.costs[lo:hi, p0]))
+        t_sample += res.timings["sampling_s"]
+        t_kernel += res.timings["kernel_s"]
+        t_agg += res.timings["aggregate_s"]
+        chunk_means[j] = chunk_mean_npv(m, res.outcomes)
         if progress is not None:
             progress(hi, draws)
     return Run(

@@ -589,6 +589,70 @@ def apply_calibration(
     return out
 
 
+def _nest_key(key: str, value: Any) -> dict[str, Any]:
+    """``"budget.scale", 0.5`` -> ``{"budget": {"scale": 0.5}}``."""
+    out: dict[str, Any] = {}
+    cur = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+    cur[parts[-1]] = value
+    return out
+
+
+def grid_points(scenario: ScenarioFile) -> list[tuple[str, dict[str, Any]]]:
+    """The points of a scenario's grid: (label, updates) for every combination of values."""
+    import itertools
+
+    keys = list(scenario.grid)
+    points = []
+    for combo in itertools.product(*(range(len(scenario.grid[k])) for k in keys)):
+        updates: dict[str, Any] = {}
+        parts = []
+        for k, i in zip(keys, combo, strict=True):
+            v = scenario.grid[k][i]
+            updates = deep_merge(updates, _nest_key(k, v))
+            shown = f"#{i + 1}" if isinstance(v, list | dict) else f"{v}"
+            parts.append(f"{k}={shown}")
+        points.append(("grid[" + ",".join(parts) + "]", updates))
+    return points
+
+
+def _check_variant_keys(
+    name: str, where: str, vraw: Any, base: ScenarioFile, problems: list[Problem]
+) -> None:
+    """What a variant or grid point may change: not the parameter folder, calibration or
+    variants; the areas only to a subset (their reference budget is the scenario's)."""
+    if not isinstance(vraw, dict):
+        problems.append(Problem(name, where, "a variant must be a table", vraw))
+        return
+    fixed = sorted(k for k in vraw if k in ("variants", "grid", "calibration", "parameters"))
+    if fixed:
+        problems.append(
+            Problem(
+                name,
+                where,
+                "a variant cannot change parameters, calibration, variants or grid (make a separate scenario file)",
+                fixed,
+            )
+        )
+    if "areas" in vraw:
+        extra = (
+            [a for a in vraw["areas"] if a not in base.areas]
+            if isinstance(vraw["areas"], list)
+            else vraw["areas"]
+        )
+        if extra:
+            problems.append(
+                Problem(
+                    name,
+                    f"{where}.areas",
+                    "a variant may only select a subset of the scenario's areas (make a separate scenario file to add areas)",
+                    extra,
+                )
+            )
+
+
 def _scenario_digest(raw: dict[str, Any], params: ParameterSet, calibration: Path | None) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(raw, sort_keys=True, default=str).encode())
@@ -641,25 +705,16 @@ def load_scenario(
         known = ", ".join(base.variants) or "none"
         raise InputError([Problem(name, "variants", f"unknown variant (known: {known})", variant)])
     for vname, vraw in base.variants.items():
-        if not isinstance(vraw, dict):
-            problems.append(Problem(name, f"variants.{vname}", "a variant must be a table", vraw))
-        elif "areas" in vraw or "variants" in vraw or "calibration" in vraw or "parameters" in vraw:
-            problems.append(
-                Problem(
-                    name,
-                    f"variants.{vname}",
-                    "a variant cannot change areas, parameters, calibration or variants "
-                    "(make a separate scenario file)",
-                    sorted(
-                        k for k in vraw if k in ("areas", "variants", "calibration", "parameters")
-                    ),
-                )
-            )
+        _check_variant_keys(name, f"variants.{vname}", vraw, base, problems)
+    for gkey, values in base.grid.items():
+        for v in values:
+            _check_variant_keys(name, f"grid.{gkey}", _nest_key(gkey, v), base, problems)
     if problems:
         raise InputError(problems)
     scenario = base
     merged = dict(raw)
     merged.pop("variants", None)
+    merged.pop("grid", None)
     if variant is not None or updates:
         if variant is not None:
             merged = deep_merge(merged, base.variants[variant])
@@ -689,6 +744,8 @@ def load_scenario(
         for vname, vraw in base.variants.items():
             vm = deep_merge(merged, vraw)
             _validate(ScenarioFile, vm, name, problems, f"variants.{vname}")
+        for glabel, gupd in grid_points(base):
+            _validate(ScenarioFile, deep_merge(merged, gupd), name, problems, glabel)
     if problems:
         raise InputError(problems)
     digest = _scenario_digest(merged, params, calib_path)

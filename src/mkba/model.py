@@ -116,6 +116,8 @@ class Model:
     quantities: dict[str, Quantity]
     slot_index: dict[str, tuple[int, float]]
     inverse_cdfs: tuple[InverseCdf, ...]
+    registry: tuple[str, ...]  # every parameter path of the parameter folder, in file order
+    uncertain_col: np.ndarray  # (U,) column of each uncertain parameter in the registry
 
     @property
     def shape(self) -> dict[str, int]:
@@ -351,21 +353,29 @@ def lower(spec: Spec) -> Model:
     df_stream, df_cost = discount_factors(spec, years, streams)
     B = _budget_array(spec, sc.budget, areas, domains, years)
     Btot = B.sum(axis=2)
-    if spec.base_scenario.budget is sc.budget and spec.base_scenario.start_year == sc.start_year:
+    base_sc = spec.base_scenario
+    if (
+        base_sc.budget is sc.budget
+        and base_sc.start_year == sc.start_year
+        and base_sc.areas == sc.areas
+    ):
         Rtot = Btot
     else:
         # The reference budget (before the variant's changes) only enters through its totals
-        # per area and domain; lay it out over a span long enough for its own profile.
-        bs0 = spec.base_scenario.budget
+        # per area and domain, allocated over the scenario's own areas (a variant may select
+        # a subset); lay it out over a span long enough for its own profile.
+        bs0 = base_sc.budget
         span_end = max(
             sc.horizon,
             spec.base_scenario.start_year + len(bs0.profile or []) + 1,
             *_table_years(spec, bs0),
         )
         ref_years = np.arange(min(sc.base_year, spec.base_scenario.start_year), span_end + 1)
-        Rtot = _budget_array(
-            spec, bs0, areas, domains, ref_years, start_year=spec.base_scenario.start_year
+        base_areas = tuple(base_sc.areas)
+        Rall = _budget_array(
+            spec, bs0, base_areas, domains, ref_years, start_year=base_sc.start_year
         ).sum(axis=2)
+        Rtot = Rall[[base_areas.index(a) for a in areas]]
     # Response ratio: B / Bref where the reference funds the domain; where the reference
     # spends nothing, a budget there has no estimated effect (ratio 0).
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -416,6 +426,7 @@ def lower(spec: Spec) -> Model:
             followup_flow[a, d, end_t + 1 : min(T, end_t + 1 + fyears[d])] = annual
     followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
 
+    registry = tuple(params.quantities())
     slots = Slots(S, C, D)
     theta_fixed = np.empty(slots.size)
     cpi = params.cpi.values
@@ -474,6 +485,8 @@ def lower(spec: Spec) -> Model:
         quantities=q,
         slot_index=smap,
         inverse_cdfs=tuple(InverseCdf(q[p]) for p in uncertain),
+        registry=registry,
+        uncertain_col=np.array([registry.index(p) for p in uncertain], dtype=np.int64),
     )
 
 

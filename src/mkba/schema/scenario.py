@@ -124,6 +124,7 @@ class ScenarioFile(Strict):
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
 
     @field_validator("areas")
     @classmethod

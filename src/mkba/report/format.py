@@ -1,0 +1,297 @@
+"""Number formatting for reports, charts and tables, in Dutch and English.
+
+Our own formatter, never the machine's locale: the same run gives the same text on every
+machine. Python's ``format(x, ",.1f")`` groups digits with "," and "." whatever the locale
+(only the ``"n"`` presentation type reads it); we then swap the separators for Dutch.
+
+=========================  ======================  ==================
+value                      ``lang="nl"``            ``lang="en"``
+=========================  ======================  ==================
+``format_eur(3.8e9)``      ``€ 3,8 mld``            ``€3.8 bn``
+``format_eur(1_234e6)``    ``€ 1.234 mln``          ``€1,234 m``
+``format_eur(-2.5e6)``     ``−€ 2,5 mln``           ``−€2.5 m``
+``format_eur(14_000)``     ``€ 14.000``             ``€14,000``
+``format_pct(0.9659)``     ``97%``                  ``97%``
+``format_number(1.52, 2)`` ``1,52``                 ``1.52``
+=========================  ======================  ==================
+
+Choosing the unit (``scale="auto"``): the candidates are billions (``mld``/``bn``) from
+1e9, millions (``mln``/``m``) from 1e6, and whole euros. The largest candidate is taken whose
+rounded figure is within ``max_rounding`` (1 % by default) of the exact value; otherwise
+the next smaller unit. So 3.8e9 reads ``€ 3,8 mld`` but 1.234e9 reads ``€ 1.234 mln``
+(``€ 1,2 mld`` would hide 2.8 %). Thousands (``k``) are used only on request
+(``scale="k"``). Figures in a unit are shown with one decimal below 100 and none above,
+and a trailing ``,0`` is dropped (``€ 3 mld``) unless ``digits`` is given.
+
+Negative numbers carry a true minus sign (U+2212) before the currency sign, as in
+``−€ 3,8 mld``; ``minus="-"`` gives an ASCII hyphen-minus instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+Lang = Literal["nl", "en"]
+Scale = Literal["auto", "bn", "m", "k", "unit"]
+
+LANGS: tuple[str, ...] = ("nl", "en")
+MINUS = "\u2212"
+DASH = "\u2013"  # en dash: ranges (P5–P95) and missing values
+MISSING = DASH
+
+SCALES: dict[str, float] = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}
+"""Divisor of each unit."""
+
+SCALE_WORDS: dict[str, dict[str, str]] = {
+    "nl": {"bn": "mld", "m": "mln", "k": "k", "unit": ""},
+    "en": {"bn": "bn", "m": "m", "k": "k", "unit": ""},
+}
+"""Abbreviation of each unit: Dutch ``mld`` (miljard), ``mln`` (miljoen)."""
+
+AUTO_SCALES: tuple[str, ...] = ("bn", "m", "unit")
+"""Candidates of ``scale="auto"``, largest first; each applies from its divisor upwards."""
+
+
+def check_lang(lang: str) -> Lang:
+    """``lang`` if it is ``"nl"`` or ``"en"``; else a :class:`ValueError`."""
+    if lang not in LANGS:
+        raise ValueError(f"language must be one of {', '.join(LANGS)} (got {lang!r})")
+    return lang  # type: ignore[return-value]
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _digits_for(scaled: float, scale: str) -> int:
+    """Default decimals: whole euros above 100, cents below; in units, 1 decimal below 100."""
+    a = abs(scaled)
+    if scale == "unit":
+        return 0 if a >= 100 or a == round(a) else 2
+    return 1 if a < 100 else 0
+
+
+def format_number(
+    x: float | None,
+    lang: str = "en",
+    digits: int = 0,
+    *,
+    minus: str = MINUS,
+    sign: bool = False,
+    strip_zeros: bool = False,
+) -> str:
+    """A number with grouped thousands: ``1.234,5`` (nl) or ``1,234.5`` (en).
+
+    Parameters
+    ----------
+    x : float or None
+        The number; ``None`` or NaN gives an en dash.
+    lang : {"nl", "en"}
+    digits : int
+        Decimals [-].
+    minus : str
+        The minus sign (U+2212 by default).
+    sign : bool
+        Put ``+`` before positive numbers (for changes).
+    strip_zeros : bool
+        Drop trailing decimal zeros (``3,0`` -> ``3``).
+    """
+    check_lang(lang)
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    if math.isinf(x):
+        return ("" if x > 0 else minus) + "\u221e"
+    text = f"{abs(x):,.{max(digits, 0)}f}"
+    if strip_zeros and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    negative = x < 0 and any(ch not in "0.," for ch in text)  # -0.0 and -0.04 -> "0"
+    if lang == "nl":
+        text = text.translate(str.maketrans({",": ".", ".": ","}))
+    if negative:
+        return minus + text
+    return ("+" + text) if sign and x > 0 and any(ch not in "0.," for ch in text) else text
+
+
+def choose_scale(values: Iterable[float | None]) -> str:
+    """One unit for a whole axis or table column: by the largest absolute value.
+
+    ``bn`` from 1e9, ``m`` from 1e6, ``k`` from 1e4, else ``unit`` (whole euros).
+    """
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    if top >= 1e9:
+        return "bn"
+    if top >= 1e6:
+        return "m"
+    if top >= 1e4:
+        return "k"
+    return "unit"
+
+
+def _pick_scale(x: float, max_rounding: float) -> str:
+    a = abs(x)
+    for scale in AUTO_SCALES:
+        div = SCALES[scale]
+        if a < div and scale != "unit":
+            continue
+        scaled = a / div
+        shown = round(scaled, _digits_for(scaled, scale))
+        if scale == "unit" or abs(shown - scaled) <= max_rounding * scaled:
+            return scale
+    return "unit"  # pragma: no cover - the loop always returns at "unit"
+
+
+def format_eur(
+    x: float | None,
+    lang: str = "en",
+    *,
+    scale: str = "auto",
+    digits: int | None = None,
+    max_rounding: float = 0.01,
+    minus: str = MINUS,
+    sign: bool = False,
+    unit: bool = True,
+) -> str:
+    """Euros in words a reader expects: ``€ 3,8 mld`` (nl) or ``€3.8 bn`` (en).
+
+    Parameters
+    ----------
+    x : float or None
+        Amount [EUR]; ``None`` or NaN gives an en dash.
+    lang : {"nl", "en"}
+    scale : {"auto", "bn", "m", "k", "unit"}
+        Unit of the figure; ``"auto"`` picks one per value (see the module docstring).
+        Give one scale for every number of a table or axis.
+    digits : int, optional
+        Decimals. Default: 1 below 100 in a unit (trailing zero dropped), else 0; whole
+        euros above 100, cents below.
+    max_rounding : float
+        For ``scale="auto"``: the largest relative rounding a unit may hide [-].
+    minus : str
+        The minus sign (U+2212 by default).
+    sign : bool
+        ``+`` before positive amounts (changes, waterfall steps).
+    unit : bool
+        Append the unit word (``mld``); ``False`` gives ``€ 3,8`` for a labelled column.
+    """
+    lang = check_lang(lang)
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    if scale not in SCALES and scale != "auto":
+        raise ValueError(f"scale must be one of auto, {', '.join(SCALES)} (got {scale!r})")
+    if math.isinf(x):
+        body = "\u221e"
+        chosen = "unit"
+        scaled = x
+    else:
+        chosen = _pick_scale(x, max_rounding) if scale == "auto" else scale
+        scaled = x / SCALES[chosen]
+        d = _digits_for(scaled, chosen) if digits is None else digits
+        body = format_number(abs(scaled), lang, d, strip_zeros=digits is None)
+    negative = x < 0 and body.strip("0,.") != ""
+    word = SCALE_WORDS[lang][chosen] if unit else ""
+    if lang == "nl":
+        text = f"€ {body}" + (f" {word}" if word else "")
+    else:
+        text = f"€{body}" + (f" {word}" if word else "")
+    if negative:
+        return minus + text
+    if sign and x > 0 and body.strip("0,.") != "":
+        return "+" + text
+    return text
+
+
+def format_eur_range(
+    lo: float | None,
+    hi: float | None,
+    lang: str = "en",
+    *,
+    scale: str | None = None,
+    digits: int | None = None,
+    minus: str = MINUS,
+) -> str:
+    """A range in one unit: ``€ 3,6–4,1 mld`` (nl) or ``€3.6–4.1 bn`` (en).
+
+    The unit is that of the larger end unless ``scale`` is given; a negative end keeps its
+    sign: ``€ −0,2–1,4 mld``.
+    """
+    lang = check_lang(lang)
+    if _missing(lo) or _missing(hi):
+        return MISSING
+    assert lo is not None and hi is not None
+    sc = scale or choose_scale([lo, hi])
+    if sc == "k" and scale is None:
+        sc = "unit"  # thousands only on request, as in format_eur
+    a, b = lo / SCALES[sc], hi / SCALES[sc]
+    if digits is None:
+        digits = _digits_for(max(abs(a), abs(b)), sc)
+    fa = format_number(a, lang, digits, minus=minus)
+    fb = format_number(b, lang, digits, minus=minus)
+    word = SCALE_WORDS[lang][sc]
+    cur = "€ " if lang == "nl" else "€"
+    return f"{cur}{fa}{DASH}{fb}" + (f" {word}" if word else "")
+
+
+def format_pct(
+    x: float | None,
+    lang: str = "en",
+    digits: int = 0,
+    *,
+    minus: str = MINUS,
+    sign: bool = False,
+) -> str:
+    """A fraction as a percentage: ``0.9659`` -> ``97%``; ``0.0225, digits=2`` -> ``2,25%`` (nl).
+
+    No space before the sign, as the Dutch Taalunie advises and English usage has it.
+    """
+    check_lang(lang)
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    return format_number(100 * x, lang, digits, minus=minus, sign=sign) + "%"
+
+
+def format_ratio(x: float | None, lang: str = "en", digits: int = 2, *, minus: str = MINUS) -> str:
+    """A ratio such as a benefit-cost ratio: ``1,52`` (nl) or ``1.52`` (en)."""
+    return format_number(x, lang, digits, minus=minus)
+
+
+def format_year(x: float | None) -> str:
+    """A calendar year (``2034``); en dash when missing (e.g. no payback within the horizon)."""
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    return f"{x:.0f}"
+
+
+def format_int(x: float | None, lang: str = "en") -> str:
+    """A count with grouped thousands: ``20.000`` (nl), ``20,000`` (en)."""
+    return format_number(x, lang, 0)
+
+
+def scale_label(scale: str, lang: str) -> str:
+    """The unit of an axis or column: ``€ mld`` (nl), ``€ bn`` (en), ``€`` for whole euros."""
+    check_lang(lang)
+    word = SCALE_WORDS[lang][scale]
+    return f"€ {word}" if word else "€"
+
+
+def tick_formatter(scale: str, lang: str, digits: int | None = None):  # type: ignore[no-untyped-def]
+    """A function for matplotlib's ``FuncFormatter``: plain figures in ``scale``.
+
+    With ``digits=None`` the decimals follow the tick spacing: whole numbers stay whole.
+    """
+    div = SCALES[scale]
+
+    def fmt(value: float, _pos: object = None) -> str:
+        v = value / div
+        d = digits
+        if d is None:
+            d = 0 if abs(v - round(v)) < 1e-9 else (1 if abs(v * 10 - round(v * 10)) < 1e-6 else 2)
+        return format_number(v, lang, d)
+
+    return fmt
