@@ -47,13 +47,17 @@ def _root(
     """mkba command line."""
 
 
+from mkba.cli import batch as _batch  # noqa: E402
 from mkba.cli import calibrate as _calibrate  # noqa: E402
 from mkba.cli import run as _run  # noqa: E402
+from mkba.cli import sensitivity as _sensitivity  # noqa: E402
 from mkba.cli import validate as _validate  # noqa: E402
 
 _validate.register(app)
 _run.register(app)
 _calibrate.register(app)
+_sensitivity.register(app)
+_batch.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -295,3 +295,19 @@ def tick_formatter(scale: str, lang: str, digits: int | None = None):  # type: i
         return format_number(v, lang, d)
 
     return fmt
+
+
+def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
+    """A parameter value as written: up to ``sig`` significant digits, thousands grouped.
+
+    ``0.0225`` -> ``0,0225`` (nl); ``14000`` -> ``14.000``; ``1.5`` -> ``1,5``.
+    """
+    check_lang(lang)
+    if _missing(x):
+        return MISSING
+    assert x is not None
+    if x == 0 or math.isinf(x):
+        return format_number(x, lang, 0)
+    mag = math.floor(math.log10(abs(x)))
+    digits = max(sig - 1 - mag, 0)
+    return format_number(round(x, digits), lang, digits, strip_zeros=True)

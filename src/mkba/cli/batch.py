@@ -1,0 +1,180 @@
+"""``mkba batch`` and ``mkba compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mkba import batch as bt
+from mkba import compare as cmp
+from mkba.cli.common import bn, err_console, num, out_console
+from mkba.errors import EXIT_PARTIAL
+from mkba.output import to_json
+
+
+def _comparison_table(res: bt.BatchResult) -> Table:
+    t = Table(
+        title=f"Batch {res.out}: P50 (P5-P95), EUR bn; each job in its own perspective",
+        title_justify="left",
+    )
+    for col in ("job", "perspective", "costs", "benefits", "NPV", "BCR", "P(NPV>0)", "payback"):
+        t.add_column(col, justify="left" if col in ("job", "perspective") else "right")
+    for jr in res.jobs:
+        if not jr.ok or jr.summary is None:
+            t.add_row(jr.job.label, "FAILED", "", "", "", "", "", "")
+            continue
+        d = jr.summary
+        t.add_row(
+            jr.job.label,
+            d["perspective"],
+            bn(d["costs_pv"]["p50"]),
+            f"{bn(d['benefits_pv']['p50'])} ({bn(d['benefits_pv']['p5'])}-{bn(d['benefits_pv']['p95'])})",
+            f"{bn(d['npv']['p50'])} ({bn(d['npv']['p5'])}-{bn(d['npv']['p95'])})",
+            num(d["bcr"]["p50"]),
+            f"{d['prob_npv_positive']:.0%}",
+            "-"
+            if d["payback_year"]["p50"] != d["payback_year"]["p50"]
+            else f"{d['payback_year']['p50']:.0f}",
+        )
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def batch(
+        scenarios: list[str] = typer.Argument(..., help="Scenario files, or file.toml:variant."),
+        variants: list[str] = typer.Option(
+            None,
+            "--variants",
+            help="'all' or variant names to run besides each base scenario (repeatable).",
+        ),
+        grid: bool = typer.Option(
+            False, "--grid", help="Also run every point of each scenario's [grid]."
+        ),
+        draws: int = typer.Option(
+            None, "--draws", "-n", min=1, help="Draws per scenario (default: each scenario's)."
+        ),
+        seed: int = typer.Option(
+            None, "--seed", min=0, help="Seed for every scenario (default: each scenario's)."
+        ),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="Batch directory (default: runs/batch-<id>)."
+        ),
+        workers: int = typer.Option(
+            None,
+            "--workers",
+            min=1,
+            help="Start a Dask LocalCluster with this many worker processes.",
+        ),
+        scheduler: str = typer.Option(
+            None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Skip chunks already finished in the batch directory."
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print one JSON document (summaries and failures)."
+        ),
+        json_lines: bool = typer.Option(
+            False, "--json-lines", help="Stream one JSON object per finished scenario."
+        ),
+    ) -> None:
+        """Run many scenarios, variants and grid points; write one comparison table.
+
+        Exit code 4 when some scenarios failed (the others are finished and written)."""
+        names = list(variants) if variants else None
+        jobs = bt.expand_jobs(scenarios, names, grid)
+        out_dir = out if out is not None else bt.default_out(jobs)
+        executor = bt.make_executor(workers, scheduler)
+
+        def job_done(jr: bt.JobResult) -> None:
+            if json_lines:
+                typer.echo(bt.json_line(jr))
+            if not jr.ok:
+                err_console.print(f"failed: {jr.job.label}: {jr.error}", markup=False)
+
+        with Progress(
+            TextColumn(f"batch ({executor.name})"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        ) as bar:
+            task = bar.add_task("batch", total=None)
+            res = bt.run_batch(
+                jobs,
+                out=out_dir,
+                draws=draws,
+                seed=seed,
+                executor=executor,
+                resume=resume,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+                on_job_done=job_done,
+            )
+        if as_json:
+            typer.echo(to_json(res.document()), nl=False)
+        elif not json_lines:
+            out_console.print(_comparison_table(res))
+            err_console.print(
+                f"written: {out_dir / 'summary'} (comparison.csv, comparison.parquet, batch.json); runs in {out_dir / 'runs'}"
+            )
+        if res.failures:
+            err_console.print(f"{len(res.failures)} of {len(res.jobs)} scenario(s) failed")
+            raise typer.Exit(EXIT_PARTIAL)
+
+    @app.command()
+    def compare(
+        a: str = typer.Argument(
+            ..., help="Scenario file, file.toml:variant, or a finished run directory."
+        ),
+        b: str = typer.Argument(..., help="The same for B."),
+        draws: int = typer.Option(
+            None, "--draws", "-n", min=1, help="Draws when running scenarios (default: A's)."
+        ),
+        seed: int = typer.Option(
+            None, "--seed", min=0, help="Seed when running scenarios (default: A's)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Compare A and B draw by draw (common random numbers): the distribution of A - B."""
+        doc = cmp.compare(a, b, draws=draws, seed=seed)
+        if as_json:
+            typer.echo(to_json(doc), nl=False)
+            return
+        t = Table(
+            title=f"{doc['a']} minus {doc['b']} ({doc['draws']:,} draws; common random numbers: {'yes' if doc['common_random_numbers'] else 'NO'})",
+            title_justify="left",
+        )
+        for col in ("perspective", "NPV diff P50", "P5", "P95", "costs diff P50", "P(A better)"):
+            t.add_column(col, justify="left" if col == "perspective" else "right")
+        for p, v in doc["perspectives"].items():
+            d = v["npv_difference"]
+            t.add_row(
+                p,
+                bn(d["p50"]),
+                bn(d["p5"]),
+                bn(d["p95"]),
+                bn(v["costs_difference"]["p50"]),
+                f"{v['prob_a_better']:.0%}",
+            )
+        s = Table(
+            title=f"Difference by stream ({doc['stream_perspective']}) and stakeholder (net), P50 EUR bn",
+            title_justify="left",
+        )
+        s.add_column("item")
+        s.add_column("P50", justify="right")
+        s.add_column("P5", justify="right")
+        s.add_column("P95", justify="right")
+        for kind in ("by_stream", "by_stakeholder"):
+            for name, st in doc[kind].items():
+                s.add_row(f"{kind[3:]}: {name}", bn(st["p50"]), bn(st["p5"]), bn(st["p95"]))
+        out_console.print(t)
+        out_console.print(s)
+        for w in doc["warnings"]:
+            err_console.print(f"warning: {w}")

@@ -1,0 +1,338 @@
+"""The library call behind ``mkba sensitivity``: load, analyse, write a run directory.
+
+A sensitivity run directory (``runs/<scenario>-sensitivity-<method>-<id>``) holds
+``manifest.json`` (method, output, groups, draws, seed, evaluations, timings, convergence,
+warnings, versions), ``result.json`` (the ``--json`` document), the method's table
+(``tornado``, ``switching``, ``discount`` or ``indices``; CSV and Parquet) and its raw
+samples: for Sobol and Morris the unit-cube design as SALib made it (``design.parquet``, one
+column per parameter) and the outputs per design row (``outputs.parquet``); for the one-way
+methods every setting evaluated (``points.parquet``) and, with common random numbers, the
+uniform matrix (``uniforms.parquet``); for the discount sweep the output per draw and rate
+(``draws.parquet``). Everything is written atomically (:mod:`mkba.output`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mkba.errors import InputError, Problem
+from mkba.load import Spec, load_scenario
+from mkba.model import Model, lower
+from mkba.output import run_directory, versions, write_json, write_table
+from mkba.sensitivity import indices, local
+from mkba.sensitivity.common import resolve_bounds
+from mkba.sensitivity.groups import Grouping, resolve_groups, select_params
+from mkba.sensitivity.outputs import expand_outputs
+
+METHODS = ("tornado", "switching", "discount", "sobol", "morris")
+GLOBAL = ("sobol", "morris")
+DEFAULT_DRAWS = {"tornado": 4096, "switching": 4096, "discount": 4096, "sobol": 4096, "morris": 100}
+DEFAULT_RATES = "0:0.06:0.0025"
+CONVERGENCE = ("bootstrap", "halving")
+
+
+@dataclass
+class SensitivityResult:
+    method: str
+    spec: Spec
+    model: Model
+    result: Any  # TornadoResult, SwitchingResult, DiscountResult or GlobalResult
+    document: Any  # the --json document
+    settings: dict[str, Any]
+    output_dir: Path | None
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _bad(option: str, message: str, value: Any = None) -> InputError:
+    return InputError([Problem(option, "", message, value)])
+
+
+def _check_options(
+    method: str,
+    outputs: Sequence[str],
+    *,
+    groups: Sequence[str],
+    mc: bool,
+    rates: str | None,
+    per_area: bool,
+    per_year: bool,
+    bounds: Sequence[str],
+    params: Sequence[str],
+) -> None:
+    if method not in METHODS:
+        raise _bad("--method", f"expected one of {', '.join(METHODS)}", method)
+    problems = []
+    if method not in GLOBAL:
+        if len(outputs) > 1:
+            problems.append(Problem("--output", "", f"{method} takes one output", list(outputs)))
+        if per_area or per_year:
+            problems.append(
+                Problem("--per-area/--per-year", "", "only for --method sobol or morris", method)
+            )
+    if method in ("switching", "discount") and groups:
+        problems.append(
+            Problem(
+                "--groups",
+                "",
+                f"does not apply to {method} (one parameter at a time; choose them with --params)",
+                list(groups),
+            )
+        )
+    if mc and method not in ("tornado", "switching"):
+        problems.append(Problem("--mc", "", "only for --method tornado or switching", method))
+    if rates is not None and method != "discount":
+        problems.append(Problem("--rates", "", "only for --method discount", rates))
+    if method in GLOBAL and bounds:
+        problems.append(
+            Problem("--bounds", "", "only for --method tornado or switching", list(bounds))
+        )
+    if method == "discount" and (bounds or params):
+        problems.append(
+            Problem("--bounds/--params", "", "do not apply to the discount sweep", method)
+        )
+    if problems:
+        raise InputError(problems)
+
+
+def _run_id(spec: Spec, settings: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    h.update(spec.digest.encode())
+    h.update(b"\0")
+    h.update(spec.variant.encode() if spec.variant else b"")
+    h.update(b"\0")
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:12]
+
+
+def run_sensitivity(
+    scenario: Path | str,
+    method: str,
+    *,
+    variant: str | None = None,
+    outputs: Sequence[str] = ("npv",),
+    groups: Sequence[str] = (),
+    params: Sequence[str] = (),
+    draws: int | None = None,
+    seed: int | None = None,
+    bounds: Sequence[str] = (),
+    quantiles: tuple[float, float] = (0.1, 0.9),
+    threshold: float | None = None,
+    mc: bool = False,
+    rates: str | None = None,
+    per_area: bool = False,
+    per_year: bool = False,
+    levels: int = 4,
+    resamples: int = 100,
+    convergence: str = "bootstrap",
+    correlations: str = "group",
+    out: Path | None = None,
+    write: bool = True,
+) -> SensitivityResult:
+    """Run one sensitivity method on a scenario and (optionally) write a run directory.
+
+    ``draws`` means: Sobol' base samples N (default 4096; ``N (G + 2)`` evaluations), Morris
+    trajectories (default 100), or the Monte Carlo draws of ``--mc`` and of the discount sweep
+    (default 4096). ``seed`` defaults to the scenario's. See :mod:`mkba.sensitivity` for the
+    methods and :mod:`mkba.sensitivity.outputs` for output names.
+    """
+    t_start = time.perf_counter()
+    outputs = list(outputs) or ["npv"]
+    _check_options(
+        method,
+        outputs,
+        groups=groups,
+        mc=mc,
+        rates=rates,
+        per_area=per_area,
+        per_year=per_year,
+        bounds=bounds,
+        params=params,
+    )
+    if convergence not in CONVERGENCE:
+        raise _bad("--convergence", f"expected one of {', '.join(CONVERGENCE)}", convergence)
+    spec = load_scenario(scenario, variant=variant)
+    model = lower(spec)
+    refs = expand_outputs(model, outputs, per_area=per_area, per_year=per_year)
+    n = DEFAULT_DRAWS[method] if draws is None else int(draws)
+    if n < 1:
+        raise _bad("--draws", "must be at least 1", n)
+    s = spec.scenario.seed if seed is None else int(seed)
+    t_loaded = time.perf_counter()
+    settings: dict[str, Any] = {
+        "method": method,
+        "outputs": [r.name for r in refs],
+        "draws": n,
+        "seed": s,
+    }
+    grouping: Grouping | None = None
+    warnings: list[str] = []
+    result: Any
+    document: Any
+    tables: dict[str, pd.DataFrame] = {}
+    raw: dict[str, pd.DataFrame] = {}
+    chosen = select_params(model, params)
+    bound_map, bound_warnings = resolve_bounds(model, bounds, chosen)
+    warnings += bound_warnings
+    if method in ("tornado", "sobol", "morris"):
+        grouping = resolve_groups(
+            model,
+            groups,
+            params=chosen,
+            correlations=correlations if method in GLOBAL else "ignore",
+        )
+        if method == "tornado":  # one-way: the copula's warnings do not apply
+            grouping = Grouping(grouping.params, grouping.labels)
+        settings["groups"] = list(groups) or ["none"]
+    if method == "tornado":
+        assert grouping is not None
+        settings.update(quantiles=list(quantiles), bounds=list(bounds), mc=mc)
+        result = local.tornado(
+            model,
+            refs[0],
+            grouping=grouping,
+            quantiles=quantiles,
+            bounds=bound_map,
+            mc=mc,
+            draws=n,
+            seed=s,
+        )
+        document = result.records
+        tables["tornado"] = result.table
+        raw["points"] = result.points
+        if result.uniforms is not None:
+            raw["uniforms"] = pd.DataFrame(result.uniforms, columns=list(model.uncertain))
+    elif method == "switching":
+        settings.update(params=list(params), bounds=list(bounds), threshold=threshold, mc=mc)
+        result = local.switching_values(
+            model,
+            refs[0],
+            params=chosen if params else None,
+            threshold=threshold,
+            bounds=bound_map,
+            mc=mc,
+            draws=n,
+            seed=s,
+        )
+        document = result.records
+        tables["switching"] = result.table
+        raw["points"] = result.points
+    elif method == "discount":
+        grid = local.rate_grid(rates or DEFAULT_RATES)
+        settings.update(rates=grid.tolist(), threshold=threshold)
+        result = local.discount_sweep(
+            spec, refs[0].name, rates=grid, draws=n, seed=s, threshold=threshold
+        )
+        document = {
+            "output": result.output,
+            "threshold": result.threshold,
+            "scenario_rate": result.scenario_rate,
+            "switching_rate": result.switching_rate,
+            "switching_rate_mean": result.switching_rate_mean,
+            "rates": result.table.drop(columns="output").to_dict("records"),
+        }
+        tables["discount"] = result.table
+        raw["draws"] = pd.DataFrame(result.samples, columns=[f"{r:.6g}" for r in result.rates])
+    else:
+        assert grouping is not None
+        settings.update(
+            params=list(params),
+            correlations=correlations,
+            convergence=convergence,
+            resamples=resamples,
+        )
+        if method == "sobol":
+            result = indices.sobol(
+                model,
+                refs,
+                grouping,
+                n=n,
+                seed=s,
+                resamples=resamples,
+                halving=convergence == "halving",
+            )
+        else:
+            settings["levels"] = levels
+            result = indices.morris(
+                model,
+                refs,
+                grouping,
+                trajectories=n,
+                levels=levels,
+                seed=s,
+                resamples=resamples,
+            )
+        document = result.records()
+        tables["indices"] = result.table
+        raw["design"] = pd.DataFrame(result.design, columns=list(grouping.params))
+        raw["outputs"] = pd.DataFrame(result.y)
+    warnings += list(result.warnings)
+    t_done = time.perf_counter()
+    timings: dict[str, float] = {"load_s": t_loaded - t_start}
+    if hasattr(result, "timings"):
+        timings.update(result.timings)
+    timings["analysis_s"] = t_done - t_loaded
+    rid = _run_id(spec, settings)
+    out_dir = None
+    if write:
+        out_dir = (
+            Path(out)
+            if out is not None
+            else Path("runs") / f"{spec.label.replace(':', '-')}-sensitivity-{method}-{rid}"
+        )
+    manifest: dict[str, Any] = {
+        "run_id": rid,
+        "kind": "sensitivity",
+        "method": method,
+        "scenario": spec.name,
+        "variant": spec.variant,
+        "scenario_file": str(spec.path),
+        "scenario_hash": spec.digest,
+        "parameters_hash": spec.params.digest,
+        "perspective": spec.scenario.perspective,
+        "outputs": [r.name for r in refs],
+        "draws": n,
+        "seed": s,
+        "settings": settings,
+        "groups": grouping.as_dict() if grouping is not None else None,
+        "correlations": [list(p) for p in grouping.pairs] if grouping is not None else [],
+        "evaluations": int(result.evaluations),
+        "convergence": getattr(result, "convergence", None),
+        "warnings": warnings,
+        "versions": versions(),
+        "timings": timings,
+        "files": [],
+    }
+    if out_dir is not None:
+        with run_directory(out_dir) as tmp:
+            files = []
+            write_json(tmp / "result.json", document)
+            files.append("result.json")
+            for name, df in tables.items():
+                files += write_table(tmp, name, df)
+            for name, df in raw.items():
+                files += write_table(tmp, name, df, csv=False)
+            manifest["files"] = files
+            manifest["timings"]["total_s"] = time.perf_counter() - t_start
+            write_json(tmp / "manifest.json", manifest)
+    else:
+        manifest["timings"]["total_s"] = time.perf_counter() - t_start
+    return SensitivityResult(
+        method=method,
+        spec=spec,
+        model=model,
+        result=result,
+        document=document,
+        settings=settings,
+        output_dir=out_dir,
+        manifest=manifest,
+        warnings=warnings,
+    )

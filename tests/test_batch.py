@@ -1,0 +1,203 @@
+"""Batches: identical results on every backend, after a lost worker and after resume;
+failures reported without stopping the batch; common random numbers in comparisons."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mkba import batch as bt
+from mkba import compare as cmp
+from mkba import engine, results
+from mkba.load import load_scenario
+from mkba.model import lower
+
+ROOT = Path(__file__).parents[1]
+REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
+SMALL = {"chunk_size": 512}  # several chunks per job with few draws
+
+
+def jobs() -> list[bt.Job]:
+    return [
+        bt.Job(REFERENCE, None, SMALL, "small"),
+        bt.Job(REFERENCE, "half_budget", SMALL),
+        bt.Job(REFERENCE, "no_governance", SMALL),
+    ]
+
+
+def draws_of(res: bt.BatchResult) -> dict[str, pd.DataFrame]:
+    return {
+        jr.job.label: pd.read_parquet(jr.output_dir / "draws.parquet") for jr in res.jobs if jr.ok
+    }
+
+
+def assert_same(a: bt.BatchResult, b: bt.BatchResult) -> None:
+    da, db = draws_of(a), draws_of(b)
+    assert da.keys() == db.keys() and len(da) == 3
+    for k in da:
+        pd.testing.assert_frame_equal(da[k], db[k], check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory: pytest.TempPathFactory) -> bt.BatchResult:
+    return bt.run_batch(jobs(), out=tmp_path_factory.mktemp("inproc"), draws=2048, seed=7)
+
+
+def test_batch_matches_a_plain_run(in_process: bt.BatchResult) -> None:
+    spec = load_scenario(REFERENCE, variant="half_budget", updates=SMALL)
+    run = engine.simulate(lower(spec), draws=2048, seed=7)
+    direct = results.draws_table(run)
+    pd.testing.assert_frame_equal(
+        draws_of(in_process)["reference-2021:half_budget"], direct, check_exact=True
+    )
+    table = in_process.comparison
+    assert table is not None and len(table) == 3 * 3
+    assert {
+        "npv_p50",
+        "bcr_p50",
+        "costs_pv_p5",
+        "benefits_pv_p95",
+        "prob_npv_positive",
+        "payback_p50",
+    } <= set(table)
+    assert (in_process.out / "summary" / "comparison.parquet").is_file()
+
+
+def test_local_cluster_of_two_workers_is_bit_identical(
+    in_process: bt.BatchResult, tmp_path: Path
+) -> None:
+    ex = bt.DaskExecutor(workers=2)
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, executor=ex)
+    assert_same(in_process, res)
+
+
+def test_worker_killed_mid_run(in_process: bt.BatchResult, tmp_path: Path) -> None:
+    ex = bt.DaskExecutor(workers=2)
+    victims: list[str] = []
+
+    def kill_one(task: bt.Task) -> None:
+        if victims:
+            return
+        pids = ex.client.run(os.getpid)  # worker address -> process id
+        victim = sorted(pids)[0]
+        victims.append(victim)
+        # the worker process dies at once (SIGKILL); its nanny starts a new one and the
+        # scheduler reschedules the tasks that were on it
+        os.kill(pids[victim], signal.SIGKILL)
+
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, executor=ex, on_chunk=kill_one)
+    assert victims and not res.failures
+    assert_same(in_process, res)
+
+
+def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) -> None:
+    seen: list[bt.Task] = []
+
+    def interrupt(task: bt.Task) -> None:
+        seen.append(task)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt)
+    stored = list((tmp_path / "chunks").rglob("chunk-*.npz"))
+    assert len(stored) == 5
+    assert not (tmp_path / "summary").exists() or not (tmp_path / "summary" / "batch.json").exists()
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, resume=True)
+    assert sum(jr.chunks_resumed for jr in res.jobs) == 5
+    assert sum(jr.chunks_computed for jr in res.jobs) == 3 * 4 - 5
+    assert_same(in_process, res)
+
+
+def test_failed_scenario_does_not_stop_the_batch(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        REFERENCE.read_text()
+        .replace('"rotterdam-zuid",', '"atlantis",')
+        .replace("../parameters", str(ROOT / "parameters"))
+    )
+    res = bt.run_batch(
+        [bt.Job(bad), bt.Job(REFERENCE, "half_budget", SMALL)],
+        out=tmp_path / "b",
+        draws=512,
+        seed=1,
+    )
+    assert [jr.ok for jr in res.jobs] == [False, True]
+    assert "unknown area" in (res.failures[0].error or "")
+    # the command line reports it and exits with the partial-failure code
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkba",
+            "batch",
+            str(bad),
+            f"{REFERENCE}:half_budget",
+            "-n",
+            "256",
+            "--out",
+            str(tmp_path / "c"),
+            "--json-lines",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 4, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 2 and '"ok": false' in lines[0] + lines[1]
+    assert "failed: bad" in r.stderr
+
+
+def test_grid_points_expand_and_run(tmp_path: Path) -> None:
+    text = REFERENCE.read_text().replace("../parameters", str(ROOT / "parameters"))
+    text += '\n[grid]\n"budget.scale" = [0.5, 1.0]\nareas = [["rotterdam-zuid"], ["rotterdam-zuid", "utrecht-overvecht"]]\n'
+    path = tmp_path / "grid.toml"
+    path.write_text(text)
+    js = bt.expand_jobs([path], grid=True)
+    points = [j.point for j in js if j.point]
+    assert len(points) == 4 and "grid[budget.scale=0.5,areas=#1]" in points
+    res = bt.run_batch(js, out=tmp_path / "g", draws=256, seed=3)
+    assert not res.failures
+    one = next(jr for jr in res.jobs if jr.job.point == "grid[budget.scale=1.0,areas=#1]")
+    assert one.summary is not None and list(one.summary["by_area"]) == ["rotterdam-zuid"]
+
+
+def test_common_random_numbers_shrink_the_noise_of_a_difference() -> None:
+    """The standard error of the mean NPV difference between the reference and a variant:
+    with common random numbers (same seed) against independent seeds. For WLO Hoog (only the
+    growth rates differ) the shared effect, volume and cost uncertainty cancels almost
+    entirely; for half the budget the difference is itself uncertain (about half the NPV), so
+    the gain is smaller but still large (theory for B = A/2: sd ratio sqrt(0.25 / 1.25) = 0.45)."""
+    n = 4000
+    a = cmp.load_side(str(REFERENCE), n, 11)
+    for variant, limit in (("wlo_high", 0.15), ("half_budget", 0.6)):
+        crn = cmp.compare(str(REFERENCE), f"{REFERENCE}:{variant}", draws=n, seed=11)
+        assert crn["common_random_numbers"]
+        b = cmp.load_side(f"{REFERENCE}:{variant}", n, 12)
+        indep = a.draws["study.npv"].to_numpy() - b.draws["study.npv"].to_numpy()
+        se_crn = crn["perspectives"]["study"]["npv_difference"]["se"]
+        se_indep = indep.std(ddof=1) / np.sqrt(n)
+        assert se_crn < limit * se_indep, (variant, se_crn, se_indep)
+    # and the CRN difference is exactly the difference of the two runs' draws
+    same_b = cmp.load_side(f"{REFERENCE}:half_budget", n, 11)
+    diff = a.draws["study.npv"].to_numpy() - same_b.draws["study.npv"].to_numpy()
+    assert crn["perspectives"]["study"]["npv_difference"]["mean"] == pytest.approx(
+        diff.mean(), rel=1e-12
+    )
+
+
+def test_compare_finished_runs(in_process: bt.BatchResult) -> None:
+    dirs = {jr.job.label: jr.output_dir for jr in in_process.jobs}
+    doc = cmp.compare(
+        str(dirs["reference-2021:half_budget"]), str(dirs["reference-2021:no_governance"])
+    )
+    assert doc["common_random_numbers"] and doc["draws"] == 2048
+    assert set(doc["by_stakeholder"]) >= {"municipalities", "national_government"}
