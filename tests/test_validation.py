@@ -9,9 +9,6 @@ Each case is checked twice: ``mkba.load.validate_paths`` must return a problem t
 file, the key path, what is wrong and (where it helps) the offending value; and ``mkba validate``
 must exit with code 2 and print that same problem, without a traceback.
 
-``tests/broken/gaps/`` holds files whose message is missing or unclear today; their tests are
-strict xfails that state the message a user should get. When one starts to pass, move the file
-to ``scenarios/`` and its expectation to ``SCENARIO_CASES``.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ SHIPPED_SCENARIOS = sorted((REPO / "scenarios").glob("*.toml"))
 BROKEN = Path(__file__).resolve().parent / "broken"
 TEMPLATE = BROKEN / "template.toml"
 SCENARIOS = BROKEN / "scenarios"
-GAPS = BROKEN / "gaps"
 
 EXIT_INVALID_INPUT = 2
 
@@ -225,6 +221,10 @@ SCENARIO_CASES: dict[str, list[Expect]] = {
         Expect("draws", "Input should be a valid integer", "'many'"),
         Expect("flavour", "unknown key", "'vanilla'"),
         Expect("budget", "give exactly one of 'total' or 'per_resident'"),
+    ],
+    "schema_and_reference_problems": [
+        Expect("horizon", "must not be before start_year (2022)", "2020"),
+        Expect("areas[1]", "unknown area", "'atlantis-noord'"),
     ],
     "several_reference_problems": [
         Expect("areas[1]", "unknown area", "'atlantis-noord'"),
@@ -695,38 +695,6 @@ def test_missing_scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     expects = [Expect("", "file not found")]
     _check_problems(validate_paths([path]), expects, "nowhere.toml")
     _check_cli([str(path)], expects, "nowhere.toml")
-
-
-# --- known gaps: messages that are missing or unclear today --------------------------------------
-
-GAP_CASES: dict[str, tuple[Path, list[Expect], str]] = {
-    "schema_and_reference_problems": (
-        GAPS / "schema_and_reference_problems.toml",
-        [
-            Expect(None, "must not be before start_year (2022)"),
-            Expect("areas[1]", "unknown area"),
-        ],
-        "reference checks (areas, streams, CPI) run only once the file matches the schema",
-    ),
-}
-
-
-def test_every_gap_file_has_a_test() -> None:
-    used = {path for path, _, _ in GAP_CASES.values() if path.parent == GAPS}
-    assert used == set(GAPS.glob("*.toml"))
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for case, (_, _, reason) in sorted(GAP_CASES.items())
-    ],
-)
-def test_known_gap(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    path, expects, _ = GAP_CASES[case]
-    _check_problems(validate_paths([path]), expects, path.name)
 
 
 def test_cli_prints_one_line_per_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -589,6 +589,54 @@ def apply_calibration(
     return out
 
 
+def _raw_reference_problems(
+    path: Path, raw: dict[str, Any], params: ParameterSet | None, name: str, problems: list[Problem]
+) -> None:
+    """When a scenario fails the schema, still check what can be checked against the
+    parameter folder (areas, domains, streams, parameter paths), so that a user sees every
+    problem of the file in one go."""
+    if params is None:
+        folder = raw.get("parameters", "../parameters")
+        if not isinstance(folder, str):
+            return
+        try:
+            params = load_parameters((path.parent / folder).resolve())
+        except InputError:
+            return  # the parameter folder's own problems are reported when it is validated
+    areas = raw.get("areas")
+    if isinstance(areas, list):
+        for i, a in enumerate(areas):
+            if isinstance(a, str) and a not in params.areas.ids:
+                problems.append(
+                    Problem(
+                        name,
+                        f"areas[{i}]",
+                        f"unknown area (known: {', '.join(params.areas.ids)})",
+                        a,
+                    )
+                )
+    budget = raw.get("budget")
+    if isinstance(budget, dict) and isinstance(budget.get("domains"), dict):
+        for d in budget["domains"]:
+            if d not in params.model.domains:
+                problems.append(Problem(name, f"budget.domains.{d}", "unknown domain", d))
+    dr = raw.get("discount_rate")
+    if isinstance(dr, dict) and isinstance(dr.get("streams"), dict):
+        for st in dr["streams"]:
+            if st not in params.streams:
+                problems.append(Problem(name, f"discount_rate.streams.{st}", "unknown stream", st))
+    overrides = raw.get("overrides")
+    if isinstance(overrides, dict):
+        known = params.quantities()
+        for pattern in overrides:
+            if not (
+                fnmatch.filter(known, pattern)
+                if any(ch in pattern for ch in "*?[")
+                else pattern in known
+            ):
+                problems.append(Problem(name, f"overrides.{pattern}", "unknown parameter", pattern))
+
+
 def _nest_key(key: str, value: Any) -> dict[str, Any]:
     """``"budget.scale", 0.5`` -> ``{"budget": {"scale": 0.5}}``."""
     out: dict[str, Any] = {}
@@ -685,6 +733,7 @@ def load_scenario(
         raise InputError(problems)
     first = _validate(ScenarioFile, raw, name, problems)
     if first is None:
+        _raw_reference_problems(path, raw, params, name, problems)
         raise InputError(problems)
     calib_path = None
     calib_values: dict[str, Any] = {}
