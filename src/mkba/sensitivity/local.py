@@ -512,6 +512,11 @@ def discount_sweep(
     srm = _crossing(lambda r: float(per_draw(r).mean()) - thr, rates, mean - thr, rates[0], xtol)
     dr = spec.scenario.discount_rate
     warnings = []
+    if sr is None and srm is None:
+        warnings.append(
+            f"{ref.name} does not cross {thr:g} between {rates[0]:.2%} and {rates[-1]:.2%}: "
+            "widen the sweep with --rates, e.g. 0:0.2:0.005"
+        )
     if dr.schedule is not None or dr.streams or dr.costs is not None:
         warnings.append(
             "the scenario discounts with a schedule or per-category rates; the sweep applies "
