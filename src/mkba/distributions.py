@@ -73,6 +73,11 @@ class InverseCdf:
         if isinstance(q.dist, Beta | TruncNormal | Pert):
             self._build()
 
+    @property
+    def median(self) -> float:
+        """The exact median (the base value of an uncertain quantity)."""
+        return float(self._exact(np.array([0.5]))[0])
+
     def _exact(self, u: np.ndarray) -> np.ndarray:
         if self._frozen is None:
             return _ppf_exact(self.q, u)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mkba.distributions import InverseCdf, central
+from mkba.distributions import InverseCdf
 from mkba.errors import InputError, Problem
 from mkba.load import Spec
 from mkba.schema.parameters import STREAM_QUANTITIES
@@ -439,7 +439,8 @@ def lower(spec: Spec) -> Model:
         if qty is None:  # volume factor absent: fixed 1
             theta_fixed[slot] = 1.0
             continue
-        theta_fixed[slot] = central(qty) * scale
+        base = qty.value if qty.value is not None else _inverse_cdf(qty).median
+        theta_fixed[slot] = base * scale
         if qty.is_uncertain:
             uncertain.append(path)
             u_slot.append(slot)
@@ -484,10 +485,25 @@ def lower(spec: Spec) -> Model:
         uncertain_scale=np.asarray(u_scale),
         quantities=q,
         slot_index=smap,
-        inverse_cdfs=tuple(InverseCdf(q[p]) for p in uncertain),
+        inverse_cdfs=tuple(_inverse_cdf(q[p]) for p in uncertain),
         registry=registry,
         uncertain_col=np.array([registry.index(p) for p in uncertain], dtype=np.int64),
     )
+
+
+_INVERSE_CDFS: dict[str, InverseCdf] = {}
+
+
+def _inverse_cdf(q: Quantity) -> InverseCdf:
+    """The inverse CDF of a quantity, built once per distinct quantity in a process (building
+    one tabulates about 2,000 exact quantiles; sweeps and calibrations lower many models)."""
+    key = q.model_dump_json(include={"unit", "value", "dist"})
+    inv = _INVERSE_CDFS.get(key)
+    if inv is None:
+        if len(_INVERSE_CDFS) > 4096:
+            _INVERSE_CDFS.clear()
+        inv = _INVERSE_CDFS[key] = InverseCdf(q)
+    return inv
 
 
 def _slot_map(
