@@ -108,7 +108,9 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
     assert (target / "notes.txt").read_text() == "precious"
 
 
-@pytest.mark.parametrize("args", [["run"], ["validate"], ["calibrate"], ["batch"], ["compare"], ["sensitivity"]])
+@pytest.mark.parametrize(
+    "args", [["run"], ["validate"], ["calibrate"], ["batch"], ["compare"], ["sensitivity"]]
+)
 def test_every_command_has_help(args: list[str]) -> None:
     r = mkba(*args, "--help")
     assert r.returncode == 0 and len(r.stdout) > 200

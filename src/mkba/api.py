@@ -67,6 +67,7 @@ def finish_run(
         "scenario": spec.name,
         "variant": spec.variant,
         "scenario_file": str(spec.path),
+        "scenario_path": str(spec.path.resolve()),
         "scenario_hash": spec.digest,
         "parameters_dir": str(spec.params.root),
         "parameters_hash": spec.params.digest,

@@ -104,6 +104,11 @@ class InverseCdf:
             out = np.empty_like(u)
             _triangular_ppf(u, d.min, d.mode, d.max, out)
             return out
+        if isinstance(d, LogNormal):
+            mu, sigma = d.mu_sigma()
+            return np.exp(mu + sigma * special.ndtri(u))
+        if type(d) is Normal:
+            return d.mean + d.sd * special.ndtri(u)
         if self._grid is None:
             return self._exact(u)
         x, slope = self._grid

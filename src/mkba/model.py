@@ -133,11 +133,13 @@ class Model:
     def theta(self, u: np.ndarray) -> np.ndarray:
         """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
         n = u.shape[0]
-        th = np.empty((n, self.theta_fixed.size))
-        th[:] = self.theta_fixed
+        # column by column on the transposed arrays (contiguous rows), one transpose at the end
+        ut = np.ascontiguousarray(u.T)
+        tht = np.empty((self.theta_fixed.size, n))
+        tht[:] = self.theta_fixed[:, None]
         for j, inv in enumerate(self.inverse_cdfs):
-            th[:, self.uncertain_slot[j]] = inv(u[:, j]) * self.uncertain_scale[j]
-        return th
+            tht[self.uncertain_slot[j]] = inv(ut[j]) * self.uncertain_scale[j]
+        return np.ascontiguousarray(tht.T)
 
     def theta_at(self, values: dict[str, float]) -> np.ndarray:
         """One parameter vector: the fixed/base values, with ``values`` (by path, in the

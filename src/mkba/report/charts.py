@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
@@ -65,9 +65,9 @@ STREAM_PALETTE = (
     "#CC79A7",
     "#56B4E9",
     "#8C6D31",
-    "#999999",
-    "#F0E442",
     "#6A3D9A",
+    "#F0E442",
+    "#999999",
     "#1B9E77",
 )
 """Colours of streams, in the parameter set's order: a stream has one colour in every chart."""
@@ -80,8 +80,9 @@ def style_path() -> Path:
 
 @contextmanager
 def chart_style():  # type: ignore[no-untyped-def]
-    """Matplotlib settings of mkba charts, for building and saving a figure."""
-    with mpl.rc_context(), matplotlib.style.context(str(style_path())):
+    """Matplotlib settings of mkba charts, for building and saving a figure: matplotlib's
+    defaults and the shipped style, whatever the caller's rcParams."""
+    with mpl.rc_context(), matplotlib.style.context(["default", str(style_path())]):
         yield
 
 
@@ -116,11 +117,13 @@ class ChartContext:
             perspective=self.labels.perspective(self.perspective),
         )
 
-    def money_axis(self, kind: str = "pv", scale: str | None = None) -> str:
+    def money_axis(self, kind: str = "pv", scale: str | None = None, axis: str = "y") -> str:
+        """Unit, price year and discounting of a money axis; two lines on a y axis."""
         unit = scale_label(scale or self.scale, self.lang)
-        return self.t(
+        text = self.t(
             f"axis.{kind}", unit=unit, price_year=self.price_year, base_year=self.base_year
         )
+        return text if axis == "y" else text.replace("\n", ", ")
 
     def stream_color(self, stream: str) -> str:
         order = list(self.stream_order)
@@ -158,18 +161,62 @@ class ChartContext:
 # --- helpers -----------------------------------------------------------------------------
 
 
+HEAD_IN = 0.40  # height of the title band [in]
+LINE_IN = 0.19  # one line of subtitle [in]
+FOOT_IN = 0.26  # footer band [in]
+
+
 def _figure(ctx: ChartContext, title: str, height: float = 4.6, width: float = 8.0) -> Figure:
+    """A figure with the title at the top left and the run's footer at the bottom.
+
+    ``height`` is that of the plot area; title, subtitle and footer bands are added.
+    """
+    height = height + HEAD_IN + LINE_IN + FOOT_IN
     fig = Figure(figsize=(width, height), layout="constrained")
-    # leave a strip at the bottom for the footer (run id, draws, perspective)
-    foot = 0.22 / height
-    fig.get_layout_engine().set(rect=(0.0, foot, 1.0, 1.0 - foot), h_pad=0.06, w_pad=0.06)
-    fig.suptitle(title, x=0.012, ha="left", fontsize=12.5, fontweight="bold")
-    fig.text(0.012, 0.012, ctx.footer(), fontsize=7, color="#777777", ha="left", va="bottom")
+    fig.text(0.012, 1 - 0.10 / height, title, ha="left", va="top", fontsize=12.5, weight="bold")
+    fig.text(0.012, 0.08 / height, ctx.footer(), fontsize=7, color="#777777", ha="left")
+    _set_rect(fig, 0)
     return fig
 
 
+def _set_rect(fig: Figure, sub_lines: int) -> None:
+    _w, h = fig.get_size_inches()
+    top = (HEAD_IN + sub_lines * LINE_IN + 0.04) / h
+    foot = FOOT_IN / h
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.set(rect=(0.0, foot, 1.0, 1.0 - foot - top), h_pad=0.05, w_pad=0.06)
+
+
 def _subtitle(ax: Any, text: str) -> None:
-    ax.set_title(text, loc="left", fontsize=8.8, fontweight="normal", color="#555555", pad=6)
+    """The line under the title (perspective, units, what is shown), at the figure's left."""
+    fig = ax.get_figure(root=True)
+    w, h = fig.get_size_inches()
+    lines = textwrap.wrap(text, int(15 * w))
+    fig.text(
+        0.012,
+        1 - HEAD_IN / h,
+        "\n".join(lines),
+        ha="left",
+        va="top",
+        fontsize=8.8,
+        color="#555555",
+        linespacing=1.3,
+    )
+    _set_rect(fig, len(lines))
+
+
+def _panel_title(ax: Any, text: str) -> None:
+    ax.set_title(text, loc="left", fontsize=8.8, fontweight="bold", color="#333333", pad=6)
+
+
+def _years(axis: Any, years: Any) -> None:
+    span = int(max(years) - min(years)) if len(years) else 0
+    if span > 12:
+        axis.set_major_locator(MultipleLocator(5))
+        axis.set_minor_locator(MultipleLocator(1))
+    else:
+        axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _money_ticks(axis: Any, scale: str, lang: str) -> None:
@@ -185,7 +232,7 @@ def _num(x: float, scale: str, lang: str, sign: bool = False) -> str:
 
 
 def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
 
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
@@ -230,7 +277,6 @@ def draw_summary(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         sections.append(("row", r["label"], money(r), {"stream": r["key"]}))
     for _, r in f[f["kind"] == "total"].iterrows():
         sections.append(("total", r["label"], money(r), {}))
-    sections.append(("gap", "", [], {}))
     for _, r in f[f["kind"] == "npv"].iterrows():
         sections.append(("total", r["label"], money(r), {}))
     for _, r in f[f["kind"] == "bcr"].iterrows():
@@ -256,18 +302,15 @@ def draw_summary(cd: rd.ChartData, ctx: ChartContext) -> Figure:
 
     n = len(sections)
     row_h = 0.24
-    height = 1.35 + row_h * n
-    fig = _figure(ctx, ctx.t("chart.summary"), height=height)
+    fig = _figure(ctx, ctx.t("chart.summary"), height=0.55 + row_h * n)
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_ylim(n + 0.2, -1.4)
+    ax.set_ylim(n + 0.8, -1.1)
     _subtitle(
         ax,
         f"{ctx.labels.perspective(ctx.perspective).capitalize()} · "
-        + ctx.money_axis("pv")
-        + " · "
-        + ctx.t("note.mean_adds"),
+        + ctx.money_axis("pv", axis="x"),
     )
     cols = (0.64, 0.80, 1.0)
     heads = (ctx.t("mean"), ctx.t("median"), ctx.t("interval90"))
@@ -296,6 +339,9 @@ def draw_summary(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         for x, v in zip(cols, vals, strict=True):
             ax.text(x, y, v, ha="right", va="center", fontweight=weight, color=color)
     ax.plot([0, 1], [n, n], color="#444444", lw=0.9)
+    ax.text(
+        0.0, n + 0.1, ctx.t("note.mean_adds"), ha="left", va="top", fontsize=7.8, color="#555555"
+    )
     return fig
 
 
@@ -339,7 +385,7 @@ def draw_waterfall(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     hi = max(0.0, float(f[["start", "end"]].max().max()))
     ax.set_xlim(lo - 0.04 * span, hi + 0.16 * span)
     _money_ticks(ax.xaxis, sc, ctx.lang)
-    ax.set_xlabel(ctx.money_axis("pv"))
+    ax.set_xlabel(ctx.money_axis("pv", axis="x"))
     _subtitle(
         ax,
         f"{ctx.labels.perspective(ctx.perspective).capitalize()} · "
@@ -359,7 +405,7 @@ def draw_stakeholders(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         [f[f["stakeholder"] == k]["value"].clip(lower=0).sum() for k in order]
         + [f[f["stakeholder"] == k]["value"].clip(upper=0).sum() for k in order]
     )
-    fig = _figure(ctx, ctx.t("chart.stakeholders"), height=5.0)
+    fig = _figure(ctx, ctx.t("chart.stakeholders"), height=5.6)
     ax = fig.add_subplot()
     x = np.arange(len(order))
     pos = np.zeros(len(order))
@@ -419,10 +465,10 @@ def draw_stakeholders(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     public = cd.meta.get("public", {})
     names = []
     for k in order:
-        name = ctx.labels.stakeholder(k)
+        name = _wrap(ctx.labels.stakeholder(k), 15)
         if k in public:
             name += f"\n({ctx.t('public') if public[k] else ctx.t('private')})"
-        names.append(_wrap(name, 16) if "\n" not in name else name)
+        names.append(name)
     ax.set_xticks(x, names, fontsize=8.3)
     ax.set_ylim(neg.min(initial=0) - 0.06 * span, pos.max(initial=0) + 0.08 * span)
     _money_ticks(ax.yaxis, sc, ctx.lang)
@@ -442,7 +488,13 @@ def draw_stakeholders(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     legend.append(
         Line2D([], [], marker="D", color=NET, lw=0, markersize=6, label=ctx.t("net_marker"))
     )
-    ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.legend(
+        handles=legend,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16 if public else -0.08),
+        ncols=3,
+        fontsize=8,
+    )
     _subtitle(
         ax,
         "Means; every effect and every payer's costs, whatever the perspective"
@@ -481,7 +533,7 @@ def draw_areas(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     ax.xaxis.set_major_formatter(
         FuncFormatter(lambda v, p: tick_formatter(sc, ctx.lang)(abs(v), p))
     )
-    ax.set_xlabel(ctx.money_axis("pv", sc))
+    ax.set_xlabel(ctx.money_axis("pv", sc, axis="x"))
     ax.legend(loc="lower right", ncols=4, fontsize=8)
     _subtitle(
         ax,
@@ -534,7 +586,7 @@ def draw_cashflow(cd: rd.ChartData, ctx: ChartContext) -> Figure:
             color="#555555",
         )
     ax.set_xlim(yr.min(), yr.max())
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
+    _years(ax.xaxis, yr)
     _money_ticks(ax.yaxis, sc, ctx.lang)
     ax.set_ylabel(ctx.money_axis("cum_disc", sc))
     ax.legend(loc="upper left")
@@ -558,7 +610,7 @@ def draw_fan(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     ax.plot(yr, f["p50"], color="#003F66", lw=1.8, label=ctx.t("median"))
     ax.axhline(0, color="#444444", lw=0.8)
     ax.set_xlim(yr.min(), yr.max())
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
+    _years(ax.xaxis, yr)
     _money_ticks(ax.yaxis, sc, ctx.lang)
     ax.set_ylabel(ctx.money_axis("flow_real", sc))
     ax.legend(loc="upper left", ncols=2)
@@ -589,7 +641,6 @@ def draw_npv(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     mid = left + width / 2
     colors = np.where(mid > 0, BENEFIT, COST)
     ax.bar(left, f["share"], width=width, align="edge", color=colors, alpha=0.75, lw=0)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, ctx.lang)))
     ax.set_ylabel(ctx.t("axis.density"))
     ax2 = ax.twinx()
@@ -614,24 +665,27 @@ def draw_npv(cd: rd.ChartData, ctx: ChartContext) -> Figure:
                 color="#555555",
             )
     ax.text(
-        0.015,
-        0.95,
+        0.985,
+        0.80,
         ctx.t("prob_positive.text", p=format_pct(m.get("prob_positive"), ctx.lang)),
         transform=ax.transAxes,
-        ha="left",
+        ha="right",
         va="top",
         fontsize=10,
         fontweight="bold",
         color=NET,
+        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#BBBBBB", "lw": 0.6},
+        zorder=6,
     )
     _money_ticks(ax.xaxis, sc, ctx.lang)
-    ax.set_xlabel(ctx.money_axis("pv", sc))
+    ax.set_xlabel(ctx.money_axis("pv", sc, axis="x"))
     ax.legend(
         handles=[
             Patch(facecolor=BENEFIT, alpha=0.75, label=ctx.t("histogram")),
             Line2D([], [], color=NET, lw=1.5, label=ctx.t("cdf")),
         ],
-        loc="center left",
+        loc="upper right",
+        bbox_to_anchor=(1.0, 0.70),
     )
     _subtitle(
         ax,
@@ -709,39 +763,47 @@ def draw_tornado(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     labels = []
     for _, r in f.iterrows():
         text = str(r["label"])
-        if not (isinstance(r["low"], float) and math.isnan(r["low"])):
-            text += (
-                f" ({format_plain(r['low'], ctx.lang)}\u2013{format_plain(r['high'], ctx.lang)})"
+        low, high = _float(r["low"]), _float(r["high"])
+        if not (math.isnan(low) or math.isnan(high)):
+            text += f" ({format_plain(low, ctx.lang)}\u2013{format_plain(high, ctx.lang)})"
+        text = _wrap(text, 52)
+        sv = r.get("switching_value") if "switching_value" in f.columns else None
+        if sv is not None and not (isinstance(sv, float) and math.isnan(sv)):
+            text += "\n" + ctx.t(
+                "switching.short",
+                value=format_plain(sv, ctx.lang),
+                ratio=format_number(r["ratio"], ctx.lang, 2),
             )
-        labels.append(_wrap(text, 52))
+        labels.append(text)
     ax.set_yticks(y, labels, fontsize=7.8)
     ax.invert_yaxis()
     ax.grid(axis="x")
     ax.grid(axis="y", visible=False)
-    if "switching_value" in f.columns:
-        for i, r in f.iterrows():
-            sv = r.get("switching_value")
-            if sv is None or (isinstance(sv, float) and math.isnan(sv)):
-                continue
-            ax.annotate(
-                ctx.t(
-                    "switching.short",
-                    value=format_plain(sv, ctx.lang),
-                    ratio=format_number(r["ratio"], ctx.lang, 2),
-                ),
-                (1.0, i),
-                xycoords=("axes fraction", "data"),
-                xytext=(6, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7.5,
-                color="#555555",
-            )
-    _money_ticks(ax.xaxis, sc, ctx.lang)
-    ax.set_xlabel(ctx.money_axis("pv", sc))
+    output = str(cd.meta.get("output", "npv"))
+    if _is_ratio(output):
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, ctx.lang, 2)))
+        ax.set_xlabel(f"{ctx.t('bcr')} ({output})")
+        base_text = format_ratio(base, ctx.lang)
+    else:
+        _money_ticks(ax.xaxis, sc, ctx.lang)
+        ax.set_xlabel(
+            ctx.money_axis("pv", sc, axis="x") + ("" if output == "npv" else f" ({output})")
+        )
+        base_text = format_eur(base, ctx.lang)
     ax.legend(loc="lower right", fontsize=8)
-    _subtitle(ax, ctx.t("tornado.base", value=format_eur(base, ctx.lang)))
+    _subtitle(ax, ctx.t("tornado.base", value=base_text))
     return fig
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _is_ratio(output: str) -> bool:
+    return output.split(".")[-1] == "bcr"
 
 
 def draw_discount(cd: rd.ChartData, ctx: ChartContext) -> Figure:
@@ -756,7 +818,8 @@ def draw_discount(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     )
     ax.plot(r, f["npv_p50"], color=BAND, lw=2.0, marker="o", ms=3.5, label=ctx.t("median"))
     ax.plot(r, f["npv_mean"], color=NET, lw=1.0, ls="--", label=ctx.t("mean"))
-    ax.axhline(0, color="#444444", lw=0.8)
+    thr = float(cd.meta.get("threshold", 0.0))
+    ax.axhline(thr, color="#444444", lw=0.8)
     rate = cd.meta.get("rate")
     if isinstance(rate, int | float) and not math.isnan(rate):
         ax.axvline(rate, color=NET, lw=0.9, ls=":")
@@ -770,10 +833,10 @@ def draw_discount(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         )
     sw = cd.meta.get("switching_rate")
     if sw is not None and not math.isnan(sw):
-        ax.scatter([sw], [0], color=COST, zorder=5, s=30)
+        ax.scatter([sw], [thr], color=COST, zorder=5, s=30)
         ax.annotate(
             ctx.t("switching") + f" {format_pct(sw, ctx.lang, 2)}",
-            (sw, 0),
+            (sw, thr),
             xytext=(6, 8),
             textcoords="offset points",
             fontsize=8.5,
@@ -781,17 +844,19 @@ def draw_discount(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         )
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, ctx.lang, 1)))
     ax.set_xlabel(ctx.t("axis.discount_rate"))
-    _money_ticks(ax.yaxis, sc, ctx.lang)
-    ax.set_ylabel(
-        ctx.t(
-            "axis.pv",
-            unit=scale_label(sc, ctx.lang),
-            price_year=ctx.price_year,
-            base_year=ctx.base_year,
-        )
-    )
+    output = str(cd.meta.get("output", "npv"))
+    if _is_ratio(output):
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, ctx.lang, 2)))
+        ax.set_ylabel(ctx.t("bcr"))
+    else:
+        _money_ticks(ax.yaxis, sc, ctx.lang)
+        ax.set_ylabel(ctx.money_axis("pv", sc))
     ax.legend(loc="upper right")
-    _subtitle(ax, ctx.t("npv"))
+    _subtitle(
+        ax,
+        (ctx.t("npv") if output == "npv" else output)
+        + f" · {ctx.labels.perspective(ctx.perspective)}",
+    )
     return fig
 
 
@@ -809,12 +874,16 @@ def draw_variants(cd: rd.ChartData, ctx: ChartContext) -> Figure:
         y + h / 2, f["benefits_p50"], height=h, color=BENEFIT, label=ctx.t("variants.benefits")
     )
     ax1.set_yticks(y, [_wrap(str(v), 26) for v in f["variant"]])
+    current = cd.meta.get("current")
+    for tick, v in zip(ax1.get_yticklabels(), f["variant"], strict=True):
+        if current is not None and str(v) == str(current):
+            tick.set_fontweight("bold")
     ax1.invert_yaxis()
     ax1.grid(axis="x")
     ax1.grid(axis="y", visible=False)
     _money_ticks(ax1.xaxis, sc, ctx.lang)
-    ax1.set_xlabel(ctx.money_axis("pv", sc))
-    ax1.legend(loc="lower right", fontsize=8)
+    ax1.set_xlabel(ctx.money_axis("pv", sc, axis="x"))
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=8)
     ax2.hlines(y, f["npv_p5"], f["npv_p95"], color=NET, lw=1.2)
     ax2.scatter(f["npv_p50"], y, marker="D", s=30, color=NET, zorder=5)
     ax2.axvline(0, color="#444444", lw=0.8)
@@ -831,10 +900,10 @@ def draw_variants(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     ax2.grid(axis="x")
     ax2.grid(axis="y", visible=False)
     _money_ticks(ax2.xaxis, sc, ctx.lang)
-    ax2.set_xlabel(ctx.money_axis("pv", sc))
+    ax2.set_xlabel(ctx.money_axis("pv", sc, axis="x"))
     ax2.margins(x=0.18)
-    _subtitle(ax1, ctx.t("variants.costs") + " / " + ctx.t("variants.benefits"))
-    _subtitle(ax2, ctx.t("variants.npv"))
+    _panel_title(ax1, ctx.t("variants.costs") + " / " + ctx.t("variants.benefits"))
+    _panel_title(ax2, ctx.t("variants.npv"))
     return fig
 
 
@@ -872,7 +941,9 @@ def _discount_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
 def _variants_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
     if "variants" not in run.extras:
         return None
-    return rd.variants(run.extras["variants"], perspective=run.perspective)
+    cd = rd.variants(run.extras["variants"], perspective=run.perspective)
+    cd.meta["current"] = run.summary.get("variant") or run.summary.get("scenario")
+    return cd
 
 
 CHARTS: dict[str, Chart] = {
@@ -901,7 +972,20 @@ def build(kind: str, run: rd.RunData, ctx: ChartContext) -> Figure | None:
         cd = chart.data(run, ctx.labels)
         if cd is None:
             return None
-        return chart.draw(cd, ctx)
+        fig = chart.draw(cd, ctx)
+        freeze_layout(fig)
+        return fig
+
+
+def freeze_layout(fig: Figure) -> None:
+    """Lay the figure out once, at its own dpi, and keep that layout for every format.
+
+    The layout then does not depend on which formats are saved or in which order (so the
+    SVG of ``mkba chart --format svg`` equals that of ``mkba report``), and is not computed
+    again for every file.
+    """
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
 
 
 @dataclass

@@ -16,8 +16,11 @@ table          columns
 =============  =======================================================================
 
 :func:`load_run` finds them as ``<name>.parquet`` or ``<name>.csv`` (also under the aliases in
-:data:`EXTRA_FILES`) in the run directory, its ``sensitivity/`` and ``batch/`` folders, or
-the folders given as ``sensitivity`` and ``batch``.
+:data:`EXTRA_FILES`) in the folders given as ``sensitivity`` (several: ``mkba sensitivity``
+writes one run directory per method) and ``batch`` (a batch directory or its ``summary/``),
+else in the run directory, its ``sensitivity/`` and ``batch/`` folders, and for a run of a
+batch (``manifest.json`` names it) in that batch's ``summary/``. Column spellings of
+``mkba sensitivity`` and ``mkba batch`` are accepted (:data:`ALIASES`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -75,6 +79,8 @@ class RunData:
     spec_note: str | None = None  # why the spec is missing, or that the files changed
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
     extra_files: dict[str, Path] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # computed once per run
+    given: dict[str, list[Path]] = field(default_factory=dict)  # --sensitivity / --batch folders
 
     @property
     def perspective(self) -> str:
@@ -155,22 +161,50 @@ def normalize(name: str, df: pd.DataFrame, perspective: str | None = None) -> pd
     return f.reset_index(drop=True)
 
 
+Folders = Path | str | Sequence[Path | str] | None
+
+
+def _folders(given: Folders) -> list[Path]:
+    if given is None:
+        return []
+    if isinstance(given, str | Path):
+        return [Path(given)]
+    return [Path(g) for g in given]
+
+
 def find_extras(
-    run_dir: Path, sensitivity: Path | None = None, batch: Path | None = None
+    run_dir: Path, sensitivity: Folders = None, batch: Folders = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
-    """Sensitivity and batch tables next to a run (see the module docstring)."""
+    """Sensitivity and batch tables next to a run (see the module docstring).
+
+    ``sensitivity`` may name several folders: ``mkba sensitivity`` writes one run directory
+    per method (tornado, switching, discount). The first folder holding a table wins.
+    """
+    sens, bat = _folders(sensitivity), _folders(batch)
     problems = []
-    for label, folder in (("--sensitivity", sensitivity), ("--batch", batch)):
-        if folder is not None and not Path(folder).is_dir():
-            problems.append(Problem(str(folder), label, "folder not found"))
+    for label, folders in (("--sensitivity", sens), ("--batch", bat)):
+        for folder in folders:
+            if not folder.is_dir():
+                problems.append(Problem(str(folder), label, "folder not found"))
     if problems:
         raise InputError(problems)
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
+    # a run of a batch (BATCH/runs/JOB) finds the batch's table in BATCH/summary
+    manifest = run_dir / "manifest.json"
+    batch_home: list[Path] = []
+    try:
+        home = json.loads(manifest.read_text(encoding="utf-8")).get("batch")
+    except (OSError, ValueError):
+        home = None
+    if home:
+        batch_home = [Path(home) / "summary", Path(home)]
     for name, (stems, columns, kind) in EXTRA_FILES.items():
-        given = sensitivity if kind == "sensitivity" else batch
-        folders = [Path(given)] if given is not None else []
-        folders += [run_dir, run_dir / kind]
+        if kind == "sensitivity":
+            folders = [*sens, run_dir, run_dir / "sensitivity"]
+        else:
+            folders = [x for f in bat for x in (f, f / "summary")]
+            folders += [run_dir, run_dir / "batch", *batch_home]
         for folder in folders:
             for stem in stems:
                 df = _read_table(folder, stem)
@@ -210,6 +244,13 @@ def load_spec(manifest: dict[str, Any], run_dir: Path) -> tuple[Any, str | None]
         if path.is_file():
             try:
                 spec = load_scenario(path, variant=manifest.get("variant"))
+                point = manifest.get("grid_point")
+                if point:  # a grid point of a batch: the same scenario with its updates
+                    from mkba.load import grid_points
+
+                    updates = dict(grid_points(spec.base_scenario)).get(point)
+                    if updates is not None:
+                        spec = load_scenario(path, variant=manifest.get("variant"), updates=updates)
             except MkbaError as exc:
                 return None, f"{path}: the scenario no longer loads ({str(exc).splitlines()[0]})"
             if spec.digest != manifest.get("scenario_hash"):
@@ -227,8 +268,8 @@ def load_spec(manifest: dict[str, Any], run_dir: Path) -> tuple[Any, str | None]
 def load_run(
     path: Path | str,
     *,
-    sensitivity: Path | None = None,
-    batch: Path | None = None,
+    sensitivity: Folders = None,
+    batch: Folders = None,
     with_spec: bool = True,
 ) -> RunData:
     """Read a run directory written by ``mkba run``.
@@ -264,6 +305,7 @@ def load_run(
         spec_note=note,
         extras=extras,
         extra_files=extra_files,
+        given={"sensitivity": _folders(sensitivity), "batch": _folders(batch)},
     )
 
 
@@ -480,23 +522,34 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
 
 
 def stakeholder_table(run: RunData, labels: Labels) -> pd.DataFrame:
-    """Per stakeholder: gains, pays and net (mean) and the net's P5, P50, P95.
+    """Per stakeholder (means): what it gains, what it loses through transfers and losses,
+    the programme costs it pays, and its net result with P5, P50, P95.
 
-    Columns: stakeholder, label, public, benefits_mean, costs_mean, net_mean, net_p5, net_p50,
-    net_p95. From ``summary.json`` (the stakeholder view, see :func:`stakeholders`).
+    Columns: stakeholder, label, public, gains_mean, losses_mean (transfers paid and losses,
+    as a positive amount), costs_mean (programme costs paid), net_mean, net_p5, net_p50,
+    net_p95. Gains and losses come from :func:`stakeholders`; without the parameter set
+    ``gains_mean`` is the net of all effects and ``losses_mean`` is NaN.
     """
     s = run.summary
+    parts = stakeholders(run, labels).frame
     rows = []
     for k, net in s["by_stakeholder"].items():
         pub = None
         if run.params is not None and k in run.params.model.stakeholders:
             pub = bool(run.params.model.stakeholders[k].public)
+        mine = parts[(parts["stakeholder"] == k) & (parts["part"] != "programme_costs")]
+        if run.params is not None:
+            gains = float(mine.loc[mine["value"] > 0, "value"].sum())
+            losses = float(-mine.loc[mine["value"] < 0, "value"].sum()) + 0.0  # no -0.0
+        else:
+            gains, losses = _stat(s["by_stakeholder_benefits"][k]), math.nan
         rows.append(
             {
                 "stakeholder": k,
                 "label": labels.stakeholder(k),
                 "public": pub,
-                "benefits_mean": _stat(s["by_stakeholder_benefits"][k]),
+                "gains_mean": gains,
+                "losses_mean": losses,
                 "costs_mean": _stat(s["by_stakeholder_costs"][k]),
                 "net_mean": _stat(net),
                 "net_p5": _stat(net, "p5"),
@@ -614,31 +667,40 @@ def rank_correlations(run: RunData, labels: Labels, top: int | None = 15) -> Cha
     not a variance decomposition. Columns: parameter, label, rho. Constant columns are left
     out; an empty frame when the run kept no parameter samples.
     """
-    d = run.draws
-    cols = [c for c in d.columns if c.startswith("param.")]
-    y = d[f"{run.perspective}.npv"].to_numpy(dtype=float)
-    rows = []
-    if cols and len(y) > 2:
-        X = d[cols].to_numpy(dtype=float)
-        keep = X.std(axis=0) > 0
-        X = X[:, keep]
-        names = [c for c, k in zip(cols, keep, strict=True) if k]
-        if names:
-            rx = pd.DataFrame(X).rank(method="average").to_numpy()
-            ry = pd.Series(y).rank(method="average").to_numpy()
-            rx = (rx - rx.mean(axis=0)) / rx.std(axis=0)
-            ry = (ry - ry.mean()) / ry.std()
-            rho = rx.T @ ry / len(ry)
-            for name, r in zip(names, rho, strict=True):
-                path = name[len("param.") :]
-                rows.append({"parameter": path, "label": labels.param(path), "rho": float(r)})
+    key = f"rank_correlations.{run.perspective}"
+    if key not in run.cache:
+        run.cache[key] = _spearman(run.draws, f"{run.perspective}.npv")
+    rows = [
+        {"parameter": path, "label": labels.param(path), "rho": r} for path, r in run.cache[key]
+    ]
     frame = pd.DataFrame(rows, columns=["parameter", "label", "rho"])
     if not frame.empty:
         order = np.lexsort((frame["parameter"].to_numpy(), -frame["rho"].abs().to_numpy()))
         frame = frame.iloc[order].reset_index(drop=True)
         if top is not None:
             frame = frame.head(top)
-    return ChartData(frame, {"outcome": f"{run.perspective}.npv", "draws": len(y)})
+    return ChartData(frame, {"outcome": f"{run.perspective}.npv", "draws": len(run.draws)})
+
+
+def _spearman(d: pd.DataFrame, outcome: str) -> list[tuple[str, float]]:
+    """(parameter path, Spearman rho with ``outcome``) for every non-constant param column."""
+    cols = [c for c in d.columns if c.startswith("param.")]
+    y = d[outcome].to_numpy(dtype=float)
+    if not cols or len(y) <= 2:
+        return []
+    X = d[cols].to_numpy(dtype=float)
+    keep = X.std(axis=0) > 0
+    names = [c for c, k in zip(cols, keep, strict=True) if k]
+    if not names or np.std(y) == 0:
+        return []
+    from scipy.stats import rankdata
+
+    rx = rankdata(X[:, keep], axis=0)
+    ry = rankdata(y)
+    rx = (rx - rx.mean(axis=0)) / rx.std(axis=0)
+    ry = (ry - ry.mean()) / ry.std()
+    rho = rx.T @ ry / len(ry)
+    return [(n[len("param.") :], float(r)) for n, r in zip(names, rho, strict=True)]
 
 
 def _name_label(name: str, labels: Labels) -> str:
@@ -666,15 +728,20 @@ def tornado(
     order = np.lexsort((f["name"].astype(str).to_numpy(), -f["swing"].to_numpy()))
     f = f.iloc[order].head(top).reset_index(drop=True)
     base = float(f["base_output"].iloc[0]) if len(f) else math.nan
-    return ChartData(f, {"base_output": base})
+    output = str(f["output"].iloc[0]) if "output" in f.columns and len(f) else "npv"
+    return ChartData(f, {"base_output": base, "output": output})
 
 
 def switching_table(df: pd.DataFrame, labels: Labels) -> pd.DataFrame:
-    """Switching values with labels, nearest to the base (smallest ``|ratio - 1|``) first."""
-    check_columns(df, SWITCHING_COLUMNS, "switching")
-    f = df.copy()
+    """Switching values with labels, nearest to the base first (smallest ``|log ratio|``:
+    halving and doubling are equally far); parameters without one last."""
+    f = normalize("switching", df)
+    check_columns(f, SWITCHING_COLUMNS, "switching")
     f["label"] = [_name_label(str(n), labels) for n in f["name"]]
-    dist = (f["ratio"].astype(float) - 1.0).abs().fillna(np.inf).to_numpy()
+    ratio = pd.to_numeric(f["ratio"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where(ratio > 0, np.abs(np.log(ratio)), np.inf)
+    dist = np.nan_to_num(dist, nan=np.inf)
     order = np.lexsort((f["name"].astype(str).to_numpy(), dist))
     return f.iloc[order].reset_index(drop=True)
 
@@ -682,14 +749,17 @@ def switching_table(df: pd.DataFrame, labels: Labels) -> pd.DataFrame:
 def discount_sweep(df: pd.DataFrame, rate: float | None = None) -> ChartData:
     """NPV against the discount rate, lowest rate first.
 
-    ``meta``: ``rate`` (the run's rate) and ``switching_rate`` (where the median NPV crosses
-    zero, by linear interpolation; NaN if it does not).
+    ``meta``: ``rate`` (the run's rate), ``output`` (the ``output`` column, default ``npv``),
+    ``threshold`` (0, or 1 for a benefit-cost ratio) and ``switching_rate`` (where the median
+    crosses the threshold, by linear interpolation; NaN if it does not).
     """
     f = normalize("discount", df)
     check_columns(f, DISCOUNT_COLUMNS, "discount")
     f = f.sort_values("rate", kind="mergesort").reset_index(drop=True)
+    output = str(f["output"].iloc[0]) if "output" in f.columns and len(f) else "npv"
+    threshold = 1.0 if output.split(".")[-1] == "bcr" else 0.0
     r = f["rate"].to_numpy(dtype=float)
-    y = f["npv_p50"].to_numpy(dtype=float)
+    y = f["npv_p50"].to_numpy(dtype=float) - threshold
     cross = math.nan
     for i in range(len(y) - 1):
         if y[i] == 0:
@@ -698,7 +768,8 @@ def discount_sweep(df: pd.DataFrame, rate: float | None = None) -> ChartData:
         if y[i] * y[i + 1] < 0:
             cross = float(r[i] + (r[i + 1] - r[i]) * y[i] / (y[i] - y[i + 1]))
             break
-    return ChartData(f, {"rate": rate, "switching_rate": cross})
+    meta = {"rate": rate, "switching_rate": cross, "output": output, "threshold": threshold}
+    return ChartData(f, meta)
 
 
 def variants(df: pd.DataFrame, perspective: str | None = None) -> ChartData:

@@ -9,7 +9,7 @@ value                      ``lang="nl"``            ``lang="en"``
 =========================  ======================  ==================
 ``format_eur(3.8e9)``      ``€ 3,8 mld``            ``€3.8 bn``
 ``format_eur(1_234e6)``    ``€ 1.234 mln``          ``€1,234 m``
-``format_eur(-2.5e6)``     ``−€ 2,5 mln``           ``−€2.5 m``
+``format_eur(-2.5e6)``     ``€ −2,5 mln``           ``€−2.5 m``
 ``format_eur(14_000)``     ``€ 14.000``             ``€14,000``
 ``format_pct(0.9659)``     ``97%``                  ``97%``
 ``format_number(1.52, 2)`` ``1,52``                 ``1.52``
@@ -21,16 +21,22 @@ rounded figure is within ``max_rounding`` (1 % by default) of the exact value; o
 the next smaller unit. So 3.8e9 reads ``€ 3,8 mld`` but 1.234e9 reads ``€ 1.234 mln``
 (``€ 1,2 mld`` would hide 2.8 %). Thousands (``k``) are used only on request
 (``scale="k"``). Figures in a unit are shown with one decimal below 100 and none above,
-and a trailing ``,0`` is dropped (``€ 3 mld``) unless ``digits`` is given.
+and a trailing ``,0`` is dropped for whole numbers (``€ 3 mld`` for exactly 3e9, but
+``€ 2,0 mld`` for 1.99e9) unless ``digits`` is given.
 
-Negative numbers carry a true minus sign (U+2212) before the currency sign, as in
-``−€ 3,8 mld``; ``minus="-"`` gives an ASCII hyphen-minus instead.
+Rounding is half away from zero (``14,25`` -> ``14,3``), as readers and spreadsheets round,
+not Python's round-half-to-even.
+
+Negative numbers carry a true minus sign (U+2212) between the currency sign and the figure,
+``€ −3,8 mld`` (``€−3.8 bn``), in single amounts and ranges alike (``€ −0,2 tot 1,4 mld``);
+``minus="-"`` gives an ASCII hyphen-minus instead.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 Lang = Literal["nl", "en"]
@@ -104,7 +110,7 @@ def format_number(
     assert x is not None
     if math.isinf(x):
         return ("" if x > 0 else minus) + "\u221e"
-    text = f"{abs(x):,.{max(digits, 0)}f}"
+    text = f"{_half_up(abs(x), max(digits, 0)):,.{max(digits, 0)}f}"
     if strip_zeros and "." in text:
         text = text.rstrip("0").rstrip(".")
     negative = x < 0 and any(ch not in "0.," for ch in text)  # -0.0 and -0.04 -> "0"
@@ -113,6 +119,12 @@ def format_number(
     if negative:
         return minus + text
     return ("+" + text) if sign and x > 0 and any(ch not in "0.," for ch in text) else text
+
+
+def _half_up(x: float, digits: int) -> Decimal:
+    """``x`` rounded half away from zero, as a reader rounds (14,25 -> 14,3), from its
+    shortest decimal form (so 2.675, stored as 2.67499..., also gives 2,68)."""
+    return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
 def choose_scale(values: Iterable[float | None]) -> str:
@@ -138,7 +150,7 @@ def _pick_scale(x: float, max_rounding: float) -> str:
         if a < div and scale != "unit":
             continue
         scaled = a / div
-        shown = round(scaled, _digits_for(scaled, scale))
+        shown = float(_half_up(scaled, _digits_for(scaled, scale)))
         if scale == "unit" or abs(shown - scaled) <= max_rounding * scaled:
             return scale
     return "unit"  # pragma: no cover - the loop always returns at "unit"
@@ -173,7 +185,7 @@ def format_eur(
     minus : str
         The minus sign (U+2212 by default).
     sign : bool
-        ``+`` before positive amounts (changes, waterfall steps).
+        ``+`` before positive amounts (changes, waterfall steps): ``€ +2,1 mld``.
     unit : bool
         Append the unit word (``mld``); ``False`` gives ``€ 3,8`` for a labelled column.
     """
@@ -191,18 +203,16 @@ def format_eur(
         chosen = _pick_scale(x, max_rounding) if scale == "auto" else scale
         scaled = x / SCALES[chosen]
         d = _digits_for(scaled, chosen) if digits is None else digits
-        body = format_number(abs(scaled), lang, d, strip_zeros=digits is None)
-    negative = x < 0 and body.strip("0,.") != ""
+        whole = abs(scaled - round(scaled)) <= 1e-9 * max(abs(scaled), 1.0)
+        body = format_number(abs(scaled), lang, d, strip_zeros=digits is None and whole)
+    shown = body.strip("0,.") != ""
+    if x < 0 and shown:
+        body = minus + body
+    elif sign and x > 0 and shown:
+        body = "+" + body
     word = SCALE_WORDS[lang][chosen] if unit else ""
-    if lang == "nl":
-        text = f"€ {body}" + (f" {word}" if word else "")
-    else:
-        text = f"€{body}" + (f" {word}" if word else "")
-    if negative:
-        return minus + text
-    if sign and x > 0 and body.strip("0,.") != "":
-        return "+" + text
-    return text
+    cur = "€ " if lang == "nl" else "€"
+    return f"{cur}{body}" + (f" {word}" if word else "")
 
 
 def format_eur_range(
@@ -216,8 +226,8 @@ def format_eur_range(
 ) -> str:
     """A range in one unit: ``€ 3,6–4,1 mld`` (nl) or ``€3.6–4.1 bn`` (en).
 
-    The unit is that of the larger end unless ``scale`` is given; a negative end keeps its
-    sign: ``€ −0,2–1,4 mld``.
+    The unit is that of the larger end unless ``scale`` is given. A negative lower end is
+    joined with a word instead of a dash: ``€ −0,2 tot 1,4 mld``, ``€−0.2 to 1.4 bn``.
     """
     lang = check_lang(lang)
     if _missing(lo) or _missing(hi):
@@ -233,7 +243,9 @@ def format_eur_range(
     fb = format_number(b, lang, digits, minus=minus)
     word = SCALE_WORDS[lang][sc]
     cur = "€ " if lang == "nl" else "€"
-    return f"{cur}{fa}{DASH}{fb}" + (f" {word}" if word else "")
+    # a dash between signed numbers reads badly (−1,5–2,6): write "to" then
+    sep = DASH if lo >= 0 else (" tot " if lang == "nl" else " to ")
+    return f"{cur}{fa}{sep}{fb}" + (f" {word}" if word else "")
 
 
 def format_pct(
@@ -310,4 +322,4 @@ def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
         return format_number(x, lang, 0)
     mag = math.floor(math.log10(abs(x)))
     digits = max(sig - 1 - mag, 0)
-    return format_number(round(x, digits), lang, digits, strip_zeros=True)
+    return format_number(x, lang, digits, strip_zeros=True)

@@ -76,20 +76,20 @@ _T: dict[str, tuple[str, str]] = {
     "private": ("private", "privaat"),
     # units on axes
     "axis.pv": (
-        "{unit}, price level {price_year}, present value {base_year}",
-        "{unit}, prijspeil {price_year}, contante waarde {base_year}",
+        "{unit}\nprice level {price_year}, present value {base_year}",
+        "{unit}\nprijspeil {price_year}, contante waarde {base_year}",
     ),
     "axis.flow_real": (
-        "{unit} per year, real (price level {price_year}), undiscounted",
-        "{unit} per jaar, reëel (prijspeil {price_year}), niet verdisconteerd",
+        "{unit} per year\nreal (price level {price_year}), undiscounted",
+        "{unit} per jaar\nreëel (prijspeil {price_year}), niet verdisconteerd",
     ),
     "axis.flow_disc": (
-        "{unit}, price level {price_year}, discounted to {base_year}",
-        "{unit}, prijspeil {price_year}, verdisconteerd naar {base_year}",
+        "{unit}\nprice level {price_year}, discounted to {base_year}",
+        "{unit}\nprijspeil {price_year}, verdisconteerd naar {base_year}",
     ),
     "axis.cum_disc": (
-        "{unit}, cumulative, price level {price_year}, discounted to {base_year}",
-        "{unit}, cumulatief, prijspeil {price_year}, verdisconteerd naar {base_year}",
+        "{unit}, cumulative\nprice level {price_year}, discounted to {base_year}",
+        "{unit}, cumulatief\nprijspeil {price_year}, verdisconteerd naar {base_year}",
     ),
     "axis.density": ("Share of draws", "Aandeel trekkingen"),
     "axis.cdf": ("Cumulative probability", "Cumulatieve kans"),
@@ -140,7 +140,7 @@ _T: dict[str, tuple[str, str]] = {
     "cdf": ("Cumulative distribution", "Cumulatieve verdeling"),
     "tornado.low": ("parameter low", "parameter laag"),
     "tornado.high": ("parameter high", "parameter hoog"),
-    "tornado.base": ("base {value}", "basis {value}"),
+    "tornado.base": ("NPV at base values: {value}", "Saldo bij basiswaarden: {value}"),
     "switching": ("Switching value", "Omslagwaarde"),
     "switching.short": (
         "switches at {value} ({ratio} × base)",
@@ -172,8 +172,8 @@ def add_texts(texts: dict[str, tuple[str, str]]) -> None:
 
 # What each key of a parameter path means (the last part, or two parts for volume.*).
 PARAM_KEYS: dict[str, tuple[str, str]] = {
-    "volume.rate": ("volume: base rate", "volume: basisaandeel"),
-    "volume.factor": ("volume: focus-area factor", "volume: factor focusgebied"),
+    "volume.rate": ("base volume rate", "basisaandeel volume"),
+    "volume.factor": ("focus-area volume factor", "volumefactor focusgebied"),
     "trend": ("trend without the programme", "trend in het nulalternatief"),
     "effect": ("effect size", "effectgrootte"),
     "deadweight": ("dead weight", "deadweight (zou toch gebeuren)"),
@@ -193,6 +193,14 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
         "effectverlies zonder governance",
     ),
 }
+
+
+def _lower_first(text: str) -> str:
+    """``Bespaarde Wmo-kosten`` -> ``bespaarde Wmo-kosten`` (names inside keep their capitals;
+    an abbreviation such as ``GGZ`` stays as it is)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 class Labels:
@@ -247,7 +255,7 @@ class Labels:
         if parts[0] == "streams" and len(parts) >= 3:
             head = self.stream(parts[1])
             if parts[2] == "components" and len(parts) >= 5:
-                head = f"{head}, {self.component(parts[1] + '.' + parts[3]).lower()}"
+                head = f"{head}, {_lower_first(self.component(parts[1] + '.' + parts[3]))}"
                 key = parts[4]
             else:
                 key = ".".join(parts[2:])

@@ -1,0 +1,19 @@
+"""Outputs for readers: charts, an Excel workbook and a business-case report of a run.
+
+=====================  ===============================================================
+module                 job
+=====================  ===============================================================
+``format``             Dutch and English numbers (``€ 3,8 mld``), never the machine's locale
+``labels``             fixed words in both languages; names from the parameter files
+``data``               read a run directory; the data behind every chart and table
+``charts``             matplotlib charts, one shipped style, deterministic PNG and SVG
+``workbook``           the Excel workbook (XlsxWriter) for finance departments
+``document``           what the report says, as plain blocks
+``html``, ``markdown`` how the report looks
+``build``              :func:`make_charts` and :func:`make_report` (``mkba chart``/``report``)
+=====================  ===============================================================
+"""
+
+from mkba.report.build import make_charts, make_report
+
+__all__ = ["make_charts", "make_report"]

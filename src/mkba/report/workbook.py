@@ -1,0 +1,560 @@
+"""The Excel workbook of a run, for finance departments (XlsxWriter).
+
+One real Excel table per sheet (sortable, filterable, named ``tbl<Sheet>``), frozen headers,
+column widths, euro number formats, and one native Excel chart (benefits by stream). Money
+cells hold exact euros of the price year; the number format only shows them in millions.
+
+Sheets: summary; perspectives; streams (per perspective); areas; stakeholders; years (real
+undiscounted, discounted and cumulative discounted net flows); assumptions (unit, price year,
+source, the stated assumption); manifest (how the run was made).
+
+Every string from the user's files (titles, names, sources, assumptions) is written as text:
+the workbook is opened with ``strings_to_formulas``, ``strings_to_urls`` and
+``strings_to_numbers`` off, so ``=HYPERLINK(...)`` in a scenario title stays a string.
+Source URLs are written as links on purpose, one per quantity.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+
+from mkba.output import atomic_write_bytes
+from mkba.report import data as rd
+from mkba.report.format import check_lang, format_int, format_pct
+from mkba.report.labels import Labels
+
+SHEETS: dict[str, tuple[str, str]] = {
+    "summary": ("Summary", "Samenvatting"),
+    "perspectives": ("Perspectives", "Perspectieven"),
+    "streams": ("Streams", "Effecten"),
+    "areas": ("Areas", "Gebieden"),
+    "stakeholders": ("Stakeholders", "Actoren"),
+    "years": ("Years", "Jaren"),
+    "assumptions": ("Assumptions", "Aannames"),
+    "manifest": ("Manifest", "Manifest"),
+}
+"""Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
+
+WORKBOOK_OPTIONS = {
+    "in_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "nan_inf_to_errors": False,
+}
+
+
+def sheet_name(key: str, lang: str) -> str:
+    return SHEETS[key][1 if lang == "nl" else 0]
+
+
+def table_name(key: str) -> str:
+    return "tbl" + SHEETS[key][0]
+
+
+@dataclass
+class Col:
+    """A column of a sheet's table: header, key in the rows, format name, width."""
+
+    header: str
+    key: str
+    fmt: str = "text"
+    width: float | None = None
+
+
+def _w(en: str, nl: str, lang: str) -> str:
+    return nl if lang == "nl" else en
+
+
+class _Book:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.buf = io.BytesIO()
+        self.wb = xlsxwriter.Workbook(self.buf, WORKBOOK_OPTIONS)
+        self.wb.set_properties(
+            {"title": "mkba", "author": "mkba", "comments": "Written by mkba (mkba report)"}
+        )
+        nl = lang == "nl"
+        money = (
+            '€ #,##0.0,, "mln";[Red]-€ #,##0.0,, "mln"'
+            if nl
+            else '€#,##0.0,, "m";[Red]-€#,##0.0,, "m"'
+        )
+        self.f = {
+            "text": self.wb.add_format({"valign": "top"}),
+            "wrap": self.wb.add_format({"text_wrap": True, "valign": "top"}),
+            "eur": self.wb.add_format({"num_format": money, "valign": "top"}),
+            "eur_full": self.wb.add_format({"num_format": "€ #,##0", "valign": "top"}),
+            "ratio": self.wb.add_format({"num_format": "0.00", "valign": "top"}),
+            "pct": self.wb.add_format({"num_format": "0.0%", "valign": "top"}),
+            "int": self.wb.add_format({"num_format": "0", "valign": "top"}),
+            "num": self.wb.add_format({"num_format": "General", "valign": "top"}),
+            "bool": self.wb.add_format({"valign": "top"}),
+            "link": self.wb.add_format({"font_color": "#0563C1", "underline": 1, "valign": "top"}),
+            "header": self.wb.add_format(
+                {"bold": True, "text_wrap": True, "valign": "bottom", "bottom": 1}
+            ),
+            "title": self.wb.add_format({"bold": True, "font_size": 14}),
+            "subtitle": self.wb.add_format({"italic": True, "font_color": "#555555"}),
+            "note": self.wb.add_format({"font_color": "#555555", "text_wrap": False}),
+        }
+
+    def sheet(self, key: str) -> Any:
+        return self.wb.add_worksheet(sheet_name(key, self.lang))
+
+    def heading(self, ws: Any, title: str, lines: Sequence[str]) -> int:
+        """Title and note lines at the top of a sheet; returns the first free row."""
+        ws.write_string(0, 0, title, self.f["title"])
+        for i, line in enumerate(lines, start=1):
+            ws.write_string(i, 0, line, self.f["note"])
+        return len(lines) + 2
+
+    def table(
+        self,
+        ws: Any,
+        key: str,
+        top: int,
+        cols: Sequence[Col],
+        rows: Sequence[dict[str, Any]],
+        row_formats: Sequence[str | None] | None = None,
+        links: dict[tuple[int, str], str] | None = None,
+    ) -> tuple[int, int]:
+        """A real Excel table at row ``top``; header frozen. Returns (first, last) data row."""
+        n = len(rows)
+        last = top + max(n, 1)
+        ws.add_table(
+            top,
+            0,
+            last,
+            len(cols) - 1,
+            {
+                "name": table_name(key),
+                "style": "Table Style Light 9",
+                "columns": [{"header": c.header, "header_format": self.f["header"]} for c in cols],
+            },
+        )
+        ws.set_row(top, 32)
+        for i, row in enumerate(rows):
+            r = top + 1 + i
+            for j, c in enumerate(cols):
+                fmt = c.fmt
+                if row_formats is not None and row_formats[i] and c.fmt == "eur":
+                    fmt = row_formats[i] or fmt
+                self._cell(ws, r, j, row.get(c.key), fmt, (links or {}).get((i, c.key)))
+        for j, c in enumerate(cols):
+            width = c.width or _width(c.header, [row.get(c.key) for row in rows], c.fmt)
+            ws.set_column(j, j, width, self.f["wrap"] if c.fmt == "wrap" else None)
+        ws.freeze_panes(top + 1, 0)
+        return top + 1, top + n
+
+    def _cell(self, ws: Any, r: int, c: int, v: Any, fmt: str, url: str | None) -> None:
+        f = self.f[fmt]
+        if url:
+            ws.write_url(r, c, url, self.f["link"], string=str(v) if v else url)
+        elif v is None or (isinstance(v, float) and math.isnan(v)):
+            ws.write_blank(r, c, None, f)
+        elif isinstance(v, bool):
+            ws.write_boolean(r, c, v, f)
+        elif isinstance(v, int | float):
+            if math.isinf(v):
+                ws.write_string(r, c, "inf" if v > 0 else "-inf", f)
+            else:
+                ws.write_number(r, c, float(v), f)
+        else:
+            ws.write_string(r, c, str(v), f)
+
+    def close(self) -> bytes:
+        self.wb.close()
+        return self.buf.getvalue()
+
+
+def _width(header: str, values: Sequence[Any], fmt: str) -> float:
+    if fmt in ("eur", "eur_full"):
+        return max(14.0, min(len(header) * 0.8, 22.0))
+    if fmt in ("ratio", "pct", "int", "bool", "num"):
+        return max(9.0, min(len(header) * 0.8, 16.0))
+    longest = max([len(str(v)) for v in values if v is not None] + [len(header) * 0.8, 8])
+    if fmt == "wrap":
+        return min(max(longest, 20), 70)
+    return min(longest + 2, 60)
+
+
+def _identity(run: rd.RunData, labels: Labels) -> list[str]:
+    s = run.summary
+    lang = labels.lang
+    rate = s.get("discount_rate")
+    rate_text = format_pct(rate, lang, 2) if isinstance(rate, float) else "schedule"
+    variant = f" · variant {s['variant']}" if s.get("variant") else ""
+    return [
+        f"{s['scenario']}{variant} · run {run.manifest.get('run_id', '')} · "
+        + _w("draws", "trekkingen", lang)
+        + f" {format_int(s['draws'], lang)} · seed {s['seed']} · "
+        + _w("perspective", "perspectief", lang)
+        + f" {labels.perspective(s['perspective'])}",
+        _w(
+            f"Euros of price level {s['price_year']}; present values at {s['base_year']}, "
+            f"discount rate {rate_text} (real); horizon {s['horizon']}. Cells hold exact euros; "
+            "the format shows millions.",
+            f"Euro's van prijspeil {s['price_year']}; contante waarden in {s['base_year']}, "
+            f"discontovoet {rate_text} (reëel); zichtjaar {s['horizon']}. Cellen bevatten "
+            "exacte euro's; de opmaak toont miljoenen.",
+            lang,
+        ),
+    ]
+
+
+def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
+    """The workbook of a run as bytes (see the module docstring)."""
+    lang = check_lang(lang)
+    labels = run.labels(lang)
+    b = _Book(lang)
+    ident = _identity(run, labels)
+    s = run.summary
+    stat_cols = lambda fmt: [  # noqa: E731
+        Col(labels.t("mean"), "mean", fmt),
+        Col("P5", "p5", fmt),
+        Col("P50", "p50", fmt),
+        Col("P95", "p95", fmt),
+    ]
+
+    # --- summary -------------------------------------------------------------------------
+    ws = b.sheet("summary")
+    top = b.heading(ws, str(s.get("title") or s["scenario"]), ident)
+    st = rd.summary_table(run, labels).frame
+    unit_of = {
+        "cost": "EUR",
+        "benefit": "EUR",
+        "total": "EUR",
+        "npv": "EUR",
+        "bcr": _w("ratio", "verhouding", lang),
+        "prob": _w("probability", "kans", lang),
+        "pm": "PM",
+    }
+    kind_of = {
+        "cost": _w("costs", "kosten", lang),
+        "benefit": _w("benefit", "baat", lang),
+        "total": _w("total", "totaal", lang),
+        "npv": _w("net", "saldo", lang),
+        "bcr": _w("ratio", "verhouding", lang),
+        "prob": _w("probability", "kans", lang),
+        "pm": _w("not monetised", "niet in geld", lang),
+    }
+    fmt_of = {"bcr": "ratio", "prob": "pct"}
+    rows, row_fmts = [], []
+    for r in st.to_dict("records"):
+        kind = r["kind"]
+        rows.append(
+            {
+                "label": r["label"],
+                "kind": kind_of[kind],
+                "unit": unit_of[kind],
+                **{k: (None if kind == "pm" else r[k]) for k in ("mean", "p5", "p50", "p95")},
+            }
+        )
+        row_fmts.append(fmt_of.get(kind))
+        if kind == "pm":
+            rows[-1]["mean"] = "PM"
+    cols = [
+        Col(labels.t("item"), "label", "text"),
+        Col(_w("Kind", "Soort", lang), "kind", "text", 13),
+        Col(labels.t("unit"), "unit", "text", 12),
+        *stat_cols("eur"),
+    ]
+    first, _last = b.table(ws, "summary", top, cols, rows, row_fmts)
+    streams = [i for i, r in enumerate(st.to_dict("records")) if r["kind"] == "benefit"]
+    if streams:
+        chart = b.wb.add_chart({"type": "bar"})
+        name = sheet_name("summary", lang)
+        r0, r1 = first + streams[0], first + streams[-1]
+        chart.add_series(
+            {
+                "name": _w("Benefits by stream (mean)", "Baten per effect (gemiddelde)", lang),
+                "categories": [name, r0, 0, r1, 0],
+                "values": [name, r0, 3, r1, 3],
+                "fill": {"color": "#0072B2"},
+                "gap": 60,
+            }
+        )
+        chart.set_title(
+            {
+                "name": _w("Benefits by stream", "Baten per effect", lang)
+                + f" ({labels.perspective(s['perspective'])})",
+                "name_font": {"size": 12},
+            }
+        )
+        chart.set_x_axis(
+            {
+                "name": _w(
+                    f"EUR m, price level {s['price_year']}, PV {s['base_year']}",
+                    f"€ mln, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
+                    lang,
+                ),
+                "num_format": "#,##0,,",
+                "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
+            }
+        )
+        chart.set_y_axis({"reverse": True})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 620, "height": 340})
+        ws.insert_chart(top, len(cols) + 1, chart)
+
+    # --- perspectives --------------------------------------------------------------------
+    ws = b.sheet("perspectives")
+    top = b.heading(
+        ws,
+        _w("Three perspectives, the same draws", "Drie perspectieven, dezelfde trekkingen", lang),
+        [
+            *ident,
+            _w(
+                "Never add numbers of different perspectives.",
+                "Tel getallen uit verschillende perspectieven nooit op.",
+                lang,
+            ),
+        ],
+    )
+    pt = rd.perspectives_table(run, labels)
+    b.table(
+        ws,
+        "perspectives",
+        top,
+        [
+            Col(_w("Perspective (id)", "Perspectief (id)", lang), "perspective"),
+            Col(_w("Perspective", "Perspectief", lang), "label"),
+            Col(_w("Costs P50", "Kosten P50", lang), "costs_p50", "eur"),
+            Col(_w("Benefits P50", "Baten P50", lang), "benefits_p50", "eur"),
+            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv_mean", "eur"),
+            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
+            Col(_w("NPV P50", "Saldo P50", lang), "npv_p50", "eur"),
+            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
+            Col(_w("BCR P50", "B/K P50", lang), "bcr_p50", "ratio"),
+            Col("P(NPV > 0)", "prob_npv_positive", "pct"),
+        ],
+        pt.to_dict("records"),
+    )
+
+    # --- streams -------------------------------------------------------------------------
+    ws = b.sheet("streams")
+    top = b.heading(ws, _w("Benefits by stream", "Baten per effect", lang), ident)
+    p0 = s["perspective"]
+    rows = []
+    for sid, stt in s["by_stream"].items():
+        row = {"stream": sid, "label": labels.stream(sid)}
+        for p, pd_ in s["perspectives"].items():
+            row[f"{p}_mean"] = pd_["by_stream"].get(sid, {}).get("mean")
+        row.update({k: stt.get(k) for k in ("p5", "p50", "p95")})
+        rows.append(row)
+    cols = [Col("Id", "stream"), Col(labels.t("stream"), "label")]
+    cols += [
+        Col(f"{labels.perspective(p)}: {labels.t('mean').lower()}", f"{p}_mean", "eur")
+        for p in s["perspectives"]
+    ]
+    cols += [Col(f"{labels.perspective(p0)}: {q.upper()}", q, "eur") for q in ("p5", "p50", "p95")]
+    b.table(ws, "streams", top, cols, rows)
+
+    # --- areas ---------------------------------------------------------------------------
+    ws = b.sheet("areas")
+    top = b.heading(ws, _w("Per area", "Per gebied", lang) + f" ({labels.perspective(p0)})", ident)
+    ar = rd.areas(run, labels).frame
+    b.table(
+        ws,
+        "areas",
+        top,
+        [
+            Col("Id", "area"),
+            Col(labels.t("area"), "label"),
+            Col(_w("Benefits mean", "Baten gemiddelde", lang), "benefits", "eur"),
+            Col(_w("Costs mean", "Kosten gemiddelde", lang), "costs", "eur"),
+            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv", "eur"),
+            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
+            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
+            Col(_w("BCR (of means)", "B/K (van gemiddelden)", lang), "bcr", "ratio"),
+        ],
+        ar.to_dict("records"),
+    )
+
+    # --- stakeholders --------------------------------------------------------------------
+    ws = b.sheet("stakeholders")
+    top = b.heading(
+        ws,
+        _w("Who pays and who gains", "Wie betaalt en wie wint", lang),
+        [
+            *ident,
+            _w(
+                "Stakeholder view: every effect and every payer's programme costs; a transfer is "
+                "a gain for one stakeholder and a loss for another.",
+                "Actorenperspectief: alle effecten en de programmakosten van elke betaler; een "
+                "overdracht is winst voor de een en verlies voor de ander.",
+                lang,
+            ),
+        ],
+    )
+    sh = rd.stakeholder_table(run, labels)
+    b.table(
+        ws,
+        "stakeholders",
+        top,
+        [
+            Col("Id", "stakeholder"),
+            Col(labels.t("stakeholder"), "label"),
+            Col(_w("Public budget", "Publiek budget", lang), "public", "bool", 10),
+            Col(_w("Gains (mean)", "Baten (gemiddelde)", lang), "gains_mean", "eur"),
+            Col(
+                _w(
+                    "Transfers paid, losses (mean)", "Betaalde overdrachten, verliezen (gem.)", lang
+                ),
+                "losses_mean",
+                "eur",
+            ),
+            Col(
+                _w("Programme costs (mean)", "Programmakosten (gemiddelde)", lang),
+                "costs_mean",
+                "eur",
+            ),
+            Col(_w("Net (mean)", "Netto (gemiddelde)", lang), "net_mean", "eur"),
+            Col(_w("Net P5", "Netto P5", lang), "net_p5", "eur"),
+            Col(_w("Net P50", "Netto P50", lang), "net_p50", "eur"),
+            Col(_w("Net P95", "Netto P95", lang), "net_p95", "eur"),
+        ],
+        sh.to_dict("records"),
+    )
+
+    # --- years ---------------------------------------------------------------------------
+    ws = b.sheet("years")
+    top = b.heading(
+        ws,
+        _w("Net benefits per year", "Netto baten per jaar", lang) + f" ({labels.perspective(p0)})",
+        [
+            *ident,
+            _w(
+                f"'Real' = euros of price level {s['price_year']}, not nominal: no inflation is "
+                f"assumed. 'Discounted' = present value at {s['base_year']}.",
+                f"'Reëel' = euro's van prijspeil {s['price_year']}, niet nominaal: er is geen "
+                f"inflatie verondersteld. 'Verdisconteerd' = contante waarde in {s['base_year']}.",
+                lang,
+            ),
+        ],
+    )
+    y = run.yearly
+    wide: dict[int, dict[str, Any]] = {}
+    series = {
+        "net_flow": ("real", ("mean", "p5", "p50", "p95")),
+        "discounted_net_flow": ("disc", ("mean", "p5", "p50", "p95")),
+        "cumulative_discounted": ("cum", ("mean", "p10", "p50", "p90")),
+    }
+    for name, (short, qs) in series.items():
+        for r in y[y["series"] == name].to_dict("records"):
+            row = wide.setdefault(int(r["year"]), {"year": int(r["year"])})
+            for q in qs:
+                row[f"{short}_{q}"] = r[q]
+    heads = {
+        "real": _w("real, undiscounted", "reëel, niet verdisconteerd", lang),
+        "disc": _w("discounted", "verdisconteerd", lang),
+        "cum": _w("cumulative discounted", "cumulatief verdisconteerd", lang),
+    }
+    cols = [Col(labels.t("year"), "year", "int", 8)]
+    for _name, (short, qs) in series.items():
+        for q in qs:
+            qn = labels.t("mean").lower() if q == "mean" else q.upper()
+            cols.append(Col(f"{heads[short]}: {qn}", f"{short}_{q}", "eur", 16))
+    b.table(ws, "years", top, cols, [wide[k] for k in sorted(wide)])
+
+    # --- assumptions ---------------------------------------------------------------------
+    ws = b.sheet("assumptions")
+    notes = [*ident]
+    if run.spec_note:
+        notes.append(run.spec_note)
+    top = b.heading(ws, _w("Assumptions and sources", "Aannames en bronnen", lang), notes)
+    am = rd.assumptions(run, labels)
+    rows, links = [], {}
+    for i, r in enumerate(am.to_dict("records")):
+        srcs = r["sources"] or []
+        rows.append(
+            {
+                **r,
+                "uncertain": bool(r["uncertain"]),
+                "source": rd.source_text(srcs),
+                "url": srcs[0]["url"] if srcs else None,
+                "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
+                "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+            }
+        )
+        if srcs:
+            links[(i, "url")] = srcs[0]["url"]
+    b.table(
+        ws,
+        "assumptions",
+        top,
+        [
+            Col(_w("Group", "Groep", lang), "group", "text", 11),
+            Col(_w("Path", "Pad", lang), "path", "text", 34),
+            Col(labels.t("parameter"), "label", "wrap", 40),
+            Col(labels.t("value"), "value", "wrap", 34),
+            Col(labels.t("unit"), "unit", "text", 16),
+            Col(labels.t("price_year"), "price_year", "int", 10),
+            Col(_w("Per", "Per", lang), "per", "text", 7),
+            Col(_w("Uncertain", "Onzeker", lang), "uncertain", "bool", 10),
+            Col(labels.t("source"), "source", "wrap", 50),
+            Col("URL", "url", "text", 40),
+            Col(_w("More URLs", "Meer URL's", lang), "more_urls", "wrap", 30),
+            Col(labels.t("assumption"), "assumption", "wrap", 60),
+            Col(_w("Note", "Toelichting", lang), "note", "wrap", 60),
+            Col(_w("Calibrated", "Gekalibreerd", lang), "calibrated", "wrap", 40),
+        ],
+        rows,
+        links=links,
+    )
+
+    # --- manifest ------------------------------------------------------------------------
+    ws = b.sheet("manifest")
+    top = b.heading(
+        ws,
+        _w("How this run was made", "Hoe deze run is gemaakt", lang),
+        [_w("From manifest.json of the run directory.", "Uit manifest.json van de run.", lang)],
+    )
+    b.table(
+        ws,
+        "manifest",
+        top,
+        [
+            Col(_w("Key", "Sleutel", lang), "key", "text", 36),
+            Col(labels.t("value"), "value", "wrap", 90),
+        ],
+        manifest_rows(run.manifest),
+    )
+    return b.close()
+
+
+def manifest_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest as key/value rows (nested keys dotted; lists joined; running means left out)."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == "running":
+                    continue
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        elif isinstance(v, list):
+            rows.append({"key": prefix, "value": ", ".join(str(x) for x in v)})
+        elif isinstance(v, bool) or v is None:
+            rows.append({"key": prefix, "value": json.dumps(v)})
+        else:
+            rows.append({"key": prefix, "value": v})
+
+    walk("", manifest)
+    return rows
+
+
+def write_workbook(run: rd.RunData, path: Path, lang: str = "en") -> Path:
+    """Build the workbook and write it atomically to ``path``."""
+    atomic_write_bytes(Path(path), build_workbook(run, lang))
+    return Path(path)
