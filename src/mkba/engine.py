@@ -130,6 +130,13 @@ def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
     )
 
 
+@dataclass(frozen=True)
+class Transposed:
+    """A parameter matrix stored one parameter per row (Q x n), the kernel's layout."""
+
+    array: np.ndarray
+
+
 def raw_chunk(
     m: Model,
     theta: np.ndarray,
@@ -141,11 +148,18 @@ def raw_chunk(
 ):  # type: ignore[no-untyped-def]
     """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow).
 
-    ``flow``/``dflow`` may be views into the final outcome arrays, and ``scratch`` buffers
-    (ben, cost) reused across chunks: fresh large arrays cost page faults on every chunk.
+    ``theta`` holds one draw per row (n x Q), or is a :class:`Transposed` parameter matrix
+    (Q x n, as the kernel reads it). ``flow``/``dflow`` may be views into the final outcome
+    arrays, and ``scratch`` buffers (ben, cost) reused across chunks: fresh large arrays cost
+    page faults on every chunk.
     """
+    if isinstance(theta, Transposed):
+        theta_t = theta.array
+        theta = theta_t.T
+    else:
+        theta_t = np.ascontiguousarray(np.atleast_2d(theta).T)
     if backend == "numpy":
-        ben, cost, f, df = reference.simulate_chunk(m, theta)
+        ben, cost, f, df = reference.simulate_chunk(m, np.ascontiguousarray(theta))
         if flow is not None and dflow is not None:
             flow[:] = f
             dflow[:] = df
@@ -161,9 +175,7 @@ def raw_chunk(
         ben, cost = np.empty((n, A, C)), np.empty((n, A, K))
     flow = np.empty((n, T)) if flow is None else flow
     dflow = np.empty((n, T)) if dflow is None else dflow
-    kernel.simulate_chunk(
-        np.ascontiguousarray(theta), *(args or _kernel_args(m)), ben, cost, flow, dflow
-    )
+    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), ben, cost, flow, dflow)
     return ben, cost, flow, dflow
 
 
@@ -238,15 +250,21 @@ def uniforms(
     """The uniform matrix of one chunk (draws x uncertain parameters), correlated if the
     scenario asks for it.
 
-    Columns are drawn for every quantity of the parameter registry (all parameter paths, in
-    file order) and the uncertain ones are picked out. So a parameter gets the same column,
-    and the same numbers, in every scenario and variant on the same parameter folder, whatever
-    else is fixed or uncertain there: comparisons use common random numbers.
+    Every uncertain parameter draws the column of its position in the parameter registry (all
+    parameter paths, in file order). So a parameter gets the same numbers in every scenario
+    and variant on the same parameter folder, whatever else is fixed or uncertain there:
+    comparisons use common random numbers.
     """
     u = uniform_matrix(
-        sampler, draws_hi - draws_lo, len(m.registry), seed=seed, chunk=chunk, chunk_size=chunk_size
+        sampler,
+        draws_hi - draws_lo,
+        len(m.registry),
+        seed=seed,
+        chunk=chunk,
+        chunk_size=chunk_size,
+        columns=m.uncertain_col,
     )
-    return apply_copula(np.ascontiguousarray(u[:, m.uncertain_col]), factor)
+    return apply_copula(u, factor)
 
 
 @dataclass
@@ -300,13 +318,13 @@ def compute_chunk(
         chunk_size=chunk_size,
         factor=correlation_factor(m),
     )
-    theta = m.theta(u)
+    theta_t = m.theta_t(u)
     samples = None
     if keep_samples:
         samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
-        samples[:] = theta[:, m.uncertain_slot] / m.uncertain_scale
+        samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
-    raw = raw_chunk(m, theta, backend, args, out.flow, out.dflow, scratch)
+    raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch)
     t2 = time.perf_counter()
     _aggregate_into(m, raw, out, slice(0, hi - lo))
     t3 = time.perf_counter()

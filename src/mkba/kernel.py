@@ -1,8 +1,10 @@
 """The compiled kernel (numba). Private: call it through :mod:`mkba.engine`.
 
-It takes only arrays and writes into preallocated outputs. It is parallel over draws and
-every draw's numbers are computed by one thread with a fixed order of operations, with no
-reduction across draws, so results are bit-identical for any number of threads.
+It takes only arrays and writes into preallocated outputs. It is parallel over blocks of 32
+draws; within a block the draws are the innermost loop (the lanes), so the compiler vectorises
+the arithmetic across draws. Every draw still gets exactly the same sequence of IEEE
+operations (no reassociation, no fused multiply-add, no reduction across draws), so results
+are bit-identical for any number of threads and any position of a draw in its block.
 
 The model is that of DESIGN.md section 3. The kernel never builds the draws x areas x
 streams x years cube: for a draw, the time profile of an effect is the same for all areas
@@ -21,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-_BLOCK = 64  # draws per parallel work item (scratch arrays are allocated once per block)
+_BLOCK = 32  # draws per parallel work item: the lanes of the vectorised inner loops
 
 
 @njit(cache=True, inline="always")
@@ -37,47 +39,9 @@ def _pow(x, e):  # type: ignore[no-untyped-def]
     return x**e
 
 
-@njit(cache=True, inline="always")
-def _time_profile(out, start, end, lag, ramp, half_life, years):  # type: ignore[no-untyped-def]
-    """ramp(t) * persist(t) for one stream and one programme period, written into ``out``."""
-    s0 = start + lag
-    e0 = end + lag
-    T = years.shape[0]
-    decay = 1.0
-    step = 1.0
-    finite = half_life < np.inf
-    if half_life == 0.0:
-        step = 0.0
-    elif finite:
-        step = 0.5 ** (1.0 / half_life)
-    first_after = True
-    for t in range(T):
-        y = years[t]
-        if y < s0:
-            out[t] = 0.0
-            continue
-        yr = y if y < e0 else e0
-        r = 1.0 if ramp <= 0.0 else (yr - s0 + 1.0) / ramp
-        if r > 1.0:
-            r = 1.0
-        if y <= e0:
-            out[t] = r
-        else:
-            if first_after:
-                if half_life == 0.0:
-                    decay = 0.0
-                elif finite:
-                    dt = y - e0
-                    decay = _pow(step, dt) if dt == np.floor(dt) else 0.5 ** (dt / half_life)
-                first_after = False
-            else:
-                decay *= step
-            out[t] = r * decay
-
-
 @njit(cache=True, parallel=True)
 def simulate_chunk(
-    theta,  # (n, Q) per-draw parameters
+    theta_t,  # (Q, n) per-draw parameters, one parameter per row
     off_stream,  # (9,) offsets of rate, factor, trend, effect, deadweight, displacement, lag, ramp, half_life
     off_comp,  # (2,) offsets of unit_value, growth
     off_dom,  # (3,) offsets of overrun, additional_share, followup_rate
@@ -107,141 +71,239 @@ def simulate_chunk(
     out_flow,  # (n, T) real net flow per year, scenario perspective (undiscounted)
     out_dflow,  # (n, T) the same, discounted
 ):  # type: ignore[no-untyped-def]
-    n = theta.shape[0]
+    Q, n = theta_t.shape
     A, S = volume0.shape
     C = comp_stream.shape[0]
     D = response_w.shape[1]
     K = payer_share.shape[1]
     G = group_start.shape[0]
     T = years.shape[0]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
-        prof = np.empty((G, S, T))
-        trend = np.empty((S, T))
-        value = np.empty((C, T))
-        kfac = np.empty((G, C))
-        amp = np.empty((A, S))
-        powr = np.empty((A, D))
-        ampsum = np.empty((S, T))
-        asum = np.empty((G, S))
-        wst = np.empty(T)
-        xcost = np.empty((A, D))
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            th = theta[i]
-            beta = th[off_glob[0]]
-            q = th[off_glob[1]]
-            # time profiles and trend, per stream
-            for s in range(S):
-                lag = th[off_stream[6] + s]
-                ramp = th[off_stream[7] + s]
-                hl = th[off_stream[8] + s]
-                for g in range(G):
-                    _time_profile(prof[g, s], group_start[g], group_end[g], lag, ramp, hl, years)
-                gr = 1.0 + th[off_stream[2] + s]
-                x = _pow(gr, years[0] - data_year[s])
-                for t in range(T):
-                    trend[s, t] = x
-                    x *= gr
-            # value per unit per year, per component (indexed unit value x real growth)
-            for c in range(C):
-                u = th[off_comp[0] + c]
-                gw = 1.0 + th[off_comp[1] + c]
-                x = u * _pow(gw, years[0] - base_year)
-                for t in range(T):
-                    value[c, t] = x
-                    x *= gw
-            # discounted value factor per period group and component
+    B = _BLOCK
+    n_blocks = (n + B - 1) // B
+    for blk in prange(n_blocks):
+        i0 = blk * B
+        nb = min(n, i0 + B) - i0
+        # per-block scratch, lanes (draws) last so that the inner loops vectorise
+        th = np.empty((Q, B))
+        pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
+        prof = np.empty((G, S, T, B))  # ramp x persist
+        trend = np.empty((S, T, B))
+        value = np.empty((C, T, B))
+        kfac = np.empty((G, C, B))
+        amp = np.empty((A, S, B))
+        powr = np.empty((D, B))
+        lane = np.empty(B)
+        lane2 = np.empty(B)
+        s0 = np.empty(B)
+        e0 = np.empty(B)
+        post = np.empty(B)
+        step = np.empty(B)
+        gfac = np.empty(B)
+        ampsum = np.empty((T, B))
+        wst = np.empty((T, B))
+        flow = np.empty((T, B))
+        dflow = np.empty((T, B))
+        xcost = np.empty((D, B))
+        ovad = np.empty((D, B))
+        frd = np.empty((D, B))
+        mult = np.empty((S, B))
+        for q in range(Q):
+            for b in range(nb):
+                th[q, b] = theta_t[q, i0 + b]
+            for b in range(nb, B):  # idle lanes of a last, partial block: never written out
+                th[q, b] = th[q, 0]
+        # --- time profile per period group and stream: ramp-up, then decay after the end
+        for s in range(S):
+            lag = th[off_stream[6] + s]
+            ramp = th[off_stream[7] + s]
+            hl = th[off_stream[8] + s]
+            for b in range(B):
+                h = hl[b]
+                if h == 0.0:
+                    step[b] = 0.0
+                elif h < np.inf:
+                    step[b] = 0.5 ** (1.0 / h)
+                else:
+                    step[b] = 1.0
             for g in range(G):
-                for c in range(C):
-                    s = comp_stream[c]
-                    acc = 0.0
-                    for t in range(T):
-                        acc += prof[g, s, t] * trend[s, t] * value[c, t] * df_stream[s, t]
-                    kfac[g, c] = acc
-            # investment response (B / Bref)^beta per area and domain
-            for a in range(A):
-                for d in range(D):
-                    br = budget_ratio[a, d]
-                    if br == 1.0:
-                        powr[a, d] = 1.0
-                    elif br > 0.0:
-                        powr[a, d] = br**beta
+                for b in range(B):
+                    s0[b] = group_start[g] + lag[b]
+                    e0[b] = group_end[g] + lag[b]
+                    # decay in the first whole year after the (lagged) end year
+                    h = hl[b]
+                    dt0 = np.floor(e0[b]) + 1.0 - e0[b]
+                    if h == 0.0:
+                        post[b] = 0.0
+                    elif h < np.inf:
+                        post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
                     else:
-                        powr[a, d] = 0.0
-            # amplitude per area and stream
-            for a in range(A):
-                gv = 1.0 - gov_ratio[a]
-                if gv < 0.0:
-                    gv = 0.0
-                gfac = 1.0 - q * gv
-                for s in range(S):
-                    r = 0.0
-                    for d in range(D):
-                        r += response_w[s, d] * powr[a, d]
-                    amp[a, s] = (
-                        volume0[a, s]
-                        * th[off_stream[0] + s]
-                        * th[off_stream[1] + s]
-                        * th[off_stream[3] + s]
-                        * r
-                        * gfac
-                        * (1.0 - th[off_stream[4] + s])
-                        * (1.0 - th[off_stream[5] + s])
-                    )
-            for a in range(A):
-                g = period_group[a]
-                for c in range(C):
-                    out_ben[i, a, c] = comp_sign[c] * amp[a, comp_stream[c]] * kfac[g, c]
-            # yearly benefit flows per perspective: sum amplitudes within period groups first
-            for g in range(G):
-                for s in range(S):
-                    asum[g, s] = 0.0
-            for a in range(A):
-                g = period_group[a]
-                for s in range(S):
-                    asum[g, s] += amp[a, s]
-            for s in range(S):
+                        post[b] = 1.0
                 for t in range(T):
-                    acc = 0.0
-                    for g in range(G):
-                        acc += asum[g, s] * prof[g, s, t]
-                    ampsum[s, t] = acc * trend[s, t]
+                    y = years[t]
+                    for b in range(B):
+                        r = 1.0
+                        if ramp[b] > 0.0:
+                            r = (min(y, e0[b]) - s0[b] + 1.0) / ramp[b]
+                            r = min(r, 1.0)
+                        d = 1.0
+                        if y > e0[b]:
+                            d = post[b]
+                            post[b] = post[b] * step[b]
+                        prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
+            # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
+            gr = th[off_stream[2] + s]
+            for b in range(B):
+                lane[b] = _pow(1.0 + gr[b], years[0] - data_year[s])
+                lane2[b] = 1.0 + gr[b]
             for t in range(T):
-                out_flow[i, t] = 0.0
-                out_dflow[i, t] = 0.0
-            for s in range(S):
+                for b in range(B):
+                    trend[s, t, b] = lane[b]
+                    lane[b] = lane[b] * lane2[b]
+            for g in range(G):
                 for t in range(T):
-                    wst[t] = 0.0
-                for c in range(C):
-                    w = flow_weights[c]
-                    if comp_stream[c] != s or w == 0.0:
-                        continue
-                    for t in range(T):
-                        wst[t] += w * value[c, t]
+                    dft = df_stream[s, t]
+                    for b in range(B):
+                        pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
+        # --- value per unit per year: indexed unit value x real growth from the base year
+        for c in range(C):
+            u = th[off_comp[0] + c]
+            gw = th[off_comp[1] + c]
+            for b in range(B):
+                lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
+                lane2[b] = 1.0 + gw[b]
+            for t in range(T):
+                for b in range(B):
+                    value[c, t, b] = lane[b]
+                    lane[b] = lane[b] * lane2[b]
+        # --- discounted value factor per period group and component
+        for g in range(G):
+            for c in range(C):
+                s = comp_stream[c]
+                for b in range(B):
+                    lane[b] = 0.0
                 for t in range(T):
-                    f = wst[t] * ampsum[s, t]
-                    out_flow[i, t] += f
-                    out_dflow[i, t] += f * df_stream[s, t]
-            # costs: investment x overrun x additionality, and follow-up, per area and domain
-            for a in range(A):
-                for d in range(D):
-                    xcost[a, d] = (
-                        th[off_dom[0] + d] * th[off_dom[1] + d] * budget_pv[a, d]
-                        + th[off_dom[2] + d] * followup_pv[a, d]
-                    )
-            for a in range(A):
-                for k in range(K):
-                    acc = 0.0
-                    for d in range(D):
-                        acc += payer_share[d, k] * xcost[a, d]
-                    out_cost[i, a, k] = acc
+                    for b in range(B):
+                        lane[b] += pt[g, s, t, b] * value[c, t, b]
+                for b in range(B):
+                    kfac[g, c, b] = lane[b]
+        # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
+        beta = th[off_glob[0]]
+        q = th[off_glob[1]]
+        for s in range(S):
+            rate = th[off_stream[0] + s]
+            fac = th[off_stream[1] + s]
+            eff = th[off_stream[3] + s]
+            dw = th[off_stream[4] + s]
+            dp = th[off_stream[5] + s]
+            for b in range(B):
+                mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
+        for a in range(A):
             for d in range(D):
-                inv = th[off_dom[0] + d] * th[off_dom[1] + d]
-                fr = th[off_dom[2] + d]
+                br = budget_ratio[a, d]
+                for b in range(B):
+                    if br == 1.0:
+                        powr[d, b] = 1.0
+                    elif br > 0.0:
+                        powr[d, b] = br ** beta[b]
+                    else:
+                        powr[d, b] = 0.0
+            gv = max(1.0 - gov_ratio[a], 0.0)
+            for b in range(B):
+                gfac[b] = 1.0 - q[b] * gv
+            for s in range(S):
+                for b in range(B):
+                    lane[b] = 0.0
+                for d in range(D):
+                    w = response_w[s, d]
+                    if w != 0.0:
+                        for b in range(B):
+                            lane[b] += w * powr[d, b]
+                v0 = volume0[a, s]
+                for b in range(B):
+                    amp[a, s, b] = v0 * mult[s, b] * lane[b] * gfac[b]
+        for b in range(nb):
+            i = i0 + b
+            for a in range(A):
+                g = period_group[a]
+                for c in range(C):
+                    out_ben[i, a, c] = comp_sign[c] * amp[a, comp_stream[c], b] * kfac[g, c, b]
+        # --- yearly net flows (scenario perspective): benefits ...
+        for t in range(T):
+            for b in range(B):
+                flow[t, b] = 0.0
+                dflow[t, b] = 0.0
+        for s in range(S):
+            for t in range(T):
+                for b in range(B):
+                    ampsum[t, b] = 0.0
+            for g in range(G):
+                for b in range(B):
+                    lane[b] = 0.0
+                for a in range(A):
+                    if period_group[a] == g:
+                        for b in range(B):
+                            lane[b] += amp[a, s, b]
                 for t in range(T):
-                    x = inv * cost_flow[d, t] + fr * followup_flow[d, t]
-                    out_flow[i, t] -= x
-                    out_dflow[i, t] -= x * df_cost[t]
+                    for b in range(B):
+                        ampsum[t, b] += lane[b] * prof[g, s, t, b]
+            for t in range(T):
+                for b in range(B):
+                    wst[t, b] = 0.0
+            used = False
+            for c in range(C):
+                w = flow_weights[c]
+                if comp_stream[c] != s or w == 0.0:
+                    continue
+                used = True
+                for t in range(T):
+                    for b in range(B):
+                        wst[t, b] += w * value[c, t, b]
+            if not used:
+                continue
+            for t in range(T):
+                dft = df_stream[s, t]
+                for b in range(B):
+                    f = wst[t, b] * (ampsum[t, b] * trend[s, t, b])
+                    flow[t, b] += f
+                    dflow[t, b] += f * dft
+        # ... minus costs: investment x overrun x additionality, and follow-up
+        for d in range(D):
+            ov = th[off_dom[0] + d]
+            ad = th[off_dom[1] + d]
+            fr = th[off_dom[2] + d]
+            for b in range(B):
+                ovad[d, b] = ov[b] * ad[b]
+                frd[d, b] = fr[b]
+        for a in range(A):
+            for d in range(D):
+                bpv = budget_pv[a, d]
+                fpv = followup_pv[a, d]
+                for b in range(B):
+                    xcost[d, b] = ovad[d, b] * bpv + frd[d, b] * fpv
+            for kk in range(K):
+                for b in range(B):
+                    lane[b] = 0.0
+                for d in range(D):
+                    sh = payer_share[d, kk]
+                    if sh != 0.0:
+                        for b in range(B):
+                            lane[b] += sh * xcost[d, b]
+                for b in range(nb):
+                    out_cost[i0 + b, a, kk] = lane[b]
+        for d in range(D):
+            for t in range(T):
+                cf = cost_flow[d, t]
+                ff = followup_flow[d, t]
+                dct = df_cost[t]
+                for b in range(B):
+                    x = ovad[d, b] * cf + frd[d, b] * ff
+                    flow[t, b] -= x
+                    dflow[t, b] -= x * dct
+        for b in range(nb):
+            i = i0 + b
+            for t in range(T):
+                out_flow[i, t] = flow[t, b]
+                out_dflow[i, t] = dflow[t, b]
 
 
 @njit(cache=True, parallel=True)

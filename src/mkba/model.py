@@ -132,14 +132,19 @@ class Model:
 
     def theta(self, u: np.ndarray) -> np.ndarray:
         """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
+        return np.ascontiguousarray(self.theta_t(u).T)
+
+    def theta_t(self, u: np.ndarray) -> np.ndarray:
+        """The same, one parameter per row (slots x draws): the kernel's layout."""
         n = u.shape[0]
-        # column by column on the transposed arrays (contiguous rows), one transpose at the end
         ut = np.ascontiguousarray(u.T)
         tht = np.empty((self.theta_fixed.size, n))
         tht[:] = self.theta_fixed[:, None]
         for j, inv in enumerate(self.inverse_cdfs):
-            tht[self.uncertain_slot[j]] = inv(ut[j]) * self.uncertain_scale[j]
-        return np.ascontiguousarray(tht.T)
+            row = tht[self.uncertain_slot[j]]
+            row[:] = inv(ut[j])
+            row *= self.uncertain_scale[j]
+        return tht
 
     def theta_at(self, values: dict[str, float]) -> np.ndarray:
         """One parameter vector: the fixed/base values, with ``values`` (by path, in the

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 from scipy import stats
 from scipy.stats import qmc
 
@@ -35,24 +36,63 @@ def chunk_seed(seed: int, chunk: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(chunk,))
 
 
+def column_seed(seed: int, chunk: int, column: int) -> np.random.SeedSequence:
+    """The independent stream of one column (parameter) of one chunk."""
+    return np.random.SeedSequence(seed, spawn_key=(chunk, column))
+
+
 def uniform_matrix(
-    sampler: str, n: int, dims: int, *, seed: int, chunk: int, chunk_size: int
+    sampler: str,
+    n: int,
+    dims: int,
+    *,
+    seed: int,
+    chunk: int,
+    chunk_size: int,
+    columns: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Uniform numbers in (0, 1), shape (n, dims), for one chunk."""
-    if dims == 0:
+    """Uniform numbers in (0, 1) for one chunk: shape (n, dims), or (n, len(columns)) when
+    only some columns of the ``dims``-dimensional design are wanted.
+
+    ``random`` and ``lhs`` give every column its own stream (:func:`column_seed`), so a
+    column's numbers do not depend on which other columns are drawn; ``sobol`` draws all
+    ``dims`` dimensions of one scrambled sequence and picks the columns.
+    """
+    cols = np.arange(dims) if columns is None else np.asarray(columns, dtype=np.int64)
+    if cols.size == 0:
         return np.empty((n, 0))
-    if sampler == "random":
-        u = np.random.default_rng(chunk_seed(seed, chunk)).random((n, dims))
-    elif sampler == "lhs":
-        u = latin_hypercube(np.random.default_rng(chunk_seed(seed, chunk)), n, dims)
+    if sampler in ("random", "lhs"):
+        u = np.empty((cols.size, n))
+        for i, k in enumerate(cols):
+            rng = np.random.default_rng(column_seed(seed, chunk, int(k)))
+            if sampler == "random":
+                u[i] = rng.random(n)
+            else:  # Latin hypercube column: one point in each of the n strata
+                _lhs_column(rng.random(2 * n), u[i])
+        u = u.T
     elif sampler == "sobol":
         sob = qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(seed))
         if chunk:
             sob.fast_forward(chunk * chunk_size)
-        u = sob.random(n)
+        u = sob.random(n)[:, cols]
     else:
         raise ValueError(f"unknown sampler {sampler!r}")
     return np.clip(u, _EPS, 1 - _EPS)
+
+
+@njit(cache=True)
+def _lhs_column(r, out):  # type: ignore[no-untyped-def]
+    """One Latin hypercube column from 2n uniform numbers: a Fisher-Yates permutation of the
+    n strata driven by r[:n], and a uniform position within each stratum from r[n:]."""
+    n = out.shape[0]
+    perm = np.arange(n)
+    for i in range(n - 1, 0, -1):
+        j = int(r[i] * (i + 1))
+        if j > i:  # r < 1, but guard against rounding
+            j = i
+        perm[i], perm[j] = perm[j], perm[i]
+    for i in range(n):
+        out[i] = (perm[i] + r[n + i]) / n
 
 
 def latin_hypercube(rng: np.random.Generator, n: int, dims: int) -> np.ndarray:
