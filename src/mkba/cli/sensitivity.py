@@ -192,12 +192,7 @@ def _indices(res: SensitivityResult, top: int) -> list[Table]:
                 f"{r.evaluations:,} evaluations; 95 % bootstrap intervals)",
                 title_justify="left",
             )
-            for col in ("parameter / group", "S1", "± S1", "ST", "± ST"):
-                table.add_column(
-                    col,
-                    justify="left" if col.startswith("param") else "right",
-                    overflow="fold",
-                )
+            _columns(table, ("S1", "± S1", "ST", "± ST"))
             for _, row in sub.head(top).iterrows():
                 table.add_row(
                     short(row["name"]),
@@ -214,12 +209,7 @@ def _indices(res: SensitivityResult, top: int) -> list[Table]:
                 f"{r.evaluations:,} evaluations; {f.unit} per unit of cumulative probability)",
                 title_justify="left",
             )
-            for col in ("parameter / group", "mu*", "± mu*", "sigma", "mu"):
-                table.add_column(
-                    col,
-                    justify="left" if col.startswith("param") else "right",
-                    overflow="fold",
-                )
+            _columns(table, ("mu*", "± mu*", "sigma", "mu"))
             for _, row in sub.head(top).iterrows():
                 table.add_row(
                     short(row["name"]),
@@ -233,6 +223,13 @@ def _indices(res: SensitivityResult, top: int) -> list[Table]:
             table.caption_justify = "left"
         tables.append(table)
     return tables
+
+
+def _columns(table: Table, numeric: tuple[str, ...]) -> None:
+    """A left-aligned parameter column followed by right-aligned figures."""
+    table.add_column("parameter / group", justify="left", overflow="fold")
+    for col in numeric:
+        table.add_column(col, justify="right", overflow="fold")
 
 
 def register(app: typer.Typer) -> None:
