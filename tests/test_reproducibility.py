@@ -86,3 +86,18 @@ def test_standard_error_shrinks_as_one_over_sqrt_n(model) -> None:  # type: igno
     run = engine.simulate(model, draws=800, seed=999, sampler="random", chunk_size=800)
     se = run.outcomes.npv[:, p].std(ddof=1) / np.sqrt(800)
     assert 0.7 < se / m4.std(ddof=1) < 1.4
+
+
+def test_running_convergence_matches_direct_statistics(model) -> None:  # type: ignore[no-untyped-def]
+    """The one-pass running mean and standard error over chunks equal the direct formulas on
+    every prefix of whole chunks."""
+    from mkba import results
+
+    run = engine.simulate(model, draws=2500, seed=8, chunk_size=1024)
+    conv = results.convergence(run)
+    npv = run.outcomes.npv[:, PERSPECTIVES.index(model.spec.scenario.perspective)]
+    for row in conv["running"]:
+        x = npv[: row["draws"]]
+        assert row["mean"] == pytest.approx(x.mean(), rel=1e-12)
+        assert row["se"] == pytest.approx(x.std(ddof=1) / np.sqrt(x.size), rel=1e-9)
+    assert [r["draws"] for r in conv["running"]] == [1024, 2048, 2500]

@@ -29,7 +29,7 @@ from scipy.optimize import least_squares
 from mkba import __version__, engine, results
 from mkba.engine import Run
 from mkba.errors import InputError, Problem, RunError
-from mkba.load import Spec, deep_merge, load_scenario
+from mkba.load import Spec, deep_merge, load_scenario, nest_key
 from mkba.model import lower
 from mkba.output import atomic_write_text
 from mkba.schema.scenario import PERSPECTIVES
@@ -142,17 +142,6 @@ def _scenario_value(spec: Spec, key: str) -> float | None:
     return obj if isinstance(obj, int | float) else None
 
 
-def _nest(key: str, value: float) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    cur = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        cur[part] = {}
-        cur = cur[part]
-    cur[parts[-1]] = value
-    return out
-
-
 def _apply(
     spec: Spec, groups: list[list[str]], factors: list[float], base_values: dict[str, Any]
 ) -> Spec:
@@ -161,7 +150,7 @@ def _apply(
     for g, k in zip(groups, factors, strict=True):
         for path in g:
             if path in SCENARIO_KEYS:
-                updates = deep_merge(updates, _nest(path, base_values[path] * k))
+                updates = deep_merge(updates, nest_key(path, base_values[path] * k))
             else:
                 quantities[path] = spec.quantities[path].scaled(k)
     if updates:
@@ -254,7 +243,7 @@ def record(fit: Fit, command: str, today: dt.date | None = None) -> dict[str, An
                 f"{target_text} (scenario {spec.name}, {fit.draws} draws, seed {fit.seed}); see [record]."
             )
             if path in SCENARIO_KEYS:
-                scenario = deep_merge(scenario, _nest(path, fit.base_values[path] * k))
+                scenario = deep_merge(scenario, nest_key(path, fit.base_values[path] * k))
             else:
                 q = spec.quantities[path].scaled(k)
                 doc = q.model_dump(exclude_none=True)

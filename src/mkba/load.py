@@ -302,7 +302,7 @@ def load_parameters(root: Path) -> ParameterSet:
                             Problem(name, f"components.{cid}.{role}", "unknown stakeholder", k)
                         )
     if cpi:
-        _check_price_years(root, programme, costs, streams, cpi, problems)
+        _check_price_years(root, streams, cpi, problems)
     if problems:
         raise InputError(problems)
     assert model and programme and costs and cpi and areas
@@ -323,8 +323,6 @@ def load_parameters(root: Path) -> ParameterSet:
 
 def _check_price_years(
     root: Path,
-    programme: ProgrammeFile | None,
-    costs: CostsFile | None,
     streams: dict[str, StreamFile],
     cpi: CpiFile,
     problems: list[Problem],
@@ -637,7 +635,7 @@ def _raw_reference_problems(
                 problems.append(Problem(name, f"overrides.{pattern}", "unknown parameter", pattern))
 
 
-def _nest_key(key: str, value: Any) -> dict[str, Any]:
+def nest_key(key: str, value: Any) -> dict[str, Any]:
     """``"budget.scale", 0.5`` -> ``{"budget": {"scale": 0.5}}``."""
     out: dict[str, Any] = {}
     cur = out
@@ -659,7 +657,7 @@ def grid_points(scenario: ScenarioFile) -> list[tuple[str, dict[str, Any]]]:
         parts = []
         for k, i in zip(keys, combo, strict=True):
             v = scenario.grid[k][i]
-            updates = deep_merge(updates, _nest_key(k, v))
+            updates = deep_merge(updates, nest_key(k, v))
             shown = f"#{i + 1}" if isinstance(v, list | dict) else f"{v}"
             parts.append(f"{k}={shown}")
         points.append(("grid[" + ",".join(parts) + "]", updates))
@@ -757,7 +755,7 @@ def load_scenario(
         _check_variant_keys(name, f"variants.{vname}", vraw, base, problems)
     for gkey, values in base.grid.items():
         for v in values:
-            _check_variant_keys(name, f"grid.{gkey}", _nest_key(gkey, v), base, problems)
+            _check_variant_keys(name, f"grid.{gkey}", nest_key(gkey, v), base, problems)
     if problems:
         raise InputError(problems)
     scenario = base

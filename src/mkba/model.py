@@ -388,14 +388,9 @@ def lower(spec: Spec) -> Model:
     with np.errstate(divide="ignore", invalid="ignore"):
         budget_ratio = np.where(Rtot > 0, Btot / np.where(Rtot > 0, Rtot, 1.0), 0.0)
     gov = [i for i, d in enumerate(domains) if params.model.domains[d].governance]
-    if gov and np.all(Rtot[:, gov[0]] > 0):
-        gov_ratio = Btot[:, gov[0]] / Rtot[:, gov[0]]
-    elif gov:
-        gov_ratio = np.where(
-            Rtot[:, gov[0]] > 0, Btot[:, gov[0]] / np.maximum(Rtot[:, gov[0]], 1e-300), 1.0
-        )
-    else:
-        gov_ratio = np.ones(A)
+    # Governance ratio Bgov / Bgov_ref; 1 (no penalty) where the reference has no governance
+    # budget, or without a governance domain.
+    gov_ratio = np.where(Rtot[:, gov[0]] > 0, budget_ratio[:, gov[0]], 1.0) if gov else np.ones(A)
 
     spend = B.sum(axis=1)  # (A, T)
     active = spend > 0

@@ -77,11 +77,19 @@ def convergence(run: Run, tolerance: float = 0.005) -> dict[str, Any]:
     npv = run.outcomes.npv[:, p]
     costs = float(np.mean(run.outcomes.costs[:, p]))
     running = []
-    for j in range(1, (run.draws + run.chunk_size - 1) // run.chunk_size + 1):
-        hi = min(run.draws, j * run.chunk_size)
-        x = npv[:hi]
-        se = float(x.std(ddof=1) / math.sqrt(hi)) if hi > 1 else math.nan
-        running.append({"draws": hi, "mean": float(x.mean()), "se": se})
+    n, mean, m2 = 0, 0.0, 0.0  # running count, mean and sum of squared deviations
+    for lo in range(0, run.draws, run.chunk_size):
+        x = npv[lo : lo + run.chunk_size]
+        nb, mb = x.size, float(x.mean())
+        m2b = float(((x - mb) ** 2).sum())
+        # merge the chunk into the running statistics (Chan et al.): one pass over the draws
+        delta = mb - mean
+        tot = n + nb
+        mean += delta * nb / tot
+        m2 += m2b + delta * delta * n * nb / tot
+        n = tot
+        se = math.sqrt(m2 / (n - 1) / n) if n > 1 else math.nan
+        running.append({"draws": n, "mean": mean, "se": se})
     se = running[-1]["se"]
     rel = se / abs(costs) if costs else math.nan
     return {

@@ -95,13 +95,6 @@ def _lhs_column(r, out):  # type: ignore[no-untyped-def]
         out[i] = (perm[i] + r[n + i]) / n
 
 
-def latin_hypercube(rng: np.random.Generator, n: int, dims: int) -> np.ndarray:
-    """Latin hypercube sample: in every column each of the ``n`` strata ``[k/n, (k+1)/n)``
-    holds exactly one point, placed uniformly within it; columns are permuted independently."""
-    strata = rng.permuted(np.broadcast_to(np.arange(n, dtype=float), (dims, n)), axis=1)
-    return (strata.T + rng.random((n, dims))) / n
-
-
 def spearman_to_pearson(rho: float) -> float:
     """Normal-copula correlation that yields Spearman rank correlation ``rho``."""
     return 2.0 * math.sin(math.pi * rho / 6.0)
