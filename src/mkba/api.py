@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,18 @@ def finish_run(
     timings: dict[str, float],
     t0: float,
     extra: dict[str, Any] | None = None,
+    rid: str | None = None,
+    write_extra: Callable[[Path], list[str]] | None = None,
 ) -> RunResult:
-    """Summarise a finished run and (optionally) write its run directory atomically."""
+    """Summarise a finished run and (optionally) write its run directory atomically.
+
+    ``rid`` replaces the run id derived from the inputs (e.g. for a posterior run), and
+    ``write_extra(folder)`` writes further files into the directory before its manifest and
+    returns their names.
+    """
     sc = spec.scenario
-    rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
+    if rid is None:
+        rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
     summ = results.summary(run)
     conv = results.convergence(run)
     summ["run_id"] = rid
@@ -95,6 +104,8 @@ def finish_run(
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
             files += write_table(tmp, "draws", results.draws_table(run), csv=False)
             files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            if write_extra is not None:
+                files += write_extra(tmp)
             manifest["files"] = files
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)

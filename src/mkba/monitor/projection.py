@@ -1,0 +1,136 @@
+"""Projected volumes per draw: the nulalternatief ``V(t)`` and the volume with the programme
+``V(t) - dV(t)``, for the (area, stream) pairs that are observed.
+
+The equations are those of DESIGN.md section 3 as :mod:`mkba.reference` writes them (the
+kernel is tested equal to it), restricted to the observed pairs and kept per year instead of
+being valued and discounted:
+
+``V[i,a,s](t) = V0[a,s] * rate[i,s] * factor[i,s] * (1 + trend[i,s])^(t - data_year[s])``
+
+``dV[i,a,s](t) = V0[a,s] * rate * factor * e * (1 - deadweight) * (1 - displacement)
+* R[i,a,s] * G[i,a] * profile[i,a,s](t) * (1 + trend)^(t - data_year)``
+
+with the ramp-up / persistence ``profile`` and the response ``R`` and governance ``G``
+factors of :func:`mkba.reference.simulate_chunk`. ``dV`` is computed with the same floating
+point operations in the same order, so the benefits valued from it equal the reference's
+(``tests/test_monitor.py`` holds them equal to rtol 1e-12).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mkba import engine
+from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
+from mkba.sampling import chunk_bounds
+
+BAND = (0.05, 0.5, 0.95)
+
+
+def _parts(
+    m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...]
+) -> dict[str, np.ndarray]:
+    """The factors of V and dV per draw and pair (and year), as mkba.reference builds them."""
+    sl = m.slots
+    theta = np.atleast_2d(theta)
+    a_idx = np.array([p[0] for p in pairs], dtype=np.int64)
+    s_idx = np.array([p[1] for p in pairs], dtype=np.int64)
+    st = {name: theta[:, sl.stream(name) + s_idx] for name in STREAM_SLOTS}  # (n, P)
+    gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}  # (n,)
+    years = m.years.astype(float)
+    y = years[None, None, :]
+
+    # effect timing (mkba.reference: ramp-up from start + lag, frozen at end + lag, decay)
+    lag = st["lag"][:, :, None]
+    start = m.prog_start[a_idx][None, :, None] + lag
+    end = m.prog_end[a_idx][None, :, None] + lag
+    ramp = st["ramp"][:, :, None]
+    half_life = st["half_life"][:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ramp_share = np.where(ramp > 0, (np.minimum(y, end) - start + 1.0) / ramp, 1.0)
+        ramp_share = np.minimum(ramp_share, 1.0)
+        after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
+    persist = np.where(y <= end, 1.0, after)
+    profile = np.where(y >= start, ramp_share * persist, 0.0)  # (n, P, T)
+
+    trend = (1.0 + st["trend"])[:, :, None] ** (
+        years[None, None, :] - m.data_year[s_idx][None, :, None]
+    )  # (n, P, T)
+
+    ratio = m.budget_ratio[a_idx][None, :, :]  # (1, P, D)
+    beta = gl["elasticity"][:, None, None]
+    with np.errstate(divide="ignore"):
+        powered = np.where(ratio > 0, ratio**beta, 0.0)  # (n, P, D)
+    R = (m.response_w[s_idx][None, :, :] * powered).sum(axis=2)  # (n, P)
+    G = (
+        1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio[a_idx])[None, :]
+    )  # (n, P)
+    return {
+        "v0": m.volume0[a_idx, s_idx][None, :],
+        "profile": profile,
+        "trend": trend,
+        "R": R,
+        "G": G,
+        **{f"st.{k}": v for k, v in st.items()},
+    }
+
+
+def volumes(
+    m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes without the programme and the programme's change, per draw, pair and year.
+
+    Parameters
+    ----------
+    m : Model
+        The lowered scenario.
+    theta : numpy.ndarray
+        Parameter matrix, one draw per row (n x Q), as :meth:`Model.theta` gives it.
+    pairs : tuple of (int, int)
+        (area index, stream index) pairs to project.
+
+    Returns
+    -------
+    V, dV : numpy.ndarray
+        Shape (n, P, T) each [the stream's volume unit]: the nulalternatief volume and the
+        programme's reduction of it (the volume with the programme is ``V - dV``).
+    """
+    p = _parts(m, theta, pairs)
+    v0 = p["v0"]
+    amp = (
+        v0
+        * (
+            p["st.rate"]
+            * p["st.factor"]
+            * p["st.effect"]
+            * (1.0 - p["st.deadweight"])
+            * (1.0 - p["st.displacement"])
+        )
+        * p["R"]
+        * p["G"]
+    )  # (n, P): the order of mkba.reference
+    dV = amp[..., None] * p["profile"] * p["trend"]
+    V = (v0 * (p["st.rate"] * p["st.factor"]))[..., None] * p["trend"]
+    return V, dV
+
+
+def net_effect(m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Share of the volume the programme removes at full strength, per draw and pair:
+    ``e * (1 - deadweight) * (1 - displacement) * R * G`` [-] (what monitoring data see)."""
+    p = _parts(m, theta, pairs)
+    return (
+        p["st.effect"] * (1.0 - p["st.deadweight"]) * (1.0 - p["st.displacement"]) * p["R"] * p["G"]
+    )
+
+
+def prior_theta(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -> np.ndarray:
+    """The parameter matrix (draws x Q) of a run, regenerated chunk by chunk exactly as
+    :func:`mkba.engine.compute_chunk` makes it (same uniforms, same inverse CDFs)."""
+    theta = np.empty((draws, m.theta_fixed.size))
+    factor = engine.correlation_factor(m)
+    for j, (lo, hi) in enumerate(chunk_bounds(draws, chunk_size)):
+        u = engine.uniforms(
+            m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size, factor=factor
+        )
+        theta[lo:hi] = m.theta_t(u).T
+    return theta
