@@ -22,11 +22,19 @@ import pandas as pd
 from mkba import engine
 from mkba.api import RunResult, finish_run, run_id
 from mkba.engine import Outcomes, Run
+from mkba.errors import InputError, Problem
 from mkba.load import load_scenario
 from mkba.model import Model, lower
 from mkba.monitor import update as up
 from mkba.monitor.observations import Observations, load_observations
-from mkba.monitor.projection import BAND, net_effect, prior_theta, volumes
+from mkba.monitor.projection import (
+    BAND,
+    net_effect,
+    prior_theta,
+    prior_z,
+    theta_from_z,
+    volumes,
+)
 from mkba.output import write_table
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -58,10 +66,11 @@ class MonitorResult:
     bands: pd.DataFrame  # per series and year: bands with and without the programme, observed
     parameters: pd.DataFrame  # prior and posterior of the informed parameters
     outcomes: pd.DataFrame  # prior and posterior NPV, BCR, P(NPV > 0) per perspective
-    weights: np.ndarray
-    ess: float
+    weights: np.ndarray  # importance weights of the prior draws
+    ess: float  # their effective sample size
     prior_draws: int
     min_ess: float
+    method: str
     warnings: list[str]
     summary: dict[str, Any]
     posterior: RunResult | None = None
@@ -74,11 +83,13 @@ def _expected(V: np.ndarray, dV: np.ndarray, obs: Observations) -> np.ndarray:
 
 
 def _band_table(
-    m: Model, obs: Observations, V: np.ndarray, dV: np.ndarray, w: np.ndarray
+    m: Model, obs: Observations, V: np.ndarray, dV: np.ndarray, Wpost: np.ndarray, w: np.ndarray
 ) -> pd.DataFrame:
     """Per observed series and year (base_year..horizon): quantiles of the volume without
     (``null_*``) and with the programme (``prog_*``, and ``post_*`` after updating), the
-    observation and whether it lies outside the P5-P95 band with the programme."""
+    observation and whether it lies outside the P5-P95 band with the programme.
+    ``Wpost`` (n', P, T) is the volume with the programme of the posterior draws, weighted
+    by ``w``."""
     W = V - dV
     qn = np.quantile(V, BAND, axis=0)  # (3, P, T)
     qp = np.quantile(W, BAND, axis=0)
@@ -88,7 +99,7 @@ def _band_table(
         j0 = next(j for j in range(len(obs)) if (obs.indicator[j], obs.area[j]) == (ind, area))
         k = int(obs.pair[j0])
         q = np.array(BAND)
-        post = np.stack([up.weighted_quantile(W[:, k, t], w, q) for t in range(W.shape[2])], 1)
+        post = np.stack([up.weighted_quantile(Wpost[:, k, t], w, q) for t in range(W.shape[2])], 1)
         for t, year in enumerate(m.years):
             j = obs_at.get((ind, area, int(year)))
             row: dict[str, Any] = {
@@ -119,9 +130,7 @@ def _band_table(
     return pd.DataFrame(rows)
 
 
-def _parameter_table(
-    m: Model, obs: Observations, samples: np.ndarray, theta: np.ndarray, w: np.ndarray
-) -> pd.DataFrame:
+def _parameter_table(m: Model, obs: Observations, prior: Draws, post: Draws) -> pd.DataFrame:
     """Prior and posterior statistics of the uncertain parameters of the observed streams
     and the programme, and of the net effect share per observed area and stream."""
     streams = sorted({p[1] for p in obs.pairs})
@@ -131,19 +140,31 @@ def _parameter_table(
     for path in wanted:
         if path not in m.uncertain:
             continue
-        x = samples[:, m.uncertain.index(path)]
-        rows.append(_stat_row("parameter", path, "", x, w))
-    ne = net_effect(m, theta, obs.pairs)
+        j = m.uncertain.index(path)
+        rows.append(
+            _stat_row("parameter", path, "", prior.samples[:, j], post.samples[:, j], post.w)
+        )
+    ne0 = net_effect(m, prior.theta, obs.pairs)
+    ne1 = net_effect(m, post.theta, obs.pairs)
     for k, (a, s) in enumerate(obs.pairs):
         rows.append(
-            _stat_row("net_effect", f"streams.{m.streams[s]}.net_effect", m.areas[a], ne[:, k], w)
+            _stat_row(
+                "net_effect",
+                f"streams.{m.streams[s]}.net_effect",
+                m.areas[a],
+                ne0[:, k],
+                ne1[:, k],
+                post.w,
+            )
         )
     return pd.DataFrame(rows)
 
 
-def _stat_row(kind: str, name: str, area: str, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
-    prior = up.weighted_stats(x)
-    post = up.weighted_stats(x, w)
+def _stat_row(
+    kind: str, name: str, area: str, x0: np.ndarray, x1: np.ndarray, w: np.ndarray
+) -> dict[str, Any]:
+    prior = up.weighted_stats(x0)
+    post = up.weighted_stats(x1, w)
     return {
         "kind": kind,
         "name": name,
@@ -154,59 +175,79 @@ def _stat_row(kind: str, name: str, area: str, x: np.ndarray, w: np.ndarray) -> 
     }
 
 
-def _outcome_table(run: Run, w: np.ndarray) -> pd.DataFrame:
-    """Prior and posterior NPV, BCR, costs, benefits and P(NPV > 0) per perspective."""
-    o = run.outcomes
+def _outcome_table(m: Model, obs: Observations, prior: Outcomes, post: Draws) -> pd.DataFrame:
+    """Prior and posterior NPV, BCR, costs, benefits and P(NPV > 0) per perspective, and the
+    NPV of each observed area (scenario perspective)."""
+    o0, o1, w = prior, post.outcomes, post.w
     rows = []
     for p, name in enumerate(PERSPECTIVES):
-        for metric, x in (
-            ("costs_pv", o.costs[:, p]),
-            ("benefits_pv", o.benefits[:, p]),
-            ("npv", o.npv[:, p]),
-            ("bcr", o.bcr[:, p]),
+        for metric, x0, x1 in (
+            ("costs_pv", o0.costs[:, p], o1.costs[:, p]),
+            ("benefits_pv", o0.benefits[:, p], o1.benefits[:, p]),
+            ("npv", o0.npv[:, p], o1.npv[:, p]),
+            ("bcr", o0.bcr[:, p], o1.bcr[:, p]),
         ):
-            rows.append({"perspective": name, **_stat_row("outcome", metric, "", x, w)})
-        pos = (o.npv[:, p] > 0).astype(float)
+            rows.append({"perspective": name, **_stat_row("outcome", metric, "", x0, x1, w)})
         rows.append(
             {
                 "perspective": name,
                 "kind": "outcome",
                 "name": "prob_npv_positive",
                 "area_id": "",
-                "prior_mean": float(pos.mean()),
-                "post_mean": float(np.sum(w * pos)),
+                "prior_mean": float(np.mean(o0.npv[:, p] > 0)),
+                "post_mean": float(np.sum(w * (o1.npv[:, p] > 0))),
             }
         )
+    persp = m.spec.scenario.perspective
+    for a in sorted({p[0] for p in obs.pairs}):
+        x0 = o0.area_benefits[:, a] - o0.area_costs[:, a]
+        x1 = o1.area_benefits[:, a] - o1.area_costs[:, a]
+        rows.append({"perspective": persp, **_stat_row("area", "npv", m.areas[a], x0, x1, w)})
     return pd.DataFrame(rows)
 
 
-def posterior_run(run: Run, w: np.ndarray) -> tuple[Run, np.ndarray]:
-    """An equal-weight set of ``run.draws`` draws resampled systematically with weights ``w``
-    (seeded from the run's seed: the same inputs give the same set)."""
-    rng = np.random.default_rng(np.random.SeedSequence(run.seed, spawn_key=(RESAMPLE_STREAM,)))
-    idx = up.systematic_resample(w, run.draws, rng)
-    out = Outcomes(**{k: np.ascontiguousarray(v[idx]) for k, v in run.outcomes.fields().items()})
+@dataclass
+class Draws:
+    """A (weighted) set of draws: parameters, sampled values, outcomes and weights."""
+
+    theta: np.ndarray  # (n, Q)
+    samples: np.ndarray  # (n, U) uncertain parameters in their own units
+    outcomes: Outcomes
+    w: np.ndarray  # (n,) summing to one
+
+
+def _as_run(run: Run, outcomes: Outcomes, samples: np.ndarray | None) -> Run:
+    """A run of the same scenario and settings with other (equal-weight) draws."""
     m = run.model
     chunk_means = np.array(
         [
-            engine.chunk_mean_npv(m, out.take(slice(lo, lo + run.chunk_size)))
-            for lo in range(0, run.draws, run.chunk_size)
+            engine.chunk_mean_npv(m, outcomes.take(slice(lo, lo + run.chunk_size)))
+            for lo in range(0, outcomes.benefits.shape[0], run.chunk_size)
         ]
     )
-    return (
-        Run(
-            model=m,
-            outcomes=out,
-            draws=run.draws,
-            seed=run.seed,
-            sampler=run.sampler,
-            chunk_size=run.chunk_size,
-            samples=run.samples[idx] if run.samples is not None else None,
-            timings=dict(run.timings),
-            chunk_means=chunk_means,
-        ),
-        idx,
+    return Run(
+        model=m,
+        outcomes=outcomes,
+        draws=outcomes.benefits.shape[0],
+        seed=run.seed,
+        sampler=run.sampler,
+        chunk_size=run.chunk_size,
+        samples=samples,
+        timings=dict(run.timings),
+        chunk_means=chunk_means,
     )
+
+
+def resampled_run(run: Run, w: np.ndarray, rng: np.random.Generator) -> tuple[Run, np.ndarray]:
+    """An equal-weight set of ``run.draws`` draws resampled systematically with weights
+    ``w``; also the indices taken."""
+    idx = up.systematic_resample(w, run.draws, rng)
+    out = Outcomes(**{k: np.ascontiguousarray(v[idx]) for k, v in run.outcomes.fields().items()})
+    samples = run.samples[idx] if run.samples is not None else None
+    return _as_run(run, out, samples), idx
+
+
+METHODS = ("auto", "is", "smc")
 
 
 def monitor(
@@ -217,8 +258,8 @@ def monitor(
     draws: int | None = None,
     seed: int | None = None,
     through: int | None = None,
+    method: str = "auto",
     min_ess: float = DEFAULT_MIN_ESS,
-    max_draws: int | None = None,
     out: Path | None = None,
     write: bool = True,
     lang: str = "en",
@@ -233,14 +274,17 @@ def monitor(
         Prior draws and seed (default: the scenario's).
     through : int, optional
         Use only observations up to and including this year.
+    method : {"auto", "is", "smc"}
+        ``is``: importance weights on the prior draws; ``smc``: regenerate the draws by
+        tempered sequential Monte Carlo (:func:`mkba.monitor.update.tempered_smc`); ``auto``:
+        ``is`` unless its effective sample size is below ``min_ess``, then ``smc``.
     min_ess : float
-        Effective sample size below which a warning is given [draws].
-    max_draws : int, optional
-        Regenerate: while the ESS is below ``min_ess``, double the prior draws, up to this
-        number (default: no regeneration).
+        Effective sample size below which importance sampling counts as collapsed [draws].
     out : path, optional
         Posterior run directory (default ``runs/<scenario>-monitor-<id>``).
     """
+    if method not in METHODS:
+        raise InputError([Problem("--method", "", f"must be one of {', '.join(METHODS)}", method)])
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     m = lower(spec)
@@ -250,32 +294,57 @@ def monitor(
     sc = spec.scenario
     n = sc.draws if draws is None else int(draws)
     seed = sc.seed if seed is None else int(seed)
-    cap = n if max_draws is None else max(int(max_draws), n)
     t1 = time.perf_counter()
-    history = []
-    while True:
-        run = engine.simulate(m, draws=n, seed=seed, keep_samples=True)
-        theta = prior_theta(m, draws=n, seed=seed, sampler=run.sampler, chunk_size=run.chunk_size)
-        V, dV = volumes(m, theta, obs.pairs)
-        loglik = up.log_likelihood(_expected(V, dV, obs), obs.value, obs.sd, obs.discrepancy_cv)
-        w = up.normalise(loglik)
-        e = up.ess(w)
-        history.append({"draws": n, "ess": e})
-        if e >= min_ess or 2 * n > cap:
-            break
-        n *= 2
-    t2 = time.perf_counter()
-    warnings = []
-    if e < min_ess:
-        warnings.append(
-            f"effective sample size {e:.0f} of {n} draws is below {min_ess:.0f}: the posterior "
-            "rests on few draws; run with more draws (--draws, or --max-draws to regenerate "
-            "until the target is met), or check the observations against the band"
-        )
-    bands = _band_table(m, obs, V, dV, w)
+    run = engine.simulate(m, draws=n, seed=seed, keep_samples=True)
     assert run.samples is not None
-    params = _parameter_table(m, obs, run.samples, theta, w)
-    outcomes = _outcome_table(run, w)
+    theta = prior_theta(m, draws=n, seed=seed, sampler=run.sampler, chunk_size=run.chunk_size)
+    V, dV = volumes(m, theta, obs.pairs)
+
+    def loglik_theta(th: np.ndarray) -> np.ndarray:
+        Vt, dVt = volumes(m, th, obs.pairs)
+        return up.log_likelihood(_expected(Vt, dVt, obs), obs.value, obs.sd, obs.discrepancy_cv)
+
+    ll = up.log_likelihood(_expected(V, dV, obs), obs.value, obs.sd, obs.discrepancy_cv)
+    w = up.normalise(ll)
+    e = up.ess(w)
+    used = method if method != "auto" else ("is" if e >= min_ess else "smc")
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(RESAMPLE_STREAM,)))
+    warnings = []
+    smc_stages: list[dict[str, float]] = []
+    if used == "is":
+        if e < min_ess:
+            warnings.append(
+                f"effective sample size {e:.0f} of {n} draws is below {min_ess:.0f}: the "
+                "importance weights have collapsed and the posterior rests on few draws; use "
+                "--method smc (or auto) to regenerate the draws, or more --draws"
+            )
+        post_run, idx = resampled_run(run, w, rng)
+        post = Draws(theta=theta, samples=run.samples, outcomes=run.outcomes, w=w)
+        distinct = int(np.unique(idx).size)
+    else:
+        if method == "auto":
+            warnings.append(
+                f"effective sample size {e:.0f} of {n} draws is below {min_ess:.0f}: the "
+                "importance weights collapsed; the draws were regenerated by tempered "
+                "sequential Monte Carlo"
+            )
+        factor = engine.correlation_factor(m)
+        z0 = prior_z(m, draws=n, seed=seed, sampler=run.sampler, chunk_size=run.chunk_size)
+        res_smc = up.tempered_smc(lambda z: loglik_theta(theta_from_z(m, z, factor)), z0, rng)
+        smc_stages = res_smc.stages
+        th_post = theta_from_z(m, res_smc.z, factor)
+        outcomes = engine.evaluate(m, th_post, chunk_size=run.chunk_size)
+        samples = th_post[:, m.uncertain_slot] / m.uncertain_scale[None, :]
+        post_run = _as_run(run, outcomes, samples)
+        post = Draws(theta=th_post, samples=samples, outcomes=outcomes, w=np.full(n, 1.0 / n))
+        distinct = int(np.unique(res_smc.z, axis=0).shape[0])
+    t2 = time.perf_counter()
+    Vp, dVp = volumes(m, post.theta, obs.pairs)
+    bands = _band_table(m, obs, V, dV, Vp - dVp, post.w)
+    params = _parameter_table(
+        m, obs, Draws(theta, run.samples, run.outcomes, np.full(n, 1 / n)), post
+    )
+    outcomes_table = _outcome_table(m, obs, run.outcomes, post)
     flagged = bands[bands["flag"] != ""]
     if len(flagged):
         warnings.append(
@@ -283,7 +352,7 @@ def monitor(
             "programme"
         )
     rid = run_id(spec, n, seed, run.sampler, run.chunk_size)
-    mon_id = f"{rid}-{obs.digest[:8]}"
+    mon_id = f"{rid}-{obs.digest[:8]}-{used}"
     p0 = PERSPECTIVES.index(sc.perspective)
     summary: dict[str, Any] = {
         "scenario": spec.label,
@@ -294,41 +363,41 @@ def monitor(
         "series": [f"{i}/{a}" for i, a in obs.series()],
         "years": [int(obs.year.min()), int(obs.year.max())],
         "prior_draws": n,
+        "method": used,
         "ess": e,
         "ess_share": e / n,
         "min_ess": min_ess,
-        "regeneration": history,
+        "posterior_distinct_draws": distinct,
+        "smc_stages": smc_stages,
         "outside_band": len(flagged),
         "perspective": sc.perspective,
         "likelihood": "independent normal measurement error on the volume with the programme "
         "(V - dV); variance sd^2 + (discrepancy_cv * mu)^2",
-        "resampling": "systematic, seeded from the run seed",
         "prior": {
             "npv_mean": float(run.outcomes.npv[:, p0].mean()),
             "prob_npv_positive": float(np.mean(run.outcomes.npv[:, p0] > 0)),
         },
         "posterior": {
-            "npv_mean": float(np.sum(w * run.outcomes.npv[:, p0])),
-            "prob_npv_positive": float(np.sum(w * (run.outcomes.npv[:, p0] > 0))),
+            "npv_mean": float(np.sum(post.w * post.outcomes.npv[:, p0])),
+            "prob_npv_positive": float(np.sum(post.w * (post.outcomes.npv[:, p0] > 0))),
         },
         "warnings": warnings,
         "monitor_id": mon_id,
     }
-    post_run, idx = posterior_run(run, w)
-    summary["resampled_distinct_draws"] = int(np.unique(idx).size)
     res = MonitorResult(
         model=m,
         observations=obs,
         bands=bands,
         parameters=params,
-        outcomes=outcomes,
+        outcomes=outcomes_table,
         weights=w,
         ess=e,
         prior_draws=n,
         min_ess=min_ess,
+        method=used,
         warnings=warnings,
         summary=summary,
-        timings={"load_s": t1 - t0, "simulate_update_s": t2 - t1},
+        timings={"load_s": t1 - t0, "update_s": t2 - t1},
     )
     out_dir = None
     if write:
@@ -341,18 +410,17 @@ def monitor(
     def extra_files(folder: Path) -> list[str]:
         from mkba.monitor import charts
 
-        files = write_table(folder / "monitor", "bands", bands)
-        files += write_table(folder / "monitor", "parameters", params)
-        files += write_table(folder / "monitor", "outcomes", outcomes)
+        sub = folder / "monitor"
+        files = write_table(sub, "bands", bands)
+        files += write_table(sub, "parameters", params)
+        files += write_table(sub, "outcomes", outcomes_table)
         files += write_table(
-            folder / "monitor",
-            "weights",
-            pd.DataFrame({"draw": np.arange(n), "weight": w}),
-            csv=False,
+            sub, "weights", pd.DataFrame({"draw": np.arange(n), "weight": w}), csv=False
         )
-        files += charts.write_charts(res, folder / "monitor", lang=lang)
+        files += charts.write_charts(res, sub, lang=lang)
         return [f"monitor/{f}" for f in files]
 
+    summary["output_dir"] = str(out_dir) if out_dir is not None else None
     res.posterior = finish_run(
         post_run,
         spec,
@@ -364,5 +432,4 @@ def monitor(
         rid=mon_id,
         write_extra=extra_files,
     )
-    summary["output_dir"] = str(out_dir) if out_dir is not None else None
     return res

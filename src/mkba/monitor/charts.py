@@ -162,7 +162,7 @@ def draw_posterior(res: MonitorResult, lang: str) -> Figure:
     p = res.parameters
     eff = p[(p["kind"] == "net_effect") | p["name"].str.endswith(".effect")]
     o = res.outcomes
-    npv = o[o["name"] == "npv"]
+    npv = o[(o["name"] == "npv") & (o["kind"] == "outcome")]
     with chart_style():
         fig = Figure(figsize=(10.0, 1.6 + 0.55 * max(len(eff), len(npv)) * 2))
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.35, 1)})

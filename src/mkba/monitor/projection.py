@@ -19,10 +19,11 @@ point operations in the same order, so the benefits valued from it equal the ref
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from mkba import engine
 from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
-from mkba.sampling import chunk_bounds
+from mkba.sampling import apply_copula, chunk_bounds, uniform_matrix
 
 BAND = (0.05, 0.5, 0.95)
 
@@ -134,3 +135,29 @@ def prior_theta(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: in
         )
         theta[lo:hi] = m.theta_t(u).T
     return theta
+
+
+def prior_z(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -> np.ndarray:
+    """The run's draws as independent standard normal coordinates (draws x uncertain): the
+    uniforms of :func:`mkba.engine.uniforms` before the copula, through the normal inverse
+    CDF. :func:`theta_from_z` maps them to parameters."""
+    z = np.empty((draws, len(m.uncertain)))
+    for j, (lo, hi) in enumerate(chunk_bounds(draws, chunk_size)):
+        u = uniform_matrix(
+            sampler,
+            hi - lo,
+            len(m.registry),
+            seed=seed,
+            chunk=j,
+            chunk_size=chunk_size,
+            columns=m.uncertain_col,
+        )
+        z[lo:hi] = stats.norm.ppf(u)
+    return z
+
+
+def theta_from_z(m: Model, z: np.ndarray, factor=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Parameter matrix (n x Q) of standard normal coordinates ``z`` (n x uncertain): normal
+    CDF, the scenario's copula, the inverse CDFs."""
+    u = np.clip(stats.norm.cdf(z), 2.0**-53, 1.0 - 2.0**-53)
+    return m.theta_t(apply_copula(u, factor)).T
