@@ -33,6 +33,7 @@ from mkba.monitor.projection import (
     prior_theta,
     prior_z,
     theta_from_z,
+    volume_columns,
     volumes,
 )
 from mkba.output import write_table
@@ -330,7 +331,8 @@ def monitor(
             )
         factor = engine.correlation_factor(m)
         z0 = prior_z(m, draws=n, seed=seed, sampler=run.sampler, chunk_size=run.chunk_size)
-        res_smc = up.tempered_smc(lambda z: loglik_theta(theta_from_z(m, z, factor)), z0, rng)
+        cols = volume_columns(m, obs.pairs)
+        res_smc = up.tempered_smc(lambda z: loglik_theta(theta_from_z(m, z, factor, cols)), z0, rng)
         smc_stages = res_smc.stages
         th_post = theta_from_z(m, res_smc.z, factor)
         outcomes = engine.evaluate(m, th_post, chunk_size=run.chunk_size)

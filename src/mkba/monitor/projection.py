@@ -156,8 +156,26 @@ def prior_z(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -
     return z
 
 
-def theta_from_z(m: Model, z: np.ndarray, factor=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+def theta_from_z(
+    m: Model, z: np.ndarray, factor=None, columns: np.ndarray | None = None
+) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Parameter matrix (n x Q) of standard normal coordinates ``z`` (n x uncertain): normal
-    CDF, the scenario's copula, the inverse CDFs."""
-    u = np.clip(stats.norm.cdf(z), 2.0**-53, 1.0 - 2.0**-53)
-    return m.theta_t(apply_copula(u, factor)).T
+    CDF, the scenario's copula, the inverse CDFs. With ``columns`` (and no copula) only those
+    uncertain parameters are mapped; the other slots keep their fixed (median) values."""
+    if columns is None or factor is not None:
+        u = np.clip(stats.norm.cdf(z), 2.0**-53, 1.0 - 2.0**-53)
+        return m.theta_t(apply_copula(u, factor)).T
+    theta = np.empty((z.shape[0], m.theta_fixed.size))
+    theta[:] = m.theta_fixed[None, :]
+    for j in columns:
+        u = np.clip(stats.norm.cdf(z[:, j]), 2.0**-53, 1.0 - 2.0**-53)
+        theta[:, m.uncertain_slot[j]] = m.inverse_cdfs[j](u) * m.uncertain_scale[j]
+    return theta
+
+
+def volume_columns(m: Model, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Indices of the uncertain parameters that the volumes of ``pairs`` depend on."""
+    sl = m.slots
+    slots = {sl.stream(name) + s for _a, s in pairs for name in STREAM_SLOTS}
+    slots |= {sl.glob(name) for name in GLOBAL_SLOTS}
+    return np.array([j for j, q in enumerate(m.uncertain_slot) if int(q) in slots], dtype=np.int64)

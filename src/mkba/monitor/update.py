@@ -143,7 +143,9 @@ def tempered_smc(
     rng: np.random.Generator,
     *,
     ess_fraction: float = 0.5,
-    moves: int = 10,
+    moves: int = 5,
+    accepted_moves: float = 3.0,
+    max_moves: int = 50,
     max_stages: int = 200,
 ) -> SmcResult:
     """Sequential Monte Carlo from a standard normal prior to prior x likelihood.
@@ -159,8 +161,9 @@ def tempered_smc(
     ess_fraction : float
         Each stage raises the likelihood's exponent ``phi`` as far as keeps the ESS of the
         incremental weights at this fraction of the particles.
-    moves : int
-        Metropolis-Hastings moves per particle per stage.
+    moves, accepted_moves, max_moves : int, float, int
+        Metropolis-Hastings moves per stage: at least ``moves``, then more until a particle
+        has on average ``accepted_moves`` accepted moves in the stage, at most ``max_moves``.
 
     Notes
     -----
@@ -190,7 +193,9 @@ def tempered_smc(
         z, ll = z[idx], ll[idx]
         phi = new
         accepted = 0.0
-        for _ in range(moves):
+        done = 0
+        while done < moves or (accepted < accepted_moves and done < max_moves):
+            done += 1
             zp = math.sqrt(1.0 - b * b) * z + b * rng.standard_normal(z.shape)
             llp = loglik(zp)
             with np.errstate(invalid="ignore"):
@@ -206,7 +211,8 @@ def tempered_smc(
             {
                 "phi": phi,
                 "ess": stage_ess,
-                "acceptance": accepted / moves,
+                "acceptance": accepted / done,
+                "moves": float(done),
                 "step": b,
                 "distinct": float(np.unique(z[:, 0]).size) if z.shape[1] else float(n),
             }
