@@ -473,3 +473,10 @@ def test_shipped_example_is_valid_and_illustrative() -> None:
     assert obs.sidecar.illustrative
     assert len(obs) == 15 and obs.baseline.sum() == 3
     assert {m.areas[a] for a, _s in obs.pairs} == {"rotterdam-zuid"}
+
+
+def test_cli_monitor_help_and_bad_language(tmp_path: Path) -> None:
+    h = mkba("monitor", "--help", cwd=tmp_path)
+    assert h.returncode == 0 and "importance" in h.stdout and "--through" in h.stdout
+    r = mkba("monitor", str(TINY), str(EXAMPLE), "--lang", "de", cwd=tmp_path)
+    assert r.returncode == 2 and "--lang" in r.stderr

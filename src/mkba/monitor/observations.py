@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from mkba.errors import InputError, Problem
 from mkba.load import problems_from
@@ -190,11 +190,7 @@ def load_observations(path: Path | str, model: Model) -> Observations:
     if raw is not None:
         try:
             sidecar = ObservationsSidecar.model_validate(raw)
-        except Exception as exc:  # pydantic.ValidationError
-            from pydantic import ValidationError
-
-            if not isinstance(exc, ValidationError):
-                raise
+        except ValidationError as exc:
             problems.extend(problems_from(exc, sname))
     try:
         columns, rows = read_csv(csv_path)
