@@ -480,3 +480,44 @@ def test_cli_monitor_help_and_bad_language(tmp_path: Path) -> None:
     assert h.returncode == 0 and "importance" in h.stdout and "--through" in h.stdout
     r = mkba("monitor", str(TINY), str(EXAMPLE), "--lang", "de", cwd=tmp_path)
     assert r.returncode == 2 and "--lang" in r.stderr
+
+
+def test_likelihood_weights_and_resampling_by_hand() -> None:
+    # mu 10, y 12, sd 1, discrepancy cv 0.1: variance 1 + (0.1 x 10)^2 = 2,
+    # log L = -0.5 x 2^2 / 2 - 0.5 ln 2 = -1 - 0.34657...
+    ll = up.log_likelihood(np.array([[10.0]]), np.array([12.0]), np.array([1.0]), np.array([0.1]))
+    assert ll[0] == pytest.approx(-1.0 - 0.5 * math.log(2.0), rel=1e-14)
+    # weights from log-weights far below zero do not underflow
+    w = up.normalise(np.array([-1000.0, -1000.0 + math.log(3.0)]))
+    np.testing.assert_allclose(w, [0.25, 0.75], rtol=1e-12)
+    assert up.ess(np.array([0.25, 0.75])) == pytest.approx(1 / (0.25**2 + 0.75**2))
+    # equal weights: the midpoint (Hazen) quantile of numpy
+    x = np.random.default_rng(1).standard_normal(101)
+    q = np.array([0.05, 0.5, 0.95])
+    np.testing.assert_allclose(
+        up.weighted_quantile(x, np.full(101, 1 / 101), q), np.quantile(x, q, method="hazen")
+    )
+    # systematic resampling takes each draw floor(n w) or ceil(n w) times
+    w = np.array([0.5, 0.3, 0.15, 0.05])
+    idx = up.systematic_resample(w, 20, np.random.default_rng(2))
+    counts = np.bincount(idx, minlength=4)
+    assert np.all(np.abs(counts - 20 * w) < 1.0) and counts.sum() == 20
+
+
+def test_observations_outside_the_band_are_flagged(tmp_path: Path) -> None:
+    scenario = tiny_with_normal_rate(tmp_path)
+    # prior band of the volume with the programme in 2022: 500 x 0.85 x N(0.1, 0.01^2),
+    # P5-P95 about 42.5 +- 1.645 x 4.25 = 35.5-49.5; 60 lies above, 30 below
+    rows = (
+        "indicator,area_id,year,value,sd\n"
+        "clients,a1,2020,50,5\n"
+        "clients,a1,2022,60,5\n"
+        "clients,a1,2023,30,5\n"
+    )
+    res = monitor(scenario, write_obs(tmp_path, rows), method="is", draws=4000, write=False)
+    b = res.bands.set_index("year")
+    assert b.loc[2022, "flag"] == "above" and b.loc[2023, "flag"] == "below"
+    assert b.loc[2020, "flag"] == ""
+    assert b.loc[2022, "prog_p5"] == pytest.approx(42.5 - 1.645 * 4.25, abs=0.5)
+    assert b.loc[2022, "null_p50"] == pytest.approx(50.0, abs=0.3)
+    assert any("2 of 3 observations lie outside" in w for w in res.warnings)
