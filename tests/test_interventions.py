@@ -239,3 +239,23 @@ def test_persistence_helper() -> None:
     assert persistence(2.0) == pytest.approx(Q)
     assert persistence(math.inf) == 1.0
     assert persistence(0.0) == 0.0
+
+
+def test_bad_intervention_file_names_file_key_and_value(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "programme"
+    shutil.copytree(PROG.parents[1], root)
+    bad = root / "parameters" / "interventions" / "help.toml"
+    good = bad.read_text()
+    bad.write_text(good.replace('evidence = "sterke_aanwijzingen"', 'evidence = "bewezen"'))
+    with pytest.raises(InputError) as exc:
+        load_scenario(root / "scenarios" / "programme.toml")
+    msg = str(exc.value)
+    assert "interventions/help.toml" in msg
+    assert "effects.s1.evidence" in msg and "bewezen" in msg
+    bad.write_text(good.replace("[effects.s2]", "[effects.s9]"))
+    with pytest.raises(InputError) as exc:
+        load_scenario(root / "scenarios" / "programme.toml")
+    msg = str(exc.value)
+    assert "interventions/help.toml: effects.s9: unknown stream" in msg

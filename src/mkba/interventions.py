@@ -88,6 +88,8 @@ def load_interventions(
     from mkba.load import _read, _validate
 
     out: dict[str, InterventionFile] = {}
+    # stream files on disk (an invalid stream file is reported once, by its own validation)
+    known_streams = set(streams) | {p.stem for p in (root / "streams").glob("*.toml")}
     paths = sorted((root / "interventions").glob("*.toml"))
     for path in paths:
         name = display_path(path)
@@ -99,14 +101,14 @@ def load_interventions(
         f = _validate(InterventionFile, raw, name, problems) if raw is not None else None
         if f is None:
             continue
-        if f.target.stream is not None and f.target.stream not in streams:
+        if f.target.stream is not None and f.target.stream not in known_streams:
             problems.append(Problem(name, "target.stream", "unknown stream", f.target.stream))
         if f.target.count is not None and areas is not None:
             for a in f.target.count.per_area:
                 if a not in areas.ids:
                     problems.append(Problem(name, f"target.count.per_area.{a}", "unknown area", a))
         for s in f.effects:
-            if s not in streams:
+            if s not in known_streams:
                 problems.append(Problem(name, f"effects.{s}", "unknown stream", s))
         if model is not None:
             for k in f.cost.payers.shares:
