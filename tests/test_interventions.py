@@ -259,3 +259,21 @@ def test_bad_intervention_file_names_file_key_and_value(tmp_path: Path) -> None:
         load_scenario(root / "scenarios" / "programme.toml")
     msg = str(exc.value)
     assert "interventions/help.toml: effects.s9: unknown stream" in msg
+
+
+def test_physical_effects_keep_the_first_draws_when_large(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    unc = {
+        "interventions.help.effects.s1.effect": {
+            "dist": {"type": "uniform", "min": 0.1, "max": 0.5},
+            "assumption": "Test: uncertain effect.",
+        },
+    }
+    m = model("with_team", overrides=unc, draws=3000, chunk_size=512)
+    full = engine.simulate(m).outcomes
+    assert full.physical.shape[0] == 3000
+    # 3 links x 1 area x 6 years x 8 bytes x 1500 draws: only the first 1500 draws are kept
+    monkeypatch.setattr(engine, "PHYSICAL_BYTES", 8 * 3 * 6 * 1500)
+    part = engine.simulate(m).outcomes
+    assert part.physical.shape[0] == 1500
+    np.testing.assert_array_equal(part.physical, full.physical[:1500])
+    np.testing.assert_array_equal(part.benefits, full.benefits)

@@ -20,6 +20,17 @@ from mkba.schema.scenario import PERSPECTIVES
 
 Progress = Callable[[int, int], None]
 
+PHYSICAL_BYTES = 256 * 2**20  # memory for per-draw physical effects (draws x links x areas x years)
+
+
+def physical_rows(n: int, cells: int) -> int:
+    """How many draws keep their physical effects: all of them, or the first ones that fit in
+    :data:`PHYSICAL_BYTES` (at least 1,000). The P5/P50/P95 of physical effects are then taken
+    over those draws (the summary says how many); money outcomes always use every draw."""
+    if cells == 0:
+        return n
+    return min(n, max(1000, PHYSICAL_BYTES // (8 * cells)))
+
 
 @dataclass
 class Outcomes:
@@ -76,7 +87,7 @@ class Outcomes:
             dflow=np.empty((n, T)),
             int_benefits=np.empty((n, M, P)),
             int_costs=np.empty((n, M, P)),
-            physical=np.empty((n, L, A if L else 0, T if L else 0)),
+            physical=np.empty((physical_rows(n, L * A * T), L, A if L else 0, T if L else 0)),
         )
 
     def fields(self) -> dict[str, np.ndarray]:
@@ -223,7 +234,7 @@ def raw_chunk(
             ben, cost, f, df = ben + pb, cost + pc, f + pf, df + pdf
             if prog_out is not None:
                 for dst, src in zip(prog_out, (ib, ic, ph), strict=True):
-                    dst[:] = src
+                    dst[:] = src[: dst.shape[0]]
                 extra = prog_out
             else:
                 extra = (ib, ic, ph)
@@ -258,7 +269,7 @@ def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type:
     if len(raw) > 4:
         for dst, src in zip((tmp.int_benefits, tmp.int_costs, tmp.physical), raw[4:], strict=True):
             if not np.shares_memory(dst, src):
-                dst[:] = src
+                dst[:] = src[: dst.shape[0]]
     kernel.aggregate(
         ben,
         cost,
@@ -434,7 +445,8 @@ def assemble(
     out = Outcomes.empty(draws, m)
     for c in chunks:
         for k, v in c.outcomes.fields().items():
-            getattr(out, k)[c.lo : c.hi] = v
+            dst = getattr(out, k)[c.lo : c.hi]  # physical effects: only the first draws
+            dst[:] = v[: dst.shape[0]]
     samples = None
     if all(c.samples is not None for c in chunks):
         samples = np.concatenate([c.samples for c in chunks])  # type: ignore[misc]

@@ -420,7 +420,7 @@ def simulate_programme(
     out_dflow,  # (n, T) += the same, discounted
     out_int_ben,  # (n, M, P) PV benefits per entry and perspective
     out_int_cost,  # (n, M, P) PV costs per entry and perspective
-    out_phys,  # (n, L, A, T) outcome units changed (attributable part of each link)
+    out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
 ):  # type: ignore[no-untyped-def]
     """Bottom-up interventions (DESIGN.md 3b; equations in :mod:`mkba.interventions`), added
     into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
@@ -535,7 +535,7 @@ def simulate_programme(
                                 sh = min(max(d / vv, -1.0), 1.0)
                             du[t, b] = vv * sh * resid[t, b]
                             resid[t, b] = resid[t, b] * (1.0 - sh)
-                    for b in range(nb):
+                    for b in range(min(nb, out_phys.shape[0] - i0)):  # kept draws only
                         for t in range(T):
                             out_phys[i0 + b, l, a, t] = du[t, b]
                     for c in range(C):

@@ -144,6 +144,7 @@ def physical_totals(run: Run) -> dict[str, Any]:
 def physical(run: Run) -> dict[str, Any]:
     """The ``physical`` key of a run summary: totals and the per-year rows."""
     return {
+        "draws": int(run.outcomes.physical.shape[0]),  # draws the quantiles are taken over
         "totals": physical_totals(run),
         "rows": physical_table(run).to_dict(orient="records"),
     }
