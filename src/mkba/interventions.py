@@ -210,6 +210,7 @@ class Programme:
     link_tail: np.ndarray  # (L,) 1.0: the last profile value decays with the half-life
     link_haircut: np.ndarray  # (L,)
     link_unit: tuple[str, ...]  # (L,) the stream's volume unit (people, crimes ...)
+    link_total_unit: tuple[str, ...]  # (L,) unit of the sum over years: person-year, or crime
     participants: np.ndarray  # (M, A, T) planned participants
     fixed_years: np.ndarray  # (M, A, T) 1.0 in years the fixed cost applies
     target: np.ndarray  # (M, A, T) target group (base values)
@@ -385,7 +386,8 @@ def lower_programme(
     link_stream = np.zeros(L, dtype=np.int64)
     link_int = np.zeros(L, dtype=np.int64)
     link_haircut = np.zeros(L)
-    units = []
+    units: list[str] = []
+    total_units: list[str] = []
     for li, lk in enumerate(links):
         key, s, mi = lk
         e = entries[mi][1]
@@ -399,6 +401,10 @@ def lower_programme(
         link_int[li] = mi
         link_haircut[li] = eff.grade_haircut
         units.append(params.streams[s].volume.unit)
+        # a stock (persons, clients) summed over years gives unit-years; a flow (crimes a
+        # year) summed over years gives units
+        flow = params.streams[s].volume.rate.unit.endswith("/year")
+        total_units.append(units[-1] if flow else f"{units[-1]}-year")
     prog = Programme(
         ids=tuple(ids),
         files=tuple(files),
@@ -412,6 +418,7 @@ def lower_programme(
         link_tail=link_tail,
         link_haircut=link_haircut,
         link_unit=tuple(units),
+        link_total_unit=tuple(total_units),
         participants=participants,
         fixed_years=fixed_years,
         target=target,

@@ -124,8 +124,9 @@ def physical_table(run: Run) -> pd.DataFrame:
 
 
 def physical_totals(run: Run) -> dict[str, Any]:
-    """Per intervention and outcome, summed over areas and years: participants, and unit-years
-    changed (e.g. person-years off bijstand, crimes avoided) with their statistics."""
+    """Per intervention and outcome, summed over areas and years: participants, and units
+    changed (person-years off bijstand for a stock; crimes avoided for a yearly flow) with
+    their statistics."""
     m = run.model
     pr = m.programme
     assert pr is not None
@@ -137,7 +138,7 @@ def physical_totals(run: Run) -> dict[str, Any]:
         key = pr.ids[pr.link_int[li]]
         s = m.streams[pr.link_stream[li]]
         tot = o.physical[:, li].sum(axis=(1, 2))
-        out[key][s] = {"unit": f"{pr.link_unit[li]}-year", **stats(tot)}
+        out[key][s] = {"unit": pr.link_total_unit[li], **stats(tot)}
     return out
 
 
