@@ -614,9 +614,8 @@ def _programme_sheets(
             *ident,
             _w(
                 f"Participants (planned) and outcome units changed per measure, area and year; quantiles over {n:,} draws.",
-                f"Deelnemers (gepland) en veranderde aantallen per maatregel, gebied en jaar; kwantielen over {n:,} trekkingen.".replace(
-                    ",", "."
-                ),
+                "Deelnemers (gepland) en veranderde aantallen per maatregel, gebied en jaar; "
+                f"kwantielen over {format_int(n, 'nl')} trekkingen.",
                 lang,
             ),
         ],
