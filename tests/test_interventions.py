@@ -277,3 +277,35 @@ def test_physical_effects_keep_the_first_draws_when_large(monkeypatch) -> None: 
     assert part.physical.shape[0] == 1500
     np.testing.assert_array_equal(part.physical, full.physical[:1500])
     np.testing.assert_array_equal(part.benefits, full.benefits)
+
+
+def test_outputs_in_summary_run_directory_workbook_and_report(tmp_path: Path) -> None:
+    import json
+
+    import openpyxl
+
+    from mkba import api
+    from mkba.report.build import make_report
+
+    res = api.run_scenario(PROG, variant="with_team", out=tmp_path / "run")
+    s = res.summary
+    assert list(s["by_intervention"]) == ["help", "team"]
+    helped = s["by_intervention"]["help"]
+    assert helped["participants"] == 30.0
+    assert helped["costs_pv"]["mean"] == pytest.approx(COSTS, rel=1e-12)
+    assert helped["evidence"]["s2"]["haircut"] == 0.2
+    tot = s["physical"]["totals"]["help"]
+    assert tot["participants"] == 30.0
+    # sum over the years of the persons off s1 (help comes first in the combination)
+    assert tot["s1"]["mean"] == pytest.approx(sum(U1.values()), rel=1e-12)
+    assert tot["s1"]["unit"] == "person-year"
+    doc = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert doc["by_intervention"]["team"]["participants"] == 40.0
+    assert (tmp_path / "run" / "physical.csv").is_file()
+    assert (tmp_path / "run" / "by_intervention.csv").is_file()
+    make_report(tmp_path / "run", formats=["md", "xlsx"], lang="nl", charts=False)
+    wb = openpyxl.load_workbook(tmp_path / "run" / "workbook.xlsx")
+    assert "Maatregelen" in wb.sheetnames and "Fysieke effecten" in wb.sheetnames
+    md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "## Maatregelen: geld en fysieke effecten" in md
+    assert "| Hulp | 30 |" in md

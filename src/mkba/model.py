@@ -370,9 +370,11 @@ def lower(spec: Spec) -> Model:
     if (
         sc.budget is None
         or base_sc.budget is None
-        or (base_sc.budget is sc.budget
-        and base_sc.start_year == sc.start_year
-        and base_sc.areas == sc.areas)
+        or (
+            base_sc.budget is sc.budget
+            and base_sc.start_year == sc.start_year
+            and base_sc.areas == sc.areas
+        )
     ):
         Rtot = Btot
     else:
@@ -442,6 +444,11 @@ def lower(spec: Spec) -> Model:
     followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
 
     registry = tuple(params.quantities())
+    if not has_programme:
+        # without a programme the registry is that of the top-down parameters alone, so that a
+        # Sobol design (whose columns depend on its dimension) is the same as before
+        # interventions existed; random and LHS columns never depend on the others
+        registry = tuple(p for p in registry if not p.startswith("interventions."))
     slots = Slots(S, C, D)
     theta_fixed = np.empty(slots.size)
     cpi = params.cpi.values

@@ -38,13 +38,17 @@ SHEETS: dict[str, tuple[str, str]] = {
     "streams": ("Streams", "Effecten"),
     "areas": ("Areas", "Gebieden"),
     "stakeholders": ("Stakeholders", "Actoren"),
-    "measures": ("Measures", "Maatregelen"),
-    "physical": ("Physical effects", "Fysieke effecten"),
     "years": ("Years", "Jaren"),
     "assumptions": ("Assumptions", "Aannames"),
     "manifest": ("Manifest", "Manifest"),
 }
 """Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
+
+PROGRAMME_SHEETS: dict[str, tuple[str, str]] = {
+    "measures": ("Measures", "Maatregelen"),
+    "physical": ("Physical effects", "Fysieke effecten"),
+}
+"""Extra sheets of a run with a bottom-up programme of measures (after ``areas``)."""
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
@@ -56,11 +60,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return SHEETS[key][1 if lang == "nl" else 0]
+    return {**SHEETS, **PROGRAMME_SHEETS}[key][1 if lang == "nl" else 0]
 
 
 def table_name(key: str) -> str:
-    return "tbl" + SHEETS[key][0]
+    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS}[key][0].replace(" ", "")
 
 
 @dataclass
