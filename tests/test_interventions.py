@@ -309,3 +309,10 @@ def test_outputs_in_summary_run_directory_workbook_and_report(tmp_path: Path) ->
     md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
     assert "## Maatregelen: geld en fysieke effecten" in md
     assert "| Hulp | 30 |" in md
+
+
+def test_override_of_lag_must_stay_a_whole_number() -> None:
+    over = {"interventions.help.effects.s1.lag": {"value": 1.5, "assumption": "Test: half years."}}
+    with pytest.raises(InputError) as exc:
+        load_scenario(PROG, updates={"overrides": over})
+    assert "overrides.interventions.help.effects.s1.lag" in str(exc.value)

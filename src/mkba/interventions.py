@@ -139,10 +139,26 @@ def active_entries(sc: ScenarioFile) -> list[tuple[str, Any]]:
 
 
 def programme_problems(
-    sc: ScenarioFile, params: ParameterSet, file: str, problems: list[Problem]
+    sc: ScenarioFile,
+    params: ParameterSet,
+    file: str,
+    problems: list[Problem],
+    quantities: dict[str, Quantity] | None = None,
 ) -> None:
-    """Cross-checks of a scenario's ``[interventions.<id>]`` against the parameter folder."""
+    """Cross-checks of a scenario's ``[interventions.<id>]`` against the parameter folder, and
+    of overridden intervention quantities the schema of the file would have refused."""
     cpi = params.cpi.values
+    for path, q in (quantities or {}).items():
+        if not path.startswith("interventions."):
+            continue
+        if path.endswith(".lag") and (q.value is None or q.value != math.floor(q.value)):
+            problems.append(
+                Problem(file, f"overrides.{path}", "lag must be a fixed whole number of years")
+            )
+        if path.endswith(".target.share") and q.value is None:
+            problems.append(
+                Problem(file, f"overrides.{path}", "share must be fixed (it plans the reach)")
+            )
     used: dict[str, str] = {}
     for key, e in active_entries(sc):
         where = f"interventions.{key}"

@@ -441,7 +441,7 @@ def _scenario_problems(
         _budget_problems(sc, params, file, problems)
     from mkba.interventions import programme_problems
 
-    programme_problems(sc, params, file, problems)
+    programme_problems(sc, params, file, problems, quantities)
     for s in sc.discount_rate.streams:
         if s not in params.streams:
             problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))
