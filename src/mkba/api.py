@@ -104,6 +104,13 @@ def finish_run(
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
             files += write_table(tmp, "draws", results.draws_table(run), csv=False)
             files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            if run.model.programme is not None:
+                from mkba import programme_results
+
+                files += write_table(
+                    tmp, "by_intervention", programme_results.by_intervention_table(run)
+                )
+                files += write_table(tmp, "physical", programme_results.physical_table(run))
             if write_extra is not None:
                 files += write_extra(tmp)
             manifest["files"] = files

@@ -20,6 +20,17 @@ from mkba.schema.scenario import PERSPECTIVES
 
 Progress = Callable[[int, int], None]
 
+PHYSICAL_BYTES = 256 * 2**20  # memory for per-draw physical effects (draws x links x areas x years)
+
+
+def physical_rows(n: int, cells: int) -> int:
+    """How many draws keep their physical effects: all of them, or the first ones that fit in
+    :data:`PHYSICAL_BYTES` (at least 1,000). The P5/P50/P95 of physical effects are then taken
+    over those draws (the summary says how many); money outcomes always use every draw."""
+    if cells == 0:
+        return n
+    return min(n, max(1000, PHYSICAL_BYTES // (8 * cells)))
+
 
 @dataclass
 class Outcomes:
@@ -36,6 +47,10 @@ class Outcomes:
     payback: np.ndarray  # (n,) payback year, scenario perspective (NaN: not within the horizon)
     flow: np.ndarray  # (n, T) real net flow per year, scenario perspective, undiscounted
     dflow: np.ndarray  # (n, T) the same, discounted
+    # bottom-up programme (DESIGN.md 3b); zero-sized without interventions
+    int_benefits: np.ndarray  # (n, M, P) PV benefits per programme entry and perspective
+    int_costs: np.ndarray  # (n, M, P) PV costs per programme entry and perspective
+    physical: np.ndarray  # (n, L, A, T) outcome units changed per link, area and year
 
     @property
     def npv(self) -> np.ndarray:
@@ -56,6 +71,8 @@ class Outcomes:
             len(m.stakeholders),
             len(m.years),
         )
+        M = m.programme.n_entries if m.programme is not None else 0
+        L = m.programme.n_links if m.programme is not None else 0
         return Outcomes(
             benefits=np.empty((n, P)),
             costs=np.empty((n, P)),
@@ -68,6 +85,9 @@ class Outcomes:
             payback=np.empty(n),
             flow=np.empty((n, T)),
             dflow=np.empty((n, T)),
+            int_benefits=np.empty((n, M, P)),
+            int_costs=np.empty((n, M, P)),
+            physical=np.empty((physical_rows(n, L * A * T), L, A if L else 0, T if L else 0)),
         )
 
     def fields(self) -> dict[str, np.ndarray]:
@@ -130,6 +150,49 @@ def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
     )
 
 
+def _programme_args(m: Model) -> tuple:  # type: ignore[type-arg]
+    pr = m.programme
+    assert pr is not None
+    sl = m.slots
+    off_stream = np.array([sl.stream(n) for n in STREAM_SLOTS], dtype=np.int64)
+    off_comp = np.array([sl.component(n) for n in COMPONENT_SLOTS], dtype=np.int64)
+    off_int, off_link = pr.offsets()
+    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    return (
+        off_stream,
+        off_comp,
+        off_int,
+        off_link,
+        m.volume0,
+        m.data_year.astype(float),
+        m.years.astype(float),
+        float(m.spec.scenario.base_year),
+        m.comp_stream,
+        m.comp_sign,
+        m.benefit_weights[p0] * m.comp_sign,
+        m.benefit_weights,
+        m.df_stream,
+        m.df_cost,
+        pr.participants,
+        pr.fixed_years,
+        pr.payer_share,
+        np.ascontiguousarray(pr.cost_weights),
+        p0,
+        pr.link_int,
+        pr.link_stream,
+        pr.link_lag,
+        pr.link_prof,
+        pr.link_nprof,
+        pr.link_tail,
+        pr.link_haircut,
+    )
+
+
+def _programme_out(m: Model, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    o = Outcomes.empty(n, m)
+    return o.int_benefits, o.int_costs, o.physical
+
+
 @dataclass(frozen=True)
 class Transposed:
     """A parameter matrix stored one parameter per row (Q x n), the kernel's layout."""
@@ -145,8 +208,11 @@ def raw_chunk(
     flow: np.ndarray | None = None,
     dflow: np.ndarray | None = None,
     scratch: tuple[np.ndarray, np.ndarray] | None = None,
+    prog_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow).
+    """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow), followed by
+    (int_ben, int_cost, phys) when the scenario has a bottom-up programme (written into
+    ``prog_out`` when given).
 
     ``theta`` holds one draw per row (n x Q), or is a :class:`Transposed` parameter matrix
     (Q x n, as the kernel reads it). ``flow``/``dflow`` may be views into the final outcome
@@ -160,11 +226,23 @@ def raw_chunk(
         theta_t = np.ascontiguousarray(np.atleast_2d(theta).T)
     if backend == "numpy":
         ben, cost, f, df = reference.simulate_chunk(m, np.ascontiguousarray(theta))
+        extra: tuple[np.ndarray, ...] = ()
+        if m.programme is not None:
+            pb, pc, pf, pdf, ib, ic, ph = reference.simulate_programme(
+                m, np.ascontiguousarray(theta)
+            )
+            ben, cost, f, df = ben + pb, cost + pc, f + pf, df + pdf
+            if prog_out is not None:
+                for dst, src in zip(prog_out, (ib, ic, ph), strict=True):
+                    dst[:] = src[: dst.shape[0]]
+                extra = prog_out
+            else:
+                extra = (ib, ic, ph)
         if flow is not None and dflow is not None:
             flow[:] = f
             dflow[:] = df
-            return ben, cost, flow, dflow
-        return ben, cost, f, df
+            return (ben, cost, flow, dflow, *extra)
+        return (ben, cost, f, df, *extra)
     if backend != "numba":
         raise ValueError(f"unknown backend {backend!r}")
     n = theta.shape[0]
@@ -176,14 +254,22 @@ def raw_chunk(
     flow = np.empty((n, T)) if flow is None else flow
     dflow = np.empty((n, T)) if dflow is None else dflow
     kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), ben, cost, flow, dflow)
-    return ben, cost, flow, dflow
+    if m.programme is None:
+        return ben, cost, flow, dflow
+    po = prog_out if prog_out is not None else _programme_out(m, n)
+    kernel.simulate_programme(theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
+    return (ben, cost, flow, dflow, *po)
 
 
 def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type: ignore[no-untyped-def]
     """Reduce raw outputs into the per-draw outcome rows ``rows`` of ``out`` (in place)."""
-    ben, cost, flow, dflow = raw
+    ben, cost, flow, dflow = raw[:4]
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
     tmp = out.take(rows) if (rows.start, rows.stop) != (0, out.benefits.shape[0]) else out
+    if len(raw) > 4:
+        for dst, src in zip((tmp.int_benefits, tmp.int_costs, tmp.physical), raw[4:], strict=True):
+            if not np.shares_memory(dst, src):
+                dst[:] = src[: dst.shape[0]]
     kernel.aggregate(
         ben,
         cost,
@@ -226,7 +312,11 @@ def evaluate(
     args = _kernel_args(m) if backend == "numba" else None
     scratch = _scratch(m, min(n, chunk_size))
     for lo, hi in chunk_bounds(n, chunk_size):
-        raw = raw_chunk(m, theta[lo:hi], backend, args, out.flow[lo:hi], out.dflow[lo:hi], scratch)
+        rows = out.take(slice(lo, hi))
+        po = (rows.int_benefits, rows.int_costs, rows.physical) if m.programme else None
+        raw = raw_chunk(
+            m, theta[lo:hi], backend, args, out.flow[lo:hi], out.dflow[lo:hi], scratch, po
+        )
         _aggregate_into(m, raw, out, slice(lo, hi))
     return out
 
@@ -324,7 +414,8 @@ def compute_chunk(
         samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
         samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
-    raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch)
+    po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
+    raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po)
     t2 = time.perf_counter()
     _aggregate_into(m, raw, out, slice(0, hi - lo))
     t3 = time.perf_counter()
@@ -354,7 +445,8 @@ def assemble(
     out = Outcomes.empty(draws, m)
     for c in chunks:
         for k, v in c.outcomes.fields().items():
-            getattr(out, k)[c.lo : c.hi] = v
+            dst = getattr(out, k)[c.lo : c.hi]  # physical effects: only the first draws
+            dst[:] = v[: dst.shape[0]]
     samples = None
     if all(c.samples is not None for c in chunks):
         samples = np.concatenate([c.samples for c in chunks])  # type: ignore[misc]

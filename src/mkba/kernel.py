@@ -383,3 +383,221 @@ def aggregate(
             for k in range(K):
                 acc += cost_weights[p0, k] * cost[i, a, k]
             out_area_costs[i, a] = acc
+
+
+@njit(cache=True, parallel=True)
+def simulate_programme(
+    theta_t,  # (Q, n) per-draw parameters, one parameter per row
+    off_stream,  # (9,) top-down stream slot offsets (rate, factor, trend are read here)
+    off_comp,  # (2,) offsets of unit_value, growth
+    off_int,  # (3,) offsets of per_participant, fixed_per_area_year, overrun (per entry)
+    off_link,  # (5,) offsets of effect, deadweight, attribution, displacement, half_life (per link)
+    volume0,  # (A, S)
+    data_year,  # (S,)
+    years,  # (T,) float
+    base_year,  # float
+    comp_stream,  # (C,) int
+    comp_sign,  # (C,)
+    flow_weights,  # (C,) benefit weights of the scenario's perspective, times the sign
+    benefit_weights,  # (P, C)
+    df_stream,  # (S, T)
+    df_cost,  # (T,)
+    participants,  # (M, A, T)
+    fixed_years,  # (M, A, T)
+    int_payer,  # (M, K)
+    int_costw,  # (M, P) share of an entry's cost each perspective counts
+    p0,  # scenario perspective
+    link_int,  # (L,) int
+    link_stream,  # (L,) int
+    link_lag,  # (L,) int
+    link_prof,  # (L, KP)
+    link_nprof,  # (L,) int
+    link_tail,  # (L,)
+    link_haircut,  # (L,)
+    out_ben,  # (n, A, C) += PV per component and area (signed)
+    out_cost,  # (n, A, K) += PV of costs per area and payer
+    out_flow,  # (n, T) += net flow, scenario perspective
+    out_dflow,  # (n, T) += the same, discounted
+    out_int_ben,  # (n, M, P) PV benefits per entry and perspective
+    out_int_cost,  # (n, M, P) PV costs per entry and perspective
+    out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
+):  # type: ignore[no-untyped-def]
+    """Bottom-up interventions (DESIGN.md 3b; equations in :mod:`mkba.interventions`), added
+    into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
+    of operations for every thread count."""
+    Q, n = theta_t.shape
+    A, S = volume0.shape
+    C = comp_stream.shape[0]
+    M, _, T = participants.shape
+    K = int_payer.shape[1]
+    P = benefit_weights.shape[0]
+    L = link_int.shape[0]
+    B = _BLOCK
+    n_blocks = (n + B - 1) // B
+    for blk in prange(n_blocks):
+        i0 = blk * B
+        nb = min(n, i0 + B) - i0
+        th = np.empty((Q, B))
+        for q in range(Q):
+            for b in range(nb):
+                th[q, b] = theta_t[q, i0 + b]
+            for b in range(nb, B):
+                th[q, b] = th[q, 0]
+        vol = np.empty((S, T, B))  # nulalternatief volume per unit of volume0
+        value = np.empty((C, T, B))
+        lane = np.empty(B)
+        lane2 = np.empty(B)
+        qq = np.empty((L, B))
+        peff = np.empty((L, B))
+        resid = np.empty((T, B))
+        du = np.empty((T, B))
+        tail = np.empty(B)
+        flow = np.zeros((T, B))
+        dflow = np.zeros((T, B))
+        iben = np.zeros((M, P, B))
+        icost = np.zeros((M, P, B))
+        aben = np.empty((C, B))
+        spend = np.empty(B)
+        pv = np.empty(B)
+        for s in range(S):
+            rate = th[off_stream[0] + s]
+            fac = th[off_stream[1] + s]
+            gr = th[off_stream[2] + s]
+            for b in range(B):
+                lane[b] = rate[b] * fac[b] * _pow(1.0 + gr[b], years[0] - data_year[s])
+                lane2[b] = 1.0 + gr[b]
+            for t in range(T):
+                for b in range(B):
+                    vol[s, t, b] = lane[b]
+                    lane[b] = lane[b] * lane2[b]
+        for c in range(C):
+            u = th[off_comp[0] + c]
+            gw = th[off_comp[1] + c]
+            for b in range(B):
+                lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
+                lane2[b] = 1.0 + gw[b]
+            for t in range(T):
+                for b in range(B):
+                    value[c, t, b] = lane[b]
+                    lane[b] = lane[b] * lane2[b]
+        for l in range(L):
+            e = th[off_link[0] + l]
+            dw = th[off_link[1] + l]
+            at = th[off_link[2] + l]
+            dp = th[off_link[3] + l]
+            hl = th[off_link[4] + l]
+            hc = 1.0 - link_haircut[l]
+            for b in range(B):
+                peff[l, b] = e[b] * (1.0 - dw[b]) * (1.0 - at[b]) * (1.0 - dp[b]) * hc
+                h = hl[b]
+                if link_tail[l] == 0.0 or h == 0.0:
+                    qq[l, b] = 0.0
+                elif h < np.inf:
+                    qq[l, b] = 0.5 ** (1.0 / h)
+                else:
+                    qq[l, b] = 1.0
+        for a in range(A):
+            for c in range(C):
+                for b in range(B):
+                    aben[c, b] = 0.0
+            for s in range(S):
+                v0 = volume0[a, s]
+                first = True
+                for l in range(L):
+                    if link_stream[l] != s:
+                        continue
+                    if first:
+                        for t in range(T):
+                            for b in range(B):
+                                resid[t, b] = 1.0
+                        first = False
+                    m = link_int[l]
+                    lag = link_lag[l]
+                    npf = link_nprof[l]
+                    flast = link_prof[l, npf - 1]
+                    for b in range(B):
+                        tail[b] = 0.0
+                    for t in range(T):
+                        # cohorts inside the profile table
+                        x = 0.0
+                        for k in range(npf):
+                            tt = t - lag - k
+                            if tt >= 0:
+                                x += link_prof[l, k] * participants[m, a, tt]
+                        tk = t - lag - npf
+                        pk = participants[m, a, tk] * flast if tk >= 0 else 0.0
+                        for b in range(B):
+                            tail[b] = qq[l, b] * tail[b] + qq[l, b] * pk
+                            d = peff[l, b] * (x + tail[b])
+                            vv = v0 * vol[s, t, b]
+                            sh = 0.0
+                            if vv > 0.0:
+                                sh = min(max(d / vv, -1.0), 1.0)
+                            du[t, b] = vv * sh * resid[t, b]
+                            resid[t, b] = resid[t, b] * (1.0 - sh)
+                    for b in range(min(nb, out_phys.shape[0] - i0)):  # kept draws only
+                        for t in range(T):
+                            out_phys[i0 + b, l, a, t] = du[t, b]
+                    for c in range(C):
+                        if comp_stream[c] != s:
+                            continue
+                        sg = comp_sign[c]
+                        fw = flow_weights[c]
+                        for b in range(B):
+                            pv[b] = 0.0
+                        for t in range(T):
+                            dft = df_stream[s, t]
+                            for b in range(B):
+                                f = du[t, b] * value[c, t, b]
+                                pv[b] += f * dft
+                                if fw != 0.0:
+                                    flow[t, b] += fw * f
+                                    dflow[t, b] += fw * f * dft
+                        for b in range(B):
+                            aben[c, b] += sg * pv[b]
+                        for p in range(P):
+                            w = benefit_weights[p, c]
+                            if w != 0.0:
+                                for b in range(B):
+                                    iben[m, p, b] += w * (sg * pv[b])
+            for b in range(nb):
+                for c in range(C):
+                    out_ben[i0 + b, a, c] += aben[c, b]
+        # --- costs: planned participants x drawn cost per participant, plus fixed cost, x overrun
+        for m in range(M):
+            cpp = th[off_int[0] + m]
+            fix = th[off_int[1] + m]
+            ov = th[off_int[2] + m]
+            w0 = int_costw[m, p0]
+            for a in range(A):
+                for b in range(B):
+                    pv[b] = 0.0
+                for t in range(T):
+                    pp = participants[m, a, t]
+                    fy = fixed_years[m, a, t]
+                    if pp == 0.0 and fy == 0.0:
+                        continue
+                    dct = df_cost[t]
+                    for b in range(B):
+                        spend[b] = (pp * cpp[b] + fy * fix[b]) * ov[b]
+                        pv[b] += spend[b] * dct
+                        flow[t, b] -= w0 * spend[b]
+                        dflow[t, b] -= w0 * spend[b] * dct
+                for kk in range(K):
+                    sh = int_payer[m, kk]
+                    if sh != 0.0:
+                        for b in range(nb):
+                            out_cost[i0 + b, a, kk] += sh * pv[b]
+                for p in range(P):
+                    w = int_costw[m, p]
+                    for b in range(B):
+                        icost[m, p, b] += w * pv[b]
+        for b in range(nb):
+            i = i0 + b
+            for t in range(T):
+                out_flow[i, t] += flow[t, b]
+                out_dflow[i, t] += dflow[t, b]
+            for m in range(M):
+                for p in range(P):
+                    out_int_ben[i, m, p] = iben[m, p, b]
+                    out_int_cost[i, m, p] = icost[m, p, b]

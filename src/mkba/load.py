@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from mkba.errors import InputError, Problem
+from mkba.schema.interventions import InterventionFile
 from mkba.schema.parameters import (
     AREA_ID_PATTERN,
     STREAM_QUANTITIES,
@@ -129,6 +130,7 @@ class ParameterSet:
     areas: AreaTable
     streams: dict[str, StreamFile]
     digest: str
+    interventions: dict[str, InterventionFile] = field(default_factory=dict)
 
     def quantities(self) -> dict[str, Quantity]:
         """Every quantity by its path, in file order."""
@@ -147,6 +149,10 @@ class ParameterSet:
             for c, comp in st.components.items():
                 out[f"streams.{s}.components.{c}.unit_value"] = comp.unit_value
                 out[f"streams.{s}.components.{c}.growth"] = comp.growth
+        # interventions last: the registry columns of the top-down parameters stay where they were
+        from mkba.interventions import intervention_quantities
+
+        out.update(intervention_quantities(self.interventions))
         return out
 
 
@@ -303,6 +309,11 @@ def load_parameters(root: Path) -> ParameterSet:
                         )
     if cpi:
         _check_price_years(root, streams, cpi, problems)
+    from mkba.interventions import load_interventions
+
+    interventions, intervention_paths = load_interventions(
+        root, model, areas, streams, cpi, problems
+    )
     if problems:
         raise InputError(problems)
     assert model and programme and costs and cpi and areas
@@ -317,8 +328,8 @@ def load_parameters(root: Path) -> ParameterSet:
             "areas.toml",
         )
     ]
-    digest = _digest(files + stream_paths, root)
-    return ParameterSet(root, model, programme, costs, cpi, areas, streams, digest)
+    digest = _digest(files + stream_paths + intervention_paths, root)
+    return ParameterSet(root, model, programme, costs, cpi, areas, streams, digest, interventions)
 
 
 def _check_price_years(
@@ -426,6 +437,43 @@ def _scenario_problems(
         problems.append(
             Problem(file, "price_year", f"outside the CPI table ({lo}-{hi})", sc.price_year)
         )
+    if sc.budget is not None:
+        _budget_problems(sc, params, file, problems)
+    from mkba.interventions import programme_problems
+
+    programme_problems(sc, params, file, problems, quantities)
+    for s in sc.discount_rate.streams:
+        if s not in params.streams:
+            problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))
+    if sc.discount_rate.schedule is not None and min(sc.discount_rate.schedule) > sc.base_year:
+        problems.append(
+            Problem(
+                file,
+                "discount_rate.schedule",
+                "the schedule must start at or before base_year",
+                min(sc.discount_rate.schedule),
+            )
+        )
+    for j, corr in enumerate(sc.correlations):
+        for p in corr.params:
+            q = quantities.get(p)
+            if q is None:
+                problems.append(Problem(file, f"correlations[{j}].params", "unknown parameter", p))
+            elif not q.is_uncertain:
+                problems.append(
+                    Problem(
+                        file, f"correlations[{j}].params", "parameter is fixed, not uncertain", p
+                    )
+                )
+
+
+def _budget_problems(
+    sc: ScenarioFile, params: ParameterSet, file: str, problems: list[Problem]
+) -> None:
+    assert sc.budget is not None
+    areas = params.areas
+    cpi = params.cpi.values
+    lo, hi = min(cpi), max(cpi)
     if sc.budget.price_year not in cpi:
         problems.append(
             Problem(
@@ -464,29 +512,6 @@ def _scenario_problems(
                 file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)
             )
         )
-    for s in sc.discount_rate.streams:
-        if s not in params.streams:
-            problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))
-    if sc.discount_rate.schedule is not None and min(sc.discount_rate.schedule) > sc.base_year:
-        problems.append(
-            Problem(
-                file,
-                "discount_rate.schedule",
-                "the schedule must start at or before base_year",
-                min(sc.discount_rate.schedule),
-            )
-        )
-    for j, corr in enumerate(sc.correlations):
-        for p in corr.params:
-            q = quantities.get(p)
-            if q is None:
-                problems.append(Problem(file, f"correlations[{j}].params", "unknown parameter", p))
-            elif not q.is_uncertain:
-                problems.append(
-                    Problem(
-                        file, f"correlations[{j}].params", "parameter is fixed, not uncertain", p
-                    )
-                )
 
 
 def _apply_overrides(

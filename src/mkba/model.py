@@ -19,6 +19,7 @@ import numpy as np
 
 from mkba.distributions import InverseCdf
 from mkba.errors import InputError, Problem
+from mkba.interventions import Programme, active_entries, lower_programme
 from mkba.load import Spec
 from mkba.schema.parameters import STREAM_QUANTITIES
 from mkba.schema.quantity import Quantity
@@ -118,6 +119,7 @@ class Model:
     inverse_cdfs: tuple[InverseCdf, ...]
     registry: tuple[str, ...]  # every parameter path of the parameter folder, in file order
     uncertain_col: np.ndarray  # (U,) column of each uncertain parameter in the registry
+    programme: Programme | None = None  # bottom-up interventions (DESIGN.md 3b), if any
 
     @property
     def shape(self) -> dict[str, int]:
@@ -358,13 +360,21 @@ def lower(spec: Spec) -> Model:
             response_w[si, domains.index(d)] = w
 
     df_stream, df_cost = discount_factors(spec, years, streams)
-    B = _budget_array(spec, sc.budget, areas, domains, years)
+    has_programme = bool(active_entries(sc))
+    if sc.budget is None:  # a bottom-up programme only
+        B = np.zeros((A, D, T))
+    else:
+        B = _budget_array(spec, sc.budget, areas, domains, years)
     Btot = B.sum(axis=2)
     base_sc = spec.base_scenario
     if (
-        base_sc.budget is sc.budget
-        and base_sc.start_year == sc.start_year
-        and base_sc.areas == sc.areas
+        sc.budget is None
+        or base_sc.budget is None
+        or (
+            base_sc.budget is sc.budget
+            and base_sc.start_year == sc.start_year
+            and base_sc.areas == sc.areas
+        )
     ):
         Rtot = Btot
     else:
@@ -394,13 +404,18 @@ def lower(spec: Spec) -> Model:
 
     spend = B.sum(axis=1)  # (A, T)
     active = spend > 0
-    if not active.any(axis=1).all():
+    if not active.any(axis=1).all() and not has_programme:
         missing = [areas[i] for i in np.flatnonzero(~active.any(axis=1))]
         raise InputError(
             [Problem(display_path(spec.path), "budget", "areas without any budget", missing)]
         )
-    prog_start = np.array([years[np.flatnonzero(r)[0]] for r in active], dtype=float)
-    prog_end = np.array([years[np.flatnonzero(r)[-1]] for r in active], dtype=float)
+    # areas without a top-down budget (bottom-up programme only): no top-down effect (R = 0)
+    prog_start = np.array(
+        [years[np.flatnonzero(r)[0]] if r.any() else sc.start_year for r in active], dtype=float
+    )
+    prog_end = np.array(
+        [years[np.flatnonzero(r)[-1]] if r.any() else sc.start_year for r in active], dtype=float
+    )
     pairs = sorted(set(zip(prog_start.tolist(), prog_end.tolist(), strict=True)))
     period_group = np.array(
         [pairs.index((s0, e0)) for s0, e0 in zip(prog_start, prog_end, strict=True)], dtype=np.int64
@@ -429,6 +444,11 @@ def lower(spec: Spec) -> Model:
     followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
 
     registry = tuple(params.quantities())
+    if not has_programme:
+        # without a programme the registry is that of the top-down parameters alone, so that a
+        # Sobol design (whose columns depend on its dimension) is the same as before
+        # interventions existed; random and LHS columns never depend on the others
+        registry = tuple(p for p in registry if not p.startswith("interventions."))
     slots = Slots(S, C, D)
     theta_fixed = np.empty(slots.size)
     cpi = params.cpi.values
@@ -447,6 +467,34 @@ def lower(spec: Spec) -> Model:
             uncertain.append(path)
             u_slot.append(slot)
             u_scale.append(scale)
+    programme = None
+    if has_programme:
+        programme, psmap, absent = lower_programme(
+            spec,
+            areas,
+            streams,
+            stakeholders,
+            years,
+            volume0,
+            data_year,
+            theta_fixed,
+            slots.stream,
+            slots.size,
+            cw,
+        )
+        theta_fixed = np.concatenate([theta_fixed, np.empty(programme.n_slots)])
+        for path, (slot, scale) in psmap.items():
+            qty = q.get(path)
+            if qty is None:
+                theta_fixed[slot] = absent[path]
+                continue
+            base = qty.value if qty.value is not None else _inverse_cdf(qty).median
+            theta_fixed[slot] = base * scale
+            if qty.is_uncertain:
+                uncertain.append(path)
+                u_slot.append(slot)
+                u_scale.append(scale)
+        smap = {**smap, **psmap}
 
     return Model(
         spec=spec,
@@ -490,6 +538,7 @@ def lower(spec: Spec) -> Model:
         inverse_cdfs=tuple(_inverse_cdf(q[p]) for p in uncertain),
         registry=registry,
         uncertain_col=np.array([registry.index(p) for p in uncertain], dtype=np.int64),
+        programme=programme,
     )
 
 

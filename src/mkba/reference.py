@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mkba.model import COMPONENT_SLOTS, DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
+from mkba.schema.interventions import EFFECT_QUANTITIES, INTERVENTION_QUANTITIES
 from mkba.schema.scenario import PERSPECTIVES
 
 
@@ -102,3 +103,107 @@ def simulate_chunk(
     flow = ben_t - cost_t
     dflow = dben_t - cost_t * m.df_cost[None, :]
     return ben, cost, flow, dflow
+
+
+def simulate_programme(
+    m: Model, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bottom-up programme's contributions (DESIGN.md 3b; equations in
+    :mod:`mkba.interventions`), to be added to :func:`simulate_chunk`'s outputs:
+    (ben[n,A,C], cost[n,A,K], flow[n,T], dflow[n,T], int_ben[n,M,P], int_cost[n,M,P],
+    phys[n,L,A,T]). Vectorised over draws and areas; the stock recursion runs over years."""
+    pr = m.programme
+    assert pr is not None
+    sl = m.slots
+    S, C = sl.S, sl.C
+    n = theta.shape[0]
+    A, T, K = len(m.areas), len(m.years), len(m.stakeholders)
+    P = len(PERSPECTIVES)
+    M, L = pr.n_entries, pr.n_links
+    st = {name: _block(theta, sl.stream(name), S) for name in ("rate", "factor", "trend")}
+    cp = {name: _block(theta, sl.component(name), C) for name in COMPONENT_SLOTS}
+    years = m.years.astype(float)
+    # nulalternatief volume V[n, A, S, T]
+    vol = (
+        m.volume0[None, :, :, None]
+        * (st["rate"] * st["factor"])[:, None, :, None]
+        * ((1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None]))[
+            :, None, :, :
+        ]
+    )
+    value = (
+        cp["unit_value"][:, :, None]
+        * (1.0 + cp["growth"])[:, :, None] ** (years - m.spec.scenario.base_year)[None, None, :]
+    )  # (n, C, T)
+    lk = {n_: theta[:, pr.link_slot(n_) : pr.link_slot(n_) + L] for n_ in EFFECT_QUANTITIES}
+    peff = (
+        lk["effect"]
+        * (1.0 - lk["deadweight"])
+        * (1.0 - lk["attribution"])
+        * (1.0 - lk["displacement"])
+        * (1.0 - pr.link_haircut)[None, :]
+    )  # (n, L)
+    h = lk["half_life"]
+    with np.errstate(divide="ignore"):
+        q = np.where(h == 0.0, 0.0, 0.5 ** (1.0 / h))
+    q = np.where(pr.link_tail[None, :] == 0.0, 0.0, q)
+
+    phys = np.zeros((n, L, A, T))
+    resid = np.ones((n, A, S, T))
+    for li in range(L):
+        mi, s = pr.link_int[li], pr.link_stream[li]
+        lag, npf = int(pr.link_lag[li]), int(pr.link_nprof[li])
+        prof = pr.link_prof[li, :npf]
+        Pm = pr.participants[mi]  # (A, T)
+        # cohorts inside the profile table: a short sum over the years it covers
+        x = np.zeros((A, T))
+        for k in range(npf):
+            sh = lag + k
+            if sh < T:
+                x[:, sh:] += prof[k] * Pm[:, : T - sh]
+        # after the table: the last profile value decays, S(t) = q S(t-1) + q f_last P(t-L-K)
+        tail = np.zeros((n, A))
+        qn = q[:, li][:, None]
+        for t in range(T):
+            tk = t - lag - npf
+            pk = Pm[:, tk] * prof[-1] if tk >= 0 else np.zeros(A)
+            tail = qn * tail + qn * pk[None, :]
+            d = peff[:, li][:, None] * (x[None, :, t] + tail)  # (n, A) units changed, alone
+            v = vol[:, :, s, t]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(v > 0.0, np.clip(d / v, -1.0, 1.0), 0.0)
+            phys[:, li, :, t] = v * share * resid[:, :, s, t]
+            resid[:, :, s, t] = resid[:, :, s, t] * (1.0 - share)
+
+    # money: each link's units x the stream's component values
+    ben = np.zeros((n, A, C))
+    int_ben = np.zeros((n, M, P))
+    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    ben_t = np.zeros((n, T))
+    dben_t = np.zeros((n, T))
+    for li in range(L):
+        s = pr.link_stream[li]
+        comps = np.flatnonzero(m.comp_stream == s)
+        f = phys[:, li, :, None, :] * value[:, None, comps, :]  # (n, A, c, T)
+        pvc = (f * m.df_stream[s][None, None, None, :]).sum(axis=3) * m.comp_sign[comps]
+        ben[:, :, comps] += pvc
+        int_ben[:, pr.link_int[li], :] += np.einsum("nac,pc->np", pvc, m.benefit_weights[:, comps])
+        w = m.benefit_weights[p0, comps] * m.comp_sign[comps]
+        ft = np.einsum("nact,c->nt", f, w)
+        ben_t += ft
+        dben_t += ft * m.df_stream[s][None, :]
+
+    # costs: planned participants x drawn cost per participant, plus fixed cost, x overrun
+    ic = {n_: theta[:, pr.int_slot(n_) : pr.int_slot(n_) + M] for n_ in INTERVENTION_QUANTITIES}
+    spend = (
+        pr.participants[None] * ic["per_participant"][:, :, None, None]
+        + pr.fixed_years[None] * ic["fixed_per_area_year"][:, :, None, None]
+    ) * ic["overrun"][:, :, None, None]  # (n, M, A, T)
+    pv = (spend * m.df_cost[None, None, None, :]).sum(axis=3)  # (n, M, A)
+    cost = np.einsum("nma,mk->nak", pv, pr.payer_share)
+    int_cost = np.einsum("nma,mp->nmp", pv, pr.cost_weights)
+    cost_t = np.einsum("nmat,m->nt", spend, pr.cost_weights[:, p0])
+    flow = ben_t - cost_t
+    dflow = dben_t - cost_t * m.df_cost[None, :]
+    assert cost.shape == (n, A, K)
+    return ben, cost, flow, dflow, int_ben, int_cost, phys

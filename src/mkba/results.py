@@ -167,6 +167,11 @@ def summary(run: Run) -> dict[str, Any]:
     w_study = m.benefit_weights[PERSPECTIVES.index("study")]
     transfer_in_study = (o.component * (w_study * comp_transfer)).sum(axis=1)
     out["transfers_in_study_benefits"] = stats(transfer_in_study)
+    if m.programme is not None:  # bottom-up programme (DESIGN.md 3b)
+        from mkba import programme_results
+
+        out["by_intervention"] = programme_results.by_intervention(run)
+        out["physical"] = programme_results.physical(run)
     return out
 
 

@@ -34,6 +34,10 @@ def snapshot(path: Path, variant: str | None) -> dict:  # type: ignore[type-arg]
     keep["by_stream_p50"] = {s: v["p50"] for s, v in doc["by_stream"].items()}
     keep["by_stakeholder_p50"] = {s: v["p50"] for s, v in doc["by_stakeholder"].items()}
     keep["perspectives_npv_p50"] = {p: v["npv"]["p50"] for p, v in doc["perspectives"].items()}
+    if "by_intervention" in doc:  # bottom-up programmes only
+        keep["by_intervention_npv_p50"] = {
+            k: v["npv"]["p50"] for k, v in doc["by_intervention"].items()
+        }
     return {
         "scenario": path.name,
         "variant": variant,

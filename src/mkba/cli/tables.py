@@ -105,6 +105,8 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
     if note is not None:
         parts.append(note)
     parts.append(sh)
+    if doc.get("by_intervention"):
+        parts += programme_renderables(doc)
     conv = doc.get("convergence")
     if conv:
         parts.append(
@@ -116,3 +118,61 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
     if doc.get("output_dir"):
         parts.append(Text(f"written to {doc['output_dir']}"))
     return Group(*parts)
+
+
+def _m(x: float) -> str:
+    return "-" if x != x else f"{x / 1e6:,.2f}"
+
+
+def programme_renderables(doc: dict[str, Any]) -> list[Any]:
+    """Tables of a bottom-up programme: money per intervention, physical effects."""
+    p = doc["perspective"]
+    t = Table(title=f"By intervention ({p}; EUR m, PV; ranked by NPV P50)", title_justify="left")
+    for col in (
+        "intervention",
+        "participants",
+        "costs",
+        "benefits",
+        "NPV",
+        "NPV P5",
+        "NPV P95",
+        "BCR",
+        "P(NPV>0)",
+    ):
+        t.add_column(col, justify="left" if col == "intervention" else "right")
+    items = sorted(doc["by_intervention"].items(), key=lambda kv: -kv[1]["npv"]["p50"])
+    for key, d in items:
+        t.add_row(
+            key,
+            f"{d['participants']:,.0f}",
+            _m(d["costs_pv"]["p50"]),
+            _m(d["benefits_pv"]["p50"]),
+            _m(d["npv"]["p50"]),
+            _m(d["npv"]["p5"]),
+            _m(d["npv"]["p95"]),
+            num(d["bcr"]["p50"]),
+            f"{d['prob_npv_positive']:.0%}",
+        )
+    ph = Table(
+        title="Physical effects (summed over areas and years: unit-years changed)",
+        title_justify="left",
+    )
+    for col in ("intervention", "outcome", "unit", "mean", "P5", "P50", "P95"):
+        ph.add_column(
+            col, justify="left" if col in ("intervention", "outcome", "unit") else "right"
+        )
+    for key, d in doc["physical"]["totals"].items():
+        ph.add_row(key, "participants", "participant", f"{d['participants']:,.0f}", "", "", "")
+        for s, st in d.items():
+            if s == "participants":
+                continue
+            ph.add_row(
+                "",
+                s,
+                st["unit"],
+                f"{st['mean']:,.1f}",
+                f"{st['p5']:,.1f}",
+                f"{st['p50']:,.1f}",
+                f"{st['p95']:,.1f}",
+            )
+    return [t, ph]

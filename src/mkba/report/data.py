@@ -986,48 +986,50 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
         "text",
     )
     b = sc.budget
-    if b.per_resident is not None:
-        amount, unit = format_plain(b.per_resident * b.scale, lang), "EUR/resident"
-    elif b.total is not None:
-        amount, unit = format_plain(b.total * b.scale, lang), "EUR"
-    else:
-        amount, unit = str(b.table), "table"
-    row(
-        "scenario",
-        "budget",
-        words("Programme budget (all payers)", "Programmabudget (alle betalers)"),
-        amount,
-        unit,
-        price_year=b.price_year,
-        per="once",
-        sources=_sources(b.source),
-        assumption=b.assumption,
-        note=b.note,
-        calibrated=_calibrated_budget(run.manifest.get("calibration_file")),
-    )
-    if b.domains:
-        total = sum(b.domains.values()) or 1.0
+    if b is not None:  # a bottom-up programme may have no top-down budget
+        if b.per_resident is not None:
+            amount, unit = format_plain(b.per_resident * b.scale, lang), "EUR/resident"
+        elif b.total is not None:
+            amount, unit = format_plain(b.total * b.scale, lang), "EUR"
+        else:
+            amount, unit = str(b.table), "table"
         row(
             "scenario",
-            "budget.domains",
-            words("Budget by domain", "Budget per domein"),
-            "; ".join(
-                f"{labels.domain(d)} {format_pct(v / total, lang)}" for d, v in b.domains.items()
-            ),
-            "share",
+            "budget",
+            words("Programme budget (all payers)", "Programmabudget (alle betalers)"),
+            amount,
+            unit,
+            price_year=b.price_year,
+            per="once",
+            sources=_sources(b.source),
+            assumption=b.assumption,
+            note=b.note,
+            calibrated=_calibrated_budget(run.manifest.get("calibration_file")),
         )
-    if b.profile:
-        total = sum(b.profile) or 1.0
-        row(
-            "scenario",
-            "budget.profile",
-            words("Spending profile", "Bestedingsprofiel"),
-            "; ".join(
-                f"{sc.start_year + i}: {format_pct(v / total, lang)}"
-                for i, v in enumerate(b.profile)
-            ),
-            "share",
-        )
+        if b.domains:
+            total = sum(b.domains.values()) or 1.0
+            row(
+                "scenario",
+                "budget.domains",
+                words("Budget by domain", "Budget per domein"),
+                "; ".join(
+                    f"{labels.domain(d)} {format_pct(v / total, lang)}"
+                    for d, v in b.domains.items()
+                ),
+                "share",
+            )
+        if b.profile:
+            total = sum(b.profile) or 1.0
+            row(
+                "scenario",
+                "budget.profile",
+                words("Spending profile", "Bestedingsprofiel"),
+                "; ".join(
+                    f"{sc.start_year + i}: {format_pct(v / total, lang)}"
+                    for i, v in enumerate(b.profile)
+                ),
+                "share",
+            )
     params = spec.params
     for col, meta in params.areas.sidecar.columns.items():
         est = None

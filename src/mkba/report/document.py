@@ -696,6 +696,19 @@ def build_document(
             )
         )
 
+    # --- bottom-up measures (only runs with a programme of interventions)
+    if s.get("by_intervention"):
+        from mkba.report import programme as prog
+
+        blocks.append(Heading(prog.word("sec", lang), 2, "measures"))
+        toc.append(("measures", prog.word("sec", lang)))
+        blocks.append(Para([prog.word("intro", lang, p=labels.perspective(p0))]))
+        head, rows = prog.money_rows(s, lang)
+        blocks.append(Table(head, rows, align="lrrrrrrr", caption=prog.word("cap_money", lang)))
+        head, rows = prog.physical_rows(s, lang, labels.stream)
+        cap = prog.word("cap_phys", lang, n=format_int(s["physical"]["draws"], lang))
+        blocks.append(Table(head, rows, align="lllrr", caption=cap, kind="small"))
+
     # --- uncertainty
     section("sec.uncertainty", "uncertainty")
     blocks.append(

@@ -44,6 +44,12 @@ SHEETS: dict[str, tuple[str, str]] = {
 }
 """Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
 
+PROGRAMME_SHEETS: dict[str, tuple[str, str]] = {
+    "measures": ("Measures", "Maatregelen"),
+    "physical": ("Physical effects", "Fysieke effecten"),
+}
+"""Extra sheets of a run with a bottom-up programme of measures (after ``areas``)."""
+
 WORKBOOK_OPTIONS = {
     "in_memory": True,
     "strings_to_formulas": False,
@@ -54,11 +60,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return SHEETS[key][1 if lang == "nl" else 0]
+    return {**SHEETS, **PROGRAMME_SHEETS}[key][1 if lang == "nl" else 0]
 
 
 def table_name(key: str) -> str:
-    return "tbl" + SHEETS[key][0]
+    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS}[key][0].replace(" ", "")
 
 
 @dataclass
@@ -381,6 +387,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         ar.to_dict("records"),
     )
 
+    # --- bottom-up measures (runs with a programme of interventions) ---------------------
+    if s.get("by_intervention"):
+        _programme_sheets(b, s, lang, labels, ident)
+
     # --- stakeholders --------------------------------------------------------------------
     ws = b.sheet("stakeholders")
     top = b.heading(
@@ -558,3 +568,90 @@ def write_workbook(run: rd.RunData, path: Path, lang: str = "en") -> Path:
     """Build the workbook and write it atomically to ``path``."""
     atomic_write_bytes(Path(path), build_workbook(run, lang))
     return Path(path)
+
+
+def _programme_sheets(
+    b: _Book, s: dict[str, Any], lang: str, labels: Labels, ident: list[str]
+) -> None:
+    """Sheets ``measures`` (money per intervention) and ``physical`` (participants and outcome
+    units changed per intervention, area and year)."""
+    from mkba.report import programme as prog
+
+    p0 = labels.perspective(s["perspective"])
+    ws = b.sheet("measures")
+    top = b.heading(ws, _w("Per measure", "Per maatregel", lang) + f" ({p0})", ident)
+    b.table(
+        ws,
+        "measures",
+        top,
+        [
+            Col("Id", "id"),
+            Col(_w("Measure", "Maatregel", lang), "label"),
+            Col(_w("Participants", "Deelnemers", lang), "participants", "int"),
+            Col(_w("Planned spend", "Gepland budget", lang), "planned", "eur"),
+            Col(_w("Costs mean", "Kosten gemiddelde", lang), "costs", "eur"),
+            Col(_w("Benefits mean", "Baten gemiddelde", lang), "benefits", "eur"),
+            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv", "eur"),
+            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
+            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
+            Col(_w("BCR P50", "B/K P50", lang), "bcr", "ratio"),
+            Col(_w("P(NPV > 0)", "Kans saldo > 0", lang), "prob", "pct"),
+            Col(
+                _w(
+                    "Evidence (grade, design, haircut)",
+                    "Bewijskracht (niveau, opzet, korting)",
+                    lang,
+                ),
+                "evidence",
+                "wrap",
+                60,
+            ),
+        ],
+        prog.workbook_rows(s, lang, labels.stream),
+    )
+    ws = b.sheet("physical")
+    n = s["physical"]["draws"]
+    top = b.heading(
+        ws,
+        _w("Physical effects", "Fysieke effecten", lang),
+        [
+            *ident,
+            _w(
+                f"Participants (planned) and outcome units changed per measure, area and year; quantiles over {n:,} draws.",
+                "Deelnemers (gepland) en veranderde aantallen per maatregel, gebied en jaar; "
+                f"kwantielen over {format_int(n, 'nl')} trekkingen.",
+                lang,
+            ),
+        ],
+    )
+    rows = []
+    for r in s["physical"]["rows"]:
+        outcome = r["outcome"]
+        rows.append(
+            {
+                **r,
+                "measure": prog.measure_label(s["by_intervention"][r["intervention"]], lang),
+                "outcome_label": prog.word("participants", lang)
+                if outcome == "participants"
+                else labels.stream(outcome),
+                "unit_label": prog.unit_text(r["unit"], lang),
+            }
+        )
+    b.table(
+        ws,
+        "physical",
+        top,
+        [
+            Col("Id", "intervention"),
+            Col(_w("Measure", "Maatregel", lang), "measure"),
+            Col(_w("Outcome", "Effect", lang), "outcome_label"),
+            Col(_w("Unit", "Eenheid", lang), "unit_label"),
+            Col(_w("Area", "Gebied", lang), "area"),
+            Col(_w("Year", "Jaar", lang), "year", "int"),
+            Col(_w("Mean", "Gemiddelde", lang), "mean", "num"),
+            Col("P5", "p5", "num"),
+            Col("P50", "p50", "num"),
+            Col("P95", "p95", "num"),
+        ],
+        rows,
+    )

@@ -10,6 +10,7 @@ The folder layout is the access path of every value::
       areas.csv           one row per area (volumes and characteristics)
       areas.toml          sidecar: unit, year and source of every areas.csv column
       streams/<id>.toml   one file per benefit stream: volume, effect, timing, value components
+      interventions/<id>.toml  optional: bottom-up measures (see mkba.schema.interventions)
 
 A value's path is its file stem followed by its keys, e.g.
 ``streams.benefit_savings.effect`` or ``costs.physical.overrun``.

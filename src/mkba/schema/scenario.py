@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from mkba.schema.interventions import ProgrammeEntry
 from mkba.schema.quantity import Sources, Strict
 
 PERSPECTIVES = ("welfare", "fiscal", "study")
@@ -120,11 +121,18 @@ class ScenarioFile(Strict):
     seed: int = Field(default=0, ge=0)
     sampler: Literal["random", "lhs", "sobol"] = "lhs"
     chunk_size: int = Field(default=4096, ge=16, le=1_000_000)
-    budget: BudgetSpec
+    budget: BudgetSpec | None = None
+    interventions: dict[str, ProgrammeEntry] = Field(default_factory=dict)
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _some_programme(self) -> ScenarioFile:
+        if self.budget is None and not any(not e.drop for e in self.interventions.values()):
+            raise ValueError("give a top-down 'budget', bottom-up '[interventions.<id>]', or both")
+        return self
 
     @field_validator("areas")
     @classmethod
