@@ -11,6 +11,8 @@ from mkba.schema.quantity import Sources, Strict
 
 PERSPECTIVES = ("welfare", "fiscal", "study")
 SAMPLERS = ("random", "lhs", "sobol")
+MAX_DRAWS = 100_000_000
+"""The most draws a scenario or a ``--draws`` option may ask for."""
 
 
 class DiscountSpec(Strict):
@@ -116,7 +118,7 @@ class ScenarioFile(Strict):
     horizon: int = Field(ge=1990, le=2200)
     discount_rate: Annotated[DiscountSpec, BeforeValidator(_rate_as_spec)]
     perspective: Literal["welfare", "fiscal", "study"] = "welfare"
-    draws: int = Field(default=10_000, ge=1, le=100_000_000)
+    draws: int = Field(default=10_000, ge=1, le=MAX_DRAWS)
     seed: int = Field(default=0, ge=0)
     sampler: Literal["random", "lhs", "sobol"] = "lhs"
     chunk_size: int = Field(default=4096, ge=16, le=1_000_000)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from mkba.api import default_run_dir
 from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import Model, lower
@@ -136,6 +137,7 @@ def run_sensitivity(
     correlations: str = "group",
     out: Path | None = None,
     write: bool = True,
+    force: bool = False,
 ) -> SensitivityResult:
     """Run one sensitivity method on a scenario and (optionally) write a run directory.
 
@@ -284,9 +286,7 @@ def run_sensitivity(
     out_dir = None
     if write:
         out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-sensitivity-{method}-{rid}"
+            Path(out) if out is not None else default_run_dir(spec, rid, f"sensitivity-{method}")
         )
     manifest: dict[str, Any] = {
         "run_id": rid,
@@ -312,7 +312,7 @@ def run_sensitivity(
         "files": [],
     }
     if out_dir is not None:
-        with run_directory(out_dir) as tmp:
+        with run_directory(out_dir, rid, force=force) as tmp:
             files = []
             write_json(tmp / "result.json", document)
             files.append("result.json")
