@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from mkba import engine, results
+from mkba.checks import runnable
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
-from mkba.model import lower
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.paths import check_target, safe_name
 
@@ -125,7 +125,7 @@ def run_scenario(
     :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``."""
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
-    model = lower(spec)
+    model = runnable(spec)
     if write:
         sc = spec.scenario
         d = sc.draws if draws is None else draws

@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from mkba import api, engine, results
+from mkba.checks import runnable
 from mkba.engine import ChunkResult, Outcomes
 from mkba.errors import InputError, MkbaError, Problem
 from mkba.load import Spec, grid_points, load_scenario
-from mkba.model import Model, lower
+from mkba.model import Model
 from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
 from mkba.paths import check_target, safe_name
 from mkba.sampling import chunk_bounds
@@ -355,7 +356,7 @@ def run_batch(
         job_results.append(jr)
         try:
             spec = job.load()
-            model = lower(spec)
+            model = runnable(spec)
         except InputError as exc:
             problems.extend(x for x in exc.problems if x not in problems)
             continue

@@ -95,7 +95,7 @@ def check_target(final: Path, run_id: str | None, *, force: bool = False) -> Non
     if not (final / "manifest.json").is_file():
         if any(final.iterdir()):
             raise OutputExistsError(
-                f"{final}: exists and is not an mkba output folder (no manifest.json); "
+                f"{final}: exists and is not an mkba run directory (no manifest.json); "
                 "choose another --out or remove it"
             )
         return

@@ -128,6 +128,14 @@ class ScenarioFile(Strict):
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        bad = [k for k in v if not k.strip() or any(ord(ch) < 32 for ch in k)]
+        if bad:
+            raise ValueError(f"a variant needs a name without control characters (got {bad})")
+        return v
+
     @field_validator("areas")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
@@ -151,3 +159,15 @@ class ScenarioFile(Strict):
         if start is not None and v < start:
             raise ValueError(f"must not be before start_year ({start})")
         return v
+
+
+class CalibrationFile(Strict):
+    """A calibration record written by ``mkba calibrate``: ``[record]`` (how it was made),
+    ``[scenario]`` (fitted scenario keys) and ``[values]`` (fitted parameter quantities, each
+    checked as a :class:`~mkba.schema.quantity.Quantity` when applied). Any other table, e.g. a
+    misspelt ``[valeus]``, is an error: a record that is silently half applied would change
+    the results without a word."""
+
+    record: dict[str, Any] = Field(default_factory=dict)
+    scenario: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = Field(default_factory=dict)

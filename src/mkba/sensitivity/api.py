@@ -24,9 +24,10 @@ from typing import Any
 import pandas as pd
 
 from mkba.api import default_run_dir
+from mkba.checks import runnable
 from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
-from mkba.model import Model, lower
+from mkba.model import Model
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.sensitivity import indices, local
 from mkba.sensitivity.common import resolve_bounds
@@ -162,7 +163,7 @@ def run_sensitivity(
     if convergence not in CONVERGENCE:
         raise _bad("--convergence", f"expected one of {', '.join(CONVERGENCE)}", convergence)
     spec = load_scenario(scenario, variant=variant)
-    model = lower(spec)
+    model = runnable(spec)
     refs = expand_outputs(model, outputs, per_area=per_area, per_year=per_year)
     n = DEFAULT_DRAWS[method] if draws is None else int(draws)
     if n < 1:
