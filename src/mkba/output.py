@@ -105,9 +105,33 @@ def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) 
     atomic_write_bytes(folder / f"{name}.parquet", buf.getvalue())
     names.append(f"{name}.parquet")
     if csv:
-        atomic_write_text(folder / f"{name}.csv", df.to_csv(index=False))
+        atomic_write_text(folder / f"{name}.csv", neutralise_formulas(df).to_csv(index=False))
         names.append(f"{name}.csv")
     return names
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Characters that make a spreadsheet read a text cell as a formula (OWASP, CSV injection)."""
+
+
+def neutralise_text(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'``; any other
+    value unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell neutralised (see :func:`neutralise_text`) for CSV:
+    numbers stay numbers (a negative amount is not text), column names are text too. The
+    Parquet file keeps the exact text."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise_text)
+    out.columns = [neutralise_text(c) for c in out.columns]
+    return out
 
 
 def versions() -> dict[str, str]:

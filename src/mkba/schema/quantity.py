@@ -38,15 +38,15 @@ class Strict(BaseModel):
         extra="forbid", frozen=True, str_strip_whitespace=True, strict=True, allow_inf_nan=False
     )
 
-    @model_validator(mode="after")
-    def _magnitude(self) -> Strict:
+    @field_validator("*", mode="after")
+    @classmethod
+    def _magnitude(cls, v: object) -> object:
         """No number of an input model is larger in size than :data:`MAX_MAGNITUDE` (nested
         models check their own numbers)."""
-        for name, v in self:
-            for x in _floats(v):
-                if abs(x) > MAX_MAGNITUDE and math.isfinite(x):
-                    raise ValueError(f"{name}: {x:g} is larger in size than {MAX_MAGNITUDE:g}")
-        return self
+        for x in _floats(v):
+            if abs(x) > MAX_MAGNITUDE and math.isfinite(x):
+                raise ValueError(f"{x:g} is larger in size than {MAX_MAGNITUDE:g}")
+        return v
 
 
 def _floats(v: object) -> list[float]:
