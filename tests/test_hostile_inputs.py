@@ -192,7 +192,9 @@ def _base(root: Path) -> Path:
         scenario.read_text().replace(
             "[variants.half]",
             '[[correlations]]\nparams = ["streams.s1.effect", "streams.s1.deadweight"]\n'
-            "rho = 0.4\n\n[variants.half]",
+            'rho = 0.4\n\n[overrides."streams.s1.volume.rate"]\nscale = 1.1\n\n'
+            '[overrides."streams.s1.ramp"]\nvalue = 1.0\nassumption = "A shorter ramp-up, as a test."'
+            "\n\n[variants.half]",
         )
     )
     return scenario

@@ -133,7 +133,7 @@ class ScenarioFile(Strict):
     def _names(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         bad = [k for k in v if not k.strip() or any(ord(ch) < 32 for ch in k)]
         if bad:
-            raise ValueError(f"a variant needs a name without control characters (got {bad})")
+            raise ValueError("variant names must be non-empty, without control characters")
         return v
 
     @field_validator("areas")
