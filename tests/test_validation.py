@@ -227,9 +227,7 @@ SCENARIO_CASES: dict[str, list[Expect]] = {
         Expect("areas[1]", "unknown area", "'atlantis-noord'"),
     ],
     "budget_scale_infinite": [Expect("budget.scale", "Input should be a finite number", "inf")],
-    "per_resident_huge": [
-        Expect("budget.per_resident", "is larger in size than 1e+15", "1e+308")
-    ],
+    "per_resident_huge": [Expect("budget.per_resident", "is larger in size than 1e+15", "1e+308")],
     "per_resident_zero": [Expect("budget", "areas without any budget")],
     "domain_share_nan": [
         Expect("budget.domains.physical", "Input should be a finite number", "nan")
