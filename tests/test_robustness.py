@@ -526,3 +526,30 @@ def test_payback_is_reported_with_the_share_that_pays_back(tmp_path: Path) -> No
     table = pd.read_csv(tmp_path / "b" / "summary" / "comparison.csv")
     assert "payback_share" in table.columns
     assert table.loc[table["perspective"] == "welfare", "payback_share"].iloc[0] == 1.0
+
+
+def test_report_of_hostile_names_and_urls_is_inert(tmp_path: Path) -> None:
+    """End to end: `$...$` in area and stream names does not crash the charts, and a source
+    URL with brackets and a script tag is no live markup in report.md or report.html."""
+    scenario = tiny_copy(tmp_path)
+    areas = tmp_path / "parameters" / "areas.csv"
+    areas.write_text(areas.read_text().replace("Area one", "$x^2$ =cmd"))
+    s1 = tmp_path / "parameters" / "streams" / "s1.toml"
+    url = "https://example.org/a(<script>alert(1)</script>)"
+    s1.write_text(
+        s1.read_text()
+        .replace('label = "Stream one"', 'label = "Stream $\\\\frac{a}{$ one"', 1)
+        .replace(
+            'unit = "fraction"\nvalue = 0.2\nassumption = "Test value for hand calculations."',
+            f'unit = "fraction"\nvalue = 0.2\nsource = {{ title = "Evil", year = 2020, url = "{url}" }}',
+            1,
+        )
+    )
+    out = tmp_path / "run"
+    assert cli("run", str(scenario), "-n", "16", "--out", str(out)).code == 0
+    r = cli("report", str(out), "--format", "md", "--format", "html", "--format", "xlsx")
+    assert r.code == 0, r.err
+    md = (out / "report.md").read_text()
+    assert "<script>" not in md and "Evil" in md
+    html = (out / "report.html").read_text()
+    assert "<script>alert" not in html
