@@ -398,6 +398,18 @@ def test_partial_folder_of_a_killed_run_is_cleaned_after_success(tmp_path: Path)
     assert not stale.exists() and out.is_dir()
 
 
+def test_batch_resume_cleans_what_a_killed_batch_left(tmp_path: Path) -> None:
+    scenario = tiny_copy(tmp_path)
+    out = tmp_path / "b"
+    assert cli("batch", str(scenario), "-n", "32", "--out", str(out)).code == 0
+    chunk_dir = next((out / "chunks").iterdir())
+    (chunk_dir / ".chunk-000000.npz.abc123.tmp").write_bytes(b"half")
+    (out / "runs" / "one.partial-killed").mkdir()
+    assert cli("batch", str(scenario), "-n", "32", "--out", str(out), "--resume").code == 0
+    assert not (chunk_dir / ".chunk-000000.npz.abc123.tmp").exists()
+    assert not (out / "runs" / "one.partial-killed").exists()
+
+
 # --- 6. hostile text in outputs ---------------------------------------------------------------
 
 

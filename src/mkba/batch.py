@@ -13,6 +13,7 @@ fails is reported and the others go on (exit code 4 for a partial failure).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import time
@@ -178,6 +179,12 @@ class ChunkStore:
         buf = io.BytesIO()
         np.savez(buf, index=res.index, lo=res.lo, hi=res.hi, **arrays)
         atomic_write_bytes(self.path(res.index), buf.getvalue())
+
+    def clean_temporary(self) -> None:
+        """Remove temporary files of chunk writes that a killed run left behind."""
+        for tmp in self.dir.glob(".chunk-*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def load(self, index: int) -> ChunkResult | None:
         """The stored chunk, or None if missing or unreadable (then it is computed again)."""
@@ -455,6 +462,8 @@ def run_batch(
                 finish(k)
     finally:
         executor.close()
+    for store in stores:
+        store.clean_temporary()
     result.jobs = job_results
     result.comparison = comparison_table([jr for jr in job_results if jr.ok])
     with run_directory(out / "summary", batch_id, force=force or resume) as tmp:
