@@ -375,6 +375,27 @@ def test_full_disk_leaves_nothing_half_written(tmp_path: Path, monkeypatch) -> N
     assert not out.exists() and list((tmp_path / "runs").iterdir()) == []
 
 
+def test_full_disk_in_a_batch_and_nul_byte_in_out(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import mkba.output as output
+
+    scenario = tiny_copy(tmp_path)
+    real = output.atomic_write_bytes
+
+    def full(path: Path, data: bytes) -> None:
+        if "summary" in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(output, "atomic_write_bytes", full)
+    r = cli("batch", str(scenario), "-n", "16", "--out", str(tmp_path / "b"))
+    assert r.code == 3 and "No space left on device" in r.err and "summary" in r.err
+    assert not (tmp_path / "b" / "summary").exists()
+    assert [p.name for p in (tmp_path / "b").iterdir() if "partial" in p.name] == []
+    monkeypatch.setattr(output, "atomic_write_bytes", real)
+    r = cli("run", str(scenario), "-n", "16", "--out", str(tmp_path / "a\0b"))
+    assert r.code == 2 and "null byte" in r.err.lower() and "Traceback" not in r.err
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_folder_without_write_permission(tmp_path: Path) -> None:
     scenario = tiny_copy(tmp_path)
