@@ -222,6 +222,17 @@ def test_draws_option_is_capped_like_the_schema(tmp_path: Path) -> None:
     assert r.code == 2 and "100000000" in r.err
 
 
+def test_float_options_must_be_finite(tmp_path: Path) -> None:
+    scenario = tiny_copy(tmp_path)
+    for args in (
+        ("sensitivity", str(scenario), "--method", "switching", "--threshold", "nan"),
+        ("sensitivity", str(scenario), "--method", "discount", "--rates", "0,inf"),
+        ("calibrate", str(scenario), "--target", "npv.p50=inf", "--free", "streams.s1.effect"),
+    ):
+        r = cli(*args, "--no-write") if args[0] == "sensitivity" else cli(*args)
+        assert r.code == 2 and "Traceback" not in r.err, (args, r.err)
+
+
 def test_a_run_never_ends_with_non_finite_results() -> None:
     doc = {"npv": {"mean": 1.0, "p5": 0.0, "p50": 1.0, "p95": 2.0, "share_defined": 0.5}}
     with pytest.raises(RunError, match="non-finite"):

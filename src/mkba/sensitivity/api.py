@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -160,6 +161,8 @@ def run_sensitivity(
         bounds=bounds,
         params=params,
     )
+    if threshold is not None and not math.isfinite(threshold):
+        raise _bad("--threshold", "must be a finite number", threshold)
     if convergence not in CONVERGENCE:
         raise _bad("--convergence", f"expected one of {', '.join(CONVERGENCE)}", convergence)
     spec = load_scenario(scenario, variant=variant)
