@@ -172,7 +172,7 @@ def check(root: Path, scenario: Path) -> None:
 
 
 def _base(root: Path) -> Path:
-    """The tiny fixture with two uncertain, correlated parameters."""
+    """The tiny fixture with two uncertain, correlated parameters, overrides and a grid."""
     scenario = tiny_copy(root)
     s1 = root / "parameters" / "streams" / "s1.toml"
     s1.write_text(
@@ -194,7 +194,7 @@ def _base(root: Path) -> Path:
             '[[correlations]]\nparams = ["streams.s1.effect", "streams.s1.deadweight"]\n'
             'rho = 0.4\n\n[overrides."streams.s1.volume.rate"]\nscale = 1.1\n\n'
             '[overrides."streams.s1.ramp"]\nvalue = 1.0\nassumption = "A shorter ramp-up, as a test."'
-            "\n\n[variants.half]",
+            '\n\n[grid]\n"budget.scale" = [0.5, 1.0]\n\n[variants.half]',
         )
     )
     return scenario
