@@ -16,6 +16,7 @@ import pytest
 from mkba import batch as bt
 from mkba import compare as cmp
 from mkba import engine, results
+from mkba.errors import InputError
 from mkba.load import load_scenario
 from mkba.model import lower
 
@@ -116,22 +117,23 @@ def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) ->
     assert_same(in_process, res)
 
 
-def test_failed_scenario_does_not_stop_the_batch(tmp_path: Path) -> None:
+def test_invalid_job_stops_the_batch_before_computing(tmp_path: Path) -> None:
+    """Every job is checked before any computing: one invalid scenario is an input error
+    (exit 2) naming the file and key, and nothing is written (README: exit codes)."""
     bad = tmp_path / "bad.toml"
     bad.write_text(
         REFERENCE.read_text()
         .replace('"rotterdam-zuid",', '"atlantis",')
         .replace("../parameters", str(ROOT / "parameters"))
     )
-    res = bt.run_batch(
-        [bt.Job(bad), bt.Job(REFERENCE, "half_budget", SMALL)],
-        out=tmp_path / "b",
-        draws=512,
-        seed=1,
-    )
-    assert [jr.ok for jr in res.jobs] == [False, True]
-    assert "unknown area" in (res.failures[0].error or "")
-    # the command line reports it and exits with the partial-failure code
+    with pytest.raises(InputError, match="unknown area"):
+        bt.run_batch(
+            [bt.Job(bad), bt.Job(REFERENCE, "half_budget", SMALL)],
+            out=tmp_path / "b",
+            draws=512,
+            seed=1,
+        )
+    assert not (tmp_path / "b").exists()
     r = subprocess.run(
         [
             sys.executable,
@@ -140,20 +142,22 @@ def test_failed_scenario_does_not_stop_the_batch(tmp_path: Path) -> None:
             "batch",
             str(bad),
             f"{REFERENCE}:half_budget",
+            f"{REFERENCE}:no_such_variant",
+            str(tmp_path / "missing.toml"),
             "-n",
             "256",
             "--out",
             str(tmp_path / "c"),
-            "--json-lines",
         ],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert r.returncode == 4, r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 2 and '"ok": false' in lines[0] + lines[1]
-    assert "failed: bad" in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert "unknown area" in r.stderr and "unknown variant" in r.stderr
+    assert "missing.toml: file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "c").exists()
 
 
 def test_grid_points_expand_and_run(tmp_path: Path) -> None:

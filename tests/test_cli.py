@@ -104,7 +104,7 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
     target.mkdir()
     (target / "notes.txt").write_text("precious")
     r = mkba("run", str(TINY), "-n", "16", "--out", str(target))
-    assert r.returncode == 3 and "not an mkba run directory" in r.stderr
+    assert r.returncode == 2 and "not an mkba run directory" in r.stderr
     assert (target / "notes.txt").read_text() == "precious"
 
 

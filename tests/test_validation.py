@@ -226,6 +226,25 @@ SCENARIO_CASES: dict[str, list[Expect]] = {
         Expect("horizon", "must not be before start_year (2022)", "2020"),
         Expect("areas[1]", "unknown area", "'atlantis-noord'"),
     ],
+    "budget_scale_infinite": [Expect("budget.scale", "Input should be a finite number", "inf")],
+    "per_resident_huge": [Expect("budget.per_resident", "is larger in size than 1e+15", "1e+308")],
+    "per_resident_zero": [Expect("budget", "areas without any budget")],
+    "domain_share_nan": [
+        Expect("budget.domains.physical", "Input should be a finite number", "nan")
+    ],
+    "correlation_with_itself": [
+        Expect("correlations[0].params", "a parameter correlated with itself")
+    ],
+    "correlation_pair_twice": [
+        Expect("correlations[1].params", "pair already given in correlations[0]")
+    ],
+    "correlation_not_positive_definite": [
+        Expect("correlations", "not a valid (positive definite) correlation matrix")
+    ],
+    "variant_empty_name": [Expect("variants", "variant names must be non-empty")],
+    "calibration_misspelt_table": [
+        Expect("valeus", "unknown key", file="misspelt_calibration.toml.txt")
+    ],
     "several_reference_problems": [
         Expect("areas[1]", "unknown area", "'atlantis-noord'"),
         Expect("discount_rate.streams.unicorns", "unknown stream", "'unicorns'"),

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from mkba import engine, results
+from mkba.checks import runnable
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
-from mkba.model import lower
 from mkba.output import run_directory, versions, write_json, write_table
+from mkba.paths import check_target, safe_name
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
@@ -30,6 +31,12 @@ def run_id(spec: Spec, draws: int, seed: int, sampler: str, chunk_size: int) -> 
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:12]
+
+
+def default_run_dir(spec: Spec, rid: str, kind: str | None = None) -> Path:
+    """``runs/<scenario>[--<variant>][-<kind>]-<run id>``, from :func:`mkba.paths.safe_name`."""
+    tail = f"-{kind}-{rid}" if kind else f"-{rid}"
+    return Path("runs") / (safe_name(spec.name, spec.variant) + tail)
 
 
 @dataclass
@@ -51,6 +58,7 @@ def finish_run(
     extra: dict[str, Any] | None = None,
     rid: str | None = None,
     write_extra: Callable[[Path], list[str]] | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
@@ -62,14 +70,13 @@ def finish_run(
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
     summ = results.summary(run)
+    results.check_finite(summ, spec.label)
     conv = results.convergence(run)
     summ["run_id"] = rid
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
     out_dir = None
     if write:
-        out_dir = (
-            Path(out) if out is not None else Path("runs") / f"{spec.label.replace(':', '-')}-{rid}"
-        )
+        out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
         summ["output_dir"] = str(out_dir)
     manifest = {
         "run_id": rid,
@@ -96,7 +103,7 @@ def finish_run(
         "files": [],
     }
     if write and out_dir is not None:
-        with run_directory(out_dir) as tmp:
+        with run_directory(out_dir, rid, force=force) as tmp:
             files = []
             write_json(tmp / "summary.json", summ)
             files.append("summary.json")
@@ -128,14 +135,30 @@ def run_scenario(
     out: Path | None = None,
     write: bool = True,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> RunResult:
-    """Load, validate, simulate and (optionally) write a run directory."""
+    """Load, validate, simulate and (optionally) write a run directory.
+
+    A finished output in the way is found before simulating (see
+    :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``."""
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
-    model = lower(spec)
+    model = runnable(spec)
+    if write:
+        sc = spec.scenario
+        d = sc.draws if draws is None else draws
+        s = sc.seed if seed is None else seed
+        rid = run_id(spec, d, s, sc.sampler, sc.chunk_size)
+        check_target(Path(out) if out is not None else default_run_dir(spec, rid), rid, force=force)
     t1 = time.perf_counter()
     run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
     t2 = time.perf_counter()
     return finish_run(
-        run, spec, out=out, write=write, timings={"load_s": t1 - t0, "simulate_s": t2 - t1}, t0=t0
+        run,
+        spec,
+        out=out,
+        write=write,
+        timings={"load_s": t1 - t0, "simulate_s": t2 - t1},
+        t0=t0,
+        force=force,
     )

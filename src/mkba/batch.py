@@ -13,6 +13,8 @@ fails is reported and the others go on (exit code 4 for a partial failure).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,12 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mkba import api, engine
+from mkba import api, engine, results
+from mkba.checks import runnable
 from mkba.engine import ChunkResult, Outcomes
-from mkba.errors import MkbaError
+from mkba.errors import InputError, MkbaError, Problem
 from mkba.load import Spec, grid_points, load_scenario
-from mkba.model import Model, lower
+from mkba.model import Model
 from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
+from mkba.paths import check_target, safe_name
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -44,8 +48,16 @@ class Job:
 
     @property
     def label(self) -> str:
-        tail = self.variant or self.point
-        return f"{self.scenario.stem}:{tail}" if tail else self.scenario.stem
+        tail = self.variant if self.variant is not None else self.point
+        return f"{self.scenario.stem}:{tail}" if tail is not None else self.scenario.stem
+
+    @property
+    def folder(self) -> str:
+        """The job's run folder under ``runs/``: :func:`mkba.paths.safe_name` of its label
+        parts, so two jobs never share a folder and none escapes the batch folder."""
+        return safe_name(
+            self.scenario.stem, self.variant if self.variant is not None else self.point
+        )
 
     def load(self) -> Spec:
         return load_scenario(self.scenario, variant=self.variant, updates=self.updates)
@@ -63,9 +75,11 @@ def expand_jobs(
     paths: Iterable[Path | str], variants: list[str] | None = None, grid: bool = False
 ) -> list[Job]:
     """Jobs for scenario files: the base scenario, the named variants (``["all"]`` for every
-    one), and with ``grid`` every grid point. A file that cannot be read becomes one job that
-    fails when it runs, so it is reported with the others."""
+    one), and with ``grid`` every grid point. Every file is loaded here, so that a missing
+    file or an unknown variant is an input error (:class:`InputError`, all problems at once)
+    before anything is computed; the same job asked for twice is run once."""
     jobs: list[Job] = []
+    problems: list[Problem] = []
     for p in paths:
         job = parse_job(str(p))
         if job.variant is not None:
@@ -76,15 +90,21 @@ def expand_jobs(
             continue
         try:
             base = load_scenario(job.scenario)
-        except MkbaError:
-            continue  # the base job reports the problem
+        except InputError as exc:
+            problems.extend(x for x in exc.problems if x not in problems)
+            continue
         names = list(base.base_scenario.variants) if variants == ["all"] else (variants or [])
         for v in names:
             jobs.append(Job(job.scenario, v))
         if grid:
             for label, upd in grid_points(base.base_scenario):
                 jobs.append(Job(job.scenario, None, upd, label))
-    return jobs
+    if problems:
+        raise InputError(problems)
+    unique: dict[tuple[str, str], Job] = {}
+    for j in jobs:
+        unique.setdefault((str(j.scenario.resolve()), j.label), j)
+    return list(unique.values())
 
 
 @dataclass
@@ -159,6 +179,12 @@ class ChunkStore:
         buf = io.BytesIO()
         np.savez(buf, index=res.index, lo=res.lo, hi=res.hi, **arrays)
         atomic_write_bytes(self.path(res.index), buf.getvalue())
+
+    def clean_temporary(self) -> None:
+        """Remove temporary files of chunk writes that a killed run left behind."""
+        for tmp in self.dir.glob(".chunk-*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def load(self, index: int) -> ChunkResult | None:
         """The stored chunk, or None if missing or unreadable (then it is computed again)."""
@@ -304,10 +330,6 @@ ProgressFn = Callable[[int, int], None]
 JobDoneFn = Callable[[JobResult], None]
 
 
-def _safe_label(label: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_.=," else "-" for ch in label.replace(":", "--"))
-
-
 def run_batch(
     jobs: list[Job],
     *,
@@ -319,9 +341,15 @@ def run_batch(
     progress: ProgressFn | None = None,
     on_job_done: JobDoneFn | None = None,
     on_chunk: Callable[[Task], None] | None = None,
+    force: bool = False,
 ) -> BatchResult:
     """Run every job, chunk by chunk; write each job's run directory, the comparison table
-    and ``batch.json`` into ``out``. ``on_chunk`` is called after every stored chunk."""
+    and ``batch.json`` into ``out``. ``on_chunk`` is called after every stored chunk.
+
+    Every job is loaded and checked first: any input problem raises :class:`InputError`
+    (all of them at once) before anything is computed or written. A finished output in the
+    way is replaced only by the same run, on ``resume`` (the batch's summary), or with
+    ``force`` (see :func:`mkba.paths.check_target`)."""
     t0 = time.perf_counter()
     out = Path(out)
     executor = executor or InProcessExecutor()
@@ -329,14 +357,15 @@ def run_batch(
     plans: list[Plan] = []
     job_of_plan: list[int] = []  # plan k belongs to job job_of_plan[k]
     job_results: list[JobResult] = []
+    problems: list[Problem] = []
     for i, job in enumerate(jobs):
         jr = JobResult(job=job, ok=False)
         job_results.append(jr)
         try:
             spec = job.load()
-            model = lower(spec)
-        except MkbaError as exc:
-            jr.error = str(exc)
+            model = runnable(spec)
+        except InputError as exc:
+            problems.extend(x for x in exc.problems if x not in problems)
             continue
         sc = spec.scenario
         d = sc.draws if draws is None else draws
@@ -344,6 +373,16 @@ def run_batch(
         rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
         job_of_plan.append(i)
         plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
+    folders = [job.folder for job in jobs]
+    for f in sorted({f for f in folders if folders.count(f) > 1}):
+        clash = [job.label for job in jobs if job.folder == f]
+        problems.append(Problem("batch", "jobs", "two jobs would share one run folder", clash))
+    if problems:
+        raise InputError(problems)
+    batch_id = hashlib.sha256("\0".join(p.run_id for p in plans).encode()).hexdigest()[:12]
+    check_target(out / "summary", batch_id, force=force or resume)
+    for p in plans:
+        check_target(out / "runs" / p.job.folder, p.run_id, force=force)
     stores = [ChunkStore(out / "chunks", p.run_id) for p in plans]
     tasks: list[Task] = []
     for k, p in enumerate(plans):
@@ -377,11 +416,12 @@ def run_batch(
             res = api.finish_run(
                 run,
                 p.spec,
-                out=out / "runs" / _safe_label(p.job.label),
+                out=out / "runs" / p.job.folder,
                 write=True,
                 timings={},
                 t0=time.perf_counter(),
                 extra={"batch": str(out), "job": p.job.label, "grid_point": p.job.point},
+                force=force,
             )
         except MkbaError as exc:
             jr.error = str(exc)
@@ -422,14 +462,17 @@ def run_batch(
                 finish(k)
     finally:
         executor.close()
+    for store in stores:
+        store.clean_temporary()
     result.jobs = job_results
     result.comparison = comparison_table([jr for jr in job_results if jr.ok])
-    with run_directory(out / "summary") as tmp:
+    with run_directory(out / "summary", batch_id, force=force or resume) as tmp:
         write_table(tmp, "comparison", result.comparison)
         write_json(tmp / "batch.json", result.document())
         write_json(
             tmp / "manifest.json",
             {
+                "run_id": batch_id,
                 "executor": executor.name,
                 "jobs": [jr.job.label for jr in job_results],
                 "failures": [jr.job.label for jr in result.failures],
@@ -445,7 +488,8 @@ def run_batch(
 
 def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
     """One row per job and perspective: NPV, BCR, costs, benefits (mean, P5, P50, P95),
-    P(NPV > 0); payback year (P50) in the job's own perspective."""
+    P(NPV > 0); payback year (P50 of the draws that pay back) and the share of draws that pay
+    back, in the job's own perspective."""
     rows = []
     for jr in jobs:
         d = jr.summary
@@ -462,7 +506,10 @@ def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
                 for stat in ("mean", "p5", "p50", "p95"):
                     row[f"{metric}_{stat}"] = v[metric][stat]
             row["prob_npv_positive"] = v["prob_npv_positive"]
-            row["payback_p50"] = d["payback_year"]["p50"] if p == d["perspective"] else np.nan
+            own = p == d["perspective"]
+            row["payback_p50"] = d["payback_year"]["p50"] if own else np.nan
+            # the median above is taken over the draws that pay back; this is their share
+            row["payback_share"] = results.share_pay_back(d["payback_year"]) if own else np.nan
             row["draws"] = d["draws"]
             row["seed"] = d["seed"]
             rows.append(row)
@@ -480,8 +527,6 @@ def json_line(jr: JobResult) -> str:
 
 
 def default_out(jobs: list[Job]) -> Path:
-    import hashlib
-
     h = hashlib.sha256("\0".join(j.label for j in jobs).encode()).hexdigest()[:8]
     return Path("runs") / f"batch-{h}"
 

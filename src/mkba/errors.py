@@ -18,6 +18,8 @@ Exit codes (also in ``mkba --help`` and the README):
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +101,34 @@ class RunError(MkbaError):
     """A run could not be completed (numerical failure, output not writable...)."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+def from_system_error(exc: BaseException) -> MkbaError | None:
+    """The one place that turns a system error into an error a user can act on (the command
+    line shows its message and exits with its code instead of a traceback), or None for a
+    bug. A failed write (read-only file system, no permission, full disk, a name too long, a
+    path through a file, a symlink loop) is a failed run (exit 3): the message names the path
+    and the cause; atomic writes leave nothing half-written. A path mkba cannot even use (a NUL
+    byte in it) or input nested too deeply to read is invalid input (exit 2)."""
+    if isinstance(exc, OSError):
+        paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+        where = " -> ".join(paths) or "(a file)"
+        cause = exc.strerror or str(exc)
+        if exc.filename is not None and exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            target = Path(os.fsdecode(exc.filename))
+            if target.is_symlink() and not target.exists():
+                cause = "a symbolic link that leads nowhere or in a loop"
+            elif target.exists() and not target.is_dir():
+                cause = "a file, where a folder is needed"
+        return RunError(f"{where}: {cause}; nothing was left half-written")
+    if isinstance(exc, ValueError) and "null byte" in str(exc):
+        err: MkbaError = MkbaError(f"a path contains a NUL byte: {exc}")
+        err.exit_code = EXIT_INVALID_INPUT
+        return err
+    if isinstance(exc, RecursionError):
+        err = MkbaError("input nested too deeply to read (tables or arrays thousands deep)")
+        err.exit_code = EXIT_INVALID_INPUT
+        return err
+    if isinstance(exc, MemoryError):
+        return RunError("out of memory: ask for fewer draws (--draws) or a smaller chunk_size")
+    return None

@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,9 +33,9 @@ from mkba.schema.parameters import (
     ProgrammeFile,
     StreamFile,
 )
-from mkba.schema.quantity import DIST_TYPES, Quantity
-from mkba.schema.scenario import ScenarioFile
-from mkba.tomlio import display_path, read_csv, read_toml
+from mkba.schema.quantity import DIST_TYPES, MAX_MAGNITUDE, Quantity
+from mkba.schema.scenario import CalibrationFile, ScenarioFile
+from mkba.tomlio import display_path, parse_number, read_csv, read_toml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -214,13 +215,19 @@ def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
         for i, r in enumerate(rows, start=2):
             text = r[col].strip()
             try:
-                v = float(text)
-            except ValueError:
-                problems.append(Problem(csv_name, f"line {i}.{col}", "not a number", text))
+                v = parse_number(text)
+            except ValueError as exc:
+                why = str(exc) if "ambiguous" in str(exc) else "not a number"
+                problems.append(Problem(csv_name, f"line {i}.{col}", why, text))
                 continue
-            if not math.isfinite(v) or v < 0:
+            if not math.isfinite(v) or v < 0 or v > MAX_MAGNITUDE:
                 problems.append(
-                    Problem(csv_name, f"line {i}.{col}", "must be a non-negative number", text)
+                    Problem(
+                        csv_name,
+                        f"line {i}.{col}",
+                        f"must be a non-negative number up to {MAX_MAGNITUDE:g}",
+                        text,
+                    )
                 )
             if meta.unit in ("fraction", "share") and v > 1:
                 problems.append(
@@ -386,12 +393,12 @@ def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
             if not any(k in change for k in ("source", "assumption", "calibrated")):
                 raise ValueError("an override of the value needs its own 'source' or 'assumption'")
         data.update(change)
-        out = Quantity.model_validate(data)
+        out = type(q).model_validate(data)
     if scale is not None:
         if not isinstance(scale, int | float) or isinstance(scale, bool) or scale < 0:
             raise ValueError("scale must be a non-negative number")
         out = out.scaled(float(scale))
-        out = Quantity.model_validate(
+        out = type(q).model_validate(
             out.model_dump(exclude_none=True)
             | {"note": f"{out.note or ''} [scaled x{scale}]".strip()}
         )
@@ -412,6 +419,8 @@ class Spec:
     calibration_path: Path | None
     digest: str
     extra: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, tuple[list[str], list[dict[str, str]]]] = field(default_factory=dict)
+    """Budget tables (``budget.table`` as written -> columns and rows), read at loading."""
 
     @property
     def label(self) -> str:
@@ -454,6 +463,7 @@ def _scenario_problems(
                 min(sc.discount_rate.schedule),
             )
         )
+    _correlation_problems(sc, file, problems)
     for j, corr in enumerate(sc.correlations):
         for p in corr.params:
             q = quantities.get(p)
@@ -512,6 +522,56 @@ def _budget_problems(
                 file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)
             )
         )
+
+
+def _correlation_problems(sc: ScenarioFile, file: str, problems: list[Problem]) -> None:
+    """A parameter is not correlated with itself, and a pair is given at most once (in
+    either order): the matrix must say one thing per pair."""
+    seen: dict[frozenset[str], int] = {}
+    for j, corr in enumerate(sc.correlations):
+        a, b = corr.params
+        if a == b:
+            problems.append(
+                Problem(file, f"correlations[{j}].params", "a parameter correlated with itself", a)
+            )
+            continue
+        pair = frozenset((a, b))
+        if pair in seen:
+            problems.append(
+                Problem(
+                    file,
+                    f"correlations[{j}].params",
+                    f"pair already given in correlations[{seen[pair]}]",
+                    [a, b],
+                )
+            )
+        else:
+            seen[pair] = j
+
+
+def _read_budget_tables(
+    path: Path, scenarios: Iterable[ScenarioFile], problems: list[Problem]
+) -> tuple[dict[str, tuple[list[str], list[dict[str, str]]]], bytes]:
+    """Read every budget table the scenarios name (relative to the scenario file), at loading:
+    (table -> columns and rows, the tables' bytes for the run id). Lowering reads no files."""
+    tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
+    h = hashlib.sha256()
+    for sc in scenarios:
+        t = sc.budget.table if sc.budget is not None else None
+        if t is None or t in tables:
+            continue
+        table_path = (path.parent / t).resolve()
+        try:
+            tables[t] = read_csv(table_path)
+            data = table_path.read_bytes()
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        except OSError as exc:
+            problems.append(Problem(display_path(table_path), "", f"cannot read: {exc.strerror}"))
+            continue
+        h.update(t.encode() + b"\0" + data + b"\0")
+    return tables, h.digest()
 
 
 def _apply_overrides(
@@ -579,12 +639,10 @@ def read_calibration(path: Path, problems: list[Problem]) -> tuple[dict[str, Any
     raw = _read(path, problems)
     if raw is None:
         return {}, {}
-    values = raw.get("values", {})
-    scenario = raw.get("scenario", {})
-    if not isinstance(values, dict) or not isinstance(scenario, dict):
-        problems.append(Problem(name, "values", "'values' and 'scenario' must be tables"))
+    record = _validate(CalibrationFile, raw, name, problems)
+    if record is None:
         return {}, {}
-    return values, scenario
+    return dict(record.values), dict(record.scenario)
 
 
 def apply_calibration(
@@ -597,7 +655,7 @@ def apply_calibration(
         if p not in out:
             problems.append(Problem(name, f"values.{p}", "unknown parameter", p))
             continue
-        q = _validate(Quantity, table, name, problems, f"values.{p}")
+        q = _validate(type(out[p]), table, name, problems, f"values.{p}")
         if q is not None:
             if q.unit != out[p].unit:
                 problems.append(
@@ -818,9 +876,12 @@ def load_scenario(
             _validate(ScenarioFile, vm, name, problems, f"variants.{vname}")
         for glabel, gupd in grid_points(base):
             _validate(ScenarioFile, deep_merge(merged, gupd), name, problems, glabel)
+    tables, table_bytes = _read_budget_tables(path, (base, scenario), problems)
     if problems:
         raise InputError(problems)
     digest = _scenario_digest(merged, params, calib_path)
+    if tables:
+        digest = hashlib.sha256(digest.encode() + table_bytes).hexdigest()
     return Spec(
         name=path.stem,
         variant=variant,
@@ -831,7 +892,23 @@ def load_scenario(
         quantities=quantities,
         calibration_path=calib_path,
         digest=digest,
+        tables=tables,
     )
+
+
+def runnable_problems(spec: Spec, label: str | None = None) -> list[Problem]:
+    """What ``run`` would reject after loading: lowering the spec to arrays (budget tables,
+    areas without budget) and checking them (finite numbers, a valid correlation matrix).
+    ``validate`` calls this, so it rejects whatever ``run`` rejects."""
+    from mkba.checks import runnable
+
+    try:
+        runnable(spec)
+    except InputError as exc:
+        if label is None:
+            return exc.problems
+        return [dc_replace(p, key=f"{label}.{p.key}" if p.key else label) for p in exc.problems]
+    return []
 
 
 def validate_paths(paths: Iterable[Path]) -> list[Problem]:
@@ -860,8 +937,13 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
             if pset is None:
                 continue
             spec = load_scenario(p, params=pset)
+            problems.extend(x for x in runnable_problems(spec) if x not in problems)
             for v in spec.base_scenario.variants:
-                load_scenario(p, params=pset, variant=v)
+                vspec = load_scenario(p, params=pset, variant=v)
+                problems.extend(x for x in runnable_problems(vspec) if x not in problems)
+            for label, upd in grid_points(spec.base_scenario) if spec.base_scenario.grid else []:
+                gspec = load_scenario(p, params=pset, updates=upd)
+                problems.extend(x for x in runnable_problems(gspec, label) if x not in problems)
         except InputError as exc:
             problems.extend(x for x in exc.problems if x not in problems)
     return problems

@@ -22,9 +22,9 @@ from mkba.errors import InputError, Problem
 from mkba.interventions import Programme, active_entries, lower_programme
 from mkba.load import Spec
 from mkba.schema.parameters import STREAM_QUANTITIES
-from mkba.schema.quantity import Quantity
+from mkba.schema.quantity import MAX_MAGNITUDE, Quantity
 from mkba.schema.scenario import PERSPECTIVES
-from mkba.tomlio import display_path, read_csv
+from mkba.tomlio import display_path, parse_number
 
 # per-stream slots, in this order, in theta
 STREAM_SLOTS = ("rate", "factor", *STREAM_QUANTITIES)
@@ -208,7 +208,7 @@ def discount_factors(
 def _table_years(spec: Spec, bs) -> list[int]:  # type: ignore[no-untyped-def]
     if bs.table is None:
         return []
-    _, rows = read_csv((spec.path.parent / bs.table).resolve())
+    _, rows = spec.tables[bs.table]  # read at loading: lowering reads no files
     out = []
     for r in rows:
         try:
@@ -239,7 +239,7 @@ def _budget_array(
     if bs.table is not None:
         path = (spec.path.parent / bs.table).resolve()
         name = display_path(path)
-        cols, rows = read_csv(path)
+        cols, rows = spec.tables[bs.table]  # read at loading: lowering reads no files
         problems = []
         for need in ("area_id", "domain", "year", "amount"):
             if need not in cols:
@@ -249,7 +249,7 @@ def _budget_array(
         for i, r in enumerate(rows, start=2):
             a, d = r["area_id"].strip(), r["domain"].strip()
             try:
-                y, amt = int(r["year"]), float(r["amount"])
+                y, amt = int(r["year"]), parse_number(r["amount"])
             except ValueError:
                 problems.append(
                     Problem(name, f"line {i}", "year must be an integer and amount a number", r)
@@ -265,8 +265,15 @@ def _budget_array(
             if not start <= y <= last:
                 problems.append(Problem(name, f"line {i}.year", "outside start_year..horizon", y))
                 continue
-            if amt < 0 or not math.isfinite(amt):
-                problems.append(Problem(name, f"line {i}.amount", "must be non-negative", amt))
+            if amt < 0 or not math.isfinite(amt) or amt > MAX_MAGNITUDE:
+                problems.append(
+                    Problem(
+                        name,
+                        f"line {i}.amount",
+                        f"must be a non-negative number up to {MAX_MAGNITUDE:g}",
+                        r["amount"],
+                    )
+                )
                 continue
             B[areas.index(a), domains.index(d), y - int(years[0])] += amt
         if problems:

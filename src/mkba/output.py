@@ -24,8 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mkba.errors import RunError
-
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -107,9 +105,33 @@ def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) 
     atomic_write_bytes(folder / f"{name}.parquet", buf.getvalue())
     names.append(f"{name}.parquet")
     if csv:
-        atomic_write_text(folder / f"{name}.csv", df.to_csv(index=False))
+        atomic_write_text(folder / f"{name}.csv", neutralise_formulas(df).to_csv(index=False))
         names.append(f"{name}.csv")
     return names
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Characters that make a spreadsheet read a text cell as a formula (OWASP, CSV injection)."""
+
+
+def neutralise_text(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'``; any other
+    value unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell neutralised (see :func:`neutralise_text`) for CSV:
+    numbers stay numbers (a negative amount is not text), column names are text too. The
+    Parquet file keeps the exact text."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise_text)
+    out.columns = [neutralise_text(c) for c in out.columns]
+    return out
 
 
 def versions() -> dict[str, str]:
@@ -130,19 +152,17 @@ def versions() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_directory(final: Path) -> Iterator[Path]:
+def run_directory(final: Path, run_id: str | None = None, *, force: bool = False) -> Iterator[Path]:
     """A temporary folder that becomes ``final`` when the block completes without error.
 
-    An existing ``final`` is replaced only if it is an mkba run directory (it has a
-    ``manifest.json``); anything else is refused, so a user's folder is never overwritten.
+    An existing ``final`` is replaced only by the same run or with ``force`` (see
+    :func:`mkba.paths.check_target`); a user's own folder or file is never replaced. After
+    success, ``*.partial-*`` folders of ``final`` left by killed runs are removed.
     """
+    from mkba.paths import check_target
+
     final = Path(final)
-    foreign = final.exists() and not (final / "manifest.json").is_file()
-    if foreign and (not final.is_dir() or any(final.iterdir())):
-        raise RunError(
-            f"{final}: exists and is not an mkba run directory (no manifest.json); "
-            "choose another --out or remove it"
-        )
+    check_target(final, run_id, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
@@ -159,3 +179,11 @@ def run_directory(final: Path) -> Iterator[Path]:
     _fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    for stale in final.parent.glob(f"{glob_escape(final.name)}.partial-*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the glob metacharacters ``* ? [`` taken literally."""
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)

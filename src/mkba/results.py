@@ -53,6 +53,59 @@ def stats(x: np.ndarray) -> dict[str, float]:
     return out
 
 
+PAYBACK_OVER = "draws that pay back within the horizon"
+"""What the payback-year statistics are taken over (the other draws never pay back)."""
+
+
+def payback_stats(payback: np.ndarray) -> dict[str, Any]:
+    """Statistics of the payback year, taken over the draws that pay back, with the share of
+    draws that pay back (``share_pay_back``, 0 to 1) and what they are taken over (``over``).
+    A median payback year alone would hide that most draws may never pay back."""
+    out: dict[str, Any] = stats(payback)
+    out["over"] = PAYBACK_OVER
+    return out
+
+
+def share_pay_back(stats_doc: dict[str, Any]) -> float:
+    """The share of draws that pay back, from a payback-year statistics document."""
+    if math.isnan(stats_doc.get("p50", math.nan)):
+        return 0.0
+    return float(stats_doc.get("share_defined", 1.0))
+
+
+_MAY_BE_UNDEFINED = frozenset({"payback_year", "bcr"})
+
+
+def check_finite(doc: dict[str, Any], label: str) -> None:
+    """The last guard of a run: every statistic of the summary is finite and taken over
+    every draw (the payback year and the BCR excepted, which may be undefined for some draws).
+    A run never finishes with non-finite results: raise :class:`~mkba.errors.RunError`."""
+    from mkba.errors import RunError
+
+    bad: list[str] = []
+
+    def walk(x: Any, path: str) -> None:
+        if not isinstance(x, dict):
+            return
+        if "p50" in x and "mean" in x:
+            if path.rsplit(".", 1)[-1] in _MAY_BE_UNDEFINED:
+                return
+            vals = [x[k] for k in ("mean", "p5", "p50", "p95")]
+            if any(not math.isfinite(v) for v in vals) or "share_defined" in x:
+                bad.append(path)
+            return
+        for k, v in x.items():
+            walk(v, f"{path}.{k}" if path else str(k))
+
+    walk(doc, "")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise RunError(
+            f"{label}: the run gave non-finite results ({shown}); an input value is too large "
+            "or a distribution has no finite values; nothing was written"
+        )
+
+
 def perspective_arrays(run: Run, perspective: str) -> dict[str, np.ndarray]:
     """Per-draw costs, benefits, NPV and BCR of one perspective."""
     p = PERSPECTIVES.index(perspective)
@@ -127,7 +180,7 @@ def summary(run: Run) -> dict[str, Any]:
         "currency": "EUR",
         **main,
         "prob_npv_positive": float(np.mean(npv > 0)),
-        "payback_year": stats(o.payback),
+        "payback_year": payback_stats(o.payback),
         "by_stream": {s: stats(o.stream[:, p0, i]) for i, s in enumerate(m.streams)},
         "by_area": {a: stats(o.area_benefits[:, i]) for i, a in enumerate(m.areas)},
         "by_area_costs": {a: stats(o.area_costs[:, i]) for i, a in enumerate(m.areas)},

@@ -13,7 +13,13 @@ from typer.exceptions import TyperException
 
 from mkba import __version__
 from mkba.cli.common import err_console
-from mkba.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID_INPUT, MkbaError
+from mkba.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_INPUT,
+    MkbaError,
+    from_system_error,
+)
 
 HELP = """mkba: Monte Carlo social cost-benefit analysis (MKBA) of area-based neighbourhood
 programmes (wijkaanpak).
@@ -82,7 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         for line in str(exc).splitlines():
             err_console.print(f"error: {line}", markup=False, highlight=False)
         sys.exit(exc.exit_code)
-    except Exception:
+    except Exception as exc:
+        user = from_system_error(exc)
+        if user is not None:
+            err_console.print(f"error: {user}", markup=False, highlight=False)
+            sys.exit(user.exit_code)
         import traceback
 
         traceback.print_exc()

@@ -13,6 +13,7 @@ from mkba import compare as cmp
 from mkba.cli.common import bn, err_console, num, out_console
 from mkba.errors import EXIT_PARTIAL
 from mkba.output import to_json
+from mkba.schema.scenario import MAX_DRAWS
 
 
 def _comparison_table(res: bt.BatchResult) -> Table:
@@ -20,7 +21,7 @@ def _comparison_table(res: bt.BatchResult) -> Table:
         title=f"Batch {res.out}: P50 (P5-P95), EUR bn; each job in its own perspective",
         title_justify="left",
     )
-    for col in ("job", "perspective", "costs", "benefits", "NPV", "BCR", "P(NPV>0)", "payback"):
+    for col in ("job", "perspective", "costs", "benefits", "NPV", "BCR", "P(NPV>0)", "payback P50"):
         t.add_column(col, justify="left" if col in ("job", "perspective") else "right")
     for jr in res.jobs:
         if not jr.ok or jr.summary is None:
@@ -35,11 +36,40 @@ def _comparison_table(res: bt.BatchResult) -> Table:
             f"{bn(d['npv']['p50'])} ({bn(d['npv']['p5'])}-{bn(d['npv']['p95'])})",
             num(d["bcr"]["p50"]),
             f"{d['prob_npv_positive']:.0%}",
-            "-"
-            if d["payback_year"]["p50"] != d["payback_year"]["p50"]
-            else f"{d['payback_year']['p50']:.0f}",
+            payback_cell(d["payback_year"]),
         )
     return t
+
+
+def payback_cell(pb: dict) -> str:  # type: ignore[type-arg]
+    """The median payback year of the draws that pay back, with their share."""
+    from mkba.results import share_pay_back
+
+    share = share_pay_back(pb)
+    if share == 0:
+        return "never"
+    return f"{pb['p50']:.0f} ({share:.0%} pay back)"
+
+
+def _is_scenario_argument(text: str) -> bool:
+    path, sep, _ = text.partition(":")
+    return text.endswith(".toml") or (sep and path.endswith(".toml")) or Path(text).exists()
+
+
+def split_variant_arguments(
+    arguments: list[str], variants: list[str] | None
+) -> tuple[list[str], list[str] | None]:
+    """Scenario files and variant names. ``--variants`` takes one or more names: with it,
+    ``--variants a b`` and ``--variants a,b`` mean variants a and b; an argument that is not a
+    scenario (no ``.toml``, not an existing file) is taken as one more variant name."""
+    if not variants:
+        return list(arguments), None
+    names = [n.strip() for v in variants for n in v.split(",") if n.strip()]
+    files = [a for a in arguments if _is_scenario_argument(a)]
+    names += [a for a in arguments if not _is_scenario_argument(a)]
+    if not files:
+        raise typer.BadParameter("no scenario file given", param_hint="SCENARIOS")
+    return files, list(dict.fromkeys(names))
 
 
 def register(app: typer.Typer) -> None:
@@ -49,13 +79,19 @@ def register(app: typer.Typer) -> None:
         variants: list[str] = typer.Option(
             None,
             "--variants",
-            help="'all' or variant names to run besides each base scenario (repeatable).",
+            help="'all' or variant names to run besides each base scenario: "
+            "--variants a b, --variants a,b or --variants a --variants b.",
         ),
         grid: bool = typer.Option(
             False, "--grid", help="Also run every point of each scenario's [grid]."
         ),
         draws: int = typer.Option(
-            None, "--draws", "-n", min=1, help="Draws per scenario (default: each scenario's)."
+            None,
+            "--draws",
+            "-n",
+            min=1,
+            max=MAX_DRAWS,
+            help="Draws per scenario (default: each scenario's).",
         ),
         seed: int = typer.Option(
             None, "--seed", min=0, help="Seed for every scenario (default: each scenario's)."
@@ -81,12 +117,15 @@ def register(app: typer.Typer) -> None:
         json_lines: bool = typer.Option(
             False, "--json-lines", help="Stream one JSON object per finished scenario."
         ),
+        force: bool = typer.Option(
+            False, "--force", help="Replace finished outputs in the batch folder (see the README)."
+        ),
     ) -> None:
         """Run many scenarios, variants and grid points; write one comparison table.
 
         Exit code 4 when some scenarios failed (the others are finished and written)."""
-        names = list(variants) if variants else None
-        jobs = bt.expand_jobs(scenarios, names, grid)
+        files, names = split_variant_arguments(scenarios, variants)
+        jobs = bt.expand_jobs(files, names, grid)
         out_dir = out if out is not None else bt.default_out(jobs)
         executor = bt.make_executor(workers, scheduler)
 
@@ -116,6 +155,7 @@ def register(app: typer.Typer) -> None:
                 resume=resume,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
                 on_job_done=job_done,
+                force=force,
             )
         if as_json:
             typer.echo(to_json(res.document()), nl=False)
@@ -135,7 +175,12 @@ def register(app: typer.Typer) -> None:
         ),
         b: str = typer.Argument(..., help="The same for B."),
         draws: int = typer.Option(
-            None, "--draws", "-n", min=1, help="Draws when running scenarios (default: A's)."
+            None,
+            "--draws",
+            "-n",
+            min=1,
+            max=MAX_DRAWS,
+            help="Draws when running scenarios (default: A's).",
         ),
         seed: int = typer.Option(
             None, "--seed", min=0, help="Seed when running scenarios (default: A's)."

@@ -13,6 +13,7 @@ from mkba import calibrate as cal
 from mkba.cli.common import err_console, out_console
 from mkba.errors import EXIT_RUN_FAILED
 from mkba.output import to_json
+from mkba.schema.scenario import MAX_DRAWS
 from mkba.tomlio import read_toml
 
 
@@ -36,7 +37,12 @@ def register(app: typer.Typer) -> None:
             "(e.g. streams.care_youth.effect,streams.care_wmo.effect); budget.per_resident for the budget.",
         ),
         draws: int = typer.Option(
-            None, "--draws", "-n", min=1, help="Draws per evaluation (default: the scenario's)."
+            None,
+            "--draws",
+            "-n",
+            min=1,
+            max=MAX_DRAWS,
+            help="Draws per evaluation (default: the scenario's).",
         ),
         seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's)."),
         out: Path = typer.Option(

@@ -11,6 +11,7 @@ from mkba import api
 from mkba.cli.common import err_console, out_console
 from mkba.cli.tables import summary_renderable
 from mkba.output import to_json
+from mkba.schema.scenario import MAX_DRAWS
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
             "--draws",
             "-n",
             min=1,
+            max=MAX_DRAWS,
             help="Number of Monte Carlo draws (default: the scenario's).",
         ),
         seed: int = typer.Option(
@@ -40,6 +42,11 @@ def register(app: typer.Typer) -> None:
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),
         no_write: bool = typer.Option(False, "--no-write", help="Do not write a run directory."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Replace a finished run at --out (default: refuse, exit 2; see the README).",
+        ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
         path = scenario if scenario is not None else api.default_scenario()
@@ -65,6 +72,7 @@ def register(app: typer.Typer) -> None:
                 out=out,
                 write=not no_write,
                 progress=progress,
+                force=force,
             )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)

@@ -14,6 +14,7 @@ from mkba import api
 from mkba.cli.common import err_console, out_console
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
+from mkba.schema.scenario import MAX_DRAWS
 from mkba.sensitivity import run_sensitivity
 from mkba.sensitivity.api import SensitivityResult
 from mkba.sensitivity.outputs import HELP as OUTPUT_HELP
@@ -265,6 +266,7 @@ def register(app: typer.Typer) -> None:
             "--draws",
             "-n",
             min=1,
+            max=MAX_DRAWS,
             help="Sobol' base samples N / Morris trajectories / Monte Carlo draws.",
         ),
         seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's)."),
@@ -320,6 +322,9 @@ def register(app: typer.Typer) -> None:
             help="Run directory (default: runs/<scenario>-sensitivity-<method>-<id>).",
         ),
         no_write: bool = typer.Option(False, "--no-write", help="Do not write a run directory."),
+        force: bool = typer.Option(
+            False, "--force", help="Replace a finished output at --out (see the README)."
+        ),
         as_json: bool = typer.Option(
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),
@@ -347,6 +352,7 @@ def register(app: typer.Typer) -> None:
             correlations=correlations,
             out=out,
             write=not no_write,
+            force=force,
         )
         if as_json:
             typer.echo(to_json(res.document), nl=False)

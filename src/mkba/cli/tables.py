@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mkba.cli.common import bn, num
+from mkba.results import share_pay_back
 
 PERSPECTIVE_NOTES = {
     "study": "as the 2021 headline: benefit savings count as a social benefit; public costs",
@@ -45,17 +46,13 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
     main.add_row("Benefit-cost ratio", num(b["mean"]), num(b["p5"]), num(b["p50"]), num(b["p95"]))
     main.add_row("P(NPV > 0)", f"{doc['prob_npv_positive']:.1%}", "", "", "")
     pb = doc["payback_year"]
+    share = share_pay_back(pb)
     main.add_row(
-        "Payback year",
+        f"Payback year (of the {share:.0%} of draws that pay back)",
         "",
         _year(pb["p5"]),
         _year(pb["p50"]),
-        _year(pb["p95"])
-        + (
-            f" ({1 - pb.get('share_defined', 1):.0%} never)"
-            if pb.get("share_defined", 1) < 1
-            else ""
-        ),
+        _year(pb["p95"]),
     )
     streams = Table(title=f"Benefits by stream ({p})", title_justify="left")
     for col in ("stream", "mean", "P5", "P50", "P95"):

@@ -249,11 +249,11 @@ _W: dict[str, tuple[str, str]] = {
         "van {p5} tot {p95}.",
     ),
     "unc.payback": (
-        "The programme is paid back (cumulative discounted net cash flow above zero) in {year} "
-        "in the median draw; in {never} of the draws not by {horizon}.",
+        "The programme is paid back (cumulative discounted net cash flow above zero) in {year}: "
+        "the median over the draws that pay back; in {never} of the draws not by {horizon}.",
         "Het programma is terugverdiend (cumulatieve verdisconteerde netto kasstroom boven "
-        "nul) in {year} in de mediane trekking; in {never} van de trekkingen niet vóór "
-        "{horizon}.",
+        "nul) in {year}: de mediaan van de trekkingen die terugverdienen; in {never} van de "
+        "trekkingen niet vóór {horizon}.",
     ),
     "unc.convergence": (
         "Monte Carlo error: the standard error of the mean NPV is {se} ({rel} of the mean "

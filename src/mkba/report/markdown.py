@@ -18,10 +18,20 @@ def _esc(text: str) -> str:
     return "".join(out)
 
 
+def safe_url(url: str) -> str:
+    """A link target that Markdown and HTML read only as a URL: every character outside the
+    URL set (brackets, quotes, angle brackets, spaces, backslashes...) percent-encoded, and
+    only http(s) links kept live (anything else becomes ``#``)."""
+    from urllib.parse import quote
+
+    if not url.lower().startswith(("http://", "https://")):
+        return "#"
+    return quote(url, safe="/:?#@!$&+,;=%~-._")
+
+
 def _inline(part: doc.Inline) -> str:
     if isinstance(part, doc.Link):
-        url = part.url.replace(")", "%29").replace(" ", "%20")
-        return f"[{_esc(part.text)}]({url})"
+        return f"[{_esc(part.text)}]({safe_url(part.url)})"
     if isinstance(part, doc.Strong):
         return (
             f"**{_esc(part.text).strip()}** "

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mkba.schema.quantity import Quantity, Source, Sources, Strict
+from mkba.schema.quantity import DecayQuantity, Quantity, Source, Sources, Strict
 
 Identifier = str
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -292,7 +292,7 @@ class StreamFile(Strict):
     displacement: Quantity
     lag: Quantity
     ramp: Quantity
-    half_life: Quantity
+    half_life: DecayQuantity
     response: Response
     components: dict[str, Component] = Field(min_length=1)
 

@@ -21,13 +21,42 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 FRACTION_UNITS = frozenset({"fraction", "probability", "share"})
 RATE_UNITS = frozenset({"1/year"})
 CURRENCIES = frozenset({"EUR"})
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude of any number in an input file (a thousand trillion): far above any
+real value, far enough below the float range that products of inputs stay finite."""
+MAX_RATE = 1.0
+"""Largest rate per year (100 %): compounded over two centuries it still stays finite."""
 
 
 class Strict(BaseModel):
     """Base for all input models: unknown keys are errors, models are immutable."""
 
-    # strict: text is not silently taken for a number ("100" is not 100)
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
+    # strict: text is not silently taken for a number ("100" is not 100);
+    # allow_inf_nan=False: every float read from any input file is finite (inf and nan are
+    # rejected where they are read, naming the key)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, strict=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _magnitude(cls, v: object) -> object:
+        """No number of an input model is larger in size than :data:`MAX_MAGNITUDE` (nested
+        models check their own numbers)."""
+        for x in _floats(v):
+            if abs(x) > MAX_MAGNITUDE and math.isfinite(x):
+                raise ValueError(f"{x:g} is larger in size than {MAX_MAGNITUDE:g}")
+        return v
+
+
+def _floats(v: object) -> list[float]:
+    if isinstance(v, float):
+        return [v]
+    if isinstance(v, dict):
+        return [x for item in v.values() for x in _floats(item)]
+    if isinstance(v, list | tuple):
+        return [x for item in v for x in _floats(item)]
+    return []
 
 
 def unit_currency(unit: str) -> str | None:
@@ -258,6 +287,17 @@ DIST_TYPES = (
 # --- quantity ----------------------------------------------------------------------------------
 
 
+def _check_magnitude(q: Quantity) -> None:
+    """Rates per year at most :data:`MAX_RATE`; a lognormal's spread (sigma) at most 10 (a
+    factor e^10 per standard deviation), so that no draw overflows."""
+    if q.unit in RATE_UNITS:
+        hi = q.value if q.dist is None else q.dist.support()[1]
+        if hi is not None and hi > MAX_RATE:
+            raise ValueError(f"a rate per year above {MAX_RATE:g} (100 %) (up to {hi:g})")
+    if isinstance(q.dist, LogNormal) and q.dist.mu_sigma()[1] > 10:
+        raise ValueError("lognormal spread too large (sigma above 10)")
+
+
 class Quantity(Strict):
     """One sourced value: fixed or uncertain, with unit, price year (money) and provenance."""
 
@@ -306,6 +346,7 @@ class Quantity(Strict):
                     f"{self.dist.type} distribution ranges over [{s_lo}, {s_hi}], outside "
                     f"[{lo}, {hi}] allowed for unit {self.unit!r} (bound it, e.g. 'truncnormal')"
                 )
+        _check_magnitude(self)
         return self
 
     @property
@@ -326,3 +367,16 @@ class Quantity(Strict):
             assert self.value is not None
             return self.model_copy(update={"value": self.value * k})
         return self.model_copy(update={"dist": self.dist.scaled(k)})
+
+
+class DecayQuantity(Quantity):
+    """A half-life: like every quantity, except that a fixed ``value = inf`` is allowed and
+    means no decay (the only infinite number an input file may hold; nan never is)."""
+
+    model_config = ConfigDict(allow_inf_nan=True)
+
+    @model_validator(mode="after")
+    def _only_plus_inf(self) -> DecayQuantity:
+        if self.value is not None and not (math.isfinite(self.value) or self.value > 0):
+            raise ValueError(f"value must be a number or inf (no decay), got {self.value}")
+        return self

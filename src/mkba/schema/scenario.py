@@ -12,6 +12,8 @@ from mkba.schema.quantity import Sources, Strict
 
 PERSPECTIVES = ("welfare", "fiscal", "study")
 SAMPLERS = ("random", "lhs", "sobol")
+MAX_DRAWS = 100_000_000
+"""The most draws a scenario or a ``--draws`` option may ask for."""
 
 
 class DiscountSpec(Strict):
@@ -117,7 +119,7 @@ class ScenarioFile(Strict):
     horizon: int = Field(ge=1990, le=2200)
     discount_rate: Annotated[DiscountSpec, BeforeValidator(_rate_as_spec)]
     perspective: Literal["welfare", "fiscal", "study"] = "welfare"
-    draws: int = Field(default=10_000, ge=1, le=100_000_000)
+    draws: int = Field(default=10_000, ge=1, le=MAX_DRAWS)
     seed: int = Field(default=0, ge=0)
     sampler: Literal["random", "lhs", "sobol"] = "lhs"
     chunk_size: int = Field(default=4096, ge=16, le=1_000_000)
@@ -133,6 +135,14 @@ class ScenarioFile(Strict):
         if self.budget is None and not any(not e.drop for e in self.interventions.values()):
             raise ValueError("give a top-down 'budget', bottom-up '[interventions.<id>]', or both")
         return self
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        bad = [k for k in v if not k.strip() or any(ord(ch) < 32 for ch in k)]
+        if bad:
+            raise ValueError("variant names must be non-empty, without control characters")
+        return v
 
     @field_validator("areas")
     @classmethod
@@ -157,3 +167,15 @@ class ScenarioFile(Strict):
         if start is not None and v < start:
             raise ValueError(f"must not be before start_year ({start})")
         return v
+
+
+class CalibrationFile(Strict):
+    """A calibration record written by ``mkba calibrate``: ``[record]`` (how it was made),
+    ``[scenario]`` (fitted scenario keys) and ``[values]`` (fitted parameter quantities, each
+    checked as a :class:`~mkba.schema.quantity.Quantity` when applied). Any other table, e.g. a
+    misspelt ``[valeus]``, is an error: a record that is silently half applied would change
+    the results without a word."""
+
+    record: dict[str, Any] = Field(default_factory=dict)
+    scenario: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = Field(default_factory=dict)

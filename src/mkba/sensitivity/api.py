@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from mkba.api import default_run_dir
+from mkba.checks import runnable
 from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
-from mkba.model import Model, lower
+from mkba.model import Model
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.sensitivity import indices, local
 from mkba.sensitivity.common import resolve_bounds
@@ -136,6 +139,7 @@ def run_sensitivity(
     correlations: str = "group",
     out: Path | None = None,
     write: bool = True,
+    force: bool = False,
 ) -> SensitivityResult:
     """Run one sensitivity method on a scenario and (optionally) write a run directory.
 
@@ -157,10 +161,12 @@ def run_sensitivity(
         bounds=bounds,
         params=params,
     )
+    if threshold is not None and not math.isfinite(threshold):
+        raise _bad("--threshold", "must be a finite number", threshold)
     if convergence not in CONVERGENCE:
         raise _bad("--convergence", f"expected one of {', '.join(CONVERGENCE)}", convergence)
     spec = load_scenario(scenario, variant=variant)
-    model = lower(spec)
+    model = runnable(spec)
     refs = expand_outputs(model, outputs, per_area=per_area, per_year=per_year)
     n = DEFAULT_DRAWS[method] if draws is None else int(draws)
     if n < 1:
@@ -284,9 +290,7 @@ def run_sensitivity(
     out_dir = None
     if write:
         out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-sensitivity-{method}-{rid}"
+            Path(out) if out is not None else default_run_dir(spec, rid, f"sensitivity-{method}")
         )
     manifest: dict[str, Any] = {
         "run_id": rid,
@@ -312,7 +316,7 @@ def run_sensitivity(
         "files": [],
     }
     if out_dir is not None:
-        with run_directory(out_dir) as tmp:
+        with run_directory(out_dir, rid, force=force) as tmp:
             files = []
             write_json(tmp / "result.json", document)
             files.append("result.json")
