@@ -106,6 +106,7 @@ class Correlation(Strict):
 
 class ScenarioFile(Strict):
     title: str
+    title_nl: str | None = None
     description: str | None = None
     parameters: str = "../parameters"
     calibration: str | None = None
@@ -122,6 +123,9 @@ class ScenarioFile(Strict):
     chunk_size: int = Field(default=4096, ge=16, le=1_000_000)
     budget: BudgetSpec
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    use: dict[str, list[str]] | None = None
+    """Entries of the parameter folder this scenario uses, per folder (e.g.
+    ``{streams = ["debt_help"]}``); narrows the programme's ``[use]`` (mkba.toml)."""
     correlations: list[Correlation] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
