@@ -30,6 +30,4 @@ def register(app: typer.Typer) -> None:
         for f in files:
             out_console.print(display_path(f), markup=False, highlight=False)
         scenario = display_path(folder / "scenarios" / "base.toml")
-        err_console.print(
-            f"next: mkba validate {scenario} && mkba run {scenario}", markup=False
-        )
+        err_console.print(f"next: mkba validate {scenario} && mkba run {scenario}", markup=False)
