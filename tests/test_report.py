@@ -284,10 +284,13 @@ def test_batch_comparison_table_is_accepted() -> None:
     assert list(f["costs_p50"]) == [3.8e9, 3.8e9]
 
 
-def test_pm_items_are_data() -> None:
-    items = rd.pm_items()
+def test_pm_items_are_data_of_the_scenario(ref: rd.RunData) -> None:
+    items = rd.pm_items(ref)
     assert len(items) >= 5
     assert all(i.label and i.label_nl and i.why and i.why_nl for i in items)
+    assert [i.id for i in items] == list(ref.spec.scenario.pm)
+    assert {i.text for i in items} <= {"+PM", "\u2212PM", "\u00b1PM"}
+    assert rd.pm_items(None) == []
 
 
 def test_a_run_whose_scenario_is_gone_or_changed(ref_dir: Path, tmp_path: Path) -> None:
@@ -432,7 +435,7 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     costs = rows["Programmakosten"]
     assert math.isclose(costs[3], s["costs_pv"]["mean"], rel_tol=1e-12)
     assert math.isclose(costs[5], s["costs_pv"]["p50"], rel_tol=1e-12)
-    assert rows["Gezondheid en levensverwachting"][3] == "PM"
+    assert rows["Gezondheid en levensverwachting"][3] == "+PM"  # a PM item of the scenario, signed
     money = ws.cell(row=top + 1, column=4).number_format
     assert "€" in money and "mln" in money
     assert ws.cell(row=1, column=1).value == s["title"]

@@ -521,6 +521,9 @@ def _scenario_problems(
                 file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)
             )
         )
+    for pid, item in sc.pm.items():
+        if item.related is not None and item.related not in params.streams:
+            problems.append(Problem(file, f"pm.{pid}.related", "unknown stream", item.related))
     for s in sc.discount_rate.streams:
         if s not in params.streams:
             problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))

@@ -30,7 +30,6 @@ import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +321,12 @@ class PmItem:
     why: str
     why_nl: str
     related: str | None = None
+    sign: str = "+"
+
+    @property
+    def text(self) -> str:
+        """The summary-table entry: ``+PM``, ``\u2212PM`` or ``\u00b1PM``."""
+        return {"+": "+PM", "-": "\u2212PM", "+/-": "\u00b1PM"}[self.sign]
 
     def name(self, lang: str) -> str:
         return self.label_nl if lang == "nl" else self.label
@@ -330,10 +335,12 @@ class PmItem:
         return self.why_nl if lang == "nl" else self.why
 
 
-def pm_items() -> list[PmItem]:
-    """The PM list shipped in ``mkba/report/pm.toml``."""
-    raw = tomllib.loads(resources.files("mkba.report").joinpath("pm.toml").read_text("utf-8"))
-    return [PmItem(id=k, **v) for k, v in raw["items"].items()]
+def pm_items(run: RunData | None) -> list[PmItem]:
+    """The PM items of the run's scenario (``[pm.<id>]`` tables): they belong to the
+    programme, not to the package. None when the scenario cannot be found."""
+    if run is None or run.spec is None:
+        return []
+    return [PmItem(id=k, **v.model_dump()) for k, v in run.spec.scenario.pm.items()]
 
 
 # --- chart data ------------------------------------------------------------------------------
@@ -381,9 +388,12 @@ def summary_table(run: RunData, labels: Labels) -> ChartData:
     add("bcr", "bcr", labels.t("bcr"), s["bcr"])
     p = float(s["prob_npv_positive"])
     add("prob_npv_positive", "prob", labels.t("prob_npv_positive"), {"mean": p})
-    for item in pm_items():
+    items = pm_items(run)
+    for item in items:
         add(item.id, "pm", item.name(labels.lang), None)
-    return ChartData(pd.DataFrame(rows), {"perspective": run.perspective})
+    return ChartData(
+        pd.DataFrame(rows), {"perspective": run.perspective, "pm": {i.id: i.text for i in items}}
+    )
 
 
 def waterfall(run: RunData, labels: Labels) -> ChartData:

@@ -229,7 +229,8 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     # --- summary -------------------------------------------------------------------------
     ws = b.sheet("summary")
     top = b.heading(ws, str(s.get("title") or s["scenario"]), ident)
-    st = rd.summary_table(run, labels).frame
+    st_data = rd.summary_table(run, labels)
+    st = st_data.frame
     unit_of = {
         "cost": "EUR",
         "benefit": "EUR",
@@ -262,7 +263,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         )
         row_fmts.append(fmt_of.get(kind))
         if kind == "pm":
-            rows[-1]["mean"] = "PM"
+            rows[-1]["mean"] = st_data.meta.get("pm", {}).get(r["key"], "PM")
     cols = [
         Col(labels.t("item"), "label", "text"),
         Col(_w("Kind", "Soort", lang), "kind", "text", 13),
