@@ -250,7 +250,7 @@ def init_programme(
             [Problem(display_path(folder), "", "folder exists and is not empty (use --force)")]
         )
     name = folder.resolve().name
-    title = title or f"Programme {name}"
+    title = title or name
     rel_lib = Path(os.path.relpath(library.resolve(), folder.resolve())).as_posix()
     scenario = (folder / "scenarios" / "base.toml").as_posix()
     files = {
@@ -260,7 +260,8 @@ def init_programme(
         "costs.toml": COSTS_TOML,
         "streams/debt_help.toml": STREAM_TOML,
         "scenarios/base.toml": SCENARIO_TOML.format(
-            rel=scenario, title=f"{title}: debt help in two areas",
+            rel=scenario,
+            title=f"{title}: debt help in two areas",
             title_nl=f"{title}: schuldhulp in twee wijken",
         ),
         "README.md": README_TEXT.format(title=title, library=rel_lib, scenario=scenario),

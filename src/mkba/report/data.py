@@ -308,6 +308,14 @@ def load_run(
     )
 
 
+def scenario_title(run: RunData, lang: str) -> str:
+    """The scenario's title in ``lang``: ``title_nl`` for Dutch when the scenario gives one."""
+    s = run.summary
+    if lang == "nl" and run.spec is not None and run.spec.scenario.title_nl:
+        return str(run.spec.scenario.title_nl)
+    return str(s.get("title") or s["scenario"])
+
+
 # --- PM items ---------------------------------------------------------------------------------
 
 
@@ -912,6 +920,8 @@ ASSUMPTION_COLUMNS = (
     "assumption",
     "note",
     "calibrated",
+    "origin",
+    "origin_file",
 )
 
 
@@ -948,13 +958,15 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
                 "assumption": kw.get("assumption"),
                 "note": kw.get("note"),
                 "calibrated": kw.get("calibrated"),
+                "origin": kw.get("origin"),
+                "origin_file": kw.get("origin_file"),
             }
         )
 
     def words(en: str, nl_: str) -> str:
         return nl_ if nl else en
 
-    row("scenario", "title", "Scenario", sc.title, "text", note=sc.description)
+    row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
     row(
         "scenario",
         "areas",
@@ -1053,7 +1065,9 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
             assumption=meta.assumption or est,
             note=meta.note,
         )
+    has_origin = hasattr(spec, "origin")
     for path, q in spec.quantities.items():
+        origin = spec.origin(path) if has_origin else (None, None)
         row(
             "parameters",
             path,
@@ -1067,5 +1081,25 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
             assumption=q.assumption,
             note=q.note,
             calibrated=q.calibrated,
+            origin=origin[0],
+            origin_file=origin[1],
+        )
+    for d, dc in params.costs.domains.items():
+        path = f"costs.{d}.payers"
+        origin = spec.origin(path) if has_origin else (None, None)
+        row(
+            "parameters",
+            path,
+            f"{labels.domain(d)}: " + words("payer shares", "verdeling over betalers"),
+            "; ".join(
+                f"{labels.stakeholder(k)} {format_pct(v, lang)}"
+                for k, v in dc.payers.shares.items()
+            ),
+            "share",
+            sources=_sources(dc.payers.source),
+            assumption=dc.payers.assumption,
+            note=dc.payers.note,
+            origin=origin[0],
+            origin_file=origin[1],
         )
     return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))

@@ -29,7 +29,7 @@ from mkba.report.format import (
     format_year,
     table_scale,
 )
-from mkba.report.labels import Labels
+from mkba.report.labels import Labels, origin_text, unit_text
 
 # --- blocks --------------------------------------------------------------------------------
 
@@ -383,12 +383,21 @@ def w(key: str, lang: str, **kw: Any) -> str:
 
 
 def _eur(x: Any, lang: str, **kw: Any) -> str:
-    return format_eur(None if x is None else float(x), lang, **kw)
+    """An amount. Without a ``scale``, an amount below a billion reads in the unit that shows
+    it with two significant digits (``€ 1,2 mln``, ``€ 0,86 mln``, ``€ 5,1 k``), as in the
+    tables, never as a long row of euros beside ``mln`` figures."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return format_eur(None, lang)
+    if "scale" not in kw and abs(float(x)) < 1e9 and math.isfinite(float(x)):
+        scale, digits = table_scale([float(x)])
+        kw = {"scale": scale, "digits": digits, **kw}
+    return format_eur(float(x), lang, **kw)
 
 
 def _money(*columns: Any) -> dict[str, Any]:
     """``scale`` and ``digits`` for every amount of one table (one rule for the whole
-    table: :func:`~mkba.report.format.table_scale`)."""
+    table: :func:`~mkba.report.format.table_scale`), from the rows' central values (an
+    interval end near zero does not force a smaller unit)."""
     values = [float(v) for col in columns for v in col if v is not None]
     scale, digits = table_scale(values)
     return {"scale": scale, "digits": digits}
@@ -410,7 +419,7 @@ def _amount(x: Any, lang: str, sign: bool = False) -> str:
         return DASH
     if abs(x) >= 1e9:
         return format_eur(float(x), lang, scale="bn", digits=2, sign=sign)
-    return format_eur(float(x), lang, sign=sign)
+    return _eur(x, lang, sign=sign)
 
 
 def _present(v: Any) -> bool:
@@ -573,7 +582,7 @@ def build_document(
     blocks.append(Para([w("persp.intro", lang)]))
     pt = rd.perspectives_table(run, labels)
     pt = pt[(pt["perspective"] != "study") | (p0 == "study")]
-    mk = _money(pt["costs_p50"], pt["benefits_p50"], pt["npv_p50"], pt["npv_p5"], pt["npv_p95"])
+    mk = _money(pt["costs_p50"], pt["benefits_p50"], pt["npv_p50"])
     rows: list[list[Cell]] = []
     strong = set()
     for i, r in enumerate(pt.to_dict("records")):
@@ -635,7 +644,7 @@ def build_document(
     sh = rd.stakeholder_table(run, labels)
     flows = ["gains_mean", "losses_mean", "costs_mean", "net_p5", "net_p95"]
     sh = sh[(sh[flows].abs() > 0).any(axis=1)]  # stakeholders without flows are left out
-    mk = _money(*(sh[c] for c in (*flows, "net_mean")))
+    mk = _money(*(sh[c] for c in ("gains_mean", "losses_mean", "costs_mean", "net_mean")))
     rows = []
     for r in sh.to_dict("records"):
         pub = r["public"]
@@ -690,7 +699,7 @@ def build_document(
     fig("areas", w("cap.areas", lang))
     ar = rd.areas(run, labels).frame
     if len(ar):
-        mk = _money(*(ar[c] for c in ("costs", "benefits", "npv", "npv_p5", "npv_p95")))
+        mk = _money(*(ar[c] for c in ("costs", "benefits", "npv")))
         blocks.append(
             Table(
                 [
@@ -880,11 +889,14 @@ def build_document(
             out: list[list[Cell]] = []
             for r in am[am["group"] == group].to_dict("records"):
                 py = r["price_year"]
+                where = str(r["path"])
+                if isinstance(r.get("origin"), str):
+                    where += " \u00b7 " + origin_text(r["origin"], lang)
                 out.append(
                     [
-                        [str(r["label"]), " ", Small(str(r["path"]))],
+                        [str(r["label"]), " ", Small(where)],
                         str(r["value"]),
-                        str(r["unit"] or ""),
+                        unit_text(r["unit"], lang),
                         ""
                         if py is None or (isinstance(py, float) and math.isnan(py))
                         else str(int(py)),
@@ -974,7 +986,7 @@ def build_document(
     ]
     blocks.append(Table(["", ""], rows, align="ll", kind="small"))
 
-    title = w("doc.title", lang, title=s.get("title") or s["scenario"])
+    title = w("doc.title", lang, title=rd.scenario_title(run, lang))
     subtitle = w(
         "doc.subtitle",
         lang,

@@ -30,7 +30,7 @@ import xlsxwriter
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
 from mkba.report.format import check_lang, format_int, format_pct
-from mkba.report.labels import Labels
+from mkba.report.labels import Labels, origin_text, unit_text
 
 SHEETS: dict[str, tuple[str, str]] = {
     "summary": ("Summary", "Samenvatting"),
@@ -228,7 +228,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
 
     # --- summary -------------------------------------------------------------------------
     ws = b.sheet("summary")
-    top = b.heading(ws, str(s.get("title") or s["scenario"]), ident)
+    top = b.heading(ws, rd.scenario_title(run, lang), ident)
     st_data = rd.summary_table(run, labels)
     st = st_data.frame
     unit_of = {
@@ -486,6 +486,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 "url": srcs[0]["url"] if srcs else None,
                 "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
                 "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+                "unit": unit_text(r["unit"], lang),
+                "origin": origin_text(r["origin"], lang),
+                "origin_file": r["origin_file"] if isinstance(r["origin_file"], str) else None,
             }
         )
         if srcs:
@@ -509,6 +512,8 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             Col(labels.t("assumption"), "assumption", "wrap", 60),
             Col(_w("Note", "Toelichting", lang), "note", "wrap", 60),
             Col(_w("Calibrated", "Gekalibreerd", lang), "calibrated", "wrap", 40),
+            Col(_w("Origin", "Herkomst", lang), "origin", "text", 12),
+            Col(_w("Origin file", "Bestand", lang), "origin_file", "text", 40),
         ],
         rows,
         links=links,
