@@ -183,3 +183,20 @@ def test_scaffold_validates_and_runs_from_the_command_line(tmp_path: Path) -> No
 def test_api_runs_a_programme(programme: Path) -> None:
     res = api.run_scenario(programme / "scenarios" / "base.toml", draws=100, write=False)
     assert res.summary["costs_pv"]["mean"] > 0
+
+
+def test_a_price_year_after_the_cpi_table_says_what_to_do(programme: Path) -> None:
+    # CBS publishes the 2025 annual CPI in January 2026 (3.3 %, 83131NED); 2026 is not there yet
+    with pytest.raises(InputError) as exc:
+        load_scenario(programme / "scenarios" / "base.toml", updates={"price_year": 2026})
+    msg = str(exc.value)
+    assert "price_year: after the last year of the CPI table (2025)" in msg
+    assert "Give amounts in 2025 prices" in msg and "(got 2026)" in msg
+    # the stated rule: a programme's own cpi.toml adds the year (merged onto the library's)
+    (programme / "cpi.toml").write_text(
+        'note = "2026: CBS 2025 level x 1.025, the CPB forecast of 2.5 % (assumption for the test)."\n'
+        "[values]\n2026 = 137.88\n"
+    )
+    spec = load_scenario(programme / "scenarios" / "base.toml", updates={"price_year": 2026})
+    assert spec.params.cpi.values[2026] == 137.88 and spec.params.cpi.values[2025] == 134.52
+    assert spec.params.origin("cpi.values").endswith("parameters/cpi.toml")

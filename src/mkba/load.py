@@ -464,6 +464,18 @@ class Spec:
         return self.params.origin_kind(path), self.params.origin(path)
 
 
+def cpi_year_message(year: int, lo: int, hi: int) -> str:
+    """Why a price year cannot be indexed, and what to do (the rule for a later year)."""
+    if year > hi:
+        return (
+            f"after the last year of the CPI table ({hi}): CBS publishes a year's average CPI "
+            f"(table 83131NED) in January of the next year. Give amounts in {hi} prices, or add "
+            f"the year to [values] of cpi.toml (in a programme folder, its own cpi.toml) with "
+            f"the forecast's source in its note (e.g. CPB's latest raming)"
+        )
+    return f"outside the CPI table ({lo}-{hi}); cannot index it"
+
+
 def _scenario_problems(
     sc: ScenarioFile,
     params: ParameterSet,
@@ -479,19 +491,9 @@ def _scenario_problems(
             )
     cpi = params.cpi.values
     lo, hi = min(cpi), max(cpi)
-    if sc.price_year not in cpi:
-        problems.append(
-            Problem(file, "price_year", f"outside the CPI table ({lo}-{hi})", sc.price_year)
-        )
-    if sc.budget.price_year not in cpi:
-        problems.append(
-            Problem(
-                file,
-                "budget.price_year",
-                f"outside the CPI table ({lo}-{hi}); cannot index it",
-                sc.budget.price_year,
-            )
-        )
+    for key, year in (("price_year", sc.price_year), ("budget.price_year", sc.budget.price_year)):
+        if year not in cpi:
+            problems.append(Problem(file, key, cpi_year_message(year, lo, hi), year))
     if sc.budget.domains:
         for d in sc.budget.domains:
             if d not in params.model.domains:
