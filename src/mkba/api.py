@@ -111,7 +111,35 @@ def run_scenario(
     write: bool = True,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Load, validate, simulate and (optionally) write a run directory."""
+    """Load, validate, simulate and (optionally) write a run directory.
+
+    ``scenario`` is a scenario file or an input workbook (``.xlsx``, see
+    :mod:`mkba.workbook_input`); a workbook's programme folder is kept beside it
+    (``FILE.mkba/``) when the run is written, so that a report finds its scenario.
+    """
+    if Path(scenario).suffix.lower() == ".xlsx":
+        from mkba import workbook_input
+
+        if write:
+            scenario = workbook_input.prepare_run(Path(scenario))
+        else:
+            import shutil
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="mkba-xlsx-"))
+            try:
+                scen = workbook_input.load_workbook_scenario(Path(scenario), tmp).path
+                return run_scenario(
+                    scen,
+                    variant=variant,
+                    draws=draws,
+                    seed=seed,
+                    out=out,
+                    write=False,
+                    progress=progress,
+                )
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     model = lower(spec)

@@ -960,6 +960,11 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
             if p.is_dir():
                 load_parameters(p)
                 continue
+            if p.suffix.lower() == ".xlsx":
+                from mkba.workbook_input import validate_workbook
+
+                problems.extend(x for x in validate_workbook(p) if x not in problems)
+                continue
             raw = read_toml(p)
             params_dir = (p.parent / str(raw.get("parameters", "../parameters"))).resolve()
             if params_dir not in cache:

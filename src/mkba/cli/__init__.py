@@ -53,6 +53,7 @@ from mkba.cli import init as _init  # noqa: E402
 from mkba.cli import report as _report  # noqa: E402
 from mkba.cli import run as _run  # noqa: E402
 from mkba.cli import sensitivity as _sensitivity  # noqa: E402
+from mkba.cli import template as _template  # noqa: E402
 from mkba.cli import validate as _validate  # noqa: E402
 
 _init.register(app)
@@ -62,6 +63,7 @@ _calibrate.register(app)
 _sensitivity.register(app)
 _batch.register(app)
 _report.register(app)
+_template.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
