@@ -18,9 +18,9 @@ Overlay rules (one rule for every file):
   that is one entry -- a quantity (has ``unit``), payer shares (``shares``) or response
   weights (``weights``) -- replaces the library's table as a whole, so no stale ``dist`` or
   share survives from the library.
-- A folder of entries (``streams/``, ``interventions/``, any folder of ``*.toml`` files other
-  than ``calibration/`` and ``scenarios/``): a file of a new name adds an entry; a file named
-  like a library entry overlays it by the rule above.
+- A folder of entries (``streams/``, and any other kind the loader reads through
+  :meth:`Layers.entries`, such as ``interventions/``): a file of a new name adds an entry; a
+  file named like a library entry overlays it by the rule above.
 - ``areas.csv`` with its sidecar ``areas.toml``: the programme's table replaces the
   library's as a whole (the areas are the programme's own; a sidecar is required with it).
 - ``[use]`` in ``mkba.toml`` selects entries per folder (``streams = ["debt_help",
@@ -45,7 +45,6 @@ MANIFEST = "mkba.toml"
 """The file that makes a folder a programme folder (and names its library)."""
 
 SINGLE_FILES = ("model.toml", "programme.toml", "costs.toml", "cpi.toml")
-NOT_KINDS = frozenset({"calibration", "scenarios", "runs", "notebooks", "__pycache__"})
 ENTRY_KEYS = frozenset({"unit", "shares", "weights"})
 """A table with one of these keys is one entry: an overlay replaces it whole."""
 
@@ -114,15 +113,6 @@ class Layers:
             return None, shown
         self.origins[name] = origins
         return merged, shown
-
-    def kinds(self) -> list[str]:
-        """Folders of entries in any layer (``streams``, ``interventions``, ...)."""
-        out: set[str] = set()
-        for root in self.roots:
-            for d in root.iterdir() if root.is_dir() else ():
-                if d.is_dir() and d.name not in NOT_KINDS and any(d.glob("*.toml")):
-                    out.add(d.name)
-        return sorted(out)
 
     def entries(self, kind: str, problems: list[Problem]) -> dict[str, list[Path]]:
         """Entry id -> the files of that id, library first; filtered by ``[use]``."""

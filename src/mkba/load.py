@@ -149,8 +149,11 @@ class ParameterSet:
         from the user's programme folder."""
         if self.layers is None or not self.layers.is_programme:
             return "library"
-        top = display_path(self.layers.top)
-        return "programme" if self.origin(path).startswith(top.rstrip("/") + "/") else "library"
+        file = Path(self.origin(path)).resolve()
+        owners = [r for r in self.layers.roots if file.is_relative_to(r)]
+        # the closest folder owns the file (a library may sit inside a programme folder)
+        owner = max(owners, key=lambda r: len(r.parts)) if owners else None
+        return "programme" if owner == self.layers.top else "library"
 
     def quantities(self) -> dict[str, Quantity]:
         """Every quantity by its path, in file order."""
