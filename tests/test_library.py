@@ -200,3 +200,33 @@ def test_a_price_year_after_the_cpi_table_says_what_to_do(programme: Path) -> No
     spec = load_scenario(programme / "scenarios" / "base.toml", updates={"price_year": 2026})
     assert spec.params.cpi.values[2026] == 137.88 and spec.params.cpi.values[2025] == 134.52
     assert spec.params.origin("cpi.values").endswith("parameters/cpi.toml")
+
+
+def test_pm_items_are_checked() -> None:
+    bad = {
+        "pm": {
+            "calm": {
+                "label": "Calm",
+                "label_nl": "Rust",
+                "sign": "+",
+                "related": "unicorns",
+                "why": "Quieter streets.",
+                "why_nl": "Rustigere straten.",
+            },
+            "odd": {
+                "label": "Odd",
+                "label_nl": "Vreemd",
+                "sign": "up",
+                "why": "x" * 12,
+                "why_nl": "y" * 12,
+            },
+        }
+    }
+    with pytest.raises(InputError) as exc:
+        load_scenario(ROOT / "scenarios" / "reference-2021.toml", updates=bad)
+    msg = str(exc.value)
+    assert "pm.odd.sign" in msg
+    spec_bad = {"pm": {"calm": bad["pm"]["calm"]}}
+    with pytest.raises(InputError) as exc2:
+        load_scenario(ROOT / "scenarios" / "reference-2021.toml", updates=spec_bad)
+    assert "pm.calm.related: unknown stream (got 'unicorns')" in str(exc2.value)

@@ -114,6 +114,10 @@ class Layers:
         self.origins[name] = origins
         return merged, shown
 
+    def ids(self, kind: str) -> set[str]:
+        """Every entry id of a folder over all layers, before any ``[use]`` selection."""
+        return {p.stem for root in self.roots for p in (root / kind).glob("*.toml")}
+
     def entries(self, kind: str, problems: list[Problem]) -> dict[str, list[Path]]:
         """Entry id -> the files of that id, library first; filtered by ``[use]``."""
         found: dict[str, list[Path]] = {}

@@ -526,8 +526,12 @@ def _scenario_problems(
                 file, "budget.profile", "programme runs past the horizon", len(sc.budget.profile)
             )
         )
+    known_streams = set(params.streams) | (
+        params.layers.ids("streams") if params.layers is not None else set()
+    )
     for pid, item in sc.pm.items():
-        if item.related is not None and item.related not in params.streams:
+        # a PM item may relate to a stream of the library the scenario does not select
+        if item.related is not None and item.related not in known_streams:
             problems.append(Problem(file, f"pm.{pid}.related", "unknown stream", item.related))
     for s in sc.discount_rate.streams:
         if s not in params.streams:
