@@ -536,7 +536,10 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
     public = {}
     if run.params is not None:
         public = {k: bool(run.params.model.stakeholders[k].public) for k in ks}
-    return ChartData(frame, {"net": net, "order": ks, "public": public})
+    # stakeholders without flows (nothing gained, lost or paid in the means) are left out
+    flows = {k for k, v in zip(frame["stakeholder"], frame["value"], strict=True) if v != 0.0}
+    order = [k for k in ks if k in flows or net[k] != 0.0]
+    return ChartData(frame, {"net": net, "order": order, "public": public})
 
 
 def stakeholder_table(run: RunData, labels: Labels) -> pd.DataFrame:
