@@ -284,10 +284,13 @@ def test_batch_comparison_table_is_accepted() -> None:
     assert list(f["costs_p50"]) == [3.8e9, 3.8e9]
 
 
-def test_pm_items_are_data() -> None:
-    items = rd.pm_items()
+def test_pm_items_are_data_of_the_scenario(ref: rd.RunData) -> None:
+    items = rd.pm_items(ref)
     assert len(items) >= 5
     assert all(i.label and i.label_nl and i.why and i.why_nl for i in items)
+    assert [i.id for i in items] == list(ref.spec.scenario.pm)
+    assert {i.text for i in items} <= {"+PM", "\u2212PM", "\u00b1PM"}
+    assert rd.pm_items(None) == []
 
 
 def test_a_run_whose_scenario_is_gone_or_changed(ref_dir: Path, tmp_path: Path) -> None:
@@ -432,10 +435,12 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     costs = rows["Programmakosten"]
     assert math.isclose(costs[3], s["costs_pv"]["mean"], rel_tol=1e-12)
     assert math.isclose(costs[5], s["costs_pv"]["p50"], rel_tol=1e-12)
-    assert rows["Gezondheid en levensverwachting"][3] == "PM"
+    assert rows["Gezondheid en levensverwachting"][3] == "+PM"  # a PM item of the scenario, signed
     money = ws.cell(row=top + 1, column=4).number_format
-    assert "€" in money and "mln" in money
-    assert ws.cell(row=1, column=1).value == s["title"]
+    # one scale for the workbook (table_scale): the reference's rows run from about EUR 0.2 bn
+    # to EUR 5.8 bn, so billions with two decimals
+    assert money.startswith("€ #,##0.00,,,") and '"mld"' in money
+    assert ws.cell(row=1, column=1).value == ref.spec.scenario.title_nl  # the Dutch title
 
     ws = wb["Gebieden"]
     data = [r for r in ws.tables["tblAreas"].ref.split(":")]
@@ -462,7 +467,7 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     values = list(ws.iter_rows(min_row=int(ws.freeze_panes[1:]), values_only=True))
     by_path = {r[col["Pad"]]: r for r in values}
     uv = by_path["streams.benefit_savings.components.benefit_payment.unit_value"]
-    assert uv[col["Eenheid"]] == "EUR/person/year" and uv[col["Prijspeil"]] == 2018
+    assert uv[col["Eenheid"]] == "EUR/persoon/jaar" and uv[col["Prijspeil"]] == 2018  # Dutch units
     assert str(uv[col["URL"]]).startswith("https://")
     link_row = [r for r in ws.iter_rows(min_row=int(ws.freeze_panes[1:])) if r[col["URL"]].value]
     assert link_row and link_row[0][col["URL"]].hyperlink is not None

@@ -140,7 +140,35 @@ def run_scenario(
     """Load, validate, simulate and (optionally) write a run directory.
 
     A finished output in the way is found before simulating (see
-    :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``."""
+    :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``.
+
+    ``scenario`` is a scenario file or an input workbook (``.xlsx``, see
+    :mod:`mkba.workbook_input`); a workbook's programme folder is kept beside it
+    (``FILE.mkba/``) when the run is written, so that a report finds its scenario.
+    """
+    if Path(scenario).suffix.lower() == ".xlsx":
+        from mkba import workbook_input
+
+        if write:
+            scenario = workbook_input.prepare_run(Path(scenario))
+        else:
+            import shutil
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="mkba-xlsx-"))
+            try:
+                scen = workbook_input.load_workbook_scenario(Path(scenario), tmp).path
+                return run_scenario(
+                    scen,
+                    variant=variant,
+                    draws=draws,
+                    seed=seed,
+                    out=out,
+                    write=False,
+                    progress=progress,
+                )
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     model = runnable(spec)

@@ -27,8 +27,9 @@ from mkba.report.format import (
     format_plain,
     format_ratio,
     format_year,
+    table_scale,
 )
-from mkba.report.labels import Labels
+from mkba.report.labels import Labels, origin_text, unit_text
 
 # --- blocks --------------------------------------------------------------------------------
 
@@ -382,7 +383,24 @@ def w(key: str, lang: str, **kw: Any) -> str:
 
 
 def _eur(x: Any, lang: str, **kw: Any) -> str:
-    return format_eur(None if x is None else float(x), lang, **kw)
+    """An amount. Without a ``scale``, an amount below a billion reads in the unit that shows
+    it with two significant digits (``€ 1,2 mln``, ``€ 0,86 mln``, ``€ 5,1 k``), as in the
+    tables, never as a long row of euros beside ``mln`` figures."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return format_eur(None, lang)
+    if "scale" not in kw and abs(float(x)) < 1e9 and math.isfinite(float(x)):
+        scale, digits = table_scale([float(x)])
+        kw = {"scale": scale, "digits": digits, **kw}
+    return format_eur(float(x), lang, **kw)
+
+
+def _money(*columns: Any) -> dict[str, Any]:
+    """``scale`` and ``digits`` for every amount of one table (one rule for the whole
+    table: :func:`~mkba.report.format.table_scale`), from the rows' central values (an
+    interval end near zero does not force a smaller unit)."""
+    values = [float(v) for col in columns for v in col if v is not None]
+    scale, digits = table_scale(values)
+    return {"scale": scale, "digits": digits}
 
 
 def _run_id_of(folder: Path) -> str | None:
@@ -401,7 +419,7 @@ def _amount(x: Any, lang: str, sign: bool = False) -> str:
         return DASH
     if abs(x) >= 1e9:
         return format_eur(float(x), lang, scale="bn", digits=2, sign=sign)
-    return format_eur(float(x), lang, sign=sign)
+    return _eur(x, lang, sign=sign)
 
 
 def _present(v: Any) -> bool:
@@ -563,6 +581,8 @@ def build_document(
     section("sec.perspectives", "perspectives")
     blocks.append(Para([w("persp.intro", lang)]))
     pt = rd.perspectives_table(run, labels)
+    pt = pt[(pt["perspective"] != "study") | (p0 == "study")]
+    mk = _money(pt["costs_p50"], pt["benefits_p50"], pt["npv_p50"])
     rows: list[list[Cell]] = []
     strong = set()
     for i, r in enumerate(pt.to_dict("records")):
@@ -573,10 +593,10 @@ def build_document(
         rows.append(
             [
                 name,
-                _eur(r["costs_p50"], lang, scale="bn", digits=2),
-                _eur(r["benefits_p50"], lang, scale="bn", digits=2),
-                _eur(r["npv_p50"], lang, scale="bn", digits=2),
-                format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="bn", digits=2),
+                _eur(r["costs_p50"], lang, **mk),
+                _eur(r["benefits_p50"], lang, **mk),
+                _eur(r["npv_p50"], lang, **mk),
+                format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mk),
                 format_ratio(r["bcr_p50"], lang),
                 format_pct(r["prob_npv_positive"], lang),
             ]
@@ -603,11 +623,17 @@ def build_document(
             [
                 [Strong(labels.t("perspective.welfare.long") + ". "), w("persp.welfare", lang)],
                 [Strong(labels.t("perspective.fiscal.long") + ". "), w("persp.fiscal", lang)],
-                [
-                    Strong(labels.t("perspective.study.long") + ". "),
-                    w("persp.study", lang, transfers=_amount(transfers, lang)),
-                ],
             ]
+            + (
+                [
+                    [
+                        Strong(labels.t("perspective.study.long") + ". "),
+                        w("persp.study", lang, transfers=_amount(transfers, lang)),
+                    ]
+                ]
+                if p0 == "study"
+                else []
+            )
         )
     )
 
@@ -616,6 +642,9 @@ def build_document(
     blocks.append(Para([w("sh.intro", lang)]))
     fig("stakeholders", w("cap.stakeholders", lang))
     sh = rd.stakeholder_table(run, labels)
+    flows = ["gains_mean", "losses_mean", "costs_mean", "net_p5", "net_p95"]
+    sh = sh[(sh[flows].abs() > 0).any(axis=1)]  # stakeholders without flows are left out
+    mk = _money(*(sh[c] for c in ("gains_mean", "losses_mean", "costs_mean", "net_mean")))
     rows = []
     for r in sh.to_dict("records"):
         pub = r["public"]
@@ -625,11 +654,11 @@ def build_document(
         rows.append(
             [
                 name,
-                _eur(r["gains_mean"], lang, scale="bn", digits=2),
-                _eur(r["losses_mean"], lang, scale="bn", digits=2),
-                _eur(r["costs_mean"], lang, scale="bn", digits=2),
-                _eur(r["net_mean"], lang, scale="bn", digits=2),
-                format_eur_range(r["net_p5"], r["net_p95"], lang, scale="bn", digits=2),
+                _eur(r["gains_mean"], lang, **mk),
+                _eur(r["losses_mean"], lang, **mk),
+                _eur(r["costs_mean"], lang, **mk),
+                _eur(r["net_mean"], lang, **mk),
+                format_eur_range(r["net_p5"], r["net_p95"], lang, **mk),
             ]
         )
     blocks.append(
@@ -670,6 +699,7 @@ def build_document(
     fig("areas", w("cap.areas", lang))
     ar = rd.areas(run, labels).frame
     if len(ar):
+        mk = _money(*(ar[c] for c in ("costs", "benefits", "npv")))
         blocks.append(
             Table(
                 [
@@ -683,10 +713,10 @@ def build_document(
                 [
                     [
                         r["label"],
-                        _eur(r["costs"], lang, scale="m", digits=0),
-                        _eur(r["benefits"], lang, scale="m", digits=0),
-                        _eur(r["npv"], lang, scale="m", digits=0),
-                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="m", digits=0),
+                        _eur(r["costs"], lang, **mk),
+                        _eur(r["benefits"], lang, **mk),
+                        _eur(r["npv"], lang, **mk),
+                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mk),
                         format_ratio(r["bcr"], lang),
                     ]
                     for r in ar.to_dict("records")
@@ -820,6 +850,9 @@ def build_document(
     if "variants" in run.extras:
         section("sec.variants", "variants")
         vd = rd.variants(run.extras["variants"], perspective=p0).frame
+        mkv = _money(
+            *(vd[c] for c in ("costs_p50", "benefits_p50", "npv_p50", "npv_p5", "npv_p95"))
+        )
         fig(
             "variants",
             w("cap.variants", lang, file=run.extra_files.get("variants", Path("comparison")).name),
@@ -837,10 +870,10 @@ def build_document(
                 [
                     [
                         str(r["variant"]),
-                        _eur(r["costs_p50"], lang, scale="bn", digits=2),
-                        _eur(r["benefits_p50"], lang, scale="bn", digits=2),
-                        _eur(r["npv_p50"], lang, scale="bn", digits=2),
-                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="bn", digits=2),
+                        _eur(r["costs_p50"], lang, **mkv),
+                        _eur(r["benefits_p50"], lang, **mkv),
+                        _eur(r["npv_p50"], lang, **mkv),
+                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mkv),
                         format_ratio(r["bcr_p50"], lang),
                     ]
                     for r in vd.to_dict("records")
@@ -869,11 +902,14 @@ def build_document(
             out: list[list[Cell]] = []
             for r in am[am["group"] == group].to_dict("records"):
                 py = r["price_year"]
+                where = str(r["path"])
+                if isinstance(r.get("origin"), str):
+                    where += " \u00b7 " + origin_text(r["origin"], lang)
                 out.append(
                     [
-                        [str(r["label"]), " ", Small(str(r["path"]))],
+                        [str(r["label"]), " ", Small(where)],
                         str(r["value"]),
-                        str(r["unit"] or ""),
+                        unit_text(r["unit"], lang),
                         ""
                         if py is None or (isinstance(py, float) and math.isnan(py))
                         else str(int(py)),
@@ -901,8 +937,12 @@ def build_document(
         blocks.append(Table(head, rows_of("parameters"), align="lllrl", kind="small assumptions"))
         blocks.append(Heading(w("as.areas", lang), 3))
         blocks.append(Table(head, rows_of("areas"), align="lllrl", kind="small assumptions"))
-    blocks.append(Heading(w("as.pm", lang), 3))
-    blocks.append(Bullets([[Strong(i.name(lang) + ". "), i.reason(lang)] for i in rd.pm_items()]))
+    items = rd.pm_items(run)
+    if items:
+        blocks.append(Heading(w("as.pm", lang), 3))
+        blocks.append(
+            Bullets([[Strong(f"{i.name(lang)} ({i.text}). "), i.reason(lang)] for i in items])
+        )
 
     # --- reproduce
     section("sec.reproduce", "reproduce")
@@ -959,7 +999,7 @@ def build_document(
     ]
     blocks.append(Table(["", ""], rows, align="ll", kind="small"))
 
-    title = w("doc.title", lang, title=s.get("title") or s["scenario"])
+    title = w("doc.title", lang, title=rd.scenario_title(run, lang))
     subtitle = w(
         "doc.subtitle",
         lang,

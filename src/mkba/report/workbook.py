@@ -29,8 +29,15 @@ import xlsxwriter
 
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
-from mkba.report.format import check_lang, format_int, format_pct
-from mkba.report.labels import Labels
+from mkba.report.format import (
+    SCALE_WORDS,
+    check_lang,
+    format_int,
+    format_pct,
+    table_scale,
+    table_unit,
+)
+from mkba.report.labels import Labels, origin_text, unit_text
 
 SHEETS: dict[str, tuple[str, str]] = {
     "summary": ("Summary", "Samenvatting"),
@@ -81,20 +88,27 @@ def _w(en: str, nl: str, lang: str) -> str:
     return nl if lang == "nl" else en
 
 
+def money_format(scale: str, digits: int, lang: str) -> str:
+    """Excel number format of amounts in euros shown in ``scale`` (one per workbook, chosen
+    by :func:`~mkba.report.format.table_scale`): ``€ #,##0.0,, "mln"`` and the like."""
+    commas = {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale]
+    word = SCALE_WORDS[lang][scale]
+    body = "#,##0" + ("." + "0" * digits if digits else "") + commas
+    cur = "€ " if lang == "nl" else "€"
+    unit = f' "{word}"' if word else ""
+    return f"{cur}{body}{unit};[Red]-{cur}{body}{unit}"
+
+
 class _Book:
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, scale: str = "m", digits: int = 1) -> None:
         self.lang = lang
+        self.scale, self.digits = scale, digits
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, WORKBOOK_OPTIONS)
         self.wb.set_properties(
             {"title": "mkba", "author": "mkba", "comments": "Written by mkba (mkba report)"}
         )
-        nl = lang == "nl"
-        money = (
-            '€ #,##0.0,, "mln";[Red]-€ #,##0.0,, "mln"'
-            if nl
-            else '€#,##0.0,, "m";[Red]-€#,##0.0,, "m"'
-        )
+        money = money_format(scale, digits, lang)
         self.f = {
             "text": self.wb.add_format({"valign": "top"}),
             "wrap": self.wb.add_format({"text_wrap": True, "valign": "top"}),
@@ -160,6 +174,16 @@ class _Book:
             width = c.width or _width(c.header, [row.get(c.key) for row in rows], c.fmt)
             ws.set_column(j, j, width, self.f["wrap"] if c.fmt == "wrap" else None)
         ws.freeze_panes(top + 1, 0)
+        # print: A4, the header row on every page, all columns on one page wide
+        ws.set_paper(9)
+        ws.repeat_rows(top)
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        total = sum(
+            c.width or _width(c.header, [row.get(c.key) for row in rows], c.fmt) for c in cols
+        )
+        if total > 95:
+            ws.set_landscape()
         return top + 1, top + n
 
     def _cell(self, ws: Any, r: int, c: int, v: Any, fmt: str, url: str | None) -> None:
@@ -222,7 +246,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     """The workbook of a run as bytes (see the module docstring)."""
     lang = check_lang(lang)
     labels = run.labels(lang)
-    b = _Book(lang)
+    money_rows = rd.summary_table(run, labels).frame
+    money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
+    scale, digits = table_scale(list(money_rows["mean"]) + list(money_rows["p50"]))
+    b = _Book(lang, scale, digits)
     ident = _identity(run, labels)
     s = run.summary
     stat_cols = lambda fmt: [  # noqa: E731
@@ -234,8 +261,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
 
     # --- summary -------------------------------------------------------------------------
     ws = b.sheet("summary")
-    top = b.heading(ws, str(s.get("title") or s["scenario"]), ident)
-    st = rd.summary_table(run, labels).frame
+    top = b.heading(ws, rd.scenario_title(run, lang), ident)
+    st_data = rd.summary_table(run, labels)
+    st = st_data.frame
     unit_of = {
         "cost": "EUR",
         "benefit": "EUR",
@@ -268,7 +296,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         )
         row_fmts.append(fmt_of.get(kind))
         if kind == "pm":
-            rows[-1]["mean"] = "PM"
+            rows[-1]["mean"] = st_data.meta.get("pm", {}).get(r["key"], "PM")
     cols = [
         Col(labels.t("item"), "label", "text"),
         Col(_w("Kind", "Soort", lang), "kind", "text", 13),
@@ -300,11 +328,11 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         chart.set_x_axis(
             {
                 "name": _w(
-                    f"EUR m, price level {s['price_year']}, PV {s['base_year']}",
-                    f"€ mln, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
+                    f"{table_unit(scale, 'en')}, price level {s['price_year']}, PV {s['base_year']}",
+                    f"{table_unit(scale, 'nl')}, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
                     lang,
                 ),
-                "num_format": "#,##0,,",
+                "num_format": "#,##0" + {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale],
                 "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
             }
         )
@@ -312,6 +340,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         chart.set_legend({"none": True})
         chart.set_size({"width": 620, "height": 340})
         ws.insert_chart(top, len(cols) + 1, chart)
+        # the summary and its chart print on one landscape page
+        ws.set_landscape()
+        ws.fit_to_pages(1, 1)
+        ws.print_area(0, 0, max(top + len(rows) + 1, top + 18), len(cols) + 10)
 
     # --- perspectives --------------------------------------------------------------------
     ws = b.sheet("perspectives")
@@ -495,6 +527,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 "url": srcs[0]["url"] if srcs else None,
                 "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
                 "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+                "unit": unit_text(r["unit"], lang),
+                "origin": origin_text(r["origin"], lang),
+                "origin_file": r["origin_file"] if isinstance(r["origin_file"], str) else None,
             }
         )
         if srcs:
@@ -518,6 +553,8 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             Col(labels.t("assumption"), "assumption", "wrap", 60),
             Col(_w("Note", "Toelichting", lang), "note", "wrap", 60),
             Col(_w("Calibrated", "Gekalibreerd", lang), "calibrated", "wrap", 40),
+            Col(_w("Origin", "Herkomst", lang), "origin", "text", 12),
+            Col(_w("Origin file", "Bestand", lang), "origin_file", "text", 40),
         ],
         rows,
         links=links,
