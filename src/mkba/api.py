@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mkba import engine, results
+from mkba import engine, implied, results
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.model import lower
@@ -48,6 +48,7 @@ def finish_run(
     timings: dict[str, float],
     t0: float,
     extra: dict[str, Any] | None = None,
+    side_by_side: list[dict[str, Any]] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically."""
     sc = spec.scenario
@@ -56,6 +57,8 @@ def finish_run(
     conv = results.convergence(run)
     summ["run_id"] = rid
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
+    if side_by_side is not None:
+        summ["side_by_side"] = side_by_side
     out_dir = None
     if write:
         out_dir = (
@@ -110,14 +113,31 @@ def run_scenario(
     out: Path | None = None,
     write: bool = True,
     progress: Progress | None = None,
+    companion: bool = False,
 ) -> RunResult:
-    """Load, validate, simulate and (optionally) write a run directory."""
+    """Load, validate, simulate and (optionally) write a run directory.
+
+    ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
+    draws when ``draws`` is given) and puts both side summaries (evidence first, the
+    reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
+    summary."""
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     model = lower(spec)
     t1 = time.perf_counter()
     run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
     t2 = time.perf_counter()
+    extra = None
+    if companion and spec.scenario.companion:
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        orun = engine.simulate(lower(other), draws=draws)
+        extra = implied.ordered(implied.side_summary(run), implied.side_summary(orun))
     return finish_run(
-        run, spec, out=out, write=write, timings={"load_s": t1 - t0, "simulate_s": t2 - t1}, t0=t0
+        run,
+        spec,
+        out=out,
+        write=write,
+        timings={"load_s": t1 - t0, "simulate_s": t2 - t1},
+        t0=t0,
+        side_by_side=extra,
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mkba import results
 from mkba.engine import Run
 from mkba.model import DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.schema.scenario import PERSPECTIVES
@@ -184,3 +185,50 @@ def switching_physical(run: Run, stream: str, perspective: str = "welfare") -> d
         "mean_at_full_strength": phys,
         "needed_at_full_strength": k * phys,
     }
+
+
+def side_summary(run: Run) -> dict[str, Any]:
+    """What is shown side by side for a scenario and its companion: every perspective's
+    costs, benefits, NPV, BCR (statistics) and P(NPV > 0), whether it is calibrated (a
+    reconstruction of a published claim) or not (the evidence), the physical effects at full
+    strength and, uncalibrated, the prior probability of the 2021 headline."""
+    m = run.model
+    calibrated = m.spec.calibration_path is not None
+    out: dict[str, Any] = {
+        "scenario": m.spec.name,
+        "title": m.spec.scenario.title,
+        "calibrated": calibrated,
+        "calibration_file": str(m.spec.calibration_path) if calibrated else None,
+        "role": "reconstruction" if calibrated else "evidence",
+        "draws": run.draws,
+        "seed": run.seed,
+        "perspectives": {},
+    }
+    for p in PERSPECTIVES:
+        arr = results.perspective_arrays(run, p)
+        out["perspectives"][p] = {k: results.stats(v) for k, v in arr.items()} | {
+            "prob_npv_positive": float(np.mean(arr["npv"] > 0))
+        }
+    phys = physical_effects(run)
+    out["implied_physical"] = {
+        "year_full_strength": phys["year_full_strength"],
+        "streams": {
+            s: {k: v[k] for k in ("what", "what_nl", "unit", "at_full_strength", "baseline")}
+            for s, v in phys["streams"].items()
+        },
+    }
+    if calibrated:
+        from mkba.tomlio import read_toml
+
+        rec = read_toml(m.spec.calibration_path).get("record", {})  # type: ignore[arg-type]
+        out["calibration_factors"] = [
+            {"params": list(f["params"]), "factor": float(f["factor"])} for f in rec.get("free", [])
+        ]
+    if "benefit_savings" in m.streams:
+        out["headline_probability"] = headline_probability(run)
+    return out
+
+
+def ordered(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two side summaries in reading order: the evidence first, the reconstruction second."""
+    return sorted([a, b], key=lambda d: d["calibrated"])

@@ -40,6 +40,13 @@ def register(app: typer.Typer) -> None:
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),
         no_write: bool = typer.Option(False, "--no-write", help="Do not write a run directory."),
+        companion: bool = typer.Option(
+            True,
+            "--companion/--no-companion",
+            help="Also run the scenario's companion (e.g. evidence-2021 with reference-2021) and "
+            "show both side by side: the evidence first, the reconstruction of the 2021 claim "
+            "second.",
+        ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
         path = scenario if scenario is not None else api.default_scenario()
@@ -65,6 +72,7 @@ def register(app: typer.Typer) -> None:
                 out=out,
                 write=not no_write,
                 progress=progress,
+                companion=companion,
             )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)
