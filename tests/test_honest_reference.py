@@ -154,3 +154,30 @@ def test_headline_probability_counts_draws(small_run) -> None:  # type: ignore[n
     lo = implied.headline_probability(small_run, -np.inf, -np.inf)
     hi = implied.headline_probability(small_run, np.inf, np.inf)
     assert lo["share_both"] == 1.0 and hi["share_both"] == 0.0
+
+
+def test_run_with_companion_shows_evidence_first(tmp_path: Path) -> None:
+    # run the reconstruction: its companion (the evidence) is still shown first, and the
+    # report and workbook open with both side by side
+    from mkba import api
+    from mkba.report.build import make_report
+
+    res = api.run_scenario(REFERENCE, draws=256, out=tmp_path / "run", companion=True)
+    sides = res.summary["side_by_side"]
+    assert [d["role"] for d in sides] == ["evidence", "reconstruction"]
+    assert [d["scenario"] for d in sides] == ["evidence-2021", "reference-2021"]
+    assert [f["factor"] for f in sides[1]["calibration_factors"]] == pytest.approx(
+        [4.211816, 3.521130], rel=1e-6
+    )
+    assert sides[0]["perspectives"]["welfare"]["costs_pv"]["p50"] == pytest.approx(
+        sides[1]["perspectives"]["welfare"]["costs_pv"]["p50"], rel=1e-12
+    )  # same budget
+    make_report(tmp_path / "run", formats=("md", "xlsx"), lang="nl", charts=False)
+    md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    first = md.index("## ")
+    assert md[first:].startswith("## Eerst het bewijs, dan de claim van 2021")
+    assert md.index("bewijs (geen kalibratie)") < md.index("reconstructie van de claim")
+    import openpyxl
+
+    wb = openpyxl.load_workbook(tmp_path / "run" / "workbook.xlsx")
+    assert wb.sheetnames[0] == "Bewijs en claim"

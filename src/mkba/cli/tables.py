@@ -35,21 +35,20 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
     """The evidence and the reconstruction of the 2021 claim, welfare first, then fiscal, then
     the study perspective (the perspective of the 2021 headline)."""
     t = Table(
-        title="Evidence first, the 2021 claim second (EUR bn, P50 with P5-P95; same areas and "
-        "budget)",
+        title="Evidence first, the 2021 claim second (EUR bn, P50; NPV and BCR with P5-P95; "
+        "same areas and budget)",
         title_justify="left",
     )
-    for col in ("perspective", "scenario", "costs", "benefits", "NPV", "BCR", "P(NPV>0)"):
+    for col in ("perspective", "scenario", "costs", "benefits", "NPV", "BCR", "P>0"):
         t.add_column(col, justify="left" if col in ("perspective", "scenario") else "right")
     for p in ("welfare", "fiscal", "study"):
         for d in sides:
             x = d["perspectives"][p]
             t.add_row(
                 p,
-                f"{d['scenario']}: {d['role']}",
+                d["role"],
                 bn(x["costs_pv"]["p50"]),
-                f"{bn(x['benefits_pv']['p50'])} ({bn(x['benefits_pv']['p5'])}-"
-                f"{bn(x['benefits_pv']['p95'])})",
+                bn(x["benefits_pv"]["p50"]),
                 f"{bn(x['npv']['p50'])} ({bn(x['npv']['p5'])}-{bn(x['npv']['p95'])})",
                 f"{num(x['bcr']['p50'])} ({num(x['bcr']['p5'])}-{num(x['bcr']['p95'])})",
                 f"{x['prob_npv_positive']:.0%}",
@@ -70,7 +69,7 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
             q = d["implied_physical"]["streams"][s]["at_full_strength"]
             cells.append(f"{q['p50']:,.0f} ({q['p5']:,.0f}-{q['p95']:,.0f})")
         ph.add_row(v["what"], *cells, f"{v['baseline']['p50']:,.0f}")
-    notes = [f"  {d['role']}: {ROLE_TITLES[d['role']]}" for d in sides]
+    notes = [f"  {d['role']}: {d['scenario']}, {ROLE_TITLES[d['role']]}" for d in sides]
     for d in sides:
         h = d.get("headline_probability")
         if h and not d["calibrated"]:

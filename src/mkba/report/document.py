@@ -1021,7 +1021,7 @@ def _claim_section(
         for f in d.get("calibration_factors") or []:
             what = ", ".join(labels.stream(p.split(".")[1]) for p in f["params"])
             factors.append(
-                w("claim.factor", lang, what=what, factor=f"{format_ratio(f['factor'], lang)} x")
+                w("claim.factor", lang, what=what, factor=format_ratio(f["factor"], lang))
             )
     blocks.append(Para([w("claim.intro", lang, factors=" ".join(factors))], "lead"))
     rows: list[list[Cell]] = []
