@@ -181,3 +181,8 @@ def test_run_with_companion_shows_evidence_first(tmp_path: Path) -> None:
 
     wb = openpyxl.load_workbook(tmp_path / "run" / "workbook.xlsx")
     assert wb.sheetnames[0] == "Bewijs en claim"
+    ws = wb["Bewijs en claim"]
+    assert "tblEvidenceandclaim" in ws.tables  # a real Excel table (names have no spaces)
+    # six rows: welfare, fiscal, study x evidence, reconstruction; welfare first
+    rows = [r for r in ws.iter_rows(values_only=True) if r and r[0] in ("welvaart", "Welvaart")]
+    assert len(rows) == 2

@@ -25,7 +25,7 @@ from mkba.report import data as rd
 from mkba.report import make_report
 from mkba.report.html import inline_svg
 from mkba.report.labels import Labels
-from mkba.report.workbook import SHEETS, build_workbook, sheet_name
+from mkba.report.workbook import SHEETS, build_workbook, sheet_name, table_name
 
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
@@ -422,7 +422,7 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     keys = [k for k in SHEETS if k != "claim" or ref.summary.get("side_by_side")]
     assert wb.sheetnames == [sheet_name(k, "nl") for k in keys]
     tables = {name for ws in wb.worksheets for name in ws.tables}
-    assert tables == {f"tbl{SHEETS[k][0]}" for k in keys}
+    assert tables == {table_name(k) for k in keys}
     s = ref.summary
 
     ws = wb["Samenvatting"]

@@ -59,7 +59,7 @@ def sheet_name(key: str, lang: str) -> str:
 
 
 def table_name(key: str) -> str:
-    return "tbl" + SHEETS[key][0]
+    return "tbl" + SHEETS[key][0].replace(" ", "")  # Excel table names have no spaces
 
 
 @dataclass
