@@ -159,7 +159,12 @@ def headline_probability(
     }
 
 
-def switching_physical(run: Run, stream: str, perspective: str = "welfare") -> dict[str, float]:
+def switching_physical(
+    run: Run,
+    stream: str,
+    perspective: str = "welfare",
+    physical: dict[str, Any] | None = None,
+) -> dict[str, float]:
     """How many units of a stream's volume change (at full strength) the programme needs for
     the mean NPV of ``perspective`` to be zero, all else as drawn.
 
@@ -174,7 +179,8 @@ def switching_physical(run: Run, stream: str, perspective: str = "welfare") -> d
     i = m.streams.index(stream)
     npv = float(np.mean(o.benefits[:, p] - o.costs[:, p]))
     pv = float(np.mean(o.stream[:, p, i]))
-    phys = physical_effects(run)["streams"][stream]["at_full_strength"]["mean"]
+    pe = physical if physical is not None else physical_effects(run)
+    phys = pe["streams"][stream]["at_full_strength"]["mean"]
     k = 1.0 - npv / pv if pv != 0 else float("nan")
     return {
         "stream": stream,
@@ -226,6 +232,12 @@ def side_summary(run: Run) -> dict[str, Any]:
         ]
     if "benefit_savings" in m.streams:
         out["headline_probability"] = headline_probability(run)
+    if not calibrated:
+        out["switching_welfare"] = {
+            s: switching_physical(run, s, "welfare", phys)
+            for s in ("benefit_savings", "safety")
+            if s in m.streams
+        }
     return out
 
 

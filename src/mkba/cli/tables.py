@@ -71,6 +71,13 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
         ph.add_row(v["what"], *cells, f"{v['baseline']['p50']:,.0f}")
     notes = [f"  {d['role']}: {d['scenario']}, {ROLE_TITLES[d['role']]}" for d in sides]
     for d in sides:
+        for s, v in (d.get("switching_welfare") or {}).items():
+            notes.append(
+                f"  Welfare NPV positive on average only if (this effect alone, all else as drawn) "
+                f"the {d['role']} scenario reached "
+                f"{v['needed_at_full_strength']:,.0f} {sides[0]['implied_physical']['streams'][s]['what']}"
+                f" in {year} (it gives {v['mean_at_full_strength']:,.0f})."
+            )
         h = d.get("headline_probability")
         if h and not d["calibrated"]:
             notes.append(

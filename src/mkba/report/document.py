@@ -160,6 +160,17 @@ _W: dict[str, tuple[str, str]] = {
         "minstens EUR 5,8 mld in het studieperspectief als een besparing op uitkeringen van "
         "minstens EUR 1,8 mld: de a-priorikans op de kop van 2021.",
     ),
+    "claim.switching": (
+        "For the welfare NPV to be positive (on average; one effect at a time, everything else "
+        "as drawn), the programme would have to keep "
+        "about {people} people off bijstand in {year} (the evidence gives {people_ev}), or avoid "
+        "about {crimes} registered crimes that year (the evidence gives {crimes_ev}).",
+        "Voor een positief welvaartssaldo (gemiddeld; één effect tegelijk, de rest zoals "
+        "getrokken) zou het programma in {year} ongeveer "
+        "{people} mensen uit de bijstand moeten houden (het bewijs geeft {people_ev}), of dat "
+        "jaar ongeveer {crimes} geregistreerde misdrijven moeten voorkomen (het bewijs geeft "
+        "{crimes_ev}).",
+    ),
     "role.evidence": (
         "evidence (no calibration)",
         "bewijs (geen kalibratie)",
@@ -1082,6 +1093,25 @@ def _claim_section(
         )
     )
     for d in sides:
+        sw = d.get("switching_welfare") or {}
+        if "benefit_savings" in sw and "safety" in sw:
+            b, c = sw["benefit_savings"], sw["safety"]
+            blocks.append(
+                Para(
+                    [
+                        w(
+                            "claim.switching",
+                            lang,
+                            year=year,
+                            people=format_int(round(b["needed_at_full_strength"], -2), lang),
+                            people_ev=format_int(round(b["mean_at_full_strength"], -1), lang),
+                            crimes=format_int(round(c["needed_at_full_strength"], -2), lang),
+                            crimes_ev=format_int(round(c["mean_at_full_strength"], -1), lang),
+                        )
+                    ],
+                    "note",
+                )
+            )
         h = d.get("headline_probability")
         if h and not d["calibrated"]:
             blocks.append(
