@@ -166,6 +166,8 @@ class ParameterSet:
         for d, dc in self.costs.domains.items():
             for key in ("overrun", "additional_share", "followup_rate", "followup_years"):
                 out[f"costs.{d}.{key}"] = getattr(dc, key)
+            if dc.service_life is not None:
+                out[f"costs.{d}.service_life"] = dc.service_life
         for s, st in self.streams.items():
             out[f"streams.{s}.volume.rate"] = st.volume.rate
             if st.volume.factor is not None:

@@ -42,6 +42,69 @@ def has_flows(doc: dict[str, Any], k: str) -> bool:
     )
 
 
+ROLE_TITLES = {
+    "evidence": "evidence (effects at their priors, no calibration)",
+    "reconstruction": "reconstruction of the 2021 claim (effects calibrated to the headline)",
+}
+
+
+def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
+    """The evidence and the reconstruction of the 2021 claim, welfare first, then fiscal, then
+    the study perspective (the perspective of the 2021 headline)."""
+    t = Table(
+        title="Evidence first, the 2021 claim second (EUR bn, P50; NPV and BCR with P5-P95; "
+        "same areas and budget)",
+        title_justify="left",
+    )
+    for col in ("perspective", "scenario", "costs", "benefits", "NPV", "BCR", "P>0"):
+        t.add_column(col, justify="left" if col in ("perspective", "scenario") else "right")
+    for p in ("welfare", "fiscal", "study"):
+        for d in sides:
+            x = d["perspectives"][p]
+            t.add_row(
+                p,
+                d["role"],
+                bn(x["costs_pv"]["p50"]),
+                bn(x["benefits_pv"]["p50"]),
+                f"{bn(x['npv']['p50'])} ({bn(x['npv']['p5'])}-{bn(x['npv']['p95'])})",
+                f"{num(x['bcr']['p50'])} ({num(x['bcr']['p5'])}-{num(x['bcr']['p95'])})",
+                f"{x['prob_npv_positive']:.0%}",
+            )
+    year = sides[0]["implied_physical"]["year_full_strength"]
+    ph = Table(
+        title=f"What each needs in physical units ({year}, full strength, summed over the areas; "
+        "P50 with P5-P95)",
+        title_justify="left",
+    )
+    ph.add_column("effect")
+    for d in sides:
+        ph.add_column(d["role"], justify="right")
+    ph.add_column("baseline", justify="right")
+    for s, v in sides[0]["implied_physical"]["streams"].items():
+        cells = []
+        for d in sides:
+            q = d["implied_physical"]["streams"][s]["at_full_strength"]
+            cells.append(f"{q['p50']:,.0f} ({q['p5']:,.0f}-{q['p95']:,.0f})")
+        ph.add_row(v["what"], *cells, f"{v['baseline']['p50']:,.0f}")
+    notes = [f"  {d['role']}: {d['scenario']}, {ROLE_TITLES[d['role']]}" for d in sides]
+    for d in sides:
+        for s, v in (d.get("switching_welfare") or {}).items():
+            notes.append(
+                f"  Welfare NPV positive on average only if (this effect alone, all else as drawn) "
+                f"the {d['role']} scenario reached "
+                f"{v['needed_at_full_strength']:,.0f} {sides[0]['implied_physical']['streams'][s]['what']}"
+                f" in {year} (it gives {v['mean_at_full_strength']:,.0f})."
+            )
+        h = d.get("headline_probability")
+        if h and not d["calibrated"]:
+            notes.append(
+                f"  Of {h['draws']:,} evidence draws, {h['share_both']:.2%} reach both study "
+                f"benefits >= EUR {bn(h['benefits_target'])} bn and benefit savings >= EUR "
+                f"{bn(h['benefit_savings_target'])} bn (the 2021 headline)."
+            )
+    return Group(t, ph, Text("\n".join(notes)))
+
+
 def summary_renderable(doc: dict[str, Any]) -> Group:
     p = doc["perspective"]
     head = Text(
@@ -138,7 +201,10 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
             mk(v["p5"]),
             mk(v["p95"]),
         )
-    parts: list[Any] = [head, main, streams, persp, meanings]
+    parts: list[Any] = [head]
+    if doc.get("side_by_side"):
+        parts.append(side_by_side_renderable(doc["side_by_side"]))
+    parts += [main, streams, persp, meanings]
     if note is not None:
         parts.append(note)
     parts.append(sh)

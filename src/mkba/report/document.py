@@ -126,6 +126,63 @@ _W: dict[str, tuple[str, str]] = {
         "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo draws · mkba {version}",
         "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo-trekkingen · mkba {version}",
     ),
+    "sec.claim": (
+        "Evidence first, the 2021 claim second",
+        "Eerst het bewijs, dan de claim van 2021",
+    ),
+    "claim.intro": (
+        "The published claim for these areas (2021: about EUR 5.8 bn of benefits for EUR 3.8 bn "
+        "of public money, benefit savings above EUR 1.8 bn) is reproduced only by calibrating the "
+        "effect sizes to it. {factors} The evidence scenario keeps every effect at what the "
+        "cited evaluations support (its prior, no calibration). Both are shown below, the "
+        "welfare perspective (CPB/PBL) first, then the public budgets, then the perspective of "
+        "the 2021 study, which counts benefit savings as a social benefit.",
+        "De gepubliceerde claim voor deze gebieden (2021: ongeveer EUR 5,8 mld aan baten voor "
+        "EUR 3,8 mld publiek geld, besparing op uitkeringen boven EUR 1,8 mld) is alleen te "
+        "reproduceren door de effectgroottes daarop te kalibreren. {factors} Het bewijsscenario "
+        "houdt elk effect op wat de aangehaalde evaluaties ondersteunen (de a-priori-verdeling, "
+        "geen kalibratie). Hieronder staan beide, eerst het welvaartsperspectief (CPB/PBL), dan "
+        "de overheidsbudgetten, dan het perspectief van de studie uit 2021, die besparingen op "
+        "uitkeringen als maatschappelijke baat telt.",
+    ),
+    "claim.factor": (
+        "The calibration multiplies {what} by {factor}.",
+        "De kalibratie vermenigvuldigt {what} met {factor}.",
+    ),
+    "claim.physical": (
+        "What each needs in physical units ({year}, full strength, summed over the areas)",
+        "Wat elk vraagt in fysieke eenheden ({year}, volle sterkte, opgeteld over de gebieden)",
+    ),
+    "claim.prior": (
+        "Of {draws} draws of the evidence scenario, {share} reach both study benefits of at "
+        "least EUR 5.8 bn and benefit savings of at least EUR 1.8 bn: the prior probability of "
+        "the 2021 headline.",
+        "Van de {draws} trekkingen van het bewijsscenario halen er {share} zowel baten van "
+        "minstens EUR 5,8 mld in het studieperspectief als een besparing op uitkeringen van "
+        "minstens EUR 1,8 mld: de a-priorikans op de kop van 2021.",
+    ),
+    "claim.switching": (
+        "For the welfare NPV to be positive (on average; one effect at a time, everything else "
+        "as drawn), the programme would have to keep "
+        "about {people} people off bijstand in {year} (the evidence gives {people_ev}), or avoid "
+        "about {crimes} registered crimes that year (the evidence gives {crimes_ev}).",
+        "Voor een positief welvaartssaldo (gemiddeld; één effect tegelijk, de rest zoals "
+        "getrokken) zou het programma in {year} ongeveer "
+        "{people} mensen uit de bijstand moeten houden (het bewijs geeft {people_ev}), of dat "
+        "jaar ongeveer {crimes} geregistreerde misdrijven moeten voorkomen (het bewijs geeft "
+        "{crimes_ev}).",
+    ),
+    "role.evidence": (
+        "evidence (no calibration)",
+        "bewijs (geen kalibratie)",
+    ),
+    "role.reconstruction": (
+        "reconstruction of the 2021 claim (calibrated)",
+        "reconstructie van de claim van 2021 (gekalibreerd)",
+    ),
+    "col.scenario": ("Scenario", "Scenario"),
+    "col.effect": ("Effect", "Effect"),
+    "col.baseline": ("Without programme", "Zonder programma"),
     "sec.headline": ("Headline", "Kern"),
     "sec.perspectives": ("Three perspectives", "Drie perspectieven"),
     "sec.stakeholders": ("Who pays and who gains", "Wie betaalt en wie wint"),
@@ -478,6 +535,11 @@ def build_document(
     def fig(kind: str, caption: str) -> None:
         if kind in charts:
             blocks.append(Figure(kind, caption))
+
+    # --- evidence and the 2021 claim, side by side (a run made with its companion)
+    sides = s.get("side_by_side")
+    if sides:
+        _claim_section(blocks, sides, lang, labels, section)
 
     # --- headline
     section("sec.headline", "headline")
@@ -1010,3 +1072,111 @@ def build_document(
         version=v.get("mkba", ""),
     )
     return Document(lang=lang, title=title, subtitle=subtitle, blocks=blocks, toc=toc)
+
+
+def _claim_section(
+    blocks: list[Block], sides: list[dict[str, Any]], lang: str, labels: Labels, section: Any
+) -> None:
+    """First section of a run made with its companion: the calibration, what it implies, and
+    both results side by side (welfare, fiscal, study)."""
+    section("sec.claim", "claim")
+    factors = []
+    for d in sides:
+        for f in d.get("calibration_factors") or []:
+            what = ", ".join(labels.stream(p.split(".")[1]) for p in f["params"])
+            factors.append(
+                w("claim.factor", lang, what=what, factor=format_ratio(f["factor"], lang))
+            )
+    blocks.append(Para([w("claim.intro", lang, factors=" ".join(factors))], "lead"))
+    rows: list[list[Cell]] = []
+    for p in ("welfare", "fiscal", "study"):
+        for d in sides:
+            x = d["perspectives"][p]
+            rows.append(
+                [
+                    labels.perspective(p).capitalize(),
+                    w(f"role.{d['role']}", lang),
+                    _eur(x["costs_pv"]["p50"], lang, scale="bn", digits=2),
+                    _eur(x["benefits_pv"]["p50"], lang, scale="bn", digits=2),
+                    _eur(x["npv"]["p50"], lang, scale="bn", digits=2),
+                    format_eur_range(x["npv"]["p5"], x["npv"]["p95"], lang, scale="bn", digits=2),
+                    format_ratio(x["bcr"]["p50"], lang)
+                    + f" ({format_ratio(x['bcr']['p5'], lang)}{DASH}"
+                    f"{format_ratio(x['bcr']['p95'], lang)})",
+                    format_pct(x["prob_npv_positive"], lang),
+                ]
+            )
+    blocks.append(
+        Table(
+            [
+                "Perspective" if lang == "en" else "Perspectief",
+                w("col.scenario", lang),
+                labels.t("costs") + " P50",
+                labels.t("benefits") + " P50",
+                labels.t("npv.short") + " P50",
+                labels.t("npv.short") + " P5–P95",
+                labels.t("bcr.short") + " P50 (P5–P95)",
+                "P(NPV > 0)" if lang == "en" else "Kans saldo > 0",
+            ],
+            rows,
+            align="llrrrrrr",
+            strong_rows={0, 1},
+        )
+    )
+    year = sides[0]["implied_physical"]["year_full_strength"]
+    prow: list[list[Cell]] = []
+    for sid, v in sides[0]["implied_physical"]["streams"].items():
+        cells: list[Cell] = [v["what"] if lang == "en" else v["what_nl"]]
+        for d in sides:
+            q = d["implied_physical"]["streams"][sid]["at_full_strength"]
+            cells.append(
+                f"{format_int(q['p50'], lang)} ({format_int(q['p5'], lang)}{DASH}"
+                f"{format_int(q['p95'], lang)})"
+            )
+        cells.append(format_int(v["baseline"]["p50"], lang))
+        prow.append(cells)
+    blocks.append(
+        Table(
+            [w("col.effect", lang)]
+            + [w(f"role.{d['role']}", lang) for d in sides]
+            + [w("col.baseline", lang)],
+            prow,
+            align="l" + "r" * (len(sides) + 1),
+            caption=w("claim.physical", lang, year=year),
+        )
+    )
+    for d in sides:
+        sw = d.get("switching_welfare") or {}
+        if "benefit_savings" in sw and "safety" in sw:
+            b, c = sw["benefit_savings"], sw["safety"]
+            blocks.append(
+                Para(
+                    [
+                        w(
+                            "claim.switching",
+                            lang,
+                            year=year,
+                            people=format_int(round(b["needed_at_full_strength"], -2), lang),
+                            people_ev=format_int(round(b["mean_at_full_strength"], -1), lang),
+                            crimes=format_int(round(c["needed_at_full_strength"], -2), lang),
+                            crimes_ev=format_int(round(c["mean_at_full_strength"], -1), lang),
+                        )
+                    ],
+                    "note",
+                )
+            )
+        h = d.get("headline_probability")
+        if h and not d["calibrated"]:
+            blocks.append(
+                Para(
+                    [
+                        w(
+                            "claim.prior",
+                            lang,
+                            draws=format_int(h["draws"], lang),
+                            share=format_pct(h["share_both"], lang, 2),
+                        )
+                    ],
+                    "note",
+                )
+            )

@@ -187,6 +187,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "additional_share": ("additional share", "additioneel aandeel"),
     "followup_rate": ("follow-up costs per year", "vervolgkosten per jaar"),
     "followup_years": ("years of follow-up costs", "jaren vervolgkosten"),
+    "service_life": ("service life (residual value)", "levensduur (restwaarde)"),
     "elasticity": ("elasticity of effects to budget", "elasticiteit van effect naar budget"),
     "governance_penalty": (
         "effect lost without governance",

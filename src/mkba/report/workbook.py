@@ -40,6 +40,7 @@ from mkba.report.format import (
 from mkba.report.labels import Labels, origin_text, unit_text
 
 SHEETS: dict[str, tuple[str, str]] = {
+    "claim": ("Evidence and claim", "Bewijs en claim"),
     "summary": ("Summary", "Samenvatting"),
     "perspectives": ("Perspectives", "Perspectieven"),
     "streams": ("Streams", "Effecten"),
@@ -258,6 +259,80 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         Col("P50", "p50", fmt),
         Col("P95", "p95", fmt),
     ]
+
+    # --- evidence and the 2021 claim side by side (a run made with its companion) --------
+    sides = s.get("side_by_side")
+    if sides:
+        ws = b.sheet("claim")
+        top = b.heading(
+            ws,
+            _w(
+                "Evidence first, the 2021 claim second",
+                "Eerst het bewijs, dan de claim van 2021",
+                lang,
+            ),
+            [
+                _w(
+                    "Same areas and budget. Evidence: effects at their priors, no calibration. "
+                    "Reconstruction: effects calibrated to the 2021 headline. Welfare first.",
+                    "Zelfde gebieden en budget. Bewijs: effecten volgens de a-priori-verdeling, "
+                    "geen kalibratie. Reconstructie: effecten gekalibreerd op de kop van 2021. "
+                    "Welvaart eerst.",
+                    lang,
+                ),
+                *ident,
+            ],
+        )
+        role = {
+            "evidence": _w("evidence (no calibration)", "bewijs (geen kalibratie)", lang),
+            "reconstruction": _w(
+                "reconstruction of the 2021 claim (calibrated)",
+                "reconstructie van de claim van 2021 (gekalibreerd)",
+                lang,
+            ),
+        }
+        crow = []
+        for p in ("welfare", "fiscal", "study"):
+            for d in sides:
+                x = d["perspectives"][p]
+                crow.append(
+                    {
+                        "perspective": labels.perspective(p),
+                        "scenario": f"{d['scenario']}: {role[d['role']]}",
+                        "costs": x["costs_pv"]["p50"],
+                        "b5": x["benefits_pv"]["p5"],
+                        "b50": x["benefits_pv"]["p50"],
+                        "b95": x["benefits_pv"]["p95"],
+                        "n5": x["npv"]["p5"],
+                        "n50": x["npv"]["p50"],
+                        "n95": x["npv"]["p95"],
+                        "r5": x["bcr"]["p5"],
+                        "r50": x["bcr"]["p50"],
+                        "r95": x["bcr"]["p95"],
+                        "prob": x["prob_npv_positive"],
+                    }
+                )
+        b.table(
+            ws,
+            "claim",
+            top,
+            [
+                Col(_w("Perspective", "Perspectief", lang), "perspective", "text", 16),
+                Col("Scenario", "scenario", "text", 52),
+                Col(labels.t("costs") + " P50", "costs", "eur"),
+                Col(labels.t("benefits") + " P5", "b5", "eur"),
+                Col(labels.t("benefits") + " P50", "b50", "eur"),
+                Col(labels.t("benefits") + " P95", "b95", "eur"),
+                Col(labels.t("npv.short") + " P5", "n5", "eur"),
+                Col(labels.t("npv.short") + " P50", "n50", "eur"),
+                Col(labels.t("npv.short") + " P95", "n95", "eur"),
+                Col(labels.t("bcr.short") + " P5", "r5", "ratio"),
+                Col(labels.t("bcr.short") + " P50", "r50", "ratio"),
+                Col(labels.t("bcr.short") + " P95", "r95", "ratio"),
+                Col(_w("P(NPV > 0)", "Kans saldo > 0", lang), "prob", "pct"),
+            ],
+            crow,
+        )
 
     # --- summary -------------------------------------------------------------------------
     ws = b.sheet("summary")

@@ -126,6 +126,7 @@ class ScenarioFile(Strict):
     description: str | None = None
     parameters: str = "../parameters"
     calibration: str | None = None
+    companion: str | None = None  # a scenario shown side by side (evidence vs reconstruction)
     areas: list[str] = Field(min_length=1)
     base_year: int = Field(ge=1990, le=2100)
     price_year: int = Field(ge=1990, le=2100)
