@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from mkba import engine
+from mkba import engine, reference
 from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.sampling import apply_copula, chunk_bounds, uniform_matrix
 
@@ -112,7 +112,30 @@ def volumes(
     )  # (n, P): the order of mkba.reference
     dV = amp[..., None] * p["profile"] * p["trend"]
     V = (v0 * (p["st.rate"] * p["st.factor"]))[..., None] * p["trend"]
+    if m.programme is not None and len(pairs):
+        dV = dV + programme_change(m, np.atleast_2d(theta), pairs)
     return V, dV
+
+
+def programme_change(
+    m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...], chunk: int = 2048
+) -> np.ndarray:
+    """The bottom-up programme's change of the volume of each pair, per draw and year
+    (n, P, T): the sum over the links acting on the pair's stream of the units they change
+    in its area, as :func:`mkba.reference.programme_volume_changes` computes them (the
+    engine's oracle; the kernel is tested equal to it). Computed in chunks of draws."""
+    pr = m.programme
+    assert pr is not None
+    n, T = theta.shape[0], len(m.years)
+    out = np.zeros((n, len(pairs), T))
+    streams = {s for _a, s in pairs}
+    links = {s: np.flatnonzero(pr.link_stream == s) for s in streams}
+    for lo, hi in chunk_bounds(n, chunk):
+        phys = reference.programme_volume_changes(m, theta[lo:hi], streams)
+        for k, (a, s) in enumerate(pairs):
+            for li in links[s]:
+                out[lo:hi, k] += phys[:, li, a, :]
+    return out
 
 
 def net_effect(m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
