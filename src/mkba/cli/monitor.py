@@ -118,7 +118,9 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
         )
         if per_participant:  # units of the stream per participant
             fmt = lambda x: format_number(x, lang, 3)  # noqa: E731
-        elif (unit is not None and unit.unit in ("fraction", "1/year")) or r["kind"] == "net_effect":
+        elif (unit is not None and unit.unit in ("fraction", "1/year")) or r[
+            "kind"
+        ] == "net_effect":
             fmt = lambda x: format_pct(x, lang, 1)  # noqa: E731
         else:
             fmt = lambda x: format_number(x, lang, 2)  # noqa: E731

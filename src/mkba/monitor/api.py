@@ -365,9 +365,7 @@ def monitor(
 
     def loglik_theta(th: np.ndarray) -> np.ndarray:
         Vt, dVt = volumes(m, th, obs.pairs)
-        return up.log_likelihood(
-            _expected(Vt, dVt, obs, m), obs.value, obs.sd, obs.discrepancy_cv
-        )
+        return up.log_likelihood(_expected(Vt, dVt, obs, m), obs.value, obs.sd, obs.discrepancy_cv)
 
     ll = up.log_likelihood(_expected(V, dV, obs, m), obs.value, obs.sd, obs.discrepancy_cv)
     w = up.normalise(ll)
@@ -412,10 +410,19 @@ def monitor(
     )
     outcomes_table = _outcome_table(m, obs, run.outcomes, post)
     flagged = bands[bands["flag"] != ""]
-    if len(flagged):
+    off_plan = flagged[flagged["intervention"] != ""]
+    n_vol = int(obs.is_volume.sum())
+    if len(flagged) > len(off_plan):
         warnings.append(
-            f"{len(flagged)} of {len(obs)} observations lie outside the P5-P95 band with the "
-            "programme"
+            f"{len(flagged) - len(off_plan)} of {n_vol} observations lie outside the P5-P95 "
+            "band with the programme"
+        )
+    for entry in dict.fromkeys(off_plan["intervention"]):
+        d = off_plan[off_plan["intervention"] == entry]
+        warnings.append(
+            f"observed participants of {entry} differ from the plan in {len(d)} area-years "
+            f"({', '.join(f'{a} {y}' for a, y in zip(d['area_id'], d['year'], strict=True))}): "
+            "the projected volumes assume the planned participants"
         )
     rid = run_id(spec, n, seed, run.sampler, run.chunk_size)
     mon_id = f"{rid}-{obs.digest[:8]}-{used}"
