@@ -142,7 +142,9 @@ def test_monitor_updates_the_effect_per_participant_conjugate(tmp_path: Path, me
     y = np.array([47.2, 44.9, 43.6, 45.1])
     sd = np.array([0.8, 0.8, 1.0, 1.0])
     rows = "indicator,area_id,year,value,sd,baseline,intervention\nclients,a1,2020,50,1,yes,\n"
-    rows += "".join(f"clients,a1,{t},{v},{s},no,\n" for t, v, s in zip(range(2022, 2026), y, sd))
+    rows += "".join(
+        f"clients,a1,{t},{v},{s},no,\n" for t, v, s in zip(range(2022, 2026), y, sd, strict=True)
+    )
     rows += "reached,a1,2021,9,1,no,help\nreached,a1,2022,11,1,no,help\n"
     res = monitor(scenario, write_obs(tmp_path, rows), method=method, write=False)
     mean, post_sd = conjugate(0.4, 0.05, c, 50.0 - y, sd)

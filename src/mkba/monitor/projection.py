@@ -23,8 +23,8 @@ from scipy import stats
 
 from mkba import engine, reference
 from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
-from mkba.schema.interventions import EFFECT_QUANTITIES
 from mkba.sampling import apply_copula, chunk_bounds, uniform_matrix
+from mkba.schema.interventions import EFFECT_QUANTITIES
 
 BAND = (0.05, 0.5, 0.95)
 
