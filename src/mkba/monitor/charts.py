@@ -158,7 +158,7 @@ def draw_bands(res: MonitorResult, lang: str) -> Figure:
                 assert pr is not None
                 mi = pr.ids.index(entry)
                 head += f", {(pr.labels_nl if lang == 'nl' else pr.labels)[mi]}"
-            ax.set_title(_wrap(f"{head} – {labels.area(area)}", 60), fontsize=10)
+            ax.set_title(_wrap(f"{head} – {labels.area(area)}", 46), fontsize=10)
             ax.yaxis.set_major_formatter(
                 lambda v, _p: format_number(v, lang, 0)  # type: ignore[arg-type]
             )
