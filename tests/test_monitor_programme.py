@@ -178,6 +178,10 @@ def test_participants_against_the_plan_flags_and_leave_the_weights(tmp_path: Pat
     b = r1.bands[r1.bands["intervention"] == "help"].set_index("year")
     assert b.loc[2021, "flag"] == "below" and b.loc[2022, "flag"] == "above"
     assert any("differ from the plan" in w for w in r1.warnings), r1.warnings
+    # participants alone inform no parameter: an empty parameter table, the prior outcomes
+    only = "indicator,area_id,year,value,sd,intervention\nreached,a1,2021,9,1,help\n"
+    r2 = monitor(scenario, write_obs(tmp_path / "c", only), method="is", draws=500, write=False)
+    assert len(r2.parameters) == 0 and r2.ess == pytest.approx(500.0)
     # the SMC parameter columns include the measure's effect slots on the observed stream
     m = lower(load_scenario(scenario))
     cols = volume_columns(m, ((0, m.streams.index("s1")),))
@@ -250,3 +254,12 @@ def test_shipped_programme_example_is_valid_and_illustrative() -> None:
     assert obs.sidecar.illustrative
     assert len(obs) == 16 and obs.baseline.sum() == 2
     assert set(obs.intervention) == {"", "schuldhulp", "buurtteam"}
+    # the first two years: volume rows keep their (area, stream) pairs, participants none
+    early = obs.through(2026)
+    assert len(early) == 8 and len(early.pairs) == 2
+    for j in range(len(early)):
+        if early.intervention[j]:
+            assert early.pair[j] == -1 and early.entry[j] >= 0
+        else:
+            stream = early.sidecar.indicators[early.indicator[j]].stream
+            assert m.streams[early.pairs[early.pair[j]][1]] == stream

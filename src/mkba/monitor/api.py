@@ -220,6 +220,9 @@ def _parameter_table(m: Model, obs: Observations, prior: Draws, post: Draws) -> 
                 post.w,
             )
         )
+    if not rows:  # only participants observed: nothing is informed
+        keys = list(_stat_row("", "", "", np.zeros(1), np.zeros(1), np.ones(1)))
+        return pd.DataFrame(columns=keys)
     return pd.DataFrame(rows)
 
 
@@ -420,7 +423,8 @@ def monitor(
     for entry in dict.fromkeys(off_plan["intervention"]):
         d = off_plan[off_plan["intervention"] == entry]
         warnings.append(
-            f"observed participants of {entry} differ from the plan in {len(d)} area-years "
+            f"observed participants of {entry} differ from the plan in {len(d)} "
+            f"area-year{'s' if len(d) > 1 else ''} "
             f"({', '.join(f'{a} {y}' for a, y in zip(d['area_id'], d['year'], strict=True))}): "
             "the projected volumes assume the planned participants"
         )
