@@ -51,8 +51,19 @@ ROLE_TITLES = {
 def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
     """The evidence and the reconstruction of the 2021 claim, welfare first, then fiscal, then
     the study perspective (the perspective of the 2021 headline)."""
+    m = Money(
+        stat_values(
+            *(
+                d["perspectives"][p][k]
+                for d in sides
+                for p in ("welfare", "fiscal", "study")
+                for k in ("costs_pv", "benefits_pv", "npv")
+            ),
+            keys=("p5", "p50", "p95"),
+        )
+    )
     t = Table(
-        title="Evidence first, the 2021 claim second (EUR bn, P50; NPV and BCR with P5-P95; "
+        title=f"Evidence first, the 2021 claim second ({m.unit}, P50; NPV and BCR with P5-P95; "
         "same areas and budget)",
         title_justify="left",
     )
@@ -64,9 +75,9 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
             t.add_row(
                 p,
                 d["role"],
-                bn(x["costs_pv"]["p50"]),
-                bn(x["benefits_pv"]["p50"]),
-                f"{bn(x['npv']['p50'])} ({bn(x['npv']['p5'])}-{bn(x['npv']['p95'])})",
+                m(x["costs_pv"]["p50"]),
+                m(x["benefits_pv"]["p50"]),
+                f"{m(x['npv']['p50'])} ({m(x['npv']['p5'])} to {m(x['npv']['p95'])})",
                 f"{num(x['bcr']['p50'])} ({num(x['bcr']['p5'])}-{num(x['bcr']['p95'])})",
                 f"{x['prob_npv_positive']:.0%}",
             )
@@ -99,8 +110,8 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
         if h and not d["calibrated"]:
             notes.append(
                 f"  Of {h['draws']:,} evidence draws, {h['share_both']:.2%} reach both study "
-                f"benefits >= EUR {bn(h['benefits_target'])} bn and benefit savings >= EUR "
-                f"{bn(h['benefit_savings_target'])} bn (the 2021 headline)."
+                f"benefits >= {format_eur(h['benefits_target'], minus='-')} and benefit savings "
+                f">= {format_eur(h['benefit_savings_target'], minus='-')} (the 2021 headline)."
             )
     return Group(t, ph, Text("\n".join(notes)))
 
