@@ -445,7 +445,7 @@ def run_batch(
 
 def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
     """One row per job and perspective: NPV, BCR, costs, benefits (mean, P5, P50, P95),
-    P(NPV > 0); payback year (P50) in the job's own perspective."""
+    P(NPV > 0); payback year and IRR (P50) in the job's own perspective."""
     rows = []
     for jr in jobs:
         d = jr.summary
@@ -463,6 +463,8 @@ def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
                     row[f"{metric}_{stat}"] = v[metric][stat]
             row["prob_npv_positive"] = v["prob_npv_positive"]
             row["payback_p50"] = d["payback_year"]["p50"] if p == d["perspective"] else np.nan
+            own = p == d["perspective"] and "irr" in d
+            row["irr_p50"] = d["irr"]["p50"] if own else np.nan
             row["draws"] = d["draws"]
             row["seed"] = d["seed"]
             rows.append(row)
