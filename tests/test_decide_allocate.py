@@ -143,7 +143,7 @@ def test_smoothed_objectives_and_their_gradients() -> None:
     b = rng.normal(0.0, 1.0, (400, 3))
     y = np.array([0.2, -0.1, 0.3])
     for obj in (Objective("prob", bandwidth=0.3), Objective("quantile", 0.1, 0.3)):
-        val, grad = obj.smooth(a + b @ y, b)
+        _val, grad = obj.smooth(a + b @ y, b)
         for j in range(3):
             e = np.zeros(3)
             e[j] = 1e-6
