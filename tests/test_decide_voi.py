@@ -25,7 +25,7 @@ ROOT = Path(__file__).parents[1]
 LINEAR = ROOT / "tests" / "fixtures" / "linear" / "scenarios" / "linear.toml"
 
 
-@pytest.mark.parametrize(("mu", "sigma"), [(0.0, 1.0), (1.0, 2.0), (-3.0, 2.0), (5.0, 1.0)])
+@pytest.mark.parametrize(("mu", "sigma"), [(0.0, 1.0), (1.0, 2.0), (-3.0, 2.0), (2.0, 1.0)])
 def test_evpi_normal_normal(mu: float, sigma: float) -> None:
     n = 400_000
     rng = np.random.default_rng(11)

@@ -49,6 +49,7 @@ def _root(
 
 from mkba.cli import batch as _batch  # noqa: E402
 from mkba.cli import calibrate as _calibrate  # noqa: E402
+from mkba.cli import decide as _decide  # noqa: E402
 from mkba.cli import report as _report  # noqa: E402
 from mkba.cli import run as _run  # noqa: E402
 from mkba.cli import sensitivity as _sensitivity  # noqa: E402
@@ -60,6 +61,7 @@ _calibrate.register(app)
 _sensitivity.register(app)
 _batch.register(app)
 _report.register(app)
+_decide.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
