@@ -7,6 +7,7 @@ Compute functions live in :mod:`mkba.decide`; this module only draws.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,16 @@ def w(key: str, lang: str, **kw: Any) -> str:
 
 
 def _figure(title: str, sub: str, width: float = 8.0, height: float = 5.2) -> Figure:
+    """A figure with a bold title and a wrapped grey subtitle at the top left."""
     fig = Figure(figsize=(width, height), layout="constrained")
-    fig.suptitle(title + "\n" + sub, x=0.01, ha="left", fontsize=11)
+    lines = textwrap.wrap(sub, int(14 * width))
+    fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
+    fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=8, color="#555555")
     return fig
+
+
+def option_label(option: str, lang: str) -> str:
+    return "niets doen" if lang == "nl" and option == "do nothing" else option
 
 
 def _short(path: str) -> str:
@@ -103,7 +111,7 @@ def draw_voi(res: Any, price_year: int, lang: str) -> Figure:
     div = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[sc]
     fig = _figure(
         w("voi.title", lang),
-        w("voi.sub", lang, opts=" / ".join(res.options)),
+        w("voi.sub", lang, opts=" / ".join(option_label(o, lang) for o in res.options)),
         height=max(3.5, 0.32 * len(t) + 1.8),
     )
     ax = fig.add_subplot()
