@@ -27,7 +27,12 @@ def _eur(x: Any) -> str:
     """Euros for a table, in the project's number format (``€3.8 bn``, ``€12,346``)."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
-    return format_eur(float(x), "en", max_rounding=0.005)
+    x = float(x)
+    if abs(x) >= 1e9:
+        return format_eur(x, "en", scale="bn", digits=2)
+    if abs(x) >= 1e6:
+        return format_eur(x, "en", scale="m", digits=1)
+    return format_eur(x, "en")
 
 
 def _pct(x: Any, digits: int = 1) -> str:

@@ -580,6 +580,13 @@ def run_acceptability(
     ref = parse_output(model, output)
     if ref.kind != "total" or ref.part != "npv":
         raise _bad("--output", "acceptability is of an NPV: npv or PERSPECTIVE.npv", output)
+    if PERSPECTIVES[ref.perspective] != spec.scenario.perspective:
+        # the IRR and yearly flows in the output's perspective; same draws
+        spec = load_scenario(
+            scenario, variant=variant, updates={"perspective": PERSPECTIVES[ref.perspective]}
+        )
+        model = lower(spec)
+        ref = parse_output(model, output)
     n, s = _draws_seed("acceptability", spec, draws, seed)
     grid = rate_grid(rates)
     kgrid = rate_grid(factors.replace("x", ""))

@@ -106,12 +106,17 @@ def group_basis(columns: list[np.ndarray], knots: int = KNOTS) -> np.ndarray:
     return np.column_stack(parts)
 
 
-def _evppi_fit(X: np.ndarray, inb: np.ndarray) -> float:
-    """(2) from a design matrix and the incremental net benefits (draws x options-1)."""
-    coef, *_ = np.linalg.lstsq(X, inb, rcond=None)
+def _evppi_fit(X: np.ndarray, inb: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """(2) from a design matrix and the incremental net benefits (draws x options-1);
+    ``weights`` (draw counts of a bootstrap resample) fit and average the resample without
+    copying it."""
+    w = np.ones(X.shape[0]) if weights is None else weights
+    Xw = X * w[:, None]
+    coef, *_ = np.linalg.lstsq(Xw.T @ X, Xw.T @ inb, rcond=None)
     fitted = X @ coef
     full = np.column_stack([np.zeros(fitted.shape[0]), fitted])  # option 0: NB - NB_0 = 0
-    return float(full.max(axis=1).mean() - max(0.0, *fitted.mean(axis=0)))
+    total = w.sum()
+    return float((w @ full.max(axis=1)) / total - max(0.0, *((w @ fitted) / total)))
 
 
 def evppi(
@@ -136,8 +141,8 @@ def evppi(
     n = nb.shape[0]
     boot = np.empty(resamples)
     for b in range(resamples):
-        idx = rng.integers(0, n, n)
-        boot[b] = _evppi_fit(X[idx], inb[idx])
+        counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        boot[b] = _evppi_fit(X, inb, counts)
     return value, float(boot.std(ddof=1))
 
 
