@@ -41,7 +41,7 @@ def test_discover_cli_writes_a_run_directory(tmp_path: Path) -> None:
     for name in ("result.json", "manifest.json", "boxes.csv", "trajectory.parquet"):
         assert (out / name).is_file(), name
     for lang in ("en", "nl"):
-        assert (out / f"chart_prim_{lang}.png").is_file()
+        assert (out / f"chart_discover_{lang}.png").is_file()
     traj = pd.read_parquet(out / "trajectory.parquet")
     assert traj["chosen"].sum() == 1 and traj["mass"].iloc[0] == 1.0
 

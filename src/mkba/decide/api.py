@@ -77,7 +77,6 @@ def _finish(
     result: Any,
     document: dict[str, Any],
     tables: dict[str, pd.DataFrame],
-    charts: dict[str, Any],
     *,
     out: Path | None,
     write: bool,
@@ -127,7 +126,7 @@ def _finish(
             for name, df in tables.items():
                 files += write_table(tmp, name, df)
             for lang in ("en", "nl"):
-                files += dcharts.write_charts(kind, charts, tmp, lang)
+                files += dcharts.write_charts(kind, document, tables, tmp, lang)
             manifest["files"] = files
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
@@ -222,7 +221,6 @@ def run_voi(
         result,
         doc,
         {"evppi": result.table, "options": options_table},
-        {"evppi": result, "price_year": spec.scenario.price_year},
         out=out,
         write=write,
         t0=t0,
@@ -415,7 +413,6 @@ def run_allocate(
             "by_domain": result.by_domain,
             "frontier": result.frontier,
         },
-        {"allocate": result, "price_year": spec.scenario.price_year},
         out=out,
         write=write,
         t0=t0,
@@ -512,6 +509,7 @@ def run_discover(
         "scenario": spec.label,
         "output": ref.name,
         "condition": f"{ref.name} {'>=' if above else '<'} {thr:g}",
+        "price_year": spec.scenario.price_year,
         "draws": n,
         "seed": s,
         "base_rate": float(interest.mean()),
@@ -546,7 +544,6 @@ def run_discover(
         found,
         doc,
         {"boxes": boxes_table, "trajectory": traj_table},
-        {"trajectory": traj_table, "condition": doc["condition"]},
         out=out,
         write=write,
         t0=t0,
@@ -613,6 +610,8 @@ def run_acceptability(
         "rate_at_even_odds": r_half,
         "overrun_at_even_odds": k_half,
         "switching_rate_mean": sweep.switching_rate_mean,
+        "scenario_rate": sweep.scenario_rate,
+        "price_year": spec.scenario.price_year,
         "irr": {**ir, "perspective": spec.scenario.perspective},
         "discount": rate_table.drop(columns="output").to_dict("records"),
         "overrun": over.to_dict("records"),
@@ -631,7 +630,6 @@ def run_acceptability(
         (rate_table, over),
         doc,
         {"acceptability_discount": rate_table, "acceptability_overrun": over},
-        {"discount": rate_table, "overrun": over, "scenario_rate": sweep.scenario_rate},
         out=out,
         write=write,
         t0=t0,

@@ -40,6 +40,7 @@ SHEETS: dict[str, tuple[str, str]] = {
     "stakeholders": ("Stakeholders", "Actoren"),
     "years": ("Years", "Jaren"),
     "assumptions": ("Assumptions", "Aannames"),
+    "deciding": ("Deciding", "Beslissen"),
     "manifest": ("Manifest", "Manifest"),
 }
 """Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
@@ -512,6 +513,38 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         rows,
         links=links,
     )
+
+    # --- deciding (only with decision runs: mkba report --decide) --------------------------
+    if run.cache.get("decisions"):
+        from mkba.report.decide import workbook_rows
+
+        ws = b.sheet("deciding")
+        top = b.heading(
+            ws,
+            _w("Deciding", "Beslissen", lang),
+            [
+                _w(
+                    "From the decision runs (mkba voi, allocate, discover, acceptability) given "
+                    "with --decide; amounts in euros of the price year.",
+                    "Uit de beslisruns (mkba voi, allocate, discover, acceptability) opgegeven "
+                    "met --decide; bedragen in euro's van het prijspeil.",
+                    lang,
+                )
+            ],
+        )
+        b.table(
+            ws,
+            "deciding",
+            top,
+            [
+                Col(_w("Analysis", "Analyse", lang), "analysis", "text", 24),
+                Col(_w("Item", "Onderdeel", lang), "item", "wrap", 60),
+                Col(_w("Amount", "Bedrag", lang), "amount", "eur", 16),
+                Col(_w("Share or probability", "Aandeel of kans", lang), "share", "pct", 14),
+                Col(_w("Value", "Waarde", lang), "value", "num", 14),
+            ],
+            workbook_rows(run.cache["decisions"], lang),
+        )
 
     # --- manifest ------------------------------------------------------------------------
     ws = b.sheet("manifest")
