@@ -107,7 +107,7 @@ def _short(path: str) -> str:
 
 def draw_voi(doc: dict[str, Any], table: Any, lang: str) -> Figure:
     """EVPPI per parameter (group), top 15, with the EVPI as a line."""
-    t = table.head(15).iloc[::-1]
+    t = table[table["evppi"] > 0].head(15).iloc[::-1]  # parameters worth something
     evpi = float(doc["evpi"])
     price_year = doc["price_year"]
     options = [o["option"] for o in doc["options"]]
