@@ -40,10 +40,12 @@ SHEETS: dict[str, tuple[str, str]] = {
     "stakeholders": ("Stakeholders", "Actoren"),
     "years": ("Years", "Jaren"),
     "assumptions": ("Assumptions", "Aannames"),
-    "deciding": ("Deciding", "Beslissen"),
     "manifest": ("Manifest", "Manifest"),
 }
 """Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
+
+OPTIONAL_SHEETS: dict[str, tuple[str, str]] = {"deciding": ("Deciding", "Beslissen")}
+"""Sheets written only when their data exists (decision runs given to ``mkba report``)."""
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
@@ -55,11 +57,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return SHEETS[key][1 if lang == "nl" else 0]
+    return {**SHEETS, **OPTIONAL_SHEETS}[key][1 if lang == "nl" else 0]
 
 
 def table_name(key: str) -> str:
-    return "tbl" + SHEETS[key][0]
+    return "tbl" + {**SHEETS, **OPTIONAL_SHEETS}[key][0]
 
 
 @dataclass
