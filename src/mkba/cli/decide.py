@@ -28,6 +28,8 @@ def _eur(x: Any) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
     x = float(x)
+    if abs(x) < 0.5:
+        return "€0"
     if abs(x) >= 1e9:
         return format_eur(x, "en", scale="bn", digits=2)
     if abs(x) >= 1e6:

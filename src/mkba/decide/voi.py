@@ -134,7 +134,9 @@ def evppi(
     if inb.shape[1] == 0:
         return 0.0, 0.0
     X = group_basis(columns, knots)
-    value = _evppi_fit(X, inb)
+    # (2) is non-negative (the mean of a maximum is at least the maximum of the means); a
+    # negative value is floating-point rounding of a zero
+    value = max(0.0, _evppi_fit(X, inb))
     if resamples < 2:
         return value, math.nan
     rng = np.random.default_rng(seed)

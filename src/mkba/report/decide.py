@@ -423,7 +423,12 @@ def _e(x: Any, lang: str) -> str:
 
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
-    return format_eur(float(x), lang, digits=2 if abs(float(x)) >= 1e9 else None)
+    x = float(x)
+    if abs(x) >= 1e9:
+        return format_eur(x, lang, scale="bn", digits=2)
+    if abs(x) >= 1e6:
+        return format_eur(x, lang, scale="m", digits=1)
+    return format_eur(x, lang)
 
 
 def _p(x: Any, lang: str, digits: int = 0) -> str:
@@ -495,7 +500,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
                         output=doc["output"],
                         ref=_e(doc["scenario_allocation"]["npv_mean"], lang),
                         best=_e(doc["optimum"]["npv_mean"], lang),
-                        beats=_p(doc["beats_scenario_allocation"], lang),
+                        beats=_p(doc["beats_scenario_allocation"], lang, 1),
                         shadow=format_number(doc["shadow_price"], lang, 3, sign=True),
                     )
                 ]
