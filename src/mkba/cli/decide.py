@@ -251,7 +251,11 @@ def register(app: typer.Typer) -> None:
             out_console.print(
                 f"gain {_eur(d['gain_mean'])} (se {_eur(d['gain_se'])}); better in "
                 f"{d['beats_scenario_allocation']:.1%} of draws; shadow price of the budget "
-                f"{d['shadow_price']:+.3f} EUR NPV per extra euro"
+                + (
+                    f"{d['shadow_price']:+.3f} EUR NPV per extra euro"
+                    if d["shadow_price"] is not None and math.isfinite(d["shadow_price"])
+                    else "undefined (every cell at a bound or a kink)"
+                )
             )
             for dim, rows in (("area", d["by_area"]), ("domain", d["by_domain"])):
                 t = Table(title=f"By {dim}", title_justify="left")
