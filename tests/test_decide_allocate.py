@@ -31,6 +31,7 @@ from mkba.decide.allocate import (
     allocation_model,
     make_cells,
 )
+from mkba.errors import InputError
 from mkba.load import load_scenario
 from mkba.model import lower
 from mkba.sensitivity.common import crn_uniforms
@@ -154,3 +155,16 @@ def test_smoothed_objectives_and_their_gradients() -> None:
     npv = a + b @ y
     assert Objective("prob").value(npv) == np.mean(npv > 0)
     assert Objective("quantile", 0.1).value(npv) == np.quantile(npv, 0.1)
+
+
+def test_risk_objectives_and_bad_budgets(three_areas: Path) -> None:
+    m, theta = _model_and_draws(three_areas, 256)
+    for objective in ("prob", "quantile:0.1"):
+        res = allocate(m, theta, objective=objective, cell_max=10.0, frontier=(1.0,))
+        # never worse than the scenario's split on its own (smoothed) objective
+        assert res.solution.smoothed >= res.reference.smoothed - 1e-9
+        assert res.solution.y.sum() == pytest.approx(60_000)
+    with pytest.raises(InputError, match="cannot be placed"):
+        allocate(m, theta, budget=60_000 * 11, cell_max=10.0)
+    with pytest.raises(InputError, match="positive"):
+        allocate(m, theta, budget=-1.0)
