@@ -437,9 +437,30 @@ def _p(x: Any, lang: str, digits: int = 0) -> str:
     return format_pct(float(x), lang, digits)
 
 
-def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set[str]) -> list[Any]:
-    """The blocks of the "Deciding" section (without its heading)."""
+def document_blocks(
+    decisions: dict[str, dict[str, Any]], lang: str, charts: set[str], labels: Any = None
+) -> list[Any]:
+    """The blocks of the "Deciding" section (without its heading). ``labels``
+    (:class:`mkba.report.labels.Labels`) names areas, domains, parameters and perspectives in
+    the report's language; without it, ids are shown."""
     from mkba.report import document as docm
+
+    def name(dim: str, key: str) -> str:
+        if labels is None:
+            return key
+        return {"area": labels.area, "domain": labels.domain}[dim](key)
+
+    def param(path: str) -> Any:
+        if labels is None or "+" in path:
+            return docm.Code(_short(path))
+        words = labels.param(path)
+        return words if words != path else docm.Code(_short(path))
+
+    def output(text: str) -> str:
+        head, _, tail = str(text).partition(".")
+        if labels is None or tail != "npv":
+            return str(text)
+        return f"{labels.perspective(head)}, {'NCW' if lang == 'nl' else 'NPV'}"
 
     blocks: list[Any] = [
         docm.Para([s("intro", lang, kinds=", ".join(s(k, lang) for k in decisions))], "lead")
@@ -463,7 +484,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
                         "voi.p",
                         lang,
                         options=opts,
-                        output=doc["output"],
+                        output=output(doc["output"]),
                         evpi=_e(doc["evpi"], lang),
                         se=_e(doc["evpi_se"], lang),
                     )
@@ -472,7 +493,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
         )
         rows = [
             [
-                docm.Code(_short(r["group"])),
+                param(r["group"]),
                 _e(r["evppi"], lang),
                 _e(r["se"], lang),
                 _p(r["share_of_evpi"], lang),
@@ -497,7 +518,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
                         lang,
                         budget=_e(doc["budget"], lang),
                         objective=objective_label(doc["objective_label"], lang),
-                        output=doc["output"],
+                        output=output(doc["output"]),
                         ref=_e(doc["scenario_allocation"]["npv_mean"], lang),
                         best=_e(doc["optimum"]["npv_mean"], lang),
                         beats=_p(doc["beats_scenario_allocation"], lang, 1),
@@ -509,7 +530,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
         for dim in ("domain", "area"):
             rows = [
                 [
-                    str(r[dim]),
+                    name(dim, str(r[dim])),
                     _e(r["amount"], lang),
                     _p(r["share"], lang, 1),
                     format_number(r["marginal_npv_per_euro"], lang, 3, sign=True),
@@ -537,7 +558,9 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
                             "disc.p",
                             lang,
                             base=_p(doc["base_rate"], lang),
-                            condition=doc["condition"],
+                            condition=str(doc["condition"]).replace(
+                                str(doc["output"]), output(doc["output"]), 1
+                            ),
                             box=b["box"],
                             coverage=_p(b["coverage"], lang),
                             density=_p(b["density"], lang),
@@ -547,7 +570,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
             )
             rows = [
                 [
-                    docm.Code(_short(r["parameter"])),
+                    param(r["parameter"]),
                     format_number(r["low"], lang, 3),
                     format_number(r["high"], lang, 3),
                     f"P{100 * r['low_quantile']:.0f}–P{100 * r['high_quantile']:.0f}",
@@ -576,7 +599,7 @@ def document_blocks(decisions: dict[str, dict[str, Any]], lang: str, charts: set
                         "acc.p",
                         lang,
                         p=_p(doc["prob_npv_positive"], lang),
-                        output=doc["output"],
+                        output=output(doc["output"]),
                         rate=_p(doc.get("rate_at_even_odds"), lang, 2),
                         k="–" if k is None else format_number(k, lang, 2),
                         irr=", ".join(_p(ir[q], lang, 1) for q in ("p5", "p50", "p95")),

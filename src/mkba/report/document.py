@@ -842,7 +842,7 @@ def build_document(
         from mkba.report.decide import document_blocks
 
         section("sec.deciding", "deciding")
-        blocks.extend(document_blocks(run.cache["decisions"], lang, charts))
+        blocks.extend(document_blocks(run.cache["decisions"], lang, charts, labels))
 
     # --- assumptions
     section("sec.assumptions", "assumptions")
