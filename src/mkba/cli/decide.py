@@ -257,6 +257,11 @@ def register(app: typer.Typer) -> None:
                     else "undefined (every cell at a bound or a kink)"
                 )
             )
+            if d["objective"] != "mean":
+                out_console.print(
+                    "marginal returns below are of E[NPV]; at this optimum the objective's own "
+                    "marginal returns are equal, not these"
+                )
             for dim, rows in (("area", d["by_area"]), ("domain", d["by_domain"])):
                 t = Table(title=f"By {dim}", title_justify="left")
                 for col in (dim, "amount", "share", "marginal NPV per extra euro"):
