@@ -55,6 +55,7 @@ def _root(
 
 from mkba.cli import batch as _batch  # noqa: E402
 from mkba.cli import calibrate as _calibrate  # noqa: E402
+from mkba.cli import decide as _decide  # noqa: E402
 from mkba.cli import init as _init  # noqa: E402
 from mkba.cli import monitor as _monitor  # noqa: E402
 from mkba.cli import report as _report  # noqa: E402
@@ -72,6 +73,7 @@ _batch.register(app)
 _report.register(app)
 _monitor.register(app)
 _template.register(app)
+_decide.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

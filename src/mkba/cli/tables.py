@@ -148,6 +148,22 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
         _year(pb["p50"]),
         _year(pb["p95"]),
     )
+    ir = doc.get("irr")
+    if ir is not None:
+
+        def pct(x: float) -> str:
+            return "none" if x != x else f"{x:.1%}"
+
+        notes = [f"{ir['share_none']:.0%} none"] if ir["share_none"] > 0 else []
+        if ir["share_multiple"] > 0:
+            notes.append(f"{ir['share_multiple']:.0%} several roots")
+        main.add_row(
+            "Internal rate of return",
+            "",
+            pct(ir["p5"]),
+            pct(ir["p50"]),
+            pct(ir["p95"]) + (f" ({', '.join(notes)})" if notes else ""),
+        )
     ms = Money(stat_values(*doc["by_stream"].values()))
     streams = Table(title=f"Benefits by stream ({p}), {ms.unit}", title_justify="left")
     for col in ("stream", "mean", "P5", "P50", "P95"):

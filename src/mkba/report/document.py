@@ -189,6 +189,7 @@ _W: dict[str, tuple[str, str]] = {
     "sec.uncertainty": ("Uncertainty", "Onzekerheid"),
     "sec.drivers": ("What drives the result", "Wat het resultaat bepaalt"),
     "sec.variants": ("Investment variants", "Investeringsvarianten"),
+    "sec.deciding": ("Deciding", "Beslissen"),
     "sec.assumptions": ("Assumptions and sources", "Aannames en bronnen"),
     "sec.reproduce": ("How to reproduce this run", "Deze run reproduceren"),
     "kf.costs": ("Costs (PV)", "Kosten (contante waarde)"),
@@ -943,6 +944,13 @@ def build_document(
                 align="lrrrrr",
             )
         )
+
+    # --- deciding (only with decision runs: mkba report --decide)
+    if run.cache.get("decisions"):
+        from mkba.report.decide import document_blocks
+
+        section("sec.deciding", "deciding")
+        blocks.extend(document_blocks(run.cache["decisions"], lang, charts, labels))
 
     # --- assumptions
     section("sec.assumptions", "assumptions")

@@ -57,6 +57,8 @@ PROGRAMME_SHEETS: dict[str, tuple[str, str]] = {
     "physical": ("Physical effects", "Fysieke effecten"),
 }
 """Extra sheets of a run with a bottom-up programme of measures (after ``areas``)."""
+OPTIONAL_SHEETS: dict[str, tuple[str, str]] = {"deciding": ("Deciding", "Beslissen")}
+"""Sheets written only when their data exists (decision runs given to ``mkba report``)."""
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
@@ -68,11 +70,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return {**SHEETS, **PROGRAMME_SHEETS}[key][1 if lang == "nl" else 0]
+    return {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][1 if lang == "nl" else 0]
 
 
 def table_name(key: str) -> str:
-    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS}[key][0].replace(" ", "")
+    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][0].replace(" ", "")
 
 
 @dataclass
@@ -634,6 +636,38 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         rows,
         links=links,
     )
+
+    # --- deciding (only with decision runs: mkba report --decide) --------------------------
+    if run.cache.get("decisions"):
+        from mkba.report.decide import workbook_rows
+
+        ws = b.sheet("deciding")
+        top = b.heading(
+            ws,
+            _w("Deciding", "Beslissen", lang),
+            [
+                _w(
+                    "From the decision runs (mkba voi, allocate, discover, acceptability) given "
+                    "with --decide; amounts in euros of the price year.",
+                    "Uit de beslisruns (mkba voi, allocate, discover, acceptability) opgegeven "
+                    "met --decide; bedragen in euro's van het prijspeil.",
+                    lang,
+                )
+            ],
+        )
+        b.table(
+            ws,
+            "deciding",
+            top,
+            [
+                Col(_w("Analysis", "Analyse", lang), "analysis", "text", 24),
+                Col(_w("Item", "Onderdeel", lang), "item", "wrap", 60),
+                Col(_w("Amount", "Bedrag", lang), "amount", "eur", 16),
+                Col(_w("Share or probability", "Aandeel of kans", lang), "share", "pct", 14),
+                Col(_w("Value", "Waarde", lang), "value", "num", 14),
+            ],
+            workbook_rows(run.cache["decisions"], lang),
+        )
 
     # --- manifest ------------------------------------------------------------------------
     ws = b.sheet("manifest")
