@@ -105,7 +105,11 @@ def load_interventions(
             continue
         if f.target.stream is not None and f.target.stream not in known_streams:
             problems.append(Problem(name, "target.stream", "unknown stream", f.target.stream))
-        if f.target.count is not None and areas is not None:
+        # a library file's counts name the library's areas; a programme folder that replaces
+        # the area table is checked per scenario instead (programme_problems: every area an
+        # entry runs in needs a count)
+        own_areas = not layers.is_programme or ps[-1].resolve().is_relative_to(layers.top.resolve())
+        if f.target.count is not None and areas is not None and own_areas:
             for a in f.target.count.per_area:
                 if a not in areas.ids:
                     problems.append(Problem(name, f"target.count.per_area.{a}", "unknown area", a))

@@ -641,6 +641,29 @@ def _correlation_problems(sc: ScenarioFile, file: str, problems: list[Problem]) 
             seen[pair] = j
 
 
+def _without_unused_correlations(sc: ScenarioFile, params: ParameterSet) -> ScenarioFile:
+    """A scenario that ``use``s fewer library entries than its base keeps the base's
+    correlations of the entries it uses: a pair naming a parameter of a library entry it leaves
+    out (``streams.<id>.*``, ``interventions.<id>.*``) is dropped. Any other unknown name is
+    still an error (reported by :func:`_scenario_problems`)."""
+    if params.layers is None:
+        return sc
+    left_out = {
+        (kind, e)
+        for kind, have in (("streams", params.streams), ("interventions", params.interventions))
+        for e in params.layers.ids(kind) - set(have)
+    }
+
+    def unused(p: str) -> bool:
+        parts = p.split(".")
+        return len(parts) > 2 and (parts[0], parts[1]) in left_out
+
+    kept = [c for c in sc.correlations if not any(unused(p) for p in c.params)]
+    if len(kept) == len(sc.correlations):
+        return sc
+    return sc.model_copy(update={"correlations": kept})
+
+
 def _read_budget_tables(
     path: Path, scenarios: Iterable[ScenarioFile], problems: list[Problem]
 ) -> tuple[dict[str, tuple[list[str], list[dict[str, str]]]], bytes]:
@@ -1017,6 +1040,7 @@ def load_scenario(
     if params is None or scenario.use is not None:
         root = params.root if params is not None else (path.parent / scenario.parameters).resolve()
         params = load_parameters(root, use=scenario.use)
+        scenario = _without_unused_correlations(scenario, params)
     variant_overrides = base.variants[variant].get("overrides", {}) if variant is not None else {}
     sections = {
         p: f"variants.{variant}.overrides"
