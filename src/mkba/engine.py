@@ -462,17 +462,22 @@ def compute_chunk(
     if args is None and backend == "numba":
         args = _kernel_args(m)
     t0 = time.perf_counter()
-    u = uniforms(
-        m,
-        lo,
-        hi,
-        seed=seed,
-        sampler=sampler,
-        chunk=index,
-        chunk_size=chunk_size,
-        factor=correlation_factor(m),
-    )
-    theta_t = m.theta_t(u)
+    factor = correlation_factor(m)
+    if factor is None and sampler in ("random", "lhs"):
+        # independent columns: drawn and transformed column by column, in parallel
+        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index)
+    else:
+        u = uniforms(
+            m,
+            lo,
+            hi,
+            seed=seed,
+            sampler=sampler,
+            chunk=index,
+            chunk_size=chunk_size,
+            factor=factor,
+        )
+        theta_t = m.theta_t(u)
     samples = None
     if keep_samples:
         samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
