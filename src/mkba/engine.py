@@ -66,7 +66,9 @@ class Outcomes:
         """Uninitialised outcome arrays for ``n`` draws. ``area_dtype`` is the type of the
         per-area arrays (``area_benefits``, ``area_costs``): ``np.float32`` halves the memory
         of many-area runs (3,000 areas x 20,000 draws: 480 instead of 960 MB); totals are
-        always summed in float64 inside the kernel, so only the per-area values are rounded."""
+        always summed in float64 inside the kernel, so only the per-area values are rounded.
+        The per-area arrays are stored column-major (Fortran order): ``area_benefits[:, a]``
+        is contiguous."""
         P, S, A, C, K, T = (
             len(PERSPECTIVES),
             len(m.streams),
@@ -81,8 +83,11 @@ class Outcomes:
             benefits=np.empty((n, P)),
             costs=np.empty((n, P)),
             stream=np.empty((n, P, S)),
-            area_benefits=np.empty((n, A), dtype=area_dtype),
-            area_costs=np.empty((n, A), dtype=area_dtype),
+            # column-major: one area's draws are contiguous, as every reader takes them
+            # (statistics per area, a column per area in draws.parquet), and the kernel
+            # writes a block of draws of one area at a time
+            area_benefits=np.empty((n, A), dtype=area_dtype, order="F"),
+            area_costs=np.empty((n, A), dtype=area_dtype, order="F"),
             component=np.empty((n, C)),
             stakeholder_benefits=np.empty((n, K)),
             stakeholder_costs=np.empty((n, K)),
