@@ -239,6 +239,40 @@ class StrictCeilingTimer:
         return dt
 
 
+class SamplingTimer:
+    """Sampling of N draws as ``engine.simulate`` samples them, chunk by chunk (parameter
+    matrix in the kernel's layout, ``Model.sample_theta_t`` on ``threads`` threads; the
+    two-step ``uniforms`` + ``Model.theta_t`` path where a copula or the Sobol' sampler
+    needs it)."""
+
+    def __init__(self, m: Model, n: int, threads: int | None) -> None:
+        self.m, self.threads = m, threads
+        sc = m.spec.scenario
+        self.sc = sc
+        self.bounds = chunk_bounds(n, sc.chunk_size)
+        self.factor = engine.correlation_factor(m)
+
+    def __call__(self) -> float:
+        m, sc = self.m, self.sc
+        t0 = time.perf_counter()
+        for j, (lo, hi) in enumerate(self.bounds):
+            if self.factor is None and sc.sampler in ("random", "lhs"):
+                m.sample_theta_t(sc.sampler, hi - lo, seed=sc.seed, chunk=j, threads=self.threads)
+            else:
+                u = engine.uniforms(
+                    m,
+                    lo,
+                    hi,
+                    seed=sc.seed,
+                    sampler=sc.sampler,
+                    chunk=j,
+                    chunk_size=sc.chunk_size,
+                    factor=self.factor,
+                )
+                m.theta_t(u)
+        return time.perf_counter() - t0
+
+
 def interleaved(timers: list, repeats: int) -> list[list[float]]:  # type: ignore[type-arg]
     """Time each of ``timers`` ``repeats`` times, alternating, so that all of them see the
     same machine conditions (the best of each is reported)."""
@@ -487,6 +521,26 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         q,
     )
 
+    # sampling (issue 17, target 7: <= 0.5x the kernel), alternated with the kernel
+    samp_par = SamplingTimer(m, N, None)
+    samp_one = SamplingTimer(m, N, 1)
+    samp_par()
+    k2, sp, s1 = interleaved([kernel_timer, samp_par, samp_one], max(2, a.repeats // 2 + 1))
+    res["sampling"] = {
+        "threads": numba.get_num_threads(),
+        "sampling_s": min(sp),
+        "sampling_one_thread_s": min(s1),
+        "kernel_s": min(k2),
+        "sampling_over_kernel": min(sp) / min(k2),
+        "sampling_over_kernel_per_repeat": [x / y for x, y in zip(sp, k2, strict=True)],
+        "thread_speedup": min(s1) / min(sp),
+    }
+    log(
+        f"sampling: {min(sp):.3f} s on {numba.get_num_threads()} threads, {min(s1):.3f} s on one; "
+        f"{res['sampling']['sampling_over_kernel']:.2f}x the kernel's {min(k2):.3f} s",
+        q,
+    )
+
     # thread scaling: the same two timings on one thread (diagnostic)
     threads = numba.get_num_threads()
     if threads > 1 and not a.no_single_thread:
@@ -593,6 +647,16 @@ def targets(res: dict) -> list[dict]:  # type: ignore[type-arg]
             "note": "no contraction, lanes of 32 draws, same working set",
         },
     ]
+    smp = res.get("sampling")
+    if smp is not None:
+        out.append(
+            {
+                "target": "sampling <= 0.5x the kernel's time",
+                "value": round(smp["sampling_over_kernel"], 3),
+                "pass": smp["sampling_over_kernel"] <= 0.5,
+                "note": f"sampling on {smp['threads']} threads",
+            }
+        )
     mil = res.get("million")
     if mil is None:
         out.append(
