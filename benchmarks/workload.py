@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from mkba import kernel
 from mkba.model import Model
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -203,18 +204,18 @@ def ceiling_arrays(m: Model, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.random(half) / half, rng.random(half)
 
 
-STRICT_BLOCK = 32  # draws per work item, as in mkba.kernel (_BLOCK)
+STRICT_BLOCK = kernel._BLOCK  # draws per work item, as in the engine kernel (64)
 
 
 @njit(parallel=True)
 def strict_ceiling_kernel(theta, x, y, work, out):  # type: ignore[no-untyped-def]
     """``work`` multiply-adds per draw under the engine kernel's own rules: strict IEEE (no
     ``fastmath``, so no contraction into FMA and no reassociation), parallel over blocks of
-    32 draws with the draws as the innermost loop (independent lanes, so LLVM vectorises
+    ``STRICT_BLOCK`` (64) draws with the draws as the innermost loop (independent lanes, so LLVM vectorises
     across draws without reordering any draw's operations), lane accumulators in a per-block
     array. Each multiply-add is ``acc[b] = acc[b] + x[j] * y[j, b]``: ``x`` is shared (the
     model arrays), ``y`` holds a column per lane (the per-draw scratch), so the block's working
-    set is ``len(x) * (32 + 1)`` doubles, the engine's per-block working set."""
+    set is ``len(x) * (STRICT_BLOCK + 1)`` doubles, the engine's per-block working set."""
     n = theta.shape[0]
     L = x.shape[0]
     B = STRICT_BLOCK
@@ -241,8 +242,8 @@ def strict_ceiling_kernel(theta, x, y, work, out):  # type: ignore[no-untyped-de
 
 
 def strict_ceiling_arrays(m: Model, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` (h,) and ``y`` (h, 32) with h the engine's per-lane working set: per block of 32
-    draws, ``33 h`` doubles, against the engine's ``32 h`` + its shared model arrays."""
+    """``x`` (h,) and ``y`` (h, 64) with h the engine's per-lane working set: per block of 64
+    draws, ``65 h`` doubles, against the engine's ``64 h`` + its shared model arrays."""
     h = max(lane_working_set(m), 64)
     rng = np.random.default_rng(seed)
     return rng.random(h) / h, rng.random((h, STRICT_BLOCK))

@@ -93,7 +93,7 @@ def test_kernel_sums_over_areas_equal_aggregate_bit_for_bit(case: str, tmp_path:
         m = lower(load_scenario(synthetic_areas_scenario(tmp_path, 97)))
         assert len(m.areas) == 97
     assert m.programme is None
-    theta = _theta(m, 203)  # not a multiple of the kernel's block of 32 draws
+    theta = _theta(m, 203)  # not a multiple of the kernel's block of draws
     new = engine.evaluate(m, theta, chunk_size=64)  # the kernel's sums (totals_chunk)
     _assert_identical(new, _old_path(m, theta))
 
