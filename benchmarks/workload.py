@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from mkba import kernel
 from mkba.model import Model
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -96,8 +97,11 @@ def kernel_work(m: Model) -> dict[str, object]:
         # r += response_w[s, d] * powr[a, d] (D per (a, s)); amp = 7 products per (a, s);
         # gfac = 1 - q * gv per area
         "amplitude": A * S * (D + 7) + A,
-        # out_ben[i, a, c] = sign * amp * kfac  -> 2 per (a, c)
+        # v = sign * amp * kfac  -> 2 per (a, c)
         "component_pv": 2 * A * C,
+        # the kernel's own sums over areas: area benefits += bw0[c] * v (1 per (a, c)), area
+        # costs += cw0[k] * cost (1 per (a, k)); component and payer sums are additions only
+        "area_totals": A * C + A * K,
         # ampsum[s, t] = (sum_g asum[g, s] * prof[g, s, t]) * trend[s, t]  -> (G + 1) per (s, t)
         "flow_amplitude": S * T * (G + 1),
         # wst[t] += w * value[c, t] for the components with a non-zero flow weight
@@ -114,7 +118,8 @@ def kernel_work(m: Model) -> dict[str, object]:
     }
     formula = (
         "2*n_after + S*T + sum|y0-data_year| + C*(T+1+|y0-base_year|) + 3*G*C*T"
-        " + A*S*(D+7) + A + 2*A*C + S*T*(G+1) + C_flow*T + 2*S*T + 3*A*D + A*K*D + D*(1+3*T)"
+        " + A*S*(D+7) + A + 2*A*C + A*(C+K) + S*T*(G+1) + C_flow*T + 2*S*T + 3*A*D + A*K*D"
+        " + D*(1+3*T)"
     )
     return {
         "dims": d,
@@ -126,21 +131,33 @@ def kernel_work(m: Model) -> dict[str, object]:
         "pow_calls": n_pow,
         "formula": formula,
         "working_set_doubles": working_set(m),
+        "lane_working_set_doubles": lane_working_set(m),
     }
 
 
-def working_set(m: Model) -> int:
-    """Doubles the engine kernel touches for one draw: its per-block scratch arrays, the
-    draw's parameter row and outputs, and the draw-independent model arrays it reads."""
+def lane_working_set(m: Model) -> int:
+    """Doubles the engine kernel keeps per draw (per lane of its block of draws): its scratch
+    arrays, the draw's parameter row and the outputs it writes on the path ``engine.simulate``
+    takes (the kernel's own sums over areas)."""
     d = dims(m)
     A, S, C, K, D, T, G = (d[k] for k in "ASCKDTG")
-    # prof, trend, value, kfac, amp, powr, ampsum, asum, wst, xcost
-    scratch = G * S * T + S * T + C * T + G * C + A * S + A * D + S * T + G * S + T + A * D
+    # pt, prof (G,S,T); trend (S,T); value (C,T); kfac (G,C); amp (S); asum (G,S); comp (C);
+    # shc (K); powr, xcost, ovad, frd (D); ampsum, wst, flow, dflow (T); mult (S);
+    # lane, lane2, s0, e0, post, step, gfac, abn, acs (1)
+    scratch = 2 * G * S * T + S * T + C * T + G * C + S + G * S + C + K + 4 * D + 4 * T + S + 9
     row = m.theta_fixed.size
-    outputs = A * C + A * K + 2 * T
+    outputs = C + K + 2 * A + 2 * T  # component, payer sums, area benefits/costs, flows
+    return int(scratch + row + outputs)
+
+
+def working_set(m: Model) -> int:
+    """Doubles the engine kernel touches for one draw: its per-lane part
+    (:func:`lane_working_set`) and the draw-independent model arrays it reads."""
+    d = dims(m)
+    A, S, C, K, D, T, G = (d[k] for k in "ASCKDTG")
     # volume0, data_year, response_w, budget_ratio, gov_ratio, period_group, group_start/end,
     # years, comp_stream, comp_sign, flow_weights, df_stream, df_cost, budget_pv,
-    # followup_pv, payer_share, cost_flow, followup_flow
+    # followup_pv, payer_share, cost_flow, followup_flow, bw0, cw0
     inputs = (
         A * S
         + S
@@ -150,14 +167,15 @@ def working_set(m: Model) -> int:
         + A
         + 2 * G
         + T
-        + 3 * C
+        + 4 * C
         + S * T
         + T
         + 2 * A * D
         + D * K
         + 2 * D * T
+        + K
     )
-    return int(scratch + row + outputs + inputs)
+    return int(lane_working_set(m) + inputs)
 
 
 @njit(parallel=True, fastmath=True)
@@ -184,3 +202,48 @@ def ceiling_arrays(m: Model, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     # values near 1 / half keep the sums finite and far from subnormals
     return rng.random(half) / half, rng.random(half)
+
+
+STRICT_BLOCK = kernel._BLOCK  # draws per work item, as in the engine kernel (64)
+
+
+@njit(parallel=True)
+def strict_ceiling_kernel(theta, x, y, work, out):  # type: ignore[no-untyped-def]
+    """``work`` multiply-adds per draw under the engine kernel's own rules: strict IEEE (no
+    ``fastmath``, so no contraction into FMA and no reassociation), parallel over blocks of
+    ``STRICT_BLOCK`` (64) draws with the draws as the innermost loop (independent lanes, so LLVM vectorises
+    across draws without reordering any draw's operations), lane accumulators in a per-block
+    array. Each multiply-add is ``acc[b] = acc[b] + x[j] * y[j, b]``: ``x`` is shared (the
+    model arrays), ``y`` holds a column per lane (the per-draw scratch), so the block's working
+    set is ``len(x) * (STRICT_BLOCK + 1)`` doubles, the engine's per-block working set."""
+    n = theta.shape[0]
+    L = x.shape[0]
+    B = STRICT_BLOCK
+    full = work // L
+    rest = work - full * L
+    n_blocks = (n + B - 1) // B
+    for blk in prange(n_blocks):
+        i0 = blk * B
+        nb = min(n, i0 + B) - i0
+        acc = np.empty(B)
+        for b in range(B):
+            acc[b] = theta[i0 + min(b, nb - 1), 0]
+        for _ in range(full):
+            for j in range(L):
+                xj = x[j]
+                for b in range(B):
+                    acc[b] = acc[b] + xj * y[j, b]
+        for j in range(rest):
+            xj = x[j]
+            for b in range(B):
+                acc[b] = acc[b] + xj * y[j, b]
+        for b in range(nb):
+            out[i0 + b] = acc[b]
+
+
+def strict_ceiling_arrays(m: Model, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (h,) and ``y`` (h, 64) with h the engine's per-lane working set: per block of 64
+    draws, ``65 h`` doubles, against the engine's ``64 h`` + its shared model arrays."""
+    h = max(lane_working_set(m), 64)
+    rng = np.random.default_rng(seed)
+    return rng.random(h) / h, rng.random((h, STRICT_BLOCK))

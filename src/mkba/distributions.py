@@ -120,7 +120,7 @@ class InverseCdf:
         return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]
     """Closed-form inverse CDF of the triangular distribution."""
     width = hi - lo
@@ -133,7 +133,7 @@ def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]
             out[i] = hi - math.sqrt((1.0 - ui) * width * (hi - mode))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hermite_ppf(u, x, slope, zmax, out):  # type: ignore[no-untyped-def]
     """Cubic Hermite interpolation of a tabulated inverse CDF on a grid uniform in logit(u).
     Values outside the grid are set to NaN (to be evaluated exactly); returns their count."""

@@ -62,7 +62,13 @@ class Outcomes:
             return np.where(self.costs > 0, self.benefits / self.costs, np.nan)
 
     @staticmethod
-    def empty(n: int, m: Model) -> Outcomes:
+    def empty(n: int, m: Model, area_dtype: type | np.dtype = np.float64) -> Outcomes:
+        """Uninitialised outcome arrays for ``n`` draws. ``area_dtype`` is the type of the
+        per-area arrays (``area_benefits``, ``area_costs``): ``np.float32`` halves the memory
+        of many-area runs (3,000 areas x 20,000 draws: 480 instead of 960 MB); totals are
+        always summed in float64 inside the kernel, so only the per-area values are rounded.
+        The per-area arrays are stored column-major (Fortran order): ``area_benefits[:, a]``
+        is contiguous."""
         P, S, A, C, K, T = (
             len(PERSPECTIVES),
             len(m.streams),
@@ -77,8 +83,11 @@ class Outcomes:
             benefits=np.empty((n, P)),
             costs=np.empty((n, P)),
             stream=np.empty((n, P, S)),
-            area_benefits=np.empty((n, A)),
-            area_costs=np.empty((n, A)),
+            # column-major: one area's draws are contiguous, as every reader takes them
+            # (statistics per area, a column per area in draws.parquet), and the kernel
+            # writes a block of draws of one area at a time
+            area_benefits=np.empty((n, A), dtype=area_dtype, order="F"),
+            area_costs=np.empty((n, A), dtype=area_dtype, order="F"),
             component=np.empty((n, C)),
             stakeholder_benefits=np.empty((n, K)),
             stakeholder_costs=np.empty((n, K)),
@@ -122,6 +131,8 @@ def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
     # cost flows of the scenario's perspective: sum over areas and counted payers
     cost_flow = np.einsum("adt,dk,k->dt", m.budget, m.payer_share, m.cost_weights[p0])
     follow_flow = np.einsum("adt,dk,k->dt", m.followup_flow, m.payer_share, m.cost_weights[p0])
+    bw0 = np.ascontiguousarray(m.benefit_weights[p0])
+    cw0 = np.ascontiguousarray(m.cost_weights[p0])
     return (
         off_stream,
         off_comp,
@@ -147,6 +158,8 @@ def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
         m.payer_share,
         cost_flow,
         follow_flow,
+        bw0,
+        cw0,
     )
 
 
@@ -253,12 +266,62 @@ def raw_chunk(
         ben, cost = np.empty((n, A, C)), np.empty((n, A, K))
     flow = np.empty((n, T)) if flow is None else flow
     dflow = np.empty((n, T)) if dflow is None else dflow
-    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), ben, cost, flow, dflow)
+    # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
+    sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
+    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), True, ben, cost, flow, dflow, *sums)
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
     kernel.simulate_programme(theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
     return (ben, cost, flow, dflow, *po)
+
+
+def totals_chunk(
+    m: Model,
+    theta_t: np.ndarray,
+    out: Outcomes,
+    args: tuple | None = None,  # type: ignore[type-arg]
+) -> float:
+    """The compiled kernel's path without per-area raw outputs (top-down scenarios): the kernel
+    writes the sums over areas, the flows and the per-area totals straight into ``out`` (rows
+    of this chunk), then :func:`kernel.aggregate_totals` completes the per-draw outcomes.
+    Bit-identical to :func:`raw_chunk` + :func:`_aggregate_into` (same additions in the same
+    order). Returns the kernel's wall time (the rest is aggregation)."""
+    if m.programme is not None:
+        raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
+    A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
+    t0 = time.perf_counter()
+    kernel.simulate_chunk(
+        theta_t,
+        *(args or _kernel_args(m)),
+        False,
+        np.empty((0, A, C)),
+        np.empty((0, A, K)),
+        out.flow,
+        out.dflow,
+        out.component,
+        out.stakeholder_costs,
+        out.area_benefits,
+        out.area_costs,
+    )
+    t1 = time.perf_counter()
+    kernel.aggregate_totals(
+        out.dflow,
+        m.comp_stream,
+        m.benefit_weights,
+        m.cost_weights,
+        m.stakeholder_weights,
+        m.years.astype(float),
+        len(m.streams),
+        out.benefits,
+        out.costs,
+        out.stream,
+        out.component,
+        out.stakeholder_benefits,
+        out.stakeholder_costs,
+        out.payback,
+    )
+    return t1 - t0
 
 
 def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type: ignore[no-untyped-def]
@@ -310,6 +373,11 @@ def evaluate(
     n = theta.shape[0]
     out = Outcomes.empty(n, m)
     args = _kernel_args(m) if backend == "numba" else None
+    if backend == "numba" and m.programme is None:
+        for lo, hi in chunk_bounds(n, chunk_size):
+            theta_t = np.ascontiguousarray(theta[lo:hi].T)
+            totals_chunk(m, theta_t, out.take(slice(lo, hi)), args)
+        return out
     scratch = _scratch(m, min(n, chunk_size))
     for lo, hi in chunk_bounds(n, chunk_size):
         rows = out.take(slice(lo, hi))
@@ -383,6 +451,7 @@ def compute_chunk(
     samples_out: np.ndarray | None = None,
     args: tuple | None = None,  # type: ignore[type-arg]
     scratch: tuple[np.ndarray, np.ndarray] | None = None,
+    area_dtype: type | np.dtype = np.float64,
 ) -> ChunkResult:
     """Compute chunk ``index``: the one function every backend (in-process, Dask) calls.
 
@@ -394,30 +463,38 @@ def compute_chunk(
     hi = min(draws, lo + chunk_size)
     if not 0 <= lo < hi:
         raise ValueError(f"chunk {index} is outside {draws} draws")
-    out = Outcomes.empty(hi - lo, m) if out is None else out
+    out = Outcomes.empty(hi - lo, m, area_dtype) if out is None else out
     if args is None and backend == "numba":
         args = _kernel_args(m)
     t0 = time.perf_counter()
-    u = uniforms(
-        m,
-        lo,
-        hi,
-        seed=seed,
-        sampler=sampler,
-        chunk=index,
-        chunk_size=chunk_size,
-        factor=correlation_factor(m),
-    )
-    theta_t = m.theta_t(u)
+    factor = correlation_factor(m)
+    if factor is None and sampler in ("random", "lhs"):
+        # independent columns: drawn and transformed column by column, in parallel
+        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index)
+    else:
+        u = uniforms(
+            m,
+            lo,
+            hi,
+            seed=seed,
+            sampler=sampler,
+            chunk=index,
+            chunk_size=chunk_size,
+            factor=factor,
+        )
+        theta_t = m.theta_t(u)
     samples = None
     if keep_samples:
         samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
         samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
-    po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
-    raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po)
-    t2 = time.perf_counter()
-    _aggregate_into(m, raw, out, slice(0, hi - lo))
+    if backend == "numba" and m.programme is None:
+        t2 = t1 + totals_chunk(m, theta_t, out, args)
+    else:
+        po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
+        raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po)
+        t2 = time.perf_counter()
+        _aggregate_into(m, raw, out, slice(0, hi - lo))
     t3 = time.perf_counter()
     return ChunkResult(
         index,
@@ -442,7 +519,7 @@ def assemble(
     expected = list(range(len(chunk_bounds(draws, chunk_size))))
     if [c.index for c in chunks] != expected:
         raise ValueError(f"chunks {[c.index for c in chunks]} do not cover {expected}")
-    out = Outcomes.empty(draws, m)
+    out = Outcomes.empty(draws, m, chunks[0].outcomes.area_benefits.dtype)
     for c in chunks:
         for k, v in c.outcomes.fields().items():
             dst = getattr(out, k)[c.lo : c.hi]  # physical effects: only the first draws
@@ -477,12 +554,17 @@ def simulate(
     backend: str = "numba",
     keep_samples: bool = True,
     progress: Progress | None = None,
+    area_dtype: type | np.dtype = np.float64,
 ) -> Run:
     """Run the Monte Carlo simulation of a lowered scenario.
 
     Parameters default to the scenario's own ``draws``, ``seed``, ``sampler`` and
     ``chunk_size``. Chunk ``j`` always holds draws ``[j*chunk_size, (j+1)*chunk_size)`` and
     its own random stream, so the result does not depend on threads or workers.
+
+    ``area_dtype=np.float32`` stores the per-draw, per-area outcomes (``area_benefits``,
+    ``area_costs``) in single precision, for runs over many areas (see :meth:`Outcomes.empty`);
+    every other outcome is unchanged.
     """
     sc = m.spec.scenario
     draws = sc.draws if draws is None else int(draws)
@@ -491,11 +573,13 @@ def simulate(
     chunk_size = sc.chunk_size if chunk_size is None else int(chunk_size)
     if draws < 1:
         raise ValueError("draws must be at least 1")
-    out = Outcomes.empty(draws, m)
+    out = Outcomes.empty(draws, m, area_dtype)
     samples = np.empty((draws, len(m.uncertain))) if keep_samples else None
     args = _kernel_args(m) if backend == "numba" else None
     bounds = chunk_bounds(draws, chunk_size)
-    scratch = _scratch(m, min(draws, chunk_size))
+    # per-area raw outputs are needed only by the NumPy path and by bottom-up programmes
+    fused = backend == "numba" and m.programme is None
+    scratch = None if fused else _scratch(m, min(draws, chunk_size))
     t_sample = t_kernel = t_agg = 0.0
     chunk_means = np.empty(len(bounds))
     for j, (lo, hi) in enumerate(bounds):

@@ -149,6 +149,26 @@ class Model:
             row *= self.uncertain_scale[j]
         return tht
 
+    def sample_theta_t(
+        self, sampler: str, n: int, *, seed: int, chunk: int, threads: int | None = None
+    ) -> np.ndarray:
+        """``theta_t(uniform_matrix(...))`` of one chunk of independent columns (``random``,
+        ``lhs``; no copula), computed column by column on several threads: each uncertain
+        parameter's column is drawn from its own stream, clipped, put through its inverse CDF
+        and scaled into its row. The same numbers as the two steps, for any thread count."""
+        from mkba.sampling import map_columns
+
+        tht = np.empty((self.theta_fixed.size, n))
+        tht[:] = self.theta_fixed[:, None]
+
+        def fill(j: int, u: np.ndarray) -> None:
+            row = tht[self.uncertain_slot[j]]
+            row[:] = self.inverse_cdfs[j](u)
+            row *= self.uncertain_scale[j]
+
+        map_columns(sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads)
+        return tht
+
     def theta_at(self, values: dict[str, float]) -> np.ndarray:
         """One parameter vector: the fixed/base values, with ``values`` (by path, in the
         quantity's own units and price year) put in their slots."""

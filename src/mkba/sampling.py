@@ -14,7 +14,8 @@ normal correlation ``r = 2 sin(pi rho / 6)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -62,14 +63,14 @@ def uniform_matrix(
     if cols.size == 0:
         return np.empty((n, 0))
     if sampler in ("random", "lhs"):
-        u = np.empty((cols.size, n))
-        for i, k in enumerate(cols):
-            rng = np.random.default_rng(column_seed(seed, chunk, int(k)))
-            if sampler == "random":
-                u[i] = rng.random(n)
-            else:  # Latin hypercube column: one point in each of the n strata
-                _lhs_column(rng.random(2 * n), u[i])
-        u = u.T
+        # Latin hypercube column: one point in each of the n strata (see _lhs_column)
+        ut = np.empty((cols.size, n))
+
+        def fill(j: int, col: np.ndarray) -> None:
+            ut[j] = col
+
+        map_columns(sampler, n, cols, fill, seed=seed, chunk=chunk)
+        return np.ascontiguousarray(ut.T)
     elif sampler == "sobol":
         sob = qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(seed))
         if chunk:
@@ -80,7 +81,70 @@ def uniform_matrix(
     return np.clip(u, _EPS, 1 - _EPS)
 
 
-@njit(cache=True)
+def sampling_threads() -> int:
+    """Threads for sampling columns in parallel: numba's thread count (``NUMBA_NUM_THREADS``
+    or :func:`numba.set_num_threads`), so one setting governs the kernel and the sampling."""
+    import numba
+
+    return max(1, int(numba.get_num_threads()))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="mkba-sampling")
+    return _POOLS[threads]
+
+
+def uniform_column(sampler: str, n: int, *, seed: int, chunk: int, column: int) -> np.ndarray:
+    """One column of :func:`uniform_matrix` for the ``random`` and ``lhs`` samplers: its own
+    stream :func:`column_seed`, clipped to (0, 1) as the matrix is."""
+    rng = np.random.default_rng(column_seed(seed, chunk, column))
+    if sampler == "random":
+        u = rng.random(n)
+    elif sampler == "lhs":
+        u = np.empty(n)
+        _lhs_column(rng.random(2 * n), u)
+    else:
+        raise ValueError(f"sampler {sampler!r} has no independent columns")
+    return np.clip(u, _EPS, 1 - _EPS, out=u)
+
+
+def map_columns(
+    sampler: str,
+    n: int,
+    columns: Sequence[int] | np.ndarray,
+    fill: Callable[[int, np.ndarray], None],
+    *,
+    seed: int,
+    chunk: int,
+    threads: int | None = None,
+) -> None:
+    """Draw column ``columns[j]`` of a ``random``/``lhs`` chunk and hand it to ``fill(j, u)``,
+    for every ``j``, on ``threads`` threads (default :func:`sampling_threads`).
+
+    Each column comes from its own stream and ``fill`` writes only its own output, so the
+    numbers do not depend on the number of threads or the order in which columns finish.
+    NumPy's generators, its ufuncs and the compiled helpers release the GIL, so the columns
+    are drawn and transformed in parallel.
+    """
+    cols = [int(k) for k in columns]
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+
+    def one(j: int) -> None:
+        fill(j, uniform_column(sampler, n, seed=seed, chunk=chunk, column=cols[j]))
+
+    if threads == 1 or len(cols) < 2:
+        for j in range(len(cols)):
+            one(j)
+        return
+    for f in [_pool(threads).submit(one, j) for j in range(len(cols))]:
+        f.result()
+
+
+@njit(cache=True, nogil=True)
 def _lhs_column(r, out):  # type: ignore[no-untyped-def]
     """One Latin hypercube column from 2n uniform numbers: a Fisher-Yates permutation of the
     n strata driven by r[:n], and a uniform position within each stratum from r[n:]."""

@@ -6,9 +6,10 @@ bounds = the unit cube, groups from :mod:`mkba.sensitivity.groups`): SALib sampl
 cube, and every design row goes through the engine's one sampling path (copula where it
 applies, inverse CDFs, price indexing; :func:`mkba.sensitivity.common.evaluate_design`).
 
-Sobol': :func:`SALib.sample.sobol.sample` (Saltelli's scheme on a scrambled Sobol' sequence,
-first and total order, ``N (G + 2)`` evaluations for ``G`` groups) and
-:func:`SALib.analyze.sobol.analyze` (Saltelli et al. 2010 estimators, bootstrap confidence
+Sobol': Saltelli's scheme on a scrambled Sobol' sequence, first and total order, ``N (G + 2)``
+evaluations for ``G`` groups (:func:`mkba.sensitivity.design.saltelli_design`: the design of
+:func:`SALib.sample.sobol.sample`, element for element, built with array operations instead of
+SALib's Python loops) and :func:`SALib.analyze.sobol.analyze` (Saltelli et al. 2010 estimators, bootstrap confidence
 intervals).
 
 Morris: :func:`SALib.sample.morris.sample` (``r`` trajectories on a ``p``-level grid,
@@ -43,11 +44,11 @@ import pandas as pd
 from SALib.analyze import morris as morris_analyze
 from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
-from SALib.sample import sobol as sobol_sample
 
 from mkba.errors import InputError, Problem, RunError
 from mkba.model import Model
 from mkba.sensitivity.common import CHUNK, evaluate_design
+from mkba.sensitivity.design import saltelli_design
 from mkba.sensitivity.groups import Grouping
 from mkba.sensitivity.outputs import OutputRef, parse_output
 
@@ -213,7 +214,7 @@ def sobol(
 
     def run(n_base: int, s: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
         t0 = time.perf_counter()
-        x = sobol_sample.sample(problem, n_base, calc_second_order=False, seed=s)
+        x = saltelli_design(problem, n_base, s)
         t1 = time.perf_counter()
         y, tm = evaluate_design(model, grouping, x, refs, chunk_size=chunk_size)
         return x, y, {"sample_s": t1 - t0, **tm}
