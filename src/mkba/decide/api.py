@@ -30,10 +30,10 @@ from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import lower
 from mkba.output import run_directory, versions, write_json, write_table
+from mkba.outputs import OutputRef, default_threshold, output_array, parse_output
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.sensitivity.common import crn_uniforms
 from mkba.sensitivity.groups import resolve_groups, select_params
-from mkba.sensitivity.outputs import OutputRef, default_threshold, output_array, parse_output
 
 KINDS = ("voi", "allocate", "discover", "acceptability")
 DEFAULT_DRAWS = {"voi": 4096, "allocate": 1000, "discover": 4096, "acceptability": 4096}

@@ -30,10 +30,10 @@ from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import Model
 from mkba.output import run_directory, versions, write_json, write_table
+from mkba.outputs import expand_outputs
 from mkba.sensitivity import indices, local
 from mkba.sensitivity.common import resolve_bounds
 from mkba.sensitivity.groups import Grouping, resolve_groups, select_params
-from mkba.sensitivity.outputs import expand_outputs
 
 METHODS = ("tornado", "switching", "discount", "sobol", "morris")
 GLOBAL = ("sobol", "morris")
@@ -146,7 +146,7 @@ def run_sensitivity(
     ``draws`` means: Sobol' base samples N (default 4096; ``N (G + 2)`` evaluations), Morris
     trajectories (default 100), or the Monte Carlo draws of ``--mc`` and of the discount sweep
     (default 4096). ``seed`` defaults to the scenario's. See :mod:`mkba.sensitivity` for the
-    methods and :mod:`mkba.sensitivity.outputs` for output names.
+    methods and :mod:`mkba.outputs` for output names.
     """
     t_start = time.perf_counter()
     outputs = list(outputs) or ["npv"]

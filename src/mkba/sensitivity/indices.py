@@ -47,9 +47,9 @@ from SALib.sample import sobol as sobol_sample
 
 from mkba.errors import InputError, Problem, RunError
 from mkba.model import Model
+from mkba.outputs import OutputRef, parse_output
 from mkba.sensitivity.common import CHUNK, evaluate_design
 from mkba.sensitivity.groups import Grouping
-from mkba.sensitivity.outputs import OutputRef, parse_output
 
 SOBOL_TOLERANCE = 0.05  # converged: every S1 and ST 95 % half-width below this
 MORRIS_TOLERANCE = 0.10  # converged: every mu* 95 % half-width below this x the largest mu*
