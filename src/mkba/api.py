@@ -15,6 +15,7 @@ from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.paths import check_target, safe_name
+from mkba.report.inputs import write_inputs
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
@@ -114,6 +115,7 @@ def finish_run(
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
             files += write_table(tmp, "draws", results.draws_table(run), csv=False)
             files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            files += write_inputs(tmp, spec, manifest, summ)
             if run.model.programme is not None:
                 from mkba import programme_results
 

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from mkba.errors import InputError, MkbaError, Problem, RunError
-from mkba.report.labels import Labels
+from mkba.report.inputs import RunInputs
+from mkba.report.labels import Labels, check_lang
 
 REQUIRED_FILES = ("manifest.json", "summary.json")
 TABLE_FILES = ("breakdown", "draws", "yearly_quantiles")
@@ -80,6 +81,7 @@ class RunData:
     extra_files: dict[str, Path] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # computed once per run
     given: dict[str, list[Path]] = field(default_factory=dict)  # --sensitivity / --batch folders
+    inputs: RunInputs | None = None  # inputs.json, or built from the spec of an older run
 
     @property
     def perspective(self) -> str:
@@ -90,6 +92,8 @@ class RunData:
         return self.spec.params if self.spec is not None else None
 
     def labels(self, lang: str) -> Labels:
+        if self.inputs is not None:
+            return Labels(lang, names=self.inputs.names(check_lang(lang)))
         return Labels(lang, self.params)
 
 
@@ -291,7 +295,12 @@ def load_run(
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     frames = {t: _read_table(run_dir, t) for t in TABLE_FILES}
-    spec, note = load_spec(manifest, run_dir) if with_spec else (None, None)
+    inputs = RunInputs.read(run_dir) if with_spec else None
+    spec, note = None, None
+    if with_spec and inputs is None:  # a run of an older version: its scenario, if found
+        spec, note = load_spec(manifest, run_dir)
+        if spec is not None:
+            inputs = RunInputs.from_spec(spec, manifest, summary)
     extras, extra_files = find_extras(run_dir, sensitivity, batch)
     return RunData(
         path=run_dir,
@@ -305,14 +314,19 @@ def load_run(
         extras=extras,
         extra_files=extra_files,
         given={"sensitivity": _folders(sensitivity), "batch": _folders(batch)},
+        inputs=inputs,
     )
 
 
 def scenario_title(run: RunData, lang: str) -> str:
     """The scenario's title in ``lang``: ``title_nl`` for Dutch when the scenario gives one."""
     s = run.summary
-    if lang == "nl" and run.spec is not None and run.spec.scenario.title_nl:
-        return str(run.spec.scenario.title_nl)
+    if run.inputs is not None:
+        title_nl = run.inputs.title_nl
+    else:
+        title_nl = run.spec.scenario.title_nl if run.spec is not None else None
+    if lang == "nl" and title_nl:
+        return str(title_nl)
     return str(s.get("title") or s["scenario"])
 
 
@@ -346,9 +360,9 @@ class PmItem:
 def pm_items(run: RunData | None) -> list[PmItem]:
     """The PM items of the run's scenario (``[pm.<id>]`` tables): they belong to the
     programme, not to the package. None when the scenario cannot be found."""
-    if run is None or run.spec is None:
+    if run is None or run.inputs is None:
         return []
-    return [PmItem(id=k, **v.model_dump()) for k, v in run.spec.scenario.pm.items()]
+    return [PmItem(id=k, **v) for k, v in run.inputs.pm.items()]
 
 
 # --- chart data ------------------------------------------------------------------------------
@@ -450,7 +464,7 @@ def waterfall(run: RunData, labels: Labels) -> ChartData:
     return ChartData(pd.DataFrame(rows), {"gap": level - _stat(s["npv"])})
 
 
-def _component_weights(params: Any) -> dict[str, dict[str, float]]:
+def component_weights(params: Any) -> dict[str, dict[str, float]]:
     """component ``stream.comp`` -> {stakeholder: +1 gainer / -1 loser of a transfer}."""
     out: dict[str, dict[str, float]] = {}
     for sid, st in params.streams.items():
@@ -478,7 +492,7 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
         if c.startswith("stakeholder.") and c.endswith(".benefits_pv")
     ]
     rows: list[dict[str, Any]] = []
-    weights = _component_weights(run.params) if run.params is not None else None
+    weights = run.inputs.component_weights if run.inputs is not None else None
     comp_cols = [c for c in d.columns if c.startswith("component.")]
     means = {c[len("component.") :]: float(d[c].mean()) for c in comp_cols}
     for k in ks:
@@ -534,8 +548,8 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
         for k in ks
     }
     public = {}
-    if run.params is not None:
-        public = {k: bool(run.params.model.stakeholders[k].public) for k in ks}
+    if run.inputs is not None:
+        public = {k: run.inputs.public[k] for k in ks}
     # stakeholders without flows (nothing gained, lost or paid in the means) are left out
     flows = {k for k, v in zip(frame["stakeholder"], frame["value"], strict=True) if v != 0.0}
     order = [k for k in ks if k in flows or net[k] != 0.0]
@@ -556,10 +570,10 @@ def stakeholder_table(run: RunData, labels: Labels) -> pd.DataFrame:
     rows = []
     for k, net in s["by_stakeholder"].items():
         pub = None
-        if run.params is not None and k in run.params.model.stakeholders:
-            pub = bool(run.params.model.stakeholders[k].public)
+        if run.inputs is not None and k in run.inputs.public:
+            pub = run.inputs.public[k]
         mine = parts[(parts["stakeholder"] == k) & (parts["part"] != "programme_costs")]
-        if run.params is not None:
+        if run.inputs is not None:
             gains = float(mine.loc[mine["value"] > 0, "value"].sum())
             losses = float(-mine.loc[mine["value"] < 0, "value"].sum()) + 0.0  # no -0.0
         else:
@@ -929,6 +943,14 @@ ASSUMPTION_COLUMNS = (
 
 
 def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
+    """The assumptions table of a run (:func:`assumptions_from_spec`), as stamped into its
+    ``inputs.json`` at run time; empty when a run has neither stored inputs nor a scenario."""
+    if run.inputs is None:
+        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    return run.inputs.assumptions(labels.lang, ASSUMPTION_COLUMNS)
+
+
+def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     """Every input of the run with unit, price year and sources (or the stated assumption).
 
     Groups: ``scenario`` (years, discount rate, budget), ``areas`` (the columns of
