@@ -56,8 +56,9 @@ def test_names_mean_what_summary_json_says(run: engine.Run) -> None:
         assert results.stats(net)["mean"] == s["by_stakeholder"][k]["mean"]
     for key in ("npv", "bcr", "costs_pv", "benefits_pv"):
         assert calibrate.statistic(run, f"{key}.mean") == s[key]["mean"]
-        assert calibrate.statistic(run, f"fiscal.{key}.p50") == (
-            s["perspectives"]["fiscal"][key]["p50"]
+        assert (
+            calibrate.statistic(run, f"fiscal.{key}.p50")
+            == (s["perspectives"]["fiscal"][key]["p50"])
         )
     assert calibrate.statistic(run, "prob_npv_positive") == s["prob_npv_positive"]
     # the IRR of the registry is the one summary.json reports

@@ -175,6 +175,49 @@ def _folders(given: Folders) -> list[Path]:
     return [Path(g) for g in given]
 
 
+def check_stamps(
+    run_manifest: dict[str, Any], tables: dict[str, pd.DataFrame], files: dict[str, Path]
+) -> None:
+    """Refuse sensitivity tables of another scenario than the run's, and a tornado and
+    switching values of different outputs (:func:`mkba.runinfo.stamp_table` stamps them; a
+    table of an older version without stamps is taken as it is)."""
+    problems = []
+    own = run_manifest.get("scenario_hash")
+    for name, df in tables.items():
+        if name == "variants" or "scenario_hash" not in df.columns or own is None:
+            continue
+        theirs = {str(h) for h in df["scenario_hash"].dropna()}
+        if theirs and theirs != {own}:
+            problems.append(
+                Problem(
+                    f"{files[name]}.*",
+                    "scenario_hash",
+                    f"a {name} table of another scenario or variant (hash "
+                    f"{', '.join(sorted(h[:12] for h in theirs))}; this run: {own[:12]}): "
+                    "not merged into this report; run the sensitivity analysis on this scenario",
+                )
+            )
+    if "tornado" in tables and "switching" in tables:
+        keys = []
+        both = set(tables["tornado"].columns) & set(tables["switching"].columns)
+        cols = [c for c in ("output", "output_perspective") if c in both]
+        for name in ("tornado", "switching"):
+            df = tables[name]
+            keys.append({tuple(str(x) for x in r) for r in df[cols].drop_duplicates().values})
+        if all(keys) and keys[0] != keys[1]:
+            show = [" ".join(sorted(" ".join(k) for k in ks)) for ks in keys]
+            problems.append(
+                Problem(
+                    f"{files['switching']}.*",
+                    "output",
+                    f"switching values of output {show[1]} cannot be merged into a tornado of "
+                    f"output {show[0]}: run both for the same --output",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
 def find_extras(
     run_dir: Path, sensitivity: Folders = None, batch: Folders = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
@@ -219,6 +262,11 @@ def find_extras(
                     break
             if name in tables:
                 break
+    check_stamps(
+        json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {},
+        tables,
+        files,
+    )
     return tables, files
 
 
