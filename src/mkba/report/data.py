@@ -909,6 +909,8 @@ _DIST_NAMES: dict[str, tuple[str, str]] = {
     "choice": ("choice", "keuze"),
 }
 _DIST_FIELDS = ("min", "mode", "max", "mean", "sd", "median", "high", "alpha", "beta")
+_DIST_FIELDS_NL = {"mode": "modus", "mean": "gemiddelde", "median": "mediaan"}
+"""Dutch names of the distribution fields (the others are written the same)."""
 
 
 def describe_value(q: Any, lang: str) -> str:
@@ -931,7 +933,7 @@ def describe_value(q: Any, lang: str) -> str:
         v = getattr(d, f, None)
         if v is None or (f in ("min", "max") and d.type == "beta" and v in (0.0, 1.0)):
             continue
-        key = f
+        key = _DIST_FIELDS_NL.get(f, f) if lang == "nl" else f
         if f == "high" and d.type == "lognormal":
             key = f"P{round(100 * d.high_q)}"
         parts.append(f"{key} {format_plain(v, lang)}")

@@ -176,7 +176,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "volume.factor": ("focus-area volume factor", "volumefactor focusgebied"),
     "trend": ("trend without the programme", "trend in het nulalternatief"),
     "effect": ("effect size", "effectgrootte"),
-    "deadweight": ("dead weight", "deadweight (zou toch gebeuren)"),
+    "deadweight": ("dead weight", "meeliftereffect (zou toch gebeuren)"),
     "displacement": ("displacement", "verdringing"),
     "lag": ("lag", "vertraging"),
     "ramp": ("ramp-up", "aanlooptijd"),
