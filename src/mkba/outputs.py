@@ -290,6 +290,12 @@ def output_array(outcomes: Outcomes, model: Model, name: str | OutputRef) -> np.
     raise ValueError(f"unknown output kind {ref.kind!r}")  # pragma: no cover
 
 
+def is_ratio_name(name: str) -> bool:
+    """Whether an output name (as a stored table writes it) is a benefit-cost ratio: the
+    model-free check for readers of run directories, which have no model to parse against."""
+    return name.strip().rsplit(".", 1)[-1] == "bcr"
+
+
 def default_threshold(ref: OutputRef) -> float:
     """Where the conclusion changes: 1 for a benefit-cost ratio, 0 otherwise."""
     return 1.0 if ref.is_ratio else 0.0

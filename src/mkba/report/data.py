@@ -840,7 +840,9 @@ def discount_sweep(df: pd.DataFrame, rate: float | None = None) -> ChartData:
     check_columns(f, DISCOUNT_COLUMNS, "discount")
     f = f.sort_values("rate", kind="mergesort").reset_index(drop=True)
     output = str(f["output"].iloc[0]) if "output" in f.columns and len(f) else "npv"
-    threshold = 1.0 if output.split(".")[-1] == "bcr" else 0.0
+    from mkba.outputs import is_ratio_name
+
+    threshold = 1.0 if is_ratio_name(output) else 0.0
     r = f["rate"].to_numpy(dtype=float)
     y = f["npv_p50"].to_numpy(dtype=float) - threshold
     cross = math.nan
