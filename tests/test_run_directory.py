@@ -124,3 +124,21 @@ def test_tables_of_another_scenario_or_output_are_refused(run_dir: Path, tmp_pat
     )
     with pytest.raises(InputError, match="cannot be merged into a tornado"):
         rd.load_run(run_dir, sensitivity=mixed)
+
+
+def test_real_sensitivity_tables_are_stamped_and_checked(run_dir: Path, tmp_path: Path) -> None:
+    """mkba sensitivity stamps its tables; a study tornado is not merged with welfare
+    switching values (the fault that started this)."""
+    from mkba.sensitivity.api import run_sensitivity
+
+    p = ["streams.safety.effect", "costs.physical.overrun"]
+    t = run_sensitivity(REFERENCE, "tornado", params=p, outputs=("study.npv",),
+                        out=tmp_path / "t")  # fmt: skip
+    s = run_sensitivity(REFERENCE, "switching", params=p, outputs=("welfare.npv",),
+                        out=tmp_path / "s")  # fmt: skip
+    tab = pd.read_parquet(Path(str(t.output_dir)) / "tornado.parquet")
+    own = json.loads((run_dir / "manifest.json").read_text())["scenario_hash"]
+    assert set(tab["scenario_hash"]) == {own} and set(tab["output_perspective"]) == {"study"}
+    assert rd.load_run(run_dir, sensitivity=[t.output_dir]).extras["tornado"] is not None
+    with pytest.raises(InputError, match="cannot be merged into a tornado"):
+        rd.load_run(run_dir, sensitivity=[t.output_dir, s.output_dir])

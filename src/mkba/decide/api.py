@@ -30,7 +30,7 @@ from mkba.load import Spec, load_scenario
 from mkba.model import lower
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.outputs import OutputRef, default_threshold, output_array, parse_output
-from mkba.runinfo import hash_id, manifest_head
+from mkba.runinfo import hash_id, manifest_head, stamp_table
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.sensitivity.common import crn_uniforms
 from mkba.sensitivity.groups import resolve_groups, select_params
@@ -108,8 +108,16 @@ def _finish(
             files = []
             write_json(tmp / "result.json", document)
             files.append("result.json")
+            out_name = settings.get("output") or (
+                document.get("output") if isinstance(document, dict) else None
+            )
             for name, df in tables.items():
-                files += write_table(tmp, name, df)
+                stamped = stamp_table(df, spec.digest, {})
+                if out_name is not None:
+                    stamped["output"] = stamped.get("output", out_name)
+                files += write_table(
+                    tmp, name, stamped.drop(columns="output_perspective", errors="ignore")
+                )
             for lang in ("en", "nl"):
                 files += dcharts.write_charts(kind, document, tables, tmp, lang)
             manifest["files"] = files
