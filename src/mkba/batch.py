@@ -33,7 +33,7 @@ from mkba.load import Spec, grid_points, load_scenario
 from mkba.model import Model
 from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
 from mkba.paths import check_target, safe_name
-from mkba.runinfo import hash_id
+from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -421,7 +421,7 @@ def run_batch(
                 write=True,
                 timings={},
                 t0=time.perf_counter(),
-                extra={"batch": str(out), "job": p.job.label, "grid_point": p.job.point},
+                extra={"batch": portable_path(out), "job": p.job.label, "grid_point": p.job.point},
                 force=force,
             )
         except MkbaError as exc:

@@ -243,8 +243,8 @@ def find_extras(
         home = json.loads(manifest.read_text(encoding="utf-8")).get("batch")
     except (OSError, ValueError):
         home = None
-    if home:
-        batch_home = [Path(home) / "summary", Path(home)]
+    if home:  # as written (relative to the working folder), else where a batch puts its runs
+        batch_home = [Path(home) / "summary", Path(home), run_dir.parent.parent / "summary"]
     for name, (stems, columns, kind) in EXTRA_FILES.items():
         if kind == "sensitivity":
             folders = [*sens, run_dir, run_dir / "sensitivity"]
