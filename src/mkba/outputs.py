@@ -181,22 +181,26 @@ def parse_output(model: Model, name: str) -> OutputRef:
         if rest[0] not in model.streams:
             raise _bad(name, _known("stream", model.streams))
         return ref("stream", p, model.streams.index(rest[0]), "benefits_pv", rest[0])
+
+    def one_of(
+        kind: str, what: str, ids: list[str], parts: tuple[str, ...], default: str
+    ) -> OutputRef:
+        """An area's or stakeholder's output: ``by_X.ID[.PART]`` (scenario perspective)."""
+        only_own()
+        if rest[0] not in ids:
+            raise _bad(name, _known(what, ids))
+        part = rest[1] if len(rest) == 2 else default
+        if part not in parts:
+            article = "an" if what[0] in "aeiou" else "a"
+            raise _bad(name, f"{article} {what}'s output is one of {', '.join(parts)}")
+        return ref(kind, own, ids.index(rest[0]), part, rest[0])
+
     if head == "by_area" and len(rest) in (1, 2):
-        only_own()
-        if rest[0] not in model.areas:
-            raise _bad(name, _known("area", model.areas))
-        part = rest[1] if len(rest) == 2 else "benefits_pv"
-        if part not in AREA_PARTS:
-            raise _bad(name, f"an area's output is one of {', '.join(AREA_PARTS)}")
-        return ref("area", own, model.areas.index(rest[0]), part, rest[0])
+        return one_of("area", "area", list(model.areas), AREA_PARTS, "benefits_pv")
     if head == "by_stakeholder" and len(rest) in (1, 2):
-        only_own()
-        if rest[0] not in model.stakeholders:
-            raise _bad(name, _known("stakeholder", model.stakeholders))
-        part = rest[1] if len(rest) == 2 else "net"
-        if part not in STAKEHOLDER_PARTS:
-            raise _bad(name, f"a stakeholder's output is one of {', '.join(STAKEHOLDER_PARTS)}")
-        return ref("stakeholder", own, model.stakeholders.index(rest[0]), part, rest[0])
+        return one_of(
+            "stakeholder", "stakeholder", list(model.stakeholders), STAKEHOLDER_PARTS, "net"
+        )
     if head == "by_component" and len(rest) == 2:
         only_own()
         comp = ".".join(rest)
