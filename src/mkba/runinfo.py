@@ -10,6 +10,7 @@ perspective, and the package versions. Paths in a manifest are written by
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,13 @@ def portable_path(path: Path | str | None) -> str | None:
     p = Path(path)
     if not p.is_absolute() and ".." not in p.parts:
         return p.as_posix()
+    # lexically (no resolve: a folder about to be written may not exist or loop)
+    cwd = Path.cwd()
+    q = Path(os.path.normpath(cwd / p))
     try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return q.relative_to(cwd).as_posix()
     except ValueError:
-        return p.name
+        return q.name
 
 
 def stamp_table(df: Any, scenario_hash: str, perspectives: dict[str, str]) -> Any:
