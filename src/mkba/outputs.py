@@ -30,7 +30,7 @@ value per draw, :func:`label` its words.
 
 Money in euros of the scenario's price year, present value at its base year.
 
-Until 0.x, ``by_area.AREA`` meant the area's benefits in ``summary.json`` and ``mkba calibrate``
+Before the output registry, ``by_area.AREA`` meant the area's benefits in ``summary.json`` and ``mkba calibrate``
 but its NPV in ``mkba sensitivity``; it now means the benefits everywhere and the NPV is
 ``by_area.AREA.npv`` (see the CHANGELOG).
 """
