@@ -30,9 +30,9 @@ value per draw, :func:`label` its words.
 
 Money in euros of the scenario's price year, present value at its base year.
 
-Before the output registry, ``by_area.AREA`` meant the area's benefits in ``summary.json`` and ``mkba calibrate``
-but its NPV in ``mkba sensitivity``; it now means the benefits everywhere and the NPV is
-``by_area.AREA.npv`` (see the CHANGELOG).
+Before the output registry, ``by_area.AREA`` meant the area's benefits in ``summary.json`` and
+``mkba calibrate`` but its NPV in ``mkba sensitivity``; it now means the benefits everywhere and
+the NPV is ``by_area.AREA.npv`` (see the CHANGELOG).
 """
 
 from __future__ import annotations
