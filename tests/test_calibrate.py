@@ -43,7 +43,7 @@ def test_bad_targets_and_free_parameters() -> None:
         cal.parse_target("benefits")
     with pytest.raises(InputError, match="unknown parameter"):
         cal.calibrate(TINY, [cal.Target("benefits_pv.p50", 1.0)], [["streams.s1.nope"]], draws=16)
-    with pytest.raises(InputError, match="unknown statistic"):
+    with pytest.raises(InputError, match="unknown stream"):
         cal.calibrate(
             TINY, [cal.Target("by_stream.zz.p50", 1.0)], [["streams.s1.effect"]], draws=16
         )

@@ -120,7 +120,7 @@ def extras_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_summary_table_adds_up_and_lists_pm_items(ref: rd.RunData) -> None:
     s = ref.summary
-    f = rd.summary_table(ref, Labels("nl", ref.params)).frame
+    f = rd.summary_table(ref, ref.labels("nl")).frame
     benefits = f[f["kind"] == "benefit"]
     assert set(benefits["key"]) == set(s["by_stream"])
     assert _rel(benefits["mean"].sum(), s["benefits_pv"]["mean"]) < 1e-9  # means add up
@@ -138,7 +138,7 @@ def test_summary_table_adds_up_and_lists_pm_items(ref: rd.RunData) -> None:
 
 
 def test_waterfall_runs_from_costs_to_npv(ref: rd.RunData) -> None:
-    cd = rd.waterfall(ref, Labels("en", ref.params))
+    cd = rd.waterfall(ref, ref.labels("en"))
     f = cd.frame
     assert f["kind"].iloc[0] == "cost" and f["kind"].iloc[-1] == "total"
     assert f["delta"].iloc[0] == -ref.summary["costs_pv"]["mean"]
@@ -150,7 +150,7 @@ def test_waterfall_runs_from_costs_to_npv(ref: rd.RunData) -> None:
 
 
 def test_stakeholder_parts_add_up_to_each_net_and_to_the_welfare_npv(ref: rd.RunData) -> None:
-    labels = Labels("en", ref.params)
+    labels = ref.labels("en")
     cd = rd.stakeholders(ref, labels)
     f = cd.frame
     d = ref.draws
@@ -173,7 +173,7 @@ def test_stakeholder_parts_add_up_to_each_net_and_to_the_welfare_npv(ref: rd.Run
 
 
 def test_areas_sorted_and_from_the_summary(ref: rd.RunData) -> None:
-    f = rd.areas(ref, Labels("nl", ref.params)).frame
+    f = rd.areas(ref, ref.labels("nl")).frame
     s = ref.summary
     assert len(f) == 16 and list(f["npv"]) == sorted(f["npv"], reverse=True)
     one = f.set_index("area").loc["rotterdam-zuid"]
@@ -226,13 +226,13 @@ def test_rank_correlations_find_the_driver() -> None:
 
 
 def test_rank_correlations_of_a_real_run(ref: rd.RunData) -> None:
-    f = rd.rank_correlations(ref, Labels("nl", ref.params)).frame
+    f = rd.rank_correlations(ref, ref.labels("nl")).frame
     assert 0 < len(f) <= 15 and (f["rho"].abs() <= 1).all()
     assert list(f["rho"].abs()) == sorted(f["rho"].abs(), reverse=True)
     assert all(lbl != path for lbl, path in zip(f["label"], f["parameter"], strict=True))
-    assert Labels("nl", ref.params).param(
-        "streams.care_wmo.components.support_cost.unit_value"
-    ) == ("Wmo-ondersteuning, bespaarde Wmo-kosten: eenheidsprijs")
+    assert ref.labels("nl").param("streams.care_wmo.components.support_cost.unit_value") == (
+        "Wmo-ondersteuning, bespaarde Wmo-kosten: eenheidsprijs"
+    )
 
 
 def test_tornado_switching_discount_and_variants_from_plain_frames() -> None:
@@ -288,7 +288,7 @@ def test_pm_items_are_data_of_the_scenario(ref: rd.RunData) -> None:
     items = rd.pm_items(ref)
     assert len(items) >= 5
     assert all(i.label and i.label_nl and i.why and i.why_nl for i in items)
-    assert [i.id for i in items] == list(ref.spec.scenario.pm)
+    assert ref.inputs is not None and [i.id for i in items] == list(ref.inputs.pm)
     assert {i.text for i in items} <= {"+PM", "\u2212PM", "\u00b1PM"}
     assert rd.pm_items(None) == []
 
@@ -301,6 +301,7 @@ def test_a_run_whose_scenario_is_gone_or_changed(ref_dir: Path, tmp_path: Path) 
 
     gone = tmp_path / "gone"
     shutil.copytree(ref_dir, gone)
+    (gone / "inputs.json").unlink()  # a run directory of a version before inputs.json
     manifest = json.loads((gone / "manifest.json").read_text())
     manifest["scenario_file"] = str(tmp_path / "nowhere.toml")
     (gone / "manifest.json").write_text(json.dumps(manifest))
@@ -315,6 +316,7 @@ def test_a_run_whose_scenario_is_gone_or_changed(ref_dir: Path, tmp_path: Path) 
 
     changed = tmp_path / "changed"
     shutil.copytree(ref_dir, changed)
+    (changed / "inputs.json").unlink()
     manifest = json.loads((changed / "manifest.json").read_text())
     manifest["scenario_hash"] = "0" * 64
     (changed / "manifest.json").write_text(json.dumps(manifest))
@@ -442,7 +444,7 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     # one scale for the workbook (table_scale): the reference's rows run from about EUR 0.2 bn
     # to EUR 5.8 bn, so billions with two decimals
     assert money.startswith("€ #,##0.00,,,") and '"mld"' in money
-    assert ws.cell(row=1, column=1).value == ref.spec.scenario.title_nl  # the Dutch title
+    assert ws.cell(row=1, column=1).value == ref.inputs.title_nl  # the Dutch title
 
     ws = wb["Gebieden"]
     data = [r for r in ws.tables["tblAreas"].ref.split(":")]

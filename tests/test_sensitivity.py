@@ -302,7 +302,9 @@ def test_output_names(model) -> None:  # type: ignore[no-untyped-def]
     o = engine.evaluate(model, model.theta_fixed[None, :])
     npv = output_array(o, model, "npv")[0]
     assert output_array(o, model, "welfare.npv")[0] == npv
-    assert output_array(o, model, "by_area.a1")[0] == pytest.approx(npv, rel=1e-12)
+    # by_area.A is the area's benefits (as in summary.json); its NPV is by_area.A.npv
+    assert output_array(o, model, "by_area.a1.npv")[0] == pytest.approx(npv, rel=1e-12)
+    assert output_array(o, model, "by_area.a1")[0] == output_array(o, model, "benefits_pv")[0]
     assert output_array(o, model, "cumulative_npv.2025")[0] == pytest.approx(npv, rel=1e-12)
     assert output_array(o, model, "cumulative_npv.2020")[0] == 0.0
     assert output_array(o, model, "by_stakeholder.gov")[0] == pytest.approx(npv, rel=1e-12)

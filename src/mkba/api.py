@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import run_directory, versions, write_json, write_table
 from mkba.paths import check_target, safe_name
+from mkba.report.inputs import write_inputs
+from mkba.runinfo import hash_id, manifest_head, portable_path
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
@@ -26,11 +27,9 @@ def default_scenario() -> Path:
 
 def run_id(spec: Spec, draws: int, seed: int, sampler: str, chunk_size: int) -> str:
     """Deterministic id of a run: the same inputs and settings give the same id."""
-    h = hashlib.sha256()
-    for part in (spec.digest, spec.variant or "", str(draws), str(seed), sampler, str(chunk_size)):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:12]
+    return hash_id(
+        (spec.digest, spec.variant or "", str(draws), str(seed), sampler, str(chunk_size))
+    )
 
 
 def default_run_dir(spec: Spec, rid: str, kind: str | None = None) -> Path:
@@ -74,28 +73,20 @@ def finish_run(
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)
     summ["run_id"] = rid
+    summ["scenario_hash"] = spec.digest
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
     if side_by_side is not None:
         summ["side_by_side"] = side_by_side
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
-        summ["output_dir"] = str(out_dir)
+        summ["output_dir"] = portable_path(out_dir)
     manifest = {
-        "run_id": rid,
-        "scenario": spec.name,
-        "variant": spec.variant,
-        "scenario_file": str(spec.path),
-        "scenario_path": str(spec.path.resolve()),
-        "scenario_hash": spec.digest,
-        "parameters_dir": str(spec.params.root),
-        "parameters_hash": spec.params.digest,
-        "calibration_file": str(spec.calibration_path) if spec.calibration_path else None,
+        **manifest_head(spec, rid),
         "draws": run.draws,
         "seed": run.seed,
         "sampler": run.sampler,
         "chunk_size": run.chunk_size,
-        "perspective": sc.perspective,
         "base_year": sc.base_year,
         "price_year": sc.price_year,
         "uncertain_parameters": list(run.model.uncertain),
@@ -114,6 +105,7 @@ def finish_run(
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
             files += write_table(tmp, "draws", results.draws_table(run), csv=False)
             files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            files += write_inputs(tmp, spec, manifest, summ)
             if run.model.programme is not None:
                 from mkba import programme_results
 

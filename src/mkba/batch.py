@@ -33,6 +33,7 @@ from mkba.load import Spec, grid_points, load_scenario
 from mkba.model import Model
 from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
 from mkba.paths import check_target, safe_name
+from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -379,7 +380,7 @@ def run_batch(
         problems.append(Problem("batch", "jobs", "two jobs would share one run folder", clash))
     if problems:
         raise InputError(problems)
-    batch_id = hashlib.sha256("\0".join(p.run_id for p in plans).encode()).hexdigest()[:12]
+    batch_id = hash_id((p.run_id for p in plans), terminated=False)
     check_target(out / "summary", batch_id, force=force or resume)
     for p in plans:
         check_target(out / "runs" / p.job.folder, p.run_id, force=force)
@@ -420,7 +421,7 @@ def run_batch(
                 write=True,
                 timings={},
                 t0=time.perf_counter(),
-                extra={"batch": str(out), "job": p.job.label, "grid_point": p.job.point},
+                extra={"batch": portable_path(out), "job": p.job.label, "grid_point": p.job.point},
                 force=force,
             )
         except MkbaError as exc:
@@ -501,6 +502,7 @@ def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
                 "scenario": d["scenario"],
                 "variant": d.get("variant"),
                 "perspective": p,
+                "scenario_hash": d.get("scenario_hash"),
             }
             for metric in ("npv", "bcr", "costs_pv", "benefits_pv"):
                 for stat in ("mean", "p5", "p50", "p95"):

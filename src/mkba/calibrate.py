@@ -26,13 +26,12 @@ import numpy as np
 import tomli_w
 from scipy.optimize import least_squares
 
-from mkba import __version__, engine, implied, results
+from mkba import __version__, engine, implied, outputs, results
 from mkba.engine import Run
 from mkba.errors import InputError, Problem, RunError
 from mkba.load import Spec, deep_merge, load_scenario, nest_key
 from mkba.model import lower
 from mkba.output import atomic_write_text
-from mkba.schema.scenario import PERSPECTIVES
 
 STATISTICS = ("mean", "p5", "p50", "p95", "sd")
 SCENARIO_KEYS = ("budget.per_resident", "budget.total")
@@ -89,43 +88,25 @@ def statistic(run: Run, name: str) -> float:
 def statistic_draws(run: Run, name: str) -> tuple[np.ndarray, str]:
     """The per-draw values behind a statistic name, and the statistic to take of them.
 
-    Names are in the scenario's perspective unless one is given first.
-
-    ``[perspective.]costs_pv|benefits_pv|npv|bcr.STAT``, ``[perspective.]by_stream.S.STAT``,
-    ``by_area.A.STAT``, ``by_stakeholder.K.STAT``, ``by_component.STREAM.COMP.STAT``,
-    ``prob_npv_positive``; STAT is one of mean, p5, p50, p95, sd.
+    A statistic name is an output name of the registry (:mod:`mkba.outputs`; names are in the
+    scenario's perspective unless one is given first) followed by ``.STAT``, STAT one of
+    mean, p5, p50, p95, sd; or ``[perspective.]prob_npv_positive``.
     """
     m = run.model
-    o = run.outcomes
     parts = name.split(".")
-    persp = m.spec.scenario.perspective
-    if parts[0] in PERSPECTIVES:
-        persp, parts = parts[0], parts[1:]
-    p = PERSPECTIVES.index(persp)
-    if parts == ["prob_npv_positive"]:
-        return (o.npv[:, p] > 0).astype(float), "share"
+    if parts[-1] == "prob_npv_positive" and len(parts) <= 2:
+        npv = outputs.output_array(run.outcomes, m, ".".join([*parts[:-1], "npv"]))
+        return (npv > 0).astype(float), "share"
     if len(parts) < 2 or parts[-1] not in STATISTICS:
         raise InputError(
             [Problem("--target", name, f"must end in one of {', '.join(STATISTICS)}", name)]
         )
-    stat, head = parts[-1], parts[:-1]
-    arr: np.ndarray | None = None
-    if len(head) == 1 and head[0] in ("costs_pv", "benefits_pv", "npv", "bcr"):
-        arr = results.perspective_arrays(run, persp)[head[0]]
-    elif head[0] == "by_stream" and len(head) == 2 and head[1] in m.streams:
-        arr = o.stream[:, p, m.streams.index(head[1])]
-    elif head[0] == "by_area" and len(head) == 2 and head[1] in m.areas:
-        arr = o.area_benefits[:, m.areas.index(head[1])]
-    elif head[0] == "by_stakeholder" and len(head) == 2 and head[1] in m.stakeholders:
-        i = m.stakeholders.index(head[1])
-        arr = o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]
-    elif head[0] == "by_component" and ".".join(head[1:]) in m.components:
-        arr = o.component[:, m.components.index(".".join(head[1:]))]
-    if arr is None:
-        raise InputError(
-            [Problem("--target", name, "unknown statistic (see mkba calibrate --help)", name)]
-        )
-    return arr, stat
+    try:
+        ref = outputs.parse_output(m, ".".join(parts[:-1]))
+    except InputError as exc:
+        why = exc.problems[0].message
+        raise InputError([Problem("--target", name, why, name)]) from None
+    return outputs.output_array(run.outcomes, m, ref), parts[-1]
 
 
 def _check_groups(spec: Spec, groups: list[list[str]]) -> None:

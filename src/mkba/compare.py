@@ -94,7 +94,7 @@ def compare_sides(a: Side, b: Side) -> dict[str, Any]:
         "common_random_numbers": crn,
         "perspectives": {},
         "by_stream": {},
-        "by_area": {},
+        "by_area_npv": {},
         "by_stakeholder": {},
         "warnings": [],
     }
@@ -123,7 +123,7 @@ def compare_sides(a: Side, b: Side) -> dict[str, Any]:
             area = col[len("area.") : -len(".benefits_pv")]
             npv_a = da[col].to_numpy() - da[f"area.{area}.costs_pv"].to_numpy()
             npv_b = db[col].to_numpy() - db[f"area.{area}.costs_pv"].to_numpy()
-            doc["by_area"][area] = stats(npv_a - npv_b)
+            doc["by_area_npv"][area] = stats(npv_a - npv_b)
         if col.startswith("stakeholder.") and col.endswith(".benefits_pv") and col in db.columns:
             k = col[len("stakeholder.") : -len(".benefits_pv")]
             net_a = da[col].to_numpy() - da[f"stakeholder.{k}.costs_pv"].to_numpy()

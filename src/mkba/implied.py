@@ -18,6 +18,7 @@ import numpy as np
 from mkba import results
 from mkba.engine import Run
 from mkba.model import DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
+from mkba.runinfo import portable_path
 from mkba.schema.scenario import PERSPECTIVES
 
 # The streams whose volume change is reported, with the words for it.
@@ -204,7 +205,7 @@ def side_summary(run: Run) -> dict[str, Any]:
         "scenario": m.spec.name,
         "title": m.spec.scenario.title,
         "calibrated": calibrated,
-        "calibration_file": str(m.spec.calibration_path) if calibrated else None,
+        "calibration_file": portable_path(m.spec.calibration_path) if calibrated else None,
         "role": "reconstruction" if calibrated else "evidence",
         "draws": run.draws,
         "seed": run.seed,

@@ -28,6 +28,16 @@ from numba import njit, prange
 # 0.64-0.73x the kernel time of 32 in one comparison (issue 17). The numbers do not depend on it.
 _BLOCK = 64
 
+# Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
+# DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
+# INTERVENTION_QUANTITIES (tests/test_engine.py checks the orders agree).
+RATE, FACTOR, TREND, EFFECT, DEADWEIGHT, DISPLACEMENT, LAG, RAMP, HALF_LIFE = range(9)
+UNIT_VALUE, GROWTH = range(2)
+OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
+ELASTICITY, GOVERNANCE_PENALTY = range(2)
+L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
+PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+
 
 @njit(cache=True, inline="always")
 def _pow(x, e):  # type: ignore[no-untyped-def]
@@ -137,9 +147,9 @@ def simulate_chunk(
                 th[q, b] = th[q, 0]
         # --- time profile per period group and stream: ramp-up, then decay after the end
         for s in range(S):
-            lag = th[off_stream[6] + s]
-            ramp = th[off_stream[7] + s]
-            hl = th[off_stream[8] + s]
+            lag = th[off_stream[LAG] + s]
+            ramp = th[off_stream[RAMP] + s]
+            hl = th[off_stream[HALF_LIFE] + s]
             for b in range(B):
                 h = hl[b]
                 if h == 0.0:
@@ -174,7 +184,7 @@ def simulate_chunk(
                             post[b] = post[b] * step[b]
                         prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
             # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
-            gr = th[off_stream[2] + s]
+            gr = th[off_stream[TREND] + s]
             for b in range(B):
                 lane[b] = _pow(1.0 + gr[b], years[0] - data_year[s])
                 lane2[b] = 1.0 + gr[b]
@@ -189,8 +199,8 @@ def simulate_chunk(
                         pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
         # --- value per unit per year: indexed unit value x real growth from the base year
         for c in range(C):
-            u = th[off_comp[0] + c]
-            gw = th[off_comp[1] + c]
+            u = th[off_comp[UNIT_VALUE] + c]
+            gw = th[off_comp[GROWTH] + c]
             for b in range(B):
                 lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
                 lane2[b] = 1.0 + gw[b]
@@ -210,20 +220,20 @@ def simulate_chunk(
                 for b in range(B):
                     kfac[g, c, b] = lane[b]
         # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
-        beta = th[off_glob[0]]
-        q = th[off_glob[1]]
+        beta = th[off_glob[ELASTICITY]]
+        q = th[off_glob[GOVERNANCE_PENALTY]]
         for s in range(S):
-            rate = th[off_stream[0] + s]
-            fac = th[off_stream[1] + s]
-            eff = th[off_stream[3] + s]
-            dw = th[off_stream[4] + s]
-            dp = th[off_stream[5] + s]
+            rate = th[off_stream[RATE] + s]
+            fac = th[off_stream[FACTOR] + s]
+            eff = th[off_stream[EFFECT] + s]
+            dw = th[off_stream[DEADWEIGHT] + s]
+            dp = th[off_stream[DISPLACEMENT] + s]
             for b in range(B):
                 mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
         for ov_d in range(D):  # cost factors per domain (used per area below)
-            ov = th[off_dom[0] + ov_d]
-            ad = th[off_dom[1] + ov_d]
-            fr = th[off_dom[2] + ov_d]
+            ov = th[off_dom[OVERRUN] + ov_d]
+            ad = th[off_dom[ADDITIONAL_SHARE] + ov_d]
+            fr = th[off_dom[FOLLOWUP_RATE] + ov_d]
             for b in range(B):
                 ovad[ov_d, b] = ov[b] * ad[b]
                 frd[ov_d, b] = fr[b]
@@ -597,9 +607,9 @@ def simulate_programme(
         spend = np.empty(B)
         pv = np.empty(B)
         for s in range(S):
-            rate = th[off_stream[0] + s]
-            fac = th[off_stream[1] + s]
-            gr = th[off_stream[2] + s]
+            rate = th[off_stream[RATE] + s]
+            fac = th[off_stream[FACTOR] + s]
+            gr = th[off_stream[TREND] + s]
             for b in range(B):
                 lane[b] = rate[b] * fac[b] * _pow(1.0 + gr[b], years[0] - data_year[s])
                 lane2[b] = 1.0 + gr[b]
@@ -608,8 +618,8 @@ def simulate_programme(
                     vol[s, t, b] = lane[b]
                     lane[b] = lane[b] * lane2[b]
         for c in range(C):
-            u = th[off_comp[0] + c]
-            gw = th[off_comp[1] + c]
+            u = th[off_comp[UNIT_VALUE] + c]
+            gw = th[off_comp[GROWTH] + c]
             for b in range(B):
                 lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
                 lane2[b] = 1.0 + gw[b]
@@ -618,11 +628,11 @@ def simulate_programme(
                     value[c, t, b] = lane[b]
                     lane[b] = lane[b] * lane2[b]
         for l in range(L):
-            e = th[off_link[0] + l]
-            dw = th[off_link[1] + l]
-            at = th[off_link[2] + l]
-            dp = th[off_link[3] + l]
-            hl = th[off_link[4] + l]
+            e = th[off_link[L_EFFECT] + l]
+            dw = th[off_link[L_DEADWEIGHT] + l]
+            at = th[off_link[L_ATTRIBUTION] + l]
+            dp = th[off_link[L_DISPLACEMENT] + l]
+            hl = th[off_link[L_HALF_LIFE] + l]
             hc = 1.0 - link_haircut[l]
             for b in range(B):
                 peff[l, b] = e[b] * (1.0 - dw[b]) * (1.0 - at[b]) * (1.0 - dp[b]) * hc
@@ -702,9 +712,9 @@ def simulate_programme(
                     out_ben[i0 + b, a, c] += aben[c, b]
         # --- costs: planned participants x drawn cost per participant, plus fixed cost, x overrun
         for m in range(M):
-            cpp = th[off_int[0] + m]
-            fix = th[off_int[1] + m]
-            ov = th[off_int[2] + m]
+            cpp = th[off_int[PER_PARTICIPANT] + m]
+            fix = th[off_int[FIXED_PER_AREA_YEAR] + m]
+            ov = th[off_int[I_OVERRUN] + m]
             w0 = int_costw[m, p0]
             for a in range(A):
                 for b in range(B):

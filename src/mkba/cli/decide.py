@@ -19,8 +19,8 @@ from mkba.cli.sensitivity import short
 from mkba.decide import api as decide
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
+from mkba.outputs import HELP as OUTPUT_HELP
 from mkba.report.format import format_eur
-from mkba.sensitivity.outputs import HELP as OUTPUT_HELP
 
 
 def _eur(x: Any) -> str:

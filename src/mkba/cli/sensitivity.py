@@ -14,10 +14,10 @@ from mkba import api
 from mkba.cli.common import err_console, out_console
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
+from mkba.outputs import HELP as OUTPUT_HELP
 from mkba.schema.scenario import MAX_DRAWS
 from mkba.sensitivity import run_sensitivity
 from mkba.sensitivity.api import SensitivityResult
-from mkba.sensitivity.outputs import HELP as OUTPUT_HELP
 
 HELP = """Sensitivity and uncertainty analysis of a scenario: what drives the result, and when does
 it flip.

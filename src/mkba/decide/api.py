@@ -9,7 +9,6 @@ document), its tables (CSV and Parquet) and charts (PNG and SVG). Written atomic
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -30,10 +29,11 @@ from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import lower
 from mkba.output import run_directory, versions, write_json, write_table
+from mkba.outputs import OutputRef, default_threshold, output_array, parse_output
+from mkba.runinfo import hash_id, manifest_head, stamp_table
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.sensitivity.common import crn_uniforms
 from mkba.sensitivity.groups import resolve_groups, select_params
-from mkba.sensitivity.outputs import OutputRef, default_threshold, output_array, parse_output
 
 KINDS = ("voi", "allocate", "discover", "acceptability")
 DEFAULT_DRAWS = {"voi": 4096, "allocate": 1000, "discover": 4096, "acceptability": 4096}
@@ -84,16 +84,8 @@ def _finish(
     timings: dict[str, float],
     warnings: list[str],
 ) -> DecisionResult:
-    h = hashlib.sha256()
-    for part in (
-        kind,
-        spec.digest,
-        spec.variant or "",
-        json.dumps(settings, sort_keys=True, default=str),
-    ):
-        h.update(part.encode())
-        h.update(b"\0")
-    rid = h.hexdigest()[:12]
+    settings_text = json.dumps(settings, sort_keys=True, default=str)
+    rid = hash_id((kind, spec.digest, spec.variant or "", settings_text))
     out_dir = None
     if write:
         out_dir = (
@@ -102,14 +94,7 @@ def _finish(
             else Path("runs") / f"{spec.label.replace(':', '-')}-{kind}-{rid}"
         )
     manifest: dict[str, Any] = {
-        "run_id": rid,
-        "kind": kind,
-        "scenario": spec.name,
-        "variant": spec.variant,
-        "scenario_file": str(spec.path),
-        "scenario_hash": spec.digest,
-        "parameters_hash": spec.params.digest,
-        "perspective": spec.scenario.perspective,
+        **manifest_head(spec, rid, kind),
         "settings": settings,
         "warnings": warnings,
         "versions": versions(),
@@ -123,8 +108,16 @@ def _finish(
             files = []
             write_json(tmp / "result.json", document)
             files.append("result.json")
+            out_name = settings.get("output") or (
+                document.get("output") if isinstance(document, dict) else None
+            )
             for name, df in tables.items():
-                files += write_table(tmp, name, df)
+                stamped = stamp_table(df, spec.digest, {})
+                if out_name is not None:
+                    stamped["output"] = stamped.get("output", out_name)
+                files += write_table(
+                    tmp, name, stamped.drop(columns="output_perspective", errors="ignore")
+                )
             for lang in ("en", "nl"):
                 files += dcharts.write_charts(kind, document, tables, tmp, lang)
             manifest["files"] = files

@@ -2,7 +2,7 @@
 
 A decision chooses one of the options ``d`` (do nothing, adopt the scenario, or one of its
 variants); its net benefit ``NB_d`` per draw is an output of the model in euros (an NPV:
-:mod:`mkba.sensitivity.outputs`), with ``NB = 0`` for doing nothing. All options are evaluated
+:mod:`mkba.outputs`), with ``NB = 0`` for doing nothing. All options are evaluated
 on the same draws (common random numbers, :func:`mkba.engine.uniforms`).
 
 EVPI (expected value of perfect information) is what it is worth to know every uncertain

@@ -41,6 +41,7 @@ from mkba.monitor.projection import (
     volumes,
 )
 from mkba.output import write_table
+from mkba.runinfo import portable_path
 from mkba.schema.interventions import EFFECT_QUANTITIES
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -497,7 +498,7 @@ def monitor(
         files += charts.write_charts(res, sub, lang=lang)
         return [f"monitor/{f}" for f in files]
 
-    summary["output_dir"] = str(out_dir) if out_dir is not None else None
+    summary["output_dir"] = portable_path(out_dir)
     res.posterior = finish_run(
         post_run,
         spec,

@@ -14,6 +14,15 @@ module                 job
 =====================  ===============================================================
 """
 
-from mkba.report.build import make_charts, make_report
+from typing import Any
 
 __all__ = ["make_charts", "make_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: reading a run's stored inputs (mkba.report.inputs) must not import matplotlib
+    if name in __all__:
+        from mkba.report import build
+
+        return getattr(build, name)
+    raise AttributeError(name)

@@ -139,8 +139,8 @@ class ChartContext:
 
         s = run.summary
         labels = run.labels(lang)
-        if run.params is not None:
-            order = tuple(run.params.streams)
+        if run.inputs is not None:
+            order = tuple(run.inputs.stream_order)
         else:
             order = tuple(s.get("by_stream", {}))
         return ChartContext(

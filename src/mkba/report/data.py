@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from mkba.errors import InputError, MkbaError, Problem, RunError
-from mkba.report.labels import Labels
+from mkba.report.inputs import RunInputs
+from mkba.report.labels import Labels, check_lang
 
 REQUIRED_FILES = ("manifest.json", "summary.json")
 TABLE_FILES = ("breakdown", "draws", "yearly_quantiles")
@@ -80,6 +81,7 @@ class RunData:
     extra_files: dict[str, Path] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # computed once per run
     given: dict[str, list[Path]] = field(default_factory=dict)  # --sensitivity / --batch folders
+    inputs: RunInputs | None = None  # inputs.json, or built from the spec of an older run
 
     @property
     def perspective(self) -> str:
@@ -90,6 +92,8 @@ class RunData:
         return self.spec.params if self.spec is not None else None
 
     def labels(self, lang: str) -> Labels:
+        if self.inputs is not None:
+            return Labels(lang, names=self.inputs.names(check_lang(lang)))
         return Labels(lang, self.params)
 
 
@@ -171,6 +175,49 @@ def _folders(given: Folders) -> list[Path]:
     return [Path(g) for g in given]
 
 
+def check_stamps(
+    run_manifest: dict[str, Any], tables: dict[str, pd.DataFrame], files: dict[str, Path]
+) -> None:
+    """Refuse sensitivity tables of another scenario than the run's, and a tornado and
+    switching values of different outputs (:func:`mkba.runinfo.stamp_table` stamps them; a
+    table of an older version without stamps is taken as it is)."""
+    problems = []
+    own = run_manifest.get("scenario_hash")
+    for name, df in tables.items():
+        if name == "variants" or "scenario_hash" not in df.columns or own is None:
+            continue
+        theirs = {str(h) for h in df["scenario_hash"].dropna()}
+        if theirs and theirs != {own}:
+            problems.append(
+                Problem(
+                    f"{files[name]}.*",
+                    "scenario_hash",
+                    f"a {name} table of another scenario or variant (hash "
+                    f"{', '.join(sorted(h[:12] for h in theirs))}; this run: {own[:12]}): "
+                    "not merged into this report; run the sensitivity analysis on this scenario",
+                )
+            )
+    if "tornado" in tables and "switching" in tables:
+        keys = []
+        both = set(tables["tornado"].columns) & set(tables["switching"].columns)
+        cols = [c for c in ("output", "output_perspective") if c in both]
+        for name in ("tornado", "switching"):
+            df = tables[name]
+            keys.append({tuple(str(x) for x in r) for r in df[cols].drop_duplicates().values})
+        if all(keys) and keys[0] != keys[1]:
+            show = [" ".join(sorted(" ".join(k) for k in ks)) for ks in keys]
+            problems.append(
+                Problem(
+                    f"{files['switching']}.*",
+                    "output",
+                    f"switching values of output {show[1]} cannot be merged into a tornado of "
+                    f"output {show[0]}: run both for the same --output",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
 def find_extras(
     run_dir: Path, sensitivity: Folders = None, batch: Folders = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
@@ -196,8 +243,8 @@ def find_extras(
         home = json.loads(manifest.read_text(encoding="utf-8")).get("batch")
     except (OSError, ValueError):
         home = None
-    if home:
-        batch_home = [Path(home) / "summary", Path(home)]
+    if home:  # as written (relative to the working folder), else where a batch puts its runs
+        batch_home = [Path(home) / "summary", Path(home), run_dir.parent.parent / "summary"]
     for name, (stems, columns, kind) in EXTRA_FILES.items():
         if kind == "sensitivity":
             folders = [*sens, run_dir, run_dir / "sensitivity"]
@@ -215,6 +262,11 @@ def find_extras(
                     break
             if name in tables:
                 break
+    check_stamps(
+        json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {},
+        tables,
+        files,
+    )
     return tables, files
 
 
@@ -291,7 +343,12 @@ def load_run(
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     frames = {t: _read_table(run_dir, t) for t in TABLE_FILES}
-    spec, note = load_spec(manifest, run_dir) if with_spec else (None, None)
+    inputs = RunInputs.read(run_dir) if with_spec else None
+    spec, note = None, None
+    if with_spec and inputs is None:  # a run of an older version: its scenario, if found
+        spec, note = load_spec(manifest, run_dir)
+        if spec is not None:
+            inputs = RunInputs.from_spec(spec, manifest, summary)
     extras, extra_files = find_extras(run_dir, sensitivity, batch)
     return RunData(
         path=run_dir,
@@ -305,14 +362,19 @@ def load_run(
         extras=extras,
         extra_files=extra_files,
         given={"sensitivity": _folders(sensitivity), "batch": _folders(batch)},
+        inputs=inputs,
     )
 
 
 def scenario_title(run: RunData, lang: str) -> str:
     """The scenario's title in ``lang``: ``title_nl`` for Dutch when the scenario gives one."""
     s = run.summary
-    if lang == "nl" and run.spec is not None and run.spec.scenario.title_nl:
-        return str(run.spec.scenario.title_nl)
+    if run.inputs is not None:
+        title_nl = run.inputs.title_nl
+    else:
+        title_nl = run.spec.scenario.title_nl if run.spec is not None else None
+    if lang == "nl" and title_nl:
+        return str(title_nl)
     return str(s.get("title") or s["scenario"])
 
 
@@ -346,9 +408,9 @@ class PmItem:
 def pm_items(run: RunData | None) -> list[PmItem]:
     """The PM items of the run's scenario (``[pm.<id>]`` tables): they belong to the
     programme, not to the package. None when the scenario cannot be found."""
-    if run is None or run.spec is None:
+    if run is None or run.inputs is None:
         return []
-    return [PmItem(id=k, **v.model_dump()) for k, v in run.spec.scenario.pm.items()]
+    return [PmItem(id=k, **v) for k, v in run.inputs.pm.items()]
 
 
 # --- chart data ------------------------------------------------------------------------------
@@ -450,7 +512,7 @@ def waterfall(run: RunData, labels: Labels) -> ChartData:
     return ChartData(pd.DataFrame(rows), {"gap": level - _stat(s["npv"])})
 
 
-def _component_weights(params: Any) -> dict[str, dict[str, float]]:
+def component_weights(params: Any) -> dict[str, dict[str, float]]:
     """component ``stream.comp`` -> {stakeholder: +1 gainer / -1 loser of a transfer}."""
     out: dict[str, dict[str, float]] = {}
     for sid, st in params.streams.items():
@@ -478,7 +540,7 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
         if c.startswith("stakeholder.") and c.endswith(".benefits_pv")
     ]
     rows: list[dict[str, Any]] = []
-    weights = _component_weights(run.params) if run.params is not None else None
+    weights = run.inputs.component_weights if run.inputs is not None else None
     comp_cols = [c for c in d.columns if c.startswith("component.")]
     means = {c[len("component.") :]: float(d[c].mean()) for c in comp_cols}
     for k in ks:
@@ -534,8 +596,8 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
         for k in ks
     }
     public = {}
-    if run.params is not None:
-        public = {k: bool(run.params.model.stakeholders[k].public) for k in ks}
+    if run.inputs is not None:
+        public = {k: run.inputs.public[k] for k in ks}
     # stakeholders without flows (nothing gained, lost or paid in the means) are left out
     flows = {k for k, v in zip(frame["stakeholder"], frame["value"], strict=True) if v != 0.0}
     order = [k for k in ks if k in flows or net[k] != 0.0]
@@ -556,10 +618,10 @@ def stakeholder_table(run: RunData, labels: Labels) -> pd.DataFrame:
     rows = []
     for k, net in s["by_stakeholder"].items():
         pub = None
-        if run.params is not None and k in run.params.model.stakeholders:
-            pub = bool(run.params.model.stakeholders[k].public)
+        if run.inputs is not None and k in run.inputs.public:
+            pub = run.inputs.public[k]
         mine = parts[(parts["stakeholder"] == k) & (parts["part"] != "programme_costs")]
-        if run.params is not None:
+        if run.inputs is not None:
             gains = float(mine.loc[mine["value"] > 0, "value"].sum())
             losses = float(-mine.loc[mine["value"] < 0, "value"].sum()) + 0.0  # no -0.0
         else:
@@ -778,7 +840,9 @@ def discount_sweep(df: pd.DataFrame, rate: float | None = None) -> ChartData:
     check_columns(f, DISCOUNT_COLUMNS, "discount")
     f = f.sort_values("rate", kind="mergesort").reset_index(drop=True)
     output = str(f["output"].iloc[0]) if "output" in f.columns and len(f) else "npv"
-    threshold = 1.0 if output.split(".")[-1] == "bcr" else 0.0
+    from mkba.outputs import is_ratio_name
+
+    threshold = 1.0 if is_ratio_name(output) else 0.0
     r = f["rate"].to_numpy(dtype=float)
     y = f["npv_p50"].to_numpy(dtype=float) - threshold
     cross = math.nan
@@ -847,6 +911,8 @@ _DIST_NAMES: dict[str, tuple[str, str]] = {
     "choice": ("choice", "keuze"),
 }
 _DIST_FIELDS = ("min", "mode", "max", "mean", "sd", "median", "high", "alpha", "beta")
+_DIST_FIELDS_NL = {"mode": "modus", "mean": "gemiddelde", "median": "mediaan"}
+"""Dutch names of the distribution fields (the others are written the same)."""
 
 
 def describe_value(q: Any, lang: str) -> str:
@@ -869,7 +935,7 @@ def describe_value(q: Any, lang: str) -> str:
         v = getattr(d, f, None)
         if v is None or (f in ("min", "max") and d.type == "beta" and v in (0.0, 1.0)):
             continue
-        key = f
+        key = _DIST_FIELDS_NL.get(f, f) if lang == "nl" else f
         if f == "high" and d.type == "lognormal":
             key = f"P{round(100 * d.high_q)}"
         parts.append(f"{key} {format_plain(v, lang)}")
@@ -929,6 +995,14 @@ ASSUMPTION_COLUMNS = (
 
 
 def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
+    """The assumptions table of a run (:func:`assumptions_from_spec`), as stamped into its
+    ``inputs.json`` at run time; empty when a run has neither stored inputs nor a scenario."""
+    if run.inputs is None:
+        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    return run.inputs.assumptions(labels.lang, ASSUMPTION_COLUMNS)
+
+
+def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     """Every input of the run with unit, price year and sources (or the stated assumption).
 
     Groups: ``scenario`` (years, discount rate, budget), ``areas`` (the columns of

@@ -519,7 +519,7 @@ def build_document(
     run_dir_text: str | None = None,
 ) -> Document:
     """The report of a run. ``charts``: the chart kinds that exist (their figures are shown)."""
-    labels = Labels(lang, run.params)
+    labels = run.labels(lang)
     s = run.summary
     m = run.manifest
     p0 = s["perspective"]
@@ -954,7 +954,7 @@ def build_document(
 
     # --- assumptions
     section("sec.assumptions", "assumptions")
-    if run.spec is None:
+    if run.inputs is None:
         blocks.append(Para([w("as.missing", lang, note=run.spec_note or "")], "warning"))
     else:
         if run.spec_note:

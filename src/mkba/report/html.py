@@ -6,106 +6,13 @@ from __future__ import annotations
 
 import re
 from html import escape
+from importlib import resources
 
 from mkba.report import document as doc
 from mkba.report.format import check_lang
 
-CSS = """
-:root { --ink:#1d2430; --muted:#5b6472; --line:#d9dde3; --soft:#f4f6f8; --blue:#0072B2;
-  --red:#D55E00; }
-* { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; }
-body { margin: 0; color: var(--ink); background: #fff;
-  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  "Noto Sans", "DejaVu Sans", sans-serif; }
-main { max-width: 1000px; margin: 0 auto; padding: 32px 28px 48px; }
-header.top { border-bottom: 3px solid var(--ink); padding-bottom: 14px; margin-bottom: 8px; }
-h1 { font-size: 30px; line-height: 1.2; margin: 0 0 6px; letter-spacing: -0.01em; }
-.subtitle { color: var(--muted); font-size: 14px; margin: 0; }
-nav.toc { font-size: 14px; margin: 10px 0 6px; color: var(--muted); display: flex;
-  flex-wrap: wrap; gap: 4px 16px; }
-nav.toc a { color: var(--blue); text-decoration: none; white-space: nowrap; }
-h2 { font-size: 23px; margin: 42px 0 12px; padding-top: 6px; border-top: 1px solid var(--line); }
-h3 { font-size: 18px; margin: 26px 0 8px; }
-p { margin: 10px 0; }
-p.lead { font-size: 18px; line-height: 1.5; }
-p.note { background: var(--soft); border-left: 4px solid #9aa5b1; padding: 10px 14px;
-  font-size: 14px; color: #333b47; }
-p.warning { background: #fff4e5; border-left: 4px solid var(--red); padding: 10px 14px;
-  font-size: 14px; }
-a { color: var(--blue); }
-ul { padding-left: 22px; }
-li { margin: 6px 0; }
-.kf { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; margin: 16px 0 18px; }
-.kf > div { border: 1px solid var(--line); border-left: 5px solid var(--blue); border-radius: 4px;
-  padding: 10px 14px; background: #fff; }
-.kf .label { font-size: 13px; color: var(--muted); }
-.kf .value { font-size: 27px; font-weight: 700; line-height: 1.25;
-  font-variant-numeric: tabular-nums; }
-.kf .sub { font-size: 12.5px; color: var(--muted); }
-figure { margin: 22px 0 26px; padding: 0; }
-figure svg { display: block; width: 100%; height: auto; max-width: 100%; }
-caption { caption-side: bottom; text-align: left; font-size: 13px; color: var(--muted);
-  padding-top: 6px; font-style: italic; }
-figcaption { font-size: 13.5px; color: var(--muted); margin-top: 6px; font-style: italic; }
-table { border-collapse: collapse; width: 100%; margin: 12px 0 18px; font-size: 14.5px;
-  font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top;
-  text-align: left; }
-th { border-bottom: 2px solid var(--ink); font-weight: 600; }
-td.r, th.r { text-align: right; }
-td.r { white-space: nowrap; }
-.tablewrap { overflow-x: auto; }
-tr.strong td { font-weight: 700; }
-tbody tr:nth-child(even) td { background: #fafbfc; }
-table.small { font-size: 12.5px; }
-table.small td { padding: 4px 6px; }
-table.assumptions { table-layout: fixed; }
-table.assumptions th:nth-child(1) { width: 25%; }
-table.assumptions th:nth-child(2) { width: 17%; }
-table.assumptions th:nth-child(3) { width: 12%; }
-table.assumptions th:nth-child(4) { width: 8%; }
-table.assumptions td { overflow-wrap: anywhere; }
-small, .small { color: var(--muted); font-size: 11.5px; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono",
-  monospace; font-size: 13px; }
-code { background: var(--soft); padding: 1px 4px; border-radius: 3px; word-break: break-all; }
-pre code { background: none; padding: 0; color: inherit; word-break: normal; }
-pre { background: #1d2430; color: #f3f5f7; padding: 12px 14px; border-radius: 4px;
-  overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
-footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
-  color: var(--muted); font-size: 12.5px; }
-@media (max-width: 720px) { .kf { grid-template-columns: 1fr 1fr; } main { padding: 18px; } }
-@media print {
-  @page { size: A4; margin: 14mm 12mm; }
-  body { font-size: 10pt; }
-  main { max-width: none; padding: 0; }
-  h1 { font-size: 20pt; }
-  h2 { font-size: 15pt; margin: 18pt 0 6pt; }
-  h3 { font-size: 12pt; margin: 12pt 0 4pt; }
-  p.lead { font-size: 11pt; }
-  .kf .value { font-size: 16pt; }
-  /* tables print whole: no scrolling box; a smaller font keeps amounts on one line */
-  .tablewrap { overflow: visible; }
-  table { font-size: 8.5pt; margin: 6pt 0 10pt; }
-  th, td { padding: 2.5pt 4pt; }
-  /* a chart is at most half a page high; it scales down inside its box */
-  figure { margin: 8pt 0 10pt; }
-  figure svg { max-height: 118mm; }
-  /* the long assumptions table: a compact appendix on its own pages */
-  h2#assumptions { break-before: page; page-break-before: always; }
-  table.assumptions { font-size: 6.8pt; line-height: 1.3; }
-  table.assumptions td, table.assumptions th { padding: 1.5pt 3pt; }
-  table.assumptions small { font-size: 6pt; }
-  thead { display: table-header-group; }
-  nav.toc { display: none; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  h3 { break-after: avoid; page-break-after: avoid; }
-  figure, .kf, tr, pre, p.note { break-inside: avoid; page-break-inside: avoid; }
-  a { color: inherit; text-decoration: none; }
-  tbody tr:nth-child(even) td { background: none; }
-}
-"""
+CSS = "\n" + resources.files("mkba.report").joinpath("report.css").read_text(encoding="utf-8")
+"""The report's styles (package data ``mkba/report/report.css``), inlined in every report."""
 
 _ID = re.compile(r'(\bid="|href="#|url\(#)([^")]+)')
 

@@ -176,7 +176,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "volume.factor": ("focus-area volume factor", "volumefactor focusgebied"),
     "trend": ("trend without the programme", "trend in het nulalternatief"),
     "effect": ("effect size", "effectgrootte"),
-    "deadweight": ("dead weight", "deadweight (zou toch gebeuren)"),
+    "deadweight": ("dead weight", "meeliftereffect (zou toch gebeuren)"),
     "displacement": ("displacement", "verdringing"),
     "lag": ("lag", "vertraging"),
     "ramp": ("ramp-up", "aanlooptijd"),
@@ -207,14 +207,22 @@ def _lower_first(text: str) -> str:
 class Labels:
     """Names of a run's streams, stakeholders, components, domains and areas in one language."""
 
-    def __init__(self, lang: str, params: ParameterSet | None = None) -> None:
+    def __init__(
+        self,
+        lang: str,
+        params: ParameterSet | None = None,
+        names: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """Names from a parameter set, or ``names`` (kind -> id -> name) as a run directory
+        stores them (:mod:`mkba.report.inputs`)."""
         self.lang = check_lang(lang)
         self.params = params
-        self._area_names: dict[str, str] = {}
+        self._names = names or {}
+        self._area_names: dict[str, str] = dict(self._names.get("area", {}))
         if params is not None:
-            names = params.areas.text.get("name")
-            if names is not None:
-                self._area_names = dict(zip(params.areas.ids, names, strict=True))
+            area_names = params.areas.text.get("name")
+            if area_names is not None:
+                self._area_names = dict(zip(params.areas.ids, area_names, strict=True))
 
     def t(self, key: str, **kw: object) -> str:
         return t(key, self.lang, **kw)
@@ -224,20 +232,31 @@ class Labels:
             return fallback
         return str(getattr(obj, "label_nl" if self.lang == "nl" else "label", fallback))
 
+    def _stored(self, kind: str, key: str) -> str | None:
+        return self._names.get(kind, {}).get(key)
+
     def stream(self, s: str) -> str:
+        if (x := self._stored("stream", s)) is not None:
+            return x
         st = self.params.streams.get(s) if self.params else None
         return self._pick(st, s)
 
     def stakeholder(self, k: str) -> str:
+        if (x := self._stored("stakeholder", k)) is not None:
+            return x
         sh = self.params.model.stakeholders.get(k) if self.params else None
         return self._pick(sh, k)
 
     def domain(self, d: str) -> str:
+        if (x := self._stored("domain", d)) is not None:
+            return x
         dm = self.params.model.domains.get(d) if self.params else None
         return self._pick(dm, d)
 
     def component(self, c: str) -> str:
         """``stream.component`` -> the component's name (``Bespaarde uitkeringen``)."""
+        if (x := self._stored("component", c)) is not None:
+            return x
         s, _, comp = c.partition(".")
         st = self.params.streams.get(s) if self.params else None
         obj = st.components.get(comp) if st is not None else None

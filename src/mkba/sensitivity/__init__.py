@@ -1,6 +1,6 @@
 """Sensitivity and uncertainty analysis: what drives the result, and when does it flip.
 
-Methods (each explains one named output, see :mod:`mkba.sensitivity.outputs`):
+Methods (each explains one named output, see :mod:`mkba.outputs`):
 
 - :func:`tornado`: one-way sensitivity; each parameter (group) at its low and high value
   (default P10 and P90, or explicit bounds), the others at base values, sorted by swing;
@@ -17,6 +17,7 @@ Correlated inputs are analysed as one group by default (see :mod:`mkba.sensitivi
 :func:`run_sensitivity` is the library call behind ``mkba sensitivity``.
 """
 
+from mkba.outputs import OutputRef, expand_outputs, output_array, parse_output
 from mkba.sensitivity.api import DEFAULT_DRAWS, METHODS, SensitivityResult, run_sensitivity
 from mkba.sensitivity.groups import Grouping, resolve_groups, select_params
 from mkba.sensitivity.indices import GlobalResult, morris, salib_problem, sobol
@@ -29,7 +30,6 @@ from mkba.sensitivity.local import (
     switching_values,
     tornado,
 )
-from mkba.sensitivity.outputs import OutputRef, expand_outputs, output_array, parse_output
 
 __all__ = [
     "DEFAULT_DRAWS",

@@ -13,7 +13,6 @@ uniform matrix (``uniforms.parquet``); for the discount sweep the output per dra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -30,10 +29,12 @@ from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import Model
 from mkba.output import run_directory, versions, write_json, write_table
+from mkba.outputs import expand_outputs
+from mkba.runinfo import hash_id, manifest_head, stamp_table
+from mkba.schema.scenario import PERSPECTIVES
 from mkba.sensitivity import indices, local
 from mkba.sensitivity.common import resolve_bounds
 from mkba.sensitivity.groups import Grouping, resolve_groups, select_params
-from mkba.sensitivity.outputs import expand_outputs
 
 METHODS = ("tornado", "switching", "discount", "sobol", "morris")
 GLOBAL = ("sobol", "morris")
@@ -107,13 +108,8 @@ def _check_options(
 
 
 def _run_id(spec: Spec, settings: dict[str, Any]) -> str:
-    h = hashlib.sha256()
-    h.update(spec.digest.encode())
-    h.update(b"\0")
-    h.update(spec.variant.encode() if spec.variant else b"")
-    h.update(b"\0")
-    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:12]
+    settings_text = json.dumps(settings, sort_keys=True, default=str)
+    return hash_id((spec.digest, spec.variant or "", settings_text), terminated=False)
 
 
 def run_sensitivity(
@@ -146,7 +142,7 @@ def run_sensitivity(
     ``draws`` means: Sobol' base samples N (default 4096; ``N (G + 2)`` evaluations), Morris
     trajectories (default 100), or the Monte Carlo draws of ``--mc`` and of the discount sweep
     (default 4096). ``seed`` defaults to the scenario's. See :mod:`mkba.sensitivity` for the
-    methods and :mod:`mkba.sensitivity.outputs` for output names.
+    methods and :mod:`mkba.outputs` for output names.
     """
     t_start = time.perf_counter()
     outputs = list(outputs) or ["npv"]
@@ -293,15 +289,8 @@ def run_sensitivity(
             Path(out) if out is not None else default_run_dir(spec, rid, f"sensitivity-{method}")
         )
     manifest: dict[str, Any] = {
-        "run_id": rid,
-        "kind": "sensitivity",
+        **manifest_head(spec, rid, "sensitivity"),
         "method": method,
-        "scenario": spec.name,
-        "variant": spec.variant,
-        "scenario_file": str(spec.path),
-        "scenario_hash": spec.digest,
-        "parameters_hash": spec.params.digest,
-        "perspective": spec.scenario.perspective,
         "outputs": [r.name for r in refs],
         "draws": n,
         "seed": s,
@@ -320,8 +309,9 @@ def run_sensitivity(
             files = []
             write_json(tmp / "result.json", document)
             files.append("result.json")
+            persp = {r.name: PERSPECTIVES[r.perspective] for r in refs}
             for name, df in tables.items():
-                files += write_table(tmp, name, df)
+                files += write_table(tmp, name, stamp_table(df, spec.digest, persp))
             for name, df in raw.items():
                 files += write_table(tmp, name, df, csv=False)
             manifest["files"] = files

@@ -19,10 +19,10 @@ from mkba import engine
 from mkba.distributions import frozen
 from mkba.errors import InputError, Problem
 from mkba.model import Model
+from mkba.outputs import OutputRef, output_array
 from mkba.sampling import apply_copula, chunk_bounds, copula_factor
 from mkba.schema.quantity import Choice, unit_range
 from mkba.sensitivity.groups import Grouping
-from mkba.sensitivity.outputs import OutputRef, output_array
 
 EPS = 2.0**-53  # keep unit-cube points away from 0 and 1 (infinite quantiles)
 CHUNK = 8192  # parameter vectors per engine call

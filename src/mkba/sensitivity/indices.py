@@ -47,10 +47,10 @@ from SALib.sample import morris as morris_sample
 
 from mkba.errors import InputError, Problem, RunError
 from mkba.model import Model
+from mkba.outputs import OutputRef, parse_output
 from mkba.sensitivity.common import CHUNK, evaluate_design
 from mkba.sensitivity.design import saltelli_design
 from mkba.sensitivity.groups import Grouping
-from mkba.sensitivity.outputs import OutputRef, parse_output
 
 SOBOL_TOLERANCE = 0.05  # converged: every S1 and ST 95 % half-width below this
 MORRIS_TOLERANCE = 0.10  # converged: every mu* 95 % half-width below this x the largest mu*

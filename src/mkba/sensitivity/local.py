@@ -21,6 +21,7 @@ from scipy.optimize import brentq
 from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import Model, lower
+from mkba.outputs import OutputRef, default_threshold, parse_output
 from mkba.sensitivity.common import (
     base_value,
     cdf_of,
@@ -31,7 +32,6 @@ from mkba.sensitivity.common import (
     support_bounds,
 )
 from mkba.sensitivity.groups import Grouping
-from mkba.sensitivity.outputs import OutputRef, default_threshold, parse_output
 
 Bounds = dict[str, tuple[float, float]]
 _BATCH_ROWS = 32768  # parameter vectors built at once (memory: rows x slots x 8 bytes)
@@ -114,7 +114,7 @@ def tornado(
     model : Model
         The lowered scenario.
     output : str or OutputRef
-        The output explained (see :mod:`mkba.sensitivity.outputs`).
+        The output explained (see :mod:`mkba.outputs`).
     grouping : Grouping
         Parameters and groups; a group's members move together (all low, then all high).
     quantiles : (float, float)
