@@ -19,10 +19,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _current_umask() -> int:
@@ -67,6 +67,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _json_default(x: Any) -> Any:
+    import numpy as np  # only for documents that hold NumPy values (loaded by then)
+
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating):
@@ -126,6 +128,8 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """The table with every text cell neutralised (see :func:`neutralise_text`) for CSV:
     numbers stay numbers (a negative amount is not text), column names are text too. The
     Parquet file keeps the exact text."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
@@ -136,6 +140,8 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 def versions() -> dict[str, str]:
     import numba
+    import numpy as np
+    import pandas as pd
     import scipy
 
     import mkba

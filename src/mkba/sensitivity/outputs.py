@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mkba.constants import SENSITIVITY_OUTPUT_HELP
 from mkba.engine import Outcomes
 from mkba.errors import InputError, Problem
 from mkba.model import Model
@@ -34,11 +35,7 @@ TOTALS = ("npv", "bcr", "costs_pv", "benefits_pv")
 AREA_PARTS = TOTALS
 STAKEHOLDER_PARTS = ("net", "benefits", "costs")
 
-HELP = (
-    "[PERSPECTIVE.]npv|bcr|costs_pv|benefits_pv, [PERSPECTIVE.]by_stream.STREAM, "
-    "by_area.AREA[.npv|.bcr|.costs_pv|.benefits_pv], by_stakeholder.K[.net|.benefits|.costs], "
-    "by_component.STREAM.COMPONENT, cumulative_npv.YEAR"
-)
+HELP = SENSITIVITY_OUTPUT_HELP
 
 
 @dataclass(frozen=True)
