@@ -52,6 +52,47 @@ def _stats_each_time(run: engine.Run) -> dict:  # type: ignore[type-arg]
     return out
 
 
+def _stats_before_issue_17(x: np.ndarray) -> dict[str, float]:
+    """results.stats as it was: masked copy, std, quantiles, then the mean."""
+    x = np.asarray(x, dtype=float)
+    ok = x[~np.isnan(x)]
+    n = ok.size
+    if n == 0:
+        return dict.fromkeys(("mean", "se", "p5", "p50", "p95", "sd"), np.nan)
+    sd = float(ok.std(ddof=1)) if n > 1 else 0.0
+    q = np.quantile(ok, results.QUANTILES)
+    out = {
+        "mean": float(ok.mean()),
+        "se": sd / np.sqrt(n) if n > 1 else np.nan,
+        "p5": float(q[0]),
+        "p50": float(q[1]),
+        "p95": float(q[2]),
+        "sd": sd,
+    }
+    if n != x.size:
+        out["share_defined"] = n / x.size
+    return out
+
+
+def test_stats_equal_the_old_definition_exactly() -> None:
+    rng = np.random.default_rng(17)
+    base = rng.lognormal(3.0, 2.0, size=(5001, 3)) - 40.0
+    with_nan = base[:, 1].copy()
+    with_nan[rng.integers(0, 5001, 700)] = np.nan
+    cases = [base[:, 0], base[:, 2], with_nan, base[:2, 0], base[:1, 0], np.array([np.nan])]
+    for x in cases:
+        before = x.copy()
+        got, want = results.stats(x), _stats_before_issue_17(x)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == want[k] or (np.isnan(got[k]) and np.isnan(want[k])), k
+        assert np.array_equal(x, before, equal_nan=True)  # the caller's array is untouched
+    contiguous = np.ascontiguousarray(base[:, 0])
+    keep = contiguous.copy()
+    results.stats(contiguous)
+    assert np.array_equal(contiguous, keep)
+
+
 def test_shared_statistics_equal_the_statistics_of_each_column() -> None:
     run = _run(REFERENCE)
     expected = _stats_each_time(run)

@@ -30,7 +30,9 @@ def stats(x: np.ndarray) -> dict[str, float]:
     how many remain.
     """
     x = np.asarray(x, dtype=float)
-    ok = x[~np.isnan(x)]
+    # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
+    # in the same order as the masked copy, fewer passes); the copy is ours to partition
+    ok = x[~np.isnan(x)] if np.isnan(np.add.reduce(x, axis=None)) else x.copy()
     n = ok.size
     if n == 0:
         return {
@@ -42,9 +44,10 @@ def stats(x: np.ndarray) -> dict[str, float]:
             "sd": math.nan,
         }
     sd = float(ok.std(ddof=1)) if n > 1 else 0.0
-    q = np.quantile(ok, QUANTILES)
+    mean = float(ok.mean())  # before the quantiles reorder ``ok``
+    q = np.quantile(ok, QUANTILES, overwrite_input=True)
     out = {
-        "mean": float(ok.mean()),
+        "mean": mean,
         "se": sd / math.sqrt(n) if n > 1 else math.nan,
         "p5": float(q[0]),
         "p50": float(q[1]),
@@ -255,9 +258,7 @@ def summary(run: Run) -> dict[str, Any]:
         "by_stakeholder_costs": {
             k: column_stats(run, "stakeholder_costs", i) for i, k in enumerate(m.stakeholders)
         },
-        "by_component": {
-            c: column_stats(run, "component", i) for i, c in enumerate(m.components)
-        },
+        "by_component": {c: column_stats(run, "component", i) for i, c in enumerate(m.components)},
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
