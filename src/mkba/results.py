@@ -400,21 +400,29 @@ def draws_columns(run: Run) -> dict[str, np.ndarray]:
     return cols
 
 
+def _year_quantiles(arr: np.ndarray) -> np.ndarray:
+    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), one year at a time: a
+    contiguous copy of that year's draws partitioned in place, so only one year is ever copied
+    and every partition runs over contiguous memory."""
+    qs = np.empty((len(FAN_QUANTILES), arr.shape[1]))
+    for t in range(arr.shape[1]):
+        qs[:, t] = np.quantile(arr[:, t].copy(), FAN_QUANTILES, overwrite_input=True)
+    return qs
+
+
 def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
     m = run.model
     o = run.outcomes
-    cum = np.cumsum(o.dflow, axis=1)
     rows = []
-    for series, arr in (
-        ("net_flow", o.flow),
-        ("discounted_net_flow", o.dflow),
-        ("cumulative_discounted", cum),
-    ):
-        # per year: one contiguous row of draws, the quantiles of each by one partition
-        # (the same numbers as np.quantile(arr, ..., axis=0), much faster than strided columns)
-        qs = np.quantile(np.ascontiguousarray(arr.T), FAN_QUANTILES, axis=1)
+    for series in ("net_flow", "discounted_net_flow", "cumulative_discounted"):
+        if series == "cumulative_discounted":
+            arr = np.cumsum(o.dflow, axis=1)  # made only now: one (draws, years) array less
+        else:
+            arr = o.flow if series == "net_flow" else o.dflow
+        qs = _year_quantiles(arr)
         mean = arr.mean(axis=0)
+        del arr
         for t, year in enumerate(m.years):
             row = {"series": series, "year": int(year), "mean": float(mean[t])}
             for k, q in enumerate(FAN_QUANTILES):
