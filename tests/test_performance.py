@@ -132,8 +132,19 @@ def test_yearly_quantiles_equal_numpy_quantiles_along_the_draws() -> None:
     ):
         want = np.quantile(arr, results.FAN_QUANTILES, axis=0)  # the definition before issue 17
         rows = got[got.series == series]
+        assert np.array_equal(rows["mean"].to_numpy(), arr.mean(axis=0)), series
         for k, q in enumerate(results.FAN_QUANTILES):
             assert np.array_equal(rows[f"p{round(q * 100)}"].to_numpy(), want[k]), (series, q)
+
+
+def test_cumulative_year_statistics_in_blocks_equal_the_whole_array() -> None:
+    rng = np.random.default_rng(3)
+    for n, years, block in ((10_000, 30, 4096), (777, 5, 100), (3, 4, 2), (1, 3, 65_536)):
+        d = rng.lognormal(0.0, 3.0, (n, years)) * rng.choice([-1.0, 1.0], (n, years))
+        cum = np.cumsum(d, axis=1)
+        qs, mean = results._cumulative_year_stats(d, block=block)
+        assert np.array_equal(qs, np.quantile(cum, results.FAN_QUANTILES, axis=0))
+        assert np.array_equal(mean, cum.mean(axis=0))
 
 
 def test_draws_parquet_holds_the_draws_table_exactly(tmp_path: Path) -> None:

@@ -410,6 +410,29 @@ def _year_quantiles(arr: np.ndarray) -> np.ndarray:
     return qs
 
 
+def _cumulative_year_stats(dflow: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
+    discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array.
+
+    The same numbers: a cumulative sum adds year by year, so year ``t`` is the running sum
+    ``c + dflow[:, t]``; the mean over the draws adds the rows in order, so a block of rows
+    continues from the sum of the rows before it (prepended as its first row)."""
+    n, years = dflow.shape
+    qs = np.empty((len(FAN_QUANTILES), years))
+    c = dflow[:, 0].copy()
+    for t in range(years):
+        if t:
+            c = c + dflow[:, t]
+        qs[:, t] = np.quantile(c.copy(), FAN_QUANTILES, overwrite_input=True)
+    del c
+    total = None
+    for lo in range(0, n, block):
+        rows = np.cumsum(dflow[lo : lo + block], axis=1)
+        total = np.add.reduce(rows if total is None else np.vstack([total, rows]), axis=0)
+    assert total is not None
+    return qs, total / n
+
+
 def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
     m = run.model
@@ -417,12 +440,10 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
     rows = []
     for series in ("net_flow", "discounted_net_flow", "cumulative_discounted"):
         if series == "cumulative_discounted":
-            arr = np.cumsum(o.dflow, axis=1)  # made only now: one (draws, years) array less
+            qs, mean = _cumulative_year_stats(o.dflow)
         else:
             arr = o.flow if series == "net_flow" else o.dflow
-        qs = _year_quantiles(arr)
-        mean = arr.mean(axis=0)
-        del arr
+            qs, mean = _year_quantiles(arr), arr.mean(axis=0)
         for t, year in enumerate(m.years):
             row = {"series": series, "year": int(year), "mean": float(mean[t])}
             for k, q in enumerate(FAN_QUANTILES):
