@@ -25,7 +25,7 @@ from mkba.report import data as rd
 from mkba.report import make_report
 from mkba.report.html import inline_svg
 from mkba.report.labels import Labels
-from mkba.report.workbook import SHEETS, build_workbook, sheet_name
+from mkba.report.workbook import SHEETS, build_workbook, sheet_name, table_name
 
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
@@ -284,10 +284,13 @@ def test_batch_comparison_table_is_accepted() -> None:
     assert list(f["costs_p50"]) == [3.8e9, 3.8e9]
 
 
-def test_pm_items_are_data() -> None:
-    items = rd.pm_items()
+def test_pm_items_are_data_of_the_scenario(ref: rd.RunData) -> None:
+    items = rd.pm_items(ref)
     assert len(items) >= 5
     assert all(i.label and i.label_nl and i.why and i.why_nl for i in items)
+    assert [i.id for i in items] == list(ref.spec.scenario.pm)
+    assert {i.text for i in items} <= {"+PM", "\u2212PM", "\u00b1PM"}
+    assert rd.pm_items(None) == []
 
 
 def test_a_run_whose_scenario_is_gone_or_changed(ref_dir: Path, tmp_path: Path) -> None:
@@ -418,9 +421,11 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
 
     path = report_dir / "workbook.xlsx"
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [sheet_name(k, "nl") for k in SHEETS]
+    # the evidence-and-claim sheet only exists for a run made with its companion
+    keys = [k for k in SHEETS if k != "claim" or ref.summary.get("side_by_side")]
+    assert wb.sheetnames == [sheet_name(k, "nl") for k in keys]
     tables = {name for ws in wb.worksheets for name in ws.tables}
-    assert tables == {f"tbl{en}" for en, _nl in SHEETS.values()}
+    assert tables == {table_name(k) for k in keys}
     s = ref.summary
 
     ws = wb["Samenvatting"]
@@ -432,10 +437,12 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     costs = rows["Programmakosten"]
     assert math.isclose(costs[3], s["costs_pv"]["mean"], rel_tol=1e-12)
     assert math.isclose(costs[5], s["costs_pv"]["p50"], rel_tol=1e-12)
-    assert rows["Gezondheid en levensverwachting"][3] == "PM"
+    assert rows["Gezondheid en levensverwachting"][3] == "+PM"  # a PM item of the scenario, signed
     money = ws.cell(row=top + 1, column=4).number_format
-    assert "€" in money and "mln" in money
-    assert ws.cell(row=1, column=1).value == s["title"]
+    # one scale for the workbook (table_scale): the reference's rows run from about EUR 0.2 bn
+    # to EUR 5.8 bn, so billions with two decimals
+    assert money.startswith("€ #,##0.00,,,") and '"mld"' in money
+    assert ws.cell(row=1, column=1).value == ref.spec.scenario.title_nl  # the Dutch title
 
     ws = wb["Gebieden"]
     data = [r for r in ws.tables["tblAreas"].ref.split(":")]
@@ -462,7 +469,7 @@ def test_workbook_reads_back(report_dir: Path, ref: rd.RunData) -> None:
     values = list(ws.iter_rows(min_row=int(ws.freeze_panes[1:]), values_only=True))
     by_path = {r[col["Pad"]]: r for r in values}
     uv = by_path["streams.benefit_savings.components.benefit_payment.unit_value"]
-    assert uv[col["Eenheid"]] == "EUR/person/year" and uv[col["Prijspeil"]] == 2018
+    assert uv[col["Eenheid"]] == "EUR/persoon/jaar" and uv[col["Prijspeil"]] == 2018  # Dutch units
     assert str(uv[col["URL"]]).startswith("https://")
     link_row = [r for r in ws.iter_rows(min_row=int(ws.freeze_panes[1:])) if r[col["URL"]].value]
     assert link_row and link_row[0][col["URL"]].hyperlink is not None
@@ -534,7 +541,7 @@ def test_html_report_is_self_contained(report_dir: Path) -> None:
         "Deze run reproduceren",
     ):
         assert f">{heading}</h2>" in html
-    assert "€ 3,8 mld" in html or "€ 3,7 mld" in html  # Dutch number format
+    assert re.search(r"€ \d,\d mld", html)  # Dutch number format (decimal comma)
     assert "Spearman" in html  # no sensitivity run: the rank correlations, labelled
     assert "mkba run scenarios/reference-2021.toml" in html or "mkba run " in html
     assert "--seed 20211" in html

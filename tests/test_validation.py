@@ -366,7 +366,13 @@ PARAMETER_CASES: dict[str, tuple[list[Edit], list[Expect]]] = {
         ],
     ),
     "negative_unit_value": (
-        [Edit(YOUTH, "value = 956", "value = -956")],
+        [
+            Edit(
+                YOUTH,
+                'dist = { type = "triangular", min = 287, mode = 574, max = 956 }',
+                "value = -956",
+            )
+        ],
         [
             Expect(
                 "components.execution.unit_value",

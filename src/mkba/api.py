@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mkba import engine, results
+from mkba import engine, implied, results
 from mkba.checks import runnable
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
@@ -72,6 +72,7 @@ def finish_run(
     rid: str | None = None,
     write_extra: Callable[[Path], list[str]] | None = None,
     force: bool = False,
+    side_by_side: list[dict[str, Any]] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
@@ -91,6 +92,7 @@ def finish_run(
             rid=rid,
             write_extra=write_extra,
             force=force,
+            side_by_side=side_by_side,
         )
 
 
@@ -106,6 +108,7 @@ def _finish_run(
     rid: str | None,
     write_extra: Callable[[Path], list[str]] | None,
     force: bool,
+    side_by_side: list[dict[str, Any]] | None,
 ) -> RunResult:
     sc = spec.scenario
     if rid is None:
@@ -115,6 +118,8 @@ def _finish_run(
     conv = results.convergence(run)
     summ["run_id"] = rid
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
+    if side_by_side is not None:
+        summ["side_by_side"] = side_by_side
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
@@ -179,11 +184,45 @@ def run_scenario(
     write: bool = True,
     progress: Progress | None = None,
     force: bool = False,
+    companion: bool = False,
 ) -> RunResult:
     """Load, validate, simulate and (optionally) write a run directory.
 
     A finished output in the way is found before simulating (see
-    :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``."""
+    :func:`mkba.paths.check_target`): it is replaced only by the same run or with ``force``.
+
+    ``scenario`` is a scenario file or an input workbook (``.xlsx``, see
+    :mod:`mkba.workbook_input`); a workbook's programme folder is kept beside it
+    (``FILE.mkba/``) when the run is written, so that a report finds its scenario.
+
+    ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
+    draws when ``draws`` is given) and puts both side summaries (evidence first, the
+    reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
+    summary.
+    """
+    if Path(scenario).suffix.lower() == ".xlsx":
+        from mkba import workbook_input
+
+        if write:
+            scenario = workbook_input.prepare_run(Path(scenario))
+        else:
+            import shutil
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="mkba-xlsx-"))
+            try:
+                scen = workbook_input.load_workbook_scenario(Path(scenario), tmp).path
+                return run_scenario(
+                    scen,
+                    variant=variant,
+                    draws=draws,
+                    seed=seed,
+                    out=out,
+                    write=False,
+                    progress=progress,
+                )
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     model = runnable(spec)
@@ -196,6 +235,11 @@ def run_scenario(
     t1 = time.perf_counter()
     run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
     t2 = time.perf_counter()
+    extra = None
+    if companion and spec.scenario.companion:
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        orun = engine.simulate(runnable(other), draws=draws)
+        extra = implied.ordered(implied.side_summary(run), implied.side_summary(orun))
     return finish_run(
         run,
         spec,
@@ -204,4 +248,5 @@ def run_scenario(
         timings={"load_s": t1 - t0, "simulate_s": t2 - t1},
         t0=t0,
         force=force,
+        side_by_side=extra,
     )

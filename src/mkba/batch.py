@@ -489,7 +489,7 @@ def run_batch(
 def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
     """One row per job and perspective: NPV, BCR, costs, benefits (mean, P5, P50, P95),
     P(NPV > 0); payback year (P50 of the draws that pay back) and the share of draws that pay
-    back, in the job's own perspective."""
+    back, and the IRR (P50), in the job's own perspective."""
     rows = []
     for jr in jobs:
         d = jr.summary
@@ -510,6 +510,8 @@ def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
             row["payback_p50"] = d["payback_year"]["p50"] if own else np.nan
             # the median above is taken over the draws that pay back; this is their share
             row["payback_share"] = results.share_pay_back(d["payback_year"]) if own else np.nan
+            has_irr = own and "irr" in d
+            row["irr_p50"] = d["irr"]["p50"] if has_irr else np.nan
             row["draws"] = d["draws"]
             row["seed"] = d["seed"]
             rows.append(row)

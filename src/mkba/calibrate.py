@@ -26,7 +26,7 @@ import numpy as np
 import tomli_w
 from scipy.optimize import least_squares
 
-from mkba import __version__, engine, results
+from mkba import __version__, engine, implied, results
 from mkba.engine import Run
 from mkba.errors import InputError, Problem, RunError
 from mkba.load import Spec, deep_merge, load_scenario, nest_key
@@ -79,7 +79,17 @@ def parse_target(text: str) -> Target:
 
 
 def statistic(run: Run, name: str) -> float:
-    """A statistic of a run by name, in the scenario's perspective unless one is given first.
+    """A statistic of a run by name (see :func:`statistic_draws`)."""
+    arr, stat = statistic_draws(run, name)
+    if stat == "share":
+        return float(np.mean(arr))
+    return results.stats(arr)[stat]
+
+
+def statistic_draws(run: Run, name: str) -> tuple[np.ndarray, str]:
+    """The per-draw values behind a statistic name, and the statistic to take of them.
+
+    Names are in the scenario's perspective unless one is given first.
 
     ``[perspective.]costs_pv|benefits_pv|npv|bcr.STAT``, ``[perspective.]by_stream.S.STAT``,
     ``by_area.A.STAT``, ``by_stakeholder.K.STAT``, ``by_component.STREAM.COMP.STAT``,
@@ -93,7 +103,7 @@ def statistic(run: Run, name: str) -> float:
         persp, parts = parts[0], parts[1:]
     p = PERSPECTIVES.index(persp)
     if parts == ["prob_npv_positive"]:
-        return float(np.mean(o.npv[:, p] > 0))
+        return (o.npv[:, p] > 0).astype(float), "share"
     if len(parts) < 2 or parts[-1] not in STATISTICS:
         raise InputError(
             [Problem("--target", name, f"must end in one of {', '.join(STATISTICS)}", name)]
@@ -115,7 +125,7 @@ def statistic(run: Run, name: str) -> float:
         raise InputError(
             [Problem("--target", name, "unknown statistic (see mkba calibrate --help)", name)]
         )
-    return results.stats(arr)[stat]
+    return arr, stat
 
 
 def _check_groups(spec: Spec, groups: list[list[str]]) -> None:
@@ -291,3 +301,40 @@ def compare(fit: Fit, stored: dict[str, Any], rtol: float = 1e-6) -> list[str]:
         elif not math.isclose(k, ok, rel_tol=rtol):
             diffs.append(f"free group {g}: factor {k:.9g}, stored {ok:.9g}")
     return diffs
+
+
+def implications(fit: Fit) -> dict[str, Any]:
+    """What the fit implies (issue 14): the physical effects the calibrated scenario needs
+    against those of the priors (the evidence), the prior probability of reaching the targets,
+    and switching values in physical units on the priors (welfare and fiscal perspectives).
+
+    Both runs use the fit's draws and seed (common random numbers)."""
+    prior = engine.simulate(lower(fit.spec), draws=fit.draws, seed=fit.seed)
+    fitted = engine.simulate(
+        lower(_apply(fit.spec, fit.groups, fit.factors, fit.base_values)),
+        draws=fit.draws,
+        seed=fit.seed,
+    )
+    # a draw reaches a target when its own value is at least the target (the share of prior
+    # draws that do is the prior probability of the published figure)
+    hit = [statistic_draws(prior, t.name)[0] >= t.value for t in fit.targets]
+    return {
+        "physical_prior": implied.physical_effects(prior),
+        "physical_calibrated": implied.physical_effects(fitted),
+        "prior_probability": {
+            "targets": {t.name: t.value for t in fit.targets},
+            "each": {t.name: float(np.mean(h)) for t, h in zip(fit.targets, hit, strict=True)},
+            "all": float(np.mean(np.logical_and.reduce(hit))),
+            "headline": (
+                implied.headline_probability(prior)
+                if "benefit_savings" in prior.model.streams
+                else None
+            ),
+        },
+        "switching_prior": {
+            f"{s}.{p}": implied.switching_physical(prior, s, p)
+            for s in ("benefit_savings", "safety")
+            if s in prior.model.streams
+            for p in ("welfare", "fiscal")
+        },
+    }

@@ -15,3 +15,6 @@ SENSITIVITY_OUTPUT_HELP = (
     "by_component.STREAM.COMPONENT, cumulative_npv.YEAR"
 )
 """The output names ``mkba sensitivity --output`` accepts (help text)."""
+
+DECIDE_DEFAULT_OUTPUT = "welfare.npv"
+"""The output ``mkba voi``, ``allocate``, ``discover`` and ``acceptability`` decide on by default."""

@@ -51,6 +51,7 @@ from mkba.schema.quantity import Quantity
 from mkba.tomlio import display_path
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mkba.library import Layers
     from mkba.load import AreaTable, ParameterSet, Spec
     from mkba.schema.parameters import CpiFile, ModelFile, StreamFile
     from mkba.schema.scenario import ScenarioFile
@@ -77,27 +78,28 @@ def intervention_quantities(interventions: dict[str, InterventionFile]) -> dict[
 
 
 def load_interventions(
-    root: Path,
+    layers: Layers,
     model: ModelFile | None,
     areas: AreaTable | None,
     streams: dict[str, StreamFile],
     cpi: CpiFile | None,
     problems: list[Problem],
 ) -> tuple[dict[str, InterventionFile], list[Path]]:
-    """Validate ``parameters/interventions/*.toml`` (the folder is optional)."""
-    from mkba.load import _read, _validate
+    """Validate ``interventions/*.toml`` over the library layers (the folder is optional;
+    a programme folder adds or overlays entries like streams, see :mod:`mkba.library`)."""
+    from mkba.load import _validate
 
     out: dict[str, InterventionFile] = {}
     # stream files on disk (an invalid stream file is reported once, by its own validation)
-    known_streams = set(streams) | {p.stem for p in (root / "streams").glob("*.toml")}
-    paths = sorted((root / "interventions").glob("*.toml"))
-    for path in paths:
-        name = display_path(path)
-        iid = path.stem
+    known_streams = set(streams) | layers.ids("streams")
+    entries = layers.entries("interventions", problems)
+    paths = [p for ps in entries.values() for p in ps]
+    for iid, ps in entries.items():
+        name = display_path(ps[-1])
         if not iid.replace("_", "").isalnum() or not iid[0].isalpha() or iid.lower() != iid:
             problems.append(Problem(name, "", "intervention file names must be lower_snake_case"))
             continue
-        raw = _read(path, problems)
+        raw, name = layers.read(f"interventions/{iid}.toml", problems)
         f = _validate(InterventionFile, raw, name, problems) if raw is not None else None
         if f is None:
             continue

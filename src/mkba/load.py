@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from mkba import library
 from mkba.errors import InputError, Problem
 from mkba.schema.interventions import InterventionFile
 from mkba.schema.parameters import (
@@ -30,7 +31,9 @@ from mkba.schema.parameters import (
     CostsFile,
     CpiFile,
     ModelFile,
+    PayerShares,
     ProgrammeFile,
+    Response,
     StreamFile,
 )
 from mkba.schema.quantity import DIST_TYPES, MAX_MAGNITUDE, Quantity
@@ -132,6 +135,28 @@ class ParameterSet:
     streams: dict[str, StreamFile]
     digest: str
     interventions: dict[str, InterventionFile] = field(default_factory=dict)
+    layers: library.Layers | None = None
+    """The library and programme folders this set was read from (see :mod:`mkba.library`)."""
+
+    def origin(self, path: str) -> str:
+        """The file a parameter value (or table, e.g. ``costs.social.payers``) came from."""
+        if self.layers is not None:
+            found = library.origin_of(self.layers, path)
+            if found is not None:
+                return found
+        name, _ = library.quantity_location(path)
+        return display_path(self.root / name)
+
+    def origin_kind(self, path: str) -> str:
+        """``library`` or ``programme``: whether a value came from the shipped library or
+        from the user's programme folder."""
+        if self.layers is None or not self.layers.is_programme:
+            return "library"
+        file = Path(self.origin(path)).resolve()
+        owners = [r for r in self.layers.roots if file.is_relative_to(r)]
+        # the closest folder owns the file (a library may sit inside a programme folder)
+        owner = max(owners, key=lambda r: len(r.parts)) if owners else None
+        return "programme" if owner == self.layers.top else "library"
 
     def quantities(self) -> dict[str, Quantity]:
         """Every quantity by its path, in file order."""
@@ -141,6 +166,8 @@ class ParameterSet:
         for d, dc in self.costs.domains.items():
             for key in ("overrun", "additional_share", "followup_rate", "followup_years"):
                 out[f"costs.{d}.{key}"] = getattr(dc, key)
+            if dc.service_life is not None:
+                out[f"costs.{d}.service_life"] = dc.service_life
         for s, st in self.streams.items():
             out[f"streams.{s}.volume.rate"] = st.volume.rate
             if st.volume.factor is not None:
@@ -167,8 +194,7 @@ def _digest(paths: Iterable[Path], root: Path) -> str:
     return h.hexdigest()
 
 
-def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
-    csv_path, side_path = root / "areas.csv", root / "areas.toml"
+def _load_areas(csv_path: Path, side_path: Path, problems: list[Problem]) -> AreaTable | None:
     side_name, csv_name = display_path(side_path), display_path(csv_path)
     raw = _read(side_path, problems)
     sidecar = _validate(AreasSidecar, raw, side_name, problems) if raw is not None else None
@@ -247,41 +273,50 @@ def _load_areas(root: Path, problems: list[Problem]) -> AreaTable | None:
     return AreaTable(tuple(ids), text, numeric, sidecar)
 
 
-def load_parameters(root: Path) -> ParameterSet:
-    """Load and validate every file of a parameter folder; raise InputError listing all problems."""
+def load_parameters(root: Path, *, use: dict[str, list[str]] | None = None) -> ParameterSet:
+    """Load and validate every file of a parameter folder; raise InputError listing all problems.
+
+    ``root`` is a library (such as the shipped ``parameters/``) or a programme folder whose
+    ``mkba.toml`` extends one (see :mod:`mkba.library`). ``use`` (folder -> entry ids)
+    selects entries, like ``[use]`` in ``mkba.toml``.
+    """
     root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
         raise InputError([Problem(display_path(root), "", "parameter folder not found")])
+    layers = library.resolve(root)
+    if use is not None:
+        layers.use = {**(layers.use or {}), **use}
+    file_names: dict[str, str] = {}
 
     def one(name: str, model: type[M]) -> M | None:
-        path = root / name
-        raw = _read(path, problems)
-        return _validate(model, raw, display_path(path), problems) if raw is not None else None
+        raw, shown = layers.read(name, problems)
+        file_names[name] = shown
+        return _validate(model, raw, shown, problems) if raw is not None else None
 
     model = one("model.toml", ModelFile)
     programme = one("programme.toml", ProgrammeFile)
     costs = one("costs.toml", CostsFile)
     cpi = one("cpi.toml", CpiFile)
-    areas = _load_areas(root, problems)
+    areas = _load_areas(*layers.areas(), problems)
     streams: dict[str, StreamFile] = {}
-    stream_paths = sorted((root / "streams").glob("*.toml"))
-    if not stream_paths:
+    stream_entries = layers.entries("streams", problems)
+    stream_paths = [p for paths in stream_entries.values() for p in paths]
+    if not stream_entries:
         problems.append(
-            Problem(display_path(root / "streams"), "", "no stream files (streams/*.toml)")
+            Problem(display_path(layers.top / "streams"), "", "no stream files (streams/*.toml)")
         )
-    for path in stream_paths:
-        sid = path.stem
+    for sid, paths in stream_entries.items():
         if not sid.replace("_", "").isalnum() or not sid[0].isalpha() or sid.lower() != sid:
             problems.append(
-                Problem(display_path(path), "", "stream file names must be lower_snake_case")
+                Problem(display_path(paths[-1]), "", "stream file names must be lower_snake_case")
             )
-        st = one(f"streams/{path.name}", StreamFile)
+        st = one(f"streams/{sid}.toml", StreamFile)
         if st is not None:
             streams[sid] = st
 
     if model and costs:
-        name = display_path(root / "costs.toml")
+        name = file_names["costs.toml"]
         for d in model.domains:
             if d not in costs.domains:
                 problems.append(Problem(name, f"domains.{d}", "domain of model.toml has no costs"))
@@ -295,7 +330,7 @@ def load_parameters(root: Path) -> ParameterSet:
                     )
     if model and areas:
         for sid, st in streams.items():
-            name = display_path(root / "streams" / f"{sid}.toml")
+            name = file_names[f"streams/{sid}.toml"]
             for col_key in ("base", "multiplier"):
                 col = getattr(st.volume, col_key)
                 if col is not None and col not in areas.numeric:
@@ -315,39 +350,65 @@ def load_parameters(root: Path) -> ParameterSet:
                             Problem(name, f"components.{cid}.{role}", "unknown stakeholder", k)
                         )
     if cpi:
-        _check_price_years(root, streams, cpi, problems)
+        _check_price_years(file_names, streams, cpi, problems)
     from mkba.interventions import load_interventions
 
     interventions, intervention_paths = load_interventions(
-        root, model, areas, streams, cpi, problems
+        layers, model, areas, streams, cpi, problems
     )
     if problems:
         raise InputError(problems)
     assert model and programme and costs and cpi and areas
-    files = [
-        root / n
-        for n in (
-            "model.toml",
-            "programme.toml",
-            "costs.toml",
-            "cpi.toml",
-            "areas.csv",
-            "areas.toml",
-        )
-    ]
-    digest = _digest(files + stream_paths + intervention_paths, root)
-    return ParameterSet(root, model, programme, costs, cpi, areas, streams, digest, interventions)
+    if layers.is_programme:
+        digest = _digest_layers(layers.files() + stream_paths + intervention_paths)
+    else:
+        files = [
+            layers.top / n
+            for n in (
+                "model.toml",
+                "programme.toml",
+                "costs.toml",
+                "cpi.toml",
+                "areas.csv",
+                "areas.toml",
+            )
+        ]
+        digest = _digest(files + stream_paths + intervention_paths, layers.top)
+    return ParameterSet(
+        root,
+        model,
+        programme,
+        costs,
+        cpi,
+        areas,
+        streams,
+        digest,
+        interventions=interventions,
+        layers=layers,
+    )
+
+
+def _digest_layers(paths: Iterable[Path]) -> str:
+    """Digest of a programme folder and its library: file contents in layer order (paths
+    are not hashed, so moving the folders does not change it)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(b"\0")
+        h.update(p.read_bytes() if p.is_file() else b"")
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def _check_price_years(
-    root: Path,
+    file_names: dict[str, str],
     streams: dict[str, StreamFile],
     cpi: CpiFile,
     problems: list[Problem],
 ) -> None:
     lo, hi = min(cpi.values), max(cpi.values)
     for sid, st in streams.items():
-        name = display_path(root / "streams" / f"{sid}.toml")
+        name = file_names[f"streams/{sid}.toml"]
         for cid, comp in st.components.items():
             py = comp.unit_value.price_year
             if py is not None and py not in cpi.values:
@@ -421,10 +482,34 @@ class Spec:
     extra: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, tuple[list[str], list[dict[str, str]]]] = field(default_factory=dict)
     """Budget tables (``budget.table`` as written -> columns and rows), read at loading."""
+    overridden: dict[str, str] = field(default_factory=dict)
+    """Parameter paths the scenario (or its variant) overrides -> the scenario file."""
 
     @property
     def label(self) -> str:
         return f"{self.name}:{self.variant}" if self.variant else self.name
+
+    def origin(self, path: str) -> tuple[str, str]:
+        """Where a parameter value came from: (``library`` | ``programme`` | ``scenario`` |
+        ``calibration``, file)."""
+        if path in self.overridden:
+            return "scenario", self.overridden[path]
+        q = self.quantities.get(path)
+        if self.calibration_path is not None and q is not None and q.calibrated:
+            return "calibration", display_path(self.calibration_path)
+        return self.params.origin_kind(path), self.params.origin(path)
+
+
+def cpi_year_message(year: int, lo: int, hi: int) -> str:
+    """Why a price year cannot be indexed, and what to do (the rule for a later year)."""
+    if year > hi:
+        return (
+            f"after the last year of the CPI table ({hi}): CBS publishes a year's average CPI "
+            f"(table 83131NED) in January of the next year. Give amounts in {hi} prices, or add "
+            f"the year to [values] of cpi.toml (in a programme folder, its own cpi.toml) with "
+            f"the forecast's source in its note (e.g. CPB's latest raming)"
+        )
+    return f"outside the CPI table ({lo}-{hi}); cannot index it"
 
 
 def _scenario_problems(
@@ -444,13 +529,20 @@ def _scenario_problems(
     lo, hi = min(cpi), max(cpi)
     if sc.price_year not in cpi:
         problems.append(
-            Problem(file, "price_year", f"outside the CPI table ({lo}-{hi})", sc.price_year)
+            Problem(file, "price_year", cpi_year_message(sc.price_year, lo, hi), sc.price_year)
         )
     if sc.budget is not None:
         _budget_problems(sc, params, file, problems)
     from mkba.interventions import programme_problems
 
     programme_problems(sc, params, file, problems, quantities)
+    known_streams = set(params.streams) | (
+        params.layers.ids("streams") if params.layers is not None else set()
+    )
+    for pid, item in sc.pm.items():
+        # a PM item may relate to a stream of the library the scenario does not select
+        if item.related is not None and item.related not in known_streams:
+            problems.append(Problem(file, f"pm.{pid}.related", "unknown stream", item.related))
     for s in sc.discount_rate.streams:
         if s not in params.streams:
             problems.append(Problem(file, f"discount_rate.streams.{s}", "unknown stream", s))
@@ -489,7 +581,7 @@ def _budget_problems(
             Problem(
                 file,
                 "budget.price_year",
-                f"outside the CPI table ({lo}-{hi}); cannot index it",
+                cpi_year_message(sc.budget.price_year, lo, hi),
                 sc.budget.price_year,
             )
         )
@@ -572,6 +664,71 @@ def _read_budget_tables(
             continue
         h.update(t.encode() + b"\0" + data + b"\0")
     return tables, h.digest()
+
+
+TABLE_OVERRIDES = {"costs.*.payers": "payer shares", "streams.*.response": "response weights"}
+"""Parameters that are tables rather than quantities, and can be overridden from a scenario
+(as a whole: give the full table with its provenance)."""
+
+
+def _is_table_path(path: str) -> bool:
+    return any(fnmatch.fnmatchcase(path, pat) for pat in TABLE_OVERRIDES)
+
+
+def _apply_table_overrides(
+    params: ParameterSet,
+    overrides: dict[str, Any],
+    file: str,
+    problems: list[Problem],
+    sections: dict[str, str],
+) -> ParameterSet:
+    """Payer shares (``costs.<domain>.payers``) and response weights
+    (``streams.<stream>.response``) replaced from a scenario: the new table is validated as
+    in the parameter file and needs its own ``source`` or ``assumption``."""
+    import dataclasses
+
+    if not overrides:
+        return params
+    costs = dict(params.costs.domains)
+    streams = dict(params.streams)
+    for path, change in overrides.items():
+        where = f"{sections.get(path, 'overrides')}.{path}"
+        parts = path.split(".")
+        if any(ch in path for ch in "*?["):
+            problems.append(Problem(file, where, "give the table's full path (no pattern)", path))
+            continue
+        if not isinstance(change, dict):
+            problems.append(Problem(file, where, "an override must be a table", change))
+            continue
+        if parts[0] == "costs":
+            dc = costs.get(parts[1])
+            if dc is None:
+                problems.append(Problem(file, where, "unknown domain", parts[1]))
+                continue
+            payers = _validate(PayerShares, change, file, problems, where)
+            if payers is None:
+                continue
+            for k in payers.shares:
+                if k not in params.model.stakeholders:
+                    problems.append(Problem(file, f"{where}.shares.{k}", "unknown stakeholder", k))
+            costs[parts[1]] = dc.model_copy(update={"payers": payers})
+        else:
+            st = streams.get(parts[1])
+            if st is None:
+                problems.append(Problem(file, where, "unknown stream", parts[1]))
+                continue
+            resp = _validate(Response, change, file, problems, where)
+            if resp is None:
+                continue
+            for d in resp.weights:
+                if d not in params.model.domains:
+                    problems.append(Problem(file, f"{where}.weights.{d}", "unknown domain", d))
+            streams[parts[1]] = st.model_copy(update={"response": resp})
+    return dataclasses.replace(
+        params,
+        costs=params.costs.model_copy(update={"domains": costs}),
+        streams=streams,
+    )
 
 
 def _apply_overrides(
@@ -710,6 +867,8 @@ def _raw_reference_problems(
     if isinstance(overrides, dict):
         known = params.quantities()
         for pattern in overrides:
+            if _is_table_path(pattern):
+                continue
             if not (
                 fnmatch.filter(known, pattern)
                 if any(ch in pattern for ch in "*?[")
@@ -855,19 +1014,26 @@ def load_scenario(
         )
         if scenario is None:
             raise InputError(problems)
-    if params is None:
-        params = load_parameters((path.parent / scenario.parameters).resolve())
-    quantities = params.quantities()
-    if calib_path is not None:
-        quantities = apply_calibration(calib_path, calib_values, quantities, problems)
+    if params is None or scenario.use is not None:
+        root = params.root if params is not None else (path.parent / scenario.parameters).resolve()
+        params = load_parameters(root, use=scenario.use)
     variant_overrides = base.variants[variant].get("overrides", {}) if variant is not None else {}
     sections = {
         p: f"variants.{variant}.overrides"
         for p in (variant_overrides if isinstance(variant_overrides, dict) else {})
     }
+    table_overrides = {k: v for k, v in scenario.overrides.items() if _is_table_path(k)}
+    quantity_overrides = {k: v for k, v in scenario.overrides.items() if k not in table_overrides}
+    params = _apply_table_overrides(params, table_overrides, name, problems, sections)
+    quantities = params.quantities()
+    if calib_path is not None:
+        quantities = apply_calibration(calib_path, calib_values, quantities, problems)
+    before = dict(quantities)
     quantities = _apply_overrides(
-        quantities, scenario.overrides, name, "overrides", problems, sections
+        quantities, quantity_overrides, name, "overrides", problems, sections
     )
+    overridden = {p: name for p, q in quantities.items() if q is not before.get(p)}
+    overridden |= {p: name for p in table_overrides}
     _check_quantity_years(quantities, params.cpi.values, name, problems)
     _scenario_problems(scenario, params, name, problems, quantities)
     if variant is None and not updates:
@@ -893,6 +1059,7 @@ def load_scenario(
         calibration_path=calib_path,
         digest=digest,
         tables=tables,
+        overridden=overridden,
     )
 
 
@@ -924,6 +1091,11 @@ def validate_paths(paths: Iterable[Path]) -> list[Problem]:
         try:
             if p.is_dir():
                 load_parameters(p)
+                continue
+            if p.suffix.lower() == ".xlsx":
+                from mkba.workbook_input import validate_workbook
+
+                problems.extend(x for x in validate_workbook(p) if x not in problems)
                 continue
             raw = read_toml(p)
             params_dir = (p.parent / str(raw.get("parameters", "../parameters"))).resolve()

@@ -100,7 +100,8 @@ class Model:
     group_start: np.ndarray  # (G,)
     group_end: np.ndarray  # (G,)
     # costs
-    budget: np.ndarray  # (A, D, T) programme spend per year, price-year euros
+    budget: np.ndarray  # (A, D, T) programme spend per year, price-year euros; in the horizon
+    # year minus the residual value of durable investment (see residual_value)
     payer_share: np.ndarray  # (D, K)
     budget_pv: np.ndarray  # (A, D) sum_t budget * DFc
     followup_pv: np.ndarray  # (A, D) PV of one unit of follow-up rate (avg annual spend x years)
@@ -438,7 +439,6 @@ def lower(spec: Spec) -> Model:
             payer_share[di, stakeholders.index(k)] = sh
         fy = q[f"costs.{d}.followup_years"].value
         fyears[di] = int(fy) if fy is not None and math.isfinite(fy) else T
-    budget_pv = np.einsum("adt,t->ad", B, df_cost)
     followup_flow = np.zeros((A, D, T))
     for a in range(A):
         for d in range(D):
@@ -449,6 +449,20 @@ def lower(spec: Spec) -> Model:
             end_t = int(prog_end[a] - years[0])
             followup_flow[a, d, end_t + 1 : min(T, end_t + 1 + fyears[d])] = annual
     followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
+    # Residual value (Leidraad MKBA: restwaarde) of durable investment at the horizon, booked as
+    # a negative cost in the horizon year; the response ratios and follow-up above use the
+    # spend only. Costs then scale it by overrun and additionality like the spend it came from.
+    life = np.array(
+        [
+            params.costs.domains[d].service_life.value  # type: ignore[union-attr]
+            if params.costs.domains[d].service_life is not None
+            else 0.0
+            for d in domains
+        ]
+    )
+    B = B.copy()
+    B[:, :, -1] -= residual_value(B, years, life)
+    budget_pv = np.einsum("adt,t->ad", B, df_cost)
 
     registry = tuple(params.quantities())
     if not has_programme:
@@ -547,6 +561,21 @@ def lower(spec: Spec) -> Model:
         uncertain_col=np.array([registry.index(p) for p in uncertain], dtype=np.int64),
         programme=programme,
     )
+
+
+def residual_value(budget: np.ndarray, years: np.ndarray, life: np.ndarray) -> np.ndarray:
+    """Book value left at the end of the horizon year of the spend ``budget[a, d, t]``.
+
+    Straight-line depreciation over the service life ``life[d]`` (years; 0 = not durable),
+    money spent in the middle of its year: what is spent in year ``y`` has served
+    ``horizon + 0.5 - y`` years by the end of the horizon, so
+    ``R[a, d] = sum_y B[a, d, y] * max(0, 1 - (horizon + 0.5 - y) / life[d])``.
+    """
+    served = years[-1] + 0.5 - years.astype(float)  # (T,)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(life[:, None] > 0, 1.0 - served[None, :] / life[:, None], 0.0)
+    left = np.clip(left, 0.0, 1.0)  # (D, T)
+    return np.einsum("adt,dt->ad", budget, left)
 
 
 _INVERSE_CDFS: dict[str, InverseCdf] = {}

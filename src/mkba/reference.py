@@ -105,23 +105,24 @@ def simulate_chunk(
     return ben, cost, flow, dflow
 
 
-def simulate_programme(
-    m: Model, theta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The bottom-up programme's contributions (DESIGN.md 3b; equations in
-    :mod:`mkba.interventions`), to be added to :func:`simulate_chunk`'s outputs:
-    (ben[n,A,C], cost[n,A,K], flow[n,T], dflow[n,T], int_ben[n,M,P], int_cost[n,M,P],
-    phys[n,L,A,T]). Vectorised over draws and areas; the stock recursion runs over years."""
+def programme_volume_changes(
+    m: Model, theta: np.ndarray, streams: set[int] | None = None
+) -> np.ndarray:
+    """Units of each link's stream changed by the bottom-up programme, per draw, link, area
+    and year: ``phys[n, L, A, T]`` (DESIGN.md 3b; cohort stocks, then the sequential
+    combination on the unchanged part of the per-draw nulalternatief volume). The volume
+    with the programme of stream s in area a is ``V - sum_{l on s} phys[:, l, a]`` (minus any
+    top-down change). With ``streams`` only the links acting on those stream indices are
+    computed (the combination is per stream, so their numbers are the same); the others
+    stay zero."""
     pr = m.programme
     assert pr is not None
     sl = m.slots
-    S, C = sl.S, sl.C
+    S = sl.S
     n = theta.shape[0]
-    A, T, K = len(m.areas), len(m.years), len(m.stakeholders)
-    P = len(PERSPECTIVES)
-    M, L = pr.n_entries, pr.n_links
+    A, T = len(m.areas), len(m.years)
+    L = pr.n_links
     st = {name: _block(theta, sl.stream(name), S) for name in ("rate", "factor", "trend")}
-    cp = {name: _block(theta, sl.component(name), C) for name in COMPONENT_SLOTS}
     years = m.years.astype(float)
     # nulalternatief volume V[n, A, S, T]
     vol = (
@@ -131,10 +132,6 @@ def simulate_programme(
             :, None, :, :
         ]
     )
-    value = (
-        cp["unit_value"][:, :, None]
-        * (1.0 + cp["growth"])[:, :, None] ** (years - m.spec.scenario.base_year)[None, None, :]
-    )  # (n, C, T)
     lk = {n_: theta[:, pr.link_slot(n_) : pr.link_slot(n_) + L] for n_ in EFFECT_QUANTITIES}
     peff = (
         lk["effect"]
@@ -152,6 +149,8 @@ def simulate_programme(
     resid = np.ones((n, A, S, T))
     for li in range(L):
         mi, s = pr.link_int[li], pr.link_stream[li]
+        if streams is not None and int(s) not in streams:
+            continue
         lag, npf = int(pr.link_lag[li]), int(pr.link_nprof[li])
         prof = pr.link_prof[li, :npf]
         Pm = pr.participants[mi]  # (A, T)
@@ -174,6 +173,31 @@ def simulate_programme(
                 share = np.where(v > 0.0, np.clip(d / v, -1.0, 1.0), 0.0)
             phys[:, li, :, t] = v * share * resid[:, :, s, t]
             resid[:, :, s, t] = resid[:, :, s, t] * (1.0 - share)
+    return phys
+
+
+def simulate_programme(
+    m: Model, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bottom-up programme's contributions (DESIGN.md 3b; equations in
+    :mod:`mkba.interventions`), to be added to :func:`simulate_chunk`'s outputs:
+    (ben[n,A,C], cost[n,A,K], flow[n,T], dflow[n,T], int_ben[n,M,P], int_cost[n,M,P],
+    phys[n,L,A,T]). Vectorised over draws and areas; the stock recursion runs over years."""
+    pr = m.programme
+    assert pr is not None
+    sl = m.slots
+    C = sl.C
+    n = theta.shape[0]
+    A, T, K = len(m.areas), len(m.years), len(m.stakeholders)
+    P = len(PERSPECTIVES)
+    M, L = pr.n_entries, pr.n_links
+    cp = {name: _block(theta, sl.component(name), C) for name in COMPONENT_SLOTS}
+    years = m.years.astype(float)
+    value = (
+        cp["unit_value"][:, :, None]
+        * (1.0 + cp["growth"])[:, :, None] ** (years - m.spec.scenario.base_year)[None, None, :]
+    )  # (n, C, T)
+    phys = programme_volume_changes(m, theta)
 
     # money: each link's units x the stream's component values
     ben = np.zeros((n, A, C))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -281,6 +282,8 @@ def summary(run: Run) -> dict[str, Any]:
     w_study = m.benefit_weights[PERSPECTIVES.index("study")]
     transfer_in_study = (o.component * (w_study * comp_transfer)).sum(axis=1)
     out["transfers_in_study_benefits"] = stats(transfer_in_study)
+    # internal rate of return per draw (scenario perspective); see mkba.decide.irr
+    out["irr"] = irr_summary(run_irr(run))
     if m.programme is not None:  # bottom-up programme (DESIGN.md 3b)
         from mkba import programme_results
 
@@ -394,6 +397,9 @@ def draws_columns(run: Run) -> dict[str, np.ndarray]:
     for i, c in enumerate(m.components):
         cols[f"component.{c}"] = o.component[:, i]
     cols["payback_year"] = o.payback
+    rr = run_irr(run)
+    cols["irr"] = rr.irr
+    cols["irr_roots"] = rr.roots
     if run.samples is not None:
         for j, path in enumerate(m.uncertain):
             cols[f"param.{path}"] = run.samples[:, j]

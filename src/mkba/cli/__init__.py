@@ -55,12 +55,16 @@ def _root(
 
 from mkba.cli import batch as _batch  # noqa: E402
 from mkba.cli import calibrate as _calibrate  # noqa: E402
+from mkba.cli import decide as _decide  # noqa: E402
+from mkba.cli import init as _init  # noqa: E402
 from mkba.cli import monitor as _monitor  # noqa: E402
 from mkba.cli import report as _report  # noqa: E402
 from mkba.cli import run as _run  # noqa: E402
 from mkba.cli import sensitivity as _sensitivity  # noqa: E402
+from mkba.cli import template as _template  # noqa: E402
 from mkba.cli import validate as _validate  # noqa: E402
 
+_init.register(app)
 _validate.register(app)
 _run.register(app)
 _calibrate.register(app)
@@ -68,6 +72,8 @@ _sensitivity.register(app)
 _batch.register(app)
 _report.register(app)
 _monitor.register(app)
+_template.register(app)
+_decide.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich import box
 from rich.table import Table
 
-from mkba.cli.common import bn, err_console, num, out_console
+from mkba.cli.common import Money, err_console, num, out_console, stat_values
 from mkba.constants import MAX_DRAWS
 from mkba.errors import EXIT_PARTIAL
 from mkba.output import to_json
@@ -18,23 +19,51 @@ if TYPE_CHECKING:
 
 
 def _comparison_table(res: bt.BatchResult) -> Table:
-    t = Table(
-        title=f"Batch {res.out}: P50 (P5-P95), EUR bn; each job in its own perspective",
-        title_justify="left",
+    """One row per job; fits 80 columns (job names wrap, never cut)."""
+    done = [jr.summary for jr in res.jobs if jr.ok and jr.summary is not None]
+    m = Money(
+        stat_values(*(d[k] for d in done for k in ("costs_pv", "benefits_pv")), keys=("p50",))
+        + stat_values(*(d["npv"] for d in done), keys=("p5", "p50", "p95"))
     )
-    for col in ("job", "perspective", "costs", "benefits", "NPV", "BCR", "P(NPV>0)", "payback P50"):
-        t.add_column(col, justify="left" if col in ("job", "perspective") else "right")
+    persps = sorted({d["perspective"] for d in done})
+    one = len(persps) == 1
+    t = Table(
+        title=f"Batch {res.out}: P50 (NPV also P5, P95; P>0 = P(NPV > 0)), {m.unit}"
+        + (f"; {persps[0]} perspective" if one else "; each job in its own perspective"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in (
+        "job",
+        "costs",
+        "benefits",
+        "NPV",
+        "P5",
+        "P95",
+        "BCR",
+        "P>0",
+        "payback",
+    ):
+        t.add_column(
+            col,
+            justify="left" if col == "job" else "right",
+            overflow="fold",
+            min_width=14 if col == "job" else None,
+        )
     for jr in res.jobs:
         if not jr.ok or jr.summary is None:
-            t.add_row(jr.job.label, "FAILED", "", "", "", "", "", "")
+            t.add_row(jr.job.label, "FAILED", "", "", "", "", "", "", "")
             continue
         d = jr.summary
         t.add_row(
-            jr.job.label,
-            d["perspective"],
-            bn(d["costs_pv"]["p50"]),
-            f"{bn(d['benefits_pv']['p50'])} ({bn(d['benefits_pv']['p5'])}-{bn(d['benefits_pv']['p95'])})",
-            f"{bn(d['npv']['p50'])} ({bn(d['npv']['p5'])}-{bn(d['npv']['p95'])})",
+            jr.job.label if one else f"{jr.job.label} ({d['perspective']})",
+            m(d["costs_pv"]["p50"]),
+            m(d["benefits_pv"]["p50"]),
+            m(d["npv"]["p50"]),
+            m(d["npv"]["p5"]),
+            m(d["npv"]["p95"]),
             num(d["bcr"]["p50"]),
             f"{d['prob_npv_positive']:.0%}",
             payback_cell(d["payback_year"]),
@@ -206,33 +235,47 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(to_json(doc), nl=False)
             return
+        m = Money(
+            stat_values(
+                *(v["npv_difference"] for v in doc["perspectives"].values()),
+                keys=("p5", "p50", "p95"),
+            )
+            + [v["costs_difference"]["p50"] for v in doc["perspectives"].values()]
+        )
         t = Table(
-            title=f"{doc['a']} minus {doc['b']} ({doc['draws']:,} draws; common random numbers: {'yes' if doc['common_random_numbers'] else 'NO'})",
+            title=f"{doc['a']} minus {doc['b']}, {m.unit} ({doc['draws']:,} draws; common random numbers: {'yes' if doc['common_random_numbers'] else 'NO'})",
             title_justify="left",
         )
         for col in ("perspective", "NPV diff P50", "P5", "P95", "costs diff P50", "P(A better)"):
-            t.add_column(col, justify="left" if col == "perspective" else "right")
+            t.add_column(col, justify="left" if col == "perspective" else "right", overflow="fold")
         for p, v in doc["perspectives"].items():
+            if p == "study" and doc.get("stream_perspective") != "study":
+                continue  # the 2021 headline's accounting only where the scenario declares it
             d = v["npv_difference"]
             t.add_row(
                 p,
-                bn(d["p50"]),
-                bn(d["p5"]),
-                bn(d["p95"]),
-                bn(v["costs_difference"]["p50"]),
+                m(d["p50"]),
+                m(d["p5"]),
+                m(d["p95"]),
+                m(v["costs_difference"]["p50"]),
                 f"{v['prob_a_better']:.0%}",
             )
+        items = [
+            (kind, name, st)
+            for kind in ("by_stream", "by_stakeholder")
+            for name, st in doc[kind].items()
+        ]
+        ms = Money(stat_values(*(st for _, _, st in items), keys=("p5", "p50", "p95")))
         s = Table(
-            title=f"Difference by stream ({doc['stream_perspective']}) and stakeholder (net), P50 EUR bn",
+            title=f"Difference by stream ({doc['stream_perspective']}) and stakeholder (net), {ms.unit}",
             title_justify="left",
         )
-        s.add_column("item")
+        s.add_column("item", overflow="fold")
         s.add_column("P50", justify="right")
         s.add_column("P5", justify="right")
         s.add_column("P95", justify="right")
-        for kind in ("by_stream", "by_stakeholder"):
-            for name, st in doc[kind].items():
-                s.add_row(f"{kind[3:]}: {name}", bn(st["p50"]), bn(st["p5"]), bn(st["p95"]))
+        for kind, name, st in items:
+            s.add_row(f"{kind[3:]}: {name}", ms(st["p50"]), ms(st["p5"]), ms(st["p95"]))
         out_console.print(t)
         out_console.print(s)
         for w in doc["warnings"]:

@@ -51,6 +51,13 @@ def register(app: typer.Typer) -> None:
             False, "--check", help="Fit again and compare with the stored record; write nothing."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the record as JSON on stdout."),
+        show_implications: bool = typer.Option(
+            True,
+            "--implications/--no-implications",
+            help="After the fit, report what it implies: physical effects against the priors, "
+            "the prior probability of the targets, switching values in physical units "
+            "(two more runs).",
+        ),
     ) -> None:
         """Fit the free parameters so that the target statistics are met, and write the record."""
         from mkba import calibrate as cal  # here, not at the top: keeps `mkba --help` light
@@ -97,8 +104,63 @@ def register(app: typer.Typer) -> None:
             err_console.print("error: give --out: the scenario has no calibration key")
             raise typer.Exit(EXIT_RUN_FAILED)
         cal.write_record(dest, doc)
+        imp = cal.implications(fit) if show_implications else None
         if as_json:
-            typer.echo(to_json(doc), nl=False)
+            typer.echo(to_json({**doc, "implications": imp} if imp else doc), nl=False)
         else:
             out_console.print(table)
+            if imp:
+                for t in implications_tables(imp):
+                    out_console.print(t)
         err_console.print(f"written: {dest}")
+
+
+def implications_tables(imp: dict) -> list:  # type: ignore[type-arg]
+    """Rich tables of :func:`mkba.calibrate.implications`."""
+    pri, cal_ = imp["physical_prior"], imp["physical_calibrated"]
+    year = cal_["year_full_strength"]
+    t1 = Table(
+        title=f"What the calibration implies: volume change in {year} (full strength), "
+        "summed over the areas, P50 (P5-P95)"
+    )
+    for col in ("effect", "priors (evidence)", "calibrated", "share of baseline (cal.)"):
+        t1.add_column(col, justify="left" if col == "effect" else "right")
+    for s, v in cal_["streams"].items():
+        p = pri["streams"][s]["at_full_strength"]
+        c = v["at_full_strength"]
+        t1.add_row(
+            v["what"],
+            f"{p['p50']:,.0f} ({p['p5']:,.0f}-{p['p95']:,.0f})",
+            f"{c['p50']:,.0f} ({c['p5']:,.0f}-{c['p95']:,.0f})",
+            f"{v['share_of_baseline']['p50']:.1%} of {v['baseline']['p50']:,.0f}",
+        )
+    pp = imp["prior_probability"]
+    t2 = Table(title="Prior probability of the targets (share of draws of the uncalibrated priors)")
+    t2.add_column("target")
+    t2.add_column("share of prior draws", justify="right")
+    for name, v in pp["each"].items():
+        t2.add_row(f"{name} >= {pp['targets'][name]:.3g}", f"{v:.2%}")
+    t2.add_row("all targets together", f"{pp['all']:.2%}")
+    h = pp.get("headline")
+    if h:
+        t2.add_row(
+            f"study benefits >= {h['benefits_target']:.3g} and benefit savings >= "
+            f"{h['benefit_savings_target']:.3g}",
+            f"{h['share_both']:.2%} of {h['draws']:,}",
+        )
+    t3 = Table(
+        title=f"Switching values in physical units (priors; mean NPV = 0 when the one effect "
+        f"is scaled, all else as drawn; volume change in {year})"
+    )
+    for col in ("effect", "perspective", "priors give", "needed", "factor"):
+        t3.add_column(col, justify="left" if col in ("effect", "perspective") else "right")
+    for v in imp["switching_prior"].values():
+        what = pri["streams"][v["stream"]]["what"]
+        t3.add_row(
+            what,
+            v["perspective"],
+            f"{v['mean_at_full_strength']:,.0f}",
+            f"{v['needed_at_full_strength']:,.0f}",
+            f"x {v['factor']:.2f}",
+        )
+    return [t1, t2, t3]

@@ -85,8 +85,13 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
         )
     b = res.bands[~res.bands["observed"].isna()]
     for _, r in b.iterrows():
+        head = indicator_label(res, r["indicator"], lang)
+        if r.get("intervention"):
+            pr = res.model.programme
+            mi = pr.ids.index(r["intervention"])  # type: ignore[union-attr]
+            head += f" ({(pr.labels_nl if lang == 'nl' else pr.labels)[mi]})"  # type: ignore[union-attr]
         t1.add_row(
-            indicator_label(res, r["indicator"], lang),
+            head,
             labels.area(r["area_id"]),
             str(r["year"]) + (tx["baseline"] if r["baseline"] else ""),
             n0(r["observed"]),
@@ -108,7 +113,14 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
         if r["area_id"]:
             name += f" ({labels.area(r['area_id'])})"
         unit = res.model.quantities.get(r["name"])
-        if (unit is not None and unit.unit in ("fraction", "1/year")) or r["kind"] == "net_effect":
+        per_participant = r["name"].startswith("interventions.") and r["name"].endswith(
+            (".effect", ".net_effect")
+        )
+        if per_participant:  # units of the stream per participant
+            fmt = lambda x: format_number(x, lang, 3)  # noqa: E731
+        elif (unit is not None and unit.unit in ("fraction", "1/year")) or r[
+            "kind"
+        ] == "net_effect":
             fmt = lambda x: format_pct(x, lang, 1)  # noqa: E731
         else:
             fmt = lambda x: format_number(x, lang, 2)  # noqa: E731

@@ -76,6 +76,12 @@ def register(app: typer.Typer) -> None:
         no_charts: bool = typer.Option(
             False, "--no-charts", help="Do not write chart files (html embeds them anyway)."
         ),
+        decide: list[Path] = typer.Option(
+            None,
+            "--decide",
+            help="Decision run directories (mkba voi, allocate, discover, acceptability): "
+            "adds a Deciding section and workbook sheet. Repeatable.",
+        ),
     ) -> None:
         """Write the report of a run: a self-contained HTML report (charts inline, no network
         access), the Excel workbook and every chart as PNG and SVG, into the run directory.
@@ -92,6 +98,7 @@ def register(app: typer.Typer) -> None:
             sensitivity=sensitivity or None,
             batch=batch,
             charts=not no_charts,
+            decide=decide or None,
         )
         for p in paths:
             typer.echo(str(p))

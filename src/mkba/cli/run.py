@@ -44,6 +44,13 @@ def register(app: typer.Typer) -> None:
             "--force",
             help="Replace a finished run at --out (default: refuse, exit 2; see the README).",
         ),
+        companion: bool = typer.Option(
+            True,
+            "--companion/--no-companion",
+            help="Also run the scenario's companion (e.g. evidence-2021 with reference-2021) and "
+            "show both side by side: the evidence first, the reconstruction of the 2021 claim "
+            "second.",
+        ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
@@ -82,6 +89,7 @@ def register(app: typer.Typer) -> None:
                 write=not no_write,
                 progress=progress,
                 force=force,
+                companion=companion,
             )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)

@@ -29,17 +29,24 @@ from mkba.monitor import update as up
 from mkba.monitor.observations import Observations, load_observations
 from mkba.monitor.projection import (
     BAND,
+    link_net_effect,
+    link_path,
     net_effect,
+    observed_links,
     prior_theta,
     prior_z,
     theta_from_z,
+    topdown_active,
     volume_columns,
     volumes,
 )
 from mkba.output import write_table
+from mkba.schema.interventions import EFFECT_QUANTITIES
 from mkba.schema.scenario import PERSPECTIVES
 
 DEFAULT_MIN_ESS = 200.0
+Z90 = 1.6448536269514722
+"""Half-width of a two-sided 90 % normal interval [sd]."""
 RESAMPLE_STREAM = 16
 """Spawn key of the resampling stream under the run's seed (independent of the sampler's)."""
 
@@ -56,6 +63,9 @@ STREAM_PARAMETERS = (
     "half_life",
 )
 GLOBAL_PARAMETERS = ("programme.elasticity", "programme.governance_penalty")
+VOLUME_PARAMETERS = ("volume.rate", "volume.factor", "trend")
+"""Stream parameters that move the nulalternatief volume itself (informed with or without a
+top-down budget)."""
 
 
 @dataclass
@@ -78,9 +88,24 @@ class MonitorResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _expected(V: np.ndarray, dV: np.ndarray, obs: Observations) -> np.ndarray:
-    """(n, J) the model's value of each observation: the volume with the programme."""
-    return V[:, obs.pair, obs.t] - dV[:, obs.pair, obs.t]
+def planned(m: Model, obs: Observations) -> np.ndarray:
+    """(J,) planned participants of each participants row (NaN for volume rows)."""
+    out = np.full(len(obs), math.nan)
+    if m.programme is not None:
+        for j in np.flatnonzero(~obs.is_volume):
+            a = m.areas.index(obs.area[j])
+            out[j] = m.programme.participants[obs.entry[j], a, obs.t[j]]
+    return out
+
+
+def _expected(V: np.ndarray, dV: np.ndarray, obs: Observations, m: Model) -> np.ndarray:
+    """(n, J) the model's value of each observation: the volume with the programme, or the
+    planned participants (the same in every draw, so they do not change the weights)."""
+    vol = obs.is_volume
+    out = np.empty((V.shape[0], len(obs)))
+    out[:, vol] = V[:, obs.pair[vol], obs.t[vol]] - dV[:, obs.pair[vol], obs.t[vol]]
+    out[:, ~vol] = planned(m, obs)[None, ~vol]
+    return out
 
 
 def _band_table(
@@ -95,25 +120,35 @@ def _band_table(
     qn = np.quantile(V, BAND, axis=0)  # (3, P, T)
     qp = np.quantile(W, BAND, axis=0)
     rows = []
-    obs_at = {(obs.indicator[j], obs.area[j], int(obs.year[j])): j for j in range(len(obs))}
-    for ind, area in obs.series():
-        j0 = next(j for j in range(len(obs)) if (obs.indicator[j], obs.area[j]) == (ind, area))
+    key = list(zip(obs.indicator, obs.area, obs.intervention, strict=True))
+    obs_at = {(*key[j], int(obs.year[j])): j for j in range(len(obs))}
+    T = len(m.years)
+    for ind, area, entry in obs.series():
+        j0 = key.index((ind, area, entry))
         k = int(obs.pair[j0])
-        q = np.array(BAND)
-        post = np.stack([up.weighted_quantile(Wpost[:, k, t], w, q) for t in range(W.shape[2])], 1)
+        if k >= 0:
+            q = np.array(BAND)
+            post = np.stack([up.weighted_quantile(Wpost[:, k, t], w, q) for t in range(T)], 1)
+            null, prog, stream = qn[:, k], qp[:, k], m.streams[obs.pairs[k][1]]
+        else:  # participants: none without the programme, the plan with it (every draw)
+            assert m.programme is not None
+            plan = m.programme.participants[obs.entry[j0], m.areas.index(area)]
+            post = prog = np.stack([plan] * 3)
+            null, stream = np.zeros((3, T)), ""
         for t, year in enumerate(m.years):
-            j = obs_at.get((ind, area, int(year)))
+            j = obs_at.get((ind, area, entry, int(year)))
             row: dict[str, Any] = {
                 "indicator": ind,
                 "area_id": area,
-                "stream": m.streams[obs.pairs[k][1]],
+                "stream": stream,
+                "intervention": entry,
                 "year": int(year),
-                "null_p5": qn[0, k, t],
-                "null_p50": qn[1, k, t],
-                "null_p95": qn[2, k, t],
-                "prog_p5": qp[0, k, t],
-                "prog_p50": qp[1, k, t],
-                "prog_p95": qp[2, k, t],
+                "null_p5": null[0, t],
+                "null_p50": null[1, t],
+                "null_p95": null[2, t],
+                "prog_p5": prog[0, t],
+                "prog_p50": prog[1, t],
+                "prog_p95": prog[2, t],
                 "post_p5": post[0, t],
                 "post_p50": post[1, t],
                 "post_p95": post[2, t],
@@ -123,9 +158,14 @@ def _band_table(
                 "flag": "",
             }
             if j is not None:
-                if obs.value[j] < qp[0, k, t]:
+                # a volume outside the P5-P95 band with the programme; participants: the plan
+                # outside the observation's 90 % measurement interval (value +- 1.645 sd)
+                lo, hi = prog[0, t], prog[2, t]
+                if k < 0:
+                    lo, hi = plan[t] - Z90 * obs.sd[j], plan[t] + Z90 * obs.sd[j]
+                if obs.value[j] < lo:
                     row["flag"] = "below"
-                elif obs.value[j] > qp[2, k, t]:
+                elif obs.value[j] > hi:
                     row["flag"] = "above"
             rows.append(row)
     return pd.DataFrame(rows)
@@ -135,8 +175,19 @@ def _parameter_table(m: Model, obs: Observations, prior: Draws, post: Draws) -> 
     """Prior and posterior statistics of the uncertain parameters of the observed streams
     and the programme, and of the net effect share per observed area and stream."""
     streams = sorted({p[1] for p in obs.pairs})
-    wanted = [f"streams.{m.streams[s]}.{k}" for s in streams for k in STREAM_PARAMETERS]
-    wanted += list(GLOBAL_PARAMETERS)
+    active = topdown_active(m, obs.pairs)
+    td_streams = {s for (_a, s), on in zip(obs.pairs, active, strict=True) if on}
+    # a stream's top-down effect parameters only where the top-down budget reaches it
+    wanted = [
+        f"streams.{m.streams[s]}.{k}"
+        for s in streams
+        for k in STREAM_PARAMETERS
+        if s in td_streams or k in VOLUME_PARAMETERS
+    ]
+    if td_streams:
+        wanted += list(GLOBAL_PARAMETERS)
+    links = observed_links(m, obs.pairs)
+    wanted += [f"{link_path(m, li)}.{k}" for li in links for k in EFFECT_QUANTITIES]
     rows = []
     for path in wanted:
         if path not in m.uncertain:
@@ -147,7 +198,18 @@ def _parameter_table(m: Model, obs: Observations, prior: Draws, post: Draws) -> 
         )
     ne0 = net_effect(m, prior.theta, obs.pairs)
     ne1 = net_effect(m, post.theta, obs.pairs)
+    if links:
+        le0 = link_net_effect(m, prior.theta, links)
+        le1 = link_net_effect(m, post.theta, links)
+        for k, li in enumerate(links):
+            rows.append(
+                _stat_row(
+                    "net_effect", f"{link_path(m, li)}.net_effect", "", le0[:, k], le1[:, k], post.w
+                )
+            )
     for k, (a, s) in enumerate(obs.pairs):
+        if not active[k]:
+            continue
         rows.append(
             _stat_row(
                 "net_effect",
@@ -158,6 +220,9 @@ def _parameter_table(m: Model, obs: Observations, prior: Draws, post: Draws) -> 
                 post.w,
             )
         )
+    if not rows:  # only participants observed: nothing is informed
+        keys = list(_stat_row("", "", "", np.zeros(1), np.zeros(1), np.ones(1)))
+        return pd.DataFrame(columns=keys)
     return pd.DataFrame(rows)
 
 
@@ -303,9 +368,9 @@ def monitor(
 
     def loglik_theta(th: np.ndarray) -> np.ndarray:
         Vt, dVt = volumes(m, th, obs.pairs)
-        return up.log_likelihood(_expected(Vt, dVt, obs), obs.value, obs.sd, obs.discrepancy_cv)
+        return up.log_likelihood(_expected(Vt, dVt, obs, m), obs.value, obs.sd, obs.discrepancy_cv)
 
-    ll = up.log_likelihood(_expected(V, dV, obs), obs.value, obs.sd, obs.discrepancy_cv)
+    ll = up.log_likelihood(_expected(V, dV, obs, m), obs.value, obs.sd, obs.discrepancy_cv)
     w = up.normalise(ll)
     e = up.ess(w)
     used = method if method != "auto" else ("is" if e >= min_ess else "smc")
@@ -348,10 +413,20 @@ def monitor(
     )
     outcomes_table = _outcome_table(m, obs, run.outcomes, post)
     flagged = bands[bands["flag"] != ""]
-    if len(flagged):
+    off_plan = flagged[flagged["intervention"] != ""]
+    n_vol = int(obs.is_volume.sum())
+    if len(flagged) > len(off_plan):
         warnings.append(
-            f"{len(flagged)} of {len(obs)} observations lie outside the P5-P95 band with the "
-            "programme"
+            f"{len(flagged) - len(off_plan)} of {n_vol} observations lie outside the P5-P95 "
+            "band with the programme"
+        )
+    for entry in dict.fromkeys(off_plan["intervention"]):
+        d = off_plan[off_plan["intervention"] == entry]
+        warnings.append(
+            f"observed participants of {entry} differ from the plan in {len(d)} "
+            f"area-year{'s' if len(d) > 1 else ''} "
+            f"({', '.join(f'{a} {y}' for a, y in zip(d['area_id'], d['year'], strict=True))}): "
+            "the projected volumes assume the planned participants"
         )
     rid = run_id(spec, n, seed, run.sampler, run.chunk_size)
     mon_id = f"{rid}-{obs.digest[:8]}-{used}"
@@ -362,7 +437,7 @@ def monitor(
         "observations_hash": obs.digest,
         "illustrative": obs.sidecar.illustrative,
         "observations": len(obs),
-        "series": [f"{i}/{a}" for i, a in obs.series()],
+        "series": ["/".join(x for x in s if x) for s in obs.series()],
         "years": [int(obs.year.min()), int(obs.year.max())],
         "prior_draws": n,
         "method": used,

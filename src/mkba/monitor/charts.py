@@ -87,7 +87,26 @@ def indicator_label(res: MonitorResult, ind: str, lang: str) -> str:
     return i.label_nl if lang == "nl" else i.label
 
 
+LINK_KEYS = {
+    "effect": ("effect per participant", "effect per deelnemer"),
+    "deadweight": ("dead weight", "deadweight (zou toch gebeuren)"),
+    "attribution": ("attribution to others", "toerekening aan anderen"),
+    "displacement": ("displacement", "verdringing"),
+    "half_life": ("half-life of the effect", "halfwaardetijd van het effect"),
+    "net_effect": (
+        "net effect per participant at full strength",
+        "netto effect per deelnemer bij volle sterkte",
+    ),
+}
+
+
 def parameter_label(labels: Labels, name: str, lang: str) -> str:
+    parts = name.split(".")
+    if parts[0] == "interventions" and len(parts) == 5 and parts[2] == "effects":
+        f = labels.params.interventions.get(parts[1]) if labels.params else None
+        head = labels._pick(f, parts[1])
+        key = LINK_KEYS.get(parts[4], (parts[4], parts[4]))[0 if lang == "en" else 1]
+        return f"{head}, {labels.stream(parts[3]).lower()}: {key}"
     if name.endswith(".net_effect"):
         s = name.split(".")[1]
         return f"{labels.stream(s)}: {w('net_effect', lang)}"
@@ -105,9 +124,9 @@ def draw_bands(res: MonitorResult, lang: str) -> Figure:
     with chart_style():
         fig = Figure(figsize=(7.5 if cols == 1 else 10.0, 1.2 + 3.0 * rows))
         axes = fig.subplots(rows, cols, squeeze=False)
-        for k, (ind, area) in enumerate(series):
+        for k, (ind, area, entry) in enumerate(series):
             ax = axes[k // cols][k % cols]
-            d = b[(b["indicator"] == ind) & (b["area_id"] == area)]
+            d = b[(b["indicator"] == ind) & (b["area_id"] == area) & (b["intervention"] == entry)]
             o = d[~d["observed"].isna()]
             last = int(o["year"].max())
             d = d[(d["year"] >= int(o["year"].min()) - 1) & (d["year"] <= last + 4)]
@@ -133,7 +152,13 @@ def draw_bands(res: MonitorResult, lang: str) -> Figure:
                     lw=0.9,
                     zorder=5,
                 )
-            ax.set_title(f"{indicator_label(res, ind, lang)} – {labels.area(area)}", fontsize=10)
+            head = indicator_label(res, ind, lang)
+            if entry:
+                pr = res.model.programme
+                assert pr is not None
+                mi = pr.ids.index(entry)
+                head += f", {(pr.labels_nl if lang == 'nl' else pr.labels)[mi]}"
+            ax.set_title(_wrap(f"{head} – {labels.area(area)}", 46), fontsize=10)
             ax.yaxis.set_major_formatter(
                 lambda v, _p: format_number(v, lang, 0)  # type: ignore[arg-type]
             )

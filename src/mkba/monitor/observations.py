@@ -30,6 +30,18 @@ The sidecar names each indicator once::
 
 An observation is of the stream's volume in the area *with* the programme,
 ``V(t) - dV(t)`` (see :mod:`mkba.monitor.projection`).
+
+Participants reached by a measure of a bottom-up programme are an indicator too: the sidecar
+says ``observes = "participants"`` (no ``stream``; ``unit = "participant"``) and each row names
+the measure in the column ``intervention`` (the scenario's ``[interventions.<id>]`` key)::
+
+    indicator,area_id,year,value,sd,cv,baseline,intervention
+    deelnemers,den-haag-zuidwest,2025,140,,0.05,no,schuldhulp
+
+They are compared with the *planned* participants of the lowered model
+(:attr:`mkba.interventions.Programme.participants`), which are the same in every draw: they do
+not reweight the draws, but an observed reach that differs from the plan is flagged (the
+projected volumes assume the plan).
 """
 
 from __future__ import annotations
@@ -37,8 +49,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
@@ -51,7 +64,8 @@ from mkba.schema.quantity import Sources, Strict
 from mkba.tomlio import display_path, read_csv, read_toml
 
 REQUIRED_COLUMNS = ("indicator", "area_id", "year", "value")
-OPTIONAL_COLUMNS = ("sd", "cv", "baseline", "note")
+OPTIONAL_COLUMNS = ("sd", "cv", "baseline", "note", "intervention")
+PARTICIPANT_UNIT = "participant"
 YES, NO = ("yes", "true", "1"), ("no", "false", "0", "")
 
 
@@ -60,13 +74,27 @@ class Indicator(Strict):
 
     label: str = Field(min_length=1)
     label_nl: str = Field(min_length=1)
-    stream: str
+    observes: Literal["volume", "participants"] = "volume"
+    stream: str | None = None
     unit: str
     description: str | None = None
     source: Sources | None = None
     assumption: str | None = Field(default=None, min_length=10)
     note: str | None = None
     discrepancy_cv: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _what(self) -> Indicator:
+        if self.observes == "volume" and self.stream is None:
+            raise ValueError("give the 'stream' whose volume the indicator observes")
+        if self.observes == "participants":
+            if self.stream is not None:
+                raise ValueError(
+                    "a participants indicator has no 'stream' (the row names the intervention)"
+                )
+            if self.unit != PARTICIPANT_UNIT:
+                raise ValueError(f"the unit of participants is {PARTICIPANT_UNIT!r}")
+        return self
 
     @model_validator(mode="after")
     def _provenance(self) -> Indicator:
@@ -96,8 +124,9 @@ class ObservationsSidecar(Strict):
 class Observations:
     """Validated observations, mapped onto a lowered model.
 
-    Rows are sorted by (indicator, area, year). ``pair`` indexes the observed (area, stream)
-    pairs ``pairs``; ``t`` is the index of the year in ``model.years``.
+    Rows are sorted by (indicator, area, intervention, year). ``pair`` indexes the observed
+    (area, stream) pairs ``pairs`` (-1 for participants); ``entry`` is the programme entry of
+    a participants row (-1 for volumes); ``t`` is the index of the year in ``model.years``.
     """
 
     path: Path
@@ -113,13 +142,21 @@ class Observations:
     pair: np.ndarray  # (J,) int
     t: np.ndarray  # (J,) int
     digest: str
+    intervention: tuple[str, ...] = ()  # (J,) entry key of participants rows, "" for volumes
+    entry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (J,)
+
+    @property
+    def is_volume(self) -> np.ndarray:
+        """(J,) bool: the row observes a volume (not participants)."""
+        return self.entry < 0
 
     def __len__(self) -> int:
         return int(self.value.size)
 
-    def series(self) -> list[tuple[str, str]]:
-        """The distinct (indicator, area) series, in row order."""
-        return list(dict.fromkeys(zip(self.indicator, self.area, strict=True)))
+    def series(self) -> list[tuple[str, str, str]]:
+        """The distinct (indicator, area, intervention) series, in row order (intervention
+        "" for volumes)."""
+        return list(dict.fromkeys(zip(self.indicator, self.area, self.intervention, strict=True)))
 
     def through(self, last_year: int) -> Observations:
         """Only the observations of ``last_year`` and before (e.g. 'after three years')."""
@@ -136,7 +173,7 @@ class Observations:
                     )
                 ]
             )
-        used = sorted(set(self.pair[idx].tolist()))
+        used = sorted(set(self.pair[idx].tolist()) - {-1})
         remap = {p: i for i, p in enumerate(used)}
         return Observations(
             path=self.path,
@@ -149,9 +186,11 @@ class Observations:
             baseline=self.baseline[idx],
             discrepancy_cv=self.discrepancy_cv[idx],
             pairs=tuple(self.pairs[p] for p in used),
-            pair=np.array([remap[p] for p in self.pair[idx]], dtype=np.int64),
+            pair=np.array([remap.get(p, -1) for p in self.pair[idx]], dtype=np.int64),
             t=self.t[idx],
             digest=hashlib.sha256(f"{self.digest}:{last_year}".encode()).hexdigest(),
+            intervention=tuple(self.intervention[i] for i in idx),
+            entry=self.entry[idx],
         )
 
 
@@ -201,6 +240,8 @@ def load_observations(path: Path | str, model: Model) -> Observations:
     stream_units = {s: spec.params.streams[s].volume.unit for s in model.streams}
     if sidecar is not None:
         for k, ind in sidecar.indicators.items():
+            if ind.stream is None:
+                continue
             if ind.stream not in stream_units:
                 problems.append(
                     Problem(
@@ -241,8 +282,10 @@ def load_observations(path: Path | str, model: Model) -> Observations:
     assert sidecar is not None
 
     y0, y1 = int(model.years[0]), int(model.years[-1])
-    recs: list[tuple[str, str, int, float, float, bool, float, int]] = []
-    seen: dict[tuple[str, str, int], int] = {}
+    prog = model.programme
+    entries = prog.ids if prog is not None else ()
+    recs: list[tuple[str, str, int, float, float, bool, float, int, str]] = []
+    seen: dict[tuple[str, str, str, int], int] = {}
     for i, r in enumerate(rows, start=2):
         where = f"line {i}"
         ind = r["indicator"].strip()
@@ -338,9 +381,65 @@ def load_observations(path: Path | str, model: Model) -> Observations:
                 Problem(cname, f"{where}.baseline", "must be yes or no", r.get("baseline"))
             )
             ok = False
+        entry = (r.get("intervention") or "").strip()
+        kind = sidecar.indicators[ind].observes if ind in sidecar.indicators else None
+        if kind == "participants":
+            if entry not in entries:
+                known = ", ".join(entries) or "none: the scenario has no bottom-up programme"
+                what = (
+                    "not a measure of this scenario"
+                    if entry in spec.params.interventions
+                    else "unknown intervention"
+                )
+                if not entry:
+                    what = "a participants indicator needs the intervention"
+                problems.append(
+                    Problem(
+                        cname,
+                        f"{where}.intervention",
+                        f"{what} (scenario measures: {known})",
+                        entry,
+                    )
+                )
+                ok = False
+            elif area in model.areas:
+                assert prog is not None
+                mi = entries.index(entry)
+                if not prog.participants[mi, model.areas.index(area)].any():
+                    problems.append(
+                        Problem(
+                            cname,
+                            f"{where}.area_id",
+                            f"{entry} has no planned participants in this area",
+                            area,
+                        )
+                    )
+                    ok = False
+            if flag in YES:
+                problems.append(
+                    Problem(
+                        cname,
+                        f"{where}.baseline",
+                        "participants have no baseline (nulmeting): there are none before "
+                        "the programme",
+                        r.get("baseline"),
+                    )
+                )
+                ok = False
+        elif kind == "volume" and entry:
+            problems.append(
+                Problem(
+                    cname,
+                    f"{where}.intervention",
+                    f"only participants indicators name an intervention ({ind} observes a "
+                    "stream's volume)",
+                    entry,
+                )
+            )
+            ok = False
         if not ok:
             continue
-        key = (ind, area, year)
+        key = (ind, area, entry, year)
         if key in seen:
             problems.append(
                 Problem(
@@ -353,12 +452,22 @@ def load_observations(path: Path | str, model: Model) -> Observations:
         seen[key] = i
         assert value is not None
         recs.append(
-            (ind, area, year, value, sd, flag in YES, sidecar.indicators[ind].discrepancy_cv, i)
+            (
+                ind,
+                area,
+                year,
+                value,
+                sd,
+                flag in YES,
+                sidecar.indicators[ind].discrepancy_cv,
+                i,
+                entry,
+            )
         )
 
     # the nulmeting: at most one per series, its earliest year, not after the programme start
     by_series: dict[tuple[str, str], list[tuple[int, bool, int]]] = {}
-    for ind, area, year, _v, _sd, base, _d, line in recs:
+    for ind, area, year, _v, _sd, base, _d, line, _e in recs:
         by_series.setdefault((ind, area), []).append((year, base, line))
     for (ind, area), items in by_series.items():
         bases = [it for it in items if it[1]]
@@ -399,11 +508,15 @@ def load_observations(path: Path | str, model: Model) -> Observations:
     if problems:
         raise InputError(problems)
 
-    recs.sort(key=lambda r: (r[0], r[1], r[2]))
+    recs.sort(key=lambda r: (r[0], r[1], r[8], r[2]))
     pairs: list[tuple[int, int]] = []
     pair_of = []
     for ind, area, *_ in recs:
-        p = (model.areas.index(area), model.streams.index(sidecar.indicators[ind].stream))
+        stream = sidecar.indicators[ind].stream
+        if stream is None:  # participants
+            pair_of.append(-1)
+            continue
+        p = (model.areas.index(area), model.streams.index(stream))
         if p not in pairs:
             pairs.append(p)
         pair_of.append(pairs.index(p))
@@ -425,4 +538,6 @@ def load_observations(path: Path | str, model: Model) -> Observations:
         pair=np.array(pair_of, dtype=np.int64),
         t=np.array([r[2] - y0 for r in recs], dtype=np.int64),
         digest=h.hexdigest(),
+        intervention=tuple(r[8] for r in recs),
+        entry=np.array([entries.index(r[8]) if r[8] else -1 for r in recs], dtype=np.int64),
     )

@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from mkba import engine
+from mkba import engine, reference
 from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.sampling import apply_copula, chunk_bounds, uniform_matrix
+from mkba.schema.interventions import EFFECT_QUANTITIES
 
 BAND = (0.05, 0.5, 0.95)
 
@@ -112,7 +113,30 @@ def volumes(
     )  # (n, P): the order of mkba.reference
     dV = amp[..., None] * p["profile"] * p["trend"]
     V = (v0 * (p["st.rate"] * p["st.factor"]))[..., None] * p["trend"]
+    if m.programme is not None and len(pairs):
+        dV = dV + programme_change(m, np.atleast_2d(theta), pairs)
     return V, dV
+
+
+def programme_change(
+    m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...], chunk: int = 2048
+) -> np.ndarray:
+    """The bottom-up programme's change of the volume of each pair, per draw and year
+    (n, P, T): the sum over the links acting on the pair's stream of the units they change
+    in its area, as :func:`mkba.reference.programme_volume_changes` computes them (the
+    engine's oracle; the kernel is tested equal to it). Computed in chunks of draws."""
+    pr = m.programme
+    assert pr is not None
+    n, T = theta.shape[0], len(m.years)
+    out = np.zeros((n, len(pairs), T))
+    streams = {s for _a, s in pairs}
+    links = {s: np.flatnonzero(pr.link_stream == s) for s in streams}
+    for lo, hi in chunk_bounds(n, chunk):
+        phys = reference.programme_volume_changes(m, theta[lo:hi], streams)
+        for k, (a, s) in enumerate(pairs):
+            for li in links[s]:
+                out[lo:hi, k] += phys[:, li, a, :]
+    return out
 
 
 def net_effect(m: Model, theta: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -173,9 +197,71 @@ def theta_from_z(
     return theta
 
 
+def topdown_active(m: Model, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Per pair: does the top-down budget reach it (some domain funded in the area that the
+    stream responds to)? Without, its top-down effect parameters do not move its volume."""
+    return np.array(
+        [bool((m.response_w[s] * (m.budget_ratio[a] > 0)).sum() > 0) for a, s in pairs],
+        dtype=bool,
+    )
+
+
+def observed_links(m: Model, pairs: tuple[tuple[int, int], ...]) -> list[int]:
+    """The programme's links (measure x outcome stream) acting on an observed pair: on its
+    stream, in an area where the measure has participants."""
+    pr = m.programme
+    if pr is None:
+        return []
+    out = []
+    for li in range(pr.n_links):
+        s, mi = int(pr.link_stream[li]), int(pr.link_int[li])
+        if any(s == ps and pr.participants[mi, a].sum() > 0 for a, ps in pairs):
+            out.append(li)
+    return out
+
+
+def link_path(m: Model, li: int) -> str:
+    """Parameter path prefix of link ``li``: ``interventions.<file>.effects.<stream>``."""
+    pr = m.programme
+    assert pr is not None
+    return (
+        f"interventions.{pr.files[int(pr.link_int[li])]}.effects."
+        f"{m.streams[int(pr.link_stream[li])]}"
+    )
+
+
+def link_net_effect(m: Model, theta: np.ndarray, links: list[int]) -> np.ndarray:
+    """Units changed per participant at full strength, per draw and link:
+    ``e (1 - deadweight)(1 - attribution)(1 - displacement)(1 - haircut)`` [unit/participant]
+    (the factor ``peff`` of :func:`mkba.reference.programme_volume_changes`)."""
+    pr = m.programme
+    assert pr is not None
+    theta = np.atleast_2d(theta)
+    li = np.array(links, dtype=np.int64)
+    lk = {n_: theta[:, pr.link_slot(n_) + li] for n_ in EFFECT_QUANTITIES}
+    return (
+        lk["effect"]
+        * (1.0 - lk["deadweight"])
+        * (1.0 - lk["attribution"])
+        * (1.0 - lk["displacement"])
+        * (1.0 - pr.link_haircut[li])[None, :]
+    )
+
+
 def volume_columns(m: Model, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Indices of the uncertain parameters that the volumes of ``pairs`` depend on."""
+    """Indices of the uncertain parameters that the volumes of ``pairs`` depend on (the
+    streams' and the programme's top-down parameters, and the effect parameters of the
+    measures acting on them)."""
     sl = m.slots
     slots = {sl.stream(name) + s for _a, s in pairs for name in STREAM_SLOTS}
     slots |= {sl.glob(name) for name in GLOBAL_SLOTS}
+    if m.programme is not None:
+        pr = m.programme
+        streams = {s for _a, s in pairs}
+        slots |= {
+            pr.link_slot(name) + li
+            for li in range(pr.n_links)
+            if int(pr.link_stream[li]) in streams
+            for name in EFFECT_QUANTITIES
+        }
     return np.array([j for j, q in enumerate(m.uncertain_slot) if int(q) in slots], dtype=np.int64)

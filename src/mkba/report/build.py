@@ -86,6 +86,7 @@ def make_report(
     sensitivity: rd.Folders = None,
     batch: rd.Folders = None,
     charts: bool = True,
+    decide: rd.Folders = None,
 ) -> list[Path]:
     """Write the report of a run into ``out`` (default: the run directory).
 
@@ -98,10 +99,16 @@ def make_report(
     formats = tuple(dict.fromkeys(formats))
     run_dir = Path(run_dir)
     run = rd.load_run(run_dir, sensitivity=sensitivity, batch=batch)
+    if decide:  # decision runs (mkba voi/allocate/discover/acceptability): "Deciding" section
+        from mkba.report import decide as dreport
+
+        run.cache["decisions"] = dreport.load_decisions(decide)
     folder = Path(out) if out is not None else run_dir
     written: list[Path] = []
     need_charts = charts or "html" in formats or "md" in formats
     rendered = ch.render(run, None, formats=ch.FORMATS, lang=lang) if need_charts else []
+    if need_charts and run.cache.get("decisions"):
+        rendered += dreport.render(run.cache["decisions"], lang)
     if charts or "md" in formats:
         written += ch.write(rendered, folder / CHART_DIR)
     kinds = {r.kind for r in rendered}

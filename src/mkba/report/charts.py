@@ -47,6 +47,7 @@ from mkba.report.format import (
     format_ratio,
     format_year,
     scale_label,
+    table_scale,
     tick_formatter,
 )
 from mkba.report.labels import Labels
@@ -254,8 +255,9 @@ def figure_bytes(fig: Figure, fmt: str) -> bytes:
 def draw_summary(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     """Summary table of costs and benefits: mean, P50, P5-P95; PM items listed."""
     f = cd.frame
-    lang, sc = ctx.lang, ctx.scale
-    d = _digits(sc)
+    lang = ctx.lang
+    mf = f[f["kind"].isin(["cost", "benefit", "total", "npv"])]
+    sc, d = table_scale([v for c in ("mean", "p50", "p5", "p95") for v in mf[c]])
     unit = scale_label(sc, lang)
     sections: list[tuple[str, str, list[str], dict[str, Any]]] = []
     # (kind of line, label, [mean, p50, range], style)
@@ -298,7 +300,8 @@ def draw_summary(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     if len(pm):
         sections.append(("head", f"{ctx.t('pm.long').capitalize()}", [], {}))
         for _, r in pm.iterrows():
-            sections.append(("row", r["label"], ["PM", "", ""], {"pm": True}))
+            text = cd.meta.get("pm", {}).get(r["key"], "PM")
+            sections.append(("row", r["label"], [text, "", ""], {"pm": True}))
 
     n = len(sections)
     row_h = 0.24

@@ -30,7 +30,6 @@ import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +308,14 @@ def load_run(
     )
 
 
+def scenario_title(run: RunData, lang: str) -> str:
+    """The scenario's title in ``lang``: ``title_nl`` for Dutch when the scenario gives one."""
+    s = run.summary
+    if lang == "nl" and run.spec is not None and run.spec.scenario.title_nl:
+        return str(run.spec.scenario.title_nl)
+    return str(s.get("title") or s["scenario"])
+
+
 # --- PM items ---------------------------------------------------------------------------------
 
 
@@ -322,6 +329,12 @@ class PmItem:
     why: str
     why_nl: str
     related: str | None = None
+    sign: str = "+"
+
+    @property
+    def text(self) -> str:
+        """The summary-table entry: ``+PM``, ``\u2212PM`` or ``\u00b1PM``."""
+        return {"+": "+PM", "-": "\u2212PM", "+/-": "\u00b1PM"}[self.sign]
 
     def name(self, lang: str) -> str:
         return self.label_nl if lang == "nl" else self.label
@@ -330,10 +343,12 @@ class PmItem:
         return self.why_nl if lang == "nl" else self.why
 
 
-def pm_items() -> list[PmItem]:
-    """The PM list shipped in ``mkba/report/pm.toml``."""
-    raw = tomllib.loads(resources.files("mkba.report").joinpath("pm.toml").read_text("utf-8"))
-    return [PmItem(id=k, **v) for k, v in raw["items"].items()]
+def pm_items(run: RunData | None) -> list[PmItem]:
+    """The PM items of the run's scenario (``[pm.<id>]`` tables): they belong to the
+    programme, not to the package. None when the scenario cannot be found."""
+    if run is None or run.spec is None:
+        return []
+    return [PmItem(id=k, **v.model_dump()) for k, v in run.spec.scenario.pm.items()]
 
 
 # --- chart data ------------------------------------------------------------------------------
@@ -381,9 +396,12 @@ def summary_table(run: RunData, labels: Labels) -> ChartData:
     add("bcr", "bcr", labels.t("bcr"), s["bcr"])
     p = float(s["prob_npv_positive"])
     add("prob_npv_positive", "prob", labels.t("prob_npv_positive"), {"mean": p})
-    for item in pm_items():
+    items = pm_items(run)
+    for item in items:
         add(item.id, "pm", item.name(labels.lang), None)
-    return ChartData(pd.DataFrame(rows), {"perspective": run.perspective})
+    return ChartData(
+        pd.DataFrame(rows), {"perspective": run.perspective, "pm": {i.id: i.text for i in items}}
+    )
 
 
 def waterfall(run: RunData, labels: Labels) -> ChartData:
@@ -518,7 +536,10 @@ def stakeholders(run: RunData, labels: Labels) -> ChartData:
     public = {}
     if run.params is not None:
         public = {k: bool(run.params.model.stakeholders[k].public) for k in ks}
-    return ChartData(frame, {"net": net, "order": ks, "public": public})
+    # stakeholders without flows (nothing gained, lost or paid in the means) are left out
+    flows = {k for k, v in zip(frame["stakeholder"], frame["value"], strict=True) if v != 0.0}
+    order = [k for k in ks if k in flows or net[k] != 0.0]
+    return ChartData(frame, {"net": net, "order": order, "public": public})
 
 
 def stakeholder_table(run: RunData, labels: Labels) -> pd.DataFrame:
@@ -902,6 +923,8 @@ ASSUMPTION_COLUMNS = (
     "assumption",
     "note",
     "calibrated",
+    "origin",
+    "origin_file",
 )
 
 
@@ -938,13 +961,15 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
                 "assumption": kw.get("assumption"),
                 "note": kw.get("note"),
                 "calibrated": kw.get("calibrated"),
+                "origin": kw.get("origin"),
+                "origin_file": kw.get("origin_file"),
             }
         )
 
     def words(en: str, nl_: str) -> str:
         return nl_ if nl else en
 
-    row("scenario", "title", "Scenario", sc.title, "text", note=sc.description)
+    row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
     row(
         "scenario",
         "areas",
@@ -1045,7 +1070,9 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
             assumption=meta.assumption or est,
             note=meta.note,
         )
+    has_origin = hasattr(spec, "origin")
     for path, q in spec.quantities.items():
+        origin = spec.origin(path) if has_origin else (None, None)
         row(
             "parameters",
             path,
@@ -1059,5 +1086,25 @@ def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
             assumption=q.assumption,
             note=q.note,
             calibrated=q.calibrated,
+            origin=origin[0],
+            origin_file=origin[1],
+        )
+    for d, dc in params.costs.domains.items():
+        path = f"costs.{d}.payers"
+        origin = spec.origin(path) if has_origin else (None, None)
+        row(
+            "parameters",
+            path,
+            f"{labels.domain(d)}: " + words("payer shares", "verdeling over betalers"),
+            "; ".join(
+                f"{labels.stakeholder(k)} {format_pct(v, lang)}"
+                for k, v in dc.payers.shares.items()
+            ),
+            "share",
+            sources=_sources(dc.payers.source),
+            assumption=dc.payers.assumption,
+            note=dc.payers.note,
+            origin=origin[0],
+            origin_file=origin[1],
         )
     return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))

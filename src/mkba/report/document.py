@@ -27,8 +27,9 @@ from mkba.report.format import (
     format_plain,
     format_ratio,
     format_year,
+    table_scale,
 )
-from mkba.report.labels import Labels
+from mkba.report.labels import Labels, origin_text, unit_text
 
 # --- blocks --------------------------------------------------------------------------------
 
@@ -125,12 +126,70 @@ _W: dict[str, tuple[str, str]] = {
         "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo draws · mkba {version}",
         "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo-trekkingen · mkba {version}",
     ),
+    "sec.claim": (
+        "Evidence first, the 2021 claim second",
+        "Eerst het bewijs, dan de claim van 2021",
+    ),
+    "claim.intro": (
+        "The published claim for these areas (2021: about EUR 5.8 bn of benefits for EUR 3.8 bn "
+        "of public money, benefit savings above EUR 1.8 bn) is reproduced only by calibrating the "
+        "effect sizes to it. {factors} The evidence scenario keeps every effect at what the "
+        "cited evaluations support (its prior, no calibration). Both are shown below, the "
+        "welfare perspective (CPB/PBL) first, then the public budgets, then the perspective of "
+        "the 2021 study, which counts benefit savings as a social benefit.",
+        "De gepubliceerde claim voor deze gebieden (2021: ongeveer EUR 5,8 mld aan baten voor "
+        "EUR 3,8 mld publiek geld, besparing op uitkeringen boven EUR 1,8 mld) is alleen te "
+        "reproduceren door de effectgroottes daarop te kalibreren. {factors} Het bewijsscenario "
+        "houdt elk effect op wat de aangehaalde evaluaties ondersteunen (de a-priori-verdeling, "
+        "geen kalibratie). Hieronder staan beide, eerst het welvaartsperspectief (CPB/PBL), dan "
+        "de overheidsbudgetten, dan het perspectief van de studie uit 2021, die besparingen op "
+        "uitkeringen als maatschappelijke baat telt.",
+    ),
+    "claim.factor": (
+        "The calibration multiplies {what} by {factor}.",
+        "De kalibratie vermenigvuldigt {what} met {factor}.",
+    ),
+    "claim.physical": (
+        "What each needs in physical units ({year}, full strength, summed over the areas)",
+        "Wat elk vraagt in fysieke eenheden ({year}, volle sterkte, opgeteld over de gebieden)",
+    ),
+    "claim.prior": (
+        "Of {draws} draws of the evidence scenario, {share} reach both study benefits of at "
+        "least EUR 5.8 bn and benefit savings of at least EUR 1.8 bn: the prior probability of "
+        "the 2021 headline.",
+        "Van de {draws} trekkingen van het bewijsscenario halen er {share} zowel baten van "
+        "minstens EUR 5,8 mld in het studieperspectief als een besparing op uitkeringen van "
+        "minstens EUR 1,8 mld: de a-priorikans op de kop van 2021.",
+    ),
+    "claim.switching": (
+        "For the welfare NPV to be positive (on average; one effect at a time, everything else "
+        "as drawn), the programme would have to keep "
+        "about {people} people off bijstand in {year} (the evidence gives {people_ev}), or avoid "
+        "about {crimes} registered crimes that year (the evidence gives {crimes_ev}).",
+        "Voor een positief welvaartssaldo (gemiddeld; één effect tegelijk, de rest zoals "
+        "getrokken) zou het programma in {year} ongeveer "
+        "{people} mensen uit de bijstand moeten houden (het bewijs geeft {people_ev}), of dat "
+        "jaar ongeveer {crimes} geregistreerde misdrijven moeten voorkomen (het bewijs geeft "
+        "{crimes_ev}).",
+    ),
+    "role.evidence": (
+        "evidence (no calibration)",
+        "bewijs (geen kalibratie)",
+    ),
+    "role.reconstruction": (
+        "reconstruction of the 2021 claim (calibrated)",
+        "reconstructie van de claim van 2021 (gekalibreerd)",
+    ),
+    "col.scenario": ("Scenario", "Scenario"),
+    "col.effect": ("Effect", "Effect"),
+    "col.baseline": ("Without programme", "Zonder programma"),
     "sec.headline": ("Headline", "Kern"),
     "sec.perspectives": ("Three perspectives", "Drie perspectieven"),
     "sec.stakeholders": ("Who pays and who gains", "Wie betaalt en wie wint"),
     "sec.uncertainty": ("Uncertainty", "Onzekerheid"),
     "sec.drivers": ("What drives the result", "Wat het resultaat bepaalt"),
     "sec.variants": ("Investment variants", "Investeringsvarianten"),
+    "sec.deciding": ("Deciding", "Beslissen"),
     "sec.assumptions": ("Assumptions and sources", "Aannames en bronnen"),
     "sec.reproduce": ("How to reproduce this run", "Deze run reproduceren"),
     "kf.costs": ("Costs (PV)", "Kosten (contante waarde)"),
@@ -382,7 +441,24 @@ def w(key: str, lang: str, **kw: Any) -> str:
 
 
 def _eur(x: Any, lang: str, **kw: Any) -> str:
-    return format_eur(None if x is None else float(x), lang, **kw)
+    """An amount. Without a ``scale``, an amount below a billion reads in the unit that shows
+    it with two significant digits (``€ 1,2 mln``, ``€ 0,86 mln``, ``€ 5,1 k``), as in the
+    tables, never as a long row of euros beside ``mln`` figures."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return format_eur(None, lang)
+    if "scale" not in kw and abs(float(x)) < 1e9 and math.isfinite(float(x)):
+        scale, digits = table_scale([float(x)])
+        kw = {"scale": scale, "digits": digits, **kw}
+    return format_eur(float(x), lang, **kw)
+
+
+def _money(*columns: Any) -> dict[str, Any]:
+    """``scale`` and ``digits`` for every amount of one table (one rule for the whole
+    table: :func:`~mkba.report.format.table_scale`), from the rows' central values (an
+    interval end near zero does not force a smaller unit)."""
+    values = [float(v) for col in columns for v in col if v is not None]
+    scale, digits = table_scale(values)
+    return {"scale": scale, "digits": digits}
 
 
 def _run_id_of(folder: Path) -> str | None:
@@ -401,7 +477,7 @@ def _amount(x: Any, lang: str, sign: bool = False) -> str:
         return DASH
     if abs(x) >= 1e9:
         return format_eur(float(x), lang, scale="bn", digits=2, sign=sign)
-    return format_eur(float(x), lang, sign=sign)
+    return _eur(x, lang, sign=sign)
 
 
 def _present(v: Any) -> bool:
@@ -460,6 +536,11 @@ def build_document(
     def fig(kind: str, caption: str) -> None:
         if kind in charts:
             blocks.append(Figure(kind, caption))
+
+    # --- evidence and the 2021 claim, side by side (a run made with its companion)
+    sides = s.get("side_by_side")
+    if sides:
+        _claim_section(blocks, sides, lang, labels, section)
 
     # --- headline
     section("sec.headline", "headline")
@@ -563,6 +644,8 @@ def build_document(
     section("sec.perspectives", "perspectives")
     blocks.append(Para([w("persp.intro", lang)]))
     pt = rd.perspectives_table(run, labels)
+    pt = pt[(pt["perspective"] != "study") | (p0 == "study")]
+    mk = _money(pt["costs_p50"], pt["benefits_p50"], pt["npv_p50"])
     rows: list[list[Cell]] = []
     strong = set()
     for i, r in enumerate(pt.to_dict("records")):
@@ -573,10 +656,10 @@ def build_document(
         rows.append(
             [
                 name,
-                _eur(r["costs_p50"], lang, scale="bn", digits=2),
-                _eur(r["benefits_p50"], lang, scale="bn", digits=2),
-                _eur(r["npv_p50"], lang, scale="bn", digits=2),
-                format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="bn", digits=2),
+                _eur(r["costs_p50"], lang, **mk),
+                _eur(r["benefits_p50"], lang, **mk),
+                _eur(r["npv_p50"], lang, **mk),
+                format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mk),
                 format_ratio(r["bcr_p50"], lang),
                 format_pct(r["prob_npv_positive"], lang),
             ]
@@ -603,11 +686,17 @@ def build_document(
             [
                 [Strong(labels.t("perspective.welfare.long") + ". "), w("persp.welfare", lang)],
                 [Strong(labels.t("perspective.fiscal.long") + ". "), w("persp.fiscal", lang)],
-                [
-                    Strong(labels.t("perspective.study.long") + ". "),
-                    w("persp.study", lang, transfers=_amount(transfers, lang)),
-                ],
             ]
+            + (
+                [
+                    [
+                        Strong(labels.t("perspective.study.long") + ". "),
+                        w("persp.study", lang, transfers=_amount(transfers, lang)),
+                    ]
+                ]
+                if p0 == "study"
+                else []
+            )
         )
     )
 
@@ -616,6 +705,9 @@ def build_document(
     blocks.append(Para([w("sh.intro", lang)]))
     fig("stakeholders", w("cap.stakeholders", lang))
     sh = rd.stakeholder_table(run, labels)
+    flows = ["gains_mean", "losses_mean", "costs_mean", "net_p5", "net_p95"]
+    sh = sh[(sh[flows].abs() > 0).any(axis=1)]  # stakeholders without flows are left out
+    mk = _money(*(sh[c] for c in ("gains_mean", "losses_mean", "costs_mean", "net_mean")))
     rows = []
     for r in sh.to_dict("records"):
         pub = r["public"]
@@ -625,11 +717,11 @@ def build_document(
         rows.append(
             [
                 name,
-                _eur(r["gains_mean"], lang, scale="bn", digits=2),
-                _eur(r["losses_mean"], lang, scale="bn", digits=2),
-                _eur(r["costs_mean"], lang, scale="bn", digits=2),
-                _eur(r["net_mean"], lang, scale="bn", digits=2),
-                format_eur_range(r["net_p5"], r["net_p95"], lang, scale="bn", digits=2),
+                _eur(r["gains_mean"], lang, **mk),
+                _eur(r["losses_mean"], lang, **mk),
+                _eur(r["costs_mean"], lang, **mk),
+                _eur(r["net_mean"], lang, **mk),
+                format_eur_range(r["net_p5"], r["net_p95"], lang, **mk),
             ]
         )
     blocks.append(
@@ -670,6 +762,7 @@ def build_document(
     fig("areas", w("cap.areas", lang))
     ar = rd.areas(run, labels).frame
     if len(ar):
+        mk = _money(*(ar[c] for c in ("costs", "benefits", "npv")))
         blocks.append(
             Table(
                 [
@@ -683,10 +776,10 @@ def build_document(
                 [
                     [
                         r["label"],
-                        _eur(r["costs"], lang, scale="m", digits=0),
-                        _eur(r["benefits"], lang, scale="m", digits=0),
-                        _eur(r["npv"], lang, scale="m", digits=0),
-                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="m", digits=0),
+                        _eur(r["costs"], lang, **mk),
+                        _eur(r["benefits"], lang, **mk),
+                        _eur(r["npv"], lang, **mk),
+                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mk),
                         format_ratio(r["bcr"], lang),
                     ]
                     for r in ar.to_dict("records")
@@ -820,6 +913,9 @@ def build_document(
     if "variants" in run.extras:
         section("sec.variants", "variants")
         vd = rd.variants(run.extras["variants"], perspective=p0).frame
+        mkv = _money(
+            *(vd[c] for c in ("costs_p50", "benefits_p50", "npv_p50", "npv_p5", "npv_p95"))
+        )
         fig(
             "variants",
             w("cap.variants", lang, file=run.extra_files.get("variants", Path("comparison")).name),
@@ -837,10 +933,10 @@ def build_document(
                 [
                     [
                         str(r["variant"]),
-                        _eur(r["costs_p50"], lang, scale="bn", digits=2),
-                        _eur(r["benefits_p50"], lang, scale="bn", digits=2),
-                        _eur(r["npv_p50"], lang, scale="bn", digits=2),
-                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, scale="bn", digits=2),
+                        _eur(r["costs_p50"], lang, **mkv),
+                        _eur(r["benefits_p50"], lang, **mkv),
+                        _eur(r["npv_p50"], lang, **mkv),
+                        format_eur_range(r["npv_p5"], r["npv_p95"], lang, **mkv),
                         format_ratio(r["bcr_p50"], lang),
                     ]
                     for r in vd.to_dict("records")
@@ -848,6 +944,13 @@ def build_document(
                 align="lrrrrr",
             )
         )
+
+    # --- deciding (only with decision runs: mkba report --decide)
+    if run.cache.get("decisions"):
+        from mkba.report.decide import document_blocks
+
+        section("sec.deciding", "deciding")
+        blocks.extend(document_blocks(run.cache["decisions"], lang, charts, labels))
 
     # --- assumptions
     section("sec.assumptions", "assumptions")
@@ -869,11 +972,14 @@ def build_document(
             out: list[list[Cell]] = []
             for r in am[am["group"] == group].to_dict("records"):
                 py = r["price_year"]
+                where = str(r["path"])
+                if isinstance(r.get("origin"), str):
+                    where += " \u00b7 " + origin_text(r["origin"], lang)
                 out.append(
                     [
-                        [str(r["label"]), " ", Small(str(r["path"]))],
+                        [str(r["label"]), " ", Small(where)],
                         str(r["value"]),
-                        str(r["unit"] or ""),
+                        unit_text(r["unit"], lang),
                         ""
                         if py is None or (isinstance(py, float) and math.isnan(py))
                         else str(int(py)),
@@ -901,8 +1007,12 @@ def build_document(
         blocks.append(Table(head, rows_of("parameters"), align="lllrl", kind="small assumptions"))
         blocks.append(Heading(w("as.areas", lang), 3))
         blocks.append(Table(head, rows_of("areas"), align="lllrl", kind="small assumptions"))
-    blocks.append(Heading(w("as.pm", lang), 3))
-    blocks.append(Bullets([[Strong(i.name(lang) + ". "), i.reason(lang)] for i in rd.pm_items()]))
+    items = rd.pm_items(run)
+    if items:
+        blocks.append(Heading(w("as.pm", lang), 3))
+        blocks.append(
+            Bullets([[Strong(f"{i.name(lang)} ({i.text}). "), i.reason(lang)] for i in items])
+        )
 
     # --- reproduce
     section("sec.reproduce", "reproduce")
@@ -959,7 +1069,7 @@ def build_document(
     ]
     blocks.append(Table(["", ""], rows, align="ll", kind="small"))
 
-    title = w("doc.title", lang, title=s.get("title") or s["scenario"])
+    title = w("doc.title", lang, title=rd.scenario_title(run, lang))
     subtitle = w(
         "doc.subtitle",
         lang,
@@ -970,3 +1080,111 @@ def build_document(
         version=v.get("mkba", ""),
     )
     return Document(lang=lang, title=title, subtitle=subtitle, blocks=blocks, toc=toc)
+
+
+def _claim_section(
+    blocks: list[Block], sides: list[dict[str, Any]], lang: str, labels: Labels, section: Any
+) -> None:
+    """First section of a run made with its companion: the calibration, what it implies, and
+    both results side by side (welfare, fiscal, study)."""
+    section("sec.claim", "claim")
+    factors = []
+    for d in sides:
+        for f in d.get("calibration_factors") or []:
+            what = ", ".join(labels.stream(p.split(".")[1]) for p in f["params"])
+            factors.append(
+                w("claim.factor", lang, what=what, factor=format_ratio(f["factor"], lang))
+            )
+    blocks.append(Para([w("claim.intro", lang, factors=" ".join(factors))], "lead"))
+    rows: list[list[Cell]] = []
+    for p in ("welfare", "fiscal", "study"):
+        for d in sides:
+            x = d["perspectives"][p]
+            rows.append(
+                [
+                    labels.perspective(p).capitalize(),
+                    w(f"role.{d['role']}", lang),
+                    _eur(x["costs_pv"]["p50"], lang, scale="bn", digits=2),
+                    _eur(x["benefits_pv"]["p50"], lang, scale="bn", digits=2),
+                    _eur(x["npv"]["p50"], lang, scale="bn", digits=2),
+                    format_eur_range(x["npv"]["p5"], x["npv"]["p95"], lang, scale="bn", digits=2),
+                    format_ratio(x["bcr"]["p50"], lang)
+                    + f" ({format_ratio(x['bcr']['p5'], lang)}{DASH}"
+                    f"{format_ratio(x['bcr']['p95'], lang)})",
+                    format_pct(x["prob_npv_positive"], lang),
+                ]
+            )
+    blocks.append(
+        Table(
+            [
+                "Perspective" if lang == "en" else "Perspectief",
+                w("col.scenario", lang),
+                labels.t("costs") + " P50",
+                labels.t("benefits") + " P50",
+                labels.t("npv.short") + " P50",
+                labels.t("npv.short") + " P5–P95",
+                labels.t("bcr.short") + " P50 (P5–P95)",
+                "P(NPV > 0)" if lang == "en" else "Kans saldo > 0",
+            ],
+            rows,
+            align="llrrrrrr",
+            strong_rows={0, 1},
+        )
+    )
+    year = sides[0]["implied_physical"]["year_full_strength"]
+    prow: list[list[Cell]] = []
+    for sid, v in sides[0]["implied_physical"]["streams"].items():
+        cells: list[Cell] = [v["what"] if lang == "en" else v["what_nl"]]
+        for d in sides:
+            q = d["implied_physical"]["streams"][sid]["at_full_strength"]
+            cells.append(
+                f"{format_int(q['p50'], lang)} ({format_int(q['p5'], lang)}{DASH}"
+                f"{format_int(q['p95'], lang)})"
+            )
+        cells.append(format_int(v["baseline"]["p50"], lang))
+        prow.append(cells)
+    blocks.append(
+        Table(
+            [w("col.effect", lang)]
+            + [w(f"role.{d['role']}", lang) for d in sides]
+            + [w("col.baseline", lang)],
+            prow,
+            align="l" + "r" * (len(sides) + 1),
+            caption=w("claim.physical", lang, year=year),
+        )
+    )
+    for d in sides:
+        sw = d.get("switching_welfare") or {}
+        if "benefit_savings" in sw and "safety" in sw:
+            b, c = sw["benefit_savings"], sw["safety"]
+            blocks.append(
+                Para(
+                    [
+                        w(
+                            "claim.switching",
+                            lang,
+                            year=year,
+                            people=format_int(round(b["needed_at_full_strength"], -2), lang),
+                            people_ev=format_int(round(b["mean_at_full_strength"], -1), lang),
+                            crimes=format_int(round(c["needed_at_full_strength"], -2), lang),
+                            crimes_ev=format_int(round(c["mean_at_full_strength"], -1), lang),
+                        )
+                    ],
+                    "note",
+                )
+            )
+        h = d.get("headline_probability")
+        if h and not d["calibrated"]:
+            blocks.append(
+                Para(
+                    [
+                        w(
+                            "claim.prior",
+                            lang,
+                            draws=format_int(h["draws"], lang),
+                            share=format_pct(h["share_both"], lang, 2),
+                        )
+                    ],
+                    "note",
+                )
+            )

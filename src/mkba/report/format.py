@@ -143,6 +143,55 @@ def choose_scale(values: Iterable[float | None]) -> str:
     return "unit"
 
 
+SCALE_NAMES: dict[str, dict[str, str]] = {
+    "nl": {"bn": "miljard", "m": "miljoen", "k": "duizend", "unit": ""},
+    "en": {"bn": "billion", "m": "million", "k": "thousand", "unit": ""},
+}
+"""The unit in words, for a table heading (``EUR million``, ``€ miljoen``)."""
+
+TABLE_SCALES: tuple[str, ...] = ("bn", "m", "k", "unit")
+
+
+def table_scale(
+    values: Iterable[float | None], *, sig: int = 2, max_digits: int = 2
+) -> tuple[str, int]:
+    """One unit and one number of decimals for every amount of a table.
+
+    The rule: start from the largest unit not above the largest amount (``bn`` from 1e9,
+    ``m`` from 1e6, ``k`` from 1e3); take the fewest decimals (at most ``max_digits``) that
+    show the smallest non-zero amount with at least ``sig`` significant digits; if even
+    ``max_digits`` decimals cannot, take the next smaller unit. Amounts below a millionth of
+    the largest are treated as zero (rounding noise). So a EUR 3.8 bn programme whose
+    smallest row is EUR 0.25 bn reads in ``bn`` with two decimals, one whose smallest row is
+    EUR 40 m reads in ``m`` (``3,800`` and ``40``), and a EUR 2 m programme reads in ``m``
+    (``1.90``) or ``k`` when its smallest row is below EUR 0.1 m.
+
+    Returns
+    -------
+    (scale, digits) : for :func:`format_eur` / :func:`format_number` on ``value / SCALES[scale]``.
+    """
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    if top == 0:
+        return "unit", 0
+    small = min(v for v in finite if v >= top * 1e-6)
+    first = next(i for i, sc in enumerate(TABLE_SCALES) if top >= SCALES[sc] or sc == "unit")
+    need = 10 ** (sig - 1)
+    for scale in TABLE_SCALES[first:]:
+        for d in range(max_digits + 1):
+            if small / SCALES[scale] * 10**d >= need:  # before rounding: 0.095 is not "0.10"
+                return scale, d
+    return "unit", max_digits
+
+
+def table_unit(scale: str, lang: str = "en", currency: str = "EUR") -> str:
+    """Heading of a table's amounts: ``EUR million`` (en), ``€ miljoen`` (nl), ``EUR``."""
+    check_lang(lang)
+    word = SCALE_NAMES[lang][scale]
+    cur = "€" if lang == "nl" else currency
+    return f"{cur} {word}" if word else cur
+
+
 def _pick_scale(x: float, max_rounding: float) -> str:
     a = abs(x)
     for scale in AUTO_SCALES:

@@ -78,8 +78,26 @@ footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
 @media (max-width: 720px) { .kf { grid-template-columns: 1fr 1fr; } main { padding: 18px; } }
 @media print {
   @page { size: A4; margin: 14mm 12mm; }
-  body { font-size: 10.5pt; }
+  body { font-size: 10pt; }
   main { max-width: none; padding: 0; }
+  h1 { font-size: 20pt; }
+  h2 { font-size: 15pt; margin: 18pt 0 6pt; }
+  h3 { font-size: 12pt; margin: 12pt 0 4pt; }
+  p.lead { font-size: 11pt; }
+  .kf .value { font-size: 16pt; }
+  /* tables print whole: no scrolling box; a smaller font keeps amounts on one line */
+  .tablewrap { overflow: visible; }
+  table { font-size: 8.5pt; margin: 6pt 0 10pt; }
+  th, td { padding: 2.5pt 4pt; }
+  /* a chart is at most half a page high; it scales down inside its box */
+  figure { margin: 8pt 0 10pt; }
+  figure svg { max-height: 118mm; }
+  /* the long assumptions table: a compact appendix on its own pages */
+  h2#assumptions { break-before: page; page-break-before: always; }
+  table.assumptions { font-size: 6.8pt; line-height: 1.3; }
+  table.assumptions td, table.assumptions th { padding: 1.5pt 3pt; }
+  table.assumptions small { font-size: 6pt; }
+  thead { display: table-header-group; }
   nav.toc { display: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   h3 { break-after: avoid; page-break-after: avoid; }

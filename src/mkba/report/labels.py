@@ -187,6 +187,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "additional_share": ("additional share", "additioneel aandeel"),
     "followup_rate": ("follow-up costs per year", "vervolgkosten per jaar"),
     "followup_years": ("years of follow-up costs", "jaren vervolgkosten"),
+    "service_life": ("service life (residual value)", "levensduur (restwaarde)"),
     "elasticity": ("elasticity of effects to budget", "elasticiteit van effect naar budget"),
     "governance_penalty": (
         "effect lost without governance",
@@ -267,3 +268,54 @@ class Labels:
         if parts[0] == "programme" and len(parts) == 2:
             return PARAM_KEYS.get(parts[1], (parts[1], parts[1]))[i].capitalize()
         return path
+
+
+UNIT_WORDS_NL: dict[str, str] = {
+    "year": "jaar",
+    "person": "persoon",
+    "resident": "inwoner",
+    "household": "huishouden",
+    "recipient": "ontvanger",
+    "client": "cliënt",
+    "patient": "patiënt",
+    "pupil": "leerling",
+    "crime": "misdrijf",
+    "dwelling": "woning",
+    "participant": "deelnemer",
+    "fraction": "fractie",
+    "share": "aandeel",
+    "ratio": "verhouding",
+    "factor": "factor",
+    "elasticity": "elasticiteit",
+    "text": "tekst",
+    "flag": "kenmerk",
+    "table": "tabel",
+    "index": "index",
+    "once": "eenmalig",
+}
+"""Dutch words of the units in parameter files (``EUR/person/year`` -> ``EUR/persoon/jaar``)."""
+
+
+def unit_text(unit: object, lang: str) -> str:
+    """A unit as the reader's language writes it; unknown words stay as written."""
+    if not isinstance(unit, str) or not unit:
+        return ""
+    if lang != "nl":
+        return unit
+    return "/".join(UNIT_WORDS_NL.get(part, part) for part in unit.split("/"))
+
+
+ORIGIN_WORDS: dict[str, tuple[str, str]] = {
+    "library": ("library", "bibliotheek"),
+    "programme": ("programme", "programma"),
+    "scenario": ("scenario", "scenario"),
+    "calibration": ("calibration", "kalibratie"),
+}
+"""Where a value came from (see :meth:`mkba.load.Spec.origin`), in words."""
+
+
+def origin_text(origin: object, lang: str) -> str:
+    if not isinstance(origin, str) or not origin:
+        return ""
+    en, nl = ORIGIN_WORDS.get(origin, (origin, origin))
+    return nl if lang == "nl" else en

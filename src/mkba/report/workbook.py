@@ -29,10 +29,18 @@ import xlsxwriter
 
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
-from mkba.report.format import check_lang, format_int, format_pct
-from mkba.report.labels import Labels
+from mkba.report.format import (
+    SCALE_WORDS,
+    check_lang,
+    format_int,
+    format_pct,
+    table_scale,
+    table_unit,
+)
+from mkba.report.labels import Labels, origin_text, unit_text
 
 SHEETS: dict[str, tuple[str, str]] = {
+    "claim": ("Evidence and claim", "Bewijs en claim"),
     "summary": ("Summary", "Samenvatting"),
     "perspectives": ("Perspectives", "Perspectieven"),
     "streams": ("Streams", "Effecten"),
@@ -49,6 +57,8 @@ PROGRAMME_SHEETS: dict[str, tuple[str, str]] = {
     "physical": ("Physical effects", "Fysieke effecten"),
 }
 """Extra sheets of a run with a bottom-up programme of measures (after ``areas``)."""
+OPTIONAL_SHEETS: dict[str, tuple[str, str]] = {"deciding": ("Deciding", "Beslissen")}
+"""Sheets written only when their data exists (decision runs given to ``mkba report``)."""
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
@@ -60,11 +70,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return {**SHEETS, **PROGRAMME_SHEETS}[key][1 if lang == "nl" else 0]
+    return {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][1 if lang == "nl" else 0]
 
 
 def table_name(key: str) -> str:
-    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS}[key][0].replace(" ", "")
+    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][0].replace(" ", "")
 
 
 @dataclass
@@ -81,20 +91,27 @@ def _w(en: str, nl: str, lang: str) -> str:
     return nl if lang == "nl" else en
 
 
+def money_format(scale: str, digits: int, lang: str) -> str:
+    """Excel number format of amounts in euros shown in ``scale`` (one per workbook, chosen
+    by :func:`~mkba.report.format.table_scale`): ``€ #,##0.0,, "mln"`` and the like."""
+    commas = {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale]
+    word = SCALE_WORDS[lang][scale]
+    body = "#,##0" + ("." + "0" * digits if digits else "") + commas
+    cur = "€ " if lang == "nl" else "€"
+    unit = f' "{word}"' if word else ""
+    return f"{cur}{body}{unit};[Red]-{cur}{body}{unit}"
+
+
 class _Book:
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, scale: str = "m", digits: int = 1) -> None:
         self.lang = lang
+        self.scale, self.digits = scale, digits
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, WORKBOOK_OPTIONS)
         self.wb.set_properties(
             {"title": "mkba", "author": "mkba", "comments": "Written by mkba (mkba report)"}
         )
-        nl = lang == "nl"
-        money = (
-            '€ #,##0.0,, "mln";[Red]-€ #,##0.0,, "mln"'
-            if nl
-            else '€#,##0.0,, "m";[Red]-€#,##0.0,, "m"'
-        )
+        money = money_format(scale, digits, lang)
         self.f = {
             "text": self.wb.add_format({"valign": "top"}),
             "wrap": self.wb.add_format({"text_wrap": True, "valign": "top"}),
@@ -160,6 +177,16 @@ class _Book:
             width = c.width or _width(c.header, [row.get(c.key) for row in rows], c.fmt)
             ws.set_column(j, j, width, self.f["wrap"] if c.fmt == "wrap" else None)
         ws.freeze_panes(top + 1, 0)
+        # print: A4, the header row on every page, all columns on one page wide
+        ws.set_paper(9)
+        ws.repeat_rows(top)
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        total = sum(
+            c.width or _width(c.header, [row.get(c.key) for row in rows], c.fmt) for c in cols
+        )
+        if total > 95:
+            ws.set_landscape()
         return top + 1, top + n
 
     def _cell(self, ws: Any, r: int, c: int, v: Any, fmt: str, url: str | None) -> None:
@@ -222,7 +249,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     """The workbook of a run as bytes (see the module docstring)."""
     lang = check_lang(lang)
     labels = run.labels(lang)
-    b = _Book(lang)
+    money_rows = rd.summary_table(run, labels).frame
+    money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
+    scale, digits = table_scale(list(money_rows["mean"]) + list(money_rows["p50"]))
+    b = _Book(lang, scale, digits)
     ident = _identity(run, labels)
     s = run.summary
     stat_cols = lambda fmt: [  # noqa: E731
@@ -232,10 +262,85 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         Col("P95", "p95", fmt),
     ]
 
+    # --- evidence and the 2021 claim side by side (a run made with its companion) --------
+    sides = s.get("side_by_side")
+    if sides:
+        ws = b.sheet("claim")
+        top = b.heading(
+            ws,
+            _w(
+                "Evidence first, the 2021 claim second",
+                "Eerst het bewijs, dan de claim van 2021",
+                lang,
+            ),
+            [
+                _w(
+                    "Same areas and budget. Evidence: effects at their priors, no calibration. "
+                    "Reconstruction: effects calibrated to the 2021 headline. Welfare first.",
+                    "Zelfde gebieden en budget. Bewijs: effecten volgens de a-priori-verdeling, "
+                    "geen kalibratie. Reconstructie: effecten gekalibreerd op de kop van 2021. "
+                    "Welvaart eerst.",
+                    lang,
+                ),
+                *ident,
+            ],
+        )
+        role = {
+            "evidence": _w("evidence (no calibration)", "bewijs (geen kalibratie)", lang),
+            "reconstruction": _w(
+                "reconstruction of the 2021 claim (calibrated)",
+                "reconstructie van de claim van 2021 (gekalibreerd)",
+                lang,
+            ),
+        }
+        crow = []
+        for p in ("welfare", "fiscal", "study"):
+            for d in sides:
+                x = d["perspectives"][p]
+                crow.append(
+                    {
+                        "perspective": labels.perspective(p),
+                        "scenario": f"{d['scenario']}: {role[d['role']]}",
+                        "costs": x["costs_pv"]["p50"],
+                        "b5": x["benefits_pv"]["p5"],
+                        "b50": x["benefits_pv"]["p50"],
+                        "b95": x["benefits_pv"]["p95"],
+                        "n5": x["npv"]["p5"],
+                        "n50": x["npv"]["p50"],
+                        "n95": x["npv"]["p95"],
+                        "r5": x["bcr"]["p5"],
+                        "r50": x["bcr"]["p50"],
+                        "r95": x["bcr"]["p95"],
+                        "prob": x["prob_npv_positive"],
+                    }
+                )
+        b.table(
+            ws,
+            "claim",
+            top,
+            [
+                Col(_w("Perspective", "Perspectief", lang), "perspective", "text", 16),
+                Col("Scenario", "scenario", "text", 52),
+                Col(labels.t("costs") + " P50", "costs", "eur"),
+                Col(labels.t("benefits") + " P5", "b5", "eur"),
+                Col(labels.t("benefits") + " P50", "b50", "eur"),
+                Col(labels.t("benefits") + " P95", "b95", "eur"),
+                Col(labels.t("npv.short") + " P5", "n5", "eur"),
+                Col(labels.t("npv.short") + " P50", "n50", "eur"),
+                Col(labels.t("npv.short") + " P95", "n95", "eur"),
+                Col(labels.t("bcr.short") + " P5", "r5", "ratio"),
+                Col(labels.t("bcr.short") + " P50", "r50", "ratio"),
+                Col(labels.t("bcr.short") + " P95", "r95", "ratio"),
+                Col(_w("P(NPV > 0)", "Kans saldo > 0", lang), "prob", "pct"),
+            ],
+            crow,
+        )
+
     # --- summary -------------------------------------------------------------------------
     ws = b.sheet("summary")
-    top = b.heading(ws, str(s.get("title") or s["scenario"]), ident)
-    st = rd.summary_table(run, labels).frame
+    top = b.heading(ws, rd.scenario_title(run, lang), ident)
+    st_data = rd.summary_table(run, labels)
+    st = st_data.frame
     unit_of = {
         "cost": "EUR",
         "benefit": "EUR",
@@ -268,7 +373,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         )
         row_fmts.append(fmt_of.get(kind))
         if kind == "pm":
-            rows[-1]["mean"] = "PM"
+            rows[-1]["mean"] = st_data.meta.get("pm", {}).get(r["key"], "PM")
     cols = [
         Col(labels.t("item"), "label", "text"),
         Col(_w("Kind", "Soort", lang), "kind", "text", 13),
@@ -300,11 +405,11 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         chart.set_x_axis(
             {
                 "name": _w(
-                    f"EUR m, price level {s['price_year']}, PV {s['base_year']}",
-                    f"€ mln, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
+                    f"{table_unit(scale, 'en')}, price level {s['price_year']}, PV {s['base_year']}",
+                    f"{table_unit(scale, 'nl')}, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
                     lang,
                 ),
-                "num_format": "#,##0,,",
+                "num_format": "#,##0" + {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale],
                 "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
             }
         )
@@ -312,6 +417,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         chart.set_legend({"none": True})
         chart.set_size({"width": 620, "height": 340})
         ws.insert_chart(top, len(cols) + 1, chart)
+        # the summary and its chart print on one landscape page
+        ws.set_landscape()
+        ws.fit_to_pages(1, 1)
+        ws.print_area(0, 0, max(top + len(rows) + 1, top + 18), len(cols) + 10)
 
     # --- perspectives --------------------------------------------------------------------
     ws = b.sheet("perspectives")
@@ -495,6 +604,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 "url": srcs[0]["url"] if srcs else None,
                 "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
                 "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+                "unit": unit_text(r["unit"], lang),
+                "origin": origin_text(r["origin"], lang),
+                "origin_file": r["origin_file"] if isinstance(r["origin_file"], str) else None,
             }
         )
         if srcs:
@@ -518,10 +630,44 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             Col(labels.t("assumption"), "assumption", "wrap", 60),
             Col(_w("Note", "Toelichting", lang), "note", "wrap", 60),
             Col(_w("Calibrated", "Gekalibreerd", lang), "calibrated", "wrap", 40),
+            Col(_w("Origin", "Herkomst", lang), "origin", "text", 12),
+            Col(_w("Origin file", "Bestand", lang), "origin_file", "text", 40),
         ],
         rows,
         links=links,
     )
+
+    # --- deciding (only with decision runs: mkba report --decide) --------------------------
+    if run.cache.get("decisions"):
+        from mkba.report.decide import workbook_rows
+
+        ws = b.sheet("deciding")
+        top = b.heading(
+            ws,
+            _w("Deciding", "Beslissen", lang),
+            [
+                _w(
+                    "From the decision runs (mkba voi, allocate, discover, acceptability) given "
+                    "with --decide; amounts in euros of the price year.",
+                    "Uit de beslisruns (mkba voi, allocate, discover, acceptability) opgegeven "
+                    "met --decide; bedragen in euro's van het prijspeil.",
+                    lang,
+                )
+            ],
+        )
+        b.table(
+            ws,
+            "deciding",
+            top,
+            [
+                Col(_w("Analysis", "Analyse", lang), "analysis", "text", 24),
+                Col(_w("Item", "Onderdeel", lang), "item", "wrap", 60),
+                Col(_w("Amount", "Bedrag", lang), "amount", "eur", 16),
+                Col(_w("Share or probability", "Aandeel of kans", lang), "share", "pct", 14),
+                Col(_w("Value", "Waarde", lang), "value", "num", 14),
+            ],
+            workbook_rows(run.cache["decisions"], lang),
+        )
 
     # --- manifest ------------------------------------------------------------------------
     ws = b.sheet("manifest")

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mkba.schema.parameters import PayerShares, Provenance, _expect_unit
-from mkba.schema.quantity import Quantity, Strict
+from mkba.schema.quantity import DecayQuantity, Quantity, Strict
 
 # Recognition levels of the Databank Effectieve Interventies (Erkenningscommissie Interventies,
 # Movisie / NJi / Loket Gezond Leven), plus "none" for a measure without a recognition.
@@ -144,7 +144,7 @@ class Effect(Strict):
     attribution: Quantity
     displacement: Quantity
     lag: Quantity
-    half_life: Quantity | None = None
+    half_life: DecayQuantity | None = None
     profile: Profile | None = None
     note: str | None = None
 

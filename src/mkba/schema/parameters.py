@@ -132,6 +132,7 @@ class DomainCosts(Strict):
     additional_share: Quantity
     followup_rate: Quantity
     followup_years: Quantity
+    service_life: Quantity | None = None  # durable investment: residual value at the horizon
 
     @model_validator(mode="after")
     def _units(self) -> DomainCosts:
@@ -141,6 +142,13 @@ class DomainCosts(Strict):
         _expect_unit(self.followup_years, "followup_years", {"year"})
         if self.followup_years.is_uncertain:
             raise ValueError("followup_years must be fixed (a whole number of years)")
+        if self.service_life is not None:
+            _expect_unit(self.service_life, "service_life", {"year"})
+            if self.service_life.is_uncertain:
+                raise ValueError("service_life must be fixed")
+            v = self.service_life.value
+            if v is None or not v > 0:
+                raise ValueError(f"service_life must be positive (got {v})")
         return self
 
 

@@ -106,11 +106,26 @@ class Correlation(Strict):
     rho: float = Field(ge=-1, le=1)
 
 
+class PmItem(Strict):
+    """An effect of the programme named but not monetised ("pro memorie"): listed in the
+    summary table as ``+PM`` / ``−PM`` / ``±PM`` so a reader sees what the money leaves out."""
+
+    label: str
+    label_nl: str
+    sign: Literal["+", "-", "+/-"]
+    why: str = Field(min_length=10)
+    why_nl: str = Field(min_length=10)
+    related: str | None = None
+    """The monetised stream that covers part of it, if any."""
+
+
 class ScenarioFile(Strict):
     title: str
+    title_nl: str | None = None
     description: str | None = None
     parameters: str = "../parameters"
     calibration: str | None = None
+    companion: str | None = None  # a scenario shown side by side (evidence vs reconstruction)
     areas: list[str] = Field(min_length=1)
     base_year: int = Field(ge=1990, le=2100)
     price_year: int = Field(ge=1990, le=2100)
@@ -125,6 +140,11 @@ class ScenarioFile(Strict):
     budget: BudgetSpec | None = None
     interventions: dict[str, ProgrammeEntry] = Field(default_factory=dict)
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pm: dict[str, PmItem] = Field(default_factory=dict)
+    """Effects named but not monetised (PM items) of this programme."""
+    use: dict[str, list[str]] | None = None
+    """Entries of the parameter folder this scenario uses, per folder (e.g.
+    ``{streams = ["debt_help"]}``); narrows the programme's ``[use]`` (mkba.toml)."""
     correlations: list[Correlation] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)

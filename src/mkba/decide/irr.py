@@ -1,0 +1,150 @@
+"""Internal rate of return per draw, and acceptability curves.
+
+IRR
+---
+The IRR of a draw is a rate ``r`` at which the net present value of its yearly net flows
+``f_t`` (real, undiscounted, the scenario's perspective; :attr:`mkba.engine.Outcomes.flow`)
+is zero:
+
+    NPV(r) = sum_t f_t (1 + r)^-(t - base_year) = 0.
+
+Root choice (documented, not an error case): the NPV is evaluated on a fixed grid of rates
+(:data:`GRID`, -90 % to +1000 %, dense in log(1 + r)), every sign change between grid points is
+a root, and each root is refined by bisection to 1e-12. The reported IRR is the **lowest** rate
+at which the NPV changes sign. ``irr_roots`` counts the sign changes: 0 means no IRR (the NPV
+keeps one sign over the whole range: ``NaN``, reported as "none"), 1 a unique IRR, and 2 or
+more that the flows change sign more than once (e.g. follow-up costs after the benefits) and
+the IRR is ambiguous; such draws are counted and flagged, not dropped. Two roots closer together
+than one grid step (about 1.2 % in 1 + r) are not seen.
+
+Acceptability
+-------------
+P(NPV > 0) against the discount rate comes from the discount sweep of
+:func:`mkba.sensitivity.discount_sweep` (every rate re-lowered on the same draws). Against a
+cost overrun factor ``k`` the costs of every draw are multiplied by ``k`` on top of the
+sampled overruns, ``NPV_k = B - k C`` (present values of the same draws), so
+``P(NPV_k > 0) = P(BCR > k)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# rates on which the NPV's sign is scanned: 1 + r from 0.1 to 11, 400 points evenly in log
+GRID = np.expm1(np.linspace(np.log(0.1), np.log(11.0), 400))
+
+
+def npv_at(flow: np.ndarray, offsets: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """NPV of each row of ``flow`` (n, T) at each rate (G,): (n, G).
+
+    ``offsets`` are the years since the base year of the flow's columns.
+    """
+    df = (1.0 + np.asarray(rates, float))[None, :] ** -np.asarray(offsets, float)[:, None]
+    return np.atleast_2d(flow) @ df
+
+
+@dataclass(frozen=True)
+class IrrResult:
+    irr: np.ndarray  # (n,) lowest root; NaN where none
+    roots: np.ndarray  # (n,) number of sign changes of NPV(r) on the grid
+
+    @property
+    def share_none(self) -> float:
+        return float(np.mean(self.roots == 0))
+
+    @property
+    def share_multiple(self) -> float:
+        return float(np.mean(self.roots > 1))
+
+
+def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResult:
+    """IRR of every row of ``flow`` (n, T); see the module docstring for the root choice.
+
+    Parameters
+    ----------
+    flow : (n, T) array
+        Yearly net flows [EUR], undiscounted.
+    offsets : (T,) array
+        Years since the base year of each column [year] (0 for the base year).
+    """
+    flow = np.atleast_2d(np.asarray(flow, float))
+    n = flow.shape[0]
+    out = np.full(n, np.nan)
+    roots = np.zeros(n, dtype=np.int64)
+    offsets = np.asarray(offsets, float)
+    for lo in range(0, n, chunk):
+        f = flow[lo : lo + chunk]
+        v = npv_at(f, offsets, GRID)  # (m, G)
+        s = np.sign(v)
+        # a sign change between grid points j and j+1 (exact zeros count once)
+        change = (s[:, :-1] * s[:, 1:] < 0) | ((s[:, :-1] == 0) & (s[:, 1:] != 0))
+        roots[lo : lo + chunk] = change.sum(axis=1)
+        has = change.any(axis=1)
+        if not has.any():
+            continue
+        j = np.argmax(change, axis=1)[has]
+        rows = np.flatnonzero(has)
+        a, b = GRID[j].copy(), GRID[j + 1].copy()
+        fa = v[rows, j]
+        exact = fa == 0
+        fr = f[rows]
+        for _ in range(200):  # bisection: the bracket halves each step
+            mid = 0.5 * (a + b)
+            fm = (fr * (1.0 + mid)[:, None] ** -offsets[None, :]).sum(axis=1)
+            left = np.sign(fm) == np.sign(fa)
+            a = np.where(left, mid, a)
+            fa = np.where(left, fm, fa)
+            b = np.where(left, b, mid)
+            if np.all(b - a <= 1e-12 * (1.0 + np.abs(a))):
+                break
+        res = 0.5 * (a + b)
+        res[exact] = GRID[j][exact]
+        out[lo + rows] = res
+    return IrrResult(out, roots)
+
+
+def irr_summary(res: IrrResult) -> dict[str, float]:
+    """Mean, P5, P50, P95 of the IRR over draws that have one, and the shares without an IRR
+    (``share_none``) and with several roots (``share_multiple``)."""
+    from mkba.results import stats  # local: results imports this module
+
+    doc: dict[str, float] = dict(stats(res.irr))
+    doc.pop("share_defined", None)
+    doc["share_none"] = res.share_none
+    doc["share_multiple"] = res.share_multiple
+    return doc
+
+
+def overrun_acceptability(
+    benefits: np.ndarray, costs: np.ndarray, factors: np.ndarray | None = None
+) -> pd.DataFrame:
+    """P(B - k C > 0) and the mean of ``B - k C`` for each cost overrun factor ``k``.
+
+    ``benefits`` and ``costs`` are the per-draw present values of one perspective.
+    """
+    k = np.round(np.arange(0.5, 3.0001, 0.05), 6) if factors is None else np.asarray(factors)
+    b, c = np.asarray(benefits, float), np.asarray(costs, float)
+    npv = b[:, None] - c[:, None] * k[None, :]
+    return pd.DataFrame(
+        {
+            "overrun_factor": k,
+            "prob_npv_positive": (npv > 0).mean(axis=0),
+            "npv_mean": npv.mean(axis=0),
+            "npv_p5": np.quantile(npv, 0.05, axis=0),
+            "npv_p95": np.quantile(npv, 0.95, axis=0),
+        }
+    )
+
+
+def run_irr(run) -> IrrResult:  # type: ignore[no-untyped-def]
+    """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run)."""
+    cached = getattr(run, "_irr", None)
+    if cached is not None and cached.irr.shape[0] == run.outcomes.flow.shape[0]:
+        return cached
+    m = run.model
+    res = irr(run.outcomes.flow, m.years.astype(float) - float(m.spec.scenario.base_year))
+    object.__setattr__(run, "_irr", res)
+    return res

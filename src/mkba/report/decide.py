@@ -1,0 +1,712 @@
+"""Charts of decision runs (``mkba voi``, ``allocate``, ``discover``, ``acceptability``), in
+English and Dutch, PNG and SVG, with the shipped chart style (same data, same bytes).
+
+Compute functions live in :mod:`mkba.decide`; this module only draws.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from mkba.output import atomic_write_bytes
+from mkba.report.charts import BENEFIT, COST, FORMATS, NET, chart_style, figure_bytes
+from mkba.report.format import choose_scale, format_number, format_pct, scale_label
+
+WORDS: dict[str, tuple[str, str]] = {
+    "voi.title": (
+        "What is it worth to know more before deciding?",
+        "Wat is meer kennis vooraf waard?",
+    ),
+    "voi.x": (
+        "Expected value of partial perfect information ({unit}, price level {py})",
+        "Verwachte waarde van gedeeltelijk perfecte informatie ({unit}, prijspeil {py})",
+    ),
+    "voi.evpi": ("EVPI (everything known): {v}", "EVPI (alles bekend): {v}"),
+    "voi.sub": (
+        "Top parameters; bars: estimate, whiskers: ±2 standard errors. Decision: {opts}.",
+        "Belangrijkste parameters; staaf: schatting, lijn: ±2 standaardfouten. Keuze: {opts}.",
+    ),
+    "alloc.title": (
+        "Budget against the best achievable result",
+        "Budget tegen het best haalbare resultaat",
+    ),
+    "alloc.x": (
+        "Total programme budget ({unit}, price level {py})",
+        "Totaal programmabudget ({unit}, prijspeil {py})",
+    ),
+    "alloc.best": ("best allocation", "beste verdeling"),
+    "alloc.ref": ("scenario's allocation, scaled", "verdeling van het scenario, geschaald"),
+    "alloc.areas": ("Share of the budget per area", "Aandeel van het budget per gebied"),
+    "alloc.sub": (
+        "Objective: {obj}. Left: efficient frontier; right: shares at the chosen budget.",
+        "Doel: {obj}. Links: efficiënte grens; rechts: aandelen bij het gekozen budget.",
+    ),
+    "alloc.opt": ("optimum", "optimum"),
+    "alloc.scen": ("scenario", "scenario"),
+    "disc.title": (
+        "Where does the programme fail? Peeling trajectory (PRIM)",
+        "Waar faalt het programma? Pelpad (PRIM)",
+    ),
+    "disc.x": (
+        "Coverage (share of all draws of interest in the box)",
+        "Dekking (aandeel van alle relevante trekkingen in de doos)",
+    ),
+    "disc.y": (
+        "Density (share of the box's draws that are of interest)",
+        "Dichtheid (aandeel relevante trekkingen in de doos)",
+    ),
+    "disc.sub": (
+        "Draws of interest: {cond}. Colour: number of restricted parameters; ring: chosen box.",
+        "Relevante trekkingen: {cond}. Kleur: aantal begrensde parameters; ring: gekozen doos.",
+    ),
+    "acc.title": (
+        "Acceptability: how likely is a positive NPV?",
+        "Aanvaardbaarheid: hoe waarschijnlijk is een positieve NCW?",
+    ),
+    "acc.rate": ("Discount rate", "Discontovoet"),
+    "acc.factor": ("Cost overrun factor (costs × k)", "Kostenoverschrijdingsfactor (kosten × k)"),
+    "acc.y": ("P(NPV > 0)", "P(NCW > 0)"),
+    "acc.sub": (
+        "Same draws at every point (common random numbers).",
+        "Dezelfde trekkingen in elk punt (gemeenschappelijke toevalsgetallen).",
+    ),
+    "acc.scenario": ("scenario", "scenario"),
+}
+
+
+def w(key: str, lang: str, **kw: Any) -> str:
+    en, nl = WORDS[key]
+    return (nl if lang == "nl" else en).format(**kw)
+
+
+def _figure(title: str, sub: str, width: float = 8.0, height: float = 5.2) -> Figure:
+    """A figure with a bold title and a wrapped grey subtitle at the top left."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    lines = textwrap.wrap(sub, int(14 * width))
+    fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
+    fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=8, color="#555555")
+    return fig
+
+
+def option_label(option: str, lang: str) -> str:
+    return "niets doen" if lang == "nl" and option == "do nothing" else option
+
+
+def _short(path: str) -> str:
+    if path.startswith("streams."):
+        path = path.removeprefix("streams.").replace(".components.", ".", 1)
+    return path
+
+
+def draw_voi(doc: dict[str, Any], table: Any, lang: str) -> Figure:
+    """EVPPI per parameter (group), top 15, with the EVPI as a line."""
+    t = table[table["evppi"] > 0].head(15).iloc[::-1]  # parameters worth something
+    evpi = float(doc["evpi"])
+    price_year = doc["price_year"]
+    options = [o["option"] for o in doc["options"]]
+    sc = choose_scale([evpi, *t["evppi"]])
+    div = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[sc]
+    fig = _figure(
+        w("voi.title", lang),
+        w("voi.sub", lang, opts=" / ".join(option_label(o, lang) for o in options)),
+        height=max(3.5, 0.32 * len(t) + 1.8),
+    )
+    ax = fig.add_subplot()
+    y = np.arange(len(t))
+    se = np.nan_to_num(t["se"].to_numpy(float))
+    ax.barh(y, t["evppi"] / div, xerr=2 * se / div, color=BENEFIT, alpha=0.85, ecolor=NET)
+    ax.set_yticks(y, [_short(g) for g in t["group"]], fontsize=8)
+    ax.axvline(evpi / div, color=COST, lw=1.2, ls="--")
+    ax.annotate(
+        w("voi.evpi", lang, v=format_number(evpi / div, lang, 2) + " " + scale_label(sc, lang)),
+        (evpi / div, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, -12),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        color=COST,
+    )
+    ax.set_xlabel(w("voi.x", lang, unit=scale_label(sc, lang), py=price_year))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, lang, 2)))
+    return fig
+
+
+def objective_label(label: str, lang: str) -> str:
+    """``E[NPV]``, ``P(NPV > 0)``, ``P10 of NPV`` in the report's language."""
+    if lang != "nl":
+        return label
+    return label.replace(" of NPV", " van de NCW").replace("NPV", "NCW")
+
+
+def draw_allocate(doc: dict[str, Any], tables: dict[str, Any], lang: str) -> Figure:
+    """Efficient frontier (best and scenario allocation) and the shares per area."""
+    f = tables["frontier"]
+    price_year = doc["price_year"]
+    budget, scenario_budget = float(doc["budget"]), float(doc["scenario_budget"])
+    label = objective_label(doc["objective_label"], lang)
+    sc = choose_scale([*list(f["budget"]), budget])
+    div = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[sc]
+    kind = str(doc["objective"]).split(":")[0]
+    fig = _figure(w("alloc.title", lang), w("alloc.sub", lang, obj=label), width=10.0)
+    ax, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1.0])
+    if kind == "prob":
+        yv, yr, fmt = f["objective"], f["reference_objective"], (lambda v, p: format_pct(v, lang))
+        ax.set_ylabel(w("acc.y", lang))
+    else:
+        ys = choose_scale(list(f["objective"]) + list(f["reference_objective"]))
+        yd = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[ys]
+        yv, yr = f["objective"] / yd, f["reference_objective"] / yd
+        fmt = lambda v, p: format_number(v, lang, 2)  # noqa: E731
+        ax.set_ylabel(f"{label} ({scale_label(ys, lang)}, {price_year})")
+    ax.plot(f["budget"] / div, yv, color=BENEFIT, marker="o", lw=2, label=w("alloc.best", lang))
+    ax.plot(f["budget"] / div, yr, color=NET, marker="s", lw=1, ls="--", label=w("alloc.ref", lang))
+    ax.axvline(budget / div, color="#777777", lw=0.8, ls=":")
+    ax.axhline(0, color="#444444", lw=0.6)
+    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, lang, 1)))
+    ax.set_xlabel(w("alloc.x", lang, unit=scale_label(sc, lang), py=price_year))
+    ax.legend(loc="best", fontsize=8)
+    a = tables["by_area"]
+    cells = tables["cells"]
+    ref_share = (
+        cells.groupby("area", sort=False)["scenario_amount"].sum() if "area" in cells else None
+    )
+    y = np.arange(len(a))[::-1]
+    ax2.barh(y + 0.2, a["share"], height=0.4, color=BENEFIT, label=w("alloc.opt", lang))
+    if ref_share is not None:
+        rs = ref_share.reindex(a["area"]).to_numpy() / scenario_budget
+        ax2.barh(y - 0.2, rs, height=0.4, color="#BBBBBB", label=w("alloc.scen", lang))
+    ax2.set_yticks(y, list(a["area"]), fontsize=7.5)
+    ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, lang)))
+    ax2.set_title(w("alloc.areas", lang), fontsize=9, loc="left")
+    ax2.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def draw_discover(traj: Any, condition: str, lang: str) -> Figure:
+    fig = _figure(w("disc.title", lang), w("disc.sub", lang, cond=condition))
+    ax = fig.add_subplot()
+    for box, t in traj.groupby("box"):
+        s = ax.scatter(
+            t["coverage"], t["density"], c=t["restricted"], cmap="viridis", s=16, zorder=3
+        )
+        ch = t[t["chosen"]]
+        ax.scatter(
+            ch["coverage"],
+            ch["density"],
+            s=120,
+            facecolors="none",
+            edgecolors=COST,
+            lw=1.5,
+            zorder=4,
+        )
+        ax.annotate(
+            f"{box}",
+            (float(ch["coverage"].iloc[0]), float(ch["density"].iloc[0])),
+            xytext=(8, 4),
+            textcoords="offset points",
+            color=COST,
+        )
+    if len(traj):
+        fig.colorbar(s, ax=ax, label="#")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(w("disc.x", lang))
+    ax.set_ylabel(w("disc.y", lang))
+    return fig
+
+
+def draw_acceptability(rate: Any, over: Any, scenario_rate: Any, lang: str) -> Figure:
+    fig = _figure(w("acc.title", lang), w("acc.sub", lang), width=10.0, height=4.4)
+    ax, ax2 = fig.subplots(1, 2, sharey=True)
+    ax.plot(rate["rate"], rate["prob_npv_positive"], color=BENEFIT, lw=2)
+    if isinstance(scenario_rate, int | float) and math.isfinite(scenario_rate):
+        ax.axvline(scenario_rate, color="#777777", ls=":", lw=0.9)
+        ax.annotate(
+            w("acc.scenario", lang),
+            (scenario_rate, 0.02),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, lang, 1)))
+    ax.set_xlabel(w("acc.rate", lang))
+    ax.set_ylabel(w("acc.y", lang))
+    ax2.plot(over["overrun_factor"], over["prob_npv_positive"], color=COST, lw=2)
+    ax2.axvline(1.0, color="#777777", ls=":", lw=0.9)
+    ax2.set_xlabel(w("acc.factor", lang))
+    for a in (ax, ax2):
+        a.set_ylim(0, 1.02)
+        a.axhline(0.5, color="#BBBBBB", lw=0.6)
+        a.yaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, lang)))
+    return fig
+
+
+KIND_CHARTS = {
+    "voi": "decide_voi",
+    "allocate": "decide_allocate",
+    "discover": "decide_discover",
+    "acceptability": "decide_acceptability",
+}
+"""Chart stem of each decision kind (also the figure kind in a report)."""
+
+
+def build(kind: str, doc: dict[str, Any], tables: dict[str, Any], lang: str) -> Figure:
+    """The chart of one decision run from its ``result.json`` document and tables."""
+    with chart_style():
+        if kind == "voi":
+            return draw_voi(doc, tables["evppi"], lang)
+        if kind == "allocate":
+            return draw_allocate(doc, tables, lang)
+        if kind == "discover":
+            return draw_discover(tables["trajectory"], doc["condition"], lang)
+        if kind == "acceptability":
+            return draw_acceptability(
+                tables["acceptability_discount"],
+                tables["acceptability_overrun"],
+                doc.get("scenario_rate"),
+                lang,
+            )
+    raise ValueError(f"unknown decision kind {kind!r}")
+
+
+def write_charts(
+    kind: str, doc: dict[str, Any], tables: dict[str, Any], folder: Path, lang: str
+) -> list[str]:
+    """Draw and write the chart of a decision run (``chart_<kind>_<lang>.png/.svg``)."""
+    fig = build(kind, doc, tables, lang)
+    names = []
+    for fmt in FORMATS:
+        name = f"chart_{kind}_{lang}.{fmt}"
+        atomic_write_bytes(folder / name, figure_bytes(fig, fmt))
+        names.append(name)
+    return names
+
+
+# --- the "Deciding" section of a run's report and its workbook sheet ------------------------
+
+
+def load_decisions(folders: Any) -> dict[str, dict[str, Any]]:
+    """Decision run directories (``mkba voi/allocate/discover/acceptability``) by kind: their
+    manifest, ``result.json`` and tables. The last folder of a kind wins.
+
+    Raises :class:`~mkba.errors.InputError` for a folder that is not a decision run.
+    """
+    import json
+
+    import pandas as pd
+
+    from mkba.errors import InputError, Problem
+
+    if folders is None:
+        return {}
+    if isinstance(folders, str | Path):
+        folders = [folders]
+    out: dict[str, dict[str, Any]] = {}
+    problems = []
+    for folder in map(Path, folders):
+        man = folder / "manifest.json"
+        res = folder / "result.json"
+        try:
+            manifest = json.loads(man.read_text(encoding="utf-8"))
+            doc = json.loads(res.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            problems.append(
+                Problem(str(folder), "--decide", "not a finished decision run directory")
+            )
+            continue
+        kind = manifest.get("kind")
+        if kind not in KIND_CHARTS:
+            problems.append(
+                Problem(
+                    str(folder), "--decide", "not a voi/allocate/discover/acceptability run", kind
+                )
+            )
+            continue
+        tables = {}
+        for stem in manifest.get("files", []):
+            if stem.endswith(".parquet"):
+                tables[stem.removesuffix(".parquet")] = pd.read_parquet(folder / stem)
+        out[kind] = {"path": folder, "manifest": manifest, "doc": doc, "tables": tables}
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def render(decisions: dict[str, dict[str, Any]], lang: str) -> list[Any]:
+    """The decision charts as :class:`mkba.report.charts.RenderedChart` objects."""
+    from mkba.report.charts import RenderedChart
+
+    out = []
+    for kind, d in decisions.items():
+        fig = build(kind, d["doc"], d["tables"], lang)
+        out.append(RenderedChart(KIND_CHARTS[kind], {f: figure_bytes(fig, f) for f in FORMATS}))
+    return out
+
+
+SECTION: dict[str, tuple[str, str]] = {
+    "title": ("Deciding", "Beslissen"),
+    "intro": (
+        "Analyses run on the same draws as this scenario (common random numbers) to support "
+        "choices: {kinds}.",
+        "Analyses op dezelfde trekkingen als dit scenario (gemeenschappelijke toevalsgetallen) "
+        "ter ondersteuning van keuzes: {kinds}.",
+    ),
+    "voi": ("value of information", "waarde van informatie"),
+    "allocate": ("allocation of the budget", "verdeling van het budget"),
+    "discover": ("where the programme fails", "waar het programma faalt"),
+    "acceptability": ("acceptability", "aanvaardbaarheid"),
+    "voi.h": ("What is it worth to know more?", "Wat is meer kennis waard?"),
+    "voi.p": (
+        "Choosing between {options} ({output}): the expected value of perfect information is "
+        "{evpi} (standard error {se}). No study that resolves part of the uncertainty can be "
+        "worth more before committing. The parameters worth most to know:",
+        "Keuze tussen {options} ({output}): de verwachte waarde van perfecte informatie is "
+        "{evpi} (standaardfout {se}). Geen onderzoek dat een deel van de onzekerheid wegneemt "
+        "kan vooraf meer waard zijn. De parameters die het meest waard zijn om te kennen:",
+    ),
+    "param": ("Parameter or group", "Parameter of groep"),
+    "evppi": ("EVPPI", "EVPPI"),
+    "se": ("Standard error", "Standaardfout"),
+    "share": ("Share of EVPI", "Aandeel van EVPI"),
+    "alloc.h": ("Where should the money go?", "Waar moet het geld heen?"),
+    "alloc.p": (
+        "The allocation of {budget} that maximises {objective} ({output}) raises the expected "
+        "NPV from {ref} (the scenario's own allocation) to {best}; it is better in {beats} of "
+        "the draws. One more euro of budget at the optimum changes the expected NPV by "
+        "{shadow} euro.",
+        "De verdeling van {budget} die {objective} maximaliseert ({output}) verhoogt de "
+        "verwachte NCW van {ref} (de verdeling van het scenario) tot {best}; zij is beter in "
+        "{beats} van de trekkingen. Eén euro extra budget verandert bij het optimum de "
+        "verwachte NCW met {shadow} euro.",
+    ),
+    "area": ("Area", "Gebied"),
+    "domain": ("Domain", "Domein"),
+    "amount": ("Amount", "Bedrag"),
+    "marginal": ("Marginal NPV per extra euro", "Marginale NCW per extra euro"),
+    "disc.h": ("Under which assumptions does it fail?", "Onder welke aannames faalt het?"),
+    "disc.p": (
+        "{base} of the draws have {condition}. PRIM box {box} holds {coverage} of them "
+        "(coverage) and {density} of its draws have it (density), with:",
+        "{base} van de trekkingen heeft {condition}. PRIM-doos {box} bevat er {coverage} van "
+        "(dekking) en {density} van haar trekkingen heeft het (dichtheid), met:",
+    ),
+    "low": ("From", "Van"),
+    "high": ("To", "Tot"),
+    "quant": ("Quantiles", "Kwantielen"),
+    "acc.h": ("How likely is a positive result?", "Hoe waarschijnlijk is een positief saldo?"),
+    "acc.p": (
+        "P(NPV > 0) is {p} ({output}). The odds are even at a discount rate of {rate} and at "
+        "costs {k} times as high. Internal rate of return (P5, P50, P95): {irr}.",
+        "P(NCW > 0) is {p} ({output}). De kans is fifty-fifty bij een discontovoet van {rate} "
+        "en bij {k} keer zo hoge kosten. Interne rentabiliteit (P5, P50, P95): {irr}.",
+    ),
+    "cap": ("Chart of the {what} run ({folder}).", "Grafiek van de run {what} ({folder})."),
+}
+
+
+def s(key: str, lang: str, **kw: Any) -> str:
+    en, nl = SECTION[key]
+    return (nl if lang == "nl" else en).format(**kw)
+
+
+def _e(x: Any, lang: str) -> str:
+    from mkba.report.format import format_eur
+
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    x = float(x)
+    if abs(x) >= 1e9:
+        return format_eur(x, lang, scale="bn", digits=2)
+    if abs(x) >= 1e6:
+        return format_eur(x, lang, scale="m", digits=1)
+    return format_eur(x, lang)
+
+
+def _p(x: Any, lang: str, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return format_pct(float(x), lang, digits)
+
+
+def document_blocks(
+    decisions: dict[str, dict[str, Any]], lang: str, charts: set[str], labels: Any = None
+) -> list[Any]:
+    """The blocks of the "Deciding" section (without its heading). ``labels``
+    (:class:`mkba.report.labels.Labels`) names areas, domains, parameters and perspectives in
+    the report's language; without it, ids are shown."""
+    from mkba.report import document as docm
+
+    def name(dim: str, key: str) -> str:
+        if labels is None:
+            return key
+        return {"area": labels.area, "domain": labels.domain}[dim](key)
+
+    def param(path: str) -> Any:
+        if labels is None or "+" in path:
+            return docm.Code(_short(path))
+        words = labels.param(path)
+        return words if words != path else docm.Code(_short(path))
+
+    def output(text: str) -> str:
+        head, _, tail = str(text).partition(".")
+        if labels is None or tail != "npv":
+            return str(text)
+        return f"{labels.perspective(head)}, {'NCW' if lang == 'nl' else 'NPV'}"
+
+    blocks: list[Any] = [
+        docm.Para([s("intro", lang, kinds=", ".join(s(k, lang) for k in decisions))], "lead")
+    ]
+
+    def fig(kind: str, d: dict[str, Any]) -> None:
+        if KIND_CHARTS[kind] in charts:
+            blocks.append(
+                docm.Figure(KIND_CHARTS[kind], s("cap", lang, what=kind, folder=d["path"].name))
+            )
+
+    if "voi" in decisions:
+        d = decisions["voi"]
+        doc = d["doc"]
+        blocks.append(docm.Heading(s("voi.h", lang), 3))
+        opts = " / ".join(option_label(o["option"], lang) for o in doc["options"])
+        blocks.append(
+            docm.Para(
+                [
+                    s(
+                        "voi.p",
+                        lang,
+                        options=opts,
+                        output=output(doc["output"]),
+                        evpi=_e(doc["evpi"], lang),
+                        se=_e(doc["evpi_se"], lang),
+                    )
+                ]
+            )
+        )
+        rows = [
+            [
+                param(r["group"]),
+                _e(r["evppi"], lang),
+                _e(r["se"], lang),
+                _p(r["share_of_evpi"], lang),
+            ]
+            for r in doc["evppi"][:8]
+        ]
+        blocks.append(
+            docm.Table(
+                [s("param", lang), s("evppi", lang), s("se", lang), s("share", lang)], rows, "lrrr"
+            )
+        )
+        fig("voi", d)
+    if "allocate" in decisions:
+        d = decisions["allocate"]
+        doc = d["doc"]
+        blocks.append(docm.Heading(s("alloc.h", lang), 3))
+        blocks.append(
+            docm.Para(
+                [
+                    s(
+                        "alloc.p",
+                        lang,
+                        budget=_e(doc["budget"], lang),
+                        objective=objective_label(doc["objective_label"], lang),
+                        output=output(doc["output"]),
+                        ref=_e(doc["scenario_allocation"]["npv_mean"], lang),
+                        best=_e(doc["optimum"]["npv_mean"], lang),
+                        beats=_p(doc["beats_scenario_allocation"], lang, 1),
+                        shadow=format_number(doc["shadow_price"], lang, 3, sign=True),
+                    )
+                ]
+            )
+        )
+        for dim in ("domain", "area"):
+            rows = [
+                [
+                    name(dim, str(r[dim])),
+                    _e(r["amount"], lang),
+                    _p(r["share"], lang, 1),
+                    format_number(r["marginal_npv_per_euro"], lang, 3, sign=True),
+                ]
+                for r in doc[f"by_{dim}"]
+            ]
+            blocks.append(
+                docm.Table(
+                    [s(dim, lang), s("amount", lang), "%", s("marginal", lang)],
+                    rows,
+                    "lrrr",
+                    kind="small",
+                )
+            )
+        fig("allocate", d)
+    if "discover" in decisions:
+        d = decisions["discover"]
+        doc = d["doc"]
+        blocks.append(docm.Heading(s("disc.h", lang), 3))
+        for b in doc["boxes"][:2]:
+            blocks.append(
+                docm.Para(
+                    [
+                        s(
+                            "disc.p",
+                            lang,
+                            base=_p(doc["base_rate"], lang),
+                            condition=str(doc["condition"]).replace(
+                                str(doc["output"]), output(doc["output"]), 1
+                            ),
+                            box=b["box"],
+                            coverage=_p(b["coverage"], lang),
+                            density=_p(b["density"], lang),
+                        )
+                    ]
+                )
+            )
+            rows = [
+                [
+                    param(r["parameter"]),
+                    format_number(r["low"], lang, 3),
+                    format_number(r["high"], lang, 3),
+                    f"P{100 * r['low_quantile']:.0f}–P{100 * r['high_quantile']:.0f}",
+                ]
+                for r in b["limits"]
+            ]
+            blocks.append(
+                docm.Table(
+                    [s("param", lang), s("low", lang), s("high", lang), s("quant", lang)],
+                    rows,
+                    "lrrr",
+                    kind="small",
+                )
+            )
+        fig("discover", d)
+    if "acceptability" in decisions:
+        d = decisions["acceptability"]
+        doc = d["doc"]
+        ir = doc["irr"]
+        blocks.append(docm.Heading(s("acc.h", lang), 3))
+        k = doc.get("overrun_at_even_odds")
+        blocks.append(
+            docm.Para(
+                [
+                    s(
+                        "acc.p",
+                        lang,
+                        p=_p(doc["prob_npv_positive"], lang),
+                        output=output(doc["output"]),
+                        rate=_p(doc.get("rate_at_even_odds"), lang, 2),
+                        k="–" if k is None else format_number(k, lang, 2),
+                        irr=", ".join(_p(ir[q], lang, 1) for q in ("p5", "p50", "p95")),
+                    )
+                ]
+            )
+        )
+        fig("acceptability", d)
+    return blocks
+
+
+_NL_ITEMS = (
+    ("E[NPV] best", "E[NCW] beste verdeling"),
+    ("E[NPV] scenario allocation", "E[NCW] verdeling van het scenario"),
+    ("share of draws better", "aandeel trekkingen beter"),
+    ("shadow price (NPV per euro)", "schaduwprijs (NCW per euro)"),
+    ("EVPI se", "EVPI standaardfout"),
+    ("area ", "gebied "),
+    ("domain ", "domein "),
+    ("frontier ", "grens "),
+    ("box ", "doos "),
+    (" coverage", " dekking"),
+    (" density", " dichtheid"),
+    (" from", " van"),
+    (" to", " tot"),
+    ("discount rate ", "discontovoet "),
+    ("overrun factor ", "overschrijdingsfactor "),
+    ("P(NPV > 0)", "P(NCW > 0)"),
+)
+
+
+def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """One row per figure of the decision runs: analysis, item, amount / share / value."""
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str, item: str, amount: Any = None, share: Any = None, value: Any = None) -> None:
+        rows.append(
+            {"analysis": kind, "item": item, "amount": amount, "share": share, "value": value}
+        )
+
+    if "voi" in decisions:
+        doc = decisions["voi"]["doc"]
+        add("voi", "EVPI", doc["evpi"])
+        add("voi", "EVPI se", doc["evpi_se"])
+        for r in doc["evppi"]:
+            add("voi", f"EVPPI {r['group']}", r["evppi"], r["share_of_evpi"])
+    if "allocate" in decisions:
+        doc = decisions["allocate"]["doc"]
+        add("allocate", "budget", doc["budget"])
+        add(
+            "allocate",
+            "E[NPV] best",
+            doc["optimum"]["npv_mean"],
+            doc["optimum"]["prob_npv_positive"],
+        )
+        add(
+            "allocate",
+            "E[NPV] scenario allocation",
+            doc["scenario_allocation"]["npv_mean"],
+            doc["scenario_allocation"]["prob_npv_positive"],
+        )
+        add("allocate", "share of draws better", None, doc["beats_scenario_allocation"])
+        add("allocate", "shadow price (NPV per euro)", None, None, doc["shadow_price"])
+        for dim in ("area", "domain"):
+            for r in doc[f"by_{dim}"]:
+                add(
+                    "allocate",
+                    f"{dim} {r[dim]}",
+                    r["amount"],
+                    r["share"],
+                    r["marginal_npv_per_euro"],
+                )
+        for r in doc["frontier"]:
+            add(
+                "allocate",
+                f"frontier {r['budget_factor']:g}",
+                r["budget"],
+                r["prob_npv_positive"],
+                r["objective"],
+            )
+    if "discover" in decisions:
+        doc = decisions["discover"]["doc"]
+        for b in doc["boxes"]:
+            add("discover", f"box {b['box']} coverage", None, b["coverage"])
+            add("discover", f"box {b['box']} density", None, b["density"])
+            for r in b["limits"]:
+                add("discover", f"box {b['box']} {r['parameter']} from", None, None, r["low"])
+                add("discover", f"box {b['box']} {r['parameter']} to", None, None, r["high"])
+    if "acceptability" in decisions:
+        doc = decisions["acceptability"]["doc"]
+        add("acceptability", "P(NPV > 0)", None, doc["prob_npv_positive"])
+        for r in doc["discount"]:
+            add(
+                "acceptability",
+                f"discount rate {r['rate']:.4f}",
+                None,
+                r["prob_npv_positive"],
+                r["rate"],
+            )
+        for r in doc["overrun"]:
+            add(
+                "acceptability",
+                f"overrun factor {r['overrun_factor']:.2f}",
+                r["npv_mean"],
+                r["prob_npv_positive"],
+                r["overrun_factor"],
+            )
+        for q in ("p5", "p50", "p95"):
+            add("acceptability", f"IRR {q.upper()}", None, doc["irr"][q])
+    return rows

@@ -1,0 +1,88 @@
+"""IRR per draw and acceptability curves (issue 15, item 4) against hand-computed cash flows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mkba import engine, results
+from mkba.decide.irr import irr, overrun_acceptability, run_irr
+from mkba.load import load_scenario
+from mkba.model import lower
+
+ROOT = Path(__file__).parents[1]
+LINEAR = ROOT / "tests" / "fixtures" / "linear" / "scenarios" / "linear.toml"
+
+
+def test_irr_of_hand_computed_flows() -> None:
+    flows = np.array(
+        [
+            [-100.0, 110.0, 0.0],  # -100 + 110 / (1 + r) = 0  ->  r = 10 %
+            [-100.0, 0.0, 121.0],  # (1 + r)^2 = 1.21  ->  r = 10 %
+            [
+                -100.0,
+                60.0,
+                60.0,
+            ],  # 60 z + 60 z^2 = 100, z = 1 / (1 + r): z = (-1 + sqrt(1 + 4 * 100 / 60)) / 2
+            [-100.0, 230.0, -132.0],  # -100 x^2 + 230 x - 132 = 0, x = 1 + r: x = 1.1 or 1.2
+            [100.0, 10.0, 5.0],  # never negative: no IRR
+            [-100.0, 50.0, 50.0],  # NPV(0) = 0: IRR exactly 0
+        ]
+    )
+    res = irr(flows, np.arange(3))
+    z = (-1 + math.sqrt(1 + 4 * 100 / 60)) / 2
+    expected = [0.10, 0.10, 1 / z - 1, 0.10, math.nan, 0.0]
+    np.testing.assert_allclose(
+        res.irr[[0, 1, 2, 3, 5]], np.array(expected)[[0, 1, 2, 3, 5]], atol=1e-10
+    )
+    assert math.isnan(res.irr[4])
+    # roots: one each, two for the two-sign-change flow (the lowest is reported), none
+    assert res.roots.tolist() == [1, 1, 1, 2, 0, 1]
+    assert res.share_none == pytest.approx(1 / 6)
+    assert res.share_multiple == pytest.approx(1 / 6)
+
+
+def test_irr_is_where_the_npv_crosses_zero() -> None:
+    rng = np.random.default_rng(3)
+    flows = rng.normal(size=(200, 12))
+    flows[:, :3] -= 4.0  # investment first: mostly one root
+    offsets = np.arange(12.0)
+    res = irr(flows, offsets)
+    ok = ~np.isnan(res.irr)
+    assert ok.mean() > 0.5
+    terms = flows[ok] * (1 + res.irr[ok])[:, None] ** -offsets
+    # zero up to rounding: relative to the size of the discounted terms
+    assert np.all(np.abs(terms.sum(axis=1)) <= 1e-8 * np.abs(terms).sum(axis=1))
+
+
+def test_run_irr_in_summary_and_draws() -> None:
+    spec = load_scenario(LINEAR)
+    run = engine.simulate(lower(spec), draws=256)
+    res = run_irr(run)
+    base = spec.scenario.base_year
+    off = run.model.years - base
+    ok = ~np.isnan(res.irr)
+    npv_irr = (run.outcomes.flow[ok] * (1 + res.irr[ok])[:, None] ** -off.astype(float)).sum(axis=1)
+    np.testing.assert_allclose(npv_irr, 0.0, atol=1e-6 * np.abs(run.outcomes.flow).max())
+    # a positive NPV at 3 % means an IRR above 3 % (one root: costs first, then benefits)
+    p = ["welfare", "fiscal", "study"].index(spec.scenario.perspective)
+    pos = run.outcomes.npv[:, p] > 0
+    assert np.all(res.irr[pos & ok] > 0.03)
+    doc = results.summary(run)
+    assert doc["irr"]["p50"] == pytest.approx(np.nanmedian(res.irr))
+    assert 0 <= doc["irr"]["share_none"] <= 1
+    table = results.draws_table(run)
+    np.testing.assert_array_equal(table["irr"].to_numpy(), res.irr)
+    assert (table["irr_roots"] >= 0).all()
+
+
+def test_overrun_acceptability_is_the_bcr_cdf() -> None:
+    b = np.array([10.0, 20.0, 30.0, 40.0])
+    c = np.array([10.0, 10.0, 10.0, 10.0])
+    t = overrun_acceptability(b, c, np.array([0.5, 1.5, 2.5, 5.0]))
+    # P(B - k C > 0) = P(BCR > k): BCR = 1, 2, 3, 4
+    assert t["prob_npv_positive"].tolist() == [1.0, 0.75, 0.5, 0.0]
+    assert t["npv_mean"].tolist() == pytest.approx([25 - 5, 25 - 15, 25 - 25, 25 - 50])
