@@ -12,7 +12,14 @@ from mkba import engine, implied, results
 from mkba.checks import runnable
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
-from mkba.output import run_directory, versions, write_json, write_table
+from mkba.output import (
+    PARQUET_GROUP_ROWS,
+    run_directory,
+    versions,
+    write_columns,
+    write_json,
+    write_table,
+)
 from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
@@ -46,6 +53,12 @@ class RunResult:
     manifest: dict[str, Any]
 
 
+def draws_group_rows(run: Run) -> int:
+    """Rows per Parquet row group of ``draws.parquet``: whole chunks, about
+    :data:`~mkba.output.PARQUET_GROUP_ROWS` rows."""
+    return run.chunk_size * max(1, PARQUET_GROUP_ROWS // run.chunk_size)
+
+
 def finish_run(
     run: Run,
     spec: Spec,
@@ -66,6 +79,36 @@ def finish_run(
     ``write_extra(folder)`` writes further files into the directory before its manifest and
     returns their names.
     """
+    with results.shared_statistics():  # each column's statistics computed once
+        return _finish_run(
+            run,
+            spec,
+            out=out,
+            write=write,
+            timings=timings,
+            t0=t0,
+            extra=extra,
+            rid=rid,
+            write_extra=write_extra,
+            force=force,
+            side_by_side=side_by_side,
+        )
+
+
+def _finish_run(
+    run: Run,
+    spec: Spec,
+    *,
+    out: Path | None,
+    write: bool,
+    timings: dict[str, float],
+    t0: float,
+    extra: dict[str, Any] | None,
+    rid: str | None,
+    write_extra: Callable[[Path], list[str]] | None,
+    force: bool,
+    side_by_side: list[dict[str, Any]] | None,
+) -> RunResult:
     sc = spec.scenario
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
@@ -103,7 +146,9 @@ def finish_run(
             files.append("summary.json")
             files += write_table(tmp, "summary", results.summary_table(run))
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
-            files += write_table(tmp, "draws", results.draws_table(run), csv=False)
+            files += write_columns(
+                tmp, "draws", results.draws_columns(run), group_rows=draws_group_rows(run)
+            )
             files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
             files += write_inputs(tmp, spec, manifest, summ)
             if run.model.programme is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mkba import kernel, reference
+from mkba import compile_notice, kernel, reference
 from mkba.model import COMPONENT_SLOTS, DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.sampling import apply_copula, chunk_bounds, copula_factor, uniform_matrix
 from mkba.schema.scenario import PERSPECTIVES
@@ -365,10 +365,21 @@ def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def announce_compile(m: Model) -> None:
+    """Say on stderr, once per process, when the numba engine is compiled rather than loaded
+    from its cache (a cold first run takes tens of seconds)."""
+    used = [kernel.simulate_chunk, kernel.aggregate]
+    if m.programme is not None:
+        used.append(kernel.simulate_programme)
+    compile_notice.announce(used)
+
+
 def evaluate(
     m: Model, theta: np.ndarray, *, backend: str = "numba", chunk_size: int = 4096
 ) -> Outcomes:
     """Outcomes for given parameter vectors (rows of ``theta``), e.g. for sensitivity designs."""
+    if backend == "numba":
+        announce_compile(m)
     theta = np.atleast_2d(theta)
     n = theta.shape[0]
     out = Outcomes.empty(n, m)
@@ -464,6 +475,8 @@ def compute_chunk(
     if not 0 <= lo < hi:
         raise ValueError(f"chunk {index} is outside {draws} draws")
     out = Outcomes.empty(hi - lo, m, area_dtype) if out is None else out
+    if backend == "numba":
+        announce_compile(m)
     if args is None and backend == "numba":
         args = _kernel_args(m)
     t0 = time.perf_counter()

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from mkba.constants import SENSITIVITY_OUTPUT_HELP
 from mkba.engine import Outcomes
 from mkba.errors import InputError, Problem
 from mkba.model import Model
@@ -101,13 +102,7 @@ REGISTRY: dict[str, OutputDef] = _defs(
     ("payback.year", "payback_year", "year", SCENARIO_ONLY, "payback year", "terugverdienjaar"),
 )  # fmt: skip
 
-HELP = (
-    "[PERSPECTIVE.]npv|bcr|costs_pv|benefits_pv, [PERSPECTIVE.]by_stream.STREAM, "
-    "by_area.AREA[.npv|.bcr|.costs_pv|.benefits_pv] (bare: benefits), "
-    "by_stakeholder.K[.net|.benefits|.costs], by_component.STREAM.COMPONENT, "
-    "[PERSPECTIVE.]by_intervention.M.npv|bcr|costs_pv|benefits_pv, cumulative_npv.YEAR, irr, "
-    "payback_year"
-)
+HELP = SENSITIVITY_OUTPUT_HELP  # one text, in mkba.constants (the CLI reads it without numpy)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ Compute functions return plain dicts and pandas data frames; nothing here prints
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -28,7 +31,9 @@ def stats(x: np.ndarray) -> dict[str, float]:
     how many remain.
     """
     x = np.asarray(x, dtype=float)
-    ok = x[~np.isnan(x)]
+    # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
+    # in the same order as the masked copy, fewer passes); the copy is ours to partition
+    ok = x[~np.isnan(x)] if np.isnan(np.add.reduce(x, axis=None)) else x.copy()
     n = ok.size
     if n == 0:
         return {
@@ -40,9 +45,10 @@ def stats(x: np.ndarray) -> dict[str, float]:
             "sd": math.nan,
         }
     sd = float(ok.std(ddof=1)) if n > 1 else 0.0
-    q = np.quantile(ok, QUANTILES)
+    mean = float(ok.mean())  # before the quantiles reorder ``ok``
+    q = np.quantile(ok, QUANTILES, overwrite_input=True)
     out = {
-        "mean": float(ok.mean()),
+        "mean": mean,
         "se": sd / math.sqrt(n) if n > 1 else math.nan,
         "p5": float(q[0]),
         "p50": float(q[1]),
@@ -52,6 +58,61 @@ def stats(x: np.ndarray) -> dict[str, float]:
     if n != x.size:
         out["share_defined"] = n / x.size
     return out
+
+
+_MEMO: ContextVar[dict[tuple[Any, ...], dict[str, float]] | None] = ContextVar(
+    "mkba_statistics_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_statistics() -> Iterator[None]:
+    """Within the block, the statistics of a run's column are computed once and shared by
+    :func:`summary`, :func:`summary_table` and :func:`breakdown_table` (which otherwise compute
+    the same column up to three times). The run must not change inside the block."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
+    """One per-draw column of a run, named by ``key`` (see :func:`column_stats`)."""
+    o = run.outcomes
+    kind = key[0]
+    if kind == "perspective":
+        return perspective_arrays(run, PERSPECTIVES[key[1]])[key[2]]
+    i = key[-1]
+    if kind == "stream":
+        return o.stream[:, key[1], i]
+    if kind == "area_benefits":
+        return o.area_benefits[:, i]
+    if kind == "area_costs":
+        return o.area_costs[:, i]
+    if kind == "area_npv":
+        return o.area_benefits[:, i] - o.area_costs[:, i]
+    if kind == "stakeholder_benefits":
+        return o.stakeholder_benefits[:, i]
+    if kind == "stakeholder_costs":
+        return o.stakeholder_costs[:, i]
+    if kind == "stakeholder_npv":
+        return o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]
+    if kind == "component":
+        return o.component[:, i]
+    raise KeyError(key)
+
+
+def column_stats(run: Run, *key: Any) -> dict[str, float]:
+    """:func:`stats` of the run's column ``key``, e.g. ``("stream", p, i)``; computed once per
+    column inside :func:`shared_statistics`. Returns a new dict each time."""
+    memo = _MEMO.get()
+    if memo is None:
+        return stats(_column(run, key))
+    full = (id(run.outcomes), *key)
+    if full not in memo:
+        memo[full] = stats(_column(run, key))
+    return dict(memo[full])
 
 
 PAYBACK_OVER = "draws that pay back within the horizon"
@@ -110,6 +171,9 @@ def check_finite(doc: dict[str, Any], label: str) -> None:
         )
 
 
+PERSPECTIVE_METRICS = ("costs_pv", "benefits_pv", "npv", "bcr")
+
+
 def perspective_arrays(run: Run, perspective: str) -> dict[str, np.ndarray]:
     """Per-draw costs, benefits, NPV and BCR of one perspective."""
     p = PERSPECTIVES.index(perspective)
@@ -164,7 +228,7 @@ def summary(run: Run) -> dict[str, Any]:
     sc = m.spec.scenario
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
-    main = {k: stats(v) for k, v in perspective_arrays(run, sc.perspective).items()}
+    main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
     npv = o.npv[:, p0]
     dr = sc.discount_rate
     out: dict[str, Any] = {
@@ -185,34 +249,31 @@ def summary(run: Run) -> dict[str, Any]:
         **main,
         "prob_npv_positive": float(np.mean(npv > 0)),
         "payback_year": payback_stats(o.payback),
-        "by_stream": {s: stats(o.stream[:, p0, i]) for i, s in enumerate(m.streams)},
-        "by_area": {a: stats(o.area_benefits[:, i]) for i, a in enumerate(m.areas)},
-        "by_area_costs": {a: stats(o.area_costs[:, i]) for i, a in enumerate(m.areas)},
-        "by_area_npv": {
-            a: stats(o.area_benefits[:, i] - o.area_costs[:, i]) for i, a in enumerate(m.areas)
-        },
+        "by_stream": {s: column_stats(run, "stream", p0, i) for i, s in enumerate(m.streams)},
+        "by_area": {a: column_stats(run, "area_benefits", i) for i, a in enumerate(m.areas)},
+        "by_area_costs": {a: column_stats(run, "area_costs", i) for i, a in enumerate(m.areas)},
+        "by_area_npv": {a: column_stats(run, "area_npv", i) for i, a in enumerate(m.areas)},
         "by_stakeholder": {
-            k: stats(o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i])
-            for i, k in enumerate(m.stakeholders)
+            k: column_stats(run, "stakeholder_npv", i) for i, k in enumerate(m.stakeholders)
         },
         "by_stakeholder_benefits": {
-            k: stats(o.stakeholder_benefits[:, i]) for i, k in enumerate(m.stakeholders)
+            k: column_stats(run, "stakeholder_benefits", i) for i, k in enumerate(m.stakeholders)
         },
         "by_stakeholder_costs": {
-            k: stats(o.stakeholder_costs[:, i]) for i, k in enumerate(m.stakeholders)
+            k: column_stats(run, "stakeholder_costs", i) for i, k in enumerate(m.stakeholders)
         },
-        "by_component": {c: stats(o.component[:, i]) for i, c in enumerate(m.components)},
+        "by_component": {c: column_stats(run, "component", i) for i, c in enumerate(m.components)},
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
         arr = perspective_arrays(run, name)
         out["perspectives"][name] = {
-            "costs_pv": stats(arr["costs_pv"]),
-            "benefits_pv": stats(arr["benefits_pv"]),
-            "npv": stats(arr["npv"]),
-            "bcr": stats(arr["bcr"]),
+            "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
+            "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
+            "npv": column_stats(run, "perspective", p, "npv"),
+            "bcr": column_stats(run, "perspective", p, "bcr"),
             "prob_npv_positive": float(np.mean(arr["npv"] > 0)),
-            "by_stream": {s: stats(o.stream[:, p, i]) for i, s in enumerate(m.streams)},
+            "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
     comp_transfer = np.array(
@@ -237,16 +298,21 @@ def summary(run: Run) -> dict[str, Any]:
 def summary_table(run: Run) -> pd.DataFrame:
     """Long table: one row per (perspective, metric) with mean, se, p5, p50, p95."""
     rows = []
-    for name in PERSPECTIVES:
-        for metric, arr in perspective_arrays(run, name).items():
-            rows.append({"perspective": name, "metric": metric, **stats(arr)})
+    for p, name in enumerate(PERSPECTIVES):
+        for metric in PERSPECTIVE_METRICS:
+            rows.append(
+                {
+                    "perspective": name,
+                    "metric": metric,
+                    **column_stats(run, "perspective", p, metric),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def breakdown_table(run: Run) -> pd.DataFrame:
     """Long table of every breakdown: dimension (stream, area, stakeholder, component), name."""
     m = run.model
-    o = run.outcomes
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
     rows = []
     for p, pname in enumerate(PERSPECTIVES):
@@ -257,7 +323,7 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                     "perspective": pname,
                     "name": s,
                     "metric": "benefits_pv",
-                    **stats(o.stream[:, p, i]),
+                    **column_stats(run, "stream", p, i),
                 }
             )
     pname = PERSPECTIVES[p0]
@@ -268,7 +334,7 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                 "perspective": pname,
                 "name": a,
                 "metric": "benefits_pv",
-                **stats(o.area_benefits[:, i]),
+                **column_stats(run, "area_benefits", i),
             }
         )
         rows.append(
@@ -277,14 +343,14 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                 "perspective": pname,
                 "name": a,
                 "metric": "costs_pv",
-                **stats(o.area_costs[:, i]),
+                **column_stats(run, "area_costs", i),
             }
         )
     for i, k in enumerate(m.stakeholders):
-        for metric, arr in (
-            ("benefits_pv", o.stakeholder_benefits[:, i]),
-            ("costs_pv", o.stakeholder_costs[:, i]),
-            ("npv", o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]),
+        for metric, kind in (
+            ("benefits_pv", "stakeholder_benefits"),
+            ("costs_pv", "stakeholder_costs"),
+            ("npv", "stakeholder_npv"),
         ):
             rows.append(
                 {
@@ -292,7 +358,7 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                     "perspective": "stakeholder",
                     "name": k,
                     "metric": metric,
-                    **stats(arr),
+                    **column_stats(run, kind, i),
                 }
             )
     for i, c in enumerate(m.components):
@@ -302,7 +368,7 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                 "perspective": "gross",
                 "name": c,
                 "metric": "pv",
-                **stats(o.component[:, i]),
+                **column_stats(run, "component", i),
             }
         )
     return pd.DataFrame(rows)
@@ -310,6 +376,11 @@ def breakdown_table(run: Run) -> pd.DataFrame:
 
 def draws_table(run: Run) -> pd.DataFrame:
     """One row per draw: outcomes (and sampled parameter values, when kept)."""
+    return pd.DataFrame(draws_columns(run))
+
+
+def draws_columns(run: Run) -> dict[str, np.ndarray]:
+    """The columns of :func:`draws_table` as views of the run's arrays (nothing copied)."""
     m = run.model
     o = run.outcomes
     cols: dict[str, np.ndarray] = {"draw": np.arange(run.draws)}
@@ -335,22 +406,53 @@ def draws_table(run: Run) -> pd.DataFrame:
     if run.samples is not None:
         for j, path in enumerate(m.uncertain):
             cols[f"param.{path}"] = run.samples[:, j]
-    return pd.DataFrame(cols)
+    return cols
+
+
+def _year_quantiles(arr: np.ndarray) -> np.ndarray:
+    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), one year at a time: a
+    contiguous copy of that year's draws partitioned in place, so only one year is ever copied
+    and every partition runs over contiguous memory."""
+    qs = np.empty((len(FAN_QUANTILES), arr.shape[1]))
+    for t in range(arr.shape[1]):
+        qs[:, t] = np.quantile(arr[:, t].copy(), FAN_QUANTILES, overwrite_input=True)
+    return qs
+
+
+def _cumulative_year_stats(dflow: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
+    discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array.
+
+    The same numbers: a cumulative sum adds year by year, so year ``t`` is the running sum
+    ``c + dflow[:, t]``; the mean over the draws adds the rows in order, so a block of rows
+    continues from the sum of the rows before it (prepended as its first row)."""
+    n, years = dflow.shape
+    qs = np.empty((len(FAN_QUANTILES), years))
+    c = dflow[:, 0].copy()
+    for t in range(years):
+        if t:
+            c = c + dflow[:, t]
+        qs[:, t] = np.quantile(c.copy(), FAN_QUANTILES, overwrite_input=True)
+    del c
+    total = None
+    for lo in range(0, n, block):
+        rows = np.cumsum(dflow[lo : lo + block], axis=1)
+        total = np.add.reduce(rows if total is None else np.vstack([total, rows]), axis=0)
+    assert total is not None
+    return qs, total / n
 
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
     m = run.model
     o = run.outcomes
-    cum = np.cumsum(o.dflow, axis=1)
     rows = []
-    for series, arr in (
-        ("net_flow", o.flow),
-        ("discounted_net_flow", o.dflow),
-        ("cumulative_discounted", cum),
-    ):
-        qs = np.quantile(arr, FAN_QUANTILES, axis=0)
-        mean = arr.mean(axis=0)
+    for series in ("net_flow", "discounted_net_flow", "cumulative_discounted"):
+        if series == "cumulative_discounted":
+            qs, mean = _cumulative_year_stats(o.dflow)
+        else:
+            arr = o.flow if series == "net_flow" else o.dflow
+            qs, mean = _year_quantiles(arr), arr.mean(axis=0)
         for t, year in enumerate(m.years):
             row = {"series": series, "year": int(year), "mean": float(mean[t])}
             for k, q in enumerate(FAN_QUANTILES):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mkba import batch as bt
-from mkba import compare as cmp
 from mkba.cli.common import Money, err_console, num, out_console, stat_values
+from mkba.constants import MAX_DRAWS
 from mkba.errors import EXIT_PARTIAL
 from mkba.output import to_json
-from mkba.schema.scenario import MAX_DRAWS
+
+if TYPE_CHECKING:
+    from mkba import batch as bt
 
 
 def _comparison_table(res: bt.BatchResult) -> Table:
@@ -153,6 +154,17 @@ def register(app: typer.Typer) -> None:
         """Run many scenarios, variants and grid points; write one comparison table.
 
         Exit code 4 when some scenarios failed (the others are finished and written)."""
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from mkba import batch as bt
+
         files, names = split_variant_arguments(scenarios, variants)
         jobs = bt.expand_jobs(files, names, grid)
         out_dir = out if out is not None else bt.default_out(jobs)
@@ -217,6 +229,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Compare A and B draw by draw (common random numbers): the distribution of A - B."""
+        from mkba import compare as cmp  # here, not at the top: keeps `mkba --help` light
+
         doc = cmp.compare(a, b, draws=draws, seed=seed)
         if as_json:
             typer.echo(to_json(doc), nl=False)

@@ -9,11 +9,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mkba import calibrate as cal
 from mkba.cli.common import err_console, out_console
+from mkba.constants import MAX_DRAWS
 from mkba.errors import EXIT_RUN_FAILED
 from mkba.output import to_json
-from mkba.schema.scenario import MAX_DRAWS
 from mkba.tomlio import read_toml
 
 
@@ -61,6 +60,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Fit the free parameters so that the target statistics are met, and write the record."""
+        from mkba import calibrate as cal  # here, not at the top: keeps `mkba --help` light
+
         targets = [cal.parse_target(t) for t in target]
         groups = [[p.strip() for p in f.split(",") if p.strip()] for f in free]
         fit = cal.calibrate(scenario, targets, groups, draws=draws, seed=seed)

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from mkba import api
 from mkba.cli.common import err_console, out_console
 from mkba.cli.sensitivity import short
-from mkba.decide import api as decide
+from mkba.constants import DECIDE_DEFAULT_OUTPUT
+from mkba.constants import SENSITIVITY_OUTPUT_HELP as OUTPUT_HELP
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
-from mkba.outputs import HELP as OUTPUT_HELP
-from mkba.report.format import format_eur
+
+if TYPE_CHECKING:
+    from mkba.decide import api as decide
 
 
 def _eur(x: Any) -> str:
     """Euros for a table, in the project's number format (``€3.8 bn``, ``€12,346``)."""
+    from mkba.report.format import format_eur  # not at the top: mkba.report loads matplotlib
+
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
     x = float(x)
@@ -114,7 +117,7 @@ def register(app: typer.Typer) -> None:
     def voi(
         scenario: Path = SCENARIO,
         output: str = typer.Option(
-            decide.DEFAULT_OUTPUT, "--output", help=f"Net benefit, in euros: {OUTPUT_HELP}."
+            DECIDE_DEFAULT_OUTPUT, "--output", help=f"Net benefit, in euros: {OUTPUT_HELP}."
         ),
         options: list[str] = typer.Option(
             None, "--options", help="Variants to choose between as well (comma-separated)."
@@ -134,6 +137,10 @@ def register(app: typer.Typer) -> None:
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from mkba import api
+        from mkba.decide import api as decide
+
         res = decide.run_voi(
             scenario if scenario is not None else api.default_scenario(),
             variant=variant,
@@ -184,7 +191,7 @@ def register(app: typer.Typer) -> None:
     def allocate(
         scenario: Path = SCENARIO,
         output: str = typer.Option(
-            decide.DEFAULT_OUTPUT, "--output", help="npv | welfare.npv | fiscal.npv | study.npv."
+            DECIDE_DEFAULT_OUTPUT, "--output", help="npv | welfare.npv | fiscal.npv | study.npv."
         ),
         objective: str = typer.Option("mean", "--objective", help="mean | prob | quantile:Q."),
         budget: float = typer.Option(
@@ -216,6 +223,10 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 [Problem("--frontier", "", "expected budget factors, e.g. 0.5,1,1.5", frontier)]
             ) from None
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from mkba import api
+        from mkba.decide import api as decide
+
         res = decide.run_allocate(
             scenario if scenario is not None else api.default_scenario(),
             variant=variant,
@@ -294,7 +305,7 @@ def register(app: typer.Typer) -> None:
     def discover(
         scenario: Path = SCENARIO,
         output: str = typer.Option(
-            decide.DEFAULT_OUTPUT, "--output", help=f"Output: {OUTPUT_HELP}."
+            DECIDE_DEFAULT_OUTPUT, "--output", help=f"Output: {OUTPUT_HELP}."
         ),
         threshold: float = typer.Option(None, "--threshold", help="Default 0 (1 for bcr)."),
         above: bool = typer.Option(False, "--above", help="Draws at or above the threshold."),
@@ -312,6 +323,10 @@ def register(app: typer.Typer) -> None:
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from mkba import api
+        from mkba.decide import api as decide
+
         res = decide.run_discover(
             scenario if scenario is not None else api.default_scenario(),
             variant=variant,
@@ -358,7 +373,7 @@ def register(app: typer.Typer) -> None:
     def acceptability(
         scenario: Path = SCENARIO,
         output: str = typer.Option(
-            decide.DEFAULT_OUTPUT, "--output", help="npv or PERSPECTIVE.npv."
+            DECIDE_DEFAULT_OUTPUT, "--output", help="npv or PERSPECTIVE.npv."
         ),
         rates: str = typer.Option(
             "0:0.08:0.0025", "--rates", help="Discount rates START:STOP:STEP or a list."
@@ -373,6 +388,10 @@ def register(app: typer.Typer) -> None:
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from mkba import api
+        from mkba.decide import api as decide
+
         res = decide.run_acceptability(
             scenario if scenario is not None else api.default_scenario(),
             variant=variant,

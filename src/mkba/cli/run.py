@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mkba import api
 from mkba.cli.common import err_console, out_console
-from mkba.cli.tables import summary_renderable
+from mkba.constants import MAX_DRAWS
 from mkba.output import to_json
-from mkba.schema.scenario import MAX_DRAWS
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +53,18 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from mkba import api
+        from mkba.cli.tables import summary_renderable
+
         path = scenario if scenario is not None else api.default_scenario()
         with Progress(
             TextColumn("simulating"),

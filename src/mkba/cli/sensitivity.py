@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from mkba import api
 from mkba.cli.common import err_console, out_console
+from mkba.constants import MAX_DRAWS
+from mkba.constants import SENSITIVITY_OUTPUT_HELP as OUTPUT_HELP
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
-from mkba.outputs import HELP as OUTPUT_HELP
-from mkba.schema.scenario import MAX_DRAWS
-from mkba.sensitivity import run_sensitivity
-from mkba.sensitivity.api import SensitivityResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mkba.sensitivity.api import SensitivityResult
 
 HELP = """Sensitivity and uncertainty analysis of a scenario: what drives the result, and when does
 it flip.
@@ -329,6 +330,10 @@ def register(app: typer.Typer) -> None:
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),
     ) -> None:
+        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+        from mkba import api
+        from mkba.sensitivity import run_sensitivity
+
         path = scenario if scenario is not None else api.default_scenario()
         res = run_sensitivity(
             path,

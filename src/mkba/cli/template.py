@@ -9,7 +9,6 @@ import typer
 from mkba.cli.common import err_console, out_console
 from mkba.errors import InputError, Problem
 from mkba.tomlio import display_path
-from mkba.workbook_input import write_template
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +30,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 [Problem(display_path(library), "", "not a parameter library (no model.toml)")]
             )
+        from mkba.workbook_input import write_template  # here: keeps `mkba --help` light
+
         write_template(xlsx, library)
         out_console.print(display_path(xlsx), markup=False, highlight=False)
         err_console.print(

@@ -9,7 +9,6 @@ import typer
 
 from mkba.cli.common import err_console, out_console
 from mkba.errors import _MISSING, EXIT_INVALID_INPUT, Problem
-from mkba.load import validate_paths
 from mkba.tomlio import display_path
 
 
@@ -42,6 +41,8 @@ def register(app: typer.Typer) -> None:
                 "error: nothing to validate (no parameters/ or scenarios/ here; give FILES)"
             )
             raise typer.Exit(EXIT_INVALID_INPUT)
+        from mkba.load import validate_paths  # here, not at the top: keeps `mkba --help` light
+
         problems = validate_paths(paths)
         if as_json:
             doc = {

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mkba import engine
+from mkba.constants import DECIDE_DEFAULT_OUTPUT
 from mkba.decide import allocate as alloc
 from mkba.decide import prim as prim_mod
 from mkba.decide.irr import irr_summary, overrun_acceptability, run_irr
@@ -37,7 +38,7 @@ from mkba.sensitivity.groups import resolve_groups, select_params
 
 KINDS = ("voi", "allocate", "discover", "acceptability")
 DEFAULT_DRAWS = {"voi": 4096, "allocate": 1000, "discover": 4096, "acceptability": 4096}
-DEFAULT_OUTPUT = "welfare.npv"
+DEFAULT_OUTPUT = DECIDE_DEFAULT_OUTPUT
 
 
 @dataclass

@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from mkba.constants import MAX_DRAWS
 from mkba.schema.interventions import ProgrammeEntry
 from mkba.schema.quantity import Sources, Strict
 
 PERSPECTIVES = ("welfare", "fiscal", "study")
 SAMPLERS = ("random", "lhs", "sobol")
-MAX_DRAWS = 100_000_000
-"""The most draws a scenario or a ``--draws`` option may ask for."""
 
 
 class DiscountSpec(Strict):
