@@ -47,7 +47,7 @@ class Outcomes:
     payback: np.ndarray  # (n,) payback year, scenario perspective (NaN: not within the horizon)
     flow: np.ndarray  # (n, T) real net flow per year, scenario perspective, undiscounted
     dflow: np.ndarray  # (n, T) the same, discounted
-    # bottom-up programme (DESIGN.md 3b); zero-sized without interventions
+    # bottom-up programme (docs/model.md §3); zero-sized without interventions
     int_benefits: np.ndarray  # (n, M, P) PV benefits per programme entry and perspective
     int_costs: np.ndarray  # (n, M, P) PV costs per programme entry and perspective
     physical: np.ndarray  # (n, L, A, T) outcome units changed per link, area and year

@@ -425,14 +425,36 @@ def _check_price_years(
 # --- scenario ------------------------------------------------------------------------------------
 
 
+REPLACE_MARKER = "replace"
+"""A table of a variant with ``replace = true`` replaces the scenario's table whole
+(docs/model.md §9)."""
+
+
+def _without_marker(v: Any) -> Any:
+    """A copy of ``v`` without the ``replace`` markers of its tables (at every depth)."""
+    if not isinstance(v, dict):
+        return copy.deepcopy(v)
+    return {
+        k: _without_marker(x)
+        for k, x in v.items()
+        if not (k == REPLACE_MARKER and isinstance(x, bool))
+    }
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Recursively merge ``update`` onto a copy of ``base`` (tables merge, values replace)."""
+    """Recursively merge ``update`` onto a copy of ``base`` (tables merge key by key, values
+    replace; a table of ``update`` with ``replace = true`` replaces the table of ``base``
+    whole, without the marker: docs/model.md §9)."""
     out = copy.deepcopy(base)
     for k, v in update.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if k == REPLACE_MARKER and isinstance(v, bool):
+            continue
+        if isinstance(v, dict) and v.get(REPLACE_MARKER) is True:
+            out[k] = _without_marker(v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = _without_marker(v)
     return out
 
 

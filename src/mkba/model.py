@@ -6,7 +6,7 @@ weights) or a per-draw parameter. Per-draw parameters are packed into one matrix
 of the uniform sample mapped through their inverse CDF. Money is indexed to the scenario's
 price year here, once, with the CPI table: ``value * CPI[price_year] / CPI[value_price_year]``.
 
-Notation (DESIGN.md section 3): areas a, streams s, components c, stakeholders k,
+Notation (docs/model.md §1): areas a, streams s, components c, stakeholders k,
 domains d, perspectives p, years t (base_year .. horizon).
 """
 
@@ -120,7 +120,7 @@ class Model:
     inverse_cdfs: tuple[InverseCdf, ...]
     registry: tuple[str, ...]  # every parameter path of the parameter folder, in file order
     uncertain_col: np.ndarray  # (U,) column of each uncertain parameter in the registry
-    programme: Programme | None = None  # bottom-up interventions (DESIGN.md 3b), if any
+    programme: Programme | None = None  # bottom-up interventions (docs/model.md §3), if any
 
     @property
     def shape(self) -> dict[str, int]:

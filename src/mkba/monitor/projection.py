@@ -1,7 +1,7 @@
 """Projected volumes per draw: the nulalternatief ``V(t)`` and the volume with the programme
 ``V(t) - dV(t)``, for the (area, stream) pairs that are observed.
 
-The equations are those of DESIGN.md section 3 as :mod:`mkba.reference` writes them (the
+The equations are those of docs/model.md as :mod:`mkba.reference` writes them (the
 kernel is tested equal to it), restricted to the observed pairs and kept per year instead of
 being valued and discounted:
 

@@ -1,4 +1,4 @@
-"""Report and workbook pieces of a bottom-up programme (DESIGN.md 3b): the money table per
+"""Report and workbook pieces of a bottom-up programme (docs/model.md §3): the money table per
 intervention and the physical-effects table beside it. Self-contained, so that the report and
 workbook modules only call in here when a run has ``by_intervention`` in its summary."""
 
