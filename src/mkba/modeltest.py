@@ -17,7 +17,7 @@ A case file (TOML) holds one or more ``[[case]]`` tables::
 A case passes when ``|actual - expected| <= max(abs_tol, rel_tol * |expected|)``.
 ``prob_positive`` is the share of draws whose output is above 0. Every case file is
 checked (scenario, variant and output name included) before anything runs; a problem is
-reported as ``file: case[N].key: message`` (exit 2). Runs with the same scenario, variant,
+reported as ``file: case[N].key: message`` (N from 0) (exit 2). Runs with the same scenario, variant,
 seed and draws are shared by the cases that need them.
 """
 
@@ -158,7 +158,7 @@ def load_cases(paths: list[Path]) -> list[Prepared]:
         if cf is None:
             continue
         for i, case in enumerate(cf.case):
-            where = f"case[{i + 1}]"
+            where = f"case[{i}]"  # as the schema errors say it (0-based)
             spath = (path.parent / case.scenario).resolve()
             if not spath.is_file():
                 problems.append(
@@ -181,7 +181,7 @@ def load_cases(paths: list[Path]) -> list[Prepared]:
                 for p in exc.problems:
                     problems.append(Problem(name, f"{where}.output", p.message, case.output))
                 continue
-            out.append(Prepared(name, i + 1, case, spath))
+            out.append(Prepared(name, i, case, spath))
     if problems:
         raise InputError(problems)
     return out

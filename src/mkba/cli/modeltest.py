@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         statistic, the expected value with its tolerance and the source of the expectation.
 
         Prints a pass/fail table. Exit codes: 0 every case passed; 4 some cases failed;
-        2 a case file is invalid (file: case[N].key: message; nothing is run).
+        2 a case file is invalid (file: case[N].key: message, N from 0; nothing is run).
         """
         from mkba.modeltest import case_files, load_cases, run_cases
 
