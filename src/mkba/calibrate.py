@@ -98,7 +98,7 @@ def statistic_draws(run: Run, name: str) -> tuple[np.ndarray, str]:
     m = run.model
     o = run.outcomes
     parts = name.split(".")
-    persp = m.spec.scenario.perspective
+    persp: str = m.spec.scenario.perspective
     if parts[0] in PERSPECTIVES:
         persp, parts = parts[0], parts[1:]
     p = PERSPECTIVES.index(persp)

@@ -27,7 +27,7 @@ _BLOCK = 32  # draws per parallel work item: the lanes of the vectorised inner l
 
 
 @njit(cache=True, inline="always")
-def _pow(x, e):  # type: ignore[no-untyped-def]
+def _pow(x, e):
     """x ** e, by repeated multiplication when e is a small whole number (libm pow is the
     most expensive operation in the kernel; exponents here are mostly whole years)."""
     if e == np.floor(e) and abs(e) <= 64.0:
@@ -70,7 +70,7 @@ def simulate_chunk(
     out_cost,  # (n, A, K) PV of costs per area and payer
     out_flow,  # (n, T) real net flow per year, scenario perspective (undiscounted)
     out_dflow,  # (n, T) the same, discounted
-):  # type: ignore[no-untyped-def]
+):
     Q, n = theta_t.shape
     A, S = volume0.shape
     C = comp_stream.shape[0]
@@ -327,7 +327,7 @@ def aggregate(
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
     out_payback,  # (n,) first year from which the cumulative discounted net flow stays >= 0
-):  # type: ignore[no-untyped-def]
+):
     n, A, C = ben.shape
     K = cost.shape[2]
     P = benefit_weights.shape[0]
@@ -421,7 +421,7 @@ def simulate_programme(
     out_int_ben,  # (n, M, P) PV benefits per entry and perspective
     out_int_cost,  # (n, M, P) PV costs per entry and perspective
     out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
-):  # type: ignore[no-untyped-def]
+):
     """Bottom-up interventions (docs/model.md §3; equations in :mod:`mkba.interventions`), added
     into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
     of operations for every thread count."""

@@ -88,8 +88,8 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
         head = indicator_label(res, r["indicator"], lang)
         if r.get("intervention"):
             pr = res.model.programme
-            mi = pr.ids.index(r["intervention"])  # type: ignore[union-attr]
-            head += f" ({(pr.labels_nl if lang == 'nl' else pr.labels)[mi]})"  # type: ignore[union-attr]
+            mi = pr.ids.index(r["intervention"])
+            head += f" ({(pr.labels_nl if lang == 'nl' else pr.labels)[mi]})"
         t1.add_row(
             head,
             labels.area(r["area_id"]),

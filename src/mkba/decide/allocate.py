@@ -306,7 +306,7 @@ def solve(
     nc = cells.reference.size
     ub = cell_max * cells.reference / budget
     ub = np.minimum(ub, 1.0)
-    cons: list[dict] = [  # type: ignore[type-arg]
+    cons: list[dict] = [
         {"type": "eq", "fun": lambda s: s.sum() - 1.0, "jac": lambda s: np.ones_like(s)}
     ]
     for b in bounds:

@@ -181,8 +181,11 @@ def prior_z(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -
 
 
 def theta_from_z(
-    m: Model, z: np.ndarray, factor=None, columns: np.ndarray | None = None
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+    m: Model,
+    z: np.ndarray,
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
+    columns: np.ndarray | None = None,
+) -> np.ndarray:
     """Parameter matrix (n x Q) of standard normal coordinates ``z`` (n x uncertain): normal
     CDF, the scenario's copula, the inverse CDFs. With ``columns`` (and no copula) only those
     uncertain parameters are mapped; the other slots keep their fixed (median) values."""

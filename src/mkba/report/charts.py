@@ -186,7 +186,7 @@ def _set_rect(fig: Figure, sub_lines: int) -> None:
     foot = FOOT_IN / h
     engine = fig.get_layout_engine()
     if engine is not None:
-        engine.set(rect=(0.0, foot, 1.0, 1.0 - foot - top), h_pad=0.05, w_pad=0.06)
+        engine.set(rect=(0.0, foot, 1.0, 1.0 - foot - top), h_pad=0.05, w_pad=0.06)  # type: ignore[call-arg]  # a constrained-layout engine; LayoutEngine.set is typed without its keywords
 
 
 def _subtitle(ax: Any, text: str) -> None:

@@ -115,7 +115,7 @@ def format_number(
         text = text.rstrip("0").rstrip(".")
     negative = x < 0 and any(ch not in "0.," for ch in text)  # -0.0 and -0.04 -> "0"
     if lang == "nl":
-        text = text.translate(str.maketrans({",": ".", ".": ","}))
+        text = text.translate(str.maketrans(",.", ".,"))
     if negative:
         return minus + text
     return ("+" + text) if sign and x > 0 and any(ch not in "0.," for ch in text) else text
