@@ -226,7 +226,8 @@ def side_summary(run: Run) -> dict[str, Any]:
     if calibrated:
         from mkba.tomlio import read_toml
 
-        rec = read_toml(m.spec.calibration_path).get("record", {})  # type: ignore[arg-type]
+        assert m.spec.calibration_path is not None  # calibrated values come from a record
+        rec = read_toml(m.spec.calibration_path).get("record", {})
         out["calibration_factors"] = [
             {"params": list(f["params"]), "factor": float(f["factor"])} for f in rec.get("free", [])
         ]
