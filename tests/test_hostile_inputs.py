@@ -130,8 +130,10 @@ STAT_KEYS = ("mean", "p5", "p50", "p95", "prob_npv_positive")
 
 def _finite(doc: Any, key: str = "") -> list[str]:
     """Paths of undefined statistics (JSON null, or a number that is not finite) in a
-    summary, except a payback year or BCR."""
-    if key in ("payback_year", "bcr"):
+    summary, except those undefined for some draws by nature (payback year, BCR, IRR)."""
+    from mkba.results import _MAY_BE_UNDEFINED
+
+    if key in _MAY_BE_UNDEFINED:
         return []
     if isinstance(doc, dict):
         bad = [k for k in STAT_KEYS if k in doc and not _is_finite(doc[k])]

@@ -74,12 +74,15 @@ def share_pay_back(stats_doc: dict[str, Any]) -> float:
     return float(stats_doc.get("share_defined", 1.0))
 
 
-_MAY_BE_UNDEFINED = frozenset({"payback_year", "bcr"})
+_MAY_BE_UNDEFINED = frozenset({"payback_year", "bcr", "irr"})
+"""Statistics that are undefined for some draws by nature (no payback, no costs, no sign
+change of NPV(r)): reported with their share, never an error."""
 
 
 def check_finite(doc: dict[str, Any], label: str) -> None:
     """The last guard of a run: every statistic of the summary is finite and taken over
-    every draw (the payback year and the BCR excepted, which may be undefined for some draws).
+    every draw (the payback year, the BCR and the IRR excepted, which may be undefined for some
+    draws).
     A run never finishes with non-finite results: raise :class:`~mkba.errors.RunError`."""
     from mkba.errors import RunError
 
