@@ -8,7 +8,7 @@ budget Y_a the expected NPV of area a, on fixed draws, is
     NPV_a(Y_a) = K_a (Y_a / r_a)^beta - c Y_a
 
 with K_a the area's mean PV of benefits at its scenario budget r_a (benefits are linear in
-the response R = (Y / r)^beta, DESIGN.md section 3) and c the PV of costs per budget euro (the
+the response R = (Y / r)^beta, docs/model.md §2.2) and c the PV of costs per budget euro (the
 same in every area: same profile, overrun and discounting). Maximising sum_a NPV_a subject to
 sum_a Y_a = Y gives equal marginal returns beta K_a Y_a^(beta - 1) r_a^-beta - c = lambda, so
 

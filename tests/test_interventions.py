@@ -1,4 +1,4 @@
-"""Bottom-up interventions (DESIGN.md 3b) against hand calculations, and kernel against oracle.
+"""Bottom-up interventions (docs/model.md §3) against hand calculations, and kernel against oracle.
 
 Fixture tests/fixtures/programme (the tiny fixture plus a transfer-only stream and two measures):
 - area a1: stream s1 volume 1000 x 0.5 x 0.1 = 50 persons (components: resource ``gain``

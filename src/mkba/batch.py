@@ -174,7 +174,7 @@ class ChunkStore:
         return self.path(index).is_file()
 
     def save(self, res: ChunkResult) -> None:
-        arrays = {f"o_{k}": v for k, v in res.outcomes.fields().items()}
+        arrays: dict[str, Any] = {f"o_{k}": v for k, v in res.outcomes.fields().items()}
         if res.samples is not None:
             arrays["samples"] = res.samples
         buf = io.BytesIO()
@@ -403,8 +403,9 @@ def run_batch(
         jr = job_results[job_of_plan[k]]
         p = plans[k]
         try:
-            chunks = [stores[k].load(j) for j in range(p.n_chunks)]
-            if any(c is None for c in chunks):
+            loaded = [stores[k].load(j) for j in range(p.n_chunks)]
+            chunks = [c for c in loaded if c is not None]
+            if len(chunks) < len(loaded):
                 raise MkbaError("a stored chunk could not be read; run again with --resume")
             run = engine.assemble(
                 p.model,
@@ -413,7 +414,7 @@ def run_batch(
                 seed=p.seed,
                 sampler=p.sampler,
                 chunk_size=p.chunk_size,
-            )  # type: ignore[arg-type]
+            )
             res = api.finish_run(
                 run,
                 p.spec,

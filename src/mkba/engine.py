@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Outcomes:
     payback: np.ndarray  # (n,) payback year, scenario perspective (NaN: not within the horizon)
     flow: np.ndarray  # (n, T) real net flow per year, scenario perspective, undiscounted
     dflow: np.ndarray  # (n, T) the same, discounted
-    # bottom-up programme (DESIGN.md 3b); zero-sized without interventions
+    # bottom-up programme (docs/model.md §3); zero-sized without interventions
     int_benefits: np.ndarray  # (n, M, P) PV benefits per programme entry and perspective
     int_costs: np.ndarray  # (n, M, P) PV costs per programme entry and perspective
     physical: np.ndarray  # (n, L, A, T) outcome units changed per link, area and year
@@ -121,7 +122,7 @@ class Run:
     chunk_means: np.ndarray | None = None  # (chunks,) mean NPV per chunk, scenario perspective
 
 
-def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
+def _kernel_args(m: Model) -> tuple[Any, ...]:
     sl = m.slots
     off_stream = np.array([sl.stream(n) for n in STREAM_SLOTS], dtype=np.int64)
     off_comp = np.array([sl.component(n) for n in COMPONENT_SLOTS], dtype=np.int64)
@@ -163,7 +164,7 @@ def _kernel_args(m: Model) -> tuple:  # type: ignore[type-arg]
     )
 
 
-def _programme_args(m: Model) -> tuple:  # type: ignore[type-arg]
+def _programme_args(m: Model) -> tuple[Any, ...]:
     pr = m.programme
     assert pr is not None
     sl = m.slots
@@ -215,14 +216,14 @@ class Transposed:
 
 def raw_chunk(
     m: Model,
-    theta: np.ndarray,
+    theta: np.ndarray | Transposed,
     backend: str = "numba",
-    args: tuple | None = None,  # type: ignore[type-arg]
+    args: tuple[Any, ...] | None = None,
     flow: np.ndarray | None = None,
     dflow: np.ndarray | None = None,
     scratch: tuple[np.ndarray, np.ndarray] | None = None,
     prog_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> tuple[np.ndarray, ...]:
     """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow), followed by
     (int_ben, int_cost, phys) when the scenario has a bottom-up programme (written into
     ``prog_out`` when given).
@@ -272,7 +273,7 @@ def raw_chunk(
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
-    kernel.simulate_programme(theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
+    kernel.simulate_programme(theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     return (ben, cost, flow, dflow, *po)
 
 
@@ -400,7 +401,7 @@ def evaluate(
     return out
 
 
-def correlation_factor(m: Model):  # type: ignore[no-untyped-def]
+def correlation_factor(m: Model) -> tuple[np.ndarray, np.ndarray] | None:
     pairs = [(c.params[0], c.params[1], c.rho) for c in m.spec.scenario.correlations]
     return copula_factor(m.uncertain, pairs, str(m.spec.path))
 
@@ -414,7 +415,7 @@ def uniforms(
     sampler: str,
     chunk: int,
     chunk_size: int,
-    factor=None,  # type: ignore[no-untyped-def]
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The uniform matrix of one chunk (draws x uncertain parameters), correlated if the
     scenario asks for it.
@@ -460,7 +461,7 @@ def compute_chunk(
     keep_samples: bool = True,
     out: Outcomes | None = None,
     samples_out: np.ndarray | None = None,
-    args: tuple | None = None,  # type: ignore[type-arg]
+    args: tuple[Any, ...] | None = None,
     scratch: tuple[np.ndarray, np.ndarray] | None = None,
     area_dtype: type | np.dtype = np.float64,
 ) -> ChunkResult:
@@ -539,7 +540,7 @@ def assemble(
             dst[:] = v[: dst.shape[0]]
     samples = None
     if all(c.samples is not None for c in chunks):
-        samples = np.concatenate([c.samples for c in chunks])  # type: ignore[misc]
+        samples = np.concatenate([c.samples for c in chunks if c.samples is not None])
     timings = {
         k: sum(c.timings.get(k, 0.0) for c in chunks)
         for k in ("sampling_s", "kernel_s", "aggregate_s")

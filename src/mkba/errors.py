@@ -11,7 +11,8 @@ Exit codes (also in ``mkba --help`` and the README):
  1    unexpected internal error (a bug: please report it)
  2    invalid input: a parameter or scenario file failed validation
  3    a run failed for a reason other than input (numerical problem, output not writable)
- 4    partial failure: a batch finished but some scenarios failed
+ 4    partial failure: a batch finished but some scenarios failed, or some
+      ``mkba test`` cases failed
 130   interrupted (Ctrl-C); finished chunks are kept for ``--resume``
 ====  ==========================================================
 """

@@ -2,7 +2,7 @@
 
 A calibration that reproduces a published headline with three free factors always fits; the
 question is whether the effects it needs are believable. This module turns a run's draws back
-into the volume changes of the model (DESIGN.md section 3) and compares them with the
+into the volume changes of the model (docs/model.md §2) and compares them with the
 evidence, computes the prior probability of the headline and switching values in physical
 units. Nothing here changes the kernel: the volume change of each stream is recomputed from
 the lowered arrays with the equations of :mod:`mkba.reference` (held equal to it by
@@ -227,7 +227,8 @@ def side_summary(run: Run) -> dict[str, Any]:
     if calibrated:
         from mkba.tomlio import read_toml
 
-        rec = read_toml(m.spec.calibration_path).get("record", {})  # type: ignore[arg-type]
+        assert m.spec.calibration_path is not None  # calibrated values come from a record
+        rec = read_toml(m.spec.calibration_path).get("record", {})
         out["calibration_factors"] = [
             {"params": list(f["params"]), "factor": float(f["factor"])} for f in rec.get("free", [])
         ]

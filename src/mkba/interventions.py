@@ -1,6 +1,6 @@
 """Bottom-up interventions (maatregelen): loading, validation and lowering to arrays.
 
-DESIGN.md section 3b. A programme entry m of a scenario runs intervention file ``m`` in some
+docs/model.md §3. A programme entry m of a scenario runs intervention file ``m`` in some
 areas with a budget or a reach per year. Lowering turns it into:
 
 * planned participants ``P[m, a, t]`` (deterministic: the plan, at the planned cost per

@@ -6,7 +6,7 @@ the arithmetic across draws. Every draw still gets exactly the same sequence of 
 operations (no reassociation, no fused multiply-add, no reduction across draws), so results
 are bit-identical for any number of threads and any position of a draw in its block.
 
-The model is that of DESIGN.md section 3. The kernel never builds the draws x areas x
+The model is that of docs/model.md. The kernel never builds the draws x areas x
 streams x years cube: for a draw, the time profile of an effect is the same for all areas
 that share a programme period (a *period group*), so the present value factorises into an
 area part and a time part:
@@ -40,7 +40,7 @@ PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
 
 
 @njit(cache=True, inline="always")
-def _pow(x, e):  # type: ignore[no-untyped-def]
+def _pow(x, e):
     """x ** e, by repeated multiplication when e is a small whole number (libm pow is the
     most expensive operation in the kernel; exponents here are mostly whole years)."""
     if e == np.floor(e) and abs(e) <= 64.0:
@@ -568,8 +568,8 @@ def simulate_programme(
     out_int_ben,  # (n, M, P) PV benefits per entry and perspective
     out_int_cost,  # (n, M, P) PV costs per entry and perspective
     out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
-):  # type: ignore[no-untyped-def]
-    """Bottom-up interventions (DESIGN.md 3b; equations in :mod:`mkba.interventions`), added
+):
+    """Bottom-up interventions (docs/model.md §3; equations in :mod:`mkba.interventions`), added
     into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
     of operations for every thread count."""
     Q, n = theta_t.shape

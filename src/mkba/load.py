@@ -12,7 +12,7 @@ import fnmatch
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -56,7 +56,7 @@ def _loc_to_key(loc: tuple[Any, ...]) -> str:
     return ".".join(parts).replace(".[", "[")
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return "unknown key"
@@ -269,8 +269,8 @@ def _load_areas(csv_path: Path, side_path: Path, problems: list[Problem]) -> Are
                     )
     if len(problems) > n_before:
         return None
-    text = {c: tuple(r[c] for r in rows) for c in sidecar.text_columns if c in columns}
-    return AreaTable(tuple(ids), text, numeric, sidecar)
+    text_cols = {c: tuple(r[c] for r in rows) for c in sidecar.text_columns if c in columns}
+    return AreaTable(tuple(ids), text_cols, numeric, sidecar)
 
 
 def load_parameters(root: Path, *, use: dict[str, list[str]] | None = None) -> ParameterSet:
@@ -425,14 +425,36 @@ def _check_price_years(
 # --- scenario ------------------------------------------------------------------------------------
 
 
+REPLACE_MARKER = "replace"
+"""A table of a variant with ``replace = true`` replaces the scenario's table whole
+(docs/model.md §9)."""
+
+
+def _without_marker(v: Any) -> Any:
+    """A copy of ``v`` without the ``replace`` markers of its tables (at every depth)."""
+    if not isinstance(v, dict):
+        return copy.deepcopy(v)
+    return {
+        k: _without_marker(x)
+        for k, x in v.items()
+        if not (k == REPLACE_MARKER and isinstance(x, bool))
+    }
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Recursively merge ``update`` onto a copy of ``base`` (tables merge, values replace)."""
+    """Recursively merge ``update`` onto a copy of ``base`` (tables merge key by key, values
+    replace; a table of ``update`` with ``replace = true`` replaces the table of ``base``
+    whole, without the marker: docs/model.md §9)."""
     out = copy.deepcopy(base)
     for k, v in update.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if k == REPLACE_MARKER and isinstance(v, bool):
+            continue
+        if isinstance(v, dict) and v.get(REPLACE_MARKER) is True:
+            out[k] = _without_marker(v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = _without_marker(v)
     return out
 
 
@@ -1032,11 +1054,12 @@ def load_scenario(
             merged = deep_merge(merged, base.variants[variant])
         if updates:
             merged = deep_merge(merged, updates)
-        scenario = _validate(
+        checked = _validate(
             ScenarioFile, merged, name, problems, f"variants.{variant}" if variant else ""
         )
-        if scenario is None:
+        if checked is None:
             raise InputError(problems)
+        scenario = checked
     if params is None or scenario.use is not None:
         root = params.root if params is not None else (path.parent / scenario.parameters).resolve()
         params = load_parameters(root, use=scenario.use)

@@ -6,13 +6,14 @@ weights) or a per-draw parameter. Per-draw parameters are packed into one matrix
 of the uniform sample mapped through their inverse CDF. Money is indexed to the scenario's
 price year here, once, with the CPI table: ``value * CPI[price_year] / CPI[value_price_year]``.
 
-Notation (DESIGN.md section 3): areas a, streams s, components c, stakeholders k,
+Notation (docs/model.md §1): areas a, streams s, components c, stakeholders k,
 domains d, perspectives p, years t (base_year .. horizon).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from mkba.interventions import Programme, active_entries, lower_programme
 from mkba.load import Spec
 from mkba.schema.parameters import STREAM_QUANTITIES
 from mkba.schema.quantity import MAX_MAGNITUDE, Quantity
-from mkba.schema.scenario import PERSPECTIVES
+from mkba.schema.scenario import PERSPECTIVES, BudgetSpec
 from mkba.tomlio import display_path, parse_number
 
 # per-stream slots, in this order, in theta
@@ -120,7 +121,7 @@ class Model:
     inverse_cdfs: tuple[InverseCdf, ...]
     registry: tuple[str, ...]  # every parameter path of the parameter folder, in file order
     uncertain_col: np.ndarray  # (U,) column of each uncertain parameter in the registry
-    programme: Programme | None = None  # bottom-up interventions (DESIGN.md 3b), if any
+    programme: Programme | None = None  # bottom-up interventions (docs/model.md §3), if any
 
     @property
     def shape(self) -> dict[str, int]:
@@ -199,7 +200,7 @@ def discount_factors(
     sc = spec.scenario
     dr = sc.discount_rate
 
-    def factors(rate_of_year) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def factors(rate_of_year: Callable[[int], float]) -> np.ndarray:
         rates = np.array([rate_of_year(int(y)) for y in years[1:]])
         if dr.schedule is None and np.all(rates == rates[0] if rates.size else True):
             return (1.0 + (rates[0] if rates.size else 0.0)) ** -(years - sc.base_year).astype(
@@ -214,19 +215,21 @@ def discount_factors(
         keys = sorted(k for k in dr.schedule if k <= y)
         return dr.schedule[keys[-1]]
 
+    def constant(rate: float) -> Callable[[int], float]:
+        return lambda _y: rate
+
     base = factors(generic)
     df_stream = np.empty((len(streams), len(years)))
     for i, s in enumerate(streams):
         if s in dr.streams:
-            r = dr.streams[s]
-            df_stream[i] = factors(lambda _y, r=r: r)
+            df_stream[i] = factors(constant(dr.streams[s]))
         else:
             df_stream[i] = base
-    df_cost = factors(lambda _y: dr.costs) if dr.costs is not None else base
+    df_cost = factors(constant(dr.costs)) if dr.costs is not None else base
     return df_stream, df_cost
 
 
-def _table_years(spec: Spec, bs) -> list[int]:  # type: ignore[no-untyped-def]
+def _table_years(spec: Spec, bs: BudgetSpec) -> list[int]:
     if bs.table is None:
         return []
     _, rows = spec.tables[bs.table]  # read at loading: lowering reads no files
@@ -241,7 +244,7 @@ def _table_years(spec: Spec, bs) -> list[int]:  # type: ignore[no-untyped-def]
 
 def _budget_array(
     spec: Spec,
-    scenario_budget,  # type: ignore[no-untyped-def]
+    scenario_budget: BudgetSpec,
     areas: tuple[str, ...],
     domains: tuple[str, ...],
     years: np.ndarray,
@@ -461,20 +464,20 @@ def lower(spec: Spec) -> Model:
         fyears[di] = int(fy) if fy is not None and math.isfinite(fy) else T
     followup_flow = np.zeros((A, D, T))
     for a in range(A):
-        for d in range(D):
-            n_active = np.count_nonzero(B[a, d] > 0)
+        for dj in range(D):
+            n_active = np.count_nonzero(B[a, dj] > 0)
             if n_active == 0:
                 continue
-            annual = Btot[a, d] / n_active
+            annual = Btot[a, dj] / n_active
             end_t = int(prog_end[a] - years[0])
-            followup_flow[a, d, end_t + 1 : min(T, end_t + 1 + fyears[d])] = annual
+            followup_flow[a, dj, end_t + 1 : min(T, end_t + 1 + fyears[dj])] = annual
     followup_pv = np.einsum("adt,t->ad", followup_flow, df_cost)
     # Residual value (Leidraad MKBA: restwaarde) of durable investment at the horizon, booked as
     # a negative cost in the horizon year; the response ratios and follow-up above use the
     # spend only. Costs then scale it by overrun and additionality like the spend it came from.
     life = np.array(
         [
-            params.costs.domains[d].service_life.value  # type: ignore[union-attr]
+            params.costs.domains[d].service_life.value  # type: ignore[union-attr]  # None excluded on the next line
             if params.costs.domains[d].service_life is not None
             else 0.0
             for d in domains
@@ -502,8 +505,8 @@ def lower(spec: Spec) -> Model:
         if qty is None:  # volume factor absent: fixed 1
             theta_fixed[slot] = 1.0
             continue
-        base = qty.value if qty.value is not None else _inverse_cdf(qty).median
-        theta_fixed[slot] = base * scale
+        central = qty.value if qty.value is not None else _inverse_cdf(qty).median
+        theta_fixed[slot] = central * scale
         if qty.is_uncertain:
             uncertain.append(path)
             u_slot.append(slot)
@@ -529,8 +532,8 @@ def lower(spec: Spec) -> Model:
             if qty is None:
                 theta_fixed[slot] = absent[path]
                 continue
-            base = qty.value if qty.value is not None else _inverse_cdf(qty).median
-            theta_fixed[slot] = base * scale
+            central = qty.value if qty.value is not None else _inverse_cdf(qty).median
+            theta_fixed[slot] = central * scale
             if qty.is_uncertain:
                 uncertain.append(path)
                 u_slot.append(slot)
@@ -635,6 +638,7 @@ def _slot_map(
     for ci, cpath in enumerate(components):
         s, c = cpath.split(".")
         uv = q[f"streams.{s}.components.{c}.unit_value"]
+        assert uv.price_year is not None  # money: the schema requires a price year
         out[f"streams.{s}.components.{c}.unit_value"] = (
             slots.component("unit_value") + ci,
             cpi[price_year] / cpi[uv.price_year],

@@ -1,7 +1,7 @@
 """Plain NumPy implementation of the model: the oracle the compiled kernel is tested against,
 and the baseline it is benchmarked against.
 
-It is written the way a careful analyst would write it: every equation of DESIGN.md section 3
+It is written the way a careful analyst would write it: every equation of docs/model.md
 appears once, vectorised by broadcasting over draws, areas, streams, components and years
 (the full cube, one chunk of draws at a time; no Python loop over draws).
 """
@@ -109,7 +109,7 @@ def programme_volume_changes(
     m: Model, theta: np.ndarray, streams: set[int] | None = None
 ) -> np.ndarray:
     """Units of each link's stream changed by the bottom-up programme, per draw, link, area
-    and year: ``phys[n, L, A, T]`` (DESIGN.md 3b; cohort stocks, then the sequential
+    and year: ``phys[n, L, A, T]`` (docs/model.md §3; cohort stocks, then the sequential
     combination on the unchanged part of the per-draw nulalternatief volume). The volume
     with the programme of stream s in area a is ``V - sum_{l on s} phys[:, l, a]`` (minus any
     top-down change). With ``streams`` only the links acting on those stream indices are
@@ -179,7 +179,7 @@ def programme_volume_changes(
 def simulate_programme(
     m: Model, theta: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The bottom-up programme's contributions (DESIGN.md 3b; equations in
+    """The bottom-up programme's contributions (docs/model.md §3; equations in
     :mod:`mkba.interventions`), to be added to :func:`simulate_chunk`'s outputs:
     (ben[n,A,C], cost[n,A,K], flow[n,T], dflow[n,T], int_ben[n,M,P], int_cost[n,M,P],
     phys[n,L,A,T]). Vectorised over draws and areas; the stock recursion runs over years."""

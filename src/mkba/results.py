@@ -287,7 +287,7 @@ def summary(run: Run) -> dict[str, Any]:
     out["transfers_in_study_benefits"] = stats(transfer_in_study)
     # internal rate of return per draw (scenario perspective); see mkba.decide.irr
     out["irr"] = irr_summary(run_irr(run))
-    if m.programme is not None:  # bottom-up programme (DESIGN.md 3b)
+    if m.programme is not None:  # bottom-up programme (docs/model.md §3)
         from mkba import programme_results
 
         out["by_intervention"] = programme_results.by_intervention(run)

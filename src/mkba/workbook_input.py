@@ -29,12 +29,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from mkba.errors import InputError, Problem
 from mkba.tomlio import display_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mkba.load import Spec
 
 SCENARIO_KEYS: dict[str, tuple[str, bool]] = {
     # key: (kind, required)
@@ -189,7 +192,9 @@ def _sheet_rows(
     return header, out
 
 
-def _source(row: dict[str, Any], cells: Cells, sheet: str, r: int, problems: list[Problem]):  # type: ignore[no-untyped-def]
+def _source(
+    row: dict[str, Any], cells: Cells, sheet: str, r: int, problems: list[Problem]
+) -> dict[str, Any] | None:
     title = _text(row.get("source_title"))
     if title is None:
         return None
@@ -247,6 +252,7 @@ def read_workbook(path: Path, folder: Path) -> tuple[Path, Cells]:
         seen[key] = r
         kind, _ = SCENARIO_KEYS[key]
         v = row.get("value")
+        x: Any  # an int, a number, a list of names or a text, by the key's kind
         if kind == "int":
             x = _integer(v, cells, "scenario", r, "value", problems)
         elif kind == "number":
@@ -394,20 +400,20 @@ def read_workbook(path: Path, folder: Path) -> tuple[Path, Cells]:
         d = _text(row.get("domain")) or ""
         k = _text(row.get("stakeholder")) or ""
         share = _number(row.get("share"), cells, "payers", r, "share", problems)
-        t = payers.setdefault(d, {"shares": {}})
+        entry = payers.setdefault(d, {"shares": {}})
         if share is not None:
-            t["shares"][k] = share
+            entry["shares"][k] = share
         src = _source(row, cells, "payers", r, problems)
         if src:
-            t.setdefault("source", []).append(src)
+            entry.setdefault("source", []).append(src)
         if _text(row.get("assumption")):
-            t["assumption"] = _text(row.get("assumption"))
+            entry["assumption"] = _text(row.get("assumption"))
         cells.where.setdefault((scen_file, f"overrides.costs.{d}.payers"), cells.cell("payers", r))
         cells.where[(scen_file, f"overrides.costs.{d}.payers.shares.{k}")] = cells.cell(
             "payers", r, "stakeholder"
         )
-    for d, t in payers.items():
-        overrides[f"costs.{d}.payers"] = t
+    for d, entry in payers.items():
+        overrides[f"costs.{d}.payers"] = entry
 
     if problems:
         raise InputError(problems)
@@ -478,7 +484,7 @@ def read_workbook(path: Path, folder: Path) -> tuple[Path, Cells]:
     return scen_path, cells
 
 
-def load_workbook_scenario(path: Path, folder: Path | None = None):  # type: ignore[no-untyped-def]
+def load_workbook_scenario(path: Path, folder: Path | None = None) -> Spec:
     """The :class:`~mkba.load.Spec` of a workbook, validated as the TOML path is (every
     problem at its cell), with its budget checked by lowering it. With ``folder`` the programme
     folder is kept there; otherwise it is written to a temporary folder and removed."""

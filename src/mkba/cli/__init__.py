@@ -1,7 +1,8 @@
 """Command line: thin commands, one library call each; data to stdout, messages to stderr.
 
 Exit codes: 0 success; 1 internal error (a bug); 2 invalid input (bad files or arguments);
-3 run failed; 4 partial failure (some scenarios of a batch failed); 130 interrupted.
+3 run failed; 4 partial failure (some scenarios of a batch failed, or some `mkba test`
+cases failed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ programmes (wijkaanpak).
 
 Exit codes: 0 success; 1 internal error (a bug, please report); 2 invalid input (a parameter
 or scenario file, or a command-line argument, is wrong: nothing was computed or written);
-3 the run failed; 4 a batch finished but some scenarios failed; 130 interrupted.
+3 the run failed; 4 a batch finished but some scenarios failed, or some `mkba test` cases
+failed; 130 interrupted.
 """
 
 app = typer.Typer(
@@ -57,6 +59,7 @@ from mkba.cli import batch as _batch  # noqa: E402
 from mkba.cli import calibrate as _calibrate  # noqa: E402
 from mkba.cli import decide as _decide  # noqa: E402
 from mkba.cli import init as _init  # noqa: E402
+from mkba.cli import modeltest as _modeltest  # noqa: E402
 from mkba.cli import monitor as _monitor  # noqa: E402
 from mkba.cli import report as _report  # noqa: E402
 from mkba.cli import run as _run  # noqa: E402
@@ -74,6 +77,7 @@ _report.register(app)
 _monitor.register(app)
 _template.register(app)
 _decide.register(app)
+_modeltest.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,7 +71,7 @@ def _comparison_table(res: bt.BatchResult) -> Table:
     return t
 
 
-def payback_cell(pb: dict) -> str:  # type: ignore[type-arg]
+def payback_cell(pb: dict) -> str:
     """The median payback year of the draws that pay back, with their share."""
     from mkba.results import share_pay_back
 

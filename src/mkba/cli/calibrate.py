@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         err_console.print(f"written: {dest}")
 
 
-def implications_tables(imp: dict) -> list:  # type: ignore[type-arg]
+def implications_tables(imp: dict) -> list:
     """Rich tables of :func:`mkba.calibrate.implications`."""
     pri, cal_ = imp["physical_prior"], imp["physical_calibrated"]
     year = cal_["year_full_strength"]

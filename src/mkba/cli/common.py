@@ -36,7 +36,9 @@ class Money:
         return format_number(x / SCALES[self.scale], "en", self.digits, minus="-")
 
 
-def stat_values(*docs: dict[str, float], keys: tuple[str, ...] = ("mean", "p5", "p50", "p95")):  # type: ignore[no-untyped-def]
+def stat_values(
+    *docs: dict[str, float], keys: tuple[str, ...] = ("mean", "p5", "p50", "p95")
+) -> list[float]:
     """The amounts of summary statistics documents, for :class:`Money`."""
     return [d[k] for d in docs for k in keys if k in d]
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from mkba.cli.common import err_console, out_console
 from mkba.output import to_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from mkba.monitor.api import MonitorResult
 
 WORDS = {
     "en": {
@@ -64,7 +71,7 @@ WORDS = {
 }
 
 
-def _tables(res, lang: str):  # type: ignore[no-untyped-def]
+def _tables(res: MonitorResult, lang: str) -> tuple[Table, Table]:
     from mkba.monitor.charts import indicator_label, parameter_label
     from mkba.report.format import format_eur, format_number, format_pct, format_ratio
     from mkba.report.labels import Labels
@@ -75,7 +82,7 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
     def n0(x: float) -> str:
         return format_number(x, lang, 0)
 
-    def band(r, key: str) -> str:  # type: ignore[no-untyped-def]
+    def band(r: pd.Series, key: str) -> str:
         return f"{n0(r[key + '_p5'])} – {n0(r[key + '_p95'])}"
 
     t1 = Table(title=tx["bands"], title_justify="left")
@@ -88,8 +95,9 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
         head = indicator_label(res, r["indicator"], lang)
         if r.get("intervention"):
             pr = res.model.programme
-            mi = pr.ids.index(r["intervention"])  # type: ignore[union-attr]
-            head += f" ({(pr.labels_nl if lang == 'nl' else pr.labels)[mi]})"  # type: ignore[union-attr]
+            assert pr is not None  # only a programme's rows name an intervention
+            mi = pr.ids.index(r["intervention"])
+            head += f" ({(pr.labels_nl if lang == 'nl' else pr.labels)[mi]})"
         t1.add_row(
             head,
             labels.area(r["area_id"]),
@@ -105,7 +113,7 @@ def _tables(res, lang: str):  # type: ignore[no-untyped-def]
     for col in ("quantity", "prior", "posterior"):
         t2.add_column(tx[col], justify="left" if col == "quantity" else "right")
 
-    def cell(r, which: str, fmt) -> str:  # type: ignore[no-untyped-def]
+    def cell(r: pd.Series, which: str, fmt: Callable[[float], str]) -> str:
         return f"{fmt(r[which + '_mean'])} ({fmt(r[which + '_p5'])} – {fmt(r[which + '_p95'])})"
 
     for _, r in res.parameters.iterrows():

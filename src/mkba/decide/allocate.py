@@ -43,7 +43,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -295,7 +297,7 @@ def solve(
     objective: Objective,
     budget: float,
     *,
-    bounds: list[Bound] = (),  # type: ignore[assignment]
+    bounds: Sequence[Bound] = (),
     cell_max: float = 3.0,
     start: np.ndarray | None = None,
     tol: float = 1e-7,
@@ -306,7 +308,7 @@ def solve(
     nc = cells.reference.size
     ub = cell_max * cells.reference / budget
     ub = np.minimum(ub, 1.0)
-    cons: list[dict] = [  # type: ignore[type-arg]
+    cons: list[dict] = [
         {"type": "eq", "fun": lambda s: s.sum() - 1.0, "jac": lambda s: np.ones_like(s)}
     ]
     for b in bounds:
@@ -325,14 +327,14 @@ def solve(
     s0 = np.clip(s0, 0.0, ub)
     s0 = s0 / s0.sum() if s0.sum() > 0 else np.full(nc, 1.0 / nc)
     scale = budget if objective.kind in ("mean", "quantile") else 1.0
-    cache: dict[str, tuple[bytes, object]] = {}
+    cache: dict[str, tuple[bytes, Any]] = {}
 
     def npv_at(s: np.ndarray) -> np.ndarray:
         key = s.tobytes()
         hit = cache.get("npv")
         if hit is None or hit[0] != key:
             cache["npv"] = (key, ev.npv(np.maximum(s, 0.0) * budget))
-        return cache["npv"][1]  # type: ignore[return-value]
+        return cache["npv"][1]
 
     def full(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = s.tobytes()
@@ -341,7 +343,7 @@ def solve(
             npv, g = ev.npv_and_gradient(np.maximum(s, 0.0) * budget)
             cache["grad"] = (key, (npv, g))
             cache["npv"] = (key, npv)
-        return cache["grad"][1]  # type: ignore[return-value]
+        return cache["grad"][1]
 
     def fun(s: np.ndarray) -> float:
         npv = npv_at(s)
@@ -469,7 +471,7 @@ def allocate(
     objective: str = "mean",
     budget: float | None = None,
     dims: tuple[str, ...] = ("area", "domain"),
-    bounds: list[Bound] = (),  # type: ignore[assignment]
+    bounds: Sequence[Bound] = (),
     cell_max: float = 3.0,
     frontier: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5),
 ) -> AllocationResult:

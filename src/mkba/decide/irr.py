@@ -29,9 +29,13 @@ sampled overruns, ``NPV_k = B - k C`` (present values of the same draws), so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mkba.engine import Run
 
 # rates on which the NPV's sign is scanned: 1 + r from 0.1 to 11, 400 points evenly in log
 GRID = np.expm1(np.linspace(np.log(0.1), np.log(11.0), 400))
@@ -139,7 +143,7 @@ def overrun_acceptability(
     )
 
 
-def run_irr(run) -> IrrResult:  # type: ignore[no-untyped-def]
+def run_irr(run: Run) -> IrrResult:
     """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run)."""
     cached = getattr(run, "_irr", None)
     if cached is not None and cached.irr.shape[0] == run.outcomes.flow.shape[0]:

@@ -35,6 +35,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +83,9 @@ def _restricted(box: Box, full: Box) -> list[int]:
     ]
 
 
-def _peel_candidates(X: np.ndarray, inside: np.ndarray, alpha: float):  # type: ignore[no-untyped-def]
+def _peel_candidates(
+    X: np.ndarray, inside: np.ndarray, alpha: float
+) -> Iterator[tuple[int, str, float, np.ndarray]]:
     """Every single peel: (parameter, side, new limit, new inside mask). A side removes the
     draws below the ``alpha`` quantile (above the ``1 - alpha`` one); where that quantile
     is the extreme value itself (ties, few distinct values), the draws at that value."""

@@ -160,7 +160,7 @@ class VoiResult:
     draws: int
     prob_best: np.ndarray  # (D,) share of draws in which each option is the best
 
-    def records(self) -> dict:  # type: ignore[type-arg]
+    def records(self) -> dict:
         return {
             "output": self.output,
             "options": [

@@ -159,9 +159,7 @@ def draw_bands(res: MonitorResult, lang: str) -> Figure:
                 mi = pr.ids.index(entry)
                 head += f", {(pr.labels_nl if lang == 'nl' else pr.labels)[mi]}"
             ax.set_title(_wrap(f"{head} – {labels.area(area)}", 46), fontsize=10)
-            ax.yaxis.set_major_formatter(
-                lambda v, _p: format_number(v, lang, 0)  # type: ignore[arg-type]
-            )
+            ax.yaxis.set_major_formatter(lambda v, _p: format_number(v, lang, 0))
             ax.xaxis.set_major_locator(_year_locator())
             ax.set_xlabel(w("year", lang))
         for k in range(n, rows * cols):
@@ -220,11 +218,11 @@ def draw_posterior(res: MonitorResult, lang: str) -> Figure:
             ax.grid(axis="x")
             ax.grid(axis="y", visible=False)
             if fmt == "pct":
-                ax.xaxis.set_major_formatter(lambda v, _p: format_pct(v, lang, 1))  # type: ignore[arg-type]
+                ax.xaxis.set_major_formatter(lambda v, _p: format_pct(v, lang, 1))
             else:
                 ax.axvline(0.0, color="#444444", lw=0.8)
                 ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-                ax.xaxis.set_major_formatter(lambda v, _p: format_eur(v, lang))  # type: ignore[arg-type]
+                ax.xaxis.set_major_formatter(lambda v, _p: format_eur(v, lang))
         ax1.set_title(w("effects", lang), fontsize=10)
         ax2.set_title(w("npv", lang), fontsize=10)
         handles = [

@@ -239,26 +239,26 @@ def load_observations(path: Path | str, model: Model) -> Observations:
     spec = model.spec
     stream_units = {s: spec.params.streams[s].volume.unit for s in model.streams}
     if sidecar is not None:
-        for k, ind in sidecar.indicators.items():
-            if ind.stream is None:
+        for k, indicator in sidecar.indicators.items():
+            if indicator.stream is None:
                 continue
-            if ind.stream not in stream_units:
+            if indicator.stream not in stream_units:
                 problems.append(
                     Problem(
                         sname,
                         f"indicators.{k}.stream",
                         f"unknown stream (known: {', '.join(model.streams)})",
-                        ind.stream,
+                        indicator.stream,
                     )
                 )
-            elif ind.unit != stream_units[ind.stream]:
+            elif indicator.unit != stream_units[indicator.stream]:
                 problems.append(
                     Problem(
                         sname,
                         f"indicators.{k}.unit",
-                        f"must be the unit of the volume of stream {ind.stream!r}, "
-                        f"{stream_units[ind.stream]!r}",
-                        ind.unit,
+                        f"must be the unit of the volume of stream {indicator.stream!r}, "
+                        f"{stream_units[indicator.stream]!r}",
+                        indicator.unit,
                     )
                 )
     for need in REQUIRED_COLUMNS:

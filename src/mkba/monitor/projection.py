@@ -1,7 +1,7 @@
 """Projected volumes per draw: the nulalternatief ``V(t)`` and the volume with the programme
 ``V(t) - dV(t)``, for the (area, stream) pairs that are observed.
 
-The equations are those of DESIGN.md section 3 as :mod:`mkba.reference` writes them (the
+The equations are those of docs/model.md as :mod:`mkba.reference` writes them (the
 kernel is tested equal to it), restricted to the observed pairs and kept per year instead of
 being valued and discounted:
 
@@ -181,8 +181,11 @@ def prior_z(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -
 
 
 def theta_from_z(
-    m: Model, z: np.ndarray, factor=None, columns: np.ndarray | None = None
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+    m: Model,
+    z: np.ndarray,
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
+    columns: np.ndarray | None = None,
+) -> np.ndarray:
     """Parameter matrix (n x Q) of standard normal coordinates ``z`` (n x uncertain): normal
     CDF, the scenario's copula, the inverse CDFs. With ``columns`` (and no copula) only those
     uncertain parameters are mapped; the other slots keep their fixed (median) values."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -80,7 +80,7 @@ def style_path() -> Path:
 
 
 @contextmanager
-def chart_style():  # type: ignore[no-untyped-def]
+def chart_style() -> Iterator[None]:
     """Matplotlib settings of mkba charts, for building and saving a figure: matplotlib's
     defaults and the shipped style, whatever the caller's rcParams."""
     with mpl.rc_context(), matplotlib.style.context(["default", str(style_path())]):
@@ -186,7 +186,7 @@ def _set_rect(fig: Figure, sub_lines: int) -> None:
     foot = FOOT_IN / h
     engine = fig.get_layout_engine()
     if engine is not None:
-        engine.set(rect=(0.0, foot, 1.0, 1.0 - foot - top), h_pad=0.05, w_pad=0.06)
+        engine.set(rect=(0.0, foot, 1.0, 1.0 - foot - top), h_pad=0.05, w_pad=0.06)  # type: ignore[call-arg]  # the figure's layout engine takes these; LayoutEngine.set is typed without them
 
 
 def _subtitle(ax: Any, text: str) -> None:

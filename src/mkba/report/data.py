@@ -354,9 +354,9 @@ def load_run(
         path=run_dir,
         manifest=manifest,
         summary=summary,
-        breakdown=frames["breakdown"],  # type: ignore[arg-type]
-        yearly=frames["yearly_quantiles"],  # type: ignore[arg-type]
-        draws=frames["draws"],  # type: ignore[arg-type]
+        breakdown=frames["breakdown"],
+        yearly=frames["yearly_quantiles"],
+        draws=frames["draws"],
         spec=spec,
         spec_note=note,
         extras=extras,

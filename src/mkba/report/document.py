@@ -681,24 +681,18 @@ def build_document(
         )
     )
     transfers = (s.get("transfers_in_study_benefits") or {}).get("p50")
-    blocks.append(
-        Bullets(
+    persp_items: list[list[Inline]] = [
+        [Strong(labels.t("perspective.welfare.long") + ". "), w("persp.welfare", lang)],
+        [Strong(labels.t("perspective.fiscal.long") + ". "), w("persp.fiscal", lang)],
+    ]
+    if p0 == "study":
+        persp_items.append(
             [
-                [Strong(labels.t("perspective.welfare.long") + ". "), w("persp.welfare", lang)],
-                [Strong(labels.t("perspective.fiscal.long") + ". "), w("persp.fiscal", lang)],
+                Strong(labels.t("perspective.study.long") + ". "),
+                w("persp.study", lang, transfers=_amount(transfers, lang)),
             ]
-            + (
-                [
-                    [
-                        Strong(labels.t("perspective.study.long") + ". "),
-                        w("persp.study", lang, transfers=_amount(transfers, lang)),
-                    ]
-                ]
-                if p0 == "study"
-                else []
-            )
         )
-    )
+    blocks.append(Bullets(persp_items))
 
     # --- stakeholders
     section("sec.stakeholders", "stakeholders")
@@ -796,11 +790,11 @@ def build_document(
         blocks.append(Heading(prog.word("sec", lang), 2, "measures"))
         toc.append(("measures", prog.word("sec", lang)))
         blocks.append(Para([prog.word("intro", lang, p=labels.perspective(p0))]))
-        head, rows = prog.money_rows(s, lang)
-        blocks.append(Table(head, rows, align="lrrrrrrr", caption=prog.word("cap_money", lang)))
-        head, rows = prog.physical_rows(s, lang, labels.stream)
+        mhead, mrows = prog.money_rows(s, lang)
+        blocks.append(Table(mhead, mrows, align="lrrrrrrr", caption=prog.word("cap_money", lang)))
+        phead, prows = prog.physical_rows(s, lang, labels.stream)
         cap = prog.word("cap_phys", lang, n=format_int(s["physical"]["draws"], lang))
-        blocks.append(Table(head, rows, align="lllrr", caption=cap, kind="small"))
+        blocks.append(Table(phead, prows, align="lllrr", caption=cap, kind="small"))
 
     # --- uncertainty
     section("sec.uncertainty", "uncertainty")

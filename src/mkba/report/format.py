@@ -35,9 +35,9 @@ Negative numbers carry a true minus sign (U+2212) between the currency sign and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, cast
 
 Lang = Literal["nl", "en"]
 Scale = Literal["auto", "bn", "m", "k", "unit"]
@@ -64,7 +64,7 @@ def check_lang(lang: str) -> Lang:
     """``lang`` if it is ``"nl"`` or ``"en"``; else a :class:`ValueError`."""
     if lang not in LANGS:
         raise ValueError(f"language must be one of {', '.join(LANGS)} (got {lang!r})")
-    return lang  # type: ignore[return-value]
+    return cast(Lang, lang)
 
 
 def _missing(x: float | None) -> bool:
@@ -115,7 +115,7 @@ def format_number(
         text = text.rstrip("0").rstrip(".")
     negative = x < 0 and any(ch not in "0.," for ch in text)  # -0.0 and -0.04 -> "0"
     if lang == "nl":
-        text = text.translate(str.maketrans({",": ".", ".": ","}))
+        text = text.translate(str.maketrans(",.", ".,"))
     if negative:
         return minus + text
     return ("+" + text) if sign and x > 0 and any(ch not in "0.," for ch in text) else text
@@ -341,7 +341,9 @@ def scale_label(scale: str, lang: str) -> str:
     return f"€ {word}" if word else "€"
 
 
-def tick_formatter(scale: str, lang: str, digits: int | None = None):  # type: ignore[no-untyped-def]
+def tick_formatter(
+    scale: str, lang: str, digits: int | None = None
+) -> Callable[[float, object], str]:
     """A function for matplotlib's ``FuncFormatter``: plain figures in ``scale``.
 
     With ``digits=None`` the decimals follow the tick spacing: whole numbers stay whole.

@@ -1,12 +1,15 @@
-"""Report and workbook pieces of a bottom-up programme (DESIGN.md 3b): the money table per
+"""Report and workbook pieces of a bottom-up programme (docs/model.md §3): the money table per
 intervention and the physical-effects table beside it. Self-contained, so that the report and
 workbook modules only call in here when a run has ``by_intervention`` in its summary."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mkba.report.format import format_eur, format_eur_range, format_int, format_pct, format_ratio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mkba.report.document import Cell
 
 WORDS: dict[str, tuple[str, str]] = {
     "sec": ("Measures: money and physical effects", "Maatregelen: geld en fysieke effecten"),
@@ -84,10 +87,10 @@ def measure_label(d: dict[str, Any], lang: str) -> str:
     return str(d.get("label_nl") if lang == "nl" else d.get("label")) or ""
 
 
-def money_rows(s: dict[str, Any], lang: str) -> tuple[list[str], list[list[str]]]:
+def money_rows(s: dict[str, Any], lang: str) -> tuple[list[str], list[list[Cell]]]:
     head = [word(k, lang) for k in ("measure", "participants", "costs", "benefits", "npv")]
     head += [word("npv", lang) + " P5–P95", word("bcr", lang), word("prob", lang)]
-    rows = []
+    rows: list[list[Cell]] = []
     items = sorted(s["by_intervention"].items(), key=lambda kv: -kv[1]["npv"]["p50"])
     for _key, d in items:
         rows.append(
@@ -107,10 +110,10 @@ def money_rows(s: dict[str, Any], lang: str) -> tuple[list[str], list[list[str]]
 
 def physical_rows(
     s: dict[str, Any], lang: str, stream_label: Any
-) -> tuple[list[str], list[list[str]]]:
+) -> tuple[list[str], list[list[Cell]]]:
     head = [word("measure", lang), word("outcome", lang), word("unit", lang)]
     head += ["P50", "P5–P95"]
-    rows = []
+    rows: list[list[Cell]] = []
     for key, d in s["physical"]["totals"].items():
         label = measure_label(s["by_intervention"][key], lang)
         rows.append(

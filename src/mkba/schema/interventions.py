@@ -2,7 +2,7 @@
 of the ``[interventions.<id>]`` tables of a scenario that compose a programme from them.
 
 An intervention has a target group, a cost per participant and one or more effects per
-participant on outcome streams (DESIGN.md section 3b). Every number is a
+participant on outcome streams (docs/model.md §3). Every number is a
 :class:`~mkba.schema.quantity.Quantity` (unit, distribution, provenance), so intervention
 values are sampled, overridden and reported like every other parameter; their paths are
 ``interventions.<id>.cost.per_participant``, ``interventions.<id>.effects.<stream>.effect`` ...

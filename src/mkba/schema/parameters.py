@@ -19,6 +19,7 @@ A value's path is its file stem followed by its keys, e.g.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -83,7 +84,7 @@ class ModelFile(Strict):
         return self
 
 
-def _check_ids(mapping: dict[str, object]) -> None:
+def _check_ids(mapping: Mapping[str, object]) -> None:
     import re
 
     bad = [k for k in mapping if not re.match(ID_PATTERN, k)]

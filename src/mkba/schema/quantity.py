@@ -147,7 +147,7 @@ class Triangular(_Dist):
 class Pert(Triangular):
     """Beta-PERT: a beta distribution on [min, max] with the given mode; ``lamb`` = 4 classic."""
 
-    type: Literal["pert"]  # type: ignore[assignment]
+    type: Literal["pert"]  # type: ignore[assignment]  # narrows Triangular's "triangular"
     lamb: float = Field(default=4.0, gt=0)
 
 
@@ -197,7 +197,7 @@ class LogNormal(_Dist):
         by_moments = self.mean is not None and self.sd is not None
         if by_median == by_moments or (by_median and (self.mean or self.sd)):
             raise ValueError("give either median and high, or mean and sd")
-        if by_median and not self.high > self.median:  # type: ignore[operator]
+        if by_median and not self.high > self.median:  # type: ignore[operator]  # both set when by_median
             raise ValueError(f"high must be > median (median={self.median}, high={self.high})")
         return self
 

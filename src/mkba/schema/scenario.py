@@ -34,9 +34,9 @@ class DiscountSpec(Strict):
             bad = {y: r for y, r in self.schedule.items() if not -0.5 < r < 0.5}
             if bad:
                 raise ValueError(f"schedule rates must lie in (-0.5, 0.5) (got {bad})")
-        bad = {s: r for s, r in self.streams.items() if not -0.5 < r < 0.5}
-        if bad:
-            raise ValueError(f"stream rates must lie in (-0.5, 0.5) (got {bad})")
+        bad_streams = {s: r for s, r in self.streams.items() if not -0.5 < r < 0.5}
+        if bad_streams:
+            raise ValueError(f"stream rates must lie in (-0.5, 0.5) (got {bad_streams})")
         return self
 
 

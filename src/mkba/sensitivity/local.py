@@ -159,7 +159,7 @@ def tornado(
             settings.append({p: value(p, side) for p in members})
     y = ev.many(settings)
     base = float(y[0])
-    rows = []
+    rows: list[dict[str, Any]] = []
     records = []
     for k, (name, members) in enumerate(items):
         low = [settings[1 + 2 * k][p] for p in members]
@@ -317,7 +317,7 @@ def switching_values(
     ev = _Evaluator(model, ref, mc=mc, draws=draws, seed=seed)
     base_out = ev.one({})
     xtol = 1e-12
-    rows = []
+    rows: list[dict[str, Any]] = []
     records = []
     grids = []
     for p in chosen:
