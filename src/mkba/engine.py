@@ -269,7 +269,7 @@ def raw_chunk(
     dflow = np.empty((n, T)) if dflow is None else dflow
     # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
     sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
-    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), True, ben, cost, flow, dflow, *sums)
+    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), True, ben, cost, flow, dflow, *sums)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
@@ -281,7 +281,7 @@ def totals_chunk(
     m: Model,
     theta_t: np.ndarray,
     out: Outcomes,
-    args: tuple | None = None,  # type: ignore[type-arg]
+    args: tuple[Any, ...] | None = None,
 ) -> float:
     """The compiled kernel's path without per-area raw outputs (top-down scenarios): the kernel
     writes the sums over areas, the flows and the per-area totals straight into ``out`` (rows
@@ -292,7 +292,7 @@ def totals_chunk(
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
     A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
     t0 = time.perf_counter()
-    kernel.simulate_chunk(
+    kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
         theta_t,
         *(args or _kernel_args(m)),
         False,

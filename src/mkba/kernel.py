@@ -90,7 +90,7 @@ def simulate_chunk(
     out_sh_costs,  # (n, K) PV of costs per payer, summed over areas
     out_area_ben,  # (n, A) PV benefits per area, scenario perspective (float64 or float32)
     out_area_cost,  # (n, A) PV costs per area, scenario perspective
-):  # type: ignore[no-untyped-def]
+):
     """One chunk of draws of the top-down model.
 
     The sums over areas that the outcomes need (per component, per payer, and per area in
@@ -387,7 +387,7 @@ def _totals_row(
     out_sh_benefits,
     out_sh_costs,
     out_payback,
-):  # type: ignore[no-untyped-def]
+):
     """Draw ``i``'s totals from its PV per component and per payer (already summed over areas)."""
     C = comp_stream.shape[0]
     K = out_sh_costs.shape[1]
@@ -448,7 +448,7 @@ def aggregate(
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
     out_payback,  # (n,) first year from which the cumulative discounted net flow stays >= 0
-):  # type: ignore[no-untyped-def]
+):
     """Per-draw outcomes from the per-area raw outputs (used when a bottom-up programme adds
     into them after :func:`simulate_chunk`; otherwise the kernel sums over areas itself and
     :func:`aggregate_totals` does the rest)."""
@@ -509,7 +509,7 @@ def aggregate_totals(
     out_sh_benefits,  # (n, K)
     out_sh_costs,  # (n, K) input: PV per payer, summed over areas by simulate_chunk
     out_payback,  # (n,)
-):  # type: ignore[no-untyped-def]
+):
     """The rest of :func:`aggregate` once the kernel has summed over areas."""
     n = dflow.shape[0]
     for i in prange(n):

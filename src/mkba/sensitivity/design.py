@@ -57,10 +57,10 @@ def saltelli_design(problem: dict[str, Any], n: int, seed: int) -> np.ndarray:
     for k in range(G):
         cols = np.flatnonzero(gi == k)
         x[:, 1 + k, cols] = b[:, cols]
-    x = x.reshape(n * (G + 2), D)
+    design = x.reshape(n * (G + 2), D)
     bounds = np.asarray(problem["bounds"], dtype=float)
     lo, hi = bounds[:, 0], bounds[:, 1]
     if not (np.all(lo == 0.0) and np.all(hi == 1.0)):
-        np.multiply(x, hi - lo, out=x)
-        np.add(x, lo, out=x)
-    return x
+        np.multiply(design, hi - lo, out=design)
+        np.add(design, lo, out=design)
+    return design
