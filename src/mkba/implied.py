@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mkba import results
+from mkba import reference, results
 from mkba.engine import Run
 from mkba.model import DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.runinfo import portable_path
@@ -58,18 +58,7 @@ def volume_changes(m: Model, theta: np.ndarray) -> np.ndarray:
     del dm  # costs do not enter volumes
     gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}
     years = m.years.astype(float)
-    y = years[None, None, None, :]
-    lag = st["lag"][:, None, :, None]
-    start = m.prog_start[None, :, None, None] + lag
-    end = m.prog_end[None, :, None, None] + lag
-    ramp = st["ramp"][:, None, :, None]
-    half_life = st["half_life"][:, None, :, None]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ramp_share = np.where(ramp > 0, (np.minimum(y, end) - start + 1.0) / ramp, 1.0)
-        ramp_share = np.minimum(ramp_share, 1.0)
-        after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
-    persist = np.where(y <= end, 1.0, after)
-    profile = np.where(y >= start, ramp_share * persist, 0.0)  # (n, A, S, T)
+    profile = reference.effect_profile(m, st)  # (n, A, S, T)
     trend = (1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None])
     ratio = m.budget_ratio[None, :, None, :]
     beta = gl["elasticity"][:, None, None, None]

@@ -19,6 +19,24 @@ def _block(theta: np.ndarray, start: int, size: int) -> np.ndarray:
     return theta[:, start : start + size]
 
 
+def effect_profile(m: Model, st: dict[str, np.ndarray]) -> np.ndarray:
+    """Effect timing of the top-down streams, profile[n, A, S, T] (docs/model.md): ramp-up
+    from start + lag, frozen at end + lag, then half-life decay. ``st`` holds the per-draw
+    stream slots (n, S)."""
+    y = m.years.astype(float)[None, None, None, :]
+    lag = st["lag"][:, None, :, None]  # (n, 1, S, 1)
+    start = m.prog_start[None, :, None, None] + lag  # (n, A, S, 1)
+    end = m.prog_end[None, :, None, None] + lag
+    ramp = st["ramp"][:, None, :, None]
+    half_life = st["half_life"][:, None, :, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ramp_share = np.where(ramp > 0, (np.minimum(y, end) - start + 1.0) / ramp, 1.0)
+        ramp_share = np.minimum(ramp_share, 1.0)
+        after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
+    persist = np.where(y <= end, 1.0, after)
+    return np.where(y >= start, ramp_share * persist, 0.0)
+
+
 def simulate_chunk(
     m: Model, theta: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -32,19 +50,7 @@ def simulate_chunk(
     gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}  # (n,)
 
     years = m.years.astype(float)  # (T,)
-    y = years[None, None, None, :]
-    # --- effect timing: ramp-up from start + lag, frozen at end + lag, then half-life decay
-    lag = st["lag"][:, None, :, None]  # (n, 1, S, 1)
-    start = m.prog_start[None, :, None, None] + lag  # (n, A, S, 1)
-    end = m.prog_end[None, :, None, None] + lag
-    ramp = st["ramp"][:, None, :, None]
-    half_life = st["half_life"][:, None, :, None]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ramp_share = np.where(ramp > 0, (np.minimum(y, end) - start + 1.0) / ramp, 1.0)
-        ramp_share = np.minimum(ramp_share, 1.0)
-        after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
-    persist = np.where(y <= end, 1.0, after)
-    profile = np.where(y >= start, ramp_share * persist, 0.0)  # (n, A, S, T)
+    profile = effect_profile(m, st)  # (n, A, S, T)
 
     # --- volumes: nulalternatief trend from the data year
     trend = (1.0 + st["trend"])[:, :, None] ** (
