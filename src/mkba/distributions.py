@@ -121,7 +121,7 @@ class InverseCdf:
 
 
 @njit(cache=True, nogil=True)
-def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]
+def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Closed-form inverse CDF of the triangular distribution."""
     width = hi - lo
     fc = (mode - lo) / width
@@ -134,7 +134,7 @@ def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _hermite_ppf(u, x, slope, zmax, out):  # type: ignore[no-untyped-def]
+def _hermite_ppf(u, x, slope, zmax, out):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cubic Hermite interpolation of a tabulated inverse CDF on a grid uniform in logit(u).
     Values outside the grid are set to NaN (to be evaluated exactly); returns their count."""
     n_int = x.shape[0] - 1

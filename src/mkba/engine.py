@@ -325,7 +325,7 @@ def totals_chunk(
     return t1 - t0
 
 
-def _aggregate_into(m: Model, raw, out: Outcomes, rows: slice) -> None:  # type: ignore[no-untyped-def]
+def _aggregate_into(m: Model, raw: tuple[np.ndarray, ...], out: Outcomes, rows: slice) -> None:
     """Reduce raw outputs into the per-draw outcome rows ``rows`` of ``out`` (in place)."""
     ben, cost, flow, dflow = raw[:4]
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)

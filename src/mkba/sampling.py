@@ -145,7 +145,7 @@ def map_columns(
 
 
 @njit(cache=True, nogil=True)
-def _lhs_column(r, out):  # type: ignore[no-untyped-def]
+def _lhs_column(r, out):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """One Latin hypercube column from 2n uniform numbers: a Fisher-Yates permutation of the
     n strata driven by r[:n], and a uniform position within each stratum from r[n:]."""
     n = out.shape[0]
