@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import monitor_helpers
 from mkba import engine, reference
 from mkba.errors import InputError
 from mkba.load import load_scenario
@@ -57,11 +58,7 @@ assumption = "Test data for hand calculations."
 
 
 def write_obs(folder: Path, rows: str, sidecar: str = SIDECAR, name: str = "obs") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.toml").write_text(sidecar, encoding="utf-8")
-    path = folder / f"{name}.csv"
-    path.write_text(rows, encoding="utf-8")
-    return path
+    return monitor_helpers.write_obs(folder, rows, sidecar, name)
 
 
 def tiny_with_normal_rate(folder: Path, mean: float = 0.1, sd: float = 0.01) -> Path:

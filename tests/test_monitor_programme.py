@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import monitor_helpers
 from mkba import engine
 from mkba.errors import InputError
 from mkba.load import load_scenario
@@ -94,11 +95,7 @@ assumption = "Test data for hand calculations."
 
 
 def write_obs(folder: Path, rows: str, sidecar: str = SIDECAR, name: str = "obs") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.toml").write_text(sidecar, encoding="utf-8")
-    path = folder / f"{name}.csv"
-    path.write_text(rows, encoding="utf-8")
-    return path
+    return monitor_helpers.write_obs(folder, rows, sidecar, name)
 
 
 def fixture_with_normal_effect(folder: Path, mean: float = 0.4, sd: float = 0.05) -> Path:
