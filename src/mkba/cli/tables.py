@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -66,9 +67,18 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
         title=f"Evidence first, the 2021 claim second ({m.unit}, P50; NPV and BCR with P5-P95; "
         "same areas and budget)",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
     for col in ("perspective", "scenario", "costs", "benefits", "NPV", "BCR", "P>0"):
-        t.add_column(col, justify="left" if col in ("perspective", "scenario") else "right")
+        # fold, never cut: a clipped interval ("0.24-0.7...") would misstate a number
+        t.add_column(
+            col,
+            justify="left" if col in ("perspective", "scenario") else "right",
+            overflow="fold",
+            min_width=max(len(d["role"]) for d in sides) if col == "scenario" else None,
+        )
     for p in ("welfare", "fiscal", "study"):
         for d in sides:
             x = d["perspectives"][p]
