@@ -587,8 +587,11 @@ def run_acceptability(
     sweep = discount_sweep(spec, ref.name, rates=grid, draws=n, seed=s)
     t2 = time.perf_counter()
     run = engine.simulate(model, draws=n, seed=s)
-    p = ref.perspective
-    over = overrun_acceptability(run.outcomes.benefits[:, p], run.outcomes.costs[:, p], kgrid)
+    persp = PERSPECTIVES[ref.perspective]
+    ben, cost = (
+        output_array(run.outcomes, model, f"{persp}.{x}") for x in ("benefits_pv", "costs_pv")
+    )
+    over = overrun_acceptability(ben, cost, kgrid)
     ir = irr_summary(run_irr(run))
     t3 = time.perf_counter()
     rate_table = sweep.table.rename(columns={"prob_above_threshold": "prob_npv_positive"})
@@ -600,7 +603,7 @@ def run_acceptability(
         "output": ref.name,
         "draws": n,
         "seed": s,
-        "prob_npv_positive": float(np.mean(run.outcomes.npv[:, p] > 0)),
+        "prob_npv_positive": float(np.mean(output_array(run.outcomes, model, ref) > 0)),
         "rate_at_even_odds": r_half,
         "overrun_at_even_odds": k_half,
         "switching_rate_mean": sweep.switching_rate_mean,
