@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from mkba.cli.common import err_console, out_console
+from mkba.cli.options import out_option, seed_option
 from mkba.cli.sensitivity import short
 from mkba.constants import DECIDE_DEFAULT_OUTPUT
 from mkba.constants import SENSITIVITY_OUTPUT_HELP as OUTPUT_HELP
@@ -64,36 +65,25 @@ def _list(values: list[str] | None) -> list[str]:
     return out
 
 
-# The options every decision command shares, defined once (typer reads them from Annotated).
-Scenario = Annotated[
-    Path | None,
-    typer.Argument(
-        help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference)."
-    ),
-]
-Variant = Annotated[str | None, typer.Option("--variant", "-v", help="A named variant.")]
-Seed = Annotated[
-    int | None,
-    typer.Option("--seed", min=0, help="Seed (default: the scenario's)."),
-]
-NoWrite = Annotated[bool, typer.Option("--no-write", help="Do not write a run directory.")]
-AsJson = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")
-]
-Params = Annotated[
-    list[str] | None,
-    typer.Option("--params", "-p", help="Parameters (glob patterns; default all uncertain)."),
-]
+# The options every decision command shares, defined once.
+SCENARIO = typer.Argument(
+    None, help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference)."
+)
+VARIANT = typer.Option(None, "--variant", "-v", help="A named variant.")
+SEED = seed_option()
+NO_WRITE = typer.Option(False, "--no-write", help="Do not write a run directory.")
+AS_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables.")
+PARAMS = typer.Option(
+    None, "--params", "-p", help="Parameters (glob patterns; default all uncertain)."
+)
 
 
 def _draws(default: int) -> Any:
-    return typer.Option("--draws", "-n", min=2, help=f"Draws (default {default}).")
+    return typer.Option(None, "--draws", "-n", min=2, help=f"Draws (default {default}).")
 
 
 def _out(kind: str) -> Any:
-    return typer.Option(
-        "--out", "-o", help=f"Run directory (default: runs/<scenario>-{kind}-<id>)."
-    )
+    return out_option(f"Run directory (default: runs/<scenario>-{kind}-<id>).")
 
 
 def _decide(
@@ -293,7 +283,7 @@ def _show_acceptability(res: decide.DecisionResult) -> None:
 def register(app: typer.Typer) -> None:
     @app.command(help=VOI_HELP)
     def voi(
-        scenario: Scenario = None,
+        scenario: Path = SCENARIO,
         output: str = typer.Option(
             DECIDE_DEFAULT_OUTPUT, "--output", help=f"Net benefit, in euros: {OUTPUT_HELP}."
         ),
@@ -303,15 +293,15 @@ def register(app: typer.Typer) -> None:
         groups: list[str] = typer.Option(
             None, "--groups", "-g", help="none | stream | kind | NAME=PATTERN[,PATTERN...]."
         ),
-        params: Params = None,
-        draws: Annotated[int | None, _draws(4096)] = None,
+        params: list[str] = PARAMS,
+        draws: int = _draws(4096),
         resamples: int = typer.Option(100, "--resamples", min=0, help="Bootstrap resamples."),
         top: int = typer.Option(15, "--top", min=1, help="Rows shown."),
-        seed: Seed = None,
-        variant: Variant = None,
-        out: Annotated[Path | None, _out("voi")] = None,
-        no_write: NoWrite = False,
-        as_json: AsJson = False,
+        seed: int = SEED,
+        variant: str = VARIANT,
+        out: Path = _out("voi"),
+        no_write: bool = NO_WRITE,
+        as_json: bool = AS_JSON,
     ) -> None:
         _decide(
             "voi",
@@ -332,7 +322,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help=ALLOCATE_HELP)
     def allocate(
-        scenario: Scenario = None,
+        scenario: Path = SCENARIO,
         output: str = typer.Option(
             DECIDE_DEFAULT_OUTPUT, "--output", help="npv | welfare.npv | fiscal.npv | study.npv."
         ),
@@ -353,12 +343,12 @@ def register(app: typer.Typer) -> None:
         frontier: str = typer.Option(
             "0.5,0.75,1,1.25,1.5", "--frontier", help="Budget factors of the frontier."
         ),
-        draws: Annotated[int | None, _draws(1000)] = None,
-        seed: Seed = None,
-        variant: Variant = None,
-        out: Annotated[Path | None, _out("allocate")] = None,
-        no_write: NoWrite = False,
-        as_json: AsJson = False,
+        draws: int = _draws(1000),
+        seed: int = SEED,
+        variant: str = VARIANT,
+        out: Path = _out("allocate"),
+        no_write: bool = NO_WRITE,
+        as_json: bool = AS_JSON,
     ) -> None:
         try:
             factors = [float(x) for x in frontier.split(",") if x.strip()]
@@ -388,23 +378,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help=DISCOVER_HELP)
     def discover(
-        scenario: Scenario = None,
+        scenario: Path = SCENARIO,
         output: str = typer.Option(
             DECIDE_DEFAULT_OUTPUT, "--output", help=f"Output: {OUTPUT_HELP}."
         ),
         threshold: float = typer.Option(None, "--threshold", help="Default 0 (1 for bcr)."),
         above: bool = typer.Option(False, "--above", help="Draws at or above the threshold."),
-        params: Params = None,
+        params: list[str] = PARAMS,
         alpha: float = typer.Option(0.05, "--alpha", help="Peeling share per step."),
         mass_min: float = typer.Option(0.05, "--mass-min", help="Smallest box (share of draws)."),
         density: float = typer.Option(0.8, "--density", help="Density a chosen box must reach."),
         boxes: int = typer.Option(1, "--boxes", min=1, help="Boxes to find (covering)."),
-        draws: Annotated[int | None, _draws(4096)] = None,
-        seed: Seed = None,
-        variant: Variant = None,
-        out: Annotated[Path | None, _out("discover")] = None,
-        no_write: NoWrite = False,
-        as_json: AsJson = False,
+        draws: int = _draws(4096),
+        seed: int = SEED,
+        variant: str = VARIANT,
+        out: Path = _out("discover"),
+        no_write: bool = NO_WRITE,
+        as_json: bool = AS_JSON,
     ) -> None:
         _decide(
             "discover",
@@ -428,7 +418,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help=ACCEPT_HELP)
     def acceptability(
-        scenario: Scenario = None,
+        scenario: Path = SCENARIO,
         output: str = typer.Option(
             DECIDE_DEFAULT_OUTPUT, "--output", help="npv or PERSPECTIVE.npv."
         ),
@@ -438,12 +428,12 @@ def register(app: typer.Typer) -> None:
         factors: str = typer.Option(
             "0.5:3:0.05", "--factors", help="Overrun factors START:STOP:STEP or a list."
         ),
-        draws: Annotated[int | None, _draws(4096)] = None,
-        seed: Seed = None,
-        variant: Variant = None,
-        out: Annotated[Path | None, _out("acceptability")] = None,
-        no_write: NoWrite = False,
-        as_json: AsJson = False,
+        draws: int = _draws(4096),
+        seed: int = SEED,
+        variant: str = VARIANT,
+        out: Path = _out("acceptability"),
+        no_write: bool = NO_WRITE,
+        as_json: bool = AS_JSON,
     ) -> None:
         _decide(
             "acceptability",
