@@ -5,7 +5,9 @@ Every named output (what ``mkba sensitivity``, ``mkba calibrate``, ``mkba alloca
 :data:`REGISTRY`: its name pattern, how it is computed from the per-draw
 :class:`~mkba.engine.Outcomes`, its unit, the perspectives it exists in and its label in Dutch
 and English. :func:`parse_output` checks a name against a model, :func:`output_array` gives its
-value per draw, :func:`label` its words.
+value per draw, :func:`label` its words; :func:`table_names` and :func:`table_array` do the same
+for a finished run's stored ``draws.parquet`` (``mkba compare``), and :func:`readme_table` writes
+the README's table of output names.
 
 ==========================================  ======================================================
 ``[PERSPECTIVE.]npv``                       net present value (default: the scenario's perspective)

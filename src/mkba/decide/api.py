@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mkba import engine
+from mkba.api import default_run_dir
 from mkba.constants import DECIDE_DEFAULT_OUTPUT
 from mkba.decide import allocate as alloc
 from mkba.decide import prim as prim_mod
@@ -89,11 +90,7 @@ def _finish(
     rid = hash_id((kind, spec.digest, spec.variant or "", settings_text))
     out_dir = None
     if write:
-        out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-{kind}-{rid}"
-        )
+        out_dir = Path(out) if out is not None else default_run_dir(spec, rid, kind)
     manifest: dict[str, Any] = {
         **manifest_head(spec, rid, kind),
         "settings": settings,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mkba import engine
-from mkba.api import RunResult, finish_run, run_id
+from mkba.api import RunResult, default_run_dir, finish_run, run_id
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, Problem
 from mkba.load import load_scenario
@@ -482,11 +482,7 @@ def monitor(
     )
     out_dir = None
     if write:
-        out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-monitor-{mon_id}"
-        )
+        out_dir = Path(out) if out is not None else default_run_dir(spec, mon_id, "monitor")
 
     def extra_files(folder: Path) -> list[str]:
         from mkba.monitor import charts
