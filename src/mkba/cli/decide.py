@@ -148,14 +148,21 @@ distribution of the internal rate of return.
 """
 
 
+def _table(title: str, columns: tuple[str, ...], left: str | None = None) -> Table:
+    """A table with its title on the left; column ``left`` left-aligned, the rest right."""
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col, justify="left" if col == left else "right")
+    return t
+
+
 def _show_voi(res: decide.DecisionResult, top: int) -> None:
     r = res.result
-    t = Table(
-        title=f"Options ({r.output}; EUR, price level {res.document['price_year']})",
-        title_justify="left",
+    t = _table(
+        f"Options ({r.output}; EUR, price level {res.document['price_year']})",
+        ("option", "expected net benefit", "P(best)"),
+        left="option",
     )
-    for col in ("option", "expected net benefit", "P(best)"):
-        t.add_column(col, justify="left" if col == "option" else "right")
     for o, m, p in zip(r.options, r.means, r.prob_best, strict=True):
         t.add_row(o + (" (chosen now)" if o == r.best else ""), _eur(m), _pct(p))
     out_console.print(t)
@@ -163,9 +170,11 @@ def _show_voi(res: decide.DecisionResult, top: int) -> None:
         f"EVPI: {_eur(r.evpi)} (se {_eur(r.evpi_se)}) - the most it is worth to resolve "
         "all uncertainty before committing"
     )
-    t = Table(title="EVPPI: what knowing one parameter (group) is worth", title_justify="left")
-    for col in ("#", "parameter / group", "EVPPI", "se", "share of EVPI"):
-        t.add_column(col, justify="left" if col == "parameter / group" else "right")
+    t = _table(
+        "EVPPI: what knowing one parameter (group) is worth",
+        ("#", "parameter / group", "EVPPI", "se", "share of EVPI"),
+        left="parameter / group",
+    )
     for _, row in r.table.head(top).iterrows():
         t.add_row(
             str(row["rank"]),
@@ -180,13 +189,12 @@ def _show_voi(res: decide.DecisionResult, top: int) -> None:
 def _show_allocate(res: decide.DecisionResult) -> None:
     d = res.document
     o, s = d["optimum"], d["scenario_allocation"]
-    t = Table(
-        title=f"Allocation of {_eur(d['budget'])} ({d['output']}, objective "
+    t = _table(
+        f"Allocation of {_eur(d['budget'])} ({d['output']}, objective "
         f"{d['objective_label']}; EUR, price level {d['price_year']})",
-        title_justify="left",
+        ("", "best allocation", "scenario's allocation"),
+        left="",
     )
-    for col in ("", "best allocation", "scenario's allocation"):
-        t.add_column(col, justify="left" if not col else "right")
     t.add_row("E[NPV]", _eur(o["npv_mean"]), _eur(s["npv_mean"]))
     t.add_row("P5 of NPV", _eur(o["npv_p5"]), _eur(s["npv_p5"]))
     t.add_row("P(NPV > 0)", _pct(o["prob_npv_positive"]), _pct(s["prob_npv_positive"]))
@@ -206,17 +214,16 @@ def _show_allocate(res: decide.DecisionResult) -> None:
             "marginal returns are equal, not these"
         )
     for dim, rows in (("area", d["by_area"]), ("domain", d["by_domain"])):
-        t = Table(title=f"By {dim}", title_justify="left")
-        for col in (dim, "amount", "share", "marginal NPV per extra euro"):
-            t.add_column(col, justify="left" if col == dim else "right")
+        t = _table(f"By {dim}", (dim, "amount", "share", "marginal NPV per extra euro"), dim)
         for r in rows:
             t.add_row(
                 r[dim], _eur(r["amount"]), _pct(r["share"]), f"{r['marginal_npv_per_euro']:+.3f}"
             )
         out_console.print(t)
-    t = Table(title="Efficient frontier", title_justify="left")
-    for col in ("budget", "objective", "E[NPV]", "P(NPV > 0)", "scenario's allocation"):
-        t.add_column(col, justify="right")
+    t = _table(
+        "Efficient frontier",
+        ("budget", "objective", "E[NPV]", "P(NPV > 0)", "scenario's allocation"),
+    )
     fmt = _pct if d["objective"] == "prob" else _eur
     for r in d["frontier"]:
         t.add_row(
@@ -233,13 +240,12 @@ def _show_discover(res: decide.DecisionResult) -> None:
     d = res.document
     out_console.print(f"draws with {d['condition']}: {d['base_rate']:.1%} of {d['draws']:,}")
     for b in d["boxes"]:
-        t = Table(
-            title=f"Box {b['box']}: coverage {b['coverage']:.1%}, density "
+        t = _table(
+            f"Box {b['box']}: coverage {b['coverage']:.1%}, density "
             f"{b['density']:.1%}, mass {b['mass']:.1%}",
-            title_justify="left",
+            ("parameter", "low", "high", "quantiles", "sampled range"),
+            left="parameter",
         )
-        for col in ("parameter", "low", "high", "quantiles", "sampled range"):
-            t.add_column(col, justify="left" if col == "parameter" else "right")
         for r in b["limits"]:
             t.add_row(
                 short(r["parameter"]),
@@ -264,9 +270,10 @@ def _show_acceptability(res: decide.DecisionResult) -> None:
         f"P95 {_pct(ir['p95'])}; no IRR in {ir['share_none']:.1%} of draws, several roots in "
         f"{ir['share_multiple']:.1%}"
     )
-    t = Table(title="P(NPV > 0) by discount rate and by overrun factor", title_justify="left")
-    for col in ("discount rate", "P(NPV > 0)", "overrun factor", "P(NPV > 0) "):
-        t.add_column(col, justify="right")
+    t = _table(
+        "P(NPV > 0) by discount rate and by overrun factor",
+        ("discount rate", "P(NPV > 0)", "overrun factor", "P(NPV > 0) "),
+    )
     rr, oo = d["discount"][::4], d["overrun"][::5]
     for i in range(max(len(rr), len(oo))):
         a = rr[i] if i < len(rr) else None
