@@ -230,3 +230,35 @@ def test_pm_items_are_checked() -> None:
     with pytest.raises(InputError) as exc2:
         load_scenario(ROOT / "scenarios" / "reference-2021.toml", updates=spec_bad)
     assert "pm.calm.related: unknown stream (got 'unicorns')" in str(exc2.value)
+
+
+def test_table_overrides_of_both_kinds_are_validated_alike() -> None:
+    """Payer shares and response weights share one override validator: each names an unknown
+    entry (domain, stream) and an unknown id inside the table (stakeholder, domain)."""
+    good = {
+        "overrides": {
+            "streams.care_mental.response": {
+                "weights": {"social": 0.5, "work": 0.5},
+                "assumption": "Half social, half work.",
+            }
+        }
+    }
+    spec = load_scenario(ROOT / "scenarios" / "reference-2021.toml", updates=good)
+    assert spec.params.streams["care_mental"].response.weights == {"social": 0.5, "work": 0.5}
+    assert spec.origin("streams.care_mental.response")[0] == "scenario"
+    bad = {
+        "overrides": {
+            "costs.social.payers": {"shares": {"nobody": 1.0}, "assumption": "Unknown payer."},
+            "streams.nowhere.response": {"weights": {"social": 1.0}, "assumption": "No stream."},
+            "streams.care_mental.response": {
+                "weights": {"sociall": 1.0},
+                "assumption": "Misspelt domain.",
+            },
+        }
+    }
+    with pytest.raises(InputError) as exc:
+        load_scenario(ROOT / "scenarios" / "reference-2021.toml", updates=bad)
+    msg = str(exc.value)
+    assert "overrides.costs.social.payers.shares.nobody: unknown stakeholder" in msg
+    assert "overrides.streams.nowhere.response: unknown stream" in msg
+    assert "overrides.streams.care_mental.response.weights.sociall: unknown domain" in msg

@@ -32,6 +32,7 @@ from mkba.errors import InputError, MkbaError, Problem
 from mkba.load import Spec, grid_points, load_scenario
 from mkba.model import Model
 from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
+from mkba.outputs import TOTALS
 from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
@@ -505,7 +506,7 @@ def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
                 "perspective": p,
                 "scenario_hash": d.get("scenario_hash"),
             }
-            for metric in ("npv", "bcr", "costs_pv", "benefits_pv"):
+            for metric in TOTALS:  # the registry's names (mkba.outputs), as in summary.json
                 for stat in ("mean", "p5", "p50", "p95"):
                     row[f"{metric}_{stat}"] = v[metric][stat]
             row["prob_npv_positive"] = v["prob_npv_positive"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mkba import engine, results
+from mkba import engine, outputs, results
 from mkba.batch import parse_job
 from mkba.errors import InputError, Problem
 from mkba.model import lower
@@ -78,12 +78,12 @@ def _crn(a: Side, b: Side) -> bool:
     return all(a.meta.get(k) == b.meta.get(k) for k in keys)
 
 
-def _diff(a: pd.DataFrame, b: pd.DataFrame, col_a: str, col_b: str | None = None) -> np.ndarray:
-    return a[col_a].to_numpy() - b[col_b or col_a].to_numpy()
-
-
 def compare_sides(a: Side, b: Side) -> dict[str, Any]:
-    """The distribution of A - B, per perspective, stream, area and stakeholder."""
+    """The distribution of A - B, per perspective, stream, area and stakeholder.
+
+    Every figure is a registry output (:mod:`mkba.outputs`) read from each side's draws table
+    with :func:`~mkba.outputs.table_array`: ``P.npv``, ``P.costs_pv``, ``P.benefits_pv``,
+    ``P.by_stream.S`` (A's perspective), ``by_area.A.npv`` and ``by_stakeholder.K`` (net)."""
     crn = _crn(a, b)
     n = min(len(a.draws), len(b.draws))
     da, db = a.draws.iloc[:n], b.draws.iloc[:n]
@@ -103,32 +103,33 @@ def compare_sides(a: Side, b: Side) -> dict[str, Any]:
             "A and B do not share seed, draws, sampler, chunk size and parameter folder: their draws are "
             "independent, so the difference includes the Monte Carlo noise of both"
         )
-    for p in PERSPECTIVES:
-        npv = _diff(da, db, f"{p}.npv")
-        doc["perspectives"][p] = {
-            "npv_difference": stats(npv),
-            "costs_difference": stats(_diff(da, db, f"{p}.costs_pv")),
-            "benefits_difference": stats(_diff(da, db, f"{p}.benefits_pv")),
-            "prob_a_better": float(np.mean(npv > 0)),
-            "npv_a": stats(da[f"{p}.npv"].to_numpy()),
-            "npv_b": stats(db[f"{p}.npv"].to_numpy()),
-        }
     pa, pb = a.meta.get("perspective"), b.meta.get("perspective")
     p = pa if pa in PERSPECTIVES else "welfare"
+    ids_a, ids_b = outputs.table_names(da.columns, p), outputs.table_names(db.columns, p)
+
+    def side(table: pd.DataFrame, name: str) -> np.ndarray:
+        return outputs.table_array(table, outputs.parse_output(ids_a, name))
+
+    def diff(name: str) -> np.ndarray:
+        return side(da, name) - side(db, name)
+
+    for q in PERSPECTIVES:
+        npv = diff(f"{q}.npv")
+        doc["perspectives"][q] = {
+            "npv_difference": stats(npv),
+            "costs_difference": stats(diff(f"{q}.costs_pv")),
+            "benefits_difference": stats(diff(f"{q}.benefits_pv")),
+            "prob_a_better": float(np.mean(npv > 0)),
+            "npv_a": stats(side(da, f"{q}.npv")),
+            "npv_b": stats(side(db, f"{q}.npv")),
+        }
     doc["stream_perspective"] = p
-    for col in da.columns:
-        if col.startswith(f"{p}.stream.") and col in db.columns:
-            doc["by_stream"][col.split(".", 2)[2]] = stats(_diff(da, db, col))
-        if col.startswith("area.") and col.endswith(".benefits_pv") and col in db.columns:
-            area = col[len("area.") : -len(".benefits_pv")]
-            npv_a = da[col].to_numpy() - da[f"area.{area}.costs_pv"].to_numpy()
-            npv_b = db[col].to_numpy() - db[f"area.{area}.costs_pv"].to_numpy()
-            doc["by_area_npv"][area] = stats(npv_a - npv_b)
-        if col.startswith("stakeholder.") and col.endswith(".benefits_pv") and col in db.columns:
-            k = col[len("stakeholder.") : -len(".benefits_pv")]
-            net_a = da[col].to_numpy() - da[f"stakeholder.{k}.costs_pv"].to_numpy()
-            net_b = db[col].to_numpy() - db[f"stakeholder.{k}.costs_pv"].to_numpy()
-            doc["by_stakeholder"][k] = stats(net_a - net_b)
+    for s in (s for s in ids_a.streams if s in ids_b.streams):
+        doc["by_stream"][s] = stats(diff(f"{p}.by_stream.{s}"))
+    for area in (x for x in ids_a.areas if x in ids_b.areas):
+        doc["by_area_npv"][area] = stats(diff(f"by_area.{area}.npv"))
+    for k in (k for k in ids_a.stakeholders if k in ids_b.stakeholders):
+        doc["by_stakeholder"][k] = stats(diff(f"by_stakeholder.{k}"))
     if pa != pb:
         doc["warnings"].append(
             f"the per-area figures are in each run's own perspective ({pa} and {pb})"

@@ -734,8 +734,9 @@ def _apply_table_overrides(
 
     if not overrides:
         return params
-    costs = dict(params.costs.domains)
-    streams = dict(params.streams)
+    costs: dict[str, Any] = dict(params.costs.domains)
+    streams: dict[str, Any] = dict(params.streams)
+    stakeholders, domains = params.model.stakeholders, params.model.domains
     for path, change in overrides.items():
         where = f"{sections.get(path, 'overrides')}.{path}"
         parts = path.split(".")
@@ -745,30 +746,24 @@ def _apply_table_overrides(
         if not isinstance(change, dict):
             problems.append(Problem(file, where, "an override must be a table", change))
             continue
-        if parts[0] == "costs":
-            dc = costs.get(parts[1])
-            if dc is None:
-                problems.append(Problem(file, where, "unknown domain", parts[1]))
-                continue
-            payers = _validate(PayerShares, change, file, problems, where)
-            if payers is None:
-                continue
-            for k in payers.shares:
-                if k not in params.model.stakeholders:
-                    problems.append(Problem(file, f"{where}.shares.{k}", "unknown stakeholder", k))
-            costs[parts[1]] = dc.model_copy(update={"payers": payers})
-        else:
-            st = streams.get(parts[1])
-            if st is None:
-                problems.append(Problem(file, where, "unknown stream", parts[1]))
-                continue
-            resp = _validate(Response, change, file, problems, where)
-            if resp is None:
-                continue
-            for d in resp.weights:
-                if d not in params.model.domains:
-                    problems.append(Problem(file, f"{where}.weights.{d}", "unknown domain", d))
-            streams[parts[1]] = st.model_copy(update={"response": resp})
+        # what the override replaces: the entries it is one of, the schema it is validated
+        # with, the field it replaces, and the ids inside it that must be known
+        entries, what, schema, field, ids_field, known, id_what = (
+            (costs, "domain", PayerShares, "payers", "shares", stakeholders, "stakeholder")
+            if parts[0] == "costs"
+            else (streams, "stream", Response, "response", "weights", domains, "domain")
+        )
+        entry = entries.get(parts[1])
+        if entry is None:
+            problems.append(Problem(file, where, f"unknown {what}", parts[1]))
+            continue
+        table = _validate(schema, change, file, problems, where)
+        if table is None:
+            continue
+        for k in getattr(table, ids_field):
+            if k not in known:
+                problems.append(Problem(file, f"{where}.{ids_field}.{k}", f"unknown {id_what}", k))
+        entries[parts[1]] = entry.model_copy(update={field: table})
     return dataclasses.replace(
         params,
         costs=params.costs.model_copy(update={"domains": costs}),

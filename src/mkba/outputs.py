@@ -5,7 +5,9 @@ Every named output (what ``mkba sensitivity``, ``mkba calibrate``, ``mkba alloca
 :data:`REGISTRY`: its name pattern, how it is computed from the per-draw
 :class:`~mkba.engine.Outcomes`, its unit, the perspectives it exists in and its label in Dutch
 and English. :func:`parse_output` checks a name against a model, :func:`output_array` gives its
-value per draw, :func:`label` its words.
+value per draw, :func:`label` its words; :func:`table_names` and :func:`table_array` do the same
+for a finished run's stored ``draws.parquet`` (``mkba compare``), and :func:`readme_table` writes
+the README's table of output names.
 
 ==========================================  ======================================================
 ``[PERSPECTIVE.]npv``                       net present value (default: the scenario's perspective)
@@ -37,6 +39,7 @@ the NPV is ``by_area.AREA.npv`` (see the CHANGELOG).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +134,32 @@ class OutputRef:
         return self.definition.unit
 
 
+@dataclass(frozen=True)
+class Names:
+    """The ids an output name is checked against: a lowered model's (:meth:`of`) or those a
+    stored draws table holds (:func:`table_names`), so that one parser serves both."""
+
+    perspective: str  # the scenario's own perspective
+    streams: tuple[str, ...]
+    areas: tuple[str, ...]
+    stakeholders: tuple[str, ...]
+    components: tuple[str, ...]
+    entries: tuple[str, ...] = ()  # programme entries (bottom-up programmes)
+    years: tuple[int, ...] = ()
+
+    @staticmethod
+    def of(model: Model) -> Names:
+        return Names(
+            model.spec.scenario.perspective,
+            tuple(model.streams),
+            tuple(model.areas),
+            tuple(model.stakeholders),
+            tuple(model.components),
+            tuple(model.programme.ids) if model.programme is not None else (),
+            tuple(int(y) for y in model.years),
+        )
+
+
 def _bad(name: str, message: str) -> InputError:
     return InputError([Problem("--output", name, message, name)])
 
@@ -139,8 +168,9 @@ def _known(what: str, ids: list[str] | tuple[str, ...]) -> str:
     return f"unknown {what} (known: {', '.join(ids)})"
 
 
-def parse_output(model: Model, name: str) -> OutputRef:
-    """Check an output name against the model and say what it reads.
+def parse_output(model: Model | Names, name: str) -> OutputRef:
+    """Check an output name against the model (or the ids of a stored draws table, see
+    :func:`table_names`) and say what it reads.
 
     Raises
     ------
@@ -149,9 +179,10 @@ def parse_output(model: Model, name: str) -> OutputRef:
         years, and a perspective other than the scenario's for outputs that only exist in that
         one.
     """
+    ids_of = model if isinstance(model, Names) else Names.of(model)
     text = name.strip()
     parts = text.split(".")
-    own = PERSPECTIVES.index(model.spec.scenario.perspective)
+    own = PERSPECTIVES.index(ids_of.perspective)
     p = own
     explicit = False
     if parts[0] in PERSPECTIVES:
@@ -173,12 +204,12 @@ def parse_output(model: Model, name: str) -> OutputRef:
     if head in TOTALS and not rest:
         return ref("total", p, part=head)
     if head == "by_stream" and len(rest) == 1:
-        if rest[0] not in model.streams:
-            raise _bad(name, _known("stream", model.streams))
-        return ref("stream", p, model.streams.index(rest[0]), "benefits_pv", rest[0])
+        if rest[0] not in ids_of.streams:
+            raise _bad(name, _known("stream", ids_of.streams))
+        return ref("stream", p, ids_of.streams.index(rest[0]), "benefits_pv", rest[0])
 
     def one_of(
-        kind: str, what: str, ids: list[str], parts: tuple[str, ...], default: str
+        kind: str, what: str, ids: tuple[str, ...], parts: tuple[str, ...], default: str
     ) -> OutputRef:
         """An area's or stakeholder's output: ``by_X.ID[.PART]`` (scenario perspective)."""
         only_own()
@@ -191,19 +222,17 @@ def parse_output(model: Model, name: str) -> OutputRef:
         return ref(kind, own, ids.index(rest[0]), part, rest[0])
 
     if head == "by_area" and len(rest) in (1, 2):
-        return one_of("area", "area", list(model.areas), AREA_PARTS, "benefits_pv")
+        return one_of("area", "area", ids_of.areas, AREA_PARTS, "benefits_pv")
     if head == "by_stakeholder" and len(rest) in (1, 2):
-        return one_of(
-            "stakeholder", "stakeholder", list(model.stakeholders), STAKEHOLDER_PARTS, "net"
-        )
+        return one_of("stakeholder", "stakeholder", ids_of.stakeholders, STAKEHOLDER_PARTS, "net")
     if head == "by_component" and len(rest) == 2:
         only_own()
         comp = ".".join(rest)
-        if comp not in model.components:
-            raise _bad(name, _known("component", model.components))
-        return ref("component", own, model.components.index(comp), "pv", comp)
+        if comp not in ids_of.components:
+            raise _bad(name, _known("component", ids_of.components))
+        return ref("component", own, ids_of.components.index(comp), "pv", comp)
     if head == "by_intervention" and len(rest) == 2:
-        ids = list(model.programme.ids) if model.programme is not None else []
+        ids = ids_of.entries
         if not ids:
             raise _bad(name, "the scenario has no programme of interventions")
         if rest[0] not in ids:
@@ -213,7 +242,9 @@ def parse_output(model: Model, name: str) -> OutputRef:
         return ref("intervention", p, ids.index(rest[0]), rest[1], rest[0])
     if head == "cumulative_npv" and len(rest) == 1:
         only_own()
-        years = [int(y) for y in model.years]
+        years = ids_of.years
+        if not years:
+            raise _bad(name, "no yearly flows here (a stored draws table has none)")
         try:
             year = int(rest[0])
         except ValueError:
@@ -289,6 +320,55 @@ def output_array(outcomes: Outcomes, model: Model, name: str | OutputRef) -> np.
     raise ValueError(f"unknown output kind {ref.kind!r}")  # pragma: no cover
 
 
+def table_names(columns: Iterable[str], perspective: str) -> Names:
+    """The ids a stored draws table (``draws.parquet``, :func:`mkba.results.draws_table`)
+    holds, in column order; ``perspective`` is the run's own (names without one mean it).
+    Programme entries, years, the IRR and the payback year are not in that table."""
+    cols = [str(c) for c in columns]
+
+    def ids(prefix: str, suffix: str = "") -> tuple[str, ...]:
+        return tuple(
+            c[len(prefix) : len(c) - len(suffix)]
+            for c in cols
+            if c.startswith(prefix) and c.endswith(suffix)
+        )
+
+    return Names(
+        perspective,
+        ids(f"{perspective}.stream."),
+        ids("area.", ".benefits_pv"),
+        ids("stakeholder.", ".benefits_pv"),
+        ids("component."),
+    )
+
+
+def table_array(table: Mapping[str, Any], ref: OutputRef) -> np.ndarray:
+    """One value per draw of an output, read from a stored draws table (a run directory's
+    ``draws.parquet``) instead of the run's :class:`~mkba.engine.Outcomes`: the same numbers as
+    :func:`output_array` (the table holds the outcomes' columns). ``ref`` is parsed against
+    :func:`table_names` of that table."""
+
+    def col(key: str) -> np.ndarray:
+        return np.asarray(table[key])
+
+    p = PERSPECTIVES[ref.perspective]
+    if ref.kind == "total":
+        return col(f"{p}.{ref.part}")
+    if ref.kind == "stream":
+        return col(f"{p}.stream.{ref.ident}")
+    if ref.kind in ("area", "stakeholder"):
+        b = col(f"{ref.kind}.{ref.ident}.benefits_pv")
+        c = col(f"{ref.kind}.{ref.ident}.costs_pv")
+        if ref.kind == "area":
+            return _money(b, c, ref.part)
+        return {"net": b - c, "benefits": b, "costs": c}[ref.part]
+    if ref.kind == "component":
+        return col(f"component.{ref.ident}")
+    raise InputError(
+        [Problem("--output", ref.name, "not in a stored draws table (draws.parquet)", ref.name)]
+    )
+
+
 def is_ratio_name(name: str) -> bool:
     """Whether an output name (as a stored table writes it) is a benefit-cost ratio: the
     model-free check for readers of run directories, which have no model to parse against."""
@@ -311,6 +391,28 @@ def label(ref: OutputRef, lang: str, name_of: Any = None) -> str:
     return text
 
 
+def _placeholder(pattern: str) -> str:
+    """The id part of a pattern: ``STREAM``, ``AREA``, ``K``, ``STREAM.COMPONENT``, ``M``,
+    ``YEAR`` (empty for totals)."""
+    words = pattern.replace("[P.]", "").replace("[", ".").replace("]", "").split(".")
+    return ".".join(w for w in words if w.isupper())
+
+
+def readme_table() -> str:
+    """The README's table of output names (section "Output names"), one row per registry
+    entry; ``tests/test_outputs.py`` checks that the README holds exactly this text."""
+    rows = [
+        "| Name | What (per draw) | Nederlands | Unit | Perspectives |",
+        "|---|---|---|---|---|",
+    ]
+    for d in REGISTRY.values():
+        ident = _placeholder(d.pattern)
+        persp = "all" if d.perspectives == ALL else "scenario's"
+        en, nl = d.en.format(id=ident), d.nl.format(id=ident)
+        rows.append(f"| `{d.pattern}` | {en} | {nl} | {d.unit} | {persp} |")
+    return "\n".join(rows) + "\n"
+
+
 def names_of(model: Model) -> list[str]:
     """Every output name the model has, in registry order (the scenario's perspective)."""
     out = list(TOTALS)
@@ -330,11 +432,12 @@ def expand_outputs(
     model: Model, names: list[str], *, per_area: bool = False, per_year: bool = False
 ) -> list[OutputRef]:
     """The requested outputs, plus every area's NPV and every year's cumulative NPV on request."""
-    refs = [parse_output(model, n) for n in names]
+    ids = Names.of(model)
+    refs = [parse_output(ids, n) for n in names]
     if per_area:
-        refs += [parse_output(model, f"by_area.{a}.npv") for a in model.areas]
+        refs += [parse_output(ids, f"by_area.{a}.npv") for a in model.areas]
     if per_year:
-        refs += [parse_output(model, f"cumulative_npv.{int(y)}") for y in model.years]
+        refs += [parse_output(ids, f"cumulative_npv.{int(y)}") for y in model.years]
     seen: set[str] = set()
     out = []
     for r in refs:

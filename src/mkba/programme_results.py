@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mkba.engine import Run
+from mkba.outputs import Names, output_array, parse_output
 from mkba.results import stats
 from mkba.schema.interventions import EVIDENCE_GRADES
 from mkba.schema.scenario import PERSPECTIVES
@@ -33,13 +34,15 @@ def by_intervention(run: Run) -> dict[str, Any]:
     pr = m.programme
     assert pr is not None
     o = run.outcomes
-    p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
+    ids, own = Names.of(m), m.spec.scenario.perspective
     out: dict[str, Any] = {}
     for mi, key in enumerate(pr.ids):
-        ben = o.int_benefits[:, mi, p0]
-        cost = o.int_costs[:, mi, p0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bcr = np.where(cost > 0, ben / cost, np.nan)
+
+        def entry(part: str, persp: str = own, key: str = key) -> np.ndarray:
+            """A registry output of this entry: ``P.by_intervention.KEY.PART``."""
+            return output_array(o, m, parse_output(ids, f"{persp}.by_intervention.{key}.{part}"))
+
+        ben, cost, npv = entry("benefits_pv"), entry("costs_pv"), entry("npv")
         f = m.spec.params.interventions[pr.files[mi]]
         out[key] = {
             "intervention": pr.files[mi],
@@ -49,13 +52,10 @@ def by_intervention(run: Run) -> dict[str, Any]:
             "planned_spend": float(pr.planned_spend[mi].sum()),
             "costs_pv": stats(cost),
             "benefits_pv": stats(ben),
-            "npv": stats(ben - cost),
-            "bcr": stats(bcr),
-            "prob_npv_positive": float(np.mean(ben - cost > 0)),
-            "npv_by_perspective": {
-                p: stats(o.int_benefits[:, mi, j] - o.int_costs[:, mi, j])
-                for j, p in enumerate(PERSPECTIVES)
-            },
+            "npv": stats(npv),
+            "bcr": stats(entry("bcr")),
+            "prob_npv_positive": float(np.mean(npv > 0)),
+            "npv_by_perspective": {p: stats(entry("npv", p)) for p in PERSPECTIVES},
             "evidence": {
                 s: {
                     "grade": e.evidence,

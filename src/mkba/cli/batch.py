@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from mkba.cli.common import Money, err_console, num, out_console, stat_values
-from mkba.constants import MAX_DRAWS
+from mkba.cli.options import draws_option, out_option, progress_bar, seed_option
 from mkba.errors import EXIT_PARTIAL
 from mkba.output import to_json
 
@@ -115,20 +115,9 @@ def register(app: typer.Typer) -> None:
         grid: bool = typer.Option(
             False, "--grid", help="Also run every point of each scenario's [grid]."
         ),
-        draws: int = typer.Option(
-            None,
-            "--draws",
-            "-n",
-            min=1,
-            max=MAX_DRAWS,
-            help="Draws per scenario (default: each scenario's).",
-        ),
-        seed: int = typer.Option(
-            None, "--seed", min=0, help="Seed for every scenario (default: each scenario's)."
-        ),
-        out: Path = typer.Option(
-            None, "--out", "-o", help="Batch directory (default: runs/batch-<id>)."
-        ),
+        draws: int = draws_option("Draws per scenario (default: each scenario's)."),
+        seed: int = seed_option("Seed for every scenario (default: each scenario's)."),
+        out: Path = out_option("Batch directory (default: runs/batch-<id>)."),
         workers: int = typer.Option(
             None,
             "--workers",
@@ -155,14 +144,6 @@ def register(app: typer.Typer) -> None:
 
         Exit code 4 when some scenarios failed (the others are finished and written)."""
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         from mkba import batch as bt
 
         files, names = split_variant_arguments(scenarios, variants)
@@ -176,16 +157,7 @@ def register(app: typer.Typer) -> None:
             if not jr.ok:
                 err_console.print(f"failed: {jr.job.label}: {jr.error}", markup=False)
 
-        with Progress(
-            TextColumn(f"batch ({executor.name})"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,
-        ) as bar:
+        with progress_bar(f"batch ({executor.name})", unit="chunks") as bar:
             task = bar.add_task("batch", total=None)
             res = bt.run_batch(
                 jobs,
@@ -215,17 +187,8 @@ def register(app: typer.Typer) -> None:
             ..., help="Scenario file, file.toml:variant, or a finished run directory."
         ),
         b: str = typer.Argument(..., help="The same for B."),
-        draws: int = typer.Option(
-            None,
-            "--draws",
-            "-n",
-            min=1,
-            max=MAX_DRAWS,
-            help="Draws when running scenarios (default: A's).",
-        ),
-        seed: int = typer.Option(
-            None, "--seed", min=0, help="Seed when running scenarios (default: A's)."
-        ),
+        draws: int = draws_option("Draws when running scenarios (default: A's)."),
+        seed: int = seed_option("Seed when running scenarios (default: A's)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Compare A and B draw by draw (common random numbers): the distribution of A - B."""

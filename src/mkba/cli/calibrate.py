@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from mkba.cli.common import err_console, out_console
-from mkba.constants import MAX_DRAWS
+from mkba.cli.options import draws_option, out_option, seed_option
 from mkba.errors import EXIT_RUN_FAILED
 from mkba.output import to_json
 from mkba.tomlio import read_toml
@@ -35,18 +35,9 @@ def register(app: typer.Typer) -> None:
             help="A free parameter path, or several joined by commas sharing one factor "
             "(e.g. streams.care_youth.effect,streams.care_wmo.effect); budget.per_resident for the budget.",
         ),
-        draws: int = typer.Option(
-            None,
-            "--draws",
-            "-n",
-            min=1,
-            max=MAX_DRAWS,
-            help="Draws per evaluation (default: the scenario's).",
-        ),
-        seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's)."),
-        out: Path = typer.Option(
-            None, "--out", "-o", help="Record to write (default: the scenario's calibration file)."
-        ),
+        draws: int = draws_option("Draws per evaluation (default: the scenario's)."),
+        seed: int = seed_option(),
+        out: Path = out_option("Record to write (default: the scenario's calibration file)."),
         check: bool = typer.Option(
             False, "--check", help="Fit again and compare with the stored record; write nothing."
         ),

@@ -7,6 +7,7 @@ and prints tables (data to stdout, messages to stderr) or ``--json``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import typer
 from rich.table import Table
 
 from mkba.cli.common import err_console, out_console
+from mkba.cli.options import out_option, seed_option
 from mkba.cli.sensitivity import short
 from mkba.constants import DECIDE_DEFAULT_OUTPUT
 from mkba.constants import SENSITIVITY_OUTPUT_HELP as OUTPUT_HELP
@@ -63,19 +65,53 @@ def _list(values: list[str] | None) -> list[str]:
     return out
 
 
+# The options every decision command shares, defined once.
 SCENARIO = typer.Argument(
     None, help="Scenario file. Default: scenarios/reference-2021.toml (the 16-area reference)."
 )
 VARIANT = typer.Option(None, "--variant", "-v", help="A named variant.")
-SEED = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's).")
+SEED = seed_option()
 NO_WRITE = typer.Option(False, "--no-write", help="Do not write a run directory.")
 AS_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables.")
+PARAMS = typer.Option(
+    None, "--params", "-p", help="Parameters (glob patterns; default all uncertain)."
+)
+
+
+def _draws(default: int) -> Any:
+    return typer.Option(None, "--draws", "-n", min=2, help=f"Draws (default {default}).")
 
 
 def _out(kind: str) -> Any:
-    return typer.Option(
-        None, "--out", "-o", help=f"Run directory (default: runs/<scenario>-{kind}-<id>)."
+    return out_option(f"Run directory (default: runs/<scenario>-{kind}-<id>).")
+
+
+def _decide(
+    kind: str,
+    show: Callable[[decide.DecisionResult], None],
+    scenario: Path | None,
+    *,
+    as_json: bool,
+    no_write: bool,
+    **options: Any,
+) -> None:
+    """The part every decision command shares: one library call (``run_KIND``), then
+    ``--json`` or the command's tables, then warnings, timings and where it was written."""
+    # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
+    from mkba import api
+    from mkba.decide import api as decide_api
+
+    run = getattr(decide_api, f"run_{kind}")
+    res = run(
+        scenario if scenario is not None else api.default_scenario(),
+        write=not no_write,
+        **options,
     )
+    if as_json:
+        typer.echo(to_json(res.document), nl=False)
+    else:
+        show(res)
+    _epilogue(res)
 
 
 VOI_HELP = """Value of information: what is it worth to know more before committing?
@@ -112,6 +148,145 @@ distribution of the internal rate of return.
 """
 
 
+def _table(title: str, columns: tuple[str, ...], left: str | None = None) -> Table:
+    """A table with its title on the left; column ``left`` left-aligned, the rest right."""
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col, justify="left" if col == left else "right")
+    return t
+
+
+def _show_voi(res: decide.DecisionResult, top: int) -> None:
+    r = res.result
+    t = _table(
+        f"Options ({r.output}; EUR, price level {res.document['price_year']})",
+        ("option", "expected net benefit", "P(best)"),
+        left="option",
+    )
+    for o, m, p in zip(r.options, r.means, r.prob_best, strict=True):
+        t.add_row(o + (" (chosen now)" if o == r.best else ""), _eur(m), _pct(p))
+    out_console.print(t)
+    out_console.print(
+        f"EVPI: {_eur(r.evpi)} (se {_eur(r.evpi_se)}) - the most it is worth to resolve "
+        "all uncertainty before committing"
+    )
+    t = _table(
+        "EVPPI: what knowing one parameter (group) is worth",
+        ("#", "parameter / group", "EVPPI", "se", "share of EVPI"),
+        left="parameter / group",
+    )
+    for _, row in r.table.head(top).iterrows():
+        t.add_row(
+            str(row["rank"]),
+            short(row["group"]),
+            _eur(row["evppi"]),
+            _eur(row["se"]),
+            _pct(row["share_of_evpi"]),
+        )
+    out_console.print(t)
+
+
+def _show_allocate(res: decide.DecisionResult) -> None:
+    d = res.document
+    o, s = d["optimum"], d["scenario_allocation"]
+    t = _table(
+        f"Allocation of {_eur(d['budget'])} ({d['output']}, objective "
+        f"{d['objective_label']}; EUR, price level {d['price_year']})",
+        ("", "best allocation", "scenario's allocation"),
+        left="",
+    )
+    t.add_row("E[NPV]", _eur(o["npv_mean"]), _eur(s["npv_mean"]))
+    t.add_row("P5 of NPV", _eur(o["npv_p5"]), _eur(s["npv_p5"]))
+    t.add_row("P(NPV > 0)", _pct(o["prob_npv_positive"]), _pct(s["prob_npv_positive"]))
+    out_console.print(t)
+    out_console.print(
+        f"gain {_eur(d['gain_mean'])} (se {_eur(d['gain_se'])}); better in "
+        f"{d['beats_scenario_allocation']:.1%} of draws; shadow price of the budget "
+        + (
+            f"{d['shadow_price']:+.3f} EUR NPV per extra euro"
+            if d["shadow_price"] is not None and math.isfinite(d["shadow_price"])
+            else "undefined (every cell at a bound or a kink)"
+        )
+    )
+    if d["objective"] != "mean":
+        out_console.print(
+            "marginal returns below are of E[NPV]; at this optimum the objective's own "
+            "marginal returns are equal, not these"
+        )
+    for dim, rows in (("area", d["by_area"]), ("domain", d["by_domain"])):
+        t = _table(f"By {dim}", (dim, "amount", "share", "marginal NPV per extra euro"), dim)
+        for r in rows:
+            t.add_row(
+                r[dim], _eur(r["amount"]), _pct(r["share"]), f"{r['marginal_npv_per_euro']:+.3f}"
+            )
+        out_console.print(t)
+    t = _table(
+        "Efficient frontier",
+        ("budget", "objective", "E[NPV]", "P(NPV > 0)", "scenario's allocation"),
+    )
+    fmt = _pct if d["objective"] == "prob" else _eur
+    for r in d["frontier"]:
+        t.add_row(
+            _eur(r["budget"]),
+            fmt(r["objective"]),
+            _eur(r["npv_mean"]),
+            _pct(r["prob_npv_positive"]),
+            fmt(r["reference_objective"]),
+        )
+    out_console.print(t)
+
+
+def _show_discover(res: decide.DecisionResult) -> None:
+    d = res.document
+    out_console.print(f"draws with {d['condition']}: {d['base_rate']:.1%} of {d['draws']:,}")
+    for b in d["boxes"]:
+        t = _table(
+            f"Box {b['box']}: coverage {b['coverage']:.1%}, density "
+            f"{b['density']:.1%}, mass {b['mass']:.1%}",
+            ("parameter", "low", "high", "quantiles", "sampled range"),
+            left="parameter",
+        )
+        for r in b["limits"]:
+            t.add_row(
+                short(r["parameter"]),
+                f"{r['low']:.4g}",
+                f"{r['high']:.4g}",
+                f"P{100 * r['low_quantile']:.0f}-P{100 * r['high_quantile']:.0f}",
+                f"{r['sample_min']:.4g} .. {r['sample_max']:.4g}",
+            )
+        out_console.print(t)
+
+
+def _show_acceptability(res: decide.DecisionResult) -> None:
+    d = res.document
+    ir = d["irr"]
+    out_console.print(
+        f"{d['output']}: P(NPV > 0) {d['prob_npv_positive']:.1%}; even odds at a discount "
+        f"rate of {_pct(d['rate_at_even_odds'], 2)} and at a cost overrun factor of "
+        + ("none" if d["overrun_at_even_odds"] is None else f"{d['overrun_at_even_odds']:.2f}")
+    )
+    out_console.print(
+        f"IRR ({ir['perspective']} perspective): P5 {_pct(ir['p5'])}, P50 {_pct(ir['p50'])}, "
+        f"P95 {_pct(ir['p95'])}; no IRR in {ir['share_none']:.1%} of draws, several roots in "
+        f"{ir['share_multiple']:.1%}"
+    )
+    t = _table(
+        "P(NPV > 0) by discount rate and by overrun factor",
+        ("discount rate", "P(NPV > 0)", "overrun factor", "P(NPV > 0) "),
+    )
+    rr, oo = d["discount"][::4], d["overrun"][::5]
+    for i in range(max(len(rr), len(oo))):
+        a = rr[i] if i < len(rr) else None
+        b = oo[i] if i < len(oo) else None
+        t.add_row(
+            _pct(a["rate"], 2) if a else "",
+            _pct(a["prob_npv_positive"]) if a else "",
+            f"{b['overrun_factor']:.2f}" if b else "",
+            _pct(b["prob_npv_positive"]) if b else "",
+        )
+    out_console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help=VOI_HELP)
     def voi(
@@ -125,10 +300,8 @@ def register(app: typer.Typer) -> None:
         groups: list[str] = typer.Option(
             None, "--groups", "-g", help="none | stream | kind | NAME=PATTERN[,PATTERN...]."
         ),
-        params: list[str] = typer.Option(
-            None, "--params", "-p", help="Parameters (glob patterns; default all uncertain)."
-        ),
-        draws: int = typer.Option(None, "--draws", "-n", min=2, help="Draws (default 4096)."),
+        params: list[str] = PARAMS,
+        draws: int = _draws(4096),
         resamples: int = typer.Option(100, "--resamples", min=0, help="Bootstrap resamples."),
         top: int = typer.Option(15, "--top", min=1, help="Rows shown."),
         seed: int = SEED,
@@ -137,12 +310,12 @@ def register(app: typer.Typer) -> None:
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
-        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import api
-        from mkba.decide import api as decide
-
-        res = decide.run_voi(
-            scenario if scenario is not None else api.default_scenario(),
+        _decide(
+            "voi",
+            lambda res: _show_voi(res, top),
+            scenario,
+            as_json=as_json,
+            no_write=no_write,
             variant=variant,
             options=_list(options),
             output=output,
@@ -152,40 +325,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             resamples=resamples,
             out=out,
-            write=not no_write,
         )
-        if as_json:
-            typer.echo(to_json(res.document), nl=False)
-        else:
-            r = res.result
-            t = Table(
-                title=f"Options ({r.output}; EUR, price level {res.document['price_year']})",
-                title_justify="left",
-            )
-            for col in ("option", "expected net benefit", "P(best)"):
-                t.add_column(col, justify="left" if col == "option" else "right")
-            for o, m, p in zip(r.options, r.means, r.prob_best, strict=True):
-                t.add_row(o + (" (chosen now)" if o == r.best else ""), _eur(m), _pct(p))
-            out_console.print(t)
-            out_console.print(
-                f"EVPI: {_eur(r.evpi)} (se {_eur(r.evpi_se)}) - the most it is worth to resolve "
-                "all uncertainty before committing"
-            )
-            t = Table(
-                title="EVPPI: what knowing one parameter (group) is worth", title_justify="left"
-            )
-            for col in ("#", "parameter / group", "EVPPI", "se", "share of EVPI"):
-                t.add_column(col, justify="left" if col == "parameter / group" else "right")
-            for _, row in r.table.head(top).iterrows():
-                t.add_row(
-                    str(row["rank"]),
-                    short(row["group"]),
-                    _eur(row["evppi"]),
-                    _eur(row["se"]),
-                    _pct(row["share_of_evpi"]),
-                )
-            out_console.print(t)
-        _epilogue(res)
 
     @app.command(help=ALLOCATE_HELP)
     def allocate(
@@ -210,7 +350,7 @@ def register(app: typer.Typer) -> None:
         frontier: str = typer.Option(
             "0.5,0.75,1,1.25,1.5", "--frontier", help="Budget factors of the frontier."
         ),
-        draws: int = typer.Option(None, "--draws", "-n", min=2, help="Draws (default 1000)."),
+        draws: int = _draws(1000),
         seed: int = SEED,
         variant: str = VARIANT,
         out: Path = _out("allocate"),
@@ -223,12 +363,12 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 [Problem("--frontier", "", "expected budget factors, e.g. 0.5,1,1.5", frontier)]
             ) from None
-        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import api
-        from mkba.decide import api as decide
-
-        res = decide.run_allocate(
-            scenario if scenario is not None else api.default_scenario(),
+        _decide(
+            "allocate",
+            _show_allocate,
+            scenario,
+            as_json=as_json,
+            no_write=no_write,
             variant=variant,
             output=output,
             objective=objective,
@@ -241,65 +381,7 @@ def register(app: typer.Typer) -> None:
             draws=draws,
             seed=seed,
             out=out,
-            write=not no_write,
         )
-        if as_json:
-            typer.echo(to_json(res.document), nl=False)
-        else:
-            d = res.document
-            o, s = d["optimum"], d["scenario_allocation"]
-            t = Table(
-                title=f"Allocation of {_eur(d['budget'])} ({d['output']}, objective "
-                f"{d['objective_label']}; EUR, price level {d['price_year']})",
-                title_justify="left",
-            )
-            for col in ("", "best allocation", "scenario's allocation"):
-                t.add_column(col, justify="left" if not col else "right")
-            t.add_row("E[NPV]", _eur(o["npv_mean"]), _eur(s["npv_mean"]))
-            t.add_row("P5 of NPV", _eur(o["npv_p5"]), _eur(s["npv_p5"]))
-            t.add_row("P(NPV > 0)", _pct(o["prob_npv_positive"]), _pct(s["prob_npv_positive"]))
-            out_console.print(t)
-            out_console.print(
-                f"gain {_eur(d['gain_mean'])} (se {_eur(d['gain_se'])}); better in "
-                f"{d['beats_scenario_allocation']:.1%} of draws; shadow price of the budget "
-                + (
-                    f"{d['shadow_price']:+.3f} EUR NPV per extra euro"
-                    if d["shadow_price"] is not None and math.isfinite(d["shadow_price"])
-                    else "undefined (every cell at a bound or a kink)"
-                )
-            )
-            if d["objective"] != "mean":
-                out_console.print(
-                    "marginal returns below are of E[NPV]; at this optimum the objective's own "
-                    "marginal returns are equal, not these"
-                )
-            for dim, rows in (("area", d["by_area"]), ("domain", d["by_domain"])):
-                t = Table(title=f"By {dim}", title_justify="left")
-                for col in (dim, "amount", "share", "marginal NPV per extra euro"):
-                    t.add_column(col, justify="left" if col == dim else "right")
-                for r in rows:
-                    t.add_row(
-                        r[dim],
-                        _eur(r["amount"]),
-                        _pct(r["share"]),
-                        f"{r['marginal_npv_per_euro']:+.3f}",
-                    )
-                out_console.print(t)
-            t = Table(title="Efficient frontier", title_justify="left")
-            for col in ("budget", "objective", "E[NPV]", "P(NPV > 0)", "scenario's allocation"):
-                t.add_column(col, justify="right")
-            prob = d["objective"] == "prob"
-            for r in d["frontier"]:
-                fmt = _pct if prob else _eur
-                t.add_row(
-                    _eur(r["budget"]),
-                    fmt(r["objective"]),
-                    _eur(r["npv_mean"]),
-                    _pct(r["prob_npv_positive"]),
-                    fmt(r["reference_objective"]),
-                )
-            out_console.print(t)
-        _epilogue(res)
 
     @app.command(help=DISCOVER_HELP)
     def discover(
@@ -309,26 +391,24 @@ def register(app: typer.Typer) -> None:
         ),
         threshold: float = typer.Option(None, "--threshold", help="Default 0 (1 for bcr)."),
         above: bool = typer.Option(False, "--above", help="Draws at or above the threshold."),
-        params: list[str] = typer.Option(
-            None, "--params", "-p", help="Parameters (glob patterns; default all uncertain)."
-        ),
+        params: list[str] = PARAMS,
         alpha: float = typer.Option(0.05, "--alpha", help="Peeling share per step."),
         mass_min: float = typer.Option(0.05, "--mass-min", help="Smallest box (share of draws)."),
         density: float = typer.Option(0.8, "--density", help="Density a chosen box must reach."),
         boxes: int = typer.Option(1, "--boxes", min=1, help="Boxes to find (covering)."),
-        draws: int = typer.Option(None, "--draws", "-n", min=2, help="Draws (default 4096)."),
+        draws: int = _draws(4096),
         seed: int = SEED,
         variant: str = VARIANT,
         out: Path = _out("discover"),
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
-        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import api
-        from mkba.decide import api as decide
-
-        res = decide.run_discover(
-            scenario if scenario is not None else api.default_scenario(),
+        _decide(
+            "discover",
+            _show_discover,
+            scenario,
+            as_json=as_json,
+            no_write=no_write,
             variant=variant,
             output=output,
             threshold=threshold,
@@ -341,33 +421,7 @@ def register(app: typer.Typer) -> None:
             draws=draws,
             seed=seed,
             out=out,
-            write=not no_write,
         )
-        if as_json:
-            typer.echo(to_json(res.document), nl=False)
-        else:
-            d = res.document
-            out_console.print(
-                f"draws with {d['condition']}: {d['base_rate']:.1%} of {d['draws']:,}"
-            )
-            for b in d["boxes"]:
-                t = Table(
-                    title=f"Box {b['box']}: coverage {b['coverage']:.1%}, density "
-                    f"{b['density']:.1%}, mass {b['mass']:.1%}",
-                    title_justify="left",
-                )
-                for col in ("parameter", "low", "high", "quantiles", "sampled range"):
-                    t.add_column(col, justify="left" if col == "parameter" else "right")
-                for r in b["limits"]:
-                    t.add_row(
-                        short(r["parameter"]),
-                        f"{r['low']:.4g}",
-                        f"{r['high']:.4g}",
-                        f"P{100 * r['low_quantile']:.0f}-P{100 * r['high_quantile']:.0f}",
-                        f"{r['sample_min']:.4g} .. {r['sample_max']:.4g}",
-                    )
-                out_console.print(t)
-        _epilogue(res)
 
     @app.command(help=ACCEPT_HELP)
     def acceptability(
@@ -381,19 +435,19 @@ def register(app: typer.Typer) -> None:
         factors: str = typer.Option(
             "0.5:3:0.05", "--factors", help="Overrun factors START:STOP:STEP or a list."
         ),
-        draws: int = typer.Option(None, "--draws", "-n", min=2, help="Draws (default 4096)."),
+        draws: int = _draws(4096),
         seed: int = SEED,
         variant: str = VARIANT,
         out: Path = _out("acceptability"),
         no_write: bool = NO_WRITE,
         as_json: bool = AS_JSON,
     ) -> None:
-        # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import api
-        from mkba.decide import api as decide
-
-        res = decide.run_acceptability(
-            scenario if scenario is not None else api.default_scenario(),
+        _decide(
+            "acceptability",
+            _show_acceptability,
+            scenario,
+            as_json=as_json,
+            no_write=no_write,
             variant=variant,
             output=output,
             rates=rates,
@@ -401,41 +455,4 @@ def register(app: typer.Typer) -> None:
             draws=draws,
             seed=seed,
             out=out,
-            write=not no_write,
         )
-        if as_json:
-            typer.echo(to_json(res.document), nl=False)
-        else:
-            d = res.document
-            ir = d["irr"]
-            out_console.print(
-                f"{d['output']}: P(NPV > 0) {d['prob_npv_positive']:.1%}; even odds at a discount "
-                f"rate of {_pct(d['rate_at_even_odds'], 2)} and at a cost overrun factor of "
-                + (
-                    "none"
-                    if d["overrun_at_even_odds"] is None
-                    else f"{d['overrun_at_even_odds']:.2f}"
-                )
-            )
-            out_console.print(
-                f"IRR ({ir['perspective']} perspective): P5 {_pct(ir['p5'])}, P50 {_pct(ir['p50'])}, "
-                f"P95 {_pct(ir['p95'])}; no IRR in {ir['share_none']:.1%} of draws, several roots in "
-                f"{ir['share_multiple']:.1%}"
-            )
-            t = Table(
-                title="P(NPV > 0) by discount rate and by overrun factor", title_justify="left"
-            )
-            for col in ("discount rate", "P(NPV > 0)", "overrun factor", "P(NPV > 0) "):
-                t.add_column(col, justify="right")
-            rr, oo = d["discount"][::4], d["overrun"][::5]
-            for i in range(max(len(rr), len(oo))):
-                a = rr[i] if i < len(rr) else None
-                b = oo[i] if i < len(oo) else None
-                t.add_row(
-                    _pct(a["rate"], 2) if a else "",
-                    _pct(a["prob_npv_positive"]) if a else "",
-                    f"{b['overrun_factor']:.2f}" if b else "",
-                    _pct(b["prob_npv_positive"]) if b else "",
-                )
-            out_console.print(t)
-        _epilogue(res)

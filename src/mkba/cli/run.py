@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mkba.cli.common import err_console, out_console
-from mkba.constants import MAX_DRAWS
+from mkba.cli.options import draws_option, out_option, seed_option
 from mkba.output import to_json
 
 
@@ -21,20 +21,9 @@ def register(app: typer.Typer) -> None:
         variant: str = typer.Option(
             None, "--variant", "-v", help="A named variant of the scenario."
         ),
-        draws: int = typer.Option(
-            None,
-            "--draws",
-            "-n",
-            min=1,
-            max=MAX_DRAWS,
-            help="Number of Monte Carlo draws (default: the scenario's).",
-        ),
-        seed: int = typer.Option(
-            None, "--seed", min=0, help="Root random seed (default: the scenario's)."
-        ),
-        out: Path = typer.Option(
-            None, "--out", "-o", help="Run directory (default: runs/<scenario>-<run id>)."
-        ),
+        draws: int = draws_option("Number of Monte Carlo draws (default: the scenario's)."),
+        seed: int = seed_option("Root random seed (default: the scenario's)."),
+        out: Path = out_option("Run directory (default: runs/<scenario>-<run id>)."),
         as_json: bool = typer.Option(
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mkba import engine
+from mkba.api import default_run_dir
 from mkba.constants import DECIDE_DEFAULT_OUTPUT
 from mkba.decide import allocate as alloc
 from mkba.decide import prim as prim_mod
@@ -89,11 +90,7 @@ def _finish(
     rid = hash_id((kind, spec.digest, spec.variant or "", settings_text))
     out_dir = None
     if write:
-        out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-{kind}-{rid}"
-        )
+        out_dir = Path(out) if out is not None else default_run_dir(spec, rid, kind)
     manifest: dict[str, Any] = {
         **manifest_head(spec, rid, kind),
         "settings": settings,
@@ -587,8 +584,11 @@ def run_acceptability(
     sweep = discount_sweep(spec, ref.name, rates=grid, draws=n, seed=s)
     t2 = time.perf_counter()
     run = engine.simulate(model, draws=n, seed=s)
-    p = ref.perspective
-    over = overrun_acceptability(run.outcomes.benefits[:, p], run.outcomes.costs[:, p], kgrid)
+    persp = PERSPECTIVES[ref.perspective]
+    ben, cost = (
+        output_array(run.outcomes, model, f"{persp}.{x}") for x in ("benefits_pv", "costs_pv")
+    )
+    over = overrun_acceptability(ben, cost, kgrid)
     ir = irr_summary(run_irr(run))
     t3 = time.perf_counter()
     rate_table = sweep.table.rename(columns={"prob_above_threshold": "prob_npv_positive"})
@@ -600,7 +600,7 @@ def run_acceptability(
         "output": ref.name,
         "draws": n,
         "seed": s,
-        "prob_npv_positive": float(np.mean(run.outcomes.npv[:, p] > 0)),
+        "prob_npv_positive": float(np.mean(output_array(run.outcomes, model, ref) > 0)),
         "rate_at_even_odds": r_half,
         "overrun_at_even_odds": k_half,
         "switching_rate_mean": sweep.switching_rate_mean,

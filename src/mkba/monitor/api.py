@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mkba import engine
-from mkba.api import RunResult, finish_run, run_id
+from mkba.api import RunResult, default_run_dir, finish_run, run_id
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, Problem
 from mkba.load import load_scenario
@@ -41,6 +41,7 @@ from mkba.monitor.projection import (
     volumes,
 )
 from mkba.output import write_table
+from mkba.outputs import output_array, parse_output
 from mkba.runinfo import portable_path
 from mkba.schema.interventions import EFFECT_QUANTITIES
 from mkba.schema.scenario import PERSPECTIVES
@@ -245,30 +246,31 @@ def _stat_row(
 def _outcome_table(m: Model, obs: Observations, prior: Outcomes, post: Draws) -> pd.DataFrame:
     """Prior and posterior NPV, BCR, costs, benefits and P(NPV > 0) per perspective, and the
     NPV of each observed area (scenario perspective)."""
-    o0, o1, w = prior, post.outcomes, post.w
+    o1, w = post.outcomes, post.w
+
+    def both(name: str) -> tuple[np.ndarray, np.ndarray]:
+        ref = parse_output(m, name)
+        return output_array(prior, m, ref), output_array(o1, m, ref)
+
     rows = []
-    for p, name in enumerate(PERSPECTIVES):
-        for metric, x0, x1 in (
-            ("costs_pv", o0.costs[:, p], o1.costs[:, p]),
-            ("benefits_pv", o0.benefits[:, p], o1.benefits[:, p]),
-            ("npv", o0.npv[:, p], o1.npv[:, p]),
-            ("bcr", o0.bcr[:, p], o1.bcr[:, p]),
-        ):
+    for name in PERSPECTIVES:
+        for metric in ("costs_pv", "benefits_pv", "npv", "bcr"):
+            x0, x1 = both(f"{name}.{metric}")
             rows.append({"perspective": name, **_stat_row("outcome", metric, "", x0, x1, w)})
+        x0, x1 = both(f"{name}.npv")
         rows.append(
             {
                 "perspective": name,
                 "kind": "outcome",
                 "name": "prob_npv_positive",
                 "area_id": "",
-                "prior_mean": float(np.mean(o0.npv[:, p] > 0)),
-                "post_mean": float(np.sum(w * (o1.npv[:, p] > 0))),
+                "prior_mean": float(np.mean(x0 > 0)),
+                "post_mean": float(np.sum(w * (x1 > 0))),
             }
         )
     persp = m.spec.scenario.perspective
     for a in sorted({p[0] for p in obs.pairs}):
-        x0 = o0.area_benefits[:, a] - o0.area_costs[:, a]
-        x1 = o1.area_benefits[:, a] - o1.area_costs[:, a]
+        x0, x1 = both(f"by_area.{m.areas[a]}.npv")
         rows.append({"perspective": persp, **_stat_row("area", "npv", m.areas[a], x0, x1, w)})
     return pd.DataFrame(rows)
 
@@ -431,7 +433,8 @@ def monitor(
         )
     rid = run_id(spec, n, seed, run.sampler, run.chunk_size)
     mon_id = f"{rid}-{obs.digest[:8]}-{used}"
-    p0 = PERSPECTIVES.index(sc.perspective)
+    npv0 = output_array(run.outcomes, m, "npv")  # the scenario's perspective
+    npv1 = output_array(post.outcomes, m, "npv")
     summary: dict[str, Any] = {
         "scenario": spec.label,
         "observations_file": str(obs.path),
@@ -452,12 +455,12 @@ def monitor(
         "likelihood": "independent normal measurement error on the volume with the programme "
         "(V - dV); variance sd^2 + (discrepancy_cv * mu)^2",
         "prior": {
-            "npv_mean": float(run.outcomes.npv[:, p0].mean()),
-            "prob_npv_positive": float(np.mean(run.outcomes.npv[:, p0] > 0)),
+            "npv_mean": float(npv0.mean()),
+            "prob_npv_positive": float(np.mean(npv0 > 0)),
         },
         "posterior": {
-            "npv_mean": float(np.sum(post.w * post.outcomes.npv[:, p0])),
-            "prob_npv_positive": float(np.sum(post.w * (post.outcomes.npv[:, p0] > 0))),
+            "npv_mean": float(np.sum(post.w * npv1)),
+            "prob_npv_positive": float(np.sum(post.w * (npv1 > 0))),
         },
         "warnings": warnings,
         "monitor_id": mon_id,
@@ -479,11 +482,7 @@ def monitor(
     )
     out_dir = None
     if write:
-        out_dir = (
-            Path(out)
-            if out is not None
-            else Path("runs") / f"{spec.label.replace(':', '-')}-monitor-{mon_id}"
-        )
+        out_dir = Path(out) if out is not None else default_run_dir(spec, mon_id, "monitor")
 
     def extra_files(folder: Path) -> list[str]:
         from mkba.monitor import charts

@@ -23,7 +23,7 @@ from scipy import stats
 
 from mkba import engine, reference
 from mkba.model import GLOBAL_SLOTS, STREAM_SLOTS, Model
-from mkba.sampling import apply_copula, chunk_bounds, uniform_matrix
+from mkba.sampling import apply_copula, chunk_bounds
 from mkba.schema.interventions import EFFECT_QUANTITIES
 
 BAND = (0.05, 0.5, 0.95)
@@ -167,15 +167,8 @@ def prior_z(m: Model, *, draws: int, seed: int, sampler: str, chunk_size: int) -
     CDF. :func:`theta_from_z` maps them to parameters."""
     z = np.empty((draws, len(m.uncertain)))
     for j, (lo, hi) in enumerate(chunk_bounds(draws, chunk_size)):
-        u = uniform_matrix(
-            sampler,
-            hi - lo,
-            len(m.registry),
-            seed=seed,
-            chunk=j,
-            chunk_size=chunk_size,
-            columns=m.uncertain_col,
-        )
+        # the chunk's uniforms as the run drew them, before the copula (no factor)
+        u = engine.uniforms(m, lo, hi, seed=seed, sampler=sampler, chunk=j, chunk_size=chunk_size)
         z[lo:hi] = stats.norm.ppf(u)
     return z
 

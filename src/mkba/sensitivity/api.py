@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,13 @@ from mkba.errors import InputError, Problem
 from mkba.load import Spec, load_scenario
 from mkba.model import Model
 from mkba.output import run_directory, versions, write_json, write_table
-from mkba.outputs import expand_outputs
+from mkba.outputs import OutputRef, expand_outputs
 from mkba.runinfo import hash_id, manifest_head, stamp_table
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.sensitivity import indices, local
 from mkba.sensitivity.common import resolve_bounds
 from mkba.sensitivity.groups import Grouping, resolve_groups, select_params
 
-METHODS = ("tornado", "switching", "discount", "sobol", "morris")
-GLOBAL = ("sobol", "morris")
-DEFAULT_DRAWS = {"tornado": 4096, "switching": 4096, "discount": 4096, "sobol": 4096, "morris": 100}
 DEFAULT_RATES = "0:0.06:0.0025"
 CONVERGENCE = ("bootstrap", "halving")
 
@@ -112,6 +109,177 @@ def _run_id(spec: Spec, settings: dict[str, Any]) -> str:
     return hash_id((spec.digest, spec.variant or "", settings_text), terminated=False)
 
 
+@dataclass
+class _Setup:
+    """What every method starts from (built once by :func:`run_sensitivity`)."""
+
+    spec: Spec
+    model: Model
+    refs: list[OutputRef]
+    n: int  # draws, base samples or trajectories
+    seed: int
+    chosen: tuple[str, ...]  # the parameters --params selects (all when none given)
+    bound_map: dict[str, tuple[float, float]]
+    grouping: Grouping | None  # for the grouped methods (tornado, sobol, morris)
+    settings: dict[str, Any]  # the run's settings so far; a method adds its own
+    options: dict[str, Any]  # the keyword arguments of run_sensitivity
+
+
+@dataclass
+class _Done:
+    """What a method gives back: its result, the --json document and its tables."""
+
+    result: Any  # TornadoResult, SwitchingResult, DiscountResult or GlobalResult
+    document: Any
+    tables: dict[str, pd.DataFrame]  # stamped with the scenario hash and the output
+    raw: dict[str, pd.DataFrame]  # raw samples (Parquet only)
+
+
+def _tornado(c: _Setup) -> _Done:
+    o = c.options
+    assert c.grouping is not None
+    c.settings.update(quantiles=list(o["quantiles"]), bounds=list(o["bounds"]), mc=o["mc"])
+    result = local.tornado(
+        c.model,
+        c.refs[0],
+        grouping=c.grouping,
+        quantiles=o["quantiles"],
+        bounds=c.bound_map,
+        mc=o["mc"],
+        draws=c.n,
+        seed=c.seed,
+    )
+    raw = {"points": result.points}
+    if result.uniforms is not None:
+        raw["uniforms"] = pd.DataFrame(result.uniforms, columns=list(c.model.uncertain))
+    return _Done(result, result.records, {"tornado": result.table}, raw)
+
+
+def _switching(c: _Setup) -> _Done:
+    o = c.options
+    c.settings.update(
+        params=list(o["params"]), bounds=list(o["bounds"]), threshold=o["threshold"], mc=o["mc"]
+    )
+    result = local.switching_values(
+        c.model,
+        c.refs[0],
+        params=c.chosen if o["params"] else None,
+        threshold=o["threshold"],
+        bounds=c.bound_map,
+        mc=o["mc"],
+        draws=c.n,
+        seed=c.seed,
+    )
+    return _Done(result, result.records, {"switching": result.table}, {"points": result.points})
+
+
+def _discount(c: _Setup) -> _Done:
+    o = c.options
+    grid = local.rate_grid(o["rates"] or DEFAULT_RATES)
+    c.settings.update(rates=grid.tolist(), threshold=o["threshold"])
+    result = local.discount_sweep(
+        c.spec, c.refs[0].name, rates=grid, draws=c.n, seed=c.seed, threshold=o["threshold"]
+    )
+    document = {
+        "output": result.output,
+        "threshold": result.threshold,
+        "scenario_rate": result.scenario_rate,
+        "switching_rate": result.switching_rate,
+        "switching_rate_mean": result.switching_rate_mean,
+        "rates": result.table.drop(columns="output").to_dict("records"),
+    }
+    draws = pd.DataFrame(result.samples, columns=[f"{r:.6g}" for r in result.rates])
+    return _Done(result, document, {"discount": result.table}, {"draws": draws})
+
+
+def _global(c: _Setup, result_of: Callable[[_Setup], indices.GlobalResult]) -> _Done:
+    """Sobol' or Morris: the shared settings, then the indices of every output."""
+    o = c.options
+    assert c.grouping is not None
+    c.settings.update(
+        params=list(o["params"]),
+        correlations=o["correlations"],
+        convergence=o["convergence"],
+        resamples=o["resamples"],
+    )
+    result = result_of(c)
+    raw = {
+        "design": pd.DataFrame(result.design, columns=list(c.grouping.params)),
+        "outputs": pd.DataFrame(result.y),
+    }
+    return _Done(result, result.records(), {"indices": result.table}, raw)
+
+
+def _sobol(c: _Setup) -> _Done:
+    def run(c: _Setup) -> indices.GlobalResult:
+        assert c.grouping is not None
+        return indices.sobol(
+            c.model,
+            c.refs,
+            c.grouping,
+            n=c.n,
+            seed=c.seed,
+            resamples=c.options["resamples"],
+            halving=c.options["convergence"] == "halving",
+        )
+
+    return _global(c, run)
+
+
+def _morris(c: _Setup) -> _Done:
+    def run(c: _Setup) -> indices.GlobalResult:
+        assert c.grouping is not None
+        c.settings["levels"] = c.options["levels"]
+        return indices.morris(
+            c.model,
+            c.refs,
+            c.grouping,
+            trajectories=c.n,
+            levels=c.options["levels"],
+            seed=c.seed,
+            resamples=c.options["resamples"],
+        )
+
+    return _global(c, run)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One sensitivity method: how it runs, its default draws, whether it groups parameters
+    (``--groups``) and whether it is global (Sobol', Morris: several outputs, correlations)."""
+
+    run: Callable[[_Setup], _Done]
+    draws: int
+    grouped: bool = False
+    is_global: bool = False
+
+
+METHOD_TABLE: dict[str, Method] = {
+    "tornado": Method(_tornado, 4096, grouped=True),
+    "switching": Method(_switching, 4096),
+    "discount": Method(_discount, 4096),
+    "sobol": Method(_sobol, 4096, grouped=True, is_global=True),
+    "morris": Method(_morris, 100, grouped=True, is_global=True),
+}
+METHODS = tuple(METHOD_TABLE)
+GLOBAL = tuple(k for k, m in METHOD_TABLE.items() if m.is_global)
+DEFAULT_DRAWS = {k: m.draws for k, m in METHOD_TABLE.items()}
+
+
+def _grouping(
+    model: Model, method: str, groups: Sequence[str], chosen: tuple[str, ...], correlations: str
+) -> Grouping | None:
+    if not METHOD_TABLE[method].grouped:
+        return None
+    is_global = METHOD_TABLE[method].is_global
+    grouping = resolve_groups(
+        model, groups, params=chosen, correlations=correlations if is_global else "ignore"
+    )
+    if not is_global:  # one-way: the copula's warnings do not apply
+        grouping = Grouping(grouping.params, grouping.labels)
+    return grouping
+
+
 def run_sensitivity(
     scenario: Path | str,
     method: str,
@@ -142,7 +310,7 @@ def run_sensitivity(
     ``draws`` means: Sobol' base samples N (default 4096; ``N (G + 2)`` evaluations), Morris
     trajectories (default 100), or the Monte Carlo draws of ``--mc`` and of the discount sweep
     (default 4096). ``seed`` defaults to the scenario's. See :mod:`mkba.sensitivity` for the
-    methods and :mod:`mkba.outputs` for output names.
+    methods (:data:`METHOD_TABLE`) and :mod:`mkba.outputs` for output names.
     """
     t_start = time.perf_counter()
     outputs = list(outputs) or ["npv"]
@@ -175,107 +343,27 @@ def run_sensitivity(
         "draws": n,
         "seed": s,
     }
-    grouping: Grouping | None = None
-    warnings: list[str] = []
-    result: Any
-    document: Any
-    tables: dict[str, pd.DataFrame] = {}
-    raw: dict[str, pd.DataFrame] = {}
     chosen = select_params(model, params)
-    bound_map, bound_warnings = resolve_bounds(model, bounds, chosen)
-    warnings += bound_warnings
-    if method in ("tornado", "sobol", "morris"):
-        grouping = resolve_groups(
-            model,
-            groups,
-            params=chosen,
-            correlations=correlations if method in GLOBAL else "ignore",
-        )
-        if method == "tornado":  # one-way: the copula's warnings do not apply
-            grouping = Grouping(grouping.params, grouping.labels)
+    bound_map, warnings = resolve_bounds(model, bounds, chosen)
+    warnings = list(warnings)
+    grouping = _grouping(model, method, groups, chosen, correlations)
+    if grouping is not None:
         settings["groups"] = list(groups) or ["none"]
-    if method == "tornado":
-        assert grouping is not None
-        settings.update(quantiles=list(quantiles), bounds=list(bounds), mc=mc)
-        result = local.tornado(
-            model,
-            refs[0],
-            grouping=grouping,
-            quantiles=quantiles,
-            bounds=bound_map,
-            mc=mc,
-            draws=n,
-            seed=s,
-        )
-        document = result.records
-        tables["tornado"] = result.table
-        raw["points"] = result.points
-        if result.uniforms is not None:
-            raw["uniforms"] = pd.DataFrame(result.uniforms, columns=list(model.uncertain))
-    elif method == "switching":
-        settings.update(params=list(params), bounds=list(bounds), threshold=threshold, mc=mc)
-        result = local.switching_values(
-            model,
-            refs[0],
-            params=chosen if params else None,
-            threshold=threshold,
-            bounds=bound_map,
-            mc=mc,
-            draws=n,
-            seed=s,
-        )
-        document = result.records
-        tables["switching"] = result.table
-        raw["points"] = result.points
-    elif method == "discount":
-        grid = local.rate_grid(rates or DEFAULT_RATES)
-        settings.update(rates=grid.tolist(), threshold=threshold)
-        result = local.discount_sweep(
-            spec, refs[0].name, rates=grid, draws=n, seed=s, threshold=threshold
-        )
-        document = {
-            "output": result.output,
-            "threshold": result.threshold,
-            "scenario_rate": result.scenario_rate,
-            "switching_rate": result.switching_rate,
-            "switching_rate_mean": result.switching_rate_mean,
-            "rates": result.table.drop(columns="output").to_dict("records"),
-        }
-        tables["discount"] = result.table
-        raw["draws"] = pd.DataFrame(result.samples, columns=[f"{r:.6g}" for r in result.rates])
-    else:
-        assert grouping is not None
-        settings.update(
-            params=list(params),
-            correlations=correlations,
-            convergence=convergence,
-            resamples=resamples,
-        )
-        if method == "sobol":
-            result = indices.sobol(
-                model,
-                refs,
-                grouping,
-                n=n,
-                seed=s,
-                resamples=resamples,
-                halving=convergence == "halving",
-            )
-        else:
-            settings["levels"] = levels
-            result = indices.morris(
-                model,
-                refs,
-                grouping,
-                trajectories=n,
-                levels=levels,
-                seed=s,
-                resamples=resamples,
-            )
-        document = result.records()
-        tables["indices"] = result.table
-        raw["design"] = pd.DataFrame(result.design, columns=list(grouping.params))
-        raw["outputs"] = pd.DataFrame(result.y)
+    options = {
+        "params": params,
+        "bounds": bounds,
+        "quantiles": quantiles,
+        "threshold": threshold,
+        "mc": mc,
+        "rates": rates,
+        "levels": levels,
+        "resamples": resamples,
+        "convergence": convergence,
+        "correlations": correlations,
+    }
+    setup = _Setup(spec, model, refs, n, s, chosen, bound_map, grouping, settings, options)
+    done = METHOD_TABLE[method].run(setup)
+    result, document, tables, raw = done.result, done.document, done.tables, done.raw
     warnings += list(result.warnings)
     t_done = time.perf_counter()
     timings: dict[str, float] = {"load_s": t_loaded - t_start}
