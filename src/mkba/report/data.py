@@ -39,6 +39,8 @@ import pandas as pd
 from mkba.errors import InputError, MkbaError, Problem, RunError
 from mkba.report.inputs import RunInputs
 from mkba.report.labels import Labels, check_lang
+from mkba.texts import text as tr
+from mkba.texts import text_or
 
 REQUIRED_FILES = ("manifest.json", "summary.json")
 TABLE_FILES = ("breakdown", "draws", "yearly_quantiles")
@@ -900,42 +902,28 @@ def money_scale_values(run: RunData) -> list[float]:
 
 # --- assumptions and sources ----------------------------------------------------------------
 
-_DIST_NAMES: dict[str, tuple[str, str]] = {
-    "uniform": ("uniform", "uniform"),
-    "triangular": ("triangular", "driehoek"),
-    "pert": ("PERT", "PERT"),
-    "normal": ("normal", "normaal"),
-    "truncnormal": ("truncated normal", "afgekapt normaal"),
-    "lognormal": ("lognormal", "lognormaal"),
-    "beta": ("beta", "bèta"),
-    "choice": ("choice", "keuze"),
-}
 _DIST_FIELDS = ("min", "mode", "max", "mean", "sd", "median", "high", "alpha", "beta")
-_DIST_FIELDS_NL = {"mode": "modus", "mean": "gemiddelde", "median": "mediaan"}
-"""Dutch names of the distribution fields (the others are written the same)."""
+"""Fields of a distribution in the order written; their words are ``dist.field.*`` in the
+catalogue, the distributions' names ``dist.*``."""
 
 
 def describe_value(q: Any, lang: str) -> str:
     """A quantity's value or distribution in words: ``PERT: min 0,02 · mode 0,06 · max 0,12``."""
-    from mkba.report.format import format_plain
+    from mkba.report.format import format_plain, list_separator
 
     if q.dist is None:
         return format_plain(q.value, lang)
     d = q.dist
-    name = _DIST_NAMES.get(d.type, (d.type, d.type))[1 if lang == "nl" else 0]
+    name = text_or(f"dist.{d.type}", lang, d.type)
     if d.type == "choice":
-        vals = (
-            ", ".join(format_plain(v, lang) for v in d.values)
-            if lang == "en"
-            else "; ".join(format_plain(v, lang) for v in d.values)
-        )
+        vals = list_separator(lang).join(format_plain(v, lang) for v in d.values)
         return f"{name}: {vals}"
     parts = []
     for f in _DIST_FIELDS:
         v = getattr(d, f, None)
         if v is None or (f in ("min", "max") and d.type == "beta" and v in (0.0, 1.0)):
             continue
-        key = _DIST_FIELDS_NL.get(f, f) if lang == "nl" else f
+        key = tr(f"dist.field.{f}", lang)
         if f == "high" and d.type == "lognormal":
             key = f"P{round(100 * d.high_q)}"
         parts.append(f"{key} {format_plain(v, lang)}")
@@ -1016,7 +1004,6 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     if spec is None:
         return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
     lang = labels.lang
-    nl = lang == "nl"
     sc = spec.scenario
     rows: list[dict[str, Any]] = []
 
@@ -1040,24 +1027,16 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             }
         )
 
-    def words(en: str, nl_: str) -> str:
-        return nl_ if nl else en
-
     row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
     row(
         "scenario",
         "areas",
-        words("Areas", "Gebieden"),
+        tr("data.areas", lang),
         ", ".join(labels.area(a) for a in sc.areas),
         "text",
     )
-    for key, en, nl_ in (
-        ("base_year", "Base year (present value at)", "Basisjaar (contante waarde in)"),
-        ("price_year", "Price level", "Prijspeil"),
-        ("start_year", "Programme start", "Start programma"),
-        ("horizon", "Horizon (last year counted)", "Zichtjaar (laatste jaar meegeteld)"),
-    ):
-        row("scenario", key, words(en, nl_), str(getattr(sc, key)), "year")
+    for key in ("base_year", "price_year", "start_year", "horizon"):
+        row("scenario", key, tr(f"data.{key}", lang), str(getattr(sc, key)), "year")
     dr = sc.discount_rate
     if dr.schedule is None:
         rate_text = format_pct(dr.rate, lang, 2)
@@ -1067,20 +1046,20 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
         )
     extra = [f"{labels.stream(s)} {format_pct(r, lang, 2)}" for s, r in dr.streams.items()]
     if dr.costs is not None:
-        extra.append(f"{words('costs', 'kosten')} {format_pct(dr.costs, lang, 2)}")
+        extra.append(f"{tr('data.costs', lang)} {format_pct(dr.costs, lang, 2)}")
     if extra:
         rate_text += " (" + ", ".join(extra) + ")"
     row(
         "scenario",
         "discount_rate",
-        words("Discount rate (real)", "Discontovoet (reëel)"),
+        tr("data.discount_rate_real", lang),
         rate_text,
         "1/year",
     )
     row(
         "scenario",
         "perspective",
-        words("Perspective", "Perspectief"),
+        tr("data.perspective", lang),
         labels.perspective(sc.perspective),
         "text",
     )
@@ -1095,7 +1074,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
         row(
             "scenario",
             "budget",
-            words("Programme budget (all payers)", "Programmabudget (alle betalers)"),
+            tr("data.programme_budget_all_payers", lang),
             amount,
             unit,
             price_year=b.price_year,
@@ -1110,7 +1089,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             row(
                 "scenario",
                 "budget.domains",
-                words("Budget by domain", "Budget per domein"),
+                tr("data.budget_by_domain", lang),
                 "; ".join(
                     f"{labels.domain(d)} {format_pct(v / total, lang)}"
                     for d, v in b.domains.items()
@@ -1122,7 +1101,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             row(
                 "scenario",
                 "budget.profile",
-                words("Spending profile", "Bestedingsprofiel"),
+                tr("data.spending_profile", lang),
                 "; ".join(
                     f"{sc.start_year + i}: {format_pct(v / total, lang)}"
                     for i, v in enumerate(b.profile)
@@ -1169,7 +1148,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
         row(
             "parameters",
             path,
-            f"{labels.domain(d)}: " + words("payer shares", "verdeling over betalers"),
+            f"{labels.domain(d)}: " + tr("data.payer_shares", lang),
             "; ".join(
                 f"{labels.stakeholder(k)} {format_pct(v, lang)}"
                 for k, v in dc.payers.shares.items()
