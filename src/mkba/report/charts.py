@@ -861,7 +861,7 @@ def draw_variants(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     ax1.barh(
         y + h / 2, f["benefits_p50"], height=h, color=BENEFIT, label=ctx.t("variants.benefits")
     )
-    ax1.set_yticks(y, [_wrap(str(v), 26) for v in f["variant"]])
+    ax1.set_yticks(y, [_wrap(str(v), 26) for v in f["label"]])
     current = cd.meta.get("current")
     for tick, v in zip(ax1.get_yticklabels(), f["variant"], strict=True):
         if current is not None and str(v) == str(current):
@@ -929,7 +929,7 @@ def _discount_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
 def _variants_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
     if "variants" not in run.extras:
         return None
-    cd = rd.variants(run.extras["variants"], perspective=run.perspective)
+    cd = rd.variants(run.extras["variants"], perspective=run.perspective, lang=labels.lang)
     cd.meta["current"] = run.summary.get("variant") or run.summary.get("scenario")
     return cd
 

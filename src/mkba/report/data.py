@@ -859,8 +859,19 @@ def discount_sweep(df: pd.DataFrame, rate: float | None = None) -> ChartData:
     return ChartData(f, meta)
 
 
-def variants(df: pd.DataFrame, perspective: str | None = None) -> ChartData:
-    """Variant comparison, in the order given (the batch's order).
+def variant_label(row: dict[str, Any] | pd.Series, lang: str) -> str:
+    """A variant's name in ``lang``: ``title_nl`` (Dutch) or ``title`` (English) of the batch
+    table, else its id with spaces for underscores (``half_budget`` -> ``half budget``)."""
+    col = "title_nl" if check_lang(lang) == "nl" else "title"
+    name = row.get(col)
+    if isinstance(name, str) and name.strip():
+        return name
+    return str(row["variant"]).replace("_", " ")
+
+
+def variants(df: pd.DataFrame, perspective: str | None = None, lang: str = "en") -> ChartData:
+    """Variant comparison, in the order given (the batch's order), with each variant's name
+    in ``lang`` in a ``label`` column (:func:`variant_label`).
 
     A batch's ``comparison`` table (one row per job and perspective, ``costs_pv_p50``...) is
     accepted too: it is cut to ``perspective`` (default: ``study`` if present, else the first)
@@ -868,7 +879,9 @@ def variants(df: pd.DataFrame, perspective: str | None = None) -> ChartData:
     """
     f = normalize("variants", df, perspective=perspective)
     check_columns(f, VARIANT_COLUMNS, "comparison")
-    return ChartData(f.reset_index(drop=True).copy(), {"perspective": perspective})
+    f = f.reset_index(drop=True).copy()
+    f["label"] = [variant_label(r, lang) for _, r in f.iterrows()]
+    return ChartData(f, {"perspective": perspective})
 
 
 def perspectives_table(run: RunData, labels: Labels) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter
 
 from mkba.output import atomic_write_bytes
 from mkba.report.charts import BENEFIT, COST, FORMATS, NET, chart_style, figure_bytes
-from mkba.report.format import choose_scale, format_number, format_pct, scale_label
+from mkba.report.format import choose_scale, format_number, format_pct, format_plain, scale_label
 from mkba.texts import text as tr
 
 
@@ -556,7 +556,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
     if "voi" in decisions:
         doc = decisions["voi"]["doc"]
         add("voi", "EVPI", doc["evpi"])
-        add("voi", "EVPI se", doc["evpi_se"])
+        add("voi", tr("decide.wb.evpi_se", lang), doc["evpi_se"])
         for r in doc["evppi"]:
             add("voi", f"EVPPI {r['group']}", r["evppi"], r["share_of_evpi"])
     if "allocate" in decisions:
@@ -564,23 +564,23 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         add("allocate", "budget", doc["budget"])
         add(
             "allocate",
-            "E[NPV] best",
+            tr("decide.wb.best", lang),
             doc["optimum"]["npv_mean"],
             doc["optimum"]["prob_npv_positive"],
         )
         add(
             "allocate",
-            "E[NPV] scenario allocation",
+            tr("decide.wb.scenario_allocation", lang),
             doc["scenario_allocation"]["npv_mean"],
             doc["scenario_allocation"]["prob_npv_positive"],
         )
-        add("allocate", "share of draws better", None, doc["beats_scenario_allocation"])
-        add("allocate", "shadow price (NPV per euro)", None, None, doc["shadow_price"])
+        add("allocate", tr("decide.wb.share_better", lang), None, doc["beats_scenario_allocation"])
+        add("allocate", tr("decide.wb.shadow_price", lang), None, None, doc["shadow_price"])
         for dim in ("area", "domain"):
             for r in doc[f"by_{dim}"]:
                 add(
                     "allocate",
-                    f"{dim} {r[dim]}",
+                    tr(f"decide.wb.{dim}", lang, id=r[dim]),
                     r["amount"],
                     r["share"],
                     r["marginal_npv_per_euro"],
@@ -588,7 +588,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         for r in doc["frontier"]:
             add(
                 "allocate",
-                f"frontier {r['budget_factor']:g}",
+                tr("decide.wb.frontier", lang, factor=format_plain(r["budget_factor"], lang)),
                 r["budget"],
                 r["prob_npv_positive"],
                 r["objective"],
@@ -596,18 +596,19 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
     if "discover" in decisions:
         doc = decisions["discover"]["doc"]
         for b in doc["boxes"]:
-            add("discover", f"box {b['box']} coverage", None, b["coverage"])
-            add("discover", f"box {b['box']} density", None, b["density"])
+            add("discover", tr("decide.wb.coverage", lang, box=b["box"]), None, b["coverage"])
+            add("discover", tr("decide.wb.density", lang, box=b["box"]), None, b["density"])
             for r in b["limits"]:
-                add("discover", f"box {b['box']} {r['parameter']} from", None, None, r["low"])
-                add("discover", f"box {b['box']} {r['parameter']} to", None, None, r["high"])
+                for end, v in (("from", r["low"]), ("to", r["high"])):
+                    item = tr(f"decide.wb.{end}", lang, box=b["box"], parameter=r["parameter"])
+                    add("discover", item, None, None, v)
     if "acceptability" in decisions:
         doc = decisions["acceptability"]["doc"]
-        add("acceptability", "P(NPV > 0)", None, doc["prob_npv_positive"])
+        add("acceptability", tr("decide.acc.y", lang), None, doc["prob_npv_positive"])
         for r in doc["discount"]:
             add(
                 "acceptability",
-                f"discount rate {r['rate']:.4f}",
+                tr("decide.wb.rate", lang, rate=format_number(r["rate"], lang, 4)),
                 None,
                 r["prob_npv_positive"],
                 r["rate"],
@@ -615,7 +616,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         for r in doc["overrun"]:
             add(
                 "acceptability",
-                f"overrun factor {r['overrun_factor']:.2f}",
+                tr("decide.wb.overrun", lang, k=format_number(r["overrun_factor"], lang, 2)),
                 r["npv_mean"],
                 r["prob_npv_positive"],
                 r["overrun_factor"],

@@ -9,6 +9,7 @@ assumptions and sources; how to reproduce the run.
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,16 @@ class Small:
     text: str
 
 
-Inline = str | Link | Strong | Code | Small
+@dataclass(frozen=True)
+class Foreign:
+    """Text quoted as written in English (the parameter library's assumptions and notes) in a
+    document of another language; renderers mark it ``lang="en"``."""
+
+    text: str
+    small: bool = False
+
+
+Inline = str | Link | Strong | Code | Small | Foreign
 Cell = str | Inline | list[Inline]
 
 
@@ -182,14 +192,40 @@ def _sources_cell(r: dict[str, Any], lang: str) -> list[Inline]:
         if out:
             out.append(" ")
         out.append(Strong(tr("as.assumption", lang) + ":"))
-        out.append(" " + str(r["assumption"]))
+        out.append(" ")
+        out.append(quoted(str(r["assumption"]), lang))
     if _present(r.get("note")):
         out.append(" ")
-        out.append(Small(str(r["note"])))
+        out.append(quoted(str(r["note"]), lang, small=True))
     if _present(r.get("calibrated")):
         out.append(" ")
-        out.append(Small(f"[{tr('as.calibrated', lang)}: {r['calibrated']}]"))
+        head = f"[{tr('as.calibrated', lang)}: "
+        if lang == "en":
+            out.append(Small(f"{head}{r['calibrated']}]"))
+        else:  # the record's text (mkba calibrate writes it in English) marked as such
+            out += [Small(head), quoted(str(r["calibrated"]), lang, small=True), Small("]")]
     return out or [DASH]
+
+
+def criterion_text(criterion: str, lang: str) -> str:
+    """The convergence criterion of a run's summary (``se(mean NPV) < 0.005 x mean PV of
+    costs``, as :mod:`mkba.results` writes it) in ``lang``; another text stays as written."""
+    m = re.fullmatch(r"se\(mean NPV\) < (\S+) x mean PV of costs", criterion)
+    if m is None or lang == "en":
+        return criterion
+    try:
+        tol = format_plain(float(m.group(1)), lang)
+    except ValueError:
+        return criterion
+    return tr("unc.criterion", lang, tol=tol)
+
+
+def quoted(text: str, lang: str, small: bool = False) -> Inline:
+    """A text of the parameter library or scenario, written in English: as it is in an English
+    document, marked as English (:class:`Foreign`) in a Dutch one."""
+    if lang == "en":
+        return Small(text) if small else text
+    return Foreign(text, small)
 
 
 def build_document(
@@ -527,7 +563,7 @@ def build_document(
                         status=tr(
                             "unc.converged" if conv.get("converged") else "unc.not_converged", lang
                         ),
-                        criterion=conv.get("criterion", ""),
+                        criterion=criterion_text(conv.get("criterion", ""), lang),
                     )
                 ],
                 "note",
@@ -589,7 +625,7 @@ def build_document(
 
     if "variants" in run.extras:
         section("sec.variants", "variants")
-        vd = rd.variants(run.extras["variants"], perspective=p0).frame
+        vd = rd.variants(run.extras["variants"], perspective=p0, lang=lang).frame
         mkv = _money(
             *(vd[c] for c in ("costs_p50", "benefits_p50", "npv_p50", "npv_p5", "npv_p95"))
         )
@@ -609,7 +645,7 @@ def build_document(
                 ],
                 [
                     [
-                        str(r["variant"]),
+                        str(r["label"]),
                         _eur(r["costs_p50"], lang, **mkv),
                         _eur(r["benefits_p50"], lang, **mkv),
                         _eur(r["npv_p50"], lang, **mkv),
@@ -636,6 +672,8 @@ def build_document(
     else:
         if run.spec_note:
             blocks.append(Para([tr("as.changed", lang, note=run.spec_note)], "warning"))
+        if lang != "en":
+            blocks.append(Para([tr("as.english", lang)], "note"))
         am = rd.assumptions(run, labels)
         head = [
             labels.t("parameter"),
@@ -654,7 +692,12 @@ def build_document(
                     where += " \u00b7 " + origin_text(r["origin"], lang)
                 out.append(
                     [
-                        [str(r["label"]), " ", Small(where)],
+                        [
+                            # an area column's description is the library's, in English
+                            quoted(str(r["label"]), lang) if group == "areas" else str(r["label"]),
+                            " ",
+                            Small(where),
+                        ],
                         str(r["value"]),
                         unit_text(r["unit"], lang),
                         ""

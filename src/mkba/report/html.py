@@ -40,6 +40,9 @@ def _inline(part: doc.Inline) -> str:
         return f"<code>{escape(part.text)}</code>"
     if isinstance(part, doc.Small):
         return f"<small>{escape(part.text)}</small>"
+    if isinstance(part, doc.Foreign):
+        span = f'<span lang="en">{escape(part.text)}</span>'
+        return f"<small>{span}</small>" if part.small else span
     return _text(str(part))
 
 

@@ -40,6 +40,7 @@ from mkba.report.format import (
 )
 from mkba.report.labels import Labels, origin_text, unit_text
 from mkba.texts import text as tr
+from mkba.texts import text_or
 
 SHEETS: tuple[str, ...] = (
     "claim",
@@ -544,6 +545,8 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     notes = [*ident]
     if run.spec_note:
         notes.append(run.spec_note)
+    if lang != "en":
+        notes.append(tr("as.english", lang))
     top = b.heading(ws, tr("wb.assumptions_and_sources", lang), notes)
     am = rd.assumptions(run, labels)
     rows, links = [], {}
@@ -557,7 +560,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 "url": srcs[0]["url"] if srcs else None,
                 "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
                 "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+                "group": text_or(f"wb.group.{r['group']}", lang, str(r["group"])),
                 "unit": unit_text(r["unit"], lang),
+                "per": unit_text(r["per"], lang) or None,
                 "origin": origin_text(r["origin"], lang),
                 "origin_file": r["origin_file"] if isinstance(r["origin_file"], str) else None,
             }
