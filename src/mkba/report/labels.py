@@ -117,7 +117,21 @@ class Labels:
             return f"{self.domain(parts[1])}: {words}"
         if parts[0] == "programme" and len(parts) == 2:
             return param_words(parts[1], self.lang).capitalize()
+        if parts[0] == "interventions" and len(parts) >= 4:
+            head = self.intervention(parts[1])
+            if parts[2] == "effects" and len(parts) == 5:
+                key = "effect.per_participant" if parts[4] == "effect" else parts[4]
+                words = param_words(key, self.lang)
+                return f"{head}, {_lower_first(self.stream(parts[3]))}: {words}"
+            return f"{head}: {param_words('.'.join(parts[2:]), self.lang)}"
         return path
+
+    def intervention(self, i: str) -> str:
+        """A measure of a bottom-up programme by name (``Schuldhulpverlening``)."""
+        if (x := self._stored("intervention", i)) is not None:
+            return x
+        f = self.params.interventions.get(i) if self.params else None
+        return self._pick(f, i)
 
 
 def unit_text(unit: object, lang: str) -> str:
