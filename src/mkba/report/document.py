@@ -228,41 +228,30 @@ def quoted(text: str, lang: str, small: bool = False) -> Inline:
     return Foreign(text, small)
 
 
-def build_document(
-    run: rd.RunData,
-    lang: str,
-    charts: set[str],
-    *,
-    run_dir_text: str | None = None,
-) -> Document:
-    """The report of a run. ``charts``: the chart kinds that exist (their figures are shown)."""
-    labels = run.labels(lang)
-    s = run.summary
-    m = run.manifest
-    p0 = s["perspective"]
-    blocks: list[Block] = []
-    toc: list[tuple[str, str]] = []
-    draws_text = format_int(s["draws"], lang)
-    rate = s.get("discount_rate")
-    rate_text = format_pct(rate, lang, 2) if isinstance(rate, float) else tr("wb.schedule", lang)
-
-    def section(key: str, anchor: str) -> None:
-        blocks.append(Heading(tr(key, lang), 2, anchor))
-        toc.append((anchor, tr(key, lang)))
-
-    def fig(kind: str, caption: str) -> None:
-        if kind in charts:
-            blocks.append(Figure(kind, caption))
-
-    # --- evidence and the 2021 claim, side by side (a run made with its companion)
+def _sec_claim(b: _Build) -> None:
+    """Evidence and the 2021 claim, side by side (a run made with its companion)."""
+    lang, labels, s, blocks, section = b.lang, b.labels, b.s, b.blocks, b.section
     sides = s.get("side_by_side")
     if sides:
         _claim_section(blocks, sides, lang, labels, section)
 
-    # --- headline
+
+def _sec_headline(b: _Build) -> None:
+    """Headline."""
+    lang, labels, s, p0, blocks, draws_text, rate_text, section, fig, pb, never = (
+        b.lang,
+        b.labels,
+        b.s,
+        b.p0,
+        b.blocks,
+        b.draws_text,
+        b.rate_text,
+        b.section,
+        b.fig,
+        b.pb,
+        b.never,
+    )
     section("sec.headline", "headline")
-    pb = s.get("payback_year") or {}
-    never = 1.0 - float(pb.get("share_defined", 1.0))
     blocks.append(
         KeyFigures(
             [
@@ -357,7 +346,18 @@ def build_document(
     fig("summary", tr("cap.summary", lang))
     fig("waterfall", tr("cap.waterfall", lang))
 
-    # --- perspectives
+
+def _sec_perspectives(b: _Build) -> None:
+    """Perspectives."""
+    run, lang, labels, s, p0, blocks, section = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.s,
+        b.p0,
+        b.blocks,
+        b.section,
+    )
     section("sec.perspectives", "perspectives")
     blocks.append(Para([tr("persp.intro", lang)]))
     pt = rd.perspectives_table(run, labels)
@@ -411,7 +411,10 @@ def build_document(
         )
     blocks.append(Bullets(persp_items))
 
-    # --- stakeholders
+
+def _sec_stakeholders(b: _Build) -> None:
+    """Stakeholders."""
+    run, lang, labels, blocks, section, fig = b.run, b.lang, b.labels, b.blocks, b.section, b.fig
     section("sec.stakeholders", "stakeholders")
     blocks.append(Para([tr("sh.intro", lang)]))
     fig("stakeholders", tr("cap.stakeholders", lang))
@@ -500,7 +503,10 @@ def build_document(
             )
         )
 
-    # --- bottom-up measures (only runs with a programme of interventions)
+
+def _sec_measures(b: _Build) -> None:
+    """Bottom-up measures (only runs with a programme of interventions)."""
+    lang, labels, s, p0, blocks, toc = b.lang, b.labels, b.s, b.p0, b.blocks, b.toc
     if s.get("by_intervention"):
         from mkba.report import programme as prog
 
@@ -515,7 +521,20 @@ def build_document(
         cap = tr("programme.cap_phys", lang, n=format_int(s["physical"]["draws"], lang))
         blocks.append(Table(phead, prows, align="lllrr", caption=cap, kind="small"))
 
-    # --- uncertainty
+
+def _sec_uncertainty(b: _Build) -> None:
+    """Uncertainty."""
+    lang, s, m, blocks, draws_text, section, fig, pb, never = (
+        b.lang,
+        b.s,
+        b.m,
+        b.blocks,
+        b.draws_text,
+        b.section,
+        b.fig,
+        b.pb,
+        b.never,
+    )
     section("sec.uncertainty", "uncertainty")
     blocks.append(
         Para(
@@ -570,7 +589,18 @@ def build_document(
             )
         )
 
-    # --- drivers
+
+def _sec_drivers(b: _Build) -> None:
+    """Drivers."""
+    run, lang, labels, p0, blocks, section, fig = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.p0,
+        b.blocks,
+        b.section,
+        b.fig,
+    )
     section("sec.drivers", "drivers")
     sens = [k for k in ("tornado", "switching", "discount") if k in run.extras]
     if sens:
@@ -658,14 +688,27 @@ def build_document(
             )
         )
 
-    # --- deciding (only with decision runs: mkba report --decide)
+
+def _sec_deciding(b: _Build) -> None:
+    """Deciding (only with decision runs: mkba report --decide)."""
+    run, lang, labels, blocks, section, charts = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.blocks,
+        b.section,
+        b.charts,
+    )
     if run.cache.get("decisions"):
         from mkba.report.decide import document_blocks
 
         section("sec.deciding", "deciding")
         blocks.extend(document_blocks(run.cache["decisions"], lang, charts, labels))
 
-    # --- assumptions
+
+def _sec_assumptions(b: _Build) -> None:
+    """Assumptions."""
+    run, lang, labels, blocks, section = b.run, b.lang, b.labels, b.blocks, b.section
     section("sec.assumptions", "assumptions")
     if run.inputs is None:
         blocks.append(Para([tr("as.missing", lang, note=run.spec_note or "")], "warning"))
@@ -734,7 +777,17 @@ def build_document(
             Bullets([[Strong(f"{i.name(lang)} ({i.text}). "), i.reason(lang)] for i in items])
         )
 
-    # --- reproduce
+
+def _sec_reproduce(b: _Build) -> None:
+    """Reproduce."""
+    run, lang, m, blocks, section, run_dir_text = (
+        b.run,
+        b.lang,
+        b.m,
+        b.blocks,
+        b.section,
+        b.run_dir_text,
+    )
     section("sec.reproduce", "reproduce")
     blocks.append(Para([tr("rep.text", lang)]))
     if m.get("batch") and m.get("job"):
@@ -760,7 +813,7 @@ def build_document(
     if used:
         blocks.append(Para([tr("rep.extras", lang, files="; ".join(used))], "note"))
     v = m.get("versions", {})
-    rows = [
+    rows: list[list[Cell]] = [
         ["Run id", Code(str(m.get("run_id", "")))],
         ["Scenario", Code(scen) if scen else DASH],
         ["Variant", str(m.get("variant") or DASH)],
@@ -789,6 +842,69 @@ def build_document(
     ]
     blocks.append(Table(["", ""], rows, align="ll", kind="small"))
 
+
+@dataclass
+class _Build:
+    """What every section of :func:`build_document` reads and appends to."""
+
+    run: rd.RunData
+    lang: str
+    charts: set[str]
+    run_dir_text: str | None
+    blocks: list[Block] = field(default_factory=list)
+    toc: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.labels = self.run.labels(self.lang)
+        self.s = self.run.summary
+        self.m = self.run.manifest
+        self.p0 = self.s["perspective"]
+        self.draws_text = format_int(self.s["draws"], self.lang)
+        rate = self.s.get("discount_rate")
+        self.rate_text = (
+            format_pct(rate, self.lang, 2)
+            if isinstance(rate, float)
+            else tr("wb.schedule", self.lang)
+        )
+        self.pb: dict[str, Any] = self.s.get("payback_year") or {}
+        self.never = 1.0 - float(self.pb.get("share_defined", 1.0))
+
+    def section(self, key: str, anchor: str) -> None:
+        self.blocks.append(Heading(tr(key, self.lang), 2, anchor))
+        self.toc.append((anchor, tr(key, self.lang)))
+
+    def fig(self, kind: str, caption: str) -> None:
+        if kind in self.charts:
+            self.blocks.append(Figure(kind, caption))
+
+
+SECTIONS = (
+    _sec_claim,
+    _sec_headline,
+    _sec_perspectives,
+    _sec_stakeholders,
+    _sec_measures,
+    _sec_uncertainty,
+    _sec_drivers,
+    _sec_deciding,
+    _sec_assumptions,
+    _sec_reproduce,
+)
+"""The report's sections in order; each appends its blocks (nothing when its data is absent)."""
+
+
+def build_document(
+    run: rd.RunData,
+    lang: str,
+    charts: set[str],
+    *,
+    run_dir_text: str | None = None,
+) -> Document:
+    """The report of a run. ``charts``: the chart kinds that exist (their figures are shown)."""
+    b = _Build(run, lang, charts, run_dir_text)
+    for sec in SECTIONS:
+        sec(b)
+    s, m = b.s, b.m
     title = tr("doc.title", lang, title=rd.scenario_title(run, lang))
     subtitle = tr(
         "doc.subtitle",
@@ -796,10 +912,10 @@ def build_document(
         scenario=s["scenario"],
         variant=f" · variant {s['variant']}" if s.get("variant") else "",
         run_id=m.get("run_id", ""),
-        draws=draws_text,
-        version=v.get("mkba", ""),
+        draws=b.draws_text,
+        version=m.get("versions", {}).get("mkba", ""),
     )
-    return Document(lang=lang, title=title, subtitle=subtitle, blocks=blocks, toc=toc)
+    return Document(lang=lang, title=title, subtitle=subtitle, blocks=b.blocks, toc=b.toc)
 
 
 def _claim_section(
