@@ -230,24 +230,9 @@ def _identity(run: rd.RunData, labels: Labels) -> list[str]:
     ]
 
 
-def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
-    """The workbook of a run as bytes (see the module docstring)."""
-    lang = check_lang(lang)
-    labels = run.labels(lang)
-    money_rows = rd.summary_table(run, labels).frame
-    money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
-    scale, digits = table_scale(list(money_rows["mean"]) + list(money_rows["p50"]))
-    b = _Book(lang, scale, digits)
-    ident = _identity(run, labels)
-    s = run.summary
-    stat_cols = lambda fmt: [  # noqa: E731
-        Col(labels.t("mean"), "mean", fmt),
-        Col("P5", "p5", fmt),
-        Col("P50", "p50", fmt),
-        Col("P95", "p95", fmt),
-    ]
-
-    # --- evidence and the 2021 claim side by side (a run made with its companion) --------
+def _sheet_claim(c: _Sheets) -> None:
+    """Evidence and the 2021 claim side by side (a run made with its companion)."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     sides = s.get("side_by_side")
     if sides:
         ws = b.sheet("claim")
@@ -306,7 +291,19 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             crow,
         )
 
-    # --- summary -------------------------------------------------------------------------
+
+def _sheet_summary(c: _Sheets) -> None:
+    """Summary."""
+    run, lang, labels, b, ident, s, scale, stat_cols = (
+        c.run,
+        c.lang,
+        c.labels,
+        c.b,
+        c.ident,
+        c.s,
+        c.scale,
+        c.stat_cols,
+    )
     ws = b.sheet("summary")
     top = b.heading(ws, rd.scenario_title(run, lang), ident)
     st_data = rd.summary_table(run, labels)
@@ -394,7 +391,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         ws.fit_to_pages(1, 1)
         ws.print_area(0, 0, max(top + len(rows) + 1, top + 18), len(cols) + 10)
 
-    # --- perspectives --------------------------------------------------------------------
+
+def _sheet_perspectives(c: _Sheets) -> None:
+    """Perspectives."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("perspectives")
     top = b.heading(
         ws,
@@ -424,7 +424,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         pt.to_dict("records"),
     )
 
-    # --- streams -------------------------------------------------------------------------
+
+def _sheet_streams(c: _Sheets) -> None:
+    """Streams."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     ws = b.sheet("streams")
     top = b.heading(ws, tr("wb.benefits_by_stream", lang), ident)
     p0 = s["perspective"]
@@ -443,7 +446,11 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     cols += [Col(f"{labels.perspective(p0)}: {q.upper()}", q, "eur") for q in ("p5", "p50", "p95")]
     b.table(ws, "streams", top, cols, rows)
 
-    # --- areas ---------------------------------------------------------------------------
+
+def _sheet_areas(c: _Sheets) -> None:
+    """Areas."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
+    p0 = c.p0
     ws = b.sheet("areas")
     top = b.heading(ws, tr("wb.per_area", lang) + f" ({labels.perspective(p0)})", ident)
     ar = rd.areas(run, labels).frame
@@ -464,11 +471,17 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         ar.to_dict("records"),
     )
 
-    # --- bottom-up measures (runs with a programme of interventions) ---------------------
+
+def _sheet_measures(c: _Sheets) -> None:
+    """Bottom-up measures (runs with a programme of interventions)."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     if s.get("by_intervention"):
         _programme_sheets(b, s, lang, labels, ident)
 
-    # --- stakeholders --------------------------------------------------------------------
+
+def _sheet_stakeholders(c: _Sheets) -> None:
+    """Stakeholders."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("stakeholders")
     top = b.heading(
         ws,
@@ -506,7 +519,11 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         sh.to_dict("records"),
     )
 
-    # --- years ---------------------------------------------------------------------------
+
+def _sheet_years(c: _Sheets) -> None:
+    """Years."""
+    run, lang, labels, b, ident, s = c.run, c.lang, c.labels, c.b, c.ident, c.s
+    p0 = c.p0
     ws = b.sheet("years")
     top = b.heading(
         ws,
@@ -540,7 +557,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             cols.append(Col(f"{heads[short]}: {qn}", f"{short}_{q}", "eur", 16))
     b.table(ws, "years", top, cols, [wide[k] for k in sorted(wide)])
 
-    # --- assumptions ---------------------------------------------------------------------
+
+def _sheet_assumptions(c: _Sheets) -> None:
+    """Assumptions."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("assumptions")
     notes = [*ident]
     if run.spec_note:
@@ -595,7 +615,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         links=links,
     )
 
-    # --- deciding (only with decision runs: mkba report --decide) --------------------------
+
+def _sheet_deciding(c: _Sheets) -> None:
+    """Deciding (only with decision runs: mkba report --decide)."""
+    run, lang, b = c.run, c.lang, c.b
     if run.cache.get("decisions"):
         from mkba.report.decide import workbook_rows
 
@@ -619,7 +642,10 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             workbook_rows(run.cache["decisions"], lang),
         )
 
-    # --- manifest ------------------------------------------------------------------------
+
+def _sheet_manifest(c: _Sheets) -> None:
+    """Manifest."""
+    run, lang, labels, b = c.run, c.lang, c.labels, c.b
     ws = b.sheet("manifest")
     top = b.heading(
         ws,
@@ -636,7 +662,59 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         ],
         manifest_rows(run.manifest),
     )
-    return b.close()
+
+
+@dataclass
+class _Sheets:
+    """What every sheet of :func:`build_workbook` reads: the run, its words and the book."""
+
+    run: rd.RunData
+    lang: str
+
+    def __post_init__(self) -> None:
+        self.labels = self.run.labels(self.lang)
+        money_rows = rd.summary_table(self.run, self.labels).frame
+        self.money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
+        self.scale, self.digits = table_scale(
+            list(self.money_rows["mean"]) + list(self.money_rows["p50"])
+        )
+        self.b = _Book(self.lang, self.scale, self.digits)
+        self.ident = _identity(self.run, self.labels)
+        self.s = self.run.summary
+        self.p0 = self.s["perspective"]
+
+    def stat_cols(self, fmt: str) -> list[Col]:
+        """Mean, P5, P50 and P95 columns in format ``fmt``."""
+        return [
+            Col(self.labels.t("mean"), "mean", fmt),
+            Col("P5", "p5", fmt),
+            Col("P50", "p50", fmt),
+            Col("P95", "p95", fmt),
+        ]
+
+
+SHEET_BUILDERS = (
+    _sheet_claim,
+    _sheet_summary,
+    _sheet_perspectives,
+    _sheet_streams,
+    _sheet_areas,
+    _sheet_measures,
+    _sheet_stakeholders,
+    _sheet_years,
+    _sheet_assumptions,
+    _sheet_deciding,
+    _sheet_manifest,
+)
+"""The sheets in workbook order; each writes nothing when its data is absent."""
+
+
+def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
+    """The workbook of a run as bytes (see the module docstring)."""
+    c = _Sheets(run, check_lang(lang))
+    for sheet in SHEET_BUILDERS:
+        sheet(c)
+    return c.b.close()
 
 
 def manifest_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
