@@ -366,7 +366,7 @@ def tick_formatter(
     return fmt
 
 
-def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
+def format_plain(x: float | None, lang: str = "en", sig: int = 4, *, minus: str = MINUS) -> str:
     """A parameter value as written: up to ``sig`` significant digits, thousands grouped.
 
     ``0.0225`` -> ``0,0225`` (nl); ``14000`` -> ``14.000``; ``1.5`` -> ``1,5``.
@@ -376,10 +376,10 @@ def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
         return MISSING
     assert x is not None
     if x == 0 or math.isinf(x):
-        return format_number(x, lang, 0)
+        return format_number(x, lang, 0, minus=minus)
     mag = math.floor(math.log10(abs(x)))
     digits = max(sig - 1 - mag, 0)
-    return format_number(x, lang, digits, strip_zeros=True)
+    return format_number(x, lang, digits, minus=minus, strip_zeros=True)
 
 
 def excel_money_format(scale: str, digits: int, lang: str) -> str:
@@ -444,7 +444,7 @@ class Numbers:
 
     def plain(self, x: float | None, sig: int = 4) -> str:
         """A parameter value as written, up to ``sig`` significant digits."""
-        return self.missing if self._gap(x) else format_plain(x, self.lang, sig)
+        return self.missing if self._gap(x) else format_plain(x, self.lang, sig, minus=self.minus)
 
     def eur(
         self, x: float | None, *, scale: str = "auto", digits: int | None = None, sign: bool = False
