@@ -158,20 +158,20 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
         )
     extra = [f"{labels.stream(s)} {format_pct(r, lang, 2)}" for s, r in dr.streams.items()]
     if dr.costs is not None:
-        extra.append(f"{tr('data.costs', lang)} {format_pct(dr.costs, lang, 2)}")
+        extra.append(f"{tr('wb.costs', lang)} {format_pct(dr.costs, lang, 2)}")
     if extra:
         rate_text += " (" + ", ".join(extra) + ")"
     row(
         "scenario",
         "discount_rate",
-        tr("data.discount_rate_real", lang),
+        tr("axis.discount_rate", lang),
         rate_text,
         "1/year",
     )
     row(
         "scenario",
         "perspective",
-        tr("data.perspective", lang),
+        tr("doc.perspective", lang),
         labels.perspective(sc.perspective),
         "text",
     )

@@ -624,7 +624,7 @@ def _sec_drivers(b: _Build) -> None:
                         labels.t("parameter"),
                         tr("doc.base", lang),
                         labels.t("switching"),
-                        tr("doc.base_2", lang),
+                        tr("doc.times_base", lang),
                     ],
                     [
                         [

@@ -37,7 +37,7 @@ def money_rows(s: dict[str, Any], lang: str) -> tuple[list[str], list[list[Cell]
     head += [
         tr("programme.npv", lang) + " P5–P95",
         tr("programme.bcr", lang),
-        tr("programme.prob", lang),
+        tr("doc.p_npv_0", lang),
     ]
     rows: list[list[Cell]] = []
     items = sorted(s["by_intervention"].items(), key=lambda kv: -kv[1]["npv"]["p50"])

@@ -217,7 +217,7 @@ def _identity(run: rd.RunData, labels: Labels) -> list[str]:
         f"{s['scenario']}{variant} · run {run.manifest.get('run_id', '')} · "
         + tr("wb.draws", lang)
         + f" {format_int(s['draws'], lang)} · seed {s['seed']} · "
-        + tr("wb.perspective", lang)
+        + tr("wb.perspective.word", lang)
         + f" {labels.perspective(s['perspective'])}",
         tr(
             "wb.identity.units",
@@ -238,15 +238,15 @@ def _sheet_claim(c: _Sheets) -> None:
         ws = b.sheet("claim")
         top = b.heading(
             ws,
-            tr("wb.evidence_first_the_2021_claim", lang),
+            tr("sec.claim", lang),
             [
                 tr("wb.same_areas_and_budget_evidence", lang),
                 *ident,
             ],
         )
         role = {
-            "evidence": tr("wb.evidence_no_calibration", lang),
-            "reconstruction": tr("wb.reconstruction_of_the_2021_claim", lang),
+            "evidence": tr("role.evidence", lang),
+            "reconstruction": tr("role.reconstruction", lang),
         }
         crow = []
         for p in ("welfare", "fiscal", "study"):
@@ -274,7 +274,7 @@ def _sheet_claim(c: _Sheets) -> None:
             "claim",
             top,
             [
-                Col(tr("wb.perspective_2", lang), "perspective", "text", 16),
+                Col(tr("doc.perspective", lang), "perspective", "text", 16),
                 Col("Scenario", "scenario", "text", 52),
                 Col(labels.t("costs") + " P50", "costs", "eur"),
                 Col(labels.t("benefits") + " P5", "b5", "eur"),
@@ -286,7 +286,7 @@ def _sheet_claim(c: _Sheets) -> None:
                 Col(labels.t("bcr.short") + " P5", "r5", "ratio"),
                 Col(labels.t("bcr.short") + " P50", "r50", "ratio"),
                 Col(labels.t("bcr.short") + " P95", "r95", "ratio"),
-                Col(tr("wb.p_npv_0", lang), "prob", "pct"),
+                Col(tr("doc.p_npv_0", lang), "prob", "pct"),
             ],
             crow,
         )
@@ -411,7 +411,7 @@ def _sheet_perspectives(c: _Sheets) -> None:
         top,
         [
             Col(tr("wb.perspective_id", lang), "perspective"),
-            Col(tr("wb.perspective_2", lang), "label"),
+            Col(tr("doc.perspective", lang), "label"),
             Col(tr("wb.costs_p50", lang), "costs_p50", "eur"),
             Col(tr("wb.benefits_p50", lang), "benefits_p50", "eur"),
             Col(tr("wb.npv_mean", lang), "npv_mean", "eur"),
@@ -485,7 +485,7 @@ def _sheet_stakeholders(c: _Sheets) -> None:
     ws = b.sheet("stakeholders")
     top = b.heading(
         ws,
-        tr("wb.who_pays_and_who_gains", lang),
+        tr("chart.stakeholders", lang),
         [
             *ident,
             tr("wb.stakeholder_view_every_effect", lang),
@@ -511,7 +511,7 @@ def _sheet_stakeholders(c: _Sheets) -> None:
                 "costs_mean",
                 "eur",
             ),
-            Col(tr("wb.net_mean", lang), "net_mean", "eur"),
+            Col(tr("net_marker", lang), "net_mean", "eur"),
             Col(tr("wb.net_p5", lang), "net_p5", "eur"),
             Col(tr("wb.net_p50", lang), "net_p50", "eur"),
             Col(tr("wb.net_p95", lang), "net_p95", "eur"),
@@ -527,7 +527,7 @@ def _sheet_years(c: _Sheets) -> None:
     ws = b.sheet("years")
     top = b.heading(
         ws,
-        tr("wb.net_benefits_per_year", lang) + f" ({labels.perspective(p0)})",
+        tr("chart.fan", lang) + f" ({labels.perspective(p0)})",
         [
             *ident,
             tr("wb.years.note", lang, price_year=s["price_year"], base_year=s["base_year"]),
@@ -567,7 +567,7 @@ def _sheet_assumptions(c: _Sheets) -> None:
         notes.append(run.spec_note)
     if lang != "en":
         notes.append(tr("as.english", lang))
-    top = b.heading(ws, tr("wb.assumptions_and_sources", lang), notes)
+    top = b.heading(ws, tr("sec.assumptions", lang), notes)
     am = rd.assumptions(run, labels)
     rows, links = [], {}
     for i, r in enumerate(am.to_dict("records")):
@@ -625,7 +625,7 @@ def _sheet_deciding(c: _Sheets) -> None:
         ws = b.sheet("deciding")
         top = b.heading(
             ws,
-            tr("wb.deciding", lang),
+            tr("sec.deciding", lang),
             [tr("wb.from_the_decision_runs_mkba_voi", lang)],
         )
         b.table(
@@ -635,9 +635,9 @@ def _sheet_deciding(c: _Sheets) -> None:
             [
                 Col(tr("wb.analysis", lang), "analysis", "text", 24),
                 Col(tr("wb.item", lang), "item", "wrap", 60),
-                Col(tr("wb.amount", lang), "amount", "eur", 16),
+                Col(tr("decide.sec.amount", lang), "amount", "eur", 16),
                 Col(tr("wb.share_or_probability", lang), "share", "pct", 14),
-                Col(tr("wb.value", lang), "value", "num", 14),
+                Col(tr("value", lang), "value", "num", 14),
             ],
             workbook_rows(run.cache["decisions"], lang),
         )
@@ -760,8 +760,8 @@ def _programme_sheets(
         top,
         [
             Col("Id", "id"),
-            Col(tr("wb.measure", lang), "label"),
-            Col(tr("wb.participants", lang), "participants", "int"),
+            Col(tr("programme.measure", lang), "label"),
+            Col(tr("programme.participants", lang), "participants", "int"),
             Col(tr("wb.planned_spend", lang), "planned", "eur"),
             Col(tr("wb.costs_mean", lang), "costs", "eur"),
             Col(tr("wb.benefits_mean", lang), "benefits", "eur"),
@@ -769,7 +769,7 @@ def _programme_sheets(
             Col(tr("wb.npv_p5", lang), "npv_p5", "eur"),
             Col(tr("wb.npv_p95", lang), "npv_p95", "eur"),
             Col(tr("wb.bcr_p50", lang), "bcr", "ratio"),
-            Col(tr("wb.p_npv_0", lang), "prob", "pct"),
+            Col(tr("doc.p_npv_0", lang), "prob", "pct"),
             Col(
                 tr("wb.evidence_grade_design_haircut", lang),
                 "evidence",
@@ -783,7 +783,7 @@ def _programme_sheets(
     n = s["physical"]["draws"]
     top = b.heading(
         ws,
-        tr("wb.physical_effects", lang),
+        tr("sheet.physical", lang),
         [
             *ident,
             tr("wb.physical.note", lang, n=format_int(n, lang)),
@@ -808,12 +808,12 @@ def _programme_sheets(
         top,
         [
             Col("Id", "intervention"),
-            Col(tr("wb.measure", lang), "measure"),
-            Col(tr("wb.outcome", lang), "outcome_label"),
-            Col(tr("wb.unit", lang), "unit_label"),
-            Col(tr("wb.area", lang), "area"),
-            Col(tr("wb.year", lang), "year", "int"),
-            Col(tr("wb.mean", lang), "mean", "num"),
+            Col(tr("programme.measure", lang), "measure"),
+            Col(tr("programme.outcome", lang), "outcome_label"),
+            Col(tr("unit", lang), "unit_label"),
+            Col(tr("area", lang), "area"),
+            Col(tr("year", lang), "year", "int"),
+            Col(tr("mean", lang), "mean", "num"),
             Col("P5", "p5", "num"),
             Col("P50", "p50", "num"),
             Col("P95", "p95", "num"),
