@@ -207,7 +207,9 @@ def _width(header: str, values: Sequence[Any], fmt: str) -> float:
     return min(longest + 2, 60)
 
 
-def _identity(run: rd.RunData, labels: Labels) -> list[str]:
+def _identity(run: rd.RunData, labels: Labels, scale: str) -> list[str]:
+    """The lines under every sheet's title: the run, and the units of its amounts (cells hold
+    exact euros; the number format shows them in ``scale``)."""
     s = run.summary
     lang = labels.lang
     rate = s.get("discount_rate")
@@ -226,6 +228,7 @@ def _identity(run: rd.RunData, labels: Labels) -> list[str]:
             base_year=s["base_year"],
             rate=rate_text,
             horizon=s["horizon"],
+            shown=tr(f"wb.scale.{scale}", lang),
         ),
     ]
 
@@ -679,7 +682,7 @@ class _Sheets:
             list(self.money_rows["mean"]) + list(self.money_rows["p50"])
         )
         self.b = _Book(self.lang, self.scale, self.digits)
-        self.ident = _identity(self.run, self.labels)
+        self.ident = _identity(self.run, self.labels, self.scale)
         self.s = self.run.summary
         self.p0 = self.s["perspective"]
 
