@@ -20,7 +20,6 @@ from mkba.report.charts import BAND, NEGATIVE, chart_style, figure_bytes
 from mkba.report.format import format_eur, format_number, format_pct
 from mkba.report.labels import Labels
 from mkba.texts import text as tr
-from mkba.texts import text_or
 
 if TYPE_CHECKING:
     from mkba.monitor.api import MonitorResult
@@ -36,12 +35,8 @@ def indicator_label(res: MonitorResult, ind: str, lang: str) -> str:
 
 def parameter_label(labels: Labels, name: str, lang: str) -> str:
     parts = name.split(".")
-    if parts[0] == "interventions" and len(parts) == 5 and parts[2] == "effects":
-        f = labels.params.interventions.get(parts[1]) if labels.params else None
-        head = labels._pick(f, parts[1])
-        key = text_or(f"monitor.link.{parts[4]}", lang, parts[4])
-        return f"{head}, {labels.stream(parts[3]).lower()}: {key}"
-    if name.endswith(".net_effect"):
+    link = parts[0] == "interventions" and len(parts) == 5 and parts[2] == "effects"
+    if name.endswith(".net_effect") and not link:  # a link's words: Labels.param
         s = name.split(".")[1]
         return f"{labels.stream(s)}: {tr('monitor.net_effect', lang)}"
     return labels.param(name)

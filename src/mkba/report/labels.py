@@ -120,8 +120,10 @@ class Labels:
         if parts[0] == "interventions" and len(parts) >= 4:
             head = self.intervention(parts[1])
             if parts[2] == "effects" and len(parts) == 5:
-                key = "effect.per_participant" if parts[4] == "effect" else parts[4]
-                words = param_words(key, self.lang)
+                # an effect's own words where they differ from a stream's (half-life of the
+                # effect, not after the programme), else the stream's
+                words = text_or(f"param.intervention.{parts[4]}", self.lang, "")
+                words = words or param_words(parts[4], self.lang)
                 return f"{head}, {_lower_first(self.stream(parts[3]))}: {words}"
             return f"{head}: {param_words('.'.join(parts[2:]), self.lang)}"
         return path
