@@ -345,7 +345,7 @@ def document_blocks(
         head, _, tail = str(text).partition(".")
         if labels is None or tail != "npv":
             return str(text)
-        return f"{labels.perspective(head)}, {'NCW' if lang == 'nl' else 'NPV'}"
+        return f"{labels.perspective(head)}, {tr('decide.npv', lang)}"
 
     blocks: list[Any] = [
         docm.Para(
@@ -522,26 +522,6 @@ def document_blocks(
         )
         fig("acceptability", d)
     return blocks
-
-
-_NL_ITEMS = (
-    ("E[NPV] best", "E[NCW] beste verdeling"),
-    ("E[NPV] scenario allocation", "E[NCW] verdeling van het scenario"),
-    ("share of draws better", "aandeel trekkingen beter"),
-    ("shadow price (NPV per euro)", "schaduwprijs (NCW per euro)"),
-    ("EVPI se", "EVPI standaardfout"),
-    ("area ", "gebied "),
-    ("domain ", "domein "),
-    ("frontier ", "grens "),
-    ("box ", "doos "),
-    (" coverage", " dekking"),
-    (" density", " dichtheid"),
-    (" from", " van"),
-    (" to", " tot"),
-    ("discount rate ", "discontovoet "),
-    ("overrun factor ", "overschrijdingsfactor "),
-    ("P(NPV > 0)", "P(NCW > 0)"),
-)
 
 
 def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[str, Any]]:
