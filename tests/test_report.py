@@ -571,7 +571,9 @@ def test_report_with_sensitivity_and_batch(ref_dir: Path, extras_dir: tuple[Path
     for kind in ("tornado", "discount", "variants"):
         assert f'id="fig-{kind}"' in html
     assert "Spearman" not in html  # the sensitivity run replaces the screening
-    assert "Switching values" in html and "half_budget" in html
+    assert (
+        "Switching values" in html and "half budget" in html
+    )  # a variant without title: its id in words
     assert f"--sensitivity {sens}" in html and f"--batch {batch}" in html  # how to reproduce
     assert "median NPV turns negative" in html  # the sweep crosses zero at 3.6 %
 

@@ -489,20 +489,40 @@ def run_batch(
     return result
 
 
+def job_titles(job: Job) -> tuple[str | None, str | None]:
+    """The English and Dutch name of a job: its variant's ``title``/``title_nl``, or for the
+    base scenario (and a grid point) the scenario's own; ``None`` where not given."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(job.scenario.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):  # pragma: no cover - loaded before the run
+        return None, None
+    table = raw.get("variants", {}).get(job.variant, {}) if job.variant is not None else raw
+    if not isinstance(table, dict):  # pragma: no cover - checked when loading
+        return None, None
+    en, nl = table.get("title"), table.get("title_nl")
+    return (en if isinstance(en, str) else None), (nl if isinstance(nl, str) else None)
+
+
 def comparison_table(jobs: list[JobResult]) -> pd.DataFrame:
     """One row per job and perspective: NPV, BCR, costs, benefits (mean, P5, P50, P95),
     P(NPV > 0); payback year (P50 of the draws that pay back) and the share of draws that pay
-    back, and the IRR (P50), in the job's own perspective."""
+    back, and the IRR (P50), in the job's own perspective; the job's names in English and
+    Dutch (``title``, ``title_nl``: see :func:`job_titles`)."""
     rows = []
     for jr in jobs:
         d = jr.summary
         assert d is not None
+        title, title_nl = job_titles(jr.job)
         for p in PERSPECTIVES:
             v = d["perspectives"][p]
             row: dict[str, Any] = {
                 "job": jr.job.label,
                 "scenario": d["scenario"],
                 "variant": d.get("variant"),
+                "title": title,
+                "title_nl": title_nl,
                 "perspective": p,
                 "scenario_hash": d.get("scenario_hash"),
             }

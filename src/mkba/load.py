@@ -946,6 +946,16 @@ def grid_points(scenario: ScenarioFile) -> list[tuple[str, dict[str, Any]]]:
     return points
 
 
+VARIANT_LABELS = ("title", "title_nl")
+"""Keys of a variant that name it (charts, the batch comparison) in English and Dutch; they
+are not merged into the scenario, whose own title stays the run's title."""
+
+
+def variant_changes(vraw: dict[str, Any]) -> dict[str, Any]:
+    """What a variant changes in its scenario: its table without its names."""
+    return {k: v for k, v in vraw.items() if k not in VARIANT_LABELS}
+
+
 def _check_variant_keys(
     name: str, where: str, vraw: Any, base: ScenarioFile, problems: list[Problem]
 ) -> None:
@@ -954,6 +964,9 @@ def _check_variant_keys(
     if not isinstance(vraw, dict):
         problems.append(Problem(name, where, "a variant must be a table", vraw))
         return
+    for k in VARIANT_LABELS:
+        if k in vraw and (not isinstance(vraw[k], str) or not vraw[k].strip()):
+            problems.append(Problem(name, f"{where}.{k}", "must be a non-empty text", vraw[k]))
     fixed = sorted(k for k in vraw if k in ("variants", "grid", "calibration", "parameters"))
     if fixed:
         problems.append(
@@ -1046,7 +1059,7 @@ def load_scenario(
     merged.pop("grid", None)
     if variant is not None or updates:
         if variant is not None:
-            merged = deep_merge(merged, base.variants[variant])
+            merged = deep_merge(merged, variant_changes(base.variants[variant]))
         if updates:
             merged = deep_merge(merged, updates)
         checked = _validate(

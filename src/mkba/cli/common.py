@@ -1,39 +1,24 @@
-"""Shared pieces of the command line: consoles and number formatting."""
+"""Shared pieces of the command line: consoles and the command line's number style."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from rich.console import Console
+
+from mkba.report.format import CLI, TableMoney
 
 out_console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
 
 
-def bn(x: float | None, digits: int = 2) -> str:
-    """Euros as billions, e.g. ``3.80``; blank for missing values."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x / 1e9:,.{digits}f}"
-
-
-class Money:
-    """One scale for all amounts of a table (see :func:`mkba.report.format.table_scale`):
-    ``Money(values)(x)`` is the figure, ``.unit`` the heading (``EUR million``)."""
+class Money(TableMoney):
+    """One scale for all amounts of a command-line table (:class:`TableMoney` in the style
+    :data:`~mkba.report.format.CLI`): ``Money(values)(x)`` is the figure, ``.unit`` the
+    heading (``EUR million``)."""
 
     def __init__(self, values: Iterable[float | None]) -> None:
-        from mkba.report.format import table_scale, table_unit
-
-        self.scale, self.digits = table_scale(list(values))
-        self.unit = table_unit(self.scale)
-
-    def __call__(self, x: float | None) -> str:
-        from mkba.report.format import SCALES, format_number
-
-        if x is None or (isinstance(x, float) and math.isnan(x)):
-            return "-"
-        return format_number(x / SCALES[self.scale], "en", self.digits, minus="-")
+        super().__init__(values, CLI)
 
 
 def stat_values(
@@ -44,6 +29,5 @@ def stat_values(
 
 
 def num(x: float | None, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:,.{digits}f}"
+    """A plain figure in the command line's style (``1,234.57``; ``-`` when missing)."""
+    return CLI.num(x, digits)

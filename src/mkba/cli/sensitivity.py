@@ -14,6 +14,7 @@ from mkba.constants import MAX_DRAWS
 from mkba.constants import SENSITIVITY_OUTPUT_HELP as OUTPUT_HELP
 from mkba.errors import InputError, Problem
 from mkba.output import to_json
+from mkba.report.format import CLI
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,16 +66,16 @@ class _Fmt:
             return "-"
         x = float(x)
         if self.ratio:
-            return f"{x:,.3f}"
+            return CLI.num(x, 3)
         if self.bn:
-            return f"{x / 1e9:,.3f}"
-        return f"{x:,.0f}"
+            return CLI.num(x / 1e9, 3)
+        return CLI.num(x, 0)
 
 
 def _num(x: Any) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
-    return f"{float(x):.4g}"
+    return CLI.plain(float(x))
 
 
 def _values(x: Any) -> str:
@@ -130,7 +131,7 @@ def _switching(res: SensitivityResult, top: int) -> Table:
     t: pd.DataFrame = r.table
     f = _Fmt([r.base_output], _is_ratio(r.output))
     table = Table(
-        title=f"Switching values: where {r.output} = {r.threshold:g} ({r.mode}; base "
+        title=f"Switching values: where {r.output} = {CLI.plain(r.threshold)} ({r.mode}; base "
         f"{f(r.base_output)} {f.unit}), one parameter at a time",
         title_justify="left",
     )
@@ -142,8 +143,8 @@ def _switching(res: SensitivityResult, top: int) -> Table:
             short(row["name"]),
             _num(row["base"]),
             _num(row["switching_value"]) if crosses else "none within bounds",
-            f"{row['ratio']:.3f}" if crosses and math.isfinite(row["ratio"]) else "-",
-            f"{row['prob_beyond']:.1%}" if math.isfinite(row["prob_beyond"]) else "-",
+            CLI.num(row["ratio"], 3) if crosses and math.isfinite(row["ratio"]) else "-",
+            CLI.pct(row["prob_beyond"], 1) if math.isfinite(row["prob_beyond"]) else "-",
             f"{_num(row['bound_low'])} .. {_num(row['bound_high'])}",
         )
     return table
@@ -158,24 +159,32 @@ def _discount(res: SensitivityResult) -> Table:
         "random numbers)",
         title_justify="left",
     )
-    for col in ("rate", "base values", "mean", "P5", "P50", "P95", f"P(> {r.threshold:g})"):
+    for col in (
+        "rate",
+        "base values",
+        "mean",
+        "P5",
+        "P50",
+        "P95",
+        f"P(> {CLI.plain(r.threshold)})",
+    ):
         table.add_column(col, justify="right")
     for _, row in t.iterrows():
         table.add_row(
-            f"{row['rate']:.2%}",
+            CLI.pct(row["rate"], 2),
             f(row["output_base"]),
             f(row["mean"]),
             f(row["p5"]),
             f(row["p50"]),
             f(row["p95"]),
-            f"{row['prob_above_threshold']:.0%}",
+            CLI.pct(row["prob_above_threshold"], 0),
         )
 
     def rate(x: float | None) -> str:
-        return "none within the rates" if x is None else f"{x:.3%}"
+        return "none within the rates" if x is None else CLI.pct(x, 3)
 
     table.caption = (
-        f"{r.output} crosses {r.threshold:g} at a discount rate of {rate(r.switching_rate)} "
+        f"{r.output} crosses {CLI.plain(r.threshold)} at a discount rate of {rate(r.switching_rate)} "
         f"(base values) and {rate(r.switching_rate_mean)} (Monte Carlo mean); scenario rate "
         f"{r.scenario_rate}"
     )
@@ -191,24 +200,24 @@ def _indices(res: SensitivityResult, top: int) -> list[Table]:
             sub = sub.sort_values("ST", ascending=False)
             table = Table(
                 title=f"Sobol' indices of {name} (N = {r.base_samples}, "
-                f"{r.evaluations:,} evaluations; 95 % bootstrap intervals)",
+                f"{CLI.count(r.evaluations)} evaluations; 95 % bootstrap intervals)",
                 title_justify="left",
             )
             _columns(table, ("S1", "± S1", "ST", "± ST"))
             for _, row in sub.head(top).iterrows():
                 table.add_row(
                     short(row["name"]),
-                    f"{row['S1']:.3f}",
-                    f"{row['S1_conf']:.3f}",
-                    f"{row['ST']:.3f}",
-                    f"{row['ST_conf']:.3f}",
+                    CLI.num(row["S1"], 3),
+                    CLI.num(row["S1_conf"], 3),
+                    CLI.num(row["ST"], 3),
+                    CLI.num(row["ST_conf"], 3),
                 )
         else:
             sub = sub.sort_values("mu_star", ascending=False)
             f = _Fmt(sub["mu_star"], _is_ratio(str(name)))
             table = Table(
                 title=f"Morris screening of {name} ({r.base_samples} trajectories, "
-                f"{r.evaluations:,} evaluations; {f.unit} per unit of cumulative probability)",
+                f"{CLI.count(r.evaluations)} evaluations; {f.unit} per unit of cumulative probability)",
                 title_justify="left",
             )
             _columns(table, ("mu*", "± mu*", "sigma", "mu"))
@@ -378,12 +387,12 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"{verdict}: {conv['criterion']}", markup=False, highlight=False)
         tm = res.manifest["timings"]
         split = ", ".join(
-            f"{k.removesuffix('_s')} {v:.2f} s"
+            f"{k.removesuffix('_s')} {CLI.num(v, 2)} s"
             for k, v in tm.items()
             if k in ("sample_s", "map_s", "evaluate_s", "analyze_s", "halving_s")
         )
         err_console.print(
-            f"{res.manifest['evaluations']:,} model evaluations in {tm['total_s']:.1f} s"
+            f"{CLI.count(res.manifest['evaluations'])} model evaluations in {CLI.num(tm['total_s'], 1)} s"
             + (f" ({split})" if split else ""),
             markup=False,
             highlight=False,

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mkba.cli.common import Money, num, stat_values
-from mkba.report.format import format_eur
+from mkba.report.format import CLI, format_eur
 from mkba.results import share_pay_back
 
 PERSPECTIVE_NOTES = {
@@ -18,10 +18,6 @@ PERSPECTIVE_NOTES = {
     "welfare": "CPB/PBL MKBA: real resource effects only; transfers net to zero; all payers' costs",
     "fiscal": "public budgets only (national government, municipalities, Zvw)",
 }
-
-
-def _year(x: float | None) -> str:
-    return "-" if x is None or x != x else f"{x:.0f}"
 
 
 def _money_row(t: Table, label: str, s: dict[str, float], m: Money) -> None:
@@ -88,8 +84,8 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
                 m(x["costs_pv"]["p50"]),
                 m(x["benefits_pv"]["p50"]),
                 f"{m(x['npv']['p50'])} ({m(x['npv']['p5'])} to {m(x['npv']['p95'])})",
-                f"{num(x['bcr']['p50'])} ({num(x['bcr']['p5'])}-{num(x['bcr']['p95'])})",
-                f"{x['prob_npv_positive']:.0%}",
+                f"{num(x['bcr']['p50'])} ({CLI.interval(x['bcr']['p5'], x['bcr']['p95'], num)})",
+                CLI.pct(x["prob_npv_positive"], 0),
             )
     year = sides[0]["implied_physical"]["year_full_strength"]
     ph = Table(
@@ -105,21 +101,21 @@ def side_by_side_renderable(sides: list[dict[str, Any]]) -> Group:
         cells = []
         for d in sides:
             q = d["implied_physical"]["streams"][s]["at_full_strength"]
-            cells.append(f"{q['p50']:,.0f} ({q['p5']:,.0f}-{q['p95']:,.0f})")
-        ph.add_row(v["what"], *cells, f"{v['baseline']['p50']:,.0f}")
+            cells.append(f"{CLI.count(q['p50'])} ({CLI.interval(q['p5'], q['p95'], CLI.count)})")
+        ph.add_row(v["what"], *cells, CLI.count(v["baseline"]["p50"]))
     notes = [f"  {d['role']}: {d['scenario']}, {ROLE_TITLES[d['role']]}" for d in sides]
     for d in sides:
         for s, v in (d.get("switching_welfare") or {}).items():
             notes.append(
                 f"  Welfare NPV positive on average only if (this effect alone, all else as drawn) "
                 f"the {d['role']} scenario reached "
-                f"{v['needed_at_full_strength']:,.0f} {sides[0]['implied_physical']['streams'][s]['what']}"
-                f" in {year} (it gives {v['mean_at_full_strength']:,.0f})."
+                f"{CLI.count(v['needed_at_full_strength'])} {sides[0]['implied_physical']['streams'][s]['what']}"
+                f" in {year} (it gives {CLI.count(v['mean_at_full_strength'])})."
             )
         h = d.get("headline_probability")
         if h and not d["calibrated"]:
             notes.append(
-                f"  Of {h['draws']:,} evidence draws, {h['share_both']:.2%} reach both study "
+                f"  Of {CLI.count(h['draws'])} evidence draws, {CLI.pct(h['share_both'], 2)} reach both study "
                 f"benefits >= {format_eur(h['benefits_target'], minus='-')} and benefit savings "
                 f">= {format_eur(h['benefit_savings_target'], minus='-')} (the 2021 headline)."
             )
@@ -131,7 +127,7 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
     head = Text(
         f"{doc['title']}\n"
         f"scenario {doc['scenario']}{(':' + doc['variant']) if doc.get('variant') else ''}  "
-        f"perspective {p}  draws {doc['draws']:,}  seed {doc['seed']}  "
+        f"perspective {p}  draws {CLI.count(doc['draws'])}  seed {doc['seed']}  "
         f"EUR, price level {doc['price_year']}, present value at {doc['base_year']}, "
         f"discount rate {doc['discount_rate'] if not isinstance(doc['discount_rate'], dict) else 'schedule'}, "
         f"horizon {doc['horizon']}"
@@ -148,25 +144,25 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
     _money_row(main, "Net present value", doc["npv"], mm)
     b = doc["bcr"]
     main.add_row("Benefit-cost ratio", num(b["mean"]), num(b["p5"]), num(b["p50"]), num(b["p95"]))
-    main.add_row("P(NPV > 0)", f"{doc['prob_npv_positive']:.1%}", "", "", "")
+    main.add_row("P(NPV > 0)", CLI.pct(doc["prob_npv_positive"], 1), "", "", "")
     pb = doc["payback_year"]
     share = share_pay_back(pb)
     main.add_row(
-        f"Payback year (of the {share:.0%} of draws that pay back)",
+        f"Payback year (of the {CLI.pct(share, 0)} of draws that pay back)",
         "",
-        _year(pb["p5"]),
-        _year(pb["p50"]),
-        _year(pb["p95"]),
+        CLI.year(pb["p5"]),
+        CLI.year(pb["p50"]),
+        CLI.year(pb["p95"]),
     )
     ir = doc.get("irr")
     if ir is not None:
 
         def pct(x: float) -> str:
-            return "none" if x != x else f"{x:.1%}"
+            return "none" if x != x else CLI.pct(x, 1)
 
-        notes = [f"{ir['share_none']:.0%} none"] if ir["share_none"] > 0 else []
+        notes = [f"{CLI.pct(ir['share_none'], 0)} none"] if ir["share_none"] > 0 else []
         if ir["share_multiple"] > 0:
-            notes.append(f"{ir['share_multiple']:.0%} several roots")
+            notes.append(f"{CLI.pct(ir['share_multiple'], 0)} several roots")
         main.add_row(
             "Internal rate of return",
             "",
@@ -200,7 +196,7 @@ def summary_renderable(doc: dict[str, Any]) -> Group:
             mp(d["benefits_pv"]["p50"]),
             mp(d["npv"]["p50"]),
             num(d["bcr"]["p50"]),
-            f"{d['prob_npv_positive']:.0%}",
+            CLI.pct(d["prob_npv_positive"], 0),
         )
     meanings = Text("\n".join(f"  {name}: {PERSPECTIVE_NOTES[name]}" for name in shown))
     tr = doc.get("transfers_in_study_benefits")
@@ -288,14 +284,14 @@ def programme_renderables(doc: dict[str, Any]) -> list[Any]:
     for key, d in items:
         t.add_row(
             key,
-            f"{d['participants']:,.0f}",
+            CLI.count(d["participants"]),
             _m(d["costs_pv"]["p50"]),
             _m(d["benefits_pv"]["p50"]),
             _m(d["npv"]["p50"]),
             _m(d["npv"]["p5"]),
             _m(d["npv"]["p95"]),
             num(d["bcr"]["p50"]),
-            f"{d['prob_npv_positive']:.0%}",
+            CLI.pct(d["prob_npv_positive"], 0),
         )
     ph = Table(
         title="Physical effects (summed over areas and years: unit-years changed)",
@@ -306,7 +302,7 @@ def programme_renderables(doc: dict[str, Any]) -> list[Any]:
             col, justify="left" if col in ("intervention", "outcome", "unit") else "right"
         )
     for key, d in doc["physical"]["totals"].items():
-        ph.add_row(key, "participants", "participant", f"{d['participants']:,.0f}", "", "", "")
+        ph.add_row(key, "participants", "participant", CLI.count(d["participants"]), "", "", "")
         for s, st in d.items():
             if s == "participants":
                 continue
@@ -314,9 +310,9 @@ def programme_renderables(doc: dict[str, Any]) -> list[Any]:
                 "",
                 s,
                 st["unit"],
-                f"{st['mean']:,.1f}",
-                f"{st['p5']:,.1f}",
-                f"{st['p50']:,.1f}",
-                f"{st['p95']:,.1f}",
+                CLI.num(st["mean"], 1),
+                CLI.num(st["p5"], 1),
+                CLI.num(st["p50"], 1),
+                CLI.num(st["p95"], 1),
             )
     return [t, ph]

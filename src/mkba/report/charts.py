@@ -51,6 +51,7 @@ from mkba.report.format import (
     tick_formatter,
 )
 from mkba.report.labels import Labels
+from mkba.texts import text as tr
 
 FORMATS = ("png", "svg")
 
@@ -483,9 +484,7 @@ def draw_stakeholders(cd: rd.ChartData, ctx: ChartContext) -> Figure:
                 facecolor="#BBBBBB",
                 hatch="////",
                 edgecolor="white",
-                label="transfer paid / loss"
-                if ctx.lang == "en"
-                else "betaalde overdracht / verlies",
+                label=tr("chart.transfer_paid_loss", ctx.lang),
             )
         )
     legend.append(
@@ -500,9 +499,7 @@ def draw_stakeholders(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     )
     _subtitle(
         ax,
-        "Means; every effect and every payer's costs, whatever the perspective"
-        if ctx.lang == "en"
-        else "Gemiddelden; alle effecten en de kosten van elke betaler, los van het perspectief",
+        tr("chart.means_every_effect_and_every", ctx.lang),
     )
     return fig
 
@@ -541,11 +538,7 @@ def draw_areas(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     _subtitle(
         ax,
         f"{ctx.labels.perspective(ctx.perspective).capitalize()} · "
-        + (
-            "costs to the left, benefits to the right (means); NPV with P5–P95"
-            if ctx.lang == "en"
-            else "kosten naar links, baten naar rechts (gemiddelden); saldo met P5–P95"
-        ),
+        + (tr("chart.costs_to_the_left_benefits_to", ctx.lang)),
     )
     return fig
 
@@ -620,11 +613,7 @@ def draw_fan(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     _subtitle(
         ax,
         f"{ctx.labels.perspective(ctx.perspective).capitalize()} · "
-        + (
-            f"benefits minus costs per year, to {ctx.horizon}"
-            if ctx.lang == "en"
-            else f"baten min kosten per jaar, tot {ctx.horizon}"
-        ),
+        + (tr("chart.benefits_minus_costs_per_year_to", ctx.lang, horizon=ctx.horizon)),
     )
     return fig
 
@@ -693,11 +682,7 @@ def draw_npv(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     _subtitle(
         ax,
         f"{ctx.labels.perspective(ctx.perspective).capitalize()} · "
-        + (
-            f"{format_int(m.get('draws', ctx.draws), ctx.lang)} draws"
-            if ctx.lang == "en"
-            else f"{format_int(m.get('draws', ctx.draws), ctx.lang)} trekkingen"
-        ),
+        + (tr("chart.draws", ctx.lang, n=format_int(m.get("draws", ctx.draws), ctx.lang))),
     )
     return fig
 
@@ -735,11 +720,11 @@ def draw_drivers(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     _subtitle(
         ax,
         (
-            f"Spearman rank correlation over {format_int(cd.meta.get('draws', ctx.draws), 'en')} "
-            "draws; a screening measure, not a variance decomposition"
-            if ctx.lang == "en"
-            else f"Spearman-rangcorrelatie over {format_int(cd.meta.get('draws', ctx.draws), 'nl')}"
-            " trekkingen; een verkenning, geen variantiedecompositie"
+            tr(
+                "chart.drivers.sub",
+                ctx.lang,
+                n=format_int(cd.meta.get("draws", ctx.draws), ctx.lang),
+            )
         ),
     )
     return fig
@@ -876,7 +861,7 @@ def draw_variants(cd: rd.ChartData, ctx: ChartContext) -> Figure:
     ax1.barh(
         y + h / 2, f["benefits_p50"], height=h, color=BENEFIT, label=ctx.t("variants.benefits")
     )
-    ax1.set_yticks(y, [_wrap(str(v), 26) for v in f["variant"]])
+    ax1.set_yticks(y, [_wrap(str(v), 26) for v in f["label"]])
     current = cd.meta.get("current")
     for tick, v in zip(ax1.get_yticklabels(), f["variant"], strict=True):
         if current is not None and str(v) == str(current):
@@ -944,7 +929,7 @@ def _discount_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
 def _variants_data(run: rd.RunData, labels: Labels) -> rd.ChartData | None:
     if "variants" not in run.extras:
         return None
-    cd = rd.variants(run.extras["variants"], perspective=run.perspective)
+    cd = rd.variants(run.extras["variants"], perspective=run.perspective, lang=labels.lang)
     cd.meta["current"] = run.summary.get("variant") or run.summary.get("scenario")
     return cd
 

@@ -17,73 +17,8 @@ from matplotlib.ticker import FuncFormatter
 
 from mkba.output import atomic_write_bytes
 from mkba.report.charts import BENEFIT, COST, FORMATS, NET, chart_style, figure_bytes
-from mkba.report.format import choose_scale, format_number, format_pct, scale_label
-
-WORDS: dict[str, tuple[str, str]] = {
-    "voi.title": (
-        "What is it worth to know more before deciding?",
-        "Wat is meer kennis vooraf waard?",
-    ),
-    "voi.x": (
-        "Expected value of partial perfect information ({unit}, price level {py})",
-        "Verwachte waarde van gedeeltelijk perfecte informatie ({unit}, prijspeil {py})",
-    ),
-    "voi.evpi": ("EVPI (everything known): {v}", "EVPI (alles bekend): {v}"),
-    "voi.sub": (
-        "Top parameters; bars: estimate, whiskers: ±2 standard errors. Decision: {opts}.",
-        "Belangrijkste parameters; staaf: schatting, lijn: ±2 standaardfouten. Keuze: {opts}.",
-    ),
-    "alloc.title": (
-        "Budget against the best achievable result",
-        "Budget tegen het best haalbare resultaat",
-    ),
-    "alloc.x": (
-        "Total programme budget ({unit}, price level {py})",
-        "Totaal programmabudget ({unit}, prijspeil {py})",
-    ),
-    "alloc.best": ("best allocation", "beste verdeling"),
-    "alloc.ref": ("scenario's allocation, scaled", "verdeling van het scenario, geschaald"),
-    "alloc.areas": ("Share of the budget per area", "Aandeel van het budget per gebied"),
-    "alloc.sub": (
-        "Objective: {obj}. Left: efficient frontier; right: shares at the chosen budget.",
-        "Doel: {obj}. Links: efficiënte grens; rechts: aandelen bij het gekozen budget.",
-    ),
-    "alloc.opt": ("optimum", "optimum"),
-    "alloc.scen": ("scenario", "scenario"),
-    "disc.title": (
-        "Where does the programme fail? Peeling trajectory (PRIM)",
-        "Waar faalt het programma? Pelpad (PRIM)",
-    ),
-    "disc.x": (
-        "Coverage (share of all draws of interest in the box)",
-        "Dekking (aandeel van alle relevante trekkingen in de doos)",
-    ),
-    "disc.y": (
-        "Density (share of the box's draws that are of interest)",
-        "Dichtheid (aandeel relevante trekkingen in de doos)",
-    ),
-    "disc.sub": (
-        "Draws of interest: {cond}. Colour: number of restricted parameters; ring: chosen box.",
-        "Relevante trekkingen: {cond}. Kleur: aantal begrensde parameters; ring: gekozen doos.",
-    ),
-    "acc.title": (
-        "Acceptability: how likely is a positive NPV?",
-        "Aanvaardbaarheid: hoe waarschijnlijk is een positieve NCW?",
-    ),
-    "acc.rate": ("Discount rate", "Discontovoet"),
-    "acc.factor": ("Cost overrun factor (costs × k)", "Kostenoverschrijdingsfactor (kosten × k)"),
-    "acc.y": ("P(NPV > 0)", "P(NCW > 0)"),
-    "acc.sub": (
-        "Same draws at every point (common random numbers).",
-        "Dezelfde trekkingen in elk punt (gemeenschappelijke toevalsgetallen).",
-    ),
-    "acc.scenario": ("scenario", "scenario"),
-}
-
-
-def w(key: str, lang: str, **kw: Any) -> str:
-    en, nl = WORDS[key]
-    return (nl if lang == "nl" else en).format(**kw)
+from mkba.report.format import choose_scale, format_number, format_pct, format_plain, scale_label
+from mkba.texts import text as tr
 
 
 def _figure(title: str, sub: str, width: float = 8.0, height: float = 5.2) -> Figure:
@@ -96,7 +31,7 @@ def _figure(title: str, sub: str, width: float = 8.0, height: float = 5.2) -> Fi
 
 
 def option_label(option: str, lang: str) -> str:
-    return "niets doen" if lang == "nl" and option == "do nothing" else option
+    return tr("decide.do_nothing", lang) if option == "do nothing" else option
 
 
 def _short(path: str) -> str:
@@ -114,8 +49,8 @@ def draw_voi(doc: dict[str, Any], table: Any, lang: str) -> Figure:
     sc = choose_scale([evpi, *t["evppi"]])
     div = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[sc]
     fig = _figure(
-        w("voi.title", lang),
-        w("voi.sub", lang, opts=" / ".join(option_label(o, lang) for o in options)),
+        tr("decide.voi.title", lang),
+        tr("decide.voi.sub", lang, opts=" / ".join(option_label(o, lang) for o in options)),
         height=max(3.5, 0.32 * len(t) + 1.8),
     )
     ax = fig.add_subplot()
@@ -125,7 +60,11 @@ def draw_voi(doc: dict[str, Any], table: Any, lang: str) -> Figure:
     ax.set_yticks(y, [_short(g) for g in t["group"]], fontsize=8)
     ax.axvline(evpi / div, color=COST, lw=1.2, ls="--")
     ax.annotate(
-        w("voi.evpi", lang, v=format_number(evpi / div, lang, 2) + " " + scale_label(sc, lang)),
+        tr(
+            "decide.voi.evpi",
+            lang,
+            v=format_number(evpi / div, lang, 2) + " " + scale_label(sc, lang),
+        ),
         (evpi / div, 1.0),
         xycoords=("data", "axes fraction"),
         xytext=(-4, -12),
@@ -134,7 +73,7 @@ def draw_voi(doc: dict[str, Any], table: Any, lang: str) -> Figure:
         fontsize=8,
         color=COST,
     )
-    ax.set_xlabel(w("voi.x", lang, unit=scale_label(sc, lang), py=price_year))
+    ax.set_xlabel(tr("decide.voi.x", lang, unit=scale_label(sc, lang), py=price_year))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, lang, 2)))
     return fig
 
@@ -155,24 +94,36 @@ def draw_allocate(doc: dict[str, Any], tables: dict[str, Any], lang: str) -> Fig
     sc = choose_scale([*list(f["budget"]), budget])
     div = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[sc]
     kind = str(doc["objective"]).split(":")[0]
-    fig = _figure(w("alloc.title", lang), w("alloc.sub", lang, obj=label), width=10.0)
+    fig = _figure(
+        tr("decide.alloc.title", lang), tr("decide.alloc.sub", lang, obj=label), width=10.0
+    )
     ax, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1.0])
     if kind == "prob":
         yv, yr, fmt = f["objective"], f["reference_objective"], (lambda v, p: format_pct(v, lang))
-        ax.set_ylabel(w("acc.y", lang))
+        ax.set_ylabel(tr("decide.acc.y", lang))
     else:
         ys = choose_scale(list(f["objective"]) + list(f["reference_objective"]))
         yd = {"bn": 1e9, "m": 1e6, "k": 1e3, "unit": 1.0}[ys]
         yv, yr = f["objective"] / yd, f["reference_objective"] / yd
         fmt = lambda v, p: format_number(v, lang, 2)  # noqa: E731
         ax.set_ylabel(f"{label} ({scale_label(ys, lang)}, {price_year})")
-    ax.plot(f["budget"] / div, yv, color=BENEFIT, marker="o", lw=2, label=w("alloc.best", lang))
-    ax.plot(f["budget"] / div, yr, color=NET, marker="s", lw=1, ls="--", label=w("alloc.ref", lang))
+    ax.plot(
+        f["budget"] / div, yv, color=BENEFIT, marker="o", lw=2, label=tr("decide.alloc.best", lang)
+    )
+    ax.plot(
+        f["budget"] / div,
+        yr,
+        color=NET,
+        marker="s",
+        lw=1,
+        ls="--",
+        label=tr("decide.alloc.ref", lang),
+    )
     ax.axvline(budget / div, color="#777777", lw=0.8, ls=":")
     ax.axhline(0, color="#444444", lw=0.6)
     ax.yaxis.set_major_formatter(FuncFormatter(fmt))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_number(v, lang, 1)))
-    ax.set_xlabel(w("alloc.x", lang, unit=scale_label(sc, lang), py=price_year))
+    ax.set_xlabel(tr("decide.alloc.x", lang, unit=scale_label(sc, lang), py=price_year))
     ax.legend(loc="best", fontsize=8)
     a = tables["by_area"]
     cells = tables["cells"]
@@ -180,19 +131,19 @@ def draw_allocate(doc: dict[str, Any], tables: dict[str, Any], lang: str) -> Fig
         cells.groupby("area", sort=False)["scenario_amount"].sum() if "area" in cells else None
     )
     y = np.arange(len(a))[::-1]
-    ax2.barh(y + 0.2, a["share"], height=0.4, color=BENEFIT, label=w("alloc.opt", lang))
+    ax2.barh(y + 0.2, a["share"], height=0.4, color=BENEFIT, label=tr("decide.alloc.opt", lang))
     if ref_share is not None:
         rs = ref_share.reindex(a["area"]).to_numpy() / scenario_budget
-        ax2.barh(y - 0.2, rs, height=0.4, color="#BBBBBB", label=w("alloc.scen", lang))
+        ax2.barh(y - 0.2, rs, height=0.4, color="#BBBBBB", label=tr("decide.alloc.scen", lang))
     ax2.set_yticks(y, list(a["area"]), fontsize=7.5)
     ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, lang)))
-    ax2.set_title(w("alloc.areas", lang), fontsize=9, loc="left")
+    ax2.set_title(tr("decide.alloc.areas", lang), fontsize=9, loc="left")
     ax2.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def draw_discover(traj: Any, condition: str, lang: str) -> Figure:
-    fig = _figure(w("disc.title", lang), w("disc.sub", lang, cond=condition))
+    fig = _figure(tr("decide.disc.title", lang), tr("decide.disc.sub", lang, cond=condition))
     ax = fig.add_subplot()
     for box, t in traj.groupby("box"):
         s = ax.scatter(
@@ -219,30 +170,30 @@ def draw_discover(traj: Any, condition: str, lang: str) -> Figure:
         fig.colorbar(s, ax=ax, label="#")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(w("disc.x", lang))
-    ax.set_ylabel(w("disc.y", lang))
+    ax.set_xlabel(tr("decide.disc.x", lang))
+    ax.set_ylabel(tr("decide.disc.y", lang))
     return fig
 
 
 def draw_acceptability(rate: Any, over: Any, scenario_rate: Any, lang: str) -> Figure:
-    fig = _figure(w("acc.title", lang), w("acc.sub", lang), width=10.0, height=4.4)
+    fig = _figure(tr("decide.acc.title", lang), tr("decide.acc.sub", lang), width=10.0, height=4.4)
     ax, ax2 = fig.subplots(1, 2, sharey=True)
     ax.plot(rate["rate"], rate["prob_npv_positive"], color=BENEFIT, lw=2)
     if isinstance(scenario_rate, int | float) and math.isfinite(scenario_rate):
         ax.axvline(scenario_rate, color="#777777", ls=":", lw=0.9)
         ax.annotate(
-            w("acc.scenario", lang),
+            tr("decide.acc.scenario", lang),
             (scenario_rate, 0.02),
             xytext=(3, 0),
             textcoords="offset points",
             fontsize=8,
         )
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_pct(v, lang, 1)))
-    ax.set_xlabel(w("acc.rate", lang))
-    ax.set_ylabel(w("acc.y", lang))
+    ax.set_xlabel(tr("decide.acc.rate", lang))
+    ax.set_ylabel(tr("decide.acc.y", lang))
     ax2.plot(over["overrun_factor"], over["prob_npv_positive"], color=COST, lw=2)
     ax2.axvline(1.0, color="#777777", ls=":", lw=0.9)
-    ax2.set_xlabel(w("acc.factor", lang))
+    ax2.set_xlabel(tr("decide.acc.factor", lang))
     for a in (ax, ax2):
         a.set_ylim(0, 1.02)
         a.axhline(0.5, color="#BBBBBB", lw=0.6)
@@ -352,72 +303,6 @@ def render(decisions: dict[str, dict[str, Any]], lang: str) -> list[Any]:
     return out
 
 
-SECTION: dict[str, tuple[str, str]] = {
-    "title": ("Deciding", "Beslissen"),
-    "intro": (
-        "Analyses run on the same draws as this scenario (common random numbers) to support "
-        "choices: {kinds}.",
-        "Analyses op dezelfde trekkingen als dit scenario (gemeenschappelijke toevalsgetallen) "
-        "ter ondersteuning van keuzes: {kinds}.",
-    ),
-    "voi": ("value of information", "waarde van informatie"),
-    "allocate": ("allocation of the budget", "verdeling van het budget"),
-    "discover": ("where the programme fails", "waar het programma faalt"),
-    "acceptability": ("acceptability", "aanvaardbaarheid"),
-    "voi.h": ("What is it worth to know more?", "Wat is meer kennis waard?"),
-    "voi.p": (
-        "Choosing between {options} ({output}): the expected value of perfect information is "
-        "{evpi} (standard error {se}). No study that resolves part of the uncertainty can be "
-        "worth more before committing. The parameters worth most to know:",
-        "Keuze tussen {options} ({output}): de verwachte waarde van perfecte informatie is "
-        "{evpi} (standaardfout {se}). Geen onderzoek dat een deel van de onzekerheid wegneemt "
-        "kan vooraf meer waard zijn. De parameters die het meest waard zijn om te kennen:",
-    ),
-    "param": ("Parameter or group", "Parameter of groep"),
-    "evppi": ("EVPPI", "EVPPI"),
-    "se": ("Standard error", "Standaardfout"),
-    "share": ("Share of EVPI", "Aandeel van EVPI"),
-    "alloc.h": ("Where should the money go?", "Waar moet het geld heen?"),
-    "alloc.p": (
-        "The allocation of {budget} that maximises {objective} ({output}) raises the expected "
-        "NPV from {ref} (the scenario's own allocation) to {best}; it is better in {beats} of "
-        "the draws. One more euro of budget at the optimum changes the expected NPV by "
-        "{shadow} euro.",
-        "De verdeling van {budget} die {objective} maximaliseert ({output}) verhoogt de "
-        "verwachte NCW van {ref} (de verdeling van het scenario) tot {best}; zij is beter in "
-        "{beats} van de trekkingen. Eén euro extra budget verandert bij het optimum de "
-        "verwachte NCW met {shadow} euro.",
-    ),
-    "area": ("Area", "Gebied"),
-    "domain": ("Domain", "Domein"),
-    "amount": ("Amount", "Bedrag"),
-    "marginal": ("Marginal NPV per extra euro", "Marginale NCW per extra euro"),
-    "disc.h": ("Under which assumptions does it fail?", "Onder welke aannames faalt het?"),
-    "disc.p": (
-        "{base} of the draws have {condition}. PRIM box {box} holds {coverage} of them "
-        "(coverage) and {density} of its draws have it (density), with:",
-        "{base} van de trekkingen heeft {condition}. PRIM-doos {box} bevat er {coverage} van "
-        "(dekking) en {density} van haar trekkingen heeft het (dichtheid), met:",
-    ),
-    "low": ("From", "Van"),
-    "high": ("To", "Tot"),
-    "quant": ("Quantiles", "Kwantielen"),
-    "acc.h": ("How likely is a positive result?", "Hoe waarschijnlijk is een positief saldo?"),
-    "acc.p": (
-        "P(NPV > 0) is {p} ({output}). The odds are even at a discount rate of {rate} and at "
-        "costs {k} times as high. Internal rate of return (P5, P50, P95): {irr}.",
-        "P(NCW > 0) is {p} ({output}). De kans is fifty-fifty bij een discontovoet van {rate} "
-        "en bij {k} keer zo hoge kosten. Interne rentabiliteit (P5, P50, P95): {irr}.",
-    ),
-    "cap": ("Chart of the {what} run ({folder}).", "Grafiek van de run {what} ({folder})."),
-}
-
-
-def s(key: str, lang: str, **kw: Any) -> str:
-    en, nl = SECTION[key]
-    return (nl if lang == "nl" else en).format(**kw)
-
-
 def _e(x: Any, lang: str) -> str:
     from mkba.report.format import format_eur
 
@@ -460,28 +345,39 @@ def document_blocks(
         head, _, tail = str(text).partition(".")
         if labels is None or tail != "npv":
             return str(text)
-        return f"{labels.perspective(head)}, {'NCW' if lang == 'nl' else 'NPV'}"
+        return f"{labels.perspective(head)}, {tr('decide.npv', lang)}"
 
     blocks: list[Any] = [
-        docm.Para([s("intro", lang, kinds=", ".join(s(k, lang) for k in decisions))], "lead")
+        docm.Para(
+            [
+                tr(
+                    "decide.sec.intro",
+                    lang,
+                    kinds=", ".join(tr(f"decide.sec.{k}", lang) for k in decisions),
+                )
+            ],
+            "lead",
+        )
     ]
 
     def fig(kind: str, d: dict[str, Any]) -> None:
         if KIND_CHARTS[kind] in charts:
             blocks.append(
-                docm.Figure(KIND_CHARTS[kind], s("cap", lang, what=kind, folder=d["path"].name))
+                docm.Figure(
+                    KIND_CHARTS[kind], tr("decide.sec.cap", lang, what=kind, folder=d["path"].name)
+                )
             )
 
     if "voi" in decisions:
         d = decisions["voi"]
         doc = d["doc"]
-        blocks.append(docm.Heading(s("voi.h", lang), 3))
+        blocks.append(docm.Heading(tr("decide.sec.voi.h", lang), 3))
         opts = " / ".join(option_label(o["option"], lang) for o in doc["options"])
         blocks.append(
             docm.Para(
                 [
-                    s(
-                        "voi.p",
+                    tr(
+                        "decide.sec.voi.p",
                         lang,
                         options=opts,
                         output=output(doc["output"]),
@@ -502,19 +398,26 @@ def document_blocks(
         ]
         blocks.append(
             docm.Table(
-                [s("param", lang), s("evppi", lang), s("se", lang), s("share", lang)], rows, "lrrr"
+                [
+                    tr("decide.sec.param", lang),
+                    tr("decide.sec.evppi", lang),
+                    tr("decide.sec.se", lang),
+                    tr("decide.sec.share", lang),
+                ],
+                rows,
+                "lrrr",
             )
         )
         fig("voi", d)
     if "allocate" in decisions:
         d = decisions["allocate"]
         doc = d["doc"]
-        blocks.append(docm.Heading(s("alloc.h", lang), 3))
+        blocks.append(docm.Heading(tr("decide.sec.alloc.h", lang), 3))
         blocks.append(
             docm.Para(
                 [
-                    s(
-                        "alloc.p",
+                    tr(
+                        "decide.sec.alloc.p",
                         lang,
                         budget=_e(doc["budget"], lang),
                         objective=objective_label(doc["objective_label"], lang),
@@ -539,7 +442,12 @@ def document_blocks(
             ]
             blocks.append(
                 docm.Table(
-                    [s(dim, lang), s("amount", lang), "%", s("marginal", lang)],
+                    [
+                        tr(f"decide.sec.{dim}", lang),
+                        tr("decide.sec.amount", lang),
+                        "%",
+                        tr("decide.sec.marginal", lang),
+                    ],
                     rows,
                     "lrrr",
                     kind="small",
@@ -549,13 +457,13 @@ def document_blocks(
     if "discover" in decisions:
         d = decisions["discover"]
         doc = d["doc"]
-        blocks.append(docm.Heading(s("disc.h", lang), 3))
+        blocks.append(docm.Heading(tr("decide.sec.disc.h", lang), 3))
         for b in doc["boxes"][:2]:
             blocks.append(
                 docm.Para(
                     [
-                        s(
-                            "disc.p",
+                        tr(
+                            "decide.sec.disc.p",
                             lang,
                             base=_p(doc["base_rate"], lang),
                             condition=str(doc["condition"]).replace(
@@ -579,7 +487,12 @@ def document_blocks(
             ]
             blocks.append(
                 docm.Table(
-                    [s("param", lang), s("low", lang), s("high", lang), s("quant", lang)],
+                    [
+                        tr("decide.sec.param", lang),
+                        tr("decide.sec.low", lang),
+                        tr("decide.sec.high", lang),
+                        tr("decide.sec.quant", lang),
+                    ],
                     rows,
                     "lrrr",
                     kind="small",
@@ -590,13 +503,13 @@ def document_blocks(
         d = decisions["acceptability"]
         doc = d["doc"]
         ir = doc["irr"]
-        blocks.append(docm.Heading(s("acc.h", lang), 3))
+        blocks.append(docm.Heading(tr("decide.sec.acc.h", lang), 3))
         k = doc.get("overrun_at_even_odds")
         blocks.append(
             docm.Para(
                 [
-                    s(
-                        "acc.p",
+                    tr(
+                        "decide.sec.acc.p",
                         lang,
                         p=_p(doc["prob_npv_positive"], lang),
                         output=output(doc["output"]),
@@ -611,26 +524,6 @@ def document_blocks(
     return blocks
 
 
-_NL_ITEMS = (
-    ("E[NPV] best", "E[NCW] beste verdeling"),
-    ("E[NPV] scenario allocation", "E[NCW] verdeling van het scenario"),
-    ("share of draws better", "aandeel trekkingen beter"),
-    ("shadow price (NPV per euro)", "schaduwprijs (NCW per euro)"),
-    ("EVPI se", "EVPI standaardfout"),
-    ("area ", "gebied "),
-    ("domain ", "domein "),
-    ("frontier ", "grens "),
-    ("box ", "doos "),
-    (" coverage", " dekking"),
-    (" density", " dichtheid"),
-    (" from", " van"),
-    (" to", " tot"),
-    ("discount rate ", "discontovoet "),
-    ("overrun factor ", "overschrijdingsfactor "),
-    ("P(NPV > 0)", "P(NCW > 0)"),
-)
-
-
 def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     """One row per figure of the decision runs: analysis, item, amount / share / value."""
     rows: list[dict[str, Any]] = []
@@ -643,7 +536,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
     if "voi" in decisions:
         doc = decisions["voi"]["doc"]
         add("voi", "EVPI", doc["evpi"])
-        add("voi", "EVPI se", doc["evpi_se"])
+        add("voi", tr("decide.wb.evpi_se", lang), doc["evpi_se"])
         for r in doc["evppi"]:
             add("voi", f"EVPPI {r['group']}", r["evppi"], r["share_of_evpi"])
     if "allocate" in decisions:
@@ -651,23 +544,23 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         add("allocate", "budget", doc["budget"])
         add(
             "allocate",
-            "E[NPV] best",
+            tr("decide.wb.best", lang),
             doc["optimum"]["npv_mean"],
             doc["optimum"]["prob_npv_positive"],
         )
         add(
             "allocate",
-            "E[NPV] scenario allocation",
+            tr("decide.wb.scenario_allocation", lang),
             doc["scenario_allocation"]["npv_mean"],
             doc["scenario_allocation"]["prob_npv_positive"],
         )
-        add("allocate", "share of draws better", None, doc["beats_scenario_allocation"])
-        add("allocate", "shadow price (NPV per euro)", None, None, doc["shadow_price"])
+        add("allocate", tr("decide.wb.share_better", lang), None, doc["beats_scenario_allocation"])
+        add("allocate", tr("decide.wb.shadow_price", lang), None, None, doc["shadow_price"])
         for dim in ("area", "domain"):
             for r in doc[f"by_{dim}"]:
                 add(
                     "allocate",
-                    f"{dim} {r[dim]}",
+                    tr(f"decide.wb.{dim}", lang, id=r[dim]),
                     r["amount"],
                     r["share"],
                     r["marginal_npv_per_euro"],
@@ -675,7 +568,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         for r in doc["frontier"]:
             add(
                 "allocate",
-                f"frontier {r['budget_factor']:g}",
+                tr("decide.wb.frontier", lang, factor=format_plain(r["budget_factor"], lang)),
                 r["budget"],
                 r["prob_npv_positive"],
                 r["objective"],
@@ -683,18 +576,19 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
     if "discover" in decisions:
         doc = decisions["discover"]["doc"]
         for b in doc["boxes"]:
-            add("discover", f"box {b['box']} coverage", None, b["coverage"])
-            add("discover", f"box {b['box']} density", None, b["density"])
+            add("discover", tr("decide.wb.coverage", lang, box=b["box"]), None, b["coverage"])
+            add("discover", tr("decide.wb.density", lang, box=b["box"]), None, b["density"])
             for r in b["limits"]:
-                add("discover", f"box {b['box']} {r['parameter']} from", None, None, r["low"])
-                add("discover", f"box {b['box']} {r['parameter']} to", None, None, r["high"])
+                for end, v in (("from", r["low"]), ("to", r["high"])):
+                    item = tr(f"decide.wb.{end}", lang, box=b["box"], parameter=r["parameter"])
+                    add("discover", item, None, None, v)
     if "acceptability" in decisions:
         doc = decisions["acceptability"]["doc"]
-        add("acceptability", "P(NPV > 0)", None, doc["prob_npv_positive"])
+        add("acceptability", tr("decide.acc.y", lang), None, doc["prob_npv_positive"])
         for r in doc["discount"]:
             add(
                 "acceptability",
-                f"discount rate {r['rate']:.4f}",
+                tr("decide.wb.rate", lang, rate=format_number(r["rate"], lang, 4)),
                 None,
                 r["prob_npv_positive"],
                 r["rate"],
@@ -702,7 +596,7 @@ def workbook_rows(decisions: dict[str, dict[str, Any]], lang: str) -> list[dict[
         for r in doc["overrun"]:
             add(
                 "acceptability",
-                f"overrun factor {r['overrun_factor']:.2f}",
+                tr("decide.wb.overrun", lang, k=format_number(r["overrun_factor"], lang, 2)),
                 r["npv_mean"],
                 r["prob_npv_positive"],
                 r["overrun_factor"],

@@ -9,6 +9,7 @@ assumptions and sources; how to reproduce the run.
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from mkba.report.format import (
     table_scale,
 )
 from mkba.report.labels import Labels, origin_text, unit_text
+from mkba.texts import text as tr
 
 # --- blocks --------------------------------------------------------------------------------
 
@@ -55,7 +57,16 @@ class Small:
     text: str
 
 
-Inline = str | Link | Strong | Code | Small
+@dataclass(frozen=True)
+class Foreign:
+    """Text quoted as written in English (the parameter library's assumptions and notes) in a
+    document of another language; renderers mark it ``lang="en"``."""
+
+    text: str
+    small: bool = False
+
+
+Inline = str | Link | Strong | Code | Small | Foreign
 Cell = str | Inline | list[Inline]
 
 
@@ -116,326 +127,6 @@ class Document:
 
 
 # --- words -------------------------------------------------------------------------------------
-
-_W: dict[str, tuple[str, str]] = {
-    "doc.title": (
-        "Social cost-benefit analysis: {title}",
-        "Maatschappelijke kosten-batenanalyse: {title}",
-    ),
-    "doc.subtitle": (
-        "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo draws · mkba {version}",
-        "Scenario {scenario}{variant} · run {run_id} · {draws} Monte Carlo-trekkingen · mkba {version}",
-    ),
-    "sec.claim": (
-        "Evidence first, the 2021 claim second",
-        "Eerst het bewijs, dan de claim van 2021",
-    ),
-    "claim.intro": (
-        "The published claim for these areas (2021: about EUR 5.8 bn of benefits for EUR 3.8 bn "
-        "of public money, benefit savings above EUR 1.8 bn) is reproduced only by calibrating the "
-        "effect sizes to it. {factors} The evidence scenario keeps every effect at what the "
-        "cited evaluations support (its prior, no calibration). Both are shown below, the "
-        "welfare perspective (CPB/PBL) first, then the public budgets, then the perspective of "
-        "the 2021 study, which counts benefit savings as a social benefit.",
-        "De gepubliceerde claim voor deze gebieden (2021: ongeveer EUR 5,8 mld aan baten voor "
-        "EUR 3,8 mld publiek geld, besparing op uitkeringen boven EUR 1,8 mld) is alleen te "
-        "reproduceren door de effectgroottes daarop te kalibreren. {factors} Het bewijsscenario "
-        "houdt elk effect op wat de aangehaalde evaluaties ondersteunen (de a-priori-verdeling, "
-        "geen kalibratie). Hieronder staan beide, eerst het welvaartsperspectief (CPB/PBL), dan "
-        "de overheidsbudgetten, dan het perspectief van de studie uit 2021, die besparingen op "
-        "uitkeringen als maatschappelijke baat telt.",
-    ),
-    "claim.factor": (
-        "The calibration multiplies {what} by {factor}.",
-        "De kalibratie vermenigvuldigt {what} met {factor}.",
-    ),
-    "claim.physical": (
-        "What each needs in physical units ({year}, full strength, summed over the areas)",
-        "Wat elk vraagt in fysieke eenheden ({year}, volle sterkte, opgeteld over de gebieden)",
-    ),
-    "claim.prior": (
-        "Of {draws} draws of the evidence scenario, {share} reach both study benefits of at "
-        "least EUR 5.8 bn and benefit savings of at least EUR 1.8 bn: the prior probability of "
-        "the 2021 headline.",
-        "Van de {draws} trekkingen van het bewijsscenario halen er {share} zowel baten van "
-        "minstens EUR 5,8 mld in het studieperspectief als een besparing op uitkeringen van "
-        "minstens EUR 1,8 mld: de a-priorikans op de kop van 2021.",
-    ),
-    "claim.switching": (
-        "For the welfare NPV to be positive (on average; one effect at a time, everything else "
-        "as drawn), the programme would have to keep "
-        "about {people} people off bijstand in {year} (the evidence gives {people_ev}), or avoid "
-        "about {crimes} registered crimes that year (the evidence gives {crimes_ev}).",
-        "Voor een positief welvaartssaldo (gemiddeld; één effect tegelijk, de rest zoals "
-        "getrokken) zou het programma in {year} ongeveer "
-        "{people} mensen uit de bijstand moeten houden (het bewijs geeft {people_ev}), of dat "
-        "jaar ongeveer {crimes} geregistreerde misdrijven moeten voorkomen (het bewijs geeft "
-        "{crimes_ev}).",
-    ),
-    "role.evidence": (
-        "evidence (no calibration)",
-        "bewijs (geen kalibratie)",
-    ),
-    "role.reconstruction": (
-        "reconstruction of the 2021 claim (calibrated)",
-        "reconstructie van de claim van 2021 (gekalibreerd)",
-    ),
-    "col.scenario": ("Scenario", "Scenario"),
-    "col.effect": ("Effect", "Effect"),
-    "col.baseline": ("Without programme", "Zonder programma"),
-    "sec.headline": ("Headline", "Kern"),
-    "sec.perspectives": ("Three perspectives", "Drie perspectieven"),
-    "sec.stakeholders": ("Who pays and who gains", "Wie betaalt en wie wint"),
-    "sec.uncertainty": ("Uncertainty", "Onzekerheid"),
-    "sec.drivers": ("What drives the result", "Wat het resultaat bepaalt"),
-    "sec.variants": ("Investment variants", "Investeringsvarianten"),
-    "sec.deciding": ("Deciding", "Beslissen"),
-    "sec.assumptions": ("Assumptions and sources", "Aannames en bronnen"),
-    "sec.reproduce": ("How to reproduce this run", "Deze run reproduceren"),
-    "kf.costs": ("Costs (PV)", "Kosten (contante waarde)"),
-    "kf.benefits": ("Benefits (PV to {horizon})", "Baten (contante waarde tot {horizon})"),
-    "kf.npv": ("Net present value", "Saldo"),
-    "kf.bcr": ("Benefit-cost ratio", "Baten-kostenverhouding"),
-    "kf.prob": ("Chance NPV > 0", "Kans op positief saldo"),
-    "kf.payback": ("Paid back in (median)", "Terugverdiend in (mediaan)"),
-    "kf.range": ("90% interval {range}", "90%-interval {range}"),
-    "kf.draws": ("of {draws} draws", "van {draws} trekkingen"),
-    "kf.never": ("{share} not by {horizon}", "{share} niet vóór {horizon}"),
-    "headline": (
-        "In the {perspective} perspective the programme costs {costs} and yields {benefits} in "
-        "monetised benefits up to {horizon}: {bcr} per euro of costs. The net present value is "
-        "{npv}; it is positive in {prob} of the draws.",
-        "In het perspectief {perspective} kost het programma {costs} en levert het tot {horizon} "
-        "{benefits} aan in geld uitgedrukte baten op: {bcr} per euro kosten. Het saldo is "
-        "{npv}; het is positief in {prob} van de trekkingen.",
-    ),
-    "headline.largest": (
-        "Largest benefit: {stream}, {value}.",
-        "Grootste baat: {stream}, {value}.",
-    ),
-    "reading": (
-        "How to read the numbers: euros of price level {price_year}, present values at "
-        "{base_year}, discounted at {rate} a year (real), benefits counted to {horizon}. "
-        "Figures are medians (P50) of {draws} Monte Carlo draws unless a mean is stated; the 90% "
-        "interval runs from the 5th to the 95th percentile (P5–P95). Effects marked PM are "
-        "named but not monetised.",
-        "Leeswijzer: euro's van prijspeil {price_year}, contante waarden in {base_year}, "
-        "verdisconteerd met {rate} per jaar (reëel), baten geteld tot en met {horizon}. Bedragen "
-        "zijn medianen (P50) van {draws} Monte Carlo-trekkingen, tenzij een gemiddelde is "
-        "vermeld; het 90%-interval loopt van het 5e tot het 95e percentiel (P5–P95). Effecten "
-        "met PM zijn benoemd maar niet in geld uitgedrukt.",
-    ),
-    "cap.summary": (
-        "Costs and benefits by stream, with effects not monetised (PM).",
-        "Kosten en baten per effect, met de niet in geld uitgedrukte effecten (PM).",
-    ),
-    "cap.waterfall": (
-        "From the costs, stream by stream, to the net present value (means, which add up).",
-        "Van de kosten, effect voor effect, naar het saldo (gemiddelden, die optellen).",
-    ),
-    "persp.intro": (
-        "The same draws give three answers to three questions. Never add numbers from "
-        "different perspectives.",
-        "Dezelfde trekkingen geven drie antwoorden op drie vragen. Tel getallen uit "
-        "verschillende perspectieven nooit bij elkaar op.",
-    ),
-    "persp.welfare": (
-        "Does society as a whole gain? The MKBA of the CPB/PBL guidance: real resource effects "
-        "only (care not needed, crime damage avoided, production, housing value); transfers "
-        "such as benefit payments and taxes net to zero; the costs of all payers, housing "
-        "associations included.",
-        "Wordt Nederland als geheel er beter van? De MKBA volgens de leidraad van CPB/PBL: "
-        "alleen reële effecten (zorg die niet nodig is, vermeden schade door criminaliteit, "
-        "productie, woonwaarde); overdrachten zoals uitkeringen en belastingen vallen tegen "
-        "elkaar weg; de kosten van alle betalers, woningcorporaties inbegrepen.",
-    ),
-    "persp.fiscal": (
-        "What does it do to public budgets? Only flows into and out of the budgets of the "
-        "national government, municipalities and health insurers (Zvw), including benefit "
-        "payments saved and taxes received.",
-        "Wat betekent het voor de overheidsbegrotingen? Alleen geldstromen van en naar de "
-        "budgetten van Rijk, gemeenten en zorgverzekeraars (Zvw), inclusief bespaarde "
-        "uitkeringen en ontvangen belastingen.",
-    ),
-    "persp.study": (
-        "The accounting of the 2021 headline: savings on benefit payments count as a social "
-        "benefit, against the public costs. It is not a welfare measure: {transfers} of its "
-        "benefits (P50) are transfers, a gain to public budgets and a loss to residents.",
-        "De rekenwijze van de kop uit 2021: besparingen op uitkeringen tellen als "
-        "maatschappelijke baat, tegenover de publieke kosten. Het is geen welvaartsmaat: "
-        "{transfers} van de baten (P50) zijn overdrachten, winst voor de overheid en verlies "
-        "voor bewoners.",
-    ),
-    "persp.this": ("this report's perspective", "perspectief van dit rapport"),
-    "sh.intro": (
-        "The stakeholder view counts every effect and every payer's programme costs, whatever "
-        "the perspective; a transfer is a gain for one stakeholder and a loss for another, so "
-        "the stakeholders' net results add up to the welfare result. Means over the draws.",
-        "Het actorenperspectief telt alle effecten en de programmakosten van elke betaler, los "
-        "van het perspectief; een overdracht is winst voor de een en verlies voor de ander, dus "
-        "de netto resultaten van de actoren tellen op tot het welvaartsresultaat. Gemiddelden "
-        "over de trekkingen.",
-    ),
-    "sh.public": (
-        "Public budgets together (national government, municipalities, health insurers): net "
-        "{net} (mean).",
-        "De publieke budgetten samen (Rijk, gemeenten, zorgverzekeraars): netto {net} "
-        "(gemiddelde).",
-    ),
-    "sh.most": (
-        "Largest net gain: {gain_k} ({gain}). Largest net cost: {loss_k} ({loss}).",
-        "Grootste netto winst: {gain_k} ({gain}). Grootste netto kosten: {loss_k} ({loss}).",
-    ),
-    "sh.caption": (
-        "Per stakeholder, means over the draws (the net also with its 90% interval).",
-        "Per actor, gemiddelden over de trekkingen (het netto ook met het 90%-interval).",
-    ),
-    "sh.gains": ("Gains", "Baten"),
-    "sh.losses": ("Transfers paid, losses", "Betaalde overdrachten, verliezen"),
-    "sh.costs": ("Programme costs", "Programmakosten"),
-    "cap.stakeholders": (
-        "Gains above zero, payments and losses below; the diamond is the net result.",
-        "Baten boven nul, kosten en verliezen onder nul; de ruit is het netto resultaat.",
-    ),
-    "cap.areas": (
-        "Per area, in the report's perspective: costs to the left, benefits to the right.",
-        "Per gebied, in het perspectief van dit rapport: kosten links, baten rechts.",
-    ),
-    "unc.text": (
-        "The net present value is positive in {prob} of the {draws} draws; its 90% interval "
-        "runs from {p5} to {p95}.",
-        "Het saldo is positief in {prob} van de {draws} trekkingen; het 90%-interval loopt "
-        "van {p5} tot {p95}.",
-    ),
-    "unc.payback": (
-        "The programme is paid back (cumulative discounted net cash flow above zero) in {year}: "
-        "the median over the draws that pay back; in {never} of the draws not by {horizon}.",
-        "Het programma is terugverdiend (cumulatieve verdisconteerde netto kasstroom boven "
-        "nul) in {year}: de mediaan van de trekkingen die terugverdienen; in {never} van de "
-        "trekkingen niet vóór {horizon}.",
-    ),
-    "unc.convergence": (
-        "Monte Carlo error: the standard error of the mean NPV is {se} ({rel} of the mean "
-        "costs); {status} ({criterion}).",
-        "Monte Carlo-fout: de standaardfout van het gemiddelde saldo is {se} ({rel} van de "
-        "gemiddelde kosten); {status} ({criterion}).",
-    ),
-    "unc.converged": ("converged", "geconvergeerd"),
-    "unc.not_converged": (
-        "not converged: run more draws",
-        "niet geconvergeerd: meer trekkingen nodig",
-    ),
-    "cap.npv": (
-        "Distribution of the net present value over the draws, with its cumulative distribution.",
-        "Verdeling van het saldo over de trekkingen, met de cumulatieve verdeling.",
-    ),
-    "cap.fan": (
-        "Net benefits per year to {horizon}, real (price level {price_year}) and undiscounted: "
-        "the bands hold 90%, 60% and 30% of the draws.",
-        "Netto baten per jaar tot {horizon}, reëel (prijspeil {price_year}) en niet "
-        "verdisconteerd: de banden bevatten 90%, 60% en 30% van de trekkingen.",
-    ),
-    "cap.cashflow": (
-        "Cumulative discounted net cash flow with its P10–P90 band and the payback year.",
-        "Cumulatieve verdisconteerde netto kasstroom met de P10–P90-band en het terugverdienjaar.",
-    ),
-    "drv.sens": (
-        "From the sensitivity run ({files}).",
-        "Uit de gevoeligheidsanalyse ({files}).",
-    ),
-    "drv.corr": (
-        "No sensitivity run was found next to this run, so this section ranks the sampled "
-        "parameters by their Spearman rank correlation with the net present value over the "
-        "draws of this run. It is a screening measure, not a variance decomposition: a "
-        "parameter with a wide but little-sampled range can matter more than its correlation "
-        "shows. For tornado diagrams, switching values and a discount-rate sweep, run "
-        "`mkba sensitivity` and report again with `--sensitivity`.",
-        "Naast deze run is geen gevoeligheidsanalyse gevonden. Deze paragraaf rangschikt "
-        "daarom de getrokken parameters naar hun Spearman-rangcorrelatie met het saldo over de "
-        "trekkingen van deze run. Dat is een verkenning, geen variantiedecompositie: een "
-        "parameter met een brede maar weinig getrokken bandbreedte kan meer uitmaken dan zijn "
-        "correlatie laat zien. Voor tornadodiagrammen, omslagwaarden en een reeks "
-        "discontovoeten: draai `mkba sensitivity` en maak het rapport opnieuw met `--sensitivity`.",
-    ),
-    "drv.none": (
-        "This run kept no sampled parameters (all are fixed), so nothing can be ranked.",
-        "Deze run heeft geen getrokken parameters (alles ligt vast); er valt niets te rangschikken.",
-    ),
-    "cap.drivers": (
-        "Rank correlation of the {n} most influential sampled parameters with the NPV.",
-        "Rangcorrelatie van de {n} invloedrijkste getrokken parameters met het saldo.",
-    ),
-    "cap.tornado": (
-        "The NPV with one parameter at a time at its low and high value, the others at base.",
-        "Het saldo met telkens één parameter op zijn lage en hoge waarde, de rest op de basis.",
-    ),
-    "cap.discount": (
-        "The NPV at other discount rates; the red dot marks where the median NPV turns negative.",
-        "Het saldo bij andere discontovoeten; de rode stip markeert waar het mediane saldo "
-        "negatief wordt.",
-    ),
-    "cap.discount.none": (
-        "The NPV at other discount rates: the median stays positive over the rates shown.",
-        "Het saldo bij andere discontovoeten: de mediaan blijft positief over de getoonde voeten.",
-    ),
-    "cap.variants": (
-        "Variants compared from the batch ({file}).",
-        "Varianten vergeleken uit de batch ({file}).",
-    ),
-    "sw.title": ("Switching values", "Omslagwaarden"),
-    "sw.text": (
-        "How far a parameter must move, all else at base, for the NPV to reach zero.",
-        "Hoe ver een parameter moet verschuiven, de rest op de basis, voordat het saldo nul wordt.",
-    ),
-    "sw.none": (
-        "{n} of {total} parameters do not turn the NPV negative anywhere in their range, "
-        "all else at base.",
-        "{n} van de {total} parameters maken het saldo nergens in hun bandbreedte negatief, "
-        "de rest op de basis.",
-    ),
-    "as.changed": ("Note: {note}.", "Let op: {note}."),
-    "as.scenario": ("Scenario settings", "Instellingen van het scenario"),
-    "as.params": ("Parameters", "Parameters"),
-    "as.params.text": (
-        "Every quantity of the model after calibration and overrides: its value or "
-        "distribution, unit and price year, and its source or the stated assumption. "
-        "{uncertain} of {total} are uncertain and sampled.",
-        "Elke grootheid van het model na kalibratie en aanpassingen: waarde of verdeling, "
-        "eenheid en prijspeil, en de bron of de gemaakte aanname. {uncertain} van de {total} "
-        "zijn onzeker en worden getrokken.",
-    ),
-    "as.areas": ("Area data", "Gegevens per gebied"),
-    "as.pm": ("Not monetised (PM)", "Niet in geld uitgedrukt (PM)"),
-    "as.missing": (
-        "The assumptions cannot be listed: {note}.",
-        "De aannames kunnen niet worden getoond: {note}.",
-    ),
-    "as.calibrated": ("calibrated", "gekalibreerd"),
-    "as.assumption": ("Assumption", "Aanname"),
-    "rep.text": (
-        "The same scenario and parameter files, the same settings and the same versions give "
-        "bit-identical numbers and the same run id, whatever the number of threads. Sampler "
-        "and chunk size come from the scenario file.",
-        "Dezelfde scenario- en parameterbestanden, dezelfde instellingen en dezelfde versies "
-        "geven bit-voor-bit dezelfde getallen en hetzelfde run-id, ongeacht het aantal threads. "
-        "Sampler en chunkgrootte komen uit het scenariobestand.",
-    ),
-    "rep.extras": (
-        "Tables of other runs used in this report: {files}.",
-        "Tabellen van andere runs in dit rapport: {files}.",
-    ),
-    "rep.batch": (
-        "This run is job {job} of the batch in {batch}; run the batch again to reproduce it.",
-        "Deze run is taak {job} van de batch in {batch}; draai de batch opnieuw om haar te "
-        "reproduceren.",
-    ),
-}
-
-
-def w(key: str, lang: str, **kw: Any) -> str:
-    text = _W[key][1 if lang == "nl" else 0]
-    return text.format(**kw) if kw else text
-
 
 # --- building the document -------------------------------------------------------------------
 
@@ -500,68 +191,83 @@ def _sources_cell(r: dict[str, Any], lang: str) -> list[Inline]:
     if _present(r.get("assumption")):
         if out:
             out.append(" ")
-        out.append(Strong(w("as.assumption", lang) + ":"))
-        out.append(" " + str(r["assumption"]))
+        out.append(Strong(tr("as.assumption", lang) + ":"))
+        out.append(" ")
+        out.append(quoted(str(r["assumption"]), lang))
     if _present(r.get("note")):
         out.append(" ")
-        out.append(Small(str(r["note"])))
+        out.append(quoted(str(r["note"]), lang, small=True))
     if _present(r.get("calibrated")):
         out.append(" ")
-        out.append(Small(f"[{w('as.calibrated', lang)}: {r['calibrated']}]"))
+        head = f"[{tr('as.calibrated', lang)}: "
+        if lang == "en":
+            out.append(Small(f"{head}{r['calibrated']}]"))
+        else:  # the record's text (mkba calibrate writes it in English) marked as such
+            out += [Small(head), quoted(str(r["calibrated"]), lang, small=True), Small("]")]
     return out or [DASH]
 
 
-def build_document(
-    run: rd.RunData,
-    lang: str,
-    charts: set[str],
-    *,
-    run_dir_text: str | None = None,
-) -> Document:
-    """The report of a run. ``charts``: the chart kinds that exist (their figures are shown)."""
-    labels = run.labels(lang)
-    s = run.summary
-    m = run.manifest
-    p0 = s["perspective"]
-    blocks: list[Block] = []
-    toc: list[tuple[str, str]] = []
-    draws_text = format_int(s["draws"], lang)
-    rate = s.get("discount_rate")
-    rate_text = format_pct(rate, lang, 2) if isinstance(rate, float) else "schedule"
+def criterion_text(criterion: str, lang: str) -> str:
+    """The convergence criterion of a run's summary (``se(mean NPV) < 0.005 x mean PV of
+    costs``, as :mod:`mkba.results` writes it) in ``lang``; another text stays as written."""
+    m = re.fullmatch(r"se\(mean NPV\) < (\S+) x mean PV of costs", criterion)
+    if m is None or lang == "en":
+        return criterion
+    try:
+        tol = format_plain(float(m.group(1)), lang)
+    except ValueError:
+        return criterion
+    return tr("unc.criterion", lang, tol=tol)
 
-    def section(key: str, anchor: str) -> None:
-        blocks.append(Heading(w(key, lang), 2, anchor))
-        toc.append((anchor, w(key, lang)))
 
-    def fig(kind: str, caption: str) -> None:
-        if kind in charts:
-            blocks.append(Figure(kind, caption))
+def quoted(text: str, lang: str, small: bool = False) -> Inline:
+    """A text of the parameter library or scenario, written in English: as it is in an English
+    document, marked as English (:class:`Foreign`) in a Dutch one."""
+    if lang == "en":
+        return Small(text) if small else text
+    return Foreign(text, small)
 
-    # --- evidence and the 2021 claim, side by side (a run made with its companion)
+
+def _sec_claim(b: _Build) -> None:
+    """Evidence and the 2021 claim, side by side (a run made with its companion)."""
+    lang, labels, s, blocks, section = b.lang, b.labels, b.s, b.blocks, b.section
     sides = s.get("side_by_side")
     if sides:
         _claim_section(blocks, sides, lang, labels, section)
 
-    # --- headline
+
+def _sec_headline(b: _Build) -> None:
+    """Headline."""
+    lang, labels, s, p0, blocks, draws_text, rate_text, section, fig, pb, never = (
+        b.lang,
+        b.labels,
+        b.s,
+        b.p0,
+        b.blocks,
+        b.draws_text,
+        b.rate_text,
+        b.section,
+        b.fig,
+        b.pb,
+        b.never,
+    )
     section("sec.headline", "headline")
-    pb = s.get("payback_year") or {}
-    never = 1.0 - float(pb.get("share_defined", 1.0))
     blocks.append(
         KeyFigures(
             [
                 (
-                    w("kf.costs", lang),
+                    tr("kf.costs", lang),
                     _eur(s["costs_pv"]["p50"], lang),
-                    w(
+                    tr(
                         "kf.range",
                         lang,
                         range=format_eur_range(s["costs_pv"]["p5"], s["costs_pv"]["p95"], lang),
                     ),
                 ),
                 (
-                    w("kf.benefits", lang, horizon=s["horizon"]),
+                    tr("kf.benefits", lang, horizon=s["horizon"]),
                     _eur(s["benefits_pv"]["p50"], lang),
-                    w(
+                    tr(
                         "kf.range",
                         lang,
                         range=format_eur_range(
@@ -570,39 +276,39 @@ def build_document(
                     ),
                 ),
                 (
-                    w("kf.npv", lang),
+                    tr("kf.npv", lang),
                     _eur(s["npv"]["p50"], lang),
-                    w(
+                    tr(
                         "kf.range",
                         lang,
                         range=format_eur_range(s["npv"]["p5"], s["npv"]["p95"], lang),
                     ),
                 ),
                 (
-                    w("kf.bcr", lang),
+                    tr("kf.bcr", lang),
                     format_ratio(s["bcr"]["p50"], lang),
-                    w(
+                    tr(
                         "kf.range",
                         lang,
                         range=f"{format_ratio(s['bcr']['p5'], lang)}{DASH}{format_ratio(s['bcr']['p95'], lang)}",
                     ),
                 ),
                 (
-                    w("kf.prob", lang),
+                    tr("kf.prob", lang),
                     format_pct(s["prob_npv_positive"], lang),
-                    w("kf.draws", lang, draws=draws_text),
+                    tr("kf.draws", lang, draws=draws_text),
                 ),
                 (
-                    w("kf.payback", lang),
+                    tr("kf.payback", lang),
                     format_year(pb.get("p50")),
-                    w("kf.never", lang, share=format_pct(never, lang, 1), horizon=s["horizon"])
+                    tr("kf.never", lang, share=format_pct(never, lang, 1), horizon=s["horizon"])
                     if never > 0
                     else f"P5{DASH}P95: {format_year(pb.get('p5'))}{DASH}{format_year(pb.get('p95'))}",
                 ),
             ]
         )
     )
-    lead = w(
+    lead = tr(
         "headline",
         lang,
         perspective=labels.perspective(p0),
@@ -611,20 +317,20 @@ def build_document(
         horizon=s["horizon"],
         bcr=format_eur(s["bcr"]["p50"], lang, scale="unit", digits=2),
         npv=_eur(s["npv"]["p50"], lang)
-        + f" ({w('kf.range', lang, range=format_eur_range(s['npv']['p5'], s['npv']['p95'], lang))})",
+        + f" ({tr('kf.range', lang, range=format_eur_range(s['npv']['p5'], s['npv']['p95'], lang))})",
         prob=format_pct(s["prob_npv_positive"], lang),
     )
     streams = sorted(s["by_stream"].items(), key=lambda kv: -(kv[1].get("p50") or 0))
     if streams:
         sid, st = streams[0]
-        lead += " " + w(
+        lead += " " + tr(
             "headline.largest", lang, stream=labels.stream(sid), value=_eur(st["p50"], lang)
         )
     blocks.append(Para([lead], "lead"))
     blocks.append(
         Para(
             [
-                w(
+                tr(
                     "reading",
                     lang,
                     price_year=s["price_year"],
@@ -637,12 +343,23 @@ def build_document(
             "note",
         )
     )
-    fig("summary", w("cap.summary", lang))
-    fig("waterfall", w("cap.waterfall", lang))
+    fig("summary", tr("cap.summary", lang))
+    fig("waterfall", tr("cap.waterfall", lang))
 
-    # --- perspectives
+
+def _sec_perspectives(b: _Build) -> None:
+    """Perspectives."""
+    run, lang, labels, s, p0, blocks, section = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.s,
+        b.p0,
+        b.blocks,
+        b.section,
+    )
     section("sec.perspectives", "perspectives")
-    blocks.append(Para([w("persp.intro", lang)]))
+    blocks.append(Para([tr("persp.intro", lang)]))
     pt = rd.perspectives_table(run, labels)
     pt = pt[(pt["perspective"] != "study") | (p0 == "study")]
     mk = _money(pt["costs_p50"], pt["benefits_p50"], pt["npv_p50"])
@@ -652,7 +369,7 @@ def build_document(
         name = r["label"].capitalize()
         if r["perspective"] == p0:
             strong.add(i)
-            name += " \u2014 " + w("persp.this", lang)
+            name += " \u2014 " + tr("persp.this", lang)
         rows.append(
             [
                 name,
@@ -667,13 +384,13 @@ def build_document(
     blocks.append(
         Table(
             [
-                "Perspective" if lang == "en" else "Perspectief",
+                tr("doc.perspective", lang),
                 labels.t("costs") + " P50",
                 labels.t("benefits") + " P50",
                 labels.t("npv.short") + " P50",
                 labels.t("npv.short") + " P5–P95",
                 labels.t("bcr.short") + " P50",
-                "P(NPV > 0)" if lang == "en" else "Kans saldo > 0",
+                tr("doc.p_npv_0", lang),
             ],
             rows,
             align="lrrrrrr",
@@ -682,22 +399,25 @@ def build_document(
     )
     transfers = (s.get("transfers_in_study_benefits") or {}).get("p50")
     persp_items: list[list[Inline]] = [
-        [Strong(labels.t("perspective.welfare.long") + ". "), w("persp.welfare", lang)],
-        [Strong(labels.t("perspective.fiscal.long") + ". "), w("persp.fiscal", lang)],
+        [Strong(labels.t("perspective.welfare.long") + ". "), tr("persp.welfare", lang)],
+        [Strong(labels.t("perspective.fiscal.long") + ". "), tr("persp.fiscal", lang)],
     ]
     if p0 == "study":
         persp_items.append(
             [
                 Strong(labels.t("perspective.study.long") + ". "),
-                w("persp.study", lang, transfers=_amount(transfers, lang)),
+                tr("persp.study", lang, transfers=_amount(transfers, lang)),
             ]
         )
     blocks.append(Bullets(persp_items))
 
-    # --- stakeholders
+
+def _sec_stakeholders(b: _Build) -> None:
+    """Stakeholders."""
+    run, lang, labels, blocks, section, fig = b.run, b.lang, b.labels, b.blocks, b.section, b.fig
     section("sec.stakeholders", "stakeholders")
-    blocks.append(Para([w("sh.intro", lang)]))
-    fig("stakeholders", w("cap.stakeholders", lang))
+    blocks.append(Para([tr("sh.intro", lang)]))
+    fig("stakeholders", tr("cap.stakeholders", lang))
     sh = rd.stakeholder_table(run, labels)
     flows = ["gains_mean", "losses_mean", "costs_mean", "net_p5", "net_p95"]
     sh = sh[(sh[flows].abs() > 0).any(axis=1)]  # stakeholders without flows are left out
@@ -722,27 +442,27 @@ def build_document(
         Table(
             [
                 labels.t("stakeholder"),
-                w("sh.gains", lang),
-                w("sh.losses", lang),
-                w("sh.costs", lang),
+                tr("sh.gains", lang),
+                tr("sh.losses", lang),
+                tr("sh.costs", lang),
                 labels.t("net"),
                 labels.t("net") + " P5–P95",
             ],
             rows,
             align="lrrrrr",
-            caption=w("sh.caption", lang),
+            caption=tr("sh.caption", lang),
         )
     )
     if len(sh):
         pub = sh[sh["public"] == True]  # noqa: E712 - pandas mask
         if len(pub):
-            blocks.append(Para([w("sh.public", lang, net=_amount(pub["net_mean"].sum(), lang))]))
+            blocks.append(Para([tr("sh.public", lang, net=_amount(pub["net_mean"].sum(), lang))]))
         g = sh.loc[sh["net_mean"].idxmax()]
         lo = sh.loc[sh["net_mean"].idxmin()]
         blocks.append(
             Para(
                 [
-                    w(
+                    tr(
                         "sh.most",
                         lang,
                         gain_k=g["label"],
@@ -753,7 +473,7 @@ def build_document(
                 ]
             )
         )
-    fig("areas", w("cap.areas", lang))
+    fig("areas", tr("cap.areas", lang))
     ar = rd.areas(run, labels).frame
     if len(ar):
         mk = _money(*(ar[c] for c in ("costs", "benefits", "npv")))
@@ -783,25 +503,43 @@ def build_document(
             )
         )
 
-    # --- bottom-up measures (only runs with a programme of interventions)
+
+def _sec_measures(b: _Build) -> None:
+    """Bottom-up measures (only runs with a programme of interventions)."""
+    lang, labels, s, p0, blocks, toc = b.lang, b.labels, b.s, b.p0, b.blocks, b.toc
     if s.get("by_intervention"):
         from mkba.report import programme as prog
 
-        blocks.append(Heading(prog.word("sec", lang), 2, "measures"))
-        toc.append(("measures", prog.word("sec", lang)))
-        blocks.append(Para([prog.word("intro", lang, p=labels.perspective(p0))]))
+        blocks.append(Heading(tr("programme.sec", lang), 2, "measures"))
+        toc.append(("measures", tr("programme.sec", lang)))
+        blocks.append(Para([tr("programme.intro", lang, p=labels.perspective(p0))]))
         mhead, mrows = prog.money_rows(s, lang)
-        blocks.append(Table(mhead, mrows, align="lrrrrrrr", caption=prog.word("cap_money", lang)))
+        blocks.append(
+            Table(mhead, mrows, align="lrrrrrrr", caption=tr("programme.cap_money", lang))
+        )
         phead, prows = prog.physical_rows(s, lang, labels.stream)
-        cap = prog.word("cap_phys", lang, n=format_int(s["physical"]["draws"], lang))
+        cap = tr("programme.cap_phys", lang, n=format_int(s["physical"]["draws"], lang))
         blocks.append(Table(phead, prows, align="lllrr", caption=cap, kind="small"))
 
-    # --- uncertainty
+
+def _sec_uncertainty(b: _Build) -> None:
+    """Uncertainty."""
+    lang, s, m, blocks, draws_text, section, fig, pb, never = (
+        b.lang,
+        b.s,
+        b.m,
+        b.blocks,
+        b.draws_text,
+        b.section,
+        b.fig,
+        b.pb,
+        b.never,
+    )
     section("sec.uncertainty", "uncertainty")
     blocks.append(
         Para(
             [
-                w(
+                tr(
                     "unc.text",
                     lang,
                     prob=format_pct(s["prob_npv_positive"], lang),
@@ -812,14 +550,14 @@ def build_document(
             ]
         )
     )
-    fig("npv", w("cap.npv", lang))
+    fig("npv", tr("cap.npv", lang))
     if pb.get("p50") is not None and not (
         isinstance(pb.get("p50"), float) and math.isnan(pb["p50"])
     ):
         blocks.append(
             Para(
                 [
-                    w(
+                    tr(
                         "unc.payback",
                         lang,
                         year=format_year(pb["p50"]),
@@ -829,43 +567,54 @@ def build_document(
                 ]
             )
         )
-    fig("cashflow", w("cap.cashflow", lang))
-    fig("fan", w("cap.fan", lang, horizon=s["horizon"], price_year=s["price_year"]))
+    fig("cashflow", tr("cap.cashflow", lang))
+    fig("fan", tr("cap.fan", lang, horizon=s["horizon"], price_year=s["price_year"]))
     conv = s.get("convergence") or m.get("convergence") or {}
     if conv.get("se_mean_npv") is not None:
         blocks.append(
             Para(
                 [
-                    w(
+                    tr(
                         "unc.convergence",
                         lang,
                         se=_eur(conv["se_mean_npv"], lang),
                         rel=format_pct(conv.get("relative_se"), lang, 2),
-                        status=w(
+                        status=tr(
                             "unc.converged" if conv.get("converged") else "unc.not_converged", lang
                         ),
-                        criterion=conv.get("criterion", ""),
+                        criterion=criterion_text(conv.get("criterion", ""), lang),
                     )
                 ],
                 "note",
             )
         )
 
-    # --- drivers
+
+def _sec_drivers(b: _Build) -> None:
+    """Drivers."""
+    run, lang, labels, p0, blocks, section, fig = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.p0,
+        b.blocks,
+        b.section,
+        b.fig,
+    )
     section("sec.drivers", "drivers")
     sens = [k for k in ("tornado", "switching", "discount") if k in run.extras]
     if sens:
         files = ", ".join(str(run.extra_files[k].name) + ".*" for k in sens if k in run.extra_files)
-        blocks.append(Para([w("drv.sens", lang, files=files)], "note"))
-        fig("tornado", w("cap.tornado", lang))
+        blocks.append(Para([tr("drv.sens", lang, files=files)], "note"))
+        fig("tornado", tr("cap.tornado", lang))
         if "switching" in run.extras:
             sw = rd.switching_table(run.extras["switching"], labels)
             found = pd.to_numeric(sw["switching_value"], errors="coerce").notna()
-            blocks.append(Heading(w("sw.title", lang), 3))
-            blocks.append(Para([w("sw.text", lang)]))
+            blocks.append(Heading(tr("sw.title", lang), 3))
+            blocks.append(Para([tr("sw.text", lang)]))
             if (~found).any():
                 blocks.append(
-                    Para([w("sw.none", lang, n=int((~found).sum()), total=len(sw))], "note")
+                    Para([tr("sw.none", lang, n=int((~found).sum()), total=len(sw))], "note")
                 )
             sw = sw[found]
         if "switching" in run.extras and len(sw):
@@ -873,9 +622,9 @@ def build_document(
                 Table(
                     [
                         labels.t("parameter"),
-                        "Base" if lang == "en" else "Basis",
+                        tr("doc.base", lang),
                         labels.t("switching"),
-                        "× base" if lang == "en" else "× basis",
+                        tr("doc.times_base", lang),
                     ],
                     [
                         [
@@ -895,24 +644,24 @@ def build_document(
         if "discount" in run.extras:
             dm = rd.discount_sweep(run.extras["discount"]).meta
             crossing = not math.isnan(dm["switching_rate"])
-            fig("discount", w("cap.discount" if crossing else "cap.discount.none", lang))
+            fig("discount", tr("cap.discount" if crossing else "cap.discount.none", lang))
     else:
         corr = rd.rank_correlations(run, labels)
         if len(corr.frame):
-            blocks.append(Para([w("drv.corr", lang)], "note"))
-            fig("drivers", w("cap.drivers", lang, n=len(corr.frame)))
+            blocks.append(Para([tr("drv.corr", lang)], "note"))
+            fig("drivers", tr("cap.drivers", lang, n=len(corr.frame)))
         else:
-            blocks.append(Para([w("drv.none", lang)], "note"))
+            blocks.append(Para([tr("drv.none", lang)], "note"))
 
     if "variants" in run.extras:
         section("sec.variants", "variants")
-        vd = rd.variants(run.extras["variants"], perspective=p0).frame
+        vd = rd.variants(run.extras["variants"], perspective=p0, lang=lang).frame
         mkv = _money(
             *(vd[c] for c in ("costs_p50", "benefits_p50", "npv_p50", "npv_p5", "npv_p95"))
         )
         fig(
             "variants",
-            w("cap.variants", lang, file=run.extra_files.get("variants", Path("comparison")).name),
+            tr("cap.variants", lang, file=run.extra_files.get("variants", Path("comparison")).name),
         )
         blocks.append(
             Table(
@@ -926,7 +675,7 @@ def build_document(
                 ],
                 [
                     [
-                        str(r["variant"]),
+                        str(r["label"]),
                         _eur(r["costs_p50"], lang, **mkv),
                         _eur(r["benefits_p50"], lang, **mkv),
                         _eur(r["npv_p50"], lang, **mkv),
@@ -939,20 +688,35 @@ def build_document(
             )
         )
 
-    # --- deciding (only with decision runs: mkba report --decide)
+
+def _sec_deciding(b: _Build) -> None:
+    """Deciding (only with decision runs: mkba report --decide)."""
+    run, lang, labels, blocks, section, charts = (
+        b.run,
+        b.lang,
+        b.labels,
+        b.blocks,
+        b.section,
+        b.charts,
+    )
     if run.cache.get("decisions"):
         from mkba.report.decide import document_blocks
 
         section("sec.deciding", "deciding")
         blocks.extend(document_blocks(run.cache["decisions"], lang, charts, labels))
 
-    # --- assumptions
+
+def _sec_assumptions(b: _Build) -> None:
+    """Assumptions."""
+    run, lang, labels, blocks, section = b.run, b.lang, b.labels, b.blocks, b.section
     section("sec.assumptions", "assumptions")
     if run.inputs is None:
-        blocks.append(Para([w("as.missing", lang, note=run.spec_note or "")], "warning"))
+        blocks.append(Para([tr("as.missing", lang, note=run.spec_note or "")], "warning"))
     else:
         if run.spec_note:
-            blocks.append(Para([w("as.changed", lang, note=run.spec_note)], "warning"))
+            blocks.append(Para([tr("as.changed", lang, note=run.spec_note)], "warning"))
+        if lang != "en":
+            blocks.append(Para([tr("as.english", lang)], "note"))
         am = rd.assumptions(run, labels)
         head = [
             labels.t("parameter"),
@@ -971,7 +735,12 @@ def build_document(
                     where += " \u00b7 " + origin_text(r["origin"], lang)
                 out.append(
                     [
-                        [str(r["label"]), " ", Small(where)],
+                        [
+                            # an area column's description is the library's, in English
+                            quoted(str(r["label"]), lang) if group == "areas" else str(r["label"]),
+                            " ",
+                            Small(where),
+                        ],
                         str(r["value"]),
                         unit_text(r["unit"], lang),
                         ""
@@ -982,14 +751,14 @@ def build_document(
                 )
             return out
 
-        blocks.append(Heading(w("as.scenario", lang), 3))
+        blocks.append(Heading(tr("as.scenario", lang), 3))
         blocks.append(Table(head, rows_of("scenario"), align="lllrl", kind="small assumptions"))
         params = am[am["group"] == "parameters"]
-        blocks.append(Heading(w("as.params", lang), 3))
+        blocks.append(Heading(tr("as.params", lang), 3))
         blocks.append(
             Para(
                 [
-                    w(
+                    tr(
                         "as.params.text",
                         lang,
                         uncertain=int(params["uncertain"].sum()),
@@ -999,20 +768,30 @@ def build_document(
             )
         )
         blocks.append(Table(head, rows_of("parameters"), align="lllrl", kind="small assumptions"))
-        blocks.append(Heading(w("as.areas", lang), 3))
+        blocks.append(Heading(tr("as.areas", lang), 3))
         blocks.append(Table(head, rows_of("areas"), align="lllrl", kind="small assumptions"))
     items = rd.pm_items(run)
     if items:
-        blocks.append(Heading(w("as.pm", lang), 3))
+        blocks.append(Heading(tr("as.pm", lang), 3))
         blocks.append(
             Bullets([[Strong(f"{i.name(lang)} ({i.text}). "), i.reason(lang)] for i in items])
         )
 
-    # --- reproduce
+
+def _sec_reproduce(b: _Build) -> None:
+    """Reproduce."""
+    run, lang, m, blocks, section, run_dir_text = (
+        b.run,
+        b.lang,
+        b.m,
+        b.blocks,
+        b.section,
+        b.run_dir_text,
+    )
     section("sec.reproduce", "reproduce")
-    blocks.append(Para([w("rep.text", lang)]))
+    blocks.append(Para([tr("rep.text", lang)]))
     if m.get("batch") and m.get("job"):
-        blocks.append(Para([w("rep.batch", lang, job=m["job"], batch=m["batch"])], "note"))
+        blocks.append(Para([tr("rep.batch", lang, job=m["job"], batch=m["batch"])], "note"))
     scen = str(m.get("scenario_file", ""))
     out_dir = run_dir_text or str(run.path)
     cmd = ["mkba", "run", scen]
@@ -1032,48 +811,111 @@ def build_document(
         rid = _run_id_of(path.parent)
         used.append(f"{path.name}.* ({path.parent}{', run ' + rid if rid else ''})")
     if used:
-        blocks.append(Para([w("rep.extras", lang, files="; ".join(used))], "note"))
+        blocks.append(Para([tr("rep.extras", lang, files="; ".join(used))], "note"))
     v = m.get("versions", {})
-    rows = [
+    rows: list[list[Cell]] = [
         ["Run id", Code(str(m.get("run_id", "")))],
         ["Scenario", Code(scen) if scen else DASH],
         ["Variant", str(m.get("variant") or DASH)],
         [
-            ("Scenario hash" if lang == "en" else "Hash scenario"),
+            (tr("doc.scenario_hash", lang)),
             Code(str(m.get("scenario_hash", ""))),
         ],
         ["Parameters", Code(str(m.get("parameters_dir", "")))],
         [
-            ("Parameters hash" if lang == "en" else "Hash parameters"),
+            (tr("doc.parameters_hash", lang)),
             Code(str(m.get("parameters_hash", ""))),
         ],
         [
-            ("Calibration record" if lang == "en" else "Kalibratie"),
+            (tr("doc.calibration_record", lang)),
             Code(str(m.get("calibration_file") or DASH)),
         ],
-        [("Draws" if lang == "en" else "Trekkingen"), format_int(m.get("draws"), lang)],
+        [(tr("doc.draws", lang)), format_int(m.get("draws"), lang)],
         ["Seed", str(m.get("seed"))],
         ["Sampler", str(m.get("sampler"))],
-        [("Chunk size" if lang == "en" else "Chunkgrootte"), str(m.get("chunk_size"))],
+        [(tr("doc.chunk_size", lang)), str(m.get("chunk_size"))],
         [
-            "Versions" if lang == "en" else "Versies",
+            tr("doc.versions", lang),
             ", ".join(f"{k} {val}" for k, val in v.items() if k != "platform"),
         ],
         ["Platform", str(v.get("platform", DASH))],
     ]
     blocks.append(Table(["", ""], rows, align="ll", kind="small"))
 
-    title = w("doc.title", lang, title=rd.scenario_title(run, lang))
-    subtitle = w(
+
+@dataclass
+class _Build:
+    """What every section of :func:`build_document` reads and appends to."""
+
+    run: rd.RunData
+    lang: str
+    charts: set[str]
+    run_dir_text: str | None
+    blocks: list[Block] = field(default_factory=list)
+    toc: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.labels = self.run.labels(self.lang)
+        self.s = self.run.summary
+        self.m = self.run.manifest
+        self.p0 = self.s["perspective"]
+        self.draws_text = format_int(self.s["draws"], self.lang)
+        rate = self.s.get("discount_rate")
+        self.rate_text = (
+            format_pct(rate, self.lang, 2)
+            if isinstance(rate, float)
+            else tr("wb.schedule", self.lang)
+        )
+        self.pb: dict[str, Any] = self.s.get("payback_year") or {}
+        self.never = 1.0 - float(self.pb.get("share_defined", 1.0))
+
+    def section(self, key: str, anchor: str) -> None:
+        self.blocks.append(Heading(tr(key, self.lang), 2, anchor))
+        self.toc.append((anchor, tr(key, self.lang)))
+
+    def fig(self, kind: str, caption: str) -> None:
+        if kind in self.charts:
+            self.blocks.append(Figure(kind, caption))
+
+
+SECTIONS = (
+    _sec_claim,
+    _sec_headline,
+    _sec_perspectives,
+    _sec_stakeholders,
+    _sec_measures,
+    _sec_uncertainty,
+    _sec_drivers,
+    _sec_deciding,
+    _sec_assumptions,
+    _sec_reproduce,
+)
+"""The report's sections in order; each appends its blocks (nothing when its data is absent)."""
+
+
+def build_document(
+    run: rd.RunData,
+    lang: str,
+    charts: set[str],
+    *,
+    run_dir_text: str | None = None,
+) -> Document:
+    """The report of a run. ``charts``: the chart kinds that exist (their figures are shown)."""
+    b = _Build(run, lang, charts, run_dir_text)
+    for sec in SECTIONS:
+        sec(b)
+    s, m = b.s, b.m
+    title = tr("doc.title", lang, title=rd.scenario_title(run, lang))
+    subtitle = tr(
         "doc.subtitle",
         lang,
         scenario=s["scenario"],
         variant=f" · variant {s['variant']}" if s.get("variant") else "",
         run_id=m.get("run_id", ""),
-        draws=draws_text,
-        version=v.get("mkba", ""),
+        draws=b.draws_text,
+        version=m.get("versions", {}).get("mkba", ""),
     )
-    return Document(lang=lang, title=title, subtitle=subtitle, blocks=blocks, toc=toc)
+    return Document(lang=lang, title=title, subtitle=subtitle, blocks=b.blocks, toc=b.toc)
 
 
 def _claim_section(
@@ -1087,9 +929,9 @@ def _claim_section(
         for f in d.get("calibration_factors") or []:
             what = ", ".join(labels.stream(p.split(".")[1]) for p in f["params"])
             factors.append(
-                w("claim.factor", lang, what=what, factor=format_ratio(f["factor"], lang))
+                tr("claim.factor", lang, what=what, factor=format_ratio(f["factor"], lang))
             )
-    blocks.append(Para([w("claim.intro", lang, factors=" ".join(factors))], "lead"))
+    blocks.append(Para([tr("claim.intro", lang, factors=" ".join(factors))], "lead"))
     rows: list[list[Cell]] = []
     for p in ("welfare", "fiscal", "study"):
         for d in sides:
@@ -1097,7 +939,7 @@ def _claim_section(
             rows.append(
                 [
                     labels.perspective(p).capitalize(),
-                    w(f"role.{d['role']}", lang),
+                    tr(f"role.{d['role']}", lang),
                     _eur(x["costs_pv"]["p50"], lang, scale="bn", digits=2),
                     _eur(x["benefits_pv"]["p50"], lang, scale="bn", digits=2),
                     _eur(x["npv"]["p50"], lang, scale="bn", digits=2),
@@ -1111,14 +953,14 @@ def _claim_section(
     blocks.append(
         Table(
             [
-                "Perspective" if lang == "en" else "Perspectief",
-                w("col.scenario", lang),
+                tr("doc.perspective", lang),
+                tr("col.scenario", lang),
                 labels.t("costs") + " P50",
                 labels.t("benefits") + " P50",
                 labels.t("npv.short") + " P50",
                 labels.t("npv.short") + " P5–P95",
                 labels.t("bcr.short") + " P50 (P5–P95)",
-                "P(NPV > 0)" if lang == "en" else "Kans saldo > 0",
+                tr("doc.p_npv_0", lang),
             ],
             rows,
             align="llrrrrrr",
@@ -1139,12 +981,12 @@ def _claim_section(
         prow.append(cells)
     blocks.append(
         Table(
-            [w("col.effect", lang)]
-            + [w(f"role.{d['role']}", lang) for d in sides]
-            + [w("col.baseline", lang)],
+            [tr("col.effect", lang)]
+            + [tr(f"role.{d['role']}", lang) for d in sides]
+            + [tr("col.baseline", lang)],
             prow,
             align="l" + "r" * (len(sides) + 1),
-            caption=w("claim.physical", lang, year=year),
+            caption=tr("claim.physical", lang, year=year),
         )
     )
     for d in sides:
@@ -1154,7 +996,7 @@ def _claim_section(
             blocks.append(
                 Para(
                     [
-                        w(
+                        tr(
                             "claim.switching",
                             lang,
                             year=year,
@@ -1172,7 +1014,7 @@ def _claim_section(
             blocks.append(
                 Para(
                     [
-                        w(
+                        tr(
                             "claim.prior",
                             lang,
                             draws=format_int(h["draws"], lang),

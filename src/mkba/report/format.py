@@ -37,12 +37,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, cast
+from typing import Literal
 
-Lang = Literal["nl", "en"]
+from mkba.texts import LANGS as LANGS
+from mkba.texts import Lang as Lang
+from mkba.texts import check_lang as check_lang
+
 Scale = Literal["auto", "bn", "m", "k", "unit"]
 
-LANGS: tuple[str, ...] = ("nl", "en")
 MINUS = "\u2212"
 DASH = "\u2013"  # en dash: ranges (P5–P95) and missing values
 MISSING = DASH
@@ -60,11 +62,15 @@ AUTO_SCALES: tuple[str, ...] = ("bn", "m", "unit")
 """Candidates of ``scale="auto"``, largest first; each applies from its divisor upwards."""
 
 
-def check_lang(lang: str) -> Lang:
-    """``lang`` if it is ``"nl"`` or ``"en"``; else a :class:`ValueError`."""
-    if lang not in LANGS:
-        raise ValueError(f"language must be one of {', '.join(LANGS)} (got {lang!r})")
-    return cast(Lang, lang)
+def currency_prefix(lang: str) -> str:
+    """The euro sign before a figure: ``€ `` with a space in Dutch, ``€`` in English."""
+    return "€ " if check_lang(lang) == "nl" else "€"
+
+
+def list_separator(lang: str) -> str:
+    """Between the items of a list of numbers: ``; `` in Dutch (the comma is the decimal
+    sign there), ``, `` in English."""
+    return "; " if check_lang(lang) == "nl" else ", "
 
 
 def _missing(x: float | None) -> bool:
@@ -260,7 +266,7 @@ def format_eur(
     elif sign and x > 0 and shown:
         body = "+" + body
     word = SCALE_WORDS[lang][chosen] if unit else ""
-    cur = "€ " if lang == "nl" else "€"
+    cur = currency_prefix(lang)
     return f"{cur}{body}" + (f" {word}" if word else "")
 
 
@@ -291,7 +297,7 @@ def format_eur_range(
     fa = format_number(a, lang, digits, minus=minus)
     fb = format_number(b, lang, digits, minus=minus)
     word = SCALE_WORDS[lang][sc]
-    cur = "€ " if lang == "nl" else "€"
+    cur = currency_prefix(lang)
     # a dash between signed numbers reads badly (−1,5–2,6): write "to" then
     sep = DASH if lo >= 0 else (" tot " if lang == "nl" else " to ")
     return f"{cur}{fa}{sep}{fb}" + (f" {word}" if word else "")
@@ -360,7 +366,7 @@ def tick_formatter(
     return fmt
 
 
-def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
+def format_plain(x: float | None, lang: str = "en", sig: int = 4, *, minus: str = MINUS) -> str:
     """A parameter value as written: up to ``sig`` significant digits, thousands grouped.
 
     ``0.0225`` -> ``0,0225`` (nl); ``14000`` -> ``14.000``; ``1.5`` -> ``1,5``.
@@ -370,7 +376,115 @@ def format_plain(x: float | None, lang: str = "en", sig: int = 4) -> str:
         return MISSING
     assert x is not None
     if x == 0 or math.isinf(x):
-        return format_number(x, lang, 0)
+        return format_number(x, lang, 0, minus=minus)
     mag = math.floor(math.log10(abs(x)))
     digits = max(sig - 1 - mag, 0)
-    return format_number(x, lang, digits, strip_zeros=True)
+    return format_number(x, lang, digits, minus=minus, strip_zeros=True)
+
+
+def excel_money_format(scale: str, digits: int, lang: str) -> str:
+    """Excel number format of amounts in euros shown in ``scale`` (``€ #,##0.0,, "mln"``);
+    Excel itself shows the separators of the reader's locale."""
+    commas = {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale]
+    word = SCALE_WORDS[check_lang(lang)][scale]
+    body = "#,##0" + ("." + "0" * digits if digits else "") + commas
+    cur = currency_prefix(lang)
+    unit = f' "{word}"' if word else ""
+    return f"{cur}{body}{unit};[Red]-{cur}{body}{unit}"
+
+
+def excel_axis_format(scale: str) -> str:
+    """Excel number format of a chart axis in ``scale`` (whole figures, no unit word)."""
+    return "#,##0" + {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale]
+
+
+class Numbers:
+    """One number style for one medium: the language, the minus sign and the mark of a
+    missing value. Every number the report, workbook, charts and command line print goes
+    through here (or the functions above it uses).
+
+    ``Numbers("nl")`` writes as the report does (``1.234,5``, ``−3,8``, ``–`` when missing);
+    :data:`CLI` writes plain English for a terminal (``1,234.5``, ``-3.8``, ``-``).
+    """
+
+    def __init__(
+        self, lang: str = "en", *, minus: str = MINUS, missing: str = MISSING, dash: str = DASH
+    ) -> None:
+        self.lang = check_lang(lang)
+        self.minus = minus
+        self.missing = missing
+        self.dash = dash
+
+    def _gap(self, x: float | None) -> bool:
+        return _missing(x)
+
+    def num(self, x: float | None, digits: int = 2) -> str:
+        """A plain figure with grouped thousands."""
+        if self._gap(x):
+            return self.missing
+        return format_number(x, self.lang, digits, minus=self.minus)
+
+    def count(self, x: float | None) -> str:
+        """A count (draws, participants): whole, grouped thousands."""
+        return self.num(x, 0)
+
+    def pct(self, x: float | None, digits: int = 0) -> str:
+        """A fraction as a percentage (``0.5`` -> ``50%``)."""
+        if self._gap(x):
+            return self.missing
+        return format_pct(x, self.lang, digits, minus=self.minus)
+
+    def ratio(self, x: float | None, digits: int = 2) -> str:
+        """A ratio such as a benefit-cost ratio."""
+        return self.num(x, digits)
+
+    def year(self, x: float | None) -> str:
+        """A calendar year, never grouped (``2034``)."""
+        return self.missing if self._gap(x) else format_year(x)
+
+    def plain(self, x: float | None, sig: int = 4) -> str:
+        """A parameter value as written, up to ``sig`` significant digits."""
+        return self.missing if self._gap(x) else format_plain(x, self.lang, sig, minus=self.minus)
+
+    def eur(
+        self, x: float | None, *, scale: str = "auto", digits: int | None = None, sign: bool = False
+    ) -> str:
+        """An amount in words (``€3.8 bn``); see :func:`format_eur`."""
+        if self._gap(x):
+            return self.missing
+        return format_eur(x, self.lang, scale=scale, digits=digits, minus=self.minus, sign=sign)
+
+    def interval(
+        self, lo: float | None, hi: float | None, fmt: Callable[[float | None], str]
+    ) -> str:
+        """``lo–hi`` with each end written by ``fmt``; joined with a word (``to``, ``tot``)
+        when the lower end is negative, as a dash between signed numbers reads badly."""
+        if self._gap(lo) or self._gap(hi):
+            return self.missing
+        assert lo is not None
+        sep = self.dash if lo >= 0 else (" tot " if self.lang == "nl" else " to ")
+        return f"{fmt(lo)}{sep}{fmt(hi)}"
+
+    def money(self, values: Iterable[float | None]) -> TableMoney:
+        """One unit for every amount of a table (see :func:`table_scale`)."""
+        return TableMoney(values, self)
+
+
+class TableMoney:
+    """The amounts of one table in one unit: ``m = TableMoney(values, nf)``; ``m(x)`` is the
+    figure, ``m.unit`` the heading (``EUR million``, ``€ miljoen``)."""
+
+    def __init__(self, values: Iterable[float | None], numbers: Numbers) -> None:
+        self.numbers = numbers
+        self.scale, self.digits = table_scale(list(values))
+        self.unit = table_unit(self.scale, numbers.lang)
+
+    def __call__(self, x: float | None) -> str:
+        if _missing(x):
+            return self.numbers.missing
+        assert x is not None
+        return self.numbers.num(x / SCALES[self.scale], self.digits)
+
+
+CLI = Numbers("en", minus="-", missing="-", dash="-")
+"""The command line's number style: English, ASCII minus, ``-`` for a missing value."""

@@ -67,6 +67,7 @@ class RunInputs:
                 "stakeholder": {k: lab.stakeholder(k) for k in params.model.stakeholders},
                 "domain": {d: lab.domain(d) for d in params.model.domains},
                 "area": {a: lab.area(a) for a in params.areas.ids},
+                "intervention": {i: lab.intervention(i) for i in params.interventions},
             }
             table = rd.assumptions_from_spec(probe, lab)
             assumptions[lang] = [

@@ -42,6 +42,9 @@ def _inline(part: doc.Inline) -> str:
         return f"`{part.text}`"
     if isinstance(part, doc.Small):
         return f"<small>{_esc(part.text)}</small>"
+    if isinstance(part, doc.Foreign):
+        span = f'<span lang="en">{_esc(part.text)}</span>'
+        return f"<small>{span}</small>" if part.small else span
     return _esc(str(part))
 
 

@@ -30,34 +30,35 @@ import xlsxwriter
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
 from mkba.report.format import (
-    SCALE_WORDS,
     check_lang,
+    excel_axis_format,
+    excel_money_format,
     format_int,
     format_pct,
     table_scale,
     table_unit,
 )
 from mkba.report.labels import Labels, origin_text, unit_text
+from mkba.texts import text as tr
+from mkba.texts import text_or
 
-SHEETS: dict[str, tuple[str, str]] = {
-    "claim": ("Evidence and claim", "Bewijs en claim"),
-    "summary": ("Summary", "Samenvatting"),
-    "perspectives": ("Perspectives", "Perspectieven"),
-    "streams": ("Streams", "Effecten"),
-    "areas": ("Areas", "Gebieden"),
-    "stakeholders": ("Stakeholders", "Actoren"),
-    "years": ("Years", "Jaren"),
-    "assumptions": ("Assumptions", "Aannames"),
-    "manifest": ("Manifest", "Manifest"),
-}
-"""Sheet names in English and Dutch; the table on each is ``tbl`` + the English name."""
+SHEETS: tuple[str, ...] = (
+    "claim",
+    "summary",
+    "perspectives",
+    "streams",
+    "areas",
+    "stakeholders",
+    "years",
+    "assumptions",
+    "manifest",
+)
+"""Sheets in order; names in the catalogue (``sheet.<key>``); the table on each is ``tbl`` + the
+English name."""
 
-PROGRAMME_SHEETS: dict[str, tuple[str, str]] = {
-    "measures": ("Measures", "Maatregelen"),
-    "physical": ("Physical effects", "Fysieke effecten"),
-}
+PROGRAMME_SHEETS: tuple[str, ...] = ("measures", "physical")
 """Extra sheets of a run with a bottom-up programme of measures (after ``areas``)."""
-OPTIONAL_SHEETS: dict[str, tuple[str, str]] = {"deciding": ("Deciding", "Beslissen")}
+OPTIONAL_SHEETS: tuple[str, ...] = ("deciding",)
 """Sheets written only when their data exists (decision runs given to ``mkba report``)."""
 
 WORKBOOK_OPTIONS = {
@@ -70,11 +71,11 @@ WORKBOOK_OPTIONS = {
 
 
 def sheet_name(key: str, lang: str) -> str:
-    return {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][1 if lang == "nl" else 0]
+    return tr(f"sheet.{key}", lang)
 
 
 def table_name(key: str) -> str:
-    return "tbl" + {**SHEETS, **PROGRAMME_SHEETS, **OPTIONAL_SHEETS}[key][0].replace(" ", "")
+    return "tbl" + tr(f"sheet.{key}", "en").replace(" ", "")
 
 
 @dataclass
@@ -87,21 +88,6 @@ class Col:
     width: float | None = None
 
 
-def _w(en: str, nl: str, lang: str) -> str:
-    return nl if lang == "nl" else en
-
-
-def money_format(scale: str, digits: int, lang: str) -> str:
-    """Excel number format of amounts in euros shown in ``scale`` (one per workbook, chosen
-    by :func:`~mkba.report.format.table_scale`): ``€ #,##0.0,, "mln"`` and the like."""
-    commas = {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale]
-    word = SCALE_WORDS[lang][scale]
-    body = "#,##0" + ("." + "0" * digits if digits else "") + commas
-    cur = "€ " if lang == "nl" else "€"
-    unit = f' "{word}"' if word else ""
-    return f"{cur}{body}{unit};[Red]-{cur}{body}{unit}"
-
-
 class _Book:
     def __init__(self, lang: str, scale: str = "m", digits: int = 1) -> None:
         self.lang = lang
@@ -111,7 +97,7 @@ class _Book:
         self.wb.set_properties(
             {"title": "mkba", "author": "mkba", "comments": "Written by mkba (mkba report)"}
         )
-        money = money_format(scale, digits, lang)
+        money = excel_money_format(scale, digits, lang)
         self.f = {
             "text": self.wb.add_format({"valign": "top"}),
             "wrap": self.wb.add_format({"text_wrap": True, "valign": "top"}),
@@ -221,77 +207,49 @@ def _width(header: str, values: Sequence[Any], fmt: str) -> float:
     return min(longest + 2, 60)
 
 
-def _identity(run: rd.RunData, labels: Labels) -> list[str]:
+def _identity(run: rd.RunData, labels: Labels, scale: str) -> list[str]:
+    """The lines under every sheet's title: the run, and the units of its amounts (cells hold
+    exact euros; the number format shows them in ``scale``)."""
     s = run.summary
     lang = labels.lang
     rate = s.get("discount_rate")
-    rate_text = format_pct(rate, lang, 2) if isinstance(rate, float) else "schedule"
+    rate_text = format_pct(rate, lang, 2) if isinstance(rate, float) else tr("wb.schedule", lang)
     variant = f" · variant {s['variant']}" if s.get("variant") else ""
     return [
         f"{s['scenario']}{variant} · run {run.manifest.get('run_id', '')} · "
-        + _w("draws", "trekkingen", lang)
+        + tr("wb.draws", lang)
         + f" {format_int(s['draws'], lang)} · seed {s['seed']} · "
-        + _w("perspective", "perspectief", lang)
+        + tr("wb.perspective.word", lang)
         + f" {labels.perspective(s['perspective'])}",
-        _w(
-            f"Euros of price level {s['price_year']}; present values at {s['base_year']}, "
-            f"discount rate {rate_text} (real); horizon {s['horizon']}. Cells hold exact euros; "
-            "the format shows millions.",
-            f"Euro's van prijspeil {s['price_year']}; contante waarden in {s['base_year']}, "
-            f"discontovoet {rate_text} (reëel); zichtjaar {s['horizon']}. Cellen bevatten "
-            "exacte euro's; de opmaak toont miljoenen.",
+        tr(
+            "wb.identity.units",
             lang,
+            price_year=s["price_year"],
+            base_year=s["base_year"],
+            rate=rate_text,
+            horizon=s["horizon"],
+            shown=tr(f"wb.scale.{scale}", lang),
         ),
     ]
 
 
-def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
-    """The workbook of a run as bytes (see the module docstring)."""
-    lang = check_lang(lang)
-    labels = run.labels(lang)
-    money_rows = rd.summary_table(run, labels).frame
-    money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
-    scale, digits = table_scale(list(money_rows["mean"]) + list(money_rows["p50"]))
-    b = _Book(lang, scale, digits)
-    ident = _identity(run, labels)
-    s = run.summary
-    stat_cols = lambda fmt: [  # noqa: E731
-        Col(labels.t("mean"), "mean", fmt),
-        Col("P5", "p5", fmt),
-        Col("P50", "p50", fmt),
-        Col("P95", "p95", fmt),
-    ]
-
-    # --- evidence and the 2021 claim side by side (a run made with its companion) --------
+def _sheet_claim(c: _Sheets) -> None:
+    """Evidence and the 2021 claim side by side (a run made with its companion)."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     sides = s.get("side_by_side")
     if sides:
         ws = b.sheet("claim")
         top = b.heading(
             ws,
-            _w(
-                "Evidence first, the 2021 claim second",
-                "Eerst het bewijs, dan de claim van 2021",
-                lang,
-            ),
+            tr("sec.claim", lang),
             [
-                _w(
-                    "Same areas and budget. Evidence: effects at their priors, no calibration. "
-                    "Reconstruction: effects calibrated to the 2021 headline. Welfare first.",
-                    "Zelfde gebieden en budget. Bewijs: effecten volgens de a-priori-verdeling, "
-                    "geen kalibratie. Reconstructie: effecten gekalibreerd op de kop van 2021. "
-                    "Welvaart eerst.",
-                    lang,
-                ),
+                tr("wb.same_areas_and_budget_evidence", lang),
                 *ident,
             ],
         )
         role = {
-            "evidence": _w("evidence (no calibration)", "bewijs (geen kalibratie)", lang),
-            "reconstruction": _w(
-                "reconstruction of the 2021 claim (calibrated)",
-                "reconstructie van de claim van 2021 (gekalibreerd)",
-                lang,
-            ),
+            "evidence": tr("role.evidence", lang),
+            "reconstruction": tr("role.reconstruction", lang),
         }
         crow = []
         for p in ("welfare", "fiscal", "study"):
@@ -319,7 +277,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             "claim",
             top,
             [
-                Col(_w("Perspective", "Perspectief", lang), "perspective", "text", 16),
+                Col(tr("doc.perspective", lang), "perspective", "text", 16),
                 Col("Scenario", "scenario", "text", 52),
                 Col(labels.t("costs") + " P50", "costs", "eur"),
                 Col(labels.t("benefits") + " P5", "b5", "eur"),
@@ -331,12 +289,24 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 Col(labels.t("bcr.short") + " P5", "r5", "ratio"),
                 Col(labels.t("bcr.short") + " P50", "r50", "ratio"),
                 Col(labels.t("bcr.short") + " P95", "r95", "ratio"),
-                Col(_w("P(NPV > 0)", "Kans saldo > 0", lang), "prob", "pct"),
+                Col(tr("doc.p_npv_0", lang), "prob", "pct"),
             ],
             crow,
         )
 
-    # --- summary -------------------------------------------------------------------------
+
+def _sheet_summary(c: _Sheets) -> None:
+    """Summary."""
+    run, lang, labels, b, ident, s, scale, stat_cols = (
+        c.run,
+        c.lang,
+        c.labels,
+        c.b,
+        c.ident,
+        c.s,
+        c.scale,
+        c.stat_cols,
+    )
     ws = b.sheet("summary")
     top = b.heading(ws, rd.scenario_title(run, lang), ident)
     st_data = rd.summary_table(run, labels)
@@ -346,18 +316,18 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         "benefit": "EUR",
         "total": "EUR",
         "npv": "EUR",
-        "bcr": _w("ratio", "verhouding", lang),
-        "prob": _w("probability", "kans", lang),
+        "bcr": tr("wb.ratio", lang),
+        "prob": tr("wb.probability", lang),
         "pm": "PM",
     }
     kind_of = {
-        "cost": _w("costs", "kosten", lang),
-        "benefit": _w("benefit", "baat", lang),
-        "total": _w("total", "totaal", lang),
-        "npv": _w("net", "saldo", lang),
-        "bcr": _w("ratio", "verhouding", lang),
-        "prob": _w("probability", "kans", lang),
-        "pm": _w("not monetised", "niet in geld", lang),
+        "cost": tr("wb.costs", lang),
+        "benefit": tr("wb.benefit", lang),
+        "total": tr("wb.total", lang),
+        "npv": tr("wb.net", lang),
+        "bcr": tr("wb.ratio", lang),
+        "prob": tr("wb.probability", lang),
+        "pm": tr("wb.not_monetised", lang),
     }
     fmt_of = {"bcr": "ratio", "prob": "pct"}
     rows, row_fmts = [], []
@@ -376,7 +346,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             rows[-1]["mean"] = st_data.meta.get("pm", {}).get(r["key"], "PM")
     cols = [
         Col(labels.t("item"), "label", "text"),
-        Col(_w("Kind", "Soort", lang), "kind", "text", 13),
+        Col(tr("wb.kind", lang), "kind", "text", 13),
         Col(labels.t("unit"), "unit", "text", 12),
         *stat_cols("eur"),
     ]
@@ -388,7 +358,7 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         r0, r1 = first + streams[0], first + streams[-1]
         chart.add_series(
             {
-                "name": _w("Benefits by stream (mean)", "Baten per effect (gemiddelde)", lang),
+                "name": tr("wb.benefits_by_stream_mean", lang),
                 "categories": [name, r0, 0, r1, 0],
                 "values": [name, r0, 3, r1, 3],
                 "fill": {"color": "#0072B2"},
@@ -397,19 +367,21 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         )
         chart.set_title(
             {
-                "name": _w("Benefits by stream", "Baten per effect", lang)
+                "name": tr("wb.benefits_by_stream", lang)
                 + f" ({labels.perspective(s['perspective'])})",
                 "name_font": {"size": 12},
             }
         )
         chart.set_x_axis(
             {
-                "name": _w(
-                    f"{table_unit(scale, 'en')}, price level {s['price_year']}, PV {s['base_year']}",
-                    f"{table_unit(scale, 'nl')}, prijspeil {s['price_year']}, contante waarde {s['base_year']}",
+                "name": tr(
+                    "wb.summary.axis",
                     lang,
+                    unit=table_unit(scale, lang),
+                    price_year=s["price_year"],
+                    base_year=s["base_year"],
                 ),
-                "num_format": "#,##0" + {"bn": ",,,", "m": ",,", "k": ",", "unit": ""}[scale],
+                "num_format": excel_axis_format(scale),
                 "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
             }
         )
@@ -422,18 +394,17 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         ws.fit_to_pages(1, 1)
         ws.print_area(0, 0, max(top + len(rows) + 1, top + 18), len(cols) + 10)
 
-    # --- perspectives --------------------------------------------------------------------
+
+def _sheet_perspectives(c: _Sheets) -> None:
+    """Perspectives."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("perspectives")
     top = b.heading(
         ws,
-        _w("Three perspectives, the same draws", "Drie perspectieven, dezelfde trekkingen", lang),
+        tr("wb.three_perspectives_the_same", lang),
         [
             *ident,
-            _w(
-                "Never add numbers of different perspectives.",
-                "Tel getallen uit verschillende perspectieven nooit op.",
-                lang,
-            ),
+            tr("wb.never_add_numbers_of_different", lang),
         ],
     )
     pt = rd.perspectives_table(run, labels)
@@ -442,23 +413,26 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         "perspectives",
         top,
         [
-            Col(_w("Perspective (id)", "Perspectief (id)", lang), "perspective"),
-            Col(_w("Perspective", "Perspectief", lang), "label"),
-            Col(_w("Costs P50", "Kosten P50", lang), "costs_p50", "eur"),
-            Col(_w("Benefits P50", "Baten P50", lang), "benefits_p50", "eur"),
-            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv_mean", "eur"),
-            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
-            Col(_w("NPV P50", "Saldo P50", lang), "npv_p50", "eur"),
-            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
-            Col(_w("BCR P50", "B/K P50", lang), "bcr_p50", "ratio"),
+            Col(tr("wb.perspective_id", lang), "perspective"),
+            Col(tr("doc.perspective", lang), "label"),
+            Col(tr("wb.costs_p50", lang), "costs_p50", "eur"),
+            Col(tr("wb.benefits_p50", lang), "benefits_p50", "eur"),
+            Col(tr("wb.npv_mean", lang), "npv_mean", "eur"),
+            Col(tr("wb.npv_p5", lang), "npv_p5", "eur"),
+            Col(tr("wb.npv_p50", lang), "npv_p50", "eur"),
+            Col(tr("wb.npv_p95", lang), "npv_p95", "eur"),
+            Col(tr("wb.bcr_p50", lang), "bcr_p50", "ratio"),
             Col("P(NPV > 0)", "prob_npv_positive", "pct"),
         ],
         pt.to_dict("records"),
     )
 
-    # --- streams -------------------------------------------------------------------------
+
+def _sheet_streams(c: _Sheets) -> None:
+    """Streams."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     ws = b.sheet("streams")
-    top = b.heading(ws, _w("Benefits by stream", "Baten per effect", lang), ident)
+    top = b.heading(ws, tr("wb.benefits_by_stream", lang), ident)
     p0 = s["perspective"]
     rows = []
     for sid, stt in s["by_stream"].items():
@@ -475,9 +449,13 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
     cols += [Col(f"{labels.perspective(p0)}: {q.upper()}", q, "eur") for q in ("p5", "p50", "p95")]
     b.table(ws, "streams", top, cols, rows)
 
-    # --- areas ---------------------------------------------------------------------------
+
+def _sheet_areas(c: _Sheets) -> None:
+    """Areas."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
+    p0 = c.p0
     ws = b.sheet("areas")
-    top = b.heading(ws, _w("Per area", "Per gebied", lang) + f" ({labels.perspective(p0)})", ident)
+    top = b.heading(ws, tr("wb.per_area", lang) + f" ({labels.perspective(p0)})", ident)
     ar = rd.areas(run, labels).frame
     b.table(
         ws,
@@ -486,34 +464,34 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         [
             Col("Id", "area"),
             Col(labels.t("area"), "label"),
-            Col(_w("Benefits mean", "Baten gemiddelde", lang), "benefits", "eur"),
-            Col(_w("Costs mean", "Kosten gemiddelde", lang), "costs", "eur"),
-            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv", "eur"),
-            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
-            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
-            Col(_w("BCR (of means)", "B/K (van gemiddelden)", lang), "bcr", "ratio"),
+            Col(tr("wb.benefits_mean", lang), "benefits", "eur"),
+            Col(tr("wb.costs_mean", lang), "costs", "eur"),
+            Col(tr("wb.npv_mean", lang), "npv", "eur"),
+            Col(tr("wb.npv_p5", lang), "npv_p5", "eur"),
+            Col(tr("wb.npv_p95", lang), "npv_p95", "eur"),
+            Col(tr("wb.bcr_of_means", lang), "bcr", "ratio"),
         ],
         ar.to_dict("records"),
     )
 
-    # --- bottom-up measures (runs with a programme of interventions) ---------------------
+
+def _sheet_measures(c: _Sheets) -> None:
+    """Bottom-up measures (runs with a programme of interventions)."""
+    lang, labels, b, ident, s = c.lang, c.labels, c.b, c.ident, c.s
     if s.get("by_intervention"):
         _programme_sheets(b, s, lang, labels, ident)
 
-    # --- stakeholders --------------------------------------------------------------------
+
+def _sheet_stakeholders(c: _Sheets) -> None:
+    """Stakeholders."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("stakeholders")
     top = b.heading(
         ws,
-        _w("Who pays and who gains", "Wie betaalt en wie wint", lang),
+        tr("chart.stakeholders", lang),
         [
             *ident,
-            _w(
-                "Stakeholder view: every effect and every payer's programme costs; a transfer is "
-                "a gain for one stakeholder and a loss for another.",
-                "Actorenperspectief: alle effecten en de programmakosten van elke betaler; een "
-                "overdracht is winst voor de een en verlies voor de ander.",
-                lang,
-            ),
+            tr("wb.stakeholder_view_every_effect", lang),
         ],
     )
     sh = rd.stakeholder_table(run, labels)
@@ -524,42 +502,38 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         [
             Col("Id", "stakeholder"),
             Col(labels.t("stakeholder"), "label"),
-            Col(_w("Public budget", "Publiek budget", lang), "public", "bool", 10),
-            Col(_w("Gains (mean)", "Baten (gemiddelde)", lang), "gains_mean", "eur"),
+            Col(tr("wb.public_budget", lang), "public", "bool", 10),
+            Col(tr("wb.gains_mean", lang), "gains_mean", "eur"),
             Col(
-                _w(
-                    "Transfers paid, losses (mean)", "Betaalde overdrachten, verliezen (gem.)", lang
-                ),
+                tr("wb.transfers_paid_losses_mean", lang),
                 "losses_mean",
                 "eur",
             ),
             Col(
-                _w("Programme costs (mean)", "Programmakosten (gemiddelde)", lang),
+                tr("wb.programme_costs_mean", lang),
                 "costs_mean",
                 "eur",
             ),
-            Col(_w("Net (mean)", "Netto (gemiddelde)", lang), "net_mean", "eur"),
-            Col(_w("Net P5", "Netto P5", lang), "net_p5", "eur"),
-            Col(_w("Net P50", "Netto P50", lang), "net_p50", "eur"),
-            Col(_w("Net P95", "Netto P95", lang), "net_p95", "eur"),
+            Col(tr("net_marker", lang), "net_mean", "eur"),
+            Col(tr("wb.net_p5", lang), "net_p5", "eur"),
+            Col(tr("wb.net_p50", lang), "net_p50", "eur"),
+            Col(tr("wb.net_p95", lang), "net_p95", "eur"),
         ],
         sh.to_dict("records"),
     )
 
-    # --- years ---------------------------------------------------------------------------
+
+def _sheet_years(c: _Sheets) -> None:
+    """Years."""
+    run, lang, labels, b, ident, s = c.run, c.lang, c.labels, c.b, c.ident, c.s
+    p0 = c.p0
     ws = b.sheet("years")
     top = b.heading(
         ws,
-        _w("Net benefits per year", "Netto baten per jaar", lang) + f" ({labels.perspective(p0)})",
+        tr("chart.fan", lang) + f" ({labels.perspective(p0)})",
         [
             *ident,
-            _w(
-                f"'Real' = euros of price level {s['price_year']}, not nominal: no inflation is "
-                f"assumed. 'Discounted' = present value at {s['base_year']}.",
-                f"'Reëel' = euro's van prijspeil {s['price_year']}, niet nominaal: er is geen "
-                f"inflatie verondersteld. 'Verdisconteerd' = contante waarde in {s['base_year']}.",
-                lang,
-            ),
+            tr("wb.years.note", lang, price_year=s["price_year"], base_year=s["base_year"]),
         ],
     )
     y = run.yearly
@@ -575,9 +549,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             for q in qs:
                 row[f"{short}_{q}"] = r[q]
     heads = {
-        "real": _w("real, undiscounted", "reëel, niet verdisconteerd", lang),
-        "disc": _w("discounted", "verdisconteerd", lang),
-        "cum": _w("cumulative discounted", "cumulatief verdisconteerd", lang),
+        "real": tr("wb.real_undiscounted", lang),
+        "disc": tr("wb.discounted", lang),
+        "cum": tr("wb.cumulative_discounted", lang),
     }
     cols = [Col(labels.t("year"), "year", "int", 8)]
     for _name, (short, qs) in series.items():
@@ -586,12 +560,17 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
             cols.append(Col(f"{heads[short]}: {qn}", f"{short}_{q}", "eur", 16))
     b.table(ws, "years", top, cols, [wide[k] for k in sorted(wide)])
 
-    # --- assumptions ---------------------------------------------------------------------
+
+def _sheet_assumptions(c: _Sheets) -> None:
+    """Assumptions."""
+    run, lang, labels, b, ident = c.run, c.lang, c.labels, c.b, c.ident
     ws = b.sheet("assumptions")
     notes = [*ident]
     if run.spec_note:
         notes.append(run.spec_note)
-    top = b.heading(ws, _w("Assumptions and sources", "Aannames en bronnen", lang), notes)
+    if lang != "en":
+        notes.append(tr("as.english", lang))
+    top = b.heading(ws, tr("sec.assumptions", lang), notes)
     am = rd.assumptions(run, labels)
     rows, links = [], {}
     for i, r in enumerate(am.to_dict("records")):
@@ -604,7 +583,9 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
                 "url": srcs[0]["url"] if srcs else None,
                 "more_urls": " ".join(x["url"] for x in srcs[1:]) or None,
                 "price_year": None if pd.isna(r["price_year"]) else int(r["price_year"]),
+                "group": text_or(f"wb.group.{r['group']}", lang, str(r["group"])),
                 "unit": unit_text(r["unit"], lang),
+                "per": unit_text(r["per"], lang) or None,
                 "origin": origin_text(r["origin"], lang),
                 "origin_file": r["origin_file"] if isinstance(r["origin_file"], str) else None,
             }
@@ -616,77 +597,127 @@ def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
         "assumptions",
         top,
         [
-            Col(_w("Group", "Groep", lang), "group", "text", 11),
-            Col(_w("Path", "Pad", lang), "path", "text", 34),
+            Col(tr("wb.group", lang), "group", "text", 11),
+            Col(tr("wb.path", lang), "path", "text", 34),
             Col(labels.t("parameter"), "label", "wrap", 40),
             Col(labels.t("value"), "value", "wrap", 34),
             Col(labels.t("unit"), "unit", "text", 16),
             Col(labels.t("price_year"), "price_year", "int", 10),
-            Col(_w("Per", "Per", lang), "per", "text", 7),
-            Col(_w("Uncertain", "Onzeker", lang), "uncertain", "bool", 10),
+            Col(tr("wb.per", lang), "per", "text", 7),
+            Col(tr("wb.uncertain", lang), "uncertain", "bool", 10),
             Col(labels.t("source"), "source", "wrap", 50),
             Col("URL", "url", "text", 40),
-            Col(_w("More URLs", "Meer URL's", lang), "more_urls", "wrap", 30),
+            Col(tr("wb.more_urls", lang), "more_urls", "wrap", 30),
             Col(labels.t("assumption"), "assumption", "wrap", 60),
-            Col(_w("Note", "Toelichting", lang), "note", "wrap", 60),
-            Col(_w("Calibrated", "Gekalibreerd", lang), "calibrated", "wrap", 40),
-            Col(_w("Origin", "Herkomst", lang), "origin", "text", 12),
-            Col(_w("Origin file", "Bestand", lang), "origin_file", "text", 40),
+            Col(tr("wb.note", lang), "note", "wrap", 60),
+            Col(tr("wb.calibrated", lang), "calibrated", "wrap", 40),
+            Col(tr("wb.origin", lang), "origin", "text", 12),
+            Col(tr("wb.origin_file", lang), "origin_file", "text", 40),
         ],
         rows,
         links=links,
     )
 
-    # --- deciding (only with decision runs: mkba report --decide) --------------------------
+
+def _sheet_deciding(c: _Sheets) -> None:
+    """Deciding (only with decision runs: mkba report --decide)."""
+    run, lang, b = c.run, c.lang, c.b
     if run.cache.get("decisions"):
         from mkba.report.decide import workbook_rows
 
         ws = b.sheet("deciding")
         top = b.heading(
             ws,
-            _w("Deciding", "Beslissen", lang),
-            [
-                _w(
-                    "From the decision runs (mkba voi, allocate, discover, acceptability) given "
-                    "with --decide; amounts in euros of the price year.",
-                    "Uit de beslisruns (mkba voi, allocate, discover, acceptability) opgegeven "
-                    "met --decide; bedragen in euro's van het prijspeil.",
-                    lang,
-                )
-            ],
+            tr("sec.deciding", lang),
+            [tr("wb.from_the_decision_runs_mkba_voi", lang)],
         )
         b.table(
             ws,
             "deciding",
             top,
             [
-                Col(_w("Analysis", "Analyse", lang), "analysis", "text", 24),
-                Col(_w("Item", "Onderdeel", lang), "item", "wrap", 60),
-                Col(_w("Amount", "Bedrag", lang), "amount", "eur", 16),
-                Col(_w("Share or probability", "Aandeel of kans", lang), "share", "pct", 14),
-                Col(_w("Value", "Waarde", lang), "value", "num", 14),
+                Col(tr("wb.analysis", lang), "analysis", "text", 24),
+                Col(tr("wb.item", lang), "item", "wrap", 60),
+                Col(tr("decide.sec.amount", lang), "amount", "eur", 16),
+                Col(tr("wb.share_or_probability", lang), "share", "pct", 14),
+                Col(tr("value", lang), "value", "num", 14),
             ],
             workbook_rows(run.cache["decisions"], lang),
         )
 
-    # --- manifest ------------------------------------------------------------------------
+
+def _sheet_manifest(c: _Sheets) -> None:
+    """Manifest."""
+    run, lang, labels, b = c.run, c.lang, c.labels, c.b
     ws = b.sheet("manifest")
     top = b.heading(
         ws,
-        _w("How this run was made", "Hoe deze run is gemaakt", lang),
-        [_w("From manifest.json of the run directory.", "Uit manifest.json van de run.", lang)],
+        tr("wb.how_this_run_was_made", lang),
+        [tr("wb.from_manifest_json_of_the_run", lang)],
     )
     b.table(
         ws,
         "manifest",
         top,
         [
-            Col(_w("Key", "Sleutel", lang), "key", "text", 36),
+            Col(tr("wb.key", lang), "key", "text", 36),
             Col(labels.t("value"), "value", "wrap", 90),
         ],
         manifest_rows(run.manifest),
     )
-    return b.close()
+
+
+@dataclass
+class _Sheets:
+    """What every sheet of :func:`build_workbook` reads: the run, its words and the book."""
+
+    run: rd.RunData
+    lang: str
+
+    def __post_init__(self) -> None:
+        self.labels = self.run.labels(self.lang)
+        money_rows = rd.summary_table(self.run, self.labels).frame
+        self.money_rows = money_rows[money_rows["kind"].isin(["cost", "benefit", "total", "npv"])]
+        self.scale, self.digits = table_scale(
+            list(self.money_rows["mean"]) + list(self.money_rows["p50"])
+        )
+        self.b = _Book(self.lang, self.scale, self.digits)
+        self.ident = _identity(self.run, self.labels, self.scale)
+        self.s = self.run.summary
+        self.p0 = self.s["perspective"]
+
+    def stat_cols(self, fmt: str) -> list[Col]:
+        """Mean, P5, P50 and P95 columns in format ``fmt``."""
+        return [
+            Col(self.labels.t("mean"), "mean", fmt),
+            Col("P5", "p5", fmt),
+            Col("P50", "p50", fmt),
+            Col("P95", "p95", fmt),
+        ]
+
+
+SHEET_BUILDERS = (
+    _sheet_claim,
+    _sheet_summary,
+    _sheet_perspectives,
+    _sheet_streams,
+    _sheet_areas,
+    _sheet_measures,
+    _sheet_stakeholders,
+    _sheet_years,
+    _sheet_assumptions,
+    _sheet_deciding,
+    _sheet_manifest,
+)
+"""The sheets in workbook order; each writes nothing when its data is absent."""
+
+
+def build_workbook(run: rd.RunData, lang: str = "en") -> bytes:
+    """The workbook of a run as bytes (see the module docstring)."""
+    c = _Sheets(run, check_lang(lang))
+    for sheet in SHEET_BUILDERS:
+        sheet(c)
+    return c.b.close()
 
 
 def manifest_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -725,29 +756,25 @@ def _programme_sheets(
 
     p0 = labels.perspective(s["perspective"])
     ws = b.sheet("measures")
-    top = b.heading(ws, _w("Per measure", "Per maatregel", lang) + f" ({p0})", ident)
+    top = b.heading(ws, tr("wb.per_measure", lang) + f" ({p0})", ident)
     b.table(
         ws,
         "measures",
         top,
         [
             Col("Id", "id"),
-            Col(_w("Measure", "Maatregel", lang), "label"),
-            Col(_w("Participants", "Deelnemers", lang), "participants", "int"),
-            Col(_w("Planned spend", "Gepland budget", lang), "planned", "eur"),
-            Col(_w("Costs mean", "Kosten gemiddelde", lang), "costs", "eur"),
-            Col(_w("Benefits mean", "Baten gemiddelde", lang), "benefits", "eur"),
-            Col(_w("NPV mean", "Saldo gemiddelde", lang), "npv", "eur"),
-            Col(_w("NPV P5", "Saldo P5", lang), "npv_p5", "eur"),
-            Col(_w("NPV P95", "Saldo P95", lang), "npv_p95", "eur"),
-            Col(_w("BCR P50", "B/K P50", lang), "bcr", "ratio"),
-            Col(_w("P(NPV > 0)", "Kans saldo > 0", lang), "prob", "pct"),
+            Col(tr("programme.measure", lang), "label"),
+            Col(tr("programme.participants", lang), "participants", "int"),
+            Col(tr("wb.planned_spend", lang), "planned", "eur"),
+            Col(tr("wb.costs_mean", lang), "costs", "eur"),
+            Col(tr("wb.benefits_mean", lang), "benefits", "eur"),
+            Col(tr("wb.npv_mean", lang), "npv", "eur"),
+            Col(tr("wb.npv_p5", lang), "npv_p5", "eur"),
+            Col(tr("wb.npv_p95", lang), "npv_p95", "eur"),
+            Col(tr("wb.bcr_p50", lang), "bcr", "ratio"),
+            Col(tr("doc.p_npv_0", lang), "prob", "pct"),
             Col(
-                _w(
-                    "Evidence (grade, design, haircut)",
-                    "Bewijskracht (niveau, opzet, korting)",
-                    lang,
-                ),
+                tr("wb.evidence_grade_design_haircut", lang),
                 "evidence",
                 "wrap",
                 60,
@@ -759,15 +786,10 @@ def _programme_sheets(
     n = s["physical"]["draws"]
     top = b.heading(
         ws,
-        _w("Physical effects", "Fysieke effecten", lang),
+        tr("sheet.physical", lang),
         [
             *ident,
-            _w(
-                f"Participants (planned) and outcome units changed per measure, area and year; quantiles over {n:,} draws.",
-                "Deelnemers (gepland) en veranderde aantallen per maatregel, gebied en jaar; "
-                f"kwantielen over {format_int(n, 'nl')} trekkingen.",
-                lang,
-            ),
+            tr("wb.physical.note", lang, n=format_int(n, lang)),
         ],
     )
     rows = []
@@ -777,7 +799,7 @@ def _programme_sheets(
             {
                 **r,
                 "measure": prog.measure_label(s["by_intervention"][r["intervention"]], lang),
-                "outcome_label": prog.word("participants", lang)
+                "outcome_label": tr("programme.participants", lang)
                 if outcome == "participants"
                 else labels.stream(outcome),
                 "unit_label": prog.unit_text(r["unit"], lang),
@@ -789,12 +811,12 @@ def _programme_sheets(
         top,
         [
             Col("Id", "intervention"),
-            Col(_w("Measure", "Maatregel", lang), "measure"),
-            Col(_w("Outcome", "Effect", lang), "outcome_label"),
-            Col(_w("Unit", "Eenheid", lang), "unit_label"),
-            Col(_w("Area", "Gebied", lang), "area"),
-            Col(_w("Year", "Jaar", lang), "year", "int"),
-            Col(_w("Mean", "Gemiddelde", lang), "mean", "num"),
+            Col(tr("programme.measure", lang), "measure"),
+            Col(tr("programme.outcome", lang), "outcome_label"),
+            Col(tr("unit", lang), "unit_label"),
+            Col(tr("area", lang), "area"),
+            Col(tr("year", lang), "year", "int"),
+            Col(tr("mean", lang), "mean", "num"),
             Col("P5", "p5", "num"),
             Col("P50", "p50", "num"),
             Col("P95", "p95", "num"),

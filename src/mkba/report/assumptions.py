@@ -1,0 +1,275 @@
+"""The assumptions table of a report: every quantity of the model with its value or
+distribution, unit, price year, provenance and origin, from a run's stored inputs."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mkba.report.labels import Labels
+from mkba.report.rundir import RunData, scenario_title
+from mkba.texts import text as tr
+from mkba.texts import text_or
+
+_DIST_FIELDS = ("min", "mode", "max", "mean", "sd", "median", "high", "alpha", "beta")
+"""Fields of a distribution in the order written; their words are ``dist.field.*`` in the
+catalogue, the distributions' names ``dist.*``."""
+
+
+def describe_value(q: Any, lang: str) -> str:
+    """A quantity's value or distribution in words: ``PERT: min 0,02 · mode 0,06 · max 0,12``."""
+    from mkba.report.format import format_plain, list_separator
+
+    if q.dist is None:
+        return format_plain(q.value, lang)
+    d = q.dist
+    name = text_or(f"dist.{d.type}", lang, d.type)
+    if d.type == "choice":
+        vals = list_separator(lang).join(format_plain(v, lang) for v in d.values)
+        return f"{name}: {vals}"
+    parts = []
+    for f in _DIST_FIELDS:
+        v = getattr(d, f, None)
+        if v is None or (f in ("min", "max") and d.type == "beta" and v in (0.0, 1.0)):
+            continue
+        key = tr(f"dist.field.{f}", lang)
+        if f == "high" and d.type == "lognormal":
+            key = f"P{round(100 * d.high_q)}"
+        parts.append(f"{key} {format_plain(v, lang)}")
+    return f"{name}: " + " · ".join(parts)
+
+
+def _sources(src: Any) -> list[dict[str, Any]]:
+    if not src:
+        return []
+    return [
+        {"title": s.title, "publisher": s.publisher, "year": s.year, "url": s.url, "table": s.table}
+        for s in src
+    ]
+
+
+def _calibrated_budget(calibration_file: str | None) -> str | None:
+    """The calibration record's note when it fitted the budget, else ``None``."""
+    if not calibration_file or not Path(calibration_file).is_file():
+        return None
+    try:
+        raw = tomllib.loads(Path(calibration_file).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    budget = raw.get("scenario", {}).get("budget")
+    if not budget:
+        return None
+    date = raw.get("record", {}).get("date", "")
+    keys = ", ".join(f"budget.{k}" for k in budget)
+    return f"{keys}: fitted by mkba calibrate {date} ({Path(calibration_file).name})".strip()
+
+
+def source_text(sources: list[dict[str, Any]]) -> str:
+    """``Publisher (year): Title; ...`` for a table cell."""
+    out = []
+    for s in sources:
+        who = f"{s['publisher']} ({s['year']})" if s.get("publisher") else f"({s['year']})"
+        out.append(f"{who}: {s['title']}")
+    return "; ".join(out)
+
+
+ASSUMPTION_COLUMNS = (
+    "group",
+    "path",
+    "label",
+    "value",
+    "unit",
+    "price_year",
+    "per",
+    "uncertain",
+    "sources",
+    "assumption",
+    "note",
+    "calibrated",
+    "origin",
+    "origin_file",
+)
+
+
+def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
+    """The assumptions table of a run (:func:`assumptions_from_spec`), as stamped into its
+    ``inputs.json`` at run time; empty when a run has neither stored inputs nor a scenario."""
+    if run.inputs is None:
+        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    return run.inputs.assumptions(labels.lang, ASSUMPTION_COLUMNS)
+
+
+def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
+    """Every input of the run with unit, price year and sources (or the stated assumption).
+
+    Groups: ``scenario`` (years, discount rate, budget), ``areas`` (the columns of
+    areas.csv), ``parameters`` (every quantity, after calibration and overrides). Columns:
+    see :data:`ASSUMPTION_COLUMNS`; ``sources`` holds a list of dicts (title, publisher,
+    year, url, table). Empty when the run's scenario cannot be loaded.
+    """
+    from mkba.report.format import format_pct, format_plain
+
+    spec = run.spec
+    if spec is None:
+        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    lang = labels.lang
+    sc = spec.scenario
+    rows: list[dict[str, Any]] = []
+
+    def row(group: str, path: str, label: str, value: str, unit: str = "", **kw: Any) -> None:
+        rows.append(
+            {
+                "group": group,
+                "path": path,
+                "label": label,
+                "value": value,
+                "unit": unit,
+                "price_year": kw.get("price_year"),
+                "per": kw.get("per"),
+                "uncertain": bool(kw.get("uncertain", False)),
+                "sources": kw.get("sources", []),
+                "assumption": kw.get("assumption"),
+                "note": kw.get("note"),
+                "calibrated": kw.get("calibrated"),
+                "origin": kw.get("origin"),
+                "origin_file": kw.get("origin_file"),
+            }
+        )
+
+    row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
+    row(
+        "scenario",
+        "areas",
+        tr("data.areas", lang),
+        ", ".join(labels.area(a) for a in sc.areas),
+        "text",
+    )
+    for key in ("base_year", "price_year", "start_year", "horizon"):
+        row("scenario", key, tr(f"data.{key}", lang), str(getattr(sc, key)), "year")
+    dr = sc.discount_rate
+    if dr.schedule is None:
+        rate_text = format_pct(dr.rate, lang, 2)
+    else:
+        rate_text = "; ".join(
+            f"{y}: {format_pct(r, lang, 2)}" for y, r in sorted(dr.schedule.items())
+        )
+    extra = [f"{labels.stream(s)} {format_pct(r, lang, 2)}" for s, r in dr.streams.items()]
+    if dr.costs is not None:
+        extra.append(f"{tr('wb.costs', lang)} {format_pct(dr.costs, lang, 2)}")
+    if extra:
+        rate_text += " (" + ", ".join(extra) + ")"
+    row(
+        "scenario",
+        "discount_rate",
+        tr("axis.discount_rate", lang),
+        rate_text,
+        "1/year",
+    )
+    row(
+        "scenario",
+        "perspective",
+        tr("doc.perspective", lang),
+        labels.perspective(sc.perspective),
+        "text",
+    )
+    b = sc.budget
+    if b is not None:  # a bottom-up programme may have no top-down budget
+        if b.per_resident is not None:
+            amount, unit = format_plain(b.per_resident * b.scale, lang), "EUR/resident"
+        elif b.total is not None:
+            amount, unit = format_plain(b.total * b.scale, lang), "EUR"
+        else:
+            amount, unit = str(b.table), "table"
+        row(
+            "scenario",
+            "budget",
+            tr("data.programme_budget_all_payers", lang),
+            amount,
+            unit,
+            price_year=b.price_year,
+            per="once",
+            sources=_sources(b.source),
+            assumption=b.assumption,
+            note=b.note,
+            calibrated=_calibrated_budget(run.manifest.get("calibration_file")),
+        )
+        if b.domains:
+            total = sum(b.domains.values()) or 1.0
+            row(
+                "scenario",
+                "budget.domains",
+                tr("data.budget_by_domain", lang),
+                "; ".join(
+                    f"{labels.domain(d)} {format_pct(v / total, lang)}"
+                    for d, v in b.domains.items()
+                ),
+                "share",
+            )
+        if b.profile:
+            total = sum(b.profile) or 1.0
+            row(
+                "scenario",
+                "budget.profile",
+                tr("data.spending_profile", lang),
+                "; ".join(
+                    f"{sc.start_year + i}: {format_pct(v / total, lang)}"
+                    for i, v in enumerate(b.profile)
+                ),
+                "share",
+            )
+    params = spec.params
+    for col, meta in params.areas.sidecar.columns.items():
+        est = None
+        if meta.estimated is not None:
+            est = meta.estimated.method
+        row(
+            "areas",
+            f"areas.{col}",
+            meta.description,
+            "areas.csv",
+            meta.unit,
+            sources=_sources(meta.source),
+            assumption=meta.assumption or est,
+            note=meta.note,
+        )
+    has_origin = hasattr(spec, "origin")
+    for path, q in spec.quantities.items():
+        origin = spec.origin(path) if has_origin else (None, None)
+        row(
+            "parameters",
+            path,
+            labels.param(path),
+            describe_value(q, lang),
+            q.unit,
+            price_year=q.price_year,
+            per=q.per,
+            uncertain=q.is_uncertain,
+            sources=_sources(q.source),
+            assumption=q.assumption,
+            note=q.note,
+            calibrated=q.calibrated,
+            origin=origin[0],
+            origin_file=origin[1],
+        )
+    for d, dc in params.costs.domains.items():
+        path = f"costs.{d}.payers"
+        origin = spec.origin(path) if has_origin else (None, None)
+        row(
+            "parameters",
+            path,
+            f"{labels.domain(d)}: " + tr("data.payer_shares", lang),
+            "; ".join(
+                f"{labels.stakeholder(k)} {format_pct(v, lang)}"
+                for k, v in dc.payers.shares.items()
+            ),
+            "share",
+            sources=_sources(dc.payers.source),
+            assumption=dc.payers.assumption,
+            note=dc.payers.note,
+            origin=origin[0],
+            origin_file=origin[1],
+        )
+    return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))
