@@ -3,6 +3,7 @@ failures reported without stopping the batch; common random numbers in compariso
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,11 +40,27 @@ def draws_of(res: bt.BatchResult) -> dict[str, pd.DataFrame]:
     }
 
 
+def summaries_of(res: bt.BatchResult) -> dict[str, dict]:
+    """Each job's summary.json as written, without the folder it names (runs differ in that)."""
+    docs = {}
+    for jr in res.jobs:
+        assert jr.output_dir is not None
+        doc = json.loads((jr.output_dir / "summary.json").read_text())
+        doc.pop("output_dir")
+        docs[jr.job.label] = doc
+    return docs
+
+
 def assert_same(a: bt.BatchResult, b: bt.BatchResult) -> None:
     da, db = draws_of(a), draws_of(b)
     assert da.keys() == db.keys() and len(da) == 3
     for k in da:
         pd.testing.assert_frame_equal(da[k], db[k], check_exact=True)
+        for col in da[k].columns:  # bit for bit, NaN in the same places
+            assert np.array_equal(da[k][col].to_numpy(), db[k][col].to_numpy(), equal_nan=True)
+    assert summaries_of(a) == summaries_of(b)
+    assert a.comparison is not None and b.comparison is not None
+    pd.testing.assert_frame_equal(a.comparison, b.comparison, check_exact=True)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +96,23 @@ def test_local_cluster_of_two_workers_is_bit_identical(
     assert_same(in_process, res)
 
 
+def test_one_worker_gives_the_same_and_the_client_computes_nothing(
+    in_process: bt.BatchResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask worker runs a job whole (chunks, statistics, run directory): the results do not
+    depend on the number of workers, and the client never summarises or writes a job."""
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the client computed a job's statistics")
+
+    monkeypatch.setattr(bt.api, "finish_run", not_here)
+    monkeypatch.setattr(bt.engine, "compute_chunk", not_here)
+    ex = bt.DaskExecutor(workers=1)
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, executor=ex)
+    assert not res.failures
+    assert_same(in_process, res)
+
+
 def test_worker_killed_mid_run(in_process: bt.BatchResult, tmp_path: Path) -> None:
     ex = bt.DaskExecutor(workers=2)
     victims: list[str] = []
@@ -108,13 +142,20 @@ def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) ->
 
     with pytest.raises(KeyboardInterrupt):
         bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt)
+    # in process the jobs run one after another: the first (4 chunks) is finished, its run
+    # folder complete and its chunk checkpoints replaced by done.json; the second has one
+    # stored chunk; the third has not started
     stored = list((tmp_path / "chunks").rglob("chunk-*.npz"))
-    assert len(stored) == 5
+    assert len(stored) == 1
+    assert len(list((tmp_path / "chunks").rglob("done.json"))) == 1
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["reference-2021--small"]
     assert not (tmp_path / "summary").exists() or not (tmp_path / "summary" / "batch.json").exists()
     res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, resume=True)
-    assert sum(jr.chunks_resumed for jr in res.jobs) == 5
-    assert sum(jr.chunks_computed for jr in res.jobs) == 3 * 4 - 5
+    assert [(jr.chunks_resumed, jr.chunks_computed) for jr in res.jobs] == [(4, 0), (1, 3), (0, 4)]
     assert_same(in_process, res)
+    # finished jobs keep no chunks: only each job's done.json
+    assert not list((tmp_path / "chunks").rglob("chunk-*.npz"))
+    assert len(list((tmp_path / "chunks").rglob("done.json"))) == 3
 
 
 def test_invalid_job_stops_the_batch_before_computing(tmp_path: Path) -> None:
