@@ -9,7 +9,7 @@ the job's summary row, so the client neither computes statistics nor writes, and
 holds more than the job it is running. A batch gives bit-identical numbers in-process, on any
 number of Dask workers, after a lost worker, or after ``--resume``.
 
-Every computed chunk is stored as a checkpoint in ``<out>/chunks/<run id>/chunk-<j>.npz``; the
+Every computed chunk is stored as a checkpoint in ``<out>/chunks/<run id>/chunk-<j>.npy``; the
 run id hashes the scenario (files, calibration, variant), draws, seed, sampler and chunk size.
 When the job's run directory is complete its checkpoints are removed and ``done.json`` keeps
 its summary. ``resume=True`` skips finished jobs and reuses stored chunks of the others. A job
@@ -29,7 +29,6 @@ import shutil
 import tempfile
 import time
 import uuid
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,12 +194,14 @@ class BatchResult:
 
 
 class ChunkStore:
-    """Finished chunks of one run on disk, one ``.npz`` file each, written atomically.
+    """Finished chunks of one run on disk, one file each, written atomically.
 
-    A chunk file is only a checkpoint for ``--resume``: it is written without ``fsync`` (a
-    file cut short by a crash does not load and is computed again) and removed, with the rest
-    of the job's chunks, once the job's run directory is complete. ``done.json`` then keeps
-    the job's summary (exactly, NaN included) so that a resumed batch need not run it again.
+    A chunk file is only a checkpoint for ``--resume``: the chunk's arrays one after another
+    in NumPy's ``.npy`` format (no zip, no checksum pass over the data), written without
+    ``fsync`` (a file cut short by a crash does not load and is computed again), and removed
+    with the rest of the job's chunks once the job's run directory is complete. ``done.json``
+    then keeps the job's summary (exactly, NaN included), so that a resumed batch need not run
+    the job again.
     """
 
     DONE = "done.json"
@@ -209,22 +210,28 @@ class ChunkStore:
         self.dir = Path(root) / run_id
 
     def path(self, index: int) -> Path:
-        return self.dir / f"chunk-{index:06d}.npz"
+        return self.dir / f"chunk-{index:06d}.npy"
 
     def has(self, index: int) -> bool:
         return self.path(index).is_file()
 
+    @staticmethod
+    def _arrays(outcomes: Outcomes, samples: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
+        arrays = list(outcomes.fields().items())
+        return arrays if samples is None else [*arrays, ("samples", samples)]
+
     def save(self, index: int, outcomes: Outcomes, samples: np.ndarray | None) -> None:
         """Store chunk ``index`` (``outcomes`` and ``samples`` are its rows, views are fine)."""
-        arrays: dict[str, Any] = {f"o_{k}": v for k, v in outcomes.fields().items()}
-        if samples is not None:
-            arrays["samples"] = samples
+        arrays = self._arrays(outcomes, samples)
         path = self.path(index)
         self.dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.dir)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, index=index, **arrays)
+                head = {"index": index, "fields": [k for k, _ in arrays]}
+                np.lib.format.write_array(fh, np.array(json.dumps(head)), allow_pickle=False)
+                for _, v in arrays:
+                    np.lib.format.write_array(fh, v, allow_pickle=False)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -234,22 +241,19 @@ class ChunkStore:
     def load_into(self, index: int, outcomes: Outcomes, samples: np.ndarray | None) -> bool:
         """Copy the stored chunk into ``outcomes``/``samples`` (its rows); False if it is
         missing, unreadable or of another shape (then it is computed again)."""
+        arrays = self._arrays(outcomes, samples)
         try:
-            with np.load(self.path(index)) as z:
-                if int(z["index"]) != index or (samples is not None and "samples" not in z.files):
+            with open(self.path(index), "rb") as fh:
+                head = json.loads(str(np.lib.format.read_array(fh, allow_pickle=False)))
+                if head != {"index": index, "fields": [k for k, _ in arrays]}:
                     return False
-                for k, dst in outcomes.fields().items():
-                    src = z[f"o_{k}"]
-                    if src.shape != dst.shape:
+                for _, dst in arrays:
+                    src = np.lib.format.read_array(fh, allow_pickle=False)
+                    if src.shape != dst.shape or src.dtype != dst.dtype:
                         return False
                     dst[...] = src
-                if samples is not None:
-                    src = z["samples"]
-                    if src.shape != samples.shape:
-                        return False
-                    samples[...] = src
                 return True
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except (OSError, ValueError, EOFError):
             return False
 
     def clean_temporary(self) -> None:
@@ -263,7 +267,7 @@ class ChunkStore:
         complete, holds the results)."""
         text = json.dumps(summary, default=_json_default, allow_nan=True)
         atomic_write_bytes(self.dir / self.DONE, text.encode("utf-8"))
-        for f in self.dir.glob("chunk-*.npz"):
+        for f in self.dir.glob("chunk-*.np[yz]"):
             with contextlib.suppress(OSError):
                 f.unlink()
         self.clean_temporary()
