@@ -141,7 +141,7 @@ def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) ->
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt)
+        bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt, checkpoint_s=0)
     # in process the jobs run one after another: the first (4 chunks) is finished, its run
     # folder complete and its chunk checkpoints replaced by done.json; the second has one
     # stored chunk; the third has not started
@@ -156,6 +156,26 @@ def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) ->
     # finished jobs keep no chunks: only each job's done.json
     assert not list((tmp_path / "chunks").rglob("chunk-*.npy"))
     assert len(list((tmp_path / "chunks").rglob("done.json"))) == 3
+
+
+def test_short_jobs_write_no_checkpoint(in_process: bt.BatchResult, tmp_path: Path) -> None:
+    """Chunks are stored every ``checkpoint_s`` seconds: a job shorter than that writes none,
+    and an interruption then costs only the unfinished job."""
+    seen: list[bt.Task] = []
+
+    def interrupt(task: bt.Task) -> None:
+        seen.append(task)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bt.run_batch(
+            jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt, checkpoint_s=3600
+        )
+    assert not list((tmp_path / "chunks").rglob("chunk-*"))
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, resume=True)
+    assert [(jr.chunks_resumed, jr.chunks_computed) for jr in res.jobs] == [(4, 0), (0, 4), (0, 4)]
+    assert_same(in_process, res)
 
 
 def test_invalid_job_stops_the_batch_before_computing(tmp_path: Path) -> None:
