@@ -470,6 +470,14 @@ def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
     return execute_job(job, lambda j: worker.log_event(topic, {"job": job.index, "chunk": j}))
 
 
+def _load_engine() -> None:
+    """Import what a job needs on a worker (the numba cache loads with the first chunk)."""
+    import mkba.api
+    import mkba.batch
+    import mkba.kernel
+    import mkba.report.inputs  # noqa: F401
+
+
 class DaskExecutor:
     """Jobs as Dask tasks: a new ``LocalCluster`` (``workers``) or an existing scheduler.
 
@@ -503,6 +511,7 @@ class DaskExecutor:
             )
             self.client = Client(self.cluster)
         self.retries = retries
+        self.client.run(_load_engine)  # imports on every worker now: part of the start-up
 
     def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
