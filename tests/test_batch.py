@@ -294,3 +294,27 @@ def test_chunk_checkpoint_round_trip_and_damage(tmp_path: Path) -> None:
         "npv": pytest.approx(float("nan"), nan_ok=True),
         "draws": 3,
     }
+
+
+def test_variants_of_a_batch_read_the_parameters_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside ``shared_parameters`` a scenario's variants read its parameter folder once; the
+    specs equal those loaded on their own (same digest, same lowered arrays)."""
+    from mkba import load
+
+    alone = load_scenario(REFERENCE, variant="half_budget")
+    calls: list[Path] = []
+    real = load.load_parameters
+
+    def counting(root: Path, **kw: object) -> load.ParameterSet:
+        calls.append(root)
+        return real(root, **kw)  # type: ignore[arg-type]  # kw is use= only
+
+    monkeypatch.setattr(load, "load_parameters", counting)
+    with load.shared_parameters():
+        specs = [load_scenario(REFERENCE, variant=v) for v in (None, "half_budget", "wlo_high")]
+    assert len(calls) == 1
+    assert specs[1].digest == alone.digest
+    a, b = lower(alone), lower(specs[1])
+    assert np.array_equal(a.budget, b.budget) and np.array_equal(a.volume0, b.volume0)
+    load_scenario(REFERENCE)
+    assert len(calls) == 2  # outside the block every load reads the folder again

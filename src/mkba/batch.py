@@ -41,7 +41,7 @@ from mkba import api, engine, results
 from mkba.checks import runnable
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, MkbaError, Problem
-from mkba.load import Spec, grid_points, load_scenario
+from mkba.load import Spec, grid_points, load_scenario, shared_parameters
 from mkba.model import Model
 from mkba.output import (
     atomic_write_bytes,
@@ -622,21 +622,22 @@ def run_batch(
     job_of_plan: list[int] = []  # plan k belongs to job job_of_plan[k]
     job_results: list[JobResult] = []
     problems: list[Problem] = []
-    for i, job in enumerate(jobs):
-        jr = JobResult(job=job, ok=False)
-        job_results.append(jr)
-        try:
-            spec = job.load()
-            model = runnable(spec)
-        except InputError as exc:
-            problems.extend(x for x in exc.problems if x not in problems)
-            continue
-        sc = spec.scenario
-        d = sc.draws if draws is None else draws
-        s = sc.seed if seed is None else seed
-        rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
-        job_of_plan.append(i)
-        plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
+    with shared_parameters():  # the variants of a scenario read its parameters once
+        for i, job in enumerate(jobs):
+            jr = JobResult(job=job, ok=False)
+            job_results.append(jr)
+            try:
+                spec = job.load()
+                model = runnable(spec)
+            except InputError as exc:
+                problems.extend(x for x in exc.problems if x not in problems)
+                continue
+            sc = spec.scenario
+            d = sc.draws if draws is None else draws
+            s = sc.seed if seed is None else seed
+            rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
+            job_of_plan.append(i)
+            plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
     folders = [job.folder for job in jobs]
     for f in sorted({f for f in folders if folders.count(f) > 1}):
         clash = [job.label for job in jobs if job.folder == f]
