@@ -318,3 +318,30 @@ def test_variants_of_a_batch_read_the_parameters_once(monkeypatch: pytest.Monkey
     assert np.array_equal(a.budget, b.budget) and np.array_equal(a.volume0, b.volume0)
     load_scenario(REFERENCE)
     assert len(calls) == 2  # outside the block every load reads the folder again
+
+
+def test_a_worker_that_cannot_see_the_batch_folder_says_so(tmp_path: Path) -> None:
+    """Workers write the run directories: a worker without the batch folder (another machine,
+    no shared file system) fails the job with a clear message and writes nothing."""
+    m = lower(load_scenario(REFERENCE, updates=SMALL))
+    job = bt.JobSpec(
+        index=0,
+        model=m,
+        label="reference-2021",
+        point=None,
+        draws=1024,
+        seed=1,
+        sampler=m.spec.scenario.sampler,
+        chunk_size=512,
+        run_id="r",
+        run_dir=tmp_path / "runs" / "reference-2021",
+        chunk_root=tmp_path / "chunks",
+        batch="b",
+        resume=False,
+        force=False,
+        marker=tmp_path / "chunks" / ".batch-elsewhere",
+    )
+    called: list[int] = []
+    res = bt.execute_job(job, called.append)
+    assert res.error is not None and "does not see the batch folder" in res.error
+    assert str(tmp_path) in res.error and not called and not any(tmp_path.iterdir())

@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +303,7 @@ class JobSpec:
     resume: bool
     force: bool
     checkpoint_s: float = 0.0  # store computed chunks at most this often (0: each one)
+    marker: Path | None = None  # a file the batch made: whoever runs the job must see it
 
     @property
     def n_chunks(self) -> int:
@@ -338,6 +339,13 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
     m = job.model
     store = ChunkStore(job.chunk_root, job.run_id)
     outcome = JobOutcome()
+    if job.marker is not None and not job.marker.is_file():
+        outcome.error = (
+            f"this worker does not see the batch folder {job.chunk_root.parent}: the workers "
+            "write the run directories themselves, so the batch folder (--out) must be on a "
+            "file system they share with this machine"
+        )
+        return outcome
     out = Outcomes.empty(job.draws, m)
     samples = np.empty((job.draws, len(m.uncertain)))
     bounds = chunk_bounds(job.draws, job.chunk_size)
@@ -709,10 +717,14 @@ def run_batch(
         else:
             job_done(k, before)
     report_progress()
+    marker = where / "chunks" / f".batch-{uuid.uuid4().hex}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     try:
-        executor.run(todo, chunk_done, job_done)
+        executor.run([replace(js, marker=marker) for js in todo], chunk_done, job_done)
     finally:
         executor.close()
+        marker.unlink(missing_ok=True)
     for js in specs:
         ChunkStore(js.chunk_root, js.run_id).clean_temporary()
     result.jobs = job_results
