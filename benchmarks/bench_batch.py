@@ -128,8 +128,8 @@ class _KeepOpen:
         self.ex = ex
         self.name = ex.name
 
-    def run(self, *args: Any) -> None:
-        self.ex.run(*args)
+    def run(self, *args: Any) -> Any:
+        return self.ex.run(*args)  # (the executor of older versions was a generator)
 
     def close(self) -> None:
         pass
