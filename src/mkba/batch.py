@@ -544,7 +544,7 @@ class DaskExecutor:
                     execute_job_on_worker,
                     job,
                     topic,
-                    key=f"mkba-job-{job.run_id}",
+                    key=f"mkba-job-{job.index}-{job.run_id}",  # two jobs may share a run id
                     retries=self.retries,
                     pure=False,
                 )
