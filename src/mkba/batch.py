@@ -445,7 +445,8 @@ def _resumed_job(job: JobSpec) -> JobOutcome | None:
 
 @dataclass(frozen=True)
 class Task:
-    """A stored chunk, as reported to ``on_chunk``: chunk ``chunk`` of plan ``job``."""
+    """A finished chunk (computed or loaded), as reported to ``on_chunk``: chunk ``chunk`` of
+    plan ``job``."""
 
     job: int  # index into the plans
     chunk: int
@@ -470,7 +471,7 @@ class InProcessExecutor:
 
 
 def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
-    """:func:`execute_job` as a Dask task: each stored chunk is reported to the client as an
+    """:func:`execute_job` as a Dask task: each finished chunk is reported to the client as an
     event on ``topic`` (for its progress bar); only the summary row is returned."""
     from distributed import get_worker
 
@@ -609,7 +610,7 @@ def run_batch(
     checkpoint_s: float = CHECKPOINT_S,
 ) -> BatchResult:
     """Run every job; write each job's run directory, the comparison table and
-    ``batch.json`` into ``out``. ``on_chunk`` is called after every stored chunk.
+    ``batch.json`` into ``out``. ``on_chunk`` is called after every finished chunk.
 
     A job runs whole where the executor puts it (:func:`execute_job`): this process, or a
     Dask worker that also computes its statistics and writes its run directory and sends back
