@@ -3,6 +3,7 @@ failures reported without stopping the batch; common random numbers in compariso
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,11 +40,27 @@ def draws_of(res: bt.BatchResult) -> dict[str, pd.DataFrame]:
     }
 
 
+def summaries_of(res: bt.BatchResult) -> dict[str, dict]:
+    """Each job's summary.json as written, without the folder it names (runs differ in that)."""
+    docs = {}
+    for jr in res.jobs:
+        assert jr.output_dir is not None
+        doc = json.loads((jr.output_dir / "summary.json").read_text())
+        doc.pop("output_dir")
+        docs[jr.job.label] = doc
+    return docs
+
+
 def assert_same(a: bt.BatchResult, b: bt.BatchResult) -> None:
     da, db = draws_of(a), draws_of(b)
     assert da.keys() == db.keys() and len(da) == 3
     for k in da:
         pd.testing.assert_frame_equal(da[k], db[k], check_exact=True)
+        for col in da[k].columns:  # bit for bit, NaN in the same places
+            assert np.array_equal(da[k][col].to_numpy(), db[k][col].to_numpy(), equal_nan=True)
+    assert summaries_of(a) == summaries_of(b)
+    assert a.comparison is not None and b.comparison is not None
+    pd.testing.assert_frame_equal(a.comparison, b.comparison, check_exact=True)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +96,23 @@ def test_local_cluster_of_two_workers_is_bit_identical(
     assert_same(in_process, res)
 
 
+def test_one_worker_gives_the_same_and_the_client_computes_nothing(
+    in_process: bt.BatchResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask worker runs a job whole (chunks, statistics, run directory): the results do not
+    depend on the number of workers, and the client never summarises or writes a job."""
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the client computed a job's statistics")
+
+    monkeypatch.setattr(bt.api, "finish_run", not_here)
+    monkeypatch.setattr(bt.engine, "compute_chunk", not_here)
+    ex = bt.DaskExecutor(workers=1)
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, executor=ex)
+    assert not res.failures
+    assert_same(in_process, res)
+
+
 def test_worker_killed_mid_run(in_process: bt.BatchResult, tmp_path: Path) -> None:
     ex = bt.DaskExecutor(workers=2)
     victims: list[str] = []
@@ -107,13 +141,40 @@ def test_interrupted_then_resumed(in_process: bt.BatchResult, tmp_path: Path) ->
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt)
-    stored = list((tmp_path / "chunks").rglob("chunk-*.npz"))
-    assert len(stored) == 5
+        bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt, checkpoint_s=0)
+    # in process the jobs run one after another: the first (4 chunks) is finished, its run
+    # folder complete and its chunk checkpoints replaced by done.json; the second has one
+    # stored chunk; the third has not started
+    stored = list((tmp_path / "chunks").rglob("chunk-*.npy"))
+    assert len(stored) == 1
+    assert len(list((tmp_path / "chunks").rglob("done.json"))) == 1
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["reference-2021--small"]
     assert not (tmp_path / "summary").exists() or not (tmp_path / "summary" / "batch.json").exists()
     res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, resume=True)
-    assert sum(jr.chunks_resumed for jr in res.jobs) == 5
-    assert sum(jr.chunks_computed for jr in res.jobs) == 3 * 4 - 5
+    assert [(jr.chunks_resumed, jr.chunks_computed) for jr in res.jobs] == [(4, 0), (1, 3), (0, 4)]
+    assert_same(in_process, res)
+    # finished jobs keep no chunks: only each job's done.json
+    assert not list((tmp_path / "chunks").rglob("chunk-*.npy"))
+    assert len(list((tmp_path / "chunks").rglob("done.json"))) == 3
+
+
+def test_short_jobs_write_no_checkpoint(in_process: bt.BatchResult, tmp_path: Path) -> None:
+    """Chunks are stored every ``checkpoint_s`` seconds: a job shorter than that writes none,
+    and an interruption then costs only the unfinished job."""
+    seen: list[bt.Task] = []
+
+    def interrupt(task: bt.Task) -> None:
+        seen.append(task)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bt.run_batch(
+            jobs(), out=tmp_path, draws=2048, seed=7, on_chunk=interrupt, checkpoint_s=3600
+        )
+    assert not list((tmp_path / "chunks").rglob("chunk-*"))
+    res = bt.run_batch(jobs(), out=tmp_path, draws=2048, seed=7, resume=True)
+    assert [(jr.chunks_resumed, jr.chunks_computed) for jr in res.jobs] == [(4, 0), (0, 4), (0, 4)]
     assert_same(in_process, res)
 
 
@@ -205,3 +266,82 @@ def test_compare_finished_runs(in_process: bt.BatchResult) -> None:
     )
     assert doc["common_random_numbers"] and doc["draws"] == 2048
     assert set(doc["by_stakeholder"]) >= {"municipalities", "national_government"}
+
+
+def test_chunk_checkpoint_round_trip_and_damage(tmp_path: Path) -> None:
+    """A stored chunk loads back bit for bit into the rows of a run; a file cut short (a
+    crash while writing, no fsync), of another chunk or of another shape is not used."""
+    m = lower(load_scenario(REFERENCE, updates=SMALL))
+    res = engine.compute_chunk(m, 1, draws=1500, seed=3, sampler="random", chunk_size=512)
+    store = bt.ChunkStore(tmp_path, "run")
+    store.save(1, res.outcomes, res.samples)
+    into = engine.Outcomes.empty(res.hi - res.lo, m)
+    samples = np.empty_like(res.samples)
+    assert store.load_into(1, into, samples)
+    for k, v in res.outcomes.fields().items():
+        assert np.array_equal(getattr(into, k), v, equal_nan=True), k
+    assert np.array_equal(samples, res.samples)
+    assert not store.load_into(2, into, samples)  # no such file
+    store.path(1).rename(store.path(2))
+    assert not store.load_into(2, into, samples)  # the file says it is chunk 1
+    store.path(2).rename(store.path(1))
+    assert not store.load_into(1, engine.Outcomes.empty(7, m), samples[:7])  # other shape
+    data = store.path(1).read_bytes()
+    store.path(1).write_bytes(data[: len(data) // 2])
+    assert not store.load_into(1, into, samples)
+    store.mark_done({"npv": float("nan"), "draws": np.int64(3)})
+    assert not store.has(1) and store.done() == {
+        "npv": pytest.approx(float("nan"), nan_ok=True),
+        "draws": 3,
+    }
+
+
+def test_variants_of_a_batch_read_the_parameters_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside ``shared_parameters`` a scenario's variants read its parameter folder once; the
+    specs equal those loaded on their own (same digest, same lowered arrays)."""
+    from mkba import load
+
+    alone = load_scenario(REFERENCE, variant="half_budget")
+    calls: list[Path] = []
+    real = load.load_parameters
+
+    def counting(root: Path, **kw: object) -> load.ParameterSet:
+        calls.append(root)
+        return real(root, **kw)  # type: ignore[arg-type]  # kw is use= only
+
+    monkeypatch.setattr(load, "load_parameters", counting)
+    with load.shared_parameters():
+        specs = [load_scenario(REFERENCE, variant=v) for v in (None, "half_budget", "wlo_high")]
+    assert len(calls) == 1
+    assert specs[1].digest == alone.digest
+    a, b = lower(alone), lower(specs[1])
+    assert np.array_equal(a.budget, b.budget) and np.array_equal(a.volume0, b.volume0)
+    load_scenario(REFERENCE)
+    assert len(calls) == 2  # outside the block every load reads the folder again
+
+
+def test_a_worker_that_cannot_see_the_batch_folder_says_so(tmp_path: Path) -> None:
+    """Workers write the run directories: a worker without the batch folder (another machine,
+    no shared file system) fails the job with a clear message and writes nothing."""
+    m = lower(load_scenario(REFERENCE, updates=SMALL))
+    job = bt.JobSpec(
+        index=0,
+        model=m,
+        label="reference-2021",
+        point=None,
+        draws=1024,
+        seed=1,
+        sampler=m.spec.scenario.sampler,
+        chunk_size=512,
+        run_id="r",
+        run_dir=tmp_path / "runs" / "reference-2021",
+        chunk_root=tmp_path / "chunks",
+        batch="b",
+        resume=False,
+        force=False,
+        marker=tmp_path / "chunks" / ".batch-elsewhere",
+    )
+    called: list[int] = []
+    res = bt.execute_job(job, called.append)
+    assert res.error is not None and "does not see the batch folder" in res.error
+    assert str(tmp_path) in res.error and not called and not any(tmp_path.iterdir())

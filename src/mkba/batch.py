@@ -1,24 +1,36 @@
-"""Scenario batches: many scenarios, variants and grid points, chunk by chunk, on one machine
-or a Dask cluster, with resume after an interruption.
+"""Scenario batches: many scenarios, variants and grid points, on one machine or a Dask
+cluster, with resume after an interruption.
 
-The unit of work is one fixed-size chunk of draws of one scenario job, computed by
-:func:`mkba.engine.compute_chunk` wherever it runs, so a batch gives bit-identical numbers
-in-process, on any number of Dask workers, after a lost worker, or after ``--resume``.
+The unit of work is one job (a scenario, variant or grid point), run whole where it is put
+(:func:`execute_job`): its chunks of draws (each computed by :func:`mkba.engine.compute_chunk`,
+into the job's arrays as :func:`mkba.engine.simulate` does), its statistics and its run
+directory, written atomically. On a Dask cluster a worker does all of that and sends back only
+the job's summary row, so the client neither computes statistics nor writes, and no worker
+holds more than the job it is running. A batch gives bit-identical numbers in-process, on any
+number of Dask workers, after a lost worker, or after ``--resume``.
 
-Every finished chunk is written atomically to ``<out>/chunks/<run id>/chunk-<j>.npz``; the run
-id hashes the scenario (files, calibration, variant), draws, seed, sampler and chunk size.
-``resume=True`` skips chunks whose file is already there. A job whose loading or computation
-fails is reported and the others go on (exit code 4 for a partial failure).
+Every computed chunk is stored as a checkpoint in ``<out>/chunks/<run id>/chunk-<j>.npy``; the
+run id hashes the scenario (files, calibration, variant), draws, seed, sampler and chunk size.
+When the job's run directory is complete its checkpoints are removed and ``done.json`` keeps
+its summary. ``resume=True`` skips finished jobs and reuses stored chunks of the others. A job
+whose loading or computation fails is reported and the others go on (exit code 4 for a
+partial failure).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import io
+import json
+import os
+import queue
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +39,36 @@ import pandas as pd
 
 from mkba import api, engine, results
 from mkba.checks import runnable
-from mkba.engine import ChunkResult, Outcomes
+from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, MkbaError, Problem
-from mkba.load import Spec, grid_points, load_scenario
+from mkba.load import Spec, grid_points, load_scenario, shared_parameters
 from mkba.model import Model
-from mkba.output import atomic_write_bytes, run_directory, to_json, write_json, write_table
+from mkba.output import (
+    atomic_write_bytes,
+    glob_escape,
+    run_directory,
+    to_json,
+    write_json,
+    write_table,
+)
 from mkba.outputs import TOTALS
 from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
+
+
+def _json_default(x: Any) -> Any:
+    """NumPy scalars and arrays, and paths, in a JSON document."""
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
 @dataclass(frozen=True)
@@ -163,24 +195,67 @@ class BatchResult:
 
 
 class ChunkStore:
-    """Finished chunks of one run on disk, one ``.npz`` file each, written atomically."""
+    """Finished chunks of one run on disk, one file each, written atomically.
+
+    A chunk file is only a checkpoint for ``--resume``: the chunk's arrays one after another
+    in NumPy's ``.npy`` format (no zip, no checksum pass over the data), written without
+    ``fsync`` (a file cut short by a crash does not load and is computed again), and removed
+    with the rest of the job's chunks once the job's run directory is complete. ``done.json``
+    then keeps the job's summary (exactly, NaN included), so that a resumed batch need not run
+    the job again.
+    """
+
+    DONE = "done.json"
 
     def __init__(self, root: Path, run_id: str) -> None:
         self.dir = Path(root) / run_id
 
     def path(self, index: int) -> Path:
-        return self.dir / f"chunk-{index:06d}.npz"
+        return self.dir / f"chunk-{index:06d}.npy"
 
     def has(self, index: int) -> bool:
         return self.path(index).is_file()
 
-    def save(self, res: ChunkResult) -> None:
-        arrays: dict[str, Any] = {f"o_{k}": v for k, v in res.outcomes.fields().items()}
-        if res.samples is not None:
-            arrays["samples"] = res.samples
-        buf = io.BytesIO()
-        np.savez(buf, index=res.index, lo=res.lo, hi=res.hi, **arrays)
-        atomic_write_bytes(self.path(res.index), buf.getvalue())
+    @staticmethod
+    def _arrays(outcomes: Outcomes, samples: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
+        arrays = list(outcomes.fields().items())
+        return arrays if samples is None else [*arrays, ("samples", samples)]
+
+    def save(self, index: int, outcomes: Outcomes, samples: np.ndarray | None) -> None:
+        """Store chunk ``index`` (``outcomes`` and ``samples`` are its rows, views are fine)."""
+        arrays = self._arrays(outcomes, samples)
+        path = self.path(index)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                head = {"index": index, "fields": [k for k, _ in arrays]}
+                np.lib.format.write_array(fh, np.array(json.dumps(head)), allow_pickle=False)
+                for _, v in arrays:
+                    np.lib.format.write_array(fh, v, allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def load_into(self, index: int, outcomes: Outcomes, samples: np.ndarray | None) -> bool:
+        """Copy the stored chunk into ``outcomes``/``samples`` (its rows); False if it is
+        missing, unreadable or of another shape (then it is computed again)."""
+        arrays = self._arrays(outcomes, samples)
+        try:
+            with open(self.path(index), "rb") as fh:
+                head = json.loads(str(np.lib.format.read_array(fh, allow_pickle=False)))
+                if head != {"index": index, "fields": [k for k, _ in arrays]}:
+                    return False
+                for _, dst in arrays:
+                    src = np.lib.format.read_array(fh, allow_pickle=False)
+                    if src.shape != dst.shape or src.dtype != dst.dtype:
+                        return False
+                    dst[...] = src
+                return True
+        except (OSError, ValueError, EOFError):
+            return False
 
     def clean_temporary(self) -> None:
         """Remove temporary files of chunk writes that a killed run left behind."""
@@ -188,17 +263,182 @@ class ChunkStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
-    def load(self, index: int) -> ChunkResult | None:
-        """The stored chunk, or None if missing or unreadable (then it is computed again)."""
+    def mark_done(self, summary: dict[str, Any]) -> None:
+        """Keep the finished job's summary and drop its chunk files (the run directory, now
+        complete, holds the results)."""
+        text = json.dumps(summary, default=_json_default, allow_nan=True)
+        atomic_write_bytes(self.dir / self.DONE, text.encode("utf-8"))
+        for f in self.dir.glob("chunk-*.np[yz]"):
+            with contextlib.suppress(OSError):
+                f.unlink()
+        self.clean_temporary()
+
+    def done(self) -> dict[str, Any] | None:
+        """The summary of a job finished before, or None."""
         try:
-            with np.load(self.path(index)) as z:
-                fields = {k[2:]: z[k] for k in z.files if k.startswith("o_")}
-                samples = z["samples"] if "samples" in z.files else None
-                return ChunkResult(
-                    int(z["index"]), int(z["lo"]), int(z["hi"]), Outcomes(**fields), samples, {}
-                )
-        except (OSError, ValueError, KeyError, EOFError):
+            doc = json.loads((self.dir / self.DONE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return None
+        return doc if isinstance(doc, dict) else None
+
+
+# --- one job: every chunk, statistics, run directory -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything needed to run one job anywhere (it pickles: the lowered model, no files)."""
+
+    index: int  # the job's plan index in the batch
+    model: Model
+    label: str
+    point: str | None
+    draws: int
+    seed: int
+    sampler: str
+    chunk_size: int
+    run_id: str
+    run_dir: Path  # absolute: <batch>/runs/<folder>
+    chunk_root: Path  # absolute: <batch>/chunks
+    batch: str | None  # the batch folder as written in manifests
+    resume: bool
+    force: bool
+    checkpoint_s: float = 0.0  # store computed chunks at most this often (0: each one)
+    marker: Path | None = None  # a file the batch made: whoever runs the job must see it
+
+    @property
+    def n_chunks(self) -> int:
+        return len(chunk_bounds(self.draws, self.chunk_size))
+
+
+@dataclass
+class JobOutcome:
+    """What a job sends back: a summary row, never its per-draw results."""
+
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    output_dir: Path | None = None
+    chunks_computed: int = 0
+    chunks_resumed: int = 0
+
+
+def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> JobOutcome:
+    """Run one job from start to end where it is called (this process or a Dask worker):
+    compute its chunks into the run's arrays (stored chunks are reused with ``resume``),
+    store them as checkpoints, summarise, write the run directory atomically (it appears
+    complete or not at all), then drop the checkpoints. ``on_chunk(j)`` is called after
+    chunk ``j`` is computed (or loaded).
+
+    Computed chunks are stored once ``job.checkpoint_s`` seconds have passed since the job
+    started or last stored (``0``: each chunk at once): an interruption loses at most that
+    much computing, and a job shorter than that writes no checkpoint at all (a checkpoint is
+    all of a chunk's per-draw results, 1.8 kB a draw for the reference).
+
+    The numbers are those of :func:`mkba.engine.simulate` (the same chunks into the same
+    arrays), so they do not depend on where or in which order jobs run."""
+    t0 = time.perf_counter()
+    m = job.model
+    store = ChunkStore(job.chunk_root, job.run_id)
+    outcome = JobOutcome()
+    if job.marker is not None and not job.marker.is_file():
+        outcome.error = (
+            f"this worker does not see the batch folder {job.chunk_root.parent}: the workers "
+            "write the run directories themselves, so the batch folder (--out) must be on a "
+            "file system they share with this machine"
+        )
+        return outcome
+    out = Outcomes.empty(job.draws, m)
+    samples = np.empty((job.draws, len(m.uncertain)))
+    bounds = chunk_bounds(job.draws, job.chunk_size)
+    args = engine._kernel_args(m)
+    fused = m.programme is None
+    scratch = None if fused else engine._scratch(m, min(job.draws, job.chunk_size))
+    timings = {"sampling_s": 0.0, "kernel_s": 0.0, "aggregate_s": 0.0}
+    chunk_means = np.empty(len(bounds))
+    unsaved: list[int] = []
+    saved_at = t0
+    for j, (lo, hi) in enumerate(bounds):
+        rows = out.take(slice(lo, hi))
+        if job.resume and store.has(j) and store.load_into(j, rows, samples[lo:hi]):
+            outcome.chunks_resumed += 1
+        else:
+            try:
+                res = engine.compute_chunk(
+                    m,
+                    j,
+                    draws=job.draws,
+                    seed=job.seed,
+                    sampler=job.sampler,
+                    chunk_size=job.chunk_size,
+                    out=rows,
+                    samples_out=samples[lo:hi],
+                    args=args,
+                    scratch=scratch,
+                )
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # reported per job; the batch goes on
+                outcome.error = f"chunk {j} failed: {type(exc).__name__}: {exc}"
+                return outcome
+            for k in timings:
+                timings[k] += res.timings[k]
+            unsaved.append(j)
+            outcome.chunks_computed += 1
+            if time.perf_counter() - saved_at >= job.checkpoint_s:
+                for i in unsaved:
+                    a, b = bounds[i]
+                    store.save(i, out.take(slice(a, b)), samples[a:b])
+                unsaved.clear()
+                saved_at = time.perf_counter()
+        chunk_means[j] = engine.chunk_mean_npv(m, rows)
+        if on_chunk is not None:
+            on_chunk(j)
+    run = Run(
+        model=m,
+        outcomes=out,
+        draws=job.draws,
+        seed=job.seed,
+        sampler=job.sampler,
+        chunk_size=job.chunk_size,
+        samples=samples,
+        timings=timings,
+        chunk_means=chunk_means,
+    )
+    try:
+        done = api.finish_run(
+            run,
+            m.spec,
+            out=job.run_dir,
+            write=True,
+            timings={},
+            t0=t0,
+            extra={"batch": job.batch, "job": job.label, "grid_point": job.point},
+            force=job.force,
+        )
+    except MkbaError as exc:
+        outcome.error = str(exc)
+        return outcome
+    del run, out, samples  # the per-draw results go before the next job starts
+    outcome.summary = {**done.summary, "job": job.label}
+    outcome.output_dir = done.output_dir
+    store.mark_done(outcome.summary)
+    return outcome
+
+
+def _resumed_job(job: JobSpec) -> JobOutcome | None:
+    """With ``resume``: the outcome of a job whose run directory was completed before (its
+    summary kept by :meth:`ChunkStore.mark_done`), or None."""
+    summary = ChunkStore(job.chunk_root, job.run_id).done()
+    if summary is None or not (job.run_dir / "manifest.json").is_file():
+        return None
+    try:
+        check_target(job.run_dir, job.run_id)
+    except MkbaError:
+        return None
+    for stale in job.run_dir.parent.glob(f"{glob_escape(job.run_dir.name)}.partial-*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed writer
+    return JobOutcome(summary=summary, output_dir=job.run_dir, chunks_resumed=job.n_chunks)
 
 
 # --- executors -----------------------------------------------------------------------------------
@@ -206,50 +446,57 @@ class ChunkStore:
 
 @dataclass(frozen=True)
 class Task:
+    """A finished chunk (computed or loaded), as reported to ``on_chunk``: chunk ``chunk`` of
+    plan ``job``."""
+
     job: int  # index into the plans
     chunk: int
 
 
-def run_task(
-    model: Model, chunk: int, draws: int, seed: int, sampler: str, chunk_size: int
-) -> ChunkResult:
-    """One chunk of one scenario: the function workers run (module-level, so it pickles)."""
-    return engine.compute_chunk(
-        model, chunk, draws=draws, seed=seed, sampler=sampler, chunk_size=chunk_size
-    )
-
-
-def _model_task(model: Model) -> Model:
-    return model
+ChunkFn = Callable[[int, int], None]  # (plan index, chunk index)
+DoneFn = Callable[[int, "JobOutcome | BaseException"], None]
 
 
 class InProcessExecutor:
-    """Chunks one after another in this process (numba threads inside each chunk)."""
+    """Jobs one after another in this process (numba threads inside each chunk)."""
 
     name = "in-process"
 
-    def run(
-        self, plans: list[Plan], tasks: list[Task]
-    ) -> Iterator[tuple[Task, ChunkResult | BaseException]]:
-        for t in tasks:
-            p = plans[t.job]
-            try:
-                yield t, run_task(p.model, t.chunk, p.draws, p.seed, p.sampler, p.chunk_size)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # reported per job; the batch goes on
-                yield t, exc
+    def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
+        for job in jobs:
+            outcome = execute_job(job, functools.partial(on_chunk, job.index))
+            on_done(job.index, outcome)
 
     def close(self) -> None:
         pass
 
 
-class DaskExecutor:
-    """Chunks as Dask tasks: a new ``LocalCluster`` (``workers``) or an existing scheduler.
+def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
+    """:func:`execute_job` as a Dask task: each finished chunk is reported to the client as an
+    event on ``topic`` (for its progress bar); only the summary row is returned."""
+    from distributed import get_worker
 
-    The lowered model is one task per job that the chunk tasks depend on; a task is one chunk. Dask reschedules
-    the tasks of a lost worker (``retries`` covers transient errors), and as every task is a
-    pure function of the model, chunk index and seed, the numbers do not change.
+    worker = get_worker()
+    return execute_job(job, lambda j: worker.log_event(topic, {"job": job.index, "chunk": j}))
+
+
+def _load_engine() -> None:
+    """Import what a job needs on a worker (the numba cache loads with the first chunk)."""
+    import mkba.api
+    import mkba.batch
+    import mkba.kernel
+    import mkba.report.inputs  # noqa: F401
+
+
+class DaskExecutor:
+    """Jobs as Dask tasks: a new ``LocalCluster`` (``workers``) or an existing scheduler.
+
+    A task is a whole job (:func:`execute_job`: chunks, statistics, run directory) and returns
+    only its summary, so the client does no statistics and no writing, and a worker holds one
+    job's per-draw results at a time. The workers must see the batch folder (the same
+    machine, or a shared file system). Dask reschedules the task of a lost worker
+    (``retries`` covers transient errors), and as every task is a pure function of the model,
+    draws and seed, the numbers do not change.
     """
 
     name = "dask"
@@ -263,54 +510,67 @@ class DaskExecutor:
         if scheduler:
             self.client = Client(scheduler)
         else:
+            import dask
+
             n = workers or 1
-            # one numba thread per worker process: the workers are the parallelism
-            self.cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-            )
+            # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's
+            # mmap threshold at 128 KiB: every array of a job is then a fresh mmap, and the
+            # page faults cost a third of a job's CPU (2 of 6.5 CPU-s per 100k-draw job).
+            # Arrays below 64 MiB come from the heap again; freed memory is still trimmed.
+            mmap = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(64 << 20)}
+            with dask.config.set(mmap):
+                # one numba thread per worker process: the workers are the parallelism
+                self.cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                )
             self.client = Client(self.cluster)
         self.retries = retries
+        self.client.run(_load_engine)  # imports on every worker now: part of the start-up
 
-    def run(
-        self, plans: list[Plan], tasks: list[Task]
-    ) -> Iterator[tuple[Task, ChunkResult | BaseException]]:
-        from distributed import as_completed
+    def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        topic = f"mkba-batch-{uuid.uuid4().hex}"
 
-        models: dict[int, Any] = {}
-        futures = {}
-        for t in tasks:
-            p = plans[t.job]
-            if t.job not in models:
-                # The model as a task (not scattered data): if the worker holding it dies,
-                # the scheduler can compute it again elsewhere from the task's own argument.
-                models[t.job] = self.client.submit(
-                    _model_task, p.model, key=f"mkba-model-{p.run_id}", pure=False
+        def chunk_event(event: Any) -> None:  # runs in the client's event loop thread
+            events.put(("chunk", event[1]))
+
+        self.client.subscribe_topic(topic, chunk_event)
+        try:
+            futures = {}
+            for job in jobs:
+                fut = self.client.submit(
+                    execute_job_on_worker,
+                    job,
+                    topic,
+                    key=f"mkba-job-{job.index}-{job.run_id}",  # two jobs may share a run id
+                    retries=self.retries,
+                    pure=False,
                 )
-            fut = self.client.submit(
-                run_task,
-                models[t.job],
-                t.chunk,
-                p.draws,
-                p.seed,
-                p.sampler,
-                p.chunk_size,
-                key=f"mkba-{p.run_id}-{t.chunk}",
-                retries=self.retries,
-                pure=False,
-            )
-            futures[fut] = t
-        for fut in as_completed(list(futures)):
-            t = futures[fut]
-            try:
-                yield t, fut.result()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:
-                yield t, exc
+                futures[fut.key] = (job.index, fut)
+                fut.add_done_callback(lambda f: events.put(("done", f.key)))
+            while futures:
+                try:
+                    kind, msg = events.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if kind == "chunk":
+                    on_chunk(int(msg["job"]), int(msg["chunk"]))
+                    continue
+                k, fut = futures.pop(msg)
+                try:
+                    res: JobOutcome | BaseException = fut.result()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:
+                    res = exc
+                fut.release()  # the worker may forget the result now
+                on_done(k, res)
+        finally:
+            self.client.unsubscribe_topic(topic)
 
     def close(self) -> None:
         self.client.close()
@@ -328,6 +588,10 @@ def make_executor(
 
 # --- the batch ------------------------------------------------------------------------------------
 
+CHECKPOINT_S = 10.0
+"""A job stores the chunks it computed at most this often: an interrupted batch loses at most
+this much computing per job, and a shorter job writes no checkpoint."""
+
 ProgressFn = Callable[[int, int], None]
 JobDoneFn = Callable[[JobResult], None]
 
@@ -344,37 +608,46 @@ def run_batch(
     on_job_done: JobDoneFn | None = None,
     on_chunk: Callable[[Task], None] | None = None,
     force: bool = False,
+    checkpoint_s: float = CHECKPOINT_S,
 ) -> BatchResult:
-    """Run every job, chunk by chunk; write each job's run directory, the comparison table
-    and ``batch.json`` into ``out``. ``on_chunk`` is called after every stored chunk.
+    """Run every job; write each job's run directory, the comparison table and
+    ``batch.json`` into ``out``. ``on_chunk`` is called after every finished chunk.
+
+    A job runs whole where the executor puts it (:func:`execute_job`): this process, or a
+    Dask worker that also computes its statistics and writes its run directory and sends back
+    only the summary.
 
     Every job is loaded and checked first: any input problem raises :class:`InputError`
     (all of them at once) before anything is computed or written. A finished output in the
     way is replaced only by the same run, on ``resume`` (the batch's summary), or with
-    ``force`` (see :func:`mkba.paths.check_target`)."""
+    ``force`` (see :func:`mkba.paths.check_target`). With ``resume``, a job whose run
+    directory was completed is not run again, and stored chunks of the others are reused;
+    a job stores its computed chunks every ``checkpoint_s`` seconds (see :func:`execute_job`)."""
     t0 = time.perf_counter()
     out = Path(out)
+    where = Path(os.path.abspath(out))  # workers may have another working folder
     executor = executor or InProcessExecutor()
     result = BatchResult(out=out)
     plans: list[Plan] = []
     job_of_plan: list[int] = []  # plan k belongs to job job_of_plan[k]
     job_results: list[JobResult] = []
     problems: list[Problem] = []
-    for i, job in enumerate(jobs):
-        jr = JobResult(job=job, ok=False)
-        job_results.append(jr)
-        try:
-            spec = job.load()
-            model = runnable(spec)
-        except InputError as exc:
-            problems.extend(x for x in exc.problems if x not in problems)
-            continue
-        sc = spec.scenario
-        d = sc.draws if draws is None else draws
-        s = sc.seed if seed is None else seed
-        rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
-        job_of_plan.append(i)
-        plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
+    with shared_parameters():  # the variants of a scenario read its parameters once
+        for i, job in enumerate(jobs):
+            jr = JobResult(job=job, ok=False)
+            job_results.append(jr)
+            try:
+                spec = job.load()
+                model = runnable(spec)
+            except InputError as exc:
+                problems.extend(x for x in exc.problems if x not in problems)
+                continue
+            sc = spec.scenario
+            d = sc.draws if draws is None else draws
+            s = sc.seed if seed is None else seed
+            rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
+            job_of_plan.append(i)
+            plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
     folders = [job.folder for job in jobs]
     for f in sorted({f for f in folders if folders.count(f) > 1}):
         clash = [job.label for job in jobs if job.folder == f]
@@ -385,88 +658,77 @@ def run_batch(
     check_target(out / "summary", batch_id, force=force or resume)
     for p in plans:
         check_target(out / "runs" / p.job.folder, p.run_id, force=force)
-    stores = [ChunkStore(out / "chunks", p.run_id) for p in plans]
-    tasks: list[Task] = []
-    for k, p in enumerate(plans):
-        for j in range(p.n_chunks):
-            if resume and stores[k].has(j) and stores[k].load(j) is not None:
-                job_results[job_of_plan[k]].chunks_resumed += 1
-                continue
-            tasks.append(Task(k, j))
+    specs = [
+        JobSpec(
+            index=k,
+            model=p.model,
+            label=p.job.label,
+            point=p.job.point,
+            draws=p.draws,
+            seed=p.seed,
+            sampler=p.sampler,
+            chunk_size=p.chunk_size,
+            run_id=p.run_id,
+            run_dir=where / "runs" / p.job.folder,
+            chunk_root=where / "chunks",
+            batch=portable_path(out),
+            resume=resume,
+            force=force,
+            checkpoint_s=checkpoint_s,
+        )
+        for k, p in enumerate(plans)
+    ]
     total = sum(p.n_chunks for p in plans)
-    done = sum(jr.chunks_resumed for jr in job_results)
-    remaining = {k: sum(1 for t in tasks if t.job == k) for k in range(len(plans))}
-    failed: set[int] = set()
-    if progress is not None:
-        progress(done, total)
+    counted = [0] * len(plans)  # chunks done per plan, as far as the client knows
+    finished: set[int] = set()
 
-    def finish(k: int) -> None:
+    def report_progress() -> None:
+        if progress is not None:
+            progress(sum(counted), total)
+
+    def job_done(k: int, res: JobOutcome | BaseException) -> None:
         jr = job_results[job_of_plan[k]]
-        p = plans[k]
-        try:
-            loaded = [stores[k].load(j) for j in range(p.n_chunks)]
-            chunks = [c for c in loaded if c is not None]
-            if len(chunks) < len(loaded):
-                raise MkbaError("a stored chunk could not be read; run again with --resume")
-            run = engine.assemble(
-                p.model,
-                chunks,
-                draws=p.draws,
-                seed=p.seed,
-                sampler=p.sampler,
-                chunk_size=p.chunk_size,
-            )
-            res = api.finish_run(
-                run,
-                p.spec,
-                out=out / "runs" / p.job.folder,
-                write=True,
-                timings={},
-                t0=time.perf_counter(),
-                extra={"batch": portable_path(out), "job": p.job.label, "grid_point": p.job.point},
-                force=force,
-            )
-        except MkbaError as exc:
-            jr.error = str(exc)
+        finished.add(k)
+        if isinstance(res, BaseException):
+            jr.error = f"{type(res).__name__}: {res}"
         else:
-            jr.ok = True
-            jr.summary = {**res.summary, "job": p.job.label}
-            jr.output_dir = res.output_dir
+            jr.chunks_computed, jr.chunks_resumed = res.chunks_computed, res.chunks_resumed
+            if res.error is not None:
+                jr.error = res.error
+            else:
+                jr.ok, jr.summary = True, res.summary
+                jr.output_dir = out / "runs" / plans[k].job.folder
+                counted[k] = plans[k].n_chunks
+        report_progress()
         if on_job_done is not None:
             on_job_done(jr)
 
-    for k in range(len(plans)):
-        if remaining[k] == 0:
-            finish(k)
-    for jr in job_results:
-        if jr.error is not None and on_job_done is not None:
-            on_job_done(jr)
+    def chunk_done(k: int, j: int) -> None:
+        if k in finished:
+            return  # a late report of a job already done
+        counted[k] += 1
+        report_progress()
+        if on_chunk is not None:
+            on_chunk(Task(k, j))
+
+    todo = []
+    for k, js in enumerate(specs):
+        before = _resumed_job(js) if resume else None
+        if before is None:
+            todo.append(js)
+        else:
+            job_done(k, before)
+    report_progress()
+    marker = where / "chunks" / f".batch-{uuid.uuid4().hex}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     try:
-        for task, res in executor.run(plans, tasks):
-            k = task.job
-            jr = job_results[job_of_plan[k]]
-            if k in failed:
-                continue
-            if isinstance(res, BaseException):
-                failed.add(k)
-                jr.error = f"chunk {task.chunk} failed: {type(res).__name__}: {res}"
-                if on_job_done is not None:
-                    on_job_done(jr)
-                continue
-            stores[k].save(res)
-            jr.chunks_computed += 1
-            remaining[k] -= 1
-            done += 1
-            if progress is not None:
-                progress(done, total)
-            if on_chunk is not None:
-                on_chunk(task)
-            if remaining[k] == 0:
-                finish(k)
+        executor.run([replace(js, marker=marker) for js in todo], chunk_done, job_done)
     finally:
         executor.close()
-    for store in stores:
-        store.clean_temporary()
+        marker.unlink(missing_ok=True)
+    for js in specs:
+        ChunkStore(js.chunk_root, js.run_id).clean_temporary()
     result.jobs = job_results
     result.comparison = comparison_table([jr for jr in job_results if jr.ok])
     with run_directory(out / "summary", batch_id, force=force or resume) as tmp:

@@ -7,12 +7,14 @@ all at once, each as ``file: key.path: message (got VALUE)``. If there is any pr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -271,6 +273,33 @@ def _load_areas(csv_path: Path, side_path: Path, problems: list[Problem]) -> Are
         return None
     text_cols = {c: tuple(r[c] for r in rows) for c in sidecar.text_columns if c in columns}
     return AreaTable(tuple(ids), text_cols, numeric, sidecar)
+
+
+_SHARED_PARAMETERS: ContextVar[dict[str, ParameterSet] | None] = ContextVar(
+    "mkba_shared_parameters", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_parameters() -> Iterator[None]:
+    """Within the block, :func:`load_scenario` loads each parameter folder (with the same
+    ``use``) once: a batch of a scenario's variants reads and validates its library once, not
+    once per variant. The set is immutable, so sharing it changes nothing."""
+    token = _SHARED_PARAMETERS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_PARAMETERS.reset(token)
+
+
+def _shared_parameters(root: Path, use: dict[str, list[str]] | None) -> ParameterSet:
+    cache = _SHARED_PARAMETERS.get()
+    if cache is None:
+        return load_parameters(root, use=use)
+    key = json.dumps([str(root), use], sort_keys=True)
+    if key not in cache:
+        cache[key] = load_parameters(root, use=use)
+    return cache[key]
 
 
 def load_parameters(root: Path, *, use: dict[str, list[str]] | None = None) -> ParameterSet:
@@ -1070,7 +1099,7 @@ def load_scenario(
         scenario = checked
     if params is None or scenario.use is not None:
         root = params.root if params is not None else (path.parent / scenario.parameters).resolve()
-        params = load_parameters(root, use=scenario.use)
+        params = _shared_parameters(root, scenario.use)
         scenario = _without_unused_correlations(scenario, params)
     variant_overrides = base.variants[variant].get("overrides", {}) if variant is not None else {}
     sections = {

@@ -125,7 +125,10 @@ def register(app: typer.Typer) -> None:
             help="Start a Dask LocalCluster with this many worker processes.",
         ),
         scheduler: str = typer.Option(
-            None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."
+            None,
+            "--scheduler",
+            help="Address of an existing Dask scheduler (tcp://host:8786); its workers write "
+            "the run directories, so they must see the batch folder (--out).",
         ),
         resume: bool = typer.Option(
             False, "--resume", help="Skip chunks already finished in the batch directory."
