@@ -1,0 +1,106 @@
+"""Issue 17 (the `mkba run` path after sampling): faster implied effects, streamed statistics
+and bounded output give exactly the numbers of the plain definitions.
+
+Comparisons are equality (``np.array_equal`` / ``==``) unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mkba import engine, implied, reference
+from mkba.checks import runnable
+from mkba.load import load_scenario
+from mkba.model import STREAM_SLOTS
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
+EVIDENCE = ROOT / "scenarios" / "evidence-2021.toml"
+
+
+@pytest.fixture(scope="module")
+def evidence():  # type: ignore[no-untyped-def]
+    return runnable(load_scenario(EVIDENCE))
+
+
+def _profile_per_area(m, st):  # type: ignore[no-untyped-def]
+    """The effect timing as written before issue 17: one (n, A, S, T) expression over every
+    area (docs/model.md), the definition the grouped computation must reproduce."""
+    y = m.years.astype(float)[None, None, None, :]
+    lag = st["lag"][:, None, :, None]
+    start = m.prog_start[None, :, None, None] + lag
+    end = m.prog_end[None, :, None, None] + lag
+    ramp = st["ramp"][:, None, :, None]
+    half_life = st["half_life"][:, None, :, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ramp_share = np.where(ramp > 0, (np.minimum(y, end) - start + 1.0) / ramp, 1.0)
+        ramp_share = np.minimum(ramp_share, 1.0)
+        after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
+    persist = np.where(y <= end, 1.0, after)
+    return np.where(y >= start, ramp_share * persist, 0.0)
+
+
+def _volume_changes_per_area(m, theta):  # type: ignore[no-untyped-def]
+    """implied.volume_changes with the per-area profile above (the code before issue 17)."""
+    sl = m.slots
+    S = sl.S
+    st = {name: theta[:, sl.stream(name) : sl.stream(name) + S] for name in STREAM_SLOTS}
+    years = m.years.astype(float)
+    profile = _profile_per_area(m, st)
+    trend = (1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None])
+    ratio = m.budget_ratio[None, :, None, :]
+    beta = theta[:, sl.glob("elasticity")][:, None, None, None]
+    with np.errstate(divide="ignore"):
+        powered = np.where(ratio > 0, ratio**beta, 0.0)
+    R = (m.response_w[None, None, :, :] * powered).sum(axis=3)
+    gp = theta[:, sl.glob("governance_penalty")]
+    G = 1.0 - gp[:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
+    amp = (
+        m.volume0[None, :, :]
+        * (
+            st["rate"]
+            * st["factor"]
+            * st["effect"]
+            * (1.0 - st["deadweight"])
+            * (1.0 - st["displacement"])
+        )[:, None, :]
+        * R
+        * G[:, :, None]
+    )
+    return np.einsum("nas,nast,nst->nst", amp, profile, trend)
+
+
+def _with_periods(m):  # type: ignore[no-untyped-def]
+    """The model with three different programme periods among its areas."""
+    ps, pe = m.prog_start.copy(), m.prog_end.copy()
+    ps[3:7] += 1
+    pe[5:9] += 2
+    ps[12] -= 1
+    return dataclasses.replace(m, prog_start=ps, prog_end=pe)
+
+
+def test_area_timing_groups(evidence) -> None:  # type: ignore[no-untyped-def]
+    start, end, group = reference.area_timing_groups(evidence)
+    assert start.size == 1  # the reference programme runs 2022-2027 in every area
+    m = _with_periods(evidence)
+    start, end, group = reference.area_timing_groups(m)
+    # areas 0-2, 9-11, 13-15 (2022-2027); 3-4 (2023-2027); 5-6 (2023-2029); 7-8 (2022-2029);
+    # 12 (2021-2027): five periods
+    assert start.size == 5
+    assert np.array_equal(start[group], m.prog_start)
+    assert np.array_equal(end[group], m.prog_end)
+
+
+@pytest.mark.parametrize("periods", ["one", "several"])
+def test_profile_and_volume_changes_equal_the_per_area_definition(evidence, periods) -> None:  # type: ignore[no-untyped-def]
+    m = evidence if periods == "one" else _with_periods(evidence)
+    run = engine.simulate(evidence, draws=600, chunk_size=256)
+    theta = implied.theta_of_run(run)
+    sl = m.slots
+    st = {name: theta[:, sl.stream(name) : sl.stream(name) + sl.S] for name in STREAM_SLOTS}
+    assert np.array_equal(reference.effect_profile(m, st), _profile_per_area(m, st))
+    assert np.array_equal(implied.volume_changes(m, theta), _volume_changes_per_area(m, theta))
