@@ -104,3 +104,29 @@ def test_profile_and_volume_changes_equal_the_per_area_definition(evidence, peri
     st = {name: theta[:, sl.stream(name) : sl.stream(name) + sl.S] for name in STREAM_SLOTS}
     assert np.array_equal(reference.effect_profile(m, st), _profile_per_area(m, st))
     assert np.array_equal(implied.volume_changes(m, theta), _volume_changes_per_area(m, theta))
+
+
+def test_volume_changes_of_some_years_equal_those_columns(evidence) -> None:  # type: ignore[no-untyped-def]
+    run = engine.simulate(evidence, draws=300, chunk_size=128)
+    theta = implied.theta_of_run(run)
+    whole = implied.volume_changes(evidence, theta)
+    t = np.array([0, 6, 29])
+    assert np.array_equal(implied.volume_changes(evidence, theta, t), whole[:, :, t])
+    m = _with_periods(evidence)
+    assert np.array_equal(
+        implied.volume_changes(m, theta, t), implied.volume_changes(m, theta)[:, :, t]
+    )
+
+
+def test_theta_rows_and_physical_effects_by_chunk(evidence) -> None:  # type: ignore[no-untyped-def]
+    run = engine.simulate(evidence, draws=1000, chunk_size=256)
+    whole = implied.theta_of_run(run)
+    assert np.array_equal(implied.theta_rows(run, 300, 700), whole[300:700])
+    # chunking and skipping the yearly mean change nothing in the full-strength figures
+    a = implied.physical_effects(run, chunk=1000)
+    b = implied.physical_effects(run, chunk=97, mean_per_year=False)
+    assert a["year_full_strength"] == b["year_full_strength"] == 2027
+    for s, doc in a["streams"].items():
+        assert "mean_per_year" not in b["streams"][s]
+        for k in ("at_full_strength", "baseline", "share_of_baseline"):
+            assert b["streams"][s][k] == doc[k]

@@ -30,11 +30,16 @@ def area_timing_groups(m: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def effect_profile_groups(
-    m: Model, st: dict[str, np.ndarray], start: np.ndarray, end: np.ndarray
+    m: Model,
+    st: dict[str, np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    years: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`effect_profile` for programme periods ``start[G]``/``end[G]`` instead of the
-    areas': profile[n, G, S, T], element for element the same expression."""
-    y = m.years.astype(float)[None, None, None, :]
+    areas': profile[n, G, S, T], element for element the same expression. ``years`` (default
+    every year of the model) may be a subset: the profile in those years only."""
+    y = (m.years if years is None else years).astype(float)[None, None, None, :]
     lag = st["lag"][:, None, :, None]  # (n, 1, S, 1)
     start = start[None, :, None, None] + lag  # (n, G, S, 1)
     end = end[None, :, None, None] + lag
@@ -48,13 +53,16 @@ def effect_profile_groups(
     return np.where(y >= start, ramp_share * persist, 0.0)
 
 
-def effect_profile(m: Model, st: dict[str, np.ndarray]) -> np.ndarray:
+def effect_profile(
+    m: Model, st: dict[str, np.ndarray], years: np.ndarray | None = None
+) -> np.ndarray:
     """Effect timing of the top-down streams, profile[n, A, S, T] (docs/model.md): ramp-up
     from start + lag, frozen at end + lag, then half-life decay. ``st`` holds the per-draw
-    stream slots (n, S). Computed once per distinct programme period
-    (:func:`area_timing_groups`) and copied to the areas that share it."""
+    stream slots (n, S); ``years`` (default: every year of the model) may be a subset.
+    Computed once per distinct programme period (:func:`area_timing_groups`) and shared by the
+    areas that have it (a read-only view when there is one period)."""
     start, end, group = area_timing_groups(m)
-    prof = effect_profile_groups(m, st, start, end)
+    prof = effect_profile_groups(m, st, start, end, years)
     if start.size == 1:
         return np.broadcast_to(prof, (prof.shape[0], group.size, *prof.shape[2:]))
     return prof[:, group]
