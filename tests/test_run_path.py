@@ -75,12 +75,15 @@ def _volume_changes_per_area(m, theta):  # type: ignore[no-untyped-def]
 
 
 def _with_periods(m):  # type: ignore[no-untyped-def]
-    """The model with three different programme periods among its areas."""
+    """The model with different programme periods and budget ratios among its areas."""
     ps, pe = m.prog_start.copy(), m.prog_end.copy()
     ps[3:7] += 1
     pe[5:9] += 2
     ps[12] -= 1
-    return dataclasses.replace(m, prog_start=ps, prog_end=pe)
+    br = m.budget_ratio.copy()
+    br[2] *= 1.5
+    br[10, 0] = 0.0
+    return dataclasses.replace(m, prog_start=ps, prog_end=pe, budget_ratio=br)
 
 
 def test_area_timing_groups(evidence) -> None:  # type: ignore[no-untyped-def]

@@ -68,11 +68,14 @@ def volume_changes(m: Model, theta: np.ndarray, t: np.ndarray | None = None) -> 
     years = yr.astype(float)
     profile = reference.effect_profile(m, st, yr)  # (n, A, S, T)
     trend = (1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None])
-    ratio = m.budget_ratio[None, :, None, :]
+    # the response R depends on the area only through its budget ratios: computed once per
+    # distinct row of ratios (often one for all areas), element for element the same
+    rows, row_of_area = np.unique(m.budget_ratio, axis=0, return_inverse=True)
+    ratio = rows[None, :, None, :]
     beta = gl["elasticity"][:, None, None, None]
     with np.errstate(divide="ignore"):
         powered = np.where(ratio > 0, ratio**beta, 0.0)
-    R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, A, S)
+    R = (m.response_w[None, None, :, :] * powered).sum(axis=3)[:, row_of_area.reshape(-1)]
     G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
     amp = (
         m.volume0[None, :, :]
