@@ -133,3 +133,25 @@ def test_theta_rows_and_physical_effects_by_chunk(evidence) -> None:  # type: ig
         assert "mean_per_year" not in b["streams"][s]
         for k in ("at_full_strength", "baseline", "share_of_baseline"):
             assert b["streams"][s][k] == doc[k]
+
+
+def test_irr_blocks_on_threads_equal_one_thread(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mkba.decide import irr as irr_mod
+
+    rng = np.random.default_rng(5)
+    flow = rng.normal(size=(2500, 12))
+    flow[:, :3] -= 2.0  # costs first: most rows have a root
+    off = np.arange(12.0)
+    monkeypatch.setattr(irr_mod, "_threads", lambda: 1)
+    one = irr_mod.irr(flow, off, chunk=300)
+    monkeypatch.setattr(irr_mod, "_threads", lambda: 3)
+    three = irr_mod.irr(flow, off, chunk=300)
+    assert np.array_equal(one.irr, three.irr, equal_nan=True)
+    assert np.array_equal(one.roots, three.roots)
+    assert np.isfinite(one.irr).mean() > 0.5
+    # each root found is a zero of the NPV: sum_t f_t (1 + r)^-t = 0 (to the bisection's 1e-12)
+    ok = np.isfinite(one.irr) & (one.roots == 1)
+    r = one.irr[ok]
+    npv = (flow[ok] * (1.0 + r)[:, None] ** -off[None, :]).sum(axis=1)
+    slope = (flow[ok] * off[None, :] * (1.0 + r)[:, None] ** (-off[None, :] - 1)).sum(axis=1)
+    assert np.all(np.abs(npv) <= 1e-9 * np.maximum(1.0, np.abs(slope)))

@@ -225,19 +225,28 @@ def run_scenario(
         rid = run_id(spec, d, s, sc.sampler, sc.chunk_size)
         check_target(Path(out) if out is not None else default_run_dir(spec, rid), rid, force=force)
     t1 = time.perf_counter()
+    timings = {"load_s": t1 - t0}
+    other_side = None
+    if companion and spec.scenario.companion:
+        # the companion first, summarised and let go before the run itself: only one run's
+        # per-draw arrays are ever held (half the peak memory of a large run)
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        orun = engine.simulate(runnable(other), draws=draws)
+        other_side = implied.side_summary(orun)
+        del orun
+        t1 = time.perf_counter()
+        timings["companion_s"] = t1 - t0 - timings["load_s"]
     run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
     t2 = time.perf_counter()
     extra = None
-    if companion and spec.scenario.companion:
-        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        orun = engine.simulate(runnable(other), draws=draws)
-        extra = implied.ordered(implied.side_summary(run), implied.side_summary(orun))
+    if other_side is not None:
+        extra = implied.ordered(implied.side_summary(run), other_side)
     return finish_run(
         run,
         spec,
         out=out,
         write=write,
-        timings={"load_s": t1 - t0, "simulate_s": t2 - t1},
+        timings={**timings, "simulate_s": t2 - t1},
         t0=t0,
         force=force,
         side_by_side=extra,
