@@ -155,3 +155,82 @@ def test_irr_blocks_on_threads_equal_one_thread(monkeypatch) -> None:  # type: i
     npv = (flow[ok] * (1.0 + r)[:, None] ** -off[None, :]).sum(axis=1)
     slope = (flow[ok] * off[None, :] * (1.0 + r)[:, None] ** (-off[None, :] - 1)).sum(axis=1)
     assert np.all(np.abs(npv) <= 1e-9 * np.maximum(1.0, np.abs(slope)))
+
+
+# --- bounded per-area output: mkba run --area-draws all|float32|none -------------------------
+
+
+def _mkba(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "mkba", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_area_draws_none_and_float32(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from mkba import api
+
+    kw = {"draws": 1500, "companion": False}
+    full = api.run_scenario(REFERENCE, out=tmp_path / "all", **kw)  # type: ignore[arg-type]
+    none = api.run_scenario(REFERENCE, out=tmp_path / "none", area_draws="none", **kw)  # type: ignore[arg-type]
+    f32 = api.run_scenario(REFERENCE, out=tmp_path / "f32", area_draws="float32", **kw)  # type: ignore[arg-type]
+    areas = full.run.model.areas
+    cols_all = pq.read_schema(tmp_path / "all" / "draws.parquet")
+    cols_none = pq.read_schema(tmp_path / "none" / "draws.parquet")
+    cols_f32 = pq.read_schema(tmp_path / "f32" / "draws.parquet")
+    area_cols = [f"area.{a}.{k}" for a in areas for k in ("benefits_pv", "costs_pv")]
+    # none: exactly the per-area columns left out, every other column the same
+    assert cols_none.names == [c for c in cols_all.names if c not in area_cols]
+    assert set(area_cols) <= set(cols_all.names)
+    a = pq.read_table(tmp_path / "all" / "draws.parquet")
+    b = pq.read_table(tmp_path / "none" / "draws.parquet")
+    for c in cols_none.names:
+        x, y = a.column(c).to_numpy(), b.column(c).to_numpy()
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), c
+    # none: the summary is the default run's, number for number (only id and folder differ)
+    sa = json.loads((tmp_path / "all" / "summary.json").read_text())
+    sn = json.loads((tmp_path / "none" / "summary.json").read_text())
+    for k in ("run_id", "output_dir"):
+        sa.pop(k), sn.pop(k)
+    assert sa == sn
+    assert full.summary["run_id"] != none.summary["run_id"] != f32.summary["run_id"]
+    man = json.loads((tmp_path / "none" / "manifest.json").read_text())
+    assert man["area_draws"] == "none"
+    assert "area_draws" not in json.loads((tmp_path / "all" / "manifest.json").read_text())
+    # float32: per-area columns in single precision, equal to the float64 values rounded once
+    # (the kernel sums each area in float64 and stores it rounded); totals unchanged
+    for c in area_cols:
+        assert str(cols_f32.field(c).type) == "float"
+    o64, o32 = full.run.outcomes, f32.run.outcomes
+    assert o32.area_benefits.dtype == np.float32
+    assert np.array_equal(o32.area_benefits, o64.area_benefits.astype(np.float32))
+    assert np.array_equal(o32.area_costs, o64.area_costs.astype(np.float32))
+    for k in ("benefits", "costs", "stream", "component", "flow", "dflow", "payback"):
+        assert np.array_equal(getattr(o32, k), getattr(o64, k), equal_nan=True), k
+    assert f32.summary["npv"] == full.summary["npv"]
+    a1 = areas[0]
+    got, exp = f32.summary["by_area"][a1]["mean"], full.summary["by_area"][a1]["mean"]
+    assert got == pytest.approx(exp, rel=1e-6)  # float32 rounding: about 7 digits
+
+
+def test_area_draws_bad_value_exit_2_nothing_written(tmp_path: Path) -> None:
+    r = _mkba(
+        "run", str(REFERENCE), "--area-draws", "half", "--out", str(tmp_path / "o"), cwd=tmp_path
+    )
+    assert r.returncode == 2, r.stderr
+    assert "--area-draws" in r.stderr and "'half'" in r.stderr and "all, float32, none" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()

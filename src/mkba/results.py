@@ -379,8 +379,9 @@ def draws_table(run: Run) -> pd.DataFrame:
     return pd.DataFrame(draws_columns(run))
 
 
-def draws_columns(run: Run) -> dict[str, np.ndarray]:
-    """The columns of :func:`draws_table` as views of the run's arrays (nothing copied)."""
+def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
+    """The columns of :func:`draws_table` as views of the run's arrays (nothing copied);
+    ``areas=False`` leaves out the per-area columns (``mkba run --area-draws none``)."""
     m = run.model
     o = run.outcomes
     cols: dict[str, np.ndarray] = {"draw": np.arange(run.draws)}
@@ -391,7 +392,7 @@ def draws_columns(run: Run) -> dict[str, np.ndarray]:
         cols[f"{name}.bcr"] = o.bcr[:, p]
         for i, s in enumerate(m.streams):
             cols[f"{name}.stream.{s}"] = o.stream[:, p, i]
-    for i, a in enumerate(m.areas):
+    for i, a in enumerate(m.areas if areas else ()):
         cols[f"area.{a}.benefits_pv"] = o.area_benefits[:, i]
         cols[f"area.{a}.costs_pv"] = o.area_costs[:, i]
     for i, k in enumerate(m.stakeholders):
