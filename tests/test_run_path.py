@@ -7,6 +7,9 @@ Comparisons are equality (``np.array_equal`` / ``==``) unless a test says otherw
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +163,7 @@ def test_irr_blocks_on_threads_equal_one_thread(monkeypatch) -> None:  # type: i
 # --- bounded per-area output: mkba run --area-draws all|float32|none -------------------------
 
 
-def _mkba(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
-    import os
-    import subprocess
-    import sys
-
+def _mkba(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="120")
     return subprocess.run(
         [sys.executable, "-m", "mkba", *args],
