@@ -146,6 +146,7 @@ def _finish_run(
     check_area_draws(area_draws)
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
+    results.precompute_statistics(run)  # every column's statistics, on threads
     summ = results.summary(run)
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)

@@ -81,8 +81,19 @@ def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
     """One per-draw column of a run, named by ``key`` (see :func:`column_stats`)."""
     o = run.outcomes
     kind = key[0]
-    if kind == "perspective":
-        return perspective_arrays(run, PERSPECTIVES[key[1]])[key[2]]
+    if kind == "perspective":  # one column only (perspective_arrays makes every column)
+        p, metric = key[1], key[2]
+        if metric == "costs_pv":
+            return o.costs[:, p]
+        if metric == "benefits_pv":
+            return o.benefits[:, p]
+        if metric == "npv":
+            return o.benefits[:, p] - o.costs[:, p]
+        if metric == "bcr":
+            b, c = o.benefits[:, p], o.costs[:, p]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(c > 0, b / c, np.nan)
+        raise KeyError(key)
     i = key[-1]
     if kind == "stream":
         return o.stream[:, key[1], i]
@@ -113,6 +124,56 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     if full not in memo:
         memo[full] = stats(_column(run, key))
     return dict(memo[full])
+
+
+def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
+    """Every column whose statistics :func:`summary`, :func:`summary_table` and
+    :func:`breakdown_table` take (keys of :func:`column_stats`)."""
+    m = run.model
+    keys: list[tuple[Any, ...]] = []
+    for p in range(len(PERSPECTIVES)):
+        keys += [("perspective", p, k) for k in PERSPECTIVE_METRICS]
+        keys += [("stream", p, i) for i in range(len(m.streams))]
+    for kind in ("area_benefits", "area_costs", "area_npv"):
+        keys += [(kind, i) for i in range(len(m.areas))]
+    for kind in ("stakeholder_benefits", "stakeholder_costs", "stakeholder_npv"):
+        keys += [(kind, i) for i in range(len(m.stakeholders))]
+    keys += [("component", i) for i in range(len(m.components))]
+    return keys
+
+
+def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -> None:
+    """Inside :func:`shared_statistics`: compute the statistics of ``keys`` (default
+    :func:`statistics_keys`) on threads, one column per task, so that the summary and tables
+    find them computed. Each column is computed by :func:`stats` exactly as one at a time
+    (NumPy releases the GIL in the copy, the sums and the partition), so the numbers do not
+    depend on the thread count. Outside the block: nothing to keep them in, does nothing."""
+    memo = _MEMO.get()
+    if memo is None:
+        return
+    todo = [k for k in (statistics_keys(run) if keys is None else keys)]
+    todo = [k for k in todo if (id(run.outcomes), *k) not in memo]
+    workers = min(len(todo), statistics_threads())
+    if workers <= 1:
+        for k in todo:
+            memo[(id(run.outcomes), *k)] = stats(_column(run, k))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda k: stats(_column(run, k)), todo))
+    for k, v in zip(todo, done, strict=True):
+        memo[(id(run.outcomes), *k)] = v
+
+
+def statistics_threads() -> int:
+    """Threads for :func:`precompute_statistics`: the CPUs this process may use."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 PAYBACK_OVER = "draws that pay back within the horizon"
