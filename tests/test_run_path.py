@@ -248,3 +248,32 @@ def test_areas_listed_twice_are_named(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"areas listed twice: \['a1'\]"):
         load_scenario(bad)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_statistics_on_threads_equal_one_column_at_a_time(monkeypatch, threads) -> None:  # type: ignore[no-untyped-def]
+    from mkba import results
+    from mkba.schema.scenario import PERSPECTIVES
+
+    run = engine.simulate(runnable(load_scenario(REFERENCE)), draws=2000, chunk_size=512)
+    o = run.outcomes
+    # a perspective's column made alone equals the column of perspective_arrays
+    for p, name in enumerate(PERSPECTIVES):
+        arr = results.perspective_arrays(run, name)
+        for k, v in arr.items():
+            assert np.array_equal(results._column(run, ("perspective", p, k)), v, equal_nan=True)
+    plain = {k: results.stats(results._column(run, k)) for k in results.statistics_keys(run)}
+    monkeypatch.setattr(results, "statistics_threads", lambda: threads)
+    with results.shared_statistics():
+        results.precompute_statistics(run)
+        got = {k: results.column_stats(run, *k) for k in plain}
+        summ = results.summary(run)
+    assert got == plain
+    assert len(plain) == 3 * (4 + len(run.model.streams)) + 3 * len(run.model.areas) + 3 * len(
+        run.model.stakeholders
+    ) + len(run.model.components)
+    assert summ["by_area_npv"][run.model.areas[0]] == results.stats(
+        o.area_benefits[:, 0] - o.area_costs[:, 0]
+    )
+    # without shared_statistics there is nowhere to keep them: nothing happens, no error
+    results.precompute_statistics(run)

@@ -151,8 +151,8 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     memo = _MEMO.get()
     if memo is None:
         return
-    todo = [k for k in (statistics_keys(run) if keys is None else keys)]
-    todo = [k for k in todo if (id(run.outcomes), *k) not in memo]
+    wanted = statistics_keys(run) if keys is None else keys
+    todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
     workers = min(len(todo), statistics_threads())
     if workers <= 1:
         for k in todo:
