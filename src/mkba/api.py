@@ -62,7 +62,14 @@ def run_id(
 ) -> str:
     """Deterministic id of a run: the same inputs and settings give the same id (a run with
     bounded per-area output, ``area_draws`` other than ``all``, has its own)."""
-    key = (spec.digest, spec.variant or "", str(draws), str(seed), sampler, str(chunk_size))
+    key: tuple[str, ...] = (
+        spec.digest,
+        spec.variant or "",
+        str(draws),
+        str(seed),
+        sampler,
+        str(chunk_size),
+    )
     if area_draws != "all":
         key += (f"area_draws={area_draws}",)
     return hash_id(key)
@@ -146,10 +153,13 @@ def _finish_run(
     check_area_draws(area_draws)
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
+    t_stats = time.perf_counter()
     results.precompute_statistics(run)  # every column's statistics, on threads
     summ = results.summary(run)
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)
+    yearly = results.yearly_quantiles(run) if write else None
+    stats_s = time.perf_counter() - t_stats
     summ["run_id"] = rid
     summ["scenario_hash"] = spec.digest
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
@@ -170,12 +180,13 @@ def _finish_run(
         "price_year": sc.price_year,
         "uncertain_parameters": list(run.model.uncertain),
         "versions": versions(),
-        "timings": {**timings, **run.timings},
+        "timings": {**timings, **run.timings, "statistics_s": stats_s},
         "convergence": conv,
         **(extra or {}),
         "files": [],
     }
     if write and out_dir is not None:
+        t_write = time.perf_counter()  # the tables' statistics are shared, computed above
         with run_directory(out_dir, rid, force=force) as tmp:
             files = []
             write_json(tmp / "summary.json", summ)
@@ -188,7 +199,8 @@ def _finish_run(
                 results.draws_columns(run, areas=area_draws != "none"),
                 group_rows=draws_group_rows(run),
             )
-            files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            assert yearly is not None  # computed above when writing
+            files += write_table(tmp, "yearly_quantiles", yearly)
             files += write_inputs(tmp, spec, manifest, summ)
             if run.model.programme is not None:
                 from mkba import programme_results
@@ -200,6 +212,7 @@ def _finish_run(
             if write_extra is not None:
                 files += write_extra(tmp)
             manifest["files"] = files
+            manifest["timings"]["write_s"] = time.perf_counter() - t_write
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
