@@ -277,3 +277,17 @@ def test_statistics_on_threads_equal_one_column_at_a_time(monkeypatch, threads) 
     )
     # without shared_statistics there is nowhere to keep them: nothing happens, no error
     results.precompute_statistics(run)
+
+
+def test_area_table_index_is_the_first_row_of_the_id() -> None:
+    # constant-time lookups (a dict) with tuple.index's answers: first row; unknown id an error
+    from mkba.load import AreaTable
+
+    spec = load_scenario(REFERENCE)
+    table = spec.params.areas
+    for i, a in enumerate(table.ids):
+        assert table.index(a) == table.ids.index(a) == i
+    t = AreaTable(ids=("a", "b", "a"), text={}, numeric={}, sidecar=table.sidecar)
+    assert t.index("a") == 0 and t.index("b") == 1
+    with pytest.raises(ValueError, match="'c'"):
+        t.index("c")

@@ -160,10 +160,14 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
         return
     from concurrent.futures import ThreadPoolExecutor
 
+    # a few columns per task: thousands of tiny tasks (many areas) cost more than they save
+    per = max(1, len(todo) // (8 * workers))
+    groups = [todo[i : i + per] for i in range(0, len(todo), per)]
     with ThreadPoolExecutor(workers) as pool:
-        done = list(pool.map(lambda k: stats(_column(run, k)), todo))
-    for k, v in zip(todo, done, strict=True):
-        memo[(id(run.outcomes), *k)] = v
+        done = pool.map(lambda ks: [stats(_column(run, k)) for k in ks], groups)
+        for ks, vs in zip(groups, done, strict=True):
+            for k, v in zip(ks, vs, strict=True):
+                memo[(id(run.outcomes), *k)] = v
 
 
 def statistics_threads() -> int:
