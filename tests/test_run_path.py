@@ -257,11 +257,29 @@ def test_statistics_on_threads_equal_one_column_at_a_time(monkeypatch, threads) 
 
     run = engine.simulate(runnable(load_scenario(REFERENCE)), draws=2000, chunk_size=512)
     o = run.outcomes
-    # a perspective's column made alone equals the column of perspective_arrays
+
+    # every column, computed by the output registry, equals its direct definition
+    def col(*key):  # type: ignore[no-untyped-def]
+        return results._column(run, key)
+
     for p, name in enumerate(PERSPECTIVES):
         arr = results.perspective_arrays(run, name)
         for k, v in arr.items():
-            assert np.array_equal(results._column(run, ("perspective", p, k)), v, equal_nan=True)
+            assert np.array_equal(col("perspective", p, k), v, equal_nan=True)
+        for i in range(len(run.model.streams)):
+            assert np.array_equal(col("stream", p, i), o.stream[:, p, i])
+    for i in range(len(run.model.areas)):
+        assert np.array_equal(col("area_benefits", i), o.area_benefits[:, i])
+        assert np.array_equal(col("area_costs", i), o.area_costs[:, i])
+        assert np.array_equal(col("area_npv", i), o.area_benefits[:, i] - o.area_costs[:, i])
+    for i in range(len(run.model.stakeholders)):
+        b, c = o.stakeholder_benefits[:, i], o.stakeholder_costs[:, i]
+        assert np.array_equal(col("stakeholder_benefits", i), b)
+        assert np.array_equal(col("stakeholder_costs", i), c)
+        assert np.array_equal(col("stakeholder_npv", i), b - c)
+    for i in range(len(run.model.components)):
+        assert np.array_equal(col("component", i), o.component[:, i])
+    assert results.output_ref(run, ("area_npv", 0)).name == f"area.{run.model.areas[0]}.npv"
     plain = {k: results.stats(results._column(run, k)) for k in results.statistics_keys(run)}
     monkeypatch.setattr(results, "statistics_threads", lambda: threads)
     with results.shared_statistics():

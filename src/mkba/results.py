@@ -16,14 +16,19 @@ import pandas as pd
 
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
+from mkba.outputs import OutputRef, output_array
 from mkba.schema.scenario import PERSPECTIVES
 
 QUANTILES = (0.05, 0.5, 0.95)
 FAN_QUANTILES = (0.05, 0.10, 0.20, 0.35, 0.50, 0.65, 0.80, 0.90, 0.95)
 
 
-def stats(x: np.ndarray) -> dict[str, float]:
+def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     """Mean, Monte Carlo standard error of the mean, P5/P50/P95 and standard deviation.
+
+    ``owned=True``: ``x`` is a new array the caller gives away (e.g. from
+    :func:`mkba.outputs.output_array`); it is partitioned in place instead of copied first
+    (the same numbers).
 
     The standard error is ``sd / sqrt(n)``, exact for independent draws and conservative for
     Latin hypercube and Sobol samples (which have smaller error for smooth outputs).
@@ -33,7 +38,8 @@ def stats(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=float)
     # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
     # in the same order as the masked copy, fewer passes); the copy is ours to partition
-    ok = x[~np.isnan(x)] if np.isnan(np.add.reduce(x, axis=None)) else x.copy()
+    nan = np.isnan(np.add.reduce(x, axis=None))
+    ok = x[~np.isnan(x)] if nan else (x if owned and x.flags.writeable else x.copy())
     n = ok.size
     if n == 0:
         return {
@@ -77,41 +83,44 @@ def shared_statistics() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
-    """One per-draw column of a run, named by ``key`` (see :func:`column_stats`)."""
-    o = run.outcomes
+_REGISTRY_KIND = {
+    "area_benefits": ("area", "benefits_pv"),
+    "area_costs": ("area", "costs_pv"),
+    "area_npv": ("area", "npv"),
+    "stakeholder_benefits": ("stakeholder", "benefits"),
+    "stakeholder_costs": ("stakeholder", "costs"),
+    "stakeholder_npv": ("stakeholder", "net"),
+    "component": ("component", "pv"),
+}
+"""Kinds of :func:`column_stats` keys (scenario perspective) -> (output registry kind, part)."""
+
+
+def output_ref(run: Run, key: tuple[Any, ...]) -> OutputRef:
+    """The output registry's reference (:mod:`mkba.outputs`) of a :func:`column_stats` key:
+    ``("perspective", p, metric)``, ``("stream", p, i)`` or ``(kind, i)`` of
+    :data:`_REGISTRY_KIND`."""
     kind = key[0]
-    if kind == "perspective":  # one column only (perspective_arrays makes every column)
+    if kind == "perspective":
         p, metric = key[1], key[2]
-        if metric == "costs_pv":
-            return o.costs[:, p]
-        if metric == "benefits_pv":
-            return o.benefits[:, p]
-        if metric == "npv":
-            return o.benefits[:, p] - o.costs[:, p]
-        if metric == "bcr":
-            b, c = o.benefits[:, p], o.costs[:, p]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(c > 0, b / c, np.nan)
-        raise KeyError(key)
-    i = key[-1]
+        return OutputRef(f"{PERSPECTIVES[p]}.{metric}", "total", p, part=metric)
+    m = run.model
     if kind == "stream":
-        return o.stream[:, key[1], i]
-    if kind == "area_benefits":
-        return o.area_benefits[:, i]
-    if kind == "area_costs":
-        return o.area_costs[:, i]
-    if kind == "area_npv":
-        return o.area_benefits[:, i] - o.area_costs[:, i]
-    if kind == "stakeholder_benefits":
-        return o.stakeholder_benefits[:, i]
-    if kind == "stakeholder_costs":
-        return o.stakeholder_costs[:, i]
-    if kind == "stakeholder_npv":
-        return o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]
-    if kind == "component":
-        return o.component[:, i]
-    raise KeyError(key)
+        p, i = key[1], key[2]
+        name = f"{PERSPECTIVES[p]}.by_stream.{m.streams[i]}"
+        return OutputRef(name, "stream", p, i, "benefits_pv", m.streams[i])
+    if kind not in _REGISTRY_KIND:
+        raise KeyError(key)
+    reg, part = _REGISTRY_KIND[kind]
+    i = key[1]
+    ident = {"area": m.areas, "stakeholder": m.stakeholders, "component": m.components}[reg][i]
+    own = PERSPECTIVES.index(m.spec.scenario.perspective)
+    return OutputRef(f"{reg}.{ident}.{part}", reg, own, i, part, ident)
+
+
+def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
+    """One per-draw column of a run, named by ``key`` (see :func:`column_stats`): a new array,
+    computed by the output registry (:func:`mkba.outputs.output_array`)."""
+    return output_array(run.outcomes, run.model, output_ref(run, key))
 
 
 def column_stats(run: Run, *key: Any) -> dict[str, float]:
@@ -119,10 +128,10 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     column inside :func:`shared_statistics`. Returns a new dict each time."""
     memo = _MEMO.get()
     if memo is None:
-        return stats(_column(run, key))
+        return stats(_column(run, key), owned=True)
     full = (id(run.outcomes), *key)
     if full not in memo:
-        memo[full] = stats(_column(run, key))
+        memo[full] = stats(_column(run, key), owned=True)
     return dict(memo[full])
 
 
@@ -156,7 +165,7 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     workers = min(len(todo), statistics_threads())
     if workers <= 1:
         for k in todo:
-            memo[(id(run.outcomes), *k)] = stats(_column(run, k))
+            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -164,7 +173,7 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     per = max(1, len(todo) // (8 * workers))
     groups = [todo[i : i + per] for i in range(0, len(todo), per)]
     with ThreadPoolExecutor(workers) as pool:
-        done = pool.map(lambda ks: [stats(_column(run, k)) for k in ks], groups)
+        done = pool.map(lambda ks: [stats(_column(run, k), owned=True) for k in ks], groups)
         for ks, vs in zip(groups, done, strict=True):
             for k, v in zip(ks, vs, strict=True):
                 memo[(id(run.outcomes), *k)] = v
