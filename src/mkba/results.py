@@ -357,7 +357,11 @@ def summary(run: Run) -> dict[str, Any]:
         ]
     )
     w_study = m.benefit_weights[PERSPECTIVES.index("study")]
-    transfer_in_study = (o.component * (w_study * comp_transfer)).sum(axis=1)
+    w_transfer = w_study * comp_transfer
+    transfer_in_study = np.empty(run.draws)
+    for lo in range(0, run.draws, 65_536):  # row sums, a block of rows at a time (same sums)
+        block = o.component[lo : lo + 65_536]
+        transfer_in_study[lo : lo + 65_536] = (block * w_transfer).sum(axis=1)
     out["transfers_in_study_benefits"] = stats(transfer_in_study)
     # internal rate of return per draw (scenario perspective); see mkba.decide.irr
     out["irr"] = irr_summary(run_irr(run))
