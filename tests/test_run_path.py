@@ -309,3 +309,18 @@ def test_area_table_index_is_the_first_row_of_the_id() -> None:
     assert t.index("a") == 0 and t.index("b") == 1
     with pytest.raises(ValueError, match="'c'"):
         t.index("c")
+
+
+def test_versions_do_not_import_packages() -> None:
+    # the manifest's versions come from installed metadata when a package is not loaded
+    code = (
+        "import sys; from mkba.output import versions; v = versions(); "
+        "import importlib.metadata as md; "
+        "assert 'scipy' not in sys.modules and 'pandas' not in sys.modules, sorted(sys.modules); "
+        "assert v['scipy'] == md.version('scipy') and v['pandas'] == md.version('pandas'); "
+        "import scipy, pandas; w = versions(); "
+        "assert w['scipy'] == scipy.__version__ == v['scipy'] and w['pandas'] == pandas.__version__"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr

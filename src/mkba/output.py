@@ -202,21 +202,30 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def versions() -> dict[str, str]:
-    import numba
-    import numpy as np
-    import pandas as pd
-    import scipy
+def _version(package: str) -> str:
+    """A package's version: from the module when it is loaded, else from its installed
+    metadata, so that recording it does not import it (SciPy alone takes about a second)."""
+    mod = sys.modules.get(package)
+    if mod is not None and hasattr(mod, "__version__"):
+        return str(mod.__version__)
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version(package)
+    except PackageNotFoundError:  # pragma: no cover - every one is a dependency
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
     import mkba
 
     return {
         "mkba": mkba.__version__,
         "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "pandas": pd.__version__,
+        "numpy": _version("numpy"),
+        "scipy": _version("scipy"),
+        "numba": _version("numba"),
+        "pandas": _version("pandas"),
         "platform": platform.platform(),
     }
 
