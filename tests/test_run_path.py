@@ -324,3 +324,64 @@ def test_versions_do_not_import_packages() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
+
+
+# --- sampled values spilled to a temporary file (large runs) ---------------------------------
+
+
+def test_spilled_rows_read_back_what_was_written() -> None:
+    from mkba.spill import SpilledRows
+
+    rng = np.random.default_rng(3)
+    whole = rng.normal(size=(1000, 7))
+    whole[5, 2] = np.nan
+    sp = SpilledRows(1000, 7)
+    for lo in range(0, 1000, 300):  # written by chunks, as simulate does
+        sp.write_rows(lo, whole[lo : lo + 300])
+    assert np.array_equal(sp[0:1000], whole, equal_nan=True)
+    assert np.array_equal(sp[250:700], whole[250:700])
+    assert np.array_equal(sp[250:700, 3], whole[250:700, 3])
+    col = sp.column(4)
+    assert len(col) == 1000 and col.dtype == np.float64
+    assert np.array_equal(col[100:200], whole[100:200, 4])
+    assert np.array_equal(np.asarray(col), whole[:, 4])
+    assert np.array_equal(np.asarray(sp), whole, equal_nan=True)
+    with pytest.raises(TypeError):
+        sp[[1, 2]]
+    with pytest.raises(ValueError):
+        sp.write_rows(900, whole[:200])
+    sp.close()
+
+
+def test_spilled_run_writes_the_same_run_directory(tmp_path: Path) -> None:
+    from mkba import api
+
+    spec = load_scenario(REFERENCE)
+    m = runnable(spec)
+    mem = engine.simulate(m, draws=3000, chunk_size=512)
+    spl = engine.simulate(m, draws=3000, chunk_size=512, spill_samples=True)
+    assert spl.samples is None and spl.spilled is not None and mem.spilled is None
+    assert np.array_equal(np.asarray(spl.spilled), mem.samples)
+    for k, v in mem.outcomes.fields().items():
+        assert np.array_equal(getattr(spl.outcomes, k), v, equal_nan=True), k
+    assert np.array_equal(implied.theta_rows(spl, 700, 1900), implied.theta_rows(mem, 700, 1900))
+    assert implied.side_summary(spl) == implied.side_summary(mem)
+    kw = {"write": True, "timings": {}, "t0": 0.0, "rid": "x"}
+    api.finish_run(mem, spec, out=tmp_path / "mem", **kw)  # type: ignore[arg-type]
+    api.finish_run(spl, spec, out=tmp_path / "spl", **kw)  # type: ignore[arg-type]
+    for name in ("draws.parquet", "breakdown.parquet", "yearly_quantiles.csv"):
+        assert (tmp_path / "mem" / name).read_bytes() == (tmp_path / "spl" / name).read_bytes()
+    a = (tmp_path / "mem" / "summary.json").read_text().replace('"mem"', '"spl"')
+    assert a == (tmp_path / "spl" / "summary.json").read_text()
+
+
+def test_mkba_run_spills_only_large_runs(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mkba import api
+
+    small = api.run_scenario(REFERENCE, draws=500, out=tmp_path / "a", companion=False)
+    assert small.run.samples is not None and small.run.spilled is None
+    monkeypatch.setattr(api, "SPILL_BYTES", 1000)  # as if 500 draws were large
+    big = api.run_scenario(REFERENCE, draws=500, out=tmp_path / "b", companion=True)
+    assert big.run.samples is None and big.run.spilled is not None
+    a = (tmp_path / "a" / "draws.parquet").read_bytes()
+    assert a == (tmp_path / "b" / "draws.parquet").read_bytes()

@@ -25,6 +25,7 @@ from mkba.output import (
 from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
+from mkba.spill import SPILL_BYTES
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
@@ -282,6 +283,9 @@ def run_scenario(
         rid = run_id(spec, d, s, sc.sampler, sc.chunk_size, area_draws)
         check_target(Path(out) if out is not None else default_run_dir(spec, rid), rid, force=force)
     area_dtype = np.float32 if area_draws == "float32" else np.float64
+    n_draws = spec.scenario.draws if draws is None else draws
+    # large runs keep their sampled values in a temporary file (mkba.spill), not in memory
+    spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
     t1 = time.perf_counter()
     timings = {"load_s": t1 - t0}
     other_side = None
@@ -289,12 +293,26 @@ def run_scenario(
         # the companion first, summarised and let go before the run itself: only one run's
         # per-draw arrays are ever held (half the peak memory of a large run)
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        orun = engine.simulate(runnable(other), draws=draws, area_dtype=area_dtype)
+        omodel = runnable(other)
+        o_draws = omodel.spec.scenario.draws if draws is None else draws
+        orun = engine.simulate(
+            omodel,
+            draws=draws,
+            area_dtype=area_dtype,
+            spill_samples=write and o_draws * len(omodel.uncertain) * 8 > SPILL_BYTES,
+        )
         other_side = implied.side_summary(orun)
         del orun
         t1 = time.perf_counter()
         timings["companion_s"] = t1 - t0 - timings["load_s"]
-    run = engine.simulate(model, draws=draws, seed=seed, progress=progress, area_dtype=area_dtype)
+    run = engine.simulate(
+        model,
+        draws=draws,
+        seed=seed,
+        progress=progress,
+        area_dtype=area_dtype,
+        spill_samples=spill,
+    )
     t2 = time.perf_counter()
     extra = None
     if other_side is not None:

@@ -43,11 +43,12 @@ def theta_of_run(run: Run) -> np.ndarray:
 def theta_rows(run: Run, lo: int, hi: int) -> np.ndarray:
     """Rows ``lo:hi`` of :func:`theta_of_run` (the same numbers), without the whole matrix."""
     m = run.model
-    if run.samples is None:
+    src = run.samples if run.samples is not None else run.spilled
+    if src is None:
         raise ValueError("the run did not keep its samples (keep_samples=False)")
     th = np.empty((hi - lo, m.theta_fixed.size))
     th[:] = m.theta_fixed[None, :]
-    th[:, m.uncertain_slot] = run.samples[lo:hi] * m.uncertain_scale[None, :]
+    th[:, m.uncertain_slot] = src[lo:hi] * m.uncertain_scale[None, :]
     return th
 
 

@@ -155,14 +155,21 @@ def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) 
 def write_columns(
     folder: Path, name: str, columns: dict[str, Any], *, group_rows: int = PARQUET_GROUP_ROWS
 ) -> list[str]:
-    """Write equally long 1-D NumPy columns (views are fine) as one Parquet file, atomically,
-    one row group at a time: only one row group is ever copied, never the whole table."""
+    """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
+    ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
+    row group is ever copied, never the whole table."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     n = len(next(iter(columns.values()))) if columns else 0
-    schema = pa.schema([(k, pa.from_numpy_dtype(np.asarray(v).dtype)) for k, v in columns.items()])
+    # a column's dtype without making it an array (a lazy column, e.g. mkba.spill, stays lazy)
+    schema = pa.schema(
+        [
+            (k, pa.from_numpy_dtype(v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype))
+            for k, v in columns.items()
+        ]
+    )
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
         pq.ParquetWriter(

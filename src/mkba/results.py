@@ -485,6 +485,9 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     if run.samples is not None:
         for j, path in enumerate(m.uncertain):
             cols[f"param.{path}"] = run.samples[:, j]
+    elif run.spilled is not None:  # read a row group at a time by write_columns
+        for j, path in enumerate(m.uncertain):
+            cols[f"param.{path}"] = run.spilled.column(j)  # type: ignore[assignment]  # lazy column, sliced like an array
     return cols
 
 
