@@ -179,14 +179,21 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
                 memo[(id(run.outcomes), *k)] = v
 
 
+MAX_STATISTICS_THREADS = 4
+"""At most this many threads compute statistics: each holds a copy of one column (80 MB at
+10M draws), so the memory stays bounded on a many-core machine."""
+
+
 def statistics_threads() -> int:
-    """Threads for :func:`precompute_statistics`: the CPUs this process may use."""
+    """Threads for :func:`precompute_statistics`: the CPUs this process may use, at most
+    :data:`MAX_STATISTICS_THREADS`."""
     import os
 
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_STATISTICS_THREADS))
 
 
 PAYBACK_OVER = "draws that pay back within the horizon"

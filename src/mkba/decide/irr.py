@@ -98,10 +98,12 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
 
 
 def _threads() -> int:
+    """The CPUs this process may use, at most 4 (each block holds ~40 MB of scratch)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
 
 
 def _irr_block(
