@@ -10,6 +10,8 @@ more than 10 % of the machine is "not judged": its time says little about the co
 
     python benchmarks/bench_cli.py                 # --version, --help, run 20k, sensitivity
     python benchmarks/bench_cli.py --million --batch   # plus run 1M draws and the 9-variant batch
+    python benchmarks/bench_cli.py --areas 3000    # plus 3,000 synthetic areas x 20k draws
+    python benchmarks/bench_cli.py --ten-million --repeats 1   # 10M draws within 16 GiB
     python benchmarks/bench_cli.py --json          # one JSON document on stdout
 
 Targets are those of issue 17 on the project's 2-core machine (``None``: no target, a figure
@@ -113,6 +115,43 @@ def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                 "argv": ["run", ref, "-n", "1000000", "--out", str(tmp / "run1m"), "--force"],
                 "target_s": 6.0,
                 "target_mib": 2048,
+                # target 4: statistics <= 0.5 x simulation, from the run's manifest timings
+                "manifest": tmp / "run1m" / "manifest.json",
+                "target_stats_ratio": 0.5,
+            }
+        )
+    if args.ten_million:
+        out.append(
+            {
+                "name": "run -n 10000000 (all outputs)",
+                "argv": ["run", ref, "-n", "10000000", "--out", str(tmp / "run10m"), "--force"],
+                "target_s": None,
+                "target_mib": 16384,
+            }
+        )
+    if args.areas:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from synthetic_areas import synthetic_areas_scenario
+
+        scen = synthetic_areas_scenario(tmp / "areas", args.areas)
+        out.append(
+            {
+                "name": f"run {args.areas:,} areas x 20k --area-draws none",
+                "argv": [
+                    "run",
+                    str(scen),
+                    "-n",
+                    "20000",
+                    "--no-companion",
+                    "--area-draws",
+                    "none",
+                    "--out",
+                    str(tmp / "areas-run"),
+                    "--force",
+                ],
+                "target_s": 20.0,
+                "target_mib": None,
+                "manifest": tmp / "areas-run" / "manifest.json",
             }
         )
     if args.batch:
@@ -152,6 +191,14 @@ def summarise(cmd: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]
         "exit_codes": sorted({r["exit_code"] for r in reps}),
         "repeats": reps,
     }
+    timings = [r["timings"] for r in reps if r.get("timings")]
+    if timings:
+        # the run's own split (manifest.json): simulation, statistics, writing
+        doc["timings"] = timings
+        ratios = [t["statistics_s"] / t["simulate_s"] for t in timings if t.get("simulate_s")]
+        if ratios:
+            doc["statistics_over_simulation"] = [min(ratios), max(ratios)]
+            doc["target_stats_ratio"] = cmd.get("target_stats_ratio")
     if not judged:
         doc["verdict"] = "not judged (machine busy)"
     elif any(r["exit_code"] != 0 for r in reps):
@@ -175,6 +222,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="runs of each command (default 3)")
     ap.add_argument("--million", action="store_true", help="also mkba run -n 1000000")
     ap.add_argument("--batch", action="store_true", help="also the 9-variant batch at 100k")
+    ap.add_argument(
+        "--ten-million", action="store_true", help="also mkba run -n 10000000 (peak memory)"
+    )
+    ap.add_argument(
+        "--areas",
+        type=int,
+        default=0,
+        help="also a run over this many synthetic areas (e.g. 3000), 20k draws, --area-draws none",
+    )
     ap.add_argument("--sobol-n", type=int, default=4096, help="Sobol' base samples N")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = ap.parse_args()
@@ -187,7 +243,15 @@ def main() -> None:
         )
         docs = []
         for cmd in commands(args, tmp):
-            reps = [measure(cmd["argv"], ROOT) for _ in range(args.repeats)]
+            reps = []
+            for _ in range(args.repeats):
+                rep = measure(cmd["argv"], ROOT)
+                if cmd.get("manifest") is not None and Path(cmd["manifest"]).exists():
+                    man = json.loads(Path(cmd["manifest"]).read_text())
+                    rep["timings"] = {
+                        k: v for k, v in man.get("timings", {}).items() if k.endswith("_s")
+                    }
+                reps.append(rep)
             docs.append(summarise(cmd, reps))
             if not args.json:
                 d = docs[-1]
@@ -201,6 +265,14 @@ def main() -> None:
                     f"  target {tgt:<16} others {others:<16} {d['verdict']}",
                     flush=True,
                 )
+                if "statistics_over_simulation" in d:
+                    a, b = d["statistics_over_simulation"]
+                    t = d.get("target_stats_ratio")
+                    print(
+                        f"  statistics / simulation {a:.2f}-{b:.2f}"
+                        + (f" (target <= {t:g})" if t is not None else ""),
+                        flush=True,
+                    )
     doc = {"warm_up": warm, "cpus": os.cpu_count(), "busy_limit": BUSY_LIMIT, "commands": docs}
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mkba import engine, implied, results
 from mkba.checks import runnable
 from mkba.engine import Progress, Run
@@ -23,6 +25,7 @@ from mkba.output import (
 from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
+from mkba.spill import SPILL_BYTES
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
@@ -32,11 +35,45 @@ def default_scenario() -> Path:
     return DEFAULT_SCENARIO
 
 
-def run_id(spec: Spec, draws: int, seed: int, sampler: str, chunk_size: int) -> str:
-    """Deterministic id of a run: the same inputs and settings give the same id."""
-    return hash_id(
-        (spec.digest, spec.variant or "", str(draws), str(seed), sampler, str(chunk_size))
+AREA_DRAWS = ("all", "float32", "none")
+"""What ``draws.parquet`` holds per area and draw (``mkba run --area-draws``):
+
+- ``all`` (default): every area's benefits and costs per draw, float64;
+- ``float32``: the same columns in single precision, and the run keeps its per-area outcomes in
+  float32 (half the memory; the per-area statistics are taken over the rounded values, about
+  7 significant digits; every total is unchanged, summed in float64 in the kernel);
+- ``none``: no per-area columns (the per-area statistics in ``summary.json`` and
+  ``breakdown.parquet`` stay, exact). For runs over many areas: 3,000 areas make 6,000
+  per-area columns."""
+
+
+def check_area_draws(value: str) -> str:
+    """``value`` if it is one of :data:`AREA_DRAWS`, else an :class:`~mkba.errors.InputError`."""
+    from mkba.errors import InputError, Problem
+
+    if value not in AREA_DRAWS:
+        raise InputError(
+            [Problem("--area-draws", "", f"must be one of {', '.join(AREA_DRAWS)}", value)]
+        )
+    return value
+
+
+def run_id(
+    spec: Spec, draws: int, seed: int, sampler: str, chunk_size: int, area_draws: str = "all"
+) -> str:
+    """Deterministic id of a run: the same inputs and settings give the same id (a run with
+    bounded per-area output, ``area_draws`` other than ``all``, has its own)."""
+    key: tuple[str, ...] = (
+        spec.digest,
+        spec.variant or "",
+        str(draws),
+        str(seed),
+        sampler,
+        str(chunk_size),
     )
+    if area_draws != "all":
+        key += (f"area_draws={area_draws}",)
+    return hash_id(key)
 
 
 def default_run_dir(spec: Spec, rid: str, kind: str | None = None) -> Path:
@@ -72,12 +109,14 @@ def finish_run(
     write_extra: Callable[[Path], list[str]] | None = None,
     force: bool = False,
     side_by_side: list[dict[str, Any]] | None = None,
+    area_draws: str = "all",
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
     ``rid`` replaces the run id derived from the inputs (e.g. for a posterior run), and
     ``write_extra(folder)`` writes further files into the directory before its manifest and
-    returns their names.
+    returns their names. ``area_draws`` (:data:`AREA_DRAWS`): ``none`` leaves the per-area
+    columns out of ``draws.parquet``.
     """
     with results.shared_statistics():  # each column's statistics computed once
         return _finish_run(
@@ -92,6 +131,7 @@ def finish_run(
             write_extra=write_extra,
             force=force,
             side_by_side=side_by_side,
+            area_draws=area_draws,
         )
 
 
@@ -108,13 +148,19 @@ def _finish_run(
     write_extra: Callable[[Path], list[str]] | None,
     force: bool,
     side_by_side: list[dict[str, Any]] | None,
+    area_draws: str,
 ) -> RunResult:
     sc = spec.scenario
+    check_area_draws(area_draws)
     if rid is None:
-        rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size)
+        rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
+    t_stats = time.perf_counter()
+    results.precompute_statistics(run)  # every column's statistics, on threads
     summ = results.summary(run)
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)
+    yearly = results.yearly_quantiles(run) if write else None
+    stats_s = time.perf_counter() - t_stats
     summ["run_id"] = rid
     summ["scenario_hash"] = spec.digest
     summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
@@ -130,16 +176,18 @@ def _finish_run(
         "seed": run.seed,
         "sampler": run.sampler,
         "chunk_size": run.chunk_size,
+        **({"area_draws": area_draws} if area_draws != "all" else {}),
         "base_year": sc.base_year,
         "price_year": sc.price_year,
         "uncertain_parameters": list(run.model.uncertain),
         "versions": versions(),
-        "timings": {**timings, **run.timings},
+        "timings": {**timings, **run.timings, "statistics_s": stats_s},
         "convergence": conv,
         **(extra or {}),
         "files": [],
     }
     if write and out_dir is not None:
+        t_write = time.perf_counter()  # the tables' statistics are shared, computed above
         with run_directory(out_dir, rid, force=force) as tmp:
             files = []
             write_json(tmp / "summary.json", summ)
@@ -147,9 +195,13 @@ def _finish_run(
             files += write_table(tmp, "summary", results.summary_table(run))
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
             files += write_columns(
-                tmp, "draws", results.draws_columns(run), group_rows=draws_group_rows(run)
+                tmp,
+                "draws",
+                results.draws_columns(run, areas=area_draws != "none"),
+                group_rows=draws_group_rows(run),
             )
-            files += write_table(tmp, "yearly_quantiles", results.yearly_quantiles(run))
+            assert yearly is not None  # computed above when writing
+            files += write_table(tmp, "yearly_quantiles", yearly)
             files += write_inputs(tmp, spec, manifest, summ)
             if run.model.programme is not None:
                 from mkba import programme_results
@@ -161,6 +213,7 @@ def _finish_run(
             if write_extra is not None:
                 files += write_extra(tmp)
             manifest["files"] = files
+            manifest["timings"]["write_s"] = time.perf_counter() - t_write
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
@@ -177,6 +230,7 @@ def run_scenario(
     progress: Progress | None = None,
     force: bool = False,
     companion: bool = False,
+    area_draws: str = "all",
 ) -> RunResult:
     """Load, validate, simulate and (optionally) write a run directory.
 
@@ -191,7 +245,10 @@ def run_scenario(
     draws when ``draws`` is given) and puts both side summaries (evidence first, the
     reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
     summary.
+
+    ``area_draws`` bounds the per-area output of many-area runs (:data:`AREA_DRAWS`).
     """
+    check_area_draws(area_draws)
     if Path(scenario).suffix.lower() == ".xlsx":
         from mkba import workbook_input
 
@@ -212,6 +269,7 @@ def run_scenario(
                     out=out,
                     write=False,
                     progress=progress,
+                    area_draws=area_draws,
                 )
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -222,23 +280,51 @@ def run_scenario(
         sc = spec.scenario
         d = sc.draws if draws is None else draws
         s = sc.seed if seed is None else seed
-        rid = run_id(spec, d, s, sc.sampler, sc.chunk_size)
+        rid = run_id(spec, d, s, sc.sampler, sc.chunk_size, area_draws)
         check_target(Path(out) if out is not None else default_run_dir(spec, rid), rid, force=force)
+    area_dtype = np.float32 if area_draws == "float32" else np.float64
+    n_draws = spec.scenario.draws if draws is None else draws
+    # large runs keep their sampled values in a temporary file (mkba.spill), not in memory
+    spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
     t1 = time.perf_counter()
-    run = engine.simulate(model, draws=draws, seed=seed, progress=progress)
+    timings = {"load_s": t1 - t0}
+    other_side = None
+    if companion and spec.scenario.companion:
+        # the companion first, summarised and let go before the run itself: only one run's
+        # per-draw arrays are ever held (half the peak memory of a large run)
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        omodel = runnable(other)
+        o_draws = omodel.spec.scenario.draws if draws is None else draws
+        orun = engine.simulate(
+            omodel,
+            draws=draws,
+            area_dtype=area_dtype,
+            spill_samples=write and o_draws * len(omodel.uncertain) * 8 > SPILL_BYTES,
+        )
+        other_side = implied.side_summary(orun)
+        del orun
+        t1 = time.perf_counter()
+        timings["companion_s"] = t1 - t0 - timings["load_s"]
+    run = engine.simulate(
+        model,
+        draws=draws,
+        seed=seed,
+        progress=progress,
+        area_dtype=area_dtype,
+        spill_samples=spill,
+    )
     t2 = time.perf_counter()
     extra = None
-    if companion and spec.scenario.companion:
-        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        orun = engine.simulate(runnable(other), draws=draws)
-        extra = implied.ordered(implied.side_summary(run), implied.side_summary(orun))
+    if other_side is not None:
+        extra = implied.ordered(implied.side_summary(run), other_side)
     return finish_run(
         run,
         spec,
         out=out,
         write=write,
-        timings={"load_s": t1 - t0, "simulate_s": t2 - t1},
+        timings={**timings, "simulate_s": t2 - t1},
         t0=t0,
         force=force,
         side_by_side=extra,
+        area_draws=area_draws,
     )

@@ -18,6 +18,7 @@ from mkba import compile_notice, kernel, reference
 from mkba.model import COMPONENT_SLOTS, DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.sampling import apply_copula, chunk_bounds, copula_factor, uniform_matrix
 from mkba.schema.scenario import PERSPECTIVES
+from mkba.spill import SpilledRows
 
 Progress = Callable[[int, int], None]
 
@@ -120,6 +121,8 @@ class Run:
     samples: np.ndarray | None  # (n, U) sampled parameter values (own units), if kept
     timings: dict[str, float] = field(default_factory=dict)
     chunk_means: np.ndarray | None = None  # (chunks,) mean NPV per chunk, scenario perspective
+    # the sampled values in a temporary file instead of ``samples`` (simulate(spill_samples=True))
+    spilled: SpilledRows | None = None
 
 
 def _kernel_args(m: Model) -> tuple[Any, ...]:
@@ -569,6 +572,7 @@ def simulate(
     keep_samples: bool = True,
     progress: Progress | None = None,
     area_dtype: type | np.dtype = np.float64,
+    spill_samples: bool = False,
 ) -> Run:
     """Run the Monte Carlo simulation of a lowered scenario.
 
@@ -579,6 +583,10 @@ def simulate(
     ``area_dtype=np.float32`` stores the per-draw, per-area outcomes (``area_benefits``,
     ``area_costs``) in single precision, for runs over many areas (see :meth:`Outcomes.empty`);
     every other outcome is unchanged.
+
+    ``spill_samples=True`` (with ``keep_samples``) writes the sampled values chunk by chunk to a
+    temporary file (:class:`mkba.spill.SpilledRows`, ``Run.spilled``; ``Run.samples`` is then
+    None) instead of holding them: 0.69 GB less memory per million draws of the reference.
     """
     sc = m.spec.scenario
     draws = sc.draws if draws is None else int(draws)
@@ -588,7 +596,8 @@ def simulate(
     if draws < 1:
         raise ValueError("draws must be at least 1")
     out = Outcomes.empty(draws, m, area_dtype)
-    samples = np.empty((draws, len(m.uncertain))) if keep_samples else None
+    spilled = SpilledRows(draws, len(m.uncertain)) if keep_samples and spill_samples else None
+    samples = np.empty((draws, len(m.uncertain))) if keep_samples and not spilled else None
     args = _kernel_args(m) if backend == "numba" else None
     bounds = chunk_bounds(draws, chunk_size)
     # per-area raw outputs are needed only by the NumPy path and by bottom-up programmes
@@ -611,6 +620,8 @@ def simulate(
             args=args,
             scratch=scratch,
         )
+        if spilled is not None and res.samples is not None:
+            spilled.write_rows(lo, res.samples)
         t_sample += res.timings["sampling_s"]
         t_kernel += res.timings["kernel_s"]
         t_agg += res.timings["aggregate_s"]
@@ -627,4 +638,5 @@ def simulate(
         samples=samples,
         timings={"sampling_s": t_sample, "kernel_s": t_kernel, "aggregate_s": t_agg},
         chunk_means=chunk_means,
+        spilled=spilled,
     )

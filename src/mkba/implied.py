@@ -37,19 +37,27 @@ PHYSICAL = {
 
 def theta_of_run(run: Run) -> np.ndarray:
     """The per-draw parameter matrix (draws x slots) of a run, rebuilt from its kept samples."""
+    return theta_rows(run, 0, run.draws)
+
+
+def theta_rows(run: Run, lo: int, hi: int) -> np.ndarray:
+    """Rows ``lo:hi`` of :func:`theta_of_run` (the same numbers), without the whole matrix."""
     m = run.model
-    if run.samples is None:
+    src = run.samples if run.samples is not None else run.spilled
+    if src is None:
         raise ValueError("the run did not keep its samples (keep_samples=False)")
-    th = np.empty((run.draws, m.theta_fixed.size))
+    th = np.empty((hi - lo, m.theta_fixed.size))
     th[:] = m.theta_fixed[None, :]
-    th[:, m.uncertain_slot] = run.samples * m.uncertain_scale[None, :]
+    th[:, m.uncertain_slot] = src[lo:hi] * m.uncertain_scale[None, :]
     return th
 
 
-def volume_changes(m: Model, theta: np.ndarray) -> np.ndarray:
+def volume_changes(m: Model, theta: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
     """Volume change dV[n, s, t] (units of each stream's volume, e.g. persons, crimes per
     year), summed over areas: ``V0 * rate * factor * e * (1 - dw) * (1 - disp) * R * G *
-    profile(t) * trend(t)``, the same expression as :func:`mkba.reference.simulate_chunk`."""
+    profile(t) * trend(t)``, the same expression as :func:`mkba.reference.simulate_chunk`.
+    ``t`` (indices into the model's years; default all) computes those years only, with the
+    same numbers as the columns ``t`` of the whole result."""
     theta = np.atleast_2d(theta)
     sl = m.slots
     S, D = sl.S, sl.D
@@ -57,14 +65,18 @@ def volume_changes(m: Model, theta: np.ndarray) -> np.ndarray:
     dm = {name: theta[:, sl.domain(name) : sl.domain(name) + D] for name in DOMAIN_SLOTS}
     del dm  # costs do not enter volumes
     gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}
-    years = m.years.astype(float)
-    profile = reference.effect_profile(m, st)  # (n, A, S, T)
+    yr = m.years if t is None else m.years[t]
+    years = yr.astype(float)
+    profile = reference.effect_profile(m, st, yr)  # (n, A, S, T)
     trend = (1.0 + st["trend"])[:, :, None] ** (years[None, None, :] - m.data_year[None, :, None])
-    ratio = m.budget_ratio[None, :, None, :]
+    # the response R depends on the area only through its budget ratios: computed once per
+    # distinct row of ratios (often one for all areas), element for element the same
+    rows, row_of_area = np.unique(m.budget_ratio, axis=0, return_inverse=True)
+    ratio = rows[None, :, None, :]
     beta = gl["elasticity"][:, None, None, None]
     with np.errstate(divide="ignore"):
         powered = np.where(ratio > 0, ratio**beta, 0.0)
-    R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, A, S)
+    R = (m.response_w[None, None, :, :] * powered).sum(axis=3)[:, row_of_area.reshape(-1)]
     G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
     amp = (
         m.volume0[None, :, :]
@@ -97,35 +109,46 @@ def _q(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(x)), "p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
 
 
-def physical_effects(run: Run, chunk: int = 2048) -> dict[str, Any]:
+def physical_effects(run: Run, chunk: int = 2048, *, mean_per_year: bool = True) -> dict[str, Any]:
     """Per stream: the volume change at full strength (the last programme year), its mean over
-    the years to the horizon, the baseline volume and the share of it the effect takes away."""
+    the years to the horizon (unless ``mean_per_year=False``: then only the full-strength year
+    is computed, much faster), the baseline volume and the share of it the effect takes away.
+
+    Computed ``chunk`` draws at a time (parameter rows rebuilt per chunk), so its memory does
+    not grow with the draws beyond the (draws x streams) results."""
     m = run.model
-    theta = theta_of_run(run)
     S = len(m.streams)
     last = int(m.prog_end.max() - m.years[0])
-    full = np.empty((run.draws, S))
-    mean = np.empty((run.draws, S))
-    base = baseline_volumes(m, theta)
     first = int(m.prog_start.min() - m.years[0])
+    full = np.empty((run.draws, S))
+    mean = np.empty((run.draws, S)) if mean_per_year else None
+    base = np.empty((run.draws, S))
     for lo in range(0, run.draws, chunk):
-        dv = volume_changes(m, theta[lo : lo + chunk])
-        full[lo : lo + chunk] = dv[:, :, last]
-        mean[lo : lo + chunk] = dv[:, :, first:].mean(axis=2)
+        hi = min(run.draws, lo + chunk)
+        theta = theta_rows(run, lo, hi)
+        base[lo:hi] = baseline_volumes(m, theta)
+        if mean is not None:
+            dv = volume_changes(m, theta)
+            full[lo:hi] = dv[:, :, last]
+            mean[lo:hi] = dv[:, :, first:].mean(axis=2)
+        else:
+            full[lo:hi] = volume_changes(m, theta, np.array([last]))[:, :, 0]
     out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
     for s, (en, nl) in PHYSICAL.items():
         if s not in m.streams:
             continue
         i = m.streams.index(s)
-        out["streams"][s] = {
+        doc = {
             "what": en,
             "what_nl": nl,
             "unit": m.spec.params.streams[s].volume.unit,
             "at_full_strength": _q(full[:, i]),
-            "mean_per_year": _q(mean[:, i]),
-            "baseline": _q(base[:, i]),
-            "share_of_baseline": _q(full[:, i] / base[:, i]),
         }
+        if mean is not None:
+            doc["mean_per_year"] = _q(mean[:, i])
+        doc["baseline"] = _q(base[:, i])
+        doc["share_of_baseline"] = _q(full[:, i] / base[:, i])
+        out["streams"][s] = doc
     return out
 
 
@@ -205,7 +228,7 @@ def side_summary(run: Run) -> dict[str, Any]:
         out["perspectives"][p] = {k: results.stats(v) for k, v in arr.items()} | {
             "prob_npv_positive": float(np.mean(arr["npv"] > 0))
         }
-    phys = physical_effects(run)
+    phys = physical_effects(run, mean_per_year=False)
     out["implied_physical"] = {
         "year_full_strength": phys["year_full_strength"],
         "streams": {

@@ -155,14 +155,21 @@ def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) 
 def write_columns(
     folder: Path, name: str, columns: dict[str, Any], *, group_rows: int = PARQUET_GROUP_ROWS
 ) -> list[str]:
-    """Write equally long 1-D NumPy columns (views are fine) as one Parquet file, atomically,
-    one row group at a time: only one row group is ever copied, never the whole table."""
+    """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
+    ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
+    row group is ever copied, never the whole table."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     n = len(next(iter(columns.values()))) if columns else 0
-    schema = pa.schema([(k, pa.from_numpy_dtype(np.asarray(v).dtype)) for k, v in columns.items()])
+    # a column's dtype without making it an array (a lazy column, e.g. mkba.spill, stays lazy)
+    schema = pa.schema(
+        [
+            (k, pa.from_numpy_dtype(v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype))
+            for k, v in columns.items()
+        ]
+    )
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
         pq.ParquetWriter(
@@ -202,21 +209,30 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def versions() -> dict[str, str]:
-    import numba
-    import numpy as np
-    import pandas as pd
-    import scipy
+def _version(package: str) -> str:
+    """A package's version: from the module when it is loaded, else from its installed
+    metadata, so that recording it does not import it (SciPy alone takes about a second)."""
+    mod = sys.modules.get(package)
+    if mod is not None and hasattr(mod, "__version__"):
+        return str(mod.__version__)
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version(package)
+    except PackageNotFoundError:  # pragma: no cover - every one is a dependency
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
     import mkba
 
     return {
         "mkba": mkba.__version__,
         "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "pandas": pd.__version__,
+        "numpy": _version("numpy"),
+        "scipy": _version("scipy"),
+        "numba": _version("numba"),
+        "pandas": _version("pandas"),
         "platform": platform.platform(),
     }
 

@@ -19,14 +19,30 @@ def _block(theta: np.ndarray, start: int, size: int) -> np.ndarray:
     return theta[:, start : start + size]
 
 
-def effect_profile(m: Model, st: dict[str, np.ndarray]) -> np.ndarray:
-    """Effect timing of the top-down streams, profile[n, A, S, T] (docs/model.md): ramp-up
-    from start + lag, frozen at end + lag, then half-life decay. ``st`` holds the per-draw
-    stream slots (n, S)."""
-    y = m.years.astype(float)[None, None, None, :]
+def area_timing_groups(m: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct programme periods of the areas: ``(start[G], end[G], group[A])`` with
+    ``start[group[a]] == m.prog_start[a]`` (and end likewise). The effect timing of an area
+    depends on it only through its period, so it is computed once per period (usually one for
+    all areas)."""
+    pairs = np.stack([m.prog_start, m.prog_end], axis=1)
+    uniq, group = np.unique(pairs, axis=0, return_inverse=True)
+    return uniq[:, 0], uniq[:, 1], group.reshape(-1)
+
+
+def effect_profile_groups(
+    m: Model,
+    st: dict[str, np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    years: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`effect_profile` for programme periods ``start[G]``/``end[G]`` instead of the
+    areas': profile[n, G, S, T], element for element the same expression. ``years`` (default
+    every year of the model) may be a subset: the profile in those years only."""
+    y = (m.years if years is None else years).astype(float)[None, None, None, :]
     lag = st["lag"][:, None, :, None]  # (n, 1, S, 1)
-    start = m.prog_start[None, :, None, None] + lag  # (n, A, S, 1)
-    end = m.prog_end[None, :, None, None] + lag
+    start = start[None, :, None, None] + lag  # (n, G, S, 1)
+    end = end[None, :, None, None] + lag
     ramp = st["ramp"][:, None, :, None]
     half_life = st["half_life"][:, None, :, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -35,6 +51,21 @@ def effect_profile(m: Model, st: dict[str, np.ndarray]) -> np.ndarray:
         after = np.where(half_life == 0.0, 0.0, 0.5 ** ((y - end) / half_life))
     persist = np.where(y <= end, 1.0, after)
     return np.where(y >= start, ramp_share * persist, 0.0)
+
+
+def effect_profile(
+    m: Model, st: dict[str, np.ndarray], years: np.ndarray | None = None
+) -> np.ndarray:
+    """Effect timing of the top-down streams, profile[n, A, S, T] (docs/model.md): ramp-up
+    from start + lag, frozen at end + lag, then half-life decay. ``st`` holds the per-draw
+    stream slots (n, S); ``years`` (default: every year of the model) may be a subset.
+    Computed once per distinct programme period (:func:`area_timing_groups`) and shared by the
+    areas that have it (a read-only view when there is one period)."""
+    start, end, group = area_timing_groups(m)
+    prof = effect_profile_groups(m, st, start, end, years)
+    if start.size == 1:
+        return np.broadcast_to(prof, (prof.shape[0], group.size, *prof.shape[2:]))
+    return prof[:, group]
 
 
 def simulate_chunk(

@@ -16,14 +16,19 @@ import pandas as pd
 
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
+from mkba.outputs import OutputRef, output_array
 from mkba.schema.scenario import PERSPECTIVES
 
 QUANTILES = (0.05, 0.5, 0.95)
 FAN_QUANTILES = (0.05, 0.10, 0.20, 0.35, 0.50, 0.65, 0.80, 0.90, 0.95)
 
 
-def stats(x: np.ndarray) -> dict[str, float]:
+def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     """Mean, Monte Carlo standard error of the mean, P5/P50/P95 and standard deviation.
+
+    ``owned=True``: ``x`` is a new array the caller gives away (e.g. from
+    :func:`mkba.outputs.output_array`); it is partitioned in place instead of copied first
+    (the same numbers).
 
     The standard error is ``sd / sqrt(n)``, exact for independent draws and conservative for
     Latin hypercube and Sobol samples (which have smaller error for smooth outputs).
@@ -33,7 +38,8 @@ def stats(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=float)
     # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
     # in the same order as the masked copy, fewer passes); the copy is ours to partition
-    ok = x[~np.isnan(x)] if np.isnan(np.add.reduce(x, axis=None)) else x.copy()
+    nan = np.isnan(np.add.reduce(x, axis=None))
+    ok = x[~np.isnan(x)] if nan else (x if owned and x.flags.writeable else x.copy())
     n = ok.size
     if n == 0:
         return {
@@ -77,30 +83,44 @@ def shared_statistics() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
-    """One per-draw column of a run, named by ``key`` (see :func:`column_stats`)."""
-    o = run.outcomes
+_REGISTRY_KIND = {
+    "area_benefits": ("area", "benefits_pv"),
+    "area_costs": ("area", "costs_pv"),
+    "area_npv": ("area", "npv"),
+    "stakeholder_benefits": ("stakeholder", "benefits"),
+    "stakeholder_costs": ("stakeholder", "costs"),
+    "stakeholder_npv": ("stakeholder", "net"),
+    "component": ("component", "pv"),
+}
+"""Kinds of :func:`column_stats` keys (scenario perspective) -> (output registry kind, part)."""
+
+
+def output_ref(run: Run, key: tuple[Any, ...]) -> OutputRef:
+    """The output registry's reference (:mod:`mkba.outputs`) of a :func:`column_stats` key:
+    ``("perspective", p, metric)``, ``("stream", p, i)`` or ``(kind, i)`` of
+    :data:`_REGISTRY_KIND`."""
     kind = key[0]
     if kind == "perspective":
-        return perspective_arrays(run, PERSPECTIVES[key[1]])[key[2]]
-    i = key[-1]
+        p, metric = key[1], key[2]
+        return OutputRef(f"{PERSPECTIVES[p]}.{metric}", "total", p, part=metric)
+    m = run.model
     if kind == "stream":
-        return o.stream[:, key[1], i]
-    if kind == "area_benefits":
-        return o.area_benefits[:, i]
-    if kind == "area_costs":
-        return o.area_costs[:, i]
-    if kind == "area_npv":
-        return o.area_benefits[:, i] - o.area_costs[:, i]
-    if kind == "stakeholder_benefits":
-        return o.stakeholder_benefits[:, i]
-    if kind == "stakeholder_costs":
-        return o.stakeholder_costs[:, i]
-    if kind == "stakeholder_npv":
-        return o.stakeholder_benefits[:, i] - o.stakeholder_costs[:, i]
-    if kind == "component":
-        return o.component[:, i]
-    raise KeyError(key)
+        p, i = key[1], key[2]
+        name = f"{PERSPECTIVES[p]}.by_stream.{m.streams[i]}"
+        return OutputRef(name, "stream", p, i, "benefits_pv", m.streams[i])
+    if kind not in _REGISTRY_KIND:
+        raise KeyError(key)
+    reg, part = _REGISTRY_KIND[kind]
+    i = key[1]
+    ident = {"area": m.areas, "stakeholder": m.stakeholders, "component": m.components}[reg][i]
+    own = PERSPECTIVES.index(m.spec.scenario.perspective)
+    return OutputRef(f"{reg}.{ident}.{part}", reg, own, i, part, ident)
+
+
+def _column(run: Run, key: tuple[Any, ...]) -> np.ndarray:
+    """One per-draw column of a run, named by ``key`` (see :func:`column_stats`): a new array,
+    computed by the output registry (:func:`mkba.outputs.output_array`)."""
+    return output_array(run.outcomes, run.model, output_ref(run, key))
 
 
 def column_stats(run: Run, *key: Any) -> dict[str, float]:
@@ -108,11 +128,72 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     column inside :func:`shared_statistics`. Returns a new dict each time."""
     memo = _MEMO.get()
     if memo is None:
-        return stats(_column(run, key))
+        return stats(_column(run, key), owned=True)
     full = (id(run.outcomes), *key)
     if full not in memo:
-        memo[full] = stats(_column(run, key))
+        memo[full] = stats(_column(run, key), owned=True)
     return dict(memo[full])
+
+
+def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
+    """Every column whose statistics :func:`summary`, :func:`summary_table` and
+    :func:`breakdown_table` take (keys of :func:`column_stats`)."""
+    m = run.model
+    keys: list[tuple[Any, ...]] = []
+    for p in range(len(PERSPECTIVES)):
+        keys += [("perspective", p, k) for k in PERSPECTIVE_METRICS]
+        keys += [("stream", p, i) for i in range(len(m.streams))]
+    for kind in ("area_benefits", "area_costs", "area_npv"):
+        keys += [(kind, i) for i in range(len(m.areas))]
+    for kind in ("stakeholder_benefits", "stakeholder_costs", "stakeholder_npv"):
+        keys += [(kind, i) for i in range(len(m.stakeholders))]
+    keys += [("component", i) for i in range(len(m.components))]
+    return keys
+
+
+def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -> None:
+    """Inside :func:`shared_statistics`: compute the statistics of ``keys`` (default
+    :func:`statistics_keys`) on threads, one column per task, so that the summary and tables
+    find them computed. Each column is computed by :func:`stats` exactly as one at a time
+    (NumPy releases the GIL in the copy, the sums and the partition), so the numbers do not
+    depend on the thread count. Outside the block: nothing to keep them in, does nothing."""
+    memo = _MEMO.get()
+    if memo is None:
+        return
+    wanted = statistics_keys(run) if keys is None else keys
+    todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
+    workers = min(len(todo), statistics_threads())
+    if workers <= 1:
+        for k in todo:
+            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a few columns per task: thousands of tiny tasks (many areas) cost more than they save
+    per = max(1, len(todo) // (8 * workers))
+    groups = [todo[i : i + per] for i in range(0, len(todo), per)]
+    with ThreadPoolExecutor(workers) as pool:
+        done = pool.map(lambda ks: [stats(_column(run, k), owned=True) for k in ks], groups)
+        for ks, vs in zip(groups, done, strict=True):
+            for k, v in zip(ks, vs, strict=True):
+                memo[(id(run.outcomes), *k)] = v
+
+
+MAX_STATISTICS_THREADS = 4
+"""At most this many threads compute statistics: each holds a copy of one column (80 MB at
+10M draws), so the memory stays bounded on a many-core machine."""
+
+
+def statistics_threads() -> int:
+    """Threads for :func:`precompute_statistics`: the CPUs this process may use, at most
+    :data:`MAX_STATISTICS_THREADS`."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_STATISTICS_THREADS))
 
 
 PAYBACK_OVER = "draws that pay back within the horizon"
@@ -283,7 +364,11 @@ def summary(run: Run) -> dict[str, Any]:
         ]
     )
     w_study = m.benefit_weights[PERSPECTIVES.index("study")]
-    transfer_in_study = (o.component * (w_study * comp_transfer)).sum(axis=1)
+    w_transfer = w_study * comp_transfer
+    transfer_in_study = np.empty(run.draws)
+    for lo in range(0, run.draws, 65_536):  # row sums, a block of rows at a time (same sums)
+        block = o.component[lo : lo + 65_536]
+        transfer_in_study[lo : lo + 65_536] = (block * w_transfer).sum(axis=1)
     out["transfers_in_study_benefits"] = stats(transfer_in_study)
     # internal rate of return per draw (scenario perspective); see mkba.decide.irr
     out["irr"] = irr_summary(run_irr(run))
@@ -379,8 +464,9 @@ def draws_table(run: Run) -> pd.DataFrame:
     return pd.DataFrame(draws_columns(run))
 
 
-def draws_columns(run: Run) -> dict[str, np.ndarray]:
-    """The columns of :func:`draws_table` as views of the run's arrays (nothing copied)."""
+def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
+    """The columns of :func:`draws_table` as views of the run's arrays (nothing copied);
+    ``areas=False`` leaves out the per-area columns (``mkba run --area-draws none``)."""
     m = run.model
     o = run.outcomes
     cols: dict[str, np.ndarray] = {"draw": np.arange(run.draws)}
@@ -391,7 +477,7 @@ def draws_columns(run: Run) -> dict[str, np.ndarray]:
         cols[f"{name}.bcr"] = o.bcr[:, p]
         for i, s in enumerate(m.streams):
             cols[f"{name}.stream.{s}"] = o.stream[:, p, i]
-    for i, a in enumerate(m.areas):
+    for i, a in enumerate(m.areas if areas else ()):
         cols[f"area.{a}.benefits_pv"] = o.area_benefits[:, i]
         cols[f"area.{a}.costs_pv"] = o.area_costs[:, i]
     for i, k in enumerate(m.stakeholders):
@@ -406,6 +492,9 @@ def draws_columns(run: Run) -> dict[str, np.ndarray]:
     if run.samples is not None:
         for j, path in enumerate(m.uncertain):
             cols[f"param.{path}"] = run.samples[:, j]
+    elif run.spilled is not None:  # read a row group at a time by write_columns
+        for j, path in enumerate(m.uncertain):
+            cols[f"param.{path}"] = run.spilled.column(j)  # type: ignore[assignment]  # lazy column, sliced like an array
     return cols
 
 

@@ -40,6 +40,13 @@ def register(app: typer.Typer) -> None:
             "show both side by side: the evidence first, the reconstruction of the 2021 claim "
             "second.",
         ),
+        area_draws: str = typer.Option(
+            "all",
+            "--area-draws",
+            help="Per-area columns of draws.parquet: all (default; float64), float32 (single "
+            "precision, also in memory: per-area statistics over the rounded values) or none "
+            "(left out; per-area statistics stay in summary.json). For runs over many areas.",
+        ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
@@ -79,6 +86,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 force=force,
                 companion=companion,
+                area_draws=area_draws.strip().lower(),
             )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)

@@ -28,6 +28,7 @@ sampled overruns, ``NPV_k = B - k C`` (present values of the same draws), so
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,10 @@ class IrrResult:
 def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResult:
     """IRR of every row of ``flow`` (n, T); see the module docstring for the root choice.
 
+    Blocks of ``chunk`` rows are independent (each its own bisection) and are computed on
+    threads (NumPy releases the GIL in the array operations); the numbers do not depend on the
+    thread count.
+
     Parameters
     ----------
     flow : (n, T) array
@@ -79,35 +84,59 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
     out = np.full(n, np.nan)
     roots = np.zeros(n, dtype=np.int64)
     offsets = np.asarray(offsets, float)
-    for lo in range(0, n, chunk):
-        f = flow[lo : lo + chunk]
-        v = npv_at(f, offsets, GRID)  # (m, G)
-        s = np.sign(v)
-        # a sign change between grid points j and j+1 (exact zeros count once)
-        change = (s[:, :-1] * s[:, 1:] < 0) | ((s[:, :-1] == 0) & (s[:, 1:] != 0))
-        roots[lo : lo + chunk] = change.sum(axis=1)
-        has = change.any(axis=1)
-        if not has.any():
-            continue
-        j = np.argmax(change, axis=1)[has]
-        rows = np.flatnonzero(has)
-        a, b = GRID[j].copy(), GRID[j + 1].copy()
-        fa = v[rows, j]
-        exact = fa == 0
-        fr = f[rows]
-        for _ in range(200):  # bisection: the bracket halves each step
-            mid = 0.5 * (a + b)
-            fm = (fr * (1.0 + mid)[:, None] ** -offsets[None, :]).sum(axis=1)
-            left = np.sign(fm) == np.sign(fa)
-            a = np.where(left, mid, a)
-            fa = np.where(left, fm, fa)
-            b = np.where(left, b, mid)
-            if np.all(b - a <= 1e-12 * (1.0 + np.abs(a))):
-                break
-        res = 0.5 * (a + b)
-        res[exact] = GRID[j][exact]
-        out[lo + rows] = res
+    starts = range(0, n, chunk)
+    workers = min(len(starts), _threads())
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda lo: _irr_block(flow, offsets, lo, chunk, out, roots), starts))
+    else:
+        for lo in starts:
+            _irr_block(flow, offsets, lo, chunk, out, roots)
     return IrrResult(out, roots)
+
+
+def _threads() -> int:
+    """The CPUs this process may use, at most 4 (each block holds ~40 MB of scratch)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _irr_block(
+    flow: np.ndarray, offsets: np.ndarray, lo: int, chunk: int, out: np.ndarray, roots: np.ndarray
+) -> None:
+    """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
+    f = flow[lo : lo + chunk]
+    v = npv_at(f, offsets, GRID)  # (m, G)
+    s = np.sign(v)
+    # a sign change between grid points j and j+1 (exact zeros count once)
+    change = (s[:, :-1] * s[:, 1:] < 0) | ((s[:, :-1] == 0) & (s[:, 1:] != 0))
+    roots[lo : lo + chunk] = change.sum(axis=1)
+    has = change.any(axis=1)
+    if not has.any():
+        return
+    j = np.argmax(change, axis=1)[has]
+    rows = np.flatnonzero(has)
+    a, b = GRID[j].copy(), GRID[j + 1].copy()
+    fa = v[rows, j]
+    exact = fa == 0
+    fr = f[rows]
+    for _ in range(200):  # bisection: the bracket halves each step
+        mid = 0.5 * (a + b)
+        fm = (fr * (1.0 + mid)[:, None] ** -offsets[None, :]).sum(axis=1)
+        left = np.sign(fm) == np.sign(fa)
+        a = np.where(left, mid, a)
+        fa = np.where(left, fm, fa)
+        b = np.where(left, b, mid)
+        if np.all(b - a <= 1e-12 * (1.0 + np.abs(a))):
+            break
+    res = 0.5 * (a + b)
+    res[exact] = GRID[j][exact]
+    out[lo + rows] = res
 
 
 def irr_summary(res: IrrResult) -> dict[str, float]:

@@ -166,7 +166,9 @@ class ScenarioFile(Strict):
     @field_validator("areas")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
-        dup = sorted({a for a in v if v.count(a) > 1})
+        from collections import Counter
+
+        dup = sorted(a for a, k in Counter(v).items() if k > 1)  # linear: 3,000 areas
         if dup:
             raise ValueError(f"areas listed twice: {dup}")
         return v
