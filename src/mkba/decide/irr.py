@@ -29,13 +29,15 @@ sampled overruns, ``NPV_k = B - k C`` (present values of the same draws), so
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from mkba.engine import Run
 
 # rates on which the NPV's sign is scanned: 1 + r from 0.1 to 11, 400 points evenly in log
@@ -112,10 +114,11 @@ def _irr_block(
     """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
     f = flow[lo : lo + chunk]
     v = npv_at(f, offsets, GRID)  # (m, G)
-    s = np.sign(v)
-    # a sign change between grid points j and j+1 (exact zeros count once)
-    change = (s[:, :-1] * s[:, 1:] < 0) | ((s[:, :-1] == 0) & (s[:, 1:] != 0))
-    roots[lo : lo + chunk] = change.sum(axis=1)
+    # a sign change between grid points j and j+1 (exact zeros count once); on booleans, which
+    # is 8x less memory traffic than sign(v) products and gives the same pattern (NaN included)
+    neg, pos, zero = v < 0, v > 0, v == 0
+    change = (neg[:, :-1] & pos[:, 1:]) | (pos[:, :-1] & neg[:, 1:]) | (zero[:, :-1] & ~zero[:, 1:])
+    roots[lo : lo + chunk] = np.count_nonzero(change, axis=1)
     has = change.any(axis=1)
     if not has.any():
         return
@@ -124,10 +127,10 @@ def _irr_block(
     a, b = GRID[j].copy(), GRID[j + 1].copy()
     fa = v[rows, j]
     exact = fa == 0
-    fr = f[rows]
+    sign_at = _sign_function(f[rows], offsets)
     for _ in range(200):  # bisection: the bracket halves each step
         mid = 0.5 * (a + b)
-        fm = (fr * (1.0 + mid)[:, None] ** -offsets[None, :]).sum(axis=1)
+        fm = sign_at(mid)
         left = np.sign(fm) == np.sign(fa)
         a = np.where(left, mid, a)
         fa = np.where(left, fm, fa)
@@ -137,6 +140,34 @@ def _irr_block(
     res = 0.5 * (a + b)
     res[exact] = GRID[j][exact]
     out[lo + rows] = res
+
+
+def _sign_function(fr: np.ndarray, offsets: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of per-row rates ``r`` whose sign is the sign of each row's NPV at ``r``.
+
+    The bisection needs only the sign. When the offsets are consecutive whole years
+    ``o, o + 1, ..., o + T - 1`` the NPV is ``x**o * P(x)`` with ``x = 1 / (1 + r) > 0`` and
+    ``P(x) = sum_k f_k x**k``, so ``P(x)``, evaluated by Horner's rule (T multiply-adds per row,
+    no powers), has the NPV's sign. Otherwise the NPV itself is evaluated with powers.
+    """
+    steps = np.diff(offsets)
+    if offsets.size > 1 and np.all(offsets == np.round(offsets)) and np.all(steps == 1.0):
+        columns = np.ascontiguousarray(fr.T)  # (T, m): one contiguous row per year
+
+        def horner(r: np.ndarray) -> np.ndarray:
+            x = 1.0 / (1.0 + r)
+            acc = columns[-1].copy()
+            for k in range(columns.shape[0] - 2, -1, -1):
+                acc *= x
+                acc += columns[k]
+            return acc
+
+        return horner
+
+    def powers(r: np.ndarray) -> np.ndarray:
+        return (fr * (1.0 + r)[:, None] ** -offsets[None, :]).sum(axis=1)
+
+    return powers
 
 
 def irr_summary(res: IrrResult) -> dict[str, float]:
@@ -158,6 +189,8 @@ def overrun_acceptability(
 
     ``benefits`` and ``costs`` are the per-draw present values of one perspective.
     """
+    import pandas as pd  # local: the IRR of every run needs no pandas
+
     k = np.round(np.arange(0.5, 3.0001, 0.05), 6) if factors is None else np.asarray(factors)
     b, c = np.asarray(benefits, float), np.asarray(costs, float)
     npv = b[:, None] - c[:, None] * k[None, :]
