@@ -19,10 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
-from scipy import stats
-from scipy.stats import qmc
 
 from mkba.errors import InputError, Problem
+from mkba.invcdf import norm_cdf, norm_ppf
 
 _EPS = 2.0**-53
 
@@ -72,6 +71,8 @@ def uniform_matrix(
         map_columns(sampler, n, cols, fill, seed=seed, chunk=chunk)
         return np.ascontiguousarray(ut.T)
     elif sampler == "sobol":
+        from scipy.stats import qmc  # imports scipy.stats: only the sobol sampler needs it
+
         sob = qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(seed))
         if chunk:
             sob.fast_forward(chunk * chunk_size)
@@ -202,9 +203,9 @@ def apply_copula(u: np.ndarray, factor: tuple[np.ndarray, np.ndarray] | None) ->
     if factor is None:
         return u
     cols, L = factor
-    z = stats.norm.ppf(u[:, cols])
+    z = norm_ppf(u[:, cols])
     # einsum, not BLAS matmul: the reduction order must not depend on threads.
     zc = np.einsum("nj,kj->nk", z, L)
     out = u.copy()
-    out[:, cols] = np.clip(stats.norm.cdf(zc), _EPS, 1 - _EPS)
+    out[:, cols] = np.clip(norm_cdf(zc), _EPS, 1 - _EPS)
     return out
