@@ -60,3 +60,33 @@ def test_map_columns_visits_every_column_once_whatever_the_threads() -> None:
         "random", 10, list(range(40)), lambda j, u: seen.append(j), seed=1, chunk=0, threads=3
     )
     assert sorted(seen) == list(range(40))
+
+
+@pytest.mark.parametrize("threads", [2, 5])
+def test_theta_t_on_threads_equals_one_thread_with_the_copula(model, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """The two-step path (the reference's, with correlated parameters) puts the columns
+    through their inverse CDFs on several threads: the same bits as one thread."""
+    m = model
+    factor = engine.correlation_factor(m)
+    assert factor is not None  # the reference correlates its effects
+    u = engine.uniforms(m, 0, 1000, seed=4, sampler="lhs", chunk=0, chunk_size=1000, factor=factor)
+    one = m.theta_t(u, threads=1)
+    many = m.theta_t(u, threads=threads)
+    assert np.array_equal(one.view(np.uint64), many.view(np.uint64))
+
+
+def test_for_each_runs_nested_tasks_serially_instead_of_deadlocking() -> None:
+    """A task of the sampling pool that itself maps over the pool must not wait for workers
+    that are all busy waiting (here: 2 workers, each task nesting another for_each)."""
+    from mkba.sampling import for_each
+
+    seen = np.zeros((4, 3), dtype=int)
+
+    def inner(i: int) -> None:
+        def leaf(j: int) -> None:
+            seen[i, j] += 1
+
+        for_each(leaf, 3, threads=2)
+
+    for_each(inner, 4, threads=2)
+    assert (seen == 1).all()

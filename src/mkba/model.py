@@ -138,16 +138,24 @@ class Model:
         """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
         return np.ascontiguousarray(self.theta_t(u).T)
 
-    def theta_t(self, u: np.ndarray) -> np.ndarray:
-        """The same, one parameter per row (slots x draws): the kernel's layout."""
+    def theta_t(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """The same, one parameter per row (slots x draws): the kernel's layout. The columns
+        go through their inverse CDFs on ``threads`` threads (default: numba's thread count;
+        see :func:`mkba.sampling.for_each`); each writes its own row, so the numbers do not
+        depend on the thread count."""
+        from mkba.sampling import for_each
+
         n = u.shape[0]
         ut = np.ascontiguousarray(u.T)
         tht = np.empty((self.theta_fixed.size, n))
         tht[:] = self.theta_fixed[:, None]
-        for j, inv in enumerate(self.inverse_cdfs):
+
+        def one(j: int) -> None:
             row = tht[self.uncertain_slot[j]]
-            row[:] = inv(ut[j])
+            row[:] = self.inverse_cdfs[j](ut[j])
             row *= self.uncertain_scale[j]
+
+        for_each(one, len(self.inverse_cdfs), threads=threads)
         return tht
 
     def sample_theta_t(

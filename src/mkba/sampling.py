@@ -14,6 +14,7 @@ normal correlation ``r = 2 sin(pi rho / 6)``.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -91,11 +92,12 @@ def sampling_threads() -> int:
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_PREFIX = "mkba-sampling"
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
     if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="mkba-sampling")
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_POOL_PREFIX)
     return _POOLS[threads]
 
 
@@ -132,16 +134,25 @@ def map_columns(
     are drawn and transformed in parallel.
     """
     cols = [int(k) for k in columns]
-    threads = sampling_threads() if threads is None else max(1, int(threads))
 
     def one(j: int) -> None:
         fill(j, uniform_column(sampler, n, seed=seed, chunk=chunk, column=cols[j]))
 
-    if threads == 1 or len(cols) < 2:
-        for j in range(len(cols)):
-            one(j)
+    for_each(one, len(cols), threads=threads)
+
+
+def for_each(task: Callable[[int], None], count: int, *, threads: int | None = None) -> None:
+    """``task(j)`` for ``j`` in ``range(count)``, on ``threads`` threads (default
+    :func:`sampling_threads`). The tasks must write disjoint outputs: then the result does not
+    depend on the number of threads or on the order in which the tasks finish."""
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    # serially inside a task of the pool itself: a task waiting for its own pool can deadlock
+    nested = threading.current_thread().name.startswith(_POOL_PREFIX)
+    if threads == 1 or count < 2 or nested:
+        for j in range(count):
+            task(j)
         return
-    for f in [_pool(threads).submit(one, j) for j in range(len(cols))]:
+    for f in [_pool(threads).submit(task, j) for j in range(count)]:
         f.result()
 
 
