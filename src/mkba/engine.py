@@ -269,7 +269,17 @@ def raw_chunk(
     dflow = np.empty((n, T)) if dflow is None else dflow
     # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
     sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
-    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), True, ben, cost, flow, dflow, *sums)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        theta_t,
+        *(args or _kernel_args(m)),
+        True,
+        ben,
+        cost,
+        flow,
+        dflow,
+        *sums[:2],
+        *kernel.area_outputs(*sums[2:]),
+    )
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
@@ -302,8 +312,7 @@ def totals_chunk(
         out.dflow,
         out.component,
         out.stakeholder_costs,
-        out.area_benefits,
-        out.area_costs,
+        *kernel.area_outputs(out.area_benefits, out.area_costs),
     )
     t1 = time.perf_counter()
     kernel.aggregate_totals(
@@ -369,9 +378,11 @@ def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
 def announce_compile(m: Model) -> None:
     """Say on stderr, once per process, when the numba engine is compiled rather than loaded
     from its cache (a cold first run takes tens of seconds)."""
-    used = [kernel.simulate_chunk, kernel.aggregate]
-    if m.programme is not None:
-        used.append(kernel.simulate_programme)
+    used = [kernel.simulate_chunk]
+    if m.programme is None:  # totals_chunk
+        used.append(kernel.aggregate_totals)
+    else:  # raw_chunk + _aggregate_into
+        used += [kernel.aggregate, kernel.simulate_programme]
     compile_notice.announce(used)
 
 
