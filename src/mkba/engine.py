@@ -378,7 +378,7 @@ def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
 def announce_compile(m: Model) -> None:
     """Say on stderr, once per process, when the numba engine is compiled rather than loaded
     from its cache (a cold first run takes tens of seconds)."""
-    used = [kernel.simulate_chunk]
+    used: list[Any] = [kernel.simulate_chunk]
     if m.programme is None:  # totals_chunk
         used.append(kernel.aggregate_totals)
     else:  # raw_chunk + _aggregate_into
