@@ -473,8 +473,10 @@ def aggregate(
     out_benefits,  # (n, P)
     out_costs,  # (n, P)
     out_stream,  # (n, P, S)
-    out_area_benefits,  # (n, A) in perspective p0
-    out_area_costs,  # (n, A) in perspective p0
+    out_area_benefits,  # (n, A) in perspective p0, as 1-D views (see area_outputs)
+    out_area_costs,  # (n, A) in perspective p0, the same
+    area_di,  # element step between draws in out_area_benefits / out_area_costs
+    area_da,  # element step between areas
     out_component,  # (n, C)
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
@@ -517,11 +519,11 @@ def aggregate(
             acc = 0.0
             for c in range(C):
                 acc += benefit_weights[p0, c] * ben[i, a, c]
-            out_area_benefits[i, a] = acc
+            out_area_benefits[i * area_di + a * area_da] = acc
             acc = 0.0
             for k in range(K):
                 acc += cost_weights[p0, k] * cost[i, a, k]
-            out_area_costs[i, a] = acc
+            out_area_costs[i * area_di + a * area_da] = acc
 
 
 @njit(cache=True, parallel=True)
