@@ -90,3 +90,17 @@ def test_for_each_runs_nested_tasks_serially_instead_of_deadlocking() -> None:
 
     for_each(inner, 4, threads=2)
     assert (seen == 1).all()
+
+
+def test_clip_into_gives_np_clip_values() -> None:
+    from mkba.sampling import _clip_into
+
+    u = np.concatenate(
+        [
+            np.random.default_rng(3).random(1000),
+            [0.0, 1.0, _EPS, 1 - _EPS, _EPS / 2, 1 - _EPS / 2, -0.0, np.nan, np.inf, -np.inf],
+        ]
+    )
+    expected = np.clip(u, _EPS, 1 - _EPS)
+    _clip_into(u, _EPS, 1 - _EPS)
+    assert np.array_equal(u.view(np.uint64), expected.view(np.uint64))

@@ -112,7 +112,19 @@ def uniform_column(sampler: str, n: int, *, seed: int, chunk: int, column: int) 
         _lhs_column(rng.random(2 * n), u)
     else:
         raise ValueError(f"sampler {sampler!r} has no independent columns")
-    return np.clip(u, _EPS, 1 - _EPS, out=u)
+    _clip_into(u, _EPS, 1 - _EPS)  # np.clip's values, at a fifth of its cost (and nogil)
+    return u
+
+
+@njit(cache=True, nogil=True)
+def _clip_into(u, lo, hi):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``np.clip(u, lo, hi, out=u)``: the same values (NaN stays NaN), in one compiled pass."""
+    for i in range(u.shape[0]):
+        x = u[i]
+        if x < lo:
+            u[i] = lo
+        elif x > hi:
+            u[i] = hi
 
 
 def map_columns(
