@@ -138,6 +138,15 @@ class Model:
         """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
         return np.ascontiguousarray(self.theta_t(u).T)
 
+    def _theta_t_fixed(self, n: int) -> np.ndarray:
+        """A (slots x n) matrix with the fixed slots filled; the uncertain rows are left for
+        the caller to write (every one of them is written)."""
+        tht = np.empty((self.theta_fixed.size, n))
+        fixed = np.ones(self.theta_fixed.size, dtype=bool)
+        fixed[self.uncertain_slot] = False
+        tht[fixed] = self.theta_fixed[fixed, None]
+        return tht
+
     def theta_t(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
         """The same, one parameter per row (slots x draws): the kernel's layout. The columns
         go through their inverse CDFs on ``threads`` threads (default: numba's thread count;
@@ -147,8 +156,7 @@ class Model:
 
         n = u.shape[0]
         ut = np.ascontiguousarray(u.T)
-        tht = np.empty((self.theta_fixed.size, n))
-        tht[:] = self.theta_fixed[:, None]
+        tht = self._theta_t_fixed(n)
 
         def one(j: int) -> None:
             row = tht[self.uncertain_slot[j]]
@@ -167,8 +175,7 @@ class Model:
         and scaled into its row. The same numbers as the two steps, for any thread count."""
         from mkba.sampling import map_columns
 
-        tht = np.empty((self.theta_fixed.size, n))
-        tht[:] = self.theta_fixed[:, None]
+        tht = self._theta_t_fixed(n)
 
         def fill(j: int, u: np.ndarray) -> None:
             row = tht[self.uncertain_slot[j]]
