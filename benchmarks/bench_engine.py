@@ -258,8 +258,15 @@ class SamplingTimer:
         m, sc = self.m, self.sc
         t0 = time.perf_counter()
         for j, (lo, hi) in enumerate(self.bounds):
-            if self.factor is None and sc.sampler in ("random", "lhs"):
-                m.sample_theta_t(sc.sampler, hi - lo, seed=sc.seed, chunk=j, threads=self.threads)
+            if sc.sampler in ("random", "lhs"):
+                m.sample_theta_t(
+                    sc.sampler,
+                    hi - lo,
+                    seed=sc.seed,
+                    chunk=j,
+                    threads=self.threads,
+                    factor=self.factor,
+                )
             else:
                 u = engine.uniforms(
                     m,

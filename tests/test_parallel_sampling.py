@@ -104,3 +104,20 @@ def test_clip_into_gives_np_clip_values() -> None:
     expected = np.clip(u, _EPS, 1 - _EPS)
     _clip_into(u, _EPS, 1 - _EPS)
     assert np.array_equal(u.view(np.uint64), expected.view(np.uint64))
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_parallel_theta_with_the_copula_equals_the_two_step_path(  # type: ignore[no-untyped-def]
+    model, sampler: str, threads: int
+) -> None:
+    """The reference's correlated effects: drawn column by column, correlated in the
+    transposed layout, transformed on threads: the bits of uniforms + apply_copula + theta_t."""
+    m = model
+    factor = engine.correlation_factor(m)
+    assert factor is not None
+    n, chunk = 901, 2
+    u = engine.uniforms(m, 0, n, seed=11, sampler=sampler, chunk=chunk, chunk_size=n, factor=factor)
+    two_step = m.theta_t(u, threads=1)
+    fused = m.sample_theta_t(sampler, n, seed=11, chunk=chunk, threads=threads, factor=factor)
+    assert np.array_equal(fused.view(np.uint64), two_step.view(np.uint64))

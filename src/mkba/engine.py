@@ -492,9 +492,9 @@ def compute_chunk(
         args = _kernel_args(m)
     t0 = time.perf_counter()
     factor = correlation_factor(m)
-    if factor is None and sampler in ("random", "lhs"):
-        # independent columns: drawn and transformed column by column, in parallel
-        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index)
+    if sampler in ("random", "lhs"):
+        # columns drawn and transformed column by column, in parallel (copula in between)
+        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index, factor=factor)
     else:
         u = uniforms(
             m,

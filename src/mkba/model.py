@@ -167,13 +167,23 @@ class Model:
         return tht
 
     def sample_theta_t(
-        self, sampler: str, n: int, *, seed: int, chunk: int, threads: int | None = None
+        self,
+        sampler: str,
+        n: int,
+        *,
+        seed: int,
+        chunk: int,
+        threads: int | None = None,
+        factor: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """``theta_t(uniform_matrix(...))`` of one chunk of independent columns (``random``,
-        ``lhs``; no copula), computed column by column on several threads: each uncertain
+        """``theta_t(apply_copula(uniform_matrix(...), factor))`` of one chunk of a ``random``
+        or ``lhs`` sample, computed column by column on several threads: each uncertain
         parameter's column is drawn from its own stream, clipped, put through its inverse CDF
-        and scaled into its row. The same numbers as the two steps, for any thread count."""
-        from mkba.sampling import map_columns
+        and scaled into its row. With a copula ``factor`` the columns are drawn first, the
+        correlated ones then correlated together (:func:`mkba.sampling.apply_copula_t`), and
+        the inverse CDFs applied after. The same numbers as the two steps, for any thread
+        count, without their two transpositions."""
+        from mkba.sampling import apply_copula_t, for_each, map_columns
 
         tht = self._theta_t_fixed(n)
 
@@ -182,7 +192,19 @@ class Model:
             row[:] = self.inverse_cdfs[j](u)
             row *= self.uncertain_scale[j]
 
-        map_columns(sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads)
+        if factor is None:
+            map_columns(
+                sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads
+            )
+            return tht
+        ut = np.empty((len(self.inverse_cdfs), n))
+
+        def keep(j: int, u: np.ndarray) -> None:
+            ut[j] = u
+
+        map_columns(sampler, n, self.uncertain_col, keep, seed=seed, chunk=chunk, threads=threads)
+        apply_copula_t(ut, factor)
+        for_each(lambda j: fill(j, ut[j]), len(self.inverse_cdfs), threads=threads)
         return tht
 
     def theta_at(self, values: dict[str, float]) -> np.ndarray:

@@ -221,6 +221,16 @@ def copula_factor(
     return np.asarray(cols), L
 
 
+def apply_copula_t(ut: np.ndarray, factor: tuple[np.ndarray, np.ndarray]) -> None:
+    """:func:`apply_copula` of ``ut.T`` written into ``ut`` (one parameter per row), the same
+    numbers: the correlated rows are taken out as a (draws x columns) matrix, which the normal
+    quantiles turn into the same C-ordered matrix ``apply_copula`` correlates."""
+    cols, L = factor
+    z = norm_ppf(ut[cols].T)
+    zc = np.einsum("nj,kj->nk", z, L)
+    ut[cols] = np.clip(norm_cdf(zc), _EPS, 1 - _EPS).T
+
+
 def apply_copula(u: np.ndarray, factor: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Correlate the given columns of ``u`` through a Gaussian copula (row by row)."""
     if factor is None:
