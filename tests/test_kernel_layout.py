@@ -57,3 +57,23 @@ def test_mismatched_outputs_are_refused() -> None:
         area_outputs(np.zeros((4, 3)), np.zeros((4, 3), order="F"))
     with pytest.raises(ValueError, match="same dtype"):
         area_outputs(np.zeros((4, 3)), np.zeros((4, 3), dtype=np.float32))
+
+
+def test_omp_wait_policy_defaults_to_passive_and_the_user_setting_wins() -> None:
+    """mkba.kernel makes libgomp's idle threads sleep instead of spinning unless the user
+    chose otherwise (see the comment there; the numbers do not depend on it)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, mkba.kernel; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "ACTIVE"

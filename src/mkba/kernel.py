@@ -20,8 +20,19 @@ the full cube, and the tests hold the two equal.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit, prange
+
+# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
+# region by default. Between the kernel calls of a run the process samples on its own threads,
+# and on a shared 2-CPU machine the spinning threads took CPU from them and from the kernel
+# itself (engine.simulate of 100,000 draws: kernel 0.25-0.33 s spinning vs 0.18-0.21 s
+# passive, aggregate_totals 0.08-0.18 vs 0.05-0.08 s; benchmarks/README.md). libgomp reads the
+# variable when numba first starts its threads, i.e. at the first parallel call, after this
+# import. An explicit setting by the user wins. No effect on the numbers.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # draws per parallel work item: the lanes of the vectorised inner loops. 64 rather than 32:
 # half as many blocks, so half the per-block set-up (parameter copy, scratch allocation);
