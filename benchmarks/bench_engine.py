@@ -387,7 +387,7 @@ def child_compile(scenario: Path) -> dict:  # type: ignore[type-arg]
     t1, c1 = time.perf_counter(), _cpu_s()
     theta = m.theta(np.full((8, len(m.uncertain)), 0.5))
     engine.raw_chunk(m, theta)
-    engine.evaluate(m, theta)  # kernel.aggregate (the raw path's reduction) is compiled here
+    engine.evaluate(m, theta)  # the totals path again, another chunking: no new kernel version
     t2, c2 = time.perf_counter(), _cpu_s()
     signatures = {
         name: len(getattr(kernel, name).signatures)
