@@ -164,7 +164,14 @@ def for_each(task: Callable[[int], None], count: int, *, threads: int | None = N
         for j in range(count):
             task(j)
         return
-    for f in [_pool(threads).submit(task, j) for j in range(count)]:
+
+    def group(g: int) -> None:  # every threads-th task: one submission per thread
+        for j in range(g, count, threads):
+            task(j)
+
+    # (one task per column was slower: ~100-us tasks handed over the GIL and the queue
+    # hundreds of times a chunk; 0.29-0.40 s vs 0.24-0.26 s for 100,000 reference draws)
+    for f in [_pool(threads).submit(group, g) for g in range(min(threads, count))]:
         f.result()
 
 
