@@ -60,3 +60,64 @@ def test_map_columns_visits_every_column_once_whatever_the_threads() -> None:
         "random", 10, list(range(40)), lambda j, u: seen.append(j), seed=1, chunk=0, threads=3
     )
     assert sorted(seen) == list(range(40))
+
+
+@pytest.mark.parametrize("threads", [2, 5])
+def test_theta_t_on_threads_equals_one_thread_with_the_copula(model, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """The two-step path (the reference's, with correlated parameters) puts the columns
+    through their inverse CDFs on several threads: the same bits as one thread."""
+    m = model
+    factor = engine.correlation_factor(m)
+    assert factor is not None  # the reference correlates its effects
+    u = engine.uniforms(m, 0, 1000, seed=4, sampler="lhs", chunk=0, chunk_size=1000, factor=factor)
+    one = m.theta_t(u, threads=1)
+    many = m.theta_t(u, threads=threads)
+    assert np.array_equal(one.view(np.uint64), many.view(np.uint64))
+
+
+def test_for_each_runs_nested_tasks_serially_instead_of_deadlocking() -> None:
+    """A task of the sampling pool that itself maps over the pool must not wait for workers
+    that are all busy waiting (here: 2 workers, each task nesting another for_each)."""
+    from mkba.sampling import for_each
+
+    seen = np.zeros((4, 3), dtype=int)
+
+    def inner(i: int) -> None:
+        def leaf(j: int) -> None:
+            seen[i, j] += 1
+
+        for_each(leaf, 3, threads=2)
+
+    for_each(inner, 4, threads=2)
+    assert (seen == 1).all()
+
+
+def test_clip_into_gives_np_clip_values() -> None:
+    from mkba.sampling import _clip_into
+
+    u = np.concatenate(
+        [
+            np.random.default_rng(3).random(1000),
+            [0.0, 1.0, _EPS, 1 - _EPS, _EPS / 2, 1 - _EPS / 2, -0.0, np.nan, np.inf, -np.inf],
+        ]
+    )
+    expected = np.clip(u, _EPS, 1 - _EPS)
+    _clip_into(u, _EPS, 1 - _EPS)
+    assert np.array_equal(u.view(np.uint64), expected.view(np.uint64))
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_parallel_theta_with_the_copula_equals_the_two_step_path(  # type: ignore[no-untyped-def]
+    model, sampler: str, threads: int
+) -> None:
+    """The reference's correlated effects: drawn column by column, correlated in the
+    transposed layout, transformed on threads: the bits of uniforms + apply_copula + theta_t."""
+    m = model
+    factor = engine.correlation_factor(m)
+    assert factor is not None
+    n, chunk = 901, 2
+    u = engine.uniforms(m, 0, n, seed=11, sampler=sampler, chunk=chunk, chunk_size=n, factor=factor)
+    two_step = m.theta_t(u, threads=1)
+    fused = m.sample_theta_t(sampler, n, seed=11, chunk=chunk, threads=threads, factor=factor)
+    assert np.array_equal(fused.view(np.uint64), two_step.view(np.uint64))

@@ -272,7 +272,17 @@ def raw_chunk(
     dflow = np.empty((n, T)) if dflow is None else dflow
     # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
     sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
-    kernel.simulate_chunk(theta_t, *(args or _kernel_args(m)), True, ben, cost, flow, dflow, *sums)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        theta_t,
+        *(args or _kernel_args(m)),
+        True,
+        ben,
+        cost,
+        flow,
+        dflow,
+        *sums[:2],
+        *kernel.area_outputs(*sums[2:]),
+    )
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
@@ -305,8 +315,7 @@ def totals_chunk(
         out.dflow,
         out.component,
         out.stakeholder_costs,
-        out.area_benefits,
-        out.area_costs,
+        *kernel.area_outputs(out.area_benefits, out.area_costs),
     )
     t1 = time.perf_counter()
     kernel.aggregate_totals(
@@ -351,8 +360,7 @@ def _aggregate_into(m: Model, raw: tuple[np.ndarray, ...], out: Outcomes, rows: 
         tmp.benefits,
         tmp.costs,
         tmp.stream,
-        tmp.area_benefits,
-        tmp.area_costs,
+        *kernel.area_outputs(tmp.area_benefits, tmp.area_costs),
         tmp.component,
         tmp.stakeholder_benefits,
         tmp.stakeholder_costs,
@@ -372,9 +380,11 @@ def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
 def announce_compile(m: Model) -> None:
     """Say on stderr, once per process, when the numba engine is compiled rather than loaded
     from its cache (a cold first run takes tens of seconds)."""
-    used = [kernel.simulate_chunk, kernel.aggregate]
-    if m.programme is not None:
-        used.append(kernel.simulate_programme)
+    used: list[Any] = [kernel.simulate_chunk]
+    if m.programme is None:  # totals_chunk
+        used.append(kernel.aggregate_totals)
+    else:  # raw_chunk + _aggregate_into
+        used += [kernel.aggregate, kernel.simulate_programme]
     compile_notice.announce(used)
 
 
@@ -485,9 +495,9 @@ def compute_chunk(
         args = _kernel_args(m)
     t0 = time.perf_counter()
     factor = correlation_factor(m)
-    if factor is None and sampler in ("random", "lhs"):
-        # independent columns: drawn and transformed column by column, in parallel
-        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index)
+    if sampler in ("random", "lhs"):
+        # columns drawn and transformed column by column, in parallel (copula in between)
+        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index, factor=factor)
     else:
         u = uniforms(
             m,

@@ -20,8 +20,19 @@ the full cube, and the tests hold the two equal.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit, prange
+
+# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
+# region by default. Between the kernel calls of a run the process samples on its own threads,
+# and on a shared 2-CPU machine the spinning threads took CPU from them and from the kernel
+# itself (engine.simulate of 100,000 draws: kernel 0.25-0.33 s spinning vs 0.18-0.21 s
+# passive, aggregate_totals 0.08-0.18 vs 0.05-0.08 s; benchmarks/README.md). libgomp reads the
+# variable when numba first starts its threads, i.e. at the first parallel call, after this
+# import. An explicit setting by the user wins. No effect on the numbers.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # draws per parallel work item: the lanes of the vectorised inner loops. 64 rather than 32:
 # half as many blocks, so half the per-block set-up (parameter copy, scratch allocation);
@@ -50,6 +61,34 @@ def _pow(x, e):
             r *= x
         return r if e >= 0.0 else 1.0 / r
     return x**e
+
+
+def area_outputs(
+    area_ben: np.ndarray, area_cost: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The per-area outputs ``(n, A)`` of :func:`simulate_chunk` as its last four arguments:
+    1-D views over the same memory and the element steps between draws and between areas.
+
+    numba compiles one machine-code version per argument type, and a 2-D array's type
+    includes its layout: the rows of a chunk of a column-major outcome array are 'A', the
+    whole array (one chunk) 'F', a one-area or raw-path array 'C'. Each is a 20-second
+    compile; as 1-D views they are one type, so one compiled kernel serves every run.
+    """
+    if area_ben.dtype != area_cost.dtype:
+        raise ValueError("the per-area outputs must have the same dtype")
+    if area_ben.shape != area_cost.shape or area_ben.strides != area_cost.strides:
+        raise ValueError("the per-area outputs must have the same shape and layout")
+    n, a = area_ben.shape
+    size = area_ben.itemsize
+    di, da = area_ben.strides[0] // size, area_ben.strides[1] // size
+    if min(area_ben.strides) < 0 or any(st % size for st in area_ben.strides):
+        raise ValueError("the per-area outputs need non-negative whole-element strides")
+    length = (n - 1) * di + (a - 1) * da + 1 if n and a else 0
+    flat = [
+        np.lib.stride_tricks.as_strided(x, shape=(length,), strides=(size,))
+        for x in (area_ben, area_cost)
+    ]
+    return flat[0], flat[1], di, da
 
 
 @njit(cache=True, parallel=True)
@@ -88,8 +127,11 @@ def simulate_chunk(
     out_dflow,  # (n, T) the same, discounted
     out_component,  # (n, C) PV per component, summed over areas
     out_sh_costs,  # (n, K) PV of costs per payer, summed over areas
-    out_area_ben,  # (n, A) PV benefits per area, scenario perspective (float64 or float32)
-    out_area_cost,  # (n, A) PV costs per area, scenario perspective
+    out_area_ben,  # PV benefits per area, scenario perspective (float64 or float32): draw i,
+    # area a at [i * area_di + a * area_da] of this 1-D view (see area_outputs)
+    out_area_cost,  # PV costs per area, scenario perspective, laid out the same way
+    area_di,  # element step between draws in out_area_ben / out_area_cost
+    area_da,  # element step between areas
 ):
     """One chunk of draws of the top-down model.
 
@@ -288,7 +330,7 @@ def simulate_chunk(
                     for b in range(nb):
                         out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
             for b in range(nb):
-                out_area_ben[i0 + b, a] = abn[b]
+                out_area_ben[(i0 + b) * area_di + a * area_da] = abn[b]
             # costs: investment x overrun x additionality, and follow-up, per payer
             for d in range(D):
                 bpv = budget_pv[a, d]
@@ -313,7 +355,7 @@ def simulate_chunk(
                     for b in range(nb):
                         out_cost[i0 + b, a, kk] = lane[b]
             for b in range(nb):
-                out_area_cost[i0 + b, a] = acs[b]
+                out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
         for b in range(nb):
             i = i0 + b
             for c in range(C):
@@ -442,8 +484,10 @@ def aggregate(
     out_benefits,  # (n, P)
     out_costs,  # (n, P)
     out_stream,  # (n, P, S)
-    out_area_benefits,  # (n, A) in perspective p0
-    out_area_costs,  # (n, A) in perspective p0
+    out_area_benefits,  # (n, A) in perspective p0, as 1-D views (see area_outputs)
+    out_area_costs,  # (n, A) in perspective p0, the same
+    area_di,  # element step between draws in out_area_benefits / out_area_costs
+    area_da,  # element step between areas
     out_component,  # (n, C)
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
@@ -486,11 +530,11 @@ def aggregate(
             acc = 0.0
             for c in range(C):
                 acc += benefit_weights[p0, c] * ben[i, a, c]
-            out_area_benefits[i, a] = acc
+            out_area_benefits[i * area_di + a * area_da] = acc
             acc = 0.0
             for k in range(K):
                 acc += cost_weights[p0, k] * cost[i, a, k]
-            out_area_costs[i, a] = acc
+            out_area_costs[i * area_di + a * area_da] = acc
 
 
 @njit(cache=True, parallel=True)

@@ -138,36 +138,73 @@ class Model:
         """Per-draw parameter matrix from a uniform matrix ``u`` (draws x uncertain)."""
         return np.ascontiguousarray(self.theta_t(u).T)
 
-    def theta_t(self, u: np.ndarray) -> np.ndarray:
-        """The same, one parameter per row (slots x draws): the kernel's layout."""
+    def _theta_t_fixed(self, n: int) -> np.ndarray:
+        """A (slots x n) matrix with the fixed slots filled; the uncertain rows are left for
+        the caller to write (every one of them is written)."""
+        tht = np.empty((self.theta_fixed.size, n))
+        fixed = np.ones(self.theta_fixed.size, dtype=bool)
+        fixed[self.uncertain_slot] = False
+        tht[fixed] = self.theta_fixed[fixed, None]
+        return tht
+
+    def theta_t(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """The same, one parameter per row (slots x draws): the kernel's layout. The columns
+        go through their inverse CDFs on ``threads`` threads (default: numba's thread count;
+        see :func:`mkba.sampling.for_each`); each writes its own row, so the numbers do not
+        depend on the thread count."""
+        from mkba.sampling import for_each
+
         n = u.shape[0]
         ut = np.ascontiguousarray(u.T)
-        tht = np.empty((self.theta_fixed.size, n))
-        tht[:] = self.theta_fixed[:, None]
-        for j, inv in enumerate(self.inverse_cdfs):
+        tht = self._theta_t_fixed(n)
+
+        def one(j: int) -> None:
             row = tht[self.uncertain_slot[j]]
-            row[:] = inv(ut[j])
+            row[:] = self.inverse_cdfs[j](ut[j])
             row *= self.uncertain_scale[j]
+
+        for_each(one, len(self.inverse_cdfs), threads=threads)
         return tht
 
     def sample_theta_t(
-        self, sampler: str, n: int, *, seed: int, chunk: int, threads: int | None = None
+        self,
+        sampler: str,
+        n: int,
+        *,
+        seed: int,
+        chunk: int,
+        threads: int | None = None,
+        factor: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """``theta_t(uniform_matrix(...))`` of one chunk of independent columns (``random``,
-        ``lhs``; no copula), computed column by column on several threads: each uncertain
+        """``theta_t(apply_copula(uniform_matrix(...), factor))`` of one chunk of a ``random``
+        or ``lhs`` sample, computed column by column on several threads: each uncertain
         parameter's column is drawn from its own stream, clipped, put through its inverse CDF
-        and scaled into its row. The same numbers as the two steps, for any thread count."""
-        from mkba.sampling import map_columns
+        and scaled into its row. With a copula ``factor`` the columns are drawn first, the
+        correlated ones then correlated together (:func:`mkba.sampling.apply_copula_t`), and
+        the inverse CDFs applied after. The same numbers as the two steps, for any thread
+        count, without their two transpositions."""
+        from mkba.sampling import apply_copula_t, for_each, map_columns
 
-        tht = np.empty((self.theta_fixed.size, n))
-        tht[:] = self.theta_fixed[:, None]
+        tht = self._theta_t_fixed(n)
 
         def fill(j: int, u: np.ndarray) -> None:
             row = tht[self.uncertain_slot[j]]
             row[:] = self.inverse_cdfs[j](u)
             row *= self.uncertain_scale[j]
 
-        map_columns(sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads)
+        if factor is None:
+            map_columns(
+                sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads
+            )
+            return tht
+        ut = np.empty((len(self.inverse_cdfs), n))
+
+        def keep(j: int, u: np.ndarray) -> None:
+            ut[j] = u
+
+        map_columns(sampler, n, self.uncertain_col, keep, seed=seed, chunk=chunk, threads=threads)
+        apply_copula_t(ut, factor)
+        for_each(lambda j: fill(j, ut[j]), len(self.inverse_cdfs), threads=threads)
         return tht
 
     def theta_at(self, values: dict[str, float]) -> np.ndarray:

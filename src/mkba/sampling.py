@@ -14,15 +14,15 @@ normal correlation ``r = 2 sin(pi rho / 6)``.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
-from scipy import stats
-from scipy.stats import qmc
 
 from mkba.errors import InputError, Problem
+from mkba.invcdf import norm_cdf, norm_ppf
 
 _EPS = 2.0**-53
 
@@ -72,6 +72,8 @@ def uniform_matrix(
         map_columns(sampler, n, cols, fill, seed=seed, chunk=chunk)
         return np.ascontiguousarray(ut.T)
     elif sampler == "sobol":
+        from scipy.stats import qmc  # imports scipy.stats: only the sobol sampler needs it
+
         sob = qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(seed))
         if chunk:
             sob.fast_forward(chunk * chunk_size)
@@ -90,11 +92,12 @@ def sampling_threads() -> int:
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_PREFIX = "mkba-sampling"
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
     if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="mkba-sampling")
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_POOL_PREFIX)
     return _POOLS[threads]
 
 
@@ -109,7 +112,19 @@ def uniform_column(sampler: str, n: int, *, seed: int, chunk: int, column: int) 
         _lhs_column(rng.random(2 * n), u)
     else:
         raise ValueError(f"sampler {sampler!r} has no independent columns")
-    return np.clip(u, _EPS, 1 - _EPS, out=u)
+    _clip_into(u, _EPS, 1 - _EPS)  # np.clip's values, at a fifth of its cost (and nogil)
+    return u
+
+
+@njit(cache=True, nogil=True)
+def _clip_into(u, lo, hi):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``np.clip(u, lo, hi, out=u)``: the same values (NaN stays NaN), in one compiled pass."""
+    for i in range(u.shape[0]):
+        x = u[i]
+        if x < lo:
+            u[i] = lo
+        elif x > hi:
+            u[i] = hi
 
 
 def map_columns(
@@ -131,16 +146,32 @@ def map_columns(
     are drawn and transformed in parallel.
     """
     cols = [int(k) for k in columns]
-    threads = sampling_threads() if threads is None else max(1, int(threads))
 
     def one(j: int) -> None:
         fill(j, uniform_column(sampler, n, seed=seed, chunk=chunk, column=cols[j]))
 
-    if threads == 1 or len(cols) < 2:
-        for j in range(len(cols)):
-            one(j)
+    for_each(one, len(cols), threads=threads)
+
+
+def for_each(task: Callable[[int], None], count: int, *, threads: int | None = None) -> None:
+    """``task(j)`` for ``j`` in ``range(count)``, on ``threads`` threads (default
+    :func:`sampling_threads`). The tasks must write disjoint outputs: then the result does not
+    depend on the number of threads or on the order in which the tasks finish."""
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    # serially inside a task of the pool itself: a task waiting for its own pool can deadlock
+    nested = threading.current_thread().name.startswith(_POOL_PREFIX)
+    if threads == 1 or count < 2 or nested:
+        for j in range(count):
+            task(j)
         return
-    for f in [_pool(threads).submit(one, j) for j in range(len(cols))]:
+
+    def group(g: int) -> None:  # every threads-th task: one submission per thread
+        for j in range(g, count, threads):
+            task(j)
+
+    # (one task per column was slower: ~100-us tasks handed over the GIL and the queue
+    # hundreds of times a chunk; 0.29-0.40 s vs 0.24-0.26 s for 100,000 reference draws)
+    for f in [_pool(threads).submit(group, g) for g in range(min(threads, count))]:
         f.result()
 
 
@@ -197,14 +228,24 @@ def copula_factor(
     return np.asarray(cols), L
 
 
+def apply_copula_t(ut: np.ndarray, factor: tuple[np.ndarray, np.ndarray]) -> None:
+    """:func:`apply_copula` of ``ut.T`` written into ``ut`` (one parameter per row), the same
+    numbers: the correlated rows are taken out as a (draws x columns) matrix, which the normal
+    quantiles turn into the same C-ordered matrix ``apply_copula`` correlates."""
+    cols, L = factor
+    z = norm_ppf(ut[cols].T)
+    zc = np.einsum("nj,kj->nk", z, L)
+    ut[cols] = np.clip(norm_cdf(zc), _EPS, 1 - _EPS).T
+
+
 def apply_copula(u: np.ndarray, factor: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Correlate the given columns of ``u`` through a Gaussian copula (row by row)."""
     if factor is None:
         return u
     cols, L = factor
-    z = stats.norm.ppf(u[:, cols])
+    z = norm_ppf(u[:, cols])
     # einsum, not BLAS matmul: the reduction order must not depend on threads.
     zc = np.einsum("nj,kj->nk", z, L)
     out = u.copy()
-    out[:, cols] = np.clip(stats.norm.cdf(zc), _EPS, 1 - _EPS)
+    out[:, cols] = np.clip(norm_cdf(zc), _EPS, 1 - _EPS)
     return out

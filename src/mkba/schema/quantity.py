@@ -203,11 +203,11 @@ class LogNormal(_Dist):
 
     def mu_sigma(self) -> tuple[float, float]:
         """Parameters of the underlying normal."""
-        from scipy.stats import norm
+        from mkba.invcdf import norm_quantile  # scipy.stats.norm.ppf, without scipy.stats
 
         if self.median is not None and self.high is not None:
             mu = math.log(self.median)
-            return mu, (math.log(self.high) - mu) / float(norm.ppf(self.high_q))
+            return mu, (math.log(self.high) - mu) / norm_quantile(self.high_q)
         assert self.mean is not None and self.sd is not None  # guaranteed by _form
         s2 = math.log1p((self.sd / self.mean) ** 2)
         return math.log(self.mean) - s2 / 2, math.sqrt(s2)
