@@ -46,6 +46,7 @@ from mkba.model import Model
 from mkba.output import (
     atomic_write_bytes,
     glob_escape,
+    json_default,
     run_directory,
     to_json,
     write_json,
@@ -56,19 +57,6 @@ from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
-
-
-def _json_default(x: Any) -> Any:
-    """NumPy scalars and arrays, and paths, in a JSON document."""
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
 @dataclass(frozen=True)
@@ -266,7 +254,7 @@ class ChunkStore:
     def mark_done(self, summary: dict[str, Any]) -> None:
         """Keep the finished job's summary and drop its chunk files (the run directory, now
         complete, holds the results)."""
-        text = json.dumps(summary, default=_json_default, allow_nan=True)
+        text = json.dumps(summary, default=json_default, allow_nan=True)
         atomic_write_bytes(self.dir / self.DONE, text.encode("utf-8"))
         for f in self.dir.glob("chunk-*.np[yz]"):
             with contextlib.suppress(OSError):

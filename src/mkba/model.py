@@ -536,18 +536,24 @@ def lower(spec: Spec) -> Model:
     uncertain: list[str] = []
     u_slot: list[int] = []
     u_scale: list[float] = []
+
+    def fill(slot_map: dict[str, tuple[int, float]], absent: dict[str, float]) -> None:
+        """Central values into ``theta_fixed`` (``absent[path]`` where the library has no such
+        quantity) and the uncertain ones into the sampling lists, slot by slot."""
+        for path, (slot, scale) in slot_map.items():
+            qty = q.get(path)
+            if qty is None:
+                theta_fixed[slot] = absent[path]
+                continue
+            central = qty.value if qty.value is not None else _inverse_cdf(qty).median
+            theta_fixed[slot] = central * scale
+            if qty.is_uncertain:
+                uncertain.append(path)
+                u_slot.append(slot)
+                u_scale.append(scale)
+
     smap = _slot_map(streams, components, domains, slots, q, cpi, sc.price_year)
-    for path, (slot, scale) in smap.items():
-        qty = q.get(path)
-        if qty is None:  # volume factor absent: fixed 1
-            theta_fixed[slot] = 1.0
-            continue
-        central = qty.value if qty.value is not None else _inverse_cdf(qty).median
-        theta_fixed[slot] = central * scale
-        if qty.is_uncertain:
-            uncertain.append(path)
-            u_slot.append(slot)
-            u_scale.append(scale)
+    fill(smap, {p: 1.0 for p in smap})  # only a volume factor may be absent: fixed 1
     programme = None
     if has_programme:
         programme, psmap, absent = lower_programme(
@@ -564,17 +570,7 @@ def lower(spec: Spec) -> Model:
             cw,
         )
         theta_fixed = np.concatenate([theta_fixed, np.empty(programme.n_slots)])
-        for path, (slot, scale) in psmap.items():
-            qty = q.get(path)
-            if qty is None:
-                theta_fixed[slot] = absent[path]
-                continue
-            central = qty.value if qty.value is not None else _inverse_cdf(qty).median
-            theta_fixed[slot] = central * scale
-            if qty.is_uncertain:
-                uncertain.append(path)
-                u_slot.append(slot)
-                u_scale.append(scale)
+        fill(psmap, absent)
         smap = {**smap, **psmap}
 
     return Model(

@@ -44,28 +44,16 @@ def _fsync_dir(path: Path) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private (0600); use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_writer(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _json_default(x: Any) -> Any:
+def json_default(x: Any) -> Any:
+    """NumPy scalars and arrays, and paths, in a JSON document (``json.dumps(default=...)``)."""
     import numpy as np  # only for documents that hold NumPy values (loaded by then)
 
     if isinstance(x, np.integer):
@@ -91,7 +79,7 @@ def _clean(x: Any) -> Any:
 
 
 def to_json(doc: Any) -> str:
-    return json.dumps(_clean(doc), indent=2, default=_json_default, ensure_ascii=False) + "\n"
+    return json.dumps(_clean(doc), indent=2, default=json_default, ensure_ascii=False) + "\n"
 
 
 def write_json(path: Path, doc: Any) -> None:
@@ -125,7 +113,7 @@ def atomic_writer(path: Path) -> Iterator[Any]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private (0600); use the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -11,7 +11,7 @@ values are sampled, overridden and reported like every other parameter; their pa
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,7 +32,7 @@ EVIDENCE_GRADES: dict[str, tuple[str, float]] = {
     "goed_beschreven": ("goed beschreven", 0.50),
     "none": ("niet erkend", 0.50),
 }
-STUDY_DESIGNS = (
+StudyDesign = Literal[
     "meta_analysis",
     "rct",
     "quasi_experiment",
@@ -40,7 +40,16 @@ STUDY_DESIGNS = (
     "cost_benefit_study",
     "expert_judgement",
     "assumption",
-)
+]
+STUDY_DESIGNS: tuple[str, ...] = get_args(StudyDesign)
+EvidenceGrade = Literal[
+    "sterke_aanwijzingen",
+    "goede_aanwijzingen",
+    "eerste_aanwijzingen",
+    "goed_onderbouwd",
+    "goed_beschreven",
+    "none",
+]
 
 # per-intervention and per-effect quantities the kernel reads, in slot order
 INTERVENTION_QUANTITIES = ("per_participant", "fixed_per_area_year", "overrun")
@@ -122,23 +131,8 @@ class Effect(Strict):
     """Effect per participant on one outcome stream (the file key is the stream id)."""
 
     effect: Quantity
-    design: Literal[
-        "meta_analysis",
-        "rct",
-        "quasi_experiment",
-        "before_after",
-        "cost_benefit_study",
-        "expert_judgement",
-        "assumption",
-    ]
-    evidence: Literal[
-        "sterke_aanwijzingen",
-        "goede_aanwijzingen",
-        "eerste_aanwijzingen",
-        "goed_onderbouwd",
-        "goed_beschreven",
-        "none",
-    ]
+    design: StudyDesign
+    evidence: EvidenceGrade
     haircut: float | None = Field(default=None, ge=0, le=1)
     deadweight: Quantity
     attribution: Quantity
