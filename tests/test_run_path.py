@@ -385,3 +385,26 @@ def test_mkba_run_spills_only_large_runs(monkeypatch, tmp_path: Path) -> None:  
     assert big.run.samples is None and big.run.spilled is not None
     a = (tmp_path / "a" / "draws.parquet").read_bytes()
     assert a == (tmp_path / "b" / "draws.parquet").read_bytes()
+
+
+def test_yearly_quantiles_on_threads_equal_one_thread(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the three series of yearly_quantiles.parquet are computed on threads (the cumulative one
+    # first); the table must be the one a single thread computes, and each series must equal
+    # np.quantile / mean over the draws of that year (np.cumsum for the cumulative series)
+    from mkba import results
+
+    run = engine.simulate(runnable(load_scenario(REFERENCE)), draws=3000, chunk_size=512)
+    monkeypatch.setattr(results, "statistics_threads", lambda: 1)
+    one = results.yearly_quantiles(run)
+    monkeypatch.setattr(results, "statistics_threads", lambda: 3)
+    three = results.yearly_quantiles(run)
+    assert one.equals(three)
+    o = run.outcomes
+    for series, arr in (
+        ("net_flow", o.flow),
+        ("discounted_net_flow", o.dflow),
+        ("cumulative_discounted", np.cumsum(o.dflow, axis=1)),
+    ):
+        part = three[three.series == series]
+        assert np.array_equal(part["p50"].to_numpy(), np.quantile(arr, 0.5, axis=0))
+        assert np.allclose(part["mean"].to_numpy(), arr.mean(axis=0), rtol=1e-14, atol=0)

@@ -535,13 +535,27 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
     m = run.model
     o = run.outcomes
-    rows = []
-    for series in ("net_flow", "discounted_net_flow", "cumulative_discounted"):
+    names = ("net_flow", "discounted_net_flow", "cumulative_discounted")
+
+    def series_stats(series: str) -> tuple[np.ndarray, np.ndarray]:
         if series == "cumulative_discounted":
-            qs, mean = _cumulative_year_stats(o.dflow)
-        else:
-            arr = o.flow if series == "net_flow" else o.dflow
-            qs, mean = _year_quantiles(arr), arr.mean(axis=0)
+            return _cumulative_year_stats(o.dflow)
+        arr = o.flow if series == "net_flow" else o.dflow
+        return _year_quantiles(arr), arr.mean(axis=0)
+
+    # the three series are independent (each computed as before, on its own thread; NumPy's
+    # partition releases the GIL), so the numbers do not depend on the thread count
+    workers = min(len(names), statistics_threads())
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:  # the longest (cumulative) first
+            futures = {name: pool.submit(series_stats, name) for name in reversed(names)}
+            computed = [futures[name].result() for name in names]
+    else:
+        computed = [series_stats(series) for series in names]
+    rows = []
+    for series, (qs, mean) in zip(names, computed, strict=True):
         for t, year in enumerate(m.years):
             row = {"series": series, "year": int(year), "mean": float(mean[t])}
             for k, q in enumerate(FAN_QUANTILES):
