@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cli_helpers import mkba
+
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "fixtures" / "tiny" / "scenarios" / "one.toml"
-
-
-def mkba(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point (``python -m mkba``) as a user would."""
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=env,
-        timeout=600,
-    )
 
 
 def test_version_and_help_document_exit_codes() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import cli_helpers
 from mkba import api
 from mkba.errors import InputError
 from mkba.load import load_parameters, load_scenario
@@ -20,11 +19,8 @@ LIBRARY = ROOT / "parameters"
 
 
 def mkba(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real console entry point, as a user runs it."""
-    env = dict(os.environ, COLUMNS="80")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args], capture_output=True, text=True, env=env, timeout=600
-    )
+    """The real console entry point, as a user runs it (80 columns)."""
+    return cli_helpers.mkba(*args, columns=80)
 
 
 @pytest.fixture

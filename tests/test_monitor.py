@@ -15,15 +15,14 @@ Expected numbers and where they come from:
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import cli_helpers
 import monitor_helpers
 from mkba import engine, reference
 from mkba.errors import InputError
@@ -391,15 +390,7 @@ def test_through_keeps_the_early_years(tmp_path: Path) -> None:
 
 
 def mkba(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="160")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
+    return cli_helpers.mkba(*args, cwd=cwd, columns=160)
 
 
 def test_cli_monitor_writes_a_posterior_run_that_report_reads(tmp_path: Path) -> None:

@@ -12,14 +12,13 @@ Expected numbers and where they come from:
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import cli_helpers
 import monitor_helpers
 from mkba import engine
 from mkba.errors import InputError
@@ -223,15 +222,7 @@ def test_participants_rows_are_validated(tmp_path: Path) -> None:
 
 
 def mkba(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="160")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
+    return cli_helpers.mkba(*args, cwd=cwd, columns=160)
 
 
 def test_cli_unknown_intervention_exit_2_and_write_nothing(tmp_path: Path) -> None:

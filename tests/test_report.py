@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli_helpers import mkba as _mkba
 from mkba import api
 from mkba.report import charts as ch
 from mkba.report import data as rd
@@ -586,18 +585,6 @@ def test_inline_svg_prefixes_ids() -> None:
 
 
 # --- command line ------------------------------------------------------------------------
-
-
-def _mkba(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=env,
-        timeout=600,
-    )
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_helpers import mkba as _mkba
 from mkba import engine, implied, reference
 from mkba.checks import runnable
 from mkba.load import load_scenario
@@ -161,18 +162,6 @@ def test_irr_blocks_on_threads_equal_one_thread(monkeypatch) -> None:  # type: i
 
 
 # --- bounded per-area output: mkba run --area-draws all|float32|none -------------------------
-
-
-def _mkba(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "mkba", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
 
 
 def test_area_draws_none_and_float32(tmp_path: Path) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+import cli_helpers
 from mkba.errors import InputError
 from mkba.workbook_input import (
     load_workbook_scenario,
@@ -111,17 +110,8 @@ def test_payer_shares_must_sum_to_one(book: Path) -> None:
 
 
 def test_command_line_template_validate_run(tmp_path: Path) -> None:
-    env = dict(os.environ, COLUMNS="80")
-
     def mkba(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mkba", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=600,
-        )
+        return cli_helpers.mkba(*args, cwd=tmp_path, columns=80)
 
     r = mkba("template", "--xlsx", "p.xlsx", "--library", str(LIBRARY))
     assert r.returncode == 0, r.stderr
