@@ -60,7 +60,9 @@ class BudgetSpec(Strict):
     scale: float = Field(default=1.0, ge=0)
     source: Sources | None = None
     assumption: str | None = None
+    assumption_nl: str | None = None
     note: str | None = None
+    note_nl: str | None = None
 
     @model_validator(mode="after")
     def _form(self) -> BudgetSpec:
