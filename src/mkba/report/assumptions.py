@@ -76,15 +76,19 @@ def _texts(obj: Any, lang: str, key: str) -> tuple[str | None, bool]:
 
 
 def _library_texts(
-    obj: Any, lang: str, assumption_default: str | None = None, label: str | None = None
+    obj: Any,
+    lang: str,
+    assumption_default: tuple[str | None, bool] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """``assumption``, ``note`` and ``translated`` keywords of a table row for ``obj`` in
-    ``lang`` (see :func:`_texts`); ``label`` names the key that gives the row's label."""
+    ``lang`` (see :func:`_texts`); ``assumption_default`` is the assumption (text, in ``lang``)
+    when ``obj`` states none; ``label`` names the key that gives the row's label."""
     out: dict[str, Any] = {"translated": []}
     for key in ("assumption", "note"):
         text, done = _texts(obj, lang, key)
         if text is None and key == "assumption" and assumption_default is not None:
-            text, done = assumption_default, lang == "en"
+            text, done = assumption_default
         out[key] = text
         if done and lang != "en" and text is not None:
             out["translated"].append(key)
@@ -254,7 +258,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     for col, meta in params.areas.sidecar.columns.items():
         est = None
         if meta.estimated is not None:
-            est = meta.estimated.method
+            est = _texts(meta.estimated, lang, "method")
         row(
             "areas",
             f"areas.{col}",

@@ -188,6 +188,7 @@ class CpiFile(Strict):
 class Estimated(Strict):
     rows: list[str] | Literal["all"]
     method: str = Field(min_length=10)
+    method_nl: str | None = Field(default=None, min_length=10)
 
 
 class AreaColumn(Strict):

@@ -32,6 +32,7 @@ DUTCH_TWINS = (
     ("assumption_nl", "assumption"),
     ("note_nl", "note"),
     ("description_nl", "description"),
+    ("method_nl", "method"),
 )
 """Optional Dutch texts of the parameter library and the English key each one translates."""
 
@@ -48,7 +49,7 @@ class Strict(BaseModel):
 
     @model_validator(mode="after")
     def _dutch_twins(self) -> Strict:
-        """A Dutch text (``assumption_nl``, ``note_nl``, ``description_nl``) translates its
+        """A Dutch text (``assumption_nl``, ``note_nl``, ...: :data:`DUTCH_TWINS`) translates its
         English twin: giving it without the English text is an error."""
         for nl, en in DUTCH_TWINS:
             if getattr(self, nl, None) is not None and getattr(self, en, None) is None:
