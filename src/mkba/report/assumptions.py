@@ -97,6 +97,20 @@ def _library_texts(
     return out
 
 
+def english_left(rows: list[dict[str, Any]]) -> bool:
+    """Whether a Dutch assumptions table (rows of :data:`ASSUMPTION_COLUMNS`) still quotes a
+    library or scenario text in English: one without a Dutch twin, or a calibration record."""
+    for r in rows:
+        keys = ["assumption", "note", "calibrated"] + (["label"] if r["group"] == "areas" else [])
+        done = r.get("translated")
+        done = done if isinstance(done, list | tuple) else []
+        for k in keys:
+            v = r.get(k)
+            if isinstance(v, str) and v.strip() and k not in done:
+                return True
+    return False
+
+
 def source_text(sources: list[dict[str, Any]]) -> str:
     """``Publisher (year): Title; ...`` for a table cell."""
     out = []

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mkba.report import data as rd
+from mkba.report.assumptions import english_left
 from mkba.report.format import (
     DASH,
     format_eur,
@@ -221,17 +222,6 @@ def library_text(r: dict[str, Any], key: str, lang: str, small: bool = False) ->
     if lang == "en" or key in _translated(r):
         return Small(text) if small else text
     return quoted(text, lang, small)
-
-
-def _english_left(rows: list[dict[str, Any]]) -> bool:
-    """Whether a Dutch assumptions table quotes any library text in English (one without a
-    Dutch twin, or a calibration record)."""
-    for r in rows:
-        keys = ["assumption", "note", "calibrated"] + (["label"] if r["group"] == "areas" else [])
-        done = _translated(r)
-        if any(_present(r.get(k)) and k not in done for k in keys):
-            return True
-    return False
 
 
 def criterion_text(criterion: str, lang: str) -> str:
@@ -743,7 +733,7 @@ def _sec_assumptions(b: _Build) -> None:
         if run.spec_note:
             blocks.append(Para([tr("as.changed", lang, note=run.spec_note)], "warning"))
         am = rd.assumptions(run, labels)
-        if lang != "en" and _english_left(am.to_dict("records")):
+        if lang != "en" and english_left(am.to_dict("records")):
             blocks.append(Para([tr("as.english", lang)], "note"))
         head = [
             labels.t("parameter"),
