@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from mkba import api
+from mkba.load import apply_override, deep_merge
 from mkba.report import make_report
+from mkba.schema.quantity import Quantity
 
 ROOT = Path(__file__).parents[1]
 PARAMETERS = ROOT / "parameters"
@@ -125,3 +127,47 @@ def test_a_run_stored_before_the_dutch_twins_still_marks_its_english(
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert f'<span lang="en">{EN}</span>' in html
     assert "in het Engels" in html  # the note on quoted English (catalogue key as.english)
+
+
+# --- overrides: a new English text makes the library's Dutch twin stale -----------------------
+
+
+def _quantity() -> Quantity:
+    return Quantity.model_validate(
+        {
+            "unit": "year",
+            "value": 1.0,
+            "assumption": EN,
+            "assumption_nl": NL,
+            "note": "A note in English.",
+            "note_nl": "Een toelichting in het Nederlands.",
+        }
+    )
+
+
+def test_an_override_with_a_new_assumption_drops_the_old_dutch_twin() -> None:
+    q = apply_override(_quantity(), {"value": 2.0, "assumption": "Two years, say the experts."})
+    assert (q.assumption, q.assumption_nl) == ("Two years, say the experts.", None)
+    assert q.note_nl == "Een toelichting in het Nederlands."  # the note was not changed
+    q = apply_override(
+        _quantity(),
+        {"value": 2.0, "source": {"title": "A study", "year": 2020, "url": "https://x.nl"}},
+    )
+    assert (q.assumption, q.assumption_nl) == (None, None)  # valid: no Dutch without English
+    q = apply_override(_quantity(), {"note": "Another note."})
+    assert (q.note, q.note_nl, q.assumption_nl) == ("Another note.", None, NL)
+    both = {"value": 2.0, "assumption": "Two years.", "assumption_nl": "Twee jaar, zo gezegd."}
+    assert apply_override(_quantity(), both).assumption_nl == "Twee jaar, zo gezegd."
+
+
+def test_a_scaled_quantity_notes_the_scale_in_both_languages() -> None:
+    q = apply_override(_quantity(), {"scale": 0.5})
+    assert q.note == "A note in English. [scaled x0.5]"
+    assert q.note_nl == "Een toelichting in het Nederlands. [geschaald x0,5]"
+
+
+def test_a_merged_table_with_a_new_english_text_drops_the_old_dutch_twin() -> None:
+    base = {"budget": {"assumption": EN, "assumption_nl": NL, "total": 1.0}}
+    out = deep_merge(base, {"budget": {"assumption": "New."}})
+    assert out["budget"] == {"assumption": "New.", "total": 1.0}
+    assert deep_merge(base, {"budget": {"total": 2.0}})["budget"]["assumption_nl"] == NL
