@@ -188,7 +188,16 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             }
         )
 
-    row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
+    desc, desc_done = _texts(sc, lang, "description")
+    row(
+        "scenario",
+        "title",
+        "Scenario",
+        scenario_title(run, lang),
+        "text",
+        note=desc,
+        translated=["note"] if desc_done and lang != "en" and desc is not None else [],
+    )
     row(
         "scenario",
         "areas",

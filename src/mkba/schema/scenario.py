@@ -125,6 +125,7 @@ class ScenarioFile(Strict):
     title: str
     title_nl: str | None = None
     description: str | None = None
+    description_nl: str | None = None
     parameters: str = "../parameters"
     calibration: str | None = None
     companion: str | None = None  # a scenario shown side by side (evidence vs reconstruction)
