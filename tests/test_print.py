@@ -81,8 +81,9 @@ def test_report_prints_on_a4_without_clipped_tables(reported: Path, tmp_path: Pa
     assert pdf.is_file(), r.stderr[-2000:]
     sizes = pages(pdf)
     # A4 portrait, and far fewer pages than the 33 before (19 at the time of writing: about 8
-    # of report and 10 of compact assumptions appendix)
-    assert 8 <= len(sizes) <= 24, len(sizes)
+    # of report and 10 of compact assumptions appendix; 24 on main before issue 11's Dutch library
+    # texts, 25 with them: Dutch prose is longer than the English it replaces)
+    assert 8 <= len(sizes) <= 26, len(sizes)
     for w, h in sizes:
         assert abs(w - A4[0]) < 2 and abs(h - A4[1]) < 2
     if PDFTOPPM is None:

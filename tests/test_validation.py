@@ -478,15 +478,38 @@ PARAMETER_CASES: dict[str, tuple[list[Edit], list[Expect]]] = {
         ],
     ),
     "value_without_provenance": (
-        [Edit(YOUTH, 'assumption = "Prevention needs a year to reach families."\n', "")],
+        # the English assumption and its Dutch twin removed
+        [
+            Edit(
+                YOUTH,
+                'assumption = "Prevention needs a year to reach families."\n'
+                'assumption_nl = "Preventie heeft een jaar nodig om gezinnen te bereiken."\n',
+                "",
+            )
+        ],
         [Expect("lag", NO_PROVENANCE, "{'unit': 'year', 'value': 1}", file=YOUTH)],
+    ),
+    "dutch_assumption_without_english": (
+        [Edit(YOUTH, 'assumption = "Prevention needs a year to reach families."\n', "")],
+        [Expect("lag", "'assumption_nl' given without 'assumption'", file=YOUTH)],
+    ),
+    "dutch_note_without_english": (
+        [
+            Edit(
+                "areas.toml",
+                'description = "Municipality."\ndescription_nl = "Gemeente."\n',
+                'description = "Municipality."\ndescription_nl = "Gemeente."\n'
+                'note_nl = "Een toelichting zonder Engelse tekst."\n',
+            )
+        ],
+        [Expect("columns.municipality", "'note_nl' given without 'note'", file="areas.toml")],
     ),
     "areas_column_without_provenance": (
         [
             Edit(
                 "areas.toml",
-                f'description = "Municipality."\n{CBS_SOURCE}',
-                'description = "Municipality."',
+                f'description = "Municipality."\ndescription_nl = "Gemeente."\n{CBS_SOURCE}',
+                'description = "Municipality."\ndescription_nl = "Gemeente."',
             )
         ],
         [Expect("columns.municipality", NO_PROVENANCE, file="areas.toml")],

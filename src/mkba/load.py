@@ -40,7 +40,7 @@ from mkba.schema.parameters import (
     Response,
     StreamFile,
 )
-from mkba.schema.quantity import DIST_TYPES, MAX_MAGNITUDE, Quantity
+from mkba.schema.quantity import DIST_TYPES, DUTCH_TWINS, MAX_MAGNITUDE, Quantity
 from mkba.schema.scenario import CalibrationFile, ScenarioFile
 from mkba.tomlio import display_path, parse_number, read_csv, read_toml
 
@@ -498,7 +498,17 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = _without_marker(v)
+    _drop_stale_twins(out, update)
     return out
+
+
+def _drop_stale_twins(data: dict[str, Any], change: dict[str, Any]) -> None:
+    """A new English text (``assumption``, ``note``, ...) without its Dutch twin makes the old
+    twin stale: drop it, so that a Dutch report quotes the new English text (marked as such)
+    rather than the Dutch of the text it replaced."""
+    for nl, en in DUTCH_TWINS:
+        if en in change and nl not in change:
+            data.pop(nl, None)
 
 
 def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
@@ -514,11 +524,12 @@ def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
     if change:
         data = q.model_dump(exclude_none=True)
         if "value" in change or "dist" in change:
-            for k in ("value", "dist", "source", "assumption", "calibrated"):
+            for k in ("value", "dist", "source", "assumption", "assumption_nl", "calibrated"):
                 data.pop(k, None)
             if not any(k in change for k in ("source", "assumption", "calibrated")):
                 raise ValueError("an override of the value needs its own 'source' or 'assumption'")
         data.update(change)
+        _drop_stale_twins(data, change)
         out = type(q).model_validate(data)
     if scale is not None:
         if not isinstance(scale, int | float) or isinstance(scale, bool) or scale < 0:
@@ -527,6 +538,11 @@ def apply_override(q: Quantity, change: dict[str, Any]) -> Quantity:
         out = type(q).model_validate(
             out.model_dump(exclude_none=True)
             | {"note": f"{out.note or ''} [scaled x{scale}]".strip()}
+            | (
+                {"note_nl": f"{out.note_nl} [geschaald x{str(scale).replace('.', ',')}]"}
+                if out.note_nl
+                else {}
+            )
         )
     return out
 

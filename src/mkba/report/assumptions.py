@@ -67,6 +67,50 @@ def _calibrated_budget(calibration_file: str | None) -> str | None:
     return f"{keys}: fitted by mkba calibrate {date} ({Path(calibration_file).name})".strip()
 
 
+def _texts(obj: Any, lang: str, key: str) -> tuple[str | None, bool]:
+    """The library text ``key`` of ``obj`` in ``lang`` and whether it is in that language: the
+    Dutch twin (``key_nl``) in Dutch when given, else the English text."""
+    en = getattr(obj, key, None)
+    nl = getattr(obj, f"{key}_nl", None) if lang == "nl" else None
+    return (nl, True) if nl is not None else (en, lang == "en")
+
+
+def _library_texts(
+    obj: Any,
+    lang: str,
+    assumption_default: tuple[str | None, bool] | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """``assumption``, ``note`` and ``translated`` keywords of a table row for ``obj`` in
+    ``lang`` (see :func:`_texts`); ``assumption_default`` is the assumption (text, in ``lang``)
+    when ``obj`` states none; ``label`` names the key that gives the row's label."""
+    out: dict[str, Any] = {"translated": []}
+    for key in ("assumption", "note"):
+        text, done = _texts(obj, lang, key)
+        if text is None and key == "assumption" and assumption_default is not None:
+            text, done = assumption_default
+        out[key] = text
+        if done and lang != "en" and text is not None:
+            out["translated"].append(key)
+    if label is not None and lang != "en" and _texts(obj, lang, label)[1]:
+        out["translated"].append("label")
+    return out
+
+
+def english_left(rows: list[dict[str, Any]]) -> bool:
+    """Whether a Dutch assumptions table (rows of :data:`ASSUMPTION_COLUMNS`) still quotes a
+    library or scenario text in English: one without a Dutch twin, or a calibration record."""
+    for r in rows:
+        keys = ["assumption", "note", "calibrated"] + (["label"] if r["group"] == "areas" else [])
+        done = r.get("translated")
+        done = done if isinstance(done, list | tuple) else []
+        for k in keys:
+            v = r.get(k)
+            if isinstance(v, str) and v.strip() and k not in done:
+                return True
+    return False
+
+
 def source_text(sources: list[dict[str, Any]]) -> str:
     """``Publisher (year): Title; ...`` for a table cell."""
     out = []
@@ -91,7 +135,11 @@ ASSUMPTION_COLUMNS = (
     "calibrated",
     "origin",
     "origin_file",
+    "translated",
 )
+"""``translated`` lists the text columns (``label``, ``assumption``, ``note``) of a row that are
+written in the table's language from the library's Dutch twin (``assumption_nl``, ...); any
+other library text in a Dutch table is English and shown marked as such."""
 
 
 def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
@@ -136,10 +184,20 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
                 "calibrated": kw.get("calibrated"),
                 "origin": kw.get("origin"),
                 "origin_file": kw.get("origin_file"),
+                "translated": kw.get("translated", []),
             }
         )
 
-    row("scenario", "title", "Scenario", scenario_title(run, lang), "text", note=sc.description)
+    desc, desc_done = _texts(sc, lang, "description")
+    row(
+        "scenario",
+        "title",
+        "Scenario",
+        scenario_title(run, lang),
+        "text",
+        note=desc,
+        translated=["note"] if desc_done and lang != "en" and desc is not None else [],
+    )
     row(
         "scenario",
         "areas",
@@ -192,8 +250,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             price_year=b.price_year,
             per="once",
             sources=_sources(b.source),
-            assumption=b.assumption,
-            note=b.note,
+            **_library_texts(b, lang),
             calibrated=_calibrated_budget(run.manifest.get("calibration_file")),
         )
         if b.domains:
@@ -224,16 +281,15 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     for col, meta in params.areas.sidecar.columns.items():
         est = None
         if meta.estimated is not None:
-            est = meta.estimated.method
+            est = _texts(meta.estimated, lang, "method")
         row(
             "areas",
             f"areas.{col}",
-            meta.description,
+            str(_texts(meta, lang, "description")[0]),
             "areas.csv",
             meta.unit,
             sources=_sources(meta.source),
-            assumption=meta.assumption or est,
-            note=meta.note,
+            **_library_texts(meta, lang, assumption_default=est, label="description"),
         )
     has_origin = hasattr(spec, "origin")
     for path, q in spec.quantities.items():
@@ -248,8 +304,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             per=q.per,
             uncertain=q.is_uncertain,
             sources=_sources(q.source),
-            assumption=q.assumption,
-            note=q.note,
+            **_library_texts(q, lang),
             calibrated=q.calibrated,
             origin=origin[0],
             origin_file=origin[1],
@@ -267,8 +322,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             ),
             "share",
             sources=_sources(dc.payers.source),
-            assumption=dc.payers.assumption,
-            note=dc.payers.note,
+            **_library_texts(dc.payers, lang),
             origin=origin[0],
             origin_file=origin[1],
         )

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mkba.report import data as rd
+from mkba.report.assumptions import english_left
 from mkba.report.format import (
     DASH,
     format_eur,
@@ -193,10 +194,10 @@ def _sources_cell(r: dict[str, Any], lang: str) -> list[Inline]:
             out.append(" ")
         out.append(Strong(tr("as.assumption", lang) + ":"))
         out.append(" ")
-        out.append(quoted(str(r["assumption"]), lang))
+        out.append(library_text(r, "assumption", lang))
     if _present(r.get("note")):
         out.append(" ")
-        out.append(quoted(str(r["note"]), lang, small=True))
+        out.append(library_text(r, "note", lang, small=True))
     if _present(r.get("calibrated")):
         out.append(" ")
         head = f"[{tr('as.calibrated', lang)}: "
@@ -205,6 +206,22 @@ def _sources_cell(r: dict[str, Any], lang: str) -> list[Inline]:
         else:  # the record's text (mkba calibrate writes it in English) marked as such
             out += [Small(head), quoted(str(r["calibrated"]), lang, small=True), Small("]")]
     return out or [DASH]
+
+
+def _translated(r: dict[str, Any]) -> list[str]:
+    """The ``translated`` list of an assumptions row; empty in a run stored before it existed."""
+    t = r.get("translated")
+    return [str(k) for k in t] if isinstance(t, list | tuple) else []
+
+
+def library_text(r: dict[str, Any], key: str, lang: str, small: bool = False) -> Inline:
+    """A library text of an assumptions row: as written when it is in ``lang`` (English, or
+    the library's Dutch twin listed in ``translated``), else marked as English
+    (:func:`quoted`)."""
+    text = str(r[key])
+    if lang == "en" or key in _translated(r):
+        return Small(text) if small else text
+    return quoted(text, lang, small)
 
 
 def criterion_text(criterion: str, lang: str) -> str:
@@ -715,9 +732,9 @@ def _sec_assumptions(b: _Build) -> None:
     else:
         if run.spec_note:
             blocks.append(Para([tr("as.changed", lang, note=run.spec_note)], "warning"))
-        if lang != "en":
-            blocks.append(Para([tr("as.english", lang)], "note"))
         am = rd.assumptions(run, labels)
+        if lang != "en" and english_left(am.to_dict("records")):
+            blocks.append(Para([tr("as.english", lang)], "note"))
         head = [
             labels.t("parameter"),
             labels.t("value"),
@@ -737,7 +754,7 @@ def _sec_assumptions(b: _Build) -> None:
                     [
                         [
                             # an area column's description is the library's, in English
-                            quoted(str(r["label"]), lang) if group == "areas" else str(r["label"]),
+                            library_text(r, "label", lang) if group == "areas" else str(r["label"]),
                             " ",
                             Small(where),
                         ],

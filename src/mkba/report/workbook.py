@@ -29,6 +29,7 @@ import xlsxwriter
 
 from mkba.output import atomic_write_bytes
 from mkba.report import data as rd
+from mkba.report.assumptions import english_left
 from mkba.report.format import (
     check_lang,
     excel_axis_format,
@@ -568,10 +569,10 @@ def _sheet_assumptions(c: _Sheets) -> None:
     notes = [*ident]
     if run.spec_note:
         notes.append(run.spec_note)
-    if lang != "en":
+    am = rd.assumptions(run, labels)
+    if lang != "en" and english_left(am.to_dict("records")):
         notes.append(tr("as.english", lang))
     top = b.heading(ws, tr("sec.assumptions", lang), notes)
-    am = rd.assumptions(run, labels)
     rows, links = [], {}
     for i, r in enumerate(am.to_dict("records")):
         srcs = r["sources"] or []

@@ -141,6 +141,7 @@ class Effect(Strict):
     half_life: DecayQuantity | None = None
     profile: Profile | None = None
     note: str | None = None
+    note_nl: str | None = None
 
     @model_validator(mode="after")
     def _units(self) -> Effect:
@@ -196,6 +197,7 @@ class ProgrammeEntry(Strict):
     scale: float = Field(default=1.0, ge=0)
     drop: bool = False
     note: str | None = None
+    note_nl: str | None = None
 
     @field_validator("budget", "reach", mode="before")
     @classmethod

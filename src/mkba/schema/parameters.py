@@ -36,7 +36,9 @@ class Provenance(Strict):
 
     source: Sources | None = None
     assumption: str | None = Field(default=None, min_length=10)
+    assumption_nl: str | None = Field(default=None, min_length=10)
     note: str | None = None
+    note_nl: str | None = None
 
     @model_validator(mode="after")
     def _has_provenance(self) -> Provenance:
@@ -165,6 +167,7 @@ class CpiFile(Strict):
     base: str
     source: Source
     note: str | None = None
+    note_nl: str | None = None
     values: dict[Annotated[int, Field(strict=False)], float] = Field(min_length=1)
 
     @field_validator("values")
@@ -185,16 +188,20 @@ class CpiFile(Strict):
 class Estimated(Strict):
     rows: list[str] | Literal["all"]
     method: str = Field(min_length=10)
+    method_nl: str | None = Field(default=None, min_length=10)
 
 
 class AreaColumn(Strict):
     unit: str
     description: str
+    description_nl: str | None = None
     year: int | None = None
     source: Sources | None = None
     assumption: str | None = Field(default=None, min_length=10)
+    assumption_nl: str | None = Field(default=None, min_length=10)
     estimated: Estimated | None = None
     note: str | None = None
+    note_nl: str | None = None
 
     @model_validator(mode="after")
     def _provenance(self) -> AreaColumn:

@@ -28,6 +28,15 @@ MAX_RATE = 1.0
 """Largest rate per year (100 %): compounded over two centuries it still stays finite."""
 
 
+DUTCH_TWINS = (
+    ("assumption_nl", "assumption"),
+    ("note_nl", "note"),
+    ("description_nl", "description"),
+    ("method_nl", "method"),
+)
+"""Optional Dutch texts of the parameter library and the English key each one translates."""
+
+
 class Strict(BaseModel):
     """Base for all input models: unknown keys are errors, models are immutable."""
 
@@ -37,6 +46,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, str_strip_whitespace=True, strict=True, allow_inf_nan=False
     )
+
+    @model_validator(mode="after")
+    def _dutch_twins(self) -> Strict:
+        """A Dutch text (``assumption_nl``, ``note_nl``, ...: :data:`DUTCH_TWINS`) translates its
+        English twin: giving it without the English text is an error."""
+        for nl, en in DUTCH_TWINS:
+            if getattr(self, nl, None) is not None and getattr(self, en, None) is None:
+                raise ValueError(f"'{nl}' given without '{en}' (the Dutch text of an English one)")
+        return self
 
     @field_validator("*", mode="after")
     @classmethod
@@ -308,8 +326,10 @@ class Quantity(Strict):
     per: Literal["year", "once"] | None = None
     source: Sources | None = None
     assumption: str | None = Field(default=None, min_length=10)
+    assumption_nl: str | None = Field(default=None, min_length=10)
     calibrated: str | None = None
     note: str | None = None
+    note_nl: str | None = None
 
     @field_validator("unit")
     @classmethod

@@ -60,7 +60,9 @@ class BudgetSpec(Strict):
     scale: float = Field(default=1.0, ge=0)
     source: Sources | None = None
     assumption: str | None = None
+    assumption_nl: str | None = None
     note: str | None = None
+    note_nl: str | None = None
 
     @model_validator(mode="after")
     def _form(self) -> BudgetSpec:
@@ -123,6 +125,7 @@ class ScenarioFile(Strict):
     title: str
     title_nl: str | None = None
     description: str | None = None
+    description_nl: str | None = None
     parameters: str = "../parameters"
     calibration: str | None = None
     companion: str | None = None  # a scenario shown side by side (evidence vs reconstruction)
