@@ -982,6 +982,7 @@ def _claim_section(
             rows,
             align="llrrrrrr",
             strong_rows={0, 1},
+            kind="small",  # eight columns: at the normal size the last one scrolled out of view
         )
     )
     year = sides[0]["implied_physical"]["year_full_strength"]
