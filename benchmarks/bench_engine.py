@@ -207,38 +207,32 @@ class KernelTimer:
 class CeilingTimer:
     """The ceiling kernel: ``work`` multiply-adds for each row of ``theta``."""
 
+    name = "ceiling kernel"
+    kernel = staticmethod(workload.ceiling_kernel)
+    arrays = staticmethod(workload.ceiling_arrays)
+
     def __init__(self, m: Model, theta: np.ndarray, work: int) -> None:
         self.theta, self.work = theta, work
-        self.x, self.y = workload.ceiling_arrays(m)
+        self.x, self.y = self.arrays(m)
         self.out = np.zeros(theta.shape[0])
-        workload.ceiling_kernel(theta[:8], self.x, self.y, work, self.out[:8])  # compile
+        self.kernel(theta[:8], self.x, self.y, work, self.out[:8])  # compile
 
     def __call__(self) -> float:
         t0 = time.perf_counter()
-        workload.ceiling_kernel(self.theta, self.x, self.y, self.work, self.out)
+        self.kernel(self.theta, self.x, self.y, self.work, self.out)
         dt = time.perf_counter() - t0
         if not np.all(np.isfinite(self.out)):
-            raise RuntimeError("ceiling kernel produced non-finite sums")
+            raise RuntimeError(f"{self.name} produced non-finite sums")
         return dt
 
 
-class StrictCeilingTimer:
+class StrictCeilingTimer(CeilingTimer):
     """The strict-IEEE ceiling kernel: ``work`` multiply-adds for each row of ``theta`` under
     the engine kernel's rules (no contraction, lanes of 64 draws, same working set)."""
 
-    def __init__(self, m: Model, theta: np.ndarray, work: int) -> None:
-        self.theta, self.work = theta, work
-        self.x, self.y = workload.strict_ceiling_arrays(m)
-        self.out = np.zeros(theta.shape[0])
-        workload.strict_ceiling_kernel(theta[:8], self.x, self.y, work, self.out[:8])
-
-    def __call__(self) -> float:
-        t0 = time.perf_counter()
-        workload.strict_ceiling_kernel(self.theta, self.x, self.y, self.work, self.out)
-        dt = time.perf_counter() - t0
-        if not np.all(np.isfinite(self.out)):
-            raise RuntimeError("strict ceiling kernel produced non-finite sums")
-        return dt
+    name = "strict ceiling kernel"
+    kernel = staticmethod(workload.strict_ceiling_kernel)
+    arrays = staticmethod(workload.strict_ceiling_arrays)
 
 
 class SamplingTimer:

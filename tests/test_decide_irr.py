@@ -145,5 +145,10 @@ def test_horner_bisection_equals_the_powers_bisection(first: float) -> None:
 def test_irr_with_gaps_in_the_years_uses_powers() -> None:
     # Offsets that are not consecutive whole years take the powers path: -100 now, 121 in two
     # years (gap) -> (1 + r)^2 = 1.21, r = 10 %.
-    res = irr(np.array([[-100.0, 121.0]]), np.array([0.0, 2.0]))
+    from mkba.decide.irr import _sign_function
+
+    flow, gaps = np.array([[-100.0, 121.0]]), np.array([0.0, 2.0])
+    assert _sign_function(flow, gaps).__name__ == "powers"
+    assert _sign_function(flow, np.array([0.0, 1.0])).__name__ == "horner"
+    res = irr(flow, gaps)
     assert res.irr[0] == pytest.approx(0.10, abs=1e-10)
