@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
 # region by default. Between the kernel calls of a run the process samples on its own threads,
@@ -63,6 +63,15 @@ def _pow(x, e):
     return x**e
 
 
+def draw_ranges(n: int, parts: int) -> list[int]:
+    """Bounds ``[0, ..., n]`` of at most ``parts`` ranges of whole blocks of :data:`_BLOCK`
+    draws (the last range may end in a partial block), as equal as blocks allow: the ranges
+    the engine runs the kernel on, one per thread."""
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    parts = max(1, min(int(parts), blocks))
+    return [min(n, (blocks * j // parts) * _BLOCK) for j in range(parts + 1)]
+
+
 def area_outputs(
     area_ben: np.ndarray, area_cost: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -91,7 +100,7 @@ def area_outputs(
     return flat[0], flat[1], di, da
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def simulate_chunk(
     theta_t,  # (Q, n) per-draw parameters, one parameter per row
     off_stream,  # (9,) offsets of rate, factor, trend, effect, deadweight, displacement, lag, ramp, half_life
@@ -132,8 +141,10 @@ def simulate_chunk(
     out_area_cost,  # PV costs per area, scenario perspective, laid out the same way
     area_di,  # element step between draws in out_area_ben / out_area_cost
     area_da,  # element step between areas
+    lo,  # first draw (row of theta_t and of the outputs) this call computes
+    hi,  # one past the last draw this call computes
 ):
-    """One chunk of draws of the top-down model.
+    """Draws ``lo:hi`` of one chunk of the top-down model.
 
     The sums over areas that the outcomes need (per component, per payer, and per area in
     the scenario's perspective) are accumulated here, area by area, in exactly the order of
@@ -149,39 +160,38 @@ def simulate_chunk(
     G = group_start.shape[0]
     T = years.shape[0]
     B = _BLOCK
-    n_blocks = (n + B - 1) // B
-    for blk in prange(n_blocks):
-        i0 = blk * B
-        nb = min(n, i0 + B) - i0
-        # per-block scratch, lanes (draws) last so that the inner loops vectorise
-        th = np.empty((Q, B))
-        pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
-        prof = np.empty((G, S, T, B))  # ramp x persist
-        trend = np.empty((S, T, B))
-        value = np.empty((C, T, B))
-        kfac = np.empty((G, C, B))
-        amp = np.empty((S, B))  # of the current area
-        asum = np.empty((G, S, B))  # amplitudes summed over the areas of a period group
-        comp = np.empty((C, B))
-        shc = np.empty((K, B))
-        abn = np.empty(B)
-        acs = np.empty(B)
-        powr = np.empty((D, B))
-        lane = np.empty(B)
-        lane2 = np.empty(B)
-        s0 = np.empty(B)
-        e0 = np.empty(B)
-        post = np.empty(B)
-        step = np.empty(B)
-        gfac = np.empty(B)
-        ampsum = np.empty((T, B))
-        wst = np.empty((T, B))
-        flow = np.empty((T, B))
-        dflow = np.empty((T, B))
-        xcost = np.empty((D, B))
-        ovad = np.empty((D, B))
-        frd = np.empty((D, B))
-        mult = np.empty((S, B))
+    # scratch of one block, allocated once per call and fully rewritten for every block;
+    # lanes (draws) last so that the inner loops vectorise
+    th = np.empty((Q, B))
+    pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
+    prof = np.empty((G, S, T, B))  # ramp x persist
+    trend = np.empty((S, T, B))
+    value = np.empty((C, T, B))
+    kfac = np.empty((G, C, B))
+    amp = np.empty((S, B))  # of the current area
+    asum = np.empty((G, S, B))  # amplitudes summed over the areas of a period group
+    comp = np.empty((C, B))
+    shc = np.empty((K, B))
+    abn = np.empty(B)
+    acs = np.empty(B)
+    powr = np.empty((D, B))
+    lane = np.empty(B)
+    lane2 = np.empty(B)
+    s0 = np.empty(B)
+    e0 = np.empty(B)
+    post = np.empty(B)
+    step = np.empty(B)
+    gfac = np.empty(B)
+    ampsum = np.empty((T, B))
+    wst = np.empty((T, B))
+    flow = np.empty((T, B))
+    dflow = np.empty((T, B))
+    xcost = np.empty((D, B))
+    ovad = np.empty((D, B))
+    frd = np.empty((D, B))
+    mult = np.empty((S, B))
+    for i0 in range(lo, min(hi, n), B):
+        nb = min(hi, n, i0 + B) - i0
         for q in range(Q):
             for b in range(nb):
                 th[q, b] = theta_t[q, i0 + b]
@@ -469,7 +479,7 @@ def _totals_row(
         out_payback[i] = years[last_neg + 1]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def aggregate(
     ben,  # (n, A, C)
     cost,  # (n, A, K)
@@ -492,13 +502,15 @@ def aggregate(
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
     out_payback,  # (n,) first year from which the cumulative discounted net flow stays >= 0
+    lo,  # first draw this call reduces
+    hi,  # one past the last
 ):
-    """Per-draw outcomes from the per-area raw outputs (used when a bottom-up programme adds
-    into them after :func:`simulate_chunk`; otherwise the kernel sums over areas itself and
-    :func:`aggregate_totals` does the rest)."""
+    """Per-draw outcomes of draws ``lo:hi`` from the per-area raw outputs (used when a
+    bottom-up programme adds into them after :func:`simulate_chunk`; otherwise the kernel sums
+    over areas itself and :func:`aggregate_totals` does the rest)."""
     n, A, C = ben.shape
     K = cost.shape[2]
-    for i in prange(n):
+    for i in range(lo, min(hi, n)):
         for c in range(C):
             acc = 0.0
             for a in range(A):
@@ -537,7 +549,7 @@ def aggregate(
             out_area_costs[i * area_di + a * area_da] = acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def aggregate_totals(
     dflow,  # (n, T) discounted net flow, scenario perspective
     comp_stream,  # (C,)
@@ -553,10 +565,12 @@ def aggregate_totals(
     out_sh_benefits,  # (n, K)
     out_sh_costs,  # (n, K) input: PV per payer, summed over areas by simulate_chunk
     out_payback,  # (n,)
+    lo,  # first draw this call completes
+    hi,  # one past the last
 ):
-    """The rest of :func:`aggregate` once the kernel has summed over areas."""
+    """The rest of :func:`aggregate` for draws ``lo:hi``, once the kernel has summed over areas."""
     n = dflow.shape[0]
-    for i in prange(n):
+    for i in range(lo, min(hi, n)):
         _totals_row(
             i,
             comp_stream,
@@ -576,7 +590,7 @@ def aggregate_totals(
         )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def simulate_programme(
     theta_t,  # (Q, n) per-draw parameters, one parameter per row
     off_stream,  # (9,) top-down stream slot offsets (rate, factor, trend are read here)
@@ -612,6 +626,8 @@ def simulate_programme(
     out_int_ben,  # (n, M, P) PV benefits per entry and perspective
     out_int_cost,  # (n, M, P) PV costs per entry and perspective
     out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
+    lo,  # first draw this call computes
+    hi,  # one past the last
 ):
     """Bottom-up interventions (docs/model.md §3; equations in :mod:`mkba.interventions`), added
     into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
@@ -624,10 +640,8 @@ def simulate_programme(
     P = benefit_weights.shape[0]
     L = link_int.shape[0]
     B = _BLOCK
-    n_blocks = (n + B - 1) // B
-    for blk in prange(n_blocks):
-        i0 = blk * B
-        nb = min(n, i0 + B) - i0
+    for i0 in range(lo, min(hi, n), B):
+        nb = min(hi, n, i0 + B) - i0
         th = np.empty((Q, B))
         for q in range(Q):
             for b in range(nb):
