@@ -188,7 +188,6 @@ def simulate_chunk(
     pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
     prof = np.empty((G, S, T, B))  # ramp x persist
     trend = np.empty((S, T, B))
-    value = np.empty((C, T, B))
     kfac = np.empty((G, C, B))
     amp = np.empty((S, B))  # of the current area
     asum = np.empty((G, S, B))  # amplitudes summed over the areas of a period group
@@ -205,7 +204,7 @@ def simulate_chunk(
     step = np.empty(B)
     gfac = np.empty(B)
     ampsum = np.empty((T, B))
-    wst = np.empty((T, B))
+    wsts = np.empty((S, T, B))  # flow weight x value, summed over the components of a stream
     flow = np.empty((T, B))
     dflow = np.empty((T, B))
     xcost = np.empty((D, B))
@@ -303,8 +302,22 @@ def simulate_chunk(
                         dft = df_stream[s, t]
                         for b in range(B):
                             pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
-            # --- value per unit per year: indexed unit value x real growth from the base year
+            # --- value per unit per year (indexed unit value x real growth from the base year),
+            # generated year by year and used at once, never stored: the discounted value factor
+            # per period group and component, and the flow weights summed per stream. Each sum
+            # takes its terms in the same order as summing a stored value table would (years
+            # ascending; components ascending).
+            for g in range(G):
+                for c in range(C):
+                    for b in range(B):
+                        kfac[g, c, b] = 0.0
+            for s in range(S):
+                for t in range(T):
+                    for b in range(B):
+                        wsts[s, t, b] = 0.0
             for c in range(C):
+                s = comp_stream[c]
+                w = flow_weights[c]
                 u = th[off_comp[UNIT_VALUE] + c]
                 gw = th[off_comp[GROWTH] + c]
                 for b in range(B):
@@ -313,20 +326,14 @@ def simulate_chunk(
                 for b in range(B):
                     lane[b] = u[b] * lane[b]
                 for t in range(T):
-                    for b in range(B):
-                        value[c, t, b] = lane[b]
-                        lane[b] = lane[b] * lane2[b]
-            # --- discounted value factor per period group and component
-            for g in range(G):
-                for c in range(C):
-                    s = comp_stream[c]
-                    for b in range(B):
-                        lane[b] = 0.0
-                    for t in range(T):
+                    for g in range(G):
                         for b in range(B):
-                            lane[b] += pt[g, s, t, b] * value[c, t, b]
+                            kfac[g, c, b] += pt[g, s, t, b] * lane[b]
+                    if w != 0.0:
+                        for b in range(B):
+                            wsts[s, t, b] += w * lane[b]
                     for b in range(B):
-                        kfac[g, c, b] = lane[b]
+                        lane[b] = lane[b] * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
@@ -441,24 +448,16 @@ def simulate_chunk(
                     for t in range(T):
                         for b in range(B):
                             ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
-                for t in range(T):
-                    for b in range(B):
-                        wst[t, b] = 0.0
                 used = False
                 for c in range(C):
-                    w = flow_weights[c]
-                    if comp_stream[c] != s or w == 0.0:
-                        continue
-                    used = True
-                    for t in range(T):
-                        for b in range(B):
-                            wst[t, b] += w * value[c, t, b]
+                    if comp_stream[c] == s and flow_weights[c] != 0.0:
+                        used = True
                 if not used:
                     continue
                 for t in range(T):
                     dft = df_stream[s, t]
                     for b in range(B):
-                        f = wst[t, b] * (ampsum[t, b] * trend[s, t, b])
+                        f = wsts[s, t, b] * (ampsum[t, b] * trend[s, t, b])
                         flow[t, b] += f
                         dflow[t, b] += f * dft
             # ... minus costs: investment x overrun x additionality, and follow-up
