@@ -5,6 +5,7 @@ parameters copied in batches of blocks) agree with the NumPy reference on edge c
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numba
@@ -36,12 +37,12 @@ def _theta_t(m, n: int, seed: int = 3) -> np.ndarray:  # type: ignore[no-untyped
 def test_draw_ranges_cover_the_draws_in_whole_blocks(n: int, parts: int) -> None:
     bounds = kernel.draw_ranges(n, parts)
     assert bounds[0] == 0 and bounds[-1] == n
-    assert all(a <= b for a, b in zip(bounds, bounds[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(bounds))
     assert len(bounds) - 1 == max(1, min(parts, -(-n // B)))
     # every range starts on a block boundary, so no block is shared between two threads
     assert all(b % B == 0 for b in bounds[:-1])
     # as equal as whole blocks allow
-    sizes = [-(-(b - a) // B) for a, b in zip(bounds, bounds[1:], strict=False)]
+    sizes = [-(-(b - a) // B) for a, b in itertools.pairwise(bounds)]
     assert max(sizes) - min(sizes) <= 1
 
 
@@ -76,7 +77,7 @@ def test_any_split_of_the_draws_is_bit_identical(model, keep_areas: bool) -> Non
         ben, cost, rest, area = _outputs(m, n)
         if not keep_areas:
             ben, cost = ben[:0], cost[:0]
-        for lo, hi in zip(cuts, cuts[1:], strict=False):
+        for lo, hi in itertools.pairwise(cuts):
             kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
                 tht, *args, keep_areas, ben, cost, *rest, *kernel.area_outputs(*area), lo, hi
             )
@@ -95,7 +96,15 @@ def test_empty_and_reversed_ranges_write_nothing(model) -> None:  # type: ignore
     ben, cost, rest, area = _outputs(m, n)
     for lo, hi in ((0, 0), (50, 50), (60, 10), (100, 200)):
         kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
-            tht, *engine._kernel_args(m), True, ben, cost, *rest, *kernel.area_outputs(*area), lo, hi
+            tht,
+            *engine._kernel_args(m),
+            True,
+            ben,
+            cost,
+            *rest,
+            *kernel.area_outputs(*area),
+            lo,
+            hi,
         )
     for x in (ben, cost, *rest, *area):
         assert np.all(x == -1.0)

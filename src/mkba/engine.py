@@ -302,12 +302,12 @@ def raw_chunk(
         *sums[:2],
         *kernel.area_outputs(*sums[2:]),
     )
-    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)
+    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
-    ph = (theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
-    _on_threads(lambda lo, hi: kernel.simulate_programme(*ph, lo, hi), n)
+    prog = (theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
+    _on_threads(lambda lo, hi: kernel.simulate_programme(*prog, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     return (ben, cost, flow, dflow, *po)
 
 
@@ -339,7 +339,7 @@ def totals_chunk(
         *kernel.area_outputs(out.area_benefits, out.area_costs),
     )
     t0 = time.perf_counter()
-    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)
+    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     t1 = time.perf_counter()
     tail = (
         out.dflow,

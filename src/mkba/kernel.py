@@ -269,7 +269,9 @@ def simulate_chunk(
                         for b in range(B):
                             rb = ramp[b]
                             x = min(y, e0[b]) - s0[b] + 1.0
-                            ramps += (rb > 0.0) & (y >= s0[b]) & ((x < rb) | (x != x) | (rb == np.inf))
+                            ramps += (
+                                (rb > 0.0) & (y >= s0[b]) & ((x < rb) | (x != x) | (rb == np.inf))
+                            )
                         if ramps > 0:
                             for b in range(B):
                                 r = 1.0
