@@ -480,6 +480,9 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     engine.evaluate(m, tiny)
     res["compile_aggregate_s"] = time.perf_counter() - t0
     res["threading_layer"] = numba.threading_layer()
+    # the engine's kernels are nogil functions run on Python threads over draw ranges (no
+    # parallel=True); the ceiling kernels are numba-parallel; both on this many threads
+    res["kernel_threading"] = "python threads over draw ranges (nogil)"
     res["machine"] = machine()
     log(
         f"compile (first kernel call): {res['compile_s']:.3f} s, numba cache {res['compile_cache']}",

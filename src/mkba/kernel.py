@@ -1,10 +1,16 @@
 """The compiled kernel (numba). Private: call it through :mod:`mkba.engine`.
 
-It takes only arrays and writes into preallocated outputs. It is parallel over blocks of 64
-draws; within a block the draws are the innermost loop (the lanes), so the compiler vectorises
-the arithmetic across draws. Every draw still gets exactly the same sequence of IEEE
-operations (no reassociation, no fused multiply-add, no reduction across draws), so results
-are bit-identical for any number of threads and any position of a draw in its block.
+It takes only arrays and writes into preallocated outputs. It works in blocks of 64 draws;
+within a block the draws are the innermost loop (the lanes), so the compiler vectorises the
+arithmetic across draws. Every draw still gets exactly the same sequence of IEEE operations
+(no reassociation, no fused multiply-add, no reduction across draws), so results are
+bit-identical for any number of threads and any position of a draw in its block.
+
+Each function computes a range ``lo:hi`` of the draws and releases the GIL (``nogil``); the
+engine runs one range of whole blocks per thread on Python threads
+(:func:`mkba.engine._on_threads`). No function is ``parallel=True``: numba's parfor passes
+and the outlined parallel body were most of the cold compile (a first run's compile: 17-21 s
+of CPU before, 10 s after; issue 17, target 9), and there is no OpenMP layer to start.
 
 The model is that of docs/model.md. The kernel never builds the draws x areas x
 streams x years cube: for a draw, the time profile of an effect is the same for all areas
@@ -26,17 +32,16 @@ import numpy as np
 from numba import njit
 
 # numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
-# region by default. Between the kernel calls of a run the process samples on its own threads,
-# and on a shared 2-CPU machine the spinning threads took CPU from them and from the kernel
-# itself (engine.simulate of 100,000 draws: kernel 0.25-0.33 s spinning vs 0.18-0.21 s
-# passive, aggregate_totals 0.08-0.18 vs 0.05-0.08 s; benchmarks/README.md). libgomp reads the
-# variable when numba first starts its threads, i.e. at the first parallel call, after this
-# import. An explicit setting by the user wins. No effect on the numbers.
+# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
+# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
+# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
+# still goes through libgomp, which reads the variable when numba first starts its threads,
+# after this import. An explicit setting by the user wins. No effect on the numbers.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# draws per parallel work item: the lanes of the vectorised inner loops. 64 rather than 32:
-# half as many blocks, so half the per-block set-up (parameter copy, scratch allocation);
-# 0.64-0.73x the kernel time of 32 in one comparison (issue 17). The numbers do not depend on it.
+# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
+# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
+# (issue 17). The numbers do not depend on it.
 _BLOCK = 64
 # blocks whose parameters simulate_chunk copies at once (see there)
 _BATCH = 8
@@ -163,7 +168,7 @@ def simulate_chunk(
     out_area_cost,  # PV costs per area, scenario perspective, laid out the same way
     area_di,  # element step between draws in out_area_ben / out_area_cost
     area_da,  # element step between areas
-    lo,  # first draw (row of theta_t and of the outputs) this call computes
+    lo,  # first draw (column of theta_t, row of the outputs) this call computes
     hi,  # one past the last draw this call computes
 ):
     """Draws ``lo:hi`` of one chunk of the top-down model.
