@@ -216,6 +216,10 @@ def simulate_chunk(
     ovad = np.empty((D, B))
     frd = np.empty((D, B))
     mult = np.empty((S, B))
+    ascending = True  # years in increasing order (they are; the time profile relies on it)
+    for t in range(1, T):
+        if not years[t] > years[t - 1]:
+            ascending = False
     for j0 in range(lo, min(hi, n), B * _BATCH):
         # the parameters of up to _BATCH blocks, copied row by row: each row of theta_t is read
         # as one run of up to _BATCH * B draws, which the hardware prefetcher follows (the
@@ -262,6 +266,7 @@ def simulate_chunk(
                             post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
                         else:
                             post[b] = 1.0
+                    settled = False
                     for t in range(T):
                         y = years[t]
                         # Does any lane ramp up in this year? A lane needs the division unless it
@@ -269,14 +274,24 @@ def simulate_chunk(
                         # x >= ramp with a finite ramp makes the quotient >= 1, so min(., 1) is 1
                         # and r * d is d. Most years need no division (vdivpd was 10 % of the
                         # kernel); the lanes that do get exactly the same operations as before.
+                        # Once every lane has no ramp or is past it, so it stays in every later
+                        # year (x never decreases as y grows: min, - s0 and + 1 round
+                        # monotonically), and the check stops.
                         # (& and |, not `and`/`or`: no branches, so that the check vectorises)
                         ramps = 0
-                        for b in range(B):
-                            rb = ramp[b]
-                            x = min(y, e0[b]) - s0[b] + 1.0
-                            ramps += (
-                                (rb > 0.0) & (y >= s0[b]) & ((x < rb) | (x != x) | (rb == np.inf))
-                            )
+                        if not settled:
+                            past = 0
+                            for b in range(B):
+                                rb = ramp[b]
+                                x = min(y, e0[b]) - s0[b] + 1.0
+                                started = y >= s0[b]
+                                ramps += (
+                                    (rb > 0.0) & started & ((x < rb) | (x != x) | (rb == np.inf))
+                                )
+                                past += (
+                                    (rb <= 0.0) | (rb != rb) | (started & (x >= rb) & (rb < np.inf))
+                                )
+                            settled = past == B and ascending
                         if ramps > 0:
                             for b in range(B):
                                 r = 1.0
