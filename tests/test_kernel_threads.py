@@ -151,12 +151,12 @@ def test_thread_count_does_not_change_results(model, monkeypatch) -> None:  # ty
 RAMP_EDGES = [0.0, 1e-300, 0.5, 1.0, 2.0, 3.0, 7.25, 40.0, np.inf, np.nan]
 
 
-@pytest.mark.parametrize("lag", [0.0, 1.0, 1.5, -0.25])
-def test_time_profile_edges_match_the_reference(model, lag: float) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("lag", [0.0, 1.0, 1.5, -0.25, "mixed"])
+def test_time_profile_edges_match_the_reference(model, lag: float | str) -> None:  # type: ignore[no-untyped-def]
     """Ramps of 0 (no ramp), tiny, whole years that the ramp-up reaches exactly (x == ramp,
     where the kernel skips the division), longer than the horizon, infinite and NaN, with
-    whole and fractional lags: the kernel equals the NumPy reference (rtol 1e-12; NaN where
-    the reference has NaN)."""
+    whole, fractional and per-lane different lags: the kernel equals the NumPy reference
+    (rtol 1e-12; NaN where the reference has NaN)."""
     m = model
     S = len(m.streams)
     n = 2 * B + 5  # lanes of a full block see several ramps at once; a partial last block
@@ -164,7 +164,9 @@ def test_time_profile_edges_match_the_reference(model, lag: float) -> None:  # t
     r0, l0 = m.slots.stream("ramp"), m.slots.stream("lag")
     for s in range(S):
         tht[r0 + s] = np.resize(np.roll(RAMP_EDGES, s), n)
-        tht[l0 + s] = lag
+        # "mixed": lanes of one block start (and finish ramping up) in different years, so the
+        # kernel's check for ramp-up years runs on after some lanes are past their ramp
+        tht[l0 + s] = np.resize([0.0, 0.5, 2.0, 7.3, -0.25, 25.0], n) if lag == "mixed" else lag
     theta = np.ascontiguousarray(tht.T)
     fast = engine.raw_chunk(m, theta, "numba")
     slow = engine.raw_chunk(m, theta, "numpy")
