@@ -480,7 +480,10 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     t0 = time.perf_counter()
     engine.evaluate(m, tiny)
     res["compile_aggregate_s"] = time.perf_counter() - t0
-    res["threading_layer"] = numba.threading_layer()
+    try:  # numba starts its threading layer only when something asks for it
+        res["threading_layer"] = numba.threading_layer()
+    except ValueError:
+        res["threading_layer"] = "not started"
     # the engine's kernels are nogil functions run on Python threads over draw ranges (no
     # parallel=True); the ceiling kernels are numba-parallel; both on this many threads
     res["kernel_threading"] = "python threads over draw ranges (nogil)"
