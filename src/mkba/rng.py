@@ -1,0 +1,413 @@
+"""Compiled sampling: NumPy's column streams and the cheap inverse CDFs in one pass.
+
+Every uncertain parameter of chunk ``j`` draws column ``c`` of the parameter registry from its
+own stream: ``np.random.default_rng(SeedSequence(seed, spawn_key=(j, c))).random(n)``
+(:func:`mkba.sampling.uniform_column`, the reference). Creating those ~2,000 SeedSequence and
+PCG64 objects per 100,000 draws, and the Python around each column, cost more than the kernel
+itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit for bit:
+
+- NumPy's ``SeedSequence`` (``bit_generator.pyx``: pool of four 32-bit words, ``hashmix`` /
+  ``mix`` / ``mix_entropy`` over the entropy words ``seed`` (zero-padded to the pool size,
+  because a spawn key is given) + ``chunk`` + ``column``, then ``generate_state(4, uint64)``);
+- PCG64's seeding (``pcg_setseq_128_srandom_r`` of the 128-bit state and increment made of the
+  four words) and its output (one 128-bit LCG step, XSL-RR to 64 bits), with 128-bit arithmetic
+  done on 64-bit halves;
+- ``Generator.random``: ``(next64 >> 11) * 2**-53``; the Latin hypercube permutation of
+  :func:`mkba.sampling._lhs_column`; the clip to ``[2**-53, 1 - 2**-53]``;
+- the inverse CDFs :class:`mkba.distributions.InverseCdf` evaluates in compiled code anyway
+  (uniform, triangular, the Hermite-tabulated beta / PERT / truncated normal), then the price
+  scale, written to the parameter's row of ``theta_t``, and the value over the scale into the
+  chunk's ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
+
+Columns whose inverse CDF is a NumPy/scipy call (normal, lognormal, choice, exact fallbacks)
+get their clipped uniforms and are finished by the caller (:class:`ColumnPlan`).
+tests/test_rng.py compares every stream with NumPy's for many seeds, chunks and columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+if TYPE_CHECKING:
+    from mkba.distributions import InverseCdf
+
+# SeedSequence constants (numpy/random/bit_generator.pyx)
+_INIT_A = 0x43B0D7E5
+_MULT_A = 0x931E8875
+_INIT_B = 0x8B51F9DD
+_MULT_B = 0x58F38DED
+_MIX_MULT_L = 0xCA01F9DD
+_MIX_MULT_R = 0x4973F715
+_POOL_SIZE = 4
+# PCG64's default 128-bit multiplier (pcg64.h, PCG_DEFAULT_MULTIPLIER_128), high and low halves
+_PCG_MULT_HI = 2549297995355413924
+_PCG_MULT_LO = 4865540595714422341
+
+# column kinds of sample_rows
+KEEP = 0  # only the clipped uniforms (kept in ``ukeep``); the caller transforms them
+UNIFORM = 1  # par = (min, max - min, -)
+TRIANGULAR = 2  # par = (min, mode, max)
+HERMITE = 3  # par = (zmax, -, -); grid rows gidx[j] of gx / gs; NaN outside the grid
+
+
+def seed_words(seed: int) -> list[int]:
+    """The 32-bit words NumPy's SeedSequence makes of a non-negative integer (least
+    significant first; ``[0]`` for 0)."""
+    if seed < 0:
+        raise ValueError("expected non-negative integer")
+    if seed == 0:
+        return [0]
+    words = []
+    while seed > 0:
+        words.append(seed & 0xFFFFFFFF)
+        seed >>= 32
+    return words
+
+
+def entropy_head(seed: int, chunk: int) -> np.ndarray:
+    """The entropy words of ``SeedSequence(seed, spawn_key=(chunk, column))`` before the
+    column's: the seed's words, zero-padded to the pool size (NumPy does so whenever a spawn
+    key is given), then the chunk's."""
+    run = seed_words(int(seed))
+    run += [0] * max(0, _POOL_SIZE - len(run))
+    return np.array(run + seed_words(int(chunk)), dtype=np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
+    samples, outside,
+):  # fmt: skip
+    """For each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
+    ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
+    ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
+    ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
+    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[:, j]`` (if ``samples`` has
+    rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
+    m32 = np.uint64(0xFFFFFFFF)
+    s16 = np.uint64(16)
+    s32 = np.uint64(32)
+    init_a = np.uint64(_INIT_A)
+    mult_a = np.uint64(_MULT_A)
+    mix_l = np.uint64(_MIX_MULT_L)
+    mix_r = np.uint64(_MIX_MULT_R)
+    mh = np.uint64(_PCG_MULT_HI)
+    ml = np.uint64(_PCG_MULT_LO)
+    one = np.uint64(1)
+    n_head = head.shape[0]
+    ent = np.zeros(n_head + 2, dtype=np.uint64)
+    for k in range(n_head):
+        ent[k] = head[k]
+    pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
+    words = np.zeros(8, dtype=np.uint64)
+    r = np.empty(2 * n if lhs else n)
+    perm = np.empty(n, dtype=np.int64)
+    u = np.empty(n)
+    lo_clip = 2.0**-53
+    hi_clip = 1.0 - 2.0**-53
+    for jj in range(todo.shape[0]):
+        j = todo[jj]
+        if draw:
+            # --- SeedSequence(seed, spawn_key=(chunk, cols[j])).generate_state(4, uint64)
+            c = np.uint64(cols[j])
+            ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
+            n_ent = n_head + 1
+            hc = init_a
+            for i in range(_POOL_SIZE):  # hashmix of the entropy (0 beyond it) into the pool
+                v = ent[i] if i < n_ent else np.uint64(0)
+                v = v ^ hc
+                hc = (hc * mult_a) & m32
+                v = (v * hc) & m32
+                pool[i] = v ^ (v >> s16)
+            for i_src in range(_POOL_SIZE):  # mix every word into every other
+                for i_dst in range(_POOL_SIZE):
+                    if i_src != i_dst:
+                        v = pool[i_src] ^ hc
+                        hc = (hc * mult_a) & m32
+                        v = (v * hc) & m32
+                        v = v ^ (v >> s16)
+                        x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                        pool[i_dst] = x ^ (x >> s16)
+            for i_src in range(_POOL_SIZE, n_ent):  # entropy beyond the pool
+                for i_dst in range(_POOL_SIZE):
+                    v = ent[i_src] ^ hc
+                    hc = (hc * mult_a) & m32
+                    v = (v * hc) & m32
+                    v = v ^ (v >> s16)
+                    x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                    pool[i_dst] = x ^ (x >> s16)
+            hb = np.uint64(_INIT_B)
+            for i in range(8):  # generate_state: eight 32-bit words
+                v = pool[i % _POOL_SIZE] ^ hb
+                hb = (hb * np.uint64(_MULT_B)) & m32
+                v = (v * hb) & m32
+                words[i] = v ^ (v >> s16)
+            # four little-endian uint64: state (high, low), then increment (high, low)
+            st_hi = words[0] | (words[1] << s32)
+            st_lo = words[2] | (words[3] << s32)
+            sq_hi = words[4] | (words[5] << s32)
+            sq_lo = words[6] | (words[7] << s32)
+            # --- pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
+            inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
+            inc_lo = (sq_lo << one) | one
+            s_hi = inc_hi  # step from state 0: 0 * mult + inc
+            s_lo = inc_lo
+            lo = s_lo + st_lo
+            s_hi = s_hi + st_hi + (one if lo < s_lo else np.uint64(0))
+            s_lo = lo
+            total = r.shape[0]
+            for i in range(-1, total):
+                # one LCG step: state = state * mult + inc (mod 2**128) on 64-bit halves
+                a0 = s_lo & m32
+                a1 = s_lo >> s32
+                b0 = ml & m32
+                b1 = ml >> s32
+                p00 = a0 * b0
+                p01 = a0 * b1
+                p10 = a1 * b0
+                mid = (p00 >> s32) + (p01 & m32) + (p10 & m32)
+                hi = a1 * b1 + (p01 >> s32) + (p10 >> s32) + (mid >> s32)
+                hi = hi + s_lo * mh + s_hi * ml
+                lo = s_lo * ml
+                s_lo = lo + inc_lo
+                s_hi = hi + inc_hi + (one if s_lo < lo else np.uint64(0))
+                if i < 0:
+                    continue  # the second step of the seeding
+                # XSL-RR output; Generator.random's double
+                x = s_hi ^ s_lo
+                rot = s_hi >> np.uint64(58)
+                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+                r[i] = float(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            if lhs:  # mkba.sampling._lhs_column
+                for i in range(n):
+                    perm[i] = i
+                for i in range(n - 1, 0, -1):
+                    k = int(r[i] * (i + 1))
+                    if k > i:
+                        k = i
+                    perm[i], perm[k] = perm[k], perm[i]
+                for i in range(n):
+                    u[i] = (perm[i] + r[n + i]) / n
+            else:
+                for i in range(n):
+                    u[i] = r[i]
+            for i in range(n):  # mkba.sampling._clip_into
+                y = u[i]
+                if y < lo_clip:
+                    u[i] = lo_clip
+                elif y > hi_clip:
+                    u[i] = hi_clip
+            if keep[j] >= 0:
+                ukeep[keep[j], :] = u
+        else:
+            u[:] = ukeep[keep[j]]
+        kd = kind[j]
+        if kd == KEEP:
+            continue
+        row = tht[rows[j]]
+        sc = scale[j]
+        if kd == UNIFORM:  # InverseCdf: d.min + (d.max - d.min) * u
+            a = par[j, 0]
+            w = par[j, 1]
+            for i in range(n):
+                row[i] = (a + w * u[i]) * sc
+        elif kd == TRIANGULAR:  # mkba.distributions._triangular_ppf
+            a = par[j, 0]
+            mode = par[j, 1]
+            b = par[j, 2]
+            width = b - a
+            fc = (mode - a) / width
+            for i in range(n):
+                ui = u[i]
+                if ui < fc:
+                    row[i] = (a + math.sqrt(ui * width * (mode - a))) * sc
+                else:
+                    row[i] = (b - math.sqrt((1.0 - ui) * width * (b - mode))) * sc
+        else:  # HERMITE: mkba.distributions._hermite_ppf
+            zmax = par[j, 0]
+            g0 = gidx[j, 0]
+            n_int = gidx[j, 1] - 1
+            h = 2.0 * zmax / n_int
+            out = 0
+            for i in range(n):
+                ui = u[i]
+                pos = (math.log(ui / (1.0 - ui)) + zmax) / h
+                if pos < 0.0 or pos >= n_int:
+                    row[i] = np.nan
+                    out += 1
+                    continue
+                k = int(pos)
+                t = pos - k
+                t2 = t * t
+                t3 = t2 * t
+                row[i] = (
+                    (2.0 * t3 - 3.0 * t2 + 1.0) * gx[g0 + k]
+                    + (t3 - 2.0 * t2 + t) * h * gs[g0 + k]
+                    + (-2.0 * t3 + 3.0 * t2) * gx[g0 + k + 1]
+                    + (t3 - t2) * h * gs[g0 + k + 1]
+                ) * sc
+            outside[j] = out
+        if samples.shape[0] > 0:
+            for i in range(n):
+                samples[i, j] = row[i] / sc
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How :func:`sample_rows` treats each uncertain column of a model (see
+    :meth:`mkba.distributions.InverseCdf.compiled`)."""
+
+    kind: np.ndarray  # (U,) int64: KEEP (finished in NumPy), UNIFORM, TRIANGULAR, HERMITE
+    par: np.ndarray  # (U, 3) float64
+    gidx: np.ndarray  # (U, 2) int64: offset and length of the column's grid in gx / gs
+    gx: np.ndarray  # tabulated inverse CDF values, every grid one after the other
+    gs: np.ndarray  # and their slopes dx/dz
+    numpy_cols: tuple[int, ...]  # columns whose inverse CDF stays a NumPy call (kind KEEP)
+    hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
+
+    @property
+    def needs_u(self) -> np.ndarray:
+        """Columns whose clipped uniforms the caller needs afterwards (bool, (U,))."""
+        need = np.zeros(self.kind.size, dtype=bool)
+        need[list(self.numpy_cols)] = True
+        need[list(self.hermite_cols)] = True
+        return need
+
+
+def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
+    """The :class:`ColumnPlan` of a model's uncertain columns."""
+    kinds, pars, gidx, gx, gs = [], [], [], [], []
+    offset = 0
+    for inv in inverse_cdfs:
+        kind, par, grid = inv.compiled()
+        kinds.append(kind)
+        pars.append(par)
+        if grid is None:
+            gidx.append((0, 0))
+        else:
+            gidx.append((offset, grid[0].size))
+            gx.append(grid[0])
+            gs.append(grid[1])
+            offset += grid[0].size
+    kind_a = np.array(kinds, dtype=np.int64)
+    return ColumnPlan(
+        kind=kind_a,
+        par=np.array(pars, dtype=np.float64).reshape(len(kinds), 3),
+        gidx=np.array(gidx, dtype=np.int64).reshape(len(kinds), 2),
+        gx=np.concatenate(gx) if gx else np.zeros(1),
+        gs=np.concatenate(gs) if gs else np.zeros(1),
+        numpy_cols=tuple(int(j) for j in np.flatnonzero(kind_a == KEEP)),
+        hermite_cols=tuple(int(j) for j in np.flatnonzero(kind_a == HERMITE)),
+    )
+
+
+_NO_SAMPLES = np.empty((0, 0))
+_SMALL = 1 << 14  # below this many values a chunk is sampled on one thread
+
+
+def fill_theta(
+    plan: ColumnPlan,
+    inverse_cdfs: tuple[InverseCdf, ...],
+    tht: np.ndarray,
+    rows: np.ndarray,
+    scale: np.ndarray,
+    *,
+    sampler: str | None = None,
+    seed: int = 0,
+    chunk: int = 0,
+    cols: np.ndarray | None = None,
+    ut: np.ndarray | None = None,
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
+    samples: np.ndarray | None = None,
+    threads: int | None = None,
+) -> None:
+    """Write the uncertain rows ``rows`` of ``tht`` (slots x n): each column's inverse CDF
+    times ``scale``, of the clipped uniforms of ``sampler`` (``random``/``lhs``: column
+    ``cols[j]`` of chunk ``chunk`` under ``seed``, with the Gaussian copula ``factor`` applied
+    between drawing and transforming) or of the given uniforms ``ut`` (U x n). ``samples``
+    (n x U, C order), if given, receives the values before scaling as
+    :func:`mkba.engine.compute_chunk` keeps them (``tht[rows[j]] / scale[j]``).
+
+    Columns go to ``threads`` threads (default :func:`mkba.sampling.sampling_threads`) in
+    groups of every ``threads``-th column; each column writes only its own rows, so the
+    numbers do not depend on the thread count."""
+    from mkba.sampling import apply_copula_t, for_each, sampling_threads
+
+    n = tht.shape[1]
+    u_count = plan.kind.size
+    if u_count == 0 or n == 0:
+        return
+    draw = ut is None
+    if draw:
+        if sampler not in ("random", "lhs"):
+            raise ValueError(f"sampler {sampler!r} has no independent columns")
+        assert cols is not None
+        cols = np.ascontiguousarray(cols, dtype=np.int64)
+        if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
+            raise ValueError("columns must be in [0, 2**32)")
+        head = entropy_head(seed, chunk)
+        need = plan.needs_u
+        if factor is not None:
+            need[factor[0]] = True
+        keep = np.full(u_count, -1, dtype=np.int64)
+        keep[need] = np.arange(int(need.sum()))
+        ukeep = np.empty((int(need.sum()), n))
+    else:
+        assert ut is not None and ut.shape == (u_count, n)
+        cols = np.zeros(u_count, dtype=np.int64)
+        head = np.zeros(1, dtype=np.uint64)
+        keep = np.arange(u_count, dtype=np.int64)
+        ukeep = np.ascontiguousarray(ut, dtype=np.float64)
+    out_s = _NO_SAMPLES if samples is None else samples
+    if samples is not None:
+        assert samples.shape == (n, u_count) and samples.flags.c_contiguous
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    groups = 1 if n * u_count < _SMALL else min(threads, u_count)
+    todo = [np.arange(g, u_count, groups, dtype=np.int64) for g in range(groups)]
+    outside = np.zeros(u_count, dtype=np.int64)
+    lhs = sampler == "lhs"
+
+    def run(kind: np.ndarray, draw_now: bool, which: list[np.ndarray]) -> None:
+        def one(g: int) -> None:
+            sample_rows(
+                head, cols, lhs, draw_now, n, which[g], kind, plan.par, plan.gidx, plan.gx,
+                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside,
+            )  # fmt: skip
+
+        for_each(one, len(which), threads=threads)
+
+    if factor is None or not draw:
+        run(plan.kind, draw, todo)
+    else:
+        fcols = np.asarray(factor[0], dtype=np.int64)
+        first = plan.kind.copy()
+        first[fcols] = KEEP  # drawn and kept; transformed after the copula
+        run(first, True, todo)
+        apply_copula_t(ukeep, (keep[fcols], factor[1]))
+        run(plan.kind, False, [fcols[g::groups] for g in range(groups)])
+
+    finish = [j for j in plan.numpy_cols] + [j for j in plan.hermite_cols if outside[j]]
+    if not finish:
+        return
+
+    def numpy_col(k: int) -> None:
+        j = finish[k]
+        row = tht[rows[j]]
+        u = ukeep[keep[j]]
+        if plan.kind[j] == KEEP:
+            row[:] = inverse_cdfs[j](u)
+            row *= scale[j]
+            if samples is not None:
+                samples[:, j] = row / scale[j]
+        else:  # Hermite values outside the grid: the exact inverse CDF, as InverseCdf does
+            mask = np.isnan(row)
+            row[mask] = inverse_cdfs[j].exact_ppf(u[mask]) * scale[j]
+            if samples is not None:
+                samples[mask, j] = row[mask] / scale[j]
+
+    for_each(numpy_col, len(finish), threads=threads)
