@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
@@ -78,6 +80,30 @@ def entropy_head(seed: int, chunk: int) -> np.ndarray:
     return np.array(run + seed_words(int(chunk)), dtype=np.uint64)
 
 
+@intrinsic
+def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+    """One step of PCG64's 128-bit LCG, ``state * mult + inc (mod 2**128)``, on the state's
+    and the increment's 64-bit halves: returns the new (high, low) halves."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
+        i128 = ir.IntType(128)
+        i64 = ir.IntType(64)
+        c64 = ir.Constant(i128, 64)
+
+        def join(hi, lo):  # type: ignore[no-untyped-def]  # llvmlite values
+            return builder.or_(builder.shl(builder.zext(hi, i128), c64), builder.zext(lo, i128))
+
+        mult = ir.Constant(i128, (_PCG_MULT_HI << 64) | _PCG_MULT_LO)
+        x = builder.add(builder.mul(join(args[0], args[1]), mult), join(args[2], args[3]))
+        hi = builder.trunc(builder.lshr(x, c64), i64)
+        lo = builder.trunc(x, i64)
+        return context.make_tuple(builder, signature.return_type, [hi, lo])
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
@@ -96,8 +122,6 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     mult_a = np.uint64(_MULT_A)
     mix_l = np.uint64(_MIX_MULT_L)
     mix_r = np.uint64(_MIX_MULT_R)
-    mh = np.uint64(_PCG_MULT_HI)
-    ml = np.uint64(_PCG_MULT_LO)
     one = np.uint64(1)
     n_head = head.shape[0]
     ent = np.zeros(n_head + 2, dtype=np.uint64)
@@ -105,84 +129,86 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
         ent[k] = head[k]
     pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
     words = np.zeros(8, dtype=np.uint64)
-    r = np.empty(2 * n if lhs else n)
+    st = np.zeros((2, 4), dtype=np.uint64)  # two streams: state hi, lo; increment hi, lo
+    total = 2 * n if lhs else n
+    rr = np.empty((2, total))
     perm = np.empty(n, dtype=np.int64)
     u = np.empty(n)
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
-    for jj in range(todo.shape[0]):
+    n_todo = todo.shape[0]
+    for jj in range(n_todo):
         j = todo[jj]
-        if draw:
-            # --- SeedSequence(seed, spawn_key=(chunk, cols[j])).generate_state(4, uint64)
-            c = np.uint64(cols[j])
-            ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
-            n_ent = n_head + 1
-            hc = init_a
-            for i in range(_POOL_SIZE):  # hashmix of the entropy (0 beyond it) into the pool
-                v = ent[i] if i < n_ent else np.uint64(0)
-                v = v ^ hc
-                hc = (hc * mult_a) & m32
-                v = (v * hc) & m32
-                pool[i] = v ^ (v >> s16)
-            for i_src in range(_POOL_SIZE):  # mix every word into every other
-                for i_dst in range(_POOL_SIZE):
-                    if i_src != i_dst:
-                        v = pool[i_src] ^ hc
+        q = jj % 2  # columns are drawn in pairs: two independent LCG chains interleave
+        if draw and q == 0:
+            for qq in range(2):
+                # --- SeedSequence(seed, spawn_key=(chunk, cols[j'])).generate_state(4, uint64)
+                c = np.uint64(cols[todo[min(jj + qq, n_todo - 1)]])
+                ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
+                n_ent = n_head + 1
+                hc = init_a
+                for i in range(_POOL_SIZE):  # hashmix of the entropy (0 beyond it) into the pool
+                    v = ent[i] if i < n_ent else np.uint64(0)
+                    v = v ^ hc
+                    hc = (hc * mult_a) & m32
+                    v = (v * hc) & m32
+                    pool[i] = v ^ (v >> s16)
+                for i_src in range(_POOL_SIZE):  # mix every word into every other
+                    for i_dst in range(_POOL_SIZE):
+                        if i_src != i_dst:
+                            v = pool[i_src] ^ hc
+                            hc = (hc * mult_a) & m32
+                            v = (v * hc) & m32
+                            v = v ^ (v >> s16)
+                            x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                            pool[i_dst] = x ^ (x >> s16)
+                for i_src in range(_POOL_SIZE, n_ent):  # entropy beyond the pool
+                    for i_dst in range(_POOL_SIZE):
+                        v = ent[i_src] ^ hc
                         hc = (hc * mult_a) & m32
                         v = (v * hc) & m32
                         v = v ^ (v >> s16)
                         x = (mix_l * pool[i_dst] - mix_r * v) & m32
                         pool[i_dst] = x ^ (x >> s16)
-            for i_src in range(_POOL_SIZE, n_ent):  # entropy beyond the pool
-                for i_dst in range(_POOL_SIZE):
-                    v = ent[i_src] ^ hc
-                    hc = (hc * mult_a) & m32
-                    v = (v * hc) & m32
-                    v = v ^ (v >> s16)
-                    x = (mix_l * pool[i_dst] - mix_r * v) & m32
-                    pool[i_dst] = x ^ (x >> s16)
-            hb = np.uint64(_INIT_B)
-            for i in range(8):  # generate_state: eight 32-bit words
-                v = pool[i % _POOL_SIZE] ^ hb
-                hb = (hb * np.uint64(_MULT_B)) & m32
-                v = (v * hb) & m32
-                words[i] = v ^ (v >> s16)
-            # four little-endian uint64: state (high, low), then increment (high, low)
-            st_hi = words[0] | (words[1] << s32)
-            st_lo = words[2] | (words[3] << s32)
-            sq_hi = words[4] | (words[5] << s32)
-            sq_lo = words[6] | (words[7] << s32)
-            # --- pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
-            inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
-            inc_lo = (sq_lo << one) | one
-            s_hi = inc_hi  # step from state 0: 0 * mult + inc
-            s_lo = inc_lo
-            lo = s_lo + st_lo
-            s_hi = s_hi + st_hi + (one if lo < s_lo else np.uint64(0))
-            s_lo = lo
-            total = r.shape[0]
-            for i in range(-1, total):
-                # one LCG step: state = state * mult + inc (mod 2**128) on 64-bit halves
-                a0 = s_lo & m32
-                a1 = s_lo >> s32
-                b0 = ml & m32
-                b1 = ml >> s32
-                p00 = a0 * b0
-                p01 = a0 * b1
-                p10 = a1 * b0
-                mid = (p00 >> s32) + (p01 & m32) + (p10 & m32)
-                hi = a1 * b1 + (p01 >> s32) + (p10 >> s32) + (mid >> s32)
-                hi = hi + s_lo * mh + s_hi * ml
-                lo = s_lo * ml
-                s_lo = lo + inc_lo
-                s_hi = hi + inc_hi + (one if s_lo < lo else np.uint64(0))
-                if i < 0:
-                    continue  # the second step of the seeding
+                hb = np.uint64(_INIT_B)
+                for i in range(8):  # generate_state: eight 32-bit words
+                    v = pool[i % _POOL_SIZE] ^ hb
+                    hb = (hb * np.uint64(_MULT_B)) & m32
+                    v = (v * hb) & m32
+                    words[i] = v ^ (v >> s16)
+                # four little-endian uint64: state (high, low), then increment (high, low)
+                st_hi = words[0] | (words[1] << s32)
+                st_lo = words[2] | (words[3] << s32)
+                sq_hi = words[4] | (words[5] << s32)
+                sq_lo = words[6] | (words[7] << s32)
+                # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
+                inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
+                inc_lo = (sq_lo << one) | one
+                lo = inc_lo + st_lo  # the first step from state 0 gives inc
+                s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
+                s_lo = lo
+                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # the second step
+                st[qq, 0] = s_hi
+                st[qq, 1] = s_lo
+                st[qq, 2] = inc_hi
+                st[qq, 3] = inc_lo
+            a_hi, a_lo, ai_hi, ai_lo = st[0, 0], st[0, 1], st[0, 2], st[0, 3]
+            b_hi, b_lo, bi_hi, bi_lo = st[1, 0], st[1, 1], st[1, 2], st[1, 3]
+            for i in range(total):
+                # one LCG step of each stream: state = state * mult + inc (mod 2**128)
+                a_hi, a_lo = _pcg_step(a_hi, a_lo, ai_hi, ai_lo)
+                b_hi, b_lo = _pcg_step(b_hi, b_lo, bi_hi, bi_lo)
                 # XSL-RR output; Generator.random's double
-                x = s_hi ^ s_lo
-                rot = s_hi >> np.uint64(58)
+                x = a_hi ^ a_lo
+                rot = a_hi >> np.uint64(58)
                 x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-                r[i] = float(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                rr[0, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+                x = b_hi ^ b_lo
+                rot = b_hi >> np.uint64(58)
+                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+                rr[1, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+        if draw:
+            r = rr[q]
             if lhs:  # mkba.sampling._lhs_column
                 for i in range(n):
                     perm[i] = i
@@ -222,12 +248,11 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             b = par[j, 2]
             width = b - a
             fc = (mode - a) / width
-            for i in range(n):
+            for i in range(n):  # both branches, then a select: no branch to mispredict
                 ui = u[i]
-                if ui < fc:
-                    row[i] = (a + math.sqrt(ui * width * (mode - a))) * sc
-                else:
-                    row[i] = (b - math.sqrt((1.0 - ui) * width * (b - mode))) * sc
+                left = a + math.sqrt(ui * width * (mode - a))
+                right = b - math.sqrt((1.0 - ui) * width * (b - mode))
+                row[i] = (left if ui < fc else right) * sc
         else:  # HERMITE: mkba.distributions._hermite_ppf
             zmax = par[j, 0]
             g0 = gidx[j, 0]
