@@ -126,7 +126,9 @@ class InverseCdf:
             return  # degenerate shape: fall back to exact evaluation
         self._grid = (x, slope)
 
-    def compiled(self) -> tuple[int, tuple[float, float, float], tuple[np.ndarray, np.ndarray] | None]:
+    def compiled(
+        self,
+    ) -> tuple[int, tuple[float, float, float], tuple[np.ndarray, np.ndarray] | None]:
         """How :func:`mkba.rng.sample_rows` evaluates this inverse CDF: its column kind,
         parameters and grid, the same branches and numbers as :meth:`__call__` (kind
         ``KEEP``: the caller calls this object on the clipped uniforms)."""

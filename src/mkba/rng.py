@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type information
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -187,7 +187,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 lo = inc_lo + st_lo  # the first step from state 0 gives inc
                 s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
                 s_lo = lo
-                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # the second step
+                # the second step (an intrinsic: numba passes typingctx, mypy cannot know)
+                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]
                 st[qq, 0] = s_hi
                 st[qq, 1] = s_lo
                 st[qq, 2] = inc_hi
@@ -196,7 +197,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             b_hi, b_lo, bi_hi, bi_lo = st[1, 0], st[1, 1], st[1, 2], st[1, 3]
             for i in range(total):
                 # one LCG step of each stream: state = state * mult + inc (mod 2**128)
-                a_hi, a_lo = _pcg_step(a_hi, a_lo, ai_hi, ai_lo)
+                a_hi, a_lo = _pcg_step(a_hi, a_lo, ai_hi, ai_lo)  # type: ignore[call-arg]  # as above
                 b_hi, b_lo = _pcg_step(b_hi, b_lo, bi_hi, bi_lo)
                 # XSL-RR output; Generator.random's double
                 x = a_hi ^ a_lo
@@ -262,7 +263,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             for i in range(n):
                 ui = u[i]
                 pos = (math.log(ui / (1.0 - ui)) + zmax) / h
-                if pos < 0.0 or pos >= n_int:
+                if not (pos >= 0.0 and pos < n_int):  # (NaN too: never indexes the grid)
                     row[i] = np.nan
                     out += 1
                     continue
