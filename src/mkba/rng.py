@@ -394,46 +394,65 @@ def fill_theta(
         assert samples.shape == (n, u_count) and samples.flags.c_contiguous
     threads = sampling_threads() if threads is None else max(1, int(threads))
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
-    todo = [np.arange(g, u_count, groups, dtype=np.int64) for g in range(groups)]
     outside = np.zeros(u_count, dtype=np.int64)
     lhs = sampler == "lhs"
+    numpy_cols = set(plan.numpy_cols)
 
-    def run(kind: np.ndarray, draw_now: bool, which: list[np.ndarray]) -> None:
-        def one(g: int) -> None:
+    def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
+        if which.size:
             sample_rows(
-                head, cols, lhs, draw_now, n, which[g], kind, plan.par, plan.gidx, plan.gx,
+                head, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
                 plan.gs, scale, rows, tht, keep, ukeep, out_s, outside,
             )  # fmt: skip
 
-        for_each(one, len(which), threads=threads)
+    def finish(which: np.ndarray) -> None:
+        """NumPy inverse CDFs, and the exact values outside the Hermite grids."""
+        for j in which.tolist():
+            if j in numpy_cols:
+                row = tht[rows[j]]
+                row[:] = inverse_cdfs[j](ukeep[keep[j]])
+                row *= scale[j]
+                if samples is not None:
+                    samples[:, j] = row / scale[j]
+            elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
+                row = tht[rows[j]]
+                mask = np.isnan(row)
+                row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * scale[j]
+                if samples is not None:
+                    samples[mask, j] = row[mask] / scale[j]
 
     if factor is None or not draw:
-        run(plan.kind, draw, todo)
-    else:
-        fcols = np.asarray(factor[0], dtype=np.int64)
-        first = plan.kind.copy()
-        first[fcols] = KEEP  # drawn and kept; transformed after the copula
-        run(first, True, todo)
-        apply_copula_t(ukeep, (keep[fcols], factor[1]))
-        run(plan.kind, False, [fcols[g::groups] for g in range(groups)])
+        todo = [np.arange(g, u_count, groups, dtype=np.int64) for g in range(groups)]
 
-    finish = [j for j in plan.numpy_cols] + [j for j in plan.hermite_cols if outside[j]]
-    if not finish:
+        def one(g: int) -> None:
+            compiled(todo[g], draw, plan.kind)
+            finish(todo[g])
+
+        for_each(one, groups, threads=threads)
         return
+    # with the copula: the correlated columns drawn (and kept), correlated by blocks of
+    # draws (row by row: the same numbers for any block), then transformed; the other
+    # columns drawn and transformed meanwhile
+    fcols = np.asarray(factor[0], dtype=np.int64)
+    corr = [fcols[g::groups] for g in range(groups)]
+    rest_mask = np.ones(u_count, dtype=bool)
+    rest_mask[fcols] = False
+    rest_all = np.flatnonzero(rest_mask).astype(np.int64)
+    rest = [rest_all[g::groups] for g in range(groups)]
+    only_keep = np.full(u_count, KEEP, dtype=np.int64)  # drawn and kept, not transformed
+    for_each(lambda g: compiled(corr[g], True, only_keep), groups, threads=threads)
+    edges = [n * g // groups for g in range(groups + 1)]
+    frows = keep[fcols]
 
-    def numpy_col(k: int) -> None:
-        j = finish[k]
-        row = tht[rows[j]]
-        u = ukeep[keep[j]]
-        if plan.kind[j] == KEEP:
-            row[:] = inverse_cdfs[j](u)
-            row *= scale[j]
-            if samples is not None:
-                samples[:, j] = row / scale[j]
-        else:  # Hermite values outside the grid: the exact inverse CDF, as InverseCdf does
-            mask = np.isnan(row)
-            row[mask] = inverse_cdfs[j].exact_ppf(u[mask]) * scale[j]
-            if samples is not None:
-                samples[mask, j] = row[mask] / scale[j]
+    def correlate(g: int) -> None:
+        apply_copula_t(ukeep[:, edges[g] : edges[g + 1]], (frows, factor[1]))
 
-    for_each(numpy_col, len(finish), threads=threads)
+    for_each(correlate, groups, threads=threads)
+
+    def other(g: int) -> None:
+        compiled(rest[g], True, plan.kind)
+        compiled(corr[g], False, plan.kind)
+        finish(rest[g])
+        finish(corr[g])
+
+    for_each(other, groups, threads=threads)
