@@ -226,3 +226,28 @@ def test_simulate_keeps_the_numpy_paths_samples(models, sampler: str) -> None:  
                 assert np.array_equal(v, runs[1].outcomes.fields()[k], equal_nan=True), k
     finally:
         numba.set_num_threads(before)
+
+
+def test_split_gives_every_column_once_in_runs() -> None:
+    """The threads' shares: consecutive runs covering every column once, any group count."""
+    pick = np.random.default_rng(5)
+    for _ in range(200):
+        k = int(pick.integers(1, 40))
+        cols = np.sort(pick.choice(100, size=k, replace=False)).astype(np.int64)
+        cost = pick.random(100) * 20
+        groups = int(pick.integers(1, 7))
+        parts = rng._split(cols, cost, groups)
+        assert len(parts) == groups
+        assert np.array_equal(np.concatenate(parts), cols)
+
+
+@pytest.mark.parametrize("threads", [3, 5])
+def test_more_threads_than_cores_give_the_same_bits(models, threads: int) -> None:  # type: ignore[no-untyped-def]
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    tht, samples = reference_sample(m, "lhs", 4096, 1, 7, factor)
+    got_s = np.empty_like(samples)
+    got = m.sample_theta_t(
+        "lhs", 4096, seed=1, chunk=7, threads=threads, factor=factor, samples=got_s
+    )
+    assert np.array_equal(got, tht) and np.array_equal(got_s, samples)
