@@ -246,7 +246,7 @@ def test_more_threads_than_cores_give_the_same_bits(models, threads: int) -> Non
     m = models["reference-2021"]
     factor = engine.correlation_factor(m)
     tht, samples = reference_sample(m, "lhs", 4096, 1, 7, factor)
-    got_s = np.empty_like(samples)
+    got_s = np.empty(samples.shape)
     got = m.sample_theta_t(
         "lhs", 4096, seed=1, chunk=7, threads=threads, factor=factor, samples=got_s
     )
