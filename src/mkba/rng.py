@@ -128,6 +128,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     for k in range(n_head):
         ent[k] = head[k]
     pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
+    npool = pool.shape[0]  # a run-time bound: the seeding loops stay loops (compile time)
     words = np.zeros(8, dtype=np.uint64)
     st = np.zeros((2, 4), dtype=np.uint64)  # two streams: state hi, lo; increment hi, lo
     total = 2 * n if lhs else n
@@ -147,14 +148,14 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
                 n_ent = n_head + 1
                 hc = init_a
-                for i in range(_POOL_SIZE):  # hashmix of the entropy (0 beyond it) into the pool
+                for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
                     v = ent[i] if i < n_ent else np.uint64(0)
                     v = v ^ hc
                     hc = (hc * mult_a) & m32
                     v = (v * hc) & m32
                     pool[i] = v ^ (v >> s16)
-                for i_src in range(_POOL_SIZE):  # mix every word into every other
-                    for i_dst in range(_POOL_SIZE):
+                for i_src in range(npool):  # mix every word into every other
+                    for i_dst in range(npool):
                         if i_src != i_dst:
                             v = pool[i_src] ^ hc
                             hc = (hc * mult_a) & m32
@@ -162,8 +163,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                             v = v ^ (v >> s16)
                             x = (mix_l * pool[i_dst] - mix_r * v) & m32
                             pool[i_dst] = x ^ (x >> s16)
-                for i_src in range(_POOL_SIZE, n_ent):  # entropy beyond the pool
-                    for i_dst in range(_POOL_SIZE):
+                for i_src in range(npool, n_ent):  # entropy beyond the pool
+                    for i_dst in range(npool):
                         v = ent[i_src] ^ hc
                         hc = (hc * mult_a) & m32
                         v = (v * hc) & m32
@@ -171,8 +172,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                         x = (mix_l * pool[i_dst] - mix_r * v) & m32
                         pool[i_dst] = x ^ (x >> s16)
                 hb = np.uint64(_INIT_B)
-                for i in range(8):  # generate_state: eight 32-bit words
-                    v = pool[i % _POOL_SIZE] ^ hb
+                for i in range(2 * npool):  # generate_state: eight 32-bit words
+                    v = pool[i % npool] ^ hb
                     hb = (hb * np.uint64(_MULT_B)) & m32
                     v = (v * hb) & m32
                     words[i] = v ^ (v >> s16)
@@ -230,9 +231,13 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 elif y > hi_clip:
                     u[i] = hi_clip
             if keep[j] >= 0:
-                ukeep[keep[j], :] = u
+                kr = keep[j]
+                for i in range(n):  # (loops, not slices: slices triple the compile time)
+                    ukeep[kr, i] = u[i]
         else:
-            u[:] = ukeep[keep[j]]
+            kr = keep[j]
+            for i in range(n):
+                u[i] = ukeep[kr, i]
         kd = kind[j]
         if kd == KEEP:
             continue
