@@ -283,9 +283,16 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                     + (t3 - t2) * h * gs[g0 + k + 1]
                 ) * sc
             outside[j] = out
-        if samples.shape[0] > 0:
-            for i in range(n):
-                samples[i, j] = row[i] / sc
+    if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
+        for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
+            i1 = min(i0 + 64, n)
+            for jj in range(n_todo):
+                j = todo[jj]
+                if kind[j] != KEEP:
+                    row = tht[rows[j]]
+                    sc = scale[j]
+                    for i in range(i0, i1):
+                        samples[i, j] = row[i] / sc
 
 
 @dataclass(frozen=True)
