@@ -251,3 +251,19 @@ def test_more_threads_than_cores_give_the_same_bits(models, threads: int) -> Non
         "lhs", 4096, seed=1, chunk=7, threads=threads, factor=factor, samples=got_s
     )
     assert np.array_equal(got, tht) and np.array_equal(got_s, samples)
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_uniform_matrix_is_numpys_columns(sampler: str, threads: int) -> None:
+    """engine.uniforms / uniform_matrix (sensitivity, monitor, CRN) draw through
+    rng.uniform_rows: every column NumPy's stream, any thread count, 1 to 5,000 draws."""
+    cols = np.array([0, 9, 3, 1000, 2**32 - 1, 5, 6], dtype=np.int64)
+    for n in (1, 2, 7, 5000):
+        got = rng.uniform_rows(sampler, n, cols, seed=2**33 + 1, chunk=4, threads=threads)
+        for k, c in enumerate(cols.tolist()):
+            expect = uniform_column(sampler, n, seed=2**33 + 1, chunk=4, column=c)
+            assert np.array_equal(got[k], expect)
+    with pytest.raises(ValueError):
+        rng.uniform_rows("sobol", 3, cols, seed=0, chunk=0)
+    assert rng.uniform_rows(sampler, 4, cols[:0], seed=0, chunk=0).shape == (0, 4)

@@ -489,3 +489,45 @@ def fill_theta(
         finish(corr[g])
 
     for_each(other, groups, threads=threads)
+
+
+def uniform_rows(
+    sampler: str,
+    n: int,
+    cols: np.ndarray,
+    *,
+    seed: int,
+    chunk: int,
+    threads: int | None = None,
+) -> np.ndarray:
+    """(len(cols), n): the clipped uniforms of registry columns ``cols`` of one ``random`` or
+    ``lhs`` chunk, row ``k`` the stream of ``cols[k]`` (:func:`mkba.sampling.uniform_column`'s
+    numbers), drawn on ``threads`` threads."""
+    from mkba.sampling import for_each, sampling_threads
+
+    if sampler not in ("random", "lhs"):
+        raise ValueError(f"sampler {sampler!r} has no independent columns")
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    k = cols.size
+    out = np.empty((k, n))
+    if k == 0 or n == 0:
+        return out
+    if int(cols.min()) < 0 or int(cols.max()) >= 2**32:
+        raise ValueError("columns must be in [0, 2**32)")
+    head = entropy_head(seed, chunk)
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    groups = 1 if n * k < _SMALL else min(threads, k)
+    idx = np.arange(k, dtype=np.int64)
+    parts = _split(idx, np.ones(k), groups)
+    zeros = np.zeros(k, dtype=np.int64)
+    par, gidx, none = np.zeros((k, 3)), np.zeros((k, 2), dtype=np.int64), np.zeros(1)
+
+    def one(g: int) -> None:
+        if parts[g].size:
+            sample_rows(
+                head, cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none, none,
+                np.ones(k), zeros, np.empty((1, n)), idx, out, _NO_SAMPLES, zeros.copy(),
+            )  # fmt: skip
+
+    for_each(one, groups, threads=threads)
+    return out

@@ -63,14 +63,10 @@ def uniform_matrix(
     if cols.size == 0:
         return np.empty((n, 0))
     if sampler in ("random", "lhs"):
-        # Latin hypercube column: one point in each of the n strata (see _lhs_column)
-        ut = np.empty((cols.size, n))
+        # each column its own stream (uniform_column's numbers), drawn in compiled code
+        from mkba.rng import uniform_rows
 
-        def fill(j: int, col: np.ndarray) -> None:
-            ut[j] = col
-
-        map_columns(sampler, n, cols, fill, seed=seed, chunk=chunk)
-        return np.ascontiguousarray(ut.T)
+        return np.ascontiguousarray(uniform_rows(sampler, n, cols, seed=seed, chunk=chunk).T)
     elif sampler == "sobol":
         from scipy.stats import qmc  # imports scipy.stats: only the sobol sampler needs it
 
@@ -103,7 +99,9 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 def uniform_column(sampler: str, n: int, *, seed: int, chunk: int, column: int) -> np.ndarray:
     """One column of :func:`uniform_matrix` for the ``random`` and ``lhs`` samplers: its own
-    stream :func:`column_seed`, clipped to (0, 1) as the matrix is."""
+    stream :func:`column_seed`, clipped to (0, 1) as the matrix is. This is the definition
+    in NumPy; the engine draws the same numbers in compiled code (:mod:`mkba.rng`, tested
+    equal)."""
     rng = np.random.default_rng(column_seed(seed, chunk, column))
     if sampler == "random":
         u = rng.random(n)
