@@ -267,3 +267,18 @@ def test_uniform_matrix_is_numpys_columns(sampler: str, threads: int) -> None:
     with pytest.raises(ValueError):
         rng.uniform_rows("sobol", 3, cols, seed=0, chunk=0)
     assert rng.uniform_rows(sampler, 4, cols[:0], seed=0, chunk=0).shape == (0, 4)
+
+
+def test_one_compiled_version_serves_every_call(models) -> None:  # type: ignore[no-untyped-def]
+    """sample_rows is called with the same argument types everywhere (theta_t, sample_theta_t
+    with and without samples and copula, uniform_matrix), so a cold run compiles it once."""
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    m.sample_theta_t(
+        "lhs", 10, seed=1, chunk=0, factor=factor, samples=np.empty((10, len(m.uncertain)))
+    )
+    m.sample_theta_t("random", 3, seed=1, chunk=0)
+    m.theta_t(np.full((4, len(m.uncertain)), 0.5))
+    engine.uniforms(m, 0, 5, seed=1, sampler="lhs", chunk=0, chunk_size=5)
+    engine.simulate(m, draws=20, chunk_size=7)
+    assert len(rng.sample_rows.signatures) == 1, rng.sample_rows.signatures
