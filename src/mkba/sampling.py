@@ -1,10 +1,12 @@
 """One sampling path: a uniform matrix per chunk of draws, then inverse CDFs.
 
-Draws are processed in fixed-size chunks. Chunk ``j`` of a run with root seed ``seed`` gets
-its own stream ``SeedSequence(seed, spawn_key=(j,))``, so a chunk's numbers do not depend on
-which thread or worker computes it, nor on how many chunks run. The Sobol sampler instead
-takes points ``[j*chunk, (j+1)*chunk)`` of one scrambled sequence, which again depends only
-on ``j``.
+Draws are processed in fixed-size chunks. Column ``c`` (the parameter's position in the
+parameter registry) of chunk ``j`` of a run with root seed ``seed`` gets its own stream
+``SeedSequence(seed, spawn_key=(j, c))`` (:func:`column_seed`, :func:`uniform_column`), so a
+chunk's numbers do not depend on which thread or worker computes it, nor on how many chunks
+run. The engine draws those same numbers in compiled code (:mod:`mkba.rng`). The Sobol
+sampler instead takes points ``[j*chunk, (j+1)*chunk)`` of one scrambled sequence, which
+again depends only on ``j``.
 
 Rank correlation between named parameters is induced with a Gaussian copula on the uniform
 numbers (per draw, so it needs no cross-draw state): Spearman's rho is converted to the
