@@ -14,11 +14,14 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 from mkba import engine, rng
+from mkba.distributions import InverseCdf
 from mkba.load import load_scenario
 from mkba.model import Model, lower
 from mkba.sampling import _EPS, apply_copula_t, uniform_column
+from mkba.schema.quantity import Distribution, Quantity
 
 ROOT = Path(__file__).parents[1]
 SCENARIOS = ["reference-2021", "evidence-2021", "nplv-2022", "wijkprogramma-example"]
@@ -282,3 +285,88 @@ def test_one_compiled_version_serves_every_call(models) -> None:  # type: ignore
     engine.uniforms(m, 0, 5, seed=1, sampler="lhs", chunk=0, chunk_size=5)
     engine.simulate(m, draws=20, chunk_size=7)
     assert len(rng.sample_rows.signatures) == 1, rng.sample_rows.signatures
+
+
+def _q(dist: dict) -> Quantity:  # type: ignore[type-arg]
+    """An uncertain quantity of any distribution, its range unchecked (a normal is valid for
+    no unit, but InverseCdf supports it)."""
+    d = TypeAdapter(Distribution).validate_python(dist)
+    return Quantity.model_construct(unit="ratio", dist=d, assumption="test distribution")
+
+
+DISTS = [
+    ({"type": "uniform", "min": -2, "max": 6}, rng.UNIFORM),
+    ({"type": "triangular", "min": 1, "mode": 2, "max": 5}, rng.TRIANGULAR),
+    ({"type": "triangular", "min": 1, "mode": 1, "max": 5}, rng.TRIANGULAR),  # mode at min
+    ({"type": "triangular", "min": 1, "mode": 5, "max": 5}, rng.TRIANGULAR),  # mode at max
+    ({"type": "pert", "min": 0.02, "mode": 0.06, "max": 0.12}, rng.HERMITE),
+    ({"type": "beta", "alpha": 0.7, "beta": 3.0, "min": 1, "max": 2}, rng.HERMITE),
+    ({"type": "truncnormal", "mean": 1, "sd": 2, "min": 0, "max": 3}, rng.HERMITE),
+    ({"type": "normal", "mean": 3, "sd": 2}, rng.KEEP),
+    ({"type": "lognormal", "median": 2, "high": 5}, rng.KEEP),
+    ({"type": "choice", "values": [1, 2, 7], "weights": [1, 2, 1]}, rng.KEEP),
+]
+
+
+def test_every_distribution_through_the_compiled_path() -> None:
+    """Each distribution type (and the triangular's degenerate modes) as a column of
+    fill_theta, given uniforms and drawn ones, with scales: InverseCdf.__call__'s values."""
+    invs = tuple(InverseCdf(_q(d)) for d, _ in DISTS)
+    plan = rng.column_plan(invs)
+    assert plan.kind.tolist() == [k for _, k in DISTS]
+    u_count = len(invs)
+    rows = np.arange(1, u_count + 1, dtype=np.int64)  # row 0 stays a fixed slot
+    scale = np.linspace(0.5, 2.0, u_count)
+    edge = 1.0 / (1.0 + np.exp(12.0))
+    special = np.array([_EPS, 1 - _EPS, 0.5, 0.25, 1e-7, 1 - 1e-7, edge, 1 - edge])
+    ut = np.vstack(
+        [np.concatenate([special, np.random.default_rng(j).random(3000)]) for j in range(u_count)]
+    )
+    n = ut.shape[1]
+
+    def expect(u: np.ndarray) -> np.ndarray:
+        tht = np.full((u_count + 1, u.shape[1]), 7.0)
+        for j, inv in enumerate(invs):
+            tht[rows[j]] = inv(u[j]) * scale[j]
+        return tht
+
+    for threads in (1, 2):
+        tht = np.full((u_count + 1, n), 7.0)
+        rng.fill_theta(plan, invs, tht, rows, scale, ut=ut.copy(), threads=threads)
+        assert np.array_equal(tht, expect(ut))
+        for sampler in ("random", "lhs"):
+            cols = np.arange(100, 100 + u_count, dtype=np.int64)
+            drawn = np.array([uniform_column(sampler, n, seed=3, chunk=1, column=c) for c in cols])
+            tht = np.full((u_count + 1, n), 7.0)
+            samples = np.empty((n, u_count))
+            rng.fill_theta(
+                plan, invs, tht, rows, scale, sampler=sampler, seed=3, chunk=1, cols=cols,
+                samples=samples, threads=threads,
+            )  # fmt: skip
+            ref = expect(drawn)
+            assert np.array_equal(tht, ref)
+            assert np.array_equal(samples, (ref[rows] / scale[:, None]).T)
+
+
+def test_a_degenerate_grid_falls_back_to_the_exact_inverse() -> None:
+    """A tabulated distribution whose grid could not be built (InverseCdf._grid None) is a
+    NumPy column (its exact inverse CDF), as InverseCdf.__call__ treats it."""
+    inv = InverseCdf(_q({"type": "pert", "min": 0.02, "mode": 0.06, "max": 0.12}))
+    inv._grid = None
+    plan = rng.column_plan((inv,))
+    assert plan.kind.tolist() == [rng.KEEP]
+    u = np.random.default_rng(1).random((1, 500))
+    tht = np.empty((1, 500))
+    rng.fill_theta(plan, (inv,), tht, np.zeros(1, dtype=np.int64), np.ones(1), ut=u)
+    assert np.array_equal(tht[0], inv(u[0]))
+
+
+def test_no_uncertain_columns() -> None:
+    plan = rng.column_plan(())
+    tht = np.full((2, 5), 3.0)
+    samples = np.empty((5, 0))
+    rng.fill_theta(
+        plan, (), tht, np.zeros(0, dtype=np.int64), np.zeros(0), sampler="lhs", seed=1,
+        chunk=0, cols=np.zeros(0, dtype=np.int64), samples=samples,
+    )  # fmt: skip
+    assert (tht == 3.0).all()
