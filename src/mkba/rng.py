@@ -350,6 +350,7 @@ _NO_SAMPLES = np.empty((0, 0))
 # UNIFORM, TRIANGULAR, HERMITE (a log per value); only used to balance the threads' shares
 _DRAW, _DRAW_LHS = 2.5, 5.5
 _COST = np.array([20.0, 1.5, 3.0, 20.0])
+_COPULA = 40.0  # per correlated column and draw: ndtri, the product with L, ndtr
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
@@ -393,8 +394,9 @@ def fill_theta(
     :func:`mkba.engine.compute_chunk` keeps them (``tht[rows[j]] / scale[j]``).
 
     Columns go to ``threads`` threads (default :func:`mkba.sampling.sampling_threads`) in
-    groups of every ``threads``-th column; each column writes only its own rows, so the
-    numbers do not depend on the thread count."""
+    runs of consecutive columns of about equal cost, one task per thread (:func:`_split`);
+    each column writes only its own rows, so the numbers do not depend on the thread
+    count."""
     from mkba.sampling import apply_copula_t, for_each, sampling_threads
 
     n = tht.shape[1]
@@ -464,31 +466,30 @@ def fill_theta(
 
         for_each(one, groups, threads=threads)
         return
-    # with the copula: the correlated columns drawn (and kept), correlated by blocks of
-    # draws (row by row: the same numbers for any block), then transformed; the other
-    # columns drawn and transformed meanwhile
-    fcols = np.asarray(factor[0], dtype=np.int64)
-    corr = _split(fcols, cost, groups)
+    # with the copula: one task draws the correlated columns, correlates them (the whole
+    # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
+    # and transformed meanwhile, so a chunk is one round of the pool
+    fcols = np.ascontiguousarray(factor[0], dtype=np.int64)
+    frows = keep[fcols]
     rest_mask = np.ones(u_count, dtype=bool)
     rest_mask[fcols] = False
-    rest = _split(np.flatnonzero(rest_mask).astype(np.int64), cost, groups)
+    items = np.concatenate([[u_count], np.flatnonzero(rest_mask)]).astype(np.int64)
+    pipeline_cost = _COPULA * fcols.size + float(cost[fcols].sum())
+    parts = _split(items, np.append(cost, pipeline_cost), groups)
     only_keep = np.full(u_count, KEEP, dtype=np.int64)  # drawn and kept, not transformed
-    for_each(lambda g: compiled(corr[g], True, only_keep), groups, threads=threads)
-    edges = [n * g // groups for g in range(groups + 1)]
-    frows = keep[fcols]
 
-    def correlate(g: int) -> None:
-        apply_copula_t(ukeep[:, edges[g] : edges[g + 1]], (frows, factor[1]))
+    def task(g: int) -> None:
+        part = parts[g]
+        if part.size and part[0] == u_count:
+            compiled(fcols, True, only_keep)
+            apply_copula_t(ukeep, (frows, factor[1]))
+            compiled(fcols, False, plan.kind)
+            finish(fcols)
+            part = part[1:]
+        compiled(part, True, plan.kind)
+        finish(part)
 
-    for_each(correlate, groups, threads=threads)
-
-    def other(g: int) -> None:
-        compiled(rest[g], True, plan.kind)
-        compiled(corr[g], False, plan.kind)
-        finish(rest[g])
-        finish(corr[g])
-
-    for_each(other, groups, threads=threads)
+    for_each(task, groups, threads=threads)
 
 
 def uniform_rows(
