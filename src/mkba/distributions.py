@@ -95,6 +95,8 @@ class InverseCdf:
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(q.dist, Beta | TruncNormal | Pert):
             self._build()
+        # the lognormal's (mu, sigma), computed once (a normal quantile each time otherwise)
+        self._mu_sigma = q.dist.mu_sigma() if isinstance(q.dist, LogNormal) else None
 
     @property
     def median(self) -> float:
@@ -157,7 +159,8 @@ class InverseCdf:
             _triangular_ppf(u, d.min, d.mode, d.max, out)
             return out
         if isinstance(d, LogNormal):
-            mu, sigma = d.mu_sigma()
+            assert self._mu_sigma is not None
+            mu, sigma = self._mu_sigma
             return np.exp(mu + sigma * _ndtri(u))
         if type(d) is Normal:
             return d.mean + d.sd * _ndtri(u)

@@ -307,14 +307,7 @@ class ColumnPlan:
     gs: np.ndarray  # and their slopes dx/dz
     numpy_cols: tuple[int, ...]  # columns whose inverse CDF stays a NumPy call (kind KEEP)
     hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
-
-    @property
-    def needs_u(self) -> np.ndarray:
-        """Columns whose clipped uniforms the caller needs afterwards (bool, (U,))."""
-        need = np.zeros(self.kind.size, dtype=bool)
-        need[list(self.numpy_cols)] = True
-        need[list(self.hermite_cols)] = True
-        return need
+    needs_u: np.ndarray  # (U,) bool: either (the caller needs their uniforms afterwards)
 
 
 def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
@@ -341,6 +334,7 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
         gs=np.concatenate(gs) if gs else np.zeros(1),
         numpy_cols=tuple(int(j) for j in np.flatnonzero(kind_a == KEEP)),
         hermite_cols=tuple(int(j) for j in np.flatnonzero(kind_a == HERMITE)),
+        needs_u=(kind_a == KEEP) | (kind_a == HERMITE),
     )
 
 
@@ -412,7 +406,7 @@ def fill_theta(
         if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
             raise ValueError("columns must be in [0, 2**32)")
         head = entropy_head(seed, chunk)
-        need = plan.needs_u
+        need = plan.needs_u.copy()
         if factor is not None:
             need[factor[0]] = True
         keep = np.full(u_count, -1, dtype=np.int64)
@@ -442,7 +436,7 @@ def fill_theta(
 
     def finish(which: np.ndarray) -> None:
         """NumPy inverse CDFs, and the exact values outside the Hermite grids."""
-        for j in which.tolist():
+        for j in which[plan.needs_u[which]].tolist():
             if j in numpy_cols:
                 row = tht[rows[j]]
                 row[:] = inverse_cdfs[j](ukeep[keep[j]])
