@@ -188,8 +188,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 lo = inc_lo + st_lo  # the first step from state 0 gives inc
                 s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
                 s_lo = lo
-                # the second step (an intrinsic: numba passes typingctx, mypy cannot know)
-                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]
+                # the second step
+                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
                 st[qq, 0] = s_hi
                 st[qq, 1] = s_lo
                 st[qq, 2] = inc_hi
