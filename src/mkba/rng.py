@@ -10,8 +10,9 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   ``mix`` / ``mix_entropy`` over the entropy words ``seed`` (zero-padded to the pool size,
   because a spawn key is given) + ``chunk`` + ``column``, then ``generate_state(4, uint64)``);
 - PCG64's seeding (``pcg_setseq_128_srandom_r`` of the 128-bit state and increment made of the
-  four words) and its output (one 128-bit LCG step, XSL-RR to 64 bits), with 128-bit arithmetic
-  done on 64-bit halves;
+  four words) and its output (one 128-bit LCG step, XSL-RR to 64 bits); the state is kept as
+  two 64-bit halves and each step is one LLVM i128 multiply-add (:func:`_pcg_step`), two
+  columns' streams interleaved;
 - ``Generator.random``: ``(next64 >> 11) * 2**-53``; the Latin hypercube permutation of
   :func:`mkba.sampling._lhs_column`; the clip to ``[2**-53, 1 - 2**-53]``;
 - the inverse CDFs :class:`mkba.distributions.InverseCdf` evaluates in compiled code anyway
