@@ -85,7 +85,13 @@ def sampling_threads() -> int:
     """Threads for sampling columns in parallel: numba's thread count (``NUMBA_NUM_THREADS``
     or :func:`numba.set_num_threads`), so one setting governs the kernel and the sampling."""
     import numba
+    from numba.np.ufunc import parallel
 
+    # Before numba's threading layer is started (nothing on the run path is parallel=True),
+    # get_num_threads() would start it (OpenMP: 80-110 ms a run) only to return
+    # NUMBA_NUM_THREADS; set_num_threads() starts the layer, after which its count applies.
+    if not getattr(parallel, "_is_initialized", True):
+        return max(1, int(numba.config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
 
 
