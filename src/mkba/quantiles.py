@@ -88,9 +88,23 @@ def quantiles_of(x: np.ndarray, quantiles: tuple[float, ...], *, scratch: bool =
 
     ``scratch=True``: ``x`` is the caller's to lose, reordered in place instead of copied."""
     x = np.asarray(x, dtype=float)
-    n = x.size
-    if n == 0 or np.isnan(np.add.reduce(x)):  # empty, a NaN (or inf - inf): NumPy's own
+    if x.size == 0 or np.isnan(np.add.reduce(x)):  # empty, a NaN (or inf - inf): NumPy's own
         return np.quantile(x, quantiles)
-    ranks, lower, upper, gamma = quantile_plan(n, quantiles)
-    vals = order_statistics(x if scratch and x.flags.writeable else x.copy(), ranks)
+    return quantiles_without_nan(x if scratch and x.flags.writeable else x.copy(), quantiles)
+
+
+def quantiles_without_nan(a: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+    """``np.quantile(a, quantiles)`` of a non-empty 1-D float64 array without NaN, which is
+    scratch (reordered in place)."""
+    ranks, lower, upper, gamma = quantile_plan(a.size, quantiles)
+    vals = order_statistics(a, ranks)
     return lerp(vals[lower], vals[upper], gamma)
+
+
+def rows_quantiles(rows: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+    """``np.quantile(rows.T, quantiles, axis=0)`` of a 2-D float64 array (the same numbers):
+    (quantiles, rows). ``rows`` is scratch (each row is reordered in place)."""
+    out = np.empty((len(quantiles), rows.shape[0]))
+    for i in range(rows.shape[0]):
+        out[:, i] = quantiles_of(rows[i], quantiles, scratch=True)
+    return out

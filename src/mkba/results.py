@@ -16,7 +16,8 @@ import pandas as pd
 
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
-from mkba.outputs import OutputRef, output_array
+from mkba.outputs import OutputRef, _ratio, output_array
+from mkba.quantiles import quantiles_without_nan, rows_quantiles
 from mkba.schema.scenario import PERSPECTIVES
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -52,7 +53,7 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
         }
     sd = float(ok.std(ddof=1)) if n > 1 else 0.0
     mean = float(ok.mean())  # before the quantiles reorder ``ok``
-    q = np.quantile(ok, QUANTILES, overwrite_input=True)
+    q = quantiles_without_nan(ok, QUANTILES)  # np.quantile's numbers; reorders ``ok``
     out = {
         "mean": mean,
         "se": sd / math.sqrt(n) if n > 1 else math.nan,
@@ -153,30 +154,129 @@ def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
 
 def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -> None:
     """Inside :func:`shared_statistics`: compute the statistics of ``keys`` (default
-    :func:`statistics_keys`) on threads, one column per task, so that the summary and tables
-    find them computed. Each column is computed by :func:`stats` exactly as one at a time
-    (NumPy releases the GIL in the copy, the sums and the partition), so the numbers do not
-    depend on the thread count. Outside the block: nothing to keep them in, does nothing."""
+    :func:`statistics_keys`) on threads, so that the summary and tables find them computed.
+    Each column has the values of the output registry (:func:`_column`) and is computed by
+    :func:`stats` exactly as one at a time (NumPy releases the GIL in the copies, the sums and
+    the partitions), so the numbers do not depend on the thread count. Columns of row-major
+    arrays (totals, streams, stakeholders, components) are taken a few at a time by one
+    blocked transposition (:func:`_key_columns`) instead of one strided copy each. Outside the
+    block: nothing to keep them in, does nothing."""
     memo = _MEMO.get()
     if memo is None:
         return
     wanted = statistics_keys(run) if keys is None else keys
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
-    workers = min(len(todo), statistics_threads())
+    tasks = _column_tasks(todo)
+    workers = min(len(tasks), statistics_threads())
+
+    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], dict[str, float]]]:
+        return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task)]
+
     if workers <= 1:
-        for k in todo:
-            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
+        done = map(compute, tasks)
+        for pairs in done:
+            for k, v in pairs:
+                memo[(id(run.outcomes), *k)] = v
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    # a few columns per task: thousands of tiny tasks (many areas) cost more than they save
-    per = max(1, len(todo) // (8 * workers))
-    groups = [todo[i : i + per] for i in range(0, len(todo), per)]
     with ThreadPoolExecutor(workers) as pool:
-        done = pool.map(lambda ks: [stats(_column(run, k), owned=True) for k in ks], groups)
-        for ks, vs in zip(groups, done, strict=True):
-            for k, v in zip(ks, vs, strict=True):
+        for pairs in pool.map(compute, tasks):
+            for k, v in pairs:
                 memo[(id(run.outcomes), *k)] = v
+
+
+_GROUP = 4
+"""Columns of a row-major per-draw array transposed together by :func:`_key_columns` (a
+block of 4 columns of 1M draws is 32 MB per thread)."""
+
+_ROW_MAJOR = {
+    "stream": "stream",
+    "component": "component",
+    "stakeholder_benefits": "stakeholder",
+    "stakeholder_costs": "stakeholder",
+    "stakeholder_npv": "stakeholder",
+}
+
+
+def _source(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The block of source columns a key's column comes from: (array, first column)."""
+    kind = key[0]
+    if kind == "perspective":
+        return ("total", key[1])
+    if kind == "stream":
+        return ("stream", key[1], key[2] // _GROUP)
+    if kind in _ROW_MAJOR:
+        return (_ROW_MAJOR[kind], key[1] // _GROUP)
+    return ("single", key)
+
+
+def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """``keys`` grouped by the block of source columns they share (order kept within a group)."""
+    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for k in keys:
+        groups.setdefault(_source(k), []).append(k)
+    return list(groups.values())
+
+
+def _transposed(src: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``src[:, cols].T`` (float64, C order): each row one column of ``src``, copied a block
+    of rows at a time (the block stays in cache; one strided pass for all the columns)."""
+    n = src.shape[0]
+    view = src[:, cols] if len(cols) != src.shape[1] else src
+    out = np.empty((len(cols), n))
+    for lo in range(0, n, 4096):
+        np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
+    return out
+
+
+def _key_columns(
+    run: Run, keys: list[tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+    """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
+    array (the caller's to reorder) with the output registry's values (:func:`_column`; the
+    tests hold them equal)."""
+    o = run.outcomes
+    kind = keys[0][0]
+    if kind == "perspective":
+        p = keys[0][1]
+        b = o.benefits[:, p].copy()
+        c = o.costs[:, p].copy()
+        derived = {"npv": lambda: b - c, "bcr": lambda: _ratio(b, c)}
+        # npv and bcr first: benefits and costs are reordered when their own turn comes
+        for k in sorted(keys, key=lambda k: k[2] not in derived):
+            metric = k[2]
+            if metric in derived:
+                yield k, derived[metric]()
+            else:
+                yield k, b if metric == "benefits_pv" else c
+        return
+    if kind in ("stream", "component"):
+        src = o.stream.reshape(o.stream.shape[0], -1) if kind == "stream" else o.component
+        width = o.stream.shape[2] if kind == "stream" else 0
+        cols = [k[1] * width + k[2] if kind == "stream" else k[1] for k in keys]
+        block = _transposed(src, sorted(set(cols)))
+        row = {c: i for i, c in enumerate(sorted(set(cols)))}
+        for k, c in zip(keys, cols, strict=True):
+            yield k, block[row[c]]
+        return
+    if kind in _ROW_MAJOR:  # stakeholders: benefits, costs and their difference
+        idx = sorted({k[1] for k in keys})
+        row = {i: j for j, i in enumerate(idx)}
+        bt = _transposed(o.stakeholder_benefits, idx)
+        ct = _transposed(o.stakeholder_costs, idx)
+        later = []
+        for k in keys:
+            if k[0] == "stakeholder_npv":
+                yield k, bt[row[k[1]]] - ct[row[k[1]]]
+            else:
+                later.append(k)
+        for k in later:  # after every difference: these rows are reordered
+            src = bt if k[0] == "stakeholder_benefits" else ct
+            yield k, src[row[k[1]]]
+        return
+    for k in keys:
+        yield k, _column(run, k)
 
 
 MAX_STATISTICS_THREADS = 4
@@ -499,12 +599,14 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
 
 
 def _year_quantiles(arr: np.ndarray) -> np.ndarray:
-    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), one year at a time: a
-    contiguous copy of that year's draws partitioned in place, so only one year is ever copied
-    and every partition runs over contiguous memory."""
-    qs = np.empty((len(FAN_QUANTILES), arr.shape[1]))
-    for t in range(arr.shape[1]):
-        qs[:, t] = np.quantile(arr[:, t].copy(), FAN_QUANTILES, overwrite_input=True)
+    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), a few years at a time: their
+    draws copied contiguous by one blocked transposition, then selected in place
+    (:func:`mkba.quantiles.rows_quantiles`)."""
+    years = arr.shape[1]
+    qs = np.empty((len(FAN_QUANTILES), years))
+    for t0 in range(0, years, _GROUP):
+        t = list(range(t0, min(t0 + _GROUP, years)))
+        qs[:, t] = rows_quantiles(_transposed(arr, t), FAN_QUANTILES)
     return qs
 
 
@@ -517,11 +619,14 @@ def _cumulative_year_stats(dflow: np.ndarray, block: int = 65_536) -> tuple[np.n
     continues from the sum of the rows before it (prepended as its first row)."""
     n, years = dflow.shape
     qs = np.empty((len(FAN_QUANTILES), years))
-    c = dflow[:, 0].copy()
-    for t in range(years):
-        if t:
-            c = c + dflow[:, t]
-        qs[:, t] = np.quantile(c.copy(), FAN_QUANTILES, overwrite_input=True)
+    c = None
+    for t0 in range(0, years, _GROUP):
+        t = list(range(t0, min(t0 + _GROUP, years)))
+        rows = _transposed(dflow, t)
+        for j in range(len(t)):
+            c = rows[j].copy() if c is None else c + rows[j]
+            rows[j] = c
+        qs[:, t] = rows_quantiles(rows, FAN_QUANTILES)
     del c
     total = None
     for lo in range(0, n, block):
