@@ -220,13 +220,17 @@ def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
 
 
 def _transposed(src: np.ndarray, cols: list[int]) -> np.ndarray:
-    """``src[:, cols].T`` (float64, C order): each row one column of ``src``, copied a block
-    of rows at a time (the block stays in cache; one strided pass for all the columns)."""
+    """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
+    ``src``, copied a block of rows at a time from a basic slice (the block stays in cache;
+    one strided pass for all the columns)."""
     n = src.shape[0]
-    view = src[:, cols] if len(cols) != src.shape[1] else src
-    out = np.empty((len(cols), n))
+    j0, j1 = cols[0], cols[-1] + 1
+    view = src[:, j0:j1]  # a view (a list index would copy)
+    out = np.empty((j1 - j0, n))
     for lo in range(0, n, 4096):
         np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
+    if len(cols) != j1 - j0:
+        return out[[c - j0 for c in cols]]
     return out
 
 
@@ -410,7 +414,7 @@ def summary(run: Run) -> dict[str, Any]:
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
-    npv = o.npv[:, p0]
+    npv = o.benefits[:, p0] - o.costs[:, p0]  # o.npv[:, p0]: one column, not all four
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -447,13 +451,13 @@ def summary(run: Run) -> dict[str, Any]:
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
-        arr = perspective_arrays(run, name)
+        npv_p = o.benefits[:, p] - o.costs[:, p]  # perspective_arrays' npv, one column
         out["perspectives"][name] = {
             "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
             "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
             "npv": column_stats(run, "perspective", p, "npv"),
             "bcr": column_stats(run, "perspective", p, "bcr"),
-            "prob_npv_positive": float(np.mean(arr["npv"] > 0)),
+            "prob_npv_positive": float(np.mean(npv_p > 0)),
             "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
