@@ -83,7 +83,9 @@ def order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     return vals
 
 
-def quantiles_of(x: np.ndarray, quantiles: tuple[float, ...], *, scratch: bool = False) -> np.ndarray:
+def quantiles_of(
+    x: np.ndarray, quantiles: tuple[float, ...], *, scratch: bool = False
+) -> np.ndarray:
     """``np.quantile(x, quantiles)`` of a 1-D float64 array (the same numbers).
 
     ``scratch=True``: ``x`` is the caller's to lose, reordered in place instead of copied."""

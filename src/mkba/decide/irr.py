@@ -189,7 +189,9 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
         for j in range(g - 1):
             x0 = v[i, j]
             x1 = v[i, j + 1]
-            count += ((x0 < 0.0) & (x1 > 0.0)) | ((x0 > 0.0) & (x1 < 0.0)) | ((x0 == 0.0) & (x1 != 0.0))
+            count += (
+                ((x0 < 0.0) & (x1 > 0.0)) | ((x0 > 0.0) & (x1 < 0.0)) | ((x0 == 0.0) & (x1 != 0.0))
+            )
         roots[i] = count
         first[i] = -1
         if count > 0:
@@ -197,7 +199,11 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
             for j in range(g - 1):  # the first change
                 x0 = v[i, j]
                 x1 = v[i, j + 1]
-                if ((x0 < 0.0) & (x1 > 0.0)) | ((x0 > 0.0) & (x1 < 0.0)) | ((x0 == 0.0) & (x1 != 0.0)):
+                if (
+                    ((x0 < 0.0) & (x1 > 0.0))
+                    | ((x0 > 0.0) & (x1 < 0.0))
+                    | ((x0 == 0.0) & (x1 != 0.0))
+                ):
                     first[i] = j
                     break
     if nh == 0:
