@@ -274,10 +274,24 @@ def _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc):  # type: ignore[no-untype
         mid[k] = 0.5 * (a[k0 + k] + b[k0 + k])
         x[k] = 1.0 / (1.0 + mid[k])
         acc[k] = cols[t_n - 1, k0 + k]
-    for t in range(t_n - 2, -1, -1):  # Horner's rule, as _sign_function's horner
-        c = cols[t, k0:k1]
+    # Horner's rule, as _sign_function's horner: acc = acc * x + f_t for t = T-2, ..., 0, every
+    # product and sum rounded (numba does not fuse them without fastmath); four years per pass
+    # over the rows (the same operations in the same order, a quarter of the loads and stores)
+    t = t_n - 2
+    while t >= 3:
+        c0 = cols[t, k0:k1]
+        c1 = cols[t - 1, k0:k1]
+        c2 = cols[t - 2, k0:k1]
+        c3 = cols[t - 3, k0:k1]
         for k in range(m):
-            acc[k] = acc[k] * x[k] + c[k]  # two roundings: numba does not fuse (no fastmath)
+            xk = x[k]
+            acc[k] = (((acc[k] * xk + c0[k]) * xk + c1[k]) * xk + c2[k]) * xk + c3[k]
+        t -= 4
+    while t >= 0:
+        c0 = cols[t, k0:k1]
+        for k in range(m):
+            acc[k] = acc[k] * x[k] + c0[k]
+        t -= 1
     narrow = True
     for k in range(m):
         fm = acc[k]
