@@ -143,3 +143,24 @@ def test_compiled_irr_edge_rows() -> None:
     assert abs(got.irr[0] - g[100]) < 1e-11
     assert abs(got.irr[1] - 0.05) < 1e-11  # the root of -1 + 1.05 / (1 + r)
     assert np.isnan(got.irr[2]) and np.isnan(got.irr[3])  # one sign throughout: no IRR
+
+
+def test_mean_and_sd_from_one_sum_equal_numpy() -> None:
+    from mkba.results import _mean_sd
+
+    rng = np.random.default_rng(12)
+    cases = [
+        rng.standard_normal(2),
+        rng.standard_normal(9),
+        rng.lognormal(5.0, 3.0, 100_001) - 1e4,
+        rng.standard_normal(300_000) * 1e154,  # squares overflow to inf, as in NumPy
+        np.full(1000, 0.1),
+        np.array([-0.0, -0.0]),
+    ]
+    for x in cases:
+        mean, sd = _mean_sd(x, np.add.reduce(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want_mean, want_sd = float(x.mean()), float(x.std(ddof=1))
+        assert _same(np.array([mean, sd]), np.array([want_mean, want_sd])), x.size
+    assert _mean_sd(np.array([4.0]), np.float64(4.0)) == (4.0, 0.0)

@@ -17,7 +17,7 @@ import pandas as pd
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.outputs import OutputRef, _ratio, output_array
-from mkba.quantiles import quantiles_without_nan, rows_quantiles
+from mkba.quantiles import quantiles_of, quantiles_without_nan
 from mkba.schema.scenario import PERSPECTIVES
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -39,7 +39,8 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     x = np.asarray(x, dtype=float)
     # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
     # in the same order as the masked copy, fewer passes); the copy is ours to partition
-    nan = np.isnan(np.add.reduce(x, axis=None))
+    total = np.add.reduce(x, axis=None)
+    nan = np.isnan(total)
     ok = x[~np.isnan(x)] if nan else (x if owned and x.flags.writeable else x.copy())
     n = ok.size
     if n == 0:
@@ -51,8 +52,9 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
             "p95": math.nan,
             "sd": math.nan,
         }
-    sd = float(ok.std(ddof=1)) if n > 1 else 0.0
-    mean = float(ok.mean())  # before the quantiles reorder ``ok``
+    if nan or not x.flags.c_contiguous:  # the sum of ``ok`` itself (a sum's order is its layout)
+        total = np.add.reduce(ok, axis=None)
+    mean, sd = _mean_sd(ok, total)  # before the quantiles reorder ``ok``
     q = quantiles_without_nan(ok, QUANTILES)  # np.quantile's numbers; reorders ``ok``
     out = {
         "mean": mean,
@@ -65,6 +67,20 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     if n != x.size:
         out["share_defined"] = n / x.size
     return out
+
+
+def _mean_sd(ok: np.ndarray, total: np.floating[Any]) -> tuple[float, float]:
+    """``ok.mean()`` and ``ok.std(ddof=1)`` (0 for one value) of a contiguous array whose sum
+    ``np.add.reduce(ok)`` is ``total``: NumPy's ``_mean`` and ``_var`` (numpy/_core/_methods.py)
+    operation for operation, with the sum computed once for both."""
+    n = ok.size
+    mean = total / n
+    if n == 1:
+        return float(mean), 0.0
+    dev = np.subtract(ok, mean)  # x - mean, squared in place: a contiguous array, as NumPy's
+    np.square(dev, out=dev)
+    var = np.add.reduce(dev, axis=None) / (n - 1)
+    return float(mean), float(np.sqrt(var))
 
 
 _MEMO: ContextVar[dict[tuple[Any, ...], dict[str, float]] | None] = ContextVar(
@@ -602,42 +618,55 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     return cols
 
 
-def _year_quantiles(arr: np.ndarray) -> np.ndarray:
+def _year_quantiles(arr: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
     """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), a few years at a time: their
     draws copied contiguous by one blocked transposition, then selected in place
-    (:func:`mkba.quantiles.rows_quantiles`)."""
+    (:mod:`mkba.quantiles`). ``mean``, the mean over the draws, when finite says a year has no
+    NaN (else it is checked)."""
     years = arr.shape[1]
     qs = np.empty((len(FAN_QUANTILES), years))
     for t0 in range(0, years, _GROUP):
         t = list(range(t0, min(t0 + _GROUP, years)))
-        qs[:, t] = rows_quantiles(_transposed(arr, t), FAN_QUANTILES)
+        rows = _transposed(arr, t)
+        for j, year in enumerate(t):
+            qs[:, year] = _fan(rows[j], None if mean is None else mean[year])
     return qs
 
 
-def _cumulative_year_stats(dflow: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+def _fan(col: np.ndarray, mean: float | None) -> np.ndarray:
+    """``np.quantile(col, FAN_QUANTILES)`` of a contiguous column that is scratch; a finite
+    ``mean`` of it means it has no NaN (a NaN or an infinity would make the sum non-finite)."""
+    if col.size and mean is not None and math.isfinite(mean):
+        return quantiles_without_nan(col, FAN_QUANTILES)
+    return quantiles_of(col, FAN_QUANTILES, scratch=True)
+
+
+def _cumulative_year_stats(dflow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
     discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array.
 
     The same numbers: a cumulative sum adds year by year, so year ``t`` is the running sum
-    ``c + dflow[:, t]``; the mean over the draws adds the rows in order, so a block of rows
-    continues from the sum of the rows before it (prepended as its first row)."""
+    ``c + dflow[:, t]``. The mean over the draws of that (draws, years) array,
+    ``np.add.reduce(axis=0) / n``, adds the rows one after the other to a zero: the running sum
+    of the column in draw order (``np.cumsum``'s last value) plus zero, which turns a sum of
+    only negative zeros into +0 as the reduction does."""
     n, years = dflow.shape
     qs = np.empty((len(FAN_QUANTILES), years))
+    mean = np.empty(years)
     c = None
     for t0 in range(0, years, _GROUP):
         t = list(range(t0, min(t0 + _GROUP, years)))
         rows = _transposed(dflow, t)
-        for j in range(len(t)):
-            c = rows[j].copy() if c is None else c + rows[j]
+        for j, year in enumerate(t):
+            if c is None:
+                c = rows[j].copy()
+            else:
+                np.add(c, rows[j], out=c)
+            total = np.cumsum(c)[-1] + 0.0 if n else 0.0
+            mean[year] = total / n if n else np.nan
             rows[j] = c
-        qs[:, t] = rows_quantiles(rows, FAN_QUANTILES)
-    del c
-    total = None
-    for lo in range(0, n, block):
-        rows = np.cumsum(dflow[lo : lo + block], axis=1)
-        total = np.add.reduce(rows if total is None else np.vstack([total, rows]), axis=0)
-    assert total is not None
-    return qs, total / n
+            qs[:, year] = _fan(rows[j], mean[year])
+    return qs, mean
 
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
@@ -650,7 +679,8 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
         if series == "cumulative_discounted":
             return _cumulative_year_stats(o.dflow)
         arr = o.flow if series == "net_flow" else o.dflow
-        return _year_quantiles(arr), arr.mean(axis=0)
+        mean = arr.mean(axis=0)
+        return _year_quantiles(arr, mean), mean
 
     # the three series are independent (each computed as before, on its own thread; NumPy's
     # partition releases the GIL), so the numbers do not depend on the thread count
