@@ -145,8 +145,9 @@ def test_cumulative_year_statistics_equal_the_whole_array() -> None:
             d[:, 0] = -0.0  # a year of negative zeros only: the mean over the draws is +0
             d[5, 3] = np.nan
         cum = np.cumsum(d, axis=1)
-        qs, mean = results._cumulative_year_stats(d)
+        qs, mean, dqs = results._cumulative_year_stats(d, d.mean(axis=0))
         assert np.array_equal(qs, np.quantile(cum, results.FAN_QUANTILES, axis=0), equal_nan=True)
+        assert np.array_equal(dqs, np.quantile(d, results.FAN_QUANTILES, axis=0), equal_nan=True)
         want = cum.mean(axis=0)
         assert np.array_equal(mean, want, equal_nan=True)
         assert np.array_equal(np.signbit(mean), np.signbit(want))
