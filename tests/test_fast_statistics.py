@@ -164,3 +164,12 @@ def test_mean_and_sd_from_one_sum_equal_numpy() -> None:
             want_mean, want_sd = float(x.mean()), float(x.std(ddof=1))
         assert _same(np.array([mean, sd]), np.array([want_mean, want_sd])), x.size
     assert _mean_sd(np.array([4.0]), np.float64(4.0)) == (4.0, 0.0)
+
+
+def test_irr_with_openblas_on_the_calling_thread_only_equals_its_default(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    flow = _flows(np.random.default_rng(21), 9000)
+    offsets = np.arange(30.0)
+    local = irr_mod.irr(flow, offsets)
+    monkeypatch.setattr(irr_mod, "_blas_thread_setter", lambda: None)  # OpenBLAS's own threads
+    default = irr_mod.irr(flow, offsets)
+    assert _same(local.irr, default.irr) and np.array_equal(local.roots, default.roots)
