@@ -18,6 +18,7 @@ import numpy as np
 from mkba import reference, results
 from mkba.engine import Run
 from mkba.model import DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
+from mkba.quantiles import quantiles_of
 from mkba.runinfo import portable_path
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -105,7 +106,7 @@ def baseline_volumes(m: Model, theta: np.ndarray) -> np.ndarray:
 
 
 def _q(x: np.ndarray) -> dict[str, float]:
-    q = np.quantile(x, (0.05, 0.5, 0.95))
+    q = quantiles_of(x, (0.05, 0.5, 0.95))  # np.quantile's numbers, faster (mkba.quantiles)
     return {"mean": float(np.mean(x)), "p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
 
 

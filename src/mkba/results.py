@@ -16,7 +16,8 @@ import pandas as pd
 
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
-from mkba.outputs import OutputRef, output_array
+from mkba.outputs import OutputRef, _ratio, output_array
+from mkba.quantiles import quantiles_of, quantiles_without_nan
 from mkba.schema.scenario import PERSPECTIVES
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -38,7 +39,8 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     x = np.asarray(x, dtype=float)
     # a sum is NaN if any value is: then drop the NaN values; else one plain copy (same values
     # in the same order as the masked copy, fewer passes); the copy is ours to partition
-    nan = np.isnan(np.add.reduce(x, axis=None))
+    total = np.add.reduce(x, axis=None)
+    nan = np.isnan(total)
     ok = x[~np.isnan(x)] if nan else (x if owned and x.flags.writeable else x.copy())
     n = ok.size
     if n == 0:
@@ -50,9 +52,10 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
             "p95": math.nan,
             "sd": math.nan,
         }
-    sd = float(ok.std(ddof=1)) if n > 1 else 0.0
-    mean = float(ok.mean())  # before the quantiles reorder ``ok``
-    q = np.quantile(ok, QUANTILES, overwrite_input=True)
+    if nan or not x.flags.c_contiguous:  # the sum of ``ok`` itself (a sum's order is its layout)
+        total = np.add.reduce(ok, axis=None)
+    mean, sd = _mean_sd(ok, total)  # before the quantiles reorder ``ok``
+    q = quantiles_without_nan(ok, QUANTILES)  # np.quantile's numbers; reorders ``ok``
     out = {
         "mean": mean,
         "se": sd / math.sqrt(n) if n > 1 else math.nan,
@@ -64,6 +67,20 @@ def stats(x: np.ndarray, *, owned: bool = False) -> dict[str, float]:
     if n != x.size:
         out["share_defined"] = n / x.size
     return out
+
+
+def _mean_sd(ok: np.ndarray, total: np.floating[Any]) -> tuple[float, float]:
+    """``ok.mean()`` and ``ok.std(ddof=1)`` (0 for one value) of a contiguous array whose sum
+    ``np.add.reduce(ok)`` is ``total``: NumPy's ``_mean`` and ``_var`` (numpy/_core/_methods.py)
+    operation for operation, with the sum computed once for both."""
+    n = ok.size
+    mean = total / n
+    if n == 1:
+        return float(mean), 0.0
+    dev = np.subtract(ok, mean)  # x - mean, squared in place: a contiguous array, as NumPy's
+    np.square(dev, out=dev)
+    var = np.add.reduce(dev, axis=None) / (n - 1)
+    return float(mean), float(np.sqrt(var))
 
 
 _MEMO: ContextVar[dict[tuple[Any, ...], dict[str, float]] | None] = ContextVar(
@@ -153,30 +170,133 @@ def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
 
 def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -> None:
     """Inside :func:`shared_statistics`: compute the statistics of ``keys`` (default
-    :func:`statistics_keys`) on threads, one column per task, so that the summary and tables
-    find them computed. Each column is computed by :func:`stats` exactly as one at a time
-    (NumPy releases the GIL in the copy, the sums and the partition), so the numbers do not
-    depend on the thread count. Outside the block: nothing to keep them in, does nothing."""
+    :func:`statistics_keys`) on threads, so that the summary and tables find them computed.
+    Each column has the values of the output registry (:func:`_column`) and is computed by
+    :func:`stats` exactly as one at a time (NumPy releases the GIL in the copies, the sums and
+    the partitions), so the numbers do not depend on the thread count. Columns of row-major
+    arrays (totals, streams, stakeholders, components) are taken a few at a time by one
+    blocked transposition (:func:`_key_columns`) instead of one strided copy each. Outside the
+    block: nothing to keep them in, does nothing."""
     memo = _MEMO.get()
     if memo is None:
         return
     wanted = statistics_keys(run) if keys is None else keys
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
-    workers = min(len(todo), statistics_threads())
+    tasks = _column_tasks(todo)
+    workers = min(len(tasks), statistics_threads())
+
+    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], dict[str, float]]]:
+        return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task)]
+
     if workers <= 1:
-        for k in todo:
-            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
+        done = map(compute, tasks)
+        for pairs in done:
+            for k, v in pairs:
+                memo[(id(run.outcomes), *k)] = v
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    # a few columns per task: thousands of tiny tasks (many areas) cost more than they save
-    per = max(1, len(todo) // (8 * workers))
-    groups = [todo[i : i + per] for i in range(0, len(todo), per)]
     with ThreadPoolExecutor(workers) as pool:
-        done = pool.map(lambda ks: [stats(_column(run, k), owned=True) for k in ks], groups)
-        for ks, vs in zip(groups, done, strict=True):
-            for k, v in zip(ks, vs, strict=True):
+        for pairs in pool.map(compute, tasks):
+            for k, v in pairs:
                 memo[(id(run.outcomes), *k)] = v
+
+
+_GROUP = 8
+"""Columns of a row-major per-draw array transposed together by :func:`_key_columns` (a
+block of 8 columns of 1M draws is 64 MB per thread)."""
+
+_ROW_MAJOR = {
+    "stream": "stream",
+    "component": "component",
+    "stakeholder_benefits": "stakeholder",
+    "stakeholder_costs": "stakeholder",
+    "stakeholder_npv": "stakeholder",
+}
+
+
+def _source(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The block of source columns a key's column comes from: (array, first column)."""
+    kind = key[0]
+    if kind == "perspective":
+        return ("total", key[1])
+    if kind == "stream":
+        return ("stream", key[1], key[2] // _GROUP)
+    if kind in _ROW_MAJOR:
+        return (_ROW_MAJOR[kind], key[1] // _GROUP)
+    return ("single", key)
+
+
+def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """``keys`` grouped by the block of source columns they share (order kept within a group)."""
+    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for k in keys:
+        groups.setdefault(_source(k), []).append(k)
+    return list(groups.values())
+
+
+def _transposed(src: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
+    ``src``, copied a block of rows at a time from a basic slice (the block stays in cache;
+    one strided pass for all the columns)."""
+    n = src.shape[0]
+    j0, j1 = cols[0], cols[-1] + 1
+    view = src[:, j0:j1]  # a view (a list index would copy)
+    out = np.empty((j1 - j0, n))
+    for lo in range(0, n, 4096):
+        np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
+    if len(cols) != j1 - j0:
+        return out[[c - j0 for c in cols]]
+    return out
+
+
+def _key_columns(
+    run: Run, keys: list[tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+    """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
+    array (the caller's to reorder) with the output registry's values (:func:`_column`; the
+    tests hold them equal)."""
+    o = run.outcomes
+    kind = keys[0][0]
+    if kind == "perspective":
+        p = keys[0][1]
+        b = o.benefits[:, p].copy()
+        c = o.costs[:, p].copy()
+        derived = {"npv": lambda: b - c, "bcr": lambda: _ratio(b, c)}
+        # npv and bcr first: benefits and costs are reordered when their own turn comes
+        for k in sorted(keys, key=lambda k: k[2] not in derived):
+            metric = k[2]
+            if metric in derived:
+                yield k, derived[metric]()
+            else:
+                yield k, b if metric == "benefits_pv" else c
+        return
+    if kind in ("stream", "component"):
+        src = o.stream.reshape(o.stream.shape[0], -1) if kind == "stream" else o.component
+        width = o.stream.shape[2] if kind == "stream" else 0
+        cols = [k[1] * width + k[2] if kind == "stream" else k[1] for k in keys]
+        block = _transposed(src, sorted(set(cols)))
+        row = {c: i for i, c in enumerate(sorted(set(cols)))}
+        for k, c in zip(keys, cols, strict=True):
+            yield k, block[row[c]]
+        return
+    if kind in _ROW_MAJOR:  # stakeholders: benefits, costs and their difference
+        idx = sorted({k[1] for k in keys})
+        row = {i: j for j, i in enumerate(idx)}
+        bt = _transposed(o.stakeholder_benefits, idx)
+        ct = _transposed(o.stakeholder_costs, idx)
+        later = []
+        for k in keys:
+            if k[0] == "stakeholder_npv":
+                yield k, bt[row[k[1]]] - ct[row[k[1]]]
+            else:
+                later.append(k)
+        for k in later:  # after every difference: these rows are reordered
+            src = bt if k[0] == "stakeholder_benefits" else ct
+            yield k, src[row[k[1]]]
+        return
+    for k in keys:
+        yield k, _column(run, k)
 
 
 MAX_STATISTICS_THREADS = 4
@@ -310,7 +430,7 @@ def summary(run: Run) -> dict[str, Any]:
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
-    npv = o.npv[:, p0]
+    npv = o.benefits[:, p0] - o.costs[:, p0]  # o.npv[:, p0]: one column, not all four
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -347,13 +467,13 @@ def summary(run: Run) -> dict[str, Any]:
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
-        arr = perspective_arrays(run, name)
+        npv_p = o.benefits[:, p] - o.costs[:, p]  # perspective_arrays' npv, one column
         out["perspectives"][name] = {
             "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
             "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
             "npv": column_stats(run, "perspective", p, "npv"),
             "bcr": column_stats(run, "perspective", p, "bcr"),
-            "prob_npv_positive": float(np.mean(arr["npv"] > 0)),
+            "prob_npv_positive": float(np.mean(npv_p > 0)),
             "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
@@ -498,37 +618,62 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     return cols
 
 
-def _year_quantiles(arr: np.ndarray) -> np.ndarray:
-    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), one year at a time: a
-    contiguous copy of that year's draws partitioned in place, so only one year is ever copied
-    and every partition runs over contiguous memory."""
-    qs = np.empty((len(FAN_QUANTILES), arr.shape[1]))
-    for t in range(arr.shape[1]):
-        qs[:, t] = np.quantile(arr[:, t].copy(), FAN_QUANTILES, overwrite_input=True)
+def _year_quantiles(arr: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), a few years at a time: their
+    draws copied contiguous by one blocked transposition, then selected in place
+    (:mod:`mkba.quantiles`). ``mean``, the mean over the draws, when finite says a year has no
+    NaN (else it is checked)."""
+    years = arr.shape[1]
+    qs = np.empty((len(FAN_QUANTILES), years))
+    for t0 in range(0, years, _GROUP):
+        t = list(range(t0, min(t0 + _GROUP, years)))
+        rows = _transposed(arr, t)
+        for j, year in enumerate(t):
+            qs[:, year] = _fan(rows[j], None if mean is None else mean[year])
     return qs
 
 
-def _cumulative_year_stats(dflow: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+def _fan(col: np.ndarray, mean: float | None) -> np.ndarray:
+    """``np.quantile(col, FAN_QUANTILES)`` of a contiguous column that is scratch; a finite
+    ``mean`` of it means it has no NaN (a NaN or an infinity would make the sum non-finite)."""
+    if col.size and mean is not None and math.isfinite(mean):
+        return quantiles_without_nan(col, FAN_QUANTILES)
+    return quantiles_of(col, FAN_QUANTILES, scratch=True)
+
+
+def _cumulative_year_stats(
+    dflow: np.ndarray, dmean: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
-    discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array.
+    discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array;
+    with ``dmean`` (``dflow.mean(axis=0)``) also the quantiles of ``dflow`` itself, from the
+    same transposed columns (else None).
 
     The same numbers: a cumulative sum adds year by year, so year ``t`` is the running sum
-    ``c + dflow[:, t]``; the mean over the draws adds the rows in order, so a block of rows
-    continues from the sum of the rows before it (prepended as its first row)."""
+    ``c + dflow[:, t]``. The mean over the draws of that (draws, years) array,
+    ``np.add.reduce(axis=0) / n``, adds the rows one after the other to a zero: the running sum
+    of the column in draw order (``np.cumsum``'s last value) plus zero, which turns a sum of
+    only negative zeros into +0 as the reduction does."""
     n, years = dflow.shape
     qs = np.empty((len(FAN_QUANTILES), years))
-    c = dflow[:, 0].copy()
-    for t in range(years):
-        if t:
-            c = c + dflow[:, t]
-        qs[:, t] = np.quantile(c.copy(), FAN_QUANTILES, overwrite_input=True)
-    del c
-    total = None
-    for lo in range(0, n, block):
-        rows = np.cumsum(dflow[lo : lo + block], axis=1)
-        total = np.add.reduce(rows if total is None else np.vstack([total, rows]), axis=0)
-    assert total is not None
-    return qs, total / n
+    dqs = None if dmean is None else np.empty((len(FAN_QUANTILES), years))
+    mean = np.empty(years)
+    c = None
+    for t0 in range(0, years, _GROUP):
+        t = list(range(t0, min(t0 + _GROUP, years)))
+        rows = _transposed(dflow, t)
+        for j, year in enumerate(t):
+            if c is None:
+                c = rows[j].copy()
+            else:
+                np.add(c, rows[j], out=c)
+            total = np.cumsum(c)[-1] + 0.0 if n else 0.0
+            mean[year] = total / n if n else np.nan
+            if dqs is not None and dmean is not None:  # the year's own flow, then its place
+                dqs[:, year] = _fan(rows[j], dmean[year])
+            rows[j] = c
+            qs[:, year] = _fan(rows[j], mean[year])
+    return qs, mean, dqs
 
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
@@ -537,23 +682,40 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
     o = run.outcomes
     names = ("net_flow", "discounted_net_flow", "cumulative_discounted")
 
-    def series_stats(series: str) -> tuple[np.ndarray, np.ndarray]:
-        if series == "cumulative_discounted":
-            return _cumulative_year_stats(o.dflow)
-        arr = o.flow if series == "net_flow" else o.dflow
-        return _year_quantiles(arr), arr.mean(axis=0)
+    # the net flow a few years per task; the discounted flow and its running sum in one task
+    # (the running sum goes year by year), from one transposition. Every column is computed as
+    # one at a time, so the numbers do not depend on the thread count.
+    years = o.flow.shape[1]
+    groups = [list(range(t0, min(t0 + _GROUP, years))) for t0 in range(0, years, _GROUP)]
+    flow_mean = o.flow.mean(axis=0)
+    dflow_mean = o.dflow.mean(axis=0)
+    flow_qs = np.empty((len(FAN_QUANTILES), years))
 
-    # the three series are independent (each computed as before, on its own thread; NumPy's
-    # partition releases the GIL), so the numbers do not depend on the thread count
-    workers = min(len(names), statistics_threads())
+    def flow_group(t: list[int]) -> None:
+        part = o.flow[:, t[0] : t[-1] + 1]
+        flow_qs[:, t] = _year_quantiles(part, flow_mean[t[0] : t[-1] + 1])
+
+    def discounted() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return _cumulative_year_stats(o.dflow, dflow_mean)
+
+    workers = min(1 + len(groups), statistics_threads())
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(workers) as pool:  # the longest (cumulative) first
-            futures = {name: pool.submit(series_stats, name) for name in reversed(names)}
-            computed = [futures[name].result() for name in names]
+        with ThreadPoolExecutor(workers) as pool:  # the longest (discounted) first
+            disc = pool.submit(discounted)
+            list(pool.map(flow_group, groups))
+            cum_qs, cum_mean, disc_qs = disc.result()
     else:
-        computed = [series_stats(series) for series in names]
+        for group in groups:
+            flow_group(group)
+        cum_qs, cum_mean, disc_qs = discounted()
+    assert disc_qs is not None
+    computed = [
+        (flow_qs, flow_mean),
+        (disc_qs, dflow_mean),
+        (cum_qs, cum_mean),
+    ]
     rows = []
     for series, (qs, mean) in zip(names, computed, strict=True):
         for t, year in enumerate(m.years):

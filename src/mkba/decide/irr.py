@@ -28,12 +28,14 @@ sampled overruns, ``NPV_k = B - k C`` (present values of the same draws), so
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -113,7 +115,71 @@ def _irr_block(
 ) -> None:
     """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
     f = flow[lo : lo + chunk]
-    v = npv_at(f, offsets, GRID)  # (m, G)
+    v = _npv_one_blas_thread(f, offsets)  # (m, G)
+    if _consecutive(offsets):  # the scan and the bisection compiled (the same numbers)
+        _scan_bisect(
+            np.ascontiguousarray(v),
+            np.ascontiguousarray(f),
+            GRID,
+            out[lo : lo + chunk],
+            roots[lo : lo + chunk],
+        )
+        return
+    _scan_bisect_numpy(f, offsets, v, lo, chunk, out, roots)
+
+
+def _npv_one_blas_thread(f: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """:func:`npv_at` on the grid with OpenBLAS using only the calling thread: the blocks are
+    already on threads, and OpenBLAS's own threads, which wait by spinning, took a quarter of
+    the IRR's CPU time on a 2-CPU machine. Each NPV is one thread's dot product either way (the
+    same numbers). Without OpenBLAS's per-thread setting, its default."""
+    setter = _blas_thread_setter()
+    if setter is None:
+        return npv_at(f, offsets, GRID)
+    before = setter(1)
+    try:
+        return npv_at(f, offsets, GRID)
+    finally:
+        setter(before)
+
+
+@functools.cache
+def _blas_thread_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's ``openblas_set_num_threads_local`` (threads for the calling thread only;
+    OpenBLAS >= 0.3.27) from the library NumPy loaded, or None."""
+    import ctypes
+    import glob
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+    for path in libs:
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_int]
+        fn.restype = ctypes.c_int
+        return fn
+    return None
+
+
+def _consecutive(offsets: np.ndarray) -> bool:
+    """Whether ``offsets`` are consecutive whole years ``o, o + 1, ..., o + T - 1`` (T > 1)."""
+    steps = np.diff(offsets)
+    return bool(offsets.size > 1 and np.all(offsets == np.round(offsets)) and np.all(steps == 1.0))
+
+
+def _scan_bisect_numpy(
+    f: np.ndarray,
+    offsets: np.ndarray,
+    v: np.ndarray,
+    lo: int,
+    chunk: int,
+    out: np.ndarray,
+    roots: np.ndarray,
+) -> None:
+    """The sign-change scan of the grid NPVs ``v`` of the rows ``f`` and the bisection of the
+    lowest root, in NumPy (any offsets; :func:`_scan_bisect` is the same for consecutive
+    years, compiled)."""
     # a sign change between grid points j and j+1 (exact zeros count once); on booleans, which
     # is 8x less memory traffic than sign(v) products and gives the same pattern (NaN included)
     neg, pos, zero = v < 0, v > 0, v == 0
@@ -140,6 +206,140 @@ def _irr_block(
     res = 0.5 * (a + b)
     res[exact] = GRID[j][exact]
     out[lo + rows] = res
+
+
+@njit(cache=True, nogil=True)
+def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """:func:`_scan_bisect_numpy` for consecutive whole-year offsets, compiled, the same
+    operations in the same order: the sign changes of each row of the grid NPVs ``v`` (m, G)
+    into ``roots``; for the rows with one, the lowest bracket bisected on Horner's polynomial
+    of the flows ``f`` (m, T) (see :func:`_sign_function`), all rows of the block in lockstep
+    until every bracket is narrow (as the NumPy loop does), into ``out``."""
+    m, g = v.shape
+    t_n = f.shape[1]
+    first = np.empty(m, dtype=np.int64)
+    nh = 0
+    for i in range(m):
+        count = 0  # sign changes, counted without a branch on the data
+        for j in range(g - 1):
+            x0 = v[i, j]
+            x1 = v[i, j + 1]
+            count += (
+                ((x0 < 0.0) & (x1 > 0.0)) | ((x0 > 0.0) & (x1 < 0.0)) | ((x0 == 0.0) & (x1 != 0.0))
+            )
+        roots[i] = count
+        first[i] = -1
+        if count > 0:
+            nh += 1
+            for j in range(g - 1):  # the first change
+                x0 = v[i, j]
+                x1 = v[i, j + 1]
+                if (
+                    ((x0 < 0.0) & (x1 > 0.0))
+                    | ((x0 > 0.0) & (x1 < 0.0))
+                    | ((x0 == 0.0) & (x1 != 0.0))
+                ):
+                    first[i] = j
+                    break
+    if nh == 0:
+        return
+    rows = np.empty(nh, dtype=np.int64)
+    a = np.empty(nh)
+    b = np.empty(nh)
+    fa = np.empty(nh)
+    cols = np.empty((t_n, nh))  # one contiguous row per year, as the NumPy version's columns
+    k = 0
+    for i in range(m):
+        if roots[i] > 0:
+            j = first[i]
+            rows[k] = i
+            a[k] = grid[j]
+            b[k] = grid[j + 1]
+            fa[k] = v[i, j]
+            for t in range(t_n):
+                cols[t, k] = f[i, t]
+            k += 1
+    exact = fa == 0.0
+    # The NumPy loop bisects every row of the block in lockstep and stops after the first
+    # step at which every bracket is narrow. Here rows go in tiles (a tile's flows stay in
+    # cache): each tile runs until its own rows are narrow (step s_tile), then every tile is
+    # brought to the latest such step S. If all rows are narrow at S, S is the NumPy loop's
+    # stop (no earlier step has every tile narrow); else all go on in lockstep, as NumPy does.
+    tiles = (nh + _TILE - 1) // _TILE
+    mid = np.empty(_TILE)
+    x = np.empty(_TILE)
+    acc = np.empty(_TILE)
+    steps = np.zeros(tiles, dtype=np.int64)
+    narrow = np.zeros(tiles, dtype=np.bool_)
+    for u in range(tiles):
+        k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
+        while steps[u] < 200 and not narrow[u]:
+            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            steps[u] += 1
+    last = steps.max()
+    for u in range(tiles):
+        k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
+        while steps[u] < last:
+            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            steps[u] += 1
+    while last < 200 and not narrow.all():  # lockstep, one step of every tile at a time
+        for u in range(tiles):
+            narrow[u] = _bisect_step(
+                cols, a, b, fa, u * _TILE, min((u + 1) * _TILE, nh), mid, x, acc
+            )
+        last += 1
+    for k in range(nh):
+        i = rows[k]
+        out[i] = grid[first[i]] if exact[k] else 0.5 * (a[k] + b[k])
+
+
+_TILE = 512
+"""Rows bisected together in :func:`_scan_bisect` (their flows, 30 years x 512 x 8 bytes,
+stay in cache); the numbers do not depend on it."""
+
+
+@njit(cache=True, nogil=True)
+def _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """One bisection step of rows ``k0:k1`` (the NumPy loop's body, the same operations;
+    ``mid``, ``x``, ``acc`` are scratch of at least ``k1 - k0``): returns whether every
+    bracket of them is narrow afterwards."""
+    t_n = cols.shape[0]
+    m = k1 - k0
+    for k in range(m):
+        mid[k] = 0.5 * (a[k0 + k] + b[k0 + k])
+        x[k] = 1.0 / (1.0 + mid[k])
+        acc[k] = cols[t_n - 1, k0 + k]
+    # Horner's rule, as _sign_function's horner: acc = acc * x + f_t for t = T-2, ..., 0, every
+    # product and sum rounded (numba does not fuse them without fastmath); four years per pass
+    # over the rows (the same operations in the same order, a quarter of the loads and stores)
+    t = t_n - 2
+    while t >= 3:
+        c0 = cols[t, k0:k1]
+        c1 = cols[t - 1, k0:k1]
+        c2 = cols[t - 2, k0:k1]
+        c3 = cols[t - 3, k0:k1]
+        for k in range(m):
+            xk = x[k]
+            acc[k] = (((acc[k] * xk + c0[k]) * xk + c1[k]) * xk + c2[k]) * xk + c3[k]
+        t -= 4
+    while t >= 0:
+        c0 = cols[t, k0:k1]
+        for k in range(m):
+            acc[k] = acc[k] * x[k] + c0[k]
+        t -= 1
+    narrow = True
+    for k in range(m):
+        fm = acc[k]
+        r = k0 + k
+        # np.sign(fm) == np.sign(fa): the same sign, or both zero (never with a NaN)
+        if (fm > 0.0 and fa[r] > 0.0) or (fm < 0.0 and fa[r] < 0.0) or (fm == 0.0 and fa[r] == 0.0):
+            a[r] = mid[k]
+            fa[r] = fm
+        else:
+            b[r] = mid[k]
+        if not (b[r] - a[r] <= 1e-12 * (1.0 + abs(a[r]))):
+            narrow = False
+    return narrow
 
 
 def _sign_function(fr: np.ndarray, offsets: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
