@@ -91,7 +91,8 @@ def sampling_threads() -> int:
     # get_num_threads() would start it (OpenMP: 80-110 ms a run) only to return
     # NUMBA_NUM_THREADS; set_num_threads() starts the layer, after which its count applies.
     if not getattr(parallel, "_is_initialized", True):
-        return max(1, int(numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its options at import, invisible to mypy
+        return max(1, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     return max(1, int(numba.get_num_threads()))
 
 
