@@ -41,9 +41,7 @@ def _pandas_files(df: pd.DataFrame) -> tuple[bytes, str]:
     """The Parquet bytes and CSV text of the old ``write_table`` (pandas all the way)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     buf = io.BytesIO()
-    pq.write_table(
-        table, buf, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS
-    )
+    pq.write_table(table, buf, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS)
     return buf.getvalue(), neutralise_formulas(df).to_csv(index=False)
 
 
@@ -51,9 +49,7 @@ def _rowtable_files(t: RowTable) -> tuple[bytes, str]:
     assert not t.needs_pandas()
     table = t.to_arrow()
     buf = io.BytesIO()
-    pq.write_table(
-        table, buf, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS
-    )
+    pq.write_table(table, buf, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS)
     return buf.getvalue(), t.to_csv(neutralise_text)
 
 

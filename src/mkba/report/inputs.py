@@ -47,9 +47,7 @@ def frame_records(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[
     it with pandas."""
     from mkba.rowtable import column_kind
 
-    floats = {
-        c for c in columns if column_kind([r.get(c, math.nan) for r in rows]) == "float64"
-    }
+    floats = {c for c in columns if column_kind([r.get(c, math.nan) for r in rows]) == "float64"}
 
     def cell(row: dict[str, Any], c: str) -> Any:
         v = row.get(c, math.nan)
