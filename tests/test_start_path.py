@@ -75,3 +75,22 @@ def test_shared_parameters_give_each_scenario_what_it_loads_alone() -> None:
         assert shared.quantities == alone.quantities
         assert shared.scenario == alone.scenario
     assert ref.quantities != ev.quantities  # the calibration makes them differ
+
+
+def test_settle_imports_freezes_only_in_the_console_script() -> None:
+    import gc
+
+    import mkba.cli
+
+    assert not mkba.cli._OWN_PROCESS  # the tests call main(argv), if at all
+    before = gc.get_freeze_count()
+    mkba.cli.settle_imports()
+    assert gc.get_freeze_count() == before
+    probe = (
+        "import gc, sys, mkba.cli\n"
+        "mkba.cli._OWN_PROCESS = True\n"
+        "mkba.cli.settle_imports()\n"
+        "print(gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "True"

@@ -80,14 +80,33 @@ _decide.register(app)
 _modeltest.register(app)
 
 
+_OWN_PROCESS = False
+"""Whether :func:`main` runs the process's own command line (the console script, ``python -m
+mkba``): the process ends when the command does."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mkba`` console script (``argv`` None: the process's own command
     line; the process ends when this returns, see :func:`_end_of_process`)."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = argv is None
     try:
         _main(argv)
     finally:
         if argv is None:
             _end_of_process()
+
+
+def settle_imports() -> None:
+    """After a command's heavy imports, in the console script's own process: move the objects
+    made so far (modules, classes, functions: about 150,000 after importing the engine) out of
+    the garbage collector's reach, so that the collections during the run walk only the run's
+    own objects (:func:`gc.freeze`). They live until the process ends anyway; nothing is
+    computed differently. Does nothing when :func:`main` was called with ``argv``."""
+    if _OWN_PROCESS:
+        import gc
+
+        gc.freeze()
 
 
 def _end_of_process() -> None:

@@ -59,8 +59,11 @@ def register(app: typer.Typer) -> None:
         )
 
         from mkba import api
+        from mkba.cli import settle_imports
         from mkba.cli.tables import summary_renderable
         from mkba.load import shared_parameters
+
+        settle_imports()
 
         path = scenario if scenario is not None else api.default_scenario()
         with Progress(
