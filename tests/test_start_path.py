@@ -94,3 +94,29 @@ def test_settle_imports_freezes_only_in_the_console_script() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "True"
+
+
+def test_the_console_script_collects_the_young_generation_less_often() -> None:
+    import gc
+
+    from mkba.cli import YOUNG_COLLECTION_THRESHOLD
+
+    default = gc.get_threshold()  # CPython's (pytest leaves it alone)
+    probe = (
+        "import atexit, gc, sys\n"
+        "import mkba.cli\n"
+        "atexit.register(lambda: print('T', gc.get_threshold(), file=sys.stderr))\n"
+        "sys.argv = ['mkba', '--version']\n"
+        "mkba.cli.main({argv})\n"
+    )
+    mkba = (YOUNG_COLLECTION_THRESHOLD, *default[1:])
+    for argv, want in (("", mkba), ("['--version']", default)):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe.format(argv=argv)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        line = [x for x in proc.stderr.splitlines() if x.startswith("T ")][-1]
+        assert line == f"T {want}", (argv, line)
