@@ -49,6 +49,7 @@ TARGET_SPEEDUP = 30.0  # kernel vs NumPy reference, 100,000 draws of the 16-area
 TARGET_CEILING = 0.5  # fraction of the ceiling kernel's rate
 TARGET_STRICT_CEILING = 0.6  # fraction of the strict-IEEE ceiling kernel's rate (issue 17)
 TARGET_COLD_COMPILE_S = 20.0  # issue 17, target 9
+BUSY_SHARE = 0.10  # other processes' share of the machine above which no target is judged
 TARGET_MILLION_S = 10.0  # 1,000,000 draws end to end, wall after compilation
 TARGET_MILLION_MIB = 2048.0  # and peak memory
 MIB = 2.0**20
@@ -479,7 +480,13 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     t0 = time.perf_counter()
     engine.evaluate(m, tiny)
     res["compile_aggregate_s"] = time.perf_counter() - t0
-    res["threading_layer"] = numba.threading_layer()
+    try:  # numba starts its threading layer only when something asks for it
+        res["threading_layer"] = numba.threading_layer()
+    except ValueError:
+        res["threading_layer"] = "not started"
+    # the engine's kernels are nogil functions run on Python threads over draw ranges (no
+    # parallel=True); the ceiling kernels are numba-parallel; both on this many threads
+    res["kernel_threading"] = "python threads over draw ranges (nogil)"
     res["machine"] = machine()
     log(
         f"compile (first kernel call): {res['compile_s']:.3f} s, numba cache {res['compile_cache']}",
@@ -535,6 +542,15 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     res["fraction_of_strict_ceiling"] = res["strict_ceiling_s"] / res["kernel_s"]
     # the same ratios from the medians and per repeat (kernel and ceilings alternate)
     res["fraction_of_strict_ceiling_per_repeat"] = [b / a_ for a_, b in zip(kt, st, strict=True)]
+    # On a busy machine the best kernel time and the best ceiling time can come from different
+    # quiet moments, and their ratio swings (0.5-1.7 per repeat in one run with 81 % other
+    # load): the median of the per-repeat ratios (adjacent measurements) is the steadier figure.
+    res["fraction_of_strict_ceiling_median_per_repeat"] = float(
+        np.median(res["fraction_of_strict_ceiling_per_repeat"])
+    )
+    res["fraction_of_ceiling_median_per_repeat"] = float(
+        np.median([b / a_ for a_, b in zip(kt, ct, strict=True)])
+    )
     log(
         f"ceiling: {ma} multiply-adds per draw; best {res['ceiling_s']:.4f} s "
         f"({res['ceiling_gma_per_s']:.2f} G multiply-adds/s); engine kernel "
@@ -643,6 +659,16 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
 
     res["contention"] = monitor.result()
     res["targets"] = targets(res)
+    # a target is judged only when other processes used at most 10 % of the machine
+    busy = res["contention"] is not None and res["contention"]["other_share"] > BUSY_SHARE
+    for t in res["targets"]:
+        t["judged"] = not busy
+        if busy:
+            share = 100 * res["contention"]["other_share"]
+            t["note"] = (t.get("note") or "") + (
+                f"{'; ' if t.get('note') else ''}not judged: other processes used "
+                f"{share:.0f} % of the machine"
+            )
     return res
 
 
@@ -807,7 +833,10 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
         f"{res['strict_ceiling_s_median']:.4f}); {res['strict_ceiling_gma_per_s']:.2f} G multiply-adds/s "
         f"(x: {w['lane_working_set_doubles']:,} doubles, y: {w['lane_working_set_doubles']:,} x {workload.STRICT_BLOCK})"
     )
-    L.append(f"  fraction_of_strict_ceiling {res['fraction_of_strict_ceiling']:.3f}")
+    L.append(
+        f"  fraction_of_strict_ceiling {res['fraction_of_strict_ceiling']:.3f} (best / best; "
+        f"median of the per-repeat ratios {res['fraction_of_strict_ceiling_median_per_repeat']:.3f})"
+    )
     if "single_thread" in res:
         st = res["single_thread"]
         L.append(
@@ -865,6 +894,8 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
     L.append("targets")
     for t in res["targets"]:
         flag = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
+        if t["pass"] is not None and not t.get("judged", True):
+            flag = f"({flag.lower()}, not judged)"
         val = "" if t["value"] is None else f": {t['value']}"
         note = f"  [{t['note']}]" if t["note"] else ""
         L.append(f"  {flag}  {t['target']}{val}{note}")

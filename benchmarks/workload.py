@@ -11,7 +11,7 @@ counted number, is given less work and the ``fraction_of_ceiling`` is not flatte
 
 ``ceiling_kernel`` performs that number of multiply-adds per draw as a plain dot product over
 two preallocated arrays that together hold as many doubles as the engine kernel touches per
-draw (its working set; it fits the L1 data cache), parallel over draws like the engine, with
+draw (its working set), parallel over draws on as many threads as the engine uses, with
 ``fastmath`` so that LLVM vectorises the reduction (AVX2 FMA on x86-64). It is what the
 machine does with the same count of multiply-adds when nothing but the arithmetic and the
 loads stand in the way.
@@ -137,15 +137,17 @@ def kernel_work(m: Model) -> dict[str, object]:
 
 def lane_working_set(m: Model) -> int:
     """Doubles the engine kernel keeps per draw (per lane of its block of draws): its scratch
-    arrays, the draw's parameter row and the outputs it writes on the path ``engine.simulate``
-    takes (the kernel's own sums over areas)."""
+    arrays, the parameter rows it holds and the outputs it writes on the path
+    ``engine.simulate`` takes (the kernel's own sums over areas)."""
     d = dims(m)
     A, S, C, K, D, T, G = (d[k] for k in "ASCKDTG")
-    # pt, prof (G,S,T); trend (S,T); value (C,T); kfac (G,C); amp (S); asum (G,S); comp (C);
-    # shc (K); powr, xcost, ovad, frd (D); ampsum, wst, flow, dflow (T); mult (S);
-    # lane, lane2, s0, e0, post, step, gfac, abn, acs (1)
-    scratch = 2 * G * S * T + S * T + C * T + G * C + S + G * S + C + K + 4 * D + 4 * T + S + 9
-    row = m.theta_fixed.size
+    # pt, prof (G,S,T); trend, wsts (S,T); kfac (G,C); amp (S); asum (G,S); comp (C);
+    # shc (K); powr, xcost, ovad, frd (D); ampsum, flow, dflow (T); mult (S);
+    # lane, lane2, s0, e0, post, step, gfac, abn, acs (1). (Before the i17-kernel change the
+    # unit values were a stored (C,T) table and wst one (T) row: C*T + T instead of S*T.)
+    scratch = 2 * G * S * T + 2 * S * T + G * C + S + G * S + C + K + 4 * D + 3 * T + S + 9
+    # the parameters of kernel._BATCH blocks, copied at once (one block's row before)
+    row = m.theta_fixed.size * kernel._BATCH
     outputs = C + K + 2 * A + 2 * T  # component, payer sums, area benefits/costs, flows
     return int(scratch + row + outputs)
 

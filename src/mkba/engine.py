@@ -16,7 +16,14 @@ import numpy as np
 
 from mkba import compile_notice, kernel, reference
 from mkba.model import COMPONENT_SLOTS, DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
-from mkba.sampling import apply_copula, chunk_bounds, copula_factor, uniform_matrix
+from mkba.sampling import (
+    apply_copula,
+    chunk_bounds,
+    copula_factor,
+    for_each,
+    sampling_threads,
+    uniform_matrix,
+)
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.spill import SpilledRows
 
@@ -167,6 +174,18 @@ def _kernel_args(m: Model) -> tuple[Any, ...]:
     )
 
 
+def _on_threads(call: Callable[[int, int], None], n: int) -> None:
+    """``call(lo, hi)`` over ``n`` draws split into one range of whole kernel blocks per thread
+    (:func:`mkba.sampling.for_each`; the compiled functions release the GIL). Every draw's
+    operations are the same in any range and any lane of a block, so the numbers do not
+    depend on the number of threads."""
+    bounds = kernel.draw_ranges(n, sampling_threads())
+    if len(bounds) == 2:
+        call(0, n)
+        return
+    for_each(lambda j: call(bounds[j], bounds[j + 1]), len(bounds) - 1)
+
+
 def _programme_args(m: Model) -> tuple[Any, ...]:
     pr = m.programme
     assert pr is not None
@@ -272,7 +291,7 @@ def raw_chunk(
     dflow = np.empty((n, T)) if dflow is None else dflow
     # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
     sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
-    kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    head = (
         theta_t,
         *(args or _kernel_args(m)),
         True,
@@ -283,10 +302,12 @@ def raw_chunk(
         *sums[:2],
         *kernel.area_outputs(*sums[2:]),
     )
+    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     if m.programme is None:
         return ben, cost, flow, dflow
     po = prog_out if prog_out is not None else _programme_out(m, n)
-    kernel.simulate_programme(theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    prog = (theta_t, *_programme_args(m), ben, cost, flow, dflow, *po)
+    _on_threads(lambda lo, hi: kernel.simulate_programme(*prog, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     return (ben, cost, flow, dflow, *po)
 
 
@@ -304,8 +325,8 @@ def totals_chunk(
     if m.programme is not None:
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
     A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
-    t0 = time.perf_counter()
-    kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    n = theta_t.shape[1]
+    head = (
         theta_t,
         *(args or _kernel_args(m)),
         False,
@@ -317,8 +338,10 @@ def totals_chunk(
         out.stakeholder_costs,
         *kernel.area_outputs(out.area_benefits, out.area_costs),
     )
+    t0 = time.perf_counter()
+    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     t1 = time.perf_counter()
-    kernel.aggregate_totals(
+    tail = (
         out.dflow,
         m.comp_stream,
         m.benefit_weights,
@@ -334,6 +357,7 @@ def totals_chunk(
         out.stakeholder_costs,
         out.payback,
     )
+    _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)
     return t1 - t0
 
 
@@ -346,7 +370,7 @@ def _aggregate_into(m: Model, raw: tuple[np.ndarray, ...], out: Outcomes, rows: 
         for dst, src in zip((tmp.int_benefits, tmp.int_costs, tmp.physical), raw[4:], strict=True):
             if not np.shares_memory(dst, src):
                 dst[:] = src[: dst.shape[0]]
-    kernel.aggregate(
+    agg = (
         ben,
         cost,
         dflow,
@@ -366,6 +390,7 @@ def _aggregate_into(m: Model, raw: tuple[np.ndarray, ...], out: Outcomes, rows: 
         tmp.stakeholder_costs,
         tmp.payback,
     )
+    _on_threads(lambda lo, hi: kernel.aggregate(*agg, lo, hi), ben.shape[0])
     if flow.base is None or not np.shares_memory(flow, tmp.flow):
         tmp.flow[:] = flow
         tmp.dflow[:] = dflow

@@ -1,10 +1,16 @@
 """The compiled kernel (numba). Private: call it through :mod:`mkba.engine`.
 
-It takes only arrays and writes into preallocated outputs. It is parallel over blocks of 64
-draws; within a block the draws are the innermost loop (the lanes), so the compiler vectorises
-the arithmetic across draws. Every draw still gets exactly the same sequence of IEEE
-operations (no reassociation, no fused multiply-add, no reduction across draws), so results
-are bit-identical for any number of threads and any position of a draw in its block.
+It takes only arrays and writes into preallocated outputs. It works in blocks of 64 draws;
+within a block the draws are the innermost loop (the lanes), so the compiler vectorises the
+arithmetic across draws. Every draw still gets exactly the same sequence of IEEE operations
+(no reassociation, no fused multiply-add, no reduction across draws), so results are
+bit-identical for any number of threads and any position of a draw in its block.
+
+Each function computes a range ``lo:hi`` of the draws and releases the GIL (``nogil``); the
+engine runs one range of whole blocks per thread on Python threads
+(:func:`mkba.engine._on_threads`). No function is ``parallel=True``: numba's parfor passes
+and the outlined parallel body were most of the cold compile (a first run's compile: 17-21 s
+of CPU before, 10 s after; issue 17, target 9), and there is no OpenMP layer to start.
 
 The model is that of docs/model.md. The kernel never builds the draws x areas x
 streams x years cube: for a draw, the time profile of an effect is the same for all areas
@@ -23,21 +29,22 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
-# region by default. Between the kernel calls of a run the process samples on its own threads,
-# and on a shared 2-CPU machine the spinning threads took CPU from them and from the kernel
-# itself (engine.simulate of 100,000 draws: kernel 0.25-0.33 s spinning vs 0.18-0.21 s
-# passive, aggregate_totals 0.08-0.18 vs 0.05-0.08 s; benchmarks/README.md). libgomp reads the
-# variable when numba first starts its threads, i.e. at the first parallel call, after this
-# import. An explicit setting by the user wins. No effect on the numbers.
+# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
+# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
+# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
+# still goes through libgomp, which reads the variable when numba first starts its threads,
+# after this import. An explicit setting by the user wins. No effect on the numbers.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# draws per parallel work item: the lanes of the vectorised inner loops. 64 rather than 32:
-# half as many blocks, so half the per-block set-up (parameter copy, scratch allocation);
-# 0.64-0.73x the kernel time of 32 in one comparison (issue 17). The numbers do not depend on it.
+# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
+# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
+# (issue 17). The numbers do not depend on it.
 _BLOCK = 64
+# blocks whose parameters simulate_chunk copies at once (see there)
+_BATCH = 8
 
 # Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
 # DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
@@ -61,6 +68,35 @@ def _pow(x, e):
             r *= x
         return r if e >= 0.0 else 1.0 / r
     return x**e
+
+
+@njit(cache=True, inline="always")
+def _pow_lanes(x, e, out):
+    """``out[b] = _pow(x[b], e)`` for every lane, with the same multiplications per lane in
+    the same order, but lane by lane innermost so that it vectorises (the exponent is the
+    same for all lanes)."""
+    if e == np.floor(e) and abs(e) <= 64.0:
+        k = int(abs(e))
+        for b in range(out.shape[0]):
+            out[b] = 1.0
+        for _ in range(k):
+            for b in range(out.shape[0]):
+                out[b] *= x[b]
+        if e < 0.0:
+            for b in range(out.shape[0]):
+                out[b] = 1.0 / out[b]
+    else:
+        for b in range(out.shape[0]):
+            out[b] = x[b] ** e
+
+
+def draw_ranges(n: int, parts: int) -> list[int]:
+    """Bounds ``[0, ..., n]`` of at most ``parts`` ranges of whole blocks of :data:`_BLOCK`
+    draws (the last range may end in a partial block), as equal as blocks allow: the ranges
+    the engine runs the kernel on, one per thread."""
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    parts = max(1, min(int(parts), blocks))
+    return [min(n, (blocks * j // parts) * _BLOCK) for j in range(parts + 1)]
 
 
 def area_outputs(
@@ -91,7 +127,7 @@ def area_outputs(
     return flat[0], flat[1], di, da
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def simulate_chunk(
     theta_t,  # (Q, n) per-draw parameters, one parameter per row
     off_stream,  # (9,) offsets of rate, factor, trend, effect, deadweight, displacement, lag, ramp, half_life
@@ -132,8 +168,10 @@ def simulate_chunk(
     out_area_cost,  # PV costs per area, scenario perspective, laid out the same way
     area_di,  # element step between draws in out_area_ben / out_area_cost
     area_da,  # element step between areas
+    lo,  # first draw (column of theta_t, row of the outputs) this call computes
+    hi,  # one past the last draw this call computes
 ):
-    """One chunk of draws of the top-down model.
+    """Draws ``lo:hi`` of one chunk of the top-down model.
 
     The sums over areas that the outcomes need (per component, per payer, and per area in
     the scenario's perspective) are accumulated here, area by area, in exactly the order of
@@ -149,267 +187,316 @@ def simulate_chunk(
     G = group_start.shape[0]
     T = years.shape[0]
     B = _BLOCK
-    n_blocks = (n + B - 1) // B
-    for blk in prange(n_blocks):
-        i0 = blk * B
-        nb = min(n, i0 + B) - i0
-        # per-block scratch, lanes (draws) last so that the inner loops vectorise
-        th = np.empty((Q, B))
-        pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
-        prof = np.empty((G, S, T, B))  # ramp x persist
-        trend = np.empty((S, T, B))
-        value = np.empty((C, T, B))
-        kfac = np.empty((G, C, B))
-        amp = np.empty((S, B))  # of the current area
-        asum = np.empty((G, S, B))  # amplitudes summed over the areas of a period group
-        comp = np.empty((C, B))
-        shc = np.empty((K, B))
-        abn = np.empty(B)
-        acs = np.empty(B)
-        powr = np.empty((D, B))
-        lane = np.empty(B)
-        lane2 = np.empty(B)
-        s0 = np.empty(B)
-        e0 = np.empty(B)
-        post = np.empty(B)
-        step = np.empty(B)
-        gfac = np.empty(B)
-        ampsum = np.empty((T, B))
-        wst = np.empty((T, B))
-        flow = np.empty((T, B))
-        dflow = np.empty((T, B))
-        xcost = np.empty((D, B))
-        ovad = np.empty((D, B))
-        frd = np.empty((D, B))
-        mult = np.empty((S, B))
+    # scratch of one block, allocated once per call and fully rewritten for every block;
+    # lanes (draws) last so that the inner loops vectorise
+    thb = np.empty((_BATCH, Q, B))  # parameters of _BATCH blocks
+    pt = np.empty((G, S, T, B))  # ramp x persist x trend x DF
+    prof = np.empty((G, S, T, B))  # ramp x persist
+    trend = np.empty((S, T, B))
+    kfac = np.empty((G, C, B))
+    amp = np.empty((S, B))  # of the current area
+    asum = np.empty((G, S, B))  # amplitudes summed over the areas of a period group
+    comp = np.empty((C, B))
+    shc = np.empty((K, B))
+    abn = np.empty(B)
+    acs = np.empty(B)
+    powr = np.empty((D, B))
+    lane = np.empty(B)
+    lane2 = np.empty(B)
+    s0 = np.empty(B)
+    e0 = np.empty(B)
+    post = np.empty(B)
+    step = np.empty(B)
+    gfac = np.empty(B)
+    ampsum = np.empty((T, B))
+    wsts = np.empty((S, T, B))  # flow weight x value, summed over the components of a stream
+    flow = np.empty((T, B))
+    dflow = np.empty((T, B))
+    xcost = np.empty((D, B))
+    ovad = np.empty((D, B))
+    frd = np.empty((D, B))
+    mult = np.empty((S, B))
+    ascending = True  # years in increasing order (they are; the time profile relies on it)
+    for t in range(1, T):
+        if not years[t] > years[t - 1]:
+            ascending = False
+    for j0 in range(lo, min(hi, n), B * _BATCH):
+        # the parameters of up to _BATCH blocks, copied row by row: each row of theta_t is read
+        # as one run of up to _BATCH * B draws, which the hardware prefetcher follows (the
+        # kernel's only reads from main memory; block by block it took 12-17 % of its time)
+        j1 = min(hi, n, j0 + B * _BATCH)
+        nblk = (j1 - j0 + B - 1) // B
         for q in range(Q):
-            for b in range(nb):
-                th[q, b] = theta_t[q, i0 + b]
-            for b in range(nb, B):  # idle lanes of a last, partial block: never written out
-                th[q, b] = th[q, 0]
-        # --- time profile per period group and stream: ramp-up, then decay after the end
-        for s in range(S):
-            lag = th[off_stream[LAG] + s]
-            ramp = th[off_stream[RAMP] + s]
-            hl = th[off_stream[HALF_LIFE] + s]
-            for b in range(B):
-                h = hl[b]
-                if h == 0.0:
-                    step[b] = 0.0
-                elif h < np.inf:
-                    step[b] = 0.5 ** (1.0 / h)
-                else:
-                    step[b] = 1.0
-            for g in range(G):
+            src = theta_t[q, j0:j1]
+            for k in range(nblk):
+                k0 = k * B
+                nbk = min(B, j1 - j0 - k0)
+                sk = src[k0 : k0 + nbk]  # (indexing src[k0 + b] compiles to gathers)
+                for b in range(nbk):
+                    thb[k, q, b] = sk[b]
+                for b in range(nbk, B):  # idle lanes of a last, partial block: never written out
+                    thb[k, q, b] = thb[k, q, 0]
+        for k in range(nblk):
+            i0 = j0 + k * B
+            nb = min(B, j1 - i0)
+            th = thb[k]
+            # --- time profile per period group and stream: ramp-up, then decay after the end
+            for s in range(S):
+                lag = th[off_stream[LAG] + s]
+                ramp = th[off_stream[RAMP] + s]
+                hl = th[off_stream[HALF_LIFE] + s]
                 for b in range(B):
-                    s0[b] = group_start[g] + lag[b]
-                    e0[b] = group_end[g] + lag[b]
-                    # decay in the first whole year after the (lagged) end year
                     h = hl[b]
-                    dt0 = np.floor(e0[b]) + 1.0 - e0[b]
                     if h == 0.0:
-                        post[b] = 0.0
+                        step[b] = 0.0
                     elif h < np.inf:
-                        post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
+                        step[b] = 0.5 ** (1.0 / h)
                     else:
-                        post[b] = 1.0
-                for t in range(T):
-                    y = years[t]
+                        step[b] = 1.0
+                for g in range(G):
                     for b in range(B):
-                        r = 1.0
-                        if ramp[b] > 0.0:
-                            r = (min(y, e0[b]) - s0[b] + 1.0) / ramp[b]
-                            r = min(r, 1.0)
-                        d = 1.0
-                        if y > e0[b]:
-                            d = post[b]
-                            post[b] = post[b] * step[b]
-                        prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
-            # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
-            gr = th[off_stream[TREND] + s]
-            for b in range(B):
-                lane[b] = _pow(1.0 + gr[b], years[0] - data_year[s])
-                lane2[b] = 1.0 + gr[b]
+                        s0[b] = group_start[g] + lag[b]
+                        e0[b] = group_end[g] + lag[b]
+                        # decay in the first whole year after the (lagged) end year
+                        h = hl[b]
+                        dt0 = np.floor(e0[b]) + 1.0 - e0[b]
+                        if h == 0.0:
+                            post[b] = 0.0
+                        elif h < np.inf:
+                            post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
+                        else:
+                            post[b] = 1.0
+                    settled = False
+                    for t in range(T):
+                        y = years[t]
+                        # Does any lane ramp up in this year? A lane needs the division unless it
+                        # has not started (profile 0), has no ramp (r = 1), or is past its ramp:
+                        # x >= ramp with a finite ramp makes the quotient >= 1, so min(., 1) is 1
+                        # and r * d is d. Most years need no division (vdivpd was 10 % of the
+                        # kernel); the lanes that do get exactly the same operations as before.
+                        # Once every lane has no ramp or is past it, so it stays in every later
+                        # year (x never decreases as y grows: min, - s0 and + 1 round
+                        # monotonically), and the check stops.
+                        # (& and |, not `and`/`or`: no branches, so that the check vectorises)
+                        ramps = 0
+                        if not settled:
+                            past = 0
+                            for b in range(B):
+                                rb = ramp[b]
+                                x = min(y, e0[b]) - s0[b] + 1.0
+                                started = y >= s0[b]
+                                ramps += (
+                                    (rb > 0.0) & started & ((x < rb) | (x != x) | (rb == np.inf))
+                                )
+                                past += (
+                                    (rb <= 0.0) | (rb != rb) | (started & (x >= rb) & (rb < np.inf))
+                                )
+                            settled = past == B and ascending
+                        if ramps > 0:
+                            for b in range(B):
+                                r = 1.0
+                                if ramp[b] > 0.0:
+                                    r = (min(y, e0[b]) - s0[b] + 1.0) / ramp[b]
+                                    r = min(r, 1.0)
+                                d = 1.0
+                                if y > e0[b]:
+                                    d = post[b]
+                                    post[b] = post[b] * step[b]
+                                prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
+                        else:
+                            for b in range(B):
+                                d = 1.0
+                                if y > e0[b]:
+                                    d = post[b]
+                                    post[b] = post[b] * step[b]
+                                prof[g, s, t, b] = d if y >= s0[b] else 0.0
+                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
+                gr = th[off_stream[TREND] + s]
+                for b in range(B):
+                    lane2[b] = 1.0 + gr[b]
+                _pow_lanes(lane2, years[0] - data_year[s], lane)
+                for t in range(T):
+                    for b in range(B):
+                        trend[s, t, b] = lane[b]
+                        lane[b] = lane[b] * lane2[b]
+                for g in range(G):
+                    for t in range(T):
+                        dft = df_stream[s, t]
+                        for b in range(B):
+                            pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
+            # --- value per unit per year (indexed unit value x real growth from the base year),
+            # generated year by year and used at once, never stored: the discounted value factor
+            # per period group and component, and the flow weights summed per stream. Each sum
+            # takes its terms in the same order as summing a stored value table would (years
+            # ascending; components ascending).
+            for g in range(G):
+                for c in range(C):
+                    for b in range(B):
+                        kfac[g, c, b] = 0.0
+            for s in range(S):
+                for t in range(T):
+                    for b in range(B):
+                        wsts[s, t, b] = 0.0
+            for c in range(C):
+                s = comp_stream[c]
+                w = flow_weights[c]
+                u = th[off_comp[UNIT_VALUE] + c]
+                gw = th[off_comp[GROWTH] + c]
+                for b in range(B):
+                    lane2[b] = 1.0 + gw[b]
+                _pow_lanes(lane2, years[0] - base_year, lane)
+                for b in range(B):
+                    lane[b] = u[b] * lane[b]
+                for t in range(T):
+                    for g in range(G):
+                        for b in range(B):
+                            kfac[g, c, b] += pt[g, s, t, b] * lane[b]
+                    if w != 0.0:
+                        for b in range(B):
+                            wsts[s, t, b] += w * lane[b]
+                    for b in range(B):
+                        lane[b] = lane[b] * lane2[b]
+            # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
+            beta = th[off_glob[ELASTICITY]]
+            q = th[off_glob[GOVERNANCE_PENALTY]]
+            for s in range(S):
+                rate = th[off_stream[RATE] + s]
+                fac = th[off_stream[FACTOR] + s]
+                eff = th[off_stream[EFFECT] + s]
+                dw = th[off_stream[DEADWEIGHT] + s]
+                dp = th[off_stream[DISPLACEMENT] + s]
+                for b in range(B):
+                    mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
+            for ov_d in range(D):  # cost factors per domain (used per area below)
+                ov = th[off_dom[OVERRUN] + ov_d]
+                ad = th[off_dom[ADDITIONAL_SHARE] + ov_d]
+                fr = th[off_dom[FOLLOWUP_RATE] + ov_d]
+                for b in range(B):
+                    ovad[ov_d, b] = ov[b] * ad[b]
+                    frd[ov_d, b] = fr[b]
+            for g in range(G):
+                for s in range(S):
+                    for b in range(B):
+                        asum[g, s, b] = 0.0
+            for c in range(C):
+                for b in range(B):
+                    comp[c, b] = 0.0
+            for kk in range(K):
+                for b in range(B):
+                    shc[kk, b] = 0.0
+            # --- area by area: amplitude, component PVs, costs, and their sums
+            for a in range(A):
+                for d in range(D):
+                    br = budget_ratio[a, d]
+                    for b in range(B):
+                        if br == 1.0:
+                            powr[d, b] = 1.0
+                        elif br > 0.0:
+                            powr[d, b] = br ** beta[b]
+                        else:
+                            powr[d, b] = 0.0
+                gv = max(1.0 - gov_ratio[a], 0.0)
+                for b in range(B):
+                    gfac[b] = 1.0 - q[b] * gv
+                g = period_group[a]
+                for s in range(S):
+                    for b in range(B):
+                        lane[b] = 0.0
+                    for d in range(D):
+                        w = response_w[s, d]
+                        if w != 0.0:
+                            for b in range(B):
+                                lane[b] += w * powr[d, b]
+                    v0 = volume0[a, s]
+                    for b in range(B):
+                        amp[s, b] = v0 * mult[s, b] * lane[b] * gfac[b]
+                        asum[g, s, b] += amp[s, b]
+                for b in range(B):
+                    abn[b] = 0.0
+                for c in range(C):
+                    sg = comp_sign[c]
+                    sc = comp_stream[c]
+                    w = bw0[c]
+                    for b in range(B):
+                        v = sg * amp[sc, b] * kfac[g, c, b]
+                        comp[c, b] += v
+                        abn[b] += w * v
+                    if keep_areas:
+                        for b in range(nb):
+                            out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
+                for b in range(nb):
+                    out_area_ben[(i0 + b) * area_di + a * area_da] = abn[b]
+                # costs: investment x overrun x additionality, and follow-up, per payer
+                for d in range(D):
+                    bpv = budget_pv[a, d]
+                    fpv = followup_pv[a, d]
+                    for b in range(B):
+                        xcost[d, b] = ovad[d, b] * bpv + frd[d, b] * fpv
+                for b in range(B):
+                    acs[b] = 0.0
+                for kk in range(K):
+                    for b in range(B):
+                        lane[b] = 0.0
+                    for d in range(D):
+                        sh = payer_share[d, kk]
+                        if sh != 0.0:
+                            for b in range(B):
+                                lane[b] += sh * xcost[d, b]
+                    w = cw0[kk]
+                    for b in range(B):
+                        shc[kk, b] += lane[b]
+                        acs[b] += w * lane[b]
+                    if keep_areas:
+                        for b in range(nb):
+                            out_cost[i0 + b, a, kk] = lane[b]
+                for b in range(nb):
+                    out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
+            for b in range(nb):
+                i = i0 + b
+                for c in range(C):
+                    out_component[i, c] = comp[c, b]
+                for kk in range(K):
+                    out_sh_costs[i, kk] = shc[kk, b]
+            # --- yearly net flows (scenario perspective): benefits ...
             for t in range(T):
                 for b in range(B):
-                    trend[s, t, b] = lane[b]
-                    lane[b] = lane[b] * lane2[b]
-            for g in range(G):
+                    flow[t, b] = 0.0
+                    dflow[t, b] = 0.0
+            for s in range(S):
+                for t in range(T):
+                    for b in range(B):
+                        ampsum[t, b] = 0.0
+                for g in range(G):
+                    for t in range(T):
+                        for b in range(B):
+                            ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
+                used = False
+                for c in range(C):
+                    if comp_stream[c] == s and flow_weights[c] != 0.0:
+                        used = True
+                if not used:
+                    continue
                 for t in range(T):
                     dft = df_stream[s, t]
                     for b in range(B):
-                        pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
-        # --- value per unit per year: indexed unit value x real growth from the base year
-        for c in range(C):
-            u = th[off_comp[UNIT_VALUE] + c]
-            gw = th[off_comp[GROWTH] + c]
-            for b in range(B):
-                lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
-                lane2[b] = 1.0 + gw[b]
-            for t in range(T):
-                for b in range(B):
-                    value[c, t, b] = lane[b]
-                    lane[b] = lane[b] * lane2[b]
-        # --- discounted value factor per period group and component
-        for g in range(G):
-            for c in range(C):
-                s = comp_stream[c]
-                for b in range(B):
-                    lane[b] = 0.0
-                for t in range(T):
-                    for b in range(B):
-                        lane[b] += pt[g, s, t, b] * value[c, t, b]
-                for b in range(B):
-                    kfac[g, c, b] = lane[b]
-        # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
-        beta = th[off_glob[ELASTICITY]]
-        q = th[off_glob[GOVERNANCE_PENALTY]]
-        for s in range(S):
-            rate = th[off_stream[RATE] + s]
-            fac = th[off_stream[FACTOR] + s]
-            eff = th[off_stream[EFFECT] + s]
-            dw = th[off_stream[DEADWEIGHT] + s]
-            dp = th[off_stream[DISPLACEMENT] + s]
-            for b in range(B):
-                mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
-        for ov_d in range(D):  # cost factors per domain (used per area below)
-            ov = th[off_dom[OVERRUN] + ov_d]
-            ad = th[off_dom[ADDITIONAL_SHARE] + ov_d]
-            fr = th[off_dom[FOLLOWUP_RATE] + ov_d]
-            for b in range(B):
-                ovad[ov_d, b] = ov[b] * ad[b]
-                frd[ov_d, b] = fr[b]
-        for g in range(G):
-            for s in range(S):
-                for b in range(B):
-                    asum[g, s, b] = 0.0
-        for c in range(C):
-            for b in range(B):
-                comp[c, b] = 0.0
-        for kk in range(K):
-            for b in range(B):
-                shc[kk, b] = 0.0
-        # --- area by area: amplitude, component PVs, costs, and their sums
-        for a in range(A):
+                        f = wsts[s, t, b] * (ampsum[t, b] * trend[s, t, b])
+                        flow[t, b] += f
+                        dflow[t, b] += f * dft
+            # ... minus costs: investment x overrun x additionality, and follow-up
             for d in range(D):
-                br = budget_ratio[a, d]
-                for b in range(B):
-                    if br == 1.0:
-                        powr[d, b] = 1.0
-                    elif br > 0.0:
-                        powr[d, b] = br ** beta[b]
-                    else:
-                        powr[d, b] = 0.0
-            gv = max(1.0 - gov_ratio[a], 0.0)
-            for b in range(B):
-                gfac[b] = 1.0 - q[b] * gv
-            g = period_group[a]
-            for s in range(S):
-                for b in range(B):
-                    lane[b] = 0.0
-                for d in range(D):
-                    w = response_w[s, d]
-                    if w != 0.0:
-                        for b in range(B):
-                            lane[b] += w * powr[d, b]
-                v0 = volume0[a, s]
-                for b in range(B):
-                    amp[s, b] = v0 * mult[s, b] * lane[b] * gfac[b]
-                    asum[g, s, b] += amp[s, b]
-            for b in range(B):
-                abn[b] = 0.0
-            for c in range(C):
-                sg = comp_sign[c]
-                sc = comp_stream[c]
-                w = bw0[c]
-                for b in range(B):
-                    v = sg * amp[sc, b] * kfac[g, c, b]
-                    comp[c, b] += v
-                    abn[b] += w * v
-                if keep_areas:
-                    for b in range(nb):
-                        out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
-            for b in range(nb):
-                out_area_ben[(i0 + b) * area_di + a * area_da] = abn[b]
-            # costs: investment x overrun x additionality, and follow-up, per payer
-            for d in range(D):
-                bpv = budget_pv[a, d]
-                fpv = followup_pv[a, d]
-                for b in range(B):
-                    xcost[d, b] = ovad[d, b] * bpv + frd[d, b] * fpv
-            for b in range(B):
-                acs[b] = 0.0
-            for kk in range(K):
-                for b in range(B):
-                    lane[b] = 0.0
-                for d in range(D):
-                    sh = payer_share[d, kk]
-                    if sh != 0.0:
-                        for b in range(B):
-                            lane[b] += sh * xcost[d, b]
-                w = cw0[kk]
-                for b in range(B):
-                    shc[kk, b] += lane[b]
-                    acs[b] += w * lane[b]
-                if keep_areas:
-                    for b in range(nb):
-                        out_cost[i0 + b, a, kk] = lane[b]
-            for b in range(nb):
-                out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
-        for b in range(nb):
-            i = i0 + b
-            for c in range(C):
-                out_component[i, c] = comp[c, b]
-            for kk in range(K):
-                out_sh_costs[i, kk] = shc[kk, b]
-        # --- yearly net flows (scenario perspective): benefits ...
-        for t in range(T):
-            for b in range(B):
-                flow[t, b] = 0.0
-                dflow[t, b] = 0.0
-        for s in range(S):
-            for t in range(T):
-                for b in range(B):
-                    ampsum[t, b] = 0.0
-            for g in range(G):
                 for t in range(T):
+                    cf = cost_flow[d, t]
+                    ff = followup_flow[d, t]
+                    dct = df_cost[t]
                     for b in range(B):
-                        ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
-            for t in range(T):
-                for b in range(B):
-                    wst[t, b] = 0.0
-            used = False
-            for c in range(C):
-                w = flow_weights[c]
-                if comp_stream[c] != s or w == 0.0:
-                    continue
-                used = True
+                        x = ovad[d, b] * cf + frd[d, b] * ff
+                        flow[t, b] -= x
+                        dflow[t, b] -= x * dct
+            for b in range(nb):
+                i = i0 + b
                 for t in range(T):
-                    for b in range(B):
-                        wst[t, b] += w * value[c, t, b]
-            if not used:
-                continue
-            for t in range(T):
-                dft = df_stream[s, t]
-                for b in range(B):
-                    f = wst[t, b] * (ampsum[t, b] * trend[s, t, b])
-                    flow[t, b] += f
-                    dflow[t, b] += f * dft
-        # ... minus costs: investment x overrun x additionality, and follow-up
-        for d in range(D):
-            for t in range(T):
-                cf = cost_flow[d, t]
-                ff = followup_flow[d, t]
-                dct = df_cost[t]
-                for b in range(B):
-                    x = ovad[d, b] * cf + frd[d, b] * ff
-                    flow[t, b] -= x
-                    dflow[t, b] -= x * dct
-        for b in range(nb):
-            i = i0 + b
-            for t in range(T):
-                out_flow[i, t] = flow[t, b]
-                out_dflow[i, t] = dflow[t, b]
+                    out_flow[i, t] = flow[t, b]
+                    out_dflow[i, t] = dflow[t, b]
 
 
 @njit(cache=True, inline="always")
@@ -469,7 +556,7 @@ def _totals_row(
         out_payback[i] = years[last_neg + 1]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def aggregate(
     ben,  # (n, A, C)
     cost,  # (n, A, K)
@@ -492,13 +579,15 @@ def aggregate(
     out_sh_benefits,  # (n, K) stakeholder gains (transfers signed)
     out_sh_costs,  # (n, K)
     out_payback,  # (n,) first year from which the cumulative discounted net flow stays >= 0
+    lo,  # first draw this call reduces
+    hi,  # one past the last
 ):
-    """Per-draw outcomes from the per-area raw outputs (used when a bottom-up programme adds
-    into them after :func:`simulate_chunk`; otherwise the kernel sums over areas itself and
-    :func:`aggregate_totals` does the rest)."""
+    """Per-draw outcomes of draws ``lo:hi`` from the per-area raw outputs (used when a
+    bottom-up programme adds into them after :func:`simulate_chunk`; otherwise the kernel sums
+    over areas itself and :func:`aggregate_totals` does the rest)."""
     n, A, C = ben.shape
     K = cost.shape[2]
-    for i in prange(n):
+    for i in range(lo, min(hi, n)):
         for c in range(C):
             acc = 0.0
             for a in range(A):
@@ -537,7 +626,7 @@ def aggregate(
             out_area_costs[i * area_di + a * area_da] = acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def aggregate_totals(
     dflow,  # (n, T) discounted net flow, scenario perspective
     comp_stream,  # (C,)
@@ -553,10 +642,12 @@ def aggregate_totals(
     out_sh_benefits,  # (n, K)
     out_sh_costs,  # (n, K) input: PV per payer, summed over areas by simulate_chunk
     out_payback,  # (n,)
+    lo,  # first draw this call completes
+    hi,  # one past the last
 ):
-    """The rest of :func:`aggregate` once the kernel has summed over areas."""
+    """The rest of :func:`aggregate` for draws ``lo:hi``, once the kernel has summed over areas."""
     n = dflow.shape[0]
-    for i in prange(n):
+    for i in range(lo, min(hi, n)):
         _totals_row(
             i,
             comp_stream,
@@ -576,7 +667,7 @@ def aggregate_totals(
         )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def simulate_programme(
     theta_t,  # (Q, n) per-draw parameters, one parameter per row
     off_stream,  # (9,) top-down stream slot offsets (rate, factor, trend are read here)
@@ -612,6 +703,8 @@ def simulate_programme(
     out_int_ben,  # (n, M, P) PV benefits per entry and perspective
     out_int_cost,  # (n, M, P) PV costs per entry and perspective
     out_phys,  # (n', L, A, T) outcome units changed per link, the first n' <= n draws
+    lo,  # first draw this call computes
+    hi,  # one past the last
 ):
     """Bottom-up interventions (docs/model.md §3; equations in :mod:`mkba.interventions`), added
     into the top-down kernel's outputs. Same block/lane layout and the same per-draw sequence
@@ -624,14 +717,13 @@ def simulate_programme(
     P = benefit_weights.shape[0]
     L = link_int.shape[0]
     B = _BLOCK
-    n_blocks = (n + B - 1) // B
-    for blk in prange(n_blocks):
-        i0 = blk * B
-        nb = min(n, i0 + B) - i0
+    for i0 in range(lo, min(hi, n), B):
+        nb = min(hi, n, i0 + B) - i0
         th = np.empty((Q, B))
         for q in range(Q):
+            src = theta_t[q, i0 : i0 + nb]
             for b in range(nb):
-                th[q, b] = theta_t[q, i0 + b]
+                th[q, b] = src[b]
             for b in range(nb, B):
                 th[q, b] = th[q, 0]
         vol = np.empty((S, T, B))  # nulalternatief volume per unit of volume0
@@ -655,8 +747,10 @@ def simulate_programme(
             fac = th[off_stream[FACTOR] + s]
             gr = th[off_stream[TREND] + s]
             for b in range(B):
-                lane[b] = rate[b] * fac[b] * _pow(1.0 + gr[b], years[0] - data_year[s])
                 lane2[b] = 1.0 + gr[b]
+            _pow_lanes(lane2, years[0] - data_year[s], pv)
+            for b in range(B):
+                lane[b] = rate[b] * fac[b] * pv[b]
             for t in range(T):
                 for b in range(B):
                     vol[s, t, b] = lane[b]
@@ -665,8 +759,10 @@ def simulate_programme(
             u = th[off_comp[UNIT_VALUE] + c]
             gw = th[off_comp[GROWTH] + c]
             for b in range(B):
-                lane[b] = u[b] * _pow(1.0 + gw[b], years[0] - base_year)
                 lane2[b] = 1.0 + gw[b]
+            _pow_lanes(lane2, years[0] - base_year, lane)
+            for b in range(B):
+                lane[b] = u[b] * lane[b]
             for t in range(T):
                 for b in range(B):
                     value[c, t, b] = lane[b]
