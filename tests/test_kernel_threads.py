@@ -175,3 +175,30 @@ def test_time_profile_edges_match_the_reference(model, lag: float | str) -> None
         ok = ~np.isnan(b)
         scale = max(float(np.abs(b[ok]).max()), 1.0) if ok.any() else 1.0
         np.testing.assert_allclose(a[ok], b[ok], rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_thread_count_without_starting_numbas_threading_layer():
+    """sampling_threads() reads NUMBA_NUM_THREADS while numba's threading layer is not started
+    (nothing on the run path is parallel=True; starting OpenMP costs 80-110 ms a run), and
+    numba's own count once the layer runs (set_num_threads starts it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["NUMBA_NUM_THREADS"] = "2"
+        from numba.np.ufunc import parallel
+        from mkba.sampling import sampling_threads
+        assert sampling_threads() == 2
+        assert not parallel._is_initialized, "sampling_threads started the threading layer"
+        import numba
+        numba.set_num_threads(1)
+        assert sampling_threads() == 1
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

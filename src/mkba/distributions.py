@@ -95,6 +95,8 @@ class InverseCdf:
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(q.dist, Beta | TruncNormal | Pert):
             self._build()
+        # the lognormal's (mu, sigma), computed once (a normal quantile each time otherwise)
+        self._mu_sigma = q.dist.mu_sigma() if isinstance(q.dist, LogNormal) else None
 
     @property
     def median(self) -> float:
@@ -126,6 +128,27 @@ class InverseCdf:
             return  # degenerate shape: fall back to exact evaluation
         self._grid = (x, slope)
 
+    def compiled(
+        self,
+    ) -> tuple[int, tuple[float, float, float], tuple[np.ndarray, np.ndarray] | None]:
+        """How :func:`mkba.rng.sample_rows` evaluates this inverse CDF: its column kind,
+        parameters and grid, the same branches and numbers as :meth:`__call__` (kind
+        ``KEEP``: the caller calls this object on the clipped uniforms)."""
+        from mkba import rng
+
+        d = self.q.dist
+        if isinstance(d, Uniform) and not isinstance(d, Triangular):
+            return rng.UNIFORM, (d.min, d.max - d.min, 0.0), None
+        if type(d) is Triangular:
+            return rng.TRIANGULAR, (d.min, d.mode, d.max), None
+        if isinstance(d, LogNormal) or type(d) is Normal or self._grid is None:
+            return rng.KEEP, (0.0, 0.0, 0.0), None
+        return rng.HERMITE, (_ZMAX, 0.0, 0.0), self._grid
+
+    def exact_ppf(self, u: np.ndarray) -> np.ndarray:
+        """The exact inverse CDF (what :meth:`__call__` falls back to outside its grid)."""
+        return self._exact(np.asarray(u, dtype=float))
+
     def __call__(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=float)
         d = self.q.dist
@@ -136,7 +159,8 @@ class InverseCdf:
             _triangular_ppf(u, d.min, d.mode, d.max, out)
             return out
         if isinstance(d, LogNormal):
-            mu, sigma = d.mu_sigma()
+            assert self._mu_sigma is not None
+            mu, sigma = self._mu_sigma
             return np.exp(mu + sigma * _ndtri(u))
         if type(d) is Normal:
             return d.mean + d.sd * _ndtri(u)

@@ -520,9 +520,20 @@ def compute_chunk(
         args = _kernel_args(m)
     t0 = time.perf_counter()
     factor = correlation_factor(m)
+    samples = None
     if sampler in ("random", "lhs"):
-        # columns drawn and transformed column by column, in parallel (copula in between)
-        theta_t = m.sample_theta_t(sampler, hi - lo, seed=seed, chunk=index, factor=factor)
+        # columns drawn and transformed in compiled groups, in parallel (copula in between);
+        # the sampled values written on the way (mkba.rng.fill_theta)
+        if keep_samples:
+            samples = np.empty((hi - lo, len(m.uncertain)))
+            if samples_out is not None and samples_out.flags.c_contiguous:
+                samples = samples_out
+        theta_t = m.sample_theta_t(
+            sampler, hi - lo, seed=seed, chunk=index, factor=factor, samples=samples
+        )
+        if samples_out is not None and samples is not None and samples is not samples_out:
+            samples_out[:] = samples
+            samples = samples_out
     else:
         u = uniforms(
             m,
@@ -535,10 +546,11 @@ def compute_chunk(
             factor=factor,
         )
         theta_t = m.theta_t(u)
-    samples = None
-    if keep_samples:
-        samples = samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
-        samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
+        if keep_samples:
+            samples = (
+                samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
+            )
+            samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
     if backend == "numba" and m.programme is None:
         t2 = t1 + totals_chunk(m, theta_t, out, args)

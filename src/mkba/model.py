@@ -12,9 +12,11 @@ domains d, perspectives p, years t (base_year .. horizon).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from mkba.schema.parameters import STREAM_QUANTITIES
 from mkba.schema.quantity import MAX_MAGNITUDE, Quantity
 from mkba.schema.scenario import PERSPECTIVES, BudgetSpec
 from mkba.tomlio import display_path, parse_number
+
+if TYPE_CHECKING:
+    from mkba.rng import ColumnPlan
 
 # per-stream slots, in this order, in theta
 STREAM_SLOTS = ("rate", "factor", *STREAM_QUANTITIES)
@@ -147,23 +152,27 @@ class Model:
         tht[fixed] = self.theta_fixed[fixed, None]
         return tht
 
+    @functools.cached_property
+    def column_plan(self) -> ColumnPlan:
+        """How the compiled sampler treats each uncertain column (:mod:`mkba.rng`)."""
+        from mkba.rng import column_plan
+
+        return column_plan(self.inverse_cdfs)
+
     def theta_t(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
         """The same, one parameter per row (slots x draws): the kernel's layout. The columns
-        go through their inverse CDFs on ``threads`` threads (default: numba's thread count;
-        see :func:`mkba.sampling.for_each`); each writes its own row, so the numbers do not
-        depend on the thread count."""
-        from mkba.sampling import for_each
+        go through their inverse CDFs (:func:`mkba.rng.fill_theta`) on ``threads`` threads
+        (default: numba's thread count; see :func:`mkba.sampling.for_each`); each writes its
+        own row, so the numbers do not depend on the thread count."""
+        from mkba.rng import fill_theta
 
         n = u.shape[0]
-        ut = np.ascontiguousarray(u.T)
         tht = self._theta_t_fixed(n)
-
-        def one(j: int) -> None:
-            row = tht[self.uncertain_slot[j]]
-            row[:] = self.inverse_cdfs[j](ut[j])
-            row *= self.uncertain_scale[j]
-
-        for_each(one, len(self.inverse_cdfs), threads=threads)
+        ut = np.ascontiguousarray(u.T, dtype=np.float64)
+        fill_theta(
+            self.column_plan, self.inverse_cdfs, tht, self.uncertain_slot,
+            self.uncertain_scale, ut=ut, threads=threads,
+        )  # fmt: skip
         return tht
 
     def sample_theta_t(
@@ -175,36 +184,24 @@ class Model:
         chunk: int,
         threads: int | None = None,
         factor: tuple[np.ndarray, np.ndarray] | None = None,
+        samples: np.ndarray | None = None,
     ) -> np.ndarray:
         """``theta_t(apply_copula(uniform_matrix(...), factor))`` of one chunk of a ``random``
-        or ``lhs`` sample, computed column by column on several threads: each uncertain
-        parameter's column is drawn from its own stream, clipped, put through its inverse CDF
-        and scaled into its row. With a copula ``factor`` the columns are drawn first, the
-        correlated ones then correlated together (:func:`mkba.sampling.apply_copula_t`), and
-        the inverse CDFs applied after. The same numbers as the two steps, for any thread
-        count, without their two transpositions."""
-        from mkba.sampling import apply_copula_t, for_each, map_columns
+        or ``lhs`` sample, in one compiled pass per group of columns on several threads
+        (:func:`mkba.rng.fill_theta`): each uncertain parameter's column is drawn from its own
+        stream, clipped, put through its inverse CDF and scaled into its row. With a copula
+        ``factor`` the columns are drawn first, the correlated ones then correlated together
+        (:func:`mkba.sampling.apply_copula_t`), and their inverse CDFs applied after. The same
+        numbers as the two steps, for any thread count. ``samples`` (n x uncertain, C order),
+        if given, receives the sampled values in their own units (``row / scale``)."""
+        from mkba.rng import fill_theta
 
         tht = self._theta_t_fixed(n)
-
-        def fill(j: int, u: np.ndarray) -> None:
-            row = tht[self.uncertain_slot[j]]
-            row[:] = self.inverse_cdfs[j](u)
-            row *= self.uncertain_scale[j]
-
-        if factor is None:
-            map_columns(
-                sampler, n, self.uncertain_col, fill, seed=seed, chunk=chunk, threads=threads
-            )
-            return tht
-        ut = np.empty((len(self.inverse_cdfs), n))
-
-        def keep(j: int, u: np.ndarray) -> None:
-            ut[j] = u
-
-        map_columns(sampler, n, self.uncertain_col, keep, seed=seed, chunk=chunk, threads=threads)
-        apply_copula_t(ut, factor)
-        for_each(lambda j: fill(j, ut[j]), len(self.inverse_cdfs), threads=threads)
+        fill_theta(
+            self.column_plan, self.inverse_cdfs, tht, self.uncertain_slot,
+            self.uncertain_scale, sampler=sampler, seed=seed, chunk=chunk,
+            cols=self.uncertain_col, factor=factor, samples=samples, threads=threads,
+        )  # fmt: skip
         return tht
 
     def theta_at(self, values: dict[str, float]) -> np.ndarray:

@@ -1,10 +1,12 @@
 """One sampling path: a uniform matrix per chunk of draws, then inverse CDFs.
 
-Draws are processed in fixed-size chunks. Chunk ``j`` of a run with root seed ``seed`` gets
-its own stream ``SeedSequence(seed, spawn_key=(j,))``, so a chunk's numbers do not depend on
-which thread or worker computes it, nor on how many chunks run. The Sobol sampler instead
-takes points ``[j*chunk, (j+1)*chunk)`` of one scrambled sequence, which again depends only
-on ``j``.
+Draws are processed in fixed-size chunks. Column ``c`` (the parameter's position in the
+parameter registry) of chunk ``j`` of a run with root seed ``seed`` gets its own stream
+``SeedSequence(seed, spawn_key=(j, c))`` (:func:`column_seed`, :func:`uniform_column`), so a
+chunk's numbers do not depend on which thread or worker computes it, nor on how many chunks
+run. The engine draws those same numbers in compiled code (:mod:`mkba.rng`). The Sobol
+sampler instead takes points ``[j*chunk, (j+1)*chunk)`` of one scrambled sequence, which
+again depends only on ``j``.
 
 Rank correlation between named parameters is induced with a Gaussian copula on the uniform
 numbers (per draw, so it needs no cross-draw state): Spearman's rho is converted to the
@@ -63,14 +65,10 @@ def uniform_matrix(
     if cols.size == 0:
         return np.empty((n, 0))
     if sampler in ("random", "lhs"):
-        # Latin hypercube column: one point in each of the n strata (see _lhs_column)
-        ut = np.empty((cols.size, n))
+        # each column its own stream (uniform_column's numbers), drawn in compiled code
+        from mkba.rng import uniform_rows
 
-        def fill(j: int, col: np.ndarray) -> None:
-            ut[j] = col
-
-        map_columns(sampler, n, cols, fill, seed=seed, chunk=chunk)
-        return np.ascontiguousarray(ut.T)
+        return np.ascontiguousarray(uniform_rows(sampler, n, cols, seed=seed, chunk=chunk).T)
     elif sampler == "sobol":
         from scipy.stats import qmc  # imports scipy.stats: only the sobol sampler needs it
 
@@ -87,7 +85,13 @@ def sampling_threads() -> int:
     """Threads for sampling columns in parallel: numba's thread count (``NUMBA_NUM_THREADS``
     or :func:`numba.set_num_threads`), so one setting governs the kernel and the sampling."""
     import numba
+    from numba.np.ufunc import parallel
 
+    # Before numba's threading layer is started (nothing on the run path is parallel=True),
+    # get_num_threads() would start it (OpenMP: 80-110 ms a run) only to return
+    # NUMBA_NUM_THREADS; set_num_threads() starts the layer, after which its count applies.
+    if not getattr(parallel, "_is_initialized", True):
+        return max(1, int(numba.config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
 
 
@@ -103,7 +107,9 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 def uniform_column(sampler: str, n: int, *, seed: int, chunk: int, column: int) -> np.ndarray:
     """One column of :func:`uniform_matrix` for the ``random`` and ``lhs`` samplers: its own
-    stream :func:`column_seed`, clipped to (0, 1) as the matrix is."""
+    stream :func:`column_seed`, clipped to (0, 1) as the matrix is. This is the definition
+    in NumPy; the engine draws the same numbers in compiled code (:mod:`mkba.rng`, tested
+    equal)."""
     rng = np.random.default_rng(column_seed(seed, chunk, column))
     if sampler == "random":
         u = rng.random(n)

@@ -1,0 +1,529 @@
+"""Compiled sampling: NumPy's column streams and the cheap inverse CDFs in one pass.
+
+Every uncertain parameter of chunk ``j`` draws column ``c`` of the parameter registry from its
+own stream: ``np.random.default_rng(SeedSequence(seed, spawn_key=(j, c))).random(n)``
+(:func:`mkba.sampling.uniform_column`, the reference). Creating those ~2,000 SeedSequence and
+PCG64 objects per 100,000 draws, and the Python around each column, cost more than the kernel
+itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit for bit:
+
+- NumPy's ``SeedSequence`` (``bit_generator.pyx``: pool of four 32-bit words, ``hashmix`` /
+  ``mix`` / ``mix_entropy`` over the entropy words ``seed`` (zero-padded to the pool size,
+  because a spawn key is given) + ``chunk`` + ``column``, then ``generate_state(4, uint64)``);
+- PCG64's seeding (``pcg_setseq_128_srandom_r`` of the 128-bit state and increment made of the
+  four words) and its output (one 128-bit LCG step, XSL-RR to 64 bits); the state is kept as
+  two 64-bit halves and each step is one LLVM i128 multiply-add (:func:`_pcg_step`), two
+  columns' streams interleaved;
+- ``Generator.random``: ``(next64 >> 11) * 2**-53``; the Latin hypercube permutation of
+  :func:`mkba.sampling._lhs_column`; the clip to ``[2**-53, 1 - 2**-53]``;
+- the inverse CDFs :class:`mkba.distributions.InverseCdf` evaluates in compiled code anyway
+  (uniform, triangular, the Hermite-tabulated beta / PERT / truncated normal), then the price
+  scale, written to the parameter's row of ``theta_t``, and the value over the scale into the
+  chunk's ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
+
+Columns whose inverse CDF is a NumPy/scipy call (normal, lognormal, choice, exact fallbacks)
+get their clipped uniforms and are finished by the caller (:class:`ColumnPlan`).
+tests/test_rng.py compares every stream with NumPy's for many seeds, chunks and columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type information
+from numba import njit, types
+from numba.extending import intrinsic
+
+if TYPE_CHECKING:
+    from mkba.distributions import InverseCdf
+
+# SeedSequence constants (numpy/random/bit_generator.pyx)
+_INIT_A = 0x43B0D7E5
+_MULT_A = 0x931E8875
+_INIT_B = 0x8B51F9DD
+_MULT_B = 0x58F38DED
+_MIX_MULT_L = 0xCA01F9DD
+_MIX_MULT_R = 0x4973F715
+_POOL_SIZE = 4
+# PCG64's default 128-bit multiplier (pcg64.h, PCG_DEFAULT_MULTIPLIER_128), high and low halves
+_PCG_MULT_HI = 2549297995355413924
+_PCG_MULT_LO = 4865540595714422341
+
+# column kinds of sample_rows
+KEEP = 0  # only the clipped uniforms (kept in ``ukeep``); the caller transforms them
+UNIFORM = 1  # par = (min, max - min, -)
+TRIANGULAR = 2  # par = (min, mode, max)
+HERMITE = 3  # par = (zmax, -, -); grid rows gidx[j] of gx / gs; NaN outside the grid
+
+
+def seed_words(seed: int) -> list[int]:
+    """The 32-bit words NumPy's SeedSequence makes of a non-negative integer (least
+    significant first; ``[0]`` for 0)."""
+    if seed < 0:
+        raise ValueError("expected non-negative integer")
+    if seed == 0:
+        return [0]
+    words = []
+    while seed > 0:
+        words.append(seed & 0xFFFFFFFF)
+        seed >>= 32
+    return words
+
+
+def entropy_head(seed: int, chunk: int) -> np.ndarray:
+    """The entropy words of ``SeedSequence(seed, spawn_key=(chunk, column))`` before the
+    column's: the seed's words, zero-padded to the pool size (NumPy does so whenever a spawn
+    key is given), then the chunk's."""
+    run = seed_words(int(seed))
+    run += [0] * max(0, _POOL_SIZE - len(run))
+    return np.array(run + seed_words(int(chunk)), dtype=np.uint64)
+
+
+@intrinsic
+def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+    """One step of PCG64's 128-bit LCG, ``state * mult + inc (mod 2**128)``, on the state's
+    and the increment's 64-bit halves: returns the new (high, low) halves."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
+        i128 = ir.IntType(128)
+        i64 = ir.IntType(64)
+        c64 = ir.Constant(i128, 64)
+
+        def join(hi, lo):  # type: ignore[no-untyped-def]  # llvmlite values
+            return builder.or_(builder.shl(builder.zext(hi, i128), c64), builder.zext(lo, i128))
+
+        mult = ir.Constant(i128, (_PCG_MULT_HI << 64) | _PCG_MULT_LO)
+        x = builder.add(builder.mul(join(args[0], args[1]), mult), join(args[2], args[3]))
+        hi = builder.trunc(builder.lshr(x, c64), i64)
+        lo = builder.trunc(x, i64)
+        return context.make_tuple(builder, signature.return_type, [hi, lo])
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
+    samples, outside,
+):  # fmt: skip
+    """For each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
+    ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
+    ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
+    ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
+    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[:, j]`` (if ``samples`` has
+    rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
+    m32 = np.uint64(0xFFFFFFFF)
+    s16 = np.uint64(16)
+    s32 = np.uint64(32)
+    init_a = np.uint64(_INIT_A)
+    mult_a = np.uint64(_MULT_A)
+    mix_l = np.uint64(_MIX_MULT_L)
+    mix_r = np.uint64(_MIX_MULT_R)
+    one = np.uint64(1)
+    n_head = head.shape[0]
+    ent = np.zeros(n_head + 2, dtype=np.uint64)
+    for k in range(n_head):
+        ent[k] = head[k]
+    pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
+    npool = pool.shape[0]  # a run-time bound: the seeding loops stay loops (compile time)
+    words = np.zeros(8, dtype=np.uint64)
+    st = np.zeros((2, 4), dtype=np.uint64)  # two streams: state hi, lo; increment hi, lo
+    total = 2 * n if lhs else n
+    rr = np.empty((2, total))
+    perm = np.empty(n, dtype=np.int64)
+    u = np.empty(n)
+    lo_clip = 2.0**-53
+    hi_clip = 1.0 - 2.0**-53
+    n_todo = todo.shape[0]
+    for jj in range(n_todo):
+        j = todo[jj]
+        q = jj % 2  # columns are drawn in pairs: two independent LCG chains interleave
+        if draw and q == 0:
+            for qq in range(2):
+                # --- SeedSequence(seed, spawn_key=(chunk, cols[j'])).generate_state(4, uint64)
+                c = np.uint64(cols[todo[min(jj + qq, n_todo - 1)]])
+                ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
+                n_ent = n_head + 1
+                hc = init_a
+                for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
+                    v = ent[i] if i < n_ent else np.uint64(0)
+                    v = v ^ hc
+                    hc = (hc * mult_a) & m32
+                    v = (v * hc) & m32
+                    pool[i] = v ^ (v >> s16)
+                for i_src in range(npool):  # mix every word into every other
+                    for i_dst in range(npool):
+                        if i_src != i_dst:
+                            v = pool[i_src] ^ hc
+                            hc = (hc * mult_a) & m32
+                            v = (v * hc) & m32
+                            v = v ^ (v >> s16)
+                            x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                            pool[i_dst] = x ^ (x >> s16)
+                for i_src in range(npool, n_ent):  # entropy beyond the pool
+                    for i_dst in range(npool):
+                        v = ent[i_src] ^ hc
+                        hc = (hc * mult_a) & m32
+                        v = (v * hc) & m32
+                        v = v ^ (v >> s16)
+                        x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                        pool[i_dst] = x ^ (x >> s16)
+                hb = np.uint64(_INIT_B)
+                for i in range(2 * npool):  # generate_state: eight 32-bit words
+                    v = pool[i % npool] ^ hb
+                    hb = (hb * np.uint64(_MULT_B)) & m32
+                    v = (v * hb) & m32
+                    words[i] = v ^ (v >> s16)
+                # four little-endian uint64: state (high, low), then increment (high, low)
+                st_hi = words[0] | (words[1] << s32)
+                st_lo = words[2] | (words[3] << s32)
+                sq_hi = words[4] | (words[5] << s32)
+                sq_lo = words[6] | (words[7] << s32)
+                # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
+                inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
+                inc_lo = (sq_lo << one) | one
+                lo = inc_lo + st_lo  # the first step from state 0 gives inc
+                s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
+                s_lo = lo
+                # the second step
+                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
+                st[qq, 0] = s_hi
+                st[qq, 1] = s_lo
+                st[qq, 2] = inc_hi
+                st[qq, 3] = inc_lo
+            a_hi, a_lo, ai_hi, ai_lo = st[0, 0], st[0, 1], st[0, 2], st[0, 3]
+            b_hi, b_lo, bi_hi, bi_lo = st[1, 0], st[1, 1], st[1, 2], st[1, 3]
+            for i in range(total):
+                # one LCG step of each stream: state = state * mult + inc (mod 2**128)
+                a_hi, a_lo = _pcg_step(a_hi, a_lo, ai_hi, ai_lo)  # type: ignore[call-arg]  # as above
+                b_hi, b_lo = _pcg_step(b_hi, b_lo, bi_hi, bi_lo)
+                # XSL-RR output; Generator.random's double
+                x = a_hi ^ a_lo
+                rot = a_hi >> np.uint64(58)
+                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+                rr[0, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+                x = b_hi ^ b_lo
+                rot = b_hi >> np.uint64(58)
+                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+                rr[1, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+        if draw:
+            r = rr[q]
+            if lhs:  # mkba.sampling._lhs_column
+                for i in range(n):
+                    perm[i] = i
+                for i in range(n - 1, 0, -1):
+                    k = int(r[i] * (i + 1))
+                    if k > i:
+                        k = i
+                    perm[i], perm[k] = perm[k], perm[i]
+                for i in range(n):
+                    u[i] = (perm[i] + r[n + i]) / n
+            else:
+                for i in range(n):
+                    u[i] = r[i]
+            for i in range(n):  # mkba.sampling._clip_into
+                y = u[i]
+                if y < lo_clip:
+                    u[i] = lo_clip
+                elif y > hi_clip:
+                    u[i] = hi_clip
+            if keep[j] >= 0:
+                kr = keep[j]
+                for i in range(n):  # (loops, not slices: slices triple the compile time)
+                    ukeep[kr, i] = u[i]
+        else:
+            kr = keep[j]
+            for i in range(n):
+                u[i] = ukeep[kr, i]
+        kd = kind[j]
+        if kd == KEEP:
+            continue
+        row = tht[rows[j]]
+        sc = scale[j]
+        if kd == UNIFORM:  # InverseCdf: d.min + (d.max - d.min) * u
+            a = par[j, 0]
+            w = par[j, 1]
+            for i in range(n):
+                row[i] = (a + w * u[i]) * sc
+        elif kd == TRIANGULAR:  # mkba.distributions._triangular_ppf
+            a = par[j, 0]
+            mode = par[j, 1]
+            b = par[j, 2]
+            width = b - a
+            fc = (mode - a) / width
+            for i in range(n):  # both branches, then a select: no branch to mispredict
+                ui = u[i]
+                left = a + math.sqrt(ui * width * (mode - a))
+                right = b - math.sqrt((1.0 - ui) * width * (b - mode))
+                row[i] = (left if ui < fc else right) * sc
+        else:  # HERMITE: mkba.distributions._hermite_ppf
+            zmax = par[j, 0]
+            g0 = gidx[j, 0]
+            n_int = gidx[j, 1] - 1
+            h = 2.0 * zmax / n_int
+            out = 0
+            for i in range(n):
+                ui = u[i]
+                pos = (math.log(ui / (1.0 - ui)) + zmax) / h
+                if not (pos >= 0.0 and pos < n_int):  # (NaN too: never indexes the grid)
+                    row[i] = np.nan
+                    out += 1
+                    continue
+                k = int(pos)
+                t = pos - k
+                t2 = t * t
+                t3 = t2 * t
+                row[i] = (
+                    (2.0 * t3 - 3.0 * t2 + 1.0) * gx[g0 + k]
+                    + (t3 - 2.0 * t2 + t) * h * gs[g0 + k]
+                    + (-2.0 * t3 + 3.0 * t2) * gx[g0 + k + 1]
+                    + (t3 - t2) * h * gs[g0 + k + 1]
+                ) * sc
+            outside[j] = out
+    if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
+        for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
+            i1 = min(i0 + 64, n)
+            for jj in range(n_todo):
+                j = todo[jj]
+                if kind[j] != KEEP:
+                    row = tht[rows[j]]
+                    sc = scale[j]
+                    for i in range(i0, i1):
+                        samples[i, j] = row[i] / sc
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How :func:`sample_rows` treats each uncertain column of a model (see
+    :meth:`mkba.distributions.InverseCdf.compiled`)."""
+
+    kind: np.ndarray  # (U,) int64: KEEP (finished in NumPy), UNIFORM, TRIANGULAR, HERMITE
+    par: np.ndarray  # (U, 3) float64
+    gidx: np.ndarray  # (U, 2) int64: offset and length of the column's grid in gx / gs
+    gx: np.ndarray  # tabulated inverse CDF values, every grid one after the other
+    gs: np.ndarray  # and their slopes dx/dz
+    numpy_cols: tuple[int, ...]  # columns whose inverse CDF stays a NumPy call (kind KEEP)
+    hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
+    needs_u: np.ndarray  # (U,) bool: either (the caller needs their uniforms afterwards)
+
+
+def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
+    """The :class:`ColumnPlan` of a model's uncertain columns."""
+    kinds, pars, gidx, gx, gs = [], [], [], [], []
+    offset = 0
+    for inv in inverse_cdfs:
+        kind, par, grid = inv.compiled()
+        kinds.append(kind)
+        pars.append(par)
+        if grid is None:
+            gidx.append((0, 0))
+        else:
+            gidx.append((offset, grid[0].size))
+            gx.append(grid[0])
+            gs.append(grid[1])
+            offset += grid[0].size
+    kind_a = np.array(kinds, dtype=np.int64)
+    return ColumnPlan(
+        kind=kind_a,
+        par=np.array(pars, dtype=np.float64).reshape(len(kinds), 3),
+        gidx=np.array(gidx, dtype=np.int64).reshape(len(kinds), 2),
+        gx=np.concatenate(gx) if gx else np.zeros(1),
+        gs=np.concatenate(gs) if gs else np.zeros(1),
+        numpy_cols=tuple(int(j) for j in np.flatnonzero(kind_a == KEEP)),
+        hermite_cols=tuple(int(j) for j in np.flatnonzero(kind_a == HERMITE)),
+        needs_u=(kind_a == KEEP) | (kind_a == HERMITE),
+    )
+
+
+_NO_SAMPLES = np.empty((0, 0))
+# rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
+# and a permutation), then by kind KEEP (a NumPy inverse CDF such as the lognormal's),
+# UNIFORM, TRIANGULAR, HERMITE (a log per value); only used to balance the threads' shares
+_DRAW, _DRAW_LHS = 2.5, 5.5
+_COST = np.array([20.0, 1.5, 3.0, 20.0])
+_COPULA = 40.0  # per correlated column and draw: ndtri, the product with L, ndtr
+
+
+def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
+    """``cols`` cut into ``groups`` runs of consecutive columns of about equal cost. Threads
+    then write separate stretches of each ``samples`` row (no cache line shared column by
+    column); which thread computes a column never changes its numbers."""
+    if groups == 1 or cols.size < 2:
+        return [cols] + [cols[:0]] * (groups - 1)
+    cum = np.cumsum(cost[cols])
+    target = cum[-1] * np.arange(1, groups) / groups
+    idx = np.minimum(np.searchsorted(cum, target), cols.size - 1)  # the column crossing it
+    before = np.where(idx > 0, cum[idx - 1], 0.0)
+    cut = np.where(cum[idx] - target <= target - before, idx + 1, idx)  # the nearer edge
+    return np.split(cols, cut)
+
+
+_SMALL = 1 << 14  # below this many values a chunk is sampled on one thread
+
+
+def fill_theta(
+    plan: ColumnPlan,
+    inverse_cdfs: tuple[InverseCdf, ...],
+    tht: np.ndarray,
+    rows: np.ndarray,
+    scale: np.ndarray,
+    *,
+    sampler: str | None = None,
+    seed: int = 0,
+    chunk: int = 0,
+    cols: np.ndarray | None = None,
+    ut: np.ndarray | None = None,
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
+    samples: np.ndarray | None = None,
+    threads: int | None = None,
+) -> None:
+    """Write the uncertain rows ``rows`` of ``tht`` (slots x n): each column's inverse CDF
+    times ``scale``, of the clipped uniforms of ``sampler`` (``random``/``lhs``: column
+    ``cols[j]`` of chunk ``chunk`` under ``seed``, with the Gaussian copula ``factor`` applied
+    between drawing and transforming) or of the given uniforms ``ut`` (U x n). ``samples``
+    (n x U, C order), if given, receives the values before scaling as
+    :func:`mkba.engine.compute_chunk` keeps them (``tht[rows[j]] / scale[j]``).
+
+    Columns go to ``threads`` threads (default :func:`mkba.sampling.sampling_threads`) in
+    runs of consecutive columns of about equal cost, one task per thread (:func:`_split`);
+    each column writes only its own rows, so the numbers do not depend on the thread
+    count."""
+    from mkba.sampling import apply_copula_t, for_each, sampling_threads
+
+    n = tht.shape[1]
+    u_count = plan.kind.size
+    if u_count == 0 or n == 0:
+        return
+    draw = ut is None
+    if draw:
+        if sampler not in ("random", "lhs"):
+            raise ValueError(f"sampler {sampler!r} has no independent columns")
+        assert cols is not None
+        cols = np.ascontiguousarray(cols, dtype=np.int64)
+        if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
+            raise ValueError("columns must be in [0, 2**32)")
+        head = entropy_head(seed, chunk)
+        need = plan.needs_u.copy()
+        if factor is not None:
+            need[factor[0]] = True
+        keep = np.full(u_count, -1, dtype=np.int64)
+        keep[need] = np.arange(int(need.sum()))
+        ukeep = np.empty((int(need.sum()), n))
+    else:
+        assert ut is not None and ut.shape == (u_count, n)
+        cols = np.zeros(u_count, dtype=np.int64)
+        head = np.zeros(1, dtype=np.uint64)
+        keep = np.arange(u_count, dtype=np.int64)
+        ukeep = np.ascontiguousarray(ut, dtype=np.float64)
+    out_s = _NO_SAMPLES if samples is None else samples
+    if samples is not None:
+        assert samples.shape == (n, u_count) and samples.flags.c_contiguous
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    groups = 1 if n * u_count < _SMALL else min(threads, u_count)
+    outside = np.zeros(u_count, dtype=np.int64)
+    lhs = sampler == "lhs"
+    numpy_cols = set(plan.numpy_cols)
+
+    def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
+        if which.size:
+            sample_rows(
+                head, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
+                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside,
+            )  # fmt: skip
+
+    def finish(which: np.ndarray) -> None:
+        """NumPy inverse CDFs, and the exact values outside the Hermite grids."""
+        for j in which[plan.needs_u[which]].tolist():
+            if j in numpy_cols:
+                row = tht[rows[j]]
+                row[:] = inverse_cdfs[j](ukeep[keep[j]])
+                row *= scale[j]
+                if samples is not None:
+                    samples[:, j] = row / scale[j]
+            elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
+                row = tht[rows[j]]
+                mask = np.isnan(row)
+                row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * scale[j]
+                if samples is not None:
+                    samples[mask, j] = row[mask] / scale[j]
+
+    cost = _COST[plan.kind] + ((_DRAW_LHS if lhs else _DRAW) if draw else 0.0)
+    if factor is None or not draw:
+        todo = _split(np.arange(u_count, dtype=np.int64), cost, groups)
+
+        def one(g: int) -> None:
+            compiled(todo[g], draw, plan.kind)
+            finish(todo[g])
+
+        for_each(one, groups, threads=threads)
+        return
+    # with the copula: one task draws the correlated columns, correlates them (the whole
+    # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
+    # and transformed meanwhile, so a chunk is one round of the pool
+    fcols = np.ascontiguousarray(factor[0], dtype=np.int64)
+    frows = keep[fcols]
+    rest_mask = np.ones(u_count, dtype=bool)
+    rest_mask[fcols] = False
+    items = np.concatenate([[u_count], np.flatnonzero(rest_mask)]).astype(np.int64)
+    pipeline_cost = _COPULA * fcols.size + float(cost[fcols].sum())
+    parts = _split(items, np.append(cost, pipeline_cost), groups)
+    only_keep = np.full(u_count, KEEP, dtype=np.int64)  # drawn and kept, not transformed
+
+    def task(g: int) -> None:
+        part = parts[g]
+        if part.size and part[0] == u_count:
+            compiled(fcols, True, only_keep)
+            apply_copula_t(ukeep, (frows, factor[1]))
+            compiled(fcols, False, plan.kind)
+            finish(fcols)
+            part = part[1:]
+        compiled(part, True, plan.kind)
+        finish(part)
+
+    for_each(task, groups, threads=threads)
+
+
+def uniform_rows(
+    sampler: str,
+    n: int,
+    cols: np.ndarray,
+    *,
+    seed: int,
+    chunk: int,
+    threads: int | None = None,
+) -> np.ndarray:
+    """(len(cols), n): the clipped uniforms of registry columns ``cols`` of one ``random`` or
+    ``lhs`` chunk, row ``k`` the stream of ``cols[k]`` (:func:`mkba.sampling.uniform_column`'s
+    numbers), drawn on ``threads`` threads."""
+    from mkba.sampling import for_each, sampling_threads
+
+    if sampler not in ("random", "lhs"):
+        raise ValueError(f"sampler {sampler!r} has no independent columns")
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    k = cols.size
+    out = np.empty((k, n))
+    if k == 0 or n == 0:
+        return out
+    if int(cols.min()) < 0 or int(cols.max()) >= 2**32:
+        raise ValueError("columns must be in [0, 2**32)")
+    head = entropy_head(seed, chunk)
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    groups = 1 if n * k < _SMALL else min(threads, k)
+    idx = np.arange(k, dtype=np.int64)
+    parts = _split(idx, np.ones(k), groups)
+    zeros = np.zeros(k, dtype=np.int64)
+    par, gidx, none = np.zeros((k, 3)), np.zeros((k, 2), dtype=np.int64), np.zeros(1)
+
+    def one(g: int) -> None:
+        if parts[g].size:
+            sample_rows(
+                head, cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none, none,
+                np.ones(k), zeros, np.empty((1, n)), idx, out, _NO_SAMPLES, zeros.copy(),
+            )  # fmt: skip
+
+    for_each(one, groups, threads=threads)
+    return out

@@ -1,0 +1,372 @@
+"""The compiled sampler (mkba.rng) gives NumPy's numbers bit for bit (issue 17, target 7).
+
+The reference is the NumPy path the engine used before: every uncertain column of chunk ``j``
+drawn from ``np.random.default_rng(SeedSequence(seed, spawn_key=(j, column))).random`` (LHS:
+``_lhs_column`` of 2n of them), clipped (:func:`mkba.sampling.uniform_column`), correlated
+by :func:`mkba.sampling.apply_copula_t`, put through ``InverseCdf.__call__`` and multiplied
+by the price scale. Every comparison is exact (``np.array_equal``, NaN never expected).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+from pydantic import TypeAdapter
+
+from mkba import engine, rng
+from mkba.distributions import InverseCdf
+from mkba.load import load_scenario
+from mkba.model import Model, lower
+from mkba.sampling import _EPS, apply_copula_t, uniform_column
+from mkba.schema.quantity import Distribution, Quantity
+
+ROOT = Path(__file__).parents[1]
+SCENARIOS = ["reference-2021", "evidence-2021", "nplv-2022", "wijkprogramma-example"]
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, Model]:
+    return {s: lower(load_scenario(ROOT / "scenarios" / f"{s}.toml")) for s in SCENARIOS}
+
+
+def reference_uniforms(m: Model, sampler: str, n: int, seed: int, chunk: int) -> np.ndarray:
+    """(U, n): each column from its own NumPy stream, clipped (the pre-rng path)."""
+    return np.array(
+        [uniform_column(sampler, n, seed=seed, chunk=chunk, column=int(c)) for c in m.uncertain_col]
+    ).reshape(len(m.uncertain_col), n)
+
+
+def reference_theta_t(m: Model, ut: np.ndarray) -> np.ndarray:
+    """theta_t from the given (U, n) uniforms by InverseCdf.__call__ and the scale, column by
+    column in NumPy (the pre-rng Model.theta_t)."""
+    tht = m._theta_t_fixed(ut.shape[1])
+    for j, inv in enumerate(m.inverse_cdfs):
+        row = tht[m.uncertain_slot[j]]
+        row[:] = inv(ut[j])
+        row *= m.uncertain_scale[j]
+    return tht
+
+
+def reference_sample(
+    m: Model, sampler: str, n: int, seed: int, chunk: int, factor: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """(theta_t, samples) of one chunk by the pre-rng NumPy path."""
+    ut = reference_uniforms(m, sampler, n, seed, chunk)
+    if factor is not None:
+        apply_copula_t(ut, factor)  # type: ignore[arg-type]  # the model's (columns, L) or None
+    tht = reference_theta_t(m, ut)
+    samples = (tht[m.uncertain_slot] / m.uncertain_scale[:, None]).T
+    return tht, samples
+
+
+def compiled_uniforms(sampler: str, n: int, seed: int, chunk: int, cols: list[int]) -> np.ndarray:
+    """The clipped uniforms of columns ``cols`` as sample_rows draws them (kind KEEP)."""
+    k = len(cols)
+    ukeep = np.empty((k, n))
+    rng.sample_rows(
+        rng.entropy_head(seed, chunk), np.asarray(cols, dtype=np.int64), sampler == "lhs", True,
+        n, np.arange(k, dtype=np.int64), np.zeros(k, dtype=np.int64), np.zeros((k, 3)),
+        np.zeros((k, 2), dtype=np.int64), np.zeros(1), np.zeros(1), np.ones(k),
+        np.zeros(k, dtype=np.int64), np.empty((1, n)), np.arange(k, dtype=np.int64), ukeep,
+        np.empty((0, 0)), np.zeros(k, dtype=np.int64),
+    )  # fmt: skip
+    return ukeep
+
+
+def test_seed_words_are_numpys() -> None:
+    """SeedSequence's own coercion of an integer to 32-bit words (its ``entropy`` read back
+    through the pool would not show it; the spawn key is kept as given)."""
+    assert rng.seed_words(0) == [0]
+    assert rng.seed_words(7) == [7]
+    assert rng.seed_words(2**32) == [0, 1]
+    assert rng.seed_words(2**64 + 5) == [5, 0, 1]
+    with pytest.raises(ValueError):
+        rng.seed_words(-1)
+    # the head: seed words zero-padded to the pool size (4), then the chunk's words
+    assert rng.entropy_head(7, 3).tolist() == [7, 0, 0, 0, 3]
+    assert rng.entropy_head(2**160 + 1, 2**32 + 1).tolist() == [1, 0, 0, 0, 0, 1, 1, 1]
+
+
+SEEDS = [0, 1, 7, 2**32 - 1, 2**32, 2**40 + 3, 2**64 + 5, 2**128 - 1, 2**128 + 9, 2**200 + 17]
+CHUNKS = [0, 1, 24, 2**32 - 1, 2**32 + 1]
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_streams_equal_numpys(sampler: str, seed: int) -> None:
+    """Seeds of one to seven 32-bit words (beyond the pool of four: the extra mixing),
+    chunks of one and two words, columns 0 to 2**32 - 1, odd and even column counts (the
+    streams are drawn in pairs), n from 1 up."""
+    for chunk in CHUNKS:
+        for cols in ([0], [5, 0], [1, 2, 85], [2**31, 2**32 - 1, 3, 4]):
+            for n in (1, 2, 7, 100):
+                got = compiled_uniforms(sampler, n, seed, chunk, cols)
+                for k, c in enumerate(cols):
+                    expect = uniform_column(sampler, n, seed=seed, chunk=chunk, column=c)
+                    assert np.array_equal(got[k], expect), (seed, chunk, c, n)
+
+
+def test_many_streams_equal_numpys() -> None:
+    """2,000 (seed, chunk, column) triples drawn at random, 64 values each."""
+    pick = np.random.default_rng(2026)
+    for _ in range(200):
+        seed = int(pick.integers(0, 2**62)) >> int(pick.integers(0, 62))
+        chunk = int(pick.integers(0, 5000))
+        cols = [int(c) for c in pick.integers(0, 3000, size=10)]
+        got = compiled_uniforms("random", 64, seed, chunk, cols)
+        for k, c in enumerate(cols):
+            rg = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk, c)))
+            assert np.array_equal(got[k], np.clip(rg.random(64), _EPS, 1 - _EPS))
+
+
+def test_a_long_stream_equals_numpys() -> None:
+    """Half a million values of one stream (LHS: a million drawn)."""
+    for sampler in ("random", "lhs"):
+        got = compiled_uniforms(sampler, 500_000, 42, 3, [17])
+        assert np.array_equal(got[0], uniform_column(sampler, 500_000, seed=42, chunk=3, column=17))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+def test_sample_theta_t_equals_the_numpy_path(models, name: str, sampler: str) -> None:  # type: ignore[no-untyped-def]
+    """Every shipped scenario (with its copula where it has one, and without), n = 1, 7 and
+    a full chunk, 1 and 2 threads: theta_t and the sampled values as before, bit for bit."""
+    m = models[name]
+    factor = engine.correlation_factor(m)
+    for fac in {id(factor): factor, 0: None}.values():
+        for n, seed, chunk in ((1, 0, 0), (7, 3, 5), (4096, 2**40 + 3, 2)):
+            tht, samples = reference_sample(m, sampler, n, seed, chunk, fac)
+            for threads in (1, 2):
+                got_s = np.empty((n, len(m.uncertain)))
+                got = m.sample_theta_t(
+                    sampler, n, seed=seed, chunk=chunk, threads=threads, factor=fac, samples=got_s
+                )
+                assert np.array_equal(got, tht)
+                assert np.array_equal(got_s, samples)
+                assert np.array_equal(m.sample_theta_t(sampler, n, seed=seed, chunk=chunk,
+                                                       threads=threads, factor=fac), tht)  # fmt: skip
+
+
+def test_the_reference_has_every_kind_of_column(models) -> None:  # type: ignore[no-untyped-def]
+    """The scenario the tests above lean on exercises every path of the compiled sampler."""
+    m = models["reference-2021"]
+    kinds = set(m.column_plan.kind.tolist())
+    assert kinds == {rng.KEEP, rng.UNIFORM, rng.TRIANGULAR, rng.HERMITE}
+    assert engine.correlation_factor(m) is not None
+
+
+def test_values_outside_the_hermite_grid_take_the_exact_inverse(models) -> None:  # type: ignore[no-untyped-def]
+    """A chunk large enough that some PERT draws fall outside the tabulated grid
+    (u < expit(-12) ~ 6.1e-6 or above 1 - 6.1e-6): they are NaN in the compiled pass and
+    finished with the exact inverse CDF, as InverseCdf does."""
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    n = 60_000
+    ut = reference_uniforms(m, "random", n, 5, 1)
+    apply_copula_t(ut, factor)  # type: ignore[arg-type]  # the reference has a copula
+    herm = list(m.column_plan.hermite_cols)
+    edge = 1.0 / (1.0 + np.exp(12.0))
+    assert ((ut[herm] < edge) | (ut[herm] > 1 - edge)).sum() >= 2  # the case is exercised
+    tht, samples = reference_sample(m, "random", n, 5, 1, factor)
+    for threads in (1, 2):
+        got_s = np.empty((n, len(m.uncertain)))
+        got = m.sample_theta_t(
+            "random", n, seed=5, chunk=1, threads=threads, factor=factor, samples=got_s
+        )
+        assert not np.isnan(got).any()
+        assert np.array_equal(got, tht) and np.array_equal(got_s, samples)
+
+
+def test_theta_t_of_given_uniforms_at_the_edges(models) -> None:  # type: ignore[no-untyped-def]
+    """Model.theta_t (the Sobol' path) through the compiled transforms: the smallest and
+    largest uniforms the samplers give, each triangular's mode exactly, the Hermite grid's
+    ends and points just inside and outside them, n = 1."""
+    m = models["reference-2021"]
+    plan = m.column_plan
+    edge = 1.0 / (1.0 + np.exp(12.0))
+    common = [_EPS, 1 - _EPS, 0.5, 1e-7, 1 - 1e-7, edge, 1 - edge, edge * 1.0001, 1 - edge * 1.0001]
+    u = np.tile(np.array(common)[:, None], (1, len(m.uncertain)))
+    modes = np.array(
+        [plan.par[j, 1] - plan.par[j, 0] for j in range(len(m.uncertain))], dtype=float
+    )
+    widths = plan.par[:, 2] - plan.par[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fc = np.where(plan.kind == rng.TRIANGULAR, modes / widths, 0.5)
+    u = np.vstack([u, np.clip(fc, _EPS, 1 - _EPS)[None, :]])
+    for threads in (1, 2):
+        assert np.array_equal(m.theta_t(u, threads=threads), reference_theta_t(m, u.T.copy()))
+        assert np.array_equal(
+            m.theta_t(u[:1], threads=threads), reference_theta_t(m, u[:1].T.copy())
+        )
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+def test_simulate_keeps_the_numpy_paths_samples(models, sampler: str) -> None:  # type: ignore[no-untyped-def]
+    """engine.simulate with chunks of 1, 7 and 4096 draws, draws not a multiple of the
+    chunk, on 1 and 2 threads: the kept samples are the NumPy path's, chunk by chunk, and
+    the outcomes do not depend on the thread count."""
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    before = numba.get_num_threads()
+    try:
+        for chunk_size, draws in ((1, 5), (7, 30), (4096, 5000)):
+            expect = np.concatenate(
+                [
+                    reference_sample(m, sampler, hi - lo, 11, j, factor)[1]
+                    for j, (lo, hi) in enumerate(engine.chunk_bounds(draws, chunk_size))
+                ]
+            )
+            runs = []
+            for threads in (1, 2):
+                numba.set_num_threads(threads)
+                r = engine.simulate(m, draws=draws, seed=11, sampler=sampler, chunk_size=chunk_size)
+                assert r.samples is not None and np.array_equal(r.samples, expect)
+                runs.append(r)
+            for k, v in runs[0].outcomes.fields().items():
+                assert np.array_equal(v, runs[1].outcomes.fields()[k], equal_nan=True), k
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_split_gives_every_column_once_in_runs() -> None:
+    """The threads' shares: consecutive runs covering every column once, any group count."""
+    pick = np.random.default_rng(5)
+    for _ in range(200):
+        k = int(pick.integers(1, 40))
+        cols = np.sort(pick.choice(100, size=k, replace=False)).astype(np.int64)
+        cost = pick.random(100) * 20
+        groups = int(pick.integers(1, 7))
+        parts = rng._split(cols, cost, groups)
+        assert len(parts) == groups
+        assert np.array_equal(np.concatenate(parts), cols)
+
+
+@pytest.mark.parametrize("threads", [3, 5])
+def test_more_threads_than_cores_give_the_same_bits(models, threads: int) -> None:  # type: ignore[no-untyped-def]
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    tht, samples = reference_sample(m, "lhs", 4096, 1, 7, factor)
+    got_s = np.empty(samples.shape)
+    got = m.sample_theta_t(
+        "lhs", 4096, seed=1, chunk=7, threads=threads, factor=factor, samples=got_s
+    )
+    assert np.array_equal(got, tht) and np.array_equal(got_s, samples)
+
+
+@pytest.mark.parametrize("sampler", ["random", "lhs"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_uniform_matrix_is_numpys_columns(sampler: str, threads: int) -> None:
+    """engine.uniforms / uniform_matrix (sensitivity, monitor, CRN) draw through
+    rng.uniform_rows: every column NumPy's stream, any thread count, 1 to 5,000 draws."""
+    cols = np.array([0, 9, 3, 1000, 2**32 - 1, 5, 6], dtype=np.int64)
+    for n in (1, 2, 7, 5000):
+        got = rng.uniform_rows(sampler, n, cols, seed=2**33 + 1, chunk=4, threads=threads)
+        for k, c in enumerate(cols.tolist()):
+            expect = uniform_column(sampler, n, seed=2**33 + 1, chunk=4, column=c)
+            assert np.array_equal(got[k], expect)
+    with pytest.raises(ValueError):
+        rng.uniform_rows("sobol", 3, cols, seed=0, chunk=0)
+    assert rng.uniform_rows(sampler, 4, cols[:0], seed=0, chunk=0).shape == (0, 4)
+
+
+def test_one_compiled_version_serves_every_call(models) -> None:  # type: ignore[no-untyped-def]
+    """sample_rows is called with the same argument types everywhere (theta_t, sample_theta_t
+    with and without samples and copula, uniform_matrix), so a cold run compiles it once."""
+    m = models["reference-2021"]
+    factor = engine.correlation_factor(m)
+    m.sample_theta_t(
+        "lhs", 10, seed=1, chunk=0, factor=factor, samples=np.empty((10, len(m.uncertain)))
+    )
+    m.sample_theta_t("random", 3, seed=1, chunk=0)
+    m.theta_t(np.full((4, len(m.uncertain)), 0.5))
+    engine.uniforms(m, 0, 5, seed=1, sampler="lhs", chunk=0, chunk_size=5)
+    engine.simulate(m, draws=20, chunk_size=7)
+    assert len(rng.sample_rows.signatures) == 1, rng.sample_rows.signatures
+
+
+def _q(dist: dict) -> Quantity:  # type: ignore[type-arg]
+    """An uncertain quantity of any distribution, its range unchecked (a normal is valid for
+    no unit, but InverseCdf supports it)."""
+    d = TypeAdapter(Distribution).validate_python(dist)
+    return Quantity.model_construct(unit="ratio", dist=d, assumption="test distribution")
+
+
+DISTS = [
+    ({"type": "uniform", "min": -2, "max": 6}, rng.UNIFORM),
+    ({"type": "triangular", "min": 1, "mode": 2, "max": 5}, rng.TRIANGULAR),
+    ({"type": "triangular", "min": 1, "mode": 1, "max": 5}, rng.TRIANGULAR),  # mode at min
+    ({"type": "triangular", "min": 1, "mode": 5, "max": 5}, rng.TRIANGULAR),  # mode at max
+    ({"type": "pert", "min": 0.02, "mode": 0.06, "max": 0.12}, rng.HERMITE),
+    ({"type": "beta", "alpha": 0.7, "beta": 3.0, "min": 1, "max": 2}, rng.HERMITE),
+    ({"type": "truncnormal", "mean": 1, "sd": 2, "min": 0, "max": 3}, rng.HERMITE),
+    ({"type": "normal", "mean": 3, "sd": 2}, rng.KEEP),
+    ({"type": "lognormal", "median": 2, "high": 5}, rng.KEEP),
+    ({"type": "choice", "values": [1, 2, 7], "weights": [1, 2, 1]}, rng.KEEP),
+]
+
+
+def test_every_distribution_through_the_compiled_path() -> None:
+    """Each distribution type (and the triangular's degenerate modes) as a column of
+    fill_theta, given uniforms and drawn ones, with scales: InverseCdf.__call__'s values."""
+    invs = tuple(InverseCdf(_q(d)) for d, _ in DISTS)
+    plan = rng.column_plan(invs)
+    assert plan.kind.tolist() == [k for _, k in DISTS]
+    u_count = len(invs)
+    rows = np.arange(1, u_count + 1, dtype=np.int64)  # row 0 stays a fixed slot
+    scale = np.linspace(0.5, 2.0, u_count)
+    edge = 1.0 / (1.0 + np.exp(12.0))
+    special = np.array([_EPS, 1 - _EPS, 0.5, 0.25, 1e-7, 1 - 1e-7, edge, 1 - edge])
+    ut = np.vstack(
+        [np.concatenate([special, np.random.default_rng(j).random(3000)]) for j in range(u_count)]
+    )
+    n = ut.shape[1]
+
+    def expect(u: np.ndarray) -> np.ndarray:
+        tht = np.full((u_count + 1, u.shape[1]), 7.0)
+        for j, inv in enumerate(invs):
+            tht[rows[j]] = inv(u[j]) * scale[j]
+        return tht
+
+    for threads in (1, 2):
+        tht = np.full((u_count + 1, n), 7.0)
+        rng.fill_theta(plan, invs, tht, rows, scale, ut=ut.copy(), threads=threads)
+        assert np.array_equal(tht, expect(ut))
+        for sampler in ("random", "lhs"):
+            cols = np.arange(100, 100 + u_count, dtype=np.int64)
+            drawn = np.array([uniform_column(sampler, n, seed=3, chunk=1, column=c) for c in cols])
+            tht = np.full((u_count + 1, n), 7.0)
+            samples = np.empty((n, u_count))
+            rng.fill_theta(
+                plan, invs, tht, rows, scale, sampler=sampler, seed=3, chunk=1, cols=cols,
+                samples=samples, threads=threads,
+            )  # fmt: skip
+            ref = expect(drawn)
+            assert np.array_equal(tht, ref)
+            assert np.array_equal(samples, (ref[rows] / scale[:, None]).T)
+
+
+def test_a_degenerate_grid_falls_back_to_the_exact_inverse() -> None:
+    """A tabulated distribution whose grid could not be built (InverseCdf._grid None) is a
+    NumPy column (its exact inverse CDF), as InverseCdf.__call__ treats it."""
+    inv = InverseCdf(_q({"type": "pert", "min": 0.02, "mode": 0.06, "max": 0.12}))
+    inv._grid = None
+    plan = rng.column_plan((inv,))
+    assert plan.kind.tolist() == [rng.KEEP]
+    u = np.random.default_rng(1).random((1, 500))
+    tht = np.empty((1, 500))
+    rng.fill_theta(plan, (inv,), tht, np.zeros(1, dtype=np.int64), np.ones(1), ut=u)
+    assert np.array_equal(tht[0], inv(u[0]))
+
+
+def test_no_uncertain_columns() -> None:
+    plan = rng.column_plan(())
+    tht = np.full((2, 5), 3.0)
+    samples = np.empty((5, 0))
+    rng.fill_theta(
+        plan, (), tht, np.zeros(0, dtype=np.int64), np.zeros(0), sampler="lhs", seed=1,
+        chunk=0, cols=np.zeros(0, dtype=np.int64), samples=samples,
+    )  # fmt: skip
+    assert (tht == 3.0).all()
