@@ -159,7 +159,7 @@ def _finish_run(
     summ = results.summary(run)
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)
-    yearly = results.yearly_quantiles(run) if write else None
+    yearly = results.yearly_rows(run) if write else None
     stats_s = time.perf_counter() - t_stats
     summ["run_id"] = rid
     summ["scenario_hash"] = spec.digest
@@ -192,8 +192,8 @@ def _finish_run(
             files = []
             write_json(tmp / "summary.json", summ)
             files.append("summary.json")
-            files += write_table(tmp, "summary", results.summary_table(run))
-            files += write_table(tmp, "breakdown", results.breakdown_table(run))
+            files += write_table(tmp, "summary", results.summary_rows(run))
+            files += write_table(tmp, "breakdown", results.breakdown_rows(run))
             files += write_columns(
                 tmp,
                 "draws",

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mkba.rowtable import RowTable
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -122,20 +124,32 @@ def atomic_writer(path: Path) -> Iterator[Any]:
     _fsync_dir(path.parent)
 
 
-def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) -> list[str]:
-    """Write a data frame as Parquet (and CSV), atomically; return the file names."""
+def write_table(
+    folder: Path, name: str, df: pd.DataFrame | RowTable, *, csv: bool = True
+) -> list[str]:
+    """Write a data frame, or a :class:`~mkba.rowtable.RowTable` (the same bytes, without
+    pandas), as Parquet (and CSV), atomically; return the file names."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mkba.rowtable import RowTable
+
+    if isinstance(df, RowTable) and df.needs_pandas():
+        df = df.to_pandas()
     names = []
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    if isinstance(df, RowTable):
+        table = df.to_arrow()
+        text = df.to_csv(neutralise_text) if csv else ""
+    else:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        text = neutralise_formulas(df).to_csv(index=False) if csv else ""
     with atomic_writer(folder / f"{name}.parquet") as fh:
         pq.write_table(
             table, fh, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS
         )
     names.append(f"{name}.parquet")
     if csv:
-        atomic_write_text(folder / f"{name}.csv", neutralise_formulas(df).to_csv(index=False))
+        atomic_write_text(folder / f"{name}.csv", text)
         names.append(f"{name}.csv")
     return names
 
@@ -149,6 +163,8 @@ def write_columns(
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from mkba.rowtable import arrow_array
 
     n = len(next(iter(columns.values()))) if columns else 0
     # a column's dtype without making it an array (a lazy column, e.g. mkba.spill, stays lazy)
@@ -166,7 +182,7 @@ def write_columns(
     ):
         for lo in range(0, max(n, 1), max(group_rows, 1)):
             hi = min(n, lo + group_rows)
-            arrays = [pa.array(np.ascontiguousarray(v[lo:hi])) for v in columns.values()]
+            arrays = [arrow_array(v[lo:hi]) for v in columns.values()]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
     return [f"{name}.parquet"]
 

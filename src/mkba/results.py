@@ -1,6 +1,7 @@
 """Summaries of a run: statistics per outcome, tidy tables, yearly quantiles, convergence.
 
-Compute functions return plain dicts and pandas data frames; nothing here prints.
+Compute functions return plain dicts, :class:`~mkba.rowtable.RowTable` tables (written without
+pandas) and, for other callers, pandas data frames of those tables; nothing here prints.
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ import contextlib
 import math
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.outputs import OutputRef, _ratio, output_array
 from mkba.quantiles import quantiles_of, quantiles_without_nan
+from mkba.rowtable import RowTable
 from mkba.schema.scenario import PERSPECTIVES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 QUANTILES = (0.05, 0.5, 0.95)
 FAN_QUANTILES = (0.05, 0.10, 0.20, 0.35, 0.50, 0.65, 0.80, 0.90, 0.95)
@@ -502,6 +506,11 @@ def summary(run: Run) -> dict[str, Any]:
 
 def summary_table(run: Run) -> pd.DataFrame:
     """Long table: one row per (perspective, metric) with mean, se, p5, p50, p95."""
+    return summary_rows(run).to_pandas()
+
+
+def summary_rows(run: Run) -> RowTable:
+    """:func:`summary_table` as a :class:`~mkba.rowtable.RowTable` (written without pandas)."""
     rows = []
     for p, name in enumerate(PERSPECTIVES):
         for metric in PERSPECTIVE_METRICS:
@@ -512,11 +521,16 @@ def summary_table(run: Run) -> pd.DataFrame:
                     **column_stats(run, "perspective", p, metric),
                 }
             )
-    return pd.DataFrame(rows)
+    return RowTable(rows)
 
 
 def breakdown_table(run: Run) -> pd.DataFrame:
     """Long table of every breakdown: dimension (stream, area, stakeholder, component), name."""
+    return breakdown_rows(run).to_pandas()
+
+
+def breakdown_rows(run: Run) -> RowTable:
+    """:func:`breakdown_table` as a :class:`~mkba.rowtable.RowTable` (written without pandas)."""
     m = run.model
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
     rows = []
@@ -576,11 +590,13 @@ def breakdown_table(run: Run) -> pd.DataFrame:
                 **column_stats(run, "component", i),
             }
         )
-    return pd.DataFrame(rows)
+    return RowTable(rows)
 
 
 def draws_table(run: Run) -> pd.DataFrame:
     """One row per draw: outcomes (and sampled parameter values, when kept)."""
+    import pandas as pd
+
     return pd.DataFrame(draws_columns(run))
 
 
@@ -678,6 +694,12 @@ def _cumulative_year_stats(
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
+    return yearly_rows(run).to_pandas()
+
+
+def yearly_rows(run: Run) -> RowTable:
+    """:func:`yearly_quantiles` as a :class:`~mkba.rowtable.RowTable` (written without
+    pandas)."""
     m = run.model
     o = run.outcomes
     names = ("net_flow", "discounted_net_flow", "cumulative_discounted")
@@ -723,4 +745,4 @@ def yearly_quantiles(run: Run) -> pd.DataFrame:
             for k, q in enumerate(FAN_QUANTILES):
                 row[f"p{round(q * 100)}"] = float(qs[k, t])
             rows.append(row)
-    return pd.DataFrame(rows)
+    return RowTable(rows)

@@ -59,7 +59,11 @@ def register(app: typer.Typer) -> None:
         )
 
         from mkba import api
+        from mkba.cli import settle_imports
         from mkba.cli.tables import summary_renderable
+        from mkba.load import shared_parameters
+
+        settle_imports()
 
         path = scenario if scenario is not None else api.default_scenario()
         with Progress(
@@ -76,18 +80,20 @@ def register(app: typer.Typer) -> None:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            res = api.run_scenario(
-                path,
-                variant=variant,
-                draws=draws,
-                seed=seed,
-                out=out,
-                write=not no_write,
-                progress=progress,
-                force=force,
-                companion=companion,
-                area_draws=area_draws.strip().lower(),
-            )
+            # the scenario and its companion read and validate their parameter library once
+            with shared_parameters():
+                res = api.run_scenario(
+                    path,
+                    variant=variant,
+                    draws=draws,
+                    seed=seed,
+                    out=out,
+                    write=not no_write,
+                    progress=progress,
+                    force=force,
+                    companion=companion,
+                    area_draws=area_draws.strip().lower(),
+                )
         if as_json:
             typer.echo(to_json(res.summary), nl=False)
         else:

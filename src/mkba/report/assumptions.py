@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mkba.report.labels import Labels
-from mkba.report.rundir import RunData, scenario_title
 from mkba.texts import text as tr
 from mkba.texts import text_or
+
+if TYPE_CHECKING:  # pandas and the run directory only for the report's data frames:
+    import pandas as pd  # `mkba run` stamps the rows into inputs.json without them
+
+    from mkba.report.rundir import RunData
 
 _DIST_FIELDS = ("min", "mode", "max", "mean", "sd", "median", "high", "alpha", "beta")
 """Fields of a distribution in the order written; their words are ``dist.field.*`` in the
@@ -145,6 +147,8 @@ other library text in a Dutch table is English and shown marked as such."""
 def assumptions(run: RunData, labels: Labels) -> pd.DataFrame:
     """The assumptions table of a run (:func:`assumptions_from_spec`), as stamped into its
     ``inputs.json`` at run time; empty when a run has neither stored inputs nor a scenario."""
+    import pandas as pd
+
     if run.inputs is None:
         return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
     return run.inputs.assumptions(labels.lang, ASSUMPTION_COLUMNS)
@@ -158,11 +162,30 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
     see :data:`ASSUMPTION_COLUMNS`; ``sources`` holds a list of dicts (title, publisher,
     year, url, table). Empty when the run's scenario cannot be loaded.
     """
+    import pandas as pd
+
+    from mkba.report.rundir import scenario_title
+
+    if run.spec is None:
+        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    rows = assumption_rows(
+        run.spec,
+        labels,
+        title=scenario_title(run, labels.lang),
+        calibration_file=run.manifest.get("calibration_file"),
+    )
+    return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))
+
+
+def assumption_rows(
+    spec: Any, labels: Labels, *, title: str, calibration_file: str | None
+) -> list[dict[str, Any]]:
+    """The rows of :func:`assumptions_from_spec` (dicts of :data:`ASSUMPTION_COLUMNS`) of a
+    loaded :class:`mkba.load.Spec`: ``title`` is the scenario's title in the labels' language
+    and ``calibration_file`` the run's calibration record (manifest), if any. Needs no pandas:
+    ``mkba run`` stamps them into ``inputs.json`` (:mod:`mkba.report.inputs`)."""
     from mkba.report.format import format_pct, format_plain
 
-    spec = run.spec
-    if spec is None:
-        return pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
     lang = labels.lang
     sc = spec.scenario
     rows: list[dict[str, Any]] = []
@@ -193,7 +216,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
         "scenario",
         "title",
         "Scenario",
-        scenario_title(run, lang),
+        title,
         "text",
         note=desc,
         translated=["note"] if desc_done and lang != "en" and desc is not None else [],
@@ -251,7 +274,7 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             per="once",
             sources=_sources(b.source),
             **_library_texts(b, lang),
-            calibrated=_calibrated_budget(run.manifest.get("calibration_file")),
+            calibrated=_calibrated_budget(calibration_file),
         )
         if b.domains:
             total = sum(b.domains.values()) or 1.0
@@ -326,4 +349,4 @@ def assumptions_from_spec(run: RunData, labels: Labels) -> pd.DataFrame:
             origin=origin[0],
             origin_file=origin[1],
         )
-    return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))
+    return rows

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mkba.report.inputs import component_weights as component_weights
 from mkba.report.labels import Labels, check_lang
 from mkba.report.pm import pm_items
 from mkba.report.rundir import (
@@ -117,18 +118,6 @@ def waterfall(run: RunData, labels: Labels) -> ChartData:
         }
     )
     return ChartData(pd.DataFrame(rows), {"gap": level - _stat(s["npv"])})
-
-
-def component_weights(params: Any) -> dict[str, dict[str, float]]:
-    """component ``stream.comp`` -> {stakeholder: +1 gainer / -1 loser of a transfer}."""
-    out: dict[str, dict[str, float]] = {}
-    for sid, st in params.streams.items():
-        for cid, comp in st.components.items():
-            w = {comp.gainer: 1.0}
-            if comp.loser is not None:
-                w[comp.loser] = w.get(comp.loser, 0.0) - 1.0
-            out[f"{sid}.{cid}"] = w
-    return out
 
 
 def stakeholders(run: RunData, labels: Labels) -> ChartData:

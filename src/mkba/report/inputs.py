@@ -10,6 +10,10 @@ price year, sources or stated assumption, and origin) in both languages.
 A run directory of an older version has no ``inputs.json``: the report then loads the scenario
 (:func:`mkba.report.data.load_spec`) and builds the same document from it
 (:meth:`RunInputs.from_spec`).
+
+Building the document needs no pandas (issue 17: ``mkba run`` does not import it); the
+assumptions rows are the records of the data frame the report builds of them (see
+:func:`frame_records`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 FILE = "inputs.json"
 FORMAT = 1
@@ -33,6 +38,46 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def frame_records(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``pandas.DataFrame(rows, columns=columns).to_dict("records")`` with every non-finite
+    float as ``None``, without pandas: a column that pandas makes float64 (numbers with a
+    missing cell, or integers among floats; :func:`mkba.rowtable.column_kind`) holds floats
+    (``2021`` becomes ``2021.0``) and ``None`` for a missing cell; every other value is kept
+    as it is (pandas' missing text, NaN, becomes ``None`` too). tests/test_rowtable.py compares
+    it with pandas."""
+    from mkba.rowtable import column_kind
+
+    floats = {c for c in columns if column_kind([r.get(c, math.nan) for r in rows]) == "float64"}
+
+    def cell(row: dict[str, Any], c: str) -> Any:
+        v = row.get(c, math.nan)
+        if c in floats:
+            return None if v is None else _json_value(float(v))
+        return _json_value(v)
+
+    return [{c: cell(r, c) for c in columns} for r in rows]
+
+
+def title_in(summary: dict[str, Any], title_nl: str | None, lang: str) -> str:
+    """A scenario's title in ``lang`` from its run summary: ``title_nl`` for Dutch when the
+    scenario gives one."""
+    if lang == "nl" and title_nl:
+        return str(title_nl)
+    return str(summary.get("title") or summary["scenario"])
+
+
+def component_weights(params: Any) -> dict[str, dict[str, float]]:
+    """component ``stream.comp`` -> {stakeholder: +1 gainer / -1 loser of a transfer}."""
+    out: dict[str, dict[str, float]] = {}
+    for sid, st in params.streams.items():
+        for cid, comp in st.components.items():
+            w = {comp.gainer: 1.0}
+            if comp.loser is not None:
+                w[comp.loser] = w.get(comp.loser, 0.0) - 1.0
+            out[f"{sid}.{cid}"] = w
+    return out
+
+
 @dataclass(frozen=True)
 class RunInputs:
     """The stored inputs of one run (the parsed ``inputs.json`` document)."""
@@ -42,7 +87,7 @@ class RunInputs:
     @classmethod
     def from_spec(cls, spec: Any, manifest: dict[str, Any], summary: dict[str, Any]) -> RunInputs:
         """The document of a loaded :class:`mkba.load.Spec` (as ``mkba run`` stamps it)."""
-        from mkba.report import data as rd
+        from mkba.report.assumptions import ASSUMPTION_COLUMNS, assumption_rows
         from mkba.report.labels import Labels
 
         params = spec.params
@@ -50,15 +95,6 @@ class RunInputs:
         components = [f"{s}.{c}" for s in streams for c in params.streams[s].components]
         names: dict[str, Any] = {}
         assumptions: dict[str, Any] = {}
-        probe = rd.RunData(
-            path=Path("."),
-            manifest=manifest,
-            summary=summary,
-            breakdown=pd.DataFrame(),
-            yearly=pd.DataFrame(),
-            draws=pd.DataFrame(),
-            spec=spec,
-        )
         for lang in LANGS:
             lab = Labels(lang, params)
             names[lang] = {
@@ -69,10 +105,13 @@ class RunInputs:
                 "area": {a: lab.area(a) for a in params.areas.ids},
                 "intervention": {i: lab.intervention(i) for i in params.interventions},
             }
-            table = rd.assumptions_from_spec(probe, lab)
-            assumptions[lang] = [
-                {k: _json_value(v) for k, v in r.items()} for r in table.to_dict("records")
-            ]
+            rows = assumption_rows(
+                spec,
+                lab,
+                title=title_in(summary, spec.scenario.title_nl, lang),
+                calibration_file=manifest.get("calibration_file"),
+            )
+            assumptions[lang] = frame_records(rows, ASSUMPTION_COLUMNS)
         doc = {
             "format": FORMAT,
             "scenario_hash": spec.digest,
@@ -81,7 +120,7 @@ class RunInputs:
             "pm": {k: v.model_dump(mode="json") for k, v in spec.scenario.pm.items()},
             "stream_order": streams,
             "public": {k: bool(v.public) for k, v in params.model.stakeholders.items()},
-            "component_weights": rd.component_weights(params),
+            "component_weights": component_weights(params),
             "names": names,
             "assumptions": assumptions,
         }
@@ -119,6 +158,8 @@ class RunInputs:
         return {k: dict(v) for k, v in self.doc.get("component_weights", {}).items()}
 
     def assumptions(self, lang: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        import pandas as pd
+
         rows = self.doc.get("assumptions", {}).get(lang, [])
         return pd.DataFrame(rows, columns=list(columns))
 

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from mkba.errors import InputError, MkbaError, Problem, RunError
-from mkba.report.inputs import RunInputs
+from mkba.report.inputs import RunInputs, title_in
 from mkba.report.labels import Labels, check_lang
 
 REQUIRED_FILES = ("manifest.json", "summary.json")
@@ -366,11 +366,8 @@ def load_run(
 
 def scenario_title(run: RunData, lang: str) -> str:
     """The scenario's title in ``lang``: ``title_nl`` for Dutch when the scenario gives one."""
-    s = run.summary
     if run.inputs is not None:
         title_nl = run.inputs.title_nl
     else:
         title_nl = run.spec.scenario.title_nl if run.spec is not None else None
-    if lang == "nl" and title_nl:
-        return str(title_nl)
-    return str(s.get("title") or s["scenario"])
+    return title_in(run.summary, title_nl, lang)
