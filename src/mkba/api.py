@@ -110,13 +110,16 @@ def finish_run(
     force: bool = False,
     side_by_side: list[dict[str, Any]] | None = None,
     area_draws: str = "all",
+    companion_side: dict[str, Any] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
     ``rid`` replaces the run id derived from the inputs (e.g. for a posterior run), and
     ``write_extra(folder)`` writes further files into the directory before its manifest and
     returns their names. ``area_draws`` (:data:`AREA_DRAWS`): ``none`` leaves the per-area
-    columns out of ``draws.parquet``.
+    columns out of ``draws.parquet``. ``companion_side`` (the companion's
+    :func:`mkba.implied.side_summary`): ``side_by_side`` becomes it and this run's side summary,
+    in reading order (the run's side summary shares the statistics of its summary).
     """
     with results.shared_statistics():  # each column's statistics computed once
         return _finish_run(
@@ -132,6 +135,7 @@ def finish_run(
             force=force,
             side_by_side=side_by_side,
             area_draws=area_draws,
+            companion_side=companion_side,
         )
 
 
@@ -149,6 +153,7 @@ def _finish_run(
     force: bool,
     side_by_side: list[dict[str, Any]] | None,
     area_draws: str,
+    companion_side: dict[str, Any] | None,
 ) -> RunResult:
     sc = spec.scenario
     check_area_draws(area_draws)
@@ -156,6 +161,8 @@ def _finish_run(
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
     t_stats = time.perf_counter()
     results.precompute_statistics(run)  # every column's statistics, on threads
+    if companion_side is not None:
+        side_by_side = implied.ordered(implied.side_summary(run), companion_side)
     summ = results.summary(run)
     results.check_finite(summ, spec.label)
     conv = results.convergence(run)
@@ -301,7 +308,8 @@ def run_scenario(
             area_dtype=area_dtype,
             spill_samples=write and o_draws * len(omodel.uncertain) * 8 > SPILL_BYTES,
         )
-        other_side = implied.side_summary(orun)
+        with results.shared_statistics():  # its statistics on threads
+            other_side = implied.side_summary(orun)
         del orun
         t1 = time.perf_counter()
         timings["companion_s"] = t1 - t0 - timings["load_s"]
@@ -314,9 +322,6 @@ def run_scenario(
         spill_samples=spill,
     )
     t2 = time.perf_counter()
-    extra = None
-    if other_side is not None:
-        extra = implied.ordered(implied.side_summary(run), other_side)
     return finish_run(
         run,
         spec,
@@ -325,6 +330,6 @@ def run_scenario(
         timings={**timings, "simulate_s": t2 - t1},
         t0=t0,
         force=force,
-        side_by_side=extra,
         area_draws=area_draws,
+        companion_side=other_side,
     )

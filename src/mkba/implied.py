@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from mkba import reference, results
 from mkba.engine import Run
@@ -109,13 +110,98 @@ def _q(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(x)), "p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
 
 
-def physical_effects(run: Run, chunk: int = 2048, *, mean_per_year: bool = True) -> dict[str, Any]:
+@njit(cache=True, nogil=True)
+def _sum_over_areas(v0, x, r, row, g, prof, grp, trend, out):  # type: ignore[no-untyped-def]  # numba function: arrays only
+    """``out[n, s] = sum over a of V0[a, s] * X[n, s] * R[n, row[a], s] * G[n, a] *
+    prof[n, grp[a], s] * trend[n, s]``, multiplied left to right and added in area order from
+    zero: the operations, in their order, of :func:`volume_changes` (its product ``amp`` and the
+    ``einsum`` over the areas) for one year."""
+    n, S = x.shape
+    A = v0.shape[0]
+    for i in range(n):
+        for s in range(S):
+            acc = 0.0
+            for a in range(A):
+                amp = v0[a, s] * x[i, s] * r[i, row[a], s] * g[i, a]
+                acc += amp * prof[i, grp[a], s] * trend[i, s]
+            out[i, s] = acc
+
+
+class FullStrength:
+    """The volume change in one year (index ``t`` into the model's years) and the baseline
+    volume of every stream, per draw: :func:`volume_changes` ``(m, theta, [t])[:, :, 0]`` and
+    :func:`baseline_volumes`, the same numbers (tests/test_run_path.py), without the (draws x
+    areas x streams) temporaries. The per-draw factors are the same NumPy expressions; the
+    product over areas and streams and the sum over areas are one compiled loop. What depends
+    on the model only (periods, rows of budget ratios) is found once."""
+
+    def __init__(self, m: Model, t: int) -> None:
+        self.m = m
+        self.year = m.years[[t]]
+        self.start, self.end, self.group = reference.area_timing_groups(m)
+        self.rows, row = np.unique(m.budget_ratio, axis=0, return_inverse=True)
+        self.row = np.ascontiguousarray(row.reshape(-1), dtype=np.int64)
+        self.group = np.ascontiguousarray(self.group, dtype=np.int64)
+        self.v0 = np.ascontiguousarray(m.volume0)
+        self.v0_total = m.volume0.sum(axis=0)
+
+    def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(volume change (n, S), baseline volume (n, S)) of the parameter rows ``theta``."""
+        m = self.m
+        sl = m.slots
+        S = sl.S
+        st = {name: theta[:, sl.stream(name) : sl.stream(name) + S] for name in STREAM_SLOTS}
+        gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}
+        years = self.year.astype(float)
+        prof = reference.effect_profile_groups(m, st, self.start, self.end, self.year)
+        trend = (1.0 + st["trend"])[:, :, None] ** (
+            years[None, None, :] - m.data_year[None, :, None]
+        )
+        ratio = self.rows[None, :, None, :]
+        beta = gl["elasticity"][:, None, None, None]
+        with np.errstate(divide="ignore"):
+            powered = np.where(ratio > 0, ratio**beta, 0.0)
+        R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, rows, S)
+        G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
+        x = (
+            st["rate"]
+            * st["factor"]
+            * st["effect"]
+            * (1.0 - st["deadweight"])
+            * (1.0 - st["displacement"])
+        )
+        full = np.empty((theta.shape[0], S))
+        _sum_over_areas(
+            self.v0,
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(R),
+            self.row,
+            np.ascontiguousarray(G),
+            np.ascontiguousarray(prof[:, :, :, 0]),
+            self.group,
+            np.ascontiguousarray(trend[:, :, 0]),
+            full,
+        )
+        base = self.v0_total[None, :] * st["rate"] * st["factor"]
+        return full, base
+
+
+FULL_STRENGTH_ROWS = 4096
+"""Parameter rows per block of :func:`physical_effects` when only the full-strength year is
+asked: a block's parameters (4 MB for the reference) stay in the processor's cache."""
+
+
+def physical_effects(
+    run: Run, chunk: int | None = None, *, mean_per_year: bool = True, share: bool = True
+) -> dict[str, Any]:
     """Per stream: the volume change at full strength (the last programme year), its mean over
     the years to the horizon (unless ``mean_per_year=False``: then only the full-strength year
-    is computed, much faster), the baseline volume and the share of it the effect takes away.
+    is computed, much faster), the baseline volume and the share of it the effect takes away
+    (unless ``share=False``).
 
-    Computed ``chunk`` draws at a time (parameter rows rebuilt per chunk), so its memory does
-    not grow with the draws beyond the (draws x streams) results."""
+    Computed ``chunk`` draws at a time (parameter rows rebuilt per chunk; default 2,048, or
+    :data:`FULL_STRENGTH_ROWS` for the full-strength year alone), so its memory does not grow
+    with the draws beyond the (draws x streams) results."""
     m = run.model
     S = len(m.streams)
     last = int(m.prog_end.max() - m.years[0])
@@ -123,33 +209,53 @@ def physical_effects(run: Run, chunk: int = 2048, *, mean_per_year: bool = True)
     full = np.empty((run.draws, S))
     mean = np.empty((run.draws, S)) if mean_per_year else None
     base = np.empty((run.draws, S))
+    at_full = None if mean_per_year else FullStrength(m, last)
+    if chunk is None:
+        chunk = 2048 if at_full is None else FULL_STRENGTH_ROWS
     for lo in range(0, run.draws, chunk):
         hi = min(run.draws, lo + chunk)
         theta = theta_rows(run, lo, hi)
-        base[lo:hi] = baseline_volumes(m, theta)
-        if mean is not None:
-            dv = volume_changes(m, theta)
-            full[lo:hi] = dv[:, :, last]
-            mean[lo:hi] = dv[:, :, first:].mean(axis=2)
-        else:
-            full[lo:hi] = volume_changes(m, theta, np.array([last]))[:, :, 0]
-    out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
-    for s, (en, nl) in PHYSICAL.items():
-        if s not in m.streams:
+        if at_full is not None:
+            full[lo:hi], base[lo:hi] = at_full(theta)
             continue
-        i = m.streams.index(s)
-        doc = {
-            "what": en,
-            "what_nl": nl,
-            "unit": m.spec.params.streams[s].volume.unit,
-            "at_full_strength": _q(full[:, i]),
-        }
+        base[lo:hi] = baseline_volumes(m, theta)
+        assert mean is not None
+        dv = volume_changes(m, theta)
+        full[lo:hi] = dv[:, :, last]
+        mean[lo:hi] = dv[:, :, first:].mean(axis=2)
+    # the quantiles of every column, on threads (each computed as alone: the same numbers)
+    todo: dict[tuple[str, int], np.ndarray] = {}
+    streams = [(s, m.streams.index(s)) for s in PHYSICAL if s in m.streams]
+    for _s, i in streams:
+        todo[("at_full_strength", i)] = full[:, i]
         if mean is not None:
-            doc["mean_per_year"] = _q(mean[:, i])
-        doc["baseline"] = _q(base[:, i])
-        doc["share_of_baseline"] = _q(full[:, i] / base[:, i])
+            todo[("mean_per_year", i)] = mean[:, i]
+        todo[("baseline", i)] = base[:, i]
+        if share:
+            todo[("share_of_baseline", i)] = full[:, i] / base[:, i]
+    q = _quantiles_on_threads(todo)
+    out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
+    for s, i in streams:
+        en, nl = PHYSICAL[s]
+        doc = {"what": en, "what_nl": nl, "unit": m.spec.params.streams[s].volume.unit}
+        for k in ("at_full_strength", "mean_per_year", "baseline", "share_of_baseline"):
+            if (k, i) in q:
+                doc[k] = q[(k, i)]
         out["streams"][s] = doc
     return out
+
+
+def _quantiles_on_threads(columns: dict[Any, np.ndarray]) -> dict[Any, dict[str, float]]:
+    """:func:`_q` of every column, a column per task on :func:`mkba.results.statistics_threads`
+    threads (NumPy's partition releases the GIL; each column computed as alone)."""
+    workers = min(len(columns), results.statistics_threads())
+    if workers <= 1:
+        return {k: _q(v) for k, v in columns.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = dict(zip(columns, pool.map(_q, columns.values()), strict=True))
+    return done
 
 
 def headline_probability(
@@ -223,12 +329,22 @@ def side_summary(run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "perspectives": {},
     }
-    for p in PERSPECTIVES:
-        arr = results.perspective_arrays(run, p)
-        out["perspectives"][p] = {k: results.stats(v) for k, v in arr.items()} | {
-            "prob_npv_positive": float(np.mean(arr["npv"] > 0))
+    # statistics of the run's columns (results.column_stats): computed on threads, and shared
+    # with the run's summary when called inside its results.shared_statistics() block
+    keys = [
+        ("perspective", pi, k)
+        for pi in range(len(PERSPECTIVES))
+        for k in results.PERSPECTIVE_METRICS
+    ]
+    results.precompute_statistics(run, keys)
+    o = run.outcomes
+    for pi, p in enumerate(PERSPECTIVES):
+        doc = {
+            k: results.column_stats(run, "perspective", pi, k) for k in results.PERSPECTIVE_METRICS
         }
-    phys = physical_effects(run, mean_per_year=False)
+        npv = o.benefits[:, pi] - o.costs[:, pi]  # o.npv[:, pi], without the other perspectives
+        out["perspectives"][p] = doc | {"prob_npv_positive": float(np.mean(npv > 0))}
+    phys = physical_effects(run, mean_per_year=False, share=False)
     out["implied_physical"] = {
         "year_full_strength": phys["year_full_strength"],
         "streams": {
