@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +98,56 @@ def draws_group_rows(run: Run) -> int:
     return run.chunk_size * max(1, PARQUET_GROUP_ROWS // run.chunk_size)
 
 
+class _DrawsWriter:
+    """``draws.parquet`` of a run written into ``folder`` on a thread of its own
+    (:func:`mkba.output.write_columns`, the same file), started on entering the block;
+    :meth:`wait` waits for it and raises its error. Leaving the block on an error stops the
+    writer (at its next row group) and waits for it, so that the folder can be removed."""
+
+    def __init__(self, folder: Path, run: Run, *, areas: bool) -> None:
+        import threading
+
+        # the columns, with the IRR of every draw, made here (the IRR is computed once per
+        # run, on threads, and then shared with the summary)
+        self._columns = results.draws_columns(run, areas=areas)
+        self._folder = folder
+        self._group_rows = draws_group_rows(run)
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
+        self._error: BaseException | None = None
+        self.seconds = math.nan
+
+    def _write(self) -> None:
+        t = time.perf_counter()
+        try:
+            write_columns(
+                self._folder,
+                "draws",
+                self._columns,
+                group_rows=self._group_rows,
+                cancel=self._cancel,
+            )
+        except BaseException as e:  # handed to the main thread by wait()
+            self._error = e
+        finally:
+            self._columns = {}
+            self.seconds = time.perf_counter() - t
+
+    def __enter__(self) -> _DrawsWriter:
+        self._thread.start()
+        return self
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is not None:
+            self._cancel.set()
+        self._thread.join()
+
+
 def finish_run(
     run: Run,
     spec: Spec,
@@ -159,54 +211,59 @@ def _finish_run(
     check_area_draws(area_draws)
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
-    t_stats = time.perf_counter()
-    results.precompute_statistics(run)  # every column's statistics, on threads
-    if companion_side is not None:
-        side_by_side = implied.ordered(implied.side_summary(run), companion_side)
-    summ = results.summary(run)
-    results.check_finite(summ, spec.label)
-    conv = results.convergence(run)
-    yearly = results.yearly_quantiles(run) if write else None
-    stats_s = time.perf_counter() - t_stats
-    summ["run_id"] = rid
-    summ["scenario_hash"] = spec.digest
-    summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
-    if side_by_side is not None:
-        summ["side_by_side"] = side_by_side
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
-        summ["output_dir"] = portable_path(out_dir)
-    manifest = {
-        **manifest_head(spec, rid),
-        "draws": run.draws,
-        "seed": run.seed,
-        "sampler": run.sampler,
-        "chunk_size": run.chunk_size,
-        **({"area_draws": area_draws} if area_draws != "all" else {}),
-        "base_year": sc.base_year,
-        "price_year": sc.price_year,
-        "uncertain_parameters": list(run.model.uncertain),
-        "versions": versions(),
-        "timings": {**timings, **run.timings, "statistics_s": stats_s},
-        "convergence": conv,
-        **(extra or {}),
-        "files": [],
-    }
-    if write and out_dir is not None:
-        t_write = time.perf_counter()  # the tables' statistics are shared, computed above
-        with run_directory(out_dir, rid, force=force) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = None
+        draws_file = None
+        if out_dir is not None:
+            # the run directory is assembled under a temporary name from the start, so that
+            # draws.parquet (the largest file, mostly waiting for the disk) is written on
+            # another thread while the statistics are computed; on any error the writer is
+            # stopped and nothing is left behind
+            tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
+            draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
+        t_stats = time.perf_counter()
+        results.precompute_statistics(run)  # every column's statistics, on threads
+        if companion_side is not None:
+            side_by_side = implied.ordered(implied.side_summary(run), companion_side)
+        summ = results.summary(run)
+        results.check_finite(summ, spec.label)
+        conv = results.convergence(run)
+        yearly = results.yearly_quantiles(run) if write else None
+        stats_s = time.perf_counter() - t_stats
+        summ["run_id"] = rid
+        summ["scenario_hash"] = spec.digest
+        summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
+        if side_by_side is not None:
+            summ["side_by_side"] = side_by_side
+        if out_dir is not None:
+            summ["output_dir"] = portable_path(out_dir)
+        manifest = {
+            **manifest_head(spec, rid),
+            "draws": run.draws,
+            "seed": run.seed,
+            "sampler": run.sampler,
+            "chunk_size": run.chunk_size,
+            **({"area_draws": area_draws} if area_draws != "all" else {}),
+            "base_year": sc.base_year,
+            "price_year": sc.price_year,
+            "uncertain_parameters": list(run.model.uncertain),
+            "versions": versions(),
+            "timings": {**timings, **run.timings, "statistics_s": stats_s},
+            "convergence": conv,
+            **(extra or {}),
+            "files": [],
+        }
+        if tmp is not None and draws_file is not None:
+            t_write = time.perf_counter()  # the tables' statistics are shared, computed above
             files = []
             write_json(tmp / "summary.json", summ)
             files.append("summary.json")
             files += write_table(tmp, "summary", results.summary_table(run))
             files += write_table(tmp, "breakdown", results.breakdown_table(run))
-            files += write_columns(
-                tmp,
-                "draws",
-                results.draws_columns(run, areas=area_draws != "none"),
-                group_rows=draws_group_rows(run),
-            )
+            files.append("draws.parquet")  # on its thread; waited for below
             assert yearly is not None  # computed above when writing
             files += write_table(tmp, "yearly_quantiles", yearly)
             files += write_inputs(tmp, spec, manifest, summ)
@@ -219,8 +276,10 @@ def _finish_run(
                 files += write_table(tmp, "physical", programme_results.physical_table(run))
             if write_extra is not None:
                 files += write_extra(tmp)
+            draws_file.wait()
             manifest["files"] = files
             manifest["timings"]["write_s"] = time.perf_counter() - t_write
+            manifest["timings"]["draws_parquet_s"] = draws_file.seconds
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)

@@ -141,11 +141,23 @@ def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) 
 
 
 def write_columns(
-    folder: Path, name: str, columns: dict[str, Any], *, group_rows: int = PARQUET_GROUP_ROWS
+    folder: Path,
+    name: str,
+    columns: dict[str, Any],
+    *,
+    group_rows: int = PARQUET_GROUP_ROWS,
+    cancel: Any = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
     ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
-    row group is ever copied, never the whole table."""
+    row group is ever copied, never the whole table.
+
+    The columns of a row group are made contiguous with as few copies as possible (see
+    :class:`RowGroups`): a contiguous column is handed to Arrow as it is, the columns of one
+    2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
+    kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
+    another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
+    left behind."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,6 +170,7 @@ def write_columns(
             for k, v in columns.items()
         ]
     )
+    groups = RowGroups(list(columns.values()), max(group_rows, 1))
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
         pq.ParquetWriter(
@@ -165,10 +178,116 @@ def write_columns(
         ) as writer,
     ):
         for lo in range(0, max(n, 1), max(group_rows, 1)):
+            if cancel is not None and cancel.is_set():
+                raise WriteCancelledError(f"{name}.parquet")
             hi = min(n, lo + group_rows)
-            arrays = [pa.array(np.ascontiguousarray(v[lo:hi])) for v in columns.values()]
+            arrays = [pa.array(a) for a in groups.rows(lo, hi)]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            del arrays  # the buffers are refilled for the next row group
     return [f"{name}.parquet"]
+
+
+class WriteCancelledError(Exception):
+    """A writer on another thread was told to stop (:func:`write_columns`'s ``cancel``)."""
+
+
+TRANSPOSE_ROWS = 1024
+"""Rows per step of a block transposition in :class:`RowGroups` (a step's rows stay in the
+processor's cache while each of its columns is copied out)."""
+
+
+class RowGroups:
+    """Rows ``lo:hi`` of equally long 1-D columns, each as a contiguous array (the values of
+    ``column[lo:hi]``, bit for bit), for :func:`write_columns`.
+
+    - a column whose rows are contiguous (a 1-D array, a column of a column-major array): a
+      view, no copy;
+    - a strided column of a C-ordered array of the draws (``costs[:, p]``,
+      ``stream[:, p, i]``): every column of that array is transposed at once, a few rows at a
+      time, into a buffer, instead of one strided gather per column;
+    - a lazy column with ``rows_source()`` (``(source, j)``, a source with
+      ``read_rows(lo, hi, out)``, e.g. :class:`mkba.spill.SpilledColumn`): the source's rows
+      are read into a buffer once per row group and transposed likewise;
+    - anything else: ``np.ascontiguousarray(column[lo:hi])``.
+
+    The arrays returned are valid until the next call (the buffers are reused)."""
+
+    def __init__(self, columns: list[Any], group_rows: int) -> None:
+        import numpy as np
+
+        self.group_rows = group_rows
+        self.plan: list[tuple[str, Any, int]] = []
+        self.parents: dict[int, list[Any]] = {}  # id -> [2-D source, kind, buffers...]
+        for v in columns:
+            parent = _parent_of(v)
+            if parent is not None:
+                owner, j = parent
+                flat = owner.reshape(owner.shape[0], -1)  # a view: the owner is C-ordered
+                self.parents.setdefault(id(owner), [flat, "array", None, None])
+                self.plan.append(("parent", id(owner), j))
+                continue
+            src = v.rows_source() if hasattr(v, "rows_source") else None
+            if src is not None:
+                source, j = src
+                self.parents.setdefault(id(source), [source, "lazy", None, None])
+                self.plan.append(("parent", id(source), j))
+                continue
+            self.plan.append(("plain", v, 0))
+        self._np = np
+
+    def rows(self, lo: int, hi: int) -> list[Any]:
+        np = self._np
+        m = max(0, hi - lo)
+        blocks = {}
+        for key, entry in self.parents.items():
+            source, kind = entry[0], entry[1]
+            width = source.shape[1]
+            if entry[2] is None:  # made once, for the first (largest) row group
+                entry[2] = np.empty((width, max(m, 1)), dtype=source.dtype)
+                if kind == "lazy":
+                    entry[3] = np.empty((max(m, 1), width), dtype=source.dtype)
+            if kind == "lazy":
+                rows = entry[3][:m]
+                source.read_rows(lo, hi, rows)
+            else:
+                rows = source[lo:hi]
+            out = entry[2][:, :m]
+            for a in range(0, m, TRANSPOSE_ROWS):
+                b = min(m, a + TRANSPOSE_ROWS)
+                out[:, a:b] = rows[a:b].T
+            blocks[key] = out
+        got = []
+        for kind, v, j in self.plan:
+            if kind == "parent":
+                got.append(blocks[v][j])
+            else:
+                got.append(np.ascontiguousarray(v[lo:hi]))
+        return got
+
+
+def _parent_of(v: Any) -> tuple[Any, int] | None:
+    """``(a, j)`` when ``v`` is a strided column of the C-ordered array ``a`` that owns its
+    memory, ``v == a.reshape(len(a), -1)[:, j]`` (e.g. ``stream[:, p, i]`` of ``stream``
+    (n, P, S)); else None."""
+    import numpy as np
+
+    if not isinstance(v, np.ndarray) or v.ndim != 1 or v.flags.c_contiguous:
+        return None
+    base = v.base
+    if (
+        not isinstance(base, np.ndarray)
+        or base.ndim < 2
+        or not base.flags.c_contiguous
+        or base.dtype != v.dtype
+        or base.shape[0] != v.shape[0]
+        or base.strides[0] != v.strides[0]
+    ):
+        return None
+    width = base.size // base.shape[0]
+    offset = v.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if offset % v.itemsize or not 0 <= offset // v.itemsize < width:
+        return None
+    return base, offset // v.itemsize
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
