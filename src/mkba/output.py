@@ -216,6 +216,7 @@ class RowGroups:
         import numpy as np
 
         self.group_rows = group_rows
+        self.n = len(columns[0]) if columns else 0
         self.plan: list[tuple[str, Any, int]] = []
         self.parents: dict[int, list[Any]] = {}  # id -> [2-D source, kind, buffers...]
         for v in columns:
@@ -236,7 +237,9 @@ class RowGroups:
         self._np = np
 
     def rows(self, lo: int, hi: int) -> list[Any]:
+        """Rows ``lo:hi`` (clipped to the columns' length) of every column."""
         np = self._np
+        hi = min(hi, self.n)
         m = max(0, hi - lo)
         blocks = {}
         for key, entry in self.parents.items():
