@@ -261,3 +261,38 @@ def test_run_directory_files_in_their_order(tmp_path: Path) -> None:
     ]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted([*files, "manifest.json"])
     assert res.manifest["timings"]["draws_parquet_s"] >= 0.0
+
+
+# --- implied effects computed while simulating ---------------------------------------------------
+
+
+def test_full_strength_sink_equals_physical_effects_afterwards(evidence) -> None:  # type: ignore[no-untyped-def]
+    plain = engine.simulate(evidence, draws=1300, chunk_size=512)
+    want = implied.physical_effects(plain, mean_per_year=False)
+    sink = implied.FullStrengthSink(evidence, 1300)
+    run = engine.simulate(evidence, draws=1300, chunk_size=512, keep_samples=False, on_samples=sink)
+    assert run.samples is None and run.spilled is None  # nothing kept
+    for k, v in plain.outcomes.fields().items():  # the simulation itself is unchanged
+        assert np.array_equal(getattr(run.outcomes, k), v, equal_nan=True), k
+    with pytest.raises(ValueError, match="keep_samples"):
+        implied.physical_effects(run, mean_per_year=False)  # no samples to read back
+    assert implied.physical_effects(sink.attach(run), mean_per_year=False) == want
+    assert implied.side_summary(run) == implied.side_summary(plain)
+    # the every-year figures still need the samples
+    with pytest.raises(ValueError, match="keep_samples"):
+        implied.physical_effects(run)
+
+
+def test_full_strength_sink_checks_its_run(evidence) -> None:  # type: ignore[no-untyped-def]
+    sink = implied.FullStrengthSink(evidence, 700)
+    spilled = engine.simulate(evidence, draws=600, spill_samples=True, on_samples=sink)
+    assert spilled.spilled is not None  # spilled samples pass by the sink too
+    with pytest.raises(ValueError, match="other draws"):
+        sink.attach(spilled)
+    big = implied.FullStrengthSink(evidence, 5000)
+    run = engine.simulate(evidence, draws=5000, chunk_size=4096, spill_samples=True, on_samples=big)
+    assert implied.physical_effects(big.attach(run), mean_per_year=False) == (
+        implied.physical_effects(
+            engine.simulate(evidence, draws=5000, chunk_size=4096), mean_per_year=False
+        )
+    )

@@ -355,23 +355,27 @@ def run_scenario(
     t1 = time.perf_counter()
     timings = {"load_s": t1 - t0}
     other_side = None
-    if companion and spec.scenario.companion:
+    side = companion and bool(spec.scenario.companion)
+    if side:
         # the companion first, summarised and let go before the run itself: only one run's
-        # per-draw arrays are ever held (half the peak memory of a large run)
+        # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
+        # values are used only for its implied physical effects, computed chunk by chunk as
+        # it is simulated (implied.FullStrengthSink), so they are not kept.
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
         omodel = runnable(other)
         o_draws = omodel.spec.scenario.draws if draws is None else draws
+        sink = implied.FullStrengthSink(omodel, o_draws)
         orun = engine.simulate(
-            omodel,
-            draws=draws,
-            area_dtype=area_dtype,
-            spill_samples=write and o_draws * len(omodel.uncertain) * 8 > SPILL_BYTES,
+            omodel, draws=draws, area_dtype=area_dtype, keep_samples=False, on_samples=sink
         )
         with results.shared_statistics():  # its statistics on threads
-            other_side = implied.side_summary(orun)
-        del orun
+            other_side = implied.side_summary(sink.attach(orun))
+        del orun, sink
         t1 = time.perf_counter()
         timings["companion_s"] = t1 - t0 - timings["load_s"]
+    # the run's own implied effects likewise, while it is simulated (its side summary is made
+    # in finish_run, beside its summary)
+    own = implied.FullStrengthSink(model, n_draws) if side else None
     run = engine.simulate(
         model,
         draws=draws,
@@ -379,7 +383,10 @@ def run_scenario(
         progress=progress,
         area_dtype=area_dtype,
         spill_samples=spill,
+        on_samples=own,
     )
+    if own is not None:
+        own.attach(run)
     t2 = time.perf_counter()
     return finish_run(
         run,

@@ -43,13 +43,17 @@ def theta_of_run(run: Run) -> np.ndarray:
 
 def theta_rows(run: Run, lo: int, hi: int) -> np.ndarray:
     """Rows ``lo:hi`` of :func:`theta_of_run` (the same numbers), without the whole matrix."""
-    m = run.model
     src = run.samples if run.samples is not None else run.spilled
     if src is None:
         raise ValueError("the run did not keep its samples (keep_samples=False)")
-    th = np.empty((hi - lo, m.theta_fixed.size))
+    return theta_of_samples(run.model, src[lo:hi])
+
+
+def theta_of_samples(m: Model, samples: np.ndarray) -> np.ndarray:
+    """The parameter rows (draws x slots) of sampled values (draws x uncertain parameters)."""
+    th = np.empty((samples.shape[0], m.theta_fixed.size))
     th[:] = m.theta_fixed[None, :]
-    th[:, m.uncertain_slot] = src[lo:hi] * m.uncertain_scale[None, :]
+    th[:, m.uncertain_slot] = samples * m.uncertain_scale[None, :]
     return th
 
 
@@ -186,6 +190,43 @@ class FullStrength:
         return full, base
 
 
+class FullStrengthSink:
+    """The full-strength volume changes and baseline volumes of a run's draws, computed while
+    it is simulated: ``engine.simulate(..., on_samples=sink)`` hands every chunk's sampled
+    values to the sink, then :meth:`attach` gives them to the run, where
+    :func:`physical_effects` (``mean_per_year=False``) finds them, so that the samples are not
+    read back (nor, for a companion, kept at all). The same numbers as computed afterwards:
+    every draw's row is computed alone."""
+
+    def __init__(self, m: Model, draws: int) -> None:
+        self.m = m
+        self.at_full = FullStrength(m, full_strength_index(m))
+        self.full = np.empty((draws, len(m.streams)))
+        self.base = np.empty((draws, len(m.streams)))
+        self.rows = 0
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        for a in range(0, samples.shape[0], FULL_STRENGTH_ROWS):
+            block = samples[a : a + FULL_STRENGTH_ROWS]
+            b = lo + a + block.shape[0]
+            self.full[lo + a : b], self.base[lo + a : b] = self.at_full(
+                theta_of_samples(self.m, block)
+            )
+        self.rows += samples.shape[0]
+
+    def attach(self, run: Run) -> Run:
+        """Give the computed figures to ``run`` (the run the samples were of) and return it."""
+        if run.model is not self.m or self.rows != run.draws or self.full.shape[0] != run.draws:
+            raise ValueError("the sink saw other draws than the run's")
+        object.__setattr__(run, "_full_strength", (self.full, self.base))
+        return run
+
+
+def full_strength_index(m: Model) -> int:
+    """Index into the model's years of the full-strength year (the last programme year)."""
+    return int(m.prog_end.max() - m.years[0])
+
+
 FULL_STRENGTH_ROWS = 4096
 """Parameter rows per block of :func:`physical_effects` when only the full-strength year is
 asked: a block's parameters (4 MB for the reference) stay in the processor's cache."""
@@ -204,25 +245,29 @@ def physical_effects(
     with the draws beyond the (draws x streams) results."""
     m = run.model
     S = len(m.streams)
-    last = int(m.prog_end.max() - m.years[0])
+    last = full_strength_index(m)
     first = int(m.prog_start.min() - m.years[0])
-    full = np.empty((run.draws, S))
     mean = np.empty((run.draws, S)) if mean_per_year else None
-    base = np.empty((run.draws, S))
-    at_full = None if mean_per_year else FullStrength(m, last)
-    if chunk is None:
-        chunk = 2048 if at_full is None else FULL_STRENGTH_ROWS
-    for lo in range(0, run.draws, chunk):
-        hi = min(run.draws, lo + chunk)
-        theta = theta_rows(run, lo, hi)
-        if at_full is not None:
-            full[lo:hi], base[lo:hi] = at_full(theta)
-            continue
-        base[lo:hi] = baseline_volumes(m, theta)
-        assert mean is not None
-        dv = volume_changes(m, theta)
-        full[lo:hi] = dv[:, :, last]
-        mean[lo:hi] = dv[:, :, first:].mean(axis=2)
+    # computed while simulating (FullStrengthSink), or now
+    known = None if mean_per_year else getattr(run, "_full_strength", None)
+    if known is not None:
+        full, base = known
+    else:
+        full, base = np.empty((run.draws, S)), np.empty((run.draws, S))
+        at_full = None if mean_per_year else FullStrength(m, last)
+        if chunk is None:
+            chunk = 2048 if at_full is None else FULL_STRENGTH_ROWS
+        for lo in range(0, run.draws, chunk):
+            hi = min(run.draws, lo + chunk)
+            theta = theta_rows(run, lo, hi)
+            if at_full is not None:
+                full[lo:hi], base[lo:hi] = at_full(theta)
+                continue
+            base[lo:hi] = baseline_volumes(m, theta)
+            assert mean is not None
+            dv = volume_changes(m, theta)
+            full[lo:hi] = dv[:, :, last]
+            mean[lo:hi] = dv[:, :, first:].mean(axis=2)
     # the quantiles of every column, on threads (each computed as alone: the same numbers)
     todo: dict[tuple[str, int], np.ndarray] = {}
     streams = [(s, m.streams.index(s)) for s in PHYSICAL if s in m.streams]
