@@ -314,3 +314,20 @@ def test_write_columns_small_steps_same_file(monkeypatch, tmp_path: Path) -> Non
     want = _plain_write(tmp_path, plain, 1024)
     write_columns(tmp_path, "draws", cols, group_rows=1024)
     assert (tmp_path / "draws.parquet").read_bytes() == want
+
+
+@pytest.mark.parametrize("periods", ["one", "several"])
+def test_full_strength_of_samples_equals_of_theta(evidence, periods) -> None:  # type: ignore[no-untyped-def]
+    m = evidence if periods == "one" else _with_periods(evidence)
+    ref = runnable(load_scenario(REFERENCE))
+    for model, run in (
+        (m, engine.simulate(evidence, draws=2100, chunk_size=512)),
+        (ref, engine.simulate(ref, draws=900)),
+    ):
+        assert run.samples is not None
+        fs = implied.FullStrength(model, implied.full_strength_index(model))
+        for rows in (slice(None), slice(0, 1), slice(5, 6), slice(300, 1111)):
+            block = run.samples[rows]
+            a = fs.of_samples(block)
+            b = fs(implied.theta_of_samples(model, block))
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
