@@ -331,3 +331,28 @@ def test_full_strength_of_samples_equals_of_theta(evidence, periods) -> None:  #
             a = fs.of_samples(block)
             b = fs(implied.theta_of_samples(model, block))
             assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_run_directory_entries_synced_once(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # every file's data is fsync'ed as it is written; the folder's entries once, before the
+    # folder is renamed into place, then its parent (not after every file)
+    synced: list[str] = []
+    files: list[int] = []
+    monkeypatch.setattr(output, "_fsync_dir", lambda p: synced.append(Path(p).name))
+    real = output.os.fsync
+    monkeypatch.setattr(output.os, "fsync", lambda fd: (files.append(fd), real(fd))[1])
+    final = tmp_path / "run"
+    with output.run_directory(final) as tmp:
+        for name in ("a.json", "b.json", "c.json"):
+            output.write_json(tmp / name, {"x": 1})
+        output.write_json(tmp / "sub" / "d.json", {"y": 2})  # a subfolder syncs its own
+        assert synced == ["sub"]
+        assert tmp in output._SYNCED_LATER
+    assert synced == ["sub", tmp.name, tmp_path.name]
+    assert len(files) == 4  # one per file
+    assert not output._SYNCED_LATER
+    assert sorted(p.name for p in final.iterdir()) == ["a.json", "b.json", "c.json", "sub"]
+    # outside a run directory a file's folder is synced after each rename, as before
+    synced.clear()
+    output.write_json(tmp_path / "alone.json", {})
+    assert synced == [tmp_path.name]

@@ -11,6 +11,7 @@ the lowered arrays with the equations of :mod:`mkba.reference` (held equal to it
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -260,13 +261,16 @@ class FullStrengthSink:
         self.full = np.empty((draws, len(m.streams)))
         self.base = np.empty((draws, len(m.streams)))
         self.rows = 0
+        self.seconds = 0.0  # spent in the sink (beside the simulation)
 
     def __call__(self, lo: int, samples: np.ndarray) -> None:
+        t0 = time.perf_counter()
         for a in range(0, samples.shape[0], FULL_STRENGTH_ROWS):
             block = samples[a : a + FULL_STRENGTH_ROWS]
             b = lo + a + block.shape[0]
             self.full[lo + a : b], self.base[lo + a : b] = self.at_full.of_samples(block)
         self.rows += samples.shape[0]
+        self.seconds += time.perf_counter() - t0
 
     def attach(self, run: Run) -> Run:
         """Give the figures to ``run`` (the run the samples were of) and return it: the
@@ -275,6 +279,7 @@ class FullStrengthSink:
         then let go (a million draws: 0.11 GB)."""
         if run.model is not self.m or self.rows != run.draws or self.full.shape[0] != run.draws:
             raise ValueError("the sink saw other draws than the run's")
+        t0 = time.perf_counter()
         object.__setattr__(run, "_full_strength", (self.full, self.base))
         try:
             doc = physical_effects(run, mean_per_year=False, share=False)
@@ -282,6 +287,7 @@ class FullStrengthSink:
             object.__delattr__(run, "_full_strength")
         self.full = self.base = np.empty((0, len(self.m.streams)))
         object.__setattr__(run, "_side_physical", doc)
+        self.seconds += time.perf_counter() - t0
         return run
 
 

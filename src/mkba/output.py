@@ -4,6 +4,9 @@ Every file is written to a temporary name in the same folder, flushed and fsync'
 renamed over its final name, so a reader never sees a half-written file under a final name.
 A run directory is assembled under a temporary name and renamed into place when complete;
 its ``manifest.json`` is written last. An interrupted run leaves only ``*.partial-*`` folders.
+The folder holding a file is fsync'ed after the rename, except inside a run directory being
+assembled: there its entries are fsync'ed once, before it is renamed into place (the same
+guarantee: every file's data and every name are on disk before the directory appears).
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_SYNCED_LATER: set[Path] = set()
+"""Temporary run-directory folders (:func:`run_directory`) whose entries are fsync'ed once,
+before the folder is renamed into place, instead of after every file written into them."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -119,7 +127,8 @@ def atomic_writer(path: Path) -> Iterator[Any]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if path.parent not in _SYNCED_LATER:
+        _fsync_dir(path.parent)
 
 
 def write_table(folder: Path, name: str, df: pd.DataFrame, *, csv: bool = True) -> list[str]:
@@ -371,11 +380,15 @@ def run_directory(final: Path, run_id: str | None = None, *, force: bool = False
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
+    _SYNCED_LATER.add(tmp)  # every file is fsync'ed as written; the folder's entries once, below
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        _SYNCED_LATER.discard(tmp)
+    _fsync_dir(tmp)
     old = None
     if final.exists():
         old = final.with_name(f"{final.name}.old-{os.getpid()}")
