@@ -355,8 +355,8 @@ def run_scenario(
     t1 = time.perf_counter()
     timings = {"load_s": t1 - t0}
     other_side = None
-    side = companion and bool(spec.scenario.companion)
-    if side:
+    side = bool(companion and spec.scenario.companion)
+    if side and spec.scenario.companion:
         # the companion first, summarised and let go before the run itself: only one run's
         # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
         # values are used only for its implied physical effects, computed chunk by chunk as

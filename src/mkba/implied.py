@@ -353,7 +353,11 @@ def physical_effects(
     out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
     for s, i in streams:
         en, nl = PHYSICAL[s]
-        doc = {"what": en, "what_nl": nl, "unit": m.spec.params.streams[s].volume.unit}
+        doc: dict[str, Any] = {
+            "what": en,
+            "what_nl": nl,
+            "unit": m.spec.params.streams[s].volume.unit,
+        }
         for k in ("at_full_strength", "mean_per_year", "baseline", "share_of_baseline"):
             if (k, i) in q:
                 doc[k] = q[(k, i)]
