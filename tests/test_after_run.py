@@ -356,3 +356,40 @@ def test_run_directory_entries_synced_once(monkeypatch, tmp_path: Path) -> None:
     synced.clear()
     output.write_json(tmp_path / "alone.json", {})
     assert synced == [tmp_path.name]
+
+
+# --- batches in process: a job reuses the arrays of the one before ------------------------------
+
+
+def test_batch_jobs_reuse_arrays_and_write_what_they_write_alone(
+    monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from mkba import batch as bt
+
+    jobs = bt.expand_jobs([REFERENCE], ["half_budget", "wlo_high"])
+    taken: list[bool] = []
+    real_take = bt._ArrayPool.take
+
+    def spy(self, draws, m):  # type: ignore[no-untyped-def]
+        kept = self._kept
+        got = real_take(self, draws, m)
+        taken.append(
+            tuple(kept is not None and g is k for g, k in zip(got, kept or (0, 0), strict=True))
+        )
+        return got
+
+    monkeypatch.setattr(bt._ArrayPool, "take", spy)
+    together = bt.run_batch(jobs, out=tmp_path / "together", draws=1500, seed=3)
+    # the base job and two variants: one set of outcome arrays; wlo_high samples more
+    # parameters (91, not 86), so its samples are new, and the next job would reuse those
+    assert taken == [(False, False), (True, True), (True, False)]
+    assert bt._POOL.get() is None  # let go when the batch ends
+    for job, jr in zip(jobs, together.jobs, strict=True):
+        alone = bt.run_batch([job], out=tmp_path / f"alone-{job.label}", draws=1500, seed=3)
+        a, b = jr.output_dir, alone.jobs[0].output_dir
+        assert a is not None and b is not None
+        for name in ("draws.parquet", "breakdown.parquet", "yearly_quantiles.parquet"):
+            assert (a / name).read_bytes() == (b / name).read_bytes(), (job.label, name)
+        sa = (a / "summary.json").read_text().replace(str(a), "X").replace(a.name, "X")
+        sb = (b / "summary.json").read_text().replace(str(b), "X").replace(b.name, "X")
+        assert sa == sb
