@@ -234,6 +234,13 @@ def test_failed_statistics_leave_nothing_and_stop_the_writer(monkeypatch, tmp_pa
     with pytest.raises(RuntimeError, match="statistics failed"):
         api.run_scenario(REFERENCE, draws=3000, out=tmp_path / "r")
     assert list(tmp_path.iterdir()) == []
+    # folders made for the run directory go too (as before: nothing was made before the
+    # statistics); a folder that was there stays
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError, match="statistics failed"):
+        api.run_scenario(REFERENCE, draws=600, out=tmp_path / "kept" / "new" / "deeper" / "r")
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
     assert not [t for t in threading.enumerate() if t.name == "mkba-draws"]
 
 

@@ -207,13 +207,59 @@ def _finish_run(
     area_draws: str,
     companion_side: dict[str, Any] | None,
 ) -> RunResult:
-    sc = spec.scenario
     check_area_draws(area_draws)
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
+    # folders the run directory's parent needs that do not exist yet: the run directory is
+    # opened before the statistics (draws.parquet is written beside them), so if they fail
+    # these are removed again (when empty): a failed summary leaves nothing, as before
+    made = [] if out_dir is None else [p for p in out_dir.parents if not p.exists()]
+    stage = {"summarised": False}
+    try:
+        return _summarise_and_write(
+            run,
+            spec,
+            out_dir,
+            rid,
+            stage,
+            write=write,
+            timings=timings,
+            t0=t0,
+            extra=extra,
+            write_extra=write_extra,
+            force=force,
+            side_by_side=side_by_side,
+            area_draws=area_draws,
+            companion_side=companion_side,
+        )
+    except BaseException:
+        for folder in made if not stage["summarised"] else ():  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _summarise_and_write(
+    run: Run,
+    spec: Spec,
+    out_dir: Path | None,
+    rid: str,
+    stage: dict[str, bool],
+    *,
+    write: bool,
+    timings: dict[str, float],
+    t0: float,
+    extra: dict[str, Any] | None,
+    write_extra: Callable[[Path], list[str]] | None,
+    force: bool,
+    side_by_side: list[dict[str, Any]] | None,
+    area_draws: str,
+    companion_side: dict[str, Any] | None,
+) -> RunResult:
+    sc = spec.scenario
     with contextlib.ExitStack() as stack:
         tmp = None
         draws_file = None
@@ -256,6 +302,7 @@ def _finish_run(
             **(extra or {}),
             "files": [],
         }
+        stage["summarised"] = True
         if tmp is not None and draws_file is not None:
             t_write = time.perf_counter()  # the tables' statistics are shared, computed above
             files = []
