@@ -132,24 +132,6 @@ def _sum_over_areas(v0, x, r, row, g, prof, grp, trend, out):  # type: ignore[no
             out[i, s] = acc
 
 
-@njit(cache=True, nogil=True)
-def _slot_values(samples, scale, fixed, slots, col, out):  # type: ignore[no-untyped-def]  # numba function: arrays only
-    """``out[:, k]`` = the values of parameter slot ``slots[k]``, as :func:`theta_of_samples`
-    makes them: ``samples[:, j] * scale[j]`` for the sampled column ``j = col[k]``, else the
-    fixed value."""
-    n = samples.shape[0]
-    for k in range(slots.size):
-        j = col[k]
-        if j >= 0:
-            f = scale[j]
-            for i in range(n):
-                out[i, k] = samples[i, j] * f
-        else:
-            v = fixed[slots[k]]
-            for i in range(n):
-                out[i, k] = v
-
-
 class FullStrength:
     """The volume change in one year (index ``t`` into the model's years) and the baseline
     volume of every stream, per draw: :func:`volume_changes` ``(m, theta, [t])[:, :, 0]`` and
@@ -176,6 +158,10 @@ class FullStrength:
         names += [(name, sl.glob(name), 1) for name in GLOBAL_SLOTS]
         self.slots = np.concatenate([np.arange(q, q + w) for _, q, w in names]).astype(np.int64)
         self.col = col[self.slots]
+        # of_samples gathers from [samples * scale | the used slots' fixed values]
+        U = m.uncertain_slot.size
+        self.gather = np.where(self.col >= 0, self.col, U + np.arange(self.slots.size))
+        self.fixed_used = m.theta_fixed[self.slots]
         at = np.cumsum([0] + [w for _, _, w in names])
         self.stream_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w > 1}
         self.glob_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w == 1}
@@ -190,17 +176,14 @@ class FullStrength:
 
     def of_samples(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`__call__` of :func:`theta_of_samples` ``(m, samples)``, the same numbers,
-        without the whole parameter rows: only the slots used, each value made as there."""
+        without the whole parameter rows: only the slots used, each value made as there
+        (``samples * uncertain_scale`` or the fixed value), gathered in one pass."""
         m = self.m
-        vals = np.empty((samples.shape[0], self.slots.size))
-        _slot_values(
-            np.ascontiguousarray(samples),
-            m.uncertain_scale,
-            m.theta_fixed,
-            self.slots,
-            self.col,
-            vals,
-        )
+        n, U = samples.shape
+        ext = np.empty((n, U + self.slots.size))
+        np.multiply(samples, m.uncertain_scale[None, :], out=ext[:, :U])
+        ext[:, U:] = self.fixed_used[None, :]
+        vals = ext[:, self.gather]
         S = m.slots.S
         st = {name: vals[:, k : k + S] for name, k in self.stream_at.items()}
         gl = {name: vals[:, k] for name, k in self.glob_at.items()}
