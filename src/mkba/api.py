@@ -263,6 +263,7 @@ def _summarise_and_write(
     with contextlib.ExitStack() as stack:
         tmp = None
         draws_file = None
+        t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
         if out_dir is not None:
             # the run directory is assembled under a temporary name from the start, so that
             # draws.parquet (the largest file, mostly waiting for the disk) is written on
@@ -270,7 +271,6 @@ def _summarise_and_write(
             # stopped and nothing is left behind
             tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
             draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
-        t_stats = time.perf_counter()
         results.precompute_statistics(run)  # every column's statistics, on threads
         if companion_side is not None:
             side_by_side = implied.ordered(implied.side_summary(run), companion_side)
