@@ -198,6 +198,11 @@ def test_row_groups_share_one_transposition_per_array() -> None:
         got = groups.rows(lo, lo + 1024)
         for v, g in zip(cols, got, strict=True):
             assert g.flags.c_contiguous and np.array_equal(g, v[lo : lo + 1024])
+    # rows asked in any order and size (the buffers grow when needed)
+    small = RowGroups(cols, 1024)
+    for lo, hi in ((2990, 3000), (0, 2500), (7, 8)):
+        for v, g in zip(cols, small.rows(lo, hi), strict=True):
+            assert np.array_equal(g, v[lo:hi])
 
 
 def test_spilled_rows_read_into_a_buffer() -> None:

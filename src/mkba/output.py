@@ -260,7 +260,7 @@ class RowGroups:
         for key, entry in self.parents.items():
             source, kind = entry[0], entry[1]
             width = source.shape[1]
-            if entry[2] is None:  # made once, for the first (largest) row group
+            if entry[2] is None or entry[2].shape[1] < m:  # made once (the first row group)
                 entry[2] = np.empty((width, max(m, 1)), dtype=source.dtype)
                 if kind == "lazy":  # rows read a few blocks at a time
                     entry[3] = np.empty((min(max(m, 1), READ_ROWS), width), dtype=source.dtype)
