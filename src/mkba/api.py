@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +98,56 @@ def draws_group_rows(run: Run) -> int:
     return run.chunk_size * max(1, PARQUET_GROUP_ROWS // run.chunk_size)
 
 
+class _DrawsWriter:
+    """``draws.parquet`` of a run written into ``folder`` on a thread of its own
+    (:func:`mkba.output.write_columns`, the same file), started on entering the block;
+    :meth:`wait` waits for it and raises its error. Leaving the block on an error stops the
+    writer (at its next row group) and waits for it, so that the folder can be removed."""
+
+    def __init__(self, folder: Path, run: Run, *, areas: bool) -> None:
+        import threading
+
+        # the columns, with the IRR of every draw, made here (the IRR is computed once per
+        # run, on threads, and then shared with the summary)
+        self._columns = results.draws_columns(run, areas=areas)
+        self._folder = folder
+        self._group_rows = draws_group_rows(run)
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
+        self._error: BaseException | None = None
+        self.seconds = math.nan
+
+    def _write(self) -> None:
+        t = time.perf_counter()
+        try:
+            write_columns(
+                self._folder,
+                "draws",
+                self._columns,
+                group_rows=self._group_rows,
+                cancel=self._cancel,
+            )
+        except BaseException as e:  # handed to the main thread by wait()
+            self._error = e
+        finally:
+            self._columns = {}
+            self.seconds = time.perf_counter() - t
+
+    def __enter__(self) -> _DrawsWriter:
+        self._thread.start()
+        return self
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is not None:
+            self._cancel.set()
+        self._thread.join()
+
+
 def finish_run(
     run: Run,
     spec: Spec,
@@ -110,13 +162,16 @@ def finish_run(
     force: bool = False,
     side_by_side: list[dict[str, Any]] | None = None,
     area_draws: str = "all",
+    companion_side: dict[str, Any] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
     ``rid`` replaces the run id derived from the inputs (e.g. for a posterior run), and
     ``write_extra(folder)`` writes further files into the directory before its manifest and
     returns their names. ``area_draws`` (:data:`AREA_DRAWS`): ``none`` leaves the per-area
-    columns out of ``draws.parquet``.
+    columns out of ``draws.parquet``. ``companion_side`` (the companion's
+    :func:`mkba.implied.side_summary`): ``side_by_side`` becomes it and this run's side summary,
+    in reading order (the run's side summary shares the statistics of its summary).
     """
     with results.shared_statistics():  # each column's statistics computed once
         return _finish_run(
@@ -132,6 +187,7 @@ def finish_run(
             force=force,
             side_by_side=side_by_side,
             area_draws=area_draws,
+            companion_side=companion_side,
         )
 
 
@@ -149,57 +205,112 @@ def _finish_run(
     force: bool,
     side_by_side: list[dict[str, Any]] | None,
     area_draws: str,
+    companion_side: dict[str, Any] | None,
 ) -> RunResult:
-    sc = spec.scenario
     check_area_draws(area_draws)
     if rid is None:
         rid = run_id(spec, run.draws, run.seed, run.sampler, run.chunk_size, area_draws)
-    t_stats = time.perf_counter()
-    results.precompute_statistics(run)  # every column's statistics, on threads
-    summ = results.summary(run)
-    results.check_finite(summ, spec.label)
-    conv = results.convergence(run)
-    yearly = results.yearly_rows(run) if write else None
-    stats_s = time.perf_counter() - t_stats
-    summ["run_id"] = rid
-    summ["scenario_hash"] = spec.digest
-    summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
-    if side_by_side is not None:
-        summ["side_by_side"] = side_by_side
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
-        summ["output_dir"] = portable_path(out_dir)
-    manifest = {
-        **manifest_head(spec, rid),
-        "draws": run.draws,
-        "seed": run.seed,
-        "sampler": run.sampler,
-        "chunk_size": run.chunk_size,
-        **({"area_draws": area_draws} if area_draws != "all" else {}),
-        "base_year": sc.base_year,
-        "price_year": sc.price_year,
-        "uncertain_parameters": list(run.model.uncertain),
-        "versions": versions(),
-        "timings": {**timings, **run.timings, "statistics_s": stats_s},
-        "convergence": conv,
-        **(extra or {}),
-        "files": [],
-    }
-    if write and out_dir is not None:
-        t_write = time.perf_counter()  # the tables' statistics are shared, computed above
-        with run_directory(out_dir, rid, force=force) as tmp:
+    # folders the run directory's parent needs that do not exist yet: the run directory is
+    # opened before the statistics (draws.parquet is written beside them), so if they fail
+    # these are removed again (when empty): a failed summary leaves nothing, as before
+    made = [] if out_dir is None else [p for p in out_dir.parents if not p.exists()]
+    stage = {"summarised": False}
+    try:
+        return _summarise_and_write(
+            run,
+            spec,
+            out_dir,
+            rid,
+            stage,
+            write=write,
+            timings=timings,
+            t0=t0,
+            extra=extra,
+            write_extra=write_extra,
+            force=force,
+            side_by_side=side_by_side,
+            area_draws=area_draws,
+            companion_side=companion_side,
+        )
+    except BaseException:
+        for folder in made if not stage["summarised"] else ():  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _summarise_and_write(
+    run: Run,
+    spec: Spec,
+    out_dir: Path | None,
+    rid: str,
+    stage: dict[str, bool],
+    *,
+    write: bool,
+    timings: dict[str, float],
+    t0: float,
+    extra: dict[str, Any] | None,
+    write_extra: Callable[[Path], list[str]] | None,
+    force: bool,
+    side_by_side: list[dict[str, Any]] | None,
+    area_draws: str,
+    companion_side: dict[str, Any] | None,
+) -> RunResult:
+    sc = spec.scenario
+    with contextlib.ExitStack() as stack:
+        tmp = None
+        draws_file = None
+        t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
+        if out_dir is not None:
+            # the run directory is assembled under a temporary name from the start, so that
+            # draws.parquet (the largest file, mostly waiting for the disk) is written on
+            # another thread while the statistics are computed; on any error the writer is
+            # stopped and nothing is left behind
+            tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
+            draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
+        results.precompute_statistics(run)  # every column's statistics, on threads
+        if companion_side is not None:
+            side_by_side = implied.ordered(implied.side_summary(run), companion_side)
+        summ = results.summary(run)
+        results.check_finite(summ, spec.label)
+        conv = results.convergence(run)
+        yearly = results.yearly_rows(run) if write else None
+        stats_s = time.perf_counter() - t_stats
+        summ["run_id"] = rid
+        summ["scenario_hash"] = spec.digest
+        summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
+        if side_by_side is not None:
+            summ["side_by_side"] = side_by_side
+        if out_dir is not None:
+            summ["output_dir"] = portable_path(out_dir)
+        manifest = {
+            **manifest_head(spec, rid),
+            "draws": run.draws,
+            "seed": run.seed,
+            "sampler": run.sampler,
+            "chunk_size": run.chunk_size,
+            **({"area_draws": area_draws} if area_draws != "all" else {}),
+            "base_year": sc.base_year,
+            "price_year": sc.price_year,
+            "uncertain_parameters": list(run.model.uncertain),
+            "versions": versions(),
+            "timings": {**timings, **run.timings, "statistics_s": stats_s},
+            "convergence": conv,
+            **(extra or {}),
+            "files": [],
+        }
+        stage["summarised"] = True
+        if tmp is not None and draws_file is not None:
+            t_write = time.perf_counter()  # the tables' statistics are shared, computed above
             files = []
             write_json(tmp / "summary.json", summ)
             files.append("summary.json")
             files += write_table(tmp, "summary", results.summary_rows(run))
             files += write_table(tmp, "breakdown", results.breakdown_rows(run))
-            files += write_columns(
-                tmp,
-                "draws",
-                results.draws_columns(run, areas=area_draws != "none"),
-                group_rows=draws_group_rows(run),
-            )
+            files.append("draws.parquet")  # on its thread; waited for below
             assert yearly is not None  # computed above when writing
             files += write_table(tmp, "yearly_quantiles", yearly)
             files += write_inputs(tmp, spec, manifest, summ)
@@ -212,8 +323,10 @@ def _finish_run(
                 files += write_table(tmp, "physical", programme_results.physical_table(run))
             if write_extra is not None:
                 files += write_extra(tmp)
+            draws_file.wait()
             manifest["files"] = files
             manifest["timings"]["write_s"] = time.perf_counter() - t_write
+            manifest["timings"]["draws_parquet_s"] = draws_file.seconds
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
@@ -289,22 +402,27 @@ def run_scenario(
     t1 = time.perf_counter()
     timings = {"load_s": t1 - t0}
     other_side = None
-    if companion and spec.scenario.companion:
+    side = bool(companion and spec.scenario.companion)
+    if side and spec.scenario.companion:
         # the companion first, summarised and let go before the run itself: only one run's
-        # per-draw arrays are ever held (half the peak memory of a large run)
+        # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
+        # values are used only for its implied physical effects, computed chunk by chunk as
+        # it is simulated (implied.FullStrengthSink), so they are not kept.
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
         omodel = runnable(other)
         o_draws = omodel.spec.scenario.draws if draws is None else draws
+        sink = implied.FullStrengthSink(omodel, o_draws)
         orun = engine.simulate(
-            omodel,
-            draws=draws,
-            area_dtype=area_dtype,
-            spill_samples=write and o_draws * len(omodel.uncertain) * 8 > SPILL_BYTES,
+            omodel, draws=draws, area_dtype=area_dtype, keep_samples=False, on_samples=sink
         )
-        other_side = implied.side_summary(orun)
-        del orun
+        with results.shared_statistics():  # its statistics on threads
+            other_side = implied.side_summary(sink.attach(orun))
+        del orun, sink
         t1 = time.perf_counter()
         timings["companion_s"] = t1 - t0 - timings["load_s"]
+    # the run's own implied effects likewise, while it is simulated (its side summary is made
+    # in finish_run, beside its summary)
+    own = implied.FullStrengthSink(model, n_draws) if side else None
     run = engine.simulate(
         model,
         draws=draws,
@@ -312,19 +430,21 @@ def run_scenario(
         progress=progress,
         area_dtype=area_dtype,
         spill_samples=spill,
+        on_samples=own,
     )
+    if own is not None:
+        own.attach(run)
+        # the implied effects computed beside the simulation are not the simulation's time
+        timings["side_physical_s"] = own.seconds
     t2 = time.perf_counter()
-    extra = None
-    if other_side is not None:
-        extra = implied.ordered(implied.side_summary(run), other_side)
     return finish_run(
         run,
         spec,
         out=out,
         write=write,
-        timings={**timings, "simulate_s": t2 - t1},
+        timings={**timings, "simulate_s": t2 - t1 - timings.get("side_physical_s", 0.0)},
         t0=t0,
         force=force,
-        side_by_side=extra,
         area_draws=area_draws,
+        companion_side=other_side,
     )

@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -335,8 +336,8 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
             "file system they share with this machine"
         )
         return outcome
-    out = Outcomes.empty(job.draws, m)
-    samples = np.empty((job.draws, len(m.uncertain)))
+    pool = _POOL.get()
+    out, samples = pool.take(job.draws, m) if pool is not None else _job_arrays(job.draws, m)
     bounds = chunk_bounds(job.draws, job.chunk_size)
     args = engine._kernel_args(m)
     fused = m.programme is None
@@ -406,7 +407,9 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
     except MkbaError as exc:
         outcome.error = str(exc)
         return outcome
-    del run, out, samples  # the per-draw results go before the next job starts
+    if pool is not None:  # the next job in this process writes into these arrays
+        pool.give(out, samples)
+    del run, out, samples  # else the per-draw results go before the next job starts
     outcome.summary = {**done.summary, "job": job.label}
     outcome.output_dir = done.output_dir
     store.mark_done(outcome.summary)
@@ -445,15 +448,67 @@ ChunkFn = Callable[[int, int], None]  # (plan index, chunk index)
 DoneFn = Callable[[int, "JobOutcome | BaseException"], None]
 
 
+def _job_arrays(draws: int, m: Model) -> tuple[Outcomes, np.ndarray]:
+    """A job's per-draw arrays, uninitialised (every value is written before it is read)."""
+    return Outcomes.empty(draws, m), np.empty((draws, len(m.uncertain)))
+
+
+class _ArrayPool:
+    """The per-draw arrays of a finished job, handed to the next job of the same shapes
+    (:class:`InProcessExecutor`): the arrays are uninitialised anyway (every value is written
+    before it is read), and reusing them spares the operating system mapping and clearing
+    fresh memory for every job (0.2 GB per 100,000 draws of the reference). Holds one job's
+    arrays at most, until the batch ends."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[Outcomes, np.ndarray] | None = None
+
+    def take(self, draws: int, m: Model) -> tuple[Outcomes, np.ndarray]:
+        """Arrays for a job: the kept ones where their shapes and layout are those of a new
+        job's (outcomes and samples apart: a variant may sample more parameters)."""
+        fresh_out, fresh_samples = _job_arrays(draws, m)  # not touched: no memory of its own yet
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return fresh_out, fresh_samples
+        out = (
+            kept[0]
+            if _same_layout(kept[0].fields().values(), fresh_out.fields().values())
+            else fresh_out
+        )
+        samples = kept[1] if _same_layout([kept[1]], [fresh_samples]) else fresh_samples
+        return out, samples
+
+    def give(self, out: Outcomes, samples: np.ndarray) -> None:
+        self._kept = (out, samples)
+
+
+def _same_layout(a: Iterable[np.ndarray], b: Iterable[np.ndarray]) -> bool:
+    return all(
+        x.shape == y.shape
+        and x.dtype == y.dtype
+        and x.flags.c_contiguous == y.flags.c_contiguous
+        and x.flags.f_contiguous == y.flags.f_contiguous
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+_POOL: ContextVar[_ArrayPool | None] = ContextVar("mkba_batch_pool", default=None)
+
+
 class InProcessExecutor:
-    """Jobs one after another in this process (numba threads inside each chunk)."""
+    """Jobs one after another in this process (numba threads inside each chunk); a job reuses
+    the per-draw arrays of the one before (:class:`_ArrayPool`)."""
 
     name = "in-process"
 
     def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
-        for job in jobs:
-            outcome = execute_job(job, functools.partial(on_chunk, job.index))
-            on_done(job.index, outcome)
+        token = _POOL.set(_ArrayPool())
+        try:
+            for job in jobs:
+                outcome = execute_job(job, functools.partial(on_chunk, job.index))
+                on_done(job.index, outcome)
+        finally:
+            _POOL.reset(token)
 
     def close(self) -> None:
         pass

@@ -11,9 +11,11 @@ the lowered arrays with the equations of :mod:`mkba.reference` (held equal to it
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from mkba import reference, results
 from mkba.engine import Run
@@ -43,13 +45,17 @@ def theta_of_run(run: Run) -> np.ndarray:
 
 def theta_rows(run: Run, lo: int, hi: int) -> np.ndarray:
     """Rows ``lo:hi`` of :func:`theta_of_run` (the same numbers), without the whole matrix."""
-    m = run.model
     src = run.samples if run.samples is not None else run.spilled
     if src is None:
         raise ValueError("the run did not keep its samples (keep_samples=False)")
-    th = np.empty((hi - lo, m.theta_fixed.size))
+    return theta_of_samples(run.model, src[lo:hi])
+
+
+def theta_of_samples(m: Model, samples: np.ndarray) -> np.ndarray:
+    """The parameter rows (draws x slots) of sampled values (draws x uncertain parameters)."""
+    th = np.empty((samples.shape[0], m.theta_fixed.size))
     th[:] = m.theta_fixed[None, :]
-    th[:, m.uncertain_slot] = src[lo:hi] * m.uncertain_scale[None, :]
+    th[:, m.uncertain_slot] = samples * m.uncertain_scale[None, :]
     return th
 
 
@@ -110,47 +116,251 @@ def _q(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(x)), "p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
 
 
-def physical_effects(run: Run, chunk: int = 2048, *, mean_per_year: bool = True) -> dict[str, Any]:
+@njit(cache=True, nogil=True)
+def _sum_over_areas(v0, x, r, row, g, prof, grp, trend, out):  # type: ignore[no-untyped-def]  # numba function: arrays only
+    """``out[n, s] = sum over a of V0[a, s] * X[n, s] * R[n, row[a], s] * G[n, a] *
+    prof[n, grp[a], s] * trend[n, s]``, multiplied left to right and added in area order from
+    zero: the operations, in their order, of :func:`volume_changes` (its product ``amp`` and the
+    ``einsum`` over the areas) for one year."""
+    n, S = x.shape
+    A = v0.shape[0]
+    for i in range(n):
+        for s in range(S):
+            acc = 0.0
+            for a in range(A):
+                amp = v0[a, s] * x[i, s] * r[i, row[a], s] * g[i, a]
+                acc += amp * prof[i, grp[a], s] * trend[i, s]
+            out[i, s] = acc
+
+
+class FullStrength:
+    """The volume change in one year (index ``t`` into the model's years) and the baseline
+    volume of every stream, per draw: :func:`volume_changes` ``(m, theta, [t])[:, :, 0]`` and
+    :func:`baseline_volumes`, the same numbers (tests/test_run_path.py), without the (draws x
+    areas x streams) temporaries. The per-draw factors are the same NumPy expressions; the
+    product over areas and streams and the sum over areas are one compiled loop. What depends
+    on the model only (periods, rows of budget ratios) is found once."""
+
+    def __init__(self, m: Model, t: int) -> None:
+        self.m = m
+        self.year = m.years[[t]]
+        self.start, self.end, self.group = reference.area_timing_groups(m)
+        self.rows, row = np.unique(m.budget_ratio, axis=0, return_inverse=True)
+        self.row = np.ascontiguousarray(row.reshape(-1), dtype=np.int64)
+        self.group = np.ascontiguousarray(self.group, dtype=np.int64)
+        self.v0 = np.ascontiguousarray(m.volume0)
+        self.v0_total = m.volume0.sum(axis=0)
+        # the slots used (every stream slot, the global ones) and where each value comes from:
+        # column j of the samples (the last one, as theta_of_samples' assignment) or fixed
+        col = np.full(m.theta_fixed.size, -1, dtype=np.int64)
+        col[m.uncertain_slot] = np.arange(m.uncertain_slot.size)
+        sl = m.slots
+        names = [(name, sl.stream(name), sl.S) for name in STREAM_SLOTS]
+        names += [(name, sl.glob(name), 1) for name in GLOBAL_SLOTS]
+        self.slots = np.concatenate([np.arange(q, q + w) for _, q, w in names]).astype(np.int64)
+        self.col = col[self.slots]
+        # of_samples gathers from [samples * scale | the used slots' fixed values]
+        U = m.uncertain_slot.size
+        self.gather = np.where(self.col >= 0, self.col, U + np.arange(self.slots.size))
+        self.fixed_used = m.theta_fixed[self.slots]
+        at = np.cumsum([0] + [w for _, _, w in names])
+        self.stream_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w > 1}
+        self.glob_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w == 1}
+
+    def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(volume change (n, S), baseline volume (n, S)) of the parameter rows ``theta``."""
+        sl = self.m.slots
+        S = sl.S
+        st = {name: theta[:, sl.stream(name) : sl.stream(name) + S] for name in STREAM_SLOTS}
+        gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}
+        return self.of_slots(st, gl)
+
+    def of_samples(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`__call__` of :func:`theta_of_samples` ``(m, samples)``, the same numbers,
+        without the whole parameter rows: only the slots used, each value made as there
+        (``samples * uncertain_scale`` or the fixed value), gathered in one pass."""
+        m = self.m
+        n, U = samples.shape
+        ext = np.empty((n, U + self.slots.size))
+        np.multiply(samples, m.uncertain_scale[None, :], out=ext[:, :U])
+        ext[:, U:] = self.fixed_used[None, :]
+        vals = ext[:, self.gather]
+        S = m.slots.S
+        st = {name: vals[:, k : k + S] for name, k in self.stream_at.items()}
+        gl = {name: vals[:, k] for name, k in self.glob_at.items()}
+        return self.of_slots(st, gl)
+
+    def of_slots(
+        self, st: dict[str, np.ndarray], gl: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The figures from the stream slots ``st[name]`` (n, S) and global slots ``gl[name]``
+        (n,) of the draws."""
+        m = self.m
+        S = m.slots.S
+        years = self.year.astype(float)
+        prof = reference.effect_profile_groups(m, st, self.start, self.end, self.year)
+        trend = (1.0 + st["trend"])[:, :, None] ** (
+            years[None, None, :] - m.data_year[None, :, None]
+        )
+        ratio = self.rows[None, :, None, :]
+        beta = gl["elasticity"][:, None, None, None]
+        with np.errstate(divide="ignore"):
+            powered = np.where(ratio > 0, ratio**beta, 0.0)
+        R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, rows, S)
+        G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
+        x = (
+            st["rate"]
+            * st["factor"]
+            * st["effect"]
+            * (1.0 - st["deadweight"])
+            * (1.0 - st["displacement"])
+        )
+        full = np.empty((st["rate"].shape[0], S))
+        _sum_over_areas(
+            self.v0,
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(R),
+            self.row,
+            np.ascontiguousarray(G),
+            np.ascontiguousarray(prof[:, :, :, 0]),
+            self.group,
+            np.ascontiguousarray(trend[:, :, 0]),
+            full,
+        )
+        base = self.v0_total[None, :] * st["rate"] * st["factor"]
+        return full, base
+
+
+class FullStrengthSink:
+    """The full-strength volume changes and baseline volumes of a run's draws, computed while
+    it is simulated: ``engine.simulate(..., on_samples=sink)`` hands every chunk's sampled
+    values to the sink, then :meth:`attach` makes the run's physical effects from them, where
+    :func:`side_summary` finds them, so that the samples are not read back (nor, for a
+    companion, kept at all). The same numbers as computed afterwards: every draw's row is
+    computed alone."""
+
+    def __init__(self, m: Model, draws: int) -> None:
+        self.m = m
+        self.at_full = FullStrength(m, full_strength_index(m))
+        self.full = np.empty((draws, len(m.streams)))
+        self.base = np.empty((draws, len(m.streams)))
+        self.rows = 0
+        self.seconds = 0.0  # spent in the sink (beside the simulation)
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        for a in range(0, samples.shape[0], FULL_STRENGTH_ROWS):
+            block = samples[a : a + FULL_STRENGTH_ROWS]
+            b = lo + a + block.shape[0]
+            self.full[lo + a : b], self.base[lo + a : b] = self.at_full.of_samples(block)
+        self.rows += samples.shape[0]
+        self.seconds += time.perf_counter() - t0
+
+    def attach(self, run: Run) -> Run:
+        """Give the figures to ``run`` (the run the samples were of) and return it: the
+        physical effects of its side summary (:func:`physical_effects` with
+        ``mean_per_year=False, share=False``) are computed now, from these arrays, which are
+        then let go (a million draws: 0.11 GB)."""
+        if run.model is not self.m or self.rows != run.draws or self.full.shape[0] != run.draws:
+            raise ValueError("the sink saw other draws than the run's")
+        t0 = time.perf_counter()
+        object.__setattr__(run, "_full_strength", (self.full, self.base))
+        try:
+            doc = physical_effects(run, mean_per_year=False, share=False)
+        finally:
+            object.__delattr__(run, "_full_strength")
+        self.full = self.base = np.empty((0, len(self.m.streams)))
+        object.__setattr__(run, "_side_physical", doc)
+        self.seconds += time.perf_counter() - t0
+        return run
+
+
+def full_strength_index(m: Model) -> int:
+    """Index into the model's years of the full-strength year (the last programme year)."""
+    return int(m.prog_end.max() - m.years[0])
+
+
+FULL_STRENGTH_ROWS = 2048
+"""Parameter rows per block of :func:`physical_effects` when only the full-strength year is
+asked, and of :class:`FullStrengthSink`: a block's arrays stay in the processor's cache
+(measured on the reference, busy machine: 1,024-2,048 rows 1.0-1.1 CPU-s per million draws,
+4,096 rows 1.2, 16,384 rows 1.9; the slots were then made by a compiled pass, the NumPy gather
+used now takes about 0.1 CPU-s more)."""
+
+
+def physical_effects(
+    run: Run, chunk: int | None = None, *, mean_per_year: bool = True, share: bool = True
+) -> dict[str, Any]:
     """Per stream: the volume change at full strength (the last programme year), its mean over
     the years to the horizon (unless ``mean_per_year=False``: then only the full-strength year
-    is computed, much faster), the baseline volume and the share of it the effect takes away.
+    is computed, much faster), the baseline volume and the share of it the effect takes away
+    (unless ``share=False``).
 
-    Computed ``chunk`` draws at a time (parameter rows rebuilt per chunk), so its memory does
-    not grow with the draws beyond the (draws x streams) results."""
+    Computed ``chunk`` draws at a time (parameter rows rebuilt per chunk; default 2,048, or
+    :data:`FULL_STRENGTH_ROWS` for the full-strength year alone), so its memory does not grow
+    with the draws beyond the (draws x streams) results."""
     m = run.model
     S = len(m.streams)
-    last = int(m.prog_end.max() - m.years[0])
+    last = full_strength_index(m)
     first = int(m.prog_start.min() - m.years[0])
-    full = np.empty((run.draws, S))
     mean = np.empty((run.draws, S)) if mean_per_year else None
-    base = np.empty((run.draws, S))
-    for lo in range(0, run.draws, chunk):
-        hi = min(run.draws, lo + chunk)
-        theta = theta_rows(run, lo, hi)
-        base[lo:hi] = baseline_volumes(m, theta)
-        if mean is not None:
+    # computed while simulating (FullStrengthSink), or now
+    known = None if mean_per_year else getattr(run, "_full_strength", None)
+    if known is not None:
+        full, base = known
+    else:
+        full, base = np.empty((run.draws, S)), np.empty((run.draws, S))
+        at_full = None if mean_per_year else FullStrength(m, last)
+        if chunk is None:
+            chunk = 2048 if at_full is None else FULL_STRENGTH_ROWS
+        for lo in range(0, run.draws, chunk):
+            hi = min(run.draws, lo + chunk)
+            theta = theta_rows(run, lo, hi)
+            if at_full is not None:
+                full[lo:hi], base[lo:hi] = at_full(theta)
+                continue
+            base[lo:hi] = baseline_volumes(m, theta)
+            assert mean is not None
             dv = volume_changes(m, theta)
             full[lo:hi] = dv[:, :, last]
             mean[lo:hi] = dv[:, :, first:].mean(axis=2)
-        else:
-            full[lo:hi] = volume_changes(m, theta, np.array([last]))[:, :, 0]
+    # the quantiles of every column, on threads (each computed as alone: the same numbers)
+    todo: dict[tuple[str, int], np.ndarray] = {}
+    streams = [(s, m.streams.index(s)) for s in PHYSICAL if s in m.streams]
+    for _s, i in streams:
+        todo[("at_full_strength", i)] = full[:, i]
+        if mean is not None:
+            todo[("mean_per_year", i)] = mean[:, i]
+        todo[("baseline", i)] = base[:, i]
+        if share:
+            todo[("share_of_baseline", i)] = full[:, i] / base[:, i]
+    q = _quantiles_on_threads(todo)
     out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
-    for s, (en, nl) in PHYSICAL.items():
-        if s not in m.streams:
-            continue
-        i = m.streams.index(s)
-        doc = {
+    for s, i in streams:
+        en, nl = PHYSICAL[s]
+        doc: dict[str, Any] = {
             "what": en,
             "what_nl": nl,
             "unit": m.spec.params.streams[s].volume.unit,
-            "at_full_strength": _q(full[:, i]),
         }
-        if mean is not None:
-            doc["mean_per_year"] = _q(mean[:, i])
-        doc["baseline"] = _q(base[:, i])
-        doc["share_of_baseline"] = _q(full[:, i] / base[:, i])
+        for k in ("at_full_strength", "mean_per_year", "baseline", "share_of_baseline"):
+            if (k, i) in q:
+                doc[k] = q[(k, i)]
         out["streams"][s] = doc
     return out
+
+
+def _quantiles_on_threads(columns: dict[Any, np.ndarray]) -> dict[Any, dict[str, float]]:
+    """:func:`_q` of every column, a column per task on :func:`mkba.results.statistics_threads`
+    threads (NumPy's partition releases the GIL; each column computed as alone)."""
+    workers = min(len(columns), results.statistics_threads())
+    if workers <= 1:
+        return {k: _q(v) for k, v in columns.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = dict(zip(columns, pool.map(_q, columns.values()), strict=True))
+    return done
 
 
 def headline_probability(
@@ -224,12 +434,24 @@ def side_summary(run: Run) -> dict[str, Any]:
         "seed": run.seed,
         "perspectives": {},
     }
-    for p in PERSPECTIVES:
-        arr = results.perspective_arrays(run, p)
-        out["perspectives"][p] = {k: results.stats(v) for k, v in arr.items()} | {
-            "prob_npv_positive": float(np.mean(arr["npv"] > 0))
+    # statistics of the run's columns (results.column_stats): computed on threads, and shared
+    # with the run's summary when called inside its results.shared_statistics() block
+    keys = [
+        ("perspective", pi, k)
+        for pi in range(len(PERSPECTIVES))
+        for k in results.PERSPECTIVE_METRICS
+    ]
+    results.precompute_statistics(run, keys)
+    o = run.outcomes
+    for pi, p in enumerate(PERSPECTIVES):
+        doc = {
+            k: results.column_stats(run, "perspective", pi, k) for k in results.PERSPECTIVE_METRICS
         }
-    phys = physical_effects(run, mean_per_year=False)
+        npv = o.benefits[:, pi] - o.costs[:, pi]  # o.npv[:, pi], without the other perspectives
+        out["perspectives"][p] = doc | {"prob_npv_positive": float(np.mean(npv > 0))}
+    phys = getattr(run, "_side_physical", None)  # computed while simulating (FullStrengthSink)
+    if phys is None:
+        phys = physical_effects(run, mean_per_year=False, share=False)
     out["implied_physical"] = {
         "year_full_strength": phys["year_full_strength"],
         "streams": {

@@ -606,11 +606,12 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     m = run.model
     o = run.outcomes
     cols: dict[str, np.ndarray] = {"draw": np.arange(run.draws)}
+    npv, bcr = o.npv, o.bcr  # each made once, not once per perspective (then held whole)
     for p, name in enumerate(PERSPECTIVES):
         cols[f"{name}.costs_pv"] = o.costs[:, p]
         cols[f"{name}.benefits_pv"] = o.benefits[:, p]
-        cols[f"{name}.npv"] = o.npv[:, p]
-        cols[f"{name}.bcr"] = o.bcr[:, p]
+        cols[f"{name}.npv"] = npv[:, p]
+        cols[f"{name}.bcr"] = bcr[:, p]
         for i, s in enumerate(m.streams):
             cols[f"{name}.stream.{s}"] = o.stream[:, p, i]
     for i, a in enumerate(m.areas if areas else ()):

@@ -64,6 +64,18 @@ class SpilledRows:
         if self._cache is not None and self._cache[:2] == (lo, hi):
             return self._cache[2]
         out = np.empty((max(0, hi - lo), self.shape[1]), dtype=self.dtype)
+        self.read_rows(lo, hi, out)
+        out.flags.writeable = False  # shared by the columns of one block
+        self._cache = (lo, hi, out)
+        return out
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray) -> None:
+        """Read rows ``lo:hi`` into ``out`` (a C-ordered ``(hi - lo) x cols`` array, e.g. a
+        buffer kept for the next block; nothing is cached)."""
+        if not (0 <= lo <= hi <= len(self)) or out.shape != (hi - lo, self.shape[1]):
+            raise ValueError(f"rows {lo}:{hi} of {self.shape} do not fit {out.shape}")
+        if not out.flags.c_contiguous or out.dtype != self.dtype:
+            raise ValueError("read_rows needs a C-ordered float64 array")
         view = memoryview(out).cast("B")  # type: ignore[arg-type]  # ndarray has the buffer protocol; numpy's stubs do not say so
         off = lo * self._row_bytes
         while view:
@@ -71,9 +83,6 @@ class SpilledRows:
             if n <= 0:
                 raise OSError("short read from the samples file")
             view, off = view[n:], off + n
-        out.flags.writeable = False  # shared by the columns of one block
-        self._cache = (lo, hi, out)
-        return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if isinstance(key, slice) and key.step in (None, 1):
@@ -116,6 +125,11 @@ class SpilledColumn:
 
     def __getitem__(self, key: slice) -> np.ndarray:
         return self.parent[key, self.j]
+
+    def rows_source(self) -> tuple[SpilledRows, int]:
+        """``(matrix, j)``: read with the other columns of the matrix, a block of rows at a time
+        (see :class:`mkba.output.RowGroups`)."""
+        return self.parent, self.j
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         col = np.array(self.parent.rows(0, len(self.parent))[:, self.j])
