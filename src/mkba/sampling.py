@@ -19,6 +19,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -91,8 +92,8 @@ def sampling_threads() -> int:
     # get_num_threads() would start it (OpenMP: 80-110 ms a run) only to return
     # NUMBA_NUM_THREADS; set_num_threads() starts the layer, after which its count applies.
     if not getattr(parallel, "_is_initialized", True):
-        # numba.config sets its options at import, invisible to mypy
-        return max(1, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+        config: Any = numba.config  # its options are set at import, invisible to mypy
+        return max(1, int(config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
 
 
