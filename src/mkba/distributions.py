@@ -182,16 +182,45 @@ def _ndtri(u: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def triangular_at(ui, lo, mode, hi, width, fc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """Closed-form inverse CDF of the triangular distribution at ``ui`` (``width = hi - lo``,
+    ``fc = (mode - lo) / width``): the one formula, used by :func:`_triangular_ppf` and by the
+    compiled sampler (:func:`mkba.rng.sample_rows`). Both branches, then a select: no branch
+    to mispredict."""
+    left = lo + math.sqrt(ui * width * (mode - lo))
+    right = hi - math.sqrt((1.0 - ui) * width * (hi - mode))
+    return left if ui < fc else right
+
+
+@njit(cache=True, nogil=True)
 def _triangular_ppf(u, lo, mode, hi, out):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Closed-form inverse CDF of the triangular distribution."""
     width = hi - lo
     fc = (mode - lo) / width
     for i in range(u.shape[0]):
-        ui = u[i]
-        if ui < fc:
-            out[i] = lo + math.sqrt(ui * width * (mode - lo))
-        else:
-            out[i] = hi - math.sqrt((1.0 - ui) * width * (hi - mode))
+        out[i] = triangular_at(u[i], lo, mode, hi, width, fc)
+
+
+@njit(cache=True, nogil=True)
+def hermite_at(ui, x, slope, g0, n_int, h, zmax):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """Cubic Hermite interpolation at ``ui`` of an inverse CDF tabulated on a grid uniform in
+    logit(u): ``n_int`` intervals of width ``h`` over [-zmax, zmax], values and slopes at
+    ``x[g0:]``, ``slope[g0:]``. NaN outside the grid (also for a NaN ``ui``: it never indexes
+    the grid), to be evaluated exactly. The one formula, used by :func:`_hermite_ppf` and by
+    the compiled sampler (:func:`mkba.rng.sample_rows`)."""
+    pos = (math.log(ui / (1.0 - ui)) + zmax) / h
+    if not (pos >= 0.0 and pos < n_int):
+        return np.nan
+    k = int(pos)
+    t = pos - k
+    t2 = t * t
+    t3 = t2 * t
+    return (
+        (2.0 * t3 - 3.0 * t2 + 1.0) * x[g0 + k]
+        + (t3 - 2.0 * t2 + t) * h * slope[g0 + k]
+        + (-2.0 * t3 + 3.0 * t2) * x[g0 + k + 1]
+        + (t3 - t2) * h * slope[g0 + k + 1]
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -202,22 +231,10 @@ def _hermite_ppf(u, x, slope, zmax, out):  # type: ignore[no-untyped-def]  # num
     h = 2.0 * zmax / n_int
     outside = 0
     for i in range(u.shape[0]):
-        ui = u[i]
-        pos = (math.log(ui / (1.0 - ui)) + zmax) / h
-        if pos < 0.0 or pos >= n_int:
-            out[i] = np.nan
+        v = hermite_at(u[i], x, slope, 0, n_int, h, zmax)
+        out[i] = v
+        if math.isnan(v):
             outside += 1
-            continue
-        j = int(pos)
-        t = pos - j
-        t2 = t * t
-        t3 = t2 * t
-        out[i] = (
-            (2.0 * t3 - 3.0 * t2 + 1.0) * x[j]
-            + (t3 - 2.0 * t2 + t) * h * slope[j]
-            + (-2.0 * t3 + 3.0 * t2) * x[j + 1]
-            + (t3 - t2) * h * slope[j + 1]
-        )
     return outside
 
 

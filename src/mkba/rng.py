@@ -36,6 +36,8 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
+from mkba.distributions import hermite_at, triangular_at
+
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
 
@@ -255,11 +257,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             b = par[j, 2]
             width = b - a
             fc = (mode - a) / width
-            for i in range(n):  # both branches, then a select: no branch to mispredict
-                ui = u[i]
-                left = a + math.sqrt(ui * width * (mode - a))
-                right = b - math.sqrt((1.0 - ui) * width * (b - mode))
-                row[i] = (left if ui < fc else right) * sc
+            for i in range(n):
+                row[i] = triangular_at(u[i], a, mode, b, width, fc) * sc
         else:  # HERMITE: mkba.distributions._hermite_ppf
             zmax = par[j, 0]
             g0 = gidx[j, 0]
@@ -267,22 +266,10 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             h = 2.0 * zmax / n_int
             out = 0
             for i in range(n):
-                ui = u[i]
-                pos = (math.log(ui / (1.0 - ui)) + zmax) / h
-                if not (pos >= 0.0 and pos < n_int):  # (NaN too: never indexes the grid)
-                    row[i] = np.nan
+                v = hermite_at(u[i], gx, gs, g0, n_int, h, zmax)
+                if math.isnan(v):
                     out += 1
-                    continue
-                k = int(pos)
-                t = pos - k
-                t2 = t * t
-                t3 = t2 * t
-                row[i] = (
-                    (2.0 * t3 - 3.0 * t2 + 1.0) * gx[g0 + k]
-                    + (t3 - 2.0 * t2 + t) * h * gs[g0 + k]
-                    + (-2.0 * t3 + 3.0 * t2) * gx[g0 + k + 1]
-                    + (t3 - t2) * h * gs[g0 + k + 1]
-                ) * sc
+                row[i] = v * sc
             outside[j] = out
     if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
         for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
