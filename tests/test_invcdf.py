@@ -165,3 +165,13 @@ def test_sampling_modules_import_no_scipy_stats() -> None:
     loaded = proc.stdout.strip().splitlines()[-1]
     assert "scipy.special" in loaded  # the probe did reach the beta quantiles
     assert "scipy.stats" not in loaded, loaded
+
+
+def test_pdf_is_the_beta_density_only():
+    """Exact.pdf serves the tabulated beta/PERT inverse CDFs (their slopes); any other kind is
+    refused with a ValueError naming it, not silently computed."""
+    x = np.linspace(0.01, 0.99, 7)
+    e = Exact("beta", (2.0, 3.0), 0.0, 1.0)
+    assert np.array_equal(e.pdf(x), stats.beta(2.0, 3.0).pdf(x))
+    with pytest.raises(ValueError, match="norm"):
+        Exact("norm", (), 0.0, 1.0).pdf(x)

@@ -160,7 +160,7 @@ class Exact:
         the one distribution whose inverse CDF is tabulated (:class:`mkba.distributions.
         InverseCdf`)."""
         if self.kind != "beta":
-            raise NotImplementedError(f"pdf of {self.kind}")
+            raise ValueError(f"only the beta density is computed here, not {self.kind!r}")
         _, beta_pdf = _beta_ufuncs()
         a, b = self.shape
 

@@ -353,7 +353,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     """A package's version: from the module when it is loaded, else from its installed
     metadata, so that recording it does not import it (SciPy alone takes about a second)."""
     mod = sys.modules.get(package)
@@ -373,10 +373,10 @@ def versions() -> dict[str, str]:
     return {
         "mkba": mkba.__version__,
         "python": sys.version.split()[0],
-        "numpy": _version("numpy"),
-        "scipy": _version("scipy"),
-        "numba": _version("numba"),
-        "pandas": _version("pandas"),
+        "numpy": package_version("numpy"),
+        "scipy": package_version("scipy"),
+        "numba": package_version("numba"),
+        "pandas": package_version("pandas"),
         "platform": platform.platform(),
     }
 

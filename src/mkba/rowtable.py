@@ -26,8 +26,9 @@ import io
 import json
 import math
 import os
-import sys
 from typing import TYPE_CHECKING, Any
+
+from mkba.output import package_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,15 +120,6 @@ def arrow_text(values: list[str | None]) -> pa.Array:
     return out
 
 
-def _installed_version(package: str) -> str:
-    mod = sys.modules.get(package)
-    if mod is not None and hasattr(mod, "__version__"):
-        return str(mod.__version__)
-    from importlib.metadata import version
-
-    return version(package)
-
-
 class RowTable:
     """A table of ``rows`` (dicts of column -> value; columns in order of first appearance, a
     missing key a missing cell), as ``pandas.DataFrame(rows)`` makes it."""
@@ -164,7 +156,7 @@ class RowTable:
         if self.kinds is None:
             return True
         try:
-            return _installed_version("pandas").split(".")[0] != PANDAS_LAYOUT
+            return package_version("pandas").split(".")[0] != PANDAS_LAYOUT
         except Exception:  # pandas missing or without a version: let pandas decide
             return True
 
@@ -213,7 +205,7 @@ class RowTable:
             "columns": meta,
             "attributes": {},
             "creator": {"library": "pyarrow", "version": pa.__version__},
-            "pandas_version": _installed_version("pandas"),
+            "pandas_version": package_version("pandas"),
         }
         return pa.Table.from_arrays(
             arrays,
