@@ -405,3 +405,17 @@ def test_batch_jobs_reuse_arrays_and_write_what_they_write_alone(
         sa = (a / "summary.json").read_text().replace(str(a), "X").replace(a.name, "X")
         sb = (b / "summary.json").read_text().replace(str(b), "X").replace(b.name, "X")
         assert sa == sb
+
+
+def test_one_perspective_npv_and_bcr_equal_the_whole_arrays_columns():
+    """Outcomes.npv_of / bcr_of (one perspective, used on the run path) give exactly the
+    columns of the all-perspective properties, including costs of zero (BCR NaN)."""
+    from mkba import engine
+
+    m = runnable(load_scenario(EVIDENCE))
+    o = engine.simulate(m, draws=300, keep_samples=False).outcomes
+    o.costs[:3] = 0.0  # BCR undefined there
+    for p in range(len(PERSPECTIVES)):
+        assert np.array_equal(o.npv_of(p), o.npv[:, p])
+        assert np.array_equal(o.bcr_of(p), o.bcr[:, p], equal_nan=True)
+    assert np.isnan(o.bcr_of(0)[:3]).all()

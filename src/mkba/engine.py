@@ -70,6 +70,16 @@ class Outcomes:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.costs > 0, self.benefits / self.costs, np.nan)
 
+    def npv_of(self, p: int) -> np.ndarray:
+        """``npv[:, p]``: the NPV of perspective ``p`` alone (the others not computed)."""
+        return self.benefits[:, p] - self.costs[:, p]
+
+    def bcr_of(self, p: int) -> np.ndarray:
+        """``bcr[:, p]``: the BCR of perspective ``p`` alone."""
+        b, c = self.benefits[:, p], self.costs[:, p]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(c > 0, b / c, np.nan)
+
     @staticmethod
     def empty(n: int, m: Model, area_dtype: type | np.dtype = np.float64) -> Outcomes:
         """Uninitialised outcome arrays for ``n`` draws. ``area_dtype`` is the type of the
@@ -572,7 +582,7 @@ def compute_chunk(
 
 def chunk_mean_npv(m: Model, outcomes: Outcomes) -> float:
     p0 = PERSPECTIVES.index(m.spec.scenario.perspective)
-    return float(np.mean(outcomes.benefits[:, p0] - outcomes.costs[:, p0]))
+    return float(np.mean(outcomes.npv_of(p0)))
 
 
 def assemble(

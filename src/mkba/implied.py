@@ -401,7 +401,7 @@ def switching_physical(
     p = PERSPECTIVES.index(perspective)
     o = run.outcomes
     i = m.streams.index(stream)
-    npv = float(np.mean(o.benefits[:, p] - o.costs[:, p]))
+    npv = float(np.mean(o.npv_of(p)))
     pv = float(np.mean(o.stream[:, p, i]))
     pe = physical if physical is not None else physical_effects(run)
     phys = pe["streams"][stream]["at_full_strength"]["mean"]
@@ -447,7 +447,7 @@ def side_summary(run: Run) -> dict[str, Any]:
         doc = {
             k: results.column_stats(run, "perspective", pi, k) for k in results.PERSPECTIVE_METRICS
         }
-        npv = o.benefits[:, pi] - o.costs[:, pi]  # o.npv[:, pi], without the other perspectives
+        npv = o.npv_of(pi)
         out["perspectives"][p] = doc | {"prob_npv_positive": float(np.mean(npv > 0))}
     phys = getattr(run, "_side_physical", None)  # computed while simulating (FullStrengthSink)
     if phys is None:

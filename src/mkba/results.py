@@ -386,8 +386,8 @@ def perspective_arrays(run: Run, perspective: str) -> dict[str, np.ndarray]:
     return {
         "costs_pv": o.costs[:, p],
         "benefits_pv": o.benefits[:, p],
-        "npv": o.npv[:, p],
-        "bcr": o.bcr[:, p],
+        "npv": o.npv_of(p),
+        "bcr": o.bcr_of(p),
     }
 
 
@@ -434,7 +434,7 @@ def summary(run: Run) -> dict[str, Any]:
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
-    npv = o.benefits[:, p0] - o.costs[:, p0]  # o.npv[:, p0]: one column, not all four
+    npv = o.npv_of(p0)
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -471,7 +471,7 @@ def summary(run: Run) -> dict[str, Any]:
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
-        npv_p = o.benefits[:, p] - o.costs[:, p]  # perspective_arrays' npv, one column
+        npv_p = o.npv_of(p)
         out["perspectives"][name] = {
             "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
             "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
