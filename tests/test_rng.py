@@ -370,3 +370,97 @@ def test_no_uncertain_columns() -> None:
         chunk=0, cols=np.zeros(0, dtype=np.int64), samples=samples,
     )  # fmt: skip
     assert (tht == 3.0).all()
+
+
+@numba.njit
+def _each(f, x):  # type: ignore[no-untyped-def]  # numba njit: a scalar function over an array
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = f(x[i])
+    return out
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal element for element, NaN where NaN and the same sign everywhere (also of zeros
+    and NaNs)."""
+    return bool(
+        np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b))
+    )
+
+
+_SPECIAL_U = [0.0, -0.0, 1.0, 0.5, np.nan, -np.nan, np.inf, -np.inf, -1e-300, 1.0 + 2**-52, 1e-300,
+              5e-324, 2.2e-308, 1e-310, 1 - 1e-16, 2**-53, 1 - 2**-53, np.exp(-2), 1 - np.exp(-2),
+              0.13533528323661269189, 1 - 0.13533528323661269189, np.exp(-32)]  # fmt: skip
+
+
+def test_ndtri_is_scipys() -> None:
+    """rng.ndtri (Cephes's rational approximations, numba) gives scipy.special.ndtri's bits:
+    random probabilities over (0, 1), both tails down to the smallest subnormal, thousands of
+    neighbours of every branch point (exp(-2), 1 - exp(-2), 0.5, exp(-32)), the special
+    values (0, 1, NaN, outside [0, 1]) and random bit patterns."""
+    from scipy import special
+
+    g = np.random.default_rng(20261130)
+    n = 1_000_000
+    parts = [
+        g.random(n),
+        g.random(n) * 0.14,
+        1 - g.random(n) * 0.14,
+        np.exp(-g.random(n) * 745),  # the lower tail to 5e-324
+        -np.expm1(-np.exp(-g.random(n) * 40)),  # the upper tail to 1 - 2**-53
+        np.array(_SPECIAL_U),
+        np.abs(g.integers(0, 2**64, n, dtype=np.uint64).view(np.float64)),  # bit patterns
+    ]
+    for b in (np.exp(-2), 1 - np.exp(-2), 0.5, np.exp(-32)):
+        parts.append(b + np.arange(-2000, 2001) * np.spacing(b))
+    u = np.concatenate(parts)
+    with np.errstate(invalid="ignore"):
+        assert _same_bits(_each(rng.ndtri, u), special.ndtri(u))
+
+
+def test_ndtr_is_scipys() -> None:
+    """rng.ndtr gives scipy.special.ndtr's bits: normal and wide uniform arguments, tiny
+    ones, neighbours of every branch point (|x| = sqrt(2), 8 sqrt(2), the underflow near
+    37.5 and the exp argument's limit), infinities, NaN, signed zeros and random bit
+    patterns."""
+    from scipy import special
+
+    g = np.random.default_rng(7)
+    n = 1_000_000
+    parts = [
+        g.normal(0, 3, n),
+        g.uniform(-40, 40, n),
+        g.normal(0, 1, n) * 1e-300,
+        g.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),
+        np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324, -5e-324]),
+    ]
+    for b in (np.sqrt(2), 8 * np.sqrt(2), 37.519379347, 37.6, 26.55, 38.58):
+        for s in (1, -1):
+            parts.append(s * b + np.arange(-2000, 2001) * np.spacing(b))
+    x = np.concatenate(parts)
+    assert _same_bits(_each(rng.ndtr, x), special.ndtr(x))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 12, 16, 17, 33])
+def test_copula_rows_is_apply_copula_t(k: int) -> None:
+    """The compiled copula equals apply_copula_t (norm.ppf, einsum, norm.cdf, clip) bit for
+    bit for 1 to 33 correlated columns (einsum's summation order changes at 8 terms), random
+    correlation factors, 1, 5 and 4,096 draws, uniforms at the clip limits and 0.5, and
+    correlated rows in any order among other rows."""
+    g = np.random.default_rng(k)
+    a = g.normal(size=(k, k))
+    c = a @ a.T + k * np.eye(k)
+    d = np.sqrt(np.diag(c))
+    chol = np.linalg.cholesky(c / np.outer(d, d))
+    for n in (1, 5, 4096):
+        u = np.clip(g.random((k + 3, n)), _EPS, 1 - _EPS)
+        u[:, 0] = _EPS
+        if n > 1:
+            u[:, 1] = 1 - _EPS
+            u[:, -1] = 0.5
+        rows = g.permutation(k + 3)[:k].astype(np.int64)
+        want = u.copy()
+        apply_copula_t(want, (rows, chol))
+        got = u.copy()
+        rng.copula_rows(got, rows, chol)
+        assert _same_bits(got, want)
