@@ -394,7 +394,7 @@ _SPECIAL_U = [0.0, -0.0, 1.0, 0.5, np.nan, -np.nan, np.inf, -np.inf, -1e-300, 1.
 
 
 def test_ndtri_is_scipys() -> None:
-    """rng.ndtri (Cephes's rational approximations, numba) gives scipy.special.ndtri's bits:
+    """rng.ndtri and rng.ndtri_into (Cephes's rational approximations, numba) gives scipy.special.ndtri's bits:
     random probabilities over (0, 1), both tails down to the smallest subnormal, thousands of
     neighbours of every branch point (exp(-2), 1 - exp(-2), 0.5, exp(-32)), the special
     values (0, 1, NaN, outside [0, 1]) and random bit patterns."""
@@ -415,11 +415,15 @@ def test_ndtri_is_scipys() -> None:
         parts.append(b + np.arange(-2000, 2001) * np.spacing(b))
     u = np.concatenate(parts)
     with np.errstate(invalid="ignore"):
-        assert _same_bits(_each(rng.ndtri, u), special.ndtri(u))
+        want = special.ndtri(u)
+    assert _same_bits(_each(rng.ndtri, u), want)
+    got = np.empty_like(u)
+    rng.ndtri_into(u, got)  # the two-pass version, central values vectorised
+    assert _same_bits(got, want)
 
 
 def test_ndtr_is_scipys() -> None:
-    """rng.ndtr gives scipy.special.ndtr's bits: normal and wide uniform arguments, tiny
+    """rng.ndtr and rng.ndtr_into give scipy.special.ndtr's bits: normal and wide uniform arguments, tiny
     ones, neighbours of every branch point (|x| = sqrt(2), 8 sqrt(2), the underflow near
     37.5 and the exp argument's limit), infinities, NaN, signed zeros and random bit
     patterns."""
@@ -438,7 +442,11 @@ def test_ndtr_is_scipys() -> None:
         for s in (1, -1):
             parts.append(s * b + np.arange(-2000, 2001) * np.spacing(b))
     x = np.concatenate(parts)
-    assert _same_bits(_each(rng.ndtr, x), special.ndtr(x))
+    want = special.ndtr(x)
+    assert _same_bits(_each(rng.ndtr, x), want)
+    got = np.empty_like(x)
+    rng.ndtr_into(x, got)  # the two-pass version
+    assert _same_bits(got, want)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 12, 16, 17, 33])

@@ -148,20 +148,32 @@ _MAXLOG = 7.09782712893383996843e2
 _EXP_M2 = 0.13533528323661269189  # exp(-2)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _horner(x, c, monic):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cephes's ``polevl`` (``monic`` False: c[0] x^N + ... + c[N]) and ``p1evl`` (True: a
     leading coefficient 1 not stored), evaluated in the same order."""
-    if monic:
-        acc = x + c[0]
-    else:
-        acc = c[0]
+    acc = x + c[0] if monic else c[0]
     for k in range(1, len(c)):
         acc = acc * x + c[k]
     return acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _ndtri_central(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """Cephes ``ndtri``'s branch for ``exp(-2) < y0 <= 1 - exp(-2)``: :func:`_horner`'s
+    order written out (constants in straight-line code: loops over values vectorise)."""
+    p, q = _NDTRI_P0, _NDTRI_Q0
+    y = y0 - 0.5
+    y2 = y * y
+    num = (((p[0] * y2 + p[1]) * y2 + p[2]) * y2 + p[3]) * y2 + p[4]
+    den = y2 + q[0]
+    den = (((((den * y2 + q[1]) * y2 + q[2]) * y2 + q[3]) * y2 + q[4]) * y2 + q[5]) * y2 + q[6]
+    den = den * y2 + q[7]
+    x = y + y * (y2 * num / den)
+    return x * _SQRT2PI
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def ndtri(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``scipy.special.ndtri(y0)``, the standard normal quantile, bit for bit."""
     if y0 == 0.0:
@@ -176,10 +188,7 @@ def ndtri(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types com
         y = 1.0 - y
         negate = False
     if y > _EXP_M2:
-        y = y - 0.5
-        y2 = y * y
-        x = y + y * (y2 * _horner(y2, _NDTRI_P0, False) / _horner(y2, _NDTRI_Q0, True))
-        return x * _SQRT2PI
+        return _ndtri_central(y)
     x = math.sqrt(-2.0 * math.log(y))
     x0 = x - math.log(x) / x
     z = 1.0 / x
@@ -191,14 +200,17 @@ def ndtri(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types com
     return -x if negate else x
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _erf_small(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cephes ``erf`` for ``|x| <= 1``."""
+    t, u = _ERF_T, _ERF_U
     z = x * x
-    return x * _horner(z, _ERF_T, False) / _horner(z, _ERF_U, True)
+    num = (((t[0] * z + t[1]) * z + t[2]) * z + t[3]) * z + t[4]
+    den = ((((z + u[0]) * z + u[1]) * z + u[2]) * z + u[3]) * z + u[4]
+    return x * num / den
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cephes ``erfc(a)`` for ``a >= 1`` (the only case ``ndtr`` reaches)."""
     z = -a * a
@@ -214,7 +226,7 @@ def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types 
     return (z * p) / q
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ndtr(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``scipy.special.ndtr(a)``, the standard normal CDF, bit for bit."""
     if math.isnan(a):
@@ -230,7 +242,38 @@ def ndtr(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come 
     return y
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
+def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``dst[i] = ndtri(src[i])``, the same bits, faster: first every value by the central
+    branch's formula (|y - 1/2| <= 1/2 - exp(-2), about three values in four; a loop without
+    branches or calls, vectorised), then :func:`ndtri` itself for the values outside it."""
+    n = src.shape[0]
+    for i in range(n):
+        dst[i] = _ndtri_central(src[i])
+    top = 1.0 - _EXP_M2
+    for i in range(n):
+        y0 = src[i]
+        if not (y0 > _EXP_M2 and y0 <= top):  # (NaN too) the tails, 0, 1, outside [0, 1]
+            dst[i] = ndtri(y0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``dst[i] = ndtr(src[i])``, the same bits: first ``1/2 + erf(x / sqrt 2) / 2`` by
+    Cephes's small-argument erf for every value (vectorised; the formula is odd in x, so
+    Cephes's ``-erf(-x)`` for negative x is the same number), then :func:`ndtr` itself where
+    ``|x / sqrt 2| >= 1`` (or NaN)."""
+    n = src.shape[0]
+    for i in range(n):
+        x = src[i] * _SQRT1_2
+        dst[i] = 0.5 + 0.5 * _erf_small(x)
+    for i in range(n):
+        a = src[i]
+        if not (abs(a * _SQRT1_2) < 1.0):
+            dst[i] = ndtr(a)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
     draw, the same bits: ``z = ndtri(u)`` (``norm.ppf``: ``* 1 + 0``), ``z @ chol.T`` summed in
@@ -240,32 +283,40 @@ def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba nj
     ``apply_copula_t`` exactly (1 to 33 columns, random correlations)."""
     k = frows.shape[0]
     n = ukeep.shape[1]
-    z = np.empty(k)
+    z = np.empty((k, n))
+    zc = np.empty((k, n))
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
+    for j in range(k):
+        zj = z[j]
+        ndtri_into(ukeep[frows[j]], zj)
+        for i in range(n):
+            zj[i] = zj[i] * 1.0 + 0.0
     for i in range(n):
-        for j in range(k):
-            z[j] = ndtri(ukeep[frows[j], i]) * 1.0 + 0.0
         for a in range(k):
             v0 = 0.0
             v1 = 0.0
             j = 0
             while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
                 for q in range(3, -1, -1):
-                    v0 = z[j + 2 * q] * chol[a, j + 2 * q] + v0
-                    v1 = z[j + 2 * q + 1] * chol[a, j + 2 * q + 1] + v1
+                    v0 = z[j + 2 * q, i] * chol[a, j + 2 * q] + v0
+                    v1 = z[j + 2 * q + 1, i] * chol[a, j + 2 * q + 1] + v1
                 j += 8
             while j < k:
-                v0 = z[j] * chol[a, j] + v0
+                v0 = z[j, i] * chol[a, j] + v0
                 if j + 1 < k:
-                    v1 = z[j + 1] * chol[a, j + 1] + v1
+                    v1 = z[j + 1, i] * chol[a, j + 1] + v1
                 j += 2
-            y = ndtr((v0 + v1) + 0.0)
+            zc[a, i] = (v0 + v1) + 0.0
+    for a in range(k):
+        ua = ukeep[frows[a]]
+        ndtr_into(zc[a], ua)
+        for i in range(n):
+            y = ua[i]
             if y < lo_clip:
-                y = lo_clip
+                ua[i] = lo_clip
             elif y > hi_clip:
-                y = hi_clip
-            ukeep[frows[a], i] = y
+                ua[i] = hi_clip
 
 
 @njit(cache=True, nogil=True)
@@ -297,7 +348,10 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     st = np.zeros((2, 4), dtype=np.uint64)  # two streams: state hi, lo; increment hi, lo
     total = 2 * n if lhs else n
     rr = np.empty((2, total))
-    perm = np.empty(n, dtype=np.int64)
+    perm = np.empty(n)  # the strata 0 .. n-1 as doubles (exact), shuffled
+    swap = np.empty(n, dtype=np.int64)
+    inv_n = 1.0 / n  # exact when n is a power of two: then * inv_n gives / n's bits
+    pow2 = n > 0 and (n & (n - 1)) == 0
     u = np.empty(n)
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
@@ -376,15 +430,22 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
         if draw:
             r = rr[q]
             if lhs:  # mkba.sampling._lhs_column
+                for i in range(1, n):  # the swap partners first (a loop without stores
+                    k = int(r[i] * (i + 1))  # to perm: vectorised)
+                    swap[i] = k if k < i else i
                 for i in range(n):
-                    perm[i] = i
+                    perm[i] = float(i)
                 for i in range(n - 1, 0, -1):
-                    k = int(r[i] * (i + 1))
-                    if k > i:
-                        k = i
-                    perm[i], perm[k] = perm[k], perm[i]
-                for i in range(n):
-                    u[i] = (perm[i] + r[n + i]) / n
+                    k = swap[i]
+                    t = perm[i]
+                    perm[i] = perm[k]
+                    perm[k] = t
+                if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
+                    for i in range(n):
+                        u[i] = (perm[i] + r[n + i]) * inv_n
+                else:
+                    for i in range(n):
+                        u[i] = (perm[i] + r[n + i]) / n
             else:
                 for i in range(n):
                     u[i] = r[i]
