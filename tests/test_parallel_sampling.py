@@ -92,6 +92,25 @@ def test_for_each_runs_nested_tasks_serially_instead_of_deadlocking() -> None:
     assert (seen == 1).all()
 
 
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_for_each_raises_a_tasks_error_after_every_task_ran(failing: int) -> None:
+    """The calling thread runs the first group itself: an error in any group (its own or a
+    worker's) reaches the caller, and only after the other groups have finished."""
+    from mkba.sampling import for_each
+
+    done = np.zeros(6, dtype=int)
+
+    def task(j: int) -> None:
+        if j == failing:
+            raise RuntimeError(f"task {j}")
+        done[j] += 1
+
+    with pytest.raises(RuntimeError, match=f"task {failing}"):
+        for_each(task, 6, threads=3)
+    others = np.arange(6) % 3 != failing % 3  # the failing task's group stops at it
+    assert (done[others] == 1).all()
+
+
 def test_clip_into_gives_np_clip_values() -> None:
     from mkba.sampling import _clip_into
 

@@ -133,7 +133,8 @@ class InverseCdf:
     ) -> tuple[int, tuple[float, float, float], tuple[np.ndarray, np.ndarray] | None]:
         """How :func:`mkba.rng.sample_rows` evaluates this inverse CDF: its column kind,
         parameters and grid, the same branches and numbers as :meth:`__call__` (kind
-        ``KEEP``: the caller calls this object on the clipped uniforms)."""
+        ``KEEP``: the caller calls this object on the clipped uniforms; ``LOGNORMAL``: the
+        caller takes the exponential)."""
         from mkba import rng
 
         d = self.q.dist
@@ -141,7 +142,12 @@ class InverseCdf:
             return rng.UNIFORM, (d.min, d.max - d.min, 0.0), None
         if type(d) is Triangular:
             return rng.TRIANGULAR, (d.min, d.mode, d.max), None
-        if isinstance(d, LogNormal) or type(d) is Normal or self._grid is None:
+        if isinstance(d, LogNormal):
+            assert self._mu_sigma is not None
+            return rng.LOGNORMAL, (*self._mu_sigma, 0.0), None
+        if type(d) is Normal:
+            return rng.NORMAL, (d.mean, d.sd, 0.0), None
+        if self._grid is None:
             return rng.KEEP, (0.0, 0.0, 0.0), None
         return rng.HERMITE, (_ZMAX, 0.0, 0.0), self._grid
 
@@ -207,8 +213,15 @@ def hermite_at(ui, x, slope, g0, n_int, h, zmax):  # type: ignore[no-untyped-def
     logit(u): ``n_int`` intervals of width ``h`` over [-zmax, zmax], values and slopes at
     ``x[g0:]``, ``slope[g0:]``. NaN outside the grid (also for a NaN ``ui``: it never indexes
     the grid), to be evaluated exactly. The one formula, used by :func:`_hermite_ppf` and by
-    the compiled sampler (:func:`mkba.rng.sample_rows`)."""
-    pos = (math.log(ui / (1.0 - ui)) + zmax) / h
+    the compiled sampler (:func:`mkba.rng.sample_rows`, which takes the logits of a whole
+    column first and then calls :func:`hermite_at_logit`)."""
+    return hermite_at_logit(math.log(ui / (1.0 - ui)), x, slope, g0, n_int, h, zmax)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hermite_at_logit(zl, x, slope, g0, n_int, h, zmax):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """:func:`hermite_at` given ``zl = log(ui / (1 - ui))``."""
+    pos = (zl + zmax) / h
     if not (pos >= 0.0 and pos < n_int):
         return np.nan
     k = int(pos)

@@ -36,7 +36,7 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
-from mkba.distributions import hermite_at, triangular_at
+from mkba.distributions import hermite_at_logit, triangular_at
 
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
@@ -58,6 +58,8 @@ KEEP = 0  # only the clipped uniforms (kept in ``ukeep``); the caller transforms
 UNIFORM = 1  # par = (min, max - min, -)
 TRIANGULAR = 2  # par = (min, mode, max)
 HERMITE = 3  # par = (zmax, -, -); grid rows gidx[j] of gx / gs; NaN outside the grid
+NORMAL = 4  # par = (mean, sd, -): (mean + sd * ndtri(u)) * scale
+LOGNORMAL = 5  # par = (mu, sigma, -): mu + sigma * ndtri(u); the caller takes NumPy's exp
 
 
 def seed_words(seed: int) -> list[int]:
@@ -328,6 +330,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
     ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
     ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
+    (``LOGNORMAL``: the exponent only, the caller finishes it)
     ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[:, j]`` (if ``samples`` has
     rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
     m32 = np.uint64(0xFFFFFFFF)
@@ -353,6 +356,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     inv_n = 1.0 / n  # exact when n is a power of two: then * inv_n gives / n's bits
     pow2 = n > 0 and (n & (n - 1)) == 0
     u = np.empty(n)
+    zl = np.empty(n)
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
     n_todo = todo.shape[0]
@@ -481,14 +485,26 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             fc = (mode - a) / width
             for i in range(n):
                 row[i] = triangular_at(u[i], a, mode, b, width, fc) * sc
+        elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
+            ndtri_into(u, row)
+            a = par[j, 0]
+            w = par[j, 1]
+            if kd == NORMAL:
+                for i in range(n):
+                    row[i] = (a + w * row[i]) * sc
+            else:  # exp(mu + sigma * z) * scale: exp by NumPy (its SIMD exp, not libm's)
+                for i in range(n):
+                    row[i] = a + w * row[i]
         else:  # HERMITE: mkba.distributions._hermite_ppf
             zmax = par[j, 0]
             g0 = gidx[j, 0]
             n_int = gidx[j, 1] - 1
             h = 2.0 * zmax / n_int
             out = 0
+            for i in range(n):  # the logits first (the log calls back to back), then the
+                zl[i] = math.log(u[i] / (1.0 - u[i]))  # interpolation: hermite_at's numbers
             for i in range(n):
-                v = hermite_at(u[i], gx, gs, g0, n_int, h, zmax)
+                v = hermite_at_logit(zl[i], gx, gs, g0, n_int, h, zmax)
                 if math.isnan(v):
                     out += 1
                 row[i] = v * sc
@@ -498,7 +514,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             i1 = min(i0 + 64, n)
             for jj in range(n_todo):
                 j = todo[jj]
-                if kind[j] != KEEP:
+                if kind[j] != KEEP and kind[j] != LOGNORMAL:
                     row = tht[rows[j]]
                     sc = scale[j]
                     for i in range(i0, i1):
@@ -510,7 +526,7 @@ class ColumnPlan:
     """How :func:`sample_rows` treats each uncertain column of a model (see
     :meth:`mkba.distributions.InverseCdf.compiled`)."""
 
-    kind: np.ndarray  # (U,) int64: KEEP (finished in NumPy), UNIFORM, TRIANGULAR, HERMITE
+    kind: np.ndarray  # (U,) int64: KEEP, UNIFORM, TRIANGULAR, HERMITE, NORMAL, LOGNORMAL
     par: np.ndarray  # (U, 3) float64
     gidx: np.ndarray  # (U, 2) int64: offset and length of the column's grid in gx / gs
     gx: np.ndarray  # tabulated inverse CDF values, every grid one after the other
@@ -518,6 +534,7 @@ class ColumnPlan:
     numpy_cols: tuple[int, ...]  # columns whose inverse CDF stays a NumPy call (kind KEEP)
     hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
     needs_u: np.ndarray  # (U,) bool: either (the caller needs their uniforms afterwards)
+    finish: np.ndarray  # (U,) bool: KEEP, HERMITE or LOGNORMAL (the caller finishes them)
 
 
 def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
@@ -545,16 +562,18 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
         numpy_cols=tuple(int(j) for j in np.flatnonzero(kind_a == KEEP)),
         hermite_cols=tuple(int(j) for j in np.flatnonzero(kind_a == HERMITE)),
         needs_u=(kind_a == KEEP) | (kind_a == HERMITE),
+        finish=(kind_a == KEEP) | (kind_a == HERMITE) | (kind_a == LOGNORMAL),
     )
 
 
 _NO_SAMPLES = np.empty((0, 0))
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
-# and a permutation), then by kind KEEP (a NumPy inverse CDF such as the lognormal's),
-# UNIFORM, TRIANGULAR, HERMITE (a log per value); only used to balance the threads' shares
+# and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
+# (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
+# threads' shares
 _DRAW, _DRAW_LHS = 2.5, 5.5
-_COST = np.array([20.0, 1.5, 3.0, 20.0])
-_COPULA = 40.0  # per correlated column and draw: ndtri, the product with L, ndtr
+_COST = np.array([20.0, 1.5, 3.0, 15.0, 8.0, 10.0])
+_COPULA = 15.0  # per correlated column and draw: ndtri, the product with L, ndtr
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
@@ -646,8 +665,14 @@ def fill_theta(
 
     def finish(which: np.ndarray) -> None:
         """NumPy inverse CDFs, and the exact values outside the Hermite grids."""
-        for j in which[plan.needs_u[which]].tolist():
-            if j in numpy_cols:
+        for j in which[plan.finish[which]].tolist():
+            if plan.kind[j] == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
+                row = tht[rows[j]]
+                np.exp(row, out=row)
+                row *= scale[j]
+                if samples is not None:
+                    samples[:, j] = row / scale[j]
+            elif j in numpy_cols:
                 row = tht[rows[j]]
                 row[:] = inverse_cdfs[j](ukeep[keep[j]])
                 row *= scale[j]
