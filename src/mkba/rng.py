@@ -248,15 +248,53 @@ def ndtr(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come 
 def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = ndtri(src[i])``, the same bits, faster: first every value by the central
     branch's formula (|y - 1/2| <= 1/2 - exp(-2), about three values in four; a loop without
-    branches or calls, vectorised), then :func:`ndtri` itself for the values outside it."""
+    branches or calls, vectorised); then the tails gathered, their two logarithms and square
+    root taken one value after the other, and the rest of :func:`ndtri`'s tail formula (both
+    rational functions, then a select) vectorised again; :func:`ndtri` itself for 0, 1, NaN
+    and values outside [0, 1]."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
     top = 1.0 - _EXP_M2
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
     for i in range(n):
         y0 = src[i]
-        if not (y0 > _EXP_M2 and y0 <= top):  # (NaN too) the tails, 0, 1, outside [0, 1]
-            dst[i] = ndtri(y0)
+        if not (y0 > _EXP_M2 and y0 <= top):  # (NaN too)
+            if y0 > 0.0 and y0 < 1.0 and (y0 <= _EXP_M2 or 1.0 - y0 <= _EXP_M2):
+                idx[m] = i  # a tail value (reflected or not)
+                m += 1
+            else:  # 0, 1, NaN, outside [0, 1], or (rounding) a reflection into the centre
+                dst[i] = ndtri(y0)
+    xs = np.empty(m)
+    lx = np.empty(m)
+    for t in range(m):
+        y = src[idx[t]]
+        if y > top:
+            y = 1.0 - y
+        x = math.sqrt(-2.0 * math.log(y))
+        xs[t] = x
+        lx[t] = math.log(x)
+    for t in range(m):
+        x = xs[t]
+        x0 = x - lx[t] / x
+        z = 1.0 / x
+        p1, q1, p2, q2 = _NDTRI_P1, _NDTRI_Q1, _NDTRI_P2, _NDTRI_Q2
+        a1 = p1[0]
+        a2 = p2[0]
+        for k in range(1, 9):
+            a1 = a1 * z + p1[k]
+            a2 = a2 * z + p2[k]
+        b1 = z + q1[0]
+        b2 = z + q2[0]
+        for k in range(1, 8):
+            b1 = b1 * z + q1[k]
+            b2 = b2 * z + q2[k]
+        x1 = z * a1 / b1 if x < 8.0 else z * a2 / b2
+        xs[t] = x0 - x1
+    for t in range(m):
+        i = idx[t]
+        dst[i] = xs[t] if src[i] > top else -xs[t]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
