@@ -150,66 +150,96 @@ _MAXLOG = 7.09782712893383996843e2
 _EXP_M2 = 0.13533528323661269189  # exp(-2)
 
 
+# Cephes's ``polevl`` (``c[0] x^N + ... + c[N]``) and ``p1evl`` (``x^N + c[0] x^(N-1) + ... +
+# c[N-1]``, the leading 1 not stored) in Horner's order, written out per degree N (constant
+# indices: straight-line code that vectorises and compiles quickly)
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _horner(x, c, monic):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """Cephes's ``polevl`` (``monic`` False: c[0] x^N + ... + c[N]) and ``p1evl`` (True: a
-    leading coefficient 1 not stored), evaluated in the same order."""
-    acc = x + c[0] if monic else c[0]
-    for k in range(1, len(c)):
-        acc = acc * x + c[k]
+def _polevl4(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``polevl`` of degree 4."""
+    acc = c[0] * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _polevl5(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``polevl`` of degree 5."""
+    acc = c[0] * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    acc = acc * x + c[5]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _polevl8(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``polevl`` of degree 8."""
+    acc = c[0] * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    acc = acc * x + c[5]
+    acc = acc * x + c[6]
+    acc = acc * x + c[7]
+    acc = acc * x + c[8]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _p1evl5(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``p1evl`` of degree 5."""
+    acc = x + c[0]
+    acc = acc * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _p1evl6(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``p1evl`` of degree 6."""
+    acc = x + c[0]
+    acc = acc * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    acc = acc * x + c[5]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _p1evl8(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``p1evl`` of degree 8."""
+    acc = x + c[0]
+    acc = acc * x + c[1]
+    acc = acc * x + c[2]
+    acc = acc * x + c[3]
+    acc = acc * x + c[4]
+    acc = acc * x + c[5]
+    acc = acc * x + c[6]
+    acc = acc * x + c[7]
     return acc
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _ndtri_central(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """Cephes ``ndtri``'s branch for ``exp(-2) < y0 <= 1 - exp(-2)``: :func:`_horner`'s
-    order written out (constants in straight-line code: loops over values vectorise)."""
-    p, q = _NDTRI_P0, _NDTRI_Q0
+    """Cephes ``ndtri``'s branch for ``exp(-2) < y0 <= 1 - exp(-2)`` (straight-line code:
+    loops over values vectorise)."""
     y = y0 - 0.5
     y2 = y * y
-    num = (((p[0] * y2 + p[1]) * y2 + p[2]) * y2 + p[3]) * y2 + p[4]
-    den = y2 + q[0]
-    den = (((((den * y2 + q[1]) * y2 + q[2]) * y2 + q[3]) * y2 + q[4]) * y2 + q[5]) * y2 + q[6]
-    den = den * y2 + q[7]
-    x = y + y * (y2 * num / den)
+    x = y + y * (y2 * _polevl4(y2, _NDTRI_P0) / _p1evl8(y2, _NDTRI_Q0))
     return x * _SQRT2PI
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def ndtri(y0):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``scipy.special.ndtri(y0)``, the standard normal quantile, bit for bit."""
-    if y0 == 0.0:
-        return -math.inf
-    if y0 == 1.0:
-        return math.inf
-    if y0 < 0.0 or y0 > 1.0:
-        return math.nan  # (a NaN y0 goes on and comes out as Cephes's arithmetic makes it)
-    negate = True
-    y = y0
-    if y > 1.0 - _EXP_M2:
-        y = 1.0 - y
-        negate = False
-    if y > _EXP_M2:
-        return _ndtri_central(y)
-    x = math.sqrt(-2.0 * math.log(y))
-    x0 = x - math.log(x) / x
-    z = 1.0 / x
-    if x < 8.0:
-        x1 = z * _horner(z, _NDTRI_P1, False) / _horner(z, _NDTRI_Q1, True)
-    else:
-        x1 = z * _horner(z, _NDTRI_P2, False) / _horner(z, _NDTRI_Q2, True)
-    x = x0 - x1
-    return -x if negate else x
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _erf_small(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cephes ``erf`` for ``|x| <= 1``."""
-    t, u = _ERF_T, _ERF_U
     z = x * x
-    num = (((t[0] * z + t[1]) * z + t[2]) * z + t[3]) * z + t[4]
-    den = ((((z + u[0]) * z + u[1]) * z + u[2]) * z + u[3]) * z + u[4]
-    return x * num / den
+    return x * _polevl4(z, _ERF_T) / _p1evl5(z, _ERF_U)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -220,38 +250,24 @@ def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types 
         return 0.0
     z = math.exp(z)
     if a < 8.0:
-        p = _horner(a, _ERFC_P, False)
-        q = _horner(a, _ERFC_Q, True)
+        p = _polevl8(a, _ERFC_P)
+        q = _p1evl8(a, _ERFC_Q)
     else:
-        p = _horner(a, _ERFC_R, False)
-        q = _horner(a, _ERFC_S, True)
+        p = _polevl5(a, _ERFC_R)
+        q = _p1evl6(a, _ERFC_S)
     return (z * p) / q
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ndtr(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``scipy.special.ndtr(a)``, the standard normal CDF, bit for bit."""
-    if math.isnan(a):
-        return math.nan
-    x = a * _SQRT1_2
-    z = abs(x)
-    if z < 1.0:
-        e = -_erf_small(-x) if x < 0.0 else _erf_small(x)  # Cephes's erf, |x| < 1
-        return 0.5 + 0.5 * e
-    y = 0.5 * _erfc_big(z)
-    if x > 0:
-        y = 1.0 - y
-    return y
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``dst[i] = ndtri(src[i])``, the same bits, faster: first every value by the central
-    branch's formula (|y - 1/2| <= 1/2 - exp(-2), about three values in four; a loop without
-    branches or calls, vectorised); then the tails gathered, their two logarithms and square
-    root taken one value after the other, and the rest of :func:`ndtri`'s tail formula (both
-    rational functions, then a select) vectorised again; :func:`ndtri` itself for 0, 1, NaN
-    and values outside [0, 1]."""
+    """``dst[i] = scipy.special.ndtri(src[i])`` (Cephes's ``ndtri``), the same bits, in
+    passes that vectorise: first every value by the central branch's formula
+    (``exp(-2) < y <= 1 - exp(-2)``, about three values in four; no branches or calls in
+    the loop); then the tails gathered (NaN among them: Cephes's arithmetic carries it
+    through), their two logarithms and square root taken one value after the other, and the
+    rest of the tail formula (both rational functions, then the one for ``x < 8`` or not
+    selected) for all of them at once. 0, 1 and values outside [0, 1] are Cephes's
+    -inf, inf and NaN."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
@@ -260,12 +276,19 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
     m = 0
     for i in range(n):
         y0 = src[i]
-        if not (y0 > _EXP_M2 and y0 <= top):  # (NaN too)
-            if y0 > 0.0 and y0 < 1.0 and (y0 <= _EXP_M2 or 1.0 - y0 <= _EXP_M2):
-                idx[m] = i  # a tail value (reflected or not)
-                m += 1
-            else:  # 0, 1, NaN, outside [0, 1], or (rounding) a reflection into the centre
-                dst[i] = ndtri(y0)
+        if y0 > _EXP_M2 and y0 <= top:
+            continue  # the central value stands
+        if y0 == 0.0:
+            dst[i] = -math.inf
+        elif y0 == 1.0:
+            dst[i] = math.inf
+        elif y0 < 0.0 or y0 > 1.0:
+            dst[i] = math.nan
+        elif y0 > top and 1.0 - y0 > _EXP_M2:  # (rounding) reflected into the centre
+            dst[i] = _ndtri_central(1.0 - y0)
+        else:  # a tail value, reflected (y0 > top) or not, or NaN
+            idx[m] = i
+            m += 1
     xs = np.empty(m)
     lx = np.empty(m)
     for t in range(m):
@@ -279,18 +302,9 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
         x = xs[t]
         x0 = x - lx[t] / x
         z = 1.0 / x
-        p1, q1, p2, q2 = _NDTRI_P1, _NDTRI_Q1, _NDTRI_P2, _NDTRI_Q2
-        a1 = p1[0]
-        a2 = p2[0]
-        for k in range(1, 9):
-            a1 = a1 * z + p1[k]
-            a2 = a2 * z + p2[k]
-        b1 = z + q1[0]
-        b2 = z + q2[0]
-        for k in range(1, 8):
-            b1 = b1 * z + q1[k]
-            b2 = b2 * z + q2[k]
-        x1 = z * a1 / b1 if x < 8.0 else z * a2 / b2
+        x1a = z * _polevl8(z, _NDTRI_P1) / _p1evl8(z, _NDTRI_Q1)
+        x1b = z * _polevl8(z, _NDTRI_P2) / _p1evl8(z, _NDTRI_Q2)
+        x1 = x1a if x < 8.0 else x1b
         xs[t] = x0 - x1
     for t in range(m):
         i = idx[t]
@@ -299,18 +313,26 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``dst[i] = ndtr(src[i])``, the same bits: first ``1/2 + erf(x / sqrt 2) / 2`` by
-    Cephes's small-argument erf for every value (vectorised; the formula is odd in x, so
-    Cephes's ``-erf(-x)`` for negative x is the same number), then :func:`ndtr` itself where
-    ``|x / sqrt 2| >= 1`` (or NaN)."""
+    """``dst[i] = scipy.special.ndtr(src[i])`` (Cephes's ``ndtr``), the same bits: first
+    ``1/2 + erf(x / sqrt 2) / 2`` by Cephes's small-argument erf for every value
+    (vectorised; the formula is odd in x, so Cephes's ``-erf(-x)`` for negative x is the
+    same number), then Cephes's ``erfc`` branch where ``|x / sqrt 2| >= 1``, and NaN for
+    NaN."""
     n = src.shape[0]
     for i in range(n):
         x = src[i] * _SQRT1_2
         dst[i] = 0.5 + 0.5 * _erf_small(x)
     for i in range(n):
         a = src[i]
-        if not (abs(a * _SQRT1_2) < 1.0):
-            dst[i] = ndtr(a)
+        x = a * _SQRT1_2
+        z = abs(x)
+        if z < 1.0:
+            continue
+        if math.isnan(a):
+            dst[i] = math.nan
+            continue
+        y = 0.5 * _erfc_big(z)
+        dst[i] = 1.0 - y if x > 0 else y
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
