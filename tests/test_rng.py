@@ -467,3 +467,37 @@ def test_copula_rows_is_apply_copula_t(k: int) -> None:
         got = u.copy()
         rng.copula_rows(got, rows, chol)
         assert _same_bits(got, want)
+
+
+def test_the_copula_over_every_distribution_type() -> None:
+    """Correlated columns of every type (normal, lognormal, choice, triangular, PERT, beta)
+    through fill_theta's copula task: the drawn columns, apply_copula_t, then each
+    InverseCdf and its scale, bit for bit; samples included; 1, 2 and 3 threads."""
+    invs = tuple(InverseCdf(_q(d)) for d, _ in DISTS)
+    plan = rng.column_plan(invs)
+    u_count = len(invs)
+    rows = np.arange(1, u_count + 1, dtype=np.int64)
+    scale = np.linspace(0.5, 2.0, u_count)
+    corr = np.array([j for j, (d, _) in enumerate(DISTS) if d["type"] != "uniform"], dtype=np.int64)
+    g = np.random.default_rng(11)
+    a = g.normal(size=(corr.size, corr.size))
+    c = a @ a.T + corr.size * np.eye(corr.size)
+    d = np.sqrt(np.diag(c))
+    factor = (corr, np.linalg.cholesky(c / np.outer(d, d)))
+    cols = np.arange(300, 300 + u_count, dtype=np.int64)
+    for sampler in ("random", "lhs"):
+        for n in (1, 7, 5000):
+            ut = np.array([uniform_column(sampler, n, seed=5, chunk=2, column=c) for c in cols])
+            apply_copula_t(ut, factor)
+            want = np.full((u_count + 1, n), 7.0)
+            for j, inv in enumerate(invs):
+                want[rows[j]] = inv(ut[j]) * scale[j]
+            for threads in (1, 2, 3):
+                tht = np.full((u_count + 1, n), 7.0)
+                samples = np.empty((n, u_count))
+                rng.fill_theta(
+                    plan, invs, tht, rows, scale, sampler=sampler, seed=5, chunk=2, cols=cols,
+                    factor=factor, samples=samples, threads=threads,
+                )  # fmt: skip
+                assert np.array_equal(tht, want)
+                assert np.array_equal(samples, (want[rows] / scale[:, None]).T)
