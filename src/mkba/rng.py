@@ -15,20 +15,23 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   columns' streams interleaved;
 - ``Generator.random``: ``(next64 >> 11) * 2**-53``; the Latin hypercube permutation of
   :func:`mkba.sampling._lhs_column`; the clip to ``[2**-53, 1 - 2**-53]``;
-- the inverse CDFs :class:`mkba.distributions.InverseCdf` evaluates in compiled code anyway
-  (uniform, triangular, the Hermite-tabulated beta / PERT / truncated normal), then the price
-  scale, written to the parameter's row of ``theta_t``, and the value over the scale into the
-  chunk's ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
+- the inverse CDFs of :class:`mkba.distributions.InverseCdf` (uniform, triangular, the
+  Hermite-tabulated beta / PERT / truncated normal, and the normal and lognormal through
+  :func:`ndtri_into`, a port of scipy.special's ``ndtri``), then the price scale, written to
+  the parameter's row of ``theta_t``, and the value over the scale into the chunk's
+  ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
 
-Columns whose inverse CDF is a NumPy/scipy call (normal, lognormal, choice, exact fallbacks)
-get their clipped uniforms and are finished by the caller (:class:`ColumnPlan`).
-tests/test_rng.py compares every stream with NumPy's for many seeds, chunks and columns.
+The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
+summation order, ``ndtr``). What stays NumPy is finished by the caller (:class:`ColumnPlan`):
+the lognormal's ``exp`` (NumPy's SIMD ``exp`` is not libm's), choice columns and the exact
+values outside a Hermite grid. tests/test_rng.py compares every stream with NumPy's for many
+seeds, chunks and columns, and the ports with scipy.special value for value.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -595,6 +598,11 @@ class ColumnPlan:
     hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
     needs_u: np.ndarray  # (U,) bool: either (the caller needs their uniforms afterwards)
     finish: np.ndarray  # (U,) bool: KEEP, HERMITE or LOGNORMAL (the caller finishes them)
+    # fill_theta's layouts of a chunk (kept rows, the threads' shares), by (sampler, threads,
+    # correlated columns): the same for every chunk, so worked out once
+    layouts: dict[tuple[object, ...], _Layout] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
@@ -695,12 +703,6 @@ def fill_theta(
         if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
             raise ValueError("columns must be in [0, 2**32)")
         head = entropy_head(seed, chunk)
-        need = plan.needs_u.copy()
-        if factor is not None:
-            need[factor[0]] = True
-        keep = np.full(u_count, -1, dtype=np.int64)
-        keep[need] = np.arange(int(need.sum()))
-        ukeep = np.empty((int(need.sum()), n))
     else:
         assert ut is not None and ut.shape == (u_count, n)
         cols = np.zeros(u_count, dtype=np.int64)
@@ -712,8 +714,12 @@ def fill_theta(
         assert samples.shape == (n, u_count) and samples.flags.c_contiguous
     threads = sampling_threads() if threads is None else max(1, int(threads))
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
-    outside = np.zeros(u_count, dtype=np.int64)
     lhs = sampler == "lhs"
+    if draw:
+        lay = _layout(plan, lhs, groups, factor)
+        keep = lay.keep
+        ukeep = np.empty((lay.n_keep, n))
+    outside = np.zeros(u_count, dtype=np.int64)
     numpy_cols = set(plan.numpy_cols)
 
     def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
@@ -745,9 +751,11 @@ def fill_theta(
                 if samples is not None:
                     samples[mask, j] = row[mask] / scale[j]
 
-    cost = _COST[plan.kind] + ((_DRAW_LHS if lhs else _DRAW) if draw else 0.0)
     if factor is None or not draw:
-        todo = _split(np.arange(u_count, dtype=np.int64), cost, groups)
+        if draw:
+            todo = lay.parts
+        else:
+            todo = _split(np.arange(u_count, dtype=np.int64), _COST[plan.kind], groups)
 
         def one(g: int) -> None:
             compiled(todo[g], draw, plan.kind)
@@ -758,15 +766,9 @@ def fill_theta(
     # with the copula: one task draws the correlated columns, correlates them (the whole
     # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
     # and transformed meanwhile, so a chunk is one round of the pool
-    fcols = np.ascontiguousarray(factor[0], dtype=np.int64)
-    frows = keep[fcols]
+    fcols, frows, parts = lay.fcols, lay.frows, lay.parts
     chol = np.ascontiguousarray(factor[1], dtype=np.float64)
-    rest_mask = np.ones(u_count, dtype=bool)
-    rest_mask[fcols] = False
-    items = np.concatenate([[u_count], np.flatnonzero(rest_mask)]).astype(np.int64)
-    pipeline_cost = _COPULA * fcols.size + float(cost[fcols].sum())
-    parts = _split(items, np.append(cost, pipeline_cost), groups)
-    only_keep = np.full(u_count, KEEP, dtype=np.int64)  # drawn and kept, not transformed
+    only_keep = lay.only_keep
 
     def task(g: int) -> None:
         part = parts[g]
@@ -780,6 +782,61 @@ def fill_theta(
         finish(part)
 
     for_each(task, groups, threads=threads)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How :func:`fill_theta` lays out the drawn chunks of one plan, sampler, thread count
+    and set of correlated columns."""
+
+    keep: np.ndarray  # (U,) row of each column in ``ukeep`` (-1: its uniforms are not kept)
+    n_keep: int
+    parts: list[np.ndarray]  # the threads' shares (index U: the copula task)
+    fcols: np.ndarray  # the correlated columns (empty without a copula)
+    frows: np.ndarray  # and their rows in ``ukeep``
+    only_keep: np.ndarray  # (U,) KEEP: drawn and kept, not transformed
+
+
+def _layout(
+    plan: ColumnPlan, lhs: bool, groups: int, factor: tuple[np.ndarray, np.ndarray] | None
+) -> _Layout:
+    """The plan's :class:`_Layout` for this sampler, thread count and copula (made once)."""
+    fkey = None if factor is None else np.asarray(factor[0], dtype=np.int64).tobytes()
+    key = (lhs, groups, fkey)
+    lay = plan.layouts.get(key)
+    if lay is None:
+        lay = plan.layouts[key] = _make_layout(plan, lhs, groups, factor)
+    return lay
+
+
+def _make_layout(
+    plan: ColumnPlan, lhs: bool, groups: int, factor: tuple[np.ndarray, np.ndarray] | None
+) -> _Layout:
+    u_count = plan.kind.size
+    need = plan.needs_u.copy()
+    fcols = np.zeros(0, dtype=np.int64)
+    if factor is not None:
+        fcols = np.ascontiguousarray(factor[0], dtype=np.int64)
+        need[fcols] = True
+    keep = np.full(u_count, -1, dtype=np.int64)
+    keep[need] = np.arange(int(need.sum()))
+    cost = _COST[plan.kind] + (_DRAW_LHS if lhs else _DRAW)
+    if factor is None:
+        parts = _split(np.arange(u_count, dtype=np.int64), cost, groups)
+    else:
+        rest_mask = np.ones(u_count, dtype=bool)
+        rest_mask[fcols] = False
+        items = np.concatenate([[u_count], np.flatnonzero(rest_mask)]).astype(np.int64)
+        pipeline_cost = _COPULA * fcols.size + float(cost[fcols].sum())
+        parts = _split(items, np.append(cost, pipeline_cost), groups)
+    return _Layout(
+        keep=keep,
+        n_keep=int(need.sum()),
+        parts=parts,
+        fcols=fcols,
+        frows=keep[fcols],
+        only_keep=np.full(u_count, KEEP, dtype=np.int64),
+    )
 
 
 def uniform_rows(
