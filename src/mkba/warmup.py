@@ -37,7 +37,6 @@ import importlib
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +77,19 @@ def _dispatcher(name: str) -> Any:
     return getattr(importlib.import_module(module), function)
 
 
-def signature(name: str) -> tuple[Any, ...]:
-    """The numba argument types of :data:`SIGNATURES` ``[name]``."""
+def signature(codes: str) -> tuple[Any, ...]:
+    """numba argument types from codes as in :data:`SIGNATURES` (e.g. ``"F2 I1 i"``)."""
     from numba import types
 
-    codes = {"i": types.int64, "f": types.float64, "I1": types.Array(types.int64, 1, "C")}
-    codes.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
-    return tuple(codes[c] for c in SIGNATURES[name].split())
+    kinds = {"i": types.int64, "f": types.float64, "I1": types.Array(types.int64, 1, "C")}
+    kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
+    return tuple(kinds[c] for c in codes.split())
 
 
 class _Child:
     """The child process, and a thread that waits for it (so it is reaped when it ends)."""
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, jobs: list[str]) -> None:
         import subprocess
 
         env = dict(os.environ)
@@ -98,14 +97,14 @@ class _Child:
         src = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mkba.warmup", *names],
+            [sys.executable, "-m", "mkba.warmup", *jobs],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
             close_fds=True,
         )
-        self.started = time.perf_counter()
+        self.pid = os.getpid()  # the run's process (a forked copy of it does not wait)
         self.exited = threading.Event()
         self.returncode: int | None = None
         threading.Thread(target=self._reap, name="mkba-warmup-reaper", daemon=True).start()
@@ -119,7 +118,7 @@ class _Child:
         everything."""
         if not self.exited.wait(timeout):
             self.proc.kill()
-            self.exited.wait()
+            self.exited.wait(10.0)
         return self.returncode == 0
 
     def stop(self) -> None:
@@ -133,8 +132,7 @@ class _AfterChild:
     """Stands in for a dispatcher's numba cache until the child has exited: the first cache
     lookup waits for the child, then puts the real cache back and reads it."""
 
-    def __init__(self, dispatcher: Any, cache: Any, child: _Child, later: list[Any]) -> None:
-        self._dispatcher = dispatcher
+    def __init__(self, cache: Any, child: _Child, later: list[Any]) -> None:
         self._cache = cache
         self._child = child
         self._later = later  # every dispatcher the child compiles (to flush after a failure)
@@ -143,11 +141,12 @@ class _AfterChild:
         return getattr(self._cache, attr)
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
-        ok = self._child.wait(TIMEOUT_S)
+        ours = os.getpid() == self._child.pid  # not in a fork of the run: not its child
+        ok = ours and self._child.wait(TIMEOUT_S)
         for d in self._later:
             if isinstance(d._cache, _AfterChild):
                 d._cache = d._cache._cache
-                if not ok:  # nothing half-written is read: the function is compiled again
+                if ours and not ok:  # nothing half-written is read: compiled again
                     d._cache.flush()
         return self._cache.load_overload(sig, target_context)
 
@@ -159,20 +158,27 @@ def start(kind: str) -> bool:
     """Start the child for a run of ``kind`` (a key of :data:`LATER`), unless one was started
     in this process already, ``MKBA_COMPILE_CHILD=0``, or those functions are in this process
     already; whether it was started. Call only when the cache is cold (it costs a process)."""
+    names = LATER[kind]
+    deps = [d for n in names for d in DEPENDENCIES.get(n, ())]
+    return start_jobs({n: SIGNATURES[n] for n in names}, deps)
+
+
+def start_jobs(jobs: dict[str, str], dependencies: list[str]) -> bool:
+    """:func:`start` for any functions: ``jobs`` maps ``"module:function"`` to its signature
+    codes; ``dependencies`` are compiled with them (their cache lookups wait too)."""
     global _child
     if _child is not None or os.environ.get(ENV) == "0":
         return False
-    names = LATER[kind]
-    later = [_dispatcher(n) for n in (*names, *(d for n in names for d in DEPENDENCIES.get(n, ())))]
-    if any(d.overloads for d in later) or not all(hasattr(d, "_cache") for d in later):
-        return False
     try:
-        child = _Child(names)
-    except OSError:  # no process can be started: the run compiles everything itself
+        later = [_dispatcher(n) for n in (*jobs, *dependencies)]
+        if any(d.overloads for d in later) or not all(hasattr(d, "_cache") for d in later):
+            return False
+        child = _Child([f"{name}={codes}" for name, codes in jobs.items()])
+    except Exception:  # e.g. no process can be started: the run compiles everything itself
         return False
     _child = child
     for d in later:
-        d._cache = _AfterChild(d, d._cache, child, later)
+        d._cache = _AfterChild(d._cache, child, later)
     atexit.register(child.stop)
     return True
 
@@ -188,12 +194,14 @@ def _stop_requested() -> bool:
     return bool(ready) and not os.read(sys.stdin.fileno(), 1)
 
 
-def _compile(names: list[str]) -> int:
-    """In the child: compile each function for its signature; 0 if all compiled."""
-    for name in names:
+def _compile(jobs: list[str]) -> int:
+    """In the child: compile each ``"module:function=codes"`` for its signature; 0 if all
+    compiled."""
+    for job in jobs:
         if _stop_requested():
             return 1
-        _dispatcher(name).compile(signature(name))
+        name, codes = job.split("=")
+        _dispatcher(name).compile(signature(codes))
     return 0
 
 
