@@ -3,7 +3,8 @@
 numba compiles one function at a time in a process (one global compiler lock), so a first
 ``mkba run`` with an empty cache compiled its eight functions one after the other on one of the
 machine's cores. The sampler and the kernel (``simulate_chunk``, about half of it) are needed
-first; the aggregation, the side summary's loop and the IRR only after the kernel has run.
+first; the aggregation, the side summary's loop, the IRR and, with a bottom-up programme, the
+programme's kernel (``simulate_programme``) only after the kernel has run.
 
 When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` starts
 ``python -m mkba.warmup`` with the names of those later functions (:data:`LATER`). The child
@@ -50,6 +51,10 @@ ENV = "MKBA_COMPILE_CHILD"
 SIGNATURES: dict[str, str] = {
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
+    "mkba.kernel:simulate_programme": (
+        "F2 I1 I1 I1 I1 F2 F1 F1 f I1 F1 F1 F2 F2 F1 F3 F3 F2 F2 i I1 I1 I1 F2 I1 F1 F1 F3 F3 F2 F2"
+        " F3 F3 F4 i i"
+    ),
     "mkba.implied:_sum_over_areas": "F2 F2 F3 I1 F2 F3 I1 F2 F2",
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
 }
@@ -63,10 +68,16 @@ LATER = {
         "mkba.implied:_sum_over_areas",
         "mkba.decide.irr:_scan_bisect",
     ),
-    "programme": ("mkba.kernel:aggregate", "mkba.decide.irr:_scan_bisect"),
+    "programme": (
+        "mkba.kernel:simulate_programme",
+        "mkba.kernel:aggregate",
+        "mkba.decide.irr:_scan_bisect",
+    ),
 }
 """What the child compiles, in the order a run needs them: for a scenario without a bottom-up
-programme (the kernel's totals path) and with one (per-area raw outputs and ``aggregate``)."""
+programme (the kernel's totals path) and with one (the programme's kernel on per-area raw
+outputs, then ``aggregate``). With ``--area-draws float32`` some types differ: the run then
+compiles those functions itself, as before."""
 
 DEPENDENCIES = {"mkba.decide.irr:_scan_bisect": ("mkba.decide.irr:_bisect_step",)}
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
