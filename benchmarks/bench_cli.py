@@ -12,6 +12,7 @@ more than 10 % of the machine is "not judged": its time says little about the co
     python benchmarks/bench_cli.py --million --batch   # plus run 1M draws and the 9-variant batch
     python benchmarks/bench_cli.py --areas 3000    # plus 3,000 synthetic areas x 20k draws
     python benchmarks/bench_cli.py --ten-million --repeats 1   # 10M draws within 16 GiB
+    python benchmarks/bench_cli.py --cold          # plus the first run with numba's cache empty
     python benchmarks/bench_cli.py --json          # one JSON document on stdout
 
 Targets are those of issue 17 on the project's 2-core machine (``None``: no target, a figure
@@ -44,9 +45,9 @@ def _busy_cpu_s() -> float | None:
     return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(argv: list[str], cwd: Path) -> dict[str, Any]:
+def measure(argv: list[str], cwd: Path, env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``python -m mkba *argv`` once; wall, CPU, peak memory and the others' share."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env_extra or {})}
     busy0 = _busy_cpu_s()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -108,6 +109,18 @@ def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             "target_mib": None,
         },
     ]
+    if args.cold:
+        # target 9: the README's main command right after installing, numba's cache empty
+        # (a new empty NUMBA_CACHE_DIR for every repeat); the compile notice must be printed
+        out.append(
+            {
+                "name": "cold first run (20k draws, empty numba cache)",
+                "argv": ["run", ref, "--out", str(tmp / "cold"), "--force"],
+                "target_s": 20.0,
+                "target_mib": None,
+                "cold_cache": tmp / "numba-cold",
+            }
+        )
     if args.million:
         out.append(
             {
@@ -223,6 +236,9 @@ def main() -> None:
     ap.add_argument("--million", action="store_true", help="also mkba run -n 1000000")
     ap.add_argument("--batch", action="store_true", help="also the 9-variant batch at 100k")
     ap.add_argument(
+        "--cold", action="store_true", help="also a whole first run with an empty numba cache"
+    )
+    ap.add_argument(
         "--ten-million", action="store_true", help="also mkba run -n 10000000 (peak memory)"
     )
     ap.add_argument(
@@ -244,8 +260,13 @@ def main() -> None:
         docs = []
         for cmd in commands(args, tmp):
             reps = []
-            for _ in range(args.repeats):
-                rep = measure(cmd["argv"], ROOT)
+            for i in range(args.repeats):
+                env_extra = None
+                if cmd.get("cold_cache") is not None:  # a new, empty cache for each repeat
+                    env_extra = {"NUMBA_CACHE_DIR": str(Path(cmd["cold_cache"]) / str(i))}
+                rep = measure(cmd["argv"], ROOT, env_extra)
+                if env_extra is not None:
+                    rep["compile_notice"] = any("compiling" in x for x in rep["stderr_tail"])
                 if cmd.get("manifest") is not None and Path(cmd["manifest"]).exists():
                     man = json.loads(Path(cmd["manifest"]).read_text())
                     rep["timings"] = {

@@ -420,7 +420,10 @@ def announce_compile(m: Model) -> None:
         used.append(kernel.aggregate_totals)
     else:  # raw_chunk + _aggregate_into
         used += [kernel.aggregate, kernel.simulate_programme]
-    compile_notice.announce(used)
+    if compile_notice.announce(used):  # cold: the functions needed after the kernel in a child
+        from mkba import warmup
+
+        warmup.start("totals" if m.programme is None else "programme")
 
 
 def evaluate(

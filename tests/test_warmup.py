@@ -1,0 +1,187 @@
+"""The cold first run's compile child (:mod:`mkba.warmup`): the run loads what the child
+compiled, compiles itself when the child failed or hung, starts nothing when the cache is warm,
+and the signatures the child compiles are those the run calls (issue 17, target 9)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from mkba import compile_notice, engine, kernel, warmup
+from mkba.checks import runnable
+from mkba.cli import main
+from mkba.load import load_scenario
+
+ROOT = Path(__file__).parents[1]
+REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
+PROGRAMME = ROOT / "scenarios" / "wijkprogramma-example.toml"
+
+TINY = """
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def total(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, str]:
+    """A new module with one cached compiled function (its cache in ``tmp_path``, or under
+    NUMBA_CACHE_DIR, for this process and the child alike), importable by both."""
+    name = f"warmup_tiny_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text(TINY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.setattr(warmup, "_child", None)
+    monkeypatch.delenv(warmup.ENV, raising=False)
+    return importlib.import_module(name), name
+
+
+def _reaped(child: warmup._Child) -> bool:
+    """The child has exited and was waited for (no zombie)."""
+    return child.exited.wait(30) and child.proc.returncode is not None
+
+
+def test_the_run_loads_what_the_child_compiled(tiny: tuple[ModuleType, str]) -> None:
+    mod, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [])
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4; waits for the child first
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.total._cache_hits.values()) == 1  # loaded from the child's cache files
+    assert not mod.total._cache_misses  # not compiled in this process
+    assert not warmup.start_jobs({f"{name}:total": "F1"}, [])  # one child per process
+
+
+def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> None:
+    mod, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "i"}, [])  # iterating an int: a typing error
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(5.0)) == 10.0  # compiled here instead
+    assert child.returncode == 1 and _reaped(child)
+    assert sum(mod.total._cache_misses.values()) == 1
+
+
+def test_a_child_compiling_other_types_costs_only_time(tiny: tuple[ModuleType, str]) -> None:
+    mod, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "I1"}, [])  # int64 arrays; the run: float64
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(5.0)) == 10.0
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.total._cache_misses.values()) == 1  # float64 not in the cache: compiled
+
+
+def test_a_hung_child_is_killed_and_the_run_compiles(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod, name = tiny
+    monkeypatch.setattr(warmup, "TIMEOUT_S", 0.0)  # the child is not done at once
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [])
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(5.0)) == 10.0
+    assert _reaped(child) and child.returncode != 0  # killed
+    assert sum(mod.total._cache_misses.values()) == 1  # its index was emptied: compiled here
+
+
+def test_no_child_when_switched_off(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod, name = tiny
+    monkeypatch.setenv(warmup.ENV, "0")
+    assert not warmup.start_jobs({f"{name}:total": "F1"}, [])
+    assert warmup._child is None
+    assert mod.total(np.arange(3.0)) == 3.0
+
+
+def test_the_child_stops_when_the_run_exits_first(tiny: tuple[ModuleType, str]) -> None:
+    """At exit the run closes the child's standard input; the child compiles nothing more
+    (here: it is asked before it starts the first function)."""
+    _, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [])
+    child = warmup._child
+    assert child is not None
+    child.stop()
+    assert _reaped(child) and child.returncode in (0, 1)  # 1: stopped before compiling
+
+
+def test_a_warm_run_starts_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = runnable(load_scenario(REFERENCE))
+    engine.simulate(m, draws=64, chunk_size=64)  # compiled or loaded: the engine is warm
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    monkeypatch.setattr(warmup, "_child", None)
+    started: list[str] = []
+    monkeypatch.setattr(warmup, "start", started.append)
+    engine.announce_compile(m)
+    assert started == []
+    # a cold cache (as the notice sees it) starts the child, for the path the run takes
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    monkeypatch.setattr(compile_notice, "is_cached", lambda d: False)
+    engine.announce_compile(m)
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    engine.announce_compile(runnable(load_scenario(PROGRAMME)))
+    assert started == ["totals", "programme"]
+
+
+def test_the_child_compiles_the_types_a_run_calls(tmp_path: Path) -> None:
+    """After whole runs in this process (a top-down scenario with its side summary and IRR,
+    and a bottom-up programme), each function the child would compile has been called with
+    the child's signature."""
+    for i, scenario in enumerate((REFERENCE, PROGRAMME)):
+        with pytest.raises(SystemExit) as done:
+            main(["run", str(scenario), "-n", "300", "--out", str(tmp_path / str(i)), "--force"])
+        assert done.value.code in (0, None)
+    for kind in ("totals", "programme"):
+        for name in warmup.LATER[kind]:
+            dispatcher = warmup._dispatcher(name)
+            assert warmup.signature(warmup.SIGNATURES[name]) in dispatcher.signatures, name
+    assert kernel.aggregate_totals is warmup._dispatcher("mkba.kernel:aggregate_totals")
+
+
+def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) -> None:
+    """The whole first run with an empty numba cache (the child compiles the functions needed
+    after the kernel, the run loads them): the same printed results as a warm run; the child
+    compiled each of those functions once, for the run's types (one entry in each index)."""
+    cache = tmp_path / "numba-cache"
+    env = {k: v for k, v in os.environ.items() if k != warmup.ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+
+    def run(name: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        argv = ["run", str(REFERENCE), "-n", "500", "--out", str(tmp_path / name), "--force"]
+        return subprocess.run(
+            [sys.executable, "-m", "mkba", *argv],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            timeout=600,
+        )
+
+    cold = run("cold", NUMBA_CACHE_DIR=str(cache))
+    assert cold.returncode == 0, cold.stderr
+    assert "compiling the simulation engine once" in cold.stderr
+    warm = run("warm")  # the test session's cache
+    assert warm.returncode == 0, warm.stderr
+    strip = lambda out: [x for x in out.splitlines() if "written to" not in x]  # noqa: E731
+    assert strip(cold.stdout) == strip(warm.stdout)
+    for stem in ("kernel.aggregate_totals", "implied._sum_over_areas", "irr._scan_bisect"):
+        (index,) = cache.rglob(f"{stem}-*.nbi")
+        (data,) = cache.rglob(f"{stem}-*.nbc")  # one compiled signature
+        assert data.stat().st_size > 0 and index.stat().st_size > 0
