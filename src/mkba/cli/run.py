@@ -49,21 +49,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
+        from mkba.cli import engine_imports, exit_when_done
+
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        with engine_imports():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
-        from mkba import api
-        from mkba.cli import settle_imports
-        from mkba.cli.tables import summary_renderable
-        from mkba.load import shared_parameters
-
-        settle_imports()
+            from mkba import api
+            from mkba.cli.tables import summary_renderable
+            from mkba.load import shared_parameters
 
         path = scenario if scenario is not None else api.default_scenario()
         with Progress(
@@ -98,3 +98,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(to_json(res.summary), nl=False)
         else:
             out_console.print(summary_renderable(res.summary))
+        exit_when_done()  # every file is closed: the console script's process may end at once
