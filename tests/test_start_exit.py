@@ -165,3 +165,51 @@ def test_engine_imports_run_without_collections_only_in_the_console_script(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == want
+
+
+def test_without_a_terminal_the_run_has_no_bar_and_imports_no_progress_module() -> None:
+    probe = (
+        "import sys\n"
+        "from mkba.cli.run import _progress_bar\n"
+        "with _progress_bar(False) as p:\n"
+        "    assert p is None\n"
+        "print('rich.progress' in sys.modules)\n"
+        "with _progress_bar(True) as p:\n"  # a terminal: rich's bar, fed by the callback
+        "    p(5, 10)\n"
+        "    p(10, 10)\n"
+        "print('rich.progress' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]
+
+
+def test_the_platform_probe_leaves_platforms_own_answer_in_its_cache() -> None:
+    # the manifest's "platform" comes from platform.platform(): asked on a thread first, the
+    # main thread then gets the same text (from platform's cache, without running uname -p)
+    probe = (
+        "import threading, platform, subprocess\n"
+        "from mkba.cli.run import start_platform_probe\n"
+        "start_platform_probe()\n"
+        "for t in threading.enumerate():\n"
+        "    if t.name == 'mkba-platform':\n"
+        "        t.join()\n"
+        "def refuse(*a, **k):\n"
+        "    raise AssertionError('platform ran a process again')\n"
+        "subprocess.check_output = refuse\n"
+        "subprocess.run = refuse\n"
+        "print(platform.platform())\n"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import platform; print(platform.platform())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == fresh.stdout
