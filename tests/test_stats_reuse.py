@@ -1,0 +1,94 @@
+"""Issue 17, targets 3 and 4 (i18-stats): memory reused instead of fresh pages gives exactly
+the numbers of fresh memory.
+
+- ``engine.simulate(reuse=...)``: a finished run's outcome arrays (full of other values) used
+  for a new run give the arrays a fresh run gives, bit for bit; arrays of another layout are
+  not used.
+- ``mkba.api.run_scenario`` with its companion: the run's outcomes are the companion's arrays
+  (when they fit), and its summary is that of the run simulated alone.
+
+Comparisons are ``np.array_equal`` (with NaN equal where both are NaN) or ``==``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mkba import api, engine, results
+from mkba.checks import runnable
+from mkba.load import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
+EVIDENCE = ROOT / "scenarios" / "evidence-2021.toml"
+PROGRAMME = ROOT / "scenarios" / "wijkprogramma-example.toml"
+
+
+def _equal_outcomes(a: engine.Outcomes, b: engine.Outcomes) -> None:
+    for (name, x), y in zip(a.fields().items(), b.fields().values(), strict=True):
+        assert x.shape == y.shape and x.dtype == y.dtype, name
+        assert np.array_equal(x, y, equal_nan=True), name
+        # signed zeros too: the same bits
+        assert np.array_equal(np.signbit(x), np.signbit(y)), name
+
+
+@pytest.mark.parametrize("path", [REFERENCE, EVIDENCE, PROGRAMME])
+@pytest.mark.parametrize("garbage", [np.nan, -0.0, 1e300])
+def test_simulate_into_a_finished_runs_arrays_equals_fresh(path: Path, garbage: float) -> None:
+    m = runnable(load_scenario(path))
+    fresh = engine.simulate(m, draws=1500, chunk_size=512)
+    old = engine.Outcomes.empty(1500, m)
+    for x in old.fields().values():
+        x[...] = garbage  # what a finished run leaves behind: other values everywhere
+    ids = {k: id(v) for k, v in old.fields().items()}
+    again = engine.simulate(m, draws=1500, chunk_size=512, reuse=old)
+    assert {k: id(v) for k, v in again.outcomes.fields().items()} == ids  # the same arrays
+    _equal_outcomes(again.outcomes, fresh.outcomes)
+    assert np.array_equal(again.chunk_means, fresh.chunk_means)
+
+
+def test_arrays_of_another_layout_are_not_reused() -> None:
+    m = runnable(load_scenario(REFERENCE))
+    fresh = engine.simulate(m, draws=700, chunk_size=256)
+    other = engine.Outcomes.empty(701, m)  # one draw more
+    assert engine.simulate(m, draws=700, chunk_size=256, reuse=other).outcomes is not other
+    f32 = engine.Outcomes.empty(700, m, np.float32)  # per-area values in single precision
+    run = engine.simulate(m, draws=700, chunk_size=256, reuse=f32)
+    assert run.outcomes.area_benefits is not f32.area_benefits
+    _equal_outcomes(run.outcomes, fresh.outcomes)
+    ro = engine.Outcomes.empty(700, m)
+    ro.flow.flags.writeable = False  # e.g. a view someone else holds read-only
+    assert engine.simulate(m, draws=700, chunk_size=256, reuse=ro).outcomes.flow is not ro.flow
+    assert not engine.same_layout(other, engine.Outcomes.empty(700, m))
+    assert engine.same_layout(engine.Outcomes.empty(700, m), engine.Outcomes.empty(700, m))
+
+
+def test_run_with_companion_reuses_its_arrays_and_gives_the_same_summary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[engine.Outcomes | None] = []
+    real = engine.simulate
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        seen.append(k.get("reuse"))
+        run = real(*a, **k)
+        seen.append(run.outcomes)
+        return run
+
+    monkeypatch.setattr(engine, "simulate", spy)
+    both = api.run_scenario(REFERENCE, draws=3000, write=False, companion=True)
+    # the companion simulated into fresh arrays; the run into the companion's
+    assert seen[0] is None and seen[2] is seen[1] and seen[3] is seen[1]
+    monkeypatch.setattr(engine, "simulate", real)
+    alone = api.run_scenario(REFERENCE, draws=3000, write=False, companion=False)
+    _equal_outcomes(both.run.outcomes, alone.run.outcomes)
+    with results.shared_statistics():
+        a = results.summary(alone.run)
+    b = {k: v for k, v in both.summary.items() if k in a}
+    for k in ("run_id", "scenario_hash", "convergence", "output_dir"):
+        a.pop(k, None)
+        b.pop(k, None)
+    assert b == a
