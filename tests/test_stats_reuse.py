@@ -92,3 +92,40 @@ def test_run_with_companion_reuses_its_arrays_and_gives_the_same_summary(
         a.pop(k, None)
         b.pop(k, None)
     assert b == a
+
+
+def test_transposed_into_reused_buffers_equals_the_strided_columns() -> None:
+    rng = np.random.default_rng(7)
+    src = rng.normal(size=(5000, 19))
+    src[3, 4] = np.nan
+    src[7, 5] = -0.0
+    scratch = results.Scratch()
+    for cols in ([0, 1, 2, 3, 4, 5, 6, 7], [16, 17, 18], [4, 5], [2, 9, 11], [18]):
+        got = results._transposed(src, cols, scratch)
+        want = np.ascontiguousarray(src[:, cols].T)
+        assert got.flags.c_contiguous and got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+        got[:] = 1e300  # the caller may reorder or overwrite it: the next call is unaffected
+    a = results._transposed(src, [0, 1], scratch, "a")
+    b = results._transposed(src, [2, 3], scratch, "b")  # two slots alive at once
+    assert np.array_equal(a, src[:, [0, 1]].T) and np.array_equal(b, src[:, [2, 3]].T)
+
+
+def test_statistics_with_reused_buffers_equal_one_column_at_a_time() -> None:
+    m = runnable(load_scenario(REFERENCE))
+    run = engine.simulate(m, draws=2049, chunk_size=512)
+    with results.shared_statistics():
+        results.precompute_statistics(run)
+        shared = {k: results.column_stats(run, *k) for k in results.statistics_keys(run)}
+    for k, v in shared.items():  # each column on its own, a new array (no shared buffer)
+        assert v == results.stats(results._column(run, k), owned=True), k
+    fresh = results._cumulative_year_stats(run.outcomes.dflow, run.outcomes.dflow.mean(axis=0))
+    reused = results._cumulative_year_stats(
+        run.outcomes.dflow, run.outcomes.dflow.mean(axis=0), results.Scratch()
+    )
+    for x, y in zip(fresh, reused, strict=True):
+        assert x is not None and y is not None
+        assert np.array_equal(x, y)
+    q = results._year_quantiles(run.outcomes.flow, None, results.Scratch())
+    assert np.array_equal(q, np.quantile(run.outcomes.flow, results.FAN_QUANTILES, axis=0))
