@@ -129,3 +129,99 @@ def test_statistics_with_reused_buffers_equal_one_column_at_a_time() -> None:
         assert np.array_equal(x, y)
     q = results._year_quantiles(run.outcomes.flow, None, results.Scratch())
     assert np.array_equal(q, np.quantile(run.outcomes.flow, results.FAN_QUANTILES, axis=0))
+
+
+# --- the implied-effects sink on a thread of its own (implied.BackgroundSink) -------------------
+
+
+class _Recorder:
+    """A sink that keeps a copy of every chunk it gets, in the order it gets them."""
+
+    def __init__(self, delay: float = 0.0, fail_at: int | None = None) -> None:
+        self.got: list[tuple[int, np.ndarray]] = []
+        self.delay = delay
+        self.fail_at = fail_at
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        import time
+
+        time.sleep(self.delay)
+        if self.fail_at is not None and lo >= self.fail_at:
+            raise ZeroDivisionError("sink failed")
+        self.got.append((lo, samples.copy()))
+
+
+@pytest.mark.parametrize("buffers", [1, 3])
+def test_background_sink_gets_every_chunk_as_it_came(buffers: int) -> None:
+    from mkba import implied
+
+    m = runnable(load_scenario(REFERENCE))
+    direct = _Recorder()
+    engine.simulate(m, draws=3000, chunk_size=512, keep_samples=False, on_samples=direct)
+    slow = _Recorder(delay=0.01)  # the simulation runs ahead: buffers are reused
+    bg = implied.BackgroundSink(slow, buffers=buffers)
+    engine.simulate(m, draws=3000, chunk_size=512, keep_samples=False, on_samples=bg)
+    bg.close()
+    assert [lo for lo, _ in slow.got] == [lo for lo, _ in direct.got] == list(range(0, 3000, 512))
+    for (_, a), (_, b) in zip(slow.got, direct.got, strict=True):
+        assert np.array_equal(a, b)
+    assert bg.seconds >= 0.0
+
+
+def test_background_full_strength_sink_equals_the_sink_in_line() -> None:
+    from mkba import implied
+
+    m = runnable(load_scenario(EVIDENCE))
+    inline = implied.FullStrengthSink(m, 2500)
+    run_a = engine.simulate(m, draws=2500, chunk_size=512, keep_samples=False, on_samples=inline)
+    beside = implied.FullStrengthSink(m, 2500)
+    bg = implied.BackgroundSink(beside)
+    run_b = engine.simulate(m, draws=2500, chunk_size=512, keep_samples=False, on_samples=bg)
+    bg.close()
+    assert np.array_equal(inline.full, beside.full) and np.array_equal(inline.base, beside.base)
+    a = inline.attach(run_a)._side_physical  # type: ignore[attr-defined]  # set by attach
+    b = beside.attach(run_b)._side_physical  # type: ignore[attr-defined]  # set by attach
+    assert a == b
+
+
+def test_background_sink_error_reaches_the_simulation() -> None:
+    import threading
+
+    from mkba import api
+
+    m = runnable(load_scenario(REFERENCE))
+    with pytest.raises(ZeroDivisionError, match="sink failed"):
+        api._simulate_beside(  # type: ignore[arg-type]  # any callable sink
+            _Recorder(fail_at=1024), m, draws=3000, chunk_size=512, keep_samples=False
+        )
+    assert "mkba-sink" not in {t.name for t in threading.enumerate()}
+
+
+def test_failed_simulation_stops_the_background_sink(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from mkba import api
+
+    real = engine.compute_chunk
+    calls = []
+
+    def fails_third(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("simulation failed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "compute_chunk", fails_third)
+    m = runnable(load_scenario(REFERENCE))
+    with pytest.raises(MemoryError, match="simulation failed"):
+        api._simulate_beside(  # type: ignore[arg-type]  # any callable sink
+            _Recorder(), m, draws=3000, chunk_size=512, keep_samples=False
+        )
+    assert "mkba-sink" not in {t.name for t in threading.enumerate()}
+
+
+def test_run_manifest_times_the_sink_apart(tmp_path: Path) -> None:
+    res = api.run_scenario(REFERENCE, draws=3000, out=tmp_path / "r", companion=True)
+    t = res.manifest["timings"]
+    assert t["side_physical_s"] >= 0.0 and t["side_physical_busy_s"] > 0.0
+    assert t["simulate_s"] > 0.0
