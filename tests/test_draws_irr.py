@@ -146,18 +146,3 @@ def test_failed_statistics_stop_the_irr_thread(
     assert list(tmp_path.iterdir()) == []
     names = {t.name for t in threading.enumerate()}
     assert "mkba-draws" not in names and "mkba-irr" not in names
-
-
-def test_irr_before_the_writer_gives_the_same_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    beside = api.run_scenario(REFERENCE, draws=70000, out=tmp_path / "beside")
-    monkeypatch.setattr(api, "IRR_BESIDE_WRITER", False)
-    before = api.run_scenario(REFERENCE, draws=70000, out=tmp_path / "before")
-    for name in ("draws.parquet", "summary.parquet", "yearly_quantiles.parquet"):
-        assert (tmp_path / "beside" / name).read_bytes() == (
-            tmp_path / "before" / name
-        ).read_bytes()
-    assert np.array_equal(
-        irr_mod.run_irr(beside.run).irr, irr_mod.run_irr(before.run).irr, equal_nan=True
-    )

@@ -98,14 +98,6 @@ def draws_group_rows(run: Run) -> int:
     return run.chunk_size * max(1, PARQUET_GROUP_ROWS // run.chunk_size)
 
 
-IRR_BESIDE_WRITER = True
-"""Whether ``draws.parquet``'s writer starts while the IRR is computed (each row group once its
-draws' IRR is known) rather than after every draw's IRR. The same file either way. Beside:
-the writer, the run's critical path at a million draws, starts about the IRR's time earlier,
-and the statistics share the 2 CPUs with it from the start (``statistics_s`` includes that);
-set False to measure the other order (issue 17, targets 3 and 4)."""
-
-
 class _DrawsWriter:
     """``draws.parquet`` of a run written into ``folder`` on a thread of its own
     (:func:`mkba.output.write_columns`, the same file), started on entering the block;
@@ -148,8 +140,6 @@ class _DrawsWriter:
 
     def __enter__(self) -> _DrawsWriter:
         self._irr.start()
-        if not IRR_BESIDE_WRITER:
-            self._irr.finish()  # every draw's IRR before the first row group, as before
         self._thread.start()
         return self
 
