@@ -287,14 +287,12 @@ def _summarise_and_write(
         results.precompute_statistics(run)  # every column's statistics, on threads
         if companion_side is not None:
             side_by_side = implied.ordered(implied.side_summary(run), companion_side)
-        # the yearly quantiles and the convergence first: the IRR, computed for draws.parquet
-        # on its own thread, then has the most time before the summary waits for it
-        yearly = results.yearly_rows(run) if write else None
-        conv = results.convergence(run)
         if draws_file is not None:
             draws_file.irr()  # the summary's IRR is the one computed for draws.parquet
         summ = results.summary(run)
         results.check_finite(summ, spec.label)
+        conv = results.convergence(run)
+        yearly = results.yearly_rows(run) if write else None
         stats_s = time.perf_counter() - t_stats
         summ["run_id"] = rid
         summ["scenario_hash"] = spec.digest
