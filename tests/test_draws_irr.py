@@ -93,7 +93,7 @@ def test_a_failing_irr_wakes_the_waiting_writer(monkeypatch: pytest.MonkeyPatch)
     run = engine.simulate(runnable(load_scenario(REFERENCE)), draws=9000, keep_samples=False)
     task = draws_irr.IrrInOrder(run).start()
     task.wait_rows(4096)  # the first piece is done
-    with pytest.raises(draws_irr.IrrStoppedError) as err:
+    with pytest.raises(draws_irr.IrrStopped) as err:
         task.wait_rows(9000)
     assert isinstance(err.value.__cause__, FloatingPointError)
     with pytest.raises(FloatingPointError, match="irr failed"):
@@ -105,7 +105,7 @@ def test_stopped_irr_wakes_the_waiting_writer() -> None:
     run = engine.simulate(runnable(load_scenario(REFERENCE)), draws=3000, keep_samples=False)
     task = draws_irr.IrrInOrder(run)  # never started: nothing will come
     task.stop()
-    with pytest.raises(draws_irr.IrrStoppedError):
+    with pytest.raises(draws_irr.IrrStopped):
         task.wait_rows(1)
     task.stop()  # again: harmless
 

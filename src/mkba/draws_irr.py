@@ -29,7 +29,7 @@ PIECE_BLOCKS = 16
 ``draws.parquet``)."""
 
 
-class IrrStoppedError(Exception):
+class IrrStopped(Exception):
     """The IRR thread was stopped (:meth:`IrrInOrder.stop`) before the rows asked for."""
 
 
@@ -78,16 +78,14 @@ class IrrInOrder:
 
     def wait_rows(self, hi: int) -> None:
         """Wait until the IRR of the rows below ``hi`` is computed; raise the IRR thread's
-        error, or :class:`IrrStoppedError` if it was stopped first."""
+        error, or :class:`IrrStopped` if it was stopped first."""
         with self._cond:
-            self._cond.wait_for(
-                lambda: self._done >= hi or self._error is not None or self._stopped
-            )
+            self._cond.wait_for(lambda: self._done >= hi or self._error is not None or self._stopped)
             if self._done >= hi:  # these rows are done, whatever came after them
                 return
             if self._error is not None:
-                raise IrrStoppedError("the IRR failed") from self._error
-            raise IrrStoppedError("the IRR was stopped")
+                raise IrrStopped("the IRR failed") from self._error
+            raise IrrStopped("the IRR was stopped")
 
     def stop(self) -> None:
         """Stop after the piece being computed, and wait for the thread."""
@@ -103,6 +101,6 @@ class IrrInOrder:
         if self._error is not None:
             raise self._error
         if self._done < self._flow.shape[0]:
-            raise IrrStoppedError("the IRR was stopped")
+            raise IrrStopped("the IRR was stopped")
         object.__setattr__(self._run, "_irr", self.result)  # run_irr finds it
         return self.result
