@@ -107,13 +107,9 @@ class _DrawsWriter:
     def __init__(self, folder: Path, run: Run, *, areas: bool) -> None:
         import threading
 
-        from mkba.draws_irr import IrrInOrder
-
-        # the IRR of every draw, computed in draw order on a thread of its own (once per run,
-        # then shared with the summary: :meth:`irr`); each row group is written as soon as
-        # its draws' IRR is known
-        self._irr = IrrInOrder(run)
-        self._columns = results.draws_columns(run, areas=areas, irr=self._irr.result)
+        # the columns, with the IRR of every draw, made here (the IRR is computed once per
+        # run, on threads, and then shared with the summary)
+        self._columns = results.draws_columns(run, areas=areas)
         self._folder = folder
         self._group_rows = draws_group_rows(run)
         self._cancel = threading.Event()
@@ -130,7 +126,6 @@ class _DrawsWriter:
                 self._columns,
                 group_rows=self._group_rows,
                 cancel=self._cancel,
-                before_group=lambda lo, hi: self._irr.wait_rows(hi),
             )
         except BaseException as e:  # handed to the main thread by wait()
             self._error = e
@@ -139,14 +134,8 @@ class _DrawsWriter:
             self.seconds = time.perf_counter() - t
 
     def __enter__(self) -> _DrawsWriter:
-        self._irr.start()
         self._thread.start()
         return self
-
-    def irr(self) -> None:
-        """Wait for the IRR of every draw (the run's :func:`mkba.decide.irr.run_irr` from now
-        on); raise its error."""
-        self._irr.finish()
 
     def wait(self) -> None:
         self._thread.join()
@@ -156,9 +145,7 @@ class _DrawsWriter:
     def __exit__(self, kind: Any, *exc: Any) -> None:
         if kind is not None:
             self._cancel.set()
-            self._irr.stop()  # the writer waiting for it is woken and stops
         self._thread.join()
-        self._irr.stop()
 
 
 def finish_run(
@@ -287,8 +274,6 @@ def _summarise_and_write(
         results.precompute_statistics(run)  # every column's statistics, on threads
         if companion_side is not None:
             side_by_side = implied.ordered(implied.side_summary(run), companion_side)
-        if draws_file is not None:
-            draws_file.irr()  # the summary's IRR is the one computed for draws.parquet
         summ = results.summary(run)
         results.check_finite(summ, spec.label)
         conv = results.convergence(run)

@@ -19,7 +19,7 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +170,6 @@ def write_columns(
     *,
     group_rows: int = PARQUET_GROUP_ROWS,
     cancel: Any = None,
-    before_group: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
     ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -181,8 +180,7 @@ def write_columns(
     2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
     kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
     another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
-    left behind. ``before_group(lo, hi)`` is called before the rows ``lo:hi`` of a row group
-    are read (e.g. to wait until a column's values for them are computed)."""
+    left behind."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -208,8 +206,6 @@ def write_columns(
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             hi = min(n, lo + group_rows)
-            if before_group is not None:
-                before_group(lo, hi)
             arrays = [arrow_array(a) for a in groups.rows(lo, hi)]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             del arrays  # the buffers are refilled for the next row group

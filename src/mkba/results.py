@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mkba.decide.irr import IrrResult, irr_summary, run_irr
+from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.outputs import OutputRef, _ratio, output_array
 from mkba.quantiles import quantiles_of, quantiles_without_nan
@@ -625,12 +625,9 @@ def draws_table(run: Run) -> pd.DataFrame:
     return pd.DataFrame(draws_columns(run))
 
 
-def draws_columns(
-    run: Run, *, areas: bool = True, irr: IrrResult | None = None
-) -> dict[str, np.ndarray]:
+def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     """The columns of :func:`draws_table` as views of the run's arrays (nothing copied);
-    ``areas=False`` leaves out the per-area columns (``mkba run --area-draws none``). ``irr``:
-    the arrays the run's IRR is (being) computed into (default :func:`run_irr`)."""
+    ``areas=False`` leaves out the per-area columns (``mkba run --area-draws none``)."""
     m = run.model
     o = run.outcomes
     cols: dict[str, np.ndarray] = {"draw": np.arange(run.draws)}
@@ -651,7 +648,7 @@ def draws_columns(
     for i, c in enumerate(m.components):
         cols[f"component.{c}"] = o.component[:, i]
     cols["payback_year"] = o.payback
-    rr = run_irr(run) if irr is None else irr
+    rr = run_irr(run)
     cols["irr"] = rr.irr
     cols["irr_roots"] = rr.roots
     if run.samples is not None:
