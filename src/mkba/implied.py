@@ -246,6 +246,7 @@ class FullStrengthSink:
         self.base = np.empty((draws, len(m.streams)))
         self.rows = 0
         self.seconds = 0.0  # spent in the sink (beside the simulation)
+        self.handover_s = 0.0  # the simulating thread's time for it, when on its own thread
 
     def __call__(self, lo: int, samples: np.ndarray) -> None:
         t0 = time.perf_counter()
@@ -273,6 +274,80 @@ class FullStrengthSink:
         object.__setattr__(run, "_side_physical", doc)
         self.seconds += time.perf_counter() - t0
         return run
+
+
+class BackgroundSink:
+    """A sink for ``engine.simulate(on_samples=...)`` (e.g. a :class:`FullStrengthSink`) run
+    on a thread of its own beside the simulation, which leaves part of the 2 CPUs idle between
+    and within its chunks. Each chunk's samples are valid during the call only, so they are
+    copied into one of ``buffers`` arrays and handed over; the simulation waits only when every
+    buffer is still in use. The sink gets every chunk as it came, in the same order: the same
+    numbers. :meth:`close` waits for the last chunk and raises the sink's error (also at the
+    next hand-over); :meth:`abort` stops it without waiting for the rest.
+
+    ``seconds``: the simulating thread's time in the hand-overs and the final wait (what the
+    run's wall pays for the sink); the sink's own time is its own ``seconds``."""
+
+    def __init__(self, sink: Any, buffers: int = 3) -> None:
+        import queue
+        import threading
+
+        self.sink = sink
+        self.seconds = 0.0
+        self._max = max(1, buffers)
+        self._made = 0
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        self._todo: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._skip = False
+        self._thread = threading.Thread(target=self._work, name="mkba-sink", daemon=True)
+        self._thread.start()
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        size = samples.size
+        if self._free.empty() and self._made < self._max:
+            buf = np.empty(size)
+            self._made += 1
+        else:
+            buf = self._free.get()  # waits while every buffer is in use
+            if buf.size < size:
+                buf = np.empty(size)
+        view = buf[:size].reshape(samples.shape)
+        np.copyto(view, samples)
+        self._todo.put((lo, view, buf))
+        self.seconds += time.perf_counter() - t0
+
+    def _work(self) -> None:
+        while True:
+            item = self._todo.get()
+            if item is None:
+                return
+            lo, view, buf = item
+            try:
+                if self._error is None and not self._skip:
+                    self.sink(lo, view)
+            except BaseException as e:  # handed to the simulating thread
+                self._error = e
+            finally:
+                self._free.put(buf)
+
+    def close(self) -> None:
+        """Wait until the sink has every chunk; raise its error."""
+        t0 = time.perf_counter()
+        self._todo.put(None)
+        self._thread.join()
+        self.seconds += time.perf_counter() - t0
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop without passing on the chunks not yet taken (after an error elsewhere)."""
+        self._skip = True
+        self._todo.put(None)
+        self._thread.join()
 
 
 def full_strength_index(m: Model) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -188,9 +189,10 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
     tasks = _column_tasks(todo)
     workers = min(len(tasks), statistics_threads())
+    scratch = Scratch()  # each thread's transposition blocks, reused from task to task
 
     def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], dict[str, float]]]:
-        return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task)]
+        return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task, scratch)]
 
     if workers <= 1:
         done = map(compute, tasks)
@@ -239,14 +241,37 @@ def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
     return list(groups.values())
 
 
-def _transposed(src: np.ndarray, cols: list[int]) -> np.ndarray:
+class Scratch:
+    """Buffers that each thread reuses for its next block of columns (:func:`_transposed`),
+    instead of a new array per block: a new array of this size is mapped and cleared by the
+    operating system each time (fresh pages; about 1 GB per million draws over the statistics
+    of a run). A buffer is reused only by the thread that took it, after the block it held
+    is done with; they are freed with this object."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, slot: str, shape: tuple[int, int]) -> np.ndarray:
+        """An uninitialised float64 array of ``shape``: this thread's buffer ``slot``."""
+        bufs: dict[str, np.ndarray] = self._local.__dict__
+        size = shape[0] * shape[1]
+        buf = bufs.get(slot)
+        if buf is None or buf.size < size:
+            buf = bufs[slot] = np.empty(size)
+        return buf[:size].reshape(shape)
+
+
+def _transposed(
+    src: np.ndarray, cols: list[int], scratch: Scratch | None = None, slot: str = "a"
+) -> np.ndarray:
     """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
     ``src``, copied a block of rows at a time from a basic slice (the block stays in cache;
-    one strided pass for all the columns)."""
+    one strided pass for all the columns). With ``scratch``: into this thread's buffer
+    ``slot`` (valid until its next use)."""
     n = src.shape[0]
     j0, j1 = cols[0], cols[-1] + 1
     view = src[:, j0:j1]  # a view (a list index would copy)
-    out = np.empty((j1 - j0, n))
+    out = np.empty((j1 - j0, n)) if scratch is None else scratch.get(slot, (j1 - j0, n))
     for lo in range(0, n, 4096):
         np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
     if len(cols) != j1 - j0:
@@ -255,11 +280,11 @@ def _transposed(src: np.ndarray, cols: list[int]) -> np.ndarray:
 
 
 def _key_columns(
-    run: Run, keys: list[tuple[Any, ...]]
+    run: Run, keys: list[tuple[Any, ...]], scratch: Scratch | None = None
 ) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
     """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
-    array (the caller's to reorder) with the output registry's values (:func:`_column`; the
-    tests hold them equal)."""
+    array or a row of this thread's ``scratch`` (the caller's to reorder, until its next
+    group) with the output registry's values (:func:`_column`; the tests hold them equal)."""
     o = run.outcomes
     kind = keys[0][0]
     if kind == "perspective":
@@ -279,7 +304,7 @@ def _key_columns(
         src = o.stream.reshape(o.stream.shape[0], -1) if kind == "stream" else o.component
         width = o.stream.shape[2] if kind == "stream" else 0
         cols = [k[1] * width + k[2] if kind == "stream" else k[1] for k in keys]
-        block = _transposed(src, sorted(set(cols)))
+        block = _transposed(src, sorted(set(cols)), scratch)
         row = {c: i for i, c in enumerate(sorted(set(cols)))}
         for k, c in zip(keys, cols, strict=True):
             yield k, block[row[c]]
@@ -287,8 +312,8 @@ def _key_columns(
     if kind in _ROW_MAJOR:  # stakeholders: benefits, costs and their difference
         idx = sorted({k[1] for k in keys})
         row = {i: j for j, i in enumerate(idx)}
-        bt = _transposed(o.stakeholder_benefits, idx)
-        ct = _transposed(o.stakeholder_costs, idx)
+        bt = _transposed(o.stakeholder_benefits, idx, scratch, "a")
+        ct = _transposed(o.stakeholder_costs, idx, scratch, "b")
         later = []
         for k in keys:
             if k[0] == "stakeholder_npv":
@@ -635,7 +660,9 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
     return cols
 
 
-def _year_quantiles(arr: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+def _year_quantiles(
+    arr: np.ndarray, mean: np.ndarray | None = None, scratch: Scratch | None = None
+) -> np.ndarray:
     """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), a few years at a time: their
     draws copied contiguous by one blocked transposition, then selected in place
     (:mod:`mkba.quantiles`). ``mean``, the mean over the draws, when finite says a year has no
@@ -644,7 +671,7 @@ def _year_quantiles(arr: np.ndarray, mean: np.ndarray | None = None) -> np.ndarr
     qs = np.empty((len(FAN_QUANTILES), years))
     for t0 in range(0, years, _GROUP):
         t = list(range(t0, min(t0 + _GROUP, years)))
-        rows = _transposed(arr, t)
+        rows = _transposed(arr, t, scratch)
         for j, year in enumerate(t):
             qs[:, year] = _fan(rows[j], None if mean is None else mean[year])
     return qs
@@ -659,7 +686,7 @@ def _fan(col: np.ndarray, mean: float | None) -> np.ndarray:
 
 
 def _cumulative_year_stats(
-    dflow: np.ndarray, dmean: np.ndarray | None = None
+    dflow: np.ndarray, dmean: np.ndarray | None = None, scratch: Scratch | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
     discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array;
@@ -676,15 +703,16 @@ def _cumulative_year_stats(
     dqs = None if dmean is None else np.empty((len(FAN_QUANTILES), years))
     mean = np.empty(years)
     c = None
+    running = np.empty(n)  # np.cumsum's values, into one array for every year
     for t0 in range(0, years, _GROUP):
         t = list(range(t0, min(t0 + _GROUP, years)))
-        rows = _transposed(dflow, t)
+        rows = _transposed(dflow, t, scratch)
         for j, year in enumerate(t):
             if c is None:
                 c = rows[j].copy()
             else:
                 np.add(c, rows[j], out=c)
-            total = np.cumsum(c)[-1] + 0.0 if n else 0.0
+            total = np.cumsum(c, out=running)[-1] + 0.0 if n else 0.0
             mean[year] = total / n if n else np.nan
             if dqs is not None and dmean is not None:  # the year's own flow, then its place
                 dqs[:, year] = _fan(rows[j], dmean[year])
@@ -713,13 +741,14 @@ def yearly_rows(run: Run) -> RowTable:
     flow_mean = o.flow.mean(axis=0)
     dflow_mean = o.dflow.mean(axis=0)
     flow_qs = np.empty((len(FAN_QUANTILES), years))
+    scratch = Scratch()  # each thread's transposition block, reused
 
     def flow_group(t: list[int]) -> None:
         part = o.flow[:, t[0] : t[-1] + 1]
-        flow_qs[:, t] = _year_quantiles(part, flow_mean[t[0] : t[-1] + 1])
+        flow_qs[:, t] = _year_quantiles(part, flow_mean[t[0] : t[-1] + 1], scratch)
 
     def discounted() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return _cumulative_year_stats(o.dflow, dflow_mean)
+        return _cumulative_year_stats(o.dflow, dflow_mean, scratch)
 
     workers = min(1 + len(groups), statistics_threads())
     if workers > 1:
