@@ -185,6 +185,8 @@ def simulate_chunk(
     D = response_w.shape[1]
     K = payer_share.shape[1]
     G = group_start.shape[0]
+    if G < 1:
+        raise ValueError("simulate_chunk needs at least one period group")
     T = years.shape[0]
     B = _BLOCK
     # scratch of one block, allocated once per call and fully rewritten for every block;
@@ -245,6 +247,22 @@ def simulate_chunk(
                 lag = th[off_stream[LAG] + s]
                 ramp = th[off_stream[RAMP] + s]
                 hl = th[off_stream[HALF_LIFE] + s]
+                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication; two
+                # years per pass, so that the running power stays in a register in between
+                gr = th[off_stream[TREND] + s]
+                for b in range(B):
+                    lane2[b] = 1.0 + gr[b]
+                _pow_lanes(lane2, years[0] - data_year[s], lane)
+                for t in range(0, T - 1, 2):
+                    for b in range(B):
+                        x = lane[b]
+                        trend[s, t, b] = x
+                        x = x * lane2[b]
+                        trend[s, t + 1, b] = x
+                        lane[b] = x * lane2[b]
+                if T % 2 == 1:
+                    for b in range(B):
+                        trend[s, T - 1, b] = lane[b]
                 for b in range(B):
                     h = hl[b]
                     if h == 0.0:
@@ -254,21 +272,27 @@ def simulate_chunk(
                     else:
                         step[b] = 1.0
                 for g in range(G):
+                    # decay in the first whole year after the (lagged) end year: step, unless the
+                    # lagged end is not a whole year (then 0.5 ** (dt0 / h), in a second, scalar
+                    # pass over the lanes that need it, so that this pass vectorises)
+                    odd = 0
                     for b in range(B):
                         s0[b] = group_start[g] + lag[b]
                         e0[b] = group_end[g] + lag[b]
-                        # decay in the first whole year after the (lagged) end year
                         h = hl[b]
                         dt0 = np.floor(e0[b]) + 1.0 - e0[b]
-                        if h == 0.0:
-                            post[b] = 0.0
-                        elif h < np.inf:
-                            post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
-                        else:
-                            post[b] = 1.0
+                        post[b] = 0.0 if h == 0.0 else (step[b] if h < np.inf else 1.0)
+                        odd += (h != 0.0) & (h < np.inf) & (dt0 != 1.0)
+                    if odd > 0:
+                        for b in range(B):
+                            h = hl[b]
+                            dt0 = np.floor(e0[b]) + 1.0 - e0[b]
+                            if h != 0.0 and h < np.inf and dt0 != 1.0:
+                                post[b] = 0.5 ** (dt0 / h)
                     settled = False
                     for t in range(T):
                         y = years[t]
+                        dft = df_stream[s, t]
                         # Does any lane ramp up in this year? A lane needs the division unless it
                         # has not started (profile 0), has no ramp (r = 1), or is past its ramp:
                         # x >= ramp with a finite ramp makes the quotient >= 1, so min(., 1) is 1
@@ -292,6 +316,7 @@ def simulate_chunk(
                                     (rb <= 0.0) | (rb != rb) | (started & (x >= rb) & (rb < np.inf))
                                 )
                             settled = past == B and ascending
+                        # the profile, and at once ramp x persist x trend x DF
                         if ramps > 0:
                             for b in range(B):
                                 r = 1.0
@@ -302,28 +327,18 @@ def simulate_chunk(
                                 if y > e0[b]:
                                     d = post[b]
                                     post[b] = post[b] * step[b]
-                                prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
+                                p = r * d if y >= s0[b] else 0.0
+                                prof[g, s, t, b] = p
+                                pt[g, s, t, b] = p * trend[s, t, b] * dft
                         else:
                             for b in range(B):
                                 d = 1.0
                                 if y > e0[b]:
                                     d = post[b]
                                     post[b] = post[b] * step[b]
-                                prof[g, s, t, b] = d if y >= s0[b] else 0.0
-                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
-                gr = th[off_stream[TREND] + s]
-                for b in range(B):
-                    lane2[b] = 1.0 + gr[b]
-                _pow_lanes(lane2, years[0] - data_year[s], lane)
-                for t in range(T):
-                    for b in range(B):
-                        trend[s, t, b] = lane[b]
-                        lane[b] = lane[b] * lane2[b]
-                for g in range(G):
-                    for t in range(T):
-                        dft = df_stream[s, t]
-                        for b in range(B):
-                            pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
+                                p = d if y >= s0[b] else 0.0
+                                prof[g, s, t, b] = p
+                                pt[g, s, t, b] = p * trend[s, t, b] * dft
             # --- value per unit per year (indexed unit value x real growth from the base year),
             # generated year by year and used at once, never stored: the discounted value factor
             # per period group and component, and the flow weights summed per stream. Each sum
@@ -337,6 +352,7 @@ def simulate_chunk(
                 for t in range(T):
                     for b in range(B):
                         wsts[s, t, b] = 0.0
+            gl = G - 1  # the last period group
             for c in range(C):
                 s = comp_stream[c]
                 w = flow_weights[c]
@@ -347,15 +363,38 @@ def simulate_chunk(
                 _pow_lanes(lane2, years[0] - base_year, lane)
                 for b in range(B):
                     lane[b] = u[b] * lane[b]
-                for t in range(T):
+                # two years per pass; the last period group's sum and the running value stay
+                # in registers in between (the other groups, if any, get their own passes)
+                for t in range(0, T - 1, 2):
+                    for g in range(gl):
+                        for b in range(B):
+                            kfac[g, c, b] += pt[g, s, t, b] * lane[b]
+                            kfac[g, c, b] += pt[g, s, t + 1, b] * (lane[b] * lane2[b])
+                    if w != 0.0:
+                        for b in range(B):
+                            x = lane[b]
+                            x2 = lane2[b]
+                            k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                            wsts[s, t, b] += w * x
+                            x = x * x2
+                            kfac[gl, c, b] = k + pt[gl, s, t + 1, b] * x
+                            wsts[s, t + 1, b] += w * x
+                            lane[b] = x * x2
+                    else:
+                        for b in range(B):
+                            x = lane[b]
+                            k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                            x = x * lane2[b]
+                            kfac[gl, c, b] = k + pt[gl, s, t + 1, b] * x
+                            lane[b] = x * lane2[b]
+                if T % 2 == 1:
+                    t = T - 1
                     for g in range(G):
                         for b in range(B):
                             kfac[g, c, b] += pt[g, s, t, b] * lane[b]
                     if w != 0.0:
                         for b in range(B):
                             wsts[s, t, b] += w * lane[b]
-                    for b in range(B):
-                        lane[b] = lane[b] * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
@@ -451,39 +490,70 @@ def simulate_chunk(
                             out_cost[i0 + b, a, kk] = lane[b]
                 for b in range(nb):
                     out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
+            ocm = out_component[i0 : i0 + nb]
+            osc = out_sh_costs[i0 : i0 + nb]
             for b in range(nb):
-                i = i0 + b
+                r1 = ocm[b]
+                r2 = osc[b]
                 for c in range(C):
-                    out_component[i, c] = comp[c, b]
+                    r1[c] = comp[c, b]
                 for kk in range(K):
-                    out_sh_costs[i, kk] = shc[kk, b]
+                    r2[kk] = shc[kk, b]
             # --- yearly net flows (scenario perspective): benefits ...
             for t in range(T):
                 for b in range(B):
                     flow[t, b] = 0.0
                     dflow[t, b] = 0.0
             for s in range(S):
-                for t in range(T):
-                    for b in range(B):
-                        ampsum[t, b] = 0.0
-                for g in range(G):
-                    for t in range(T):
-                        for b in range(B):
-                            ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
                 used = False
                 for c in range(C):
                     if comp_stream[c] == s and flow_weights[c] != 0.0:
                         used = True
                 if not used:
                     continue
-                for t in range(T):
-                    dft = df_stream[s, t]
-                    for b in range(B):
-                        f = wsts[s, t, b] * (ampsum[t, b] * trend[s, t, b])
-                        flow[t, b] += f
-                        dflow[t, b] += f * dft
+                # the amplitude summed over groups, 0.0 + the first group's + ..., the last
+                # group's term added in the same pass as the flows (a register, not a table)
+                if G > 1:
+                    for t in range(T):
+                        for b in range(B):
+                            ampsum[t, b] = 0.0
+                    for g in range(gl):
+                        for t in range(T):
+                            for b in range(B):
+                                ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
+                    for t in range(T):
+                        dft = df_stream[s, t]
+                        for b in range(B):
+                            am = ampsum[t, b] + asum[gl, s, b] * prof[gl, s, t, b]
+                            f = wsts[s, t, b] * (am * trend[s, t, b])
+                            flow[t, b] += f
+                            dflow[t, b] += f * dft
+                else:
+                    for t in range(T):
+                        dft = df_stream[s, t]
+                        for b in range(B):
+                            am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
+                            f = wsts[s, t, b] * (am * trend[s, t, b])
+                            flow[t, b] += f
+                            dflow[t, b] += f * dft
             # ... minus costs: investment x overrun x additionality, and follow-up
-            for d in range(D):
+            # (two domains per pass: the flows stay in registers in between)
+            for d in range(0, D - 1, 2):
+                for t in range(T):
+                    cf = cost_flow[d, t]
+                    ff = followup_flow[d, t]
+                    cf1 = cost_flow[d + 1, t]
+                    ff1 = followup_flow[d + 1, t]
+                    dct = df_cost[t]
+                    for b in range(B):
+                        x = ovad[d, b] * cf + frd[d, b] * ff
+                        fl = flow[t, b] - x
+                        dfl = dflow[t, b] - x * dct
+                        x = ovad[d + 1, b] * cf1 + frd[d + 1, b] * ff1
+                        flow[t, b] = fl - x
+                        dflow[t, b] = dfl - x * dct
+            if D % 2 == 1:
+                d = D - 1
                 for t in range(T):
                     cf = cost_flow[d, t]
                     ff = followup_flow[d, t]
@@ -492,11 +562,15 @@ def simulate_chunk(
                         x = ovad[d, b] * cf + frd[d, b] * ff
                         flow[t, b] -= x
                         dflow[t, b] -= x * dct
+            # (through row views: indices from range() need no negative-index wrap-around)
+            ofl = out_flow[i0 : i0 + nb]
+            odf = out_dflow[i0 : i0 + nb]
             for b in range(nb):
-                i = i0 + b
+                r1 = ofl[b]
+                r2 = odf[b]
                 for t in range(T):
-                    out_flow[i, t] = flow[t, b]
-                    out_dflow[i, t] = dflow[t, b]
+                    r1[t] = flow[t, b]
+                    r2[t] = dflow[t, b]
 
 
 @njit(cache=True, inline="always")
