@@ -363,13 +363,21 @@ def simulate_chunk(
                 _pow_lanes(lane2, years[0] - base_year, lane)
                 for b in range(B):
                     lane[b] = u[b] * lane[b]
-                # two years per pass; the last period group's sum and the running value stay
+                # four years per pass; the last period group's sum and the running value stay
                 # in registers in between (the other groups, if any, get their own passes)
-                for t in range(0, T - 1, 2):
+                T4 = T - T % 4
+                for t in range(0, T4, 4):
                     for g in range(gl):
                         for b in range(B):
-                            kfac[g, c, b] += pt[g, s, t, b] * lane[b]
-                            kfac[g, c, b] += pt[g, s, t + 1, b] * (lane[b] * lane2[b])
+                            x = lane[b]
+                            x2 = lane2[b]
+                            k = kfac[g, c, b] + pt[g, s, t, b] * x
+                            x = x * x2
+                            k = k + pt[g, s, t + 1, b] * x
+                            x = x * x2
+                            k = k + pt[g, s, t + 2, b] * x
+                            x = x * x2
+                            kfac[g, c, b] = k + pt[g, s, t + 3, b] * x
                     if w != 0.0:
                         for b in range(B):
                             x = lane[b]
@@ -377,24 +385,36 @@ def simulate_chunk(
                             k = kfac[gl, c, b] + pt[gl, s, t, b] * x
                             wsts[s, t, b] += w * x
                             x = x * x2
-                            kfac[gl, c, b] = k + pt[gl, s, t + 1, b] * x
+                            k = k + pt[gl, s, t + 1, b] * x
                             wsts[s, t + 1, b] += w * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 2, b] * x
+                            wsts[s, t + 2, b] += w * x
+                            x = x * x2
+                            kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                            wsts[s, t + 3, b] += w * x
                             lane[b] = x * x2
                     else:
                         for b in range(B):
                             x = lane[b]
+                            x2 = lane2[b]
                             k = kfac[gl, c, b] + pt[gl, s, t, b] * x
-                            x = x * lane2[b]
-                            kfac[gl, c, b] = k + pt[gl, s, t + 1, b] * x
-                            lane[b] = x * lane2[b]
-                if T % 2 == 1:
-                    t = T - 1
+                            x = x * x2
+                            k = k + pt[gl, s, t + 1, b] * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 2, b] * x
+                            x = x * x2
+                            kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                            lane[b] = x * x2
+                for t in range(T4, T):  # the last T % 4 years, one per pass
                     for g in range(G):
                         for b in range(B):
                             kfac[g, c, b] += pt[g, s, t, b] * lane[b]
                     if w != 0.0:
                         for b in range(B):
                             wsts[s, t, b] += w * lane[b]
+                    for b in range(B):
+                        lane[b] = lane[b] * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
