@@ -218,6 +218,18 @@ def simulate_chunk(
     ovad = np.empty((D, B))
     frd = np.empty((D, B))
     mult = np.empty((S, B))
+    # the streams with a component that has a flow weight, ascending (the others add nothing
+    # to the flows)
+    used_s = np.zeros(S, dtype=np.int64)
+    n_used = 0
+    for s in range(S):
+        used = False
+        for c in range(C):
+            if comp_stream[c] == s and flow_weights[c] != 0.0:
+                used = True
+        if used:
+            used_s[n_used] = s
+            n_used += 1
     ascending = True  # years in increasing order (they are; the time profile relies on it)
     for t in range(1, T):
         if not years[t] > years[t - 1]:
@@ -524,13 +536,24 @@ def simulate_chunk(
                 for b in range(B):
                     flow[t, b] = 0.0
                     dflow[t, b] = 0.0
-            for s in range(S):
-                used = False
-                for c in range(C):
-                    if comp_stream[c] == s and flow_weights[c] != 0.0:
-                        used = True
-                if not used:
-                    continue
+            # one period group (the usual case): two streams per pass, the flows stay in
+            # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0
+            j = 0
+            while G == 1 and j + 1 < n_used:
+                s, s1 = used_s[j], used_s[j + 1]
+                for t in range(T):
+                    dft = df_stream[s, t]
+                    dft1 = df_stream[s1, t]
+                    for b in range(B):
+                        am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
+                        f = wsts[s, t, b] * (am * trend[s, t, b])
+                        am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
+                        f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
+                        flow[t, b] = (flow[t, b] + f) + f1
+                        dflow[t, b] = (dflow[t, b] + f * dft) + f1 * dft1
+                j += 2
+            for jj in range(j, n_used):  # the rest, one stream per pass
+                s = used_s[jj]
                 # the amplitude summed over groups, 0.0 + the first group's + ..., the last
                 # group's term added in the same pass as the flows (a register, not a table)
                 if G > 1:
