@@ -428,5 +428,3 @@ def simulate_chunk(
                 for t in range(T):
                     out_flow[i, t] = flow[t, b]
                     out_dflow[i, t] = dflow[t, b]
-
-

@@ -12,12 +12,13 @@ at their edges (fractional lags, zero, infinite and NaN half-lives and ramps).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-import kernel_i17_oracle as oracle
 import numpy as np
 import pytest
 
+import kernel_i17_oracle as oracle
 from mkba import engine, kernel
 from mkba.load import load_scenario
 from mkba.model import lower
@@ -71,7 +72,7 @@ def _run(fn, tht, args, keep_areas: bool, cuts):  # type: ignore[no-untyped-def]
     """All outputs of ``fn`` (old or new ``simulate_chunk``) over the draw ranges ``cuts``,
     starting from NaN-filled arrays (so an element left unwritten would show)."""
     n = tht.shape[1]
-    A, S = args[VOLUME0].shape
+    A = args[VOLUME0].shape[0]
     C, K, T = args[COMP_STREAM].shape[0], args[PAYER_SHARE].shape[1], args[YEARS].shape[0]
     nk = n if keep_areas else 0
     ben, cost = np.full((nk, A, C), np.nan), np.full((nk, A, K), np.nan)
@@ -79,7 +80,7 @@ def _run(fn, tht, args, keep_areas: bool, cuts):  # type: ignore[no-untyped-def]
     comp, shc = np.full((n, C), np.nan), np.full((n, K), np.nan)
     area_b, area_c = np.full((n, A), np.nan, order="F"), np.full((n, A), np.nan, order="F")
     views = kernel.area_outputs(area_b, area_c)
-    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+    for lo, hi in itertools.pairwise(cuts):
         fn(tht, *args, keep_areas, ben, cost, flow, dflow, comp, shc, *views, lo, hi)
     return {
         "ben": ben,
