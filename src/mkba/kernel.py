@@ -276,8 +276,8 @@ def simulate_chunk(
                 lag = th[off_stream[LAG] + s]
                 ramp = th[off_stream[RAMP] + s]
                 hl = th[off_stream[HALF_LIFE] + s]
-                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication; two
-                # years per pass, so that the running power stays in a register in between
+                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication (first:
+                # the profile pass below multiplies by it)
                 gr = th[off_stream[TREND] + s]
                 for b in range(B):
                     lane2[b] = 1.0 + gr[b]
