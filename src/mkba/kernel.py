@@ -70,7 +70,7 @@ def _pow(x, e):
     return x**e
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _pow_lanes(x, e, out):
     """``out[b] = _pow(x[b], e)`` for every lane, with the same multiplications per lane in
     the same order, but lane by lane innermost so that it vectorises (the exponent is the
@@ -88,6 +88,23 @@ def _pow_lanes(x, e, out):
     else:
         for b in range(out.shape[0]):
             out[b] = x[b] ** e
+
+
+@njit(cache=True, nogil=True)
+def _other_groups(kfac, pt, lane, lane2, lane3, c, s, gl):
+    """``simulate_chunk``'s PV factor of component ``c`` for the period groups ``0:gl``, the
+    unit values regenerated year by year from ``lane`` by the same multiplications, in
+    ``lane3`` (a function of its own, so that the kernel's code stays small; with one period
+    group, the usual case, it is not called)."""
+    B = lane.shape[0]
+    T = pt.shape[2]
+    for g in range(gl):
+        for b in range(B):
+            lane3[b] = lane[b]
+        for t in range(T):
+            for b in range(B):
+                kfac[g, c, b] += pt[g, s, t, b] * lane3[b]
+                lane3[b] = lane3[b] * lane2[b]
 
 
 def draw_ranges(n: int, parts: int) -> list[int]:
@@ -185,6 +202,8 @@ def simulate_chunk(
     D = response_w.shape[1]
     K = payer_share.shape[1]
     G = group_start.shape[0]
+    if G < 1:
+        raise ValueError("simulate_chunk needs at least one period group")
     T = years.shape[0]
     B = _BLOCK
     # scratch of one block, allocated once per call and fully rewritten for every block;
@@ -208,7 +227,7 @@ def simulate_chunk(
     post = np.empty(B)
     step = np.empty(B)
     gfac = np.empty(B)
-    ampsum = np.empty((T, B))
+    ampsum = np.zeros((T, B))  # (also the sink of the components without a flow weight)
     wsts = np.empty((S, T, B))  # flow weight x value, summed over the components of a stream
     flow = np.empty((T, B))
     dflow = np.empty((T, B))
@@ -216,6 +235,18 @@ def simulate_chunk(
     ovad = np.empty((D, B))
     frd = np.empty((D, B))
     mult = np.empty((S, B))
+    # the streams with a component that has a flow weight, ascending (the others add nothing
+    # to the flows)
+    used_s = np.zeros(S, dtype=np.int64)
+    n_used = 0
+    for s in range(S):
+        used = False
+        for c in range(C):
+            if comp_stream[c] == s and flow_weights[c] != 0.0:
+                used = True
+        if used:
+            used_s[n_used] = s
+            n_used += 1
     ascending = True  # years in increasing order (they are; the time profile relies on it)
     for t in range(1, T):
         if not years[t] > years[t - 1]:
@@ -245,6 +276,29 @@ def simulate_chunk(
                 lag = th[off_stream[LAG] + s]
                 ramp = th[off_stream[RAMP] + s]
                 hl = th[off_stream[HALF_LIFE] + s]
+                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication (first:
+                # the profile pass below multiplies by it)
+                gr = th[off_stream[TREND] + s]
+                for b in range(B):
+                    lane2[b] = 1.0 + gr[b]
+                _pow_lanes(lane2, years[0] - data_year[s], lane)
+                T4 = T - T % 4  # four years per pass: the running power stays in a register
+                for t in range(0, T4, 4):
+                    for b in range(B):
+                        x = lane[b]
+                        x2 = lane2[b]
+                        trend[s, t, b] = x
+                        x = x * x2
+                        trend[s, t + 1, b] = x
+                        x = x * x2
+                        trend[s, t + 2, b] = x
+                        x = x * x2
+                        trend[s, t + 3, b] = x
+                        lane[b] = x * x2
+                for t in range(T4, T):
+                    for b in range(B):
+                        trend[s, t, b] = lane[b]
+                        lane[b] = lane[b] * lane2[b]
                 for b in range(B):
                     h = hl[b]
                     if h == 0.0:
@@ -254,21 +308,27 @@ def simulate_chunk(
                     else:
                         step[b] = 1.0
                 for g in range(G):
+                    # decay in the first whole year after the (lagged) end year: step, unless the
+                    # lagged end is not a whole year (then 0.5 ** (dt0 / h), in a second, scalar
+                    # pass over the lanes that need it, so that this pass vectorises)
+                    odd = 0
                     for b in range(B):
                         s0[b] = group_start[g] + lag[b]
                         e0[b] = group_end[g] + lag[b]
-                        # decay in the first whole year after the (lagged) end year
                         h = hl[b]
                         dt0 = np.floor(e0[b]) + 1.0 - e0[b]
-                        if h == 0.0:
-                            post[b] = 0.0
-                        elif h < np.inf:
-                            post[b] = step[b] if dt0 == 1.0 else 0.5 ** (dt0 / h)
-                        else:
-                            post[b] = 1.0
+                        post[b] = 0.0 if h == 0.0 else (step[b] if h < np.inf else 1.0)
+                        odd += (h != 0.0) & (h < np.inf) & (dt0 != 1.0)
+                    if odd > 0:
+                        for b in range(B):
+                            h = hl[b]
+                            dt0 = np.floor(e0[b]) + 1.0 - e0[b]
+                            if h != 0.0 and h < np.inf and dt0 != 1.0:
+                                post[b] = 0.5 ** (dt0 / h)
                     settled = False
                     for t in range(T):
                         y = years[t]
+                        dft = df_stream[s, t]
                         # Does any lane ramp up in this year? A lane needs the division unless it
                         # has not started (profile 0), has no ramp (r = 1), or is past its ramp:
                         # x >= ramp with a finite ramp makes the quotient >= 1, so min(., 1) is 1
@@ -292,6 +352,7 @@ def simulate_chunk(
                                     (rb <= 0.0) | (rb != rb) | (started & (x >= rb) & (rb < np.inf))
                                 )
                             settled = past == B and ascending
+                        # the profile, and at once ramp x persist x trend x DF
                         if ramps > 0:
                             for b in range(B):
                                 r = 1.0
@@ -302,28 +363,18 @@ def simulate_chunk(
                                 if y > e0[b]:
                                     d = post[b]
                                     post[b] = post[b] * step[b]
-                                prof[g, s, t, b] = r * d if y >= s0[b] else 0.0
+                                p = r * d if y >= s0[b] else 0.0
+                                prof[g, s, t, b] = p
+                                pt[g, s, t, b] = p * trend[s, t, b] * dft
                         else:
                             for b in range(B):
                                 d = 1.0
                                 if y > e0[b]:
                                     d = post[b]
                                     post[b] = post[b] * step[b]
-                                prof[g, s, t, b] = d if y >= s0[b] else 0.0
-                # nulalternatief trend (1 + g)^(t - data_year), by repeated multiplication
-                gr = th[off_stream[TREND] + s]
-                for b in range(B):
-                    lane2[b] = 1.0 + gr[b]
-                _pow_lanes(lane2, years[0] - data_year[s], lane)
-                for t in range(T):
-                    for b in range(B):
-                        trend[s, t, b] = lane[b]
-                        lane[b] = lane[b] * lane2[b]
-                for g in range(G):
-                    for t in range(T):
-                        dft = df_stream[s, t]
-                        for b in range(B):
-                            pt[g, s, t, b] = prof[g, s, t, b] * trend[s, t, b] * dft
+                                p = d if y >= s0[b] else 0.0
+                                prof[g, s, t, b] = p
+                                pt[g, s, t, b] = p * trend[s, t, b] * dft
             # --- value per unit per year (indexed unit value x real growth from the base year),
             # generated year by year and used at once, never stored: the discounted value factor
             # per period group and component, and the flow weights summed per stream. Each sum
@@ -337,6 +388,7 @@ def simulate_chunk(
                 for t in range(T):
                     for b in range(B):
                         wsts[s, t, b] = 0.0
+            gl = G - 1  # the last period group
             for c in range(C):
                 s = comp_stream[c]
                 w = flow_weights[c]
@@ -347,15 +399,36 @@ def simulate_chunk(
                 _pow_lanes(lane2, years[0] - base_year, lane)
                 for b in range(B):
                     lane[b] = u[b] * lane[b]
-                for t in range(T):
-                    for g in range(G):
-                        for b in range(B):
-                            kfac[g, c, b] += pt[g, s, t, b] * lane[b]
-                    if w != 0.0:
-                        for b in range(B):
-                            wsts[s, t, b] += w * lane[b]
+                if gl > 0:  # the other period groups, if any (not in the usual case)
+                    _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
+                # the last group, four years per pass: its sum and the running value stay in
+                # registers in between. A component without a flow weight adds its zeros
+                # into ampsum instead, which is not in use here and is zeroed before its own
+                # use below (one loop for both; no extra scratch)
+                ws = wsts[s] if w != 0.0 else ampsum
+                T4 = T - T % 4
+                for t in range(0, T4, 4):
                     for b in range(B):
-                        lane[b] = lane[b] * lane2[b]
+                        x = lane[b]
+                        x2 = lane2[b]
+                        k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                        ws[t, b] += w * x
+                        x = x * x2
+                        k = k + pt[gl, s, t + 1, b] * x
+                        ws[t + 1, b] += w * x
+                        x = x * x2
+                        k = k + pt[gl, s, t + 2, b] * x
+                        ws[t + 2, b] += w * x
+                        x = x * x2
+                        kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                        ws[t + 3, b] += w * x
+                        lane[b] = x * x2
+                for t in range(T4, T):  # the last T % 4 years, one per pass
+                    for b in range(B):
+                        x = lane[b]
+                        kfac[gl, c, b] += pt[gl, s, t, b] * x
+                        ws[t, b] += w * x
+                        lane[b] = x * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
@@ -451,39 +524,72 @@ def simulate_chunk(
                             out_cost[i0 + b, a, kk] = lane[b]
                 for b in range(nb):
                     out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
+            ocm = out_component[i0 : i0 + nb]
+            osc = out_sh_costs[i0 : i0 + nb]
             for b in range(nb):
-                i = i0 + b
+                r1 = ocm[b]
+                r2 = osc[b]
                 for c in range(C):
-                    out_component[i, c] = comp[c, b]
+                    r1[c] = comp[c, b]
                 for kk in range(K):
-                    out_sh_costs[i, kk] = shc[kk, b]
+                    r2[kk] = shc[kk, b]
             # --- yearly net flows (scenario perspective): benefits ...
             for t in range(T):
                 for b in range(B):
                     flow[t, b] = 0.0
                     dflow[t, b] = 0.0
-            for s in range(S):
+            # one period group (the usual case): two streams per pass, the flows stay in
+            # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0
+            j = 0
+            while G == 1 and j + 1 < n_used:
+                s, s1 = used_s[j], used_s[j + 1]
+                for t in range(T):
+                    dft = df_stream[s, t]
+                    dft1 = df_stream[s1, t]
+                    for b in range(B):
+                        am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
+                        f = wsts[s, t, b] * (am * trend[s, t, b])
+                        am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
+                        f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
+                        flow[t, b] = (flow[t, b] + f) + f1
+                        dflow[t, b] = (dflow[t, b] + f * dft) + f1 * dft1
+                j += 2
+            for jj in range(j, n_used):  # the rest, one stream per pass
+                s = used_s[jj]
+                # the amplitude summed over groups, 0.0 + the first group's + ..., the last
+                # group's term added in the same pass as the flows (a register, not a table)
                 for t in range(T):
                     for b in range(B):
                         ampsum[t, b] = 0.0
-                for g in range(G):
+                for g in range(gl):
                     for t in range(T):
                         for b in range(B):
                             ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
-                used = False
-                for c in range(C):
-                    if comp_stream[c] == s and flow_weights[c] != 0.0:
-                        used = True
-                if not used:
-                    continue
                 for t in range(T):
                     dft = df_stream[s, t]
                     for b in range(B):
-                        f = wsts[s, t, b] * (ampsum[t, b] * trend[s, t, b])
+                        am = ampsum[t, b] + asum[gl, s, b] * prof[gl, s, t, b]
+                        f = wsts[s, t, b] * (am * trend[s, t, b])
                         flow[t, b] += f
                         dflow[t, b] += f * dft
             # ... minus costs: investment x overrun x additionality, and follow-up
-            for d in range(D):
+            # (two domains per pass: the flows stay in registers in between)
+            for d in range(0, D - 1, 2):
+                for t in range(T):
+                    cf = cost_flow[d, t]
+                    ff = followup_flow[d, t]
+                    cf1 = cost_flow[d + 1, t]
+                    ff1 = followup_flow[d + 1, t]
+                    dct = df_cost[t]
+                    for b in range(B):
+                        x = ovad[d, b] * cf + frd[d, b] * ff
+                        fl = flow[t, b] - x
+                        dfl = dflow[t, b] - x * dct
+                        x = ovad[d + 1, b] * cf1 + frd[d + 1, b] * ff1
+                        flow[t, b] = fl - x
+                        dflow[t, b] = dfl - x * dct
+            if D % 2 == 1:
+                d = D - 1
                 for t in range(T):
                     cf = cost_flow[d, t]
                     ff = followup_flow[d, t]
@@ -492,11 +598,15 @@ def simulate_chunk(
                         x = ovad[d, b] * cf + frd[d, b] * ff
                         flow[t, b] -= x
                         dflow[t, b] -= x * dct
+            # (through row views: indices from range() need no negative-index wrap-around)
+            ofl = out_flow[i0 : i0 + nb]
+            odf = out_dflow[i0 : i0 + nb]
             for b in range(nb):
-                i = i0 + b
+                r1 = ofl[b]
+                r2 = odf[b]
                 for t in range(T):
-                    out_flow[i, t] = flow[t, b]
-                    out_dflow[i, t] = dflow[t, b]
+                    r1[t] = flow[t, b]
+                    r2[t] = dflow[t, b]
 
 
 @njit(cache=True, inline="always")
