@@ -154,77 +154,24 @@ _EXP_M2 = 0.13533528323661269189  # exp(-2)
 
 
 # Cephes's ``polevl`` (``c[0] x^N + ... + c[N]``) and ``p1evl`` (``x^N + c[0] x^(N-1) + ... +
-# c[N-1]``, the leading 1 not stored) in Horner's order, written out per degree N (constant
-# indices: straight-line code that vectorises and compiles quickly)
+# c[N-1]``, the leading 1 not stored) in Horner's order. The coefficients are constant tuples,
+# so after inlining the loop has a constant trip count and is unrolled into straight-line code
+# that vectorises
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _polevl4(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``polevl`` of degree 4."""
+def _polevl(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``polevl``: ``c[0] x^N + ... + c[N]`` with ``N = len(c) - 1``."""
     acc = c[0] * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
+    for i in range(2, len(c)):
+        acc = acc * x + c[i]
     return acc
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _polevl5(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``polevl`` of degree 5."""
-    acc = c[0] * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
-    acc = acc * x + c[5]
-    return acc
-
-
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _polevl8(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``polevl`` of degree 8."""
-    acc = c[0] * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
-    acc = acc * x + c[5]
-    acc = acc * x + c[6]
-    acc = acc * x + c[7]
-    acc = acc * x + c[8]
-    return acc
-
-
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _p1evl5(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``p1evl`` of degree 5."""
+def _p1evl(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``p1evl``: ``x^N + c[0] x^(N-1) + ... + c[N-1]`` with ``N = len(c)``."""
     acc = x + c[0]
-    acc = acc * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
-    return acc
-
-
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _p1evl6(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``p1evl`` of degree 6."""
-    acc = x + c[0]
-    acc = acc * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
-    acc = acc * x + c[5]
-    return acc
-
-
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _p1evl8(x, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``p1evl`` of degree 8."""
-    acc = x + c[0]
-    acc = acc * x + c[1]
-    acc = acc * x + c[2]
-    acc = acc * x + c[3]
-    acc = acc * x + c[4]
-    acc = acc * x + c[5]
-    acc = acc * x + c[6]
-    acc = acc * x + c[7]
+    for i in range(1, len(c)):
+        acc = acc * x + c[i]
     return acc
 
 
@@ -234,7 +181,7 @@ def _ndtri_central(y0):  # type: ignore[no-untyped-def]  # numba njit: argument 
     loops over values vectorise)."""
     y = y0 - 0.5
     y2 = y * y
-    x = y + y * (y2 * _polevl4(y2, _NDTRI_P0) / _p1evl8(y2, _NDTRI_Q0))
+    x = y + y * (y2 * _polevl(y2, _NDTRI_P0) / _p1evl(y2, _NDTRI_Q0))
     return x * _SQRT2PI
 
 
@@ -242,7 +189,7 @@ def _ndtri_central(y0):  # type: ignore[no-untyped-def]  # numba njit: argument 
 def _erf_small(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Cephes ``erf`` for ``|x| <= 1``."""
     z = x * x
-    return x * _polevl4(z, _ERF_T) / _p1evl5(z, _ERF_U)
+    return x * _polevl(z, _ERF_T) / _p1evl(z, _ERF_U)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -253,11 +200,11 @@ def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types 
         return 0.0
     z = math.exp(z)
     if a < 8.0:
-        p = _polevl8(a, _ERFC_P)
-        q = _p1evl8(a, _ERFC_Q)
+        p = _polevl(a, _ERFC_P)
+        q = _p1evl(a, _ERFC_Q)
     else:
-        p = _polevl5(a, _ERFC_R)
-        q = _p1evl6(a, _ERFC_S)
+        p = _polevl(a, _ERFC_R)
+        q = _p1evl(a, _ERFC_S)
     return (z * p) / q
 
 
@@ -305,8 +252,8 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
         x = xs[t]
         x0 = x - lx[t] / x
         z = 1.0 / x
-        x1a = z * _polevl8(z, _NDTRI_P1) / _p1evl8(z, _NDTRI_Q1)
-        x1b = z * _polevl8(z, _NDTRI_P2) / _p1evl8(z, _NDTRI_Q2)
+        x1a = z * _polevl(z, _NDTRI_P1) / _p1evl(z, _NDTRI_Q1)
+        x1b = z * _polevl(z, _NDTRI_P2) / _p1evl(z, _NDTRI_Q2)
         x1 = x1a if x < 8.0 else x1b
         xs[t] = x0 - x1
     for t in range(m):

@@ -247,7 +247,9 @@ def copula_factor(
 def apply_copula_t(ut: np.ndarray, factor: tuple[np.ndarray, np.ndarray]) -> None:
     """:func:`apply_copula` of ``ut.T`` written into ``ut`` (one parameter per row), the same
     numbers: the correlated rows are taken out as a (draws x columns) matrix, which the normal
-    quantiles turn into the same C-ordered matrix ``apply_copula`` correlates."""
+    quantiles turn into the same C-ordered matrix ``apply_copula`` correlates. Runs now use
+    the compiled :func:`mkba.rng.copula_rows`; this is its NumPy reference (tests/test_rng.py
+    holds the two equal)."""
     cols, L = factor
     z = norm_ppf(ut[cols].T)
     zc = np.einsum("nj,kj->nk", z, L)
