@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mkba.colstats import add_running_sum, sum_sq_dev, transpose_sums
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.outputs import OutputRef, _ratio, output_array
@@ -82,9 +83,15 @@ def _mean_sd(ok: np.ndarray, total: np.floating[Any]) -> tuple[float, float]:
     mean = total / n
     if n == 1:
         return float(mean), 0.0
-    dev = np.subtract(ok, mean)  # x - mean, squared in place: a contiguous array, as NumPy's
-    np.square(dev, out=dev)
-    var = np.add.reduce(dev, axis=None) / (n - 1)
+    if ok.dtype == np.float64 and ok.flags.c_contiguous:
+        # np.add.reduce((ok - mean) ** 2) without the deviation array: NumPy's pairwise sum,
+        # operation for operation, added to the reduction's identity 0.0 (mkba.colstats)
+        ssd = np.float64(0.0 + sum_sq_dev(ok, 0, n, float(mean)))
+    else:
+        dev = np.subtract(ok, mean)  # x - mean, squared in place: a contiguous array
+        np.square(dev, out=dev)
+        ssd = np.add.reduce(dev, axis=None)
+    var = ssd / (n - 1)
     return float(mean), float(np.sqrt(var))
 
 
@@ -262,18 +269,28 @@ class Scratch:
 
 
 def _transposed(
-    src: np.ndarray, cols: list[int], scratch: Scratch | None = None, slot: str = "a"
+    src: np.ndarray,
+    cols: list[int],
+    scratch: Scratch | None = None,
+    slot: str = "a",
+    sums: np.ndarray | None = None,
 ) -> np.ndarray:
     """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
-    ``src``, copied a block of rows at a time from a basic slice (the block stays in cache;
-    one strided pass for all the columns). With ``scratch``: into this thread's buffer
-    ``slot`` (valid until its next use)."""
+    ``src``, copied a block of rows at a time (one strided pass for all the columns). With
+    ``scratch``: into this thread's buffer ``slot`` (valid until its next use). With ``sums``
+    (``cols`` a range): ``sums[j]`` = ``np.add.reduce(src, axis=0)[cols[j]]``, the same
+    numbers, from the same pass when ``src`` is C-ordered (:func:`mkba.colstats.transpose_sums`)."""
     n = src.shape[0]
     j0, j1 = cols[0], cols[-1] + 1
     view = src[:, j0:j1]  # a view (a list index would copy)
     out = np.empty((j1 - j0, n)) if scratch is None else scratch.get(slot, (j1 - j0, n))
-    for lo in range(0, n, 4096):
-        np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
+    if src.dtype == np.float64 and src.flags.c_contiguous and src.ndim == 2:
+        transpose_sums(src, j0, out, np.empty(j1 - j0) if sums is None else sums)
+    else:  # NumPy's own copy and (its order for this layout) sum
+        for lo in range(0, n, 4096):
+            np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
+        if sums is not None:
+            sums[:] = np.add.reduce(view, axis=0)
     if len(cols) != j1 - j0:
         return out[[c - j0 for c in cols]]
     return out
@@ -661,17 +678,31 @@ def draws_columns(run: Run, *, areas: bool = True) -> dict[str, np.ndarray]:
 
 
 def _year_quantiles(
-    arr: np.ndarray, mean: np.ndarray | None = None, scratch: Scratch | None = None
+    arr: np.ndarray,
+    mean: np.ndarray | None = None,
+    scratch: Scratch | None = None,
+    *,
+    mean_out: np.ndarray | None = None,
+    years: list[int] | None = None,
 ) -> np.ndarray:
     """``np.quantile(arr, FAN_QUANTILES, axis=0)`` (same numbers), a few years at a time: their
     draws copied contiguous by one blocked transposition, then selected in place
     (:mod:`mkba.quantiles`). ``mean``, the mean over the draws, when finite says a year has no
-    NaN (else it is checked)."""
-    years = arr.shape[1]
-    qs = np.empty((len(FAN_QUANTILES), years))
-    for t0 in range(0, years, _GROUP):
-        t = list(range(t0, min(t0 + _GROUP, years)))
-        rows = _transposed(arr, t, scratch)
+    NaN (else it is checked). ``mean_out`` (instead of ``mean``; at least one draw): filled
+    with ``arr.mean(axis=0)`` (the same numbers), from the transposition's sums. ``years``:
+    only these consecutive columns (the others of the result are left unset)."""
+    n, width = arr.shape
+    qs = np.empty((len(FAN_QUANTILES), width))
+    todo = list(range(width)) if years is None else years
+    sums = np.empty(_GROUP)
+    for g0 in range(0, len(todo), _GROUP):
+        t = todo[g0 : g0 + _GROUP]
+        if mean_out is None:
+            rows = _transposed(arr, t, scratch)
+        else:
+            rows = _transposed(arr, t, scratch, sums=sums[: len(t)])
+            mean_out[t] = sums[: len(t)] / n  # np.mean: the sum over axis 0, divided by n
+            mean = mean_out
         for j, year in enumerate(t):
             qs[:, year] = _fan(rows[j], None if mean is None else mean[year])
     return qs
@@ -686,33 +717,46 @@ def _fan(col: np.ndarray, mean: float | None) -> np.ndarray:
 
 
 def _cumulative_year_stats(
-    dflow: np.ndarray, dmean: np.ndarray | None = None, scratch: Scratch | None = None
+    dflow: np.ndarray,
+    dmean: np.ndarray | None = None,
+    scratch: Scratch | None = None,
+    *,
+    dmean_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Quantiles (as :func:`_year_quantiles`) and mean over the draws of the cumulative
     discounted flow ``np.cumsum(dflow, axis=1)``, without making that (draws, years) array;
     with ``dmean`` (``dflow.mean(axis=0)``) also the quantiles of ``dflow`` itself, from the
-    same transposed columns (else None).
+    same transposed columns (else None). ``dmean_out`` (instead of ``dmean``; at least one
+    draw): the same, with ``dflow.mean(axis=0)`` computed into it from the transposition's
+    sums (:func:`_transposed`).
 
     The same numbers: a cumulative sum adds year by year, so year ``t`` is the running sum
     ``c + dflow[:, t]``. The mean over the draws of that (draws, years) array,
     ``np.add.reduce(axis=0) / n``, adds the rows one after the other to a zero: the running sum
-    of the column in draw order (``np.cumsum``'s last value) plus zero, which turns a sum of
+    of the column in draw order (``np.cumsum``'s last value; here
+    :func:`mkba.colstats.add_running_sum`, the same additions) plus zero, which turns a sum of
     only negative zeros into +0 as the reduction does."""
     n, years = dflow.shape
     qs = np.empty((len(FAN_QUANTILES), years))
+    if dmean_out is not None:
+        dmean = dmean_out
     dqs = None if dmean is None else np.empty((len(FAN_QUANTILES), years))
     mean = np.empty(years)
     c = None
-    running = np.empty(n)  # np.cumsum's values, into one array for every year
+    sums = np.empty(_GROUP)
     for t0 in range(0, years, _GROUP):
         t = list(range(t0, min(t0 + _GROUP, years)))
-        rows = _transposed(dflow, t, scratch)
+        if dmean_out is None:
+            rows = _transposed(dflow, t, scratch)
+        else:
+            rows = _transposed(dflow, t, scratch, sums=sums[: len(t)])
+            dmean_out[t] = sums[: len(t)] / n  # np.mean: the sum over axis 0, divided by n
         for j, year in enumerate(t):
             if c is None:
                 c = rows[j].copy()
-            else:
-                np.add(c, rows[j], out=c)
-            total = np.cumsum(c, out=running)[-1] + 0.0 if n else 0.0
+                total = np.cumsum(c)[-1] + 0.0 if n else 0.0
+            else:  # c += rows[j] and np.cumsum(c)[-1], in one pass
+                total = add_running_sum(c, rows[j]) + 0.0 if n else 0.0
             mean[year] = total / n if n else np.nan
             if dqs is not None and dmean is not None:  # the year's own flow, then its place
                 dqs[:, year] = _fan(rows[j], dmean[year])
@@ -735,20 +779,31 @@ def yearly_rows(run: Run) -> RowTable:
 
     # the net flow a few years per task; the discounted flow and its running sum in one task
     # (the running sum goes year by year), from one transposition. Every column is computed as
-    # one at a time, so the numbers do not depend on the thread count.
+    # one at a time, so the numbers do not depend on the thread count. The means over the
+    # draws come from the transpositions' sums (one pass over the flows less each).
     years = o.flow.shape[1]
     groups = [list(range(t0, min(t0 + _GROUP, years))) for t0 in range(0, years, _GROUP)]
-    flow_mean = o.flow.mean(axis=0)
-    dflow_mean = o.dflow.mean(axis=0)
+    empty = o.flow.shape[0] == 0
+    flow_mean = o.flow.mean(axis=0) if empty else np.empty(years)
+    dflow_mean = o.dflow.mean(axis=0) if empty else np.empty(years)
     flow_qs = np.empty((len(FAN_QUANTILES), years))
     scratch = Scratch()  # each thread's transposition block, reused
 
     def flow_group(t: list[int]) -> None:
         part = o.flow[:, t[0] : t[-1] + 1]
-        flow_qs[:, t] = _year_quantiles(part, flow_mean[t[0] : t[-1] + 1], scratch)
+        if empty:
+            flow_qs[:, t] = _year_quantiles(part, flow_mean[t[0] : t[-1] + 1], scratch)
+            return
+        # the whole array with its columns (a C-ordered source for the compiled copy)
+        got = np.empty(years)
+        qs = _year_quantiles(o.flow, None, scratch, mean_out=got, years=t)
+        flow_qs[:, t] = qs[:, t]
+        flow_mean[t] = got[t]
 
     def discounted() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return _cumulative_year_stats(o.dflow, dflow_mean, scratch)
+        if empty:
+            return _cumulative_year_stats(o.dflow, dflow_mean, scratch)
+        return _cumulative_year_stats(o.dflow, None, scratch, dmean_out=dflow_mean)
 
     workers = min(1 + len(groups), statistics_threads())
     if workers > 1:
