@@ -19,10 +19,28 @@ minimum or maximum of what lies beside it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
 def quantile_plan(n: int, quantiles: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+    """:func:`_plan` (below), kept for the last few ``(n, quantiles)``: a run asks for the same
+    plan of its draw count for every column (read-only arrays)."""
+    if isinstance(quantiles, tuple):
+        return _cached_plan(n, quantiles)
+    return _plan(n, quantiles)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_plan(n: int, quantiles: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+    plan = _plan(n, quantiles)
+    for a in plan:
+        a.flags.writeable = False
+    return plan
+
+
+def _plan(n: int, quantiles: tuple[float, ...]) -> tuple[np.ndarray, ...]:
     """NumPy's plan of ``np.quantile(x, quantiles)`` (method ``"linear"``) for ``n >= 1``
     values: ``(ranks, lower, upper, gamma)``. ``ranks`` are the sorted distinct 0-based order
     statistics needed; quantile ``k`` is ``lerp(x_(ranks[lower[k]]), x_(ranks[upper[k]]),
