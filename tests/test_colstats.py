@@ -22,7 +22,7 @@ from mkba.checks import runnable
 from mkba.load import load_scenario
 
 sys.path.insert(0, str(Path(__file__).parent))
-import stats_i19_oracle as oracle  # noqa: E402
+import stats_i19_oracle as oracle
 
 
 def _bits(obj: Any) -> Any:
@@ -75,7 +75,7 @@ def test_hand_calculations() -> None:
 
 def test_mean_sd_equals_the_old_one() -> None:
     rng = np.random.default_rng(19)
-    cols = _edge_columns(rng) + [rng.lognormal(10, 1, 1_000_003) - 20000.0]
+    cols = [*_edge_columns(rng), rng.lognormal(10, 1, 1_000_003) - 20000.0]
     for x in cols:
         x = x[~np.isnan(x)]
         if x.size == 0:

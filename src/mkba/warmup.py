@@ -57,6 +57,9 @@ SIGNATURES: dict[str, str] = {
     ),
     "mkba.implied:_sum_over_areas": "F2 F2 F3 I1 F2 F3 I1 F2 F2",
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
+    "mkba.colstats:transpose_sums": "F2 i F2 F1",
+    "mkba.colstats:sum_sq_dev": "F1 i i f",
+    "mkba.colstats:add_running_sum": "F1 F1",
 }
 """The argument types with which a run calls each function the child may compile (``Fk``: a
 C-contiguous float64 array of k dimensions, ``I1`` of int64, ``i`` an int64, ``f`` a float64).
@@ -67,17 +70,24 @@ LATER = {
         "mkba.kernel:aggregate_totals",
         "mkba.implied:_sum_over_areas",
         "mkba.decide.irr:_scan_bisect",
+        "mkba.colstats:sum_sq_dev",
+        "mkba.colstats:transpose_sums",
+        "mkba.colstats:add_running_sum",
     ),
     "programme": (
         "mkba.kernel:simulate_programme",
         "mkba.kernel:aggregate",
         "mkba.decide.irr:_scan_bisect",
+        "mkba.colstats:sum_sq_dev",
+        "mkba.colstats:transpose_sums",
+        "mkba.colstats:add_running_sum",
     ),
 }
 """What the child compiles, in the order a run needs them: for a scenario without a bottom-up
 programme (the kernel's totals path) and with one (the programme's kernel on per-area raw
-outputs, then ``aggregate``). With ``--area-draws float32`` some types differ: the run then
-compiles those functions itself, as before."""
+outputs, then ``aggregate``); the statistics' passes (:mod:`mkba.colstats`) last. With
+``--area-draws float32`` some types differ: the run then compiles those functions itself, as
+before."""
 
 DEPENDENCIES = {"mkba.decide.irr:_scan_bisect": ("mkba.decide.irr:_bisect_step",)}
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
