@@ -181,7 +181,7 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
     assert warm.returncode == 0, warm.stderr
     strip = lambda out: [x for x in out.splitlines() if "written to" not in x]  # noqa: E731
     assert strip(cold.stdout) == strip(warm.stdout)
-    for stem in ("kernel.aggregate_totals", "implied._sum_over_areas", "irr._scan_bisect"):
+    for stem in ("kernel.aggregate_totals", "implied._full_strength_rows", "irr._scan_bisect"):
         (index,) = cache.rglob(f"{stem}-*.nbi")
         (data,) = cache.rglob(f"{stem}-*.nbc")  # one compiled signature
         assert data.stat().st_size > 0 and index.stat().st_size > 0
