@@ -156,71 +156,80 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     A, S = v0.shape
     G = start.shape[0]
     rows, D = rpow.shape[1], rpow.shape[3]
-    x = np.empty((S, n))
-    g = np.empty((A, n))
-    prof = np.empty((G, S, n))
-    resp = np.zeros((rows, S, n))
-    tr = np.empty((S, n))
-    acc = np.empty(n)
-    for q in range(rows):
-        for s in range(S):
-            if D < 8:
-                for d in range(D):
-                    wd = w[s, d]
-                    if ratio[q, d] > 0:
-                        for i in range(n):
-                            resp[q, s, i] += wd * rpow[i, q, 0, d]
-                    else:
-                        for i in range(n):
-                            resp[q, s, i] += wd * 0.0
-            else:
-                for i in range(n):
-                    resp[q, s, i] = r[i, q, s]
-    for a in range(A):
-        for i in range(n):
-            g[a, i] = 1.0 - vals[i, at[_GOVERNANCE]] * gm[a]
-    for s in range(S):
-        for i in range(n):
-            rate = vals[i, at[_RATE] + s]
-            factor = vals[i, at[_FACTOR] + s]
-            x[s, i] = (
-                rate
-                * factor
-                * vals[i, at[_EFFECT] + s]
-                * (1.0 - vals[i, at[_DEADWEIGHT] + s])
-                * (1.0 - vals[i, at[_DISPLACEMENT] + s])
-            )
-            base[i, s] = v0_total[s] * rate * factor
-            tr[s, i] = tpow[i, s, 0]
-            lag = vals[i, at[_LAG] + s]
-            ramp = vals[i, at[_RAMP] + s]
-            half_life = vals[i, at[_HALF_LIFE] + s]
-            for k in range(G):
-                st = start[k] + lag
-                en = end[k] + lag
-                if ramp > 0:
-                    lo = y if (y <= en or y != y) else en  # np.minimum(y, end)
-                    share = (lo - st + 1.0) / ramp
-                    if not (share <= 1.0 or share != share):  # np.minimum(share, 1.0)
-                        share = 1.0
+    m = max(1, min(n, _TILE))
+    x = np.empty((S, m))
+    g = np.empty((A, m))
+    prof = np.empty((G, S, m))
+    resp = np.empty((rows, S, m))
+    tr = np.empty((S, m))
+    acc = np.empty(m)
+    for lo in range(0, n, m):  # a tile of draws at a time: its scratch stays in the cache
+        m = min(n - lo, m)
+        for q in range(rows):
+            for s in range(S):
+                if D < 8:
+                    resp[q, s, :m] = 0.0
+                    for d in range(D):
+                        wd = w[s, d]
+                        if ratio[q, d] > 0:
+                            for i in range(m):
+                                resp[q, s, i] += wd * rpow[lo + i, q, 0, d]
+                        else:
+                            for i in range(m):
+                                resp[q, s, i] += wd * 0.0
                 else:
-                    share = 1.0
-                if y <= en:
-                    persist = 1.0
-                else:
-                    persist = 0.0 if half_life == 0.0 else hpow[i, k, s, 0]
-                prof[k, s, i] = share * persist if y >= st else 0.0
-    for s in range(S):
-        acc[:] = 0.0
+                    for i in range(m):
+                        resp[q, s, i] = r[lo + i, q, s]
         for a in range(A):
-            v = v0[a, s]
-            q = row[a]
-            k = grp[a]
-            for i in range(n):
-                amp = v * x[s, i] * resp[q, s, i] * g[a, i]
-                acc[i] += amp * prof[k, s, i] * tr[s, i]
-        for i in range(n):
-            full[i, s] = acc[i]
+            for i in range(m):
+                g[a, i] = 1.0 - vals[lo + i, at[_GOVERNANCE]] * gm[a]
+        for s in range(S):
+            for i in range(m):
+                j = lo + i
+                rate = vals[j, at[_RATE] + s]
+                factor = vals[j, at[_FACTOR] + s]
+                x[s, i] = (
+                    rate
+                    * factor
+                    * vals[j, at[_EFFECT] + s]
+                    * (1.0 - vals[j, at[_DEADWEIGHT] + s])
+                    * (1.0 - vals[j, at[_DISPLACEMENT] + s])
+                )
+                base[j, s] = v0_total[s] * rate * factor
+                tr[s, i] = tpow[j, s, 0]
+                lag = vals[j, at[_LAG] + s]
+                ramp = vals[j, at[_RAMP] + s]
+                half_life = vals[j, at[_HALF_LIFE] + s]
+                for k in range(G):
+                    st = start[k] + lag
+                    en = end[k] + lag
+                    if ramp > 0:
+                        low = y if (y <= en or y != y) else en  # np.minimum(y, end)
+                        share = (low - st + 1.0) / ramp
+                        if not (share <= 1.0 or share != share):  # np.minimum(share, 1.0)
+                            share = 1.0
+                    else:
+                        share = 1.0
+                    if y <= en:
+                        persist = 1.0
+                    else:
+                        persist = 0.0 if half_life == 0.0 else hpow[j, k, s, 0]
+                    prof[k, s, i] = share * persist if y >= st else 0.0
+        for s in range(S):
+            acc[:m] = 0.0
+            for a in range(A):
+                v = v0[a, s]
+                q = row[a]
+                k = grp[a]
+                for i in range(m):
+                    amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                    acc[i] += amp * prof[k, s, i] * tr[s, i]
+            for i in range(m):
+                full[lo + i, s] = acc[i]
+
+
+_TILE = 256
+"""Draws per tile of :func:`_full_strength_rows` (the numbers do not depend on it)."""
 
 
 # the order of FullStrength.at (the slots the compiled loops read)
