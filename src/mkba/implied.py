@@ -210,10 +210,8 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                             share = 1.0
                     else:
                         share = 1.0
-                    if y <= en:
-                        persist = 1.0
-                    else:
-                        persist = 0.0 if half_life == 0.0 else hpow[j, k, s, 0]
+                    after = 0.0 if half_life == 0.0 else hpow[j, k, s, 0]
+                    persist = 1.0 if y <= en else after
                     prof[k, s, i] = share * persist if y >= st else 0.0
         for s in range(S):
             acc[:m] = 0.0
