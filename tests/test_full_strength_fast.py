@@ -177,3 +177,20 @@ def test_sink_side_summary_equal_the_old(monkeypatch, evidence) -> None:  # type
     old = summary()
     assert new == old
     assert new["implied_physical"]["streams"]["benefit_savings"]["at_full_strength"]["mean"] > 0
+
+
+@pytest.mark.parametrize("name", ["reference-2021", "evidence-2021"])
+def test_sink_physical_effects_equal_the_old_afterwards(monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+    # the sink's figures (new class, column-contiguous arrays) and attach's statistics equal
+    # the old class's figures computed afterwards from the kept samples, in (draws x streams)
+    # C-order arrays (more draws than NumPy's 8,192-element buffer)
+    m = _model(name)
+    sink = implied.FullStrengthSink(m, 20_000)
+    bg = implied.BackgroundSink(sink)
+    run = engine.simulate(m, draws=20_000, on_samples=bg)
+    bg.close()
+    assert sink.full.shape == (20_000, len(m.streams)) and sink.full.flags.f_contiguous
+    sink.attach(run)
+    monkeypatch.setattr(implied, "FullStrength", oracle.FullStrength)
+    want = implied.physical_effects(run, mean_per_year=False, share=False)
+    assert run._side_physical == want  # type: ignore[attr-defined]
