@@ -40,11 +40,11 @@ CHUNK = 4096
 def one(m: Any, samples: np.ndarray, old: bool) -> tuple[float, float, dict[str, Any]]:
     """(chunks' CPU-s, attach's CPU-s, the physical effects) of one sink of DRAWS draws."""
     new_cls = implied.FullStrength
-    implied.FullStrength = oracle.FullStrength if old else new_cls  # type: ignore[misc]
+    implied.FullStrength = oracle.FullStrength if old else new_cls
     try:
         sink = implied.FullStrengthSink(m, DRAWS)
     finally:
-        implied.FullStrength = new_cls  # type: ignore[misc]
+        implied.FullStrength = new_cls
     if old:  # main's layout of the figures
         sink.full = np.empty((DRAWS, len(m.streams)))
         sink.base = np.empty((DRAWS, len(m.streams)))
@@ -61,7 +61,7 @@ def one(m: Any, samples: np.ndarray, old: bool) -> tuple[float, float, dict[str,
         cpu += time.thread_time() - t
     run = types.SimpleNamespace(model=m, draws=DRAWS)
     t = time.process_time()
-    sink.attach(run)  # type: ignore[arg-type]
+    sink.attach(run)
     return cpu, time.process_time() - t, run._side_physical
 
 
