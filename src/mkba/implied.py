@@ -156,15 +156,15 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     A, S = v0.shape
     G = start.shape[0]
     rows, D = rpow.shape[1], rpow.shape[3]
-    m = max(1, min(n, _TILE))
-    x = np.empty((S, m))
-    g = np.empty((A, m))
-    prof = np.empty((G, S, m))
-    resp = np.empty((rows, S, m))
-    tr = np.empty((S, m))
-    acc = np.empty(m)
-    for lo in range(0, n, m):  # a tile of draws at a time: its scratch stays in the cache
-        m = min(n - lo, m)
+    tile = max(1, min(n, _TILE))
+    x = np.empty((S, tile))
+    g = np.empty((A, tile))
+    prof = np.empty((G, S, tile))
+    resp = np.empty((rows, S, tile))
+    tr = np.empty((S, tile))
+    acc = np.empty(tile)
+    for lo in range(0, n, tile):  # a tile of draws at a time: its scratch stays in the cache
+        m = min(n - lo, tile)
         for q in range(rows):
             for s in range(S):
                 if D < 8:
@@ -508,10 +508,10 @@ def full_strength_index(m: Model) -> int:
 
 FULL_STRENGTH_ROWS = 2048
 """Parameter rows per block of :func:`physical_effects` when only the full-strength year is
-asked, and of :class:`FullStrengthSink`: a block's arrays stay in the processor's cache
-(measured on the reference, busy machine: 1,024-2,048 rows 1.0-1.1 CPU-s per million draws,
-4,096 rows 1.2, 16,384 rows 1.9; the slots were then made by a compiled pass, the NumPy gather
-used now takes about 0.1 CPU-s more)."""
+asked, and of :class:`FullStrengthSink`: a block's arrays stay in the processor's cache. With
+the compiled passes (i19-sink; reference, busy machine, chunks hot in the cache) 1,024 to 8,192
+rows all took 0.35-0.37 CPU-s per million draws; before them (the NumPy expressions and one
+compiled sum) 1,024-2,048 rows took 1.0-1.1 CPU-s, 4,096 rows 1.2, 16,384 rows 1.9."""
 
 
 def physical_effects(
