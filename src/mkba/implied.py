@@ -122,11 +122,13 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
     ``vals[i, k] = samples[i, col[k]] * scale[k]`` (or ``fixed[k]`` where ``col[k] < 0``), the
     decay's exponent ``e[i, g, s, 0] = (y - (end[g] + lag)) / half_life`` and the trend's base
     ``tb[i, s, 0] = 1.0 + trend``: each one operation (or two) of the NumPy expressions, in
-    their order (division by zero as NumPy's: inf or NaN)."""
+    their order (division by zero as NumPy's: inf or NaN). Returns whether any draw is past
+    its effect's end (``not y <= end + lag``): only then is the decay ``0.5 ** e`` used."""
     n = samples.shape[0]
     K = col.shape[0]
     G = end.shape[0]
     S = tb.shape[1]
+    past = False
     for i in range(n):
         for k in range(K):
             c = col[k]
@@ -135,8 +137,11 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
             lag = vals[i, at[_LAG] + s]
             half_life = vals[i, at[_HALF_LIFE] + s]
             for g in range(G):
-                e[i, g, s, 0] = (y - (end[g] + lag)) / half_life
+                en = end[g] + lag
+                e[i, g, s, 0] = (y - en) / half_life
+                past |= not y <= en
             tb[i, s, 0] = 1.0 + vals[i, at[_TREND] + s]
+    return past
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -145,8 +150,8 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
 ):
     """The figures of :meth:`FullStrength.of_slots` from the slot values ``vals`` (n, slots;
     ``at``: where each of :data:`_AT`'s slots begins) and the powers NumPy made: ``rpow`` =
-    ``ratio ** elasticity`` (n, rows, 1, D), ``hpow`` = ``0.5 ** e`` (n, G, S, 1), ``tpow``
-    the trend (n, S, 1). ``r`` (n, rows, S): the response when ``w`` has 8 columns or more
+    ``ratio ** elasticity`` (n, rows, 1, D), ``hpow`` = ``0.5 ** e`` (n, G, S, 1; used only
+    past an effect's end), ``tpow`` the trend (n, S, 1). ``r`` (n, rows, S): the response when ``w`` has 8 columns or more
     (NumPy's pairwise sum; else summed here, in the order of NumPy's reduction: from zero, one
     domain after the other). Every value is the NumPy expression's, operation for operation and
     in its order (products left to right; the sum over areas as :func:`volume_changes`'
@@ -340,11 +345,17 @@ class FullStrength:
         vals = np.empty((n, self.slots.size))
         e = np.empty((n, G, S, 1))
         tb = np.empty((n, S, 1))
-        _slot_values(src, col, scale, self.fixed_used, self.at, self.y, self.end_f, vals, e, tb)
+        past = _slot_values(
+            src, col, scale, self.fixed_used, self.at, self.y, self.end_f, vals, e, tb
+        )
         # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
-        # reference.effect_profile_groups and volume_changes make (the same numbers)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            hpow = 0.5**e
+        # reference.effect_profile_groups and volume_changes make (the same numbers). The
+        # decay's only when a draw of the block is past its effect's end (never at full
+        # strength with lags >= 0); else its values are not used (e stands in for them)
+        hpow = e
+        if past:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                hpow = 0.5**e
         tpow = tb**self.trend_power
         ratio = self.rows[None, :, None, :]
         beta = vals[:, self.glob_at["elasticity"]][:, None, None, None]
