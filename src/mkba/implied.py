@@ -123,7 +123,8 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
     decay's exponent ``e[i, g, s, 0] = (y - (end[g] + lag)) / half_life`` and the trend's base
     ``tb[i, s, 0] = 1.0 + trend``: each one operation (or two) of the NumPy expressions, in
     their order (division by zero as NumPy's: inf or NaN). Returns whether any draw is past
-    its effect's end (``not y <= end + lag``): only then is the decay ``0.5 ** e`` used."""
+    its effect's end (``not y <= end + lag``): only then is the decay ``0.5 ** e`` used, and
+    only then is ``e`` filled."""
     n = samples.shape[0]
     K = col.shape[0]
     G = end.shape[0]
@@ -135,12 +136,16 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
             vals[i, k] = samples[i, c] * scale[k] if c >= 0 else fixed[k]
         for s in range(S):
             lag = vals[i, at[_LAG] + s]
-            half_life = vals[i, at[_HALF_LIFE] + s]
             for g in range(G):
-                en = end[g] + lag
-                e[i, g, s, 0] = (y - en) / half_life
-                past |= not y <= en
+                past |= not y <= end[g] + lag
             tb[i, s, 0] = 1.0 + vals[i, at[_TREND] + s]
+    if past:  # else e is not used
+        for i in range(n):
+            for s in range(S):
+                lag = vals[i, at[_LAG] + s]
+                half_life = vals[i, at[_HALF_LIFE] + s]
+                for g in range(G):
+                    e[i, g, s, 0] = (y - (end[g] + lag)) / half_life
     return past
 
 
@@ -351,7 +356,7 @@ class FullStrength:
         # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
         # reference.effect_profile_groups and volume_changes make (the same numbers). The
         # decay's only when a draw of the block is past its effect's end (never at full
-        # strength with lags >= 0); else its values are not used (e stands in for them)
+        # strength with lags >= 0); else its values are not used (e, unfilled, stands in)
         hpow = e
         if past:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
