@@ -277,9 +277,10 @@ class FullStrength:
     The powers (the response's ``ratio ** elasticity``, the trend's and the decay's ``**``) are
     NumPy's, the same expressions on the same arrays (NumPy's ``**`` is not libm's ``pow`` on
     every machine: with AVX-512 it uses its own vector code, which differs in the last bit for
-    about 5 % of values). Everything else, per draw, is one compiled loop
-    (:func:`_full_strength_rows`) that repeats NumPy's operations in NumPy's order. What
-    depends on the model only (periods, rows of budget ratios) is found once."""
+    about 5 % of values). Everything else is two compiled passes (:func:`_slot_values` before
+    the powers, :func:`_full_strength_rows` after them) that repeat NumPy's operations in
+    NumPy's order. What depends on the model only (periods, rows of budget ratios) is found
+    once."""
 
     def __init__(self, m: Model, t: int) -> None:
         self.m = m
