@@ -181,7 +181,7 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
     assert warm.returncode == 0, warm.stderr
     strip = lambda out: [x for x in out.splitlines() if "written to" not in x]  # noqa: E731
     assert strip(cold.stdout) == strip(warm.stdout)
-    stems = ("kernel.aggregate_totals", "implied._sum_over_areas", "irr._scan_bisect")
+    stems = ("kernel.aggregate_totals", "implied._full_strength_rows", "irr._scan_bisect")
     stems += ("colstats.sum_sq_dev", "colstats.transpose_sums", "colstats.add_running_sum")
     for stem in stems:
         (index,) = cache.rglob(f"{stem}-*.nbi")

@@ -116,30 +116,171 @@ def _q(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(x)), "p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
 
 
-@njit(cache=True, nogil=True)
-def _sum_over_areas(v0, x, r, row, g, prof, grp, trend, out):  # type: ignore[no-untyped-def]  # numba function: arrays only
-    """``out[n, s] = sum over a of V0[a, s] * X[n, s] * R[n, row[a], s] * G[n, a] *
-    prof[n, grp[a], s] * trend[n, s]``, multiplied left to right and added in area order from
-    zero: the operations, in their order, of :func:`volume_changes` (its product ``amp`` and the
-    ``einsum`` over the areas) for one year."""
-    n, S = x.shape
-    A = v0.shape[0]
+@njit(cache=True, nogil=True, error_model="numpy")
+def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: ignore[no-untyped-def]  # numba function: arrays only
+    """What :meth:`FullStrength.of_samples` hands to NumPy's powers: the used slots' values
+    ``vals[i, k] = samples[i, col[k]] * scale[k]`` (or ``fixed[k]`` where ``col[k] < 0``), the
+    decay's exponent ``e[i, g, s, 0] = (y - (end[g] + lag)) / half_life`` and the trend's base
+    ``tb[i, s, 0] = 1.0 + trend``: each one operation (or two) of the NumPy expressions, in
+    their order (division by zero as NumPy's: inf or NaN). Returns whether any draw is past
+    its effect's end (``not y <= end + lag``): only then is the decay ``0.5 ** e`` used, and
+    only then is ``e`` filled."""
+    n = samples.shape[0]
+    K = col.shape[0]
+    G = end.shape[0]
+    S = tb.shape[1]
+    past = False
     for i in range(n):
+        for k in range(K):
+            c = col[k]
+            vals[i, k] = samples[i, c] * scale[k] if c >= 0 else fixed[k]
         for s in range(S):
-            acc = 0.0
+            lag = vals[i, at[_LAG] + s]
+            for g in range(G):
+                past |= not y <= end[g] + lag
+            tb[i, s, 0] = 1.0 + vals[i, at[_TREND] + s]
+    if past:  # else e is not used
+        for i in range(n):
+            for s in range(S):
+                lag = vals[i, at[_LAG] + s]
+                half_life = vals[i, at[_HALF_LIFE] + s]
+                for g in range(G):
+                    e[i, g, s, 0] = (y - (end[g] + lag)) / half_life
+    return past
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arrays only
+    vals, at, y, start, end, v0, v0_total, row, grp, gm, ratio, rpow, w, r, hpow, tpow, full, base
+):
+    """The figures of :meth:`FullStrength.of_slots` from the slot values ``vals`` (n, slots;
+    ``at``: where each of :data:`_AT`'s slots begins) and the powers NumPy made: ``rpow`` =
+    ``ratio ** elasticity`` (n, rows, 1, D), ``hpow`` = ``0.5 ** e`` (n, G, S, 1; used only
+    past an effect's end), ``tpow`` the trend (n, S, 1). ``r`` (n, rows, S): the response when ``w`` has 8 columns or more
+    (NumPy's pairwise sum; else summed here, in the order of NumPy's reduction: from zero, one
+    domain after the other). Every value is the NumPy expression's, operation for operation and
+    in its order (products left to right; the sum over areas as :func:`volume_changes`'
+    ``einsum``, from zero, in area order); NaN propagates as in ``np.minimum``. The draws are
+    the inner loops (independent sums side by side)."""
+    n = vals.shape[0]
+    A, S = v0.shape
+    G = start.shape[0]
+    rows, D = rpow.shape[1], rpow.shape[3]
+    tile = max(1, min(n, _TILE))
+    x = np.empty((S, tile))
+    g = np.empty((A, tile))
+    prof = np.empty((G, S, tile))
+    resp = np.empty((rows, S, tile))
+    tr = np.empty((S, tile))
+    acc = np.empty(tile)
+    for lo in range(0, n, tile):  # a tile of draws at a time: its scratch stays in the cache
+        m = min(n - lo, tile)
+        for q in range(rows):
+            for s in range(S):
+                if D < 8:
+                    resp[q, s, :m] = 0.0
+                    for d in range(D):
+                        wd = w[s, d]
+                        if ratio[q, d] > 0:
+                            for i in range(m):
+                                resp[q, s, i] += wd * rpow[lo + i, q, 0, d]
+                        else:
+                            for i in range(m):
+                                resp[q, s, i] += wd * 0.0
+                else:
+                    for i in range(m):
+                        resp[q, s, i] = r[lo + i, q, s]
+        for a in range(A):
+            for i in range(m):
+                g[a, i] = 1.0 - vals[lo + i, at[_GOVERNANCE]] * gm[a]
+        for s in range(S):
+            for i in range(m):
+                j = lo + i
+                rate = vals[j, at[_RATE] + s]
+                factor = vals[j, at[_FACTOR] + s]
+                x[s, i] = (
+                    rate
+                    * factor
+                    * vals[j, at[_EFFECT] + s]
+                    * (1.0 - vals[j, at[_DEADWEIGHT] + s])
+                    * (1.0 - vals[j, at[_DISPLACEMENT] + s])
+                )
+                base[j, s] = v0_total[s] * rate * factor
+                tr[s, i] = tpow[j, s, 0]
+            # the profile as selections (no branches: the draws side by side)
+            for k in range(G):
+                for i in range(m):
+                    j = lo + i
+                    lag = vals[j, at[_LAG] + s]
+                    ramp = vals[j, at[_RAMP] + s]
+                    half_life = vals[j, at[_HALF_LIFE] + s]
+                    h = hpow[j, k, s, 0]
+                    st = start[k] + lag
+                    en = end[k] + lag
+                    low = y if (y <= en or y != y) else en  # np.minimum(y, end)
+                    share = (low - st + 1.0) / ramp
+                    share = share if (share <= 1.0 or share != share) else 1.0  # np.minimum
+                    share = share if ramp > 0 else 1.0
+                    after = 0.0 if half_life == 0.0 else h
+                    persist = 1.0 if y <= en else after
+                    prof[k, s, i] = share * persist if y >= st else 0.0
+        for s in range(S):
+            acc[:m] = 0.0
             for a in range(A):
-                amp = v0[a, s] * x[i, s] * r[i, row[a], s] * g[i, a]
-                acc += amp * prof[i, grp[a], s] * trend[i, s]
-            out[i, s] = acc
+                v = v0[a, s]
+                q = row[a]
+                k = grp[a]
+                for i in range(m):
+                    amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                    acc[i] += amp * prof[k, s, i] * tr[s, i]
+            for i in range(m):
+                full[lo + i, s] = acc[i]
+
+
+_TILE = 256
+"""Draws per tile of :func:`_full_strength_rows` (the numbers do not depend on it)."""
+
+
+# the order of FullStrength.at (the slots the compiled loops read)
+_AT = (
+    "rate",
+    "factor",
+    "effect",
+    "deadweight",
+    "displacement",
+    "lag",
+    "ramp",
+    "half_life",
+    "trend",
+    "governance_penalty",
+)
+(
+    _RATE,
+    _FACTOR,
+    _EFFECT,
+    _DEADWEIGHT,
+    _DISPLACEMENT,
+    _LAG,
+    _RAMP,
+    _HALF_LIFE,
+    _TREND,
+    _GOVERNANCE,
+) = range(len(_AT))
 
 
 class FullStrength:
     """The volume change in one year (index ``t`` into the model's years) and the baseline
     volume of every stream, per draw: :func:`volume_changes` ``(m, theta, [t])[:, :, 0]`` and
-    :func:`baseline_volumes`, the same numbers (tests/test_run_path.py), without the (draws x
-    areas x streams) temporaries. The per-draw factors are the same NumPy expressions; the
-    product over areas and streams and the sum over areas are one compiled loop. What depends
-    on the model only (periods, rows of budget ratios) is found once."""
+    :func:`baseline_volumes`, the same numbers (tests/test_run_path.py,
+    tests/test_full_strength_fast.py), without the (draws x areas x streams) temporaries.
+
+    The powers (the response's ``ratio ** elasticity``, the trend's and the decay's ``**``) are
+    NumPy's, the same expressions on the same arrays (NumPy's ``**`` is not libm's ``pow`` on
+    every machine: with AVX-512 it uses its own vector code, which differs in the last bit for
+    about 5 % of values). Everything else is two compiled passes (:func:`_slot_values` before
+    the powers, :func:`_full_strength_rows` after them) that repeat NumPy's operations in
+    NumPy's order. What depends on the model only (periods, rows of budget ratios) is found
+    once."""
 
     def __init__(self, m: Model, t: int) -> None:
         self.m = m
@@ -150,6 +291,11 @@ class FullStrength:
         self.group = np.ascontiguousarray(self.group, dtype=np.int64)
         self.v0 = np.ascontiguousarray(m.volume0)
         self.v0_total = m.volume0.sum(axis=0)
+        self.gm = np.ascontiguousarray(np.maximum(0.0, 1.0 - m.gov_ratio), dtype=float)
+        self.w = np.ascontiguousarray(m.response_w, dtype=float)
+        self.start_f = np.ascontiguousarray(self.start, dtype=float)
+        self.end_f = np.ascontiguousarray(self.end, dtype=float)
+        self.ratio = np.ascontiguousarray(self.rows, dtype=float)
         # the slots used (every stream slot, the global ones) and where each value comes from:
         # column j of the samples (the last one, as theta_of_samples' assignment) or fixed
         col = np.full(m.theta_fixed.size, -1, dtype=np.int64)
@@ -159,75 +305,95 @@ class FullStrength:
         names += [(name, sl.glob(name), 1) for name in GLOBAL_SLOTS]
         self.slots = np.concatenate([np.arange(q, q + w) for _, q, w in names]).astype(np.int64)
         self.col = col[self.slots]
-        # of_samples gathers from [samples * scale | the used slots' fixed values]
-        U = m.uncertain_slot.size
-        self.gather = np.where(self.col >= 0, self.col, U + np.arange(self.slots.size))
+        self.scale_used = np.where(self.col >= 0, m.uncertain_scale[np.maximum(self.col, 0)], 1.0)
         self.fixed_used = m.theta_fixed[self.slots]
         at = np.cumsum([0] + [w for _, _, w in names])
         self.stream_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w > 1}
         self.glob_at = {name: int(at[k]) for k, (name, _, w) in enumerate(names) if w == 1}
+        self.at = np.array([(self.stream_at | self.glob_at)[name] for name in _AT], dtype=np.int64)
+        self.y = float(self.year[0])
+        # the trend's exponent (1, S, 1), as volume_changes makes it
+        self.trend_power = self.year.astype(float)[None, None, :] - m.data_year[None, :, None]
 
     def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(volume change (n, S), baseline volume (n, S)) of the parameter rows ``theta``."""
-        sl = self.m.slots
-        S = sl.S
-        st = {name: theta[:, sl.stream(name) : sl.stream(name) + S] for name in STREAM_SLOTS}
-        gl = {name: theta[:, sl.glob(name)] for name in GLOBAL_SLOTS}
-        return self.of_slots(st, gl)
+        theta = np.ascontiguousarray(np.atleast_2d(theta)[:, self.slots], dtype=float)
+        return self._of(theta, np.arange(self.slots.size), np.ones(self.slots.size))
 
     def of_samples(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`__call__` of :func:`theta_of_samples` ``(m, samples)``, the same numbers,
         without the whole parameter rows: only the slots used, each value made as there
-        (``samples * uncertain_scale`` or the fixed value), gathered in one pass."""
-        m = self.m
-        n, U = samples.shape
-        ext = np.empty((n, U + self.slots.size))
-        np.multiply(samples, m.uncertain_scale[None, :], out=ext[:, :U])
-        ext[:, U:] = self.fixed_used[None, :]
-        vals = ext[:, self.gather]
-        S = m.slots.S
-        st = {name: vals[:, k : k + S] for name, k in self.stream_at.items()}
-        gl = {name: vals[:, k] for name, k in self.glob_at.items()}
-        return self.of_slots(st, gl)
+        (``samples * uncertain_scale`` or the fixed value)."""
+        return self._of(np.ascontiguousarray(samples, dtype=float), self.col, self.scale_used)
 
     def of_slots(
         self, st: dict[str, np.ndarray], gl: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The figures from the stream slots ``st[name]`` (n, S) and global slots ``gl[name]``
         (n,) of the draws."""
+        S = self.m.slots.S
+        vals = np.empty((st["rate"].shape[0], self.slots.size))
+        for name, k in self.stream_at.items():
+            vals[:, k : k + S] = st[name]
+        for name, k in self.glob_at.items():
+            vals[:, k] = gl[name]
+        return self._of(vals, np.arange(self.slots.size), np.ones(self.slots.size))
+
+    def _of(
+        self, src: np.ndarray, col: np.ndarray, scale: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The figures of the draws whose used slot ``k`` is ``src[:, col[k]] * scale[k]``
+        (``x * 1.0`` is ``x``), or fixed where ``col[k] < 0``."""
         m = self.m
+        n = src.shape[0]
         S = m.slots.S
-        years = self.year.astype(float)
-        prof = reference.effect_profile_groups(m, st, self.start, self.end, self.year)
-        trend = (1.0 + st["trend"])[:, :, None] ** (
-            years[None, None, :] - m.data_year[None, :, None]
+        G = self.end_f.size
+        vals = np.empty((n, self.slots.size))
+        e = np.empty((n, G, S, 1))
+        tb = np.empty((n, S, 1))
+        past = _slot_values(
+            src, col, scale, self.fixed_used, self.at, self.y, self.end_f, vals, e, tb
         )
+        # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
+        # reference.effect_profile_groups and volume_changes make (the same numbers). The
+        # decay's only when a draw of the block is past its effect's end (never at full
+        # strength with lags >= 0); else its values are not used (e, unfilled, stands in)
+        hpow = e
+        if past:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                hpow = 0.5**e
+        tpow = tb**self.trend_power
         ratio = self.rows[None, :, None, :]
-        beta = gl["elasticity"][:, None, None, None]
+        beta = vals[:, self.glob_at["elasticity"]][:, None, None, None]
         with np.errstate(divide="ignore"):
-            powered = np.where(ratio > 0, ratio**beta, 0.0)
-        R = (m.response_w[None, None, :, :] * powered).sum(axis=3)  # (n, rows, S)
-        G = 1.0 - gl["governance_penalty"][:, None] * np.maximum(0.0, 1.0 - m.gov_ratio)[None, :]
-        x = (
-            st["rate"]
-            * st["factor"]
-            * st["effect"]
-            * (1.0 - st["deadweight"])
-            * (1.0 - st["displacement"])
-        )
-        full = np.empty((st["rate"].shape[0], S))
-        _sum_over_areas(
+            rpow = ratio**beta
+        if self.w.shape[1] < 8:  # summed in the loop, in NumPy's order
+            r = np.empty((0, 0, 0))
+        else:  # NumPy's pairwise summation
+            powered = np.where(ratio > 0, rpow, 0.0)
+            r = np.ascontiguousarray((m.response_w[None, None, :, :] * powered).sum(axis=3))
+        full = np.empty((n, S))
+        base = np.empty((n, S))
+        _full_strength_rows(
+            vals,
+            self.at,
+            self.y,
+            self.start_f,
+            self.end_f,
             self.v0,
-            np.ascontiguousarray(x),
-            np.ascontiguousarray(R),
+            self.v0_total,
             self.row,
-            np.ascontiguousarray(G),
-            np.ascontiguousarray(prof[:, :, :, 0]),
             self.group,
-            np.ascontiguousarray(trend[:, :, 0]),
+            self.gm,
+            self.ratio,
+            np.ascontiguousarray(rpow),
+            self.w,
+            r,
+            hpow,
+            tpow,
             full,
+            base,
         )
-        base = self.v0_total[None, :] * st["rate"] * st["factor"]
         return full, base
 
 
@@ -242,8 +408,10 @@ class FullStrengthSink:
     def __init__(self, m: Model, draws: int) -> None:
         self.m = m
         self.at_full = FullStrength(m, full_strength_index(m))
-        self.full = np.empty((draws, len(m.streams)))
-        self.base = np.empty((draws, len(m.streams)))
+        # (draws, streams) arrays whose columns are contiguous: attach's statistics of a
+        # column (mean, quantiles; the same numbers in either layout) take half the time
+        self.full = np.empty((len(m.streams), draws)).T
+        self.base = np.empty((len(m.streams), draws)).T
         self.rows = 0
         self.seconds = 0.0  # spent in the sink (beside the simulation)
         self.handover_s = 0.0  # the simulating thread's time for it, when on its own thread
@@ -357,10 +525,10 @@ def full_strength_index(m: Model) -> int:
 
 FULL_STRENGTH_ROWS = 2048
 """Parameter rows per block of :func:`physical_effects` when only the full-strength year is
-asked, and of :class:`FullStrengthSink`: a block's arrays stay in the processor's cache
-(measured on the reference, busy machine: 1,024-2,048 rows 1.0-1.1 CPU-s per million draws,
-4,096 rows 1.2, 16,384 rows 1.9; the slots were then made by a compiled pass, the NumPy gather
-used now takes about 0.1 CPU-s more)."""
+asked, and of :class:`FullStrengthSink`: a block's arrays stay in the processor's cache. With
+the compiled passes (i19-sink; reference, busy machine, chunks hot in the cache) 1,024 to 8,192
+rows all took 0.35-0.37 CPU-s per million draws; before them (the NumPy expressions and one
+compiled sum) 1,024-2,048 rows took 1.0-1.1 CPU-s, 4,096 rows 1.2, 16,384 rows 1.9."""
 
 
 def physical_effects(

@@ -55,7 +55,8 @@ SIGNATURES: dict[str, str] = {
         "F2 I1 I1 I1 I1 F2 F1 F1 f I1 F1 F1 F2 F2 F1 F3 F3 F2 F2 i I1 I1 I1 F2 I1 F1 F1 F3 F3 F2 F2"
         " F3 F3 F4 i i"
     ),
-    "mkba.implied:_sum_over_areas": "F2 F2 F3 I1 F2 F3 I1 F2 F2",
+    "mkba.implied:_slot_values": "F2 I1 F1 F1 I1 f F1 F2 F4 F3",
+    "mkba.implied:_full_strength_rows": "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2",
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
     "mkba.colstats:transpose_sums": "F2 i F2 F1",
     "mkba.colstats:sum_sq_dev": "F1 i i f",
@@ -68,7 +69,8 @@ C-contiguous float64 array of k dimensions, ``I1`` of int64, ``i`` an int64, ``f
 LATER = {
     "totals": (
         "mkba.kernel:aggregate_totals",
-        "mkba.implied:_sum_over_areas",
+        "mkba.implied:_slot_values",
+        "mkba.implied:_full_strength_rows",
         "mkba.decide.irr:_scan_bisect",
         "mkba.colstats:sum_sq_dev",
         "mkba.colstats:transpose_sums",
