@@ -171,6 +171,7 @@ def write_columns(
     *,
     group_rows: int = PARQUET_GROUP_ROWS,
     cancel: Any = None,
+    timings: dict[str, float] | None = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
     ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -181,7 +182,10 @@ def write_columns(
     2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
     kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
     another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
-    left behind."""
+    left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
+    the calling thread and by :class:`DirectFile`'s writing thread."""
+    import time
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -196,6 +200,7 @@ def write_columns(
             for k, v in columns.items()
         ]
     )
+    cpu0 = time.thread_time()
     groups = RowGroups(list(columns.values()), max(group_rows, 1))
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
@@ -211,6 +216,8 @@ def write_columns(
             arrays = [arrow_array(a) for a in groups.rows(lo, hi)]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             del arrays  # the buffers are refilled for the next row group
+    if timings is not None:
+        timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
 
 
@@ -252,12 +259,13 @@ class DirectFile:
     or refused (another system, a file system without it), the same bytes go through the page
     cache. Durability is the caller's fsync, as before (:func:`atomic_writer`)."""
 
-    def __init__(self, fh: Any, size: int = DIRECT_BUFFER) -> None:
+    def __init__(self, fh: Any, size: int | None = None) -> None:
         import numpy as np
 
         if hasattr(fh, "flush"):
             fh.flush()
         self._fd = fh.fileno()
+        size = DIRECT_BUFFER if size is None else size
         size = max(DIRECT_ALIGN, size - size % DIRECT_ALIGN)
         self._spare = [self._aligned(np, size)]  # filled while the other one is written
         self._buf = self._aligned(np, size)
@@ -266,6 +274,8 @@ class DirectFile:
         self._np = np
         self._pool: Any = None
         self._pending: Any = None  # the write of a full buffer, on the pool's thread
+        self.io_cpu_s = 0.0
+        """CPU seconds of the writes on the pool's thread."""
         self.direct = _set_direct(self._fd, True)
 
     @staticmethod
@@ -320,7 +330,7 @@ class DirectFile:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="mkba-direct")
         full = self._buf
-        self._pending = self._pool.submit(self._write_out, full, final=False)
+        self._pending = self._pool.submit(self._write_timed, full)
         self._buf = self._spare.pop()
         self._spare.append(full)  # reused after the next hand-over's wait
         self._fill = 0
@@ -329,6 +339,15 @@ class DirectFile:
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.result()  # its error, if any, here
+
+    def _write_timed(self, buf: Any) -> None:
+        import time
+
+        cpu = time.thread_time()
+        try:
+            self._write_out(buf, final=False)
+        finally:
+            self.io_cpu_s += time.thread_time() - cpu
 
     def _write_out(self, buf: Any, *, final: bool) -> None:
         """Write ``buf`` (a full buffer, or the last bytes when ``final``) at the file's end."""

@@ -1,0 +1,134 @@
+"""draws.parquet written past the page cache (mkba.output.DirectFile, issue 17): the file holds
+exactly the bytes written, in order, whatever the sizes of the writes, with or without
+O_DIRECT; an error on its writing thread fails the write and leaves nothing behind."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from mkba import output
+from mkba.output import DIRECT_ALIGN, DirectFile, atomic_writer, write_columns
+
+O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _pieces(sizes: list[int], seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in sizes]
+
+
+# sizes around the buffer (2 x DIRECT_ALIGN below): empty, tiny, exactly full, across one and
+# several buffers, an unaligned tail, nothing at all
+SIZES = [
+    [],
+    [0],
+    [1],
+    [2 * DIRECT_ALIGN],
+    [2 * DIRECT_ALIGN, 2 * DIRECT_ALIGN],
+    [3, 2 * DIRECT_ALIGN - 3, 17],
+    [5 * DIRECT_ALIGN + 123],
+    [100] * 300,
+    [7, 0, 9000, 1, 40000, 4095, 4097],
+]
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+@pytest.mark.parametrize("direct", [True, False])
+def test_the_file_is_the_bytes_written(tmp_path: Path, monkeypatch, sizes, direct) -> None:  # type: ignore[no-untyped-def]
+    if not direct:  # a system or file system without O_DIRECT: through the page cache
+        monkeypatch.setattr(output, "_set_direct", lambda fd, on: False)
+    data = _pieces(sizes)
+    with atomic_writer(tmp_path / "f.bin") as fh, DirectFile(fh, size=2 * DIRECT_ALIGN) as sink:
+        for i, piece in enumerate(data):
+            # bytes, as pyarrow hands them over, and other buffers
+            assert sink.write(piece if i % 2 else memoryview(piece)) == len(piece)
+        assert sink.tell() == sum(sizes)
+    assert (tmp_path / "f.bin").read_bytes() == b"".join(data)
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temporary file left
+
+
+def test_direct_mode_on_while_writing_and_off_after(tmp_path: Path) -> None:
+    if not O_DIRECT:
+        pytest.skip("no O_DIRECT on this system")
+    with atomic_writer(tmp_path / "f.bin") as fh:
+        with DirectFile(fh, size=DIRECT_ALIGN) as sink:
+            if not sink.direct:
+                pytest.skip("the temporary folder's file system refuses O_DIRECT")
+            assert fcntl.fcntl(fh.fileno(), fcntl.F_GETFL) & O_DIRECT
+            sink.write(b"x" * (3 * DIRECT_ALIGN + 5))
+        assert not fcntl.fcntl(fh.fileno(), fcntl.F_GETFL) & O_DIRECT
+        assert not sink.direct
+        fh.write(b"after")  # the file is an ordinary file again
+    assert (tmp_path / "f.bin").read_bytes() == b"x" * (3 * DIRECT_ALIGN + 5) + b"after"
+
+
+def test_a_refused_direct_write_goes_through_the_page_cache(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = os.write
+    refused = []
+
+    def write(fd: int, data) -> int:  # type: ignore[no-untyped-def]
+        if O_DIRECT and fcntl.fcntl(fd, fcntl.F_GETFL) & O_DIRECT:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    data = _pieces([3 * DIRECT_ALIGN, 11])
+    with atomic_writer(tmp_path / "f.bin") as fh, DirectFile(fh, size=DIRECT_ALIGN) as sink:
+        for piece in data:
+            sink.write(piece)
+    assert (tmp_path / "f.bin").read_bytes() == b"".join(data)
+    assert len(refused) <= 1  # refused once at most, then never asked again
+    assert not sink.direct
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = os.write
+    calls = []
+
+    def full_disk(fd: int, data) -> int:  # type: ignore[no-untyped-def]
+        calls.append(len(data))
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with (
+        pytest.raises(OSError, match="No space"),
+        atomic_writer(tmp_path / "f.bin") as fh,
+        DirectFile(fh, size=DIRECT_ALIGN) as sink,
+    ):
+        for piece in _pieces([DIRECT_ALIGN] * 6):
+            sink.write(piece)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_columns_same_file_direct_or_not(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(5)
+    n = 20_000
+    costs = rng.normal(size=(n, 4))
+    cols = {
+        "draw": np.arange(n),
+        "a": costs[:, 1],
+        "b": costs[:, 3],
+        "zero": np.zeros(n),
+        "c": rng.normal(size=n),
+    }
+    monkeypatch.setattr(output, "DIRECT_BUFFER", 3 * DIRECT_ALIGN)
+    timings: dict[str, float] = {}
+    write_columns(tmp_path / "d", "draws", cols, group_rows=4096, timings=timings)
+    assert timings["cpu_s"] >= 0.0
+    monkeypatch.setattr(output, "_set_direct", lambda fd, on: False)
+    write_columns(tmp_path / "b", "draws", cols, group_rows=4096)
+    got = (tmp_path / "d" / "draws.parquet").read_bytes()
+    assert got == (tmp_path / "b" / "draws.parquet").read_bytes()
+    back = pq.read_table(tmp_path / "d" / "draws.parquet")
+    for k, v in cols.items():
+        assert np.array_equal(back[k].to_numpy(), v)
