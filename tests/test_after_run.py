@@ -136,13 +136,16 @@ def test_run_with_companion_side_by_side_as_before(tmp_path: Path) -> None:
 
 
 def _plain_write(folder: Path, columns: dict, group_rows: int) -> bytes:  # type: ignore[type-arg]
-    """write_columns as it was before (one strided copy per column and row group)."""
+    """write_columns as it was before (one strided copy per column and row group, through the
+    page cache), with its compression per column (decided on the first row group)."""
     schema = pa.schema([(k, pa.from_numpy_dtype(v.dtype)) for k, v in columns.items()])
     n = len(next(iter(columns.values())))
+    first = [np.ascontiguousarray(v[:group_rows]) for v in columns.values()]
+    options = {**PARQUET_OPTIONS, "compression": output.column_compression(schema, first)}
     with (
         atomic_writer(folder / "plain.parquet") as fh,
         pq.ParquetWriter(
-            fh, schema, use_dictionary=output._dictionary_columns(schema), **PARQUET_OPTIONS
+            fh, schema, use_dictionary=output._dictionary_columns(schema), **options
         ) as writer,
     ):
         for lo in range(0, max(n, 1), group_rows):

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -132,3 +133,75 @@ def test_write_columns_same_file_direct_or_not(tmp_path: Path, monkeypatch) -> N
     back = pq.read_table(tmp_path / "d" / "draws.parquet")
     for k, v in cols.items():
         assert np.array_equal(back[k].to_numpy(), v)
+
+
+# --- compression per column ----------------------------------------------------------------------
+
+
+def test_compression_only_where_it_pays() -> None:
+    rng = np.random.default_rng(3)
+    n = 10_000
+    cols = {
+        "draw": np.arange(n),  # not a float: the usual codec (with its dictionary)
+        "random": rng.normal(size=n) * 1e6,  # random draws: snappy only makes them larger
+        "zero": np.zeros(n),
+        "nan": np.full(n, np.nan),
+        "years": rng.choice([2030.0, 2031.0, np.nan], size=n),  # a payback year: repeats
+        "f32": rng.normal(size=n).astype(np.float32),
+        "empty_f": np.zeros(0),
+    }
+    schema = pa.schema([(k, pa.from_numpy_dtype(v.dtype)) for k, v in cols.items()])
+    got = output.column_compression(schema, list(cols.values()))
+    assert got == {
+        "draw": "snappy",
+        "random": "none",
+        "zero": "snappy",
+        "nan": "snappy",
+        "years": "snappy",
+        "f32": "none",
+        "empty_f": "snappy",
+    }
+
+
+def test_values_read_back_bit_for_bit_with_either_compression(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    n = 30_000
+    flows = rng.normal(size=(n, 3)) * 1e7
+    flows[5, 0], flows[6, 0], flows[7, 0] = -0.0, np.inf, np.nan
+    odd_nan = np.array([0x7FF8_0000_0000_1234], dtype=np.uint64).view(np.float64)[0]
+    flows[8, 0] = odd_nan  # a NaN with a payload
+    tiny = np.full(n, 5e-324)  # subnormal, constant: compressed
+    cols = {
+        "draw": np.arange(n),
+        "a": flows[:, 0],
+        "b": flows[:, 2],
+        "tiny": tiny,
+        "years": rng.choice([2030.0, -0.0, np.nan], size=n),
+    }
+    write_columns(tmp_path, "draws", cols, group_rows=8192)
+    meta = pq.read_metadata(tmp_path / "draws.parquet")
+    codecs = {
+        meta.row_group(0).column(j).path_in_schema: meta.row_group(0).column(j).compression
+        for j in range(meta.num_columns)
+    }
+    assert codecs == {
+        "draw": "SNAPPY",
+        "a": "UNCOMPRESSED",
+        "b": "UNCOMPRESSED",
+        "tiny": "SNAPPY",
+        "years": "SNAPPY",
+    }
+    back = pq.read_table(tmp_path / "draws.parquet")
+    assert back.column_names == list(cols)
+    for k, v in cols.items():
+        got = back[k].to_numpy()
+        assert got.dtype == v.dtype
+        assert np.array_equal(got.view(np.uint64), np.ascontiguousarray(v).view(np.uint64)), k
+    # the same values as the earlier file (snappy everywhere)
+    pq.write_table(pa.table(cols), tmp_path / "snappy.parquet", compression="snappy")
+    before = pq.read_table(tmp_path / "snappy.parquet")
+    assert before.schema.equals(back.schema)
+    for k in cols:
+        assert np.array_equal(
+            before[k].to_numpy().view(np.uint64), back[k].to_numpy().view(np.uint64)
+        )
