@@ -325,9 +325,12 @@ def _summarise_and_write(
                 files += write_table(tmp, "physical", programme_results.physical_table(run))
             if write_extra is not None:
                 files += write_extra(tmp)
+            t_wait = time.perf_counter()
             draws_file.wait()
             manifest["files"] = files
             manifest["timings"]["write_s"] = time.perf_counter() - t_write
+            # of which waiting for draws.parquet's thread (the rest: the other files)
+            manifest["timings"]["draws_parquet_wait_s"] = time.perf_counter() - t_wait
             manifest["timings"]["draws_parquet_s"] = draws_file.seconds
             manifest["timings"]["draws_parquet_cpu_s"] = draws_file.cpu.get("cpu_s", math.nan)
             manifest["timings"]["total_s"] = time.perf_counter() - t0
