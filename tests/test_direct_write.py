@@ -205,3 +205,18 @@ def test_values_read_back_bit_for_bit_with_either_compression(tmp_path: Path) ->
         assert np.array_equal(
             before[k].to_numpy().view(np.uint64), back[k].to_numpy().view(np.uint64)
         )
+
+
+def test_the_first_error_stays_when_a_write_also_fails(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def full_disk(fd: int, data) -> int:  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with (
+        pytest.raises(KeyError, match="first"),
+        atomic_writer(tmp_path / "f.bin") as fh,
+        DirectFile(fh, size=DIRECT_ALIGN) as sink,
+    ):
+        monkeypatch.setattr(os, "write", full_disk)
+        sink.write(b"y" * DIRECT_ALIGN)  # handed to the writing thread, which fails
+        raise KeyError("first")
+    assert list(tmp_path.iterdir()) == []

@@ -326,10 +326,13 @@ class DirectFile:
 
     def __exit__(self, kind: Any, *exc: Any) -> None:
         try:
-            self._wait()  # also on an error: the file is not used once the block is left
             if kind is None:
+                self._wait()
                 self._write_out(self._buf[: self._fill], final=True)
                 self._fill = 0
+            else:  # the file is not written once the block is left; the first error stays
+                with contextlib.suppress(Exception):
+                    self._wait()
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
