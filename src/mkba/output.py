@@ -7,6 +7,8 @@ its ``manifest.json`` is written last. An interrupted run leaves only ``*.partia
 The folder holding a file is fsync'ed after the rename, except inside a run directory being
 assembled: there its entries are fsync'ed once, before it is renamed into place (the same
 guarantee: every file's data and every name are on disk before the directory appears).
+The large per-draw table is written past the page cache (:class:`DirectFile`), then fsync'ed
+and renamed likewise.
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ def write_json(path: Path, doc: Any) -> None:
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "write_statistics": True}
 """Parquet options of every table. Float columns are written without dictionary encoding: on
 random draws a dictionary never pays off, costs most of the encoding time and made the file
-larger than the raw data (issue 17); text columns keep it."""
+larger than the raw data (issue 17); text columns keep it. Per-draw tables
+(:func:`write_columns`) compress each float column only where it pays
+(:func:`column_compression`)."""
 
 PARQUET_GROUP_ROWS = 65_536
 """About this many rows per Parquet row group of a per-draw table (whole chunks)."""
@@ -289,9 +293,9 @@ class DirectFile:
 
     The bytes are gathered into aligned buffers of :data:`DIRECT_BUFFER` bytes; each full
     buffer is written to the disk directly, on a thread of its own while the next one is
-    filled, so the kernel neither copies the data into its cache nor writes it back later (a
-    1.4 GB ``draws.parquet`` cost the process ~1-3 s of system CPU that way, and the kernel's
-    write-back threads more; issue 17). The last partial buffer is written normally on leaving
+    filled, so the kernel neither copies the data into its cache nor writes it back in the
+    final fsync (a 1.4 GB ``draws.parquet`` cost the process 0.5-3 s of system CPU that way,
+    issue 17). The last partial buffer is written normally on leaving
     the block. The file's bytes are the bytes written, in order; where ``O_DIRECT`` is missing
     or refused (another system, a file system without it), the same bytes go through the page
     cache. Durability is the caller's fsync, as before (:func:`atomic_writer`)."""
