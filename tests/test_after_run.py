@@ -275,7 +275,10 @@ def test_run_directory_files_in_their_order(tmp_path: Path) -> None:
         "yearly_quantiles.parquet",
     ]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted([*files, "manifest.json"])
-    assert res.manifest["timings"]["draws_parquet_s"] >= 0.0
+    t = res.manifest["timings"]
+    assert t["draws_parquet_s"] >= 0.0
+    assert 0.0 < t["draws_parquet_cpu_s"]  # the writer's CPU, its writing thread included
+    assert 0.0 <= t["draws_parquet_wait_s"] <= t["write_s"]  # write_s's wait for the writer
 
 
 # --- implied effects computed while simulating ---------------------------------------------------
