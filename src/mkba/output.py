@@ -295,10 +295,10 @@ class DirectFile:
     buffer is written to the disk directly, on a thread of its own while the next one is
     filled, so the kernel neither copies the data into its cache nor writes it back in the
     final fsync (a 1.4 GB ``draws.parquet`` cost the process 0.5-3 s of system CPU that way,
-    issue 17). The last partial buffer is written normally on leaving
-    the block. The file's bytes are the bytes written, in order; where ``O_DIRECT`` is missing
-    or refused (another system, a file system without it), the same bytes go through the page
-    cache. Durability is the caller's fsync, as before (:func:`atomic_writer`)."""
+    issue 17). The last partial buffer is written normally on leaving the block. The file's
+    bytes are the bytes written, in order; where ``O_DIRECT`` is missing or refused (another
+    system, a file system without it), the same bytes go through the page cache. Durability is
+    the caller's fsync, as before (:func:`atomic_writer`)."""
 
     def __init__(self, fh: Any, size: int | None = None) -> None:
         import numpy as np
