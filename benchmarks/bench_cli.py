@@ -78,6 +78,23 @@ def measure(argv: list[str], cwd: Path, env_extra: dict[str, str] | None = None)
     }
 
 
+def _parquet_size(path: Path) -> dict[str, Any]:
+    """A run's draws.parquet against its raw data (rows x the columns' value sizes; target 4)."""
+    if not path.exists():
+        return {}
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    rows = pq.read_metadata(path).num_rows
+    raw = rows * sum(f.type.byte_width for f in schema)
+    size = path.stat().st_size
+    return {
+        "parquet_bytes": size,
+        "raw_bytes": raw,
+        "parquet_over_raw": size / raw if raw else None,
+    }
+
+
 def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     """The commands measured, each with its targets (seconds, MiB; None: no target)."""
     ref = str(ROOT / "scenarios" / "reference-2021.toml")
@@ -272,6 +289,7 @@ def main() -> None:
                     rep["timings"] = {
                         k: v for k, v in man.get("timings", {}).items() if k.endswith("_s")
                     }
+                    rep |= _parquet_size(Path(cmd["manifest"]).with_name("draws.parquet"))
                 reps.append(rep)
             docs.append(summarise(cmd, reps))
             if not args.json:
@@ -286,6 +304,17 @@ def main() -> None:
                     f"  target {tgt:<16} others {others:<16} {d['verdict']}",
                     flush=True,
                 )
+                pq_cpu = [t.get("draws_parquet_cpu_s") for t in d.get("timings", [])]
+                ratio = [r["parquet_over_raw"] for r in d["repeats"] if "parquet_over_raw" in r]
+                if any(x is not None for x in pq_cpu) or ratio:
+                    # target 4's Parquet part: its CPU (issue time: see benchmarks/README,
+                    # bench_parquet.py) and the file against the raw data
+                    cpu = ", ".join(f"{x:.2f}" for x in pq_cpu if x is not None) or "?"
+                    size = ", ".join(f"{x:.3f}" for x in ratio) or "?"
+                    print(
+                        f"  draws.parquet CPU {cpu} s; file / raw data {size} (target <= 1.0)",
+                        flush=True,
+                    )
                 if "statistics_over_simulation" in d:
                     a, b = d["statistics_over_simulation"]
                     t = d.get("target_stats_ratio")

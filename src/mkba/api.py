@@ -116,6 +116,7 @@ class _DrawsWriter:
         self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
         self._error: BaseException | None = None
         self.seconds = math.nan
+        self.cpu: dict[str, float] = {}  # write_columns' CPU seconds (cpu_s)
 
     def _write(self) -> None:
         t = time.perf_counter()
@@ -126,6 +127,7 @@ class _DrawsWriter:
                 self._columns,
                 group_rows=self._group_rows,
                 cancel=self._cancel,
+                timings=self.cpu,
             )
         except BaseException as e:  # handed to the main thread by wait()
             self._error = e
@@ -323,10 +325,14 @@ def _summarise_and_write(
                 files += write_table(tmp, "physical", programme_results.physical_table(run))
             if write_extra is not None:
                 files += write_extra(tmp)
+            t_wait = time.perf_counter()
             draws_file.wait()
             manifest["files"] = files
             manifest["timings"]["write_s"] = time.perf_counter() - t_write
+            # of which waiting for draws.parquet's thread (the rest: the other files)
+            manifest["timings"]["draws_parquet_wait_s"] = time.perf_counter() - t_wait
             manifest["timings"]["draws_parquet_s"] = draws_file.seconds
+            manifest["timings"]["draws_parquet_cpu_s"] = draws_file.cpu.get("cpu_s", math.nan)
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)

@@ -7,11 +7,14 @@ its ``manifest.json`` is written last. An interrupted run leaves only ``*.partia
 The folder holding a file is fsync'ed after the rename, except inside a run directory being
 assembled: there its entries are fsync'ed once, before it is renamed into place (the same
 guarantee: every file's data and every name are on disk before the directory appears).
+The large per-draw table is written past the page cache (:class:`DirectFile`), then fsync'ed
+and renamed likewise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -99,10 +102,45 @@ def write_json(path: Path, doc: Any) -> None:
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "write_statistics": True}
 """Parquet options of every table. Float columns are written without dictionary encoding: on
 random draws a dictionary never pays off, costs most of the encoding time and made the file
-larger than the raw data (issue 17); text columns keep it."""
+larger than the raw data (issue 17); text columns keep it. Per-draw tables
+(:func:`write_columns`) compress each float column only where it pays
+(:func:`column_compression`)."""
 
 PARQUET_GROUP_ROWS = 65_536
 """About this many rows per Parquet row group of a per-draw table (whole chunks)."""
+
+
+COMPRESS_PROBE_ROWS = 8192
+"""Rows of a float column that :func:`column_compression` compresses to decide."""
+
+COMPRESS_BELOW = 0.9
+"""A float column of a per-draw table is compressed when its first rows shrink below this share
+of their size."""
+
+
+def column_compression(schema: Any, first: list[Any]) -> dict[str, str]:
+    """Each column's Parquet compression for a per-draw table (:func:`write_columns`), from its
+    first values ``first`` (1-D contiguous NumPy arrays, the first row group).
+
+    Snappy makes random draws (most float columns) slightly larger, at a cost (issue 17: 524,636
+    against 524,594 bytes a column chunk; ~0.1 CPU-s per 1.4 GB), so a float column is
+    compressed only where its first :data:`COMPRESS_PROBE_ROWS` values shrink below
+    :data:`COMPRESS_BELOW` of their size (a constant or mostly repeated column); other columns
+    keep :data:`PARQUET_OPTIONS`' codec. The values read back are the same either way."""
+    import numpy as np
+    import pyarrow as pa
+
+    codec = PARQUET_OPTIONS["compression"]
+    out = {}
+    for f, values in zip(schema, first, strict=True):
+        probe = np.ascontiguousarray(values[:COMPRESS_PROBE_ROWS])
+        if not pa.types.is_floating(f.type) or not probe.size:
+            out[f.name] = codec
+            continue
+        raw = memoryview(probe).cast("B")  # type: ignore[arg-type]  # ndarray has the buffer protocol; numpy's stubs do not say so
+        small = pa.compress(raw, codec=codec, asbytes=False).size < COMPRESS_BELOW * raw.nbytes
+        out[f.name] = codec if small else "none"
+    return out
 
 
 def _dictionary_columns(schema: Any) -> list[str]:
@@ -170,6 +208,7 @@ def write_columns(
     *,
     group_rows: int = PARQUET_GROUP_ROWS,
     cancel: Any = None,
+    timings: dict[str, float] | None = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
     ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -180,7 +219,10 @@ def write_columns(
     2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
     kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
     another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
-    left behind."""
+    left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
+    the calling thread and by :class:`DirectFile`'s writing thread."""
+    import time
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -195,21 +237,178 @@ def write_columns(
             for k, v in columns.items()
         ]
     )
+    cpu0 = time.thread_time()
     groups = RowGroups(list(columns.values()), max(group_rows, 1))
+    first = groups.rows(0, max(group_rows, 1))
+    options = {**PARQUET_OPTIONS, "compression": column_compression(schema, first)}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
+        DirectFile(fh) as sink,
         pq.ParquetWriter(
-            fh, schema, use_dictionary=_dictionary_columns(schema), **PARQUET_OPTIONS
+            sink, schema, use_dictionary=_dictionary_columns(schema), **options
         ) as writer,
     ):
         for lo in range(0, max(n, 1), max(group_rows, 1)):
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             hi = min(n, lo + group_rows)
-            arrays = [arrow_array(a) for a in groups.rows(lo, hi)]  # pa.array imports pandas
+            got = first if lo == 0 else groups.rows(lo, hi)
+            arrays = [arrow_array(a) for a in got]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            del arrays  # the buffers are refilled for the next row group
+            del arrays, got  # the buffers are refilled for the next row group
+            first = []
+    if timings is not None:
+        timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
+
+
+DIRECT_ALIGN = 4096
+"""Alignment of the memory, file offsets and sizes of :class:`DirectFile`'s writes (a multiple
+of every disk's logical block size that Linux accepts for ``O_DIRECT``)."""
+
+DIRECT_BUFFER = 8 * 2**20
+"""Bytes gathered by :class:`DirectFile` before one write to the disk."""
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn ``O_DIRECT`` on or off for ``fd``; False when the system or file system has no
+    such mode (then the file is written through the page cache, as any other)."""
+    import fcntl
+
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag if on else flags & ~flag)
+    except OSError:
+        return False
+    return on
+
+
+class DirectFile:
+    """A binary file object (``write`` and ``tell``, for pyarrow) over an open file (e.g. an
+    :func:`atomic_writer`'s, at offset 0, nothing written yet) that writes past the page cache
+    (Linux ``O_DIRECT``), for the block it is used in.
+
+    The bytes are gathered into aligned buffers of :data:`DIRECT_BUFFER` bytes; each full
+    buffer is written to the disk directly, on a thread of its own while the next one is
+    filled, so the kernel neither copies the data into its cache nor writes it back in the
+    final fsync (a 1.4 GB ``draws.parquet`` cost the process 0.5-3 s of system CPU that way,
+    issue 17). The last partial buffer is written normally on leaving the block. The file's
+    bytes are the bytes written, in order; where ``O_DIRECT`` is missing or refused (another
+    system, a file system without it), the same bytes go through the page cache. Durability is
+    the caller's fsync, as before (:func:`atomic_writer`)."""
+
+    def __init__(self, fh: Any, size: int | None = None) -> None:
+        import numpy as np
+
+        if hasattr(fh, "flush"):
+            fh.flush()
+        self._fd = fh.fileno()
+        size = DIRECT_BUFFER if size is None else size
+        size = max(DIRECT_ALIGN, size - size % DIRECT_ALIGN)
+        self._spare = [self._aligned(np, size)]  # filled while the other one is written
+        self._buf = self._aligned(np, size)
+        self._fill = 0
+        self._pos = 0
+        self._np = np
+        self._pool: Any = None
+        self._pending: Any = None  # the write of a full buffer, on the pool's thread
+        self.io_cpu_s = 0.0
+        """CPU seconds of the writes on the pool's thread."""
+        self.direct = _set_direct(self._fd, True)
+
+    @staticmethod
+    def _aligned(np: Any, size: int) -> Any:
+        raw = np.empty(size + DIRECT_ALIGN, dtype=np.uint8)
+        start = -raw.ctypes.data % DIRECT_ALIGN
+        return raw[start : start + size]
+
+    def __enter__(self) -> DirectFile:
+        return self
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        try:
+            if kind is None:
+                self._wait()
+                self._write_out(self._buf[: self._fill], final=True)
+                self._fill = 0
+            else:  # the file is not written once the block is left; the first error stays
+                with contextlib.suppress(Exception):
+                    self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+            if self.direct:
+                self.direct = _set_direct(self._fd, False)
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        """Nothing: a buffer is written when full, the rest on leaving the block."""
+
+    def write(self, data: Any) -> int:
+        src = self._np.frombuffer(data, dtype=self._np.uint8)
+        n, i, size = src.size, 0, self._buf.size
+        while i < n:
+            k = min(n - i, size - self._fill)
+            self._buf[self._fill : self._fill + k] = src[i : i + k]
+            self._fill += k
+            i += k
+            if self._fill == size:
+                self._hand_over()
+        self._pos += n
+        return n
+
+    def _hand_over(self) -> None:
+        """Write the full buffer on the pool's thread and go on filling a spare one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mkba-direct")
+        full = self._buf
+        self._pending = self._pool.submit(self._write_timed, full)
+        self._buf = self._spare.pop()
+        self._spare.append(full)  # reused after the next hand-over's wait
+        self._fill = 0
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # its error, if any, here
+
+    def _write_timed(self, buf: Any) -> None:
+        import time
+
+        cpu = time.thread_time()
+        try:
+            self._write_out(buf, final=False)
+        finally:
+            self.io_cpu_s += time.thread_time() - cpu
+
+    def _write_out(self, buf: Any, *, final: bool) -> None:
+        """Write ``buf`` (a full buffer, or the last bytes when ``final``) at the file's end."""
+        if final and self.direct and buf.size % DIRECT_ALIGN:
+            self.direct = _set_direct(self._fd, False)  # the unaligned tail, normally
+        view = memoryview(buf)
+        while view:
+            try:
+                k = os.write(self._fd, view)
+            except OSError as e:
+                if not self.direct or e.errno != errno.EINVAL:
+                    raise
+                self.direct = _set_direct(self._fd, False)  # refused: through the page cache
+                continue
+            view = view[k:]
+            if view and self.direct and k % DIRECT_ALIGN:
+                self.direct = _set_direct(self._fd, False)
 
 
 class WriteCancelledError(Exception):
