@@ -79,7 +79,13 @@ programme (the kernel's totals path) and with one (the programme's kernel on per
 outputs, then ``aggregate``). With ``--area-draws float32`` some types differ: the run then
 compiles those functions itself, as before."""
 
-DEPENDENCIES = {"mkba.decide.irr:_scan_bisect": ("mkba.decide.irr:_bisect_step",)}
+DEPENDENCIES = {
+    "mkba.decide.irr:_scan_bisect": (
+        "mkba.decide.irr:_bisect_step",
+        "mkba.decide.irr:_horner",
+        "mkba.decide.irr:_brackets",
+    )
+}
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
 
 
