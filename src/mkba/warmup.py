@@ -84,6 +84,7 @@ DEPENDENCIES = {
         "mkba.decide.irr:_bisect_step",
         "mkba.decide.irr:_horner",
         "mkba.decide.irr:_brackets",
+        "mkba.decide.irr:_cuts",
     )
 }
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""

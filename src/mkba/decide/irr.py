@@ -234,7 +234,8 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     polynomial values a row instead of G dot products); where it cannot (a row with more than
     one sign change in its flows, a flow out of :data:`_FLOW_RANGE`, a NaN, or an NPV too
     close to zero at a bracket's end) it returns False with ``out``/``roots`` untouched, and
-    the caller computes ``v`` and calls again."""
+    the caller computes ``v`` and calls again. Either way the bisection evaluates the
+    polynomial only where its sign is not proven beforehand (:func:`_cuts`)."""
     m = f.shape[0]
     t_n = f.shape[1]
     g = grid.shape[0]
@@ -242,6 +243,21 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     for i in range(m):
         for t in range(t_n):
             cols[t, i] = f[i, t]
+    # rows whose nonzero flows change sign at most once, all in range (NaN: not; see _brackets)
+    mono = np.zeros(m, dtype=np.bool_)
+    every = t_n <= _MAX_OFFSET + 1
+    for i in range(m):
+        changes = 0
+        prev = 0.0
+        fine = t_n <= _MAX_OFFSET + 1
+        for t in range(t_n):
+            z = f[i, t]
+            if z != 0.0:
+                fine = fine and abs(z) >= _FLOW_RANGE[0] and abs(z) <= _FLOW_RANGE[1]
+                changes += int(prev != 0.0 and (z > 0.0) != (prev > 0.0))
+                prev = z
+        mono[i] = fine and changes <= 1
+        every = every and mono[i]
     first = np.empty(m, dtype=np.int64)
     fa = np.empty(m)
     exact = np.zeros(m, dtype=np.bool_)
@@ -271,7 +287,7 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
                         fa[i] = x0
                         exact[i] = x0 == 0.0
                         break
-    elif not _brackets(cols, f, grid, first, fa, roots):
+    elif not (every and _brackets(cols, grid, first, fa, roots)):
         return False
     nh = 0
     for i in range(m):
@@ -290,12 +306,19 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
                 first[k] = first[i]
                 fa[k] = fa[i]
                 exact[k] = exact[i]
+                mono[k] = mono[i]
             k += 1
     a = np.empty(nh)
     b = np.empty(nh)
     for k in range(nh):
         a[k] = grid[first[k]]
         b[k] = grid[first[k] + 1]
+        mono[k] = mono[k] and not exact[k]
+    q1 = np.empty(nh)
+    q2 = np.empty(nh)
+    below = np.empty(nh, dtype=np.bool_)
+    above = np.empty(nh, dtype=np.bool_)
+    _cuts(cols, a, b, fa, mono, q1, q2, below, above)
     # The NumPy loop bisects every row of the block in lockstep and stops after the first
     # step at which every bracket is narrow. Here rows go in tiles (a tile's flows stay in
     # cache): each tile runs until its own rows are narrow (step s_tile), then every tile is
@@ -305,19 +328,20 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     mid = np.empty(_TILE)
     x = np.empty(_TILE)
     acc = np.empty(_TILE)
+    dec = np.empty(_TILE, dtype=np.int64)
     steps = np.zeros(tiles, dtype=np.int64)
     narrow = np.zeros(tiles, dtype=np.bool_)
     last = 0
     for u in range(tiles):
         k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
         while steps[u] < 200 and not narrow[u]:
-            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             steps[u] += 1
         last = max(last, steps[u])
     for u in range(tiles):
         k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
         while steps[u] < last:
-            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             steps[u] += 1
     every = True
     for u in range(tiles):
@@ -325,9 +349,8 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     while last < 200 and not every:  # lockstep, one step of every tile at a time
         every = True
         for u in range(tiles):
-            narrow[u] = _bisect_step(
-                cols, a, b, fa, u * _TILE, min((u + 1) * _TILE, nh), mid, x, acc
-            )
+            k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             every = every and narrow[u]
         last += 1
     for k in range(nh):
@@ -341,27 +364,65 @@ stay in cache); the numbers do not depend on it."""
 
 
 @njit(cache=True, nogil=True)
-def _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """One bisection step of rows ``k0:k1`` (the NumPy loop's body, the same operations;
-    ``mid``, ``x``, ``acc`` are scratch of at least ``k1 - k0``): returns whether every
-    bracket of them is narrow afterwards."""
+def _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """One bisection step of rows ``k0:k1`` (the NumPy loop's body, the same decisions;
+    ``mid``, ``x``, ``acc``, ``dec`` are scratch of at least ``k1 - k0``): returns whether
+    every bracket of them is narrow afterwards.
+
+    The step goes left (``a = mid``) when the polynomial's computed value at ``mid`` has the
+    sign of ``fa`` (both zero included). That sign is proven beforehand for ``mid <= q1``
+    (``below``) and ``mid >= q2`` (``above``) (:func:`_cuts`); only in between, which is
+    rare, is the polynomial evaluated, with the same operations as before. ``fa`` keeps its
+    sign through the bisection (it is replaced only by a value of the same sign), so it is
+    not rewritten."""
     m = k1 - k0
-    for k in range(m):
-        mid[k] = 0.5 * (a[k0 + k] + b[k0 + k])
-        x[k] = 1.0 / (1.0 + mid[k])
-    _horner(cols, k0, k1, x, acc)
+    # slices indexed by k (an index k0 + k made LLVM gather instead of load)
+    aa, bb, ff = a[k0:k1], b[k0:k1], fa[k0:k1]
+    c1, c2, lb, ub = q1[k0:k1], q2[k0:k1], below[k0:k1], above[k0:k1]
+    todo = 0
+    for k in range(m):  # without branches on the data (every load made): vectorised
+        md = 0.5 * (aa[k] + bb[k])
+        mid[k] = md
+        lower = md <= c1[k]
+        upper = md >= c2[k]
+        sure = (lower & lb[k]) | (upper & ub[k])
+        dec[k] = 2 - 2 * (lower | upper) + sure
+        todo += not (lower | upper)
+    if 8 * todo > m:  # many unknown: the polynomial of every row, vectorised
+        for k in range(m):
+            x[k] = 1.0 / (1.0 + mid[k])
+        _horner(cols, k0, k1, x, acc)
+    elif todo > 0:
+        t_n = cols.shape[0]
+        for k in range(m):
+            if dec[k] == 2:  # _horner's operations for one row
+                r = k0 + k
+                xk = 1.0 / (1.0 + mid[k])
+                z = cols[t_n - 1, r]
+                t = t_n - 2
+                while t >= 3:
+                    z = (((z * xk + cols[t, r]) * xk + cols[t - 1, r]) * xk + cols[t - 2, r]) * xk
+                    z = z + cols[t - 3, r]
+                    t -= 4
+                while t >= 0:
+                    z = z * xk + cols[t, r]
+                    t -= 1
+                acc[k] = z
     wide = 0
-    for k in range(m):  # without branches on the data: the loop is vectorised
+    for k in range(m):
         fm = acc[k]
-        r = k0 + k
-        fr = fa[r]
+        fr = ff[k]
         # np.sign(fm) == np.sign(fa): the same sign, or both zero (never with a NaN)
-        left = ((fm > 0.0) & (fr > 0.0)) | ((fm < 0.0) & (fr < 0.0)) | ((fm == 0.0) & (fr == 0.0))
-        ar = mid[k] if left else a[r]
-        br = b[r] if left else mid[k]
-        a[r] = ar
-        b[r] = br
-        fa[r] = fm if left else fr
+        same = ((fm > 0.0) & (fr > 0.0)) | ((fm < 0.0) & (fr < 0.0)) | ((fm == 0.0) & (fr == 0.0))
+        d = dec[k]
+        left = ((d == 2) & same) | (d == 1)
+        mk = mid[k]
+        ak = aa[k]
+        bk = bb[k]
+        ar = mk if left else ak
+        br = bk if left else mk
+        aa[k] = ar
+        bb[k] = br
         wide += not (br - ar <= 1e-12 * (1.0 + abs(ar)))
     return wide == 0
 
@@ -398,16 +459,22 @@ def _horner(cols, k0, k1, x, acc):  # type: ignore[no-untyped-def]  # numba njit
 
 
 _FLOW_RANGE = (1e-30, 1e30)
-"""The magnitudes [EUR] of nonzero flows for which :func:`_brackets` is used."""
+"""The magnitudes [EUR] of nonzero flows for which :func:`_brackets` and :func:`_cuts` are
+used (with at most :data:`_MAX_OFFSET` + 1 years)."""
+
+_NEWTON = 5
+"""Newton steps of :func:`_cuts` from the middle of the grid bracket (the numbers do not
+depend on it; too few only leaves more bisection steps to evaluate)."""
 
 
 @njit(cache=True, nogil=True)
-def _brackets(cols, f, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """For every row of the flows (``cols`` (T, m), the same as ``f`` (m, T)): the number of
-    sign changes of its grid NPVs (``roots``), the first one's grid index (``first``, -1 if
-    none) and a value of the NPV's sign there (``fa``), exactly as the scan of the grid NPVs
-    of :func:`npv_at` finds them, from a few polynomial values instead of the G dot products.
-    Returns False (and the caller scans the grid NPVs) if that is not proven for every row.
+def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For every row of the flows ``cols`` (T, m) (each with at most one sign change, in
+    :data:`_FLOW_RANGE`): the number of sign changes of its grid NPVs (``roots``), the first
+    one's grid index (``first``, -1 if none) and a value of the NPV's sign there (``fa``),
+    exactly as the scan of the grid NPVs of :func:`npv_at` finds them, from a few polynomial
+    values instead of the G dot products. Returns False (and the caller scans the grid NPVs)
+    if that is not proven for every row.
 
     Why it is exact. Let ``y_j = 1 + GRID[j]`` (rounded, increasing), ``x_j = 1 / y_j``,
     ``P(x) = sum_t f_t x**t``, ``S(x) = sum_t |f_t| x**t``; the grid NPV of the offsets
@@ -432,18 +499,6 @@ def _brackets(cols, f, grid, first, fa, roots):  # type: ignore[no-untyped-def] 
     """
     t_n, m = cols.shape
     g = grid.shape[0]
-    for i in range(m):  # at most one sign change, every nonzero flow in range (NaN: not)
-        changes = 0
-        prev = 0.0
-        for t in range(t_n):
-            z = f[i, t]
-            if z != 0.0:
-                if not (abs(z) >= _FLOW_RANGE[0] and abs(z) <= _FLOW_RANGE[1]):
-                    return False
-                changes += int(prev != 0.0 and (z > 0.0) != (prev > 0.0))
-                prev = z
-        if changes > 1:
-            return False
     xg = np.empty(g)
     for j in range(g):
         xg[j] = 1.0 / (1.0 + grid[j])
@@ -463,6 +518,7 @@ def _brackets(cols, f, grid, first, fa, roots):  # type: ignore[no-untyped-def] 
     up = np.empty(_TILE, dtype=np.bool_)
     ends = np.empty(_TILE, dtype=np.bool_)
     absc = np.empty((t_n, _TILE))
+    zero = m - m  # (a variable: a literal 0 would compile _horner once more)
     for k0 in range(0, m, _TILE):
         k1 = min(k0 + _TILE, m)
         n = k1 - k0
@@ -498,7 +554,7 @@ def _brackets(cols, f, grid, first, fa, roots):  # type: ignore[no-untyped-def] 
             for k in range(n):
                 xs[k] = xg[lo[k] if side == 0 else hi[k]]
             _horner(cols, k0, k1, xs, w if side == 0 else w2)
-            _horner(absc, 0, n, xs, s)
+            _horner(absc, zero, n, xs, s)
             for k in range(n):
                 z = w[k] if side == 0 else w2[k]
                 bad += not (abs(z) > bound * s[k] + 1e-300)
@@ -513,6 +569,102 @@ def _brackets(cols, f, grid, first, fa, roots):  # type: ignore[no-untyped-def] 
             first[i] = lo[k] if change else -1
             fa[i] = w[k]
     return True
+
+
+@njit(cache=True, nogil=True)
+def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For each bracket ``(a, b)`` of the rows ``cols`` (T, nh) with ``use`` (at most one
+    sign change, in range, ``fa`` not zero): rates ``q1 < q2`` around the root such that the
+    bisection's computed polynomial value at any ``mid <= q1`` has a proven sign, the same
+    as ``fa``'s if ``below``, and likewise at ``mid >= q2`` (``above``). Elsewhere, and for
+    the other rows (``q1 = -inf``, ``q2 = inf``), the bisection evaluates it.
+
+    Why. The bisection evaluates ``H``, Horner's ``P`` at ``x = 1 / (1 + mid)`` rounded (a
+    non-increasing function of ``mid``), within ``2 T u S(x)`` of ``P(x)`` (Higham 5.1).
+    ``R = P / S`` is monotone in ``x`` (see :func:`_brackets`). If at ``x1 = x(q1)`` and
+    ``x2 = x(q2)`` (``x1 > x2``) the computed values are proven to have opposite signs with
+    ``|R| > 2 T u`` (``|H| > M S_H + 1e-300`` as in :func:`_brackets`), then for every ``x >=
+    x1`` (``mid <= q1``) ``R`` has ``R(x1)``'s sign and a larger magnitude, so the computed
+    value has that sign too; likewise for ``x <= x2``. ``q1``, ``q2`` come from a few
+    (safeguarded) Newton steps on ``P`` and a width from its slope: they only need to be
+    near the root for the bisection to evaluate rarely; the proof does not depend on them."""
+    t_n, nh = cols.shape
+    bound = 16.0 * (t_n + 8) * 2.0**-53
+    x = np.empty(_TILE)
+    lox = np.empty(_TILE)
+    hix = np.empty(_TILE)
+    p = np.empty(_TILE)
+    dp = np.empty(_TILE)
+    dx = np.empty(_TILE)
+    s = np.empty(_TILE)
+    x1 = np.empty(_TILE)
+    x2 = np.empty(_TILE)
+    h1 = np.empty(_TILE)
+    h2 = np.empty(_TILE)
+    s1 = np.empty(_TILE)
+    s2 = np.empty(_TILE)
+    absc = np.empty((t_n, _TILE))
+    zero = nh - nh  # (a variable: a literal 0 would compile _horner once more)
+    for k0 in range(0, nh, _TILE):
+        k1 = min(k0 + _TILE, nh)
+        n = k1 - k0
+        for k in range(n):
+            xa = 1.0 / (1.0 + a[k0 + k])
+            xb = 1.0 / (1.0 + b[k0 + k])
+            lox[k] = xb
+            hix[k] = xa
+            x[k] = 0.5 * (xa + xb)
+            dx[k] = 0.0
+        for _ in range(_NEWTON):
+            c = cols[t_n - 1, k0:k1]
+            for k in range(n):
+                p[k] = c[k]
+                dp[k] = 0.0
+            for t in range(t_n - 2, -1, -1):
+                c = cols[t, k0:k1]
+                for k in range(n):
+                    dp[k] = dp[k] * x[k] + p[k]
+                    p[k] = p[k] * x[k] + c[k]
+            for k in range(n):
+                xn = x[k] - p[k] / dp[k]
+                xn = xn if xn > lox[k] else lox[k]  # (NaN: the bracket's end)
+                xn = xn if xn < hix[k] else hix[k]
+                dx[k] = xn - x[k]
+                x[k] = xn
+        for t in range(t_n):
+            for k in range(n):
+                absc[t, k] = abs(cols[t, k0 + k])
+        _horner(absc, zero, n, x, s)
+        for k in range(n):
+            xk = x[k]
+            r = 1.0 / xk - 1.0
+            # half-width: the rounding bound over the slope |dP/dr| = |P'(x)| x^2, and the
+            # last Newton step (both with room); NaN or inf leave the row to be evaluated
+            d = 4.0 * bound * s[k] / (abs(dp[k]) * xk * xk) + 4.0 * abs(dx[k]) / (xk * xk)
+            q1[k0 + k] = r - d
+            q2[k0 + k] = r + d
+            x1[k] = 1.0 / (1.0 + (r - d))
+            x2[k] = 1.0 / (1.0 + (r + d))
+        _horner(cols, k0, k1, x1, h1)
+        _horner(absc, zero, n, x1, s1)
+        _horner(cols, k0, k1, x2, h2)
+        _horner(absc, zero, n, x2, s2)
+        for k in range(n):
+            i = k0 + k
+            ok = (
+                use[i]
+                and q1[i] > -1.0
+                and q1[i] < q2[i]
+                and x1[k] > x2[k]
+                and abs(h1[k]) > bound * s1[k] + 1e-300
+                and abs(h2[k]) > bound * s2[k] + 1e-300
+                and (h1[k] > 0.0) != (h2[k] > 0.0)
+            )
+            below[i] = (h1[k] > 0.0) == (fa[i] > 0.0)
+            above[i] = (h2[k] > 0.0) == (fa[i] > 0.0)
+            if not ok:
+                q1[i] = -np.inf
+                q2[i] = np.inf
 
 
 def _sign_function(fr: np.ndarray, offsets: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
