@@ -573,7 +573,7 @@ def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # 
 
 @njit(cache=True, nogil=True)
 def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """For each bracket ``(a, b)`` of the rows ``cols`` (T, nh) with ``use`` (at most one
+    """For each bracket ``(a, b)`` of the rows ``cols[:, :nh]`` (T, m >= nh) with ``use`` (at most one
     sign change, in range, ``fa`` not zero): rates ``q1 < q2`` around the root such that the
     bisection's computed polynomial value at any ``mid <= q1`` has a proven sign, the same
     as ``fa``'s if ``below``, and likewise at ``mid >= q2`` (``above``). Elsewhere, and for
@@ -588,7 +588,8 @@ def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped
     value has that sign too; likewise for ``x <= x2``. ``q1``, ``q2`` come from a few
     (safeguarded) Newton steps on ``P`` and a width from its slope: they only need to be
     near the root for the bisection to evaluate rarely; the proof does not depend on them."""
-    t_n, nh = cols.shape
+    t_n = cols.shape[0]
+    nh = a.shape[0]  # (cols may have more columns: rows without a root after these)
     bound = 16.0 * (t_n + 8) * 2.0**-53
     x = np.empty(_TILE)
     lox = np.empty(_TILE)
