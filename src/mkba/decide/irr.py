@@ -240,9 +240,11 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     t_n = f.shape[1]
     g = grid.shape[0]
     cols = np.empty((t_n, m))  # one contiguous row per year
+    absc = np.empty((t_n, m))  # their magnitudes (for the rounding bounds)
     for i in range(m):
         for t in range(t_n):
             cols[t, i] = f[i, t]
+            absc[t, i] = abs(f[i, t])
     # rows whose nonzero flows change sign at most once, all in range (NaN: not; see _brackets)
     mono = np.zeros(m, dtype=np.bool_)
     every = t_n <= _MAX_OFFSET + 1
@@ -287,7 +289,7 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
                         fa[i] = x0
                         exact[i] = x0 == 0.0
                         break
-    elif not (every and _brackets(cols, grid, first, fa, roots)):
+    elif not (every and _brackets(cols, absc, grid, first, fa, roots)):
         return False
     nh = 0
     for i in range(m):
@@ -303,6 +305,7 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
             if k < i:
                 for t in range(t_n):
                     cols[t, k] = cols[t, i]
+                    absc[t, k] = absc[t, i]
                 first[k] = first[i]
                 fa[k] = fa[i]
                 exact[k] = exact[i]
@@ -318,7 +321,7 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     q2 = np.empty(nh)
     below = np.empty(nh, dtype=np.bool_)
     above = np.empty(nh, dtype=np.bool_)
-    _cuts(cols, a, b, fa, mono, q1, q2, below, above)
+    _cuts(cols, absc, a, b, fa, mono, q1, q2, below, above)
     # The NumPy loop bisects every row of the block in lockstep and stops after the first
     # step at which every bracket is narrow. Here rows go in tiles (a tile's flows stay in
     # cache): each tile runs until its own rows are narrow (step s_tile), then every tile is
@@ -468,9 +471,9 @@ depend on it; too few only leaves more bisection steps to evaluate)."""
 
 
 @njit(cache=True, nogil=True)
-def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def _brackets(cols, absc, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """For every row of the flows ``cols`` (T, m) (each with at most one sign change, in
-    :data:`_FLOW_RANGE`): the number of sign changes of its grid NPVs (``roots``), the first
+    :data:`_FLOW_RANGE`; ``absc`` their magnitudes): the number of sign changes of its grid NPVs (``roots``), the first
     one's grid index (``first``, -1 if none) and a value of the NPV's sign there (``fa``),
     exactly as the scan of the grid NPVs of :func:`npv_at` finds them, from a few polynomial
     values instead of the G dot products. Returns False (and the caller scans the grid NPVs)
@@ -517,8 +520,6 @@ def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # 
     jm = np.empty(_TILE, dtype=np.int64)
     up = np.empty(_TILE, dtype=np.bool_)
     ends = np.empty(_TILE, dtype=np.bool_)
-    absc = np.empty((t_n, _TILE))
-    zero = m - m  # (a variable: a literal 0 would compile _horner once more)
     for k0 in range(0, m, _TILE):
         k1 = min(k0 + _TILE, m)
         n = k1 - k0
@@ -546,15 +547,12 @@ def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # 
             if not ends[k]:
                 lo[k] = 0
                 hi[k] = g - 1
-        for t in range(t_n):
-            for k in range(n):
-                absc[t, k] = abs(cols[t, k0 + k])
         bad = 0
         for side in range(2):
             for k in range(n):
                 xs[k] = xg[lo[k] if side == 0 else hi[k]]
             _horner(cols, k0, k1, xs, w if side == 0 else w2)
-            _horner(absc, zero, n, xs, s)
+            _horner(absc, k0, k1, xs, s)
             for k in range(n):
                 z = w[k] if side == 0 else w2[k]
                 bad += not (abs(z) > bound * s[k] + 1e-300)
@@ -572,8 +570,9 @@ def _brackets(cols, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # 
 
 
 @njit(cache=True, nogil=True)
-def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """For each bracket ``(a, b)`` of the rows ``cols[:, :nh]`` (T, m >= nh) with ``use`` (at most one
+def _cuts(cols, absc, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For each bracket ``(a, b)`` of the rows ``cols[:, :nh]`` (T, m >= nh; ``absc`` their
+    magnitudes) with ``use`` (at most one
     sign change, in range, ``fa`` not zero): rates ``q1 < q2`` around the root such that the
     bisection's computed polynomial value at any ``mid <= q1`` has a proven sign, the same
     as ``fa``'s if ``below``, and likewise at ``mid >= q2`` (``above``). Elsewhere, and for
@@ -604,8 +603,6 @@ def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped
     h2 = np.empty(_TILE)
     s1 = np.empty(_TILE)
     s2 = np.empty(_TILE)
-    absc = np.empty((t_n, _TILE))
-    zero = nh - nh  # (a variable: a literal 0 would compile _horner once more)
     for k0 in range(0, nh, _TILE):
         k1 = min(k0 + _TILE, nh)
         n = k1 - k0
@@ -632,10 +629,7 @@ def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped
                 xn = xn if xn < hix[k] else hix[k]
                 dx[k] = xn - x[k]
                 x[k] = xn
-        for t in range(t_n):
-            for k in range(n):
-                absc[t, k] = abs(cols[t, k0 + k])
-        _horner(absc, zero, n, x, s)
+        _horner(absc, k0, k1, x, s)
         for k in range(n):
             xk = x[k]
             r = 1.0 / xk - 1.0
@@ -647,9 +641,9 @@ def _cuts(cols, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped
             x1[k] = 1.0 / (1.0 + (r - d))
             x2[k] = 1.0 / (1.0 + (r + d))
         _horner(cols, k0, k1, x1, h1)
-        _horner(absc, zero, n, x1, s1)
+        _horner(absc, k0, k1, x1, s1)
         _horner(cols, k0, k1, x2, h2)
-        _horner(absc, zero, n, x2, s2)
+        _horner(absc, k0, k1, x2, s2)
         for k in range(n):
             i = k0 + k
             ok = (
