@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import irr_i18_oracle as oracle
 import numpy as np
 import pytest
 
+import irr_i18_oracle as oracle
 from mkba import engine
 from mkba.decide import irr as irr_mod
 from mkba.load import load_scenario

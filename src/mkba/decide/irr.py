@@ -17,6 +17,16 @@ more that the flows change sign more than once (e.g. follow-up costs after the b
 the IRR is ambiguous; such draws are counted and flagged, not dropped. Two roots closer together
 than one grid step (about 1.2 % in 1 + r) are not seen.
 
+How it is computed (the numbers are those of the definition above, bit for bit): the grid NPVs
+of a block of draws are one BLAS product, scanned for sign changes, and the bisection evaluates
+the NPV's sign by Horner's rule. For consecutive years a faster path gives the same numbers
+where it can prove them (issue 17): when a draw's flows change sign at most once, the grid
+signs follow from two proven polynomial values around the one root instead of 400 dot
+products (:func:`_brackets`), and the bisection's signs are known beforehand except in a
+narrow interval around the root, where the polynomial is still evaluated (:func:`_cuts`).
+Where a proof fails (more sign changes, a value too close to zero, flows out of range) the
+block takes the grid NPVs.
+
 Acceptability
 -------------
 P(NPV > 0) against the discount rate comes from the discount sweep of
