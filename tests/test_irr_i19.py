@@ -172,3 +172,23 @@ def test_gaps_in_the_years_use_numpy() -> None:
     rng = np.random.default_rng(4)
     f = _mixed(rng, 300, 6)
     _assert_same(f, np.array([0.0, 1.0, 2.0, 4.0, 5.0, 9.0]))
+
+
+@pytest.mark.parametrize("years", [2, 7, 30, 150])
+def test_roots_next_to_grid_points_and_flat_npvs(years: int) -> None:
+    """The cases the proofs are about: roots within 1e-16..1e-12 (relative) of a grid point,
+    where a grid NPV is within rounding of zero (the proof must fail and the block take the
+    grid NPVs, or hold and agree), and costs and benefits over many decades that nearly
+    cancel (flat NPVs, wide rounding bounds)."""
+    rng = np.random.default_rng(100 + years)
+    off = np.arange(float(years))
+    n = 3000
+    f = rng.lognormal(0.0, 1.0, (n, years))
+    j = rng.integers(0, irr_mod.GRID.size, n)
+    d = (1.0 + irr_mod.GRID[j])[:, None] ** -off[None, :]
+    eps = rng.choice([0.0, 1e-16, -1e-16, 1e-15, 1e-14, -1e-13, 1e-12], n)
+    f[:, 0] = -(f[:, 1:] * d[:, 1:]).sum(axis=1) * (1.0 + eps)
+    _assert_same(f, off)
+    _assert_same(f[eps == 1e-12], off)  # a block of the least critical rows only
+    flat = rng.lognormal(20.0, 3.0, (n, years)) * np.where(off < years // 2, -1.0, 1.0)
+    _assert_same(flat, off)
