@@ -112,7 +112,8 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
 
 
 def _threads() -> int:
-    """The CPUs this process may use, at most 4 (each block holds ~40 MB of scratch)."""
+    """The CPUs this process may use, at most 4 (a block that takes the grid NPVs holds ~40 MB
+    of scratch)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
