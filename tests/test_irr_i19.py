@@ -139,6 +139,16 @@ def test_edge_rows_in_one_block() -> None:
         roots = np.zeros(900, dtype=np.int64)
         assert not irr_mod._scan_bisect(irr_mod._NO_GRID_NPV, g, irr_mod.GRID, out, roots), name
         assert np.isnan(out).all() and not roots.any()  # untouched: the caller falls back
+    # a failed proof in a later tile of the block also leaves out/roots untouched
+    g = np.vstack([plain, plain])
+    g[1700] = cases["root far above the grid"]
+    g[1750, :2] = [-((1.0 + irr_mod.GRID[200]) ** -1.0), 1.0]  # a grid NPV exactly 0
+    g[1750, 2:] = 0.0
+    out = np.full(1800, np.nan)
+    roots = np.zeros(1800, dtype=np.int64)
+    assert not irr_mod._scan_bisect(irr_mod._NO_GRID_NPV, g, irr_mod.GRID, out, roots)
+    assert np.isnan(out).all() and not roots.any()
+    _assert_same(g, np.arange(30.0))
 
 
 def test_root_exactly_on_a_grid_point() -> None:

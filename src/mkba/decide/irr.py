@@ -300,7 +300,10 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
                         fa[i] = x0
                         exact[i] = x0 == 0.0
                         break
-    elif not (every and _brackets(cols, absc, grid, first, fa, roots)):
+    elif every and _brackets(cols, absc, grid, first, fa):
+        for i in range(m):  # (only now: a failed proof leaves roots untouched)
+            roots[i] = 1 if first[i] >= 0 else 0
+    else:
         return False
     nh = 0
     for i in range(m):
@@ -482,12 +485,12 @@ depend on it; too few only leaves more bisection steps to evaluate)."""
 
 
 @njit(cache=True, nogil=True)
-def _brackets(cols, absc, grid, first, fa, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def _brackets(cols, absc, grid, first, fa):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """For every row of the flows ``cols`` (T, m) (each with at most one sign change, in
-    :data:`_FLOW_RANGE`; ``absc`` their magnitudes): the number of sign changes of its grid NPVs (``roots``), the first
-    one's grid index (``first``, -1 if none) and a value of the NPV's sign there (``fa``),
-    exactly as the scan of the grid NPVs of :func:`npv_at` finds them, from a few polynomial
-    values instead of the G dot products. Returns False (and the caller scans the grid NPVs)
+    :data:`_FLOW_RANGE`; ``absc`` their magnitudes): the grid index of the sign change of its
+    grid NPVs (``first``, -1 if none: there is at most one) and a value of the NPV's sign
+    there (``fa``), exactly as the scan of the grid NPVs of :func:`npv_at` finds them, from a
+    few polynomial values instead of the G dot products. Returns False (and the caller scans the grid NPVs)
     if that is not proven for every row.
 
     Why it is exact. Let ``y_j = 1 + GRID[j]`` (rounded, increasing), ``x_j = 1 / y_j``,
@@ -574,7 +577,6 @@ def _brackets(cols, absc, grid, first, fa, roots):  # type: ignore[no-untyped-de
             change = (w[k] > 0.0) != (w2[k] > 0.0)
             if change != ends[k] or (ends[k] and hi[k] != lo[k] + 1):
                 return False
-            roots[i] = 1 if change else 0
             first[i] = lo[k] if change else -1
             fa[i] = w[k]
     return True
