@@ -91,7 +91,14 @@ outputs, then ``aggregate``); the statistics' passes (:mod:`mkba.colstats`) last
 ``--area-draws float32`` some types differ: the run then compiles those functions itself, as
 before."""
 
-DEPENDENCIES = {"mkba.decide.irr:_scan_bisect": ("mkba.decide.irr:_bisect_step",)}
+DEPENDENCIES = {
+    "mkba.decide.irr:_scan_bisect": (
+        "mkba.decide.irr:_bisect_step",
+        "mkba.decide.irr:_horner",
+        "mkba.decide.irr:_brackets",
+        "mkba.decide.irr:_cuts",
+    )
+}
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
 
 

@@ -17,6 +17,16 @@ more that the flows change sign more than once (e.g. follow-up costs after the b
 the IRR is ambiguous; such draws are counted and flagged, not dropped. Two roots closer together
 than one grid step (about 1.2 % in 1 + r) are not seen.
 
+How it is computed (the numbers are those of the definition above, bit for bit): the grid NPVs
+of a block of draws are one BLAS product, scanned for sign changes, and the bisection evaluates
+the NPV's sign by Horner's rule. For consecutive years a faster path gives the same numbers
+where it can prove them (issue 17): when a draw's flows change sign at most once, the grid
+signs follow from two proven polynomial values around the one root instead of 400 dot
+products (:func:`_brackets`), and the bisection's signs are known beforehand except in a
+narrow interval around the root, where the polynomial is still evaluated (:func:`_cuts`).
+Where a proof fails (more sign changes, a value too close to zero, flows out of range) the
+block takes the grid NPVs.
+
 Acceptability
 -------------
 P(NPV > 0) against the discount rate comes from the discount sweep of
@@ -102,7 +112,8 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
 
 
 def _threads() -> int:
-    """The CPUs this process may use, at most 4 (each block holds ~40 MB of scratch)."""
+    """The CPUs this process may use, at most 4 (a block that takes the grid NPVs holds ~40 MB
+    of scratch)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -115,17 +126,30 @@ def _irr_block(
 ) -> None:
     """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
     f = flow[lo : lo + chunk]
-    v = _npv_one_blas_thread(f, offsets)  # (m, G)
     if _consecutive(offsets):  # the scan and the bisection compiled (the same numbers)
-        _scan_bisect(
-            np.ascontiguousarray(v),
-            np.ascontiguousarray(f),
-            GRID,
-            out[lo : lo + chunk],
-            roots[lo : lo + chunk],
-        )
+        fc = np.ascontiguousarray(f)
+        o, r = out[lo : lo + chunk], roots[lo : lo + chunk]
+        if _certifiable(offsets) and _scan_bisect(_NO_GRID_NPV, fc, GRID, o, r):
+            return  # every row's brackets proven without the grid NPVs (see _brackets)
+        v = np.ascontiguousarray(_npv_one_blas_thread(f, offsets))  # (m, G)
+        _scan_bisect(v, fc, GRID, o, r)
         return
+    v = _npv_one_blas_thread(f, offsets)
     _scan_bisect_numpy(f, offsets, v, lo, chunk, out, roots)
+
+
+_NO_GRID_NPV = np.empty((0, GRID.size))
+"""The ``v`` argument of :func:`_scan_bisect` that asks it to find the brackets itself."""
+
+_MAX_OFFSET = 200.0
+"""The largest ``|offset|`` [year] for which :func:`_brackets` is used: every term of the
+grid NPVs and of its polynomials is then a normal float for flows within
+:data:`_FLOW_RANGE` (no overflow, no underflow beyond the absolute slack it allows)."""
+
+
+def _certifiable(offsets: np.ndarray) -> bool:
+    """Whether :func:`_brackets`'s error bounds hold for these (consecutive) offsets."""
+    return bool(offsets.size <= _MAX_OFFSET + 1 and np.all(np.abs(offsets) <= _MAX_OFFSET))
 
 
 def _npv_one_blas_thread(f: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -211,57 +235,107 @@ def _scan_bisect_numpy(
 @njit(cache=True, nogil=True)
 def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`_scan_bisect_numpy` for consecutive whole-year offsets, compiled, the same
-    operations in the same order: the sign changes of each row of the grid NPVs ``v`` (m, G)
-    into ``roots``; for the rows with one, the lowest bracket bisected on Horner's polynomial
-    of the flows ``f`` (m, T) (see :func:`_sign_function`), all rows of the block in lockstep
-    until every bracket is narrow (as the NumPy loop does), into ``out``."""
-    m, g = v.shape
+    numbers: the sign changes of each row's grid NPVs into ``roots``; for the rows with one,
+    the lowest bracket bisected on Horner's polynomial of the flows ``f`` (m, T) (see
+    :func:`_sign_function`), all rows of the block in lockstep until every bracket is narrow
+    (as the NumPy loop does), into ``out``. Returns True when done.
+
+    With the grid NPVs ``v`` (m, G) (:func:`npv_at`) the scan reads their signs. With a ``v``
+    of no rows it proves each row's brackets without them (:func:`_brackets`, a few
+    polynomial values a row instead of G dot products); where it cannot (a row with more than
+    one sign change in its flows, a flow out of :data:`_FLOW_RANGE`, a NaN, or an NPV too
+    close to zero at a bracket's end) it returns False with ``out``/``roots`` untouched, and
+    the caller computes ``v`` and calls again. Either way the bisection evaluates the
+    polynomial only where its sign is not proven beforehand (:func:`_cuts`)."""
+    m = f.shape[0]
     t_n = f.shape[1]
-    first = np.empty(m, dtype=np.int64)
-    nh = 0
+    g = grid.shape[0]
+    cols = np.empty((t_n, m))  # one contiguous row per year
+    absc = np.empty((t_n, m))  # their magnitudes (for the rounding bounds)
     for i in range(m):
-        count = 0  # sign changes, counted without a branch on the data
-        for j in range(g - 1):
-            x0 = v[i, j]
-            x1 = v[i, j + 1]
-            count += (
-                ((x0 < 0.0) & (x1 > 0.0)) | ((x0 > 0.0) & (x1 < 0.0)) | ((x0 == 0.0) & (x1 != 0.0))
-            )
-        roots[i] = count
-        first[i] = -1
-        if count > 0:
-            nh += 1
-            for j in range(g - 1):  # the first change
+        for t in range(t_n):
+            cols[t, i] = f[i, t]
+            absc[t, i] = abs(f[i, t])
+    # rows whose nonzero flows change sign at most once, all in range (NaN: not; see _brackets)
+    mono = np.zeros(m, dtype=np.bool_)
+    every = t_n <= _MAX_OFFSET + 1
+    for i in range(m):
+        changes = 0
+        prev = 0.0
+        fine = t_n <= _MAX_OFFSET + 1
+        for t in range(t_n):
+            z = f[i, t]
+            if z != 0.0:
+                fine = fine and abs(z) >= _FLOW_RANGE[0] and abs(z) <= _FLOW_RANGE[1]
+                changes += int(prev != 0.0 and (z > 0.0) != (prev > 0.0))
+                prev = z
+        mono[i] = fine and changes <= 1
+        every = every and mono[i]
+    first = np.empty(m, dtype=np.int64)
+    fa = np.empty(m)
+    exact = np.zeros(m, dtype=np.bool_)
+    if v.shape[0] == m:
+        for i in range(m):
+            count = 0  # sign changes, counted without a branch on the data
+            for j in range(g - 1):
                 x0 = v[i, j]
                 x1 = v[i, j + 1]
-                if (
+                count += (
                     ((x0 < 0.0) & (x1 > 0.0))
                     | ((x0 > 0.0) & (x1 < 0.0))
                     | ((x0 == 0.0) & (x1 != 0.0))
-                ):
-                    first[i] = j
-                    break
+                )
+            roots[i] = count
+            first[i] = -1
+            if count > 0:
+                for j in range(g - 1):  # the first change
+                    x0 = v[i, j]
+                    x1 = v[i, j + 1]
+                    if (
+                        ((x0 < 0.0) & (x1 > 0.0))
+                        | ((x0 > 0.0) & (x1 < 0.0))
+                        | ((x0 == 0.0) & (x1 != 0.0))
+                    ):
+                        first[i] = j
+                        fa[i] = x0
+                        exact[i] = x0 == 0.0
+                        break
+    elif every and _brackets(cols, absc, grid, first, fa):
+        for i in range(m):  # (only now: a failed proof leaves roots untouched)
+            roots[i] = 1 if first[i] >= 0 else 0
+    else:
+        return False
+    nh = 0
+    for i in range(m):
+        nh += first[i] >= 0
     if nh == 0:
-        return
+        return True
+    # the rows with a root, in order, moved to the front (k <= i: in place)
     rows = np.empty(nh, dtype=np.int64)
-    a = np.empty(nh)
-    b = np.empty(nh)
-    fa = np.empty(nh)
-    cols = np.empty((t_n, nh))  # one contiguous row per year, as the NumPy version's columns
     k = 0
     for i in range(m):
-        if roots[i] > 0:
-            j = first[i]
+        if first[i] >= 0:
             rows[k] = i
-            a[k] = grid[j]
-            b[k] = grid[j + 1]
-            fa[k] = v[i, j]
-            for t in range(t_n):
-                cols[t, k] = f[i, t]
+            if k < i:
+                for t in range(t_n):
+                    cols[t, k] = cols[t, i]
+                    absc[t, k] = absc[t, i]
+                first[k] = first[i]
+                fa[k] = fa[i]
+                exact[k] = exact[i]
+                mono[k] = mono[i]
             k += 1
-    exact = np.empty(nh, dtype=np.bool_)  # loops, not array expressions: less to compile
+    a = np.empty(nh)
+    b = np.empty(nh)
     for k in range(nh):
-        exact[k] = fa[k] == 0.0
+        a[k] = grid[first[k]]
+        b[k] = grid[first[k] + 1]
+        mono[k] = mono[k] and not exact[k]
+    q1 = np.empty(nh)
+    q2 = np.empty(nh)
+    below = np.empty(nh, dtype=np.bool_)
+    above = np.empty(nh, dtype=np.bool_)
+    _cuts(cols, absc, a, b, fa, mono, q1, q2, below, above)
     # The NumPy loop bisects every row of the block in lockstep and stops after the first
     # step at which every bracket is narrow. Here rows go in tiles (a tile's flows stay in
     # cache): each tile runs until its own rows are narrow (step s_tile), then every tile is
@@ -271,19 +345,20 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     mid = np.empty(_TILE)
     x = np.empty(_TILE)
     acc = np.empty(_TILE)
+    dec = np.empty(_TILE, dtype=np.int64)
     steps = np.zeros(tiles, dtype=np.int64)
     narrow = np.zeros(tiles, dtype=np.bool_)
     last = 0
     for u in range(tiles):
         k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
         while steps[u] < 200 and not narrow[u]:
-            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             steps[u] += 1
         last = max(last, steps[u])
     for u in range(tiles):
         k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
         while steps[u] < last:
-            narrow[u] = _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             steps[u] += 1
     every = True
     for u in range(tiles):
@@ -291,14 +366,13 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     while last < 200 and not every:  # lockstep, one step of every tile at a time
         every = True
         for u in range(tiles):
-            narrow[u] = _bisect_step(
-                cols, a, b, fa, u * _TILE, min((u + 1) * _TILE, nh), mid, x, acc
-            )
+            k0, k1 = u * _TILE, min((u + 1) * _TILE, nh)
+            narrow[u] = _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec)
             every = every and narrow[u]
         last += 1
     for k in range(nh):
-        i = rows[k]
-        out[i] = grid[first[i]] if exact[k] else 0.5 * (a[k] + b[k])
+        out[rows[k]] = grid[first[k]] if exact[k] else 0.5 * (a[k] + b[k])
+    return True
 
 
 _TILE = 512
@@ -307,19 +381,81 @@ stay in cache); the numbers do not depend on it."""
 
 
 @njit(cache=True, nogil=True)
-def _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """One bisection step of rows ``k0:k1`` (the NumPy loop's body, the same operations;
-    ``mid``, ``x``, ``acc`` are scratch of at least ``k1 - k0``): returns whether every
-    bracket of them is narrow afterwards."""
+def _bisect_step(cols, a, b, fa, q1, q2, below, above, k0, k1, mid, x, acc, dec):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """One bisection step of rows ``k0:k1`` (the NumPy loop's body, the same decisions;
+    ``mid``, ``x``, ``acc``, ``dec`` are scratch of at least ``k1 - k0``): returns whether
+    every bracket of them is narrow afterwards.
+
+    The step goes left (``a = mid``) when the polynomial's computed value at ``mid`` has the
+    sign of ``fa`` (both zero included). That sign is proven beforehand for ``mid <= q1``
+    (``below``) and ``mid >= q2`` (``above``) (:func:`_cuts`); only in between, which is
+    rare, is the polynomial evaluated, with the same operations as before. ``fa`` keeps its
+    sign through the bisection (it is replaced only by a value of the same sign), so it is
+    not rewritten."""
+    m = k1 - k0
+    # slices indexed by k (an index k0 + k made LLVM gather instead of load)
+    aa, bb, ff = a[k0:k1], b[k0:k1], fa[k0:k1]
+    c1, c2, lb, ub = q1[k0:k1], q2[k0:k1], below[k0:k1], above[k0:k1]
+    todo = 0
+    for k in range(m):  # without branches on the data (every load made): vectorised
+        md = 0.5 * (aa[k] + bb[k])
+        mid[k] = md
+        lower = md <= c1[k]
+        upper = md >= c2[k]
+        sure = (lower & lb[k]) | (upper & ub[k])
+        dec[k] = 2 - 2 * (lower | upper) + sure
+        todo += not (lower | upper)
+    if 8 * todo > m:  # many unknown: the polynomial of every row, vectorised
+        for k in range(m):
+            x[k] = 1.0 / (1.0 + mid[k])
+        _horner(cols, k0, k1, x, acc)
+    elif todo > 0:
+        t_n = cols.shape[0]
+        for k in range(m):
+            if dec[k] == 2:  # _horner's operations for one row
+                r = k0 + k
+                xk = 1.0 / (1.0 + mid[k])
+                z = cols[t_n - 1, r]
+                t = t_n - 2
+                while t >= 3:
+                    z = (((z * xk + cols[t, r]) * xk + cols[t - 1, r]) * xk + cols[t - 2, r]) * xk
+                    z = z + cols[t - 3, r]
+                    t -= 4
+                while t >= 0:
+                    z = z * xk + cols[t, r]
+                    t -= 1
+                acc[k] = z
+    wide = 0
+    for k in range(m):
+        fm = acc[k]
+        fr = ff[k]
+        # np.sign(fm) == np.sign(fa): the same sign, or both zero (never with a NaN)
+        same = ((fm > 0.0) & (fr > 0.0)) | ((fm < 0.0) & (fr < 0.0)) | ((fm == 0.0) & (fr == 0.0))
+        d = dec[k]
+        left = ((d == 2) & same) | (d == 1)
+        mk = mid[k]
+        ak = aa[k]
+        bk = bb[k]
+        ar = mk if left else ak
+        br = bk if left else mk
+        aa[k] = ar
+        bb[k] = br
+        wide += not (br - ar <= 1e-12 * (1.0 + abs(ar)))
+    return wide == 0
+
+
+@njit(cache=True, nogil=True)
+def _horner(cols, k0, k1, x, acc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``acc[k]`` = the polynomial ``sum_t cols[t, k0 + k] x[k]**t`` by Horner's rule, as
+    :func:`_sign_function`'s ``horner``: ``acc = acc * x + f_t`` for t = T-2, ..., 0, every
+    product and sum rounded (numba does not fuse them without fastmath); four years per pass
+    over the rows (the same operations in the same order, a quarter of the loads and
+    stores)."""
     t_n = cols.shape[0]
     m = k1 - k0
+    c = cols[t_n - 1, k0:k1]
     for k in range(m):
-        mid[k] = 0.5 * (a[k0 + k] + b[k0 + k])
-        x[k] = 1.0 / (1.0 + mid[k])
-        acc[k] = cols[t_n - 1, k0 + k]
-    # Horner's rule, as _sign_function's horner: acc = acc * x + f_t for t = T-2, ..., 0, every
-    # product and sum rounded (numba does not fuse them without fastmath); four years per pass
-    # over the rows (the same operations in the same order, a quarter of the loads and stores)
+        acc[k] = c[k]
     t = t_n - 2
     # (slices of cols, not cols[t, k0 + k]: with the two-dimensional index the loop ran 1.8x
     # slower, though it compiled 0.3 s faster)
@@ -337,19 +473,206 @@ def _bisect_step(cols, a, b, fa, k0, k1, mid, x, acc):  # type: ignore[no-untype
         for k in range(m):
             acc[k] = acc[k] * x[k] + c0[k]
         t -= 1
-    narrow = True
-    for k in range(m):
-        fm = acc[k]
-        r = k0 + k
-        # np.sign(fm) == np.sign(fa): the same sign, or both zero (never with a NaN)
-        if (fm > 0.0 and fa[r] > 0.0) or (fm < 0.0 and fa[r] < 0.0) or (fm == 0.0 and fa[r] == 0.0):
-            a[r] = mid[k]
-            fa[r] = fm
-        else:
-            b[r] = mid[k]
-        if not (b[r] - a[r] <= 1e-12 * (1.0 + abs(a[r]))):
-            narrow = False
-    return narrow
+
+
+_FLOW_RANGE = (1e-30, 1e30)
+"""The magnitudes [EUR] of nonzero flows for which :func:`_brackets` and :func:`_cuts` are
+used (with at most :data:`_MAX_OFFSET` + 1 years)."""
+
+_NEWTON = 5
+"""Newton steps of :func:`_cuts` from the middle of the grid bracket (the numbers do not
+depend on it; too few only leaves more bisection steps to evaluate)."""
+
+
+@njit(cache=True, nogil=True)
+def _brackets(cols, absc, grid, first, fa):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For every row of the flows ``cols`` (T, m) (each with at most one sign change, in
+    :data:`_FLOW_RANGE`; ``absc`` their magnitudes): the grid index of the sign change of its
+    grid NPVs (``first``, -1 if none: there is at most one) and a value of the NPV's sign
+    there (``fa``), exactly as the scan of the grid NPVs of :func:`npv_at` finds them, from a
+    few polynomial values instead of the G dot products. Returns False (and the caller scans the grid NPVs)
+    if that is not proven for every row.
+
+    Why it is exact. Let ``y_j = 1 + GRID[j]`` (rounded, increasing), ``x_j = 1 / y_j``,
+    ``P(x) = sum_t f_t x**t``, ``S(x) = sum_t |f_t| x**t``; the grid NPV of the offsets
+    ``o, ..., o + T - 1`` is ``x**o P(x)`` up to rounding: the power's (a few units in the
+    last place, u, of each discount factor) and the dot product's, at most ``T u`` of
+    ``S``-sized terms in any summation order (Higham, Accuracy and Stability, 3.1), so
+    ``|v_j - x_j**o P(x_j)| <= (T + 16) u x_j**o S(x_j)`` whatever BLAS does.
+
+    If the nonzero flows change sign at most once, ``R = P / S`` is monotone in ``x``
+    (``P = B - N``, ``S = B + N`` with the benefits ``B`` and costs ``N`` of the two sign
+    groups, and ``B / N`` increasing: Descartes' setting). So if ``|R|`` exceeds the
+    rounding bound ``(T + 16) u`` at two adjacent grid points where ``P`` has opposite
+    signs, every other grid point is farther from the one zero of ``P`` and has a larger
+    ``|R|``: all grid NPVs have the sign of ``P`` (none is zero), there is exactly one sign
+    change, between those two points; if it exceeds it at both ends with one sign, there is
+    none. The grid index search (bisection over indices, signs only) just proposes the two
+    points; only the two final values are proven: ``|H| > M S_H + 1e-300`` for Horner's
+    computed ``H`` and ``S_H`` at ``x_j`` rounded, ``M = 16 (T + 8) u`` (Horner's bound,
+    ``2 T u``, the rounded ``x_j``, ``T u``, and the BLAS bound above, with room to spare;
+    the absolute term covers underflow). The flows' magnitudes (:data:`_FLOW_RANGE`) and
+    offsets (:data:`_MAX_OFFSET`) keep every term a normal float.
+    """
+    t_n, m = cols.shape
+    g = grid.shape[0]
+    xg = np.empty(g)
+    for j in range(g):
+        xg[j] = 1.0 / (1.0 + grid[j])
+    depth = 0  # index bisection steps from (0, G - 1) to adjacent indices
+    span = g - 1
+    while span > 1:
+        span = (span + 1) // 2
+        depth += 1
+    bound = 16.0 * (t_n + 8) * 2.0**-53
+    xs = np.empty(_TILE)
+    w = np.empty(_TILE)
+    w2 = np.empty(_TILE)
+    s = np.empty(_TILE)
+    lo = np.empty(_TILE, dtype=np.int64)
+    hi = np.empty(_TILE, dtype=np.int64)
+    jm = np.empty(_TILE, dtype=np.int64)
+    up = np.empty(_TILE, dtype=np.bool_)
+    ends = np.empty(_TILE, dtype=np.bool_)
+    for k0 in range(0, m, _TILE):
+        k1 = min(k0 + _TILE, m)
+        n = k1 - k0
+        for k in range(n):
+            xs[k] = xg[0]
+        _horner(cols, k0, k1, xs, w)
+        for k in range(n):
+            xs[k] = xg[g - 1]
+        _horner(cols, k0, k1, xs, w2)
+        for k in range(n):
+            lo[k] = 0
+            hi[k] = g - 1
+            up[k] = w[k] > 0.0
+            ends[k] = (w[k] > 0.0) != (w2[k] > 0.0)
+        for _ in range(depth):  # lockstep over the tile, without branches on the data
+            for k in range(n):
+                jm[k] = (lo[k] + hi[k]) >> 1
+                xs[k] = xg[jm[k]]
+            _horner(cols, k0, k1, xs, w)
+            for k in range(n):
+                same = (w[k] > 0.0) == up[k]
+                lo[k] = jm[k] if same else lo[k]
+                hi[k] = hi[k] if same else jm[k]
+        for k in range(n):  # the two points to prove: the bracket, or both ends
+            if not ends[k]:
+                lo[k] = 0
+                hi[k] = g - 1
+        bad = 0
+        for side in range(2):
+            for k in range(n):
+                xs[k] = xg[lo[k] if side == 0 else hi[k]]
+            _horner(cols, k0, k1, xs, w if side == 0 else w2)
+            _horner(absc, k0, k1, xs, s)
+            for k in range(n):
+                z = w[k] if side == 0 else w2[k]
+                bad += not (abs(z) > bound * s[k] + 1e-300)
+        if bad:
+            return False
+        for k in range(n):
+            i = k0 + k
+            change = (w[k] > 0.0) != (w2[k] > 0.0)
+            if change != ends[k] or (ends[k] and hi[k] != lo[k] + 1):
+                return False
+            first[i] = lo[k] if change else -1
+            fa[i] = w[k]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _cuts(cols, absc, a, b, fa, use, q1, q2, below, above):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For each bracket ``(a, b)`` of the rows ``cols[:, :nh]`` (T, m >= nh; ``absc`` their
+    magnitudes) with ``use`` (at most one
+    sign change, in range, ``fa`` not zero): rates ``q1 < q2`` around the root such that the
+    bisection's computed polynomial value at any ``mid <= q1`` has a proven sign, the same
+    as ``fa``'s if ``below``, and likewise at ``mid >= q2`` (``above``). Elsewhere, and for
+    the other rows (``q1 = -inf``, ``q2 = inf``), the bisection evaluates it.
+
+    Why. The bisection evaluates ``H``, Horner's ``P`` at ``x = 1 / (1 + mid)`` rounded (a
+    non-increasing function of ``mid``), within ``2 T u S(x)`` of ``P(x)`` (Higham 5.1).
+    ``R = P / S`` is monotone in ``x`` (see :func:`_brackets`). If at ``x1 = x(q1)`` and
+    ``x2 = x(q2)`` (``x1 > x2``) the computed values are proven to have opposite signs with
+    ``|R| > 2 T u`` (``|H| > M S_H + 1e-300`` as in :func:`_brackets`), then for every ``x >=
+    x1`` (``mid <= q1``) ``R`` has ``R(x1)``'s sign and a larger magnitude, so the computed
+    value has that sign too; likewise for ``x <= x2``. ``q1``, ``q2`` come from a few
+    (safeguarded) Newton steps on ``P`` and a width from its slope: they only need to be
+    near the root for the bisection to evaluate rarely; the proof does not depend on them."""
+    t_n = cols.shape[0]
+    nh = a.shape[0]  # (cols may have more columns: rows without a root after these)
+    bound = 16.0 * (t_n + 8) * 2.0**-53
+    x = np.empty(_TILE)
+    lox = np.empty(_TILE)
+    hix = np.empty(_TILE)
+    p = np.empty(_TILE)
+    dp = np.empty(_TILE)
+    dx = np.empty(_TILE)
+    s = np.empty(_TILE)
+    x1 = np.empty(_TILE)
+    x2 = np.empty(_TILE)
+    h1 = np.empty(_TILE)
+    h2 = np.empty(_TILE)
+    s1 = np.empty(_TILE)
+    s2 = np.empty(_TILE)
+    for k0 in range(0, nh, _TILE):
+        k1 = min(k0 + _TILE, nh)
+        n = k1 - k0
+        for k in range(n):
+            xa = 1.0 / (1.0 + a[k0 + k])
+            xb = 1.0 / (1.0 + b[k0 + k])
+            lox[k] = xb
+            hix[k] = xa
+            x[k] = 0.5 * (xa + xb)
+            dx[k] = 0.0
+        for _ in range(_NEWTON):
+            c = cols[t_n - 1, k0:k1]
+            for k in range(n):
+                p[k] = c[k]
+                dp[k] = 0.0
+            for t in range(t_n - 2, -1, -1):
+                c = cols[t, k0:k1]
+                for k in range(n):
+                    dp[k] = dp[k] * x[k] + p[k]
+                    p[k] = p[k] * x[k] + c[k]
+            for k in range(n):
+                xn = x[k] - p[k] / dp[k]
+                xn = xn if xn > lox[k] else lox[k]  # (NaN: the bracket's end)
+                xn = xn if xn < hix[k] else hix[k]
+                dx[k] = xn - x[k]
+                x[k] = xn
+        _horner(absc, k0, k1, x, s)
+        for k in range(n):
+            xk = x[k]
+            r = 1.0 / xk - 1.0
+            # half-width: the rounding bound over the slope |dP/dr| = |P'(x)| x^2, and the
+            # last Newton step (both with room); NaN or inf leave the row to be evaluated
+            d = 4.0 * bound * s[k] / (abs(dp[k]) * xk * xk) + 4.0 * abs(dx[k]) / (xk * xk)
+            q1[k0 + k] = r - d
+            q2[k0 + k] = r + d
+            x1[k] = 1.0 / (1.0 + (r - d))
+            x2[k] = 1.0 / (1.0 + (r + d))
+        _horner(cols, k0, k1, x1, h1)
+        _horner(absc, k0, k1, x1, s1)
+        _horner(cols, k0, k1, x2, h2)
+        _horner(absc, k0, k1, x2, s2)
+        for k in range(n):
+            i = k0 + k
+            ok = (
+                use[i]
+                and q1[i] > -1.0
+                and q1[i] < q2[i]
+                and x1[k] > x2[k]
+                and abs(h1[k]) > bound * s1[k] + 1e-300
+                and abs(h2[k]) > bound * s2[k] + 1e-300
+                and (h1[k] > 0.0) != (h2[k] > 0.0)
+            )
+            below[i] = (h1[k] > 0.0) == (fa[i] > 0.0)
+            above[i] = (h2[k] > 0.0) == (fa[i] > 0.0)
+            if not ok:
+                q1[i] = -np.inf
+                q2[i] = np.inf
 
 
 def _sign_function(fr: np.ndarray, offsets: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
