@@ -347,6 +347,33 @@ def _simulate_beside(sink: implied.FullStrengthSink, m: Any, **kwargs: Any) -> R
     return run
 
 
+def _simulate_twin_beside(
+    own: implied.FullStrengthSink,
+    osink: implied.FullStrengthSink,
+    m: Any,
+    twin: engine.Twin,
+    **kwargs: Any,
+) -> tuple[Run, Run]:
+    """``engine.simulate_twin(m, twin, on_samples=own, other_on_samples=osink, **kwargs)``
+    with each sink on a thread of its own (:class:`mkba.implied.BackgroundSink`, the same
+    numbers); each sink's ``handover_s`` is then the simulating thread's time for it."""
+    bg, obg = implied.BackgroundSink(own), implied.BackgroundSink(osink)
+    try:
+        runs = engine.simulate_twin(m, twin, on_samples=bg, other_on_samples=obg, **kwargs)
+    except BaseException:
+        bg.abort()
+        obg.abort()
+        raise
+    try:
+        obg.close()
+    except BaseException:
+        bg.abort()
+        raise
+    bg.close()
+    own.handover_s, osink.handover_s = bg.seconds, obg.seconds
+    return runs
+
+
 def run_scenario(
     scenario: Path | str,
     *,
@@ -419,13 +446,78 @@ def run_scenario(
     other_side = None
     reuse = None
     side = bool(companion and spec.scenario.companion)
+    twin = None
+    if side and spec.scenario.companion:
+        t_load = time.perf_counter()
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        omodel = runnable(other)
+        osc, sc = omodel.spec.scenario, spec.scenario
+        # the companion in the run's own sampling pass, when the two draw the same uniforms
+        # (engine.twin_of checks everything that determines them): the same numbers as the
+        # two passes below, with the sampling done once
+        twin = engine.twin_of(
+            model,
+            omodel,
+            draws=n_draws,
+            seed=sc.seed if seed is None else seed,
+            sampler=sc.sampler,
+            chunk_size=sc.chunk_size,
+            other_draws=osc.draws if draws is None else draws,
+            other_seed=osc.seed,
+            other_sampler=osc.sampler,
+            other_chunk_size=osc.chunk_size,
+        )
+        t_load = time.perf_counter() - t_load
+    if twin is not None:
+        own = implied.FullStrengthSink(model, n_draws)
+        osink = implied.FullStrengthSink(twin.other, n_draws)
+        sc = spec.scenario
+        run, orun = _simulate_twin_beside(
+            own,
+            osink,
+            model,
+            twin,
+            draws=n_draws,
+            seed=sc.seed if seed is None else seed,
+            sampler=sc.sampler,
+            chunk_size=sc.chunk_size,
+            progress=progress,
+            area_dtype=area_dtype,
+            spill_samples=spill,
+        )
+        t_side = time.perf_counter()
+        with results.shared_statistics():  # its statistics on threads
+            other_side = implied.side_summary(osink.attach(orun))
+        # the companion's share: loading it, its own columns, kernel and aggregation in the
+        # shared pass, handing its samples to its sink, and its side summary
+        companion_s = (
+            t_load + sum(orun.timings.values()) + osink.handover_s + time.perf_counter() - t_side
+        )
+        del orun, osink
+        t_attach = time.perf_counter()
+        own.attach(run)
+        timings["companion_s"] = companion_s
+        timings["side_physical_s"] = own.handover_s + time.perf_counter() - t_attach
+        timings["side_physical_busy_s"] = own.seconds
+        t2 = time.perf_counter()
+        # simulate_s: the shared pass less the companion's share and the run's implied effects
+        timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
+        return finish_run(
+            run,
+            spec,
+            out=out,
+            write=write,
+            timings=timings,
+            t0=t0,
+            force=force,
+            area_draws=area_draws,
+            companion_side=other_side,
+        )
     if side and spec.scenario.companion:
         # the companion first, summarised and let go before the run itself: only one run's
         # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
         # values are used only for its implied physical effects, computed chunk by chunk as
         # it is simulated (implied.FullStrengthSink), so they are not kept.
-        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        omodel = runnable(other)
         o_draws = omodel.spec.scenario.draws if draws is None else draws
         sink = implied.FullStrengthSink(omodel, o_draws)
         orun = _simulate_beside(
