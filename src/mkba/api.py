@@ -469,11 +469,11 @@ def run_scenario(
         )
         t_load = time.perf_counter() - t_load
     if twin is not None:
-        own = implied.FullStrengthSink(model, n_draws)
+        mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
         sc = spec.scenario
         run, orun = _simulate_twin_beside(
-            own,
+            mine,
             osink,
             model,
             twin,
@@ -495,10 +495,10 @@ def run_scenario(
         )
         del orun, osink
         t_attach = time.perf_counter()
-        own.attach(run)
+        mine.attach(run)
         timings["companion_s"] = companion_s
-        timings["side_physical_s"] = own.handover_s + time.perf_counter() - t_attach
-        timings["side_physical_busy_s"] = own.seconds
+        timings["side_physical_s"] = mine.handover_s + time.perf_counter() - t_attach
+        timings["side_physical_busy_s"] = mine.seconds
         t2 = time.perf_counter()
         # simulate_s: the shared pass less the companion's share and the run's implied effects
         timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
