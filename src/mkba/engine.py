@@ -901,7 +901,11 @@ def simulate_twin(
     :func:`simulate` with ``keep_samples=True`` (spilled with ``spill_samples``).
 
     The other run's ``timings`` are its own share: ``sampling_s`` (its columns' inverse CDFs
-    and sampled values), ``kernel_s``, ``aggregate_s``; ``m``'s run has the rest."""
+    and sampled values), ``kernel_s``, ``aggregate_s``; ``m``'s run has the rest.
+
+    ``on_samples`` is called before ``other_on_samples``, each with rows ``lo:hi`` of the
+    samples of its own run (valid during the call only; the other run's are ``m``'s with the
+    twin's columns written in for the call)."""
     from mkba.rng import fill_theta
 
     other = twin.other
@@ -919,7 +923,6 @@ def simulate_twin(
     spilled = SpilledRows(draws, U) if spill_samples else None
     samples = None if spilled is not None else np.empty((draws, U))
     buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
-    obuf = np.empty((min(draws, chunk_size), U))
     args, oargs = _kernel_args(m), _kernel_args(other)
     factor = correlation_factor(m)
     rows_k = np.arange(k, dtype=np.int64)
@@ -940,9 +943,6 @@ def simulate_twin(
         trows = np.empty((k, n))
         tsamp = np.empty((n, k))
         fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
-        osamp = obuf[:n]
-        np.copyto(osamp, samp)
-        osamp[:, twin.cols] = tsamp
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
         t3 = t2 + totals_chunk(m, theta_t, rows, args)
@@ -961,7 +961,15 @@ def simulate_twin(
         if on_samples is not None:
             on_samples(lo, samp)
         if other_on_samples is not None:
-            other_on_samples(lo, osamp)
+            # the other run's sampled values: this chunk's, with the twin's columns put in
+            # for the call (a sink's samples are valid during the call only) and then put
+            # back (no copy of the whole chunk)
+            mine = samp[:, twin.cols]
+            samp[:, twin.cols] = tsamp
+            try:
+                other_on_samples(lo, samp)
+            finally:
+                samp[:, twin.cols] = mine
         chunk_means[j] = chunk_mean_npv(m, rows)
         ochunk_means[j] = chunk_mean_npv(other, orows)
         t_sample += t1 - t0
