@@ -399,7 +399,11 @@ def run_scenario(
     ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
     draws when ``draws`` is given) and puts both side summaries (evidence first, the
     reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
-    summary.
+    summary. When the two draw the same uniforms (:func:`mkba.engine.twin_of`: the same draws,
+    seed, sampler, chunk size, parameter columns, copula and fixed values; reference-2021 and
+    evidence-2021 differ only in six calibrated effect columns), both are simulated in one
+    sampling pass (:func:`mkba.engine.simulate_twin`, the same numbers); otherwise the companion
+    first, then the run.
 
     ``area_draws`` bounds the per-area output of many-area runs (:data:`AREA_DRAWS`).
     """
