@@ -456,3 +456,20 @@ def test_twin_sink_error_reaches_the_run(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ZeroDivisionError, match="companion sink failed"):
         api.run_scenario(REFERENCE, draws=9000, write=False, companion=True)
     assert "mkba-sink" not in {t.name for t in threading.enumerate()}
+
+
+def test_failed_twin_simulation_stops_both_sinks(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = engine.totals_chunk
+    calls: list[int] = []
+
+    def fails_fifth(*a: Any, **k: Any) -> float:
+        calls.append(1)
+        if len(calls) == 5:  # the third chunk's run kernel
+            raise MemoryError("simulation failed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "totals_chunk", fails_fifth)
+    with pytest.raises(MemoryError, match="simulation failed"):
+        api.run_scenario(REFERENCE, draws=20000, write=False, companion=True)
+    assert len(calls) == 5
+    assert "mkba-sink" not in {t.name for t in threading.enumerate()}
