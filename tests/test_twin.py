@@ -473,3 +473,22 @@ def test_failed_twin_simulation_stops_both_sinks(monkeypatch: pytest.MonkeyPatch
         api.run_scenario(REFERENCE, draws=20000, write=False, companion=True)
     assert len(calls) == 5
     assert "mkba-sink" not in {t.name for t in threading.enumerate()}
+
+
+def test_mkba_twin_0_runs_two_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = engine.simulate_twin
+
+    def spy(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "simulate_twin", spy)
+    monkeypatch.setenv(api.TWIN_ENV, "0")
+    two = api.run_scenario(REFERENCE, draws=1200, write=False, companion=True)
+    assert calls == []
+    monkeypatch.setenv(api.TWIN_ENV, "1")
+    one = api.run_scenario(REFERENCE, draws=1200, write=False, companion=True)
+    assert calls == [1]
+    assert one.summary["side_by_side"] == two.summary["side_by_side"]
+    assert _strip(one.summary) == _strip(two.summary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
+
+TWIN_ENV = "MKBA_TWIN"
+"""``MKBA_TWIN=0`` in the environment: :func:`run_scenario` simulates a companion in a pass of
+its own even when it could share the run's (:func:`mkba.engine.twin_of`); the same numbers."""
 
 
 def default_scenario() -> Path:
@@ -451,6 +456,8 @@ def run_scenario(
     reuse = None
     side = bool(companion and spec.scenario.companion)
     twin = None
+    # MKBA_TWIN=0: always the two passes (to compare the two ways on one tree)
+    twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
     if side and spec.scenario.companion:
         t_load = time.perf_counter()
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
@@ -459,17 +466,21 @@ def run_scenario(
         # the companion in the run's own sampling pass, when the two draw the same uniforms
         # (engine.twin_of checks everything that determines them): the same numbers as the
         # two passes below, with the sampling done once
-        twin = engine.twin_of(
-            model,
-            omodel,
-            draws=n_draws,
-            seed=sc.seed if seed is None else seed,
-            sampler=sc.sampler,
-            chunk_size=sc.chunk_size,
-            other_draws=osc.draws if draws is None else draws,
-            other_seed=osc.seed,
-            other_sampler=osc.sampler,
-            other_chunk_size=osc.chunk_size,
+        twin = (
+            None
+            if not twin_allowed
+            else engine.twin_of(
+                model,
+                omodel,
+                draws=n_draws,
+                seed=sc.seed if seed is None else seed,
+                sampler=sc.sampler,
+                chunk_size=sc.chunk_size,
+                other_draws=osc.draws if draws is None else draws,
+                other_seed=osc.seed,
+                other_sampler=osc.sampler,
+                other_chunk_size=osc.chunk_size,
+            )
         )
         t_load = time.perf_counter() - t_load
     if twin is not None:

@@ -926,6 +926,10 @@ def simulate_twin(
     args, oargs = _kernel_args(m), _kernel_args(other)
     factor = correlation_factor(m)
     rows_k = np.arange(k, dtype=np.int64)
+    # the twin's per-chunk arrays, one buffer each for every chunk (fresh arrays of every
+    # chunk cost page faults: the allocator gives their memory back and takes it again)
+    size = k * min(draws, chunk_size)
+    ubuf, rbuf, sbuf, mbuf = (np.empty(size) for _ in range(4))
     bounds = chunk_bounds(draws, chunk_size)
     chunk_means, ochunk_means = np.empty(len(bounds)), np.empty(len(bounds))
     t_sample = t_kernel = t_agg = 0.0
@@ -934,14 +938,14 @@ def simulate_twin(
         n = hi - lo
         t0 = time.perf_counter()
         samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
-        u = np.empty((k, n))
+        u = ubuf[: k * n].reshape(k, n)
         theta_t = m.sample_theta_t(
             sampler, n, seed=seed, chunk=j, factor=factor, samples=samp, u_cols=twin.cols, u_out=u
         )
         t1 = time.perf_counter()
         # the twin's rows and sampled values, from the same uniforms
-        trows = np.empty((k, n))
-        tsamp = np.empty((n, k))
+        trows = rbuf[: k * n].reshape(k, n)
+        tsamp = sbuf[: k * n].reshape(n, k)
         fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
@@ -964,7 +968,7 @@ def simulate_twin(
             # the other run's sampled values: this chunk's, with the twin's columns put in
             # for the call (a sink's samples are valid during the call only) and then put
             # back (no copy of the whole chunk)
-            mine = samp[:, twin.cols]
+            mine = np.take(samp, twin.cols, axis=1, out=mbuf[: k * n].reshape(n, k), mode="clip")
             samp[:, twin.cols] = tsamp
             try:
                 other_on_samples(lo, samp)
