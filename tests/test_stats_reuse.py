@@ -79,6 +79,8 @@ def test_run_with_companion_reuses_its_arrays_and_gives_the_same_summary(
         return run
 
     monkeypatch.setattr(engine, "simulate", spy)
+    # the two passes (a companion that is not the run's twin; the twin: tests/test_twin.py)
+    monkeypatch.setattr(engine, "twin_of", lambda *a, **k: None)
     both = api.run_scenario(REFERENCE, draws=3000, write=False, companion=True)
     # the companion simulated into fresh arrays; the run into the companion's
     assert seen[0] is None and seen[2] is seen[1] and seen[3] is seen[1]

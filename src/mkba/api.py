@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
 
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
+
+TWIN_ENV = "MKBA_TWIN"
+"""``MKBA_TWIN=0`` in the environment: :func:`run_scenario` simulates a companion in a pass of
+its own even when it could share the run's (:func:`mkba.engine.twin_of`); the same numbers."""
 
 
 def default_scenario() -> Path:
@@ -353,6 +358,33 @@ def _simulate_beside(sink: implied.FullStrengthSink, m: Any, **kwargs: Any) -> R
     return run
 
 
+def _simulate_twin_beside(
+    own: implied.FullStrengthSink,
+    osink: implied.FullStrengthSink,
+    m: Any,
+    twin: engine.Twin,
+    **kwargs: Any,
+) -> tuple[Run, Run]:
+    """``engine.simulate_twin(m, twin, on_samples=own, other_on_samples=osink, **kwargs)``
+    with each sink on a thread of its own (:class:`mkba.implied.BackgroundSink`, the same
+    numbers); each sink's ``handover_s`` is then the simulating thread's time for it."""
+    bg, obg = implied.BackgroundSink(own), implied.BackgroundSink(osink)
+    try:
+        runs = engine.simulate_twin(m, twin, on_samples=bg, other_on_samples=obg, **kwargs)
+    except BaseException:
+        bg.abort()
+        obg.abort()
+        raise
+    try:
+        obg.close()
+    except BaseException:
+        bg.abort()
+        raise
+    bg.close()
+    own.handover_s, osink.handover_s = bg.seconds, obg.seconds
+    return runs
+
+
 def run_scenario(
     scenario: Path | str,
     *,
@@ -378,7 +410,11 @@ def run_scenario(
     ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
     draws when ``draws`` is given) and puts both side summaries (evidence first, the
     reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
-    summary.
+    summary. When the two draw the same uniforms (:func:`mkba.engine.twin_of`: the same draws,
+    seed, sampler, chunk size, parameter columns, copula and fixed values; reference-2021 and
+    evidence-2021 differ only in six calibrated effect columns), both are simulated in one
+    sampling pass (:func:`mkba.engine.simulate_twin`, the same numbers); otherwise the companion
+    first, then the run.
 
     ``area_draws`` bounds the per-area output of many-area runs (:data:`AREA_DRAWS`).
     """
@@ -425,13 +461,84 @@ def run_scenario(
     other_side = None
     reuse = None
     side = bool(companion and spec.scenario.companion)
+    twin = None
+    # MKBA_TWIN=0: always the two passes (to compare the two ways on one tree)
+    twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
+    if side and spec.scenario.companion:
+        t_load = time.perf_counter()
+        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+        omodel = runnable(other)
+        osc, sc = omodel.spec.scenario, spec.scenario
+        # the companion in the run's own sampling pass, when the two draw the same uniforms
+        # (engine.twin_of checks everything that determines them): the same numbers as the
+        # two passes below, with the sampling done once
+        twin = (
+            None
+            if not twin_allowed
+            else engine.twin_of(
+                model,
+                omodel,
+                draws=n_draws,
+                seed=sc.seed if seed is None else seed,
+                sampler=sc.sampler,
+                chunk_size=sc.chunk_size,
+                other_draws=osc.draws if draws is None else draws,
+                other_seed=osc.seed,
+                other_sampler=osc.sampler,
+                other_chunk_size=osc.chunk_size,
+            )
+        )
+        t_load = time.perf_counter() - t_load
+    if twin is not None:
+        mine = implied.FullStrengthSink(model, n_draws)
+        osink = implied.FullStrengthSink(twin.other, n_draws)
+        sc = spec.scenario
+        run, orun = _simulate_twin_beside(
+            mine,
+            osink,
+            model,
+            twin,
+            draws=n_draws,
+            seed=sc.seed if seed is None else seed,
+            sampler=sc.sampler,
+            chunk_size=sc.chunk_size,
+            progress=progress,
+            area_dtype=area_dtype,
+            spill_samples=spill,
+        )
+        t_side = time.perf_counter()
+        with results.shared_statistics():  # its statistics on threads
+            other_side = implied.side_summary(osink.attach(orun))
+        # the companion's share: loading it, its own columns, kernel and aggregation in the
+        # shared pass, handing its samples to its sink, and its side summary
+        companion_s = (
+            t_load + sum(orun.timings.values()) + osink.handover_s + time.perf_counter() - t_side
+        )
+        del orun, osink
+        t_attach = time.perf_counter()
+        mine.attach(run)
+        timings["companion_s"] = companion_s
+        timings["side_physical_s"] = mine.handover_s + time.perf_counter() - t_attach
+        timings["side_physical_busy_s"] = mine.seconds
+        t2 = time.perf_counter()
+        # simulate_s: the shared pass less the companion's share and the run's implied effects
+        timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
+        return finish_run(
+            run,
+            spec,
+            out=out,
+            write=write,
+            timings=timings,
+            t0=t0,
+            force=force,
+            area_draws=area_draws,
+            companion_side=other_side,
+        )
     if side and spec.scenario.companion:
         # the companion first, summarised and let go before the run itself: only one run's
         # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
         # values are used only for its implied physical effects, computed chunk by chunk as
         # it is simulated (implied.FullStrengthSink), so they are not kept.
-        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        omodel = runnable(other)
         o_draws = omodel.spec.scenario.draws if draws is None else draws
         sink = implied.FullStrengthSink(omodel, o_draws)
         orun = _simulate_beside(

@@ -7,10 +7,11 @@ arrays. ``backend="numba"`` uses :mod:`mkba.kernel`; ``backend="numpy"`` the pla
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from mkba.sampling import (
 )
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.spill import SpilledRows
+
+if TYPE_CHECKING:
+    from mkba.distributions import InverseCdf
+    from mkba.rng import ColumnPlan
 
 Progress = Callable[[int, int], None]
 
@@ -116,6 +121,18 @@ class Outcomes:
             int_benefits=np.empty((n, M, P)),
             int_costs=np.empty((n, M, P)),
             physical=np.empty((physical_rows(n, L * A * T), L, A if L else 0, T if L else 0)),
+        )
+
+    @staticmethod
+    def light(n: int, m: Model) -> Outcomes:
+        """Outcome arrays of ``n`` draws holding only what a companion's side summary reads
+        (:func:`mkba.implied.side_summary`: ``benefits``, ``costs`` and ``stream``); every
+        other array has no rows (a million draws of the reference: 0.22 instead of 1.2 GB).
+        :func:`simulate_twin` fills them."""
+        full = Outcomes.empty(n, m)
+        none = Outcomes.empty(0, m)
+        return dataclasses.replace(
+            none, benefits=full.benefits, costs=full.costs, stream=full.stream
         )
 
     def fields(self) -> dict[str, np.ndarray]:
@@ -734,3 +751,260 @@ def simulate(
         chunk_means=chunk_means,
         spilled=spilled,
     )
+
+
+# --- the twin: a companion simulated in the run's sampling pass -------------------------------
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A second model (``other``, e.g. a run's companion) whose chunks draw the very uniforms
+    of the first's (:func:`twin_of` checked everything that determines them), so that both are
+    simulated in one sampling pass (:func:`simulate_twin`): the first model's parameter rows
+    are sampled as always, and ``other``'s differ only in the rows ``slots`` of the uncertain
+    columns ``cols``, whose inverse CDFs differ: those are put through ``other``'s own inverse
+    CDFs (``plan``, ``inverse_cdfs``, ``scale``) from the same uniforms."""
+
+    other: Model
+    cols: np.ndarray  # (k,) uncertain columns whose inverse CDFs differ
+    slots: np.ndarray  # (k,) their slots (the same in both models)
+    plan: ColumnPlan  # other's column plan of those columns
+    inverse_cdfs: tuple[InverseCdf, ...]  # other's inverse CDFs of those columns
+    scale: np.ndarray  # (k,) their price scales
+
+
+def _same_bytes(a: Any, b: Any) -> bool:
+    """Whether two arrays hold the same bits (shape and dtype included; -0.0 is not 0.0, and
+    NaN equals itself)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def _same_inverse_cdf(a: InverseCdf, b: InverseCdf) -> bool:
+    """Whether two inverse CDFs give the same bits for every uniform: the same distribution
+    (type and every parameter, by ``repr``, which spells floats exactly) and the same
+    compiled form (kind, parameters and Hermite grid, bit for bit)."""
+    da, db = a.q.dist, b.q.dist
+    if type(da) is not type(db) or repr(da) != repr(db):
+        return False
+    (ka, pa, ga), (kb, pb, gb) = a.compiled(), b.compiled()
+    if ka != kb or not _same_bytes(np.array(pa, float), np.array(pb, float)):
+        return False
+    if (ga is None) != (gb is None):
+        return False
+    return ga is None or (
+        gb is not None and _same_bytes(ga[0], gb[0]) and _same_bytes(ga[1], gb[1])
+    )
+
+
+def twin_of(
+    m: Model,
+    other: Model,
+    *,
+    draws: int,
+    seed: int,
+    sampler: str,
+    chunk_size: int,
+    other_draws: int,
+    other_seed: int,
+    other_sampler: str,
+    other_chunk_size: int,
+    backend: str = "numba",
+) -> Twin | None:
+    """The :class:`Twin` of ``other`` beside ``m`` when the two runs (``m`` with ``draws``,
+    ``seed``, ``sampler``, ``chunk_size``; ``other`` with its own) draw the same uniforms in
+    every chunk and differ only in the inverse CDFs of some uncertain columns (and the
+    medians of their slots); else None (they are simulated one after the other).
+
+    What determines a chunk's uniforms, and must be the same: the draws, the chunk size, the
+    seed, the sampler (``random`` or ``lhs``: independent column streams,
+    :func:`mkba.rng.fill_theta`), each uncertain column's registry column, and the Gaussian
+    copula (correlated columns and Cholesky factor, bit for bit). What determines the
+    parameter rows besides: the slots and price scales of the uncertain columns and the fixed
+    slots' values (bit for bit); the columns whose inverse CDFs are the same give the same
+    rows, the others are transformed for ``other`` apart. Only the compiled path without a
+    bottom-up programme (:func:`totals_chunk`) is twinned."""
+    if backend != "numba" or m.programme is not None or other.programme is not None:
+        return None
+    if (draws, seed, sampler, chunk_size) != (
+        other_draws,
+        other_seed,
+        other_sampler,
+        other_chunk_size,
+    ) or sampler not in ("random", "lhs"):
+        return None
+    U = len(m.uncertain)
+    if len(other.uncertain) != U or m.theta_fixed.size != other.theta_fixed.size:
+        return None
+    same = (
+        _same_bytes(m.uncertain_col.astype(np.int64), other.uncertain_col.astype(np.int64))
+        and _same_bytes(m.uncertain_slot, other.uncertain_slot)
+        and _same_bytes(m.uncertain_scale, other.uncertain_scale)
+    )
+    if not same:
+        return None
+    fixed = np.ones(m.theta_fixed.size, dtype=bool)
+    fixed[m.uncertain_slot] = False
+    if not _same_bytes(m.theta_fixed[fixed], other.theta_fixed[fixed]):
+        return None
+    fa, fb = correlation_factor(m), correlation_factor(other)
+    if (fa is None) != (fb is None):
+        return None
+    if (
+        fa is not None
+        and fb is not None
+        and not (_same_bytes(fa[0], fb[0]) and _same_bytes(fa[1], fb[1]))
+    ):
+        return None
+    from mkba.rng import column_plan
+
+    cols = np.array(
+        [j for j in range(U) if not _same_inverse_cdf(m.inverse_cdfs[j], other.inverse_cdfs[j])],
+        dtype=np.int64,
+    )
+    inv = tuple(other.inverse_cdfs[j] for j in cols)
+    return Twin(
+        other=other,
+        cols=cols,
+        slots=np.ascontiguousarray(m.uncertain_slot[cols]),
+        plan=column_plan(inv),
+        inverse_cdfs=inv,
+        scale=np.ascontiguousarray(other.uncertain_scale[cols], dtype=np.float64),
+    )
+
+
+def simulate_twin(
+    m: Model,
+    twin: Twin,
+    *,
+    draws: int,
+    seed: int,
+    sampler: str,
+    chunk_size: int,
+    progress: Progress | None = None,
+    area_dtype: type | np.dtype = np.float64,
+    spill_samples: bool = False,
+    on_samples: Callable[[int, np.ndarray], None] | None = None,
+    other_on_samples: Callable[[int, np.ndarray], None] | None = None,
+) -> tuple[Run, Run]:
+    """``simulate(m, ...)`` and ``simulate(twin.other, ..., keep_samples=False)`` (the same
+    draws, seed, sampler and chunk size, as :func:`twin_of` checked) in one sampling pass,
+    with the same numbers as the two.
+
+    Per chunk: ``m``'s parameter rows are sampled as :func:`simulate` samples them, keeping
+    the uniforms of the twin's columns; those go through the other model's inverse CDFs
+    (:func:`mkba.rng.fill_theta` on the given uniforms: the same arithmetic as when drawn);
+    ``m``'s kernel runs, then the twin's rows replace ``m``'s and the other model's kernel
+    runs on the same matrix. The other run's sampled values (``m``'s, with the twin's
+    columns replaced) go to ``other_on_samples`` and are not kept; its outcomes are
+    :meth:`Outcomes.light` (what a side summary reads). ``m``'s run keeps its samples as
+    :func:`simulate` with ``keep_samples=True`` (spilled with ``spill_samples``).
+
+    The other run's ``timings`` are its own share: ``sampling_s`` (its columns' inverse CDFs
+    and sampled values), ``kernel_s``, ``aggregate_s``; ``m``'s run has the rest.
+
+    ``on_samples`` is called before ``other_on_samples``, each with rows ``lo:hi`` of the
+    samples of its own run (valid during the call only; the other run's are ``m``'s with the
+    twin's columns written in for the call)."""
+    from mkba.rng import fill_theta
+
+    other = twin.other
+    if draws < 1:
+        raise ValueError("draws must be at least 1")
+    if m.programme is not None or other.programme is not None:
+        raise ValueError("simulate_twin is for scenarios without a bottom-up programme")
+    announce_compile(m)
+    out = Outcomes.empty(draws, m, area_dtype)
+    oout = Outcomes.light(draws, other)
+    # the other run's arrays its side summary does not read: one chunk's, reused
+    oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
+    U = len(m.uncertain)
+    k = twin.cols.size
+    spilled = SpilledRows(draws, U) if spill_samples else None
+    samples = None if spilled is not None else np.empty((draws, U))
+    buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
+    args, oargs = _kernel_args(m), _kernel_args(other)
+    factor = correlation_factor(m)
+    rows_k = np.arange(k, dtype=np.int64)
+    # the twin's per-chunk arrays, one buffer each for every chunk (fresh arrays of every
+    # chunk cost page faults: the allocator gives their memory back and takes it again)
+    size = k * min(draws, chunk_size)
+    ubuf, rbuf, sbuf, mbuf = (np.empty(size) for _ in range(4))
+    bounds = chunk_bounds(draws, chunk_size)
+    chunk_means, ochunk_means = np.empty(len(bounds)), np.empty(len(bounds))
+    t_sample = t_kernel = t_agg = 0.0
+    o_sample = o_kernel = o_agg = 0.0
+    for j, (lo, hi) in enumerate(bounds):
+        n = hi - lo
+        t0 = time.perf_counter()
+        samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
+        u = ubuf[: k * n].reshape(k, n)
+        theta_t = m.sample_theta_t(
+            sampler, n, seed=seed, chunk=j, factor=factor, samples=samp, u_cols=twin.cols, u_out=u
+        )
+        t1 = time.perf_counter()
+        # the twin's rows and sampled values, from the same uniforms
+        trows = rbuf[: k * n].reshape(k, n)
+        tsamp = sbuf[: k * n].reshape(n, k)
+        fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
+        t2 = time.perf_counter()
+        rows = out.take(slice(lo, hi))
+        t3 = t2 + totals_chunk(m, theta_t, rows, args)
+        t4 = time.perf_counter()
+        theta_t[twin.slots] = trows
+        orows = dataclasses.replace(
+            oscratch.take(slice(0, n)),
+            benefits=oout.benefits[lo:hi],
+            costs=oout.costs[lo:hi],
+            stream=oout.stream[lo:hi],
+        )
+        t5 = t4 + totals_chunk(other, theta_t, orows, oargs)
+        t6 = time.perf_counter()
+        if spilled is not None:
+            spilled.write_rows(lo, samp)
+        if on_samples is not None:
+            on_samples(lo, samp)
+        if other_on_samples is not None:
+            # the other run's sampled values: this chunk's, with the twin's columns put in
+            # for the call (a sink's samples are valid during the call only) and then put
+            # back (no copy of the whole chunk)
+            mine = np.take(samp, twin.cols, axis=1, out=mbuf[: k * n].reshape(n, k), mode="clip")
+            samp[:, twin.cols] = tsamp
+            try:
+                other_on_samples(lo, samp)
+            finally:
+                samp[:, twin.cols] = mine
+        chunk_means[j] = chunk_mean_npv(m, rows)
+        ochunk_means[j] = chunk_mean_npv(other, orows)
+        t_sample += t1 - t0
+        t_kernel += t3 - t2
+        t_agg += t4 - t3
+        o_sample += t2 - t1
+        o_kernel += t5 - t4
+        o_agg += t6 - t5
+        if progress is not None:
+            progress(hi, draws)
+    run = Run(
+        model=m,
+        outcomes=out,
+        draws=draws,
+        seed=seed,
+        sampler=sampler,
+        chunk_size=chunk_size,
+        samples=samples,
+        timings={"sampling_s": t_sample, "kernel_s": t_kernel, "aggregate_s": t_agg},
+        chunk_means=chunk_means,
+        spilled=spilled,
+    )
+    orun = Run(
+        model=other,
+        outcomes=oout,
+        draws=draws,
+        seed=seed,
+        sampler=sampler,
+        chunk_size=chunk_size,
+        samples=None,
+        timings={"sampling_s": o_sample, "kernel_s": o_kernel, "aggregate_s": o_agg},
+        chunk_means=ochunk_means,
+    )
+    return run, orun

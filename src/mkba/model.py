@@ -185,6 +185,8 @@ class Model:
         threads: int | None = None,
         factor: tuple[np.ndarray, np.ndarray] | None = None,
         samples: np.ndarray | None = None,
+        u_cols: np.ndarray | None = None,
+        u_out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``theta_t(apply_copula(uniform_matrix(...), factor))`` of one chunk of a ``random``
         or ``lhs`` sample, in one compiled pass per group of columns on several threads
@@ -193,7 +195,9 @@ class Model:
         ``factor`` the columns are drawn first, the correlated ones then correlated together
         (:func:`mkba.sampling.apply_copula_t`), and their inverse CDFs applied after. The same
         numbers as the two steps, for any thread count. ``samples`` (n x uncertain, C order),
-        if given, receives the sampled values in their own units (``row / scale``)."""
+        if given, receives the sampled values in their own units (``row / scale``).
+        ``u_out`` (len(u_cols) x n), if given, receives the uniforms of the uncertain columns
+        ``u_cols`` (the twin mode of :func:`mkba.rng.fill_theta`)."""
         from mkba.rng import fill_theta
 
         tht = self._theta_t_fixed(n)
@@ -201,6 +205,7 @@ class Model:
             self.column_plan, self.inverse_cdfs, tht, self.uncertain_slot,
             self.uncertain_scale, sampler=sampler, seed=seed, chunk=chunk,
             cols=self.uncertain_col, factor=factor, samples=samples, threads=threads,
+            u_cols=u_cols, u_out=u_out,
         )  # fmt: skip
         return tht
 

@@ -623,6 +623,8 @@ def fill_theta(
     factor: tuple[np.ndarray, np.ndarray] | None = None,
     samples: np.ndarray | None = None,
     threads: int | None = None,
+    u_cols: np.ndarray | None = None,
+    u_out: np.ndarray | None = None,
 ) -> None:
     """Write the uncertain rows ``rows`` of ``tht`` (slots x n): each column's inverse CDF
     times ``scale``, of the clipped uniforms of ``sampler`` (``random``/``lhs``: column
@@ -634,7 +636,12 @@ def fill_theta(
     Columns go to ``threads`` threads (default :func:`mkba.sampling.sampling_threads`) in
     runs of consecutive columns of about equal cost, one task per thread (:func:`_split`);
     each column writes only its own rows, so the numbers do not depend on the thread
-    count."""
+    count.
+
+    The twin mode (:class:`mkba.engine.Twin`): ``u_out`` (len(u_cols) x n), if given, receives
+    the uniforms the inverse CDFs of columns ``u_cols`` were applied to (clipped, and
+    correlated by the copula), so that a second model sharing this chunk's uniforms can put
+    them through its own inverse CDFs (this function again, with ``ut``)."""
     from mkba.sampling import for_each, sampling_threads
 
     n = tht.shape[1]
@@ -656,6 +663,9 @@ def fill_theta(
         head = np.zeros(1, dtype=np.uint64)
         keep = np.arange(u_count, dtype=np.int64)
         ukeep = np.ascontiguousarray(ut, dtype=np.float64)
+    if u_out is not None:
+        assert u_cols is not None and u_out.shape == (len(u_cols), n)
+        u_cols = np.ascontiguousarray(u_cols, dtype=np.int64)
     out_s = _NO_SAMPLES if samples is None else samples
     if samples is not None:
         assert samples.shape == (n, u_count) and samples.flags.c_contiguous
@@ -663,7 +673,7 @@ def fill_theta(
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
     lhs = sampler == "lhs"
     if draw:
-        lay = _layout(plan, lhs, groups, factor)
+        lay = _layout(plan, lhs, groups, factor, u_cols if u_out is not None else None)
         keep = lay.keep
         ukeep = np.empty((lay.n_keep, n))
     outside = np.zeros(u_count, dtype=np.int64)
@@ -709,6 +719,8 @@ def fill_theta(
             finish(todo[g])
 
         for_each(one, groups, threads=threads)
+        if u_out is not None:
+            u_out[:] = ukeep[keep[u_cols]]
         return
     # with the copula: one task draws the correlated columns, correlates them (the whole
     # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
@@ -729,6 +741,8 @@ def fill_theta(
         finish(part)
 
     for_each(task, groups, threads=threads)
+    if u_out is not None:
+        u_out[:] = ukeep[keep[u_cols]]
 
 
 @dataclass(frozen=True)
@@ -745,22 +759,34 @@ class _Layout:
 
 
 def _layout(
-    plan: ColumnPlan, lhs: bool, groups: int, factor: tuple[np.ndarray, np.ndarray] | None
+    plan: ColumnPlan,
+    lhs: bool,
+    groups: int,
+    factor: tuple[np.ndarray, np.ndarray] | None,
+    also: np.ndarray | None = None,
 ) -> _Layout:
-    """The plan's :class:`_Layout` for this sampler, thread count and copula (made once)."""
+    """The plan's :class:`_Layout` for this sampler, thread count and copula (made once);
+    the uniforms of columns ``also`` are kept too (:func:`fill_theta`'s ``u_cols``)."""
     fkey = None if factor is None else np.asarray(factor[0], dtype=np.int64).tobytes()
-    key = (lhs, groups, fkey)
+    akey = None if also is None else np.asarray(also, dtype=np.int64).tobytes()
+    key = (lhs, groups, fkey, akey)
     lay = plan.layouts.get(key)
     if lay is None:
-        lay = plan.layouts[key] = _make_layout(plan, lhs, groups, factor)
+        lay = plan.layouts[key] = _make_layout(plan, lhs, groups, factor, also)
     return lay
 
 
 def _make_layout(
-    plan: ColumnPlan, lhs: bool, groups: int, factor: tuple[np.ndarray, np.ndarray] | None
+    plan: ColumnPlan,
+    lhs: bool,
+    groups: int,
+    factor: tuple[np.ndarray, np.ndarray] | None,
+    also: np.ndarray | None = None,
 ) -> _Layout:
     u_count = plan.kind.size
     need = plan.needs_u.copy()
+    if also is not None:
+        need[np.asarray(also, dtype=np.int64)] = True
     fcols = np.zeros(0, dtype=np.int64)
     if factor is not None:
         fcols = np.ascontiguousarray(factor[0], dtype=np.int64)
