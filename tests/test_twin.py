@@ -34,6 +34,12 @@ EVIDENCE = ROOT / "scenarios" / "evidence-2021.toml"
 PROGRAMME = ROOT / "scenarios" / "wijkprogramma-example.toml"
 
 
+@pytest.fixture(autouse=True)
+def _twin_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin pass is opt-in (``MKBA_TWIN=1``); these tests are about it."""
+    monkeypatch.setenv(api.TWIN_ENV, "1")
+
+
 @pytest.fixture(scope="module")
 def ref() -> Model:
     return runnable(load_scenario(REFERENCE))
@@ -476,6 +482,7 @@ def test_failed_twin_simulation_stops_both_sinks(monkeypatch: pytest.MonkeyPatch
 
 
 def test_mkba_twin_0_runs_two_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset or ``0``: the two passes (the default); ``1``: the twin pass."""
     calls: list[int] = []
     real = engine.simulate_twin
 
@@ -484,9 +491,12 @@ def test_mkba_twin_0_runs_two_passes(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*a, **k)
 
     monkeypatch.setattr(engine, "simulate_twin", spy)
+    monkeypatch.delenv(api.TWIN_ENV)
+    default = api.run_scenario(REFERENCE, draws=1200, write=False, companion=True)
     monkeypatch.setenv(api.TWIN_ENV, "0")
     two = api.run_scenario(REFERENCE, draws=1200, write=False, companion=True)
     assert calls == []
+    assert _strip(default.summary) == _strip(two.summary)
     monkeypatch.setenv(api.TWIN_ENV, "1")
     one = api.run_scenario(REFERENCE, draws=1200, write=False, companion=True)
     assert calls == [1]

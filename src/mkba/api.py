@@ -33,8 +33,12 @@ from mkba.spill import SPILL_BYTES
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
 TWIN_ENV = "MKBA_TWIN"
-"""``MKBA_TWIN=0`` in the environment: :func:`run_scenario` simulates a companion in a pass of
-its own even when it could share the run's (:func:`mkba.engine.twin_of`); the same numbers."""
+"""``MKBA_TWIN=1`` in the environment: :func:`run_scenario` simulates a companion in the run's
+own sampling pass when it can (:func:`mkba.engine.twin_of`); the same numbers. Off by default:
+on the project's 2-core machine it saved ~1 user CPU-s of a 1M run but cost as much system CPU
+(fresh memory for the run's outcome arrays, which the two passes take over from the
+companion), was no faster as a whole process, and raised the peak of a 10M run from 13.8 to
+15.5 GiB (benchmarks/README.md, "i19-twin" and the session's quiet figures)."""
 
 
 def default_scenario() -> Path:
@@ -410,11 +414,12 @@ def run_scenario(
     ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
     draws when ``draws`` is given) and puts both side summaries (evidence first, the
     reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
-    summary. When the two draw the same uniforms (:func:`mkba.engine.twin_of`: the same draws,
-    seed, sampler, chunk size, parameter columns, copula and fixed values; reference-2021 and
-    evidence-2021 differ only in six calibrated effect columns), both are simulated in one
-    sampling pass (:func:`mkba.engine.simulate_twin`, the same numbers); otherwise the companion
-    first, then the run.
+    summary. The companion is simulated first, then the run; with ``MKBA_TWIN=1``
+    (:data:`TWIN_ENV`) and when the two draw the same uniforms (:func:`mkba.engine.twin_of`: the
+    same draws, seed, sampler, chunk size, parameter columns, copula and fixed values;
+    reference-2021 and evidence-2021 differ only in six calibrated effect columns), both are
+    simulated in one sampling pass instead (:func:`mkba.engine.simulate_twin`, the same
+    numbers).
 
     ``area_draws`` bounds the per-area output of many-area runs (:data:`AREA_DRAWS`).
     """
@@ -462,8 +467,8 @@ def run_scenario(
     reuse = None
     side = bool(companion and spec.scenario.companion)
     twin = None
-    # MKBA_TWIN=0: always the two passes (to compare the two ways on one tree)
-    twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
+    # MKBA_TWIN=1: the twin pass where it can be used (off by default, see TWIN_ENV)
+    twin_allowed = os.environ.get(TWIN_ENV, "0") == "1"
     if side and spec.scenario.companion:
         t_load = time.perf_counter()
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
