@@ -229,6 +229,15 @@ def summarise(cmd: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]
         if ratios:
             doc["statistics_over_simulation"] = [min(ratios), max(ratios)]
             doc["target_stats_ratio"] = cmd.get("target_stats_ratio")
+        # the same in CPU seconds: the statistics' (less draws.parquet's writer beside them)
+        # over the simulation's (less the implied-effects sink's thread)
+        cpu = [
+            t["statistics_cpu_s"] / t["simulate_cpu_s"]
+            for t in timings
+            if t.get("simulate_cpu_s") and t.get("statistics_cpu_s") is not None
+        ]
+        if cpu:
+            doc["statistics_over_simulation_cpu"] = [min(cpu), max(cpu)]
     if not judged:
         doc["verdict"] = "not judged (machine busy)"
     elif any(r["exit_code"] != 0 for r in reps):
@@ -318,8 +327,10 @@ def main() -> None:
                 if "statistics_over_simulation" in d:
                     a, b = d["statistics_over_simulation"]
                     t = d.get("target_stats_ratio")
+                    c = d.get("statistics_over_simulation_cpu")
                     print(
                         f"  statistics / simulation {a:.2f}-{b:.2f}"
+                        + (f"; in CPU-s {c[0]:.2f}-{c[1]:.2f}" if c else "")
                         + (f" (target <= {t:g})" if t is not None else ""),
                         flush=True,
                     )

@@ -279,6 +279,39 @@ def test_run_directory_files_in_their_order(tmp_path: Path) -> None:
     assert t["draws_parquet_s"] >= 0.0
     assert t["draws_parquet_cpu_s"] > 0.0  # the writer's CPU, its writing thread included
     assert 0.0 <= t["draws_parquet_wait_s"] <= t["write_s"]  # write_s's wait for the writer
+    # CPU seconds of the statistics (the process's over their span, less draws.parquet's writer
+    # as /proc counts it, in 10 ms ticks) and of the simulation (less the sink's thread)
+    assert t["statistics_cpu_s"] > -0.05
+    assert t["simulate_cpu_s"] > 0.0
+
+
+def test_thread_cpu_s_counts_a_busy_thread_only() -> None:
+    import threading
+    import time
+
+    from mkba.output import thread_cpu_s
+
+    ids: list[int] = []
+    spun, done = threading.Event(), threading.Event()
+
+    def busy() -> None:
+        ids.append(threading.get_native_id())
+        end = time.thread_time() + 0.3  # 0.3 s of this thread's own CPU
+        while time.thread_time() < end:
+            pass
+        spun.set()
+        done.wait()  # alive, idle, while it is read
+
+    th = threading.Thread(target=busy)
+    th.start()
+    spun.wait()
+    seen = thread_cpu_s(ids)
+    done.set()
+    th.join()
+    # 0.3 s spun, counted in ticks of 10 ms (and the thread's start and wait add a little)
+    assert 0.28 <= seen < 0.5
+    assert thread_cpu_s(ids) == 0.0  # an ended thread counts 0
+    assert thread_cpu_s([]) == 0.0
 
 
 # --- implied effects computed while simulating ---------------------------------------------------

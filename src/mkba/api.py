@@ -20,6 +20,7 @@ from mkba.load import Spec, load_scenario
 from mkba.output import (
     PARQUET_GROUP_ROWS,
     run_directory,
+    thread_cpu_s,
     versions,
     write_columns,
     write_json,
@@ -126,8 +127,12 @@ class _DrawsWriter:
         self._error: BaseException | None = None
         self.seconds = math.nan
         self.cpu: dict[str, float] = {}  # write_columns' CPU seconds (cpu_s)
+        self.native_ids: list[int] = []  # its thread's and its disk writer's system ids
 
     def _write(self) -> None:
+        import threading
+
+        self.native_ids.append(threading.get_native_id())
         t = time.perf_counter()
         try:
             write_columns(
@@ -137,12 +142,21 @@ class _DrawsWriter:
                 group_rows=self._group_rows,
                 cancel=self._cancel,
                 timings=self.cpu,
+                native_ids=self.native_ids,
             )
         except BaseException as e:  # handed to the main thread by wait()
             self._error = e
         finally:
             self._columns = {}
             self.seconds = time.perf_counter() - t
+
+    def cpu_so_far(self) -> float:
+        """CPU seconds its threads have used until now (:func:`mkba.output.thread_cpu_s`, while
+        it writes, or after: once it has ended, its own total)."""
+        now = thread_cpu_s(list(self.native_ids))
+        if not self._thread.is_alive() and "cpu_s" in self.cpu:
+            return self.cpu["cpu_s"]
+        return now
 
     def __enter__(self) -> _DrawsWriter:
         self._thread.start()
@@ -275,6 +289,7 @@ def _summarise_and_write(
         tmp = None
         draws_file = None
         t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
+        c_stats = time.process_time()
         if out_dir is not None:
             # the run directory is assembled under a temporary name from the start, so that
             # draws.parquet (the largest file, mostly waiting for the disk) is written on
@@ -290,6 +305,11 @@ def _summarise_and_write(
         conv = results.convergence(run)
         yearly = results.yearly_rows(run) if write else None
         stats_s = time.perf_counter() - t_stats
+        # the statistics' CPU seconds: the process's in that time less draws.parquet's writer,
+        # which runs beside them from the IRR on (its threads' CPU so far)
+        stats_cpu_s = time.process_time() - c_stats
+        if draws_file is not None:
+            stats_cpu_s -= draws_file.cpu_so_far()
         summ["run_id"] = rid
         summ["scenario_hash"] = spec.digest
         summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
@@ -308,7 +328,12 @@ def _summarise_and_write(
             "price_year": sc.price_year,
             "uncertain_parameters": list(run.model.uncertain),
             "versions": versions(),
-            "timings": {**timings, **run.timings, "statistics_s": stats_s},
+            "timings": {
+                **timings,
+                **run.timings,
+                "statistics_s": stats_s,
+                "statistics_cpu_s": stats_cpu_s,
+            },
             "convergence": conv,
             **(extra or {}),
             "files": [],
@@ -359,6 +384,7 @@ def _simulate_beside(sink: implied.FullStrengthSink, m: Any, **kwargs: Any) -> R
         raise
     bg.close()
     sink.handover_s = bg.seconds
+    sink.thread_cpu_s = bg.cpu_s
     return run
 
 
@@ -462,6 +488,7 @@ def run_scenario(
     # large runs keep their sampled values in a temporary file (mkba.spill), not in memory
     spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
     t1 = time.perf_counter()
+    c1 = time.process_time()  # CPU of the process from here (simulate_cpu_s)
     timings = {"load_s": t1 - t0}
     other_side = None
     reuse = None
@@ -528,6 +555,8 @@ def run_scenario(
         t2 = time.perf_counter()
         # simulate_s: the shared pass less the companion's share and the run's implied effects
         timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
+        # the shared pass's CPU cannot be split between the run and the companion
+        timings["simulate_cpu_s"] = math.nan
         return finish_run(
             run,
             spec,
@@ -556,6 +585,7 @@ def run_scenario(
         reuse = orun.outcomes
         del orun, sink
         t1 = time.perf_counter()
+        c1 = time.process_time()
         timings["companion_s"] = t1 - t0 - timings["load_s"]
     # the run's own implied effects likewise, while it is simulated (its side summary is made
     # in finish_run, beside its summary)
@@ -572,6 +602,8 @@ def run_scenario(
         engine.simulate(model, **kwargs) if own is None else _simulate_beside(own, model, **kwargs)
     )
     del reuse, kwargs
+    # the simulation's CPU seconds (its threads; not the implied-effects sink's thread)
+    simulate_cpu_s = time.process_time() - c1 - (own.thread_cpu_s if own is not None else 0.0)
     if own is not None:
         t_attach = time.perf_counter()
         own.attach(run)
@@ -586,7 +618,11 @@ def run_scenario(
         spec,
         out=out,
         write=write,
-        timings={**timings, "simulate_s": t2 - t1 - timings.get("side_physical_s", 0.0)},
+        timings={
+            **timings,
+            "simulate_s": t2 - t1 - timings.get("side_physical_s", 0.0),
+            "simulate_cpu_s": simulate_cpu_s,
+        },
         t0=t0,
         force=force,
         area_draws=area_draws,

@@ -415,6 +415,7 @@ class FullStrengthSink:
         self.rows = 0
         self.seconds = 0.0  # spent in the sink (beside the simulation)
         self.handover_s = 0.0  # the simulating thread's time for it, when on its own thread
+        self.thread_cpu_s = 0.0  # CPU seconds of its own thread, when on one (BackgroundSink)
 
     def __call__(self, lo: int, samples: np.ndarray) -> None:
         t0 = time.perf_counter()
@@ -468,6 +469,7 @@ class BackgroundSink:
         self._todo: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue()
         self._error: BaseException | None = None
         self._skip = False
+        self.cpu_s = 0.0  # CPU seconds of the sink's thread (set when it ends)
         self._thread = threading.Thread(target=self._work, name="mkba-sink", daemon=True)
         self._thread.start()
 
@@ -489,9 +491,11 @@ class BackgroundSink:
         self.seconds += time.perf_counter() - t0
 
     def _work(self) -> None:
+        cpu0 = time.thread_time()
         while True:
             item = self._todo.get()
             if item is None:
+                self.cpu_s = time.thread_time() - cpu0  # final once close() has joined
                 return
             lo, view, buf = item
             try:

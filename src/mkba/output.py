@@ -209,18 +209,20 @@ def write_columns(
     group_rows: int = PARQUET_GROUP_ROWS,
     cancel: Any = None,
     timings: dict[str, float] | None = None,
+    native_ids: list[int] | None = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
-    ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
-    row group is ever copied, never the whole table.
+        ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
+        row group is ever copied, never the whole table.
 
-    The columns of a row group are made contiguous with as few copies as possible (see
-    :class:`RowGroups`): a contiguous column is handed to Arrow as it is, the columns of one
-    2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
-    kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
-    another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
-    left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
-    the calling thread and by :class:`DirectFile`'s writing thread."""
+        The columns of a row group are made contiguous with as few copies as possible (see
+        :class:`RowGroups`): a contiguous column is handed to Arrow as it is, the columns of one
+        2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
+        kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
+        another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
+        left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
+        the calling thread and by :class:`DirectFile`'s writing thread. ``native_ids`` (a list) receives
+    the system thread id of that writing thread when it starts (:func:`thread_cpu_s`)."""
     import time
 
     import numpy as np
@@ -243,7 +245,7 @@ def write_columns(
     options = {**PARQUET_OPTIONS, "compression": column_compression(schema, first)}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
-        DirectFile(fh) as sink,
+        DirectFile(fh, native_ids=native_ids) as sink,
         pq.ParquetWriter(
             sink, schema, use_dictionary=_dictionary_columns(schema), **options
         ) as writer,
@@ -260,6 +262,27 @@ def write_columns(
     if timings is not None:
         timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
+
+
+def thread_cpu_s(native_ids: list[int]) -> float:
+    """CPU seconds (user + system, 10 ms ticks) used so far by the threads of this process with
+    these system thread ids (``threading.get_native_id()``), read from ``/proc/self/task``;
+    a thread that has ended counts 0 (so: call while they run), and off Linux the result is
+    NaN."""
+    if not os.path.isdir("/proc/self/task"):
+        return math.nan
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in native_ids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return math.nan
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14, 15)
+    return total
 
 
 DIRECT_ALIGN = 4096
@@ -300,8 +323,12 @@ class DirectFile:
     system, a file system without it), the same bytes go through the page cache. Durability is
     the caller's fsync, as before (:func:`atomic_writer`)."""
 
-    def __init__(self, fh: Any, size: int | None = None) -> None:
+    def __init__(
+        self, fh: Any, size: int | None = None, *, native_ids: list[int] | None = None
+    ) -> None:
         import numpy as np
+
+        self._native_ids = native_ids  # receives the writing thread's system id
 
         if hasattr(fh, "flush"):
             fh.flush()
@@ -385,8 +412,11 @@ class DirectFile:
             pending.result()  # its error, if any, here
 
     def _write_timed(self, buf: Any) -> None:
+        import threading
         import time
 
+        if self._native_ids is not None and threading.get_native_id() not in self._native_ids:
+            self._native_ids.append(threading.get_native_id())
         cpu = time.thread_time()
         try:
             self._write_out(buf, final=False)
