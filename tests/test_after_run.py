@@ -310,7 +310,9 @@ def test_thread_cpu_s_counts_a_busy_thread_only() -> None:
     th.join()
     # 0.3 s spun, counted in ticks of 10 ms (and the thread's start and wait add a little)
     assert 0.28 <= seen < 0.5
-    assert thread_cpu_s(ids) == 0.0  # an ended thread counts 0
+    # a thread id with no entry under /proc/self/task (above the system's largest id) counts 0
+    absent = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    assert thread_cpu_s([absent]) == 0.0
     assert thread_cpu_s([]) == 0.0
 
 

@@ -477,14 +477,13 @@ def run_scenario(
     t0 = time.perf_counter()
     spec = load_scenario(scenario, variant=variant)
     model = runnable(spec)
+    sc = spec.scenario
+    n_draws = sc.draws if draws is None else draws
+    run_seed = sc.seed if seed is None else seed
     if write:
-        sc = spec.scenario
-        d = sc.draws if draws is None else draws
-        s = sc.seed if seed is None else seed
-        rid = run_id(spec, d, s, sc.sampler, sc.chunk_size, area_draws)
+        rid = run_id(spec, n_draws, run_seed, sc.sampler, sc.chunk_size, area_draws)
         check_target(Path(out) if out is not None else default_run_dir(spec, rid), rid, force=force)
     area_dtype = np.float32 if area_draws == "float32" else np.float64
-    n_draws = spec.scenario.draws if draws is None else draws
     # large runs keep their sampled values in a temporary file (mkba.spill), not in memory
     spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
     t1 = time.perf_counter()
@@ -500,7 +499,7 @@ def run_scenario(
         t_load = time.perf_counter()
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
         omodel = runnable(other)
-        osc, sc = omodel.spec.scenario, spec.scenario
+        osc = omodel.spec.scenario
         # the companion in the run's own sampling pass, when the two draw the same uniforms
         # (engine.twin_of checks everything that determines them): the same numbers as the
         # two passes below, with the sampling done once
@@ -511,7 +510,7 @@ def run_scenario(
                 model,
                 omodel,
                 draws=n_draws,
-                seed=sc.seed if seed is None else seed,
+                seed=run_seed,
                 sampler=sc.sampler,
                 chunk_size=sc.chunk_size,
                 other_draws=osc.draws if draws is None else draws,
@@ -524,14 +523,13 @@ def run_scenario(
     if twin is not None:
         mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
-        sc = spec.scenario
         run, orun = _simulate_twin_beside(
             mine,
             osink,
             model,
             twin,
             draws=n_draws,
-            seed=sc.seed if seed is None else seed,
+            seed=run_seed,
             sampler=sc.sampler,
             chunk_size=sc.chunk_size,
             progress=progress,

@@ -267,8 +267,8 @@ def write_columns(
 def thread_cpu_s(native_ids: list[int]) -> float:
     """CPU seconds (user + system, 10 ms ticks) used so far by the threads of this process with
     these system thread ids (``threading.get_native_id()``), read from ``/proc/self/task``;
-    a thread that has ended counts 0 (so: call while they run), and off Linux the result is
-    NaN."""
+    an id with no entry there (a thread that has ended and been reaped) counts 0, so call it
+    while they run; off Linux the result is NaN."""
     if not os.path.isdir("/proc/self/task"):
         return math.nan
     total = 0.0
