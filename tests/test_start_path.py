@@ -120,3 +120,50 @@ def test_the_console_script_collects_the_young_generation_less_often() -> None:
         assert proc.returncode == 0, proc.stderr
         line = [x for x in proc.stderr.splitlines() if x.startswith("T ")][-1]
         assert line == f"T {want}", (argv, line)
+
+
+def test_the_console_script_asks_numpy_for_no_huge_pages_unless_the_user_chose() -> None:
+    """NumPy's hugepage request is off in the console script's process and in processes it
+    starts (the environment variable), but an explicit NUMPY_MADVISE_HUGEPAGE stands; main(argv)
+    called from Python leaves NumPy alone."""
+    import os
+
+    probe = (
+        "import atexit, os, sys\n"
+        "import numpy, mkba.cli\n"
+        "def show():\n"
+        "    now = numpy._core.multiarray._set_madvise_hugepage(True)\n"
+        "    print('H', now, os.environ.get('NUMPY_MADVISE_HUGEPAGE'), file=sys.stderr)\n"
+        "atexit.register(show)\n"
+        "sys.argv = ['mkba', '--version']\n"
+        "mkba.cli.main({argv})\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    numpy_default = subprocess.run(  # True on Linux kernels from 4.6 on
+        [
+            sys.executable,
+            "-c",
+            "import numpy; print(numpy._core.multiarray._set_madvise_hugepage(1))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    cases = (
+        ("", None, "H False 0"),  # numpy imported first: switched off directly, env for children
+        ("", "1", "H True 1"),  # the user's choice stands
+        ("['--version']", None, f"H {numpy_default} None"),  # called from Python: NumPy's default
+    )
+    for argv, user, want in cases:
+        run_env = dict(env) if user is None else {**env, "NUMPY_MADVISE_HUGEPAGE": user}
+        proc = subprocess.run(
+            [sys.executable, "-c", probe.format(argv=argv)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=run_env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        line = [x for x in proc.stderr.splitlines() if x.startswith("H ")][-1]
+        assert line == want, (argv, user, line)
