@@ -98,8 +98,8 @@ CHUNKS = [0, 1, 24, 2**32 - 1, 2**32 + 1]
 @pytest.mark.parametrize("seed", SEEDS)
 def test_streams_equal_numpys(sampler: str, seed: int) -> None:
     """Seeds of one to seven 32-bit words (beyond the pool of four: the extra mixing),
-    chunks of one and two words, columns 0 to 2**32 - 1, odd and even column counts (the
-    streams are drawn in pairs), n from 1 up."""
+    chunks of one and two words, columns 0 to 2**32 - 1, odd and even column counts, n from
+    1 up."""
     for chunk in CHUNKS:
         for cols in ([0], [5, 0], [1, 2, 85], [2**31, 2**32 - 1, 3, 4]):
             for n in (1, 2, 7, 100):
@@ -120,6 +120,35 @@ def test_many_streams_equal_numpys() -> None:
         for k, c in enumerate(cols):
             rg = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk, c)))
             assert np.array_equal(got[k], np.clip(rg.random(64), _EPS, 1 - _EPS))
+
+
+def test_streams_across_the_lane_blocks_equal_numpys() -> None:
+    """The streams are drawn _LANES values at a time after the first _LANES (rng._pcg_fill):
+    every length from 1 to 3 blocks and a few beyond, both samplers (LHS draws 2n), against
+    NumPy's generator value for value."""
+    lanes = rng._LANES
+    lengths = [*range(1, 3 * lanes + 2), 4 * lanes - 1, 4096, 4097, 5000]
+    for sampler in ("random", "lhs"):
+        for n in lengths:
+            got = compiled_uniforms(sampler, n, 20211, 7, [0, 85, 2**32 - 1])
+            for k, c in enumerate([0, 85, 2**32 - 1]):
+                expect = uniform_column(sampler, n, seed=20211, chunk=7, column=c)
+                assert np.array_equal(got[k], expect), (sampler, n, c)
+
+
+def test_the_lane_jump_is_the_lcg_power() -> None:
+    """rng._JUMP is PCG64's multiplier to the power _LANES (mod 2**128): _LANES steps of the
+    LCG from state s are s * _JUMP + (the state _LANES steps from 0)."""
+    mult = (rng._PCG_MULT_HI << 64) | rng._PCG_MULT_LO
+    jump = 1
+    for _ in range(rng._LANES):
+        jump = jump * mult % 2**128
+    assert rng._JUMP == jump == (rng._JUMP_HI << 64 | rng._JUMP_LO)
+    s, inc, c = 12345678901234567890123, 2 * 987654321987654321 + 1, 0
+    for _ in range(rng._LANES):
+        s = (s * mult + inc) % 2**128
+        c = (c * mult + inc) % 2**128
+    assert s == (12345678901234567890123 * jump + c) % 2**128
 
 
 def test_a_long_stream_equals_numpys() -> None:

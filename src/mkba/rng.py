@@ -11,8 +11,9 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   because a spawn key is given) + ``chunk`` + ``column``, then ``generate_state(4, uint64)``);
 - PCG64's seeding (``pcg_setseq_128_srandom_r`` of the 128-bit state and increment made of the
   four words) and its output (one 128-bit LCG step, XSL-RR to 64 bits); the state is kept as
-  two 64-bit halves and each step is one LLVM i128 multiply-add (:func:`_pcg_step`), two
-  columns' streams interleaved;
+  two 64-bit halves and a step is one LLVM i128 multiply-add (:func:`_pcg_step`); after a
+  stream's first ``_LANES`` values, ``_LANES`` states at a time jump ``_LANES`` steps in SIMD
+  registers (:func:`_pcg_lanes`: the same integer arithmetic, so the same states);
 - ``Generator.random``: ``(next64 >> 11) * 2**-53``; the Latin hypercube permutation of
   :func:`mkba.sampling._lhs_column`; the clip to ``[2**-53, 1 - 2**-53]``;
 - the inverse CDFs of :class:`mkba.distributions.InverseCdf` (uniform, triangular, the
@@ -110,6 +111,114 @@ def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def
         return context.make_tuple(builder, signature.return_type, [hi, lo])
 
     return sig, codegen
+
+
+# PCG64 in lanes: state_{i+L} = A * state_i + C (mod 2**128) with A = mult**L and C the state
+# L steps from 0 (inc * (1 + mult + ... + mult**(L-1))), so L values of one stream are L
+# independent chains of the same integer arithmetic: the same states, in SIMD registers.
+# 32 lanes keep four 8-wide chains in flight (the 128-bit multiply's latency is the limit)
+_LANES = 32
+_JUMP = pow((_PCG_MULT_HI << 64) | _PCG_MULT_LO, _LANES, 1 << 128)
+_JUMP_HI, _JUMP_LO = _JUMP >> 64, _JUMP & (2**64 - 1)
+
+
+@intrinsic
+def _pcg_lanes(typingctx, st, out, pos, c_hi, c_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+    """Advance the ``_LANES`` states ``st[:L]`` (high halves), ``st[L:]`` (low halves) by
+    ``L`` steps each (``state * _JUMP + (c_hi, c_lo)`` mod 2**128) and write their
+    ``Generator.random`` doubles (XSL-RR output, ``(x >> 11) * 2**-53``) to
+    ``out[pos:pos + L]``. Plain LLVM vector IR (no target-specific instruction): the
+    128-bit product from 32-bit limbs, so it vectorises (AVX-512: ``vpmuludq``,
+    ``vpmullq``, ``vprorvq``, ``vcvtqq2pd``); integer arithmetic, exact on any CPU."""
+    sig = types.void(st, out, types.int64, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
+        st_v, out_v, pos_v, c_hi_v, c_lo_v = args
+        sta = context.make_array(signature.args[0])(context, builder, st_v)
+        outa = context.make_array(signature.args[1])(context, builder, out_v)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(i64, _LANES)
+        dvt = ir.VectorType(ir.DoubleType(), _LANES)
+
+        def splat(v):  # type: ignore[no-untyped-def]  # llvmlite values
+            if isinstance(v, int):
+                return ir.Constant(vt, [ir.Constant(i64, v)] * _LANES)
+            u = builder.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(i64, 0))
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
+            return builder.shuffle_vector(u, ir.Constant(vt, ir.Undefined), mask)
+
+        p_hi = builder.bitcast(sta.data, vt.as_pointer())
+        p_lo = builder.bitcast(builder.gep(sta.data, [ir.Constant(i64, _LANES)]), vt.as_pointer())
+        y = builder.load(p_hi, align=8)  # high halves
+        x = builder.load(p_lo, align=8)  # low halves
+        m32, s32 = splat(0xFFFFFFFF), splat(32)
+        a0, a1 = splat(_JUMP_LO & 0xFFFFFFFF), splat(_JUMP_LO >> 32)
+        x0, x1 = builder.and_(x, m32), builder.lshr(x, s32)
+        p00, p01 = builder.mul(x0, a0), builder.mul(x0, a1)
+        p10, p11 = builder.mul(x1, a0), builder.mul(x1, a1)
+        mid = builder.add(
+            builder.add(builder.lshr(p00, s32), builder.and_(p01, m32)), builder.and_(p10, m32)
+        )
+        hi = builder.add(builder.add(p11, builder.lshr(p01, s32)), builder.lshr(p10, s32))
+        hi = builder.add(hi, builder.lshr(mid, s32))  # high half of x * jump_lo
+        lo = builder.or_(builder.and_(p00, m32), builder.shl(mid, s32))  # and its low half
+        cross = builder.add(builder.mul(x, splat(_JUMP_HI)), builder.mul(y, splat(_JUMP_LO)))
+        hi = builder.add(hi, cross)  # + the low halves of the cross products
+        c_lo = splat(c_lo_v)
+        lo = builder.add(lo, c_lo)
+        carry = builder.zext(builder.icmp_unsigned("<", lo, c_lo), vt)
+        hi = builder.add(builder.add(hi, splat(c_hi_v)), carry)
+        builder.store(hi, p_hi, align=8)
+        builder.store(lo, p_lo, align=8)
+        v = builder.xor(hi, lo)  # XSL-RR: rotate right by the top six bits
+        rot = builder.lshr(hi, splat(58))
+        left = builder.and_(builder.sub(splat(64), rot), splat(63))
+        v = builder.or_(builder.lshr(v, rot), builder.shl(v, left))
+        d = builder.sitofp(builder.lshr(v, splat(11)), dvt)
+        d = builder.fmul(d, ir.Constant(dvt, [ir.Constant(ir.DoubleType(), 2.0**-53)] * _LANES))
+        builder.store(
+            d, builder.bitcast(builder.gep(outa.data, [pos_v]), dvt.as_pointer()), align=8
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pcg_double(s_hi, s_lo):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """PCG64's XSL-RR output of a state; ``Generator.random``'s double of it."""
+    x = s_hi ^ s_lo
+    rot = s_hi >> np.uint64(58)
+    x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pcg_fill(s_hi, s_lo, i_hi, i_lo, out, lanes):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``out[:] = Generator.random(len(out))`` of the PCG64 stream in state ``(s_hi, s_lo)``
+    with increment ``(i_hi, i_lo)``: the first ``_LANES`` steps one by one, then
+    ``_LANES`` at a time (:func:`_pcg_lanes`), the rest one by one again from the last
+    state. ``lanes``: (2 * _LANES,) uint64 scratch."""
+    total = out.shape[0]
+    zero = np.uint64(0)
+    c_hi = zero
+    c_lo = zero
+    for _ in range(_LANES):  # the jump's constant: _LANES steps from the state 0
+        c_hi, c_lo = _pcg_step(c_hi, c_lo, i_hi, i_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
+    for i in range(min(_LANES, total)):
+        s_hi, s_lo = _pcg_step(s_hi, s_lo, i_hi, i_lo)  # type: ignore[call-arg]  # as above
+        lanes[i] = s_hi
+        lanes[_LANES + i] = s_lo
+        out[i] = _pcg_double(s_hi, s_lo)
+    blocks = total // _LANES
+    for b in range(1, blocks):
+        _pcg_lanes(lanes, out, b * _LANES, c_hi, c_lo)  # type: ignore[call-arg]  # as above
+    if blocks >= 1:
+        s_hi = lanes[_LANES - 1]
+        s_lo = lanes[2 * _LANES - 1]
+        for i in range(blocks * _LANES, total):
+            s_hi, s_lo = _pcg_step(s_hi, s_lo, i_hi, i_lo)  # type: ignore[call-arg]  # as above
+            out[i] = _pcg_double(s_hi, s_lo)
 
 
 # Cephes's rational approximations (S. L. Moshier; scipy.special's ``ndtri`` / ``ndtr``, C++ in
@@ -358,9 +467,9 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
     npool = pool.shape[0]  # a run-time bound: the seeding loops stay loops (compile time)
     words = np.zeros(8, dtype=np.uint64)
-    st = np.zeros((2, 4), dtype=np.uint64)  # two streams: state hi, lo; increment hi, lo
+    lanes = np.zeros(2 * _LANES, dtype=np.uint64)  # _pcg_fill's lane states
     total = 2 * n if lhs else n
-    rr = np.empty((2, total))
+    r = np.empty(total)
     perm = np.empty(n)  # the strata 0 .. n-1 as doubles (exact), shuffled
     swap = np.empty(n, dtype=np.int64)
     inv_n = 1.0 / n  # exact when n is a power of two: then * inv_n gives / n's bits
@@ -372,94 +481,73 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     n_todo = todo.shape[0]
     for jj in range(n_todo):
         j = todo[jj]
-        q = jj % 2  # columns are drawn in pairs: two independent LCG chains interleave
-        if draw and q == 0:
-            for qq in range(2):
-                # --- SeedSequence(seed, spawn_key=(chunk, cols[j'])).generate_state(4, uint64)
-                c = np.uint64(cols[todo[min(jj + qq, n_todo - 1)]])
-                ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
-                n_ent = n_head + 1
-                hc = init_a
-                for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
-                    v = ent[i] if i < n_ent else np.uint64(0)
-                    v = v ^ hc
-                    hc = (hc * mult_a) & m32
-                    v = (v * hc) & m32
-                    pool[i] = v ^ (v >> s16)
-                for i_src in range(npool):  # mix every word into every other
-                    for i_dst in range(npool):
-                        if i_src != i_dst:
-                            v = pool[i_src] ^ hc
-                            hc = (hc * mult_a) & m32
-                            v = (v * hc) & m32
-                            v = v ^ (v >> s16)
-                            x = (mix_l * pool[i_dst] - mix_r * v) & m32
-                            pool[i_dst] = x ^ (x >> s16)
-                for i_src in range(npool, n_ent):  # entropy beyond the pool
-                    for i_dst in range(npool):
-                        v = ent[i_src] ^ hc
+        if draw:
+            # --- SeedSequence(seed, spawn_key=(chunk, cols[j])).generate_state(4, uint64)
+            c = np.uint64(cols[j])
+            ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
+            n_ent = n_head + 1
+            hc = init_a
+            for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
+                v = ent[i] if i < n_ent else np.uint64(0)
+                v = v ^ hc
+                hc = (hc * mult_a) & m32
+                v = (v * hc) & m32
+                pool[i] = v ^ (v >> s16)
+            for i_src in range(npool):  # mix every word into every other
+                for i_dst in range(npool):
+                    if i_src != i_dst:
+                        v = pool[i_src] ^ hc
                         hc = (hc * mult_a) & m32
                         v = (v * hc) & m32
                         v = v ^ (v >> s16)
                         x = (mix_l * pool[i_dst] - mix_r * v) & m32
                         pool[i_dst] = x ^ (x >> s16)
-                hb = np.uint64(_INIT_B)
-                for i in range(2 * npool):  # generate_state: eight 32-bit words
-                    v = pool[i % npool] ^ hb
-                    hb = (hb * np.uint64(_MULT_B)) & m32
-                    v = (v * hb) & m32
-                    words[i] = v ^ (v >> s16)
-                # four little-endian uint64: state (high, low), then increment (high, low)
-                st_hi = words[0] | (words[1] << s32)
-                st_lo = words[2] | (words[3] << s32)
-                sq_hi = words[4] | (words[5] << s32)
-                sq_lo = words[6] | (words[7] << s32)
-                # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
-                inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
-                inc_lo = (sq_lo << one) | one
-                lo = inc_lo + st_lo  # the first step from state 0 gives inc
-                s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
-                s_lo = lo
-                # the second step
-                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
-                st[qq, 0] = s_hi
-                st[qq, 1] = s_lo
-                st[qq, 2] = inc_hi
-                st[qq, 3] = inc_lo
-            a_hi, a_lo, ai_hi, ai_lo = st[0, 0], st[0, 1], st[0, 2], st[0, 3]
-            b_hi, b_lo, bi_hi, bi_lo = st[1, 0], st[1, 1], st[1, 2], st[1, 3]
-            for i in range(total):
-                # one LCG step of each stream: state = state * mult + inc (mod 2**128)
-                a_hi, a_lo = _pcg_step(a_hi, a_lo, ai_hi, ai_lo)  # type: ignore[call-arg]  # as above
-                b_hi, b_lo = _pcg_step(b_hi, b_lo, bi_hi, bi_lo)
-                # XSL-RR output; Generator.random's double
-                x = a_hi ^ a_lo
-                rot = a_hi >> np.uint64(58)
-                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-                rr[0, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
-                x = b_hi ^ b_lo
-                rot = b_hi >> np.uint64(58)
-                x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-                rr[1, i] = float(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+            for i_src in range(npool, n_ent):  # entropy beyond the pool
+                for i_dst in range(npool):
+                    v = ent[i_src] ^ hc
+                    hc = (hc * mult_a) & m32
+                    v = (v * hc) & m32
+                    v = v ^ (v >> s16)
+                    x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                    pool[i_dst] = x ^ (x >> s16)
+            hb = np.uint64(_INIT_B)
+            for i in range(2 * npool):  # generate_state: eight 32-bit words
+                v = pool[i % npool] ^ hb
+                hb = (hb * np.uint64(_MULT_B)) & m32
+                v = (v * hb) & m32
+                words[i] = v ^ (v >> s16)
+            # four little-endian uint64: state (high, low), then increment (high, low)
+            st_hi = words[0] | (words[1] << s32)
+            st_lo = words[2] | (words[3] << s32)
+            sq_hi = words[4] | (words[5] << s32)
+            sq_lo = words[6] | (words[7] << s32)
+            # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
+            inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
+            inc_lo = (sq_lo << one) | one
+            lo = inc_lo + st_lo  # the first step from state 0 gives inc
+            s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
+            s_lo = lo
+            s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
+            _pcg_fill(s_hi, s_lo, inc_hi, inc_lo, r, lanes)
         if draw:
-            r = rr[q]
             if lhs:  # mkba.sampling._lhs_column
                 for i in range(1, n):  # the swap partners first (a loop without stores
                     k = int(r[i] * (i + 1))  # to perm: vectorised)
                     swap[i] = k if k < i else i
                 for i in range(n):
                     perm[i] = float(i)
-                for i in range(n - 1, 0, -1):
-                    k = swap[i]
-                    t = perm[i]
-                    perm[i] = perm[k]
-                    perm[k] = t
+                for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
+                    k = swap[i]  # its swap, so its stratum goes to u[i] at once (one store
+                    u[i] = perm[k]  # to perm fewer: perm[i] is never read again)
+                    perm[k] = perm[i]
+                if n > 0:
+                    u[0] = perm[0]
                 if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
                     for i in range(n):
-                        u[i] = (perm[i] + r[n + i]) * inv_n
+                        u[i] = (u[i] + r[n + i]) * inv_n
                 else:
                     for i in range(n):
-                        u[i] = (perm[i] + r[n + i]) / n
+                        u[i] = (u[i] + r[n + i]) / n
             else:
                 for i in range(n):
                     u[i] = r[i]
