@@ -674,9 +674,9 @@ _NO_SAMPLES = np.empty((0, 0))
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
 # threads' shares
-_DRAW, _DRAW_LHS = 2.2, 4.7
-_COST = np.array([20.0, 0.5, 1.9, 11.0, 8.0, 10.0])
-_COPULA = 25.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
+_DRAW, _DRAW_LHS = 1.6, 3.6
+_COST = np.array([20.0, 0.7, 2.1, 11.4, 8.0, 12.8])
+_COPULA = 23.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
