@@ -130,6 +130,11 @@ def _pcg_lanes(typingctx, st, out, pos, c_hi, c_lo):  # type: ignore[no-untyped-
     ``out[pos:pos + L]``. Plain LLVM vector IR (no target-specific instruction): the
     128-bit product from 32-bit limbs, so it vectorises (AVX-512: ``vpmuludq``,
     ``vpmullq``, ``vprorvq``, ``vcvtqq2pd``); integer arithmetic, exact on any CPU."""
+    if not (
+        isinstance(st, types.Array) and st.dtype == types.uint64 and st.layout == "C"
+        and isinstance(out, types.Array) and out.dtype == types.float64 and out.layout == "C"
+    ):  # fmt: skip
+        return None  # (contiguous uint64 states, contiguous float64 output only)
     sig = types.void(st, out, types.int64, types.uint64, types.uint64)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
