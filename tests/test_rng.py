@@ -402,6 +402,31 @@ def test_no_uncertain_columns() -> None:
     assert (tht == 3.0).all()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_fixed_rows_are_filled_on_the_threads(models, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """sample_theta_t fills the fixed slots inside fill_theta's tasks (every threads-th row
+    by each): the same matrix as _theta_t_fixed's rows, for chunks of one and many groups
+    (n * columns below and above _SMALL), n = 0 included, with and without the copula."""
+    m = models["reference-2021"]
+    rows, vals = m.fixed_rows
+    assert rows.size + m.uncertain_slot.size == m.theta_fixed.size
+    assert not np.isin(rows, m.uncertain_slot).any()
+    for n in (0, 1, 7, 5000):
+        want = m._theta_t_fixed(n)
+        for factor in (None, engine.correlation_factor(m)):
+            got = m.sample_theta_t("lhs", n, seed=5, chunk=1, threads=threads, factor=factor)
+            assert np.array_equal(got[rows], want[rows])
+            assert np.array_equal(got[rows], np.repeat(vals[:, None], n, axis=1))
+    # no uncertain column at all: only the fixed rows
+    plan = rng.column_plan(())
+    tht = np.full((3, 4), np.nan)
+    rng.fill_theta(
+        plan, (), tht, np.zeros(0, dtype=np.int64), np.zeros(0), sampler="lhs", seed=1,
+        chunk=0, cols=np.zeros(0, dtype=np.int64), fixed=(np.array([0, 2]), np.array([1.5, -2.0])),
+    )  # fmt: skip
+    assert np.array_equal(tht[[0, 2]], [[1.5] * 4, [-2.0] * 4]) and np.isnan(tht[1]).all()
+
+
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal element for element, NaN where NaN and the same sign everywhere (also of zeros
     and NaNs)."""

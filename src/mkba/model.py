@@ -153,6 +153,15 @@ class Model:
         return tht
 
     @functools.cached_property
+    def fixed_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The slots that are not sampled (ascending) and their values: the rows
+        :meth:`_theta_t_fixed` fills, for :func:`mkba.rng.fill_theta` to fill on its threads."""
+        fixed = np.ones(self.theta_fixed.size, dtype=bool)
+        fixed[self.uncertain_slot] = False
+        rows = np.flatnonzero(fixed)
+        return rows, self.theta_fixed[rows]
+
+    @functools.cached_property
     def column_plan(self) -> ColumnPlan:
         """How the compiled sampler treats each uncertain column (:mod:`mkba.rng`)."""
         from mkba.rng import column_plan
@@ -200,12 +209,12 @@ class Model:
         ``u_cols`` (the twin mode of :func:`mkba.rng.fill_theta`)."""
         from mkba.rng import fill_theta
 
-        tht = self._theta_t_fixed(n)
+        tht = np.empty((self.theta_fixed.size, n))  # the fixed rows filled on the threads
         fill_theta(
             self.column_plan, self.inverse_cdfs, tht, self.uncertain_slot,
             self.uncertain_scale, sampler=sampler, seed=seed, chunk=chunk,
             cols=self.uncertain_col, factor=factor, samples=samples, threads=threads,
-            u_cols=u_cols, u_out=u_out,
+            u_cols=u_cols, u_out=u_out, fixed=self.fixed_rows,
         )  # fmt: skip
         return tht
 

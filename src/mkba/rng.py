@@ -718,6 +718,7 @@ def fill_theta(
     threads: int | None = None,
     u_cols: np.ndarray | None = None,
     u_out: np.ndarray | None = None,
+    fixed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Write the uncertain rows ``rows`` of ``tht`` (slots x n): each column's inverse CDF
     times ``scale``, of the clipped uniforms of ``sampler`` (``random``/``lhs``: column
@@ -734,12 +735,18 @@ def fill_theta(
     The twin mode (:class:`mkba.engine.Twin`): ``u_out`` (len(u_cols) x n), if given, receives
     the uniforms the inverse CDFs of columns ``u_cols`` were applied to (clipped, and
     correlated by the copula), so that a second model sharing this chunk's uniforms can put
-    them through its own inverse CDFs (this function again, with ``ut``)."""
+    them through its own inverse CDFs (this function again, with ``ut``).
+
+    ``fixed`` (rows, values), if given: rows of ``tht`` (none of ``rows``) set to a constant
+    each (:attr:`mkba.model.Model.fixed_rows`), every ``threads``-th by each thread, beside
+    the columns (not before them on the calling thread)."""
     from mkba.sampling import for_each, sampling_threads
 
     n = tht.shape[1]
     u_count = plan.kind.size
     if u_count == 0 or n == 0:
+        if fixed is not None:
+            tht[fixed[0]] = fixed[1][:, None]
         return
     draw = ut is None
     if draw:
@@ -771,6 +778,10 @@ def fill_theta(
         ukeep = np.empty((lay.n_keep, n))
     outside = np.zeros(u_count, dtype=np.int64)
     numpy_cols = set(plan.numpy_cols)
+
+    def fill_fixed(g: int) -> None:
+        if fixed is not None:
+            tht[fixed[0][g::groups]] = fixed[1][g::groups, None]
 
     def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
         if which.size:
@@ -808,6 +819,7 @@ def fill_theta(
             todo = _split(np.arange(u_count, dtype=np.int64), _COST[plan.kind], groups)
 
         def one(g: int) -> None:
+            fill_fixed(g)
             compiled(todo[g], draw, plan.kind)
             finish(todo[g])
 
@@ -823,6 +835,7 @@ def fill_theta(
     only_keep = lay.only_keep
 
     def task(g: int) -> None:
+        fill_fixed(g)
         part = parts[g]
         if part.size and part[0] == u_count:
             compiled(fcols, True, only_keep)
