@@ -738,8 +738,9 @@ def fill_theta(
     them through its own inverse CDFs (this function again, with ``ut``).
 
     ``fixed`` (rows, values), if given: rows of ``tht`` (none of ``rows``) set to a constant
-    each (:attr:`mkba.model.Model.fixed_rows`), every ``threads``-th by each thread, beside
-    the columns (not before them on the calling thread)."""
+    each (:attr:`mkba.model.Model.fixed_rows`): task ``g`` of the ``groups`` tasks (one a
+    thread) fills every ``groups``-th of them from the ``g``-th, beside its columns (not all
+    of them before the tasks, on the calling thread)."""
     from mkba.sampling import for_each, sampling_threads
 
     n = tht.shape[1]
