@@ -238,7 +238,10 @@ def summarise(cmd: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]
         cpu = [
             t["statistics_cpu_s"] / t["simulate_cpu_s"]
             for t in timings
-            if t.get("simulate_cpu_s") and t.get("statistics_cpu_s") is not None
+            if t.get("simulate_cpu_s")
+            and t.get("statistics_cpu_s") is not None
+            # NaN in the twin pass (the default with a companion): MKBA_TWIN=0 gives it
+            and t["simulate_cpu_s"] == t["simulate_cpu_s"]
         ]
         if cpu:
             doc["statistics_over_simulation_cpu"] = [min(cpu), max(cpu)]
