@@ -6,8 +6,9 @@ more than 32 MiB is a ``mmap`` of its own and goes back to the kernel when freed
 per-thread arenas and the heap's top are trimmed back too; the next array is fresh memory
 again, and every 4 KiB page of fresh memory costs a page fault in which the kernel finds and
 clears a page. On the project's 2-core virtual machine (where the host backs the guest's pages
-lazily) a fault cost 2.5-5 us: a ``mkba run -n 1000000`` took about 584,000 of them, 120,000
-more than its peak memory needs.
+lazily) a fault cost 2.1-2.8 us when the machine was quiet and ~13 us when it was busy: a
+``mkba run -n 1000000`` took about 575,000 of them, and 155,000 fewer with these settings
+(benchmarks/README.md, "i20-mem").
 
 :func:`keep_freed_memory` asks glibc (``mallopt``) to keep what is freed for the next
 allocation: one arena for every thread (``M_ARENA_MAX``), no separate ``mmap`` per large block
