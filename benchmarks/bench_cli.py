@@ -71,6 +71,8 @@ def measure(argv: list[str], cwd: Path, env_extra: dict[str, str] | None = None)
         "exit_code": proc.returncode,
         "wall_s": wall,
         "cpu_s": own,
+        "sys_s": usage.ru_stime,  # system CPU: mostly clearing fresh memory (page faults)
+        "minflt": usage.ru_minflt,  # minor page faults (first touches of fresh memory)
         "peak_mib": usage.ru_maxrss / 1024,  # kilobytes on Linux
         "others_share": others,
         "judged": others is not None and others <= BUSY_LIMIT,
@@ -217,6 +219,8 @@ def summarise(cmd: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]
         "wall_s_range": [min(walls), max(walls)],
         "cpu_s_range": [min(r["cpu_s"] for r in reps), max(r["cpu_s"] for r in reps)],
         "peak_mib_max": max(r["peak_mib"] for r in reps),
+        "sys_s_range": [min(r["sys_s"] for r in reps), max(r["sys_s"] for r in reps)],
+        "minflt_range": [min(r["minflt"] for r in reps), max(r["minflt"] for r in reps)],
         "others_share": [r["others_share"] for r in reps],
         "exit_codes": sorted({r["exit_code"] for r in reps}),
         "repeats": reps,
@@ -234,7 +238,10 @@ def summarise(cmd: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]
         cpu = [
             t["statistics_cpu_s"] / t["simulate_cpu_s"]
             for t in timings
-            if t.get("simulate_cpu_s") and t.get("statistics_cpu_s") is not None
+            if t.get("simulate_cpu_s")
+            and t.get("statistics_cpu_s") is not None
+            # NaN in the twin pass (the default with a companion): MKBA_TWIN=0 gives it
+            and t["simulate_cpu_s"] == t["simulate_cpu_s"]
         ]
         if cpu:
             doc["statistics_over_simulation_cpu"] = [min(cpu), max(cpu)]
@@ -311,6 +318,12 @@ def main() -> None:
                 print(
                     f"{d['command']:<58} {lo:7.2f}-{hi:6.2f} s  peak {d['peak_mib_max']:7.0f} MiB"
                     f"  target {tgt:<16} others {others:<16} {d['verdict']}",
+                    flush=True,
+                )
+                (s0, s1), (f0, f1) = d["sys_s_range"], d["minflt_range"]
+                print(
+                    f"  CPU {d['cpu_s_range'][0]:.2f}-{d['cpu_s_range'][1]:.2f} s, of it system"
+                    f" {s0:.2f}-{s1:.2f} s; minor page faults {f0:,}-{f1:,}",
                     flush=True,
                 )
                 pq_cpu = [t.get("draws_parquet_cpu_s") for t in d.get("timings", [])]

@@ -34,12 +34,16 @@ from mkba.spill import SPILL_BYTES
 DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
 TWIN_ENV = "MKBA_TWIN"
-"""``MKBA_TWIN=1`` in the environment: :func:`run_scenario` simulates a companion in the run's
-own sampling pass when it can (:func:`mkba.engine.twin_of`); the same numbers. Off by default:
-on the project's 2-core machine it saved ~1 user CPU-s of a 1M run but cost as much system CPU
-(fresh memory for the run's outcome arrays, which the two passes take over from the
-companion), was no faster as a whole process, and raised the peak of a 10M run from 13.8 to
-15.5 GiB (benchmarks/README.md, "i19-twin" and the session's quiet figures)."""
+"""``MKBA_TWIN=0`` in the environment: :func:`run_scenario` always simulates a companion in a
+pass of its own; otherwise it simulates the companion in the run's own sampling pass when it
+can (:func:`mkba.engine.twin_of`); the same numbers either way. On by default since the console
+script keeps freed memory in the process (:mod:`mkba.memory`): the twin pass then costs only
+the companion's light outcome arrays as fresh memory (about 20,000 more page faults at 1M
+draws) and saves its sampling; on the busy 2-core machine, alternated runs of the console
+script took 15.5 against 17.3 s wall at 300k (medians of 6 pairs, 5 of them faster) and 46.5
+against 57.9 s at 1M (4 pairs), and a 10M run peaked at 15.6 GiB (benchmarks/README.md,
+"i20-mem"). Before that it was opt-in: with glibc returning freed memory, the run's outcome
+arrays were fresh memory in the twin pass and cost as much system CPU as it saved."""
 
 
 def default_scenario() -> Path:
@@ -440,12 +444,12 @@ def run_scenario(
     ``companion=True`` also runs the scenario's ``companion`` (if it names one; same number of
     draws when ``draws`` is given) and puts both side summaries (evidence first, the
     reconstruction second; :func:`mkba.implied.side_summary`) under ``side_by_side`` in the
-    summary. The companion is simulated first, then the run; with ``MKBA_TWIN=1``
-    (:data:`TWIN_ENV`) and when the two draw the same uniforms (:func:`mkba.engine.twin_of`: the
+    summary. When the two draw the same uniforms (:func:`mkba.engine.twin_of`: the
     same draws, seed, sampler, chunk size, parameter columns, copula and fixed values;
     reference-2021 and evidence-2021 differ only in six calibrated effect columns), both are
-    simulated in one sampling pass instead (:func:`mkba.engine.simulate_twin`, the same
-    numbers).
+    simulated in one sampling pass (:func:`mkba.engine.simulate_twin`, the same numbers; not
+    with ``MKBA_TWIN=0``, :data:`TWIN_ENV`); otherwise the companion is simulated first, then
+    the run.
 
     ``area_draws`` bounds the per-area output of many-area runs (:data:`AREA_DRAWS`).
     """
@@ -493,8 +497,8 @@ def run_scenario(
     reuse = None
     side = bool(companion and spec.scenario.companion)
     twin = None
-    # MKBA_TWIN=1: the twin pass where it can be used (off by default, see TWIN_ENV)
-    twin_allowed = os.environ.get(TWIN_ENV, "0") == "1"
+    # the twin pass where it can be used, unless MKBA_TWIN=0 (see TWIN_ENV)
+    twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
     if side and spec.scenario.companion:
         t_load = time.perf_counter()
         other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())

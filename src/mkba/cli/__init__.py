@@ -123,12 +123,16 @@ reaches the processes the console script starts (the compile child, batch and Da
 def _start_of_process() -> None:
     """Fewer young-generation collections in the console script's own process (see
     :data:`YOUNG_COLLECTION_THRESHOLD`); the older generations keep CPython's thresholds. And
-    no transparent huge pages: see :func:`_no_huge_pages`."""
+    no transparent huge pages: see :func:`_no_huge_pages`; freed memory kept in the process
+    for the next allocation: see :func:`mkba.memory.keep_freed_memory`."""
     import gc
+
+    from mkba.memory import keep_freed_memory
 
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
     _no_huge_pages()
+    keep_freed_memory()
 
 
 def _no_huge_pages() -> None:
