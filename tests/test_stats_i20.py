@@ -1,0 +1,179 @@
+"""Issue 17 target 4 (i20-stats): the statistics of a run with fewer fresh buffers and fewer
+passes give the numbers of the code they replace, bit for bit.
+
+The oracle of every column is the registry's column (``results._column``: a new array made by
+``mkba.outputs.output_array``) through main 0a9a722's ``stats`` (tests/stats_i19_oracle.py,
+verbatim old code), and of the yearly table that module's ``yearly_rows``. Every comparison is
+exact: floats compared as their 8 bytes (NaN == NaN, -0.0 != 0.0), never closeness.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mkba import engine, results
+from mkba.api import default_scenario
+from mkba.checks import runnable
+from mkba.load import load_scenario
+from mkba.outputs import _ratio
+
+sys.path.insert(0, str(Path(__file__).parent))
+import stats_i19_oracle as oracle
+
+
+def _bits(obj: Any) -> Any:
+    """``obj`` with every float replaced by its 8 bytes (so NaN == NaN and -0.0 != 0.0)."""
+    if isinstance(obj, dict):
+        return {k: _bits(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_bits(v) for v in obj]
+    if isinstance(obj, float | np.floating):
+        return struct.pack("<d", float(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.astype(np.float64).tobytes()
+    return obj
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    return runnable(load_scenario(default_scenario()))
+
+
+def _edge_run(m: Any, n: int, seed: int) -> engine.Run:
+    """A reference run of ``n`` draws whose outcome arrays then get edge values: NaN, +-inf,
+    signed zeros, ties, all-zero columns, columns equal to another one (the copies the
+    statistics may share) and costs of zero, negative or NaN (the BCR's cases)."""
+    run = engine.simulate(m, draws=n, chunk_size=max(1, min(n, 512)), seed=seed)
+    o = run.outcomes
+    rng = np.random.default_rng(seed)
+    if n >= 4:
+        o.benefits[0, 0] = np.nan
+        o.costs[1, 1] = 0.0
+        o.costs[2, 1] = -0.0
+        o.costs[3, 2] = -5.0
+        o.costs[0, 2] = np.nan
+        o.stream[1, 0, 2] = np.inf
+        o.stream[2, 1, 3] = -np.inf
+        o.stream[3, 2, 4] = np.nan
+        o.component[1, 5] = -0.0
+        o.stakeholder_benefits[0, 1] = np.nan
+        o.stakeholder_costs[2, 3] = np.inf
+        o.area_benefits[1, 3] = np.nan
+        o.area_costs[0, 4] = -0.0
+        o.flow[1, 5] = np.nan
+        o.dflow[2, 6] = np.inf
+    o.stream[:, 2, 5] = o.stream[:, 0, 5]  # equal columns in one array
+    o.stream[:, 1, 6] = -0.0  # negative zeros only
+    o.stakeholder_costs[:, 0] = 0.0  # a stakeholder without costs: npv = benefits - 0
+    o.stakeholder_costs[:, 4] = -0.0
+    o.area_benefits[:, 6] = o.area_benefits[:, 2]
+    o.area_costs[:, 6] = o.area_costs[:, 2]
+    o.component[:, 7] = np.round(rng.standard_normal(n))  # ties
+    o.benefits[:, 1] = o.costs[:, 1]  # npv of zero
+    if n >= 4:
+        o.benefits[1, 1] = 5.0  # over costs of zero: no BCR
+    return run
+
+
+def _check_against_oracle(run: engine.Run, threads: int, monkeypatch: Any) -> None:
+    monkeypatch.setattr(results, "statistics_threads", lambda: threads)
+    monkeypatch.setattr(oracle, "statistics_threads", lambda: threads)
+    with np.errstate(invalid="ignore", over="ignore"):
+        with results.shared_statistics(), results.shared_scratch():
+            results.precompute_statistics(run)
+            got = {k: results.column_stats(run, *k) for k in results.statistics_keys(run)}
+            yearly = results.yearly_rows(run).rows
+        for k, v in got.items():
+            want = oracle.stats(results._column(run, k), owned=True)
+            assert _bits(v) == _bits(want), k
+        assert _bits(yearly) == _bits(oracle.yearly_rows(run).rows)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in a worker thread
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 1001])
+def test_edge_runs_equal_the_old_statistics(
+    model: Any, n: int, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _check_against_oracle(_edge_run(model, n, seed=n), threads, monkeypatch)
+
+
+def test_reference_run_equals_the_old_statistics(
+    model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = engine.simulate(model, draws=20_000)
+    _check_against_oracle(run, 2, monkeypatch)
+
+
+def test_statistics_keys_in_any_subset_equal_the_old_ones(
+    model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns asked for a few at a time (the side summary asks for the perspectives first;
+    a block may then miss some of its columns): the same numbers."""
+    run = _edge_run(model, 999, seed=5)
+    keys = results.statistics_keys(run)
+    monkeypatch.setattr(results, "statistics_threads", lambda: 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        with results.shared_statistics(), results.shared_scratch():
+            results.precompute_statistics(run, keys[::3])
+            results.precompute_statistics(run, keys[1::3])
+            results.precompute_statistics(run)
+            got = {k: results.column_stats(run, *k) for k in keys}
+        for k, v in got.items():
+            assert _bits(v) == _bits(oracle.stats(results._column(run, k), owned=True)), k
+
+
+def test_ratio_into_equals_the_registrys_ratio() -> None:
+    b = np.array([1.0, -1.0, 0.0, -0.0, np.inf, np.nan, 3.0, 2.0, 5e-324, 1e308, 7.0, 0.0])
+    c = np.array([2.0, 0.0, 0.0, 3.0, 1.0, 1.0, np.nan, -2.0, 1e-300, 1e-10, -0.0, -np.inf])
+    out = np.full(b.size, 123.0)
+    with np.errstate(over="ignore"):  # 1e308 / 1e-10 (neither function hides an overflow)
+        want = _ratio(b, c)
+        got = results._ratio_into(b, c, out)
+    assert got is out
+    assert got.tobytes() == want.tobytes()
+
+
+def test_scratch_leases_reuse_buffers_across_threads() -> None:
+    scratch = results.Scratch()
+    seen: list[int] = []
+
+    def task() -> None:
+        with scratch.lease():
+            buf = scratch.get("a", (2, 1000))
+            seen.append(buf.__array_interface__["data"][0])
+
+    for _ in range(3):  # one thread after another: the same buffer every time
+        t = threading.Thread(target=task)
+        t.start()
+        t.join()
+    assert len(set(seen)) == 1
+    # a whole block (results._GROUP rows) is mapped the first time: a larger block fits
+    with scratch.lease():
+        a = scratch.get("a", (results._GROUP, 1000))
+        assert a.__array_interface__["data"][0] == seen[0]
+        with scratch.lease():  # a lease inside a lease (another set), then this one again
+            assert scratch.get("a", (1, 1000)).__array_interface__["data"][0] != seen[0]
+        assert scratch.get("a", (1, 1000)).__array_interface__["data"][0] == seen[0]
+    # outside a lease, a thread keeps a set of its own (the old behaviour)
+    own = scratch.get("a", (1, 10))
+    assert (
+        scratch.get("a", (1, 10)).__array_interface__["data"][0]
+        == (own.__array_interface__["data"][0])
+    )
+
+
+def test_shared_scratch_is_left_with_its_block() -> None:
+    assert results._SCRATCH.get() is None
+    with results.shared_scratch():
+        inner = results._phase_scratch()
+        assert results._phase_scratch() is inner
+    assert results._SCRATCH.get() is None
+    assert results._phase_scratch() is not inner
