@@ -72,6 +72,7 @@ def _edge_run(m: Any, n: int, seed: int) -> engine.Run:
     o.stream[:, 2, 5] = o.stream[:, 0, 5]  # equal columns in one array
     o.stream[:, 1, 6] = -0.0  # negative zeros only
     o.stakeholder_costs[:, 0] = 0.0  # a stakeholder without costs: npv = benefits - 0
+    o.stakeholder_benefits[-1, 0] = np.nan  # (a NaN of its benefits: left out either way)
     o.stakeholder_costs[:, 4] = -0.0
     o.area_benefits[:, 6] = o.area_benefits[:, 2]
     o.area_costs[:, 6] = o.area_costs[:, 2]
@@ -97,12 +98,34 @@ def _check_against_oracle(run: engine.Run, threads: int, monkeypatch: Any) -> No
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in a worker thread
+@pytest.mark.parametrize("block_bytes", [None, 1, 12 * 8 * 1001])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 1001])
 def test_edge_runs_equal_the_old_statistics(
-    model: Any, n: int, threads: int, monkeypatch: pytest.MonkeyPatch
+    model: Any, n: int, threads: int, block_bytes: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Blocks of columns as wide as a small run gets (32), as a large one (8: ``block_bytes``
+    1) and between (12 at 1001 draws): groups of 8 + 8 + 3 components, 11 + 10 streams, 15 + 15
+    years, and so on."""
+    if block_bytes is not None:
+        monkeypatch.setattr(results, "_BLOCK_BYTES", block_bytes)
     _check_against_oracle(_edge_run(model, n, seed=n), threads, monkeypatch)
+
+
+def test_block_widths() -> None:
+    assert results.group_width(1_000_000) == 16  # 128 MiB / 8 MB
+    assert results.group_width(10_000_000) == 8  # at least 8 (as before)
+    assert results.group_width(20_000) == 32  # at most 32
+    assert results._spans(30, 16) == [list(range(15)), list(range(15, 30))]
+    assert results._spans(21, 16) == [list(range(10)), list(range(10, 21))]
+    assert results._spans(19, 8) == [list(range(6)), list(range(6, 12)), list(range(12, 19))]
+    assert results._spans(5, 8) == [list(range(5))]
+    assert results._spans(0, 8) == []
+    for total, width in ((30, 16), (21, 8), (19, 8), (5, 4), (1, 8)):
+        spans = results._spans(total, width)
+        assert all(len(s) <= width for s in spans)
+        for b, span in enumerate(spans):
+            assert all(results._block_of(j, total, width) == b for j in span)
 
 
 def test_reference_run_equals_the_old_statistics(
@@ -177,3 +200,78 @@ def test_shared_scratch_is_left_with_its_block() -> None:
         assert results._phase_scratch() is inner
     assert results._SCRATCH.get() is None
     assert results._phase_scratch() is not inner
+
+
+def test_transposition_compares_columns_by_their_bytes() -> None:
+    """``colstats.transpose_sums``'s comparison: 1 only for the very same bytes (a negative
+    zero is not a zero, NaN payloads count), in every block of 256 draws (the first and the
+    last draw checked), -1 compares nothing; the copy and the sums stay as without it."""
+    from mkba import colstats
+
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 255, 256, 257, 1000):
+        src = rng.standard_normal((n, 9))
+        src[:, 1] = src[:, 0]  # equal
+        src[:, 2] = src[:, 0]
+        src[-1, 2] = np.nextafter(src[-1, 2], np.inf)  # the last draw differs
+        src[:, 3] = src[:, 0]
+        src[0, 3] = -src[0, 3]  # the first draw differs
+        src[:, 4] = 0.0
+        src[:, 5] = 0.0
+        src[n // 2, 5] = -0.0  # a negative zero against a zero
+        src[:, 6] = np.nan
+        src[:, 7] = np.nan
+        bits = src.view(np.int64)
+        bits[n - 1, 7] ^= 1  # another NaN payload
+        src[:, 8] = src[:, 6]  # the same NaN bytes
+        cand = np.array(
+            [[-1, -1], [0, -1], [0, 1], [1, 0], [-1, -1], [4, 3], [-1, -1], [6, -1], [7, 6]],
+            dtype=np.int64,
+        )
+        same = np.full(cand.shape, 7, dtype=np.int64)
+        out, sums = np.empty((9, n)), np.empty(9)
+        colstats.transpose_sums(src, 0, out, sums, bits, cand, same)
+        want = [[0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 1]]
+        assert same.tolist() == want, n
+        assert out.tobytes() == np.ascontiguousarray(src.T).tobytes()
+        assert sums.tobytes() == np.add.reduce(src, axis=0).tobytes()
+        # a block of columns that starts further in (j0 > 0), candidates on either side
+        same2 = np.empty((2, 1), dtype=np.int64)
+        out2 = np.empty((2, n))
+        cand2 = np.array([[0], [8]], dtype=np.int64)  # column 1 vs 0, column 2 vs 8
+        colstats.transpose_sums(src, 1, out2, np.empty(2), bits, cand2, same2)
+        assert same2.tolist() == [[1], [0]]
+
+
+def test_shared_statistics_are_computed_once(model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns proven to be copies take the statistics of their original: fewer calls of
+    ``stats``, the same numbers (the reference's streams equal in several perspectives and its
+    stakeholders without costs)."""
+    run = engine.simulate(model, draws=3000)
+    calls: list[int] = []
+    real = results.stats
+
+    def counting(x: np.ndarray, **kw: Any) -> dict[str, float]:
+        calls.append(1)
+        return real(x, **kw)
+
+    monkeypatch.setattr(results, "stats", counting)
+    keys = results.statistics_keys(run)
+    with results.shared_statistics(), results.shared_scratch():
+        results.precompute_statistics(run)
+        got = {k: results.column_stats(run, *k) for k in keys}
+    o = run.outcomes
+    copies = sum(
+        any(np.array_equal(o.stream[:, p, i], o.stream[:, q, i]) for q in range(p))
+        for p in range(o.stream.shape[1])
+        for i in range(o.stream.shape[2])
+    )
+    copies += sum(
+        not o.stakeholder_costs[:, i].view(np.int64).any()
+        for i in range(len(o.stakeholder_costs[0]))
+    )
+    assert copies >= 7  # the reference's: 7 streams, 2 stakeholders
+    assert len(calls) == len(keys) - copies
+    monkeypatch.setattr(results, "stats", real)
+    for k, v in got.items():
+        assert _bits(v) == _bits(oracle.stats(results._column(run, k), owned=True)), k

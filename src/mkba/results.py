@@ -194,35 +194,71 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
         return
     wanted = statistics_keys(run) if keys is None else keys
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
-    tasks = _column_tasks(todo)
+    tasks = _column_tasks(run, todo)
     workers = min(len(tasks), statistics_threads())
     scratch = _phase_scratch()  # transposition blocks, reused from task to task
 
-    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], dict[str, float]]]:
+    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], Any]]:
         with scratch.lease():
-            return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task, scratch)]
+            return [
+                (k, x if isinstance(x, tuple) else stats(x, owned=True))
+                for k, x in _key_columns(run, task, scratch)
+            ]
 
     if workers <= 1:
-        done = map(compute, tasks)
-        for pairs in done:
-            for k, v in pairs:
-                memo[(id(run.outcomes), *k)] = v
-        return
-    from concurrent.futures import ThreadPoolExecutor
+        done = list(map(compute, tasks))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(workers) as pool:
-        for pairs in pool.map(compute, tasks):
-            for k, v in pairs:
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(compute, tasks))
+    same = []
+    for pairs in done:
+        for k, v in pairs:
+            if isinstance(v, tuple):
+                same.append((k, v))
+            else:
                 memo[(id(run.outcomes), *k)] = v
+    for k, other in same:  # the statistics of a column proven to have another one's
+        full = (id(run.outcomes), *other)
+        if full in memo:
+            memo[(id(run.outcomes), *k)] = dict(memo[full])
+        else:  # that column was not asked for: this one on its own
+            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
 
 
 _GROUP = 8
 """Columns of a row-major per-draw array transposed together by :func:`_key_columns` (a
 block of 8 columns of 1M draws is 64 MB per thread)."""
 
-_PAIR_GROUP = _GROUP // 2
-"""Stakeholders transposed together: their benefits and costs share one block of
-:data:`_GROUP` rows (one buffer per thread, :class:`Scratch`)."""
+_BLOCK_BYTES = 128 * 2**20
+"""Bytes of one block of transposed columns (:func:`group_width`): a million draws, 16
+columns. One pass over a row-major array reads all of it (the processor fetches whole rows
+ahead), whichever of its columns are copied: fewer, wider blocks read it fewer times (the 30
+years of a flow in 2 passes instead of 4)."""
+
+_MAX_GROUP = 32
+
+
+def group_width(n: int) -> int:
+    """Columns per transposed block of ``n`` draws: as many as fit in :data:`_BLOCK_BYTES`,
+    at least :data:`_GROUP` (from 2M draws on: 8, as before, so the memory of a large run
+    does not grow) and at most :data:`_MAX_GROUP`."""
+    return max(_GROUP, min(_MAX_GROUP, _BLOCK_BYTES // (8 * max(n, 1))))
+
+
+def _spans(total: int, width: int) -> list[list[int]]:
+    """``0 .. total - 1`` in the fewest consecutive groups of at most ``width``, of
+    near-equal sizes (so that threads get about the same work)."""
+    k = -(-total // width)
+    return [list(range(total * i // k, total * (i + 1) // k)) for i in range(k)]
+
+
+def _block_of(j: int, total: int, width: int) -> int:
+    """The group of :func:`_spans` (``total``, ``width``) that holds ``j``."""
+    k = -(-total // width)
+    return next(i for i in range(k) if j < total * (i + 1) // k)
+
 
 _ROW_MAJOR = {
     "stream": "stream",
@@ -236,25 +272,32 @@ _ROW_MAJOR = {
 _AREA_PART = {"area_benefits": "benefits_pv", "area_costs": "costs_pv", "area_npv": "npv"}
 
 
-def _source(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The block of source columns a key's column comes from: (array, first column)."""
+def _source(key: tuple[Any, ...], run: Run) -> tuple[Any, ...]:
+    """The block of source columns a key's column comes from: (array, block)."""
     kind = key[0]
     if kind == "perspective":
         return ("total", key[1])
     if kind in _AREA_PART:  # one area's columns (column-major: each contiguous)
         return ("area", key[1])
-    if kind == "stream":
-        return ("stream", key[1], key[2] // _GROUP)
-    if kind in _ROW_MAJOR:
-        return (_ROW_MAJOR[kind], key[1] // _PAIR_GROUP)
+    o = run.outcomes
+    width = group_width(o.stream.shape[0])
+    if kind == "stream":  # the (draws, perspectives x streams) array
+        streams = o.stream.shape[2]
+        total = o.stream.shape[1] * streams
+        return ("stream", _block_of(key[1] * streams + key[2], total, width))
+    if kind == "component":
+        return ("component", _block_of(key[1], o.component.shape[1], width))
+    if kind in _ROW_MAJOR:  # stakeholders: benefits and costs in one block
+        total = o.stakeholder_benefits.shape[1]
+        return (_ROW_MAJOR[kind], _block_of(key[1], total, width // 2))
     return ("single", key)
 
 
-def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+def _column_tasks(run: Run, keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
     """``keys`` grouped by the block of source columns they share (order kept within a group)."""
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for k in keys:
-        groups.setdefault(_source(k), []).append(k)
+        groups.setdefault(_source(k, run), []).append(k)
     return list(groups.values())
 
 
@@ -298,8 +341,9 @@ class Scratch:
         size = shape[0] * shape[1]
         buf = bufs.get(slot)
         if buf is None or buf.size < size:
-            # room for a whole block (_GROUP rows) at once: not mapped again for a larger one
-            buf = bufs[slot] = np.empty(max(size, _GROUP * shape[1]))
+            # room for a whole block (group_width rows) at once: not mapped again for a
+            # larger one (only the pages written take memory)
+            buf = bufs[slot] = np.empty(max(size, group_width(shape[1]) * shape[1]))
         return buf[:size].reshape(shape)
 
 
@@ -332,25 +376,36 @@ def _transposed(
     slot: str = "a",
     sums: np.ndarray | None = None,
     out: np.ndarray | None = None,
+    cand: np.ndarray | None = None,
+    same: np.ndarray | None = None,
 ) -> np.ndarray:
     """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
     ``src``, copied a block of rows at a time (one strided pass for all the columns). With
     ``scratch``: into this thread's buffer ``slot`` (valid until its next use). With ``sums``
     (``cols`` a range): ``sums[j]`` = ``np.add.reduce(src, axis=0)[cols[j]]``, the same
     numbers, from the same pass when ``src`` is C-ordered (:func:`mkba.colstats.transpose_sums`).
-    ``out`` (instead of ``scratch``): the (``cols[-1] + 1 - cols[0]``, draws) array to fill."""
+    ``out`` (instead of ``scratch``): the (``cols[-1] + 1 - cols[0]``, draws) array to fill.
+    With ``cand`` (int64, a row per column ``cols[0] .. cols[-1]``: columns of ``src`` to
+    compare it with, -1 none): ``same[j, c]`` = 1 when column ``cols[0] + j`` has the very bytes
+    of column ``cand[j, c]``, from the same pass; 0 otherwise (always 0 for another layout)."""
     n = src.shape[0]
     j0, j1 = cols[0], cols[-1] + 1
     view = src[:, j0:j1]  # a view (a list index would copy)
     if out is None:
         out = np.empty((j1 - j0, n)) if scratch is None else scratch.get(slot, (j1 - j0, n))
+    if cand is None:
+        cand = np.full((j1 - j0, 1), -1, dtype=np.int64)
+        same = np.empty((j1 - j0, 1), dtype=np.int64)
+    assert same is not None and same.shape == cand.shape == (j1 - j0, cand.shape[1])
     if src.dtype == np.float64 and src.flags.c_contiguous and src.ndim == 2:
-        transpose_sums(src, j0, out, np.empty(j1 - j0) if sums is None else sums)
-    else:  # NumPy's own copy and (its order for this layout) sum
+        bits = src.view(np.int64)  # the same memory, compared as bytes
+        transpose_sums(src, j0, out, np.empty(j1 - j0) if sums is None else sums, bits, cand, same)
+    else:  # NumPy's own copy and (its order for this layout) sum; nothing shared
         for lo in range(0, n, 4096):
             np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
         if sums is not None:
             sums[:] = np.add.reduce(view, axis=0)
+        same[:] = 0
     if len(cols) != j1 - j0:
         return out[[c - j0 for c in cols]]
     return out
@@ -370,7 +425,10 @@ def _key_columns(
 ) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
     """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
     array or a row of this thread's ``scratch`` (the caller's to reorder, until its next
-    group) with the output registry's values (:func:`_column`; the tests hold them equal)."""
+    group) with the output registry's values (:func:`_column`; the tests hold them equal).
+    Instead of a column, another key (a tuple) when the column is proven to have that key's
+    statistics (the same bytes, or benefits less costs that are all +0.0): not computed
+    twice."""
     o = run.outcomes
     kind = keys[0][0]
     if kind == "perspective":
@@ -417,9 +475,27 @@ def _key_columns(
         src = o.stream.reshape(o.stream.shape[0], -1) if kind == "stream" else o.component
         width = o.stream.shape[2] if kind == "stream" else 0
         cols = [k[1] * width + k[2] if kind == "stream" else k[1] for k in keys]
-        block = _transposed(src, sorted(set(cols)), scratch)
-        row = {c: i for i, c in enumerate(sorted(set(cols)))}
+        span = sorted(set(cols))
+        j0, j1 = span[0], span[-1] + 1
+        cand = same = None
+        if kind == "stream" and o.stream.shape[1] > 1:
+            # a stream in perspective p against the same stream in each earlier perspective
+            # (e.g. a stream whose weights are the same in all three): compared in the pass
+            cand = np.full((j1 - j0, o.stream.shape[1] - 1), -1, dtype=np.int64)
+            for j in range(j0, j1):
+                p, i = divmod(j, width)
+                cand[j - j0, :p] = np.arange(p) * width + i
+            same = np.empty_like(cand)
+        block = _transposed(src, span, scratch, cand=cand, same=same)
+        row = {c: i for i, c in enumerate(span)}
         for k, c in zip(keys, cols, strict=True):
+            if same is not None:
+                # the first earlier perspective with the very same bytes: its statistics
+                # (that column is itself no copy of an even earlier one)
+                q = next((q for q in range(k[1]) if same[c - j0, q] == 1), None)
+                if q is not None:
+                    yield k, ("stream", q, k[2])
+                    continue
             yield k, block[row[c]]
         return
     if kind in _ROW_MAJOR:  # stakeholders: benefits, costs and their difference
@@ -434,6 +510,12 @@ def _key_columns(
         later = []
         for k in keys:
             if k[0] == "stakeholder_npv":
+                cost = ct[row[k[1]]].view(np.int64)
+                if cost.size and cost[0] == 0 and not cost.any():
+                    # no costs (every one +0.0): b - 0.0 is b, bit for bit, wherever b is a
+                    # number (NaN stays NaN, and stats leaves NaN out): benefits' statistics
+                    yield k, ("stakeholder_benefits", k[1])
+                    continue
                 yield k, bt[row[k[1]]] - ct[row[k[1]]]
             else:
                 later.append(k)
@@ -794,9 +876,10 @@ def _year_quantiles(
     n, width = arr.shape
     qs = np.empty((len(FAN_QUANTILES), width))
     todo = list(range(width)) if years is None else years
-    sums = np.empty(_GROUP)
-    for g0 in range(0, len(todo), _GROUP):
-        t = todo[g0 : g0 + _GROUP]
+    step = group_width(n)
+    sums = np.empty(step)
+    for g0 in range(0, len(todo), step):
+        t = todo[g0 : g0 + step]
         if mean_out is None:
             rows = _transposed(arr, t, scratch)
         else:
@@ -843,9 +926,9 @@ def _cumulative_year_stats(
     dqs = None if dmean is None else np.empty((len(FAN_QUANTILES), years))
     mean = np.empty(years)
     c = None
-    sums = np.empty(_GROUP)
-    for t0 in range(0, years, _GROUP):
-        t = list(range(t0, min(t0 + _GROUP, years)))
+    width = group_width(n)
+    sums = np.empty(width)
+    for t in _spans(years, width):
         if dmean_out is None:
             rows = _transposed(dflow, t, scratch)
         else:
@@ -882,7 +965,7 @@ def yearly_rows(run: Run) -> RowTable:
     # one at a time, so the numbers do not depend on the thread count. The means over the
     # draws come from the transpositions' sums (one pass over the flows less each).
     years = o.flow.shape[1]
-    groups = [list(range(t0, min(t0 + _GROUP, years))) for t0 in range(0, years, _GROUP)]
+    groups = _spans(years, group_width(o.flow.shape[0]))
     empty = o.flow.shape[0] == 0
     flow_mean = o.flow.mean(axis=0) if empty else np.empty(years)
     dflow_mean = o.dflow.mean(axis=0) if empty else np.empty(years)
