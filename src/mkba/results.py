@@ -422,7 +422,7 @@ def _ratio_into(b: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def _key_columns(
     run: Run, keys: list[tuple[Any, ...]], scratch: Scratch | None = None
-) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+) -> Iterator[tuple[tuple[Any, ...], np.ndarray | tuple[Any, ...]]]:
     """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
     array or a row of this thread's ``scratch`` (the caller's to reorder, until its next
     group) with the output registry's values (:func:`_column`; the tests hold them equal).

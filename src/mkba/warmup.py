@@ -111,7 +111,7 @@ def signature(codes: str) -> tuple[Any, ...]:
     """numba argument types from codes as in :data:`SIGNATURES` (e.g. ``"F2 I1 i"``)."""
     from numba import types
 
-    kinds = {"i": types.int64, "f": types.float64}
+    kinds: dict[str, Any] = {"i": types.int64, "f": types.float64}
     kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
