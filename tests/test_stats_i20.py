@@ -275,3 +275,32 @@ def test_shared_statistics_are_computed_once(model: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(results, "stats", real)
     for k, v in got.items():
         assert _bits(v) == _bits(oracle.stats(results._column(run, k), owned=True)), k
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("n", [1, 3, 1001])
+def test_summary_with_shared_statistics_equals_one_at_a_time(model: Any, n: int) -> None:
+    """The whole summary (and the side summary) computed as a run does (shared statistics,
+    precomputed on threads, one set of buffers) against computed with nothing shared: each
+    column a new array through ``stats``, each P(NPV > 0) from ``npv_of``, as before."""
+    from mkba import implied
+
+    run = _edge_run(model, n, seed=n + 1)
+    if n >= 4:
+        run.outcomes.benefits[5, 2] = np.nan  # an undefined NPV: left out of its statistics
+    with np.errstate(invalid="ignore", over="ignore"):
+        with results.shared_statistics(), results.shared_scratch():
+            results.precompute_statistics(run)
+            side = implied.side_summary(run)
+            shared = results.summary(run)
+            shares = [results.prob_npv_positive(run, p) for p in range(3)]
+        alone = results.summary(run)  # outside the block: nothing memoised
+        side_alone = implied.side_summary(run)
+    assert _bits(shared) == _bits(alone)
+    assert _bits(side) == _bits(side_alone)
+    o = run.outcomes
+    for p in range(3):
+        assert _bits(shares[p]) == _bits(float(np.mean(o.npv_of(p) > 0)))
+        assert _bits(shared["perspectives"][results.PERSPECTIVES[p]]["prob_npv_positive"]) == (
+            _bits(float(np.mean((o.benefits[:, p] - o.costs[:, p]) > 0)))
+        )

@@ -164,6 +164,21 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     return dict(memo[full])
 
 
+def prob_npv_positive(run: Run, p: int) -> float:
+    """``float(np.mean(run.outcomes.npv_of(p) > 0))``, the share of draws with a positive NPV
+    in perspective ``p``. Inside :func:`shared_statistics` computed once (the summary and the
+    side summary ask for it), by :func:`precompute_statistics` from the NPV column it makes
+    anyway (the same values, the same expression)."""
+    memo = _MEMO.get()
+    full = (id(run.outcomes), "prob_npv_positive", p)
+    if memo is not None and full in memo:
+        return memo[full]["share"]
+    share = float(np.mean(run.outcomes.npv_of(p) > 0))
+    if memo is not None:
+        memo[full] = {"share": share}
+    return share
+
+
 def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
     """Every column whose statistics :func:`summary`, :func:`summary_table` and
     :func:`breakdown_table` take (keys of :func:`column_stats`)."""
@@ -199,11 +214,16 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     scratch = _phase_scratch()  # transposition blocks, reused from task to task
 
     def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], Any]]:
+        out: list[tuple[tuple[Any, ...], Any]] = []
         with scratch.lease():
-            return [
-                (k, x if isinstance(x, tuple) else stats(x, owned=True))
-                for k, x in _key_columns(run, task, scratch)
-            ]
+            for k, x in _key_columns(run, task, scratch):
+                if isinstance(x, tuple):  # a proven copy of column x
+                    out.append((k, x))
+                    continue
+                if k[0] == "perspective" and k[2] == "npv":  # before stats reorders it
+                    out.append((("prob_npv_positive", k[1]), {"share": float(np.mean(x > 0))}))
+                out.append((k, stats(x, owned=True)))
+        return out
 
     if workers <= 1:
         done = list(map(compute, tasks))
@@ -658,7 +678,6 @@ def summary(run: Run) -> dict[str, Any]:
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
-    npv = o.npv_of(p0)
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -676,7 +695,7 @@ def summary(run: Run) -> dict[str, Any]:
         else dr.model_dump(),
         "currency": "EUR",
         **main,
-        "prob_npv_positive": float(np.mean(npv > 0)),
+        "prob_npv_positive": prob_npv_positive(run, p0),
         "payback_year": payback_stats(o.payback),
         "by_stream": {s: column_stats(run, "stream", p0, i) for i, s in enumerate(m.streams)},
         "by_area": {a: column_stats(run, "area_benefits", i) for i, a in enumerate(m.areas)},
@@ -695,13 +714,12 @@ def summary(run: Run) -> dict[str, Any]:
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
-        npv_p = o.npv_of(p)
         out["perspectives"][name] = {
             "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
             "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
             "npv": column_stats(run, "perspective", p, "npv"),
             "bcr": column_stats(run, "perspective", p, "bcr"),
-            "prob_npv_positive": float(np.mean(npv_p > 0)),
+            "prob_npv_positive": prob_npv_positive(run, p),
             "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
