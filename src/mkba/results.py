@@ -202,8 +202,11 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     :func:`stats` exactly as one at a time (NumPy releases the GIL in the copies, the sums and
     the partitions), so the numbers do not depend on the thread count. Columns of row-major
     arrays (totals, streams, stakeholders, components) are taken a few at a time by one
-    blocked transposition (:func:`_key_columns`) instead of one strided copy each. Outside the
-    block: nothing to keep them in, does nothing."""
+    blocked transposition (:func:`_key_columns`) instead of one strided copy each, into the
+    buffers of :func:`shared_scratch` when inside it. A column proven to be a copy of another
+    (the same bytes, compared in the transposition's pass; a stakeholder's NPV over costs that
+    are all +0.0) gets that column's statistics instead of computing them again. Outside
+    :func:`shared_statistics`: nothing to keep them in, does nothing."""
     memo = _MEMO.get()
     if memo is None:
         return
@@ -248,8 +251,9 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
 
 
 _GROUP = 8
-"""Columns of a row-major per-draw array transposed together by :func:`_key_columns` (a
-block of 8 columns of 1M draws is 64 MB per thread)."""
+"""The fewest columns of a row-major per-draw array transposed together by
+:func:`_key_columns` (:func:`group_width`; a block of 8 columns of 10M draws is 640 MB per
+thread)."""
 
 _BLOCK_BYTES = 128 * 2**20
 """Bytes of one block of transposed columns (:func:`group_width`): a million draws, 16
