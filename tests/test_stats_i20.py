@@ -113,7 +113,8 @@ def test_edge_runs_equal_the_old_statistics(
 
 
 def test_block_widths() -> None:
-    assert results.group_width(1_000_000) == 16  # 128 MiB / 8 MB
+    assert results.group_width(1_000_000) == 8  # 64 MiB / 8 MB (as before)
+    assert results.group_width(500_000) == 16
     assert results.group_width(10_000_000) == 8  # at least 8 (as before)
     assert results.group_width(20_000) == 32  # at most 32
     assert results._spans(30, 16) == [list(range(15)), list(range(15, 30))]

@@ -255,18 +255,20 @@ _GROUP = 8
 :func:`_key_columns` (:func:`group_width`; a block of 8 columns of 10M draws is 640 MB per
 thread)."""
 
-_BLOCK_BYTES = 128 * 2**20
-"""Bytes of one block of transposed columns (:func:`group_width`): a million draws, 16
-columns. One pass over a row-major array reads all of it (the processor fetches whole rows
-ahead), whichever of its columns are copied: fewer, wider blocks read it fewer times (the 30
-years of a flow in 2 passes instead of 4)."""
+_BLOCK_BYTES = 64 * 2**20
+"""Bytes of one block of transposed columns (:func:`group_width`): 8 columns of a million
+draws (as before), 16 of 500,000, 32 of 250,000 or fewer. One pass over a row-major array
+reads all of it (the processor fetches whole rows ahead), whichever of its columns are
+copied: fewer, wider blocks read it fewer times. 128 MiB (16 columns at 1M: the flows' 30
+years in 2 passes instead of 4) saved about 0.05 CPU-s of a 1M run's statistics but raised
+its peak by 64-92 MB (benchmarks/README.md, i20-stats): not taken."""
 
 _MAX_GROUP = 32
 
 
 def group_width(n: int) -> int:
     """Columns per transposed block of ``n`` draws: as many as fit in :data:`_BLOCK_BYTES`,
-    at least :data:`_GROUP` (from 2M draws on: 8, as before, so the memory of a large run
+    at least :data:`_GROUP` (from 1M draws on: 8, as before, so the memory of a large run
     does not grow) and at most :data:`_MAX_GROUP`."""
     return max(_GROUP, min(_MAX_GROUP, _BLOCK_BYTES // (8 * max(n, 1))))
 
