@@ -64,9 +64,12 @@ def test_hand_calculations() -> None:
     # the columns [1, 2, 3] and [10, 20, 30] of a (3, 2) array, and their sums 6 and 60
     src = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
     out, sums = np.empty((2, 3)), np.empty(2)
-    colstats.transpose_sums(src, 0, out, sums)
+    none = np.full((2, 1), -1, dtype=np.int64)  # no column compared (i20-stats)
+    same = np.empty((2, 1), dtype=np.int64)
+    colstats.transpose_sums(src, 0, out, sums, src.view(np.int64), none, same)
     assert out.tolist() == [[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]]
     assert sums.tolist() == [6.0, 60.0]
+    assert same.tolist() == [[0], [0]]
     # c = [1, 1] + [2, 3] = [3, 4]; its running sum ends at 3 + 4 = 7
     c = np.array([1.0, 1.0])
     assert colstats.add_running_sum(c, np.array([2.0, 3.0])) == 7.0

@@ -301,13 +301,14 @@ def _summarise_and_write(
             # stopped and nothing is left behind
             tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
             draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
-        results.precompute_statistics(run)  # every column's statistics, on threads
-        if companion_side is not None:
-            side_by_side = implied.ordered(implied.side_summary(run), companion_side)
-        summ = results.summary(run)
-        results.check_finite(summ, spec.label)
-        conv = results.convergence(run)
-        yearly = results.yearly_rows(run) if write else None
+        with results.shared_scratch():  # one set of column buffers for the statistics
+            results.precompute_statistics(run)  # every column's statistics, on threads
+            if companion_side is not None:
+                side_by_side = implied.ordered(implied.side_summary(run), companion_side)
+            summ = results.summary(run)
+            results.check_finite(summ, spec.label)
+            conv = results.convergence(run)
+            yearly = results.yearly_rows(run) if write else None
         stats_s = time.perf_counter() - t_stats
         # the statistics' CPU seconds: the process's in that time less draws.parquet's writer,
         # which runs beside them from the IRR on (its threads' CPU so far)

@@ -8,6 +8,9 @@ numbers bit for bit with fewer passes over the draws.
   other (its inner loop runs along the contiguous columns). ``mean(axis=0)`` then divides by
   the count. The per-year means of the yearly table come from here instead of two extra
   passes over the (draws, years) flows.
+  The same pass also tells whether a column has the very bytes of another column of the same
+  array (a stream that is the same in several perspectives): its statistics are then the
+  other column's, computed once (:func:`mkba.results.precompute_statistics`).
 - :func:`sum_sq_dev`: ``np.add.reduce((a - mean) ** 2)`` of a contiguous array (the sum of
   squared deviations of a standard deviation) without the deviation array: NumPy's
   ``DOUBLE_pairwise_sum`` (numpy/_core/src/umath/loops_utils.h.src) operation for operation,
@@ -27,13 +30,21 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def transpose_sums(src, j0, out, sums):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def transpose_sums(src, j0, out, sums, bits, cand, same):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``out[j] = src[:, j0 + j]`` for each row ``j`` of ``out`` (k, n), a block of 256 draws at
-    a time, and ``sums[j]`` = that column's sum in draw order starting from 0.0."""
+    a time, and ``sums[j]`` = that column's sum in draw order starting from 0.0.
+
+    In the same pass: ``same[j, c]`` = 1 if column ``j0 + j`` of ``src`` has the very bytes of
+    its column ``cand[j, c]`` (``bits`` is ``src`` seen as int64: NaN payloads and the signs of
+    zeros count), else 0 (also for ``cand[j, c] < 0``: no candidate). Both columns lie in the
+    rows the pass reads anyway; a comparison stops at the first difference."""
     n = src.shape[0]
     k = out.shape[0]
+    m = cand.shape[1]
     for j in range(k):
         sums[j] = 0.0
+        for c in range(m):
+            same[j, c] = 1 if cand[j, c] >= 0 else 0
     for lo in range(0, n, 256):
         hi = min(lo + 256, n)
         for j in range(k):
@@ -43,6 +54,13 @@ def transpose_sums(src, j0, out, sums):  # type: ignore[no-untyped-def]  # numba
                 out[j, i] = v
                 s += v
             sums[j] = s
+            for c in range(m):
+                if same[j, c] == 1:
+                    other = cand[j, c]
+                    for i in range(lo, hi):
+                        if bits[i, j0 + j] != bits[i, other]:
+                            same[j, c] = 0
+                            break
 
 
 @njit(cache=True, nogil=True)

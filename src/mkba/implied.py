@@ -689,13 +689,12 @@ def side_summary(run: Run) -> dict[str, Any]:
         for k in results.PERSPECTIVE_METRICS
     ]
     results.precompute_statistics(run, keys)
-    o = run.outcomes
     for pi, p in enumerate(PERSPECTIVES):
         doc = {
             k: results.column_stats(run, "perspective", pi, k) for k in results.PERSPECTIVE_METRICS
         }
-        npv = o.npv_of(pi)
-        out["perspectives"][p] = doc | {"prob_npv_positive": float(np.mean(npv > 0))}
+        share = results.prob_npv_positive(run, pi)  # float(np.mean(o.npv_of(pi) > 0))
+        out["perspectives"][p] = doc | {"prob_npv_positive": share}
     phys = getattr(run, "_side_physical", None)  # computed while simulating (FullStrengthSink)
     if phys is None:
         phys = physical_effects(run, mean_per_year=False, share=False)

@@ -164,6 +164,21 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     return dict(memo[full])
 
 
+def prob_npv_positive(run: Run, p: int) -> float:
+    """``float(np.mean(run.outcomes.npv_of(p) > 0))``, the share of draws with a positive NPV
+    in perspective ``p``. Inside :func:`shared_statistics` computed once (the summary and the
+    side summary ask for it), by :func:`precompute_statistics` from the NPV column it makes
+    anyway (the same values, the same expression)."""
+    memo = _MEMO.get()
+    full = (id(run.outcomes), "prob_npv_positive", p)
+    if memo is not None and full in memo:
+        return memo[full]["share"]
+    share = float(np.mean(run.outcomes.npv_of(p) > 0))
+    if memo is not None:
+        memo[full] = {"share": share}
+    return share
+
+
 def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
     """Every column whose statistics :func:`summary`, :func:`summary_table` and
     :func:`breakdown_table` take (keys of :func:`column_stats`)."""
@@ -187,37 +202,89 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
     :func:`stats` exactly as one at a time (NumPy releases the GIL in the copies, the sums and
     the partitions), so the numbers do not depend on the thread count. Columns of row-major
     arrays (totals, streams, stakeholders, components) are taken a few at a time by one
-    blocked transposition (:func:`_key_columns`) instead of one strided copy each. Outside the
-    block: nothing to keep them in, does nothing."""
+    blocked transposition (:func:`_key_columns`) instead of one strided copy each, into the
+    buffers of :func:`shared_scratch` when inside it. A column proven to be a copy of another
+    (the same bytes, compared in the transposition's pass; a stakeholder's NPV over costs that
+    are all +0.0) gets that column's statistics instead of computing them again. Outside
+    :func:`shared_statistics`: nothing to keep them in, does nothing."""
     memo = _MEMO.get()
     if memo is None:
         return
     wanted = statistics_keys(run) if keys is None else keys
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
-    tasks = _column_tasks(todo)
+    tasks = _column_tasks(run, todo)
     workers = min(len(tasks), statistics_threads())
-    scratch = Scratch()  # each thread's transposition blocks, reused from task to task
+    scratch = _phase_scratch()  # transposition blocks, reused from task to task
 
-    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], dict[str, float]]]:
-        return [(k, stats(x, owned=True)) for k, x in _key_columns(run, task, scratch)]
+    def compute(task: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], Any]]:
+        out: list[tuple[tuple[Any, ...], Any]] = []
+        with scratch.lease():
+            for k, x in _key_columns(run, task, scratch):
+                if isinstance(x, tuple):  # a proven copy of column x
+                    out.append((k, x))
+                    continue
+                if k[0] == "perspective" and k[2] == "npv":  # before stats reorders it
+                    out.append((("prob_npv_positive", k[1]), {"share": float(np.mean(x > 0))}))
+                out.append((k, stats(x, owned=True)))
+        return out
 
     if workers <= 1:
-        done = map(compute, tasks)
-        for pairs in done:
-            for k, v in pairs:
-                memo[(id(run.outcomes), *k)] = v
-        return
-    from concurrent.futures import ThreadPoolExecutor
+        done = list(map(compute, tasks))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(workers) as pool:
-        for pairs in pool.map(compute, tasks):
-            for k, v in pairs:
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(compute, tasks))
+    same = []
+    for pairs in done:
+        for k, v in pairs:
+            if isinstance(v, tuple):
+                same.append((k, v))
+            else:
                 memo[(id(run.outcomes), *k)] = v
+    for k, other in same:  # the statistics of a column proven to have another one's
+        full = (id(run.outcomes), *other)
+        if full in memo:
+            memo[(id(run.outcomes), *k)] = dict(memo[full])
+        else:  # that column was not asked for: this one on its own
+            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
 
 
 _GROUP = 8
-"""Columns of a row-major per-draw array transposed together by :func:`_key_columns` (a
-block of 8 columns of 1M draws is 64 MB per thread)."""
+"""The fewest columns of a row-major per-draw array transposed together by
+:func:`_key_columns` (:func:`group_width`; a block of 8 columns of 10M draws is 640 MB per
+thread)."""
+
+_BLOCK_BYTES = 64 * 2**20
+"""Bytes of one block of transposed columns (:func:`group_width`): 8 columns of a million
+draws (as before), 16 of 500,000, 32 of 250,000 or fewer. One pass over a row-major array
+reads all of it (the processor fetches whole rows ahead), whichever of its columns are
+copied: fewer, wider blocks read it fewer times. 128 MiB (16 columns at 1M: the flows' 30
+years in 2 passes instead of 4) saved about 0.05 CPU-s of a 1M run's statistics but raised
+its peak by 64-92 MB (benchmarks/README.md, i20-stats): not taken."""
+
+_MAX_GROUP = 32
+
+
+def group_width(n: int) -> int:
+    """Columns per transposed block of ``n`` draws: as many as fit in :data:`_BLOCK_BYTES`,
+    at least :data:`_GROUP` (from 1M draws on: 8, as before, so the memory of a large run
+    does not grow) and at most :data:`_MAX_GROUP`."""
+    return max(_GROUP, min(_MAX_GROUP, _BLOCK_BYTES // (8 * max(n, 1))))
+
+
+def _spans(total: int, width: int) -> list[list[int]]:
+    """``0 .. total - 1`` in the fewest consecutive groups of at most ``width``, of
+    near-equal sizes (so that threads get about the same work)."""
+    k = -(-total // width)
+    return [list(range(total * i // k, total * (i + 1) // k)) for i in range(k)]
+
+
+def _block_of(j: int, total: int, width: int) -> int:
+    """The group of :func:`_spans` (``total``, ``width``) that holds ``j``."""
+    k = -(-total // width)
+    return next(i for i in range(k) if j < total * (i + 1) // k)
+
 
 _ROW_MAJOR = {
     "stream": "stream",
@@ -228,44 +295,104 @@ _ROW_MAJOR = {
 }
 
 
-def _source(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The block of source columns a key's column comes from: (array, first column)."""
+_AREA_PART = {"area_benefits": "benefits_pv", "area_costs": "costs_pv", "area_npv": "npv"}
+
+
+def _source(key: tuple[Any, ...], run: Run) -> tuple[Any, ...]:
+    """The block of source columns a key's column comes from: (array, block)."""
     kind = key[0]
     if kind == "perspective":
         return ("total", key[1])
-    if kind == "stream":
-        return ("stream", key[1], key[2] // _GROUP)
-    if kind in _ROW_MAJOR:
-        return (_ROW_MAJOR[kind], key[1] // _GROUP)
+    if kind in _AREA_PART:  # one area's columns (column-major: each contiguous)
+        return ("area", key[1])
+    o = run.outcomes
+    width = group_width(o.stream.shape[0])
+    if kind == "stream":  # the (draws, perspectives x streams) array
+        streams = o.stream.shape[2]
+        total = o.stream.shape[1] * streams
+        return ("stream", _block_of(key[1] * streams + key[2], total, width))
+    if kind == "component":
+        return ("component", _block_of(key[1], o.component.shape[1], width))
+    if kind in _ROW_MAJOR:  # stakeholders: benefits and costs in one block
+        total = o.stakeholder_benefits.shape[1]
+        return (_ROW_MAJOR[kind], _block_of(key[1], total, width // 2))
     return ("single", key)
 
 
-def _column_tasks(keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+def _column_tasks(run: Run, keys: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
     """``keys`` grouped by the block of source columns they share (order kept within a group)."""
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for k in keys:
-        groups.setdefault(_source(k), []).append(k)
+        groups.setdefault(_source(k, run), []).append(k)
     return list(groups.values())
 
 
 class Scratch:
-    """Buffers that each thread reuses for its next block of columns (:func:`_transposed`),
-    instead of a new array per block: a new array of this size is mapped and cleared by the
-    operating system each time (fresh pages; about 1 GB per million draws over the statistics
-    of a run). A buffer is reused only by the thread that took it, after the block it held
-    is done with; they are freed with this object."""
+    """Buffers reused from block to block of columns (:func:`_transposed`), instead of a new
+    array per block: a new array of this size is mapped and cleared by the operating system
+    each time (fresh pages, about 5 us per 4 KiB page on the project's machine; about 1 GB per
+    million draws over the statistics of a run).
+
+    Each thread works in one set of buffers (``slot`` -> array). Inside :meth:`lease` the
+    thread borrows a set from this object's pool and gives it back at the end, so that the
+    thread pools of :func:`precompute_statistics` and :func:`yearly_rows` (other threads, one
+    after the other) reuse the same sets: at most one set per thread working at a time.
+    Outside a lease a thread keeps a set of its own. A set is used only by the thread that
+    holds it, after the block it held is done with; they are freed with this object."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._pool: list[dict[str, np.ndarray]] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """Within the block, this thread's buffers are a set from the pool (or a new one)."""
+        with self._lock:
+            bufs = self._pool.pop() if self._pool else {}
+        before = self._local.__dict__.get("bufs")
+        self._local.bufs = bufs
+        try:
+            yield
+        finally:
+            self._local.bufs = before
+            with self._lock:
+                self._pool.append(bufs)
 
     def get(self, slot: str, shape: tuple[int, int]) -> np.ndarray:
         """An uninitialised float64 array of ``shape``: this thread's buffer ``slot``."""
-        bufs: dict[str, np.ndarray] = self._local.__dict__
+        bufs: dict[str, np.ndarray] | None = self._local.__dict__.get("bufs")
+        if bufs is None:
+            bufs = self._local.bufs = {}
         size = shape[0] * shape[1]
         buf = bufs.get(slot)
         if buf is None or buf.size < size:
-            buf = bufs[slot] = np.empty(size)
+            # room for a whole block (group_width rows) at once: not mapped again for a
+            # larger one (only the pages written take memory)
+            buf = bufs[slot] = np.empty(max(size, group_width(shape[1]) * shape[1]))
         return buf[:size].reshape(shape)
+
+
+_SCRATCH: ContextVar[Scratch | None] = ContextVar("mkba_statistics_scratch", default=None)
+
+
+@contextlib.contextmanager
+def shared_scratch() -> Iterator[None]:
+    """Within the block, :func:`precompute_statistics` and :func:`yearly_rows` take their
+    column blocks in the same buffers (a :class:`Scratch`), instead of each mapping fresh
+    ones (2 x 64 MB per million draws less): around a run's statistics, and left before its
+    files are written (the buffers are freed then)."""
+    token = _SCRATCH.set(Scratch())
+    try:
+        yield
+    finally:
+        _SCRATCH.reset(token)
+
+
+def _phase_scratch() -> Scratch:
+    """The buffers of :func:`shared_scratch`, or new ones outside it."""
+    scratch = _SCRATCH.get()
+    return Scratch() if scratch is None else scratch
 
 
 def _transposed(
@@ -274,41 +401,78 @@ def _transposed(
     scratch: Scratch | None = None,
     slot: str = "a",
     sums: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+    cand: np.ndarray | None = None,
+    same: np.ndarray | None = None,
 ) -> np.ndarray:
     """``src[:, cols].T`` (float64, C order; ``cols`` ascending): each row one column of
     ``src``, copied a block of rows at a time (one strided pass for all the columns). With
     ``scratch``: into this thread's buffer ``slot`` (valid until its next use). With ``sums``
     (``cols`` a range): ``sums[j]`` = ``np.add.reduce(src, axis=0)[cols[j]]``, the same
-    numbers, from the same pass when ``src`` is C-ordered (:func:`mkba.colstats.transpose_sums`)."""
+    numbers, from the same pass when ``src`` is C-ordered (:func:`mkba.colstats.transpose_sums`).
+    ``out`` (instead of ``scratch``): the (``cols[-1] + 1 - cols[0]``, draws) array to fill.
+    With ``cand`` (int64, a row per column ``cols[0] .. cols[-1]``: columns of ``src`` to
+    compare it with, -1 none): ``same[j, c]`` = 1 when column ``cols[0] + j`` has the very bytes
+    of column ``cand[j, c]``, from the same pass; 0 otherwise (always 0 for another layout)."""
     n = src.shape[0]
     j0, j1 = cols[0], cols[-1] + 1
     view = src[:, j0:j1]  # a view (a list index would copy)
-    out = np.empty((j1 - j0, n)) if scratch is None else scratch.get(slot, (j1 - j0, n))
+    if out is None:
+        out = np.empty((j1 - j0, n)) if scratch is None else scratch.get(slot, (j1 - j0, n))
+    if cand is None:
+        cand = np.full((j1 - j0, 1), -1, dtype=np.int64)
+        same = np.empty((j1 - j0, 1), dtype=np.int64)
+    assert same is not None and same.shape == cand.shape == (j1 - j0, cand.shape[1])
     if src.dtype == np.float64 and src.flags.c_contiguous and src.ndim == 2:
-        transpose_sums(src, j0, out, np.empty(j1 - j0) if sums is None else sums)
-    else:  # NumPy's own copy and (its order for this layout) sum
+        bits = src.view(np.int64)  # the same memory, compared as bytes
+        transpose_sums(src, j0, out, np.empty(j1 - j0) if sums is None else sums, bits, cand, same)
+    else:  # NumPy's own copy and (its order for this layout) sum; nothing shared
         for lo in range(0, n, 4096):
             np.copyto(out[:, lo : lo + 4096], view[lo : lo + 4096].T)
         if sums is not None:
             sums[:] = np.add.reduce(view, axis=0)
+        same[:] = 0
     if len(cols) != j1 - j0:
         return out[[c - j0 for c in cols]]
     return out
 
 
+def _ratio_into(b: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`mkba.outputs._ratio` (``np.where(c > 0, b / c, nan)``) into ``out``: the same
+    division, then NaN where ``c > 0`` does not hold."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(b, c, out=out)
+    np.copyto(out, np.nan, where=~(c > 0))
+    return out
+
+
 def _key_columns(
     run: Run, keys: list[tuple[Any, ...]], scratch: Scratch | None = None
-) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+) -> Iterator[tuple[tuple[Any, ...], np.ndarray | tuple[Any, ...]]]:
     """``(key, column)`` for the keys of one :func:`_column_tasks` group: every column a new
     array or a row of this thread's ``scratch`` (the caller's to reorder, until its next
-    group) with the output registry's values (:func:`_column`; the tests hold them equal)."""
+    group) with the output registry's values (:func:`_column`; the tests hold them equal).
+    Instead of a column, another key (a tuple) when the column is proven to have that key's
+    statistics (the same bytes, or benefits less costs that are all +0.0): not computed
+    twice."""
     o = run.outcomes
     kind = keys[0][0]
     if kind == "perspective":
         p = keys[0][1]
-        b = o.benefits[:, p].copy()
-        c = o.costs[:, p].copy()
-        derived = {"npv": lambda: b - c, "bcr": lambda: _ratio(b, c)}
+        n = o.benefits.shape[0]
+        if o.benefits.dtype != np.float64 or o.costs.dtype != np.float64:  # not a run's
+            b = o.benefits[:, p].copy()
+            c = o.costs[:, p].copy()
+            derived = {"npv": lambda: b - c, "bcr": lambda: _ratio(b, c)}
+        else:  # benefits, costs, npv and bcr in rows of this thread's buffer
+            rows = np.empty((4, n)) if scratch is None else scratch.get("a", (4, n))
+            b, c = rows[0], rows[1]
+            np.copyto(b, o.benefits[:, p])
+            np.copyto(c, o.costs[:, p])
+            derived = {
+                "npv": lambda: np.subtract(b, c, out=rows[2]),
+                "bcr": lambda: _ratio_into(b, c, rows[3]),
+            }
         # npv and bcr first: benefits and costs are reordered when their own turn comes
         for k in sorted(keys, key=lambda k: k[2] not in derived):
             metric = k[2]
@@ -317,23 +481,67 @@ def _key_columns(
             else:
                 yield k, b if metric == "benefits_pv" else c
         return
+    if kind in _AREA_PART and o.area_benefits.dtype == o.area_costs.dtype == np.float64:
+        # one area's benefits, costs and npv in rows of this thread's buffer: the same values
+        # as the registry's new arrays (outputs._money: a copy, ``b - c``); float32 areas
+        # below (their npv is a float32 difference)
+        i = keys[0][1]
+        ab, ac = o.area_benefits[:, i], o.area_costs[:, i]
+        n = ab.shape[0]
+        rows = np.empty((len(keys), n)) if scratch is None else scratch.get("a", (len(keys), n))
+        for j, k in enumerate(keys):
+            part = _AREA_PART[k[0]]
+            if part == "npv":
+                np.subtract(ab, ac, out=rows[j])
+            else:
+                np.copyto(rows[j], ab if part == "benefits_pv" else ac)
+            yield k, rows[j]
+        return
     if kind in ("stream", "component"):
         src = o.stream.reshape(o.stream.shape[0], -1) if kind == "stream" else o.component
         width = o.stream.shape[2] if kind == "stream" else 0
         cols = [k[1] * width + k[2] if kind == "stream" else k[1] for k in keys]
-        block = _transposed(src, sorted(set(cols)), scratch)
-        row = {c: i for i, c in enumerate(sorted(set(cols)))}
+        span = sorted(set(cols))
+        j0, j1 = span[0], span[-1] + 1
+        cand = same = None
+        if kind == "stream" and o.stream.shape[1] > 1:
+            # a stream in perspective p against the same stream in each earlier perspective
+            # (e.g. a stream whose weights are the same in all three): compared in the pass
+            cand = np.full((j1 - j0, o.stream.shape[1] - 1), -1, dtype=np.int64)
+            for j in range(j0, j1):
+                p, i = divmod(j, width)
+                cand[j - j0, :p] = np.arange(p) * width + i
+            same = np.empty_like(cand)
+        block = _transposed(src, span, scratch, cand=cand, same=same)
+        row = {c: i for i, c in enumerate(span)}
         for k, c in zip(keys, cols, strict=True):
+            if same is not None:
+                # the first earlier perspective with the very same bytes: its statistics
+                # (that column is itself no copy of an even earlier one)
+                q = next((q for q in range(k[1]) if same[c - j0, q] == 1), None)
+                if q is not None:
+                    yield k, ("stream", q, k[2])
+                    continue
             yield k, block[row[c]]
         return
     if kind in _ROW_MAJOR:  # stakeholders: benefits, costs and their difference
         idx = sorted({k[1] for k in keys})
         row = {i: j for j, i in enumerate(idx)}
-        bt = _transposed(o.stakeholder_benefits, idx, scratch, "a")
-        ct = _transposed(o.stakeholder_costs, idx, scratch, "b")
+        # benefits and costs in one block of this thread's buffer (rows: the span of idx)
+        span = idx[-1] + 1 - idx[0]
+        n = o.stakeholder_benefits.shape[0]
+        both = np.empty((2 * span, n)) if scratch is None else scratch.get("a", (2 * span, n))
+        bt = _transposed(o.stakeholder_benefits, idx, out=both[:span])
+        ct = _transposed(o.stakeholder_costs, idx, out=both[span:])
         later = []
         for k in keys:
             if k[0] == "stakeholder_npv":
+                cost = ct[row[k[1]]].view(np.int64)
+                if cost.size and cost[0] == 0 and not cost.any():
+                    # no costs (every one +0.0): b - 0.0 is b, bit for bit, wherever b is a
+                    # number (NaN stays NaN, and stats leaves NaN out): benefits' statistics
+                    yield k, ("stakeholder_benefits", k[1])
+                    continue
                 yield k, bt[row[k[1]]] - ct[row[k[1]]]
             else:
                 later.append(k)
@@ -476,7 +684,6 @@ def summary(run: Run) -> dict[str, Any]:
     o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
-    npv = o.npv_of(p0)
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -494,7 +701,7 @@ def summary(run: Run) -> dict[str, Any]:
         else dr.model_dump(),
         "currency": "EUR",
         **main,
-        "prob_npv_positive": float(np.mean(npv > 0)),
+        "prob_npv_positive": prob_npv_positive(run, p0),
         "payback_year": payback_stats(o.payback),
         "by_stream": {s: column_stats(run, "stream", p0, i) for i, s in enumerate(m.streams)},
         "by_area": {a: column_stats(run, "area_benefits", i) for i, a in enumerate(m.areas)},
@@ -513,13 +720,12 @@ def summary(run: Run) -> dict[str, Any]:
         "perspectives": {},
     }
     for p, name in enumerate(PERSPECTIVES):
-        npv_p = o.npv_of(p)
         out["perspectives"][name] = {
             "costs_pv": column_stats(run, "perspective", p, "costs_pv"),
             "benefits_pv": column_stats(run, "perspective", p, "benefits_pv"),
             "npv": column_stats(run, "perspective", p, "npv"),
             "bcr": column_stats(run, "perspective", p, "bcr"),
-            "prob_npv_positive": float(np.mean(npv_p > 0)),
+            "prob_npv_positive": prob_npv_positive(run, p),
             "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
@@ -694,9 +900,10 @@ def _year_quantiles(
     n, width = arr.shape
     qs = np.empty((len(FAN_QUANTILES), width))
     todo = list(range(width)) if years is None else years
-    sums = np.empty(_GROUP)
-    for g0 in range(0, len(todo), _GROUP):
-        t = todo[g0 : g0 + _GROUP]
+    step = group_width(n)
+    sums = np.empty(step)
+    for g0 in range(0, len(todo), step):
+        t = todo[g0 : g0 + step]
         if mean_out is None:
             rows = _transposed(arr, t, scratch)
         else:
@@ -743,9 +950,9 @@ def _cumulative_year_stats(
     dqs = None if dmean is None else np.empty((len(FAN_QUANTILES), years))
     mean = np.empty(years)
     c = None
-    sums = np.empty(_GROUP)
-    for t0 in range(0, years, _GROUP):
-        t = list(range(t0, min(t0 + _GROUP, years)))
+    width = group_width(n)
+    sums = np.empty(width)
+    for t in _spans(years, width):
         if dmean_out is None:
             rows = _transposed(dflow, t, scratch)
         else:
@@ -782,12 +989,12 @@ def yearly_rows(run: Run) -> RowTable:
     # one at a time, so the numbers do not depend on the thread count. The means over the
     # draws come from the transpositions' sums (one pass over the flows less each).
     years = o.flow.shape[1]
-    groups = [list(range(t0, min(t0 + _GROUP, years))) for t0 in range(0, years, _GROUP)]
+    groups = _spans(years, group_width(o.flow.shape[0]))
     empty = o.flow.shape[0] == 0
     flow_mean = o.flow.mean(axis=0) if empty else np.empty(years)
     dflow_mean = o.dflow.mean(axis=0) if empty else np.empty(years)
     flow_qs = np.empty((len(FAN_QUANTILES), years))
-    scratch = Scratch()  # each thread's transposition block, reused
+    scratch = _phase_scratch()  # transposition blocks, reused from task to task
 
     def flow_group(t: list[int]) -> None:
         part = o.flow[:, t[0] : t[-1] + 1]
@@ -796,14 +1003,16 @@ def yearly_rows(run: Run) -> RowTable:
             return
         # the whole array with its columns (a C-ordered source for the compiled copy)
         got = np.empty(years)
-        qs = _year_quantiles(o.flow, None, scratch, mean_out=got, years=t)
+        with scratch.lease():
+            qs = _year_quantiles(o.flow, None, scratch, mean_out=got, years=t)
         flow_qs[:, t] = qs[:, t]
         flow_mean[t] = got[t]
 
     def discounted() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if empty:
             return _cumulative_year_stats(o.dflow, dflow_mean, scratch)
-        return _cumulative_year_stats(o.dflow, None, scratch, dmean_out=dflow_mean)
+        with scratch.lease():
+            return _cumulative_year_stats(o.dflow, None, scratch, dmean_out=dflow_mean)
 
     workers = min(1 + len(groups), statistics_threads())
     if workers > 1:

@@ -58,12 +58,12 @@ SIGNATURES: dict[str, str] = {
     "mkba.implied:_slot_values": "F2 I1 F1 F1 I1 f F1 F2 F4 F3",
     "mkba.implied:_full_strength_rows": "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2",
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
-    "mkba.colstats:transpose_sums": "F2 i F2 F1",
+    "mkba.colstats:transpose_sums": "F2 i F2 F1 I2 I2 I2",
     "mkba.colstats:sum_sq_dev": "F1 i i f",
     "mkba.colstats:add_running_sum": "F1 F1",
 }
 """The argument types with which a run calls each function the child may compile (``Fk``: a
-C-contiguous float64 array of k dimensions, ``I1`` of int64, ``i`` an int64, ``f`` a float64).
+C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64).
 ``tests/test_warmup.py`` checks them against the types a run passes."""
 
 LATER = {
@@ -111,7 +111,8 @@ def signature(codes: str) -> tuple[Any, ...]:
     """numba argument types from codes as in :data:`SIGNATURES` (e.g. ``"F2 I1 i"``)."""
     from numba import types
 
-    kinds = {"i": types.int64, "f": types.float64, "I1": types.Array(types.int64, 1, "C")}
+    kinds: dict[str, Any] = {"i": types.int64, "f": types.float64}
+    kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
 
