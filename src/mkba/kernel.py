@@ -29,7 +29,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
 # region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
@@ -55,6 +58,132 @@ OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
 ELASTICITY, GOVERNANCE_PENALTY = range(2)
 L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
 PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+
+
+def _prefetcher(write: int):  # type: ignore[no-untyped-def]
+    """An intrinsic ``f(arr, i, j)`` that asks the cache for the line of ``arr[i, j]`` (of
+    ``arr[i + j]`` for a 1-D array) ahead of its use: for reading into the second-level cache,
+    or (``write``) for writing (x86 PREFETCHW: the line is owned before the stores arrive, so
+    they do not wait in the store buffer). A hint only: no value changes, and an address
+    outside the array is never touched (the indices are the kernel's own, always inside)."""
+
+    @intrinsic
+    def prefetch(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
+        sig = types.none(arr, i, j)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            idx = [args[1], args[2]] if aryty.ndim == 2 else [builder.add(args[1], args[2])]
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(write), i32(2), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return prefetch
+
+
+_prefetch = _prefetcher(0)
+_prefetch_w = _prefetcher(1)
+
+
+# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
+# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
+# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
+# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
+# still goes through libgomp, which reads the variable when numba first starts its threads,
+# after this import. An explicit setting by the user wins. No effect on the numbers.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
+# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
+# (issue 17). The numbers do not depend on it.
+_BLOCK = 64
+# blocks whose parameters simulate_chunk copies at once (see there)
+_BATCH = 8
+
+# Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
+# DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
+# INTERVENTION_QUANTITIES (tests/test_engine.py checks the orders agree).
+RATE, FACTOR, TREND, EFFECT, DEADWEIGHT, DISPLACEMENT, LAG, RAMP, HALF_LIFE = range(9)
+UNIT_VALUE, GROWTH = range(2)
+OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
+ELASTICITY, GOVERNANCE_PENALTY = range(2)
+L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
+PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, q, j):  # type: ignore[no-untyped-def]
+    """Hint the cache to fetch the line of ``arr[q, j]`` (into L2; no effect on any value)."""
+    sig = types.none(arr, q, j)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [args[1], args[2]], wraparound=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
+# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
+# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
+# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
+# still goes through libgomp, which reads the variable when numba first starts its threads,
+# after this import. An explicit setting by the user wins. No effect on the numbers.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
+# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
+# (issue 17). The numbers do not depend on it.
+_BLOCK = 64
+# blocks whose parameters simulate_chunk copies at once (see there)
+_BATCH = 8
+
+# Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
+# DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
+# INTERVENTION_QUANTITIES (tests/test_engine.py checks the orders agree).
+RATE, FACTOR, TREND, EFFECT, DEADWEIGHT, DISPLACEMENT, LAG, RAMP, HALF_LIFE = range(9)
+UNIT_VALUE, GROWTH = range(2)
+OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
+ELASTICITY, GOVERNANCE_PENALTY = range(2)
+L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
+PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+
+
+@intrinsic
+def _wide_vectors(typingctx):  # type: ignore[no-untyped-def]
+    """Let LLVM vectorise the calling function with the CPU's widest vectors.
+
+    On CPUs with AVX-512 LLVM prefers 256-bit vectors unless a function asks for more (the
+    ``prefer-vector-width`` attribute); the kernel's loops run over 64 independent lanes, so
+    512-bit vectors do the same operations per lane in half the instructions. Vector width
+    changes no value: every lane gets the same IEEE operations in the same order. Where the
+    CPU has no 512-bit vectors the attribute has no effect."""
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        attrs = builder.function.attributes
+        # llvmlite's attribute set accepts only its list of known names; a string attribute
+        # of LLVM's goes in through the set type itself (printed verbatim into the IR)
+        set.add(attrs, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -105,6 +234,22 @@ def _other_groups(kfac, pt, lane, lane2, lane3, c, s, gl):
             for b in range(B):
                 kfac[g, c, b] += pt[g, s, t, b] * lane3[b]
                 lane3[b] = lane3[b] * lane2[b]
+
+
+@njit(cache=True, inline="always")
+def _put_area(out, x, base, di, nb):
+    """``out[base + b * di] = x[b]`` for the lanes ``b < nb`` (one area's values of a block of
+    draws in a per-area output, see :func:`area_outputs`). Column-major outputs (``di == 1``,
+    the engine's) take a contiguous run; any other layout the strided one. Indices from
+    ``range`` on views need no negative-index wrap-around."""
+    if di == 1:
+        o = out[base : base + nb]
+        for b in range(nb):
+            o[b] = x[b]
+    else:
+        o = out[base:]
+        for b in range(nb):
+            o[b * di] = x[b]
 
 
 def draw_ranges(n: int, parts: int) -> list[int]:
@@ -196,6 +341,7 @@ def simulate_chunk(
     per-component intermediates (``A * (C + K)`` doubles a draw) need not be kept, so the cost
     per area stays flat however many areas there are.
     """
+    _wide_vectors()
     Q, n = theta_t.shape
     A, S = volume0.shape
     C = comp_stream.shape[0]
@@ -247,6 +393,18 @@ def simulate_chunk(
         if used:
             used_s[n_used] = s
             n_used += 1
+    # the components grouped by stream, ascending within a stream
+    c_first = np.zeros(S + 1, dtype=np.int64)
+    for c in range(C):
+        c_first[comp_stream[c] + 1] += 1
+    for s in range(S):
+        c_first[s + 1] += c_first[s]
+    c_order = np.empty(C, dtype=np.int64)
+    c_fill = c_first[:S].copy()
+    for c in range(C):
+        s = comp_stream[c]
+        c_order[c_fill[s]] = c
+        c_fill[s] += 1
     ascending = True  # years in increasing order (they are; the time profile relies on it)
     for t in range(1, T):
         if not years[t] > years[t - 1]:
@@ -267,10 +425,17 @@ def simulate_chunk(
                     thb[k, q, b] = sk[b]
                 for b in range(nbk, B):  # idle lanes of a last, partial block: never written out
                     thb[k, q, b] = thb[k, q, 0]
+        j0n = j1
+        j1n = min(hi, n, j0n + B * _BATCH)
         for k in range(nblk):
             i0 = j0 + k * B
             nb = min(B, j1 - i0)
             th = thb[k]
+            for g in range(G):
+                for c in range(C):
+                    for b in range(B):
+                        kfac[g, c, b] = 0.0
+            gl = G - 1  # the last period group
             # --- time profile per period group and stream: ramp-up, then decay after the end
             for s in range(S):
                 lag = th[off_stream[LAG] + s]
@@ -375,60 +540,56 @@ def simulate_chunk(
                                 p = d if y >= s0[b] else 0.0
                                 prof[g, s, t, b] = p
                                 pt[g, s, t, b] = p * trend[s, t, b] * dft
-            # --- value per unit per year (indexed unit value x real growth from the base year),
-            # generated year by year and used at once, never stored: the discounted value factor
-            # per period group and component, and the flow weights summed per stream. Each sum
-            # takes its terms in the same order as summing a stored value table would (years
-            # ascending; components ascending).
-            for g in range(G):
-                for c in range(C):
-                    for b in range(B):
-                        kfac[g, c, b] = 0.0
-            for s in range(S):
+                # --- value per unit per year (indexed unit value x real growth from the base
+                # year) of the stream's components, generated year by year and used at once,
+                # never stored: the discounted value factor per period group and component,
+                # and the flow weights summed per stream. Each sum takes its terms in the same
+                # order as summing a stored value table would (years ascending; components
+                # ascending). Stream by stream, right after its profile: pt[:, s] and wsts[s]
+                # are still in the first-level cache.
                 for t in range(T):
                     for b in range(B):
                         wsts[s, t, b] = 0.0
-            gl = G - 1  # the last period group
-            for c in range(C):
-                s = comp_stream[c]
-                w = flow_weights[c]
-                u = th[off_comp[UNIT_VALUE] + c]
-                gw = th[off_comp[GROWTH] + c]
-                for b in range(B):
-                    lane2[b] = 1.0 + gw[b]
-                _pow_lanes(lane2, years[0] - base_year, lane)
-                for b in range(B):
-                    lane[b] = u[b] * lane[b]
-                if gl > 0:  # the other period groups, if any (not in the usual case)
-                    _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
-                # the last group, four years per pass: its sum and the running value stay in
-                # registers in between. A component without a flow weight adds its zeros
-                # into ampsum instead, which is not in use here and is zeroed before its own
-                # use below (one loop for both; no extra scratch)
-                ws = wsts[s] if w != 0.0 else ampsum
-                T4 = T - T % 4
-                for t in range(0, T4, 4):
+                for ci in range(c_first[s], c_first[s + 1]):
+                    c = c_order[ci]
+                    w = flow_weights[c]
+                    u = th[off_comp[UNIT_VALUE] + c]
+                    gw = th[off_comp[GROWTH] + c]
                     for b in range(B):
-                        x = lane[b]
-                        x2 = lane2[b]
-                        k = kfac[gl, c, b] + pt[gl, s, t, b] * x
-                        ws[t, b] += w * x
-                        x = x * x2
-                        k = k + pt[gl, s, t + 1, b] * x
-                        ws[t + 1, b] += w * x
-                        x = x * x2
-                        k = k + pt[gl, s, t + 2, b] * x
-                        ws[t + 2, b] += w * x
-                        x = x * x2
-                        kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
-                        ws[t + 3, b] += w * x
-                        lane[b] = x * x2
-                for t in range(T4, T):  # the last T % 4 years, one per pass
+                        lane2[b] = 1.0 + gw[b]
+                    _pow_lanes(lane2, years[0] - base_year, lane)
                     for b in range(B):
-                        x = lane[b]
-                        kfac[gl, c, b] += pt[gl, s, t, b] * x
-                        ws[t, b] += w * x
-                        lane[b] = x * lane2[b]
+                        lane[b] = u[b] * lane[b]
+                    if gl > 0:  # the other period groups, if any (not in the usual case)
+                        _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
+                    # the last group, four years per pass: its sum and the running value stay in
+                    # registers in between. A component without a flow weight adds its zeros
+                    # into ampsum instead, which is not in use here and is zeroed before its own
+                    # use below (one loop for both; no extra scratch)
+                    ws = wsts[s] if w != 0.0 else ampsum
+                    T4 = T - T % 4
+                    for t in range(0, T4, 4):
+                        for b in range(B):
+                            x = lane[b]
+                            x2 = lane2[b]
+                            k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                            ws[t, b] += w * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 1, b] * x
+                            ws[t + 1, b] += w * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 2, b] * x
+                            ws[t + 2, b] += w * x
+                            x = x * x2
+                            kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                            ws[t + 3, b] += w * x
+                            lane[b] = x * x2
+                    for t in range(T4, T):  # the last T % 4 years, one per pass
+                        for b in range(B):
+                            x = lane[b]
+                            kfac[gl, c, b] += pt[gl, s, t, b] * x
+                            ws[t, b] += w * x
+                            lane[b] = x * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
@@ -459,6 +620,35 @@ def simulate_chunk(
                     shc[kk, b] = 0.0
             # --- area by area: amplitude, component PVs, costs, and their sums
             for a in range(A):
+                # memory traffic ahead of its use, a share per area (a burst of hints would stall
+                # on the cache's miss buffers): the next batch's parameter rows, and this
+                # block's output lines that are written later (rows of the flows, components
+                # and payers at the end of the block, the next area's per-area values)
+                if j0n < j1n:
+                    step_i = k * A + a
+                    for qr in range(step_i * Q // (nblk * A), (step_i + 1) * Q // (nblk * A)):
+                        for jj in range(j0n, j1n, 8):
+                            _prefetch(theta_t, qr, jj)
+                        _prefetch(theta_t, qr, j1n - 1)
+                for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
+                    for t in range(0, T, 8):
+                        _prefetch_w(out_flow, ib, t)
+                        _prefetch_w(out_dflow, ib, t)
+                    _prefetch_w(out_flow, ib, T - 1)
+                    _prefetch_w(out_dflow, ib, T - 1)
+                    for c in range(0, C, 8):
+                        _prefetch_w(out_component, ib, c)
+                    _prefetch_w(out_component, ib, C - 1)
+                    _prefetch_w(out_sh_costs, ib, 0)
+                    _prefetch_w(out_sh_costs, ib, K - 1)
+                if a + 1 < A:
+                    base = i0 * area_di + (a + 1) * area_da
+                    if area_di == 1:
+                        for b in range(0, nb, 8):
+                            _prefetch_w(out_area_ben, base, b)
+                            _prefetch_w(out_area_cost, base, b)
+                        _prefetch_w(out_area_ben, base, nb - 1)
+                        _prefetch_w(out_area_cost, base, nb - 1)
                 for d in range(D):
                     br = budget_ratio[a, d]
                     for b in range(B):
@@ -497,8 +687,7 @@ def simulate_chunk(
                     if keep_areas:
                         for b in range(nb):
                             out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
-                for b in range(nb):
-                    out_area_ben[(i0 + b) * area_di + a * area_da] = abn[b]
+                _put_area(out_area_ben, abn, i0 * area_di + a * area_da, area_di, nb)
                 # costs: investment x overrun x additionality, and follow-up, per payer
                 for d in range(D):
                     bpv = budget_pv[a, d]
@@ -522,8 +711,7 @@ def simulate_chunk(
                     if keep_areas:
                         for b in range(nb):
                             out_cost[i0 + b, a, kk] = lane[b]
-                for b in range(nb):
-                    out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
+                _put_area(out_area_cost, acs, i0 * area_di + a * area_da, area_di, nb)
             ocm = out_component[i0 : i0 + nb]
             osc = out_sh_costs[i0 : i0 + nb]
             for b in range(nb):
