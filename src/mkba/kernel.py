@@ -60,109 +60,65 @@ L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
 PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
 
 
-def _prefetcher(write: int):  # type: ignore[no-untyped-def]
-    """An intrinsic ``f(arr, i, j)`` that asks the cache for the line of ``arr[i, j]`` (of
-    ``arr[i + j]`` for a 1-D array) ahead of its use: for reading into the second-level cache,
-    or (``write``) for writing (x86 PREFETCHW: the line is owned before the stores arrive, so
-    they do not wait in the store buffer). A hint only: no value changes, and an address
-    outside the array is never touched (the indices are the kernel's own, always inside)."""
-
-    @intrinsic
-    def prefetch(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
-        sig = types.none(arr, i, j)
-
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            idx = [args[1], args[2]] if aryty.ndim == 2 else [builder.add(args[1], args[2])]
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
-            i8p = ir.IntType(8).as_pointer()
-            i32 = ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-            fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
-            builder.call(fn, [builder.bitcast(ptr, i8p), i32(write), i32(2), i32(1)])
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return prefetch
-
-
-_prefetch = _prefetcher(0)
-_prefetch_w = _prefetcher(1)
-
-
-# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
-# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
-# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
-# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
-# still goes through libgomp, which reads the variable when numba first starts its threads,
-# after this import. An explicit setting by the user wins. No effect on the numbers.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
-# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
-# (issue 17). The numbers do not depend on it.
-_BLOCK = 64
-# blocks whose parameters simulate_chunk copies at once (see there)
-_BATCH = 8
-
-# Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
-# DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
-# INTERVENTION_QUANTITIES (tests/test_engine.py checks the orders agree).
-RATE, FACTOR, TREND, EFFECT, DEADWEIGHT, DISPLACEMENT, LAG, RAMP, HALF_LIFE = range(9)
-UNIT_VALUE, GROWTH = range(2)
-OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
-ELASTICITY, GOVERNANCE_PENALTY = range(2)
-L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
-PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
-
-
 @intrinsic
-def _prefetch(typingctx, arr, q, j):  # type: ignore[no-untyped-def]
-    """Hint the cache to fetch the line of ``arr[q, j]`` (into L2; no effect on any value)."""
-    sig = types.none(arr, q, j)
+def _prefetch_w(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
+    """Ask for the cache line of ``arr[i, j]`` (of ``arr[i + j]`` for a 1-D array) for
+    writing, ahead of the stores (x86 PREFETCHW): the line is owned by the time the stores
+    arrive, so they do not wait in the store buffer. A hint only: it changes no value and
+    cannot fault."""
+    sig = types.none(arr, i, j)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, aryty, ary, [args[1], args[2]], wraparound=False
-        )
+        idx = [args[1], args[2]] if aryty.ndim == 2 else [builder.add(args[1], args[2])]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
+        # rw = 1 (write), locality 2, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(2), i32(1)])
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-# numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
-# region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
-# threads and the kernel (benchmarks/README.md). The kernels here are no longer parallel=True,
-# but any other parallel numba code in the process (e.g. the benchmark's ceiling kernels)
-# still goes through libgomp, which reads the variable when numba first starts its threads,
-# after this import. An explicit setting by the user wins. No effect on the numbers.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+@intrinsic
+def _stream(typingctx, arr, i, val):  # type: ignore[no-untyped-def]
+    """``arr[i] = val`` (1-D ``arr``) as a non-temporal store (x86 MOVNTI): the value goes to
+    memory without its line being read into the cache first. For outputs the kernel only
+    writes and does not read back. The stored bits are those of an ordinary assignment (the
+    same cast to the array's dtype, then its bits as an integer of the same width);
+    :func:`_fence` orders the stores before the kernel returns."""
+    sig = types.none(arr, i, val)
 
-# draws per block: the lanes of the vectorised inner loops. 64 rather than 32: half as many
-# blocks, so half the per-block set-up; 0.64-0.73x the kernel time of 32 in one comparison
-# (issue 17). The numbers do not depend on it.
-_BLOCK = 64
-# blocks whose parameters simulate_chunk copies at once (see there)
-_BATCH = 8
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        v = context.cast(builder, args[2], signature.args[2], aryty.dtype)
+        # LLVM emits MOVNTI only for integers (a non-temporal scalar double would be an
+        # ordinary store)
+        ity = ir.IntType(aryty.dtype.bitwidth)
+        st = builder.store(builder.bitcast(v, ity), builder.bitcast(ptr, ity.as_pointer()))
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+        return context.get_dummy_value()
 
-# Named slots of the offset vectors, in the order of mkba.model.STREAM_SLOTS, COMPONENT_SLOTS,
-# DOMAIN_SLOTS, GLOBAL_SLOTS and mkba.schema.interventions' EFFECT_QUANTITIES and
-# INTERVENTION_QUANTITIES (tests/test_engine.py checks the orders agree).
-RATE, FACTOR, TREND, EFFECT, DEADWEIGHT, DISPLACEMENT, LAG, RAMP, HALF_LIFE = range(9)
-UNIT_VALUE, GROWTH = range(2)
-OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
-ELASTICITY, GOVERNANCE_PENALTY = range(2)
-L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
-PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+    return sig, codegen
+
+
+@intrinsic
+def _fence(typingctx):  # type: ignore[no-untyped-def]
+    """A full memory fence (x86 MFENCE): the non-temporal stores of :func:`_stream` are
+    visible to every thread before anything after it."""
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @intrinsic
@@ -240,12 +196,13 @@ def _other_groups(kfac, pt, lane, lane2, lane3, c, s, gl):
 def _put_area(out, x, base, di, nb):
     """``out[base + b * di] = x[b]`` for the lanes ``b < nb`` (one area's values of a block of
     draws in a per-area output, see :func:`area_outputs`). Column-major outputs (``di == 1``,
-    the engine's) take a contiguous run; any other layout the strided one. Indices from
-    ``range`` on views need no negative-index wrap-around."""
+    the engine's) take a contiguous run, streamed past the cache (nothing in the kernel reads
+    them back); any other layout the strided one. Indices from ``range`` on views need no
+    negative-index wrap-around."""
     if di == 1:
         o = out[base : base + nb]
         for b in range(nb):
-            o[b] = x[b]
+            _stream(o, b, x[b])
     else:
         o = out[base:]
         for b in range(nb):
@@ -425,8 +382,6 @@ def simulate_chunk(
                     thb[k, q, b] = sk[b]
                 for b in range(nbk, B):  # idle lanes of a last, partial block: never written out
                     thb[k, q, b] = thb[k, q, 0]
-        j0n = j1
-        j1n = min(hi, n, j0n + B * _BATCH)
         for k in range(nblk):
             i0 = j0 + k * B
             nb = min(B, j1 - i0)
@@ -620,35 +575,19 @@ def simulate_chunk(
                     shc[kk, b] = 0.0
             # --- area by area: amplitude, component PVs, costs, and their sums
             for a in range(A):
-                # memory traffic ahead of its use, a share per area (a burst of hints would stall
-                # on the cache's miss buffers): the next batch's parameter rows, and this
-                # block's output lines that are written later (rows of the flows, components
-                # and payers at the end of the block, the next area's per-area values)
-                if j0n < j1n:
-                    step_i = k * A + a
-                    for qr in range(step_i * Q // (nblk * A), (step_i + 1) * Q // (nblk * A)):
-                        for jj in range(j0n, j1n, 8):
-                            _prefetch(theta_t, qr, jj)
-                        _prefetch(theta_t, qr, j1n - 1)
+                # this block's output rows that are written at its end (discounted flows,
+                # components, payers), asked for ahead of the stores, a share per area (a burst
+                # of hints would stall on the cache's miss buffers). The flows and per-area
+                # values are streamed past the cache instead (_stream).
                 for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
                     for t in range(0, T, 8):
-                        _prefetch_w(out_flow, ib, t)
                         _prefetch_w(out_dflow, ib, t)
-                    _prefetch_w(out_flow, ib, T - 1)
                     _prefetch_w(out_dflow, ib, T - 1)
                     for c in range(0, C, 8):
                         _prefetch_w(out_component, ib, c)
                     _prefetch_w(out_component, ib, C - 1)
                     _prefetch_w(out_sh_costs, ib, 0)
                     _prefetch_w(out_sh_costs, ib, K - 1)
-                if a + 1 < A:
-                    base = i0 * area_di + (a + 1) * area_da
-                    if area_di == 1:
-                        for b in range(0, nb, 8):
-                            _prefetch_w(out_area_ben, base, b)
-                            _prefetch_w(out_area_cost, base, b)
-                        _prefetch_w(out_area_ben, base, nb - 1)
-                        _prefetch_w(out_area_cost, base, nb - 1)
                 for d in range(D):
                     br = budget_ratio[a, d]
                     for b in range(B):
@@ -793,8 +732,9 @@ def simulate_chunk(
                 r1 = ofl[b]
                 r2 = odf[b]
                 for t in range(T):
-                    r1[t] = flow[t, b]
+                    _stream(r1, t, flow[t, b])
                     r2[t] = dflow[t, b]
+    _fence()
 
 
 @njit(cache=True, inline="always")
