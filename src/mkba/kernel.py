@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type information
 from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -61,14 +61,14 @@ PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
 
 
 @intrinsic
-def _prefetch_w(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
+def _prefetch_w(typingctx, arr, i, j):
     """Ask for the cache line of ``arr[i, j]`` (of ``arr[i + j]`` for a 1-D array) for
     writing, ahead of the stores (x86 PREFETCHW): the line is owned by the time the stores
     arrive, so they do not wait in the store buffer. A hint only: it changes no value and
     cannot fault."""
     sig = types.none(arr, i, j)
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         idx = [args[1], args[2]] if aryty.ndim == 2 else [builder.add(args[1], args[2])]
@@ -85,7 +85,7 @@ def _prefetch_w(typingctx, arr, i, j):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def _stream(typingctx, arr, i, val):  # type: ignore[no-untyped-def]
+def _stream(typingctx, arr, i, val):
     """``arr[i] = val`` (1-D ``arr``) as a non-temporal store (x86 MOVNTI): the value goes to
     memory without its line being read into the cache first. For outputs the kernel only
     writes and does not read back. The stored bits are those of an ordinary assignment (the
@@ -93,7 +93,7 @@ def _stream(typingctx, arr, i, val):  # type: ignore[no-untyped-def]
     :func:`_fence` orders the stores before the kernel returns."""
     sig = types.none(arr, i, val)
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
@@ -109,12 +109,12 @@ def _stream(typingctx, arr, i, val):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def _fence(typingctx):  # type: ignore[no-untyped-def]
+def _fence(typingctx):
     """A full memory fence (x86 MFENCE): the non-temporal stores of :func:`_stream` are
     visible to every thread before anything after it."""
     sig = types.none()
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         builder.fence("seq_cst")
         return context.get_dummy_value()
 
@@ -122,7 +122,7 @@ def _fence(typingctx):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def _wide_vectors(typingctx):  # type: ignore[no-untyped-def]
+def _wide_vectors(typingctx):
     """Let LLVM vectorise the calling function with the CPU's widest vectors.
 
     On CPUs with AVX-512 LLVM prefers 256-bit vectors unless a function asks for more (the
@@ -132,7 +132,7 @@ def _wide_vectors(typingctx):  # type: ignore[no-untyped-def]
     CPU has no 512-bit vectors the attribute has no effect."""
     sig = types.none()
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         attrs = builder.function.attributes
         # llvmlite's attribute set accepts only its list of known names; a string attribute
         # of LLVM's goes in through the set type itself (printed verbatim into the IR)
@@ -202,7 +202,7 @@ def _put_area(out, x, base, di, nb):
     if di == 1:
         o = out[base : base + nb]
         for b in range(nb):
-            _stream(o, b, x[b])
+            _stream(o, b, x[b])  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
     else:
         o = out[base:]
         for b in range(nb):
@@ -298,7 +298,7 @@ def simulate_chunk(
     per-component intermediates (``A * (C + K)`` doubles a draw) need not be kept, so the cost
     per area stays flat however many areas there are.
     """
-    _wide_vectors()
+    _wide_vectors()  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
     Q, n = theta_t.shape
     A, S = volume0.shape
     C = comp_stream.shape[0]
