@@ -68,9 +68,11 @@ def _theta_t(m, n: int, seed: int = 11) -> np.ndarray:  # type: ignore[no-untype
     return np.ascontiguousarray(m.theta_t(u))
 
 
-def _run(fn, tht, args, keep_areas: bool, cuts):  # type: ignore[no-untyped-def]
+def _run(fn, tht, args, keep_areas: bool, cuts, area_order="F", area_dtype=np.float64):  # type: ignore[no-untyped-def]
     """All outputs of ``fn`` (old or new ``simulate_chunk``) over the draw ranges ``cuts``,
-    starting from NaN-filled arrays (so an element left unwritten would show)."""
+    starting from NaN-filled arrays (so an element left unwritten would show). The per-area
+    outputs are column-major float64 as the engine's unless ``area_order`` / ``area_dtype``
+    say otherwise."""
     n = tht.shape[1]
     A = args[VOLUME0].shape[0]
     C, K, T = args[COMP_STREAM].shape[0], args[PAYER_SHARE].shape[1], args[YEARS].shape[0]
@@ -78,7 +80,8 @@ def _run(fn, tht, args, keep_areas: bool, cuts):  # type: ignore[no-untyped-def]
     ben, cost = np.full((nk, A, C), np.nan), np.full((nk, A, K), np.nan)
     flow, dflow = np.full((n, T), np.nan), np.full((n, T), np.nan)
     comp, shc = np.full((n, C), np.nan), np.full((n, K), np.nan)
-    area_b, area_c = np.full((n, A), np.nan, order="F"), np.full((n, A), np.nan, order="F")
+    area_b = np.full((n, A), np.nan, dtype=area_dtype, order=area_order)
+    area_c = np.full((n, A), np.nan, dtype=area_dtype, order=area_order)
     views = kernel.area_outputs(area_b, area_c)
     for lo, hi in itertools.pairwise(cuts):
         fn(tht, *args, keep_areas, ben, cost, flow, dflow, comp, shc, *views, lo, hi)
@@ -94,10 +97,10 @@ def _run(fn, tht, args, keep_areas: bool, cuts):  # type: ignore[no-untyped-def]
     }
 
 
-def _assert_same_bits(tht, args, keep_areas: bool, parts: int = 1) -> None:  # type: ignore[no-untyped-def]
+def _assert_same_bits(tht, args, keep_areas: bool, parts: int = 1, **area) -> None:  # type: ignore[no-untyped-def]
     n = tht.shape[1]
-    old = _run(oracle.simulate_chunk, tht, args, keep_areas, [0, n])
-    new = _run(kernel.simulate_chunk, tht, args, keep_areas, kernel.draw_ranges(n, parts))
+    old = _run(oracle.simulate_chunk, tht, args, keep_areas, [0, n], **area)
+    new = _run(kernel.simulate_chunk, tht, args, keep_areas, kernel.draw_ranges(n, parts), **area)
     for key, a in old.items():
         b = new[key]
         assert a.shape == b.shape, key
@@ -122,6 +125,19 @@ def test_thread_ranges_same_bits(models, parts: int, n: int) -> None:  # type: i
     one call of the old kernel."""
     m = models["reference-2021"]
     _assert_same_bits(_theta_t(m, n, seed=5), engine._kernel_args(m), False, parts)
+
+
+@pytest.mark.parametrize("area_order", ["F", "C"])
+@pytest.mark.parametrize("area_dtype", [np.float64, np.float32])
+def test_area_output_layouts_same_bits(models, area_order: str, area_dtype) -> None:  # type: ignore[no-untyped-def]
+    """The per-area outputs column-major (the engine's: one contiguous run per area and block,
+    written with non-temporal stores) and row-major (a strided run: the kernel's other path),
+    in float64 and in float32 (the engine's ``area_dtype`` option: the same cast), over the
+    ranges of 2 threads and with a partial last block (n = 1000)."""
+    m = models["reference-2021"]
+    tht = _theta_t(m, 1000, seed=3)
+    args = engine._kernel_args(m)
+    _assert_same_bits(tht, args, False, 2, area_order=area_order, area_dtype=area_dtype)
 
 
 def _variant(m, groups: int, drop_year: bool, drop_domain: bool):  # type: ignore[no-untyped-def]

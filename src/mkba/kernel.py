@@ -29,7 +29,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type information
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # numba's 'omp' threading layer (libgomp) lets idle worker threads spin after every parallel
 # region by default; on a shared 2-CPU machine the spinning threads took CPU from the sampling
@@ -55,6 +58,88 @@ OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE = range(3)
 ELASTICITY, GOVERNANCE_PENALTY = range(2)
 L_EFFECT, L_DEADWEIGHT, L_ATTRIBUTION, L_DISPLACEMENT, L_HALF_LIFE = range(5)
 PER_PARTICIPANT, FIXED_PER_AREA_YEAR, I_OVERRUN = range(3)
+
+
+@intrinsic
+def _prefetch_w(typingctx, arr, i, j):
+    """Ask for the cache line of ``arr[i, j]`` (of ``arr[i + j]`` for a 1-D array) for
+    writing, ahead of the stores (x86 PREFETCHW): the line is owned by the time the stores
+    arrive, so they do not wait in the store buffer. A hint only: it changes no value and
+    cannot fault."""
+    sig = types.none(arr, i, j)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = [args[1], args[2]] if aryty.ndim == 2 else [builder.add(args[1], args[2])]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+        # rw = 1 (write), locality 2, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(2), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _stream(typingctx, arr, i, val):
+    """``arr[i] = val`` (1-D ``arr``) as a non-temporal store (x86 MOVNTI): the value goes to
+    memory without its line being read into the cache first. For outputs the kernel only
+    writes and does not read back. The stored bits are those of an ordinary assignment (the
+    same cast to the array's dtype, then its bits as an integer of the same width);
+    :func:`_fence` orders the stores before the kernel returns."""
+    sig = types.none(arr, i, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        v = context.cast(builder, args[2], signature.args[2], aryty.dtype)
+        # LLVM emits MOVNTI only for integers (a non-temporal scalar double would be an
+        # ordinary store)
+        ity = ir.IntType(aryty.dtype.bitwidth)
+        st = builder.store(builder.bitcast(v, ity), builder.bitcast(ptr, ity.as_pointer()))
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _fence(typingctx):
+    """A full memory fence (x86 MFENCE): the non-temporal stores of :func:`_stream` are
+    visible to every thread before anything after it."""
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _wide_vectors(typingctx):
+    """Let LLVM vectorise the calling function with the CPU's widest vectors.
+
+    On CPUs with AVX-512 LLVM prefers 256-bit vectors unless a function asks for more (the
+    ``prefer-vector-width`` attribute); the kernel's loops run over 64 independent lanes, so
+    512-bit vectors do the same operations per lane in half the instructions. Vector width
+    changes no value: every lane gets the same IEEE operations in the same order. Where the
+    CPU has no 512-bit vectors the attribute has no effect."""
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):
+        attrs = builder.function.attributes
+        # llvmlite's attribute set accepts only its list of known names; a string attribute
+        # of LLVM's goes in through the set type itself (printed verbatim into the IR)
+        set.add(attrs, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -105,6 +190,23 @@ def _other_groups(kfac, pt, lane, lane2, lane3, c, s, gl):
             for b in range(B):
                 kfac[g, c, b] += pt[g, s, t, b] * lane3[b]
                 lane3[b] = lane3[b] * lane2[b]
+
+
+@njit(cache=True, inline="always")
+def _put_area(out, x, base, di, nb):
+    """``out[base + b * di] = x[b]`` for the lanes ``b < nb`` (one area's values of a block of
+    draws in a per-area output, see :func:`area_outputs`). Column-major outputs (``di == 1``,
+    the engine's) take a contiguous run, streamed past the cache (nothing in the kernel reads
+    them back); any other layout the strided one. Indices from ``range`` on views need no
+    negative-index wrap-around."""
+    if di == 1:
+        o = out[base : base + nb]
+        for b in range(nb):
+            _stream(o, b, x[b])  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
+    else:
+        o = out[base:]
+        for b in range(nb):
+            o[b * di] = x[b]
 
 
 def draw_ranges(n: int, parts: int) -> list[int]:
@@ -196,6 +298,7 @@ def simulate_chunk(
     per-component intermediates (``A * (C + K)`` doubles a draw) need not be kept, so the cost
     per area stays flat however many areas there are.
     """
+    _wide_vectors()  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
     Q, n = theta_t.shape
     A, S = volume0.shape
     C = comp_stream.shape[0]
@@ -247,6 +350,18 @@ def simulate_chunk(
         if used:
             used_s[n_used] = s
             n_used += 1
+    # the components grouped by stream, ascending within a stream
+    c_first = np.zeros(S + 1, dtype=np.int64)
+    for c in range(C):
+        c_first[comp_stream[c] + 1] += 1
+    for s in range(S):
+        c_first[s + 1] += c_first[s]
+    c_order = np.empty(C, dtype=np.int64)
+    c_fill = c_first[:S].copy()
+    for c in range(C):
+        s = comp_stream[c]
+        c_order[c_fill[s]] = c
+        c_fill[s] += 1
     ascending = True  # years in increasing order (they are; the time profile relies on it)
     for t in range(1, T):
         if not years[t] > years[t - 1]:
@@ -271,6 +386,11 @@ def simulate_chunk(
             i0 = j0 + k * B
             nb = min(B, j1 - i0)
             th = thb[k]
+            for g in range(G):
+                for c in range(C):
+                    for b in range(B):
+                        kfac[g, c, b] = 0.0
+            gl = G - 1  # the last period group
             # --- time profile per period group and stream: ramp-up, then decay after the end
             for s in range(S):
                 lag = th[off_stream[LAG] + s]
@@ -375,60 +495,56 @@ def simulate_chunk(
                                 p = d if y >= s0[b] else 0.0
                                 prof[g, s, t, b] = p
                                 pt[g, s, t, b] = p * trend[s, t, b] * dft
-            # --- value per unit per year (indexed unit value x real growth from the base year),
-            # generated year by year and used at once, never stored: the discounted value factor
-            # per period group and component, and the flow weights summed per stream. Each sum
-            # takes its terms in the same order as summing a stored value table would (years
-            # ascending; components ascending).
-            for g in range(G):
-                for c in range(C):
-                    for b in range(B):
-                        kfac[g, c, b] = 0.0
-            for s in range(S):
+                # --- value per unit per year (indexed unit value x real growth from the base
+                # year) of the stream's components, generated year by year and used at once,
+                # never stored: the discounted value factor per period group and component,
+                # and the flow weights summed per stream. Each sum takes its terms in the same
+                # order as summing a stored value table would (years ascending; components
+                # ascending). Stream by stream, right after its profile: pt[:, s] and wsts[s]
+                # are still in the first-level cache.
                 for t in range(T):
                     for b in range(B):
                         wsts[s, t, b] = 0.0
-            gl = G - 1  # the last period group
-            for c in range(C):
-                s = comp_stream[c]
-                w = flow_weights[c]
-                u = th[off_comp[UNIT_VALUE] + c]
-                gw = th[off_comp[GROWTH] + c]
-                for b in range(B):
-                    lane2[b] = 1.0 + gw[b]
-                _pow_lanes(lane2, years[0] - base_year, lane)
-                for b in range(B):
-                    lane[b] = u[b] * lane[b]
-                if gl > 0:  # the other period groups, if any (not in the usual case)
-                    _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
-                # the last group, four years per pass: its sum and the running value stay in
-                # registers in between. A component without a flow weight adds its zeros
-                # into ampsum instead, which is not in use here and is zeroed before its own
-                # use below (one loop for both; no extra scratch)
-                ws = wsts[s] if w != 0.0 else ampsum
-                T4 = T - T % 4
-                for t in range(0, T4, 4):
+                for ci in range(c_first[s], c_first[s + 1]):
+                    c = c_order[ci]
+                    w = flow_weights[c]
+                    u = th[off_comp[UNIT_VALUE] + c]
+                    gw = th[off_comp[GROWTH] + c]
                     for b in range(B):
-                        x = lane[b]
-                        x2 = lane2[b]
-                        k = kfac[gl, c, b] + pt[gl, s, t, b] * x
-                        ws[t, b] += w * x
-                        x = x * x2
-                        k = k + pt[gl, s, t + 1, b] * x
-                        ws[t + 1, b] += w * x
-                        x = x * x2
-                        k = k + pt[gl, s, t + 2, b] * x
-                        ws[t + 2, b] += w * x
-                        x = x * x2
-                        kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
-                        ws[t + 3, b] += w * x
-                        lane[b] = x * x2
-                for t in range(T4, T):  # the last T % 4 years, one per pass
+                        lane2[b] = 1.0 + gw[b]
+                    _pow_lanes(lane2, years[0] - base_year, lane)
                     for b in range(B):
-                        x = lane[b]
-                        kfac[gl, c, b] += pt[gl, s, t, b] * x
-                        ws[t, b] += w * x
-                        lane[b] = x * lane2[b]
+                        lane[b] = u[b] * lane[b]
+                    if gl > 0:  # the other period groups, if any (not in the usual case)
+                        _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
+                    # the last group, four years per pass: its sum and the running value stay in
+                    # registers in between. A component without a flow weight adds its zeros
+                    # into ampsum instead, which is not in use here and is zeroed before its own
+                    # use below (one loop for both; no extra scratch)
+                    ws = wsts[s] if w != 0.0 else ampsum
+                    T4 = T - T % 4
+                    for t in range(0, T4, 4):
+                        for b in range(B):
+                            x = lane[b]
+                            x2 = lane2[b]
+                            k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                            ws[t, b] += w * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 1, b] * x
+                            ws[t + 1, b] += w * x
+                            x = x * x2
+                            k = k + pt[gl, s, t + 2, b] * x
+                            ws[t + 2, b] += w * x
+                            x = x * x2
+                            kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                            ws[t + 3, b] += w * x
+                            lane[b] = x * x2
+                    for t in range(T4, T):  # the last T % 4 years, one per pass
+                        for b in range(B):
+                            x = lane[b]
+                            kfac[gl, c, b] += pt[gl, s, t, b] * x
+                            ws[t, b] += w * x
+                            lane[b] = x * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
@@ -459,6 +575,19 @@ def simulate_chunk(
                     shc[kk, b] = 0.0
             # --- area by area: amplitude, component PVs, costs, and their sums
             for a in range(A):
+                # this block's output rows that are written at its end (discounted flows,
+                # components, payers), asked for ahead of the stores, a share per area (a burst
+                # of hints would stall on the cache's miss buffers). The flows and per-area
+                # values are streamed past the cache instead (_stream).
+                for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
+                    for t in range(0, T, 8):
+                        _prefetch_w(out_dflow, ib, t)
+                    _prefetch_w(out_dflow, ib, T - 1)
+                    for c in range(0, C, 8):
+                        _prefetch_w(out_component, ib, c)
+                    _prefetch_w(out_component, ib, C - 1)
+                    _prefetch_w(out_sh_costs, ib, 0)
+                    _prefetch_w(out_sh_costs, ib, K - 1)
                 for d in range(D):
                     br = budget_ratio[a, d]
                     for b in range(B):
@@ -497,8 +626,7 @@ def simulate_chunk(
                     if keep_areas:
                         for b in range(nb):
                             out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
-                for b in range(nb):
-                    out_area_ben[(i0 + b) * area_di + a * area_da] = abn[b]
+                _put_area(out_area_ben, abn, i0 * area_di + a * area_da, area_di, nb)
                 # costs: investment x overrun x additionality, and follow-up, per payer
                 for d in range(D):
                     bpv = budget_pv[a, d]
@@ -522,8 +650,7 @@ def simulate_chunk(
                     if keep_areas:
                         for b in range(nb):
                             out_cost[i0 + b, a, kk] = lane[b]
-                for b in range(nb):
-                    out_area_cost[(i0 + b) * area_di + a * area_da] = acs[b]
+                _put_area(out_area_cost, acs, i0 * area_di + a * area_da, area_di, nb)
             ocm = out_component[i0 : i0 + nb]
             osc = out_sh_costs[i0 : i0 + nb]
             for b in range(nb):
@@ -605,8 +732,9 @@ def simulate_chunk(
                 r1 = ofl[b]
                 r2 = odf[b]
                 for t in range(T):
-                    r1[t] = flow[t, b]
+                    _stream(r1, t, flow[t, b])
                     r2[t] = dflow[t, b]
+    _fence()
 
 
 @njit(cache=True, inline="always")
