@@ -132,7 +132,8 @@ def test_the_console_script_asks_numpy_for_no_huge_pages_unless_the_user_chose()
         "import atexit, os, sys\n"
         "import numpy, mkba.cli\n"
         "def show():\n"
-        "    now = numpy._core.multiarray._set_madvise_hugepage(True)\n"
+        "    core = getattr(numpy, '_core', None) or numpy.core\n"
+        "    now = core.multiarray._set_madvise_hugepage(True)\n"
         "    print('H', now, os.environ.get('NUMPY_MADVISE_HUGEPAGE'), file=sys.stderr)\n"
         "atexit.register(show)\n"
         "sys.argv = ['mkba', '--version']\n"
@@ -143,7 +144,8 @@ def test_the_console_script_asks_numpy_for_no_huge_pages_unless_the_user_chose()
         [
             sys.executable,
             "-c",
-            "import numpy; print(numpy._core.multiarray._set_madvise_hugepage(1))",
+            "import numpy; c = getattr(numpy, '_core', None) or numpy.core; "
+            "print(c.multiarray._set_madvise_hugepage(1))",
         ],
         capture_output=True,
         text=True,

@@ -136,7 +136,8 @@ def _wide_vectors(typingctx):
         attrs = builder.function.attributes
         # llvmlite's attribute set accepts only its list of known names; a string attribute
         # of LLVM's goes in through the set type itself (printed verbatim into the IR)
-        set.add(attrs, '"prefer-vector-width"="512"')
+        if isinstance(attrs, set):  # a future llvmlite's attribute set may not be: no hint
+            set.add(attrs, '"prefer-vector-width"="512"')
         return context.get_dummy_value()
 
     return sig, codegen

@@ -150,7 +150,8 @@ def _no_huge_pages() -> None:
     os.environ[HUGEPAGE_ENV] = "0"
     numpy = sys.modules.get("numpy")
     if numpy is not None:  # imported before main(): switch it off directly
-        numpy._core.multiarray._set_madvise_hugepage(False)
+        core = getattr(numpy, "_core", None) or numpy.core  # NumPy 2 / NumPy 1.26
+        core.multiarray._set_madvise_hugepage(False)
 
 
 @contextlib.contextmanager
