@@ -128,6 +128,10 @@ class _KeepOpen:
         self.ex = ex
         self.name = ex.name
 
+    def warm(self, *args: Any) -> None:
+        if hasattr(self.ex, "warm"):  # (older versions have no warm-up)
+            self.ex.warm(*args)
+
     def run(self, *args: Any) -> Any:
         return self.ex.run(*args)  # (the executor of older versions was a generator)
 
