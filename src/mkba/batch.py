@@ -558,7 +558,7 @@ def _release_worker_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-WARM_DRAWS = 1024
+WARM_DRAWS = 256
 """Draws of the throw-away job with which each worker loads the engine (see
 :meth:`DaskExecutor.warm`)."""
 
@@ -567,8 +567,11 @@ def _warm_worker(model: Model, sampler: str, chunk_size: int) -> None:
     """Run a small throw-away job of ``model`` into a temporary folder on this worker: it
     imports and loads from numba's cache everything a job of the batch needs (the kernel,
     the statistics, the writers), which the worker's first job would otherwise do. Its
-    results are dropped; it uses no pooled arrays."""
-    with tempfile.TemporaryDirectory(prefix="mkba-warm-") as tmp:
+    results are dropped; it uses no pooled arrays. It writes into memory (``/dev/shm``) where
+    there is one: there ``fsync`` does not wait for a disk."""
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="mkba-warm-", dir=where) as tmp:
         execute_job(
             JobSpec(
                 index=-1,
@@ -600,17 +603,19 @@ def _load_engine() -> None:
 
 
 WORKER_MALLOC = {
-    "MALLOC_MMAP_THRESHOLD_": str(64 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(32 << 20),
 }
-"""glibc's malloc settings of the LocalCluster's workers (unless this process's environment
-sets them: Dask lets those win). Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gives
-every freed block above 64 kB back to the operating system at once, and fixes glibc's mmap
-threshold at 128 kB: each job's arrays, and its statistics' temporaries, were fresh memory
-again (75,000 page faults per 100k-draw job, 720,000 for the nine reference variants in one
-worker process; 320,000 with these settings and 160,000 with the worker's array pool). Up
-to 256 MiB of freed heap stays with the worker while it runs a batch; the pool and the heap
-are given back when the batch ends (:func:`_release_worker_memory`)."""
+"""glibc's malloc settings of the LocalCluster's workers (where this process's environment sets
+one, Dask passes that on instead). Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gives
+every freed block above 64 kB back to the operating system at once and fixes glibc's mmap
+threshold at 128 kB, so each job's arrays and its statistics' temporaries were fresh memory
+again. The nine 100k-draw reference variants one after another in one process with a
+worker's array pool: 642,000 page faults with Dask's setting (and a 64 MiB mmap threshold, as
+before), 315,000 with glibc's defaults (as in process), 294,000 with these; the process's
+peak grew by as much with each (/work/notes/i20-dask.md). Freed heap up to 32 MiB per arena
+stays with a worker while it runs a batch; the pool and the heap are given back when the
+batch ends (:func:`_release_worker_memory`)."""
 
 
 class DaskExecutor:
