@@ -91,11 +91,11 @@ def test_warm_up_job_leaves_nothing_and_takes_no_pooled_arrays() -> None:
     bt._WORKER_POOL._kept = kept  # type: ignore[assignment]  # a stand-in: only its identity counts
     shm = "/dev/shm"
     where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
-    before = {p.name for p in Path(where).glob("mkba-warm-*")}
+    before = {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")}
     try:
         bt._warm_worker(model, "lhs", 512)
         assert bt._WORKER_POOL._kept is kept
-        assert {p.name for p in Path(where).glob("mkba-warm-*")} == before
+        assert {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")} == before
     finally:
         bt._WORKER_POOL._kept = None
 
@@ -104,3 +104,16 @@ def test_release_worker_memory_empties_the_pool() -> None:
     bt._WORKER_POOL._kept = (object(), np.empty(3))  # type: ignore[assignment]  # a stand-in
     bt._release_worker_memory()
     assert bt._WORKER_POOL._kept is None
+
+
+def test_orphan_warm_up_folders_are_removed(tmp_path: Path) -> None:
+    """A warm-up folder whose worker process is gone is removed by the next warm-up; one of a
+    live process stays."""
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    gone = tmp_path / f"mkba-warm-{pid_max + 1}-abc"  # above pid_max: no such process
+    alive = tmp_path / f"mkba-warm-{os.getpid()}-abc"
+    other = tmp_path / "mkba-warm-notapid"
+    for folder in (gone, alive, other):
+        (folder / "run").mkdir(parents=True)
+    bt._remove_orphan_warm_ups(tmp_path)
+    assert not gone.exists() and alive.is_dir() and other.is_dir()

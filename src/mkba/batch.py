@@ -570,8 +570,9 @@ def _warm_worker(model: Model, sampler: str, chunk_size: int) -> None:
     results are dropped; it uses no pooled arrays. It writes into memory (``/dev/shm``) where
     there is one: there ``fsync`` does not wait for a disk."""
     shm = "/dev/shm"
-    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="mkba-warm-", dir=where) as tmp:
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    _remove_orphan_warm_ups(Path(where))
+    with tempfile.TemporaryDirectory(prefix=f"mkba-warm-{os.getpid()}-", dir=where) as tmp:
         execute_job(
             JobSpec(
                 index=-1,
@@ -591,6 +592,22 @@ def _warm_worker(model: Model, sampler: str, chunk_size: int) -> None:
                 checkpoint_s=float("inf"),
             )
         )
+
+
+def _remove_orphan_warm_ups(where: Path) -> None:
+    """Remove the warm-up folders of worker processes that are gone (a worker killed during
+    its warm-up leaves its folder behind; the folder's name holds the process id)."""
+    for folder in where.glob("mkba-warm-*-*"):
+        try:
+            pid = int(folder.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)  # no signal: only whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # pragma: no cover - another user's process: not ours to remove
+            continue
 
 
 def _load_engine() -> None:
@@ -726,13 +743,23 @@ class DaskExecutor:
                 on_done(k, res)
         finally:
             self.client.unsubscribe_topic(topic)
+            running = []  # (only in a batch that ran no job) left to close() to wait for
             for fut in self._warm:
-                fut.release()
-            self._warm.clear()
+                if fut.done():
+                    fut.release()
+                else:
+                    running.append(fut)
+            self._warm = running
             with contextlib.suppress(Exception):  # a worker lost just now holds nothing
                 self.client.run(_release_worker_memory)
 
     def close(self) -> None:
+        if self._warm:  # a batch that ran no job: let the warm-ups end (and remove their folders)
+            from distributed import wait
+
+            with contextlib.suppress(Exception):
+                wait(self._warm, timeout=60)
+            self._warm.clear()
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
