@@ -697,7 +697,8 @@ class DaskExecutor:
                     chunk_size,
                     key=f"mkba-warm-{uuid.uuid4().hex}",
                     workers=[address],
-                    allow_other_workers=False,
+                    # a warm-up whose worker is lost runs elsewhere rather than waiting forever
+                    allow_other_workers=True,
                     priority=1,  # before the jobs
                     pure=False,
                 )
