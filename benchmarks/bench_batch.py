@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# As the console script does (mkba.cli._no_huge_pages), before NumPy is imported; the
+# LocalCluster's workers inherit it.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
 import numpy as np
 import pandas as pd
 
@@ -57,9 +61,26 @@ def own_cpu_s() -> float:
 
 
 def worker_usage() -> dict[str, float]:
-    """Run on a worker: its CPU seconds and peak resident memory (MiB) so far."""
+    """Run on a worker: its CPU seconds, minor page faults, and peak and current resident
+    memory (MiB) so far.
+
+    The peak is the process's own (``VmHWM`` of /proc/self/status), not ``ru_maxrss``: Linux
+    carries ``ru_maxrss`` over ``execve`` from the process that started the worker, so every
+    worker reported at least the client's peak at the time it was started (806 MiB for both
+    workers after the in-process batch)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": r.ru_utime + r.ru_stime, "peak_mib": r.ru_maxrss / 1024}
+    status = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                status[key] = int(value.split()[0]) / 1024  # kB
+    return {
+        "cpu_s": r.ru_utime + r.ru_stime,
+        "minflt": r.ru_minflt,
+        "peak_mib": status.get("VmHWM", r.ru_maxrss / 1024),
+        "rss_mib": status.get("VmRSS", float("nan")),
+    }
 
 
 def split(res: bt.BatchResult) -> dict[str, float]:
@@ -99,7 +120,9 @@ def on_cluster(
     per_worker = {
         w: {
             "cpu_s": after[w]["cpu_s"] - before[w]["cpu_s"],
+            "minflt": after[w]["minflt"] - before[w]["minflt"],
             "peak_mib": after[w]["peak_mib"],
+            "rss_after_mib": after[w]["rss_mib"],
         }
         for w in after
         if w in before
@@ -115,6 +138,8 @@ def on_cluster(
         "client_share": client / (client + work) if client + work else float("nan"),
         "busiest_worker_cpu_s": max(v["cpu_s"] for v in per_worker.values()),
         "worker_peak_mib": sorted(v["peak_mib"] for v in per_worker.values()),
+        "worker_rss_after_mib": sorted(v["rss_after_mib"] for v in per_worker.values()),
+        "worker_minflt": sum(v["minflt"] for v in per_worker.values()),
         "others_share": others,
         **split(res),
     }
@@ -127,6 +152,10 @@ class _KeepOpen:
     def __init__(self, ex: bt.DaskExecutor) -> None:
         self.ex = ex
         self.name = ex.name
+
+    def warm(self, *args: Any) -> None:
+        if hasattr(self.ex, "warm"):  # (older versions have no warm-up)
+            self.ex.warm(*args)
 
     def run(self, *args: Any) -> Any:
         return self.ex.run(*args)  # (the executor of older versions was a generator)
@@ -194,7 +223,9 @@ def main() -> None:
             f"(+ {d['cluster_start_s']:.1f} s start){judged(d['others_share'])}; "
             f"client {d['client_cpu_s']:.2f} CPU-s = {d['client_share']:.1%} of the batch CPU "
             f"({d['workers_cpu_s']:.1f} on workers, busiest {d['busiest_worker_cpu_s']:.1f}); "
-            f"worker peak memory {', '.join(f'{m:.0f}' for m in d['worker_peak_mib'])} MiB"
+            f"worker peak memory {', '.join(f'{m:.0f}' for m in d['worker_peak_mib'])} MiB "
+            f"(after the batch {', '.join(f'{m:.0f}' for m in d['worker_rss_after_mib'])}); "
+            f"{d['worker_minflt']:,} page faults on the workers"
         )
     if "identical" in doc:
         print(f"  in process and Dask identical (draws, summary.json): {doc['identical']}")

@@ -205,6 +205,28 @@ def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                 "target_mib": None,
             }
         )
+        # target 5: no slower than the line above beyond the cluster's start (bench_batch.py
+        # times the start and the batch apart)
+        out.append(
+            {
+                "name": "batch --variants all -n 100000 --workers 2 (9 runs, Dask)",
+                "argv": [
+                    "batch",
+                    ref,
+                    "--variants",
+                    "all",
+                    "-n",
+                    "100000",
+                    "--workers",
+                    "2",
+                    "--out",
+                    str(tmp / "batch-dask"),
+                    "--force",
+                ],
+                "target_s": None,
+                "target_mib": None,
+            }
+        )
     return out
 
 

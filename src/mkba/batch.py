@@ -27,6 +27,7 @@ import os
 import queue
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -494,12 +495,23 @@ def _same_layout(a: Iterable[np.ndarray], b: Iterable[np.ndarray]) -> bool:
 
 _POOL: ContextVar[_ArrayPool | None] = ContextVar("mkba_batch_pool", default=None)
 
+_WORKER_POOL = _ArrayPool()
+"""The array pool of this process when it is a Dask worker (:func:`execute_job_on_worker`):
+a worker runs one job after another, like :class:`InProcessExecutor`, and hands a finished
+job's arrays to its next job. Emptied when the batch ends (:func:`_release_worker_memory`)."""
+
+_WORKER_POOL_LOCK = threading.Lock()
+
 
 class InProcessExecutor:
     """Jobs one after another in this process (numba threads inside each chunk); a job reuses
     the per-draw arrays of the one before (:class:`_ArrayPool`)."""
 
     name = "in-process"
+
+    def warm(self, model: Model, sampler: str, chunk_size: int) -> None:
+        """Nothing: the first job loads the engine in this process (see
+        :meth:`DaskExecutor.warm`)."""
 
     def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
         token = _POOL.set(_ArrayPool())
@@ -520,15 +532,107 @@ def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
     from distributed import get_worker
 
     worker = get_worker()
-    return execute_job(job, lambda j: worker.log_event(topic, {"job": job.index, "chunk": j}))
+    # a worker with one thread runs one job at a time; with more, one job at a time uses the
+    # pool and the others take fresh arrays
+    pooled = _WORKER_POOL_LOCK.acquire(blocking=False)
+    token = _POOL.set(_WORKER_POOL if pooled else None)
+    try:
+        return execute_job(job, lambda j: worker.log_event(topic, {"job": job.index, "chunk": j}))
+    finally:
+        _POOL.reset(token)
+        if pooled:
+            _WORKER_POOL_LOCK.release()
+
+
+def _release_worker_memory() -> None:
+    """When a batch ends, on every worker: let go of the pooled arrays of its last job and
+    give the freed heap back to the operating system (``malloc_trim``), so that an idle
+    worker holds no per-draw results."""
+    import ctypes
+    import gc
+
+    with _WORKER_POOL_LOCK:
+        _WORKER_POOL._kept = None
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+WARM_DRAWS = 256
+"""Draws of the throw-away job with which each worker loads the engine (see
+:meth:`DaskExecutor.warm`)."""
+
+
+def _warm_worker(model: Model, sampler: str, chunk_size: int) -> None:
+    """Run a small throw-away job of ``model`` into a temporary folder on this worker: it
+    imports and loads from numba's cache everything a job of the batch needs (the kernel,
+    the statistics, the writers), which the worker's first job would otherwise do. Its
+    results are dropped; it uses no pooled arrays. It writes into memory (``/dev/shm``) where
+    there is one: there ``fsync`` does not wait for a disk."""
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    _remove_orphan_warm_ups(Path(where))
+    with tempfile.TemporaryDirectory(prefix=f"mkba-warm-{os.getpid()}-", dir=where) as tmp:
+        execute_job(
+            JobSpec(
+                index=-1,
+                model=model,
+                label="warm-up",
+                point=None,
+                draws=min(WARM_DRAWS, chunk_size),
+                seed=0,
+                sampler=sampler,
+                chunk_size=chunk_size,
+                run_id="warm-up",
+                run_dir=Path(tmp) / "run",
+                chunk_root=Path(tmp) / "chunks",
+                batch=None,
+                resume=False,
+                force=True,
+                checkpoint_s=float("inf"),
+            )
+        )
+
+
+def _remove_orphan_warm_ups(where: Path) -> None:
+    """Remove the warm-up folders of worker processes that are gone (a worker killed during
+    its warm-up leaves its folder behind; the folder's name holds the process id)."""
+    for folder in where.glob("mkba-warm-*-*"):
+        try:
+            pid = int(folder.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)  # no signal: only whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # pragma: no cover - another user's process: not ours to remove
+            continue
 
 
 def _load_engine() -> None:
-    """Import what a job needs on a worker (the numba cache loads with the first chunk)."""
+    """Import what a job needs on a worker (the numba cache loads with :func:`_warm_worker`,
+    or else with the first chunk)."""
     import mkba.api
     import mkba.batch
     import mkba.kernel
     import mkba.report.inputs  # noqa: F401
+
+
+WORKER_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(32 << 20),
+}
+"""glibc's malloc settings of the LocalCluster's workers (where this process's environment sets
+one, Dask passes that on instead). Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gives
+every freed block above 64 kB back to the operating system at once and fixes glibc's mmap
+threshold at 128 kB, so each job's arrays and its statistics' temporaries were fresh memory
+again. The nine 100k-draw reference variants one after another in one process with a
+worker's array pool: 642,000 page faults with Dask's setting (and a 64 MiB mmap threshold, as
+before), 315,000 with glibc's defaults (as in process), 294,000 with these; the process's
+peak grew by as much with each (/work/notes/i20-dask.md). Freed heap up to 32 MiB per arena
+stays with a worker while it runs a batch; the pool and the heap are given back when the
+batch ends (:func:`_release_worker_memory`)."""
 
 
 class DaskExecutor:
@@ -536,10 +640,17 @@ class DaskExecutor:
 
     A task is a whole job (:func:`execute_job`: chunks, statistics, run directory) and returns
     only its summary, so the client does no statistics and no writing, and a worker holds one
-    job's per-draw results at a time. The workers must see the batch folder (the same
+    job's per-draw results at a time (and, between its jobs, the last job's arrays, which its
+    next job writes into, as in process). The workers must see the batch folder (the same
     machine, or a shared file system). Dask reschedules the task of a lost worker
     (``retries`` covers transient errors), and as every task is a pure function of the model,
     draws and seed, the numbers do not change.
+
+    The LocalCluster's workers have one task thread each, and the threads of a job
+    (sampling, kernel, statistics) as in process: a worker whose partner is idle (the last
+    job of a batch) then uses both cores, and while both work the operating system shares
+    the cores out. :meth:`warm` loads the engine on every worker while the client plans the
+    batch.
     """
 
     name = "dask"
@@ -550,29 +661,48 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         self.cluster = None
+        self._warm: list[Any] = []
         if scheduler:
             self.client = Client(scheduler)
         else:
             import dask
 
             n = workers or 1
-            # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's
-            # mmap threshold at 128 KiB: every array of a job is then a fresh mmap, and the
-            # page faults cost a third of a job's CPU (2 of 6.5 CPU-s per 100k-draw job).
-            # Arrays below 64 MiB come from the heap again; freed memory is still trimmed.
-            mmap = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(64 << 20)}
-            with dask.config.set(mmap):
-                # one numba thread per worker process: the workers are the parallelism
+            spawn = {
+                f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()
+            }
+            with dask.config.set(spawn):
                 self.cluster = LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
-                    env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                    env={"OMP_NUM_THREADS": "1"},
                 )
             self.client = Client(self.cluster)
         self.retries = retries
         self.client.run(_load_engine)  # imports on every worker now: part of the start-up
+
+    def warm(self, model: Model, sampler: str, chunk_size: int) -> None:
+        """Start a small throw-away job of ``model`` on every worker (:func:`_warm_worker`),
+        without waiting: the workers load the engine while the client plans the batch, and
+        each then starts its first job warm. A worker's jobs wait for its warm-up (one task
+        thread); a warm-up that fails only leaves the loading to the first job."""
+        for address in self.client.scheduler_info()["workers"]:
+            self._warm.append(
+                self.client.submit(
+                    _warm_worker,
+                    model,
+                    sampler,
+                    chunk_size,
+                    key=f"mkba-warm-{uuid.uuid4().hex}",
+                    workers=[address],
+                    # a warm-up whose worker is lost runs elsewhere rather than waiting forever
+                    allow_other_workers=True,
+                    priority=1,  # before the jobs
+                    pure=False,
+                )
+            )
 
     def run(self, jobs: list[JobSpec], on_chunk: ChunkFn, on_done: DoneFn) -> None:
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -614,8 +744,23 @@ class DaskExecutor:
                 on_done(k, res)
         finally:
             self.client.unsubscribe_topic(topic)
+            running = []  # (only in a batch that ran no job) left to close() to wait for
+            for fut in self._warm:
+                if fut.done():
+                    fut.release()
+                else:
+                    running.append(fut)
+            self._warm = running
+            with contextlib.suppress(Exception):  # a worker lost just now holds nothing
+                self.client.run(_release_worker_memory)
 
     def close(self) -> None:
+        if self._warm:  # a batch that ran no job: let the warm-ups end (and remove their folders)
+            from distributed import wait
+
+            with contextlib.suppress(Exception):
+                wait(self._warm, timeout=60)
+            self._warm.clear()
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -691,6 +836,8 @@ def run_batch(
             rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
             job_of_plan.append(i)
             plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
+            if len(plans) == 1:  # the workers load the engine while the others load here
+                executor.warm(model, sc.sampler, sc.chunk_size)
     folders = [job.folder for job in jobs]
     for f in sorted({f for f in folders if folders.count(f) > 1}):
         clash = [job.label for job in jobs if job.folder == f]

@@ -1,0 +1,119 @@
+"""Dask batches (issue 17, target 5): the workers' environment, their array pool and their
+warm-up change no number and leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mkba import batch as bt
+from mkba.checks import runnable
+from test_batch import assert_same, jobs
+
+ROOT = Path(__file__).parents[1]
+REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
+
+
+def _worker_state() -> dict[str, object]:
+    """Run on a worker: what its environment and array pool are."""
+    import numpy
+
+    from mkba import batch
+
+    return {
+        "hugepage_env": os.environ.get("NUMPY_MADVISE_HUGEPAGE"),
+        "numpy_madvise": bool(numpy._core.multiarray._get_madvise_hugepage()),
+        "malloc": {k: os.environ.get(k) for k in batch.WORKER_MALLOC},
+        "numba_threads": os.environ.get("NUMBA_NUM_THREADS"),
+        "pool_empty": batch._WORKER_POOL._kept is None,
+    }
+
+
+def test_one_worker_reuses_arrays_gives_the_same_and_lets_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One worker runs the three jobs one after another, each (after the first) in the arrays
+    of the one before, as in process: the same files. When the batch ends the worker holds no
+    job's arrays. The workers get the client's hugepage switch (the console script's), glibc
+    settings :data:`mkba.batch.WORKER_MALLOC` (where the environment sets none) and the job's
+    threads as in process (no ``NUMBA_NUM_THREADS`` of their own)."""
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "0")
+    for k in bt.WORKER_MALLOC:
+        monkeypatch.delenv(k, raising=False)
+    numba_threads = os.environ.get("NUMBA_NUM_THREADS")
+    in_process = bt.run_batch(jobs(), out=tmp_path / "in", draws=2048, seed=7)
+    ex = bt.DaskExecutor(workers=1)
+    try:
+        keep = _KeepOpen(ex)
+        res = bt.run_batch(jobs(), out=tmp_path / "dask", draws=2048, seed=7, executor=keep)
+        assert not res.failures
+        assert_same(in_process, res)
+        (state,) = ex.client.run(_worker_state).values()
+    finally:
+        ex.close()
+    assert state == {
+        "hugepage_env": "0",
+        "numpy_madvise": False,
+        "malloc": bt.WORKER_MALLOC,
+        "numba_threads": numba_threads,
+        "pool_empty": True,
+    }
+
+
+class _KeepOpen:
+    """The executor for one batch without closing its cluster (asked about its worker after)."""
+
+    name = "dask"
+
+    def __init__(self, ex: bt.DaskExecutor) -> None:
+        self.ex = ex
+
+    def warm(self, *args: object) -> None:
+        self.ex.warm(*args)  # type: ignore[arg-type]  # forwarded unchanged
+
+    def run(self, *args: object) -> None:
+        self.ex.run(*args)  # type: ignore[arg-type]  # forwarded unchanged
+
+    def close(self) -> None:
+        pass
+
+
+def test_warm_up_job_leaves_nothing_and_takes_no_pooled_arrays() -> None:
+    """The worker's throw-away warm-up job writes into a temporary folder it removes, and
+    neither takes nor gives the worker's pooled arrays (the next job's arrays stay the ones it
+    would have had)."""
+    model = runnable(bt.expand_jobs([REFERENCE])[0].load())
+    kept = (object(), np.empty(3))
+    bt._WORKER_POOL._kept = kept  # type: ignore[assignment]  # a stand-in: only its identity counts
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    before = {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")}
+    try:
+        bt._warm_worker(model, "lhs", 512)
+        assert bt._WORKER_POOL._kept is kept
+        assert {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")} == before
+    finally:
+        bt._WORKER_POOL._kept = None
+
+
+def test_release_worker_memory_empties_the_pool() -> None:
+    bt._WORKER_POOL._kept = (object(), np.empty(3))  # type: ignore[assignment]  # a stand-in
+    bt._release_worker_memory()
+    assert bt._WORKER_POOL._kept is None
+
+
+def test_orphan_warm_up_folders_are_removed(tmp_path: Path) -> None:
+    """A warm-up folder whose worker process is gone is removed by the next warm-up; one of a
+    live process stays."""
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    gone = tmp_path / f"mkba-warm-{pid_max + 1}-abc"  # above pid_max: no such process
+    alive = tmp_path / f"mkba-warm-{os.getpid()}-abc"
+    other = tmp_path / "mkba-warm-notapid"
+    for folder in (gone, alive, other):
+        (folder / "run").mkdir(parents=True)
+    bt._remove_orphan_warm_ups(tmp_path)
+    assert not gone.exists() and alive.is_dir() and other.is_dir()
