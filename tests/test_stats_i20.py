@@ -9,7 +9,6 @@ exact: floats compared as their 8 bytes (NaN == NaN, -0.0 != 0.0), never closene
 
 from __future__ import annotations
 
-import struct
 import sys
 import threading
 from pathlib import Path
@@ -26,19 +25,7 @@ from mkba.outputs import _ratio
 
 sys.path.insert(0, str(Path(__file__).parent))
 import stats_i19_oracle as oracle
-
-
-def _bits(obj: Any) -> Any:
-    """``obj`` with every float replaced by its 8 bytes (so NaN == NaN and -0.0 != 0.0)."""
-    if isinstance(obj, dict):
-        return {k: _bits(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_bits(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return struct.pack("<d", float(obj))
-    if isinstance(obj, np.ndarray):
-        return obj.astype(np.float64).tobytes()
-    return obj
+from test_colstats import _bits  # floats as their 8 bytes
 
 
 @pytest.fixture(scope="module")
