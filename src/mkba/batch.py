@@ -630,7 +630,7 @@ threshold at 128 kB, so each job's arrays and its statistics' temporaries were f
 again. The nine 100k-draw reference variants one after another in one process with a
 worker's array pool: 642,000 page faults with Dask's setting (and a 64 MiB mmap threshold, as
 before), 315,000 with glibc's defaults (as in process), 294,000 with these; the process's
-peak grew by as much with each (/work/notes/i20-dask.md). Freed heap up to 32 MiB per arena
+peak grew by as much with each (benchmarks/README.md, "i20-dask"). Freed heap up to 32 MiB per arena
 stays with a worker while it runs a batch; the pool and the heap are given back when the
 batch ends (:func:`_release_worker_memory`)."""
 
