@@ -331,7 +331,7 @@ def simulate_chunk(
     post = np.empty(B)
     step = np.empty(B)
     gfac = np.empty(B)
-    ampsum = np.zeros((T, B))  # (also the sink of the components without a flow weight)
+    ampsum = np.empty((T, B))
     wsts = np.empty((S, T, B))  # flow weight x value, summed over the components of a stream
     flow = np.empty((T, B))
     dflow = np.empty((T, B))
@@ -519,33 +519,51 @@ def simulate_chunk(
                     if gl > 0:  # the other period groups, if any (not in the usual case)
                         _other_groups(kfac, pt, lane, lane2, gfac, c, s, gl)  # gfac: free here
                     # the last group, four years per pass: its sum and the running value stay in
-                    # registers in between. A component without a flow weight adds its zeros
-                    # into ampsum instead, which is not in use here and is zeroed before its own
-                    # use below (one loop for both; no extra scratch)
-                    ws = wsts[s] if w != 0.0 else ampsum
+                    # registers in between. A component without a flow weight adds nothing to
+                    # the flows: its pass only sums its PV factor (the same operations on kfac)
                     T4 = T - T % 4
-                    for t in range(0, T4, 4):
-                        for b in range(B):
-                            x = lane[b]
-                            x2 = lane2[b]
-                            k = kfac[gl, c, b] + pt[gl, s, t, b] * x
-                            ws[t, b] += w * x
-                            x = x * x2
-                            k = k + pt[gl, s, t + 1, b] * x
-                            ws[t + 1, b] += w * x
-                            x = x * x2
-                            k = k + pt[gl, s, t + 2, b] * x
-                            ws[t + 2, b] += w * x
-                            x = x * x2
-                            kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
-                            ws[t + 3, b] += w * x
-                            lane[b] = x * x2
-                    for t in range(T4, T):  # the last T % 4 years, one per pass
-                        for b in range(B):
-                            x = lane[b]
-                            kfac[gl, c, b] += pt[gl, s, t, b] * x
-                            ws[t, b] += w * x
-                            lane[b] = x * lane2[b]
+                    if w != 0.0:
+                        ws = wsts[s]
+                        for t in range(0, T4, 4):
+                            for b in range(B):
+                                x = lane[b]
+                                x2 = lane2[b]
+                                k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                                ws[t, b] += w * x
+                                x = x * x2
+                                k = k + pt[gl, s, t + 1, b] * x
+                                ws[t + 1, b] += w * x
+                                x = x * x2
+                                k = k + pt[gl, s, t + 2, b] * x
+                                ws[t + 2, b] += w * x
+                                x = x * x2
+                                kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                                ws[t + 3, b] += w * x
+                                lane[b] = x * x2
+                        for t in range(T4, T):  # the last T % 4 years, one per pass
+                            for b in range(B):
+                                x = lane[b]
+                                kfac[gl, c, b] += pt[gl, s, t, b] * x
+                                ws[t, b] += w * x
+                                lane[b] = x * lane2[b]
+                    else:
+                        for t in range(0, T4, 4):
+                            for b in range(B):
+                                x = lane[b]
+                                x2 = lane2[b]
+                                k = kfac[gl, c, b] + pt[gl, s, t, b] * x
+                                x = x * x2
+                                k = k + pt[gl, s, t + 1, b] * x
+                                x = x * x2
+                                k = k + pt[gl, s, t + 2, b] * x
+                                x = x * x2
+                                kfac[gl, c, b] = k + pt[gl, s, t + 3, b] * x
+                                lane[b] = x * x2
+                        for t in range(T4, T):
+                            for b in range(B):
+                                x = lane[b]
+                                kfac[gl, c, b] += pt[gl, s, t, b] * x
+                                lane[b] = x * lane2[b]
             # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
             beta = th[off_glob[ELASTICITY]]
             q = th[off_glob[GOVERNANCE_PENALTY]]
