@@ -447,6 +447,7 @@ def simulate_chunk(
                             if h != 0.0 and h < np.inf and dt0 != 1.0:
                                 post[b] = 0.5 ** (dt0 / h)
                     settled = False
+                    ramping = False  # a lane ramped up in an earlier year; not all settled
                     for t in range(T):
                         y = years[t]
                         dft = df_stream[s, t]
@@ -457,10 +458,15 @@ def simulate_chunk(
                         # kernel); the lanes that do get exactly the same operations as before.
                         # Once every lane has no ramp or is past it, so it stays in every later
                         # year (x never decreases as y grows: min, - s0 and + 1 round
-                        # monotonically), and the check stops.
+                        # monotonically), and the check stops. From the first year a lane ramps
+                        # up until all are settled (`ramping`), the division pass runs every
+                        # year and counts the settled lanes itself, with the same test, in the
+                        # same loop: no separate check pass then. A year in between where no
+                        # lane ramps (a lane not started yet) takes the division too, which gives
+                        # the same values (r is exactly 1.0 or the profile 0.0 there).
                         # (& and |, not `and`/`or`: no branches, so that the check vectorises)
                         ramps = 0
-                        if not settled:
+                        if not settled and not ramping:
                             past = 0
                             for b in range(B):
                                 rb = ramp[b]
@@ -474,19 +480,28 @@ def simulate_chunk(
                                 )
                             settled = past == B and ascending
                         # the profile, and at once ramp x persist x trend x DF
-                        if ramps > 0:
+                        if ramps > 0 or ramping:
+                            past = 0
                             for b in range(B):
+                                rb = ramp[b]
+                                x = min(y, e0[b]) - s0[b] + 1.0
+                                started = y >= s0[b]
+                                past += (
+                                    (rb <= 0.0) | (rb != rb) | (started & (x >= rb) & (rb < np.inf))
+                                )
                                 r = 1.0
-                                if ramp[b] > 0.0:
-                                    r = (min(y, e0[b]) - s0[b] + 1.0) / ramp[b]
+                                if rb > 0.0:
+                                    r = x / rb
                                     r = min(r, 1.0)
                                 d = 1.0
                                 if y > e0[b]:
                                     d = post[b]
                                     post[b] = post[b] * step[b]
-                                p = r * d if y >= s0[b] else 0.0
+                                p = r * d if started else 0.0
                                 prof[g, s, t, b] = p
                                 pt[g, s, t, b] = p * trend[s, t, b] * dft
+                            settled = past == B and ascending
+                            ramping = not settled
                         else:
                             for b in range(B):
                                 d = 1.0
