@@ -207,6 +207,29 @@ def test_edge_parameters_same_bits(models, groups: int, n: int) -> None:  # type
     _assert_same_bits(tht, args, keep_areas=True, parts=2)
 
 
+@pytest.mark.parametrize("streams", ["none", "one", "two", "three", "all"])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_flow_weight_patterns_same_bits(models, streams: str, groups: int) -> None:  # type: ignore[no-untyped-def]
+    """i21-kernel: components without a flow weight skip the flow-weight sum, and with one
+    period group the first pair of streams carrying flows starts the flows from 0.0 itself
+    (no zeroing pass). Reached here: no stream with a flow weight (only the costs make the
+    flows), one (the zeroing pass and the one-stream pass), two (the first pair only), three
+    (the first pair, then one stream) and every component weighted; also with two groups."""
+    m = models["reference-2021"]
+    args = list(_variant(m, groups, drop_year=False, drop_domain=False))
+    cs = args[COMP_STREAM]
+    keep = {"none": 0, "one": 1, "two": 2, "three": 3, "all": int(cs.max()) + 1}[streams]
+    w = np.where(cs < keep, np.where(args[COMP_SIGN] < 0, -1.0, 1.0), 0.0)
+    if streams == "all":
+        w = np.where(args[COMP_SIGN] < 0, -1.0, 1.0)
+    args[FLOW_WEIGHTS] = np.ascontiguousarray(w)
+    args = tuple(args)
+    tht = _edge_theta(m, 130, seed=7 + groups)
+    _assert_same_bits(tht, args, keep_areas=False, parts=2)
+    tht = _theta_t(m, 130, seed=3 + groups)
+    _assert_same_bits(tht, args, keep_areas=False, parts=1)
+
+
 def test_no_period_group_is_refused(models) -> None:  # type: ignore[no-untyped-def]
     m = models["reference-2021"]
     args = list(engine._kernel_args(m))
