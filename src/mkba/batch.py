@@ -548,14 +548,16 @@ def _release_worker_memory() -> None:
     """When a batch ends, on every worker: let go of the pooled arrays of its last job and
     give the freed heap back to the operating system (``malloc_trim``), so that an idle
     worker holds no per-draw results."""
-    import ctypes
     import gc
+
+    from mkba.memory import glibc
 
     with _WORKER_POOL_LOCK:
         _WORKER_POOL._kept = None
     gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    libc = glibc()
+    if libc is not None:  # not glibc: nothing to trim
+        libc.malloc_trim(0)
 
 
 WARM_DRAWS = 256
