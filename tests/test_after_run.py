@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mkba import api, engine, implied, output, results
+from mkba import api, engine, implied, output, pqwrite, results
 from mkba.checks import runnable
 from mkba.load import load_scenario
-from mkba.output import PARQUET_OPTIONS, RowGroups, atomic_writer, write_columns
+from mkba.output import RowGroups, atomic_writer, write_columns
 from mkba.schema.scenario import PERSPECTIVES
 from mkba.spill import SpilledRows
 from test_run_path import _with_periods
@@ -136,22 +136,21 @@ def test_run_with_companion_side_by_side_as_before(tmp_path: Path) -> None:
 
 
 def _plain_write(folder: Path, columns: dict, group_rows: int) -> bytes:  # type: ignore[type-arg]
-    """write_columns as it was before (one strided copy per column and row group, through the
-    page cache), with its compression per column (decided on the first row group)."""
+    """write_columns as it was before RowGroups (one strided copy per column and row group,
+    through the page cache), with its compression per column (decided on the first row group),
+    through the same Parquet writer (mkba.pqwrite; tests/test_pqwrite.py compares its files with
+    pyarrow's writer's)."""
     schema = pa.schema([(k, pa.from_numpy_dtype(v.dtype)) for k, v in columns.items()])
     n = len(next(iter(columns.values())))
     first = [np.ascontiguousarray(v[:group_rows]) for v in columns.values()]
-    options = {**PARQUET_OPTIONS, "compression": output.column_compression(schema, first)}
-    with (
-        atomic_writer(folder / "plain.parquet") as fh,
-        pq.ParquetWriter(
-            fh, schema, use_dictionary=output._dictionary_columns(schema), **options
-        ) as writer,
-    ):
-        for lo in range(0, max(n, 1), group_rows):
+    codecs = output.column_compression(schema, first)
+    dtypes = [v.dtype for v in columns.values()]
+    with atomic_writer(folder / "plain.parquet") as fh:
+        writer = pqwrite.ColumnsWriter(fh, schema, dtypes, codecs, created_by=output._created_by())
+        for lo in range(0, n, group_rows):
             hi = min(n, lo + group_rows)
-            arrays = [pa.array(np.ascontiguousarray(v[lo:hi])) for v in columns.values()]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write_row_group([np.ascontiguousarray(v[lo:hi]) for v in columns.values()])
+        writer.close()
     return (folder / "plain.parquet").read_bytes()
 
 

@@ -229,20 +229,37 @@ def write_columns(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mkba import pqwrite
     from mkba.rowtable import arrow_array
 
     n = len(next(iter(columns.values()))) if columns else 0
     # a column's dtype without making it an array (a lazy column, e.g. mkba.spill, stays lazy)
-    schema = pa.schema(
-        [
-            (k, pa.from_numpy_dtype(v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype))
-            for k, v in columns.items()
-        ]
-    )
+    dtypes = [v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype for v in columns.values()]
+    schema = pa.schema([(k, pa.from_numpy_dtype(d)) for k, d in zip(columns, dtypes, strict=True)])
     cpu0 = time.thread_time()
     groups = RowGroups(list(columns.values()), max(group_rows, 1))
     first = groups.rows(0, max(group_rows, 1))
-    options = {**PARQUET_OPTIONS, "compression": column_compression(schema, first)}
+    codecs = column_compression(schema, first)
+    if pqwrite.supported(dtypes):  # numeric columns: pages written here, copied once
+        with (
+            atomic_writer(folder / f"{name}.parquet") as fh,
+            DirectFile(fh, native_ids=native_ids) as sink,
+        ):
+            writer = pqwrite.ColumnsWriter(sink, schema, dtypes, codecs, created_by=_created_by())
+            for lo in range(0, n, max(group_rows, 1)):
+                if cancel is not None and cancel.is_set():
+                    raise WriteCancelledError(f"{name}.parquet")
+                got = first if lo == 0 else groups.rows(lo, lo + group_rows)
+                writer.write_row_group(got)
+                del got  # the buffers are refilled for the next row group
+                first = []
+            if cancel is not None and cancel.is_set():
+                raise WriteCancelledError(f"{name}.parquet")
+            writer.close()
+        if timings is not None:
+            timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
+        return [f"{name}.parquet"]
+    options = {**PARQUET_OPTIONS, "compression": codecs}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
         DirectFile(fh, native_ids=native_ids) as sink,
@@ -262,6 +279,13 @@ def write_columns(
     if timings is not None:
         timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
+
+
+def _created_by() -> str:
+    """``created_by`` of the Parquet files written by :mod:`mkba.pqwrite`."""
+    import mkba
+
+    return f"mkba version {mkba.__version__}"
 
 
 def thread_cpu_s(native_ids: list[int]) -> float:
