@@ -246,3 +246,31 @@ def test_the_writer_refuses_columns_that_do_not_fit() -> None:
         w.write_row_group([np.zeros(3), np.zeros(2, dtype=np.int64)])
     with pytest.raises(TypeError, match="not written here"):
         pqwrite.ColumnsWriter(io.BytesIO(), schema, [np.float64, np.bool_], created_by="t")
+
+
+def test_a_runs_draws_file_against_pyarrows_writer(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # a real run, its samples spilled (read back a row group at a time), three row groups: every column of draws.parquet bit for bit as the run holds it, and the file reads
+    # back like pyarrow's writer's file of the same columns and row groups
+    from mkba import api, results
+    from mkba.spill import SpilledRows
+
+    monkeypatch.setattr(api, "SPILL_BYTES", 0)
+    monkeypatch.setattr(api, "draws_group_rows", lambda run: 700)  # three row groups
+    root = Path(__file__).resolve().parents[1]
+    res = api.run_scenario(
+        root / "scenarios" / "reference-2021.toml", draws=1700, out=tmp_path / "r"
+    )
+    assert isinstance(res.run.spilled, SpilledRows)
+    cols = {k: np.asarray(v) for k, v in results.draws_columns(res.run).items()}
+    got = pq.read_table(tmp_path / "r" / "draws.parquet")
+    assert got.column_names == list(cols)
+    for k, v in cols.items():
+        assert got[k].type == pa.from_numpy_dtype(v.dtype)
+        assert np.array_equal(_bits(got[k].to_numpy()), _bits(v)), k
+    schema = pa.schema([(k, pa.from_numpy_dtype(v.dtype)) for k, v in cols.items()])
+    pq.write_table(pa.table(cols, schema=schema), tmp_path / "pa.parquet", row_group_size=700)
+    mo = pq.read_metadata(tmp_path / "r" / "draws.parquet")
+    mr = pq.read_metadata(tmp_path / "pa.parquet")
+    assert mo.num_row_groups == mr.num_row_groups == 3
+    assert _stats(mo) == _stats(mr)
+    assert got.schema.equals(pq.read_table(tmp_path / "pa.parquet").schema, check_metadata=True)
