@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mkba import pqwrite
+from mkba import output, pqwrite
 from mkba.output import write_columns
 
 # --- the encodings, by hand ---------------------------------------------------------------------
@@ -233,6 +233,18 @@ def test_write_columns_uses_it_for_numbers_only(tmp_path: Path) -> None:
     assert not pqwrite.supported([np.float64, np.bool_])
     assert not pqwrite.supported([np.dtype(">f8")])
     assert not pqwrite.supported([np.uint64])
+    assert pqwrite.supported([np.float64], ["none", "snappy"])
+    assert not pqwrite.supported([np.float64], ["zstd"])  # another codec: pyarrow's writer
+
+
+def test_another_codec_goes_through_pyarrow(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cols = _table(2000, seed=2)
+    monkeypatch.setitem(output.PARQUET_OPTIONS, "compression", "zstd")
+    write_columns(tmp_path, "draws", cols, group_rows=1024)
+    meta = pq.read_metadata(tmp_path / "draws.parquet")
+    assert meta.created_by.startswith("parquet-cpp")
+    assert meta.row_group(0).column(0).compression == "ZSTD"  # draw: not a float
+    assert _same(pq.read_table(tmp_path / "draws.parquet"), pa.table(cols))
 
 
 def test_the_writer_refuses_columns_that_do_not_fit() -> None:

@@ -216,9 +216,11 @@ def write_columns(
         row group is ever copied, never the whole table.
 
         The columns of a row group are made contiguous with as few copies as possible (see
-        :class:`RowGroups`): a contiguous column is handed to Arrow as it is, the columns of one
-        2-D array (e.g. every perspective's costs) are transposed a block at a time into a buffer
-        kept for the next row group. ``cancel`` (a :class:`threading.Event`, for a writer on
+        :class:`RowGroups`): a contiguous column is used as it is, the columns of one 2-D array
+        (e.g. every perspective's costs) are transposed a block at a time into a buffer kept for
+        the next row group. Numeric columns are then written by :mod:`mkba.pqwrite` (each value
+        copied once more, into :class:`DirectFile`'s buffer); a table with another column type
+        goes through pyarrow's writer. ``cancel`` (a :class:`threading.Event`, for a writer on
         another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
         left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
         the calling thread and by :class:`DirectFile`'s writing thread. ``native_ids`` (a list) receives
@@ -240,7 +242,7 @@ def write_columns(
     groups = RowGroups(list(columns.values()), max(group_rows, 1))
     first = groups.rows(0, max(group_rows, 1))
     codecs = column_compression(schema, first)
-    if pqwrite.supported(dtypes):  # numeric columns: pages written here, copied once
+    if pqwrite.supported(dtypes, codecs.values()):  # numbers: pages written here, copied once
         with (
             atomic_writer(folder / f"{name}.parquet") as fh,
             DirectFile(fh, native_ids=native_ids) as sink,

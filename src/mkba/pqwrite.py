@@ -19,8 +19,9 @@ dictionary-encoded), no statistics in the page headers (readers use the column c
 ``created_by`` names mkba. tests/test_pqwrite.py reads files back with pyarrow (and pandas)
 and compares them with pyarrow's writer's.
 
-Only ``float64``, ``float32``, ``int64`` and ``int32`` columns are written this way
-(:func:`supported`); :func:`mkba.output.write_columns` hands any other table to pyarrow.
+Only ``float64``, ``float32``, ``int64`` and ``int32`` columns, uncompressed or snappy, are
+written this way (:func:`supported`); :func:`mkba.output.write_columns` hands any other table
+to pyarrow.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ PAGE_BYTES = 2**20
 of 512 KiB; larger row groups get several pages)."""
 
 
-def supported(dtypes: list[Any]) -> bool:
-    """Whether columns of these NumPy dtypes (native byte order) are written by
-    :class:`ColumnsWriter`."""
-    return all(np.dtype(d) in _TYPES and np.dtype(d).isnative for d in dtypes)
+def supported(dtypes: list[Any], codecs: Any = ()) -> bool:
+    """Whether columns of these NumPy dtypes (native byte order), compressed with these codecs
+    (``"none"`` or ``"snappy"``), are written by :class:`ColumnsWriter`."""
+    return all(np.dtype(d) in _TYPES and np.dtype(d).isnative for d in dtypes) and all(
+        c in _CODECS for c in codecs
+    )
 
 
 class Thrift:
