@@ -151,7 +151,26 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arrays only
-    vals, at, y, start, end, v0, v0_total, row, grp, gm, ratio, rpow, w, r, hpow, tpow, full, base
+    vals,
+    at,
+    y,
+    start,
+    end,
+    v0,
+    v0_total,
+    row,
+    grp,
+    gm,
+    ratio,
+    rpow,
+    w,
+    r,
+    hpow,
+    tpow,
+    full,
+    base,
+    eff2,
+    full2,
 ):
     """The figures of :meth:`FullStrength.of_slots` from the slot values ``vals`` (n, slots;
     ``at``: where each of :data:`_AT`'s slots begins) and the powers NumPy made: ``rpow`` =
@@ -161,7 +180,12 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     domain after the other). Every value is the NumPy expression's, operation for operation and
     in its order (products left to right; the sum over areas as :func:`volume_changes`'
     ``einsum``, from zero, in area order); NaN propagates as in ``np.minimum``. The draws are
-    the inner loops (independent sums side by side)."""
+    the inner loops (independent sums side by side).
+
+    ``full2`` with rows (a twin's, :class:`TwinSink`): also the volume changes of draws whose
+    slot values are ``vals`` with the effects ``eff2`` (n, S) in place of ``vals``' effects,
+    into ``full2``: the same operations with ``eff2`` (every other factor is the same value,
+    computed once). With no rows: nothing more."""
     n = vals.shape[0]
     A, S = v0.shape
     G = start.shape[0]
@@ -173,6 +197,9 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     resp = np.empty((rows, S, tile))
     tr = np.empty((S, tile))
     acc = np.empty(tile)
+    twin = full2.shape[0] > 0
+    x2 = np.empty((S, tile if twin else 0))
+    acc2 = np.empty(tile if twin else 0)
     for lo in range(0, n, tile):  # a tile of draws at a time: its scratch stays in the cache
         m = min(n - lo, tile)
         for q in range(rows):
@@ -207,6 +234,16 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                 )
                 base[j, s] = v0_total[s] * rate * factor
                 tr[s, i] = tpow[j, s, 0]
+            if twin:
+                for i in range(m):
+                    j = lo + i
+                    x2[s, i] = (
+                        vals[j, at[_RATE] + s]
+                        * vals[j, at[_FACTOR] + s]
+                        * eff2[j, s]
+                        * (1.0 - vals[j, at[_DEADWEIGHT] + s])
+                        * (1.0 - vals[j, at[_DISPLACEMENT] + s])
+                    )
             # the profile as selections (no branches: the draws side by side)
             for k in range(G):
                 for i in range(m):
@@ -226,16 +263,31 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                     prof[k, s, i] = share * persist if y >= st else 0.0
         for s in range(S):
             acc[:m] = 0.0
+            if twin:
+                acc2[:m] = 0.0
             for a in range(A):
                 v = v0[a, s]
                 q = row[a]
                 k = grp[a]
-                for i in range(m):
-                    amp = v * x[s, i] * resp[q, s, i] * g[a, i]
-                    acc[i] += amp * prof[k, s, i] * tr[s, i]
+                if twin:  # both sums in one pass over the shared factors
+                    for i in range(m):
+                        amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                        acc[i] += amp * prof[k, s, i] * tr[s, i]
+                        amp2 = v * x2[s, i] * resp[q, s, i] * g[a, i]
+                        acc2[i] += amp2 * prof[k, s, i] * tr[s, i]
+                else:
+                    for i in range(m):
+                        amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                        acc[i] += amp * prof[k, s, i] * tr[s, i]
             for i in range(m):
                 full[lo + i, s] = acc[i]
+            if twin:
+                for i in range(m):
+                    full2[lo + i, s] = acc2[i]
 
+
+_NO_ROWS = np.empty((0, 0))
+"""The ``eff2``/``full2`` arguments of :func:`_full_strength_rows` without a twin."""
 
 _TILE = 256
 """Draws per tile of :func:`_full_strength_rows` (the numbers do not depend on it)."""
@@ -344,6 +396,22 @@ class FullStrength:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The figures of the draws whose used slot ``k`` is ``src[:, col[k]] * scale[k]``
         (``x * 1.0`` is ``x``), or fixed where ``col[k] < 0``."""
+        full, base, _ = self.figures(src, col, scale)
+        return full, base
+
+    def figures(
+        self,
+        src: np.ndarray,
+        col: np.ndarray,
+        scale: np.ndarray,
+        twin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_of` ``(src, col, scale)`` and, with ``twin = (col2, scale2, fixed2)``, the
+        volume changes (n, S) of the draws whose used slot ``k`` is ``src[:, col2[k]] *
+        scale2[k]`` or ``fixed2[k]`` (a twin's draws), computed in the same pass. Those must
+        be the first draws' values in every used slot but the effects (:func:`twin_joint`
+        checks what makes it so); their baseline volumes are then the first draws'. Without
+        ``twin`` the third array has no rows."""
         m = self.m
         n = src.shape[0]
         S = m.slots.S
@@ -374,6 +442,15 @@ class FullStrength:
             r = np.ascontiguousarray((m.response_w[None, None, :, :] * powered).sum(axis=3))
         full = np.empty((n, S))
         base = np.empty((n, S))
+        eff2 = full2 = _NO_ROWS
+        if twin is not None:  # the twin's effects, each made as _slot_values makes a value
+            col2, scale2, fixed2 = twin
+            eff2 = np.empty((n, S))
+            for s in range(S):
+                k = int(self.at[_EFFECT]) + s
+                c = int(col2[k])
+                eff2[:, s] = src[:, c] * scale2[k] if c >= 0 else fixed2[k]
+            full2 = np.empty((n, S))
         _full_strength_rows(
             vals,
             self.at,
@@ -393,8 +470,10 @@ class FullStrength:
             tpow,
             full,
             base,
+            eff2,
+            full2,
         )
-        return full, base
+        return full, base, full2
 
 
 class FullStrengthSink:
@@ -416,6 +495,9 @@ class FullStrengthSink:
         self.seconds = 0.0  # spent in the sink (beside the simulation)
         self.handover_s = 0.0  # the simulating thread's time for it, when on its own thread
         self.thread_cpu_s = 0.0  # CPU seconds of its own thread, when on one (BackgroundSink)
+        # statistics of the baseline volumes, shared with a twin's sink whose base is this
+        # very array (TwinSink): computed by whichever attaches first
+        self.memo: dict[int, dict[str, float]] | None = None
 
     def __call__(self, lo: int, samples: np.ndarray) -> None:
         t0 = time.perf_counter()
@@ -434,7 +516,7 @@ class FullStrengthSink:
         if run.model is not self.m or self.rows != run.draws or self.full.shape[0] != run.draws:
             raise ValueError("the sink saw other draws than the run's")
         t0 = time.perf_counter()
-        object.__setattr__(run, "_full_strength", (self.full, self.base))
+        object.__setattr__(run, "_full_strength", (self.full, self.base, self.memo))
         try:
             doc = physical_effects(run, mean_per_year=False, share=False)
         finally:
@@ -477,18 +559,20 @@ class BackgroundSink:
         t0 = time.perf_counter()
         if self._error is not None:
             raise self._error
-        size = samples.size
-        if self._free.empty() and self._made < self._max:
-            buf = np.empty(size)
-            self._made += 1
-        else:
-            buf = self._free.get()  # waits while every buffer is in use
-            if buf.size < size:
-                buf = np.empty(size)
-        view = buf[:size].reshape(samples.shape)
+        buf = self._buffer(samples.size)
+        view = buf[: samples.size].reshape(samples.shape)
         np.copyto(view, samples)
         self._todo.put((lo, view, buf))
         self.seconds += time.perf_counter() - t0
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """A free buffer of at least ``size`` values (a new one while fewer than ``buffers``
+        were made; else waits while every buffer is in use)."""
+        if self._free.empty() and self._made < self._max:
+            self._made += 1
+            return np.empty(size)
+        buf = self._free.get()
+        return buf if buf.size >= size else np.empty(size)
 
     def _work(self) -> None:
         cpu0 = time.thread_time()
@@ -522,6 +606,132 @@ class BackgroundSink:
         self._thread.join()
 
 
+class TwinSink(BackgroundSink):
+    """The two :class:`FullStrengthSink` of a twin pass (:func:`mkba.engine.simulate_twin`:
+    ``on_samples=pair``, ``other_on_samples=pair.other_samples``) on one thread of their own,
+    from one copy of each chunk: the run's sampled values, and of the companion's only the
+    twin's columns ``cols`` (the rest are the run's, as ``simulate_twin`` hands them over).
+    Where the two models differ in the effects only (:func:`twin_joint`; reference-2021 and
+    evidence-2021), both sinks' figures are made in one pass (:meth:`FullStrength.figures`:
+    the slot values, powers, response, profile and baseline once) and the companion's
+    baseline volumes are the run's array, whose statistics its :meth:`~FullStrengthSink.attach`
+    then shares; else each sink computes its own from the copy. The same numbers as two
+    :class:`BackgroundSink` (tests/test_twin_sink.py).
+
+    ``seconds``: the simulating thread's time for the run's hand-overs and the final wait;
+    ``other_seconds`` for the companion's hand-overs. The pass's own time is the run's sink's
+    ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
+
+    def __init__(
+        self, own: FullStrengthSink, other: FullStrengthSink, cols: np.ndarray, buffers: int = 3
+    ) -> None:
+        self.own, self.other = own, other
+        self.cols = np.ascontiguousarray(cols, dtype=np.int64)
+        self.other_seconds = 0.0
+        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+        U = len(own.m.uncertain)
+        # the companion's column j of the samples is the copy's column U + i where j = cols[i]
+        col2 = other.at_full.col.copy()
+        for i, j in enumerate(self.cols):
+            col2[other.at_full.col == j] = U + i
+        self._col2 = col2
+        self.joint = twin_joint(own.at_full, other.at_full, self.cols)
+        if self.joint:
+            other.base = own.base  # the same values (see FullStrength.figures)
+            own.memo = other.memo = {}  # their statistics, computed once
+        super().__init__(self._both, buffers)
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        """The run's chunk (``on_samples``): copied, held until the companion's."""
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        n, U = samples.shape
+        width = U + self.cols.size
+        buf = self._buffer(n * width)
+        view = buf[: n * width].reshape(n, width)
+        np.copyto(view[:, :U], samples)
+        self._pending = (lo, view, buf)
+        self.seconds += time.perf_counter() - t0
+
+    def other_samples(self, lo: int, samples: np.ndarray) -> None:
+        """The companion's chunk (``other_on_samples``, rows ``lo:`` as the run's last one):
+        its twin's columns copied beside the run's values, and the chunk handed over."""
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        held = self._pending
+        if held is None or held[0] != lo or held[1].shape[0] != samples.shape[0]:
+            raise ValueError("the companion's chunk is not the run's last one")
+        self._pending = None
+        view = held[1]
+        view[:, samples.shape[1] :] = samples[:, self.cols]
+        self._todo.put(held)
+        self.other_seconds += time.perf_counter() - t0
+
+    def _both(self, lo: int, view: np.ndarray) -> None:
+        """Both sinks' figures of the chunk ``view`` (the run's values, then the twin's
+        columns)."""
+        own, other = self.own, self.other
+        t0 = time.perf_counter()
+        fo, ft = own.at_full, other.at_full
+        twin = (self._col2, ft.scale_used, ft.fixed_used)
+        for a in range(0, view.shape[0], FULL_STRENGTH_ROWS):
+            block = view[a : a + FULL_STRENGTH_ROWS]
+            b = lo + a + block.shape[0]
+            if self.joint:
+                full, base, full2 = fo.figures(block, fo.col, fo.scale_used, twin)
+                own.full[lo + a : b], own.base[lo + a : b] = full, base
+                other.full[lo + a : b] = full2
+            else:
+                own.full[lo + a : b], own.base[lo + a : b] = fo._of(block, fo.col, fo.scale_used)
+                other.full[lo + a : b], other.base[lo + a : b] = ft._of(block, *twin[:2])
+        own.rows += view.shape[0]
+        other.rows += view.shape[0]
+        own.seconds += time.perf_counter() - t0
+
+
+def twin_joint(a: FullStrength, b: FullStrength, cols: np.ndarray) -> bool:
+    """Whether the figures of ``b``'s draws, which are ``a``'s with the uncertain columns
+    ``cols`` drawn otherwise, can be made in ``a``'s pass (:meth:`FullStrength.figures`):
+    the same model arrays and year, bit for bit, and every used slot that may differ (read
+    from ``cols``, or fixed to another value) an effect."""
+    same = a.y == b.y and all(
+        _bits(getattr(a, k), getattr(b, k))
+        for k in (
+            "start_f",
+            "end_f",
+            "v0",
+            "v0_total",
+            "row",
+            "group",
+            "gm",
+            "w",
+            "ratio",
+            "rows",
+            "trend_power",
+            "slots",
+            "at",
+            "col",
+            "scale_used",
+        )
+    )
+    if not same:
+        return False
+    differ = np.isin(a.col, cols) | (
+        (a.col < 0) & (a.fixed_used.view(np.int64) != b.fixed_used.view(np.int64))
+    )
+    effect = np.zeros(a.col.size, dtype=bool)
+    effect[int(a.at[_EFFECT]) : int(a.at[_EFFECT]) + a.v0.shape[1]] = True
+    return bool(np.all(effect[differ]))
+
+
+def _bits(x: Any, y: Any) -> bool:
+    """The same shape, type and bytes (-0.0 is not 0.0; NaN equals itself)."""
+    x, y = np.asarray(x), np.asarray(y)
+    return x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
+
+
 def full_strength_index(m: Model) -> int:
     """Index into the model's years of the full-strength year (the last programme year)."""
     return int(m.prog_end.max() - m.years[0])
@@ -553,8 +763,9 @@ def physical_effects(
     mean = np.empty((run.draws, S)) if mean_per_year else None
     # computed while simulating (FullStrengthSink), or now
     known = None if mean_per_year else getattr(run, "_full_strength", None)
+    memo = None  # the baselines' statistics, when shared with a twin's sink (TwinSink)
     if known is not None:
-        full, base = known
+        full, base, memo = known
     else:
         full, base = np.empty((run.draws, S)), np.empty((run.draws, S))
         at_full = None if mean_per_year else FullStrength(m, last)
@@ -578,10 +789,17 @@ def physical_effects(
         todo[("at_full_strength", i)] = full[:, i]
         if mean is not None:
             todo[("mean_per_year", i)] = mean[:, i]
-        todo[("baseline", i)] = base[:, i]
+        if memo is None or i not in memo:
+            todo[("baseline", i)] = base[:, i]
         if share:
             todo[("share_of_baseline", i)] = full[:, i] / base[:, i]
     q = _quantiles_on_threads(todo)
+    if memo is not None:
+        for _s, i in streams:
+            if i in memo:
+                q[("baseline", i)] = dict(memo[i])
+            else:
+                memo[i] = dict(q[("baseline", i)])
     out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
     for s, i in streams:
         en, nl = PHYSICAL[s]
