@@ -836,14 +836,15 @@ def headline_probability(
     headline."""
     p = PERSPECTIVES.index("study")
     o = run.outcomes
-    b = o.benefits[:, p]
-    bs = o.stream[:, p, run.model.streams.index("benefit_savings")]
+    # each comparison once (two strided reads of a million draws instead of four)
+    hit_b = o.benefits[:, p] >= benefits
+    hit_bs = o.stream[:, p, run.model.streams.index("benefit_savings")] >= benefit_savings
     return {
         "benefits_target": benefits,
         "benefit_savings_target": benefit_savings,
-        "share_benefits": float(np.mean(b >= benefits)),
-        "share_benefit_savings": float(np.mean(bs >= benefit_savings)),
-        "share_both": float(np.mean((b >= benefits) & (bs >= benefit_savings))),
+        "share_benefits": float(np.mean(hit_b)),
+        "share_benefit_savings": float(np.mean(hit_bs)),
+        "share_both": float(np.mean(hit_b & hit_bs)),
         "draws": run.draws,
     }
 
@@ -853,6 +854,8 @@ def switching_physical(
     stream: str,
     perspective: str = "welfare",
     physical: dict[str, Any] | None = None,
+    *,
+    mean_npv: float | None = None,
 ) -> dict[str, float]:
     """How many units of a stream's volume change (at full strength) the programme needs for
     the mean NPV of ``perspective`` to be zero, all else as drawn.
@@ -860,13 +863,14 @@ def switching_physical(
     The NPV is linear in a stream's effect size e (every flow of the stream is proportional to
     e), so scaling e by k gives ``NPV(k) = NPV(1) + (k - 1) * PV_s`` draw by draw and the mean
     NPV is zero at ``k* = 1 - mean(NPV) / mean(PV_s)``; the physical switching value is
-    ``k*`` times the mean volume change at full strength.
+    ``k*`` times the mean volume change at full strength. ``mean_npv``: that mean NPV, when
+    known (:func:`side_summary` computes it once for both streams).
     """
     m = run.model
     p = PERSPECTIVES.index(perspective)
     o = run.outcomes
     i = m.streams.index(stream)
-    npv = float(np.mean(o.npv_of(p)))
+    npv = _mean_npv(run, p) if mean_npv is None else mean_npv
     pv = float(np.mean(o.stream[:, p, i]))
     pe = physical if physical is not None else physical_effects(run)
     phys = pe["streams"][stream]["at_full_strength"]["mean"]
@@ -880,6 +884,12 @@ def switching_physical(
         "mean_at_full_strength": phys,
         "needed_at_full_strength": k * phys,
     }
+
+
+def _mean_npv(run: Run, p: int) -> float:
+    """The mean NPV of perspective ``p`` (index into PERSPECTIVES), as
+    :func:`switching_physical` uses it."""
+    return float(np.mean(run.outcomes.npv_of(p)))
 
 
 def side_summary(run: Run) -> dict[str, Any]:
@@ -934,10 +944,10 @@ def side_summary(run: Run) -> dict[str, Any]:
     if "benefit_savings" in m.streams:
         out["headline_probability"] = headline_probability(run)
     if not calibrated:
+        wanted = [s for s in ("benefit_savings", "safety") if s in m.streams]
+        npv = _mean_npv(run, PERSPECTIVES.index("welfare")) if wanted else None
         out["switching_welfare"] = {
-            s: switching_physical(run, s, "welfare", phys)
-            for s in ("benefit_savings", "safety")
-            if s in m.streams
+            s: switching_physical(run, s, "welfare", phys, mean_npv=npv) for s in wanted
         }
     return out
 
