@@ -169,7 +169,7 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     tpow,
     full,
     base,
-    eff2,
+    e2,
     full2,
 ):
     """The figures of :meth:`FullStrength.of_slots` from the slot values ``vals`` (n, slots;
@@ -183,8 +183,8 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     the inner loops (independent sums side by side).
 
     ``full2`` with rows (a twin's, :class:`TwinSink`): also the volume changes of draws whose
-    slot values are ``vals`` with the effects ``eff2`` (n, S) in place of ``vals``' effects,
-    into ``full2``: the same operations with ``eff2`` (every other factor is the same value,
+    slot values are ``vals``' with the effects in ``vals[:, e2:e2 + S]`` in place of the
+    effects, into ``full2``: the same operations with those (every other factor is the same value,
     computed once). With no rows: nothing more."""
     n = vals.shape[0]
     A, S = v0.shape
@@ -240,7 +240,7 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                     x2[s, i] = (
                         vals[j, at[_RATE] + s]
                         * vals[j, at[_FACTOR] + s]
-                        * eff2[j, s]
+                        * vals[j, e2 + s]
                         * (1.0 - vals[j, at[_DEADWEIGHT] + s])
                         * (1.0 - vals[j, at[_DISPLACEMENT] + s])
                     )
@@ -287,7 +287,7 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
 
 
 _NO_ROWS = np.empty((0, 0))
-"""The ``eff2``/``full2`` arguments of :func:`_full_strength_rows` without a twin."""
+"""The ``full2`` argument of :func:`_full_strength_rows` without a twin."""
 
 _TILE = 256
 """Draws per tile of :func:`_full_strength_rows` (the numbers do not depend on it)."""
@@ -406,22 +406,28 @@ class FullStrength:
         scale: np.ndarray,
         twin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_of` ``(src, col, scale)`` and, with ``twin = (col2, scale2, fixed2)``, the
-        volume changes (n, S) of the draws whose used slot ``k`` is ``src[:, col2[k]] *
-        scale2[k]`` or ``fixed2[k]`` (a twin's draws), computed in the same pass. Those must
-        be the first draws' values in every used slot but the effects (:func:`twin_joint`
-        checks what makes it so); their baseline volumes are then the first draws'. Without
-        ``twin`` the third array has no rows."""
+        """:meth:`_of` ``(src, col, scale)`` and, with ``twin = (col2, scale2, fixed2)`` (S
+        entries each), the volume changes (n, S) of the draws whose effect of stream ``s`` is
+        ``src[:, col2[s]] * scale2[s]`` (or ``fixed2[s]`` where ``col2[s] < 0``) and whose
+        other used slots are the first draws' (a twin's draws; :func:`twin_joint` checks what
+        makes it so), computed in the same pass; their baseline volumes are then the first
+        draws'. Without ``twin`` the third array has no rows."""
         m = self.m
         n = src.shape[0]
         S = m.slots.S
         G = self.end_f.size
-        vals = np.empty((n, self.slots.size))
+        K = self.slots.size
+        fixed = self.fixed_used
+        e2, full2 = -1, _NO_ROWS
+        if twin is not None:  # the twin's effects: S more values, made as the others
+            col = np.concatenate([col, twin[0]])
+            scale = np.concatenate([scale, twin[1]])
+            fixed = np.concatenate([fixed, twin[2]])
+            e2, full2 = K, np.empty((n, S))
+        vals = np.empty((n, col.size))
         e = np.empty((n, G, S, 1))
         tb = np.empty((n, S, 1))
-        past = _slot_values(
-            src, col, scale, self.fixed_used, self.at, self.y, self.end_f, vals, e, tb
-        )
+        past = _slot_values(src, col, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
         # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
         # reference.effect_profile_groups and volume_changes make (the same numbers). The
         # decay's only when a draw of the block is past its effect's end (never at full
@@ -442,15 +448,6 @@ class FullStrength:
             r = np.ascontiguousarray((m.response_w[None, None, :, :] * powered).sum(axis=3))
         full = np.empty((n, S))
         base = np.empty((n, S))
-        eff2 = full2 = _NO_ROWS
-        if twin is not None:  # the twin's effects, each made as _slot_values makes a value
-            col2, scale2, fixed2 = twin
-            eff2 = np.empty((n, S))
-            for s in range(S):
-                k = int(self.at[_EFFECT]) + s
-                c = int(col2[k])
-                eff2[:, s] = src[:, c] * scale2[k] if c >= 0 else fixed2[k]
-            full2 = np.empty((n, S))
         _full_strength_rows(
             vals,
             self.at,
@@ -470,7 +467,7 @@ class FullStrength:
             tpow,
             full,
             base,
-            eff2,
+            e2,
             full2,
         )
         return full, base, full2
@@ -635,6 +632,9 @@ class TwinSink(BackgroundSink):
         for i, j in enumerate(self.cols):
             col2[other.at_full.col == j] = U + i
         self._col2 = col2
+        eff = slice(int(other.at_full.at[_EFFECT]), int(other.at_full.at[_EFFECT]) + own.m.slots.S)
+        # the companion's effects: where FullStrength.figures reads them in the joint pass
+        self._effects = (col2[eff], other.at_full.scale_used[eff], other.at_full.fixed_used[eff])
         self.joint = twin_joint(own.at_full, other.at_full, self.cols)
         if self.joint:
             other.base = own.base  # the same values (see FullStrength.figures)
@@ -675,17 +675,18 @@ class TwinSink(BackgroundSink):
         own, other = self.own, self.other
         t0 = time.perf_counter()
         fo, ft = own.at_full, other.at_full
-        twin = (self._col2, ft.scale_used, ft.fixed_used)
         for a in range(0, view.shape[0], FULL_STRENGTH_ROWS):
             block = view[a : a + FULL_STRENGTH_ROWS]
             b = lo + a + block.shape[0]
             if self.joint:
-                full, base, full2 = fo.figures(block, fo.col, fo.scale_used, twin)
+                full, base, full2 = fo.figures(block, fo.col, fo.scale_used, self._effects)
                 own.full[lo + a : b], own.base[lo + a : b] = full, base
                 other.full[lo + a : b] = full2
             else:
                 own.full[lo + a : b], own.base[lo + a : b] = fo._of(block, fo.col, fo.scale_used)
-                other.full[lo + a : b], other.base[lo + a : b] = ft._of(block, *twin[:2])
+                other.full[lo + a : b], other.base[lo + a : b] = ft._of(
+                    block, self._col2, ft.scale_used
+                )
         own.rows += view.shape[0]
         other.rows += view.shape[0]
         own.seconds += time.perf_counter() - t0

@@ -57,7 +57,7 @@ SIGNATURES: dict[str, str] = {
     ),
     "mkba.implied:_slot_values": "F2 I1 F1 F1 I1 f F1 F2 F4 F3",
     "mkba.implied:_full_strength_rows": (
-        "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2 F2 F2"
+        "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2 i F2"
     ),
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
     "mkba.colstats:transpose_sums": "F2 i F2 F1 I2 I2 I2",
