@@ -228,3 +228,19 @@ def test_twin_joint_needs_the_same_model_arrays(ref: Model, evi: Model) -> None:
     b.v0 = b.v0.copy()
     b.v0[0, 0] = np.nextafter(b.v0[0, 0], np.inf)
     assert not implied.twin_joint(a, b, twin.cols)
+
+
+def test_a_twin_of_itself_has_no_columns_of_its_own(ref: Model) -> None:
+    """``twin.cols`` empty (a scenario twinned with itself): the companion's figures are the
+    run's."""
+    n = 2500
+    samples = _edge_samples(ref, n)
+    own, other = implied.FullStrengthSink(ref, n), implied.FullStrengthSink(ref, n)
+    pair = implied.TwinSink(own, other, np.array([], dtype=np.int64))
+    assert pair.joint
+    _feed(pair, samples, samples, 1024)
+    fs = implied.FullStrength(ref, implied.full_strength_index(ref))
+    want = [fs.of_samples(samples[lo : lo + 2048]) for lo in range(0, n, 2048)]
+    for sink in (own, other):
+        _same(np.asarray(sink.full), np.concatenate([w[0] for w in want]))
+        _same(np.asarray(sink.base), np.concatenate([w[1] for w in want]))
