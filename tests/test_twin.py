@@ -459,7 +459,11 @@ def test_twin_sink_error_reaches_the_run(monkeypatch: pytest.MonkeyPatch) -> Non
         if self.m.spec.name == "evidence-2021" and lo >= 4096:
             raise ZeroDivisionError("companion sink failed")
 
+    def both_fail(self: Any, lo: int, samples: np.ndarray) -> None:  # the twin's joint pass
+        fails(self.other, lo, samples)
+
     monkeypatch.setattr(implied.FullStrengthSink, "__call__", fails)
+    monkeypatch.setattr(implied.TwinSink, "_both", both_fail)
     with pytest.raises(ZeroDivisionError, match="companion sink failed"):
         api.run_scenario(REFERENCE, draws=9000, write=False, companion=True)
     assert "mkba-sink" not in {t.name for t in threading.enumerate()}

@@ -401,22 +401,19 @@ def _simulate_twin_beside(
     **kwargs: Any,
 ) -> tuple[Run, Run]:
     """``engine.simulate_twin(m, twin, on_samples=own, other_on_samples=osink, **kwargs)``
-    with each sink on a thread of its own (:class:`mkba.implied.BackgroundSink`, the same
-    numbers); each sink's ``handover_s`` is then the simulating thread's time for it."""
-    bg, obg = implied.BackgroundSink(own), implied.BackgroundSink(osink)
+    with both sinks on one thread of their own, from one copy of each chunk
+    (:class:`mkba.implied.TwinSink`, the same numbers); each sink's ``handover_s`` is then
+    the simulating thread's time for it."""
+    pair = implied.TwinSink(own, osink, twin.cols)
     try:
-        runs = engine.simulate_twin(m, twin, on_samples=bg, other_on_samples=obg, **kwargs)
+        runs = engine.simulate_twin(
+            m, twin, on_samples=pair, other_on_samples=pair.other_samples, **kwargs
+        )
     except BaseException:
-        bg.abort()
-        obg.abort()
+        pair.abort()
         raise
-    try:
-        obg.close()
-    except BaseException:
-        bg.abort()
-        raise
-    bg.close()
-    own.handover_s, osink.handover_s = bg.seconds, obg.seconds
+    pair.close()
+    own.handover_s, osink.handover_s = pair.seconds, pair.other_seconds
     return runs
 
 

@@ -151,7 +151,26 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arrays only
-    vals, at, y, start, end, v0, v0_total, row, grp, gm, ratio, rpow, w, r, hpow, tpow, full, base
+    vals,
+    at,
+    y,
+    start,
+    end,
+    v0,
+    v0_total,
+    row,
+    grp,
+    gm,
+    ratio,
+    rpow,
+    w,
+    r,
+    hpow,
+    tpow,
+    full,
+    base,
+    e2,
+    full2,
 ):
     """The figures of :meth:`FullStrength.of_slots` from the slot values ``vals`` (n, slots;
     ``at``: where each of :data:`_AT`'s slots begins) and the powers NumPy made: ``rpow`` =
@@ -161,7 +180,12 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     domain after the other). Every value is the NumPy expression's, operation for operation and
     in its order (products left to right; the sum over areas as :func:`volume_changes`'
     ``einsum``, from zero, in area order); NaN propagates as in ``np.minimum``. The draws are
-    the inner loops (independent sums side by side)."""
+    the inner loops (independent sums side by side).
+
+    ``full2`` with rows (a twin's, :class:`TwinSink`): also the volume changes of draws whose
+    slot values are ``vals``' with the effects in ``vals[:, e2:e2 + S]`` in place of the
+    effects, into ``full2``: the same operations with those (every other factor is the same value,
+    computed once). With no rows: nothing more."""
     n = vals.shape[0]
     A, S = v0.shape
     G = start.shape[0]
@@ -173,6 +197,9 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
     resp = np.empty((rows, S, tile))
     tr = np.empty((S, tile))
     acc = np.empty(tile)
+    twin = full2.shape[0] > 0
+    x2 = np.empty((S, tile if twin else 0))
+    acc2 = np.empty(tile if twin else 0)
     for lo in range(0, n, tile):  # a tile of draws at a time: its scratch stays in the cache
         m = min(n - lo, tile)
         for q in range(rows):
@@ -207,6 +234,16 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                 )
                 base[j, s] = v0_total[s] * rate * factor
                 tr[s, i] = tpow[j, s, 0]
+            if twin:
+                for i in range(m):
+                    j = lo + i
+                    x2[s, i] = (
+                        vals[j, at[_RATE] + s]
+                        * vals[j, at[_FACTOR] + s]
+                        * vals[j, e2 + s]
+                        * (1.0 - vals[j, at[_DEADWEIGHT] + s])
+                        * (1.0 - vals[j, at[_DISPLACEMENT] + s])
+                    )
             # the profile as selections (no branches: the draws side by side)
             for k in range(G):
                 for i in range(m):
@@ -226,16 +263,31 @@ def _full_strength_rows(  # type: ignore[no-untyped-def]  # numba function: arra
                     prof[k, s, i] = share * persist if y >= st else 0.0
         for s in range(S):
             acc[:m] = 0.0
+            if twin:
+                acc2[:m] = 0.0
             for a in range(A):
                 v = v0[a, s]
                 q = row[a]
                 k = grp[a]
-                for i in range(m):
-                    amp = v * x[s, i] * resp[q, s, i] * g[a, i]
-                    acc[i] += amp * prof[k, s, i] * tr[s, i]
+                if twin:  # both sums in one pass over the shared factors
+                    for i in range(m):
+                        amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                        acc[i] += amp * prof[k, s, i] * tr[s, i]
+                        amp2 = v * x2[s, i] * resp[q, s, i] * g[a, i]
+                        acc2[i] += amp2 * prof[k, s, i] * tr[s, i]
+                else:
+                    for i in range(m):
+                        amp = v * x[s, i] * resp[q, s, i] * g[a, i]
+                        acc[i] += amp * prof[k, s, i] * tr[s, i]
             for i in range(m):
                 full[lo + i, s] = acc[i]
+            if twin:
+                for i in range(m):
+                    full2[lo + i, s] = acc2[i]
 
+
+_NO_ROWS = np.empty((0, 0))
+"""The ``full2`` argument of :func:`_full_strength_rows` without a twin."""
 
 _TILE = 256
 """Draws per tile of :func:`_full_strength_rows` (the numbers do not depend on it)."""
@@ -344,16 +396,38 @@ class FullStrength:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The figures of the draws whose used slot ``k`` is ``src[:, col[k]] * scale[k]``
         (``x * 1.0`` is ``x``), or fixed where ``col[k] < 0``."""
+        full, base, _ = self.figures(src, col, scale)
+        return full, base
+
+    def figures(
+        self,
+        src: np.ndarray,
+        col: np.ndarray,
+        scale: np.ndarray,
+        twin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_of` ``(src, col, scale)`` and, with ``twin = (col2, scale2, fixed2)`` (S
+        entries each), the volume changes (n, S) of the draws whose effect of stream ``s`` is
+        ``src[:, col2[s]] * scale2[s]`` (or ``fixed2[s]`` where ``col2[s] < 0``) and whose
+        other used slots are the first draws' (a twin's draws; :func:`twin_joint` checks what
+        makes it so), computed in the same pass; their baseline volumes are then the first
+        draws'. Without ``twin`` the third array has no rows."""
         m = self.m
         n = src.shape[0]
         S = m.slots.S
         G = self.end_f.size
-        vals = np.empty((n, self.slots.size))
+        K = self.slots.size
+        fixed = self.fixed_used
+        e2, full2 = -1, _NO_ROWS
+        if twin is not None:  # the twin's effects: S more values, made as the others
+            col = np.concatenate([col, twin[0]])
+            scale = np.concatenate([scale, twin[1]])
+            fixed = np.concatenate([fixed, twin[2]])
+            e2, full2 = K, np.empty((n, S))
+        vals = np.empty((n, col.size))
         e = np.empty((n, G, S, 1))
         tb = np.empty((n, S, 1))
-        past = _slot_values(
-            src, col, scale, self.fixed_used, self.at, self.y, self.end_f, vals, e, tb
-        )
+        past = _slot_values(src, col, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
         # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
         # reference.effect_profile_groups and volume_changes make (the same numbers). The
         # decay's only when a draw of the block is past its effect's end (never at full
@@ -393,8 +467,10 @@ class FullStrength:
             tpow,
             full,
             base,
+            e2,
+            full2,
         )
-        return full, base
+        return full, base, full2
 
 
 class FullStrengthSink:
@@ -416,6 +492,9 @@ class FullStrengthSink:
         self.seconds = 0.0  # spent in the sink (beside the simulation)
         self.handover_s = 0.0  # the simulating thread's time for it, when on its own thread
         self.thread_cpu_s = 0.0  # CPU seconds of its own thread, when on one (BackgroundSink)
+        # statistics of the baseline volumes, shared with a twin's sink whose base is this
+        # very array (TwinSink): computed by whichever attaches first
+        self.memo: dict[int, dict[str, float]] | None = None
 
     def __call__(self, lo: int, samples: np.ndarray) -> None:
         t0 = time.perf_counter()
@@ -434,7 +513,7 @@ class FullStrengthSink:
         if run.model is not self.m or self.rows != run.draws or self.full.shape[0] != run.draws:
             raise ValueError("the sink saw other draws than the run's")
         t0 = time.perf_counter()
-        object.__setattr__(run, "_full_strength", (self.full, self.base))
+        object.__setattr__(run, "_full_strength", (self.full, self.base, self.memo))
         try:
             doc = physical_effects(run, mean_per_year=False, share=False)
         finally:
@@ -477,18 +556,20 @@ class BackgroundSink:
         t0 = time.perf_counter()
         if self._error is not None:
             raise self._error
-        size = samples.size
-        if self._free.empty() and self._made < self._max:
-            buf = np.empty(size)
-            self._made += 1
-        else:
-            buf = self._free.get()  # waits while every buffer is in use
-            if buf.size < size:
-                buf = np.empty(size)
-        view = buf[:size].reshape(samples.shape)
+        buf = self._buffer(samples.size)
+        view = buf[: samples.size].reshape(samples.shape)
         np.copyto(view, samples)
         self._todo.put((lo, view, buf))
         self.seconds += time.perf_counter() - t0
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """A free buffer of at least ``size`` values (a new one while fewer than ``buffers``
+        were made; else waits while every buffer is in use)."""
+        if self._free.empty() and self._made < self._max:
+            self._made += 1
+            return np.empty(size)
+        buf = self._free.get()
+        return buf if buf.size >= size else np.empty(size)
 
     def _work(self) -> None:
         cpu0 = time.thread_time()
@@ -522,6 +603,136 @@ class BackgroundSink:
         self._thread.join()
 
 
+class TwinSink(BackgroundSink):
+    """The two :class:`FullStrengthSink` of a twin pass (:func:`mkba.engine.simulate_twin`:
+    ``on_samples=pair``, ``other_on_samples=pair.other_samples``) on one thread of their own,
+    from one copy of each chunk: the run's sampled values, and of the companion's only the
+    twin's columns ``cols`` (the rest are the run's, as ``simulate_twin`` hands them over).
+    Where the two models differ in the effects only (:func:`twin_joint`; reference-2021 and
+    evidence-2021), both sinks' figures are made in one pass (:meth:`FullStrength.figures`:
+    the slot values, powers, response, profile and baseline once) and the companion's
+    baseline volumes are the run's array, whose statistics its :meth:`~FullStrengthSink.attach`
+    then shares; else each sink computes its own from the copy. The same numbers as two
+    :class:`BackgroundSink` (tests/test_twin_sink.py).
+
+    ``seconds``: the simulating thread's time for the run's hand-overs and the final wait;
+    ``other_seconds`` for the companion's hand-overs. The pass's own time is the run's sink's
+    ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
+
+    def __init__(
+        self, own: FullStrengthSink, other: FullStrengthSink, cols: np.ndarray, buffers: int = 3
+    ) -> None:
+        self.own, self.other = own, other
+        self.cols = np.ascontiguousarray(cols, dtype=np.int64)
+        self.other_seconds = 0.0
+        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+        U = len(own.m.uncertain)
+        # the companion's column j of the samples is the copy's column U + i where j = cols[i]
+        col2 = other.at_full.col.copy()
+        for i, j in enumerate(self.cols):
+            col2[other.at_full.col == j] = U + i
+        self._col2 = col2
+        eff = slice(int(other.at_full.at[_EFFECT]), int(other.at_full.at[_EFFECT]) + own.m.slots.S)
+        # the companion's effects: where FullStrength.figures reads them in the joint pass
+        self._effects = (col2[eff], other.at_full.scale_used[eff], other.at_full.fixed_used[eff])
+        self.joint = twin_joint(own.at_full, other.at_full, self.cols)
+        if self.joint:
+            other.base = own.base  # the same values (see FullStrength.figures)
+            own.memo = other.memo = {}  # their statistics, computed once
+        super().__init__(self._both, buffers)
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        """The run's chunk (``on_samples``): copied, held until the companion's."""
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        n, U = samples.shape
+        width = U + self.cols.size
+        buf = self._buffer(n * width)
+        view = buf[: n * width].reshape(n, width)
+        np.copyto(view[:, :U], samples)
+        self._pending = (lo, view, buf)
+        self.seconds += time.perf_counter() - t0
+
+    def other_samples(self, lo: int, samples: np.ndarray) -> None:
+        """The companion's chunk (``other_on_samples``, rows ``lo:`` as the run's last one):
+        its twin's columns copied beside the run's values, and the chunk handed over."""
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        held = self._pending
+        if held is None or held[0] != lo or held[1].shape[0] != samples.shape[0]:
+            raise ValueError("the companion's chunk is not the run's last one")
+        self._pending = None
+        view = held[1]
+        view[:, samples.shape[1] :] = samples[:, self.cols]
+        self._todo.put(held)
+        self.other_seconds += time.perf_counter() - t0
+
+    def _both(self, lo: int, view: np.ndarray) -> None:
+        """Both sinks' figures of the chunk ``view`` (the run's values, then the twin's
+        columns)."""
+        own, other = self.own, self.other
+        t0 = time.perf_counter()
+        fo, ft = own.at_full, other.at_full
+        for a in range(0, view.shape[0], FULL_STRENGTH_ROWS):
+            block = view[a : a + FULL_STRENGTH_ROWS]
+            b = lo + a + block.shape[0]
+            if self.joint:
+                full, base, full2 = fo.figures(block, fo.col, fo.scale_used, self._effects)
+                own.full[lo + a : b], own.base[lo + a : b] = full, base
+                other.full[lo + a : b] = full2
+            else:
+                own.full[lo + a : b], own.base[lo + a : b] = fo._of(block, fo.col, fo.scale_used)
+                other.full[lo + a : b], other.base[lo + a : b] = ft._of(
+                    block, self._col2, ft.scale_used
+                )
+        own.rows += view.shape[0]
+        other.rows += view.shape[0]
+        own.seconds += time.perf_counter() - t0
+
+
+def twin_joint(a: FullStrength, b: FullStrength, cols: np.ndarray) -> bool:
+    """Whether the figures of ``b``'s draws, which are ``a``'s with the uncertain columns
+    ``cols`` drawn otherwise, can be made in ``a``'s pass (:meth:`FullStrength.figures`):
+    the same model arrays and year, bit for bit, and every used slot that may differ (read
+    from ``cols``, or fixed to another value) an effect."""
+    same = a.y == b.y and all(
+        _bits(getattr(a, k), getattr(b, k))
+        for k in (
+            "start_f",
+            "end_f",
+            "v0",
+            "v0_total",
+            "row",
+            "group",
+            "gm",
+            "w",
+            "ratio",
+            "rows",
+            "trend_power",
+            "slots",
+            "at",
+            "col",
+            "scale_used",
+        )
+    )
+    if not same:
+        return False
+    differ = np.isin(a.col, cols) | (
+        (a.col < 0) & (a.fixed_used.view(np.int64) != b.fixed_used.view(np.int64))
+    )
+    effect = np.zeros(a.col.size, dtype=bool)
+    effect[int(a.at[_EFFECT]) : int(a.at[_EFFECT]) + a.v0.shape[1]] = True
+    return bool(np.all(effect[differ]))
+
+
+def _bits(x: Any, y: Any) -> bool:
+    """The same shape, type and bytes (-0.0 is not 0.0; NaN equals itself)."""
+    x, y = np.asarray(x), np.asarray(y)
+    return x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
+
+
 def full_strength_index(m: Model) -> int:
     """Index into the model's years of the full-strength year (the last programme year)."""
     return int(m.prog_end.max() - m.years[0])
@@ -553,8 +764,9 @@ def physical_effects(
     mean = np.empty((run.draws, S)) if mean_per_year else None
     # computed while simulating (FullStrengthSink), or now
     known = None if mean_per_year else getattr(run, "_full_strength", None)
+    memo = None  # the baselines' statistics, when shared with a twin's sink (TwinSink)
     if known is not None:
-        full, base = known
+        full, base, memo = known
     else:
         full, base = np.empty((run.draws, S)), np.empty((run.draws, S))
         at_full = None if mean_per_year else FullStrength(m, last)
@@ -578,10 +790,17 @@ def physical_effects(
         todo[("at_full_strength", i)] = full[:, i]
         if mean is not None:
             todo[("mean_per_year", i)] = mean[:, i]
-        todo[("baseline", i)] = base[:, i]
+        if memo is None or i not in memo:
+            todo[("baseline", i)] = base[:, i]
         if share:
             todo[("share_of_baseline", i)] = full[:, i] / base[:, i]
     q = _quantiles_on_threads(todo)
+    if memo is not None:
+        for _s, i in streams:
+            if i in memo:
+                q[("baseline", i)] = dict(memo[i])
+            else:
+                memo[i] = dict(q[("baseline", i)])
     out: dict[str, Any] = {"year_full_strength": int(m.years[last]), "streams": {}}
     for s, i in streams:
         en, nl = PHYSICAL[s]
@@ -618,14 +837,15 @@ def headline_probability(
     headline."""
     p = PERSPECTIVES.index("study")
     o = run.outcomes
-    b = o.benefits[:, p]
-    bs = o.stream[:, p, run.model.streams.index("benefit_savings")]
+    # each comparison once (two strided reads of a million draws instead of four)
+    hit_b = o.benefits[:, p] >= benefits
+    hit_bs = o.stream[:, p, run.model.streams.index("benefit_savings")] >= benefit_savings
     return {
         "benefits_target": benefits,
         "benefit_savings_target": benefit_savings,
-        "share_benefits": float(np.mean(b >= benefits)),
-        "share_benefit_savings": float(np.mean(bs >= benefit_savings)),
-        "share_both": float(np.mean((b >= benefits) & (bs >= benefit_savings))),
+        "share_benefits": float(np.mean(hit_b)),
+        "share_benefit_savings": float(np.mean(hit_bs)),
+        "share_both": float(np.mean(hit_b & hit_bs)),
         "draws": run.draws,
     }
 
@@ -635,6 +855,8 @@ def switching_physical(
     stream: str,
     perspective: str = "welfare",
     physical: dict[str, Any] | None = None,
+    *,
+    mean_npv: float | None = None,
 ) -> dict[str, float]:
     """How many units of a stream's volume change (at full strength) the programme needs for
     the mean NPV of ``perspective`` to be zero, all else as drawn.
@@ -642,13 +864,14 @@ def switching_physical(
     The NPV is linear in a stream's effect size e (every flow of the stream is proportional to
     e), so scaling e by k gives ``NPV(k) = NPV(1) + (k - 1) * PV_s`` draw by draw and the mean
     NPV is zero at ``k* = 1 - mean(NPV) / mean(PV_s)``; the physical switching value is
-    ``k*`` times the mean volume change at full strength.
+    ``k*`` times the mean volume change at full strength. ``mean_npv``: that mean NPV, when
+    known (:func:`side_summary` computes it once for both streams).
     """
     m = run.model
     p = PERSPECTIVES.index(perspective)
     o = run.outcomes
     i = m.streams.index(stream)
-    npv = float(np.mean(o.npv_of(p)))
+    npv = _mean_npv(run, p) if mean_npv is None else mean_npv
     pv = float(np.mean(o.stream[:, p, i]))
     pe = physical if physical is not None else physical_effects(run)
     phys = pe["streams"][stream]["at_full_strength"]["mean"]
@@ -662,6 +885,12 @@ def switching_physical(
         "mean_at_full_strength": phys,
         "needed_at_full_strength": k * phys,
     }
+
+
+def _mean_npv(run: Run, p: int) -> float:
+    """The mean NPV of perspective ``p`` (index into PERSPECTIVES), as
+    :func:`switching_physical` uses it."""
+    return float(np.mean(run.outcomes.npv_of(p)))
 
 
 def side_summary(run: Run) -> dict[str, Any]:
@@ -716,10 +945,10 @@ def side_summary(run: Run) -> dict[str, Any]:
     if "benefit_savings" in m.streams:
         out["headline_probability"] = headline_probability(run)
     if not calibrated:
+        wanted = [s for s in ("benefit_savings", "safety") if s in m.streams]
+        npv = _mean_npv(run, PERSPECTIVES.index("welfare")) if wanted else None
         out["switching_welfare"] = {
-            s: switching_physical(run, s, "welfare", phys)
-            for s in ("benefit_savings", "safety")
-            if s in m.streams
+            s: switching_physical(run, s, "welfare", phys, mean_npv=npv) for s in wanted
         }
     return out
 

@@ -56,7 +56,9 @@ SIGNATURES: dict[str, str] = {
         " F3 F3 F4 i i"
     ),
     "mkba.implied:_slot_values": "F2 I1 F1 F1 I1 f F1 F2 F4 F3",
-    "mkba.implied:_full_strength_rows": "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2",
+    "mkba.implied:_full_strength_rows": (
+        "F2 I1 f F1 F1 F2 F1 I1 I1 F1 F2 F4 F2 F3 F4 F3 F2 F2 i F2"
+    ),
     "mkba.decide.irr:_scan_bisect": "F2 F2 F1 F1 I1",
     "mkba.colstats:transpose_sums": "F2 i F2 F1 I2 I2 I2",
     "mkba.colstats:sum_sq_dev": "F1 i i f",
