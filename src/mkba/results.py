@@ -997,8 +997,8 @@ def _bucket_year_stats(
 
     No transposition and no partition of whole columns: two passes over the rows of ``src``
     (:func:`mkba.colstats.year_buckets`). A sample of the draws places ``YEAR_BUCKETS`` equal
-    buckets per column between the sample's smallest and largest value (values beyond fall in
-    the first or last; the map is monotone). The first pass counts each bucket's values and
+    buckets per column over the sample's values around the wanted ranks (the values beyond
+    count in the end buckets; the map is monotone). The first pass counts each bucket's values and
     sums each column in draw order (the means: the same additions as before). The counts tell
     exactly which bucket holds each wanted order statistic and how many values lie below it;
     the second pass copies only those buckets' values, and the order statistic is the one of
@@ -1023,9 +1023,21 @@ def _bucket_year_stats(
     sample[:, :w] = rows[:, t0:t1]
     if running:
         sample[:, w:] = np.cumsum(rows, axis=1)[:, t0:t1]
+    # the buckets span the sample's values from a little below the lowest wanted rank to a
+    # little above the highest (4 standard deviations of a sample quantile's rank), so that a
+    # long tail does not widen them; the values beyond count in the end buckets
+    sample.sort(axis=0)
+    s = sample.shape[0]
+    p = np.array([ranks[0], ranks[-1]]) / (n - 1)
+    dev = 4.0 * np.sqrt(s * p * (1.0 - p)) + 2.0
+    ilo = int(np.clip(np.floor(p[0] * (s - 1) - dev[0]), 0, s - 1))
+    ihi = int(np.clip(np.ceil(p[1] * (s - 1) + dev[1]), 0, s - 1))
     with np.errstate(all="ignore"):
-        lo = sample.min(axis=0)
-        width = sample.max(axis=0) - lo
+        lo = sample[ilo]
+        width = sample[ihi] - lo
+        flat = width == 0  # a mass at one value there: the whole sample's range
+        lo = np.where(flat, sample[0], lo)
+        width = np.where(flat, sample[-1] - sample[0], width)
         scale = YEAR_BUCKETS / width
     placed = np.isfinite(lo) & np.isfinite(width) & (width > 0) & np.isfinite(scale)
     lo = np.where(placed, lo, 0.0)
@@ -1174,7 +1186,8 @@ def yearly_rows(run: Run) -> RowTable:
         with scratch.lease():
             return _cumulative_year_stats(o.dflow, None, scratch, dmean_out=dflow_mean)
 
-    if _bucket_route(o.flow) and _bucket_route(o.dflow):
+    disc_qs: np.ndarray | None
+    if _bucket_route(o.flow) and _bucket_route(o.dflow):  # no transposition (the same numbers)
         flow_qs, flow_mean, disc_qs, dflow_mean, cum_qs, cum_mean = _yearly_by_buckets(
             o.flow, o.dflow
         )
