@@ -198,6 +198,8 @@ def test_yearly_rows_by_buckets_equal_the_oracle(
     monkeypatch.setattr(results, "statistics_threads", lambda: threads)
     monkeypatch.setattr(oracle, "statistics_threads", lambda: 1)
     run: Any = _FakeRun(flow, dflow)
+    assert not results._bucket_route(flow)  # a short run: the transpositions
+    monkeypatch.setattr(results, "YEAR_BUCKETS_MIN_DRAWS", 2)
     assert results._bucket_route(flow) and results._bucket_route(dflow)
     with np.errstate(invalid="ignore"):
         got = results.yearly_rows(run).rows

@@ -1103,10 +1103,23 @@ def _bucket_year_stats(
     return qs, mean
 
 
+YEAR_BUCKETS_MIN_DRAWS = 500_000
+"""From this many draws on, the yearly table takes :func:`_bucket_year_stats`. Below, the
+transpositions and partitions cost less than its fixed work (samples, counts, a few Python
+steps per column): the same at 100k draws, half again at 20k (busy machine, benchmarks/README.md,
+i22-quant)."""
+
+
 def _bucket_route(arr: np.ndarray) -> bool:
     """Whether :func:`_bucket_year_stats` takes a (draws, years) flow array: C-ordered
-    float64 with at least two draws (else the transpositions, as before)."""
-    return arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.c_contiguous and arr.shape[0] > 1
+    float64 with at least :data:`YEAR_BUCKETS_MIN_DRAWS` (and two) draws (else the
+    transpositions, as before)."""
+    return (
+        arr.ndim == 2
+        and arr.dtype == np.float64
+        and arr.flags.c_contiguous
+        and arr.shape[0] >= max(2, YEAR_BUCKETS_MIN_DRAWS)
+    )
 
 
 def _yearly_by_buckets(flow: np.ndarray, dflow: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -61,7 +61,6 @@ SIGNATURES: dict[str, str] = {
     "mkba.colstats:transpose_sums": "F2 i F2 F1 I2 I2 I2",
     "mkba.colstats:sum_sq_dev": "F1 i i f",
     "mkba.colstats:add_running_sum": "F1 F1",
-    "mkba.colstats:year_buckets": "F2 i i F1 F1 I2 F1 I2 I1 F1",
 }
 """The argument types with which a run calls each function the child may compile (``Fk``: a
 C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64).
@@ -75,7 +74,7 @@ LATER = {
         "mkba.decide.irr:_scan_bisect",
         "mkba.colstats:sum_sq_dev",
         "mkba.colstats:transpose_sums",
-        "mkba.colstats:year_buckets",
+        "mkba.colstats:add_running_sum",
     ),
     "programme": (
         "mkba.kernel:simulate_programme",
@@ -83,7 +82,7 @@ LATER = {
         "mkba.decide.irr:_scan_bisect",
         "mkba.colstats:sum_sq_dev",
         "mkba.colstats:transpose_sums",
-        "mkba.colstats:year_buckets",
+        "mkba.colstats:add_running_sum",
     ),
 }
 """What the child compiles, in the order a run needs them: for a scenario without a bottom-up
