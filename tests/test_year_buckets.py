@@ -205,3 +205,26 @@ def test_yearly_rows_by_buckets_equal_the_oracle(
         got = results.yearly_rows(run).rows
         want = oracle.yearly_rows(run).rows
     assert _bits(got) == _bits(want)
+
+
+def test_the_copies_of_a_task_stay_within_twice_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns whose wanted buckets each hold ~20 % of the draws (a mass at one value): once a
+    task's copies would pass 2 n values, the further columns go the old way; the same
+    numbers either way."""
+    calls: list[int] = []
+    fan = results._fan
+
+    def counted(col: np.ndarray, mean: float) -> np.ndarray:
+        calls.append(col.size)
+        return fan(col, mean)
+
+    monkeypatch.setattr(results, "_fan", counted)
+    rng = np.random.default_rng(8)
+    n = 10_000
+    src = rng.standard_normal((n, 16)) + 10.0
+    src[rng.random((n, 16)) < 0.2] = 1.0  # 20 % of each year at 1.0: p5 and p10 there
+    got_q, got_m = results._bucket_year_stats(src, 0, 16, False)
+    assert 0 < len(calls) < 16  # some columns copied, some not
+    qs, mean, *_ = _old(src)
+    assert got_q.tobytes() == qs.tobytes()
+    assert got_m.tobytes() == mean.tobytes()

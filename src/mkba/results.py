@@ -1009,8 +1009,9 @@ def _bucket_year_stats(
     A column goes the old way (its values copied out, :func:`_fan`) when its sample has an
     infinity, a NaN or one value only, its sum is not finite (a NaN or an infinity: NumPy's
     own path there), its wanted buckets hold more than a quarter of the draws (mass at one
-    value), or a wanted order statistic is a zero where zeros of both signs lie (-0.0 == 0.0:
-    which one a partition leaves at a rank depends on its order of work)."""
+    value) or would take the task's copies past twice the draws (memory bounded as by the
+    old blocks of 8 columns), or a wanted order statistic is a zero where zeros of both signs
+    lie (-0.0 == 0.0: which one a partition leaves at a rank depends on its order of work)."""
     n = src.shape[0]
     w = t1 - t0
     m = 2 * w if running else w
@@ -1059,7 +1060,8 @@ def _bucket_year_stats(
             continue
         where[k] = np.searchsorted(cum[k], ranks, side="right")  # each rank's bucket
         wanted = np.unique(where[k])
-        if int(hist[k, wanted].sum()) > n // 4:
+        size = int(hist[k, wanted].sum())
+        if size > n // 4 or sum(sizes) + size > 2 * n:  # a mass; the task's copies bounded
             continue
         tab[k, wanted] = np.arange(len(sizes), len(sizes) + len(wanted))
         sizes += hist[k, wanted].tolist()
