@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mkba.colstats import add_running_sum, sum_sq_dev, transpose_sums
+from mkba.colstats import add_running_sum, sum_sq_dev, transpose_sums, year_buckets
 from mkba.decide.irr import irr_summary, run_irr
 from mkba.engine import Run
 from mkba.outputs import OutputRef, _ratio, output_array
-from mkba.quantiles import quantiles_of, quantiles_without_nan
+from mkba.quantiles import (
+    lerp,
+    order_statistics,
+    quantile_plan,
+    quantiles_of,
+    quantiles_without_nan,
+)
 from mkba.rowtable import RowTable
 from mkba.schema.scenario import PERSPECTIVES
 
@@ -972,6 +978,187 @@ def _cumulative_year_stats(
     return qs, mean, dqs
 
 
+YEAR_BUCKETS = 1024
+"""Buckets per column of :func:`_bucket_year_stats` (a (columns, buckets) count table of a
+task stays in the processor's second-level cache)."""
+
+YEAR_SAMPLE = 4096
+"""About this many draws (every ``step``-th) place a column's buckets (:func:`_bucket_year_stats`)."""
+
+
+def _bucket_year_stats(
+    src: np.ndarray, t0: int, t1: int, running: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``np.quantile(col, FAN_QUANTILES)`` and the mean over the draws (the numbers of
+    :func:`_year_quantiles` and :func:`_cumulative_year_stats`, bit for bit) of the columns
+    ``t0 .. t1 - 1`` of the C-ordered float64 (draws, years) ``src`` (at least 2 draws) and,
+    with ``running``, then of their running sums over the years (``np.cumsum(src, axis=1)``'s
+    columns, without making that array): ((quantiles, columns), (columns,)).
+
+    No transposition and no partition of whole columns: two passes over the rows of ``src``
+    (:func:`mkba.colstats.year_buckets`). A sample of the draws places ``YEAR_BUCKETS`` equal
+    buckets per column over the sample's values around the wanted ranks (the values beyond
+    count in the end buckets; the map is monotone). The first pass counts each bucket's values and
+    sums each column in draw order (the means: the same additions as before). The counts tell
+    exactly which bucket holds each wanted order statistic and how many values lie below it;
+    the second pass copies only those buckets' values, and the order statistic is the one of
+    its bucket's values at the rank less those below (:func:`mkba.quantiles.order_statistics`).
+    An order statistic is one value whichever way it is found, and the interpolation is
+    NumPy's (:func:`mkba.quantiles.lerp`), so the quantiles are the partitions' numbers.
+
+    A column goes the old way (its values copied out, :func:`_fan`) when its sample has an
+    infinity, a NaN or one value only, its sum is not finite (a NaN or an infinity: NumPy's
+    own path there), its wanted buckets hold more than a quarter of the draws (mass at one
+    value) or would take the task's copies past twice the draws (memory bounded as by the
+    old blocks of 8 columns), or a wanted order statistic is a zero where zeros of both signs
+    lie (-0.0 == 0.0: which one a partition leaves at a rank depends on its order of work)."""
+    n = src.shape[0]
+    w = t1 - t0
+    m = 2 * w if running else w
+    ranks, lower, upper, gamma = quantile_plan(n, FAN_QUANTILES)
+    step = max(1, n // YEAR_SAMPLE)
+    if step > 1 and step % 2 == 0:  # odd: a quasi-random column is sampled evenly too
+        step -= 1
+    rows = src[::step, :t1]
+    sample = np.empty((rows.shape[0], m))
+    sample[:, :w] = rows[:, t0:t1]
+    if running:
+        sample[:, w:] = np.cumsum(rows, axis=1)[:, t0:t1]
+    # the buckets span the sample's values from a little below the lowest wanted rank to a
+    # little above the highest (4 standard deviations of a sample quantile's rank), so that a
+    # long tail does not widen them; the values beyond count in the end buckets
+    sample.sort(axis=0)
+    s = sample.shape[0]
+    p = np.array([ranks[0], ranks[-1]]) / (n - 1)
+    dev = 4.0 * np.sqrt(s * p * (1.0 - p)) + 2.0
+    ilo = int(np.clip(np.floor(p[0] * (s - 1) - dev[0]), 0, s - 1))
+    ihi = int(np.clip(np.ceil(p[1] * (s - 1) + dev[1]), 0, s - 1))
+    with np.errstate(all="ignore"):
+        lo = sample[ilo]
+        width = sample[ihi] - lo
+        flat = width == 0  # a mass at one value there: the whole sample's range
+        lo = np.where(flat, sample[0], lo)
+        width = np.where(flat, sample[-1] - sample[0], width)
+        scale = YEAR_BUCKETS / width
+    placed = np.isfinite(lo) & np.isfinite(width) & (width > 0) & np.isfinite(scale)
+    lo = np.where(placed, lo, 0.0)
+    scale = np.where(placed, scale, 0.0)
+    hist = np.empty((m, YEAR_BUCKETS), dtype=np.int64)
+    sums = np.empty(m)
+    tab = np.full((m, YEAR_BUCKETS), -1, dtype=np.int64)
+    none = np.empty(0, dtype=np.int64)
+    year_buckets(src, t0, t1, lo, scale, hist, sums, tab, none, np.empty(0))
+    mean = sums / n
+    if running:  # np.cumsum(c)[-1] + 0.0, divided by n (as _cumulative_year_stats)
+        mean[w:] = (sums[w:] + 0.0) / n
+    cum = np.cumsum(hist, axis=1)
+    where = np.empty((m, len(ranks)), dtype=np.intp)
+    sizes: list[int] = []
+    todo = []
+    for k in range(m):
+        if not (placed[k] and math.isfinite(sums[k])):
+            continue
+        where[k] = np.searchsorted(cum[k], ranks, side="right")  # each rank's bucket
+        wanted = np.unique(where[k])
+        size = int(hist[k, wanted].sum())
+        if size > n // 4 or sum(sizes) + size > 2 * n:  # a mass; the task's copies bounded
+            continue
+        tab[k, wanted] = np.arange(len(sizes), len(sizes) + len(wanted))
+        sizes += hist[k, wanted].tolist()
+        todo.append(k)
+    start = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=start[1:])
+    buf = np.empty(int(start[-1]))
+    if todo:
+        fill = start[:-1].copy()
+        year_buckets(src, t0, t1, lo, scale, hist, sums, tab, fill, buf)
+        assert np.array_equal(fill, start[1:])
+    qs = np.empty((len(FAN_QUANTILES), m))
+    done = set(todo)
+    for k in range(m):
+        vals = None
+        if k in done:
+            vals = np.empty(len(ranks))
+            for b in np.unique(where[k]).tolist():
+                s = int(tab[k, b])
+                seg = buf[start[s] : start[s + 1]]
+                mine = where[k] == b
+                below = int(cum[k, b - 1]) if b > 0 else 0
+                got = order_statistics(seg, ranks[mine] - below)
+                if (got == 0.0).any():  # which zero: the partition's, where both signs lie
+                    signs = np.signbit(seg[seg == 0.0])
+                    if signs.any() and not signs.all():
+                        vals = None
+                        break
+                vals[mine] = got
+        if vals is not None:
+            qs[:, k] = lerp(vals[lower], vals[upper], gamma)
+            continue
+        t = t0 + k % w
+        if k < w:
+            col = np.array(src[:, t])
+        else:  # the running sum up to year t, year by year (np.cumsum's additions)
+            col = np.array(src[:, 0])
+            for j in range(1, t + 1):
+                col += src[:, j]
+        qs[:, k] = _fan(col, float(mean[k]))
+    return qs, mean
+
+
+YEAR_BUCKETS_MIN_DRAWS = 500_000
+"""From this many draws on, the yearly table takes :func:`_bucket_year_stats`. Below, the
+transpositions and partitions cost less than its fixed work (samples, counts, a few Python
+steps per column): the same at 100k draws, half again at 20k (busy machine, benchmarks/README.md,
+i22-quant)."""
+
+
+def _bucket_route(arr: np.ndarray) -> bool:
+    """Whether :func:`_bucket_year_stats` takes a (draws, years) flow array: C-ordered
+    float64 with at least :data:`YEAR_BUCKETS_MIN_DRAWS` (and two) draws (else the
+    transpositions, as before)."""
+    return (
+        arr.ndim == 2
+        and arr.dtype == np.float64
+        and arr.flags.c_contiguous
+        and arr.shape[0] >= max(2, YEAR_BUCKETS_MIN_DRAWS)
+    )
+
+
+def _yearly_by_buckets(flow: np.ndarray, dflow: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Quantiles and means over the draws of the yearly table's three series (the flow, the
+    discounted flow, its running sum over the years) by :func:`_bucket_year_stats`, a few
+    years per task on :func:`statistics_threads` threads (each column is computed alone, so
+    the numbers do not depend on the split or the thread count)."""
+    years = flow.shape[1]
+    nq = len(FAN_QUANTILES)
+    out = [np.empty((nq, years)) if i % 2 == 0 else np.empty(years) for i in range(6)]
+    # the running sums cost about as much as the years they sum: tasks of about equal work
+    tasks = [(flow, t[0], t[-1] + 1, False) for t in _spans(years, max(1, -(-years // 2)))]
+    tasks += [(dflow, t[0], t[-1] + 1, True) for t in _spans(years, max(1, -(-years // 3)))]
+
+    def work(task: tuple[np.ndarray, int, int, bool]) -> None:
+        src, t0, t1, running = task
+        qs, mean = _bucket_year_stats(src, t0, t1, running)
+        w = t1 - t0
+        base = 0 if not running else 2
+        out[base][:, t0:t1] = qs[:, :w]
+        out[base + 1][t0:t1] = mean[:w]
+        if running:
+            out[4][:, t0:t1] = qs[:, w:]
+            out[5][t0:t1] = mean[w:]
+
+    workers = min(len(tasks), statistics_threads())
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:  # the running sums (longest) first
+            list(pool.map(work, tasks[::-1]))
+    else:
+        for task in tasks:
+            work(task)
+    return tuple(out)
+
+
 def yearly_quantiles(run: Run) -> pd.DataFrame:
     """Per year: quantiles of the real net flow and of the cumulative discounted net flow."""
     return yearly_rows(run).to_pandas()
@@ -1014,18 +1201,24 @@ def yearly_rows(run: Run) -> RowTable:
         with scratch.lease():
             return _cumulative_year_stats(o.dflow, None, scratch, dmean_out=dflow_mean)
 
-    workers = min(1 + len(groups), statistics_threads())
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:  # the longest (discounted) first
-            disc = pool.submit(discounted)
-            list(pool.map(flow_group, groups))
-            cum_qs, cum_mean, disc_qs = disc.result()
+    disc_qs: np.ndarray | None
+    if _bucket_route(o.flow) and _bucket_route(o.dflow):  # no transposition (the same numbers)
+        flow_qs, flow_mean, disc_qs, dflow_mean, cum_qs, cum_mean = _yearly_by_buckets(
+            o.flow, o.dflow
+        )
     else:
-        for group in groups:
-            flow_group(group)
-        cum_qs, cum_mean, disc_qs = discounted()
+        workers = min(1 + len(groups), statistics_threads())
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:  # the longest (discounted) first
+                disc = pool.submit(discounted)
+                list(pool.map(flow_group, groups))
+                cum_qs, cum_mean, disc_qs = disc.result()
+        else:
+            for group in groups:
+                flow_group(group)
+            cum_qs, cum_mean, disc_qs = discounted()
     assert disc_qs is not None
     computed = [
         (flow_qs, flow_mean),
