@@ -40,7 +40,7 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
-from mkba.distributions import hermite_at_logit, triangular_at
+from mkba.distributions import hermite_at_logit
 
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
@@ -586,8 +586,15 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             b = par[j, 2]
             width = b - a
             fc = (mode - a) / width
+            # triangular_at's numbers in two passes: the square root's argument of the
+            # branch each value takes, then one square root a value. (In one loop LLVM
+            # computes both branches' square roots, two vsqrtpd per vector: sqrt bound)
             for i in range(n):
-                row[i] = triangular_at(u[i], a, mode, b, width, fc) * sc
+                ui = u[i]
+                row[i] = ui * width * (mode - a) if ui < fc else (1.0 - ui) * width * (b - mode)
+            for i in range(n):
+                s = math.sqrt(row[i])
+                row[i] = (a + s if u[i] < fc else b - s) * sc
         elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
             ndtri_into(u, row)
             a = par[j, 0]
