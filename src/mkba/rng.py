@@ -476,8 +476,13 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     lanes = np.zeros(2 * _LANES, dtype=np.uint64)  # _pcg_fill's lane states
     total = 2 * n if lhs else n
     r = np.empty(total)
-    perm = np.empty(n)  # the strata 0 .. n-1 as doubles (exact), shuffled
-    swap = np.empty(n, dtype=np.int64)
+    if lhs and n >= 2**31:
+        raise ValueError("a Latin hypercube chunk has fewer than 2**31 draws")
+    # the LHS permutation in int32 (the strata 0 .. n-1; the swap loop's arrays take half
+    # the cache lines of float64 / int64 ones), each stratum converted exactly at the end
+    perm = np.empty(n if lhs else 0, dtype=np.int32)  # the strata, shuffled
+    pu = np.empty(n if lhs else 0, dtype=np.int32)  # each position's final stratum
+    swap = np.empty(n if lhs else 0, dtype=np.int32)
     inv_n = 1.0 / n  # exact when n is a power of two: then * inv_n gives / n's bits
     pow2 = n > 0 and (n & (n - 1)) == 0
     u = np.empty(n)
@@ -543,19 +548,19 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                     k = int(r[i] * (i + 1))  # to perm: vectorised)
                     swap[i] = k if k < i else i
                 for i in range(n):
-                    perm[i] = float(i)
+                    perm[i] = i
                 for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
-                    k = swap[i]  # its swap, so its stratum goes to u[i] at once (one store
-                    u[i] = perm[k]  # to perm fewer: perm[i] is never read again)
+                    k = swap[i]  # its swap, so its stratum goes to pu[i] at once (one
+                    pu[i] = perm[k]  # store to perm fewer: perm[i] is never read again)
                     perm[k] = perm[i]
                 if n > 0:
-                    u[0] = perm[0]
+                    pu[0] = perm[0]
                 if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
                     for i in range(n):
-                        u[i] = (u[i] + r[n + i]) * inv_n
+                        u[i] = (float(pu[i]) + r[n + i]) * inv_n
                 else:
                     for i in range(n):
-                        u[i] = (u[i] + r[n + i]) / n
+                        u[i] = (float(pu[i]) + r[n + i]) / n
             else:
                 for i in range(n):
                     u[i] = r[i]
