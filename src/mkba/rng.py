@@ -443,9 +443,6 @@ def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba nj
                 ua[i] = hi_clip
 
 
-_HB = 256  # sample_rows's block of Hermite values (its scratch stays in L1)
-
-
 @njit(cache=True, nogil=True)
 def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
@@ -487,8 +484,12 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     pow2 = n > 0 and (n & (n - 1)) == 0
     u = np.empty(n)
     zl = np.empty(n)
-    hk = np.empty(_HB, dtype=np.int64)  # a block's Hermite intervals
-    hv = np.empty(4 * _HB)  # and their table values: x[k], slope[k], x[k + 1], slope[k + 1]
+    n_her = 0  # the Hermite columns' scratch: each value's interval k, and the table's
+    for jj in range(todo.shape[0]):  # x[k], slope[k], x[k + 1], slope[k + 1]
+        if kind[todo[jj]] == HERMITE:
+            n_her = n
+    hk = np.empty(n_her, dtype=np.int64)
+    hv = np.empty((4, n_her))
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
     n_todo = todo.shape[0]
@@ -621,38 +622,36 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             out = 0
             for i in range(n):  # the logits first (the log calls back to back), then the
                 zl[i] = math.log(u[i] / (1.0 - u[i]))  # interpolation: hermite_at's numbers
-            # hermite_at_logit in passes over blocks of _HB values, so that all but the
-            # table look-ups vectorise (LLVM keeps a loop with gathers scalar): the grid
-            # position (-1 outside the grid or NaN) and its interval, then the four table
-            # values, then the cubic, its terms in hermite_at_logit's order
-            for i0 in range(0, n, _HB):
-                i1 = min(i0 + _HB, n)
-                for i in range(i0, i1):
-                    pos = (zl[i] + zmax) / h
-                    pos = pos if pos >= 0.0 and pos < n_int else -1.0
-                    zl[i] = pos
-                    hk[i - i0] = int(pos) if pos >= 0.0 else 0
-                for i in range(i0, i1):
-                    b = i - i0
-                    k = g0 + hk[b]
-                    hv[b] = gx[k]
-                    hv[_HB + b] = gs[k]
-                    hv[2 * _HB + b] = gx[k + 1]
-                    hv[3 * _HB + b] = gs[k + 1]
-                for i in range(i0, i1):
-                    b = i - i0
-                    pos = zl[i]
-                    t = pos - hk[b]
-                    t2 = t * t
-                    t3 = t2 * t
-                    v = (
-                        (2.0 * t3 - 3.0 * t2 + 1.0) * hv[b]
-                        + (t3 - 2.0 * t2 + t) * h * hv[_HB + b]
-                        + (-2.0 * t3 + 3.0 * t2) * hv[2 * _HB + b]
-                        + (t3 - t2) * h * hv[3 * _HB + b]
-                    )
-                    out += pos < 0.0
-                    row[i] = (v if pos >= 0.0 else np.nan) * sc
+            # hermite_at_logit in passes over the column, so that all but the table
+            # look-ups vectorise (LLVM keeps a loop with gathers scalar): the grid position
+            # (-1 outside the grid or NaN) and its interval, then the four table values,
+            # then the cubic, its terms in hermite_at_logit's order. (Every loop runs over
+            # range(n): an index LLVM cannot prove non-negative, e.g. in blocks, gets
+            # numba's wraparound test, and the loop gathers and scatters)
+            for i in range(n):
+                pos = (zl[i] + zmax) / h
+                pos = pos if pos >= 0.0 and pos < n_int else -1.0
+                zl[i] = pos
+                hk[i] = int(pos) if pos >= 0.0 else 0
+            for i in range(n):
+                k = g0 + hk[i]
+                hv[0, i] = gx[k]
+                hv[1, i] = gs[k]
+                hv[2, i] = gx[k + 1]
+                hv[3, i] = gs[k + 1]
+            for i in range(n):
+                pos = zl[i]
+                t = pos - hk[i]
+                t2 = t * t
+                t3 = t2 * t
+                v = (
+                    (2.0 * t3 - 3.0 * t2 + 1.0) * hv[0, i]
+                    + (t3 - 2.0 * t2 + t) * h * hv[1, i]
+                    + (-2.0 * t3 + 3.0 * t2) * hv[2, i]
+                    + (t3 - t2) * h * hv[3, i]
+                )
+                out += pos < 0.0
+                row[i] = (v if pos >= 0.0 else np.nan) * sc
             outside[j] = out
     if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
         for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
