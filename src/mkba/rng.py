@@ -556,21 +556,19 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                     perm[k] = perm[i]
                 if n > 0:
                     pu[0] = perm[0]
+                # then clipped (mkba.sampling._clip_into) in the same pass
                 if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
                     for i in range(n):
-                        u[i] = (float(pu[i]) + r[n + i]) * inv_n
+                        y = (float(pu[i]) + r[n + i]) * inv_n
+                        u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
                 else:
                     for i in range(n):
-                        u[i] = (float(pu[i]) + r[n + i]) / n
+                        y = (float(pu[i]) + r[n + i]) / n
+                        u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
             else:
-                for i in range(n):
-                    u[i] = r[i]
-            for i in range(n):  # mkba.sampling._clip_into
-                y = u[i]
-                if y < lo_clip:
-                    u[i] = lo_clip
-                elif y > hi_clip:
-                    u[i] = hi_clip
+                for i in range(n):  # clipped as mkba.sampling._clip_into
+                    y = r[i]
+                    u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
             if keep[j] >= 0:
                 kr = keep[j]
                 for i in range(n):  # (loops, not slices: slices triple the compile time)
