@@ -718,8 +718,8 @@ _NO_SAMPLES = np.empty((0, 0))
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
 # threads' shares
-_DRAW, _DRAW_LHS = 1.6, 3.6
-_COST = np.array([20.0, 0.7, 2.1, 11.4, 8.0, 12.8])
+_DRAW, _DRAW_LHS = 1.1, 3.1
+_COST = np.array([20.0, 0.7, 1.7, 8.7, 8.0, 12.8])
 _COPULA = 23.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
 
 
