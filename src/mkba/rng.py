@@ -326,10 +326,10 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
     passes that vectorise: first every value by the central branch's formula
     (``exp(-2) < y <= 1 - exp(-2)``, about three values in four; no branches or calls in
     the loop); then the tails gathered (NaN among them: Cephes's arithmetic carries it
-    through), their two logarithms and square root taken one value after the other, and the
-    rest of the tail formula (both rational functions, then the one for ``x < 8`` or not
-    selected) for all of them at once. 0, 1 and values outside [0, 1] are Cephes's
-    -inf, inf and NaN."""
+    through), their first logarithms, the square roots (vectorised), the second logarithms,
+    and the rest of the tail formula for all of them at once with the rational function of
+    ``x < 8``; the rare values with ``x >= 8`` (or NaN) are then done again with the
+    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
@@ -353,24 +353,30 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
             m += 1
     xs = np.empty(m)
     lx = np.empty(m)
-    for t in range(m):
+    for t in range(m):  # the first logarithms, calls back to back
         y = src[idx[t]]
-        if y > top:
-            y = 1.0 - y
-        x = math.sqrt(-2.0 * math.log(y))
-        xs[t] = x
-        lx[t] = math.log(x)
+        y = 1.0 - y if y > top else y
+        xs[t] = math.log(y)
+    for t in range(m):  # their square roots (vectorised)
+        xs[t] = math.sqrt(-2.0 * xs[t])
+    for t in range(m):
+        lx[t] = math.log(xs[t])
+    big = 0  # the values whose x >= 8 (y < exp(-32)) or NaN: the other rational function
     for t in range(m):
         x = xs[t]
         x0 = x - lx[t] / x
         z = 1.0 / x
-        x1a = z * _polevl(z, _NDTRI_P1) / _p1evl(z, _NDTRI_Q1)
-        x1b = z * _polevl(z, _NDTRI_P2) / _p1evl(z, _NDTRI_Q2)
-        x1 = x1a if x < 8.0 else x1b
-        xs[t] = x0 - x1
+        big += not (x < 8.0)
+        lx[t] = x0 - z * _polevl(z, _NDTRI_P1) / _p1evl(z, _NDTRI_Q1)
+    if big:  # (rare: only uniforms below about 1.3e-14 from either end)
+        for t in range(m):
+            x = xs[t]
+            if not (x < 8.0):
+                z = 1.0 / x
+                lx[t] = (x - math.log(x) / x) - z * _polevl(z, _NDTRI_P2) / _p1evl(z, _NDTRI_Q2)
     for t in range(m):
         i = idx[t]
-        dst[i] = xs[t] if src[i] > top else -xs[t]
+        dst[i] = lx[t] if src[i] > top else -lx[t]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
