@@ -184,3 +184,19 @@ def test_the_reference_hermites_are_hermite_at() -> None:
         want, want_out = old_hermite(grid, u, sc)
         assert got.tobytes() == want.tobytes()
         assert out == want_out > 0
+
+
+def test_a_nan_inside_the_grid_is_counted_as_before() -> None:
+    """A NaN from the table's arithmetic inside the grid (here inf - inf: slopes near the
+    largest double) counts as outside, as hermite_at's ``isnan`` did, so that the caller
+    evaluates it exactly; the values beside it are unchanged."""
+    x = np.array([0.0, 0.0, 1.0])
+    slope = np.array([1.7e308, 1.7e308, 0.0])
+    grid = (x, slope)  # two intervals over logits [-12, 0] and [0, 12]
+    mid = 1.0 / (1.0 + np.exp(6.0))  # logit -6: the middle of the first interval
+    u = np.array([mid, 0.3, 0.6, 1e-7, 0.9999, 0.75])
+    got, out = transformed(rng.HERMITE, (_ZMAX, 0.0, 0.0), u, 1.5, grid)
+    want, want_out = old_hermite(grid, u, 1.5)
+    assert np.isnan(want[0]) and want_out >= 2  # the NaN inside and the tail outside
+    assert got.tobytes() == want.tobytes()
+    assert out == want_out

@@ -627,11 +627,12 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             for i in range(n):  # the logits first (the log calls back to back), then the
                 zl[i] = math.log(u[i] / (1.0 - u[i]))  # interpolation: hermite_at's numbers
             # hermite_at_logit in passes over the column, so that all but the table
-            # look-ups vectorise (LLVM keeps a loop with gathers scalar): the grid position
-            # (-1 outside the grid or NaN) and its interval, then the four table values,
-            # then the cubic, its terms in hermite_at_logit's order. (Every loop runs over
-            # range(n): an index LLVM cannot prove non-negative, e.g. in blocks, gets
-            # numba's wraparound test, and the loop gathers and scatters)
+            # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
+            # scalar): the grid position (-1 outside the grid or NaN) and its interval,
+            # then the four table values, then the cubic, its terms in hermite_at_logit's
+            # order, NaN outside the grid, and the NaN values counted as before. (Every
+            # loop runs over range(n): an index LLVM cannot prove non-negative, e.g. in
+            # blocks, gets numba's wraparound test, and the loop gathers and scatters)
             for i in range(n):
                 pos = (zl[i] + zmax) / h
                 pos = pos if pos >= 0.0 and pos < n_int else -1.0
@@ -654,8 +655,9 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                     + (-2.0 * t3 + 3.0 * t2) * hv[2, i]
                     + (t3 - t2) * h * hv[3, i]
                 )
-                out += pos < 0.0
-                row[i] = (v if pos >= 0.0 else np.nan) * sc
+                v = v if pos >= 0.0 else np.nan
+                out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
+                row[i] = v * sc
             outside[j] = out
     if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
         for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
