@@ -40,8 +40,6 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
-from mkba.distributions import hermite_at_logit, triangular_at
-
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
 
@@ -328,10 +326,10 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
     passes that vectorise: first every value by the central branch's formula
     (``exp(-2) < y <= 1 - exp(-2)``, about three values in four; no branches or calls in
     the loop); then the tails gathered (NaN among them: Cephes's arithmetic carries it
-    through), their two logarithms and square root taken one value after the other, and the
-    rest of the tail formula (both rational functions, then the one for ``x < 8`` or not
-    selected) for all of them at once. 0, 1 and values outside [0, 1] are Cephes's
-    -inf, inf and NaN."""
+    through), their first logarithms, the square roots (vectorised), the second logarithms,
+    and the rest of the tail formula for all of them at once with the rational function of
+    ``x < 8``; the rare values with ``x >= 8`` (or NaN) are then done again with the
+    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
@@ -355,24 +353,30 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
             m += 1
     xs = np.empty(m)
     lx = np.empty(m)
-    for t in range(m):
+    for t in range(m):  # the first logarithms, calls back to back
         y = src[idx[t]]
-        if y > top:
-            y = 1.0 - y
-        x = math.sqrt(-2.0 * math.log(y))
-        xs[t] = x
-        lx[t] = math.log(x)
+        y = 1.0 - y if y > top else y
+        xs[t] = math.log(y)
+    for t in range(m):  # their square roots (vectorised)
+        xs[t] = math.sqrt(-2.0 * xs[t])
+    for t in range(m):
+        lx[t] = math.log(xs[t])
+    big = 0  # the values whose x >= 8 (y < exp(-32)) or NaN: the other rational function
     for t in range(m):
         x = xs[t]
         x0 = x - lx[t] / x
         z = 1.0 / x
-        x1a = z * _polevl(z, _NDTRI_P1) / _p1evl(z, _NDTRI_Q1)
-        x1b = z * _polevl(z, _NDTRI_P2) / _p1evl(z, _NDTRI_Q2)
-        x1 = x1a if x < 8.0 else x1b
-        xs[t] = x0 - x1
+        big += not (x < 8.0)
+        lx[t] = x0 - z * _polevl(z, _NDTRI_P1) / _p1evl(z, _NDTRI_Q1)
+    if big:  # (rare: only uniforms below about 1.3e-14 from either end)
+        for t in range(m):
+            x = xs[t]
+            if not (x < 8.0):
+                z = 1.0 / x
+                lx[t] = (x - math.log(x) / x) - z * _polevl(z, _NDTRI_P2) / _p1evl(z, _NDTRI_Q2)
     for t in range(m):
         i = idx[t]
-        dst[i] = xs[t] if src[i] > top else -xs[t]
+        dst[i] = lx[t] if src[i] > top else -lx[t]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -475,12 +479,23 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     lanes = np.zeros(2 * _LANES, dtype=np.uint64)  # _pcg_fill's lane states
     total = 2 * n if lhs else n
     r = np.empty(total)
-    perm = np.empty(n)  # the strata 0 .. n-1 as doubles (exact), shuffled
-    swap = np.empty(n, dtype=np.int64)
+    if lhs and n >= 2**31:
+        raise ValueError("a Latin hypercube chunk has fewer than 2**31 draws")
+    # the LHS permutation in int32 (the strata 0 .. n-1; the swap loop's arrays take half
+    # the cache lines of float64 / int64 ones), each stratum converted exactly at the end
+    perm = np.empty(n if lhs else 0, dtype=np.int32)  # the strata, shuffled
+    pu = np.empty(n if lhs else 0, dtype=np.int32)  # each position's final stratum
+    swap = np.empty(n if lhs else 0, dtype=np.int32)
     inv_n = 1.0 / n  # exact when n is a power of two: then * inv_n gives / n's bits
     pow2 = n > 0 and (n & (n - 1)) == 0
     u = np.empty(n)
     zl = np.empty(n)
+    n_her = 0  # the Hermite columns' scratch: each value's interval k, and the table's
+    for jj in range(todo.shape[0]):  # x[k], slope[k], x[k + 1], slope[k + 1]
+        if kind[todo[jj]] == HERMITE:
+            n_her = n
+    hk = np.empty(n_her, dtype=np.int64)
+    hv = np.empty((4, n_her))
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
     n_todo = todo.shape[0]
@@ -540,28 +555,26 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                     k = int(r[i] * (i + 1))  # to perm: vectorised)
                     swap[i] = k if k < i else i
                 for i in range(n):
-                    perm[i] = float(i)
+                    perm[i] = i
                 for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
-                    k = swap[i]  # its swap, so its stratum goes to u[i] at once (one store
-                    u[i] = perm[k]  # to perm fewer: perm[i] is never read again)
+                    k = swap[i]  # its swap, so its stratum goes to pu[i] at once (one
+                    pu[i] = perm[k]  # store to perm fewer: perm[i] is never read again)
                     perm[k] = perm[i]
                 if n > 0:
-                    u[0] = perm[0]
+                    pu[0] = perm[0]
+                # then clipped (mkba.sampling._clip_into) in the same pass
                 if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
                     for i in range(n):
-                        u[i] = (u[i] + r[n + i]) * inv_n
+                        y = (float(pu[i]) + r[n + i]) * inv_n
+                        u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
                 else:
                     for i in range(n):
-                        u[i] = (u[i] + r[n + i]) / n
+                        y = (float(pu[i]) + r[n + i]) / n
+                        u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
             else:
-                for i in range(n):
-                    u[i] = r[i]
-            for i in range(n):  # mkba.sampling._clip_into
-                y = u[i]
-                if y < lo_clip:
-                    u[i] = lo_clip
-                elif y > hi_clip:
-                    u[i] = hi_clip
+                for i in range(n):  # clipped as mkba.sampling._clip_into
+                    y = r[i]
+                    u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
             if keep[j] >= 0:
                 kr = keep[j]
                 for i in range(n):  # (loops, not slices: slices triple the compile time)
@@ -586,8 +599,15 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             b = par[j, 2]
             width = b - a
             fc = (mode - a) / width
+            # triangular_at's numbers in two passes: the square root's argument of the
+            # branch each value takes, then one square root a value. (In one loop LLVM
+            # computes both branches' square roots, two vsqrtpd per vector: sqrt bound)
             for i in range(n):
-                row[i] = triangular_at(u[i], a, mode, b, width, fc) * sc
+                ui = u[i]
+                row[i] = ui * width * (mode - a) if ui < fc else (1.0 - ui) * width * (b - mode)
+            for i in range(n):
+                s = math.sqrt(row[i])
+                row[i] = (a + s if u[i] < fc else b - s) * sc
         elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
             ndtri_into(u, row)
             a = par[j, 0]
@@ -606,10 +626,37 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             out = 0
             for i in range(n):  # the logits first (the log calls back to back), then the
                 zl[i] = math.log(u[i] / (1.0 - u[i]))  # interpolation: hermite_at's numbers
+            # hermite_at_logit in passes over the column, so that all but the table
+            # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
+            # scalar): the grid position (-1 outside the grid or NaN) and its interval,
+            # then the four table values, then the cubic, its terms in hermite_at_logit's
+            # order, NaN outside the grid, and the NaN values counted as before. (Every
+            # loop runs over range(n): an index LLVM cannot prove non-negative, e.g. in
+            # blocks, gets numba's wraparound test, and the loop gathers and scatters)
             for i in range(n):
-                v = hermite_at_logit(zl[i], gx, gs, g0, n_int, h, zmax)
-                if math.isnan(v):
-                    out += 1
+                pos = (zl[i] + zmax) / h
+                pos = pos if pos >= 0.0 and pos < n_int else -1.0
+                zl[i] = pos
+                hk[i] = int(pos) if pos >= 0.0 else 0
+            for i in range(n):
+                k = g0 + hk[i]
+                hv[0, i] = gx[k]
+                hv[1, i] = gs[k]
+                hv[2, i] = gx[k + 1]
+                hv[3, i] = gs[k + 1]
+            for i in range(n):
+                pos = zl[i]
+                t = pos - hk[i]
+                t2 = t * t
+                t3 = t2 * t
+                v = (
+                    (2.0 * t3 - 3.0 * t2 + 1.0) * hv[0, i]
+                    + (t3 - 2.0 * t2 + t) * h * hv[1, i]
+                    + (-2.0 * t3 + 3.0 * t2) * hv[2, i]
+                    + (t3 - t2) * h * hv[3, i]
+                )
+                v = v if pos >= 0.0 else np.nan
+                out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
                 row[i] = v * sc
             outside[j] = out
     if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
@@ -679,8 +726,8 @@ _NO_SAMPLES = np.empty((0, 0))
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
 # threads' shares
-_DRAW, _DRAW_LHS = 1.6, 3.6
-_COST = np.array([20.0, 0.7, 2.1, 11.4, 8.0, 12.8])
+_DRAW, _DRAW_LHS = 1.1, 3.1
+_COST = np.array([20.0, 0.7, 1.7, 8.7, 8.0, 12.8])
 _COPULA = 23.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
 
 
