@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,8 @@ from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -820,6 +822,41 @@ def make_executor(
     return InProcessExecutor()
 
 
+def make_executor_while(
+    work: Callable[[], _T], workers: int | None = None, scheduler: str | None = None
+) -> tuple[_T, InProcessExecutor | DaskExecutor]:
+    """``work()`` (the client's reading of the scenarios) and :func:`make_executor`: a new
+    LocalCluster (``workers``) is started in a thread meanwhile, so that its worker processes
+    start and import the engine while this process reads. If ``work`` raises, the cluster is
+    closed (once started) and the error raised: bad input still ends the batch before
+    anything runs or is written. An existing scheduler (``scheduler``) is connected to after
+    ``work``, as before: one that cannot be reached does not hide an input error."""
+    if scheduler or not workers:
+        done = work()
+        return done, make_executor(workers, scheduler)
+    started: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            started["executor"] = DaskExecutor(workers=workers)
+        except BaseException as exc:  # raised in the caller's thread below
+            started["error"] = exc
+
+    thread = threading.Thread(target=start, name="mkba-cluster-start", daemon=True)
+    thread.start()
+    try:
+        done = work()
+    except BaseException:
+        thread.join()
+        if "executor" in started:
+            started["executor"].close()
+        raise
+    thread.join()
+    if "error" in started:
+        raise started["error"]
+    return done, started["executor"]
+
+
 # --- the batch ------------------------------------------------------------------------------------
 
 CHECKPOINT_S = 10.0
@@ -1067,5 +1104,6 @@ __all__ = [
     "expand_jobs",
     "json_line",
     "make_executor",
+    "make_executor_while",
     "run_batch",
 ]
