@@ -545,8 +545,8 @@ _WORKER_POOL_LOCK = threading.Lock()
 
 
 class InProcessExecutor:
-    """Jobs one after another in this process (numba threads inside each chunk); a job reuses
-    the per-draw arrays of the one before (:class:`_ArrayPool`)."""
+    """Jobs one after another in this process (numba threads inside each chunk); a job's
+    per-draw arrays are in the memory of the one before (:class:`_ArrayPool`)."""
 
     name = "in-process"
 
@@ -586,7 +586,7 @@ def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
 
 
 def _release_worker_memory() -> None:
-    """When a batch ends, on every worker: let go of the pooled arrays of its last job and
+    """When a batch ends, on every worker: let go of the pooled memory of its last job and
     give the freed heap back to the operating system (``malloc_trim``), so that an idle
     worker holds no per-draw results."""
     import gc
@@ -688,8 +688,8 @@ class DaskExecutor:
 
     A task is a whole job (:func:`execute_job`: chunks, statistics, run directory) and returns
     only its summary, so the client does no statistics and no writing, and a worker holds one
-    job's per-draw results at a time (and, between its jobs, the last job's arrays, which its
-    next job writes into, as in process). The workers must see the batch folder (the same
+    job's per-draw results at a time (and, between its jobs, the memory of the last job's
+    arrays, which its next job writes into, as in process). The workers must see the batch folder (the same
     machine, or a shared file system). Dask reschedules the task of a lost worker
     (``retries`` covers transient errors), and as every task is a pure function of the model,
     draws and seed, the numbers do not change.
