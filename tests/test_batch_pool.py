@@ -117,3 +117,35 @@ def test_a_failed_job_gives_its_memory_back(monkeypatch, tmp_path: Path) -> None
     assert "boom" in str(res.jobs[0].error)
     assert len(slabs) == 2 and slabs[1] is slabs[0]  # the failed job's memory, used again
     assert not pool._lent
+
+
+def test_a_job_without_the_pools_memory_does_not_give_it_back(tmp_path: Path) -> None:
+    """While one job holds the pooled memory, a job run beside it gets fresh arrays and, when
+    it ends, leaves the memory with the job that holds it."""
+    (job,) = bt.expand_jobs([REFERENCE])
+    model = runnable(job.load())
+    pool = bt._ArrayPool()
+    pool.take(300, model)  # held by a job still running
+    spec = bt.JobSpec(
+        index=0,
+        model=model,
+        label=job.label,
+        point=None,
+        draws=300,
+        seed=2,
+        sampler="lhs",
+        chunk_size=512,
+        run_id="beside",
+        run_dir=tmp_path / "runs" / "beside",
+        chunk_root=tmp_path / "chunks",
+        batch=None,
+        resume=False,
+        force=True,
+    )
+    token = bt._POOL.set(pool)
+    try:
+        outcome = bt.execute_job(spec)
+    finally:
+        bt._POOL.reset(token)
+    assert outcome.error is None and outcome.summary is not None
+    assert pool.lent

@@ -331,10 +331,12 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
     The numbers are those of :func:`mkba.engine.simulate` (the same chunks into the same
     arrays), so they do not depend on where or in which order jobs run."""
     pool = _POOL.get()
+    mine = pool is not None and not pool.lent  # (else another job holds the pool's memory)
     try:
         return _execute_job(job, on_chunk, pool)
     finally:
-        if pool is not None:  # the next job in this process writes into this memory
+        if mine:  # the next job in this process writes into this memory
+            assert pool is not None
             pool.give()
 
 
@@ -494,6 +496,11 @@ class _ArrayPool:
     def __init__(self) -> None:
         self._slab: mmap.mmap | None = None
         self._lent = False
+
+    @property
+    def lent(self) -> bool:
+        """Whether a running job holds the mapping."""
+        return self._lent
 
     @property
     def size(self) -> int:
