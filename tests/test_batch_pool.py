@@ -149,3 +149,18 @@ def test_a_job_without_the_pools_memory_does_not_give_it_back(tmp_path: Path) ->
         bt._POOL.reset(token)
     assert outcome.error is None and outcome.summary is not None
     assert pool.lent
+
+
+def test_the_mapping_is_private_memory() -> None:
+    """Private anonymous memory, as malloc's own (``mmap.mmap(-1, n)`` alone would be shared
+    memory: costlier faults, counted as shared)."""
+    model = next(iter(_models().values()))
+    pool = bt._ArrayPool()
+    _, samples = pool.take(1000, model)
+    at = samples.__array_interface__["data"][0]
+    perms = None
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        if lo <= at < hi:
+            perms = line.split()[1]
+    assert perms is not None and perms.endswith("p"), perms

@@ -521,7 +521,9 @@ class _ArrayPool:
         if self._slab is None or len(self._slab) < need:
             self._slab = None  # unmapped once the last job's arrays are gone
             page = mmap.PAGESIZE
-            self._slab = mmap.mmap(-1, max(page, -(-int(need * self.SLACK) // page) * page))
+            size = max(page, -(-int(need * self.SLACK) // page) * page)
+            # private, as malloc's own mappings (mmap's default for -1 is shared memory)
+            self._slab = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         slab = self._slab
         views = [
             np.ndarray(a.shape, a.dtype, buffer=slab, offset=off, strides=a.strides)
