@@ -7,7 +7,9 @@ Reported, besides wall times (which mean little on a busy machine):
 
 - in process: the process's CPU seconds (user + sys) and the split of the jobs' time into
   simulation (sampling + kernel + aggregation, from each run's manifest) and the rest
-  (statistics and writing);
+  (statistics and writing), its peak resident memory after each job (target: no growth with
+  the batch) and its page faults; with the console script's glibc malloc settings
+  (mkba.memory.keep_freed_memory; ``MKBA_BENCH_MALLOC=default`` for glibc's own);
 - on the cluster: CPU seconds of the client process (which also hosts the LocalCluster's
   scheduler) and of each worker process, the client's share of the batch CPU (target
   <= 25 %), and each worker's peak resident memory, for a batch of 3 jobs and of all 9 jobs,
@@ -32,6 +34,16 @@ from typing import Any
 # As the console script does (mkba.cli._no_huge_pages), before NumPy is imported; the
 # LocalCluster's workers inherit it.
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+# As the console script does (mkba.cli._start_of_process), before any thread starts: glibc
+# keeps freed memory in this process (the in-process batch); the workers get theirs from
+# mkba.batch.WORKER_MALLOC. MKBA_BENCH_MALLOC=default leaves glibc's defaults.
+if os.environ.get("MKBA_BENCH_MALLOC") != "default":
+    from mkba.memory import keep_freed_memory
+
+    KEPT = keep_freed_memory()
+else:
+    KEPT = False
 
 import numpy as np
 import pandas as pd
@@ -95,11 +107,34 @@ def split(res: bt.BatchResult) -> dict[str, float]:
 
 
 def in_process(jobs: list[bt.Job], out: Path, draws: int) -> tuple[bt.BatchResult, dict[str, Any]]:
+    peaks: list[float] = []  # this process's peak after each job (MiB)
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     m0, c0, t0 = machine_cpu_s(), own_cpu_s(), time.perf_counter()
-    res = bt.run_batch(jobs, out=out, draws=draws)
+    res = bt.run_batch(
+        jobs, out=out, draws=draws, on_job_done=lambda jr: peaks.append(own_memory()["VmHWM"])
+    )
     wall, cpu = time.perf_counter() - t0, own_cpu_s() - c0
     others = max(0.0, machine_cpu_s() - m0 - cpu) / (wall * (os.cpu_count() or 1))
-    return res, {"wall_s": wall, "cpu_s": cpu, "others_share": others, **split(res)}
+    return res, {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "others_share": others,
+        "peak_after_each_job_mib": peaks,
+        "minflt": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0,
+        "kept_freed_memory": KEPT,
+        **split(res),
+    }
+
+
+def own_memory() -> dict[str, float]:
+    """This process's peak and current resident memory (MiB, /proc/self/status)."""
+    status = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                status[key] = int(value.split()[0]) / 1024  # kB
+    return status
 
 
 def on_cluster(
@@ -211,10 +246,14 @@ def main() -> None:
 
     if "in_process" in doc:
         d = doc["in_process"]
+        peaks = d["peak_after_each_job_mib"]
         print(
             f"  in process: {d['wall_s']:.1f} s wall{judged(d['others_share'])}, "
             f"{d['cpu_s']:.1f} CPU-s; jobs: simulation {d['jobs_simulate_s']:.1f} s, "
-            f"statistics + writing {d['jobs_rest_s']:.1f} s"
+            f"statistics + writing {d['jobs_rest_s']:.1f} s; peak memory after job 1, 3, "
+            f"{len(peaks)}: {peaks[0]:.0f}, {peaks[min(2, len(peaks) - 1)]:.0f}, "
+            f"{peaks[-1]:.0f} MiB; {d['minflt']:,} page faults"
+            + ("" if d["kept_freed_memory"] else " (glibc's malloc defaults)")
         )
     for key in ("dask_3_jobs", "dask_9_jobs"):
         d = doc[key]

@@ -7,7 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mkba import batch as bt
@@ -29,7 +28,7 @@ def _worker_state() -> dict[str, object]:
         "numpy_madvise": bool(numpy._core.multiarray._get_madvise_hugepage()),
         "malloc": {k: os.environ.get(k) for k in batch.WORKER_MALLOC},
         "numba_threads": os.environ.get("NUMBA_NUM_THREADS"),
-        "pool_empty": batch._WORKER_POOL._kept is None,
+        "pool_empty": batch._WORKER_POOL.size == 0,
     }
 
 
@@ -84,26 +83,43 @@ class _KeepOpen:
 
 def test_warm_up_job_leaves_nothing_and_takes_no_pooled_arrays() -> None:
     """The worker's throw-away warm-up job writes into a temporary folder it removes, and
-    neither takes nor gives the worker's pooled arrays (the next job's arrays stay the ones it
-    would have had)."""
+    neither takes nor gives the worker's pooled memory (the next job's arrays stay where they
+    would have been)."""
     model = runnable(bt.expand_jobs([REFERENCE])[0].load())
-    kept = (object(), np.empty(3))
-    bt._WORKER_POOL._kept = kept  # type: ignore[assignment]  # a stand-in: only its identity counts
+    bt._WORKER_POOL.take(300, model)  # memory of a job before
+    bt._WORKER_POOL.give()
+    slab = bt._WORKER_POOL._slab
     shm = "/dev/shm"
     where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
     before = {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")}
     try:
         bt._warm_worker(model, "lhs", 512)
-        assert bt._WORKER_POOL._kept is kept
+        assert bt._WORKER_POOL._slab is slab and not bt._WORKER_POOL._lent
         assert {p.name for p in Path(where).glob(f"mkba-warm-{os.getpid()}-*")} == before
     finally:
-        bt._WORKER_POOL._kept = None
+        bt._WORKER_POOL.clear()
 
 
 def test_release_worker_memory_empties_the_pool() -> None:
-    bt._WORKER_POOL._kept = (object(), np.empty(3))  # type: ignore[assignment]  # a stand-in
+    model = runnable(bt.expand_jobs([REFERENCE])[0].load())
+    bt._WORKER_POOL.take(300, model)
+    assert bt._WORKER_POOL.size > 0
     bt._release_worker_memory()
-    assert bt._WORKER_POOL._kept is None
+    assert bt._WORKER_POOL.size == 0 and not bt._WORKER_POOL._lent
+
+
+def test_worker_malloc_is_the_console_scripts_setting() -> None:
+    """The workers get, as environment variables, what the console script sets in its own
+    process with ``mallopt`` (mkba.memory.SETTINGS): one arena, no mmap, trim beyond 2 GiB."""
+    from mkba import memory
+
+    names = {
+        memory.M_ARENA_MAX: "MALLOC_ARENA_MAX",
+        memory.M_MMAP_MAX: "MALLOC_MMAP_MAX_",
+        memory.M_TRIM_THRESHOLD: "MALLOC_TRIM_THRESHOLD_",
+    }
+    assert {names[p]: str(v) for p, v in memory.SETTINGS} == bt.WORKER_MALLOC
+    assert all(k in memory.USER_ENV for k in bt.WORKER_MALLOC)
 
 
 def test_orphan_warm_up_folders_are_removed(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import mmap
 import os
 import queue
 import shutil
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ from mkba.checks import runnable
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, MkbaError, Problem
 from mkba.load import Spec, grid_points, load_scenario, shared_parameters
+from mkba.memory import TRIM_THRESHOLD
 from mkba.model import Model
 from mkba.output import (
     atomic_write_bytes,
@@ -59,6 +61,8 @@ from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
 from mkba.sampling import chunk_bounds
 from mkba.schema.scenario import PERSPECTIVES
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -326,6 +330,19 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
 
     The numbers are those of :func:`mkba.engine.simulate` (the same chunks into the same
     arrays), so they do not depend on where or in which order jobs run."""
+    pool = _POOL.get()
+    mine = pool is not None and not pool.lent  # (else another job holds the pool's memory)
+    try:
+        return _execute_job(job, on_chunk, pool)
+    finally:
+        if mine:  # the next job in this process writes into this memory
+            assert pool is not None
+            pool.give()
+
+
+def _execute_job(
+    job: JobSpec, on_chunk: Callable[[int], None] | None, pool: _ArrayPool | None
+) -> JobOutcome:
     t0 = time.perf_counter()
     m = job.model
     store = ChunkStore(job.chunk_root, job.run_id)
@@ -337,7 +354,6 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
             "file system they share with this machine"
         )
         return outcome
-    pool = _POOL.get()
     out, samples = pool.take(job.draws, m) if pool is not None else _job_arrays(job.draws, m)
     bounds = chunk_bounds(job.draws, job.chunk_size)
     args = engine._kernel_args(m)
@@ -408,8 +424,6 @@ def execute_job(job: JobSpec, on_chunk: Callable[[int], None] | None = None) -> 
     except MkbaError as exc:
         outcome.error = str(exc)
         return outcome
-    if pool is not None:  # the next job in this process writes into these arrays
-        pool.give(out, samples)
     del run, out, samples  # else the per-draw results go before the next job starts
     outcome.summary = {**done.summary, "job": job.label}
     outcome.output_dir = done.output_dir
@@ -455,42 +469,78 @@ def _job_arrays(draws: int, m: Model) -> tuple[Outcomes, np.ndarray]:
 
 
 class _ArrayPool:
-    """The per-draw arrays of a finished job, handed to the next job of the same shapes
-    (:class:`InProcessExecutor`): the arrays are uninitialised anyway (every value is written
-    before it is read), and reusing them spares the operating system mapping and clearing
-    fresh memory for every job (0.2 GB per 100,000 draws of the reference). Holds one job's
-    arrays at most, until the batch ends."""
+    """Memory for the per-draw arrays of one job at a time, handed from a finished job to the
+    next (:class:`InProcessExecutor`, and a Dask worker's jobs).
+
+    The arrays live in one anonymous memory mapping of their own (:meth:`take` carves them out
+    of it), not in ``malloc``'s heap: the next job writes into the pages the last one touched
+    (uninitialised arrays: every value is written before it is read), so the operating system
+    neither maps nor clears fresh memory for it (0.2 GB per 100,000 draws of the reference),
+    and the heap holds only the jobs' temporaries (statistics, writers). Before, the pool kept
+    the arrays themselves, inside the heap where ``malloc`` put them: a job whose arrays did not
+    have the last one's shapes (a variant sampling more parameters) took fresh ones beside the
+    kept ones, and the holes left in the heap made the process's peak grow from job to job
+    (nine 100k-draw jobs in one process: +160 MiB with the console script's ``malloc``
+    settings, +75-95 MiB with a Dask worker's). The mapping is made with some room to spare
+    (:data:`SLACK`; untouched pages cost nothing), so a job a little larger than the last still
+    fits; a job that does not gets a new mapping, and the old one is unmapped as soon as the
+    last job's arrays are gone. Holds one mapping at most, until :meth:`clear` or the pool
+    goes."""
+
+    SLACK = 1.25
+    """A new mapping is this much larger than the job that asked for it needs."""
+
+    ALIGN = 64
+    """Every array starts on a multiple of this many bytes (a cache line)."""
 
     def __init__(self) -> None:
-        self._kept: tuple[Outcomes, np.ndarray] | None = None
+        self._slab: mmap.mmap | None = None
+        self._lent = False
+
+    @property
+    def lent(self) -> bool:
+        """Whether a running job holds the mapping."""
+        return self._lent
+
+    @property
+    def size(self) -> int:
+        """Bytes of the kept mapping (0: none)."""
+        return 0 if self._slab is None else len(self._slab)
 
     def take(self, draws: int, m: Model) -> tuple[Outcomes, np.ndarray]:
-        """Arrays for a job: the kept ones where their shapes and layout are those of a new
-        job's (outcomes and samples apart: a variant may sample more parameters)."""
+        """Arrays for a job (the shapes, types and strides of :func:`_job_arrays`), in the kept
+        mapping where it is large enough and not lent to a running job."""
         fresh_out, fresh_samples = _job_arrays(draws, m)  # not touched: no memory of its own yet
-        kept, self._kept = self._kept, None
-        if kept is None:
+        if self._lent:  # (one job at a time holds the mapping; the others get fresh arrays)
             return fresh_out, fresh_samples
-        out = (
-            kept[0]
-            if _same_layout(kept[0].fields().values(), fresh_out.fields().values())
-            else fresh_out
-        )
-        samples = kept[1] if _same_layout([kept[1]], [fresh_samples]) else fresh_samples
-        return out, samples
+        arrays = [*fresh_out.fields().values(), fresh_samples]
+        offsets, need = [], 0
+        for a in arrays:
+            offsets.append(need)
+            need += -(-a.nbytes // self.ALIGN) * self.ALIGN
+        if self._slab is None or len(self._slab) < need:
+            self._slab = None  # unmapped once the last job's arrays are gone
+            page = mmap.PAGESIZE
+            size = max(page, -(-int(need * self.SLACK) // page) * page)
+            # private, as malloc's own mappings (mmap's default for -1 is shared memory)
+            self._slab = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        slab = self._slab
+        views = [
+            np.ndarray(a.shape, a.dtype, buffer=slab, offset=off, strides=a.strides)
+            for a, off in zip(arrays, offsets, strict=True)
+        ]
+        self._lent = True
+        out = Outcomes(**dict(zip(fresh_out.fields(), views[:-1], strict=True)))
+        return out, views[-1]
 
-    def give(self, out: Outcomes, samples: np.ndarray) -> None:
-        self._kept = (out, samples)
+    def give(self) -> None:
+        """The job that took the arrays is finished with them: the next one may write there."""
+        self._lent = False
 
-
-def _same_layout(a: Iterable[np.ndarray], b: Iterable[np.ndarray]) -> bool:
-    return all(
-        x.shape == y.shape
-        and x.dtype == y.dtype
-        and x.flags.c_contiguous == y.flags.c_contiguous
-        and x.flags.f_contiguous == y.flags.f_contiguous
-        for x, y in zip(a, b, strict=True)
-    )
+    def clear(self) -> None:
+        """Let go of the mapping (unmapped once no array of it is left)."""
+        self._slab = None
+        self._lent = False
 
 
 _POOL: ContextVar[_ArrayPool | None] = ContextVar("mkba_batch_pool", default=None)
@@ -504,8 +554,8 @@ _WORKER_POOL_LOCK = threading.Lock()
 
 
 class InProcessExecutor:
-    """Jobs one after another in this process (numba threads inside each chunk); a job reuses
-    the per-draw arrays of the one before (:class:`_ArrayPool`)."""
+    """Jobs one after another in this process (numba threads inside each chunk); a job's
+    per-draw arrays are in the memory of the one before (:class:`_ArrayPool`)."""
 
     name = "in-process"
 
@@ -545,7 +595,7 @@ def execute_job_on_worker(job: JobSpec, topic: str) -> JobOutcome:
 
 
 def _release_worker_memory() -> None:
-    """When a batch ends, on every worker: let go of the pooled arrays of its last job and
+    """When a batch ends, on every worker: let go of the pooled memory of its last job and
     give the freed heap back to the operating system (``malloc_trim``), so that an idle
     worker holds no per-draw results."""
     import gc
@@ -553,7 +603,7 @@ def _release_worker_memory() -> None:
     from mkba.memory import glibc
 
     with _WORKER_POOL_LOCK:
-        _WORKER_POOL._kept = None
+        _WORKER_POOL.clear()
     gc.collect()
     libc = glibc()
     if libc is not None:  # not glibc: nothing to trim
@@ -622,19 +672,24 @@ def _load_engine() -> None:
 
 
 WORKER_MALLOC = {
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(32 << 20),
+    "MALLOC_ARENA_MAX": "1",
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
 }
-"""glibc's malloc settings of the LocalCluster's workers (where this process's environment sets
-one, Dask passes that on instead). Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gives
-every freed block above 64 kB back to the operating system at once and fixes glibc's mmap
-threshold at 128 kB, so each job's arrays and its statistics' temporaries were fresh memory
-again. The nine 100k-draw reference variants one after another in one process with a
-worker's array pool: 642,000 page faults with Dask's setting (and a 64 MiB mmap threshold, as
-before), 315,000 with glibc's defaults (as in process), 294,000 with these; the process's
-peak grew by as much with each (benchmarks/README.md, "i20-dask"). Freed heap up to 32 MiB per arena
-stays with a worker while it runs a batch; the pool and the heap are given back when the
-batch ends (:func:`_release_worker_memory`)."""
+"""glibc's malloc settings of the LocalCluster's workers: those the console script sets in its
+own process (:data:`mkba.memory.SETTINGS`: one arena, no separate ``mmap`` per block, the heap
+trimmed only beyond 2 GiB), as environment variables, so that a worker gets its memory as a
+batch in process does (where this process's environment sets one, Dask passes that on instead).
+Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gave every freed block above 64 kB back to
+the operating system at once: each job's temporaries were fresh memory again. With one arena
+the threads of a job (kernel, statistics, writers) reuse each other's freed memory instead of
+each growing an arena of its own. Nine 100k-draw reference variants one after another in one
+process, with the array pool (:class:`_ArrayPool`), peak after job 1 -> job 9 and page faults:
+these settings 619 -> 654 MiB, 136,000; the 32 MiB mmap and trim thresholds used before
+634 -> 742 MiB, 269,000 (with the old pool, which kept the arrays in the heap, 633-636 ->
+707-731 MiB, 311,000); benchmarks/README.md, "i22-dask". The pool's mapping and the heap are
+given back when the batch ends (:func:`_release_worker_memory`: ``malloc_trim`` trims whatever
+the threshold)."""
 
 
 class DaskExecutor:
@@ -642,8 +697,8 @@ class DaskExecutor:
 
     A task is a whole job (:func:`execute_job`: chunks, statistics, run directory) and returns
     only its summary, so the client does no statistics and no writing, and a worker holds one
-    job's per-draw results at a time (and, between its jobs, the last job's arrays, which its
-    next job writes into, as in process). The workers must see the batch folder (the same
+    job's per-draw results at a time (and, between its jobs, the memory of the last job's
+    arrays, which its next job writes into, as in process). The workers must see the batch folder (the same
     machine, or a shared file system). Dask reschedules the task of a lost worker
     (``retries`` covers transient errors), and as every task is a pure function of the model,
     draws and seed, the numbers do not change.
@@ -774,6 +829,41 @@ def make_executor(
     if scheduler or workers:
         return DaskExecutor(workers=workers, scheduler=scheduler)
     return InProcessExecutor()
+
+
+def make_executor_while(
+    work: Callable[[], _T], workers: int | None = None, scheduler: str | None = None
+) -> tuple[_T, InProcessExecutor | DaskExecutor]:
+    """``work()`` (the client's reading of the scenarios) and :func:`make_executor`: a new
+    LocalCluster (``workers``) is started in a thread meanwhile, so that its worker processes
+    start and import the engine while this process reads. If ``work`` raises, the cluster is
+    closed (once started) and the error raised: bad input still ends the batch before
+    anything runs or is written. An existing scheduler (``scheduler``) is connected to after
+    ``work``, as before: one that cannot be reached does not hide an input error."""
+    if scheduler or not workers:
+        done = work()
+        return done, make_executor(workers, scheduler)
+    started: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            started["executor"] = DaskExecutor(workers=workers)
+        except BaseException as exc:  # raised in the caller's thread below
+            started["error"] = exc
+
+    thread = threading.Thread(target=start, name="mkba-cluster-start", daemon=True)
+    thread.start()
+    try:
+        done = work()
+    except BaseException:
+        thread.join()
+        if "executor" in started:
+            started["executor"].close()
+        raise
+    thread.join()
+    if "error" in started:
+        raise started["error"]
+    return done, started["executor"]
 
 
 # --- the batch ------------------------------------------------------------------------------------
@@ -1023,5 +1113,6 @@ __all__ = [
     "expand_jobs",
     "json_line",
     "make_executor",
+    "make_executor_while",
     "run_batch",
 ]

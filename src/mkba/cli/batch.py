@@ -150,9 +150,11 @@ def register(app: typer.Typer) -> None:
         from mkba import batch as bt
 
         files, names = split_variant_arguments(scenarios, variants)
-        jobs = bt.expand_jobs(files, names, grid)
+        # a LocalCluster (--workers) starts while the scenarios are read
+        jobs, executor = bt.make_executor_while(
+            lambda: bt.expand_jobs(files, names, grid), workers, scheduler
+        )
         out_dir = out if out is not None else bt.default_out(jobs)
-        executor = bt.make_executor(workers, scheduler)
 
         def job_done(jr: bt.JobResult) -> None:
             if json_lines:
