@@ -844,6 +844,10 @@ def make_executor_while(
         done = work()
         return done, make_executor(workers, scheduler)
     started: dict[str, Any] = {}
+    # imported here, in the caller's thread: two threads importing modules at once can meet
+    # in a circular import (a partially initialised module); the workers' start still overlaps
+    import dask  # noqa: F401
+    import distributed  # noqa: F401
 
     def start() -> None:
         try:
