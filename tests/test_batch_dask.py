@@ -133,3 +133,17 @@ def test_orphan_warm_up_folders_are_removed(tmp_path: Path) -> None:
         (folder / "run").mkdir(parents=True)
     bt._remove_orphan_warm_ups(tmp_path)
     assert not gone.exists() and alive.is_dir() and other.is_dir()
+
+
+def test_workers_share_the_cores_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of a LocalCluster's workers gets ``cpus // workers`` numba threads (at least 1); one
+    worker, or a user's own ``NUMBA_NUM_THREADS``, leaves the threads as in process (None).
+    Expected values by hand: 2 cores / 2 workers = 1, 8 / 3 = 2 (floor), 2 / 4 -> 1."""
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    assert bt.worker_numba_threads(2, cpus=2) == 1
+    assert bt.worker_numba_threads(3, cpus=8) == 2
+    assert bt.worker_numba_threads(4, cpus=2) == 1
+    assert bt.worker_numba_threads(1, cpus=8) is None
+    assert bt.worker_numba_threads(2) == max(1, len(os.sched_getaffinity(0)) // 2)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    assert bt.worker_numba_threads(2, cpus=2) is None

@@ -692,6 +692,25 @@ given back when the batch ends (:func:`_release_worker_memory`: ``malloc_trim`` 
 the threshold)."""
 
 
+def worker_numba_threads(workers: int, cpus: int | None = None) -> int | None:
+    """The sampling and kernel threads (``NUMBA_NUM_THREADS``) of each worker of a new
+    LocalCluster of ``workers`` workers on this machine's ``cpus``: the cores shared out,
+    ``max(1, cpus // workers)``, when there is more than one worker; ``None`` (the job's threads
+    as in process) for one worker, or when the user set ``NUMBA_NUM_THREADS``. Two workers on
+    two cores, each with the in-process two threads, overcommitted the cores: the nine
+    reference variants at 100k draws took 1.23-1.28x the in-process time on the cluster, and
+    0.88-1.00x with one thread each (benchmarks/README.md, seventh session). The numbers do
+    not depend on the thread count."""
+    if workers <= 1 or "NUMBA_NUM_THREADS" in os.environ:
+        return None
+    if cpus is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not on Linux
+            cpus = os.cpu_count() or 1
+    return max(1, cpus // workers)
+
+
 class DaskExecutor:
     """Jobs as Dask tasks: a new ``LocalCluster`` (``workers``) or an existing scheduler.
 
@@ -703,10 +722,9 @@ class DaskExecutor:
     (``retries`` covers transient errors), and as every task is a pure function of the model,
     draws and seed, the numbers do not change.
 
-    The LocalCluster's workers have one task thread each, and the threads of a job
-    (sampling, kernel, statistics) as in process: a worker whose partner is idle (the last
-    job of a batch) then uses both cores, and while both work the operating system shares
-    the cores out. :meth:`warm` loads the engine on every worker while the client plans the
+    The LocalCluster's workers have one task thread each; a job's sampling and kernel threads
+    are the machine's cores shared out among the workers (:func:`worker_numba_threads`), its
+    statistics threads as in process. :meth:`warm` loads the engine on every worker while the client plans the
     batch.
     """
 
@@ -728,13 +746,17 @@ class DaskExecutor:
             spawn = {
                 f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()
             }
+            env = {"OMP_NUM_THREADS": "1"}
+            threads = worker_numba_threads(n)
+            if threads is not None:
+                env["NUMBA_NUM_THREADS"] = str(threads)
             with dask.config.set(spawn):
                 self.cluster = LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
-                    env={"OMP_NUM_THREADS": "1"},
+                    env=env,
                 )
             self.client = Client(self.cluster)
         self.retries = retries
@@ -1119,4 +1141,5 @@ __all__ = [
     "make_executor",
     "make_executor_while",
     "run_batch",
+    "worker_numba_threads",
 ]
