@@ -81,12 +81,7 @@ def worker_usage() -> dict[str, float]:
     worker reported at least the client's peak at the time it was started (806 MiB for both
     workers after the in-process batch)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    status = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                status[key] = int(value.split()[0]) / 1024  # kB
+    status = own_memory()
     return {
         "cpu_s": r.ru_utime + r.ru_stime,
         "minflt": r.ru_minflt,
