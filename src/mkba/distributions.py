@@ -190,12 +190,26 @@ def _ndtri(u: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def triangular_at(ui, lo, mode, hi, width, fc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """Closed-form inverse CDF of the triangular distribution at ``ui`` (``width = hi - lo``,
-    ``fc = (mode - lo) / width``): the one formula, used by :func:`_triangular_ppf` and by the
-    compiled sampler (:func:`mkba.rng.sample_rows`). Both branches, then a select: no branch
-    to mispredict."""
-    left = lo + math.sqrt(ui * width * (mode - lo))
-    right = hi - math.sqrt((1.0 - ui) * width * (hi - mode))
-    return left if ui < fc else right
+    ``fc = (mode - lo) / width``): the one formula, used by :func:`_triangular_ppf` and, in its
+    two steps (:func:`triangular_radicand`, then :func:`triangular_from_root`, a pass over a
+    column each), by the compiled sampler (:func:`mkba.rng.sample_rows`). One square root, of
+    the branch ``ui`` takes."""
+    return triangular_from_root(
+        ui, math.sqrt(triangular_radicand(ui, lo, mode, hi, width, fc)), lo, hi, fc
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def triangular_radicand(ui, lo, mode, hi, width, fc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """:func:`triangular_at`'s square root argument: of the left branch below ``fc``, else
+    of the right."""
+    return ui * width * (mode - lo) if ui < fc else (1.0 - ui) * width * (hi - mode)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def triangular_from_root(ui, root, lo, hi, fc):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """:func:`triangular_at` from the square root ``root`` of its argument."""
+    return lo + root if ui < fc else hi - root
 
 
 @njit(cache=True, nogil=True)
@@ -220,19 +234,35 @@ def hermite_at(ui, x, slope, g0, n_int, h, zmax):  # type: ignore[no-untyped-def
 
 @njit(cache=True, nogil=True, inline="always")
 def hermite_at_logit(zl, x, slope, g0, n_int, h, zmax):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """:func:`hermite_at` given ``zl = log(ui / (1 - ui))``."""
-    pos = (zl + zmax) / h
-    if not (pos >= 0.0 and pos < n_int):
+    """:func:`hermite_at` given ``zl = log(ui / (1 - ui))``. In three steps, which the compiled
+    sampler (:func:`mkba.rng.sample_rows`) takes a pass over a column each: the grid position
+    (:func:`hermite_position`), the table look-ups, the cubic (:func:`hermite_cubic`)."""
+    pos = hermite_position(zl, n_int, h, zmax)
+    if pos < 0.0:
         return np.nan
     k = int(pos)
-    t = pos - k
+    return hermite_cubic(pos - k, h, x[g0 + k], slope[g0 + k], x[g0 + k + 1], slope[g0 + k + 1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hermite_position(zl, n_int, h, zmax):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """The grid position of the logit ``zl`` (its interval is the integer part), or -1.0
+    outside the grid or for NaN."""
+    pos = (zl + zmax) / h
+    return pos if pos >= 0.0 and pos < n_int else -1.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hermite_cubic(t, h, x0, s0, x1, s1):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """The cubic Hermite interpolation at ``t`` in [0, 1) of an interval of width ``h`` with
+    values ``x0``, ``x1`` and slopes ``s0``, ``s1`` at its ends."""
     t2 = t * t
     t3 = t2 * t
     return (
-        (2.0 * t3 - 3.0 * t2 + 1.0) * x[g0 + k]
-        + (t3 - 2.0 * t2 + t) * h * slope[g0 + k]
-        + (-2.0 * t3 + 3.0 * t2) * x[g0 + k + 1]
-        + (t3 - t2) * h * slope[g0 + k + 1]
+        (2.0 * t3 - 3.0 * t2 + 1.0) * x0
+        + (t3 - 2.0 * t2 + t) * h * s0
+        + (-2.0 * t3 + 3.0 * t2) * x1
+        + (t3 - t2) * h * s1
     )
 
 

@@ -40,6 +40,13 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
+from mkba.distributions import (
+    hermite_cubic,
+    hermite_position,
+    triangular_from_root,
+    triangular_radicand,
+)
+
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
 
@@ -603,11 +610,9 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             # branch each value takes, then one square root a value. (In one loop LLVM
             # computes both branches' square roots, two vsqrtpd per vector: sqrt bound)
             for i in range(n):
-                ui = u[i]
-                row[i] = ui * width * (mode - a) if ui < fc else (1.0 - ui) * width * (b - mode)
+                row[i] = triangular_radicand(u[i], a, mode, b, width, fc)
             for i in range(n):
-                s = math.sqrt(row[i])
-                row[i] = (a + s if u[i] < fc else b - s) * sc
+                row[i] = triangular_from_root(u[i], math.sqrt(row[i]), a, b, fc) * sc
         elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
             ndtri_into(u, row)
             a = par[j, 0]
@@ -634,8 +639,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             # loop runs over range(n): an index LLVM cannot prove non-negative, e.g. in
             # blocks, gets numba's wraparound test, and the loop gathers and scatters)
             for i in range(n):
-                pos = (zl[i] + zmax) / h
-                pos = pos if pos >= 0.0 and pos < n_int else -1.0
+                pos = hermite_position(zl[i], n_int, h, zmax)
                 zl[i] = pos
                 hk[i] = int(pos) if pos >= 0.0 else 0
             for i in range(n):
@@ -646,15 +650,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 hv[3, i] = gs[k + 1]
             for i in range(n):
                 pos = zl[i]
-                t = pos - hk[i]
-                t2 = t * t
-                t3 = t2 * t
-                v = (
-                    (2.0 * t3 - 3.0 * t2 + 1.0) * hv[0, i]
-                    + (t3 - 2.0 * t2 + t) * h * hv[1, i]
-                    + (-2.0 * t3 + 3.0 * t2) * hv[2, i]
-                    + (t3 - t2) * h * hv[3, i]
-                )
+                v = hermite_cubic(pos - hk[i], h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
                 v = v if pos >= 0.0 else np.nan
                 out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
                 row[i] = v * sc
