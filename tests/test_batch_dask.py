@@ -147,3 +147,11 @@ def test_workers_share_the_cores_out(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bt.worker_numba_threads(2) == max(1, len(os.sched_getaffinity(0)) // 2)
     monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
     assert bt.worker_numba_threads(2, cpus=2) is None
+
+
+def test_usable_cpus_is_the_affinity() -> None:
+    """The CPUs the statistics, the IRR and the cluster's workers share out: this process's
+    affinity set (Linux)."""
+    from mkba.sampling import usable_cpus
+
+    assert usable_cpus() == len(os.sched_getaffinity(0))

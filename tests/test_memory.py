@@ -95,3 +95,17 @@ def test_the_console_script_keeps_freed_memory_unless_the_user_chose() -> None:
     assert _probe("script")[0] < 500
     assert _probe("argv")[0] > 10_000  # main(argv) from Python leaves malloc alone
     assert _probe("script", MALLOC_ARENA_MAX="16")[0] > 10_000  # the user's choice stands
+
+
+def test_the_environment_form_is_the_settings() -> None:
+    """:data:`mkba.memory.ENVIRON` names glibc's variables for :data:`SETTINGS` (glibc manual,
+    "Memory Allocation Tunables": MALLOC_ARENA_MAX, MALLOC_MMAP_MAX_, MALLOC_TRIM_THRESHOLD_),
+    with the values by hand: one arena, no mmap, 2**31 - 1 bytes."""
+    from mkba import batch, memory
+
+    assert memory.ENVIRON == {
+        "MALLOC_ARENA_MAX": "1",
+        "MALLOC_MMAP_MAX_": "0",
+        "MALLOC_TRIM_THRESHOLD_": "2147483647",
+    }
+    assert batch.WORKER_MALLOC == memory.ENVIRON

@@ -40,12 +40,11 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from mkba import api, engine, results
+from mkba import api, engine, memory, results
 from mkba.checks import runnable
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, MkbaError, Problem
 from mkba.load import Spec, grid_points, load_scenario, shared_parameters
-from mkba.memory import TRIM_THRESHOLD
 from mkba.model import Model
 from mkba.output import (
     atomic_write_bytes,
@@ -59,7 +58,7 @@ from mkba.output import (
 from mkba.outputs import TOTALS
 from mkba.paths import check_target, safe_name
 from mkba.runinfo import hash_id, portable_path
-from mkba.sampling import chunk_bounds
+from mkba.sampling import chunk_bounds, usable_cpus
 from mkba.schema.scenario import PERSPECTIVES
 
 _T = TypeVar("_T")
@@ -671,14 +670,10 @@ def _load_engine() -> None:
     import mkba.report.inputs  # noqa: F401
 
 
-WORKER_MALLOC = {
-    "MALLOC_ARENA_MAX": "1",
-    "MALLOC_MMAP_MAX_": "0",
-    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
-}
+WORKER_MALLOC = dict(memory.ENVIRON)
 """glibc's malloc settings of the LocalCluster's workers: those the console script sets in its
 own process (:data:`mkba.memory.SETTINGS`: one arena, no separate ``mmap`` per block, the heap
-trimmed only beyond 2 GiB), as environment variables, so that a worker gets its memory as a
+trimmed only beyond 2 GiB), as environment variables (:data:`mkba.memory.ENVIRON`), so that a worker gets its memory as a
 batch in process does (where this process's environment sets one, Dask passes that on instead).
 Dask's own default, ``MALLOC_TRIM_THRESHOLD_=65536``, gave every freed block above 64 kB back to
 the operating system at once: each job's temporaries were fresh memory again. With one arena
@@ -703,12 +698,7 @@ def worker_numba_threads(workers: int, cpus: int | None = None) -> int | None:
     not depend on the thread count."""
     if workers <= 1 or "NUMBA_NUM_THREADS" in os.environ:
         return None
-    if cpus is None:
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):  # not on Linux
-            cpus = os.cpu_count() or 1
-    return max(1, cpus // workers)
+    return max(1, (usable_cpus() if cpus is None else cpus) // workers)
 
 
 class DaskExecutor:

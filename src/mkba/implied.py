@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from mkba import reference, results
-from mkba.engine import Run
+from mkba.engine import Run, _same_bytes
 from mkba.model import DOMAIN_SLOTS, GLOBAL_SLOTS, STREAM_SLOTS, Model
 from mkba.quantiles import quantiles_of
 from mkba.runinfo import portable_path
@@ -698,7 +698,7 @@ def twin_joint(a: FullStrength, b: FullStrength, cols: np.ndarray) -> bool:
     the same model arrays and year, bit for bit, and every used slot that may differ (read
     from ``cols``, or fixed to another value) an effect."""
     same = a.y == b.y and all(
-        _bits(getattr(a, k), getattr(b, k))
+        _same_bytes(getattr(a, k), getattr(b, k))
         for k in (
             "start_f",
             "end_f",
@@ -725,12 +725,6 @@ def twin_joint(a: FullStrength, b: FullStrength, cols: np.ndarray) -> bool:
     effect = np.zeros(a.col.size, dtype=bool)
     effect[int(a.at[_EFFECT]) : int(a.at[_EFFECT]) + a.v0.shape[1]] = True
     return bool(np.all(effect[differ]))
-
-
-def _bits(x: Any, y: Any) -> bool:
-    """The same shape, type and bytes (-0.0 is not 0.0; NaN equals itself)."""
-    x, y = np.asarray(x), np.asarray(y)
-    return x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
 
 
 def full_strength_index(m: Model) -> int:

@@ -38,6 +38,16 @@ TRIM_THRESHOLD = 2**31 - 1
 SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 """What :func:`keep_freed_memory` sets, in this order."""
 
+_ENV_NAMES = {
+    M_ARENA_MAX: "MALLOC_ARENA_MAX",
+    M_MMAP_MAX: "MALLOC_MMAP_MAX_",
+    M_TRIM_THRESHOLD: "MALLOC_TRIM_THRESHOLD_",
+}
+
+ENVIRON = {_ENV_NAMES[param]: str(value) for param, value in SETTINGS}
+""":data:`SETTINGS` as glibc's environment variables, for a process this one starts (e.g. a
+Dask worker: :data:`mkba.batch.WORKER_MALLOC`)."""
+
 USER_ENV = (
     "GLIBC_TUNABLES",
     "MALLOC_ARENA_MAX",

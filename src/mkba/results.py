@@ -567,13 +567,9 @@ MAX_STATISTICS_THREADS = 4
 def statistics_threads() -> int:
     """Threads for :func:`precompute_statistics`: the CPUs this process may use, at most
     :data:`MAX_STATISTICS_THREADS`."""
-    import os
+    from mkba.sampling import usable_cpus
 
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_STATISTICS_THREADS))
+    return max(1, min(usable_cpus(), MAX_STATISTICS_THREADS))
 
 
 PAYBACK_OVER = "draws that pay back within the horizon"

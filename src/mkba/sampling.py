@@ -16,6 +16,7 @@ normal correlation ``r = 2 sin(pi rho / 6)``.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,14 @@ def sampling_threads() -> int:
         config: Any = numba.config  # its options are set at import, invisible to mypy
         return max(1, int(config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use (its affinity; the CPU count where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

@@ -114,11 +114,9 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
 def _threads() -> int:
     """The CPUs this process may use, at most 4 (a block that takes the grid NPVs holds ~40 MB
     of scratch)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4))
+    from mkba.sampling import usable_cpus
+
+    return max(1, min(usable_cpus(), 4))
 
 
 def _irr_block(
