@@ -187,20 +187,11 @@ def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             }
         )
     if args.batch:
+        batch = ["batch", ref, "--variants", "all", "-n", "100000", "--force"]
         out.append(
             {
                 "name": "batch --variants all -n 100000 (9 runs, in process)",
-                "argv": [
-                    "batch",
-                    ref,
-                    "--variants",
-                    "all",
-                    "-n",
-                    "100000",
-                    "--out",
-                    str(tmp / "batch"),
-                    "--force",
-                ],
+                "argv": [*batch, "--out", str(tmp / "batch")],
                 "target_s": 15.0,
                 "target_mib": None,
             }
@@ -210,19 +201,7 @@ def commands(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": "batch --variants all -n 100000 --workers 2 (9 runs, Dask)",
-                "argv": [
-                    "batch",
-                    ref,
-                    "--variants",
-                    "all",
-                    "-n",
-                    "100000",
-                    "--workers",
-                    "2",
-                    "--out",
-                    str(tmp / "batch-dask"),
-                    "--force",
-                ],
+                "argv": [*batch, "--workers", "2", "--out", str(tmp / "batch-dask")],
                 "target_s": None,
                 "target_mib": None,
             }
