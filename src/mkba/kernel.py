@@ -698,10 +698,13 @@ def simulate_chunk(
             # one period group (the usual case): two streams per pass, the flows stay in
             # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0.
             # The first pass starts the flows from 0.0 itself (0.0 + f, as from a zeroed
-            # table), so there is no zeroing pass then.
+            # table), so there is no zeroing pass then; `first` is the same for the whole
+            # pass, so LLVM unswitches the loop (two vectorised copies, as when the first pass
+            # was written out separately: the same zmm instructions, the same time).
             j = 0
-            if G == 1 and n_used >= 2:
-                s, s1 = used_s[0], used_s[1]
+            while G == 1 and j + 1 < n_used:
+                s, s1 = used_s[j], used_s[j + 1]
+                first = j == 0
                 for t in range(T):
                     dft = df_stream[s, t]
                     dft1 = df_stream[s1, t]
@@ -710,27 +713,16 @@ def simulate_chunk(
                         f = wsts[s, t, b] * (am * trend[s, t, b])
                         am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
                         f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
-                        flow[t, b] = (0.0 + f) + f1
-                        dflow[t, b] = (0.0 + f * dft) + f1 * dft1
-                j = 2
-            else:
+                        fl = 0.0 if first else flow[t, b]
+                        dfl = 0.0 if first else dflow[t, b]
+                        flow[t, b] = (fl + f) + f1
+                        dflow[t, b] = (dfl + f * dft) + f1 * dft1
+                j += 2
+            if j == 0:
                 for t in range(T):
                     for b in range(B):
                         flow[t, b] = 0.0
                         dflow[t, b] = 0.0
-            while G == 1 and j + 1 < n_used:
-                s, s1 = used_s[j], used_s[j + 1]
-                for t in range(T):
-                    dft = df_stream[s, t]
-                    dft1 = df_stream[s1, t]
-                    for b in range(B):
-                        am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
-                        f = wsts[s, t, b] * (am * trend[s, t, b])
-                        am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
-                        f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
-                        flow[t, b] = (flow[t, b] + f) + f1
-                        dflow[t, b] = (dflow[t, b] + f * dft) + f1 * dft1
-                j += 2
             for jj in range(j, n_used):  # the rest, one stream per pass
                 s = used_s[jj]
                 # the amplitude summed over groups, 0.0 + the first group's + ..., the last
