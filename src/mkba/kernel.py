@@ -780,8 +780,9 @@ def simulate_chunk(
 
 
 @njit(cache=True, inline="always")
-def _totals_row(
-    i,
+def _totals_block(
+    lo,
+    hi,
     comp_stream,
     benefit_weights,
     cost_weights,
@@ -797,43 +798,95 @@ def _totals_row(
     out_sh_costs,
     out_payback,
 ):
-    """Draw ``i``'s totals from its PV per component and per payer (already summed over areas)."""
+    """Draws ``lo:hi``'s totals from their PV per component and per payer (already summed
+    over areas) and their discounted flows.
+
+    In blocks of :data:`_BLOCK` draws, the draws innermost (the lanes, as in
+    :func:`simulate_chunk`), so that the sums vectorise across draws: each block's rows are
+    copied into lane-major scratch, summed there, and copied out. Every draw still gets the
+    sums of a draw-by-draw loop, term by term in the same order (each from 0.0; components,
+    payers and years ascending), so the numbers do not depend on the block or lane."""
     C = comp_stream.shape[0]
     K = out_sh_costs.shape[1]
     P = benefit_weights.shape[0]
     T = years.shape[0]
-    for k in range(K):
-        acc = 0.0
-        for c in range(C):
-            acc += stakeholder_weights[k, c] * out_component[i, c]
-        out_sh_benefits[i, k] = acc
-    for p in range(P):
-        for s in range(S):
-            out_stream[i, p, s] = 0.0
-        tot = 0.0
-        for c in range(C):
-            v = benefit_weights[p, c] * out_component[i, c]
-            out_stream[i, p, comp_stream[c]] += v
-            tot += v
-        out_benefits[i, p] = tot
-        tot = 0.0
+    B = _BLOCK
+    cm = np.zeros((C, B))  # idle lanes of a last, partial block hold 0.0 (never written out)
+    sk = np.zeros((K, B))
+    df = np.zeros((T, B))
+    shb = np.empty((K, B))
+    st = np.empty((P, S, B))
+    ben = np.empty((P, B))
+    cst = np.empty((P, B))
+    cum = np.empty(B)
+    last = np.empty(B, dtype=np.int64)
+    for i0 in range(lo, hi, B):
+        nb = min(B, hi - i0)
+        for b in range(nb):
+            r1 = out_component[i0 + b]
+            r2 = out_sh_costs[i0 + b]
+            r3 = dflow[i0 + b]
+            for c in range(C):
+                cm[c, b] = r1[c]
+            for k in range(K):
+                sk[k, b] = r2[k]
+            for t in range(T):
+                df[t, b] = r3[t]
         for k in range(K):
-            tot += cost_weights[p, k] * out_sh_costs[i, k]
-        out_costs[i, p] = tot
-    # payback: the year after the last year in which the cumulative discounted flow is
-    # negative (NaN: still negative at the horizon)
-    cum = 0.0
-    last_neg = -1
-    for t in range(T):
-        cum += dflow[i, t]
-        if cum < 0.0:
-            last_neg = t
-    if last_neg == T - 1:
-        out_payback[i] = np.nan
-    elif last_neg == -1:
-        out_payback[i] = years[0]
-    else:
-        out_payback[i] = years[last_neg + 1]
+            for b in range(B):
+                shb[k, b] = 0.0
+            for c in range(C):
+                w = stakeholder_weights[k, c]
+                for b in range(B):
+                    shb[k, b] += w * cm[c, b]
+        for p in range(P):
+            for s in range(S):
+                for b in range(B):
+                    st[p, s, b] = 0.0
+            for b in range(B):
+                ben[p, b] = 0.0
+            for c in range(C):
+                w = benefit_weights[p, c]
+                sc = comp_stream[c]
+                for b in range(B):
+                    v = w * cm[c, b]
+                    st[p, sc, b] += v
+                    ben[p, b] += v
+            for b in range(B):
+                cst[p, b] = 0.0
+            for k in range(K):
+                w = cost_weights[p, k]
+                for b in range(B):
+                    cst[p, b] += w * sk[k, b]
+        # payback: the year after the last year in which the cumulative discounted flow is
+        # negative (NaN: still negative at the horizon)
+        for b in range(B):
+            cum[b] = 0.0
+            last[b] = -1
+        for t in range(T):
+            for b in range(B):
+                cum[b] += df[t, b]
+                last[b] = t if cum[b] < 0.0 else last[b]
+        for b in range(nb):
+            i = i0 + b
+            r1 = out_sh_benefits[i]
+            for k in range(K):
+                r1[k] = shb[k, b]
+            r2 = out_stream[i]
+            r3 = out_benefits[i]
+            r4 = out_costs[i]
+            for p in range(P):
+                for s in range(S):
+                    r2[p, s] = st[p, s, b]
+                r3[p] = ben[p, b]
+                r4[p] = cst[p, b]
+            ln = last[b]
+            if ln == T - 1:
+                out_payback[i] = np.nan
+            elif ln == -1:
+                out_payback[i] = years[0]
+            else:
+                out_payback[i] = years[ln + 1]
 
 
 @njit(cache=True, nogil=True)
@@ -878,23 +931,6 @@ def aggregate(
             for a in range(A):
                 acc += cost[i, a, k]
             out_sh_costs[i, k] = acc
-        _totals_row(
-            i,
-            comp_stream,
-            benefit_weights,
-            cost_weights,
-            stakeholder_weights,
-            years,
-            S,
-            dflow,
-            out_benefits,
-            out_costs,
-            out_stream,
-            out_component,
-            out_sh_benefits,
-            out_sh_costs,
-            out_payback,
-        )
         for a in range(A):
             acc = 0.0
             for c in range(C):
@@ -904,6 +940,24 @@ def aggregate(
             for k in range(K):
                 acc += cost_weights[p0, k] * cost[i, a, k]
             out_area_costs[i * area_di + a * area_da] = acc
+    _totals_block(
+        lo,
+        min(hi, n),
+        comp_stream,
+        benefit_weights,
+        cost_weights,
+        stakeholder_weights,
+        years,
+        S,
+        dflow,
+        out_benefits,
+        out_costs,
+        out_stream,
+        out_component,
+        out_sh_benefits,
+        out_sh_costs,
+        out_payback,
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -926,25 +980,24 @@ def aggregate_totals(
     hi,  # one past the last
 ):
     """The rest of :func:`aggregate` for draws ``lo:hi``, once the kernel has summed over areas."""
-    n = dflow.shape[0]
-    for i in range(lo, min(hi, n)):
-        _totals_row(
-            i,
-            comp_stream,
-            benefit_weights,
-            cost_weights,
-            stakeholder_weights,
-            years,
-            S,
-            dflow,
-            out_benefits,
-            out_costs,
-            out_stream,
-            out_component,
-            out_sh_benefits,
-            out_sh_costs,
-            out_payback,
-        )
+    _totals_block(
+        lo,
+        min(hi, dflow.shape[0]),
+        comp_stream,
+        benefit_weights,
+        cost_weights,
+        stakeholder_weights,
+        years,
+        S,
+        dflow,
+        out_benefits,
+        out_costs,
+        out_stream,
+        out_component,
+        out_sh_benefits,
+        out_sh_costs,
+        out_payback,
+    )
 
 
 @njit(cache=True, nogil=True)
