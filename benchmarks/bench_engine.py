@@ -168,7 +168,9 @@ class KernelTimer:
     calls it (kernel arguments built once, outputs preallocated and touched once). Top-down
     scenarios: :func:`engine.totals_chunk` (the kernel sums over areas itself; only the
     kernel's own time is counted, not :func:`kernel.aggregate_totals` after it); with a
-    bottom-up programme: ``engine.raw_chunk`` (both kernels, per-area raw outputs)."""
+    bottom-up programme: ``engine.raw_chunk`` (both kernels, per-area raw outputs). ``theta``
+    is made by the model (:func:`build_theta`), so its fixed slots are passed as the kernel's
+    constant rows, as ``engine.compute_chunk`` passes them."""
 
     def __init__(self, m: Model, theta: np.ndarray, chunk: int) -> None:
         n, T = theta.shape[0], len(m.years)
@@ -189,7 +191,8 @@ class KernelTimer:
         if self.fused:
             k = 0.0
             for (lo, hi), th in zip(self.bounds, self.theta_t, strict=True):
-                k += engine.totals_chunk(self.m, th, self.out.take(slice(lo, hi)), self.args)
+                rows = self.out.take(slice(lo, hi))
+                k += engine.totals_chunk(self.m, th, rows, self.args, self.m.fixed_rows[0])
             return k
         m, th, args, fl, dfl, sc = (
             self.m,
@@ -201,7 +204,9 @@ class KernelTimer:
         )
         t0 = time.perf_counter()
         for lo, hi in self.bounds:
-            engine.raw_chunk(m, th[lo:hi], "numba", args, fl[lo:hi], dfl[lo:hi], sc)
+            engine.raw_chunk(
+                m, th[lo:hi], "numba", args, fl[lo:hi], dfl[lo:hi], sc, const_rows=m.fixed_rows[0]
+            )
         return time.perf_counter() - t0
 
 

@@ -68,11 +68,15 @@ def _theta_t(m, n: int, seed: int = 11) -> np.ndarray:  # type: ignore[no-untype
     return np.ascontiguousarray(m.theta_t(u))
 
 
-def _run(fn, tht, args, keep_areas: bool, cuts, area_order="F", area_dtype=np.float64):  # type: ignore[no-untyped-def]
+def _run(fn, tht, args, keep_areas: bool, cuts, area_order="F", area_dtype=np.float64, const=None):  # type: ignore[no-untyped-def]
     """All outputs of ``fn`` (old or new ``simulate_chunk``) over the draw ranges ``cuts``,
     starting from NaN-filled arrays (so an element left unwritten would show). The per-area
     outputs are column-major float64 as the engine's unless ``area_order`` / ``area_dtype``
-    say otherwise."""
+    say otherwise. The new kernel gets ``const`` as its ``const_rows`` (default: none, every
+    row read per draw); the oracle has no such argument."""
+    if fn is kernel.simulate_chunk:
+        rows = np.empty(0, dtype=np.int64) if const is None else const
+        args = (*args, rows)
     n = tht.shape[1]
     A = args[VOLUME0].shape[0]
     C, K, T = args[COMP_STREAM].shape[0], args[PAYER_SHARE].shape[1], args[YEARS].shape[0]
@@ -97,10 +101,11 @@ def _run(fn, tht, args, keep_areas: bool, cuts, area_order="F", area_dtype=np.fl
     }
 
 
-def _assert_same_bits(tht, args, keep_areas: bool, parts: int = 1, **area) -> None:  # type: ignore[no-untyped-def]
+def _assert_same_bits(tht, args, keep_areas: bool, parts: int = 1, const=None, **area) -> None:  # type: ignore[no-untyped-def]
     n = tht.shape[1]
     old = _run(oracle.simulate_chunk, tht, args, keep_areas, [0, n], **area)
-    new = _run(kernel.simulate_chunk, tht, args, keep_areas, kernel.draw_ranges(n, parts), **area)
+    cuts = kernel.draw_ranges(n, parts)
+    new = _run(kernel.simulate_chunk, tht, args, keep_areas, cuts, const=const, **area)
     for key, a in old.items():
         b = new[key]
         assert a.shape == b.shape, key
@@ -237,3 +242,57 @@ def test_no_period_group_is_refused(models) -> None:  # type: ignore[no-untyped-
     args[GROUP_END] = args[GROUP_END][:0]
     with pytest.raises(ValueError, match="at least one period group"):
         _run(kernel.simulate_chunk, _theta_t(m, 3), tuple(args), False, [0, 3])
+
+
+def _constant_rows(tht: np.ndarray) -> np.ndarray:
+    """The rows of ``tht`` whose every value has the bits of its first (any row may be)."""
+    bits = tht.view(np.int64)
+    return np.flatnonzero((bits == bits[:, :1]).all(axis=1)).astype(np.int64)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("n", [1, 63, 65, 1000])
+def test_const_rows_same_bits(models, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """i23-kernel: rows the caller declares constant (``const_rows``) are read once per call;
+    the outputs are the oracle's bits, with the model's fixed slots (as the engine passes
+    them) and with every constant row of the matrix, over 1 and 3 thread ranges."""
+    m = models[name]
+    tht = _theta_t(m, n, seed=n + 2)
+    fixed = m.fixed_rows[0]
+    assert fixed.size and np.array_equal(np.intersect1d(fixed, _constant_rows(tht)), fixed)
+    for const in (fixed, _constant_rows(tht)):
+        for parts in (1, 3):
+            _assert_same_bits(tht, engine._kernel_args(m), False, parts, const=const)
+    _assert_same_bits(tht, engine._kernel_args(m), True, 2, const=fixed)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_const_rows_on_edge_parameters_same_bits(models, groups: int) -> None:  # type: ignore[no-untyped-def]
+    """The edge-parameter matrices (rows changed lane by lane) with their constant rows."""
+    m = models["reference-2021"]
+    args = _variant(m, groups, drop_year=groups == 3, drop_domain=False)
+    tht = _edge_theta(m, 1000, seed=groups)
+    _assert_same_bits(tht, args, True, 2, const=_constant_rows(tht))
+
+
+def test_const_rows_outside_the_matrix_are_refused(models) -> None:  # type: ignore[no-untyped-def]
+    m = models["reference-2021"]
+    tht = _theta_t(m, 3)
+    for bad in ([tht.shape[0]], [-1]):
+        with pytest.raises(ValueError, match="outside theta_t"):
+            _run(kernel.simulate_chunk, tht, engine._kernel_args(m), False, [0, 3],
+                 const=np.array(bad, dtype=np.int64))  # fmt: skip
+
+
+def test_model_matrices_hold_the_fixed_slots_constant(models) -> None:  # type: ignore[no-untyped-def]
+    """The engine's promise behind ``const_rows=m.fixed_rows[0]``: every matrix the model
+    makes (sampled, from uniforms, per draw) holds each fixed slot at one value, bit for bit."""
+    for m in models.values():
+        fixed = m.fixed_rows[0]
+        tht = m.sample_theta_t("lhs", 130, seed=3, chunk=1)
+        assert np.isin(fixed, _constant_rows(tht)).all()
+        tht = m.sample_theta_t("random", 70, seed=4, chunk=0)
+        assert np.isin(fixed, _constant_rows(tht)).all()
+        u = engine.uniforms(m, 0, 64, seed=5, sampler="sobol", chunk=0, chunk_size=64)
+        assert np.isin(fixed, _constant_rows(m.theta_t(u))).all()
+        assert np.isin(fixed, _constant_rows(np.ascontiguousarray(m.theta(u).T))).all()

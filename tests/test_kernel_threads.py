@@ -73,15 +73,19 @@ def test_any_split_of_the_draws_is_bit_identical(model, keep_areas: bool) -> Non
     tht = _theta_t(m, n)
     args = engine._kernel_args(m)
     results = []
-    for cuts in ([0, n], [0, 37, 512, 555, 1299, n], [0, 64, 128, 1024, n], [0, 1, n]):
-        ben, cost, rest, area = _outputs(m, n)
-        if not keep_areas:
-            ben, cost = ben[:0], cost[:0]
-        for lo, hi in itertools.pairwise(cuts):
-            kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
-                tht, *args, keep_areas, ben, cost, *rest, *kernel.area_outputs(*area), lo, hi
-            )
-        results.append([ben, cost, *rest, *area])
+    # the model's fixed slots read once per call (as the engine passes them), and every row
+    # read per draw: the same bits
+    for const in (m.fixed_rows[0], np.empty(0, dtype=np.int64)):
+        for cuts in ([0, n], [0, 37, 512, 555, 1299, n], [0, 64, 128, 1024, n], [0, 1, n]):
+            ben, cost, rest, area = _outputs(m, n)
+            if not keep_areas:
+                ben, cost = ben[:0], cost[:0]
+            for lo, hi in itertools.pairwise(cuts):
+                kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+                    tht, *args, const, keep_areas, ben, cost, *rest, *kernel.area_outputs(*area),
+                    lo, hi,
+                )  # fmt: skip
+            results.append([ben, cost, *rest, *area])
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             assert np.array_equal(a, b, equal_nan=True)
@@ -98,6 +102,7 @@ def test_empty_and_reversed_ranges_write_nothing(model) -> None:  # type: ignore
         kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
             tht,
             *engine._kernel_args(m),
+            m.fixed_rows[0],
             True,
             ben,
             cost,

@@ -263,6 +263,20 @@ class Transposed:
     array: np.ndarray
 
 
+_ALL_ROWS_PER_DRAW = np.empty(0, dtype=np.int64)
+
+
+def _const_rows(rows: np.ndarray | None, theta_t: np.ndarray) -> np.ndarray:
+    """The kernel's ``const_rows`` argument: ``rows`` as int64 (C order), none if None. In
+    range of ``theta_t`` (the kernel checks too)."""
+    if rows is None:
+        return _ALL_ROWS_PER_DRAW
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= theta_t.shape[0]):
+        raise ValueError("const_rows outside the parameter matrix")
+    return rows
+
+
 def raw_chunk(
     m: Model,
     theta: np.ndarray | Transposed,
@@ -272,10 +286,11 @@ def raw_chunk(
     dflow: np.ndarray | None = None,
     scratch: tuple[np.ndarray, np.ndarray] | None = None,
     prog_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    const_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Raw kernel outputs for a parameter matrix: (ben, cost, flow, dflow), followed by
     (int_ben, int_cost, phys) when the scenario has a bottom-up programme (written into
-    ``prog_out`` when given).
+    ``prog_out`` when given). ``const_rows``: see :func:`totals_chunk`.
 
     ``theta`` holds one draw per row (n x Q), or is a :class:`Transposed` parameter matrix
     (Q x n, as the kernel reads it). ``flow``/``dflow`` may be views into the final outcome
@@ -321,6 +336,7 @@ def raw_chunk(
     head = (
         theta_t,
         *(args or _kernel_args(m)),
+        _const_rows(const_rows, theta_t),
         True,
         ben,
         cost,
@@ -343,12 +359,18 @@ def totals_chunk(
     theta_t: np.ndarray,
     out: Outcomes,
     args: tuple[Any, ...] | None = None,
+    const_rows: np.ndarray | None = None,
 ) -> float:
     """The compiled kernel's path without per-area raw outputs (top-down scenarios): the kernel
     writes the sums over areas, the flows and the per-area totals straight into ``out`` (rows
     of this chunk), then :func:`kernel.aggregate_totals` completes the per-draw outcomes.
     Bit-identical to :func:`raw_chunk` + :func:`_aggregate_into` (same additions in the same
-    order). Returns the kernel's wall time (the rest is aggregation)."""
+    order). Returns the kernel's wall time (the rest is aggregation).
+
+    ``const_rows``: rows of ``theta_t`` that the caller knows to hold one value for every draw
+    (the model's fixed slots, ``m.fixed_rows[0]``, when ``theta_t`` was made by the model:
+    :meth:`Model.sample_theta_t`, :meth:`Model.theta_t`); the kernel reads them once per call
+    instead of once per draw. None: every row is read per draw (a matrix from elsewhere)."""
     if m.programme is not None:
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
     A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
@@ -356,6 +378,7 @@ def totals_chunk(
     head = (
         theta_t,
         *(args or _kernel_args(m)),
+        _const_rows(const_rows, theta_t),
         False,
         np.empty((0, A, C)),
         np.empty((0, A, K)),
@@ -594,11 +617,15 @@ def compute_chunk(
             )
             samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
+    # theta_t was made by the model: its fixed slots hold one value in every column
+    fixed = m.fixed_rows[0]
     if backend == "numba" and m.programme is None:
-        t2 = t1 + totals_chunk(m, theta_t, out, args)
+        t2 = t1 + totals_chunk(m, theta_t, out, args, fixed)
     else:
         po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
-        raw = raw_chunk(m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po)
+        raw = raw_chunk(
+            m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po, fixed
+        )
         t2 = time.perf_counter()
         _aggregate_into(m, raw, out, slice(0, hi - lo))
     t3 = time.perf_counter()
@@ -924,6 +951,9 @@ def simulate_twin(
     samples = None if spilled is not None else np.empty((draws, U))
     buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
     args, oargs = _kernel_args(m), _kernel_args(other)
+    # m's fixed slots hold one value in every column of the chunk's matrix, also after the
+    # twin's rows (uncertain slots of m) are written in for the other model's kernel
+    fixed = m.fixed_rows[0]
     factor = correlation_factor(m)
     rows_k = np.arange(k, dtype=np.int64)
     # the twin's per-chunk arrays, one buffer each for every chunk (fresh arrays of every
@@ -949,7 +979,7 @@ def simulate_twin(
         fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
-        t3 = t2 + totals_chunk(m, theta_t, rows, args)
+        t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed)
         t4 = time.perf_counter()
         theta_t[twin.slots] = trows
         orows = dataclasses.replace(
@@ -958,7 +988,7 @@ def simulate_twin(
             costs=oout.costs[lo:hi],
             stream=oout.stream[lo:hi],
         )
-        t5 = t4 + totals_chunk(other, theta_t, orows, oargs)
+        t5 = t4 + totals_chunk(other, theta_t, orows, oargs, fixed)
         t6 = time.perf_counter()
         if spilled is not None:
             spilled.write_rows(lo, samp)

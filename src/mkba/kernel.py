@@ -276,6 +276,8 @@ def simulate_chunk(
     followup_flow,  # (D, T) the same for follow-up per unit rate
     bw0,  # (C,) benefit weights of the scenario's perspective (for the per-area totals)
     cw0,  # (K,) cost weights of the scenario's perspective
+    const_rows,  # (R,) int: rows of theta_t that hold the same value (the same bits) in every
+    # column lo:hi, e.g. the model's fixed slots; read once per call instead of per block
     keep_areas,  # bool: also write out_ben / out_cost (per area and component / payer)
     out_ben,  # (n, A, C) PV of each component per area (signed); (0, A, C) without keep_areas
     out_cost,  # (n, A, K) PV of costs per area and payer; (0, A, K) without keep_areas
@@ -367,13 +369,38 @@ def simulate_chunk(
     for t in range(1, T):
         if not years[t] > years[t - 1]:
             ascending = False
+    # the rows copied block by block: all but const_rows, whose one value goes into every
+    # lane of every block's scratch once, here (the same bits as copying the row, since the
+    # caller guarantees they are the same in every column; the model's fixed slots are 35 of
+    # the reference's 121 rows, and the copy from main memory was the kernel's largest single
+    # loop, 18 % of its time)
+    copy_q = np.ones(Q, dtype=np.bool_)
+    for r in range(const_rows.shape[0]):
+        q = const_rows[r]
+        if q < 0 or q >= Q:
+            raise ValueError("simulate_chunk: a constant row is outside theta_t")
+        copy_q[q] = False
+    rows = np.empty(Q, dtype=np.int64)
+    nq = 0
+    for q in range(Q):
+        if copy_q[q]:
+            rows[nq] = q
+            nq += 1
+    if lo < min(hi, n):
+        for r in range(const_rows.shape[0]):
+            q = const_rows[r]
+            v = theta_t[q, lo]
+            for k in range(_BATCH):
+                for b in range(B):
+                    thb[k, q, b] = v
     for j0 in range(lo, min(hi, n), B * _BATCH):
         # the parameters of up to _BATCH blocks, copied row by row: each row of theta_t is read
         # as one run of up to _BATCH * B draws, which the hardware prefetcher follows (the
         # kernel's only reads from main memory; block by block it took 12-17 % of its time)
         j1 = min(hi, n, j0 + B * _BATCH)
         nblk = (j1 - j0 + B - 1) // B
-        for q in range(Q):
+        for qi in range(nq):
+            q = rows[qi]
             src = theta_t[q, j0:j1]
             for k in range(nblk):
                 k0 = k * B
