@@ -1,7 +1,7 @@
 """fill_theta's work around the compiled sampler, the same bits as before (i23-sample).
 
-- The fixed rows are filled by the compiled :func:`mkba.rng.fill_rows` (was NumPy's
-  fancy-index assignment ``tht[rows[g::step]] = values[g::step, None]``, which holds the GIL).
+- finish() walks per-share Python lists of its columns (made once per layout) instead of
+  indexing NumPy arrays per column and chunk.
 - A lognormal column at scale 1 skips ``row *= 1.0`` and ``samples = row / 1.0``: both are
   the identity on every value NumPy's ``exp`` returns (a quiet NaN or a number), so the
   expected values below are computed the old way, with the multiplication and division.
@@ -9,19 +9,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
 from mkba import rng
 from mkba.distributions import InverseCdf
-from mkba.load import load_scenario
-from mkba.model import lower
 from mkba.schema.quantity import Distribution, Quantity
-
-ROOT = Path(__file__).parents[1]
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -32,39 +26,6 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 def _q(dist: dict) -> Quantity:  # type: ignore[type-arg]
     d = TypeAdapter(Distribution).validate_python(dist)
     return Quantity.model_construct(unit="ratio", dist=d, assumption="test distribution")
-
-
-VALUES = np.array([1.5, -0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, 5e-324, -1e308, 7.0, 3.25])
-
-
-@pytest.mark.parametrize("n", [0, 1, 7, 64, 4096])
-def test_fill_rows_is_numpys_fancy_assignment(n: int) -> None:
-    """Every (start, step) share of a set of rows (unsorted, with the special values above)
-    gives the matrix NumPy's assignment gave; the other rows are untouched."""
-    rows = np.array([9, 0, 4, 2, 10, 6, 1, 8, 3, 5, 7], dtype=np.int64)
-    base = np.arange(12 * n, dtype=np.float64).reshape(12, n) * 0.5 - 3.0
-    for step in (1, 2, 3, 5, 11, 12):
-        for start in range(step):
-            want = base.copy()
-            want[rows[start::step]] = VALUES[start::step, None]
-            got = base.copy()
-            rng.fill_rows(got, rows, VALUES, start, step)
-            assert _same_bits(got, want)
-    got = base.copy()  # no rows at all
-    rng.fill_rows(got, rows[:0], VALUES[:0], 0, 2)
-    assert _same_bits(got, base)
-
-
-def test_sample_theta_t_fixed_rows_unchanged() -> None:
-    """The reference model's fixed rows as NumPy's assignment wrote them, for 1-3 threads."""
-    m = lower(load_scenario(ROOT / "scenarios" / "reference-2021.toml"))
-    rows, vals = m.fixed_rows
-    for threads in (1, 2, 3):
-        for n in (1, 4096, 5000):
-            got = m.sample_theta_t("lhs", n, seed=3, chunk=2, threads=threads)
-            want = np.empty((rows.size, n))
-            want[:] = vals[:, None]
-            assert _same_bits(np.ascontiguousarray(got[rows]), want)
 
 
 LOGNORMALS = [

@@ -667,19 +667,6 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                         samples[i, j] = row[i] / sc
 
 
-@njit(cache=True, nogil=True)
-def fill_rows(tht, rows, values, start, step):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``tht[rows[q]] = values[q]`` for ``q`` in ``range(start, len(rows), step)`` (a task's
-    share of :attr:`mkba.model.Model.fixed_rows`; NumPy's fancy-index assignment of the same
-    values, without the GIL)."""
-    n = tht.shape[1]
-    for q in range(start, rows.shape[0], step):
-        row = tht[rows[q]]
-        v = values[q]
-        for i in range(n):
-            row[i] = v
-
-
 @dataclass(frozen=True)
 class ColumnPlan:
     """How :func:`sample_rows` treats each uncertain column of a model (see
@@ -839,8 +826,8 @@ def fill_theta(
     kind_l = plan.kinds
 
     def fill_fixed(g: int) -> None:
-        if fixed is not None and fixed[0].size:
-            fill_rows(tht, fixed[0], fixed[1], g, groups)
+        if fixed is not None:
+            tht[fixed[0][g::groups]] = fixed[1][g::groups, None]
 
     def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
         if which.size:
