@@ -681,6 +681,7 @@ class ColumnPlan:
     hermite_cols: tuple[int, ...]  # columns that may need the exact fallback
     needs_u: np.ndarray  # (U,) bool: either (the caller needs their uniforms afterwards)
     finish: np.ndarray  # (U,) bool: KEEP, HERMITE or LOGNORMAL (the caller finishes them)
+    kinds: tuple[int, ...]  # ``kind`` as Python numbers (fill_theta's per-column loop)
     # fill_theta's layouts of a chunk (kept rows, the threads' shares), by (sampler, threads,
     # correlated columns): the same for every chunk, so worked out once
     layouts: dict[tuple[object, ...], _Layout] = field(
@@ -714,6 +715,7 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
         hermite_cols=tuple(int(j) for j in np.flatnonzero(kind_a == HERMITE)),
         needs_u=(kind_a == KEEP) | (kind_a == HERMITE),
         finish=(kind_a == KEEP) | (kind_a == HERMITE) | (kind_a == LOGNORMAL),
+        kinds=tuple(int(k) for k in kind_a),
     )
 
 
@@ -821,7 +823,7 @@ def fill_theta(
         keep = lay.keep
         ukeep = np.empty((lay.n_keep, n))
     outside = np.zeros(u_count, dtype=np.int64)
-    numpy_cols = set(plan.numpy_cols)
+    kind_l = plan.kinds
 
     def fill_fixed(g: int) -> None:
         if fixed is not None:
@@ -834,38 +836,46 @@ def fill_theta(
                 plan.gs, scale, rows, tht, keep, ukeep, out_s, outside,
             )  # fmt: skip
 
-    def finish(which: np.ndarray) -> None:
-        """NumPy inverse CDFs, and the exact values outside the Hermite grids."""
-        for j in which[plan.finish[which]].tolist():
-            if plan.kind[j] == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
-                row = tht[rows[j]]
+    rows_l: list[int] = rows.tolist()  # (Python numbers: the loop below indexes them)
+    scale_l: list[float] = scale.tolist()
+
+    def finish(which: list[int]) -> None:
+        """NumPy inverse CDFs, and the exact values outside the Hermite grids (``which``:
+        the task's columns that need it, ``plan.finish``)."""
+        for j in which:
+            kd = kind_l[j]
+            sc = scale_l[j]
+            if kd == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
+                row = tht[rows_l[j]]
                 np.exp(row, out=row)
-                row *= scale[j]
+                if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
+                    row *= sc  # signalling NaN)
                 if samples is not None:
-                    samples[:, j] = row / scale[j]
-            elif j in numpy_cols:
-                row = tht[rows[j]]
+                    samples[:, j] = row if sc == 1.0 else row / sc
+            elif kd == KEEP:
+                row = tht[rows_l[j]]
                 row[:] = inverse_cdfs[j](ukeep[keep[j]])
-                row *= scale[j]
+                row *= sc
                 if samples is not None:
-                    samples[:, j] = row / scale[j]
+                    samples[:, j] = row / sc
             elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
-                row = tht[rows[j]]
+                row = tht[rows_l[j]]
                 mask = np.isnan(row)
-                row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * scale[j]
+                row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * sc
                 if samples is not None:
-                    samples[mask, j] = row[mask] / scale[j]
+                    samples[mask, j] = row[mask] / sc
 
     if factor is None or not draw:
         if draw:
-            todo = lay.parts
+            todo, fin = lay.parts, lay.fin
         else:
             todo = _split(np.arange(u_count, dtype=np.int64), _COST[plan.kind], groups)
+            fin = [_finish_list(plan, part) for part in todo]
 
         def one(g: int) -> None:
             fill_fixed(g)
             compiled(todo[g], draw, plan.kind)
-            finish(todo[g])
+            finish(fin[g])
 
         for_each(one, groups, threads=threads)
         if u_out is not None:
@@ -885,10 +895,10 @@ def fill_theta(
             compiled(fcols, True, only_keep)
             copula_rows(ukeep, frows, chol)
             compiled(fcols, False, plan.kind)
-            finish(fcols)
+            finish(lay.ffin)
             part = part[1:]
         compiled(part, True, plan.kind)
-        finish(part)
+        finish(lay.fin[g])
 
     for_each(task, groups, threads=threads)
     if u_out is not None:
@@ -906,6 +916,8 @@ class _Layout:
     fcols: np.ndarray  # the correlated columns (empty without a copula)
     frows: np.ndarray  # and their rows in ``ukeep``
     only_keep: np.ndarray  # (U,) KEEP: drawn and kept, not transformed
+    fin: list[list[int]]  # each share's columns that fill_theta's finish() completes
+    ffin: list[int]  # and the correlated columns' (the copula task's first part)
 
 
 def _layout(
@@ -959,7 +971,14 @@ def _make_layout(
         fcols=fcols,
         frows=keep[fcols],
         only_keep=np.full(u_count, KEEP, dtype=np.int64),
+        fin=[_finish_list(plan, part[part < u_count]) for part in parts],
+        ffin=_finish_list(plan, fcols),
     )
+
+
+def _finish_list(plan: ColumnPlan, cols: np.ndarray) -> list[int]:
+    """The columns of ``cols`` that :func:`fill_theta` finishes in NumPy (``plan.finish``)."""
+    return [int(j) for j in cols[plan.finish[cols]]]
 
 
 def uniform_rows(
