@@ -1,0 +1,138 @@
+"""Make a large run's memory resident on an idle core, before the run first writes it.
+
+A ``mkba run -n 1000000`` of the reference takes about 430,000 page faults: the first write to
+each 4 KiB page of its 1.2 GB of outcome arrays (and the companion's and the statistics'
+working memory) makes the kernel find and clear a page, 2.5-5 us each on the project's 2-core
+virtual machine, about 2 s of system CPU, most of it inside the simulation's threads while
+they fill the arrays chunk by chunk (benchmarks/README.md, "i23-prefault").
+
+With :func:`mkba.memory.keep_freed_memory` in force (the console script: one arena, no
+separate ``mmap`` per block, the heap's free top kept up to 2 GiB), memory that was once
+resident stays in the heap when it is freed, and the next allocations reuse it without a
+fault. :func:`start` uses that: on a thread of its own it takes one block of the size of the
+run's outcome arrays from ``malloc`` and gives it straight back (the block joins the heap's
+free top, where the run's arrays are then carved from), then asks the kernel to make those
+pages resident with ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+), in slices, while the main
+thread loads the companion and starts the simulation. ``MADV_POPULATE_WRITE`` faults the
+pages in as a write would but changes no byte, so it is safe on memory that ``malloc`` hands
+to the run meanwhile; the thread itself never writes to it.
+
+The numbers are the same: this changes only when the pages become resident. The size is the
+run's own outcome arrays (:func:`outcome_bytes`), which the run allocates from the heap in
+any case, so the peak memory does not grow; at most :data:`MAX_BYTES`. Only in the console
+script's process with glibc and :mod:`mkba.memory`'s settings in force; elsewhere (another C
+library, an older kernel, a user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing
+happens.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from mkba import memory
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mkba.model import Model
+
+MADV_POPULATE_WRITE = 23
+"""Linux ``madvise`` advice (5.14+): fault the range in, writable, without changing it."""
+
+ENV = "MKBA_PREFAULT"
+"""``MKBA_PREFAULT=0`` switches the prefault off (for measuring it)."""
+
+MIN_BYTES = 64 * 2**20
+"""Runs whose outcome arrays are smaller than this are not prefaulted (a default run of the
+reference, 20,000 draws: 24 MB, a few thousand faults)."""
+
+MAX_BYTES = 1536 * 2**20
+"""The most that is prefaulted (1.5 GiB): below :data:`mkba.memory.TRIM_THRESHOLD` with room
+to spare, or glibc would give the freed block straight back to the kernel."""
+
+SLICE_BYTES = 32 * 2**20
+"""One ``madvise`` call populates this much (the thread stops at the first refusal)."""
+
+PAGE = 4096
+
+
+def outcome_bytes(model: Model, draws: int, area_dtype: type | np.dtype) -> int:
+    """Bytes of :meth:`mkba.engine.Outcomes.empty` for ``draws`` draws of ``model``: what a run
+    allocates for its per-draw results (the reference: 1,192 bytes a draw)."""
+    from mkba.engine import Outcomes, physical_rows
+
+    total = 0
+    for name, arr in vars(Outcomes.empty(0, model, area_dtype)).items():
+        row = arr.itemsize
+        for extent in arr.shape[1:]:
+            row *= extent
+        rows = physical_rows(draws, row // arr.itemsize) if name == "physical" else draws
+        total += row * rows
+    return total
+
+
+def enabled() -> bool:
+    """Whether this process may prefault: :func:`mkba.memory.keep_freed_memory` took effect
+    here (the console script, glibc, no user ``malloc`` settings) and ``MKBA_PREFAULT`` is not
+    ``0``."""
+    return memory.kept() and os.environ.get(ENV, "1") != "0"
+
+
+def start(nbytes: int) -> threading.Thread | None:
+    """Prefault ``nbytes`` (at most :data:`MAX_BYTES`) of the heap on a daemon thread (see the
+    module's docstring); the thread, or None when nothing is done (:func:`enabled` false, or
+    fewer than :data:`MIN_BYTES`)."""
+    if nbytes < MIN_BYTES or not enabled():
+        return None
+    libc = memory.glibc()
+    if libc is None:
+        return None
+    size = min(nbytes, MAX_BYTES)
+    thread = threading.Thread(target=_run, args=(libc, size), name="mkba-prefault", daemon=True)
+    thread.start()
+    return thread
+
+
+populated = 0
+"""Bytes the last :func:`start` of this process made resident (once its thread is done)."""
+
+
+def _run(libc: ctypes.CDLL, size: int) -> None:
+    global populated
+    populated = populate(libc, size)
+
+
+def populate(libc: ctypes.CDLL, size: int) -> int:
+    """Take ``size`` bytes from ``malloc``, free them at once, then make the whole pages of
+    that range resident with ``madvise(MADV_POPULATE_WRITE)``, :data:`SLICE_BYTES` at a time;
+    the bytes populated (0 when ``malloc`` or the first ``madvise`` refuses, e.g. a kernel
+    before 5.14). Stops at the first refusal (the range may have been given back to the kernel
+    meanwhile: ``madvise`` then only fails). Never writes to the range."""
+    malloc, free, madvise = libc.malloc, libc.free, libc.madvise
+    malloc.argtypes, malloc.restype = (ctypes.c_size_t,), ctypes.c_void_p
+    free.argtypes, free.restype = (ctypes.c_void_p,), None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    block = malloc(size)
+    if not block:
+        return 0
+    free(block)  # back to the heap's free top: the run's arrays are carved from it
+    lo = (block + PAGE - 1) & ~(PAGE - 1)
+    hi = (block + size) & ~(PAGE - 1)
+    done = 0
+    while lo + done < hi:
+        step = min(SLICE_BYTES, hi - lo - done)
+        if madvise(lo + done, step, MADV_POPULATE_WRITE) != 0:
+            break
+        done += step
+    return done
+
+
+def for_run(model: Model, draws: int, area_dtype: type | np.dtype) -> threading.Thread | None:
+    """:func:`start` with the size of the run's outcome arrays (:func:`outcome_bytes`)."""
+    if not enabled():
+        return None
+    return start(outcome_bytes(model, draws, area_dtype))
