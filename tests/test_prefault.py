@@ -181,6 +181,25 @@ print("R", kept, pf.populated, bad)
 """
 
 
+# a batch's array pool: an anonymous mapping of 256 MiB whose first 100 MiB + 5 bytes a job
+# uses; some of it written before, the rest after the populate. Only the job's whole pages
+# rounded up (25,601 pages) are populated, what was written stays, and writing the job's part
+# afterwards faults no more
+MAPPING = """
+import mmap
+slab = mmap.mmap(-1, 256 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+head = np.frombuffer(slab, np.uint8, count=8 << 20)
+head[:] = 7
+thread = pf.start_mapping(slab, (100 << 20) + 5)
+thread.join()
+part = np.frombuffer(slab, np.uint8, count=100 << 20)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+part[8 << 20:] = 3
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print("R", kept, pf.populated, faults, int((head == 7).all()))
+"""
+
+
 def _probe(how: str, **env: str) -> list[str]:
     clean = {k: v for k, v in os.environ.items() if k not in memory.USER_ENV}
     clean.pop(prefault.ENV, None)
@@ -210,6 +229,25 @@ def test_populating_under_a_working_heap_changes_no_byte() -> None:
     kept, populated, bad = _probe(RACE)
     assert kept == "True" and int(populated) > 0
     assert bad == "0"
+
+
+@pytest.mark.skipif(not (GLIBC and LINUX_POPULATE), reason="glibc and Linux 5.14+ only")
+def test_a_pool_mapping_is_populated_for_the_jobs_part_only() -> None:
+    kept, populated, faults, head = _probe(MAPPING)
+    assert kept == "True"
+    assert int(populated) == 25_601 * 4096
+    assert int(faults) < 500, faults
+    assert head == "1"
+
+
+def test_a_small_mapping_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mmap
+
+    monkeypatch.setattr(memory, "_KEPT", True)
+    slab = mmap.mmap(-1, 2**20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    assert prefault.start_mapping(slab, 2**20) is None
+    monkeypatch.setattr(memory, "_KEPT", False)
+    assert prefault.start_mapping(slab, 2**20) is None
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc only")

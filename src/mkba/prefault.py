@@ -28,6 +28,7 @@ happens.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -107,21 +108,28 @@ def _run(libc: ctypes.CDLL, size: int) -> None:
 
 def populate(libc: ctypes.CDLL, size: int) -> int:
     """Take ``size`` bytes from ``malloc``, free them at once, then make the whole pages of
-    that range resident with ``madvise(MADV_POPULATE_WRITE)``, :data:`SLICE_BYTES` at a time;
-    the bytes populated (0 when ``malloc`` or the first ``madvise`` refuses, e.g. a kernel
-    before 5.14). Stops at the first refusal (the range may have been given back to the kernel
-    meanwhile: ``madvise`` then only fails). Never writes to the range."""
-    malloc, free, madvise = libc.malloc, libc.free, libc.madvise
+    that range resident (:func:`populate_range`); the bytes populated (0 when ``malloc`` or
+    the first ``madvise`` refuses, e.g. a kernel before 5.14). Never writes to the range."""
+    malloc, free = libc.malloc, libc.free
     malloc.argtypes, malloc.restype = (ctypes.c_size_t,), ctypes.c_void_p
     free.argtypes, free.restype = (ctypes.c_void_p,), None
-    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    madvise.restype = ctypes.c_int
     block = malloc(size)
     if not block:
         return 0
     free(block)  # back to the heap's free top: the run's arrays are carved from it
     lo = (block + PAGE - 1) & ~(PAGE - 1)
     hi = (block + size) & ~(PAGE - 1)
+    return populate_range(libc, lo, hi)
+
+
+def populate_range(libc: ctypes.CDLL, lo: int, hi: int) -> int:
+    """``madvise(MADV_POPULATE_WRITE)`` over the pages from address ``lo`` to ``hi`` (both
+    page-aligned), :data:`SLICE_BYTES` at a time; the bytes populated. Stops at the first
+    refusal (an older kernel; or the range given back to the kernel meanwhile, where
+    ``madvise`` only fails)."""
+    madvise = libc.madvise
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
     done = 0
     while lo + done < hi:
         step = min(SLICE_BYTES, hi - lo - done)
@@ -129,6 +137,32 @@ def populate(libc: ctypes.CDLL, size: int) -> int:
             break
         done += step
     return done
+
+
+def start_mapping(slab: mmap.mmap, nbytes: int) -> threading.Thread | None:
+    """Populate the first ``nbytes`` of an anonymous mapping (a batch's array pool,
+    :class:`mkba.batch._ArrayPool`) on a daemon thread, as :func:`start` does the heap: the
+    job's arrays are carved from its start, and the rest (the pool's room to spare) is left
+    untouched. Under the same conditions as :func:`start`."""
+    if nbytes < MIN_BYTES or not enabled():
+        return None
+    libc = memory.glibc()
+    if libc is None:
+        return None
+    anchor: list[ctypes.c_char] = [ctypes.c_char.from_buffer(slab)]  # the mapping stays
+    address = ctypes.addressof(anchor[0])  # mapped while the thread works (an export of it)
+    hi = address + min(nbytes + PAGE - 1, len(slab)) // PAGE * PAGE
+
+    def work() -> None:
+        global populated
+        try:
+            populated = populate_range(libc, address, hi)
+        finally:
+            anchor.clear()
+
+    thread = threading.Thread(target=work, name="mkba-prefault", daemon=True)
+    thread.start()
+    return thread
 
 
 def for_run(model: Model, draws: int, area_dtype: type | np.dtype) -> threading.Thread | None:
