@@ -53,6 +53,15 @@ def test_outcome_bytes_are_the_arrays_a_run_allocates(name: str, draws: int, dty
     assert prefault.outcome_bytes(m, draws, dtype) == sum(a.nbytes for a in arrays)
 
 
+def test_light_bytes_are_the_companions_arrays_in_a_twin_pass() -> None:
+    m = _model("evidence-2021.toml")
+    # per draw, float64: benefits 3 + costs 3 + stream 3 x 7 = 27 values = 216 bytes
+    assert prefault.light_bytes(m, 1) == 216
+    for draws in (1, 9, 4096):
+        arrays = vars(Outcomes.light(draws, m)).values()
+        assert prefault.light_bytes(m, draws) == sum(a.nbytes for a in arrays)
+
+
 def test_the_programme_example_caps_its_physical_rows() -> None:
     # the bottom-up programme's physical effects keep at most PHYSICAL_BYTES of draws: the size
     # grows by less than the other arrays' bytes per draw beyond that
@@ -156,6 +165,18 @@ a = np.ones(32 << 20)  # 256 MiB written, from the populated top of the heap
 print("R", kept, pf.populated, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
+# a second start with a larger size populates only what lies beyond the first one's range
+GROW = """
+first = pf.start(128 << 20)
+first.join()
+one = pf.populated
+second = pf.start(192 << 20)
+second.join()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+a = np.ones(24 << 20)  # 192 MiB
+print("R", kept, one, pf.populated, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
 FRESH = """
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 a = np.ones(32 << 20)
@@ -222,6 +243,17 @@ def test_prefaulted_memory_is_reused_without_page_faults() -> None:
     assert int(faults) < 500, faults
     _, _, fresh = _probe(FRESH)
     assert int(fresh) > 60_000, fresh  # 256 MiB = 65,536 pages of 4 KiB
+
+
+@pytest.mark.skipif(not (GLIBC and LINUX_POPULATE), reason="glibc and Linux 5.14+ only")
+def test_a_second_start_adds_only_the_pages_beyond_the_first() -> None:
+    kept, one, two, faults = _probe(GROW)
+    assert kept == "True"
+    assert (128 << 20) - 4096 <= int(one) <= 128 << 20
+    # the rest of 192 MiB (the main thread's few small allocations in between may move the
+    # second block's start up by some pages)
+    assert (64 << 20) - 4096 <= int(two) <= (64 << 20) + (1 << 20), two
+    assert int(faults) < 500, faults
 
 
 @pytest.mark.skipif(not (GLIBC and LINUX_POPULATE), reason="glibc and Linux 5.14+ only")

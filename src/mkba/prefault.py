@@ -13,13 +13,15 @@ fault. :func:`start` uses that: on a thread of its own it takes one block of the
 run's outcome arrays from ``malloc`` and gives it straight back (the block joins the heap's
 free top, where the run's arrays are then carved from), then asks the kernel to make those
 pages resident with ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+), in slices, while the main
-thread loads the companion and starts the simulation. ``MADV_POPULATE_WRITE`` faults the
+thread loads the companion and starts the simulation (:func:`for_run`, as soon as the model
+is known; :func:`for_twin` adds the companion's arrays once a twin pass is decided). ``MADV_POPULATE_WRITE`` faults the
 pages in as a write would but changes no byte, so it is safe on memory that ``malloc`` hands
 to the run meanwhile; the thread itself never writes to it.
 
 The numbers are the same: this changes only when the pages become resident. The size is the
-run's own outcome arrays (:func:`outcome_bytes`), which the run allocates from the heap in
-any case, so the peak memory does not grow; at most :data:`MAX_BYTES`. Only in the console
+run's own outcome arrays (:func:`outcome_bytes`; in a twin pass also the companion's,
+:func:`light_bytes`), which the run allocates from the heap in any case, so the peak memory
+does not grow; at most :data:`MAX_BYTES`. Only in the console
 script's process with glibc and :mod:`mkba.memory`'s settings in force; elsewhere (another C
 library, an older kernel, a user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing
 happens.
@@ -83,43 +85,61 @@ def enabled() -> bool:
 
 
 def start(nbytes: int) -> threading.Thread | None:
-    """Prefault ``nbytes`` (at most :data:`MAX_BYTES`) of the heap on a daemon thread (see the
-    module's docstring); the thread, or None when nothing is done (:func:`enabled` false, or
-    fewer than :data:`MIN_BYTES`)."""
+    """Prefault ``nbytes`` (at most :data:`MAX_BYTES`) of the heap's free top on a daemon
+    thread (see the module's docstring): :func:`reserve` here, then :func:`populate_range` on
+    the thread. The pages an earlier call already handed to its thread are skipped, so a
+    second call with the run's whole size (:func:`for_twin`) adds only what lies beyond.
+    The thread, or None when nothing is done (:func:`enabled` false, fewer than
+    :data:`MIN_BYTES`, or nothing beyond the earlier call)."""
+    global _reach
     if nbytes < MIN_BYTES or not enabled():
         return None
     libc = memory.glibc()
     if libc is None:
         return None
-    size = min(nbytes, MAX_BYTES)
-    thread = threading.Thread(target=_run, args=(libc, size), name="mkba-prefault", daemon=True)
+    lo, hi = reserve(libc, min(nbytes, MAX_BYTES))
+    if _reach is not None and lo < _reach <= hi:
+        lo = _reach  # (populated by the earlier call's thread)
+    if hi <= lo:
+        return None
+    _reach = hi
+    thread = threading.Thread(target=_run, args=(libc, lo, hi), name="mkba-prefault", daemon=True)
     thread.start()
     return thread
 
 
+_reach: int | None = None
+"""Where the range the last :func:`start` handed to its thread ends (an address)."""
+
 populated = 0
-"""Bytes the last :func:`start` of this process made resident (once its thread is done)."""
+"""Bytes the last thread of :func:`start` or :func:`start_mapping` made resident (once it is
+done)."""
 
 
-def _run(libc: ctypes.CDLL, size: int) -> None:
+def _run(libc: ctypes.CDLL, lo: int, hi: int) -> None:
     global populated
-    populated = populate(libc, size)
+    populated = populate_range(libc, lo, hi)
 
 
-def populate(libc: ctypes.CDLL, size: int) -> int:
-    """Take ``size`` bytes from ``malloc``, free them at once, then make the whole pages of
-    that range resident (:func:`populate_range`); the bytes populated (0 when ``malloc`` or
-    the first ``madvise`` refuses, e.g. a kernel before 5.14). Never writes to the range."""
+def reserve(libc: ctypes.CDLL, size: int) -> tuple[int, int]:
+    """Take ``size`` bytes from ``malloc`` and free them at once: the block joins the heap's
+    free top (with :mod:`mkba.memory`'s settings it is neither a mapping of its own nor given
+    back), where the next large arrays are carved from. The whole pages of the block (start,
+    end; equal when ``malloc`` refused). Nothing is written to the block."""
     malloc, free = libc.malloc, libc.free
     malloc.argtypes, malloc.restype = (ctypes.c_size_t,), ctypes.c_void_p
     free.argtypes, free.restype = (ctypes.c_void_p,), None
     block = malloc(size)
     if not block:
-        return 0
-    free(block)  # back to the heap's free top: the run's arrays are carved from it
-    lo = (block + PAGE - 1) & ~(PAGE - 1)
-    hi = (block + size) & ~(PAGE - 1)
-    return populate_range(libc, lo, hi)
+        return 0, 0
+    free(block)
+    return (block + PAGE - 1) & ~(PAGE - 1), (block + size) & ~(PAGE - 1)
+
+
+def populate(libc: ctypes.CDLL, size: int) -> int:
+    """:func:`reserve` then :func:`populate_range` on this thread; the bytes populated (0
+    when ``malloc`` or the first ``madvise`` refuses, e.g. a kernel before 5.14)."""
+    return populate_range(libc, *reserve(libc, size))
 
 
 def populate_range(libc: ctypes.CDLL, lo: int, hi: int) -> int:
@@ -170,3 +190,22 @@ def for_run(model: Model, draws: int, area_dtype: type | np.dtype) -> threading.
     if not enabled():
         return None
     return start(outcome_bytes(model, draws, area_dtype))
+
+
+def light_bytes(other: Model, draws: int) -> int:
+    """Bytes of :meth:`mkba.engine.Outcomes.light` for ``draws`` draws: the companion's
+    outcome arrays in a twin pass (the reference's companion: 216 bytes a draw)."""
+    from mkba.engine import Outcomes
+
+    return draws * sum(a.nbytes for a in vars(Outcomes.light(1, other)).values())
+
+
+def for_twin(
+    model: Model, other: Model, draws: int, area_dtype: type | np.dtype
+) -> threading.Thread | None:
+    """Once a twin pass is decided (:func:`mkba.engine.simulate_twin`, which allocates the
+    run's outcome arrays and then the companion's light ones): :func:`start` with both sizes;
+    the part :func:`for_run` handed to its thread is not populated twice."""
+    if not enabled():
+        return None
+    return start(outcome_bytes(model, draws, area_dtype) + light_bytes(other, draws))
