@@ -62,6 +62,61 @@ def test_light_bytes_are_the_companions_arrays_in_a_twin_pass() -> None:
         assert prefault.light_bytes(m, draws) == sum(a.nbytes for a in arrays)
 
 
+def test_early_bytes_of_the_reference_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = ROOT / "scenarios" / "reference-2021.toml"
+    # per draw: benefits and costs of 3 perspectives, payback, flow and discounted flow over
+    # 2021..2050 (30 years): 6 + 1 + 60 = 67 float64 = 536 bytes; 16 areas' benefits and
+    # costs: 32 x 8 = 256 bytes (32 x 4 = 128 in float32)
+    assert prefault.early_bytes(ref, None, 1_000_000, "all") == 792_000_000
+    assert prefault.early_bytes(ref, None, 1_000_000, "none") == 792_000_000
+    assert prefault.early_bytes(ref, None, 1000, " Float32 ") == 664_000
+    # the scenario's own draws (20,000) without -n; the default scenario of the working folder
+    assert prefault.early_bytes(ref, None, None, "all") == 20_000 * 792
+    monkeypatch.chdir(ROOT)
+    assert prefault.early_bytes(None, None, 10, "all") == 7920
+
+
+def test_the_early_constants_are_the_engines() -> None:
+    from mkba import api
+    from mkba.schema.scenario import PERSPECTIVES
+
+    assert prefault.DEFAULT_SCENARIO == api.DEFAULT_SCENARIO
+    assert len(PERSPECTIVES) == prefault.PERSPECTIVES
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("area_draws", ["all", "float32"])
+def test_early_bytes_never_exceed_the_runs_arrays(path: Path, area_draws: str) -> None:
+    m = runnable(load_scenario(path))
+    dtype = np.float32 if area_draws == "float32" else np.float64
+    for draws in (1, 1000, 1_000_000):
+        early = prefault.early_bytes(path, None, draws, area_draws)
+        assert 0 < early <= prefault.outcome_bytes(m, draws, dtype), (draws, early)
+
+
+def test_early_bytes_are_0_when_unsure(tmp_path: Path) -> None:
+    ref = ROOT / "scenarios" / "reference-2021.toml"
+    assert prefault.early_bytes(ref, "some-variant", 10**6, "all") == 0  # may change areas
+    assert prefault.early_bytes(tmp_path / "missing.toml", None, 10**6, "all") == 0
+    assert prefault.early_bytes(tmp_path / "book.xlsx", None, 10**6, "all") == 0
+    cases = {
+        "bad.toml": "areas = [",  # not TOML
+        "noareas.toml": "base_year = 2021\nhorizon = 2050\n",
+        "emptyareas.toml": "areas = []\nbase_year = 2021\nhorizon = 2050\n",
+        "numbers.toml": "areas = [1, 2]\nbase_year = 2021\nhorizon = 2050\n",
+        "backwards.toml": 'areas = ["a"]\nbase_year = 2050\nhorizon = 2021\n',
+        "textyear.toml": 'areas = ["a"]\nbase_year = "2021"\nhorizon = 2050\n',
+        "nodraws.toml": 'areas = ["a"]\nbase_year = 2021\nhorizon = 2050\n',  # without -n
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        draws = None if name == "nodraws.toml" else 10**6
+        assert prefault.early_bytes(tmp_path / name, None, draws, "all") == 0, name
+    (tmp_path / "ok.toml").write_text('areas = ["a", "b"]\nbase_year = 2021\nhorizon = 2022\n')
+    # 8 x (6 + 1 + 2 x 2) + 2 x 2 x 8 = 88 + 32 bytes a draw
+    assert prefault.early_bytes(tmp_path / "ok.toml", None, 10, "all") == 1200
+
+
 def test_the_programme_example_caps_its_physical_rows() -> None:
     # the bottom-up programme's physical effects keep at most PHYSICAL_BYTES of draws: the size
     # grows by less than the other arrays' bytes per draw beyond that
@@ -137,6 +192,7 @@ def test_only_where_the_memory_settings_are_in_force(monkeypatch: pytest.MonkeyP
     assert not prefault.enabled()
     assert prefault.for_run(m, 1_000_000, np.float64) is None
     assert prefault.start(10 * prefault.MIN_BYTES) is None
+    assert prefault.early(ROOT / "scenarios" / "reference-2021.toml", None, 10**6, "all") is None
     monkeypatch.setattr(memory, "_KEPT", True)
     monkeypatch.setenv(prefault.ENV, "0")
     assert not prefault.enabled()
