@@ -225,8 +225,10 @@ def early_bytes(
     n = doc.get("draws", 0) if draws is None else draws
     if not (isinstance(areas, list) and areas and all(isinstance(a, str) for a in areas)):
         return 0
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (base, horizon, n)):
+    numbers = [x for x in (base, horizon, n) if isinstance(x, int) and not isinstance(x, bool)]
+    if len(numbers) != 3:
         return 0
+    base, horizon, n = numbers
     years = horizon - base + 1
     if years < 1 or n < 1:
         return 0
