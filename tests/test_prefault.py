@@ -192,13 +192,17 @@ def test_only_where_the_memory_settings_are_in_force(monkeypatch: pytest.MonkeyP
     assert not prefault.enabled()
     assert prefault.for_run(m, 1_000_000, np.float64) is None
     assert prefault.start(10 * prefault.MIN_BYTES) is None
-    assert prefault.early(ROOT / "scenarios" / "reference-2021.toml", None, 10**6, "all") is None
+    ref = ROOT / "scenarios" / "reference-2021.toml"
+    assert prefault.early(ref, None, 10**6, "all") is None
     monkeypatch.setattr(memory, "_KEPT", True)
     monkeypatch.setenv(prefault.ENV, "0")
     assert not prefault.enabled()
     assert prefault.start(10 * prefault.MIN_BYTES) is None
     monkeypatch.delenv(prefault.ENV)
     assert prefault.enabled()
+    # without -n the scenario file is not read again (its own draws: for_run decides)
+    monkeypatch.setattr(prefault, "early_bytes", lambda *a: pytest.fail("read the file"))
+    assert prefault.early(ref, None, None, "all") is None
     # small runs are not worth a thread (the default run of the reference: 24 MB)
     assert prefault.outcome_bytes(m, 20_000, np.float64) < prefault.MIN_BYTES
     assert prefault.for_run(m, 20_000, np.float64) is None

@@ -241,8 +241,10 @@ def early(
 ) -> threading.Thread | None:
     """:func:`start` with :func:`early_bytes`, by ``mkba run`` before it imports the engine
     (the import's half second or so runs on one core): :func:`for_run` later adds only the
-    pages beyond."""
-    if not enabled():
+    pages beyond. Only with ``draws`` given (``-n``): the scenario file is not read again for
+    a run of its own draws (the default run: 20,000, too few to prefault; a file asking for
+    more is prefaulted from :func:`for_run` on)."""
+    if draws is None or not enabled():
         return None
     return start(early_bytes(scenario, variant, draws, area_draws))
 
