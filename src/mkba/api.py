@@ -524,9 +524,9 @@ def run_scenario(
             )
         )
         t_load = time.perf_counter() - t_load
-    if twin is not None:  # its light outcome arrays made resident too, after the run's
-        prefault.for_twin(model, twin.other, n_draws, area_dtype)
     if twin is not None:
+        # the companion's light outcome arrays made resident too, after the run's
+        prefault.for_twin(model, twin.other, n_draws, area_dtype)
         mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
         run, orun = _simulate_twin_beside(

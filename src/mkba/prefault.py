@@ -2,29 +2,33 @@
 
 A ``mkba run -n 1000000`` of the reference takes about 430,000 page faults: the first write to
 each 4 KiB page of its 1.2 GB of outcome arrays (and the companion's and the statistics'
-working memory) makes the kernel find and clear a page, 2.5-5 us each on the project's 2-core
-virtual machine, about 2 s of system CPU, most of it inside the simulation's threads while
-they fill the arrays chunk by chunk (benchmarks/README.md, "i23-prefault").
+working memory) makes the kernel find and clear a page, 1-3 us each on the project's 2-core
+virtual machine, most of them inside the simulation's threads while they fill the arrays
+chunk by chunk: about 0.45 s of their system CPU at 1M draws (benchmarks/README.md,
+"i23-prefault").
 
 With :func:`mkba.memory.keep_freed_memory` in force (the console script: one arena, no
 separate ``mmap`` per block, the heap's free top kept up to 2 GiB), memory that was once
 resident stays in the heap when it is freed, and the next allocations reuse it without a
-fault. :func:`start` uses that: on a thread of its own it takes one block of the size of the
-run's outcome arrays from ``malloc`` and gives it straight back (the block joins the heap's
-free top, where the run's arrays are then carved from), then asks the kernel to make those
-pages resident with ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+), in slices, while the main
-thread loads the companion and starts the simulation (:func:`for_run`, as soon as the model
-is known; :func:`for_twin` adds the companion's arrays once a twin pass is decided). ``MADV_POPULATE_WRITE`` faults the
-pages in as a write would but changes no byte, so it is safe on memory that ``malloc`` hands
-to the run meanwhile; the thread itself never writes to it.
+fault. :func:`start` uses that: it takes one block of the size of the run's outcome arrays
+from ``malloc`` and gives it straight back (:func:`reserve`: the block joins the heap's free
+top, where the run's arrays are then carved from), and a thread of its own asks the kernel to
+make those pages resident with ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+), in slices.
+``MADV_POPULATE_WRITE`` faults the pages in as a write would but changes no byte, so it is
+safe on memory that ``malloc`` hands to the run meanwhile; the thread never writes to it.
+
+``mkba run`` starts three times, each adding only the pages beyond the last: :func:`early`
+with a lower bound read from the scenario file, while the engine is imported on the main
+thread (one core idle); :func:`for_run` with the run's outcome arrays once the model is
+known; :func:`for_twin` with the companion's light arrays too once a twin pass is decided.
+An in-process ``mkba batch`` populates its array pool's mapping (:func:`start_mapping`).
 
 The numbers are the same: this changes only when the pages become resident. The size is the
 run's own outcome arrays (:func:`outcome_bytes`; in a twin pass also the companion's,
 :func:`light_bytes`), which the run allocates from the heap in any case, so the peak memory
-does not grow; at most :data:`MAX_BYTES`. Only in the console
-script's process with glibc and :mod:`mkba.memory`'s settings in force; elsewhere (another C
-library, an older kernel, a user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing
-happens.
+does not grow; at most :data:`MAX_BYTES`. Only in the console script's process with glibc
+and :mod:`mkba.memory`'s settings in force; elsewhere (another C library, an older kernel, a
+user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing happens.
 """
 
 from __future__ import annotations
