@@ -34,7 +34,6 @@ user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing happens.
 from __future__ import annotations
 
 import ctypes
-import mmap
 import os
 import threading
 from pathlib import Path
@@ -43,6 +42,8 @@ from typing import TYPE_CHECKING
 from mkba import memory
 
 if TYPE_CHECKING:
+    import mmap
+
     import numpy as np
 
     from mkba.model import Model
