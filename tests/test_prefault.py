@@ -391,3 +391,33 @@ def test_a_console_script_run_is_the_same_with_and_without_the_prefault(tmp_path
         a = with_pf.column(name).to_numpy()
         b = without.column(name).to_numpy()
         assert a.tobytes() == b.tobytes(), name
+
+
+def test_the_run_command_and_the_api_call_the_three_steps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the wiring: mkba run hands its arguments to early before the engine's import; the API
+    # calls for_run with the run's draws and area type, and for_twin with the companion's
+    # model when the twin pass is used (reference-2021 and evidence-2021 are twins)
+    from mkba.cli import main
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(prefault, "early", lambda *a: calls.append(("early", *a)))
+    monkeypatch.setattr(
+        prefault, "for_run", lambda m, n, dtype: calls.append(("for_run", n, dtype))
+    )
+    monkeypatch.setattr(
+        prefault,
+        "for_twin",
+        lambda m, other, n, dtype: calls.append(("for_twin", other.spec.scenario.title, n, dtype)),
+    )
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "-n", "300", "--area-draws", "float32", "--no-write", "--json"])
+    assert stop.value.code == 0
+    evidence = load_scenario(ROOT / "scenarios" / "evidence-2021.toml").scenario.title
+    assert calls == [
+        ("early", None, None, 300, "float32"),
+        ("for_run", 300, np.float32),
+        ("for_twin", evidence, 300, np.float32),
+    ]
