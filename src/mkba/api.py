@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mkba import engine, implied, results
+from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
@@ -488,6 +488,8 @@ def run_scenario(
     area_dtype = np.float32 if area_draws == "float32" else np.float64
     # large runs keep their sampled values in a temporary file (mkba.spill), not in memory
     spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
+    # the run's outcome arrays made resident on another core meanwhile (console script only)
+    prefault.for_run(model, n_draws, area_dtype)
     t1 = time.perf_counter()
     c1 = time.process_time()  # CPU of the process from here (simulate_cpu_s)
     timings = {"load_s": t1 - t0}
@@ -523,6 +525,8 @@ def run_scenario(
         )
         t_load = time.perf_counter() - t_load
     if twin is not None:
+        # the companion's light outcome arrays made resident too, after the run's
+        prefault.for_twin(model, twin.other, n_draws, area_dtype)
         mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
         run, orun = _simulate_twin_beside(

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from mkba import api, engine, memory, results
+from mkba import api, engine, memory, prefault, results
 from mkba.checks import runnable
 from mkba.engine import Outcomes, Run
 from mkba.errors import InputError, MkbaError, Problem
@@ -523,6 +523,8 @@ class _ArrayPool:
             size = max(page, -(-int(need * self.SLACK) // page) * page)
             # private, as malloc's own mappings (mmap's default for -1 is shared memory)
             self._slab = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            # the job's part made resident on another thread (console script only)
+            prefault.start_mapping(self._slab, need)
         slab = self._slab
         views = [
             np.ndarray(a.shape, a.dtype, buffer=slab, offset=off, strides=a.strides)

@@ -89,6 +89,16 @@ def glibc() -> ctypes.CDLL | None:
         return None
 
 
+_KEPT = False
+"""Whether :func:`keep_freed_memory` took effect in this process (:func:`kept`)."""
+
+
+def kept() -> bool:
+    """Whether :func:`keep_freed_memory` set :data:`SETTINGS` in this process (what
+    :mod:`mkba.prefault` relies on)."""
+    return _KEPT
+
+
 def keep_freed_memory() -> bool:
     """Set :data:`SETTINGS` with glibc's ``mallopt`` in this process (see the module's
     docstring); True when every setting was taken. Does nothing (False) outside glibc and when
@@ -102,4 +112,6 @@ def keep_freed_memory() -> bool:
     mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return all([mallopt(param, value) == 1 for param, value in SETTINGS])
+    global _KEPT
+    _KEPT = all([mallopt(param, value) == 1 for param, value in SETTINGS])
+    return _KEPT

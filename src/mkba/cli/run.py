@@ -100,9 +100,12 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
+        from mkba import prefault
         from mkba.cli import engine_imports, exit_when_done
 
         start_platform_probe()
+        # a large run's memory made resident on the other core while the engine is imported
+        prefault.early(scenario, variant, draws, area_draws)
         show_bar = not as_json and err_console.is_terminal
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
         with engine_imports():
