@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mkba.engine import Run
+    from mkba.model import Model
 
 # rates on which the NPV's sign is scanned: 1 + r from 0.1 to 11, 400 points evenly in log
 GRID = np.expm1(np.linspace(np.log(0.1), np.log(11.0), 400))
@@ -736,12 +737,107 @@ def overrun_acceptability(
     )
 
 
+def run_offsets(m: Model) -> np.ndarray:
+    """The years since the base year of a model's flow columns (:func:`irr`'s ``offsets``)."""
+    return m.years.astype(float) - float(m.spec.scenario.base_year)
+
+
 def run_irr(run: Run) -> IrrResult:
-    """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run)."""
+    """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run;
+    by an :class:`IrrAlongside` while the run was simulated, when one was attached with
+    :meth:`IrrAlongside.attach`: the same numbers)."""
     cached = getattr(run, "_irr", None)
     if cached is not None and cached.irr.shape[0] == run.outcomes.flow.shape[0]:
         return cached
-    m = run.model
-    res = irr(run.outcomes.flow, m.years.astype(float) - float(m.spec.scenario.base_year))
+    pending = getattr(run, "_irr_alongside", None)
+    if pending is not None:
+        object.__setattr__(run, "_irr_alongside", None)
+        res = pending.result()
+    else:
+        res = irr(run.outcomes.flow, run_offsets(run.model))
     object.__setattr__(run, "_irr", res)
     return res
+
+
+class IrrAlongside:
+    """The IRR of every row of ``flow`` (n, T), computed on a thread of its own while the
+    rows are being filled (a run's simulation, chunk by chunk): :meth:`rows_done` says that
+    rows ``0 .. hi - 1`` hold their final values, and each block of ``chunk`` rows is computed
+    as soon as all its rows are done. The blocks are :func:`irr`'s own (rows ``lo .. lo +
+    chunk - 1`` for ``lo = 0, chunk, 2 chunk, ...``) and each goes through the same
+    :func:`_irr_block`, so :meth:`result` is :func:`irr` (``flow``, ``offsets``, ``chunk``)
+    bit for bit. :meth:`attach` hands it to a finished run, whose :func:`run_irr` then waits
+    for it instead of computing the IRR again.
+
+    ``seconds`` and ``cpu_s`` are the thread's busy time and CPU seconds (valid after
+    :meth:`result`). Rows must not change after :meth:`rows_done` has covered them."""
+
+    def __init__(self, flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> None:
+        import threading
+
+        if flow.ndim != 2:
+            raise ValueError("flow must be a (draws, years) array")
+        self._flow = flow
+        self._offsets = np.asarray(offsets, float)
+        self._chunk = int(chunk)
+        n = flow.shape[0]
+        self._out = np.full(n, np.nan)
+        self._roots = np.zeros(n, dtype=np.int64)
+        self._done = 0
+        self._stop = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self.seconds = 0.0
+        self.cpu_s = 0.0
+        self._thread = threading.Thread(target=self._work, name="mkba-irr", daemon=True)
+        self._thread.start()
+
+    def rows_done(self, hi: int) -> None:
+        """Rows ``0 .. hi - 1`` of ``flow`` hold their final values."""
+        with self._cond:
+            if hi > self._done:
+                self._done = hi
+                self._cond.notify()
+
+    def _work(self) -> None:
+        import time
+
+        n, chunk = self._flow.shape[0], self._chunk
+        try:
+            for lo in range(0, n, chunk):
+                need = min(lo + chunk, n)
+                with self._cond:
+                    while self._done < need and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                t, c = time.perf_counter(), time.thread_time()
+                _irr_block(self._flow, self._offsets, lo, chunk, self._out, self._roots)
+                self.seconds += time.perf_counter() - t
+                self.cpu_s += time.thread_time() - c
+        except BaseException as e:  # handed to result()
+            self._error = e
+
+    def result(self) -> IrrResult:
+        """The IRR of every row, once every row is done (all rows are taken as done now)."""
+        self.rows_done(self._flow.shape[0])
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return IrrResult(self._out, self._roots)
+
+    def abort(self) -> None:
+        """Stop the thread (after its current block) without a result."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+    def attach(self, run: Run) -> Run:
+        """Hand this IRR to ``run`` (whose ``outcomes.flow`` must be ``flow``): its
+        :func:`run_irr` waits for :meth:`result`. Returns ``run``."""
+        if run.outcomes.flow is not self._flow:
+            self.abort()
+            raise ValueError("the IRR was computed for another run's flows")
+        object.__setattr__(run, "_irr_alongside", self)
+        return run
