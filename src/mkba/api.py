@@ -391,14 +391,16 @@ def _summarise_and_write(
 
 def _irr_alongside(
     m: Any, draws: int, area_dtype: type | np.dtype, reuse: engine.Outcomes | None
-) -> tuple[engine.Outcomes, IrrAlongside]:
+) -> tuple[engine.Outcomes, IrrAlongside, results.ColumnCopies]:
     """The outcome arrays a run of ``m`` will fill (``reuse``'s when they fit, as
     :func:`mkba.engine.simulate` would choose; new ones otherwise, given to the simulation as
-    its ``reuse``) and an :class:`~mkba.decide.irr.IrrAlongside` on their flows."""
+    its ``reuse``), an :class:`~mkba.decide.irr.IrrAlongside` on their flows, and the
+    :class:`~mkba.results.ColumnCopies` it looks for block by block."""
     target = engine.Outcomes.empty(draws, m, area_dtype)
     if reuse is not None and engine.same_layout(reuse, target):
         target = reuse
-    return target, IrrAlongside(target.flow, run_offsets(m))
+    copies = results.ColumnCopies(target, results.model_statistics_keys(m))
+    return target, IrrAlongside(target.flow, run_offsets(m), also=copies.block), copies
 
 
 def _feeding(progress: Progress | None, alongside: IrrAlongside) -> Progress:
@@ -561,7 +563,7 @@ def run_scenario(
     if twin is not None:
         mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
-        target, alongside = _irr_alongside(model, n_draws, area_dtype, None)
+        target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, None)
         try:
             run, orun = _simulate_twin_beside(
                 mine,
@@ -581,6 +583,7 @@ def run_scenario(
             alongside.abort()
             raise
         alongside.attach(run)
+        copies.attach(run)
         t_side = time.perf_counter()
         with results.shared_statistics():  # its statistics on threads
             other_side = implied.side_summary(osink.attach(orun))
@@ -634,7 +637,7 @@ def run_scenario(
     # in finish_run, beside its summary)
     own = implied.FullStrengthSink(model, n_draws) if side else None
     # the IRR of every draw on a thread of its own, chunk by chunk as the flows are made
-    target, alongside = _irr_alongside(model, n_draws, area_dtype, reuse)
+    target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, reuse)
     kwargs: dict[str, Any] = {
         "draws": draws,
         "seed": seed,
@@ -653,6 +656,7 @@ def run_scenario(
         alongside.abort()
         raise
     alongside.attach(run)
+    copies.attach(run)
     del reuse, kwargs, target
     # the simulation's CPU seconds (its threads; not the implied-effects sink's thread, nor
     # the IRR's, which are counted in the statistics' CPU seconds)

@@ -767,12 +767,21 @@ class IrrAlongside:
     chunk - 1`` for ``lo = 0, chunk, 2 chunk, ...``) and each goes through the same
     :func:`_irr_block`, so :meth:`result` is :func:`irr` (``flow``, ``offsets``, ``chunk``)
     bit for bit. :meth:`attach` hands it to a finished run, whose :func:`run_irr` then waits
-    for it instead of computing the IRR again.
+    for it instead of computing the IRR again. ``also(lo, hi)``, when given, is called on the
+    thread after each block's IRR with the block's rows (other work on rows while they are
+    at hand, e.g. :class:`mkba.results.ColumnCopies`).
 
     ``seconds`` and ``cpu_s`` are the thread's busy time and CPU seconds (valid after
     :meth:`result`). Rows must not change after :meth:`rows_done` has covered them."""
 
-    def __init__(self, flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> None:
+    def __init__(
+        self,
+        flow: np.ndarray,
+        offsets: np.ndarray,
+        *,
+        chunk: int = 4096,
+        also: Callable[[int, int], None] | None = None,
+    ) -> None:
         import threading
 
         if flow.ndim != 2:
@@ -780,6 +789,7 @@ class IrrAlongside:
         self._flow = flow
         self._offsets = np.asarray(offsets, float)
         self._chunk = int(chunk)
+        self._also = also
         n = flow.shape[0]
         self._out = np.full(n, np.nan)
         self._roots = np.zeros(n, dtype=np.int64)
@@ -813,6 +823,8 @@ class IrrAlongside:
                         return
                 t, c = time.perf_counter(), time.thread_time()
                 _irr_block(self._flow, self._offsets, lo, chunk, self._out, self._roots)
+                if self._also is not None:
+                    self._also(lo, need)
                 self.seconds += time.perf_counter() - t
                 self.cpu_s += time.thread_time() - c
         except BaseException as e:  # handed to result()
