@@ -295,8 +295,9 @@ def _summarise_and_write(
         draws_file = None
         t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
         c_stats = time.process_time()
-        # the IRR computed beside the simulation (mkba.decide.irr.IrrAlongside): its CPU
-        # seconds so far are counted as the statistics' (the rest is in this window's)
+        # the statistics' work done beside the simulation (mkba.decide.irr.IrrAlongside: the
+        # IRR of every draw and mkba.results.ColumnCopies): its CPU seconds so far are counted
+        # as the statistics' (the rest is in this window's)
         alongside = getattr(run, "_irr_alongside", None)
         irr_cpu_before = alongside.cpu_s if alongside is not None else 0.0
         if out_dir is not None:
@@ -321,10 +322,14 @@ def _summarise_and_write(
         if draws_file is not None:
             stats_cpu_s -= draws_file.cpu_so_far()
         stats_cpu_s += irr_cpu_before
+        # that thread's busy seconds and CPU seconds (both beside the simulation, mostly)
         irr_timings = (
             {}
             if alongside is None
-            else {"irr_alongside_s": alongside.seconds, "irr_alongside_cpu_s": alongside.cpu_s}
+            else {
+                "statistics_alongside_s": alongside.seconds,
+                "statistics_alongside_cpu_s": alongside.cpu_s,
+            }
         )
         summ["run_id"] = rid
         summ["scenario_hash"] = spec.digest

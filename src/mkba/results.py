@@ -341,13 +341,24 @@ class ColumnCopies:
         if lo != self._rows:
             raise ValueError("blocks must come in order, from row 0")
         if self._groups is None:
+            import hashlib
+
+            # grouped by a digest of the block's bytes (nothing large held), then each
+            # member compared with its group's first byte for byte (_check)
             by: dict[tuple[str, bytes], list[int]] = {}
             for j, col in enumerate(self._cols):
                 part = np.ascontiguousarray(col[lo:hi])
-                by.setdefault((part.dtype.str, part.tobytes()), []).append(j)
+                digest = hashlib.blake2b(part.data, digest_size=16).digest()
+                by.setdefault((part.dtype.str, digest), []).append(j)
             self._groups = [g for g in by.values() if len(g) > 1]
-            self._rows = hi  # last: copies() reads a finished block only
+            self._rows = self._check(lo, hi)
             return
+        self._rows = self._check(lo, hi)
+
+    def _check(self, lo: int, hi: int) -> int:
+        """Keep in each group the columns whose rows ``lo .. hi - 1`` hold the bytes of its
+        first column's; returns ``hi``."""
+        assert self._groups is not None
         kept = []
         for g in self._groups:
             first = np.ascontiguousarray(self._cols[g[0]][lo:hi]).view(np.uint8)
@@ -359,7 +370,7 @@ class ColumnCopies:
             if len(same) > 1:
                 kept.append(same)
         self._groups = kept
-        self._rows = hi
+        return hi
 
     def attach(self, run: Run) -> Run:
         """Hand these copies to ``run`` (whose outcomes they were found in), for its
