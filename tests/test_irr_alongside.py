@@ -162,3 +162,17 @@ def test_attach_to_another_runs_flows_is_refused() -> None:
     along = IrrAlongside(np.zeros((300, 4)), np.arange(4.0))
     with pytest.raises(ValueError, match="another run"):
         along.attach(res.run)
+
+
+def test_a_simulation_that_fills_other_arrays_gets_the_irr_afterwards(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mkba import engine
+
+    monkeypatch.setenv(api.TWIN_ENV, "0")
+    monkeypatch.setattr(engine, "same_layout", lambda a, b: False)  # reuse= never taken
+    res = api.run_scenario(REFERENCE, draws=3000, write=False, companion=True)
+    run = res.run
+    assert "_irr_alongside" not in run.__dict__  # the thread was stopped, not attached
+    assert "_column_copies" not in run.__dict__
+    assert _same(run_irr(run), irr(run.outcomes.flow, run_offsets(run.model)))

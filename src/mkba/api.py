@@ -408,6 +408,19 @@ def _irr_alongside(
     return target, IrrAlongside(target.flow, run_offsets(m), also=copies.block), copies
 
 
+def _attach_alongside(
+    run: Run, target: engine.Outcomes, alongside: IrrAlongside, copies: results.ColumnCopies
+) -> None:
+    """Hand the IRR and the copies found beside the simulation to ``run`` when it filled
+    ``target``; else (not expected: the simulation chose other arrays) stop the thread, and
+    the IRR is computed afterwards as without it."""
+    if run.outcomes is target:
+        alongside.attach(run)
+        copies.attach(run)
+    else:
+        alongside.abort()
+
+
 def _feeding(progress: Progress | None, alongside: IrrAlongside) -> Progress:
     """``progress`` that also tells ``alongside`` which rows are done (a simulation reports
     ``progress(hi, draws)`` after each chunk, in order: rows ``0 .. hi - 1`` are final)."""
@@ -587,8 +600,7 @@ def run_scenario(
         except BaseException:
             alongside.abort()
             raise
-        alongside.attach(run)
-        copies.attach(run)
+        _attach_alongside(run, target, alongside, copies)
         t_side = time.perf_counter()
         with results.shared_statistics():  # its statistics on threads
             other_side = implied.side_summary(osink.attach(orun))
@@ -660,8 +672,7 @@ def run_scenario(
     except BaseException:
         alongside.abort()
         raise
-    alongside.attach(run)
-    copies.attach(run)
+    _attach_alongside(run, target, alongside, copies)
     del reuse, kwargs, target
     # the simulation's CPU seconds (its threads; not the implied-effects sink's thread, nor
     # the IRR's, which are counted in the statistics' CPU seconds)
