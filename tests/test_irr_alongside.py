@@ -176,3 +176,51 @@ def test_a_simulation_that_fills_other_arrays_gets_the_irr_afterwards(
     assert "_irr_alongside" not in run.__dict__  # the thread was stopped, not attached
     assert "_column_copies" not in run.__dict__
     assert _same(run_irr(run), irr(run.outcomes.flow, run_offsets(run.model)))
+
+
+def test_the_caller_takes_over_what_the_thread_has_not_done() -> None:
+    flow = _flows(10_000, 10, 4)
+    offsets = np.arange(10.0)
+    along = IrrAlongside(flow, offsets)  # no rows reported: the thread computes nothing
+    got = along.result()
+    assert along.taken_over == 3 and along.cpu_s == 0.0
+    assert _same(got, irr(flow, offsets))
+    assert along.result() is got  # once
+
+
+@pytest.mark.parametrize("before", [0, 1, 2, 3])
+def test_also_is_called_block_after_block_whoever_computes(before: int) -> None:
+    import time
+
+    flow = _flows(4 * 512 + 100, 8, before)
+    offsets = np.arange(8.0)
+    calls: list[tuple[int, int]] = []
+    along = IrrAlongside(flow, offsets, chunk=512, also=lambda lo, hi: calls.append((lo, hi)))
+    along.rows_done(before * 512)
+    deadline = time.monotonic() + 30
+    while len(calls) < before and time.monotonic() < deadline:
+        time.sleep(0.001)
+    got = along.result()
+    assert calls == [(0, 512), (512, 1024), (1024, 1536), (1536, 2048), (2048, 2148)]
+    assert along.taken_over == 5 - before  # the thread could do only the reported blocks
+    assert _same(got, irr(flow, offsets, chunk=512))
+
+
+def test_the_thread_runs_at_the_lowest_priority_on_linux() -> None:
+    import os
+    import sys
+    import threading
+    import time
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    along = IrrAlongside(np.zeros((100, 4)), np.arange(4.0))
+    deadline = time.monotonic() + 30
+    while along.native_id is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)  # (the priority is set right after the id)
+    if sys.platform.startswith("linux"):
+        assert along.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, along.native_id) == 19
+        # that thread only: the calling thread keeps its own
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    along.abort()
