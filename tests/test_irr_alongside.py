@@ -155,6 +155,7 @@ def test_a_whole_run_has_the_irr_computed_afterwards(
     timings = json.loads((tmp_path / "run" / "manifest.json").read_text())["timings"]
     assert timings["statistics_alongside_cpu_s"] >= 0.0
     assert timings["statistics_alongside_s"] >= 0.0
+    assert 0.0 <= timings["statistics_alongside_left"] <= 1.0
 
 
 def test_attach_to_another_runs_flows_is_refused() -> None:
@@ -183,7 +184,7 @@ def test_the_caller_takes_over_what_the_thread_has_not_done() -> None:
     offsets = np.arange(10.0)
     along = IrrAlongside(flow, offsets)  # no rows reported: the thread computes nothing
     got = along.result()
-    assert along.taken_over == 3 and along.cpu_s == 0.0
+    assert along.taken_over == 3 == along.blocks and along.cpu_s == 0.0
     assert _same(got, irr(flow, offsets))
     assert along.result() is got  # once
 

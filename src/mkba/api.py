@@ -329,6 +329,8 @@ def _summarise_and_write(
             else {
                 "statistics_alongside_s": alongside.seconds,
                 "statistics_alongside_cpu_s": alongside.cpu_s,
+                # the share of its blocks left to the statistics (it yields to busier threads)
+                "statistics_alongside_left": alongside.taken_over / max(1, alongside.blocks),
             }
         )
         summ["run_id"] = rid

@@ -816,6 +816,11 @@ class IrrAlongside:
         self._thread = threading.Thread(target=self._work, name="mkba-irr", daemon=True)
         self._thread.start()
 
+    @property
+    def blocks(self) -> int:
+        """The number of blocks of ``chunk`` rows."""
+        return len(self._starts)
+
     def rows_done(self, hi: int) -> None:
         """Rows ``0 .. hi - 1`` of ``flow`` hold their final values."""
         with self._cond:
