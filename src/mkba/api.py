@@ -15,6 +15,7 @@ import numpy as np
 
 from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
+from mkba.decide.irr import IrrAlongside, run_offsets
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import (
@@ -294,6 +295,11 @@ def _summarise_and_write(
         draws_file = None
         t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
         c_stats = time.process_time()
+        # the statistics' work done beside the simulation (mkba.decide.irr.IrrAlongside: the
+        # IRR of every draw and mkba.results.ColumnCopies): its CPU seconds so far are counted
+        # as the statistics' (the rest is in this window's)
+        alongside = getattr(run, "_irr_alongside", None)
+        irr_cpu_before = alongside.cpu_s if alongside is not None else 0.0
         if out_dir is not None:
             # the run directory is assembled under a temporary name from the start, so that
             # draws.parquet (the largest file, mostly waiting for the disk) is written on
@@ -315,6 +321,18 @@ def _summarise_and_write(
         stats_cpu_s = time.process_time() - c_stats
         if draws_file is not None:
             stats_cpu_s -= draws_file.cpu_so_far()
+        stats_cpu_s += irr_cpu_before
+        # that thread's busy seconds and CPU seconds (both beside the simulation, mostly)
+        irr_timings = (
+            {}
+            if alongside is None
+            else {
+                "statistics_alongside_s": alongside.seconds,
+                "statistics_alongside_cpu_s": alongside.cpu_s,
+                # the share of its blocks left to the statistics (it yields to busier threads)
+                "statistics_alongside_left": alongside.taken_over / max(1, alongside.blocks),
+            }
+        )
         summ["run_id"] = rid
         summ["scenario_hash"] = spec.digest
         summ["convergence"] = {k: v for k, v in conv.items() if k != "running"}
@@ -338,6 +356,7 @@ def _summarise_and_write(
                 **run.timings,
                 "statistics_s": stats_s,
                 "statistics_cpu_s": stats_cpu_s,
+                **irr_timings,
             },
             "convergence": conv,
             **(extra or {}),
@@ -375,6 +394,45 @@ def _summarise_and_write(
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
+
+
+def _irr_alongside(
+    m: Any, draws: int, area_dtype: type | np.dtype, reuse: engine.Outcomes | None
+) -> tuple[engine.Outcomes, IrrAlongside, results.ColumnCopies]:
+    """The outcome arrays a run of ``m`` will fill (``reuse``'s when they fit, as
+    :func:`mkba.engine.simulate` would choose; new ones otherwise, given to the simulation as
+    its ``reuse``), an :class:`~mkba.decide.irr.IrrAlongside` on their flows, and the
+    :class:`~mkba.results.ColumnCopies` it looks for block by block."""
+    target = engine.Outcomes.empty(draws, m, area_dtype)
+    if reuse is not None and engine.same_layout(reuse, target):
+        target = reuse
+    copies = results.ColumnCopies(target, results.model_statistics_keys(m))
+    return target, IrrAlongside(target.flow, run_offsets(m), also=copies.block), copies
+
+
+def _attach_alongside(
+    run: Run, target: engine.Outcomes, alongside: IrrAlongside, copies: results.ColumnCopies
+) -> None:
+    """Hand the IRR and the copies found beside the simulation to ``run`` when it filled
+    ``target``; else (not expected: the simulation chose other arrays) stop the thread, and
+    the IRR is computed afterwards as without it."""
+    if run.outcomes is target:
+        alongside.attach(run)
+        copies.attach(run)
+    else:
+        alongside.abort()
+
+
+def _feeding(progress: Progress | None, alongside: IrrAlongside) -> Progress:
+    """``progress`` that also tells ``alongside`` which rows are done (a simulation reports
+    ``progress(hi, draws)`` after each chunk, in order: rows ``0 .. hi - 1`` are final)."""
+
+    def report(hi: int, total: int) -> None:
+        alongside.rows_done(hi)
+        if progress is not None:
+            progress(hi, total)
+
+    return report
 
 
 def _simulate_beside(sink: implied.FullStrengthSink, m: Any, **kwargs: Any) -> Run:
@@ -529,19 +587,26 @@ def run_scenario(
         prefault.for_twin(model, twin.other, n_draws, area_dtype)
         mine = implied.FullStrengthSink(model, n_draws)
         osink = implied.FullStrengthSink(twin.other, n_draws)
-        run, orun = _simulate_twin_beside(
-            mine,
-            osink,
-            model,
-            twin,
-            draws=n_draws,
-            seed=run_seed,
-            sampler=sc.sampler,
-            chunk_size=sc.chunk_size,
-            progress=progress,
-            area_dtype=area_dtype,
-            spill_samples=spill,
-        )
+        target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, None)
+        try:
+            run, orun = _simulate_twin_beside(
+                mine,
+                osink,
+                model,
+                twin,
+                draws=n_draws,
+                seed=run_seed,
+                sampler=sc.sampler,
+                chunk_size=sc.chunk_size,
+                progress=_feeding(progress, alongside),
+                area_dtype=area_dtype,
+                spill_samples=spill,
+                reuse=target,
+            )
+        except BaseException:
+            alongside.abort()
+            raise
+        _attach_alongside(run, target, alongside, copies)
         t_side = time.perf_counter()
         with results.shared_statistics():  # its statistics on threads
             other_side = implied.side_summary(osink.attach(orun))
@@ -594,20 +659,32 @@ def run_scenario(
     # the run's own implied effects likewise, while it is simulated (its side summary is made
     # in finish_run, beside its summary)
     own = implied.FullStrengthSink(model, n_draws) if side else None
+    # the IRR of every draw on a thread of its own, chunk by chunk as the flows are made
+    target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, reuse)
     kwargs: dict[str, Any] = {
         "draws": draws,
         "seed": seed,
-        "progress": progress,
+        "progress": _feeding(progress, alongside),
         "area_dtype": area_dtype,
         "spill_samples": spill,
-        "reuse": reuse,
+        "reuse": target,
     }
-    run = (
-        engine.simulate(model, **kwargs) if own is None else _simulate_beside(own, model, **kwargs)
+    try:
+        run = (
+            engine.simulate(model, **kwargs)
+            if own is None
+            else _simulate_beside(own, model, **kwargs)
+        )
+    except BaseException:
+        alongside.abort()
+        raise
+    _attach_alongside(run, target, alongside, copies)
+    del reuse, kwargs, target
+    # the simulation's CPU seconds (its threads; not the implied-effects sink's thread, nor
+    # the IRR's, which are counted in the statistics' CPU seconds)
+    simulate_cpu_s = (
+        time.process_time() - c1 - (own.thread_cpu_s if own is not None else 0.0) - alongside.cpu_s
     )
-    del reuse, kwargs
-    # the simulation's CPU seconds (its threads; not the implied-effects sink's thread)
-    simulate_cpu_s = time.process_time() - c1 - (own.thread_cpu_s if own is not None else 0.0)
     if own is not None:
         t_attach = time.perf_counter()
         own.attach(run)

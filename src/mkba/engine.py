@@ -913,6 +913,7 @@ def simulate_twin(
     spill_samples: bool = False,
     on_samples: Callable[[int, np.ndarray], None] | None = None,
     other_on_samples: Callable[[int, np.ndarray], None] | None = None,
+    reuse: Outcomes | None = None,
 ) -> tuple[Run, Run]:
     """``simulate(m, ...)`` and ``simulate(twin.other, ..., keep_samples=False)`` (the same
     draws, seed, sampler and chunk size, as :func:`twin_of` checked) in one sampling pass,
@@ -932,7 +933,9 @@ def simulate_twin(
 
     ``on_samples`` is called before ``other_on_samples``, each with rows ``lo:hi`` of the
     samples of its own run (valid during the call only; the other run's are ``m``'s with the
-    twin's columns written in for the call)."""
+    twin's columns written in for the call).
+
+    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`."""
     from mkba.rng import fill_theta
 
     other = twin.other
@@ -942,6 +945,8 @@ def simulate_twin(
         raise ValueError("simulate_twin is for scenarios without a bottom-up programme")
     announce_compile(m)
     out = Outcomes.empty(draws, m, area_dtype)
+    if reuse is not None and same_layout(reuse, out):
+        out = reuse
     oout = Outcomes.light(draws, other)
     # the other run's arrays its side summary does not read: one chunk's, reused
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)

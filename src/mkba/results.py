@@ -188,7 +188,11 @@ def prob_npv_positive(run: Run, p: int) -> float:
 def statistics_keys(run: Run) -> list[tuple[Any, ...]]:
     """Every column whose statistics :func:`summary`, :func:`summary_table` and
     :func:`breakdown_table` take (keys of :func:`column_stats`)."""
-    m = run.model
+    return model_statistics_keys(run.model)
+
+
+def model_statistics_keys(m: Any) -> list[tuple[Any, ...]]:
+    """:func:`statistics_keys` of a run of the model ``m``."""
     keys: list[tuple[Any, ...]] = []
     for p in range(len(PERSPECTIVES)):
         keys += [("perspective", p, k) for k in PERSPECTIVE_METRICS]
@@ -218,6 +222,19 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
         return
     wanted = statistics_keys(run) if keys is None else keys
     todo = [k for k in wanted if (id(run.outcomes), *k) not in memo]
+    # columns proven copies of another while the run was simulated (ColumnCopies): that
+    # column's statistics, when it is computed here or was before
+    found = getattr(run, "_column_copies", None)
+    proven = found.copies() if found is not None else {}
+    asked = set(todo)
+    same = [
+        (k, proven[k])
+        for k in todo
+        if k in proven and (proven[k] in asked or (id(run.outcomes), *proven[k]) in memo)
+    ]
+    if same:
+        skip = {k for k, _ in same}
+        todo = [k for k in todo if k not in skip]
     tasks = _column_tasks(run, todo)
     workers = min(len(tasks), statistics_threads())
     scratch = _phase_scratch()  # transposition blocks, reused from task to task
@@ -241,19 +258,148 @@ def precompute_statistics(run: Run, keys: list[tuple[Any, ...]] | None = None) -
 
         with ThreadPoolExecutor(workers) as pool:
             done = list(pool.map(compute, tasks))
-    same = []
     for pairs in done:
         for k, v in pairs:
             if isinstance(v, tuple):
                 same.append((k, v))
             else:
                 memo[(id(run.outcomes), *k)] = v
-    for k, other in same:  # the statistics of a column proven to have another one's
-        full = (id(run.outcomes), *other)
-        if full in memo:
-            memo[(id(run.outcomes), *k)] = dict(memo[full])
-        else:  # that column was not asked for: this one on its own
-            memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
+    while same:  # the statistics of a column proven to have another one's
+        left = []
+        for k, other in same:
+            full = (id(run.outcomes), *other)
+            if full in memo:
+                memo[(id(run.outcomes), *k)] = dict(memo[full])
+            else:  # that one may be a proven copy itself, not yet filled in
+                left.append((k, other))
+        if len(left) == len(same):  # not asked for: these on their own
+            for k, _ in left:
+                memo[(id(run.outcomes), *k)] = stats(_column(run, k), owned=True)
+            break
+        same = left
+
+
+_STORED = {
+    "stream": lambda o, k: o.stream[:, k[1], k[2]],
+    "area_benefits": lambda o, k: o.area_benefits[:, k[1]],
+    "area_costs": lambda o, k: o.area_costs[:, k[1]],
+    "stakeholder_benefits": lambda o, k: o.stakeholder_benefits[:, k[1]],
+    "stakeholder_costs": lambda o, k: o.stakeholder_costs[:, k[1]],
+    "component": lambda o, k: o.component[:, k[1]],
+}
+"""Keys of :func:`statistics_keys` whose column is a column of a run's array as it is (the
+output registry's values, :func:`_column`), and that column."""
+
+_PERSPECTIVE_STORED = {"benefits_pv": "benefits", "costs_pv": "costs"}
+
+_NPV_OF = {
+    "area_npv": ("area_benefits", "area_costs"),
+    "stakeholder_npv": (
+        "stakeholder_benefits",
+        "stakeholder_costs",
+    ),
+}
+"""A difference column's kind -> the kinds of the two columns it is the difference of
+(:func:`_column`: ``b - c`` elementwise, of one type)."""
+
+
+class ColumnCopies:
+    """Which statistics columns of a run (:func:`statistics_keys`) hold the very bytes of
+    another (e.g. a component that is the only part of a stream, two areas with the same
+    inputs), found while the run is simulated: :meth:`block` is called with each block of
+    rows once they hold their final values (by :class:`mkba.decide.irr.IrrAlongside`'s
+    thread, right after the kernel wrote them, so they are read while still in the cache).
+    The first block groups the stored columns (``_STORED``, a perspective's benefits and
+    costs) by their bytes; each later block keeps in a group only the columns equal to its
+    first one there. :meth:`copies` then maps each column proven equal, over every row, to the
+    first column of its group (and an area's or stakeholder's difference ``b - c`` to an
+    earlier one's when both its ``b`` and its ``c`` are proven copies of that one's): the same
+    bytes give the same statistics, so :func:`precompute_statistics` computes them once.
+    Comparisons are of bytes (NaN payloads and signed zeros count) and of the type."""
+
+    def __init__(self, run_outcomes: Any, keys: list[tuple[Any, ...]]) -> None:
+        o = run_outcomes
+        self._outcomes = o
+        self._keys: list[tuple[Any, ...]] = []
+        self._cols: list[np.ndarray] = []
+        for k in keys:
+            if k[0] in _STORED:
+                col = _STORED[k[0]](o, k)
+            elif k[0] == "perspective" and k[2] in _PERSPECTIVE_STORED:
+                col = getattr(o, _PERSPECTIVE_STORED[k[2]])[:, k[1]]
+            else:
+                continue
+            self._keys.append(k)
+            self._cols.append(col)
+        self._all = list(keys)
+        self._groups: list[list[int]] | None = None
+        self._rows = 0
+        self._n = self._cols[0].shape[0] if self._cols else 0
+
+    def block(self, lo: int, hi: int) -> None:
+        """Rows ``lo .. hi - 1`` are final; blocks come in order from row 0, without gaps."""
+        if lo != self._rows:
+            raise ValueError("blocks must come in order, from row 0")
+        if self._groups is None:
+            import hashlib
+
+            # grouped by a digest of the block's bytes (nothing large held), then each
+            # member compared with its group's first byte for byte (_check)
+            by: dict[tuple[str, bytes], list[int]] = {}
+            for j, col in enumerate(self._cols):
+                part = np.ascontiguousarray(col[lo:hi])
+                digest = hashlib.blake2b(part.data, digest_size=16).digest()
+                by.setdefault((part.dtype.str, digest), []).append(j)
+            self._groups = [g for g in by.values() if len(g) > 1]
+            self._rows = self._check(lo, hi)
+            return
+        self._rows = self._check(lo, hi)
+
+    def _check(self, lo: int, hi: int) -> int:
+        """Keep in each group the columns whose rows ``lo .. hi - 1`` hold the bytes of its
+        first column's; returns ``hi``."""
+        assert self._groups is not None
+        kept = []
+        for g in self._groups:
+            first = np.ascontiguousarray(self._cols[g[0]][lo:hi]).view(np.uint8)
+            same = [g[0]] + [
+                j
+                for j in g[1:]
+                if np.array_equal(np.ascontiguousarray(self._cols[j][lo:hi]).view(np.uint8), first)
+            ]
+            if len(same) > 1:
+                kept.append(same)
+        self._groups = kept
+        return hi
+
+    def attach(self, run: Run) -> Run:
+        """Hand these copies to ``run`` (whose outcomes they were found in), for its
+        :func:`precompute_statistics` (not if its outcomes are other arrays). Returns ``run``."""
+        if run.outcomes is self._outcomes:
+            object.__setattr__(run, "_column_copies", self)
+        return run
+
+    def copies(self) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Each column proven a copy (over every row) -> the column whose statistics it has
+        (one that is itself no copy). Empty until every row has been seen."""
+        if self._groups is None or self._rows != self._n:
+            return {}
+        rep = {}
+        for g in self._groups:
+            for j in g[1:]:
+                rep[self._keys[j]] = self._keys[g[0]]
+        out = dict(rep)
+        first: dict[tuple[str, tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] = {}
+        for k in self._all:  # a difference of copies is a copy of the first such difference
+            if k[0] not in _NPV_OF:
+                continue
+            bk, ck = ((kind, k[1]) for kind in _NPV_OF[k[0]])
+            sig = (k[0], rep.get(bk, bk), rep.get(ck, ck))
+            if sig in first:
+                out[k] = first[sig]
+            else:
+                first[sig] = k
+        return out
 
 
 _GROUP = 8

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mkba.engine import Run
+    from mkba.model import Model
 
 # rates on which the NPV's sign is scanned: 1 + r from 0.1 to 11, 400 points evenly in log
 GRID = np.expm1(np.linspace(np.log(0.1), np.log(11.0), 400))
@@ -736,12 +737,182 @@ def overrun_acceptability(
     )
 
 
+def run_offsets(m: Model) -> np.ndarray:
+    """The years since the base year of a model's flow columns (:func:`irr`'s ``offsets``)."""
+    return m.years.astype(float) - float(m.spec.scenario.base_year)
+
+
 def run_irr(run: Run) -> IrrResult:
-    """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run)."""
+    """The IRR of every draw of a finished :class:`~mkba.engine.Run` (computed once per run;
+    by an :class:`IrrAlongside` while the run was simulated, when one was attached with
+    :meth:`IrrAlongside.attach`: the same numbers)."""
     cached = getattr(run, "_irr", None)
     if cached is not None and cached.irr.shape[0] == run.outcomes.flow.shape[0]:
         return cached
-    m = run.model
-    res = irr(run.outcomes.flow, m.years.astype(float) - float(m.spec.scenario.base_year))
+    pending = getattr(run, "_irr_alongside", None)
+    if pending is not None:
+        object.__setattr__(run, "_irr_alongside", None)
+        res = pending.result()
+    else:
+        res = irr(run.outcomes.flow, run_offsets(run.model))
     object.__setattr__(run, "_irr", res)
     return res
+
+
+class IrrAlongside:
+    """The IRR of every row of ``flow`` (n, T), computed on a thread of its own while the
+    rows are being filled (a run's simulation, chunk by chunk): :meth:`rows_done` says that
+    rows ``0 .. hi - 1`` hold their final values, and each block of ``chunk`` rows is computed
+    as soon as all its rows are done. The blocks are :func:`irr`'s own (rows ``lo .. lo +
+    chunk - 1`` for ``lo = 0, chunk, 2 chunk, ...``) and each goes through the same
+    :func:`_irr_block`, so :meth:`result` is :func:`irr` (``flow``, ``offsets``, ``chunk``)
+    bit for bit. :meth:`attach` hands it to a finished run, whose :func:`run_irr` then waits
+    for it instead of computing the IRR again. ``also(lo, hi)``, when given, is called after
+    each block's IRR with the block's rows, block after block in order (other work on rows
+    while they are at hand, e.g. :class:`mkba.results.ColumnCopies`).
+
+    On Linux the thread runs at the lowest priority (``nice``, default 19, for that thread
+    only): it takes the CPU the simulation leaves idle and does not slow the simulation's own
+    threads down. What it has not done when :meth:`result` is called, the caller takes over
+    (on :func:`_threads` threads, at its own priority).
+
+    ``seconds`` and ``cpu_s`` are the thread's busy time and CPU seconds; ``taken_over`` the
+    number of blocks the caller of :meth:`result` computed. Rows must not change after
+    :meth:`rows_done` has covered them."""
+
+    def __init__(
+        self,
+        flow: np.ndarray,
+        offsets: np.ndarray,
+        *,
+        chunk: int = 4096,
+        also: Callable[[int, int], None] | None = None,
+        nice: int | None = 19,
+    ) -> None:
+        import threading
+
+        if flow.ndim != 2:
+            raise ValueError("flow must be a (draws, years) array")
+        self._flow = flow
+        self._offsets = np.asarray(offsets, float)
+        self._chunk = int(chunk)
+        self._also = also
+        self._nice = nice
+        n = flow.shape[0]
+        self._starts = list(range(0, n, self._chunk))
+        self._out = np.full(n, np.nan)
+        self._roots = np.zeros(n, dtype=np.int64)
+        self._done = 0
+        self._next = 0  # the next block to compute (claimed under the lock)
+        self._stop = False  # abort(): no result
+        self._takeover = False  # result(): the thread takes no further block
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self.seconds = 0.0
+        self.cpu_s = 0.0
+        self.taken_over = 0
+        self.native_id: int | None = None  # the thread's system id, once it runs
+        self._result: IrrResult | None = None
+        self._thread = threading.Thread(target=self._work, name="mkba-irr", daemon=True)
+        self._thread.start()
+
+    @property
+    def blocks(self) -> int:
+        """The number of blocks of ``chunk`` rows."""
+        return len(self._starts)
+
+    def rows_done(self, hi: int) -> None:
+        """Rows ``0 .. hi - 1`` of ``flow`` hold their final values."""
+        with self._cond:
+            if hi > self._done:
+                self._done = hi
+                self._cond.notify()
+
+    def _block(self, i: int) -> None:
+        lo = self._starts[i]
+        _irr_block(self._flow, self._offsets, lo, self._chunk, self._out, self._roots)
+        if self._also is not None:
+            self._also(lo, min(lo + self._chunk, self._flow.shape[0]))
+
+    def _work(self) -> None:
+        import sys
+        import threading
+        import time
+
+        self.native_id = threading.get_native_id()
+        if self._nice is not None and sys.platform.startswith("linux"):
+            # Linux: a thread id in PRIO_PROCESS names that thread only (elsewhere it would
+            # name a process); lowering one's own priority needs no privilege
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, self.native_id, self._nice)
+        n, chunk = self._flow.shape[0], self._chunk
+        try:
+            while True:
+                with self._cond:
+                    while True:
+                        if self._stop or self._takeover or self._next >= len(self._starts):
+                            return
+                        if self._done >= min(self._starts[self._next] + chunk, n):
+                            break
+                        self._cond.wait()
+                    i = self._next
+                    self._next += 1
+                t, c = time.perf_counter(), time.thread_time()
+                self._block(i)
+                self.seconds += time.perf_counter() - t
+                self.cpu_s += time.thread_time() - c
+        except BaseException as e:  # handed to result()
+            self._error = e
+
+    def result(self) -> IrrResult:
+        """The IRR of every row, once every row is done (all rows are taken as done now): the
+        thread finishes the block it is on, the caller computes the rest."""
+        if self._result is not None:
+            return self._result
+        with self._cond:
+            self._takeover = True  # first: the thread takes no block from here on
+            self._done = max(self._done, self._flow.shape[0])
+            self._cond.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        rest = list(range(self._next, len(self._starts)))
+        self._next = len(self._starts)
+        self.taken_over = len(rest)
+        workers = min(len(rest), _threads())
+        if workers > 1:  # the IRR on threads (as irr()), then ``also`` block after block
+            from concurrent.futures import ThreadPoolExecutor
+
+            also, self._also = self._also, None
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(self._block, rest))
+            finally:
+                self._also = also
+            if also is not None:
+                n = self._flow.shape[0]
+                for i in rest:
+                    also(self._starts[i], min(self._starts[i] + self._chunk, n))
+        else:
+            for i in rest:
+                self._block(i)
+        self._result = IrrResult(self._out, self._roots)
+        return self._result
+
+    def abort(self) -> None:
+        """Stop the thread (after its current block) without a result."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+    def attach(self, run: Run) -> Run:
+        """Hand this IRR to ``run`` (whose ``outcomes.flow`` must be ``flow``): its
+        :func:`run_irr` waits for :meth:`result`. Returns ``run``."""
+        if run.outcomes.flow is not self._flow:
+            self.abort()
+            raise ValueError("the IRR was computed for another run's flows")
+        object.__setattr__(run, "_irr_alongside", self)
+        return run
