@@ -4,7 +4,9 @@ The Netherlands has about 3,000 wijken (CBS Wijk- en buurtkaart). To measure how
 scales in the number of areas, this builds, in a given folder, a copy of the shipped parameter
 folder whose ``areas.csv`` holds the 20 real focus areas plus ``n`` synthetic ones (``w00001``,
 ...), each a copy of one of the real rows (cycled) with its population divided by 20 (wijk-sized,
-about 3,000-8,000 inhabitants), and a scenario equal to the reference (calibration, budget per
+about 3,000-8,000 inhabitants) plus the synthetic area's number ``k`` (so that no two areas are
+equal: copies of one row would give byte-equal per-area columns, whose statistics the engine
+computes once, :class:`mkba.results.ColumnCopies`, which would flatter the benchmark), and a scenario equal to the reference (calibration, budget per
 resident, perspective, draws) but over the ``n`` synthetic areas. With
 ``area_weights = "low_financial_welfare_share"`` the budget per resident differs between areas,
 so the investment response is not 1 everywhere. Numbers are not meaningful; the shape is.
@@ -36,7 +38,7 @@ def synthetic_areas_scenario(folder: Path, n: int, *, draws: int | None = None) 
                 r = dict(rows[(k - 1) % len(rows)])
                 r["area_id"] = f"w{k:05d}"
                 r["name"] = f"Wijk {k}"
-                r["population"] = str(round(float(r["population"]) / 20))
+                r["population"] = str(round(float(r["population"]) / 20) + k)
                 w.writerow(r)
     if not 1 <= n <= 3000:
         raise ValueError("between 1 and 3,000 synthetic areas")
