@@ -121,8 +121,7 @@ def test_the_programme_example_caps_its_physical_rows() -> None:
     # the bottom-up programme's physical effects keep at most PHYSICAL_BYTES of draws: the size
     # grows by less than the other arrays' bytes per draw beyond that
     m = _model("wijkprogramma-example.toml")
-    if m.programme is None or m.programme.n_links == 0:
-        pytest.skip("the example has no physical links")
+    assert m.programme is not None and m.programme.n_links > 0  # the example has 4 links
     big = 10_000_000
     arrays = vars(Outcomes.empty(0, m)).values()
     per_draw = sum(a.itemsize * int(np.prod(a.shape[1:])) for a in arrays)
@@ -357,22 +356,45 @@ def _summary(run_dir: Path) -> dict:
     return doc
 
 
+_STARTED = "mkba-test: prefault thread started"
+
+_CONSOLE_SCRIPT = """
+import sys
+from mkba import prefault
+from mkba.cli import main
+
+start = prefault.start
+
+
+def witnessed(nbytes):
+    thread = start(nbytes)
+    if thread is not None:
+        print({started!r}, file=sys.stderr, flush=True)
+    return thread
+
+
+prefault.start = witnessed
+sys.argv = {argv!r}
+main()  # without argv: as the console script (mkba.memory's settings, the prefault)
+"""
+"""A process that runs ``mkba`` as the console script does (main() without argv), telling on
+stderr when a prefault thread was started."""
+
+
 @pytest.mark.skipif(not (GLIBC and LINUX_POPULATE), reason="glibc and Linux 5.14+ only")
 def test_a_console_script_run_is_the_same_with_and_without_the_prefault(tmp_path: Path) -> None:
     # 60,000 draws of the reference: 71.5 MB of outcome arrays, above MIN_BYTES
     assert prefault.outcome_bytes(_model("reference-2021.toml"), 60_000, np.float64) > (
         prefault.MIN_BYTES
     )
-    mkba = Path(sys.executable).with_name("mkba")
-    if not mkba.exists():
-        pytest.skip("no mkba console script beside the interpreter")
     env = {k: v for k, v in os.environ.items() if k not in memory.USER_ENV}
     env["PYTHONPATH"] = str(ROOT / "src")
     dirs = {}
     for flag in ("1", "0"):
         out = tmp_path / f"run{flag}"
+        argv = ["mkba", "run", "-n", "60000", "--out", str(out), "--json"]
         proc = subprocess.run(
-            [str(mkba), "run", "-n", "60000", "--out", str(out), "--json"],
+            [sys.executable, "-c", _CONSOLE_SCRIPT.format(started=_STARTED, argv=argv)],
             capture_output=True,
             text=True,
             check=False,
@@ -380,6 +402,8 @@ def test_a_console_script_run_is_the_same_with_and_without_the_prefault(tmp_path
             env={**env, prefault.ENV: flag},
         )
         assert proc.returncode == 0, proc.stderr
+        # the prefault ran in the first process only (else this test compared a run with itself)
+        assert (_STARTED in proc.stderr) == (flag == "1"), proc.stderr
         dirs[flag] = out
     assert _summary(dirs["1"]) == _summary(dirs["0"])
     import pyarrow.parquet as pq
