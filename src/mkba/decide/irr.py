@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,17 +99,23 @@ def irr(flow: np.ndarray, offsets: np.ndarray, *, chunk: int = 4096) -> IrrResul
     out = np.full(n, np.nan)
     roots = np.zeros(n, dtype=np.int64)
     offsets = np.asarray(offsets, float)
-    starts = range(0, n, chunk)
-    workers = min(len(starts), _threads())
+    _each_block(lambda lo: _irr_block(flow, offsets, lo, chunk, out, roots), range(0, n, chunk))
+    return IrrResult(out, roots)
+
+
+def _each_block(work: Callable[[int], None], blocks: Sequence[int]) -> None:
+    """``work(b)`` for every item of ``blocks``: on :func:`_threads` threads when there are
+    two or more blocks (each block writes only its own rows, so the numbers do not depend on
+    the thread count), else in this thread."""
+    workers = min(len(blocks), _threads())
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda lo: _irr_block(flow, offsets, lo, chunk, out, roots), starts))
+            list(pool.map(work, blocks))
     else:
-        for lo in starts:
-            _irr_block(flow, offsets, lo, chunk, out, roots)
-    return IrrResult(out, roots)
+        for b in blocks:
+            work(b)
 
 
 def _threads() -> int:
@@ -881,23 +887,16 @@ class IrrAlongside:
         rest = list(range(self._next, len(self._starts)))
         self._next = len(self._starts)
         self.taken_over = len(rest)
-        workers = min(len(rest), _threads())
-        if workers > 1:  # the IRR on threads (as irr()), then ``also`` block after block
-            from concurrent.futures import ThreadPoolExecutor
-
-            also, self._also = self._also, None
-            try:
-                with ThreadPoolExecutor(workers) as pool:
-                    list(pool.map(self._block, rest))
-            finally:
-                self._also = also
-            if also is not None:
-                n = self._flow.shape[0]
-                for i in rest:
-                    also(self._starts[i], min(self._starts[i] + self._chunk, n))
-        else:
+        # the IRR on threads (as irr()), then ``also`` block after block, in order
+        also, self._also = self._also, None
+        try:
+            _each_block(self._block, rest)
+        finally:
+            self._also = also
+        if also is not None:
+            n = self._flow.shape[0]
             for i in rest:
-                self._block(i)
+                also(self._starts[i], min(self._starts[i] + self._chunk, n))
         self._result = IrrResult(self._out, self._roots)
         return self._result
 
