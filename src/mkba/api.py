@@ -403,9 +403,7 @@ def _irr_alongside(
     :func:`mkba.engine.simulate` would choose; new ones otherwise, given to the simulation as
     its ``reuse``), an :class:`~mkba.decide.irr.IrrAlongside` on their flows, and the
     :class:`~mkba.results.ColumnCopies` it looks for block by block."""
-    target = engine.Outcomes.empty(draws, m, area_dtype)
-    if reuse is not None and engine.same_layout(reuse, target):
-        target = reuse
+    target = engine.outcomes_for(draws, m, area_dtype, reuse)
     copies = results.ColumnCopies(target, results.model_statistics_keys(m))
     return target, IrrAlongside(target.flow, run_offsets(m), also=copies.block), copies
 

@@ -411,6 +411,16 @@ def totals_chunk(
     return t1 - t0
 
 
+def outcomes_for(
+    draws: int, m: Model, area_dtype: type | np.dtype, reuse: Outcomes | None
+) -> Outcomes:
+    """The outcome arrays a run of ``m`` fills: ``reuse``'s when they have the layout of
+    :meth:`Outcomes.empty` (:func:`same_layout`), else new ones (not touched yet: no memory of
+    their own)."""
+    out = Outcomes.empty(draws, m, area_dtype)
+    return reuse if reuse is not None and same_layout(reuse, out) else out
+
+
 def same_layout(a: Outcomes, b: Outcomes) -> bool:
     """Whether every array of ``a`` has the shape, type and memory layout of ``b``'s."""
     return all(
@@ -724,9 +734,7 @@ def simulate(
     chunk_size = sc.chunk_size if chunk_size is None else int(chunk_size)
     if draws < 1:
         raise ValueError("draws must be at least 1")
-    out = Outcomes.empty(draws, m, area_dtype)  # not touched yet: no memory of its own
-    if reuse is not None and same_layout(reuse, out):
-        out = reuse
+    out = outcomes_for(draws, m, area_dtype, reuse)
     spilled = SpilledRows(draws, len(m.uncertain)) if keep_samples and spill_samples else None
     samples = np.empty((draws, len(m.uncertain))) if keep_samples and not spilled else None
     args = _kernel_args(m) if backend == "numba" else None
@@ -944,9 +952,7 @@ def simulate_twin(
     if m.programme is not None or other.programme is not None:
         raise ValueError("simulate_twin is for scenarios without a bottom-up programme")
     announce_compile(m)
-    out = Outcomes.empty(draws, m, area_dtype)
-    if reuse is not None and same_layout(reuse, out):
-        out = reuse
+    out = outcomes_for(draws, m, area_dtype, reuse)
     oout = Outcomes.light(draws, other)
     # the other run's arrays its side summary does not read: one chunk's, reused
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
