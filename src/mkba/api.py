@@ -15,6 +15,7 @@ import numpy as np
 
 from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
+from mkba.constants import DEFAULT_SCENARIO
 from mkba.decide.irr import IrrAlongside, run_offsets
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
@@ -31,8 +32,6 @@ from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
-
-DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
 
 TWIN_ENV = "MKBA_TWIN"
 """``MKBA_TWIN=0`` in the environment: :func:`run_scenario` always simulates a companion in a

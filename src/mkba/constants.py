@@ -6,6 +6,16 @@ tests/test_startup.py); the schema and the sensitivity code re-export these name
 
 from __future__ import annotations
 
+from pathlib import Path
+
+DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
+"""The scenario of a command when none is named, relative to the working directory (the
+repository root): the 16-area reference. Here, not in :mod:`mkba.api`, so that ``mkba run``
+can read it before the engine is imported (:func:`mkba.prefault.early`)."""
+
+PERSPECTIVES = ("welfare", "fiscal", "study")
+"""The perspectives every run computes (re-exported by :mod:`mkba.schema.scenario`)."""
+
 MAX_DRAWS = 100_000_000
 """The most draws a scenario or a ``--draws`` option may ask for."""
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mkba import memory
+from mkba.constants import DEFAULT_SCENARIO, PERSPECTIVES
 
 if TYPE_CHECKING:
     import mmap
@@ -198,14 +199,6 @@ def for_run(model: Model, draws: int, area_dtype: type | np.dtype) -> threading.
     return start(outcome_bytes(model, draws, area_dtype))
 
 
-DEFAULT_SCENARIO = Path("scenarios/reference-2021.toml")
-"""``mkba run``'s scenario when none is named (:data:`mkba.api.DEFAULT_SCENARIO`, repeated here
-so that the console script can read it before the engine is imported)."""
-
-PERSPECTIVES = 3
-"""The perspectives every run computes (:data:`mkba.schema.scenario.PERSPECTIVES`)."""
-
-
 def early_bytes(
     scenario: Path | None, variant: str | None, draws: int | None, area_draws: str
 ) -> int:
@@ -238,7 +231,7 @@ def early_bytes(
     if years < 1 or n < 1:
         return 0
     area_size = 4 if area_draws.strip().lower() == "float32" else 8
-    return n * (8 * (2 * PERSPECTIVES + 1 + 2 * years) + 2 * len(set(areas)) * area_size)
+    return n * (8 * (2 * len(PERSPECTIVES) + 1 + 2 * years) + 2 * len(set(areas)) * area_size)
 
 
 def early(

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from mkba.constants import MAX_DRAWS
+from mkba.constants import PERSPECTIVES as PERSPECTIVES
 from mkba.schema.interventions import ProgrammeEntry
 from mkba.schema.quantity import Sources, Strict
 
-PERSPECTIVES = ("welfare", "fiscal", "study")
 SAMPLERS = ("random", "lhs", "sobol")
 
 
