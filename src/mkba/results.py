@@ -1274,9 +1274,12 @@ def _yearly_by_buckets(flow: np.ndarray, dflow: np.ndarray) -> tuple[np.ndarray,
     years = flow.shape[1]
     nq = len(FAN_QUANTILES)
     out = [np.empty((nq, years)) if i % 2 == 0 else np.empty(years) for i in range(6)]
-    # the running sums cost about as much as the years they sum: tasks of about equal work
+    # the flow and the discounted flow (with its running sums) in two halves of the years
+    # each: a running sum's task reads every year up to its last, so thirds read the
+    # discounted flow 2 times over per pass and halves 1.5 (0.87x the yearly table's CPU at
+    # 1M draws, benchmarks/README.md i24-quant); four tasks for two threads
     tasks = [(flow, t[0], t[-1] + 1, False) for t in _spans(years, max(1, -(-years // 2)))]
-    tasks += [(dflow, t[0], t[-1] + 1, True) for t in _spans(years, max(1, -(-years // 3)))]
+    tasks += [(dflow, t[0], t[-1] + 1, True) for t in _spans(years, max(1, -(-years // 2)))]
 
     def work(task: tuple[np.ndarray, int, int, bool]) -> None:
         src, t0, t1, running = task
