@@ -1247,11 +1247,12 @@ def _bucket_year_stats(
     return qs, mean
 
 
-YEAR_BUCKETS_MIN_DRAWS = 500_000
+YEAR_BUCKETS_MIN_DRAWS = 150_000
 """From this many draws on, the yearly table takes :func:`_bucket_year_stats`. Below, the
 transpositions and partitions cost less than its fixed work (samples, counts, a few Python
-steps per column): the same at 100k draws, half again at 20k (busy machine, benchmarks/README.md,
-i22-quant)."""
+steps per column). With the block-transposing :func:`mkba.colstats.year_buckets` (i24-quant)
+the bucket route takes 0.82x the CPU at 150k draws, 0.72x at 250k and the same at 100k (it was
+500k before: the same at 100k, half again at 20k; busy machine, benchmarks/README.md)."""
 
 
 def _bucket_route(arr: np.ndarray) -> bool:
