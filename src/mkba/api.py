@@ -461,9 +461,8 @@ def _simulate_twin_beside(
     the simulating thread's time for it."""
     pair = implied.TwinSink(own, osink, twin.cols)
     try:
-        runs = engine.simulate_twin(
-            m, twin, on_samples=pair, other_on_samples=pair.other_samples, **kwargs
-        )
+        # each chunk's samples read by the sinks' thread during the kernels, not copied
+        runs = engine.simulate_twin(m, twin, on_sampled=pair.sampled, **kwargs)
     except BaseException:
         pair.abort()
         raise
