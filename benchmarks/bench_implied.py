@@ -1,9 +1,12 @@
 """What the implied physical effects cost a million-draw run (issue 17, target 3; branch
 i24-physical), in CPU seconds: the twin pass (reference-2021 with evidence-2021, as
-``mkba run`` makes it) with the implied-effects sinks (``implied.TwinSink``, as
-``api._simulate_twin_beside``) and without them, alternated in one process; then both sinks'
-``attach`` (their statistics) and the two ``headline_probability`` calls of the side summaries;
-then the joint pass's own work on kept samples, piece by piece, on one thread.
+``mkba run`` makes it) with the implied-effects sinks and without them, alternated in one
+process: ``sampled`` (``implied.TwinSink.sampled``, as ``api._simulate_twin_beside`` since
+i24-physical: the sinks' thread reads each chunk's samples where the simulation made them),
+``copy`` (``on_samples=pair, other_on_samples=pair.other_samples``, as before: each chunk
+copied on the simulating thread) and ``without``; then both sinks' ``attach`` (their
+statistics) and the two ``headline_probability`` calls of the side summaries; then the joint
+pass's own work on kept samples, piece by piece, on one thread.
 
     python benchmarks/bench_implied.py [--draws 1000000] [--repeats 3] [--json]
 
@@ -13,7 +16,8 @@ script gives the CPU seconds.
 
 Per repeat and side: ``wall_s`` and ``cpu_s`` (the process's) of the pass, ``main_cpu_s``
 (the simulating thread's), with the sinks also ``sink_cpu_s`` (the sinks' thread) and
-``handover_cpu_s`` (the simulating thread's time in the two hand-over calls per chunk).
+``handover_cpu_s`` (the simulating thread's CPU time in the hand-overs) and
+``handover_wall_s`` (its wall time in them, with any wait for the sinks' thread).
 """
 
 from __future__ import annotations
@@ -49,6 +53,25 @@ class _Timed:
             self.cpu += time.thread_time() - t
 
 
+class _TimedSampled:
+    """``on_sampled`` wrapped: the calling thread's CPU seconds in it and in its releases."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.cpu = fn, 0.0
+
+    def __call__(self, lo: int, samples: np.ndarray, twin: np.ndarray) -> Any:
+        t = time.thread_time()
+        release = self.fn(lo, samples, twin)
+        self.cpu += time.thread_time() - t
+
+        def timed() -> None:
+            t = time.thread_time()
+            release()
+            self.cpu += time.thread_time() - t
+
+        return timed
+
+
 class Pass:
     """The twin pass of ``draws`` draws, again and again (the outcome arrays reused, as a
     run reuses the companion's)."""
@@ -75,16 +98,20 @@ class Pass:
         self.reuse: engine.Outcomes | None = None
         self.last: tuple[Any, ...] = ()
 
-    def one(self, sinks: bool) -> dict[str, float]:
+    def one(self, sinks: str) -> dict[str, float]:
         m, sc = self.m, self.m.spec.scenario
         kwargs: dict[str, Any] = {}
         pair = None
-        if sinks:
+        if sinks != "without":
             own = implied.FullStrengthSink(m, self.draws)
             other = implied.FullStrengthSink(self.o, self.draws)
             pair = implied.TwinSink(own, other, self.twin.cols)
-            a, b = _Timed(pair), _Timed(pair.other_samples)
-            kwargs = {"on_samples": a, "other_on_samples": b}
+            if sinks == "copy":
+                a, b = _Timed(pair), _Timed(pair.other_samples)
+                kwargs = {"on_samples": a, "other_on_samples": b}
+            else:
+                a, b = _TimedSampled(pair.sampled), _Timed(None)
+                kwargs = {"on_sampled": a}
         w, c, t = time.perf_counter(), time.process_time(), time.thread_time()
         run, orun = engine.simulate_twin(
             m,
@@ -107,6 +134,8 @@ class Pass:
         if pair is not None:
             out["sink_cpu_s"] = pair.cpu_s
             out["handover_cpu_s"] = a.cpu + b.cpu
+            # the simulating thread's wall in the hand-overs, with the waits for the thread
+            out["handover_wall_s"] = pair.seconds + pair.other_seconds
             self.last = (own, other, run, orun)
         self.reuse = run.outcomes
         return out
@@ -215,12 +244,14 @@ def main() -> None:
     args = ap.parse_args()
     p = Pass(args.draws)
     small = Pass(min(args.draws, 5000))
-    small.one(True)  # compiled and warm
-    p.one(False)  # the outcome arrays made once
-    res: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
+    small.one("sampled")  # compiled and warm
+    small.one("copy")
+    p.one("without")  # the outcome arrays made once
+    sides = ["without", "copy", "sampled"]
+    res: dict[str, list[dict[str, float]]] = {k: [] for k in sides}
     for rep in range(args.repeats):
-        for side in ("without", "with") if rep % 2 == 0 else ("with", "without"):
-            t = p.one(side == "with")
+        for side in sides if rep % 2 == 0 else sides[::-1]:
+            t = p.one(side)
             res[side].append(t)
             if not args.json:
                 print(side, {k: round(v, 3) for k, v in t.items()}, flush=True)
