@@ -628,9 +628,11 @@ class BackgroundSink:
 
 class TwinSink(BackgroundSink):
     """The two :class:`FullStrengthSink` of a twin pass (:func:`mkba.engine.simulate_twin`:
-    ``on_samples=pair``, ``other_on_samples=pair.other_samples``) on one thread of their own,
-    from one copy of each chunk: the run's sampled values, and of the companion's only the
-    twin's columns ``cols`` (the rest are the run's, as ``simulate_twin`` hands them over).
+    ``on_sampled=pair.sampled``; or ``on_samples=pair``, ``other_on_samples=
+    pair.other_samples``) on one thread of their own. :meth:`sampled` hands it each chunk's
+    arrays as the pass made them (the run's sampled values, and apart the companion's values
+    of the twin's columns ``cols``; the rest are the run's), which it reads while the kernels
+    run; the other two copy the run's values and the companion's twin columns beside them.
     Where the two models differ in the effects only (:func:`twin_joint`; reference-2021 and
     evidence-2021), both sinks' figures are made in one pass (:meth:`FullStrength.figures`:
     the slot values, powers, response, profile and baseline once) and the companion's
@@ -638,8 +640,9 @@ class TwinSink(BackgroundSink):
     then shares; else each sink computes its own from the copy. The same numbers as two
     :class:`BackgroundSink` (tests/test_twin_sink.py).
 
-    ``seconds``: the simulating thread's time for the run's hand-overs and the final wait;
-    ``other_seconds`` for the companion's hand-overs. The pass's own time is the run's sink's
+    ``seconds``: the simulating thread's time for the run's hand-overs (with :meth:`sampled`,
+    also its waits for the thread to release a chunk) and the final wait; ``other_seconds``
+    for the companion's hand-overs (none with :meth:`sampled`). The pass's own time is the run's sink's
     ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
 
     def __init__(
