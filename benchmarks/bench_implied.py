@@ -8,7 +8,7 @@ copied on the simulating thread) and ``without``; then both sinks' ``attach`` (t
 statistics) and the two ``headline_probability`` calls of the side summaries; then the joint
 pass's own work on kept samples, piece by piece, on one thread.
 
-    python benchmarks/bench_implied.py [--draws 1000000] [--repeats 3] [--json]
+    python benchmarks/bench_implied.py [--draws 1000000] [--repeats 3] [--sides without,copy,sampled] [--json]
 
 The manifest's ``side_physical_busy_s`` is the sink's *wall* time on its thread, which a
 busy 2-core machine stretches (1.5-1.9 s there against 0.5-1.0 CPU-s of the thread): this
@@ -240,6 +240,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pieces-draws", type=int, default=200_000)
+    ap.add_argument("--sides", default="without,copy,sampled", help="which passes, in order")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     p = Pass(args.draws)
@@ -247,7 +248,7 @@ def main() -> None:
     small.one("sampled")  # compiled and warm
     small.one("copy")
     p.one("without")  # the outcome arrays made once
-    sides = ["without", "copy", "sampled"]
+    sides = args.sides.split(",")
     res: dict[str, list[dict[str, float]]] = {k: [] for k in sides}
     for rep in range(args.repeats):
         for side in sides if rep % 2 == 0 else sides[::-1]:
