@@ -8,7 +8,8 @@ copied on the simulating thread) and ``without``; then both sinks' ``attach`` (t
 statistics) and the two ``headline_probability`` calls of the side summaries; then the joint
 pass's own work on kept samples, piece by piece, on one thread.
 
-    python benchmarks/bench_implied.py [--draws 1000000] [--repeats 3] [--sides without,copy,sampled] [--json]
+    python benchmarks/bench_implied.py [--draws 1000000] [--repeats 3]
+        [--sides without,copy,sampled] [--json]
 
 The manifest's ``side_physical_busy_s`` is the sink's *wall* time on its thread, which a
 busy 2-core machine stretches (1.5-1.9 s there against 0.5-1.0 CPU-s of the thread): this

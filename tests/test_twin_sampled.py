@@ -152,7 +152,10 @@ def _edge(ref: Model, what: str, n: int) -> tuple[np.ndarray, np.ndarray, list[i
     return samples, theirs, sorted(cols)
 
 
-@pytest.mark.parametrize(("what", "n", "chunk"), [("effects", 3001, 1000), ("beyond", 3001, 1000), ("effects", 5, 1), ("beyond", 2049, 4096)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("what", "n", "chunk"),
+    [("effects", 3001, 1000), ("beyond", 3001, 1000), ("effects", 5, 1), ("beyond", 2049, 4096)],
+)
 def test_sampled_edge_values_and_the_separate_path(
     ref: Model, what: str, n: int, chunk: int
 ) -> None:

@@ -427,9 +427,8 @@ class FullStrength:
         K = self.slots.size
         fixed = self.fixed_used
         e2, full2 = -1, _NO_ROWS
-        if (
-            twin is not None and src2 is None
-        ):  # the twin's effects: S more values, made as the others
+        # the twin's effects: S more values, made as the others (from src2: below)
+        if twin is not None and src2 is None:
             col = np.concatenate([col, twin[0]])
             scale = np.concatenate([scale, twin[1]])
             fixed = np.concatenate([fixed, twin[2]])
@@ -642,8 +641,8 @@ class TwinSink(BackgroundSink):
 
     ``seconds``: the simulating thread's time for the run's hand-overs (with :meth:`sampled`,
     also its waits for the thread to release a chunk) and the final wait; ``other_seconds``
-    for the companion's hand-overs (none with :meth:`sampled`). The pass's own time is the run's sink's
-    ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
+    for the companion's hand-overs (none with :meth:`sampled`). The pass's own time is the
+    run's sink's ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
 
     def __init__(
         self, own: FullStrengthSink, other: FullStrengthSink, cols: np.ndarray, buffers: int = 3
