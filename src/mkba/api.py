@@ -456,14 +456,13 @@ def _simulate_twin_beside(
     **kwargs: Any,
 ) -> tuple[Run, Run]:
     """``engine.simulate_twin(m, twin, on_samples=own, other_on_samples=osink, **kwargs)``
-    with both sinks on one thread of their own, from one copy of each chunk
-    (:class:`mkba.implied.TwinSink`, the same numbers); each sink's ``handover_s`` is then
-    the simulating thread's time for it."""
+    with both sinks on one thread of their own, which reads each chunk's samples where the
+    pass made them, while the kernels run (:meth:`mkba.implied.TwinSink.sampled`, the same
+    numbers); each sink's ``handover_s`` is then the simulating thread's time for it."""
     pair = implied.TwinSink(own, osink, twin.cols)
     try:
-        runs = engine.simulate_twin(
-            m, twin, on_samples=pair, other_on_samples=pair.other_samples, **kwargs
-        )
+        # each chunk's samples read by the sinks' thread during the kernels, not copied
+        runs = engine.simulate_twin(m, twin, on_sampled=pair.sampled, **kwargs)
     except BaseException:
         pair.abort()
         raise

@@ -922,6 +922,7 @@ def simulate_twin(
     on_samples: Callable[[int, np.ndarray], None] | None = None,
     other_on_samples: Callable[[int, np.ndarray], None] | None = None,
     reuse: Outcomes | None = None,
+    on_sampled: Callable[[int, np.ndarray, np.ndarray], Callable[[], None] | None] | None = None,
 ) -> tuple[Run, Run]:
     """``simulate(m, ...)`` and ``simulate(twin.other, ..., keep_samples=False)`` (the same
     draws, seed, sampler and chunk size, as :func:`twin_of` checked) in one sampling pass,
@@ -943,8 +944,19 @@ def simulate_twin(
     samples of its own run (valid during the call only; the other run's are ``m``'s with the
     twin's columns written in for the call).
 
-    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`."""
+    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`.
+
+    ``on_sampled(lo, samples, twin_samples)`` (instead of ``on_samples`` and
+    ``other_on_samples``): called as soon as a chunk's values are sampled, before the kernels,
+    with ``m``'s sampled values (rows ``lo:hi``) and the other run's values of the twin's
+    columns (n x ``twin.cols.size``, in the order of ``twin.cols``; the rest of the other
+    run's are ``m``'s). Neither array changes until the callable it returns (if any) has been
+    called, which the pass does before it samples the next chunk and before it returns: a
+    consumer on another thread may read them while the kernels run, without a copy."""
     from mkba.rng import fill_theta
+
+    if on_sampled is not None and (on_samples is not None or other_on_samples is not None):
+        raise ValueError("on_sampled is instead of on_samples and other_on_samples")
 
     other = twin.other
     if draws < 1:
@@ -975,8 +987,12 @@ def simulate_twin(
     chunk_means, ochunk_means = np.empty(len(bounds)), np.empty(len(bounds))
     t_sample = t_kernel = t_agg = 0.0
     o_sample = o_kernel = o_agg = 0.0
+    release: Callable[[], None] | None = None  # on_sampled's, for the chunk before
     for j, (lo, hi) in enumerate(bounds):
         n = hi - lo
+        if release is not None:  # the buffers are written again below
+            release()
+            release = None
         t0 = time.perf_counter()
         samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
         u = ubuf[: k * n].reshape(k, n)
@@ -988,6 +1004,8 @@ def simulate_twin(
         trows = rbuf[: k * n].reshape(k, n)
         tsamp = sbuf[: k * n].reshape(n, k)
         fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
+        if on_sampled is not None:
+            release = on_sampled(lo, samp, tsamp)
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
         t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed)
@@ -1025,6 +1043,8 @@ def simulate_twin(
         o_agg += t6 - t5
         if progress is not None:
             progress(hi, draws)
+    if release is not None:
+        release()
     run = Run(
         model=m,
         outcomes=out,

@@ -11,7 +11,9 @@ the lowered arrays with the equations of :mod:`mkba.reference` (held equal to it
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -405,13 +407,19 @@ class FullStrength:
         col: np.ndarray,
         scale: np.ndarray,
         twin: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        src2: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_of` ``(src, col, scale)`` and, with ``twin = (col2, scale2, fixed2)`` (S
         entries each), the volume changes (n, S) of the draws whose effect of stream ``s`` is
         ``src[:, col2[s]] * scale2[s]`` (or ``fixed2[s]`` where ``col2[s] < 0``) and whose
         other used slots are the first draws' (a twin's draws; :func:`twin_joint` checks what
         makes it so), computed in the same pass; their baseline volumes are then the first
-        draws'. Without ``twin`` the third array has no rows."""
+        draws'. Without ``twin`` the third array has no rows.
+
+        ``src2`` (with ``twin``): the twin's columns ``c >= src.shape[1]`` are read from
+        ``src2[:, c - src.shape[1]]`` (:meth:`TwinSink.sampled`: the companion's own columns
+        beside the run's values, not copied next to them), each value the same one
+        multiplication."""
         m = self.m
         n = src.shape[0]
         S = m.slots.S
@@ -419,15 +427,27 @@ class FullStrength:
         K = self.slots.size
         fixed = self.fixed_used
         e2, full2 = -1, _NO_ROWS
-        if twin is not None:  # the twin's effects: S more values, made as the others
+        # the twin's effects: S more values, made as the others (from src2: below)
+        if twin is not None and src2 is None:
             col = np.concatenate([col, twin[0]])
             scale = np.concatenate([scale, twin[1]])
             fixed = np.concatenate([fixed, twin[2]])
+        if twin is not None:
             e2, full2 = K, np.empty((n, S))
-        vals = np.empty((n, col.size))
+        vals = np.empty((n, K + S if twin is not None else col.size))
         e = np.empty((n, G, S, 1))
         tb = np.empty((n, S, 1))
         past = _slot_values(src, col, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
+        if twin is not None and src2 is not None:  # the twin's effects from their columns
+            W = src.shape[1]
+            for s, (c, f, v) in enumerate(zip(*twin, strict=True)):
+                c = int(c)
+                if c >= W:
+                    np.multiply(src2[:, c - W], f, out=vals[:, K + s])
+                elif c >= 0:
+                    np.multiply(src[:, c], f, out=vals[:, K + s])
+                else:
+                    vals[:, K + s] = v
         # the powers: NumPy's, on arrays of the shapes and layouts the NumPy expressions of
         # reference.effect_profile_groups and volume_changes make (the same numbers). The
         # decay's only when a draw of the block is past its effect's end (never at full
@@ -538,14 +558,13 @@ class BackgroundSink:
 
     def __init__(self, sink: Any, buffers: int = 3) -> None:
         import queue
-        import threading
 
         self.sink = sink
         self.seconds = 0.0
         self._max = max(1, buffers)
         self._made = 0
         self._free: queue.Queue[np.ndarray] = queue.Queue()
-        self._todo: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._todo: queue.Queue[tuple[int, Any, np.ndarray | None, Any] | None] = queue.Queue()
         self._error: BaseException | None = None
         self._skip = False
         self.cpu_s = 0.0  # CPU seconds of the sink's thread (set when it ends)
@@ -559,7 +578,7 @@ class BackgroundSink:
         buf = self._buffer(samples.size)
         view = buf[: samples.size].reshape(samples.shape)
         np.copyto(view, samples)
-        self._todo.put((lo, view, buf))
+        self._todo.put((lo, view, buf, None))
         self.seconds += time.perf_counter() - t0
 
     def _buffer(self, size: int) -> np.ndarray:
@@ -578,14 +597,17 @@ class BackgroundSink:
             if item is None:
                 self.cpu_s = time.thread_time() - cpu0  # final once close() has joined
                 return
-            lo, view, buf = item
+            lo, view, buf, done = item
             try:
                 if self._error is None and not self._skip:
                     self.sink(lo, view)
             except BaseException as e:  # handed to the simulating thread
                 self._error = e
             finally:
-                self._free.put(buf)
+                if buf is not None:
+                    self._free.put(buf)
+                if done is not None:  # the chunk's arrays are the simulation's again
+                    done.set()
 
     def close(self) -> None:
         """Wait until the sink has every chunk; raise its error."""
@@ -605,9 +627,11 @@ class BackgroundSink:
 
 class TwinSink(BackgroundSink):
     """The two :class:`FullStrengthSink` of a twin pass (:func:`mkba.engine.simulate_twin`:
-    ``on_samples=pair``, ``other_on_samples=pair.other_samples``) on one thread of their own,
-    from one copy of each chunk: the run's sampled values, and of the companion's only the
-    twin's columns ``cols`` (the rest are the run's, as ``simulate_twin`` hands them over).
+    ``on_sampled=pair.sampled``; or ``on_samples=pair``, ``other_on_samples=
+    pair.other_samples``) on one thread of their own. :meth:`sampled` hands it each chunk's
+    arrays as the pass made them (the run's sampled values, and apart the companion's values
+    of the twin's columns ``cols``; the rest are the run's), which it reads while the kernels
+    run; the other two copy the run's values and the companion's twin columns beside them.
     Where the two models differ in the effects only (:func:`twin_joint`; reference-2021 and
     evidence-2021), both sinks' figures are made in one pass (:meth:`FullStrength.figures`:
     the slot values, powers, response, profile and baseline once) and the companion's
@@ -615,9 +639,10 @@ class TwinSink(BackgroundSink):
     then shares; else each sink computes its own from the copy. The same numbers as two
     :class:`BackgroundSink` (tests/test_twin_sink.py).
 
-    ``seconds``: the simulating thread's time for the run's hand-overs and the final wait;
-    ``other_seconds`` for the companion's hand-overs. The pass's own time is the run's sink's
-    ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
+    ``seconds``: the simulating thread's time for the run's hand-overs (with :meth:`sampled`,
+    also its waits for the thread to release a chunk) and the final wait; ``other_seconds``
+    for the companion's hand-overs (none with :meth:`sampled`). The pass's own time is the
+    run's sink's ``seconds`` (the companion's sink's stays 0 in the joint pass)."""
 
     def __init__(
         self, own: FullStrengthSink, other: FullStrengthSink, cols: np.ndarray, buffers: int = 3
@@ -625,7 +650,8 @@ class TwinSink(BackgroundSink):
         self.own, self.other = own, other
         self.cols = np.ascontiguousarray(cols, dtype=np.int64)
         self.other_seconds = 0.0
-        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._pending: tuple[int, np.ndarray, np.ndarray, None] | None = None
+        self._joined: np.ndarray | None = None  # sampled(): the chunk's copy, on the thread
         U = len(own.m.uncertain)
         # the companion's column j of the samples is the copy's column U + i where j = cols[i]
         col2 = other.at_full.col.copy()
@@ -651,7 +677,7 @@ class TwinSink(BackgroundSink):
         buf = self._buffer(n * width)
         view = buf[: n * width].reshape(n, width)
         np.copyto(view[:, :U], samples)
-        self._pending = (lo, view, buf)
+        self._pending = (lo, view, buf, None)
         self.seconds += time.perf_counter() - t0
 
     def other_samples(self, lo: int, samples: np.ndarray) -> None:
@@ -669,11 +695,58 @@ class TwinSink(BackgroundSink):
         self._todo.put(held)
         self.other_seconds += time.perf_counter() - t0
 
-    def _both(self, lo: int, view: np.ndarray) -> None:
+    def sampled(self, lo: int, samples: np.ndarray, twin_samples: np.ndarray) -> Callable[[], None]:
+        """The chunk's sampled values as soon as they are made (``simulate_twin``'s
+        ``on_sampled``, instead of ``pair`` and ``pair.other_samples``): the run's
+        ``samples`` and the companion's twin columns ``twin_samples`` (n x ``cols.size``, in
+        the order of ``cols``) are handed to the thread as they are, not copied; it reads them
+        while the kernels run. Returns what the simulation calls before it writes those
+        arrays again: it waits until the thread is done with them."""
+        t0 = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        if twin_samples.shape != (samples.shape[0], self.cols.size):
+            raise ValueError("the companion's twin columns do not match the chunk")
+        done = threading.Event()
+        self._todo.put((lo, (samples, twin_samples), None, done))
+        self.seconds += time.perf_counter() - t0
+
+        def release() -> None:
+            t1 = time.perf_counter()
+            done.wait()
+            self.seconds += time.perf_counter() - t1
+
+        return release
+
+    def _both(self, lo: int, view: Any) -> None:
         """Both sinks' figures of the chunk ``view`` (the run's values, then the twin's
         columns)."""
         own, other = self.own, self.other
         t0 = time.perf_counter()
+        fo_ = own.at_full
+        if isinstance(view, tuple) and self.joint:  # sampled(), read where they are
+            samples, twin_samples = view
+            for a in range(0, samples.shape[0], FULL_STRENGTH_ROWS):
+                block = np.ascontiguousarray(samples[a : a + FULL_STRENGTH_ROWS], dtype=float)
+                b = lo + a + block.shape[0]
+                full, base, full2 = fo_.figures(
+                    block, fo_.col, fo_.scale_used, self._effects, twin_samples[a : b - lo]
+                )
+                own.full[lo + a : b], own.base[lo + a : b] = full, base
+                other.full[lo + a : b] = full2
+            own.rows += samples.shape[0]
+            other.rows += samples.shape[0]
+            own.seconds += time.perf_counter() - t0
+            return
+        if isinstance(view, tuple):  # sampled(), not joint: the copy the two sinks read
+            samples, twin_samples = view
+            n, U = samples.shape
+            width = U + self.cols.size
+            if self._joined is None or self._joined.size < n * width:
+                self._joined = np.empty(n * width)
+            view = self._joined[: n * width].reshape(n, width)
+            np.copyto(view[:, :U], samples)
+            np.copyto(view[:, U:], twin_samples)
         fo, ft = own.at_full, other.at_full
         for a in range(0, view.shape[0], FULL_STRENGTH_ROWS):
             block = view[a : a + FULL_STRENGTH_ROWS]
