@@ -267,7 +267,7 @@ def test_a_runs_draws_file_against_pyarrows_writer(monkeypatch, tmp_path: Path) 
     from mkba.spill import SpilledRows
 
     monkeypatch.setattr(api, "SPILL_BYTES", 0)
-    monkeypatch.setattr(api, "draws_group_rows", lambda run: 700)  # three row groups
+    monkeypatch.setattr(api, "draws_group_rows", lambda chunk_size: 700)  # three row groups
     root = Path(__file__).resolve().parents[1]
     res = api.run_scenario(
         root / "scenarios" / "reference-2021.toml", draws=1700, out=tmp_path / "r"

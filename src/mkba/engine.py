@@ -922,6 +922,7 @@ def simulate_twin(
     on_samples: Callable[[int, np.ndarray], None] | None = None,
     other_on_samples: Callable[[int, np.ndarray], None] | None = None,
     reuse: Outcomes | None = None,
+    keep_samples: bool = True,
 ) -> tuple[Run, Run]:
     """``simulate(m, ...)`` and ``simulate(twin.other, ..., keep_samples=False)`` (the same
     draws, seed, sampler and chunk size, as :func:`twin_of` checked) in one sampling pass,
@@ -943,7 +944,9 @@ def simulate_twin(
     samples of its own run (valid during the call only; the other run's are ``m``'s with the
     twin's columns written in for the call).
 
-    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`."""
+    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`. ``keep_samples=False``:
+    ``m``'s run keeps no samples either (they pass by ``on_samples`` only, as in
+    :func:`simulate`)."""
     from mkba.rng import fill_theta
 
     other = twin.other
@@ -958,8 +961,8 @@ def simulate_twin(
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
     U = len(m.uncertain)
     k = twin.cols.size
-    spilled = SpilledRows(draws, U) if spill_samples else None
-    samples = None if spilled is not None else np.empty((draws, U))
+    spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
+    samples = np.empty((draws, U)) if spilled is None and keep_samples else None
     buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
     args, oargs = _kernel_args(m), _kernel_args(other)
     # m's fixed slots hold one value in every column of the chunk's matrix, also after the

@@ -210,6 +210,8 @@ def write_columns(
     cancel: Any = None,
     timings: dict[str, float] | None = None,
     native_ids: list[int] | None = None,
+    ready: Any = None,
+    written: Any = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
         ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -224,7 +226,11 @@ def write_columns(
         another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
         left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
         the calling thread and by :class:`DirectFile`'s writing thread. ``native_ids`` (a list) receives
-    the system thread id of that writing thread when it starts (:func:`thread_cpu_s`)."""
+    the system thread id of that writing thread when it starts (:func:`thread_cpu_s`).
+    ``ready(lo, hi)``, when given, is called before rows ``lo:hi`` of the columns are read (a
+    row group, in order; first for the first row group) and returns once they hold their final
+    values (e.g. :class:`mkba.drawstream.DrawsStream`: a file written while a run is being
+    simulated); ``written(lo, hi)`` after that row group has been handed to the file."""
     import time
 
     import numpy as np
@@ -240,6 +246,8 @@ def write_columns(
     schema = pa.schema([(k, pa.from_numpy_dtype(d)) for k, d in zip(columns, dtypes, strict=True)])
     cpu0 = time.thread_time()
     groups = RowGroups(list(columns.values()), max(group_rows, 1))
+    if ready is not None:
+        ready(0, min(n, max(group_rows, 1)))
     first = groups.rows(0, max(group_rows, 1))
     codecs = column_compression(schema, first)
     if pqwrite.supported(dtypes, codecs.values()):  # numbers: pages written here, copied once
@@ -251,10 +259,15 @@ def write_columns(
             for lo in range(0, n, max(group_rows, 1)):
                 if cancel is not None and cancel.is_set():
                     raise WriteCancelledError(f"{name}.parquet")
-                got = first if lo == 0 else groups.rows(lo, lo + group_rows)
+                hi = min(n, lo + group_rows)
+                if ready is not None and lo:
+                    ready(lo, hi)
+                got = first if lo == 0 else groups.rows(lo, hi)
                 writer.write_row_group(got)
                 del got  # the buffers are refilled for the next row group
                 first = []
+                if written is not None:
+                    written(lo, hi)
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             writer.close()
@@ -273,11 +286,15 @@ def write_columns(
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             hi = min(n, lo + group_rows)
+            if ready is not None and lo:
+                ready(lo, hi)
             got = first if lo == 0 else groups.rows(lo, hi)
             arrays = [arrow_array(a) for a in got]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             del arrays, got  # the buffers are refilled for the next row group
             first = []
+            if written is not None:
+                written(lo, hi)
     if timings is not None:
         timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
@@ -493,7 +510,9 @@ class RowGroups:
       time, into a buffer, instead of one strided gather per column;
     - a lazy column with ``rows_source()`` (``(source, j)``, a source with
       ``read_rows(lo, hi, out)``, e.g. :class:`mkba.spill.SpilledColumn`): the source's rows
-      are read into a buffer once per row group and transposed likewise;
+      are read into a buffer once per row group and transposed likewise; a source that also has
+      ``rows_view(lo, hi)`` (a C-ordered ``(hi - lo) x width`` array of rows it holds in
+      memory, or None when it does not) is transposed from that view, with no read;
     - anything else: ``np.ascontiguousarray(column[lo:hi])``.
 
     The arrays returned are valid until the next call (the buffers are reused)."""
@@ -540,8 +559,11 @@ class RowGroups:
             for r in range(0, m, max(step, 1)):
                 s = min(m, r + step)
                 if kind == "lazy":
-                    rows = entry[3][: s - r]
-                    source.read_rows(lo + r, lo + s, rows)
+                    view = getattr(source, "rows_view", None)
+                    rows = None if view is None else view(lo + r, lo + s)
+                    if rows is None:
+                        rows = entry[3][: s - r]
+                        source.read_rows(lo + r, lo + s, rows)
                 else:
                     rows = source[lo + r : lo + s]
                 for a in range(0, s - r, TRANSPOSE_ROWS):

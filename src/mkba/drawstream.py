@@ -1,0 +1,317 @@
+"""``draws.parquet`` written while a large run is being simulated (issue 17, target 3).
+
+A large ``mkba run`` used to write its sampled parameter values to a temporary file during the
+simulation (:mod:`mkba.spill`) and read them back row group by row group for ``draws.parquet``,
+which was written after the simulation. :class:`DrawsStream` writes the file's row groups
+while the run is simulated instead, each as soon as its rows are final: the outcome rows
+(reported by the simulation chunk by chunk), the IRR of those rows (computed beside the
+simulation, :class:`mkba.decide.irr.IrrAlongside`) and the sampled values, which are copied
+from each chunk's samples into a row group's buffer as the chunk is done (no temporary file,
+no reading back). At most :data:`PARAM_GROUPS` row groups' values are held in memory; when the
+writer is behind by more (e.g. the IRR, which runs at low priority, has not reached those rows
+yet), a row group's values go to the temporary file as before and are read back from it.
+
+The file is :func:`mkba.output.write_columns`' of :func:`mkba.results.draws_columns` (the same
+columns, in the same order, the same row groups and bytes): the columns are taken from a
+stand-in :class:`~mkba.engine.Run` whose NPV and BCR columns are computed a row group at a
+time (the same arithmetic, element by element) rather than whole before the values exist.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mkba.decide.irr import IrrResult
+from mkba.engine import Outcomes, Run
+from mkba.model import Model
+from mkba.output import WriteCancelledError, thread_cpu_s, write_columns
+from mkba.spill import SpilledRows
+
+PARAM_GROUPS = 3
+"""Row groups of sampled values held in memory at most (45 MB each for the reference's 86
+parameters and 65,536 rows); further row groups not yet written go through a temporary file."""
+
+
+class LazyColumn:
+    """Column ``j`` of a row source (``shape``, ``dtype``, ``read_rows(lo, hi, out)``), read a
+    row group at a time by :class:`mkba.output.RowGroups` (``rows_source``)."""
+
+    def __init__(self, source: Any, j: int) -> None:
+        self.source = source
+        self.j = j
+        self.dtype = source.dtype
+        self.shape = (source.shape[0],)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows_source(self) -> tuple[Any, int]:
+        return self.source, self.j
+
+
+class _Derived:
+    """``outcomes.npv`` or ``outcomes.bcr`` (:class:`~mkba.engine.Outcomes`), computed a block
+    of rows at a time when read (element by element the same operations, so the same
+    numbers)."""
+
+    def __init__(self, outcomes: Outcomes, kind: str) -> None:
+        self._b, self._c = outcomes.benefits, outcomes.costs
+        self._kind = kind
+        self.shape = self._b.shape
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, key: Any) -> LazyColumn:
+        rows, j = key
+        if rows != slice(None):
+            raise TypeError(f"only whole columns of a derived outcome, not {key!r}")
+        return LazyColumn(self, int(j))
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray) -> None:
+        b, c = self._b[lo:hi], self._c[lo:hi]
+        if self._kind == "npv":
+            np.subtract(b, c, out=out)  # Outcomes.npv: benefits - costs
+            return
+        with np.errstate(divide="ignore", invalid="ignore"):  # Outcomes.bcr
+            out[...] = np.where(c > 0, b / c, np.nan)
+
+
+class _PendingOutcomes(Outcomes):
+    """A run's outcome arrays before they are filled: the arrays themselves, with ``npv`` and
+    ``bcr`` read later, a row group at a time (:class:`_Derived`)."""
+
+    @property
+    def npv(self) -> Any:
+        return _Derived(self, "npv")
+
+    @property
+    def bcr(self) -> Any:
+        return _Derived(self, "bcr")
+
+
+class DrawsStream:
+    """``draws.parquet`` of a run written into ``folder`` while the run is simulated, on a
+    thread of its own (see the module's description).
+
+    Use: make it, pass it as the simulation's ``on_samples`` (each chunk's sampled values, in
+    order) and :meth:`irr_done` as the IRR's ``also`` (rows whose IRR is final, in order),
+    then :meth:`start` with the outcome arrays the simulation fills and the IRR's arrays
+    (:attr:`mkba.decide.irr.IrrAlongside.filling`), before the first chunk. :meth:`wait` waits
+    for the file and raises the writer's error; leaving the ``with`` block on an error stops
+    the writer. ``seconds``, ``cpu`` and ``native_ids`` as :class:`mkba.api._DrawsWriter`'s;
+    ``spilled_groups``: the row groups whose sampled values went through the temporary file.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        model: Model,
+        draws: int,
+        chunk_size: int,
+        group_rows: int,
+        *,
+        seed: int,
+        sampler: str,
+        areas: bool = True,
+        buffers: int | None = None,
+    ) -> None:
+        self._folder = folder
+        self._model = model
+        self._chunk_size = chunk_size
+        self._seed, self._sampler = seed, sampler
+        self._areas = areas
+        self.shape = (int(draws), len(model.uncertain))
+        self.dtype = np.dtype(np.float64)
+        self.group_rows = int(group_rows)
+        self._max_buffers = max(1, PARAM_GROUPS if buffers is None else int(buffers))
+        self._buffers: dict[int, np.ndarray] = {}  # row group -> its sampled values (rows x U)
+        self._free: list[np.ndarray] = []
+        self._made = 0
+        self._spill: SpilledRows | None = None
+        self._spilled: set[int] = set()
+        self._params_hi = 0  # rows 0 .. _params_hi - 1 have their sampled values here
+        self._irr_hi = 0  # rows 0 .. _irr_hi - 1 have their outcomes and IRR final
+        self._cond = threading.Condition()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.seconds = math.nan
+        self.cpu: dict[str, float] = {}
+        self.native_ids: list[int] = []
+
+    @property
+    def spilled_groups(self) -> int:
+        return len(self._spilled)
+
+    # --- fed by the simulation --------------------------------------------------------------
+
+    def __call__(self, lo: int, samples: np.ndarray) -> None:
+        """Rows ``lo:lo + len(samples)`` of the sampled values (a chunk, the chunks in order;
+        valid during the call only), into their row groups' buffers, or into the temporary
+        file for a row group that found no free buffer when its first rows came."""
+        hi = lo + len(samples)
+        a = lo
+        while a < hi:
+            g = a // self.group_rows
+            g0 = g * self.group_rows
+            b = min(hi, g0 + self.group_rows)
+            with self._cond:
+                if self._error is not None or self._cancel.is_set():
+                    return  # the file will not be written: nothing to keep
+                buf = self._buffers.get(g)
+                if buf is None and g not in self._spilled:
+                    if self._free:
+                        buf = self._free.pop()
+                    elif self._made < self._max_buffers:
+                        buf = np.empty((min(self.group_rows, self.shape[0]), self.shape[1]))
+                        self._made += 1
+                    if buf is None:
+                        self._spilled.add(g)
+                    else:
+                        self._buffers[g] = buf
+            if buf is not None:
+                buf[a - g0 : b - g0] = samples[a - lo : b - lo]
+            else:
+                if self._spill is None:
+                    self._spill = SpilledRows(*self.shape)
+                self._spill.write_rows(a, samples[a - lo : b - lo])
+            with self._cond:
+                self._params_hi = b
+                self._cond.notify_all()
+            a = b
+
+    def irr_done(self, lo: int, hi: int) -> None:
+        """Rows ``lo:hi`` have their outcomes and IRR final (called in order of the rows)."""
+        with self._cond:
+            self._irr_hi = max(self._irr_hi, hi)
+            self._cond.notify_all()
+
+    # --- the sampled values, read by the writer (mkba.output.RowGroups) ---------------------
+
+    def column(self, j: int) -> LazyColumn:
+        return LazyColumn(self, j)
+
+    def rows_view(self, lo: int, hi: int) -> np.ndarray | None:
+        """Rows ``lo:hi`` (within one row group) held in memory, or None (in the file)."""
+        g = lo // self.group_rows
+        with self._cond:
+            buf = self._buffers.get(g)
+        g0 = g * self.group_rows
+        return None if buf is None else buf[lo - g0 : hi - g0]
+
+    def read_rows(self, lo: int, hi: int, out: np.ndarray) -> None:
+        """Rows ``lo:hi`` into ``out``: from the row group's buffer or the temporary file."""
+        view = self.rows_view(lo, hi)
+        if view is not None:
+            out[...] = view
+        elif self._spill is not None:
+            self._spill.read_rows(lo, hi, out)
+        else:
+            raise ValueError(f"rows {lo}:{hi} of the sampled values are not here")
+
+    # --- the writer ---------------------------------------------------------------------------
+
+    def start(self, outcomes: Outcomes, irr: IrrResult) -> None:
+        """Start writing: ``outcomes`` are the arrays the simulation fills and ``irr`` the
+        IRR's (their rows final as :meth:`irr_done` reports)."""
+        pending = _PendingOutcomes(**outcomes.fields())
+        stand_in = Run(
+            model=self._model,
+            outcomes=pending,
+            draws=self.shape[0],
+            seed=self._seed,
+            sampler=self._sampler,
+            chunk_size=self._chunk_size,
+            samples=None,
+            spilled=self,  # type: ignore[arg-type]  # the sampled values' source, read like a SpilledRows (column(j))
+        )
+        object.__setattr__(stand_in, "_irr", irr)  # results.run_irr: these arrays
+        from mkba import results
+
+        columns = results.draws_columns(stand_in, areas=self._areas)
+        self._thread = threading.Thread(
+            target=self._write, args=(columns,), name="mkba-draws", daemon=True
+        )
+        self._thread.start()
+
+    def _write(self, columns: dict[str, Any]) -> None:
+        self.native_ids.append(threading.get_native_id())
+        t = time.perf_counter()
+        try:
+            write_columns(
+                self._folder,
+                "draws",
+                columns,
+                group_rows=self.group_rows,
+                cancel=self._cancel,
+                timings=self.cpu,
+                native_ids=self.native_ids,
+                ready=self._ready,
+                written=self._written,
+            )
+        except BaseException as e:  # handed to the main thread by wait()
+            with self._cond:
+                self._error = e
+        finally:
+            del columns
+            with self._cond:  # the buffers are not needed any more (a late chunk keeps its own)
+                self._buffers.clear()
+                self._free.clear()
+            self.seconds = time.perf_counter() - t
+
+    def _ready(self, lo: int, hi: int) -> None:
+        with self._cond:
+            while not self._cancel.is_set() and (self._params_hi < hi or self._irr_hi < hi):
+                self._cond.wait()
+        if self._cancel.is_set():
+            raise WriteCancelledError("draws.parquet")
+
+    def _written(self, lo: int, hi: int) -> None:
+        with self._cond:
+            buf = self._buffers.pop(lo // self.group_rows, None)
+            if buf is not None:
+                self._free.append(buf)
+
+    def cpu_so_far(self) -> float:
+        """CPU seconds its threads have used until now (as :class:`mkba.api._DrawsWriter`)."""
+        alive = self._thread is not None and self._thread.is_alive()
+        if not alive and "cpu_s" in self.cpu:
+            return self.cpu["cpu_s"]
+        return thread_cpu_s(list(self.native_ids))
+
+    def wait(self) -> None:
+        if self._thread is None:
+            raise RuntimeError("draws.parquet's writer was not started")
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def cancel(self) -> None:
+        """Stop the writer (at its next row group) and wait for it; nothing is kept."""
+        with self._cond:
+            self._cancel.set()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> DrawsStream:
+        return self
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        try:
+            if kind is not None or self._thread is None:
+                self.cancel()
+            else:
+                self._thread.join()
+        finally:
+            with self._cond:
+                self._buffers.clear()
+                self._free.clear()
+                spill, self._spill = self._spill, None
+            if spill is not None:
+                spill.close()
