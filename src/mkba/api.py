@@ -17,7 +17,7 @@ from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
 from mkba.constants import DEFAULT_SCENARIO
 from mkba.decide.irr import IrrAlongside, run_offsets
-from mkba.drawstream import DrawsStream
+from mkba.drawstream import STREAM_GROUP_ROWS, DrawsStream
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import (
@@ -113,10 +113,13 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def draws_group_rows(chunk_size: int) -> int:
+def draws_group_rows(chunk_size: int, *, streamed: bool = False) -> int:
     """Rows per Parquet row group of ``draws.parquet`` of a run in chunks of ``chunk_size``
-    draws: whole chunks, about :data:`~mkba.output.PARQUET_GROUP_ROWS` rows."""
-    return chunk_size * max(1, PARQUET_GROUP_ROWS // chunk_size)
+    draws: whole chunks, about :data:`~mkba.output.PARQUET_GROUP_ROWS` rows, or
+    :data:`~mkba.drawstream.STREAM_GROUP_ROWS` for a file written while the run is simulated
+    (:class:`~mkba.drawstream.DrawsStream`: its buffers are held during the simulation)."""
+    rows = STREAM_GROUP_ROWS if streamed else PARQUET_GROUP_ROWS
+    return chunk_size * max(1, rows // chunk_size)
 
 
 class _DrawsWriter:
@@ -637,7 +640,7 @@ def run_scenario(
                     model,
                     n_draws,
                     sc.chunk_size,
-                    draws_group_rows(sc.chunk_size),
+                    draws_group_rows(sc.chunk_size, streamed=True),
                     seed=run_seed,
                     sampler=sc.sampler,
                     areas=area_draws != "none",

@@ -30,12 +30,22 @@ import numpy as np
 from mkba.decide.irr import IrrResult
 from mkba.engine import Outcomes, Run
 from mkba.model import Model
-from mkba.output import WriteCancelledError, thread_cpu_s, write_columns
+from mkba.output import TRANSPOSE_ROWS, WriteCancelledError, thread_cpu_s, write_columns
 from mkba.spill import SpilledRows
 
-PARAM_GROUPS = 3
-"""Row groups of sampled values held in memory at most (45 MB each for the reference's 86
-parameters and 65,536 rows); further row groups not yet written go through a temporary file."""
+STREAM_GROUP_ROWS = 16_384
+"""About this many rows per row group of a file written while the run is simulated (a quarter
+of :data:`mkba.output.PARQUET_GROUP_ROWS`): the writer's buffers (a row group's sampled values
+and its transposed columns) are held during the simulation, and a million draws of the
+reference at 65,536 rows a row group raised the run's peak memory by ~240 MB."""
+
+PARAM_GROUPS = 2
+"""Row groups of sampled values held in memory at most (11 MB each for the reference's 86
+parameters and 16,384 rows): the one being filled and the one waiting for its IRR or being
+written; further row groups not yet written go through a temporary file."""
+
+DIRECT_BUFFER = 2 * 2**20
+"""The writer's :class:`mkba.output.DirectFile` buffers (two; held during the simulation)."""
 
 
 class LazyColumn:
@@ -53,6 +63,22 @@ class LazyColumn:
 
     def rows_source(self) -> tuple[Any, int]:
         return self.source, self.j
+
+
+class _Draws:
+    """The ``draw`` column (``np.arange(n)``), its rows made when read: the writer holds no
+    whole column during the simulation."""
+
+    def __init__(self, n: int) -> None:
+        self.dtype = np.arange(0).dtype
+        self.shape = (n,)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, step = key.indices(self.shape[0])
+        return np.arange(start, stop, step)
 
 
 class _Derived:
@@ -167,15 +193,17 @@ class DrawsStream:
                 if buf is None and g not in self._spilled:
                     if self._free:
                         buf = self._free.pop()
-                    elif self._made < self._max_buffers:
-                        buf = np.empty((min(self.group_rows, self.shape[0]), self.shape[1]))
+                    elif self._made < self._max_buffers:  # a row group's columns, transposed
+                        buf = np.empty((self.shape[1], min(self.group_rows, self.shape[0])))
                         self._made += 1
                     if buf is None:
                         self._spilled.add(g)
                     else:
                         self._buffers[g] = buf
-            if buf is not None:
-                buf[a - g0 : b - g0] = samples[a - lo : b - lo]
+            if buf is not None:  # transposed here, while the chunk is in the cache
+                for r in range(a, b, TRANSPOSE_ROWS):
+                    e = min(b, r + TRANSPOSE_ROWS)
+                    buf[:, r - g0 : e - g0] = samples[r - lo : e - lo].T
             else:
                 if self._spill is None:
                     self._spill = SpilledRows(*self.shape)
@@ -196,19 +224,21 @@ class DrawsStream:
     def column(self, j: int) -> LazyColumn:
         return LazyColumn(self, j)
 
-    def rows_view(self, lo: int, hi: int) -> np.ndarray | None:
-        """Rows ``lo:hi`` (within one row group) held in memory, or None (in the file)."""
+    def columns_view(self, lo: int, hi: int) -> np.ndarray | None:
+        """Rows ``lo:hi`` (within one row group) held in memory, transposed (``U x (hi - lo)``,
+        each column's values contiguous), or None (they are in the temporary file)."""
         g = lo // self.group_rows
         with self._cond:
             buf = self._buffers.get(g)
         g0 = g * self.group_rows
-        return None if buf is None else buf[lo - g0 : hi - g0]
+        return None if buf is None else buf[:, lo - g0 : hi - g0]
 
     def read_rows(self, lo: int, hi: int, out: np.ndarray) -> None:
-        """Rows ``lo:hi`` into ``out``: from the row group's buffer or the temporary file."""
-        view = self.rows_view(lo, hi)
+        """Rows ``lo:hi`` into ``out`` (``(hi - lo) x U``): from the row group's buffer or the
+        temporary file."""
+        view = self.columns_view(lo, hi)
         if view is not None:
-            out[...] = view
+            out[...] = view.T
         elif self._spill is not None:
             self._spill.read_rows(lo, hi, out)
         else:
@@ -234,6 +264,8 @@ class DrawsStream:
         from mkba import results
 
         columns = results.draws_columns(stand_in, areas=self._areas)
+        if "draw" in columns:  # np.arange(n): the same values, a row group at a time
+            columns["draw"] = _Draws(self.shape[0])  # type: ignore[assignment]  # sliced like an array
         self._thread = threading.Thread(
             target=self._write, args=(columns,), name="mkba-draws", daemon=True
         )
@@ -253,6 +285,7 @@ class DrawsStream:
                 native_ids=self.native_ids,
                 ready=self._ready,
                 written=self._written,
+                direct_buffer=DIRECT_BUFFER,
             )
         except BaseException as e:  # handed to the main thread by wait()
             with self._cond:
@@ -274,8 +307,10 @@ class DrawsStream:
     def _written(self, lo: int, hi: int) -> None:
         with self._cond:
             buf = self._buffers.pop(lo // self.group_rows, None)
-            if buf is not None:
-                self._free.append(buf)
+            if buf is not None and self._params_hi < self.shape[0]:
+                self._free.append(buf)  # for a later row group (else let go)
+            if self._params_hi >= self.shape[0]:
+                self._free.clear()
 
     def cpu_so_far(self) -> float:
         """CPU seconds its threads have used until now (as :class:`mkba.api._DrawsWriter`)."""

@@ -212,6 +212,7 @@ def write_columns(
     native_ids: list[int] | None = None,
     ready: Any = None,
     written: Any = None,
+    direct_buffer: int | None = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
         ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -230,7 +231,9 @@ def write_columns(
     ``ready(lo, hi)``, when given, is called before rows ``lo:hi`` of the columns are read (a
     row group, in order; first for the first row group) and returns once they hold their final
     values (e.g. :class:`mkba.drawstream.DrawsStream`: a file written while a run is being
-    simulated); ``written(lo, hi)`` after that row group has been handed to the file."""
+    simulated); ``written(lo, hi)`` after that row group has been handed to the file.
+    ``direct_buffer``: the size of :class:`DirectFile`'s buffers (default
+    :data:`DIRECT_BUFFER`)."""
     import time
 
     import numpy as np
@@ -253,7 +256,7 @@ def write_columns(
     if pqwrite.supported(dtypes, codecs.values()):  # numbers: pages written here, copied once
         with (
             atomic_writer(folder / f"{name}.parquet") as fh,
-            DirectFile(fh, native_ids=native_ids) as sink,
+            DirectFile(fh, direct_buffer, native_ids=native_ids) as sink,
         ):
             writer = pqwrite.ColumnsWriter(sink, schema, dtypes, codecs, created_by=_created_by())
             for lo in range(0, n, max(group_rows, 1)):
@@ -277,7 +280,7 @@ def write_columns(
     options = {**PARQUET_OPTIONS, "compression": codecs}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
-        DirectFile(fh, native_ids=native_ids) as sink,
+        DirectFile(fh, direct_buffer, native_ids=native_ids) as sink,
         pq.ParquetWriter(
             sink, schema, use_dictionary=_dictionary_columns(schema), **options
         ) as writer,
@@ -511,8 +514,9 @@ class RowGroups:
     - a lazy column with ``rows_source()`` (``(source, j)``, a source with
       ``read_rows(lo, hi, out)``, e.g. :class:`mkba.spill.SpilledColumn`): the source's rows
       are read into a buffer once per row group and transposed likewise; a source that also has
-      ``rows_view(lo, hi)`` (a C-ordered ``(hi - lo) x width`` array of rows it holds in
-      memory, or None when it does not) is transposed from that view, with no read;
+      ``columns_view(lo, hi)`` (its rows ``lo:hi`` already transposed, a ``width x (hi - lo)``
+      array whose rows are contiguous, or None when it does not hold them so) is used as it
+      is, with no read and no buffer;
     - anything else: ``np.ascontiguousarray(column[lo:hi])``.
 
     The arrays returned are valid until the next call (the buffers are reused)."""
@@ -549,21 +553,25 @@ class RowGroups:
         blocks = {}
         for key, entry in self.parents.items():
             source, kind = entry[0], entry[1]
+            held = getattr(source, "columns_view", None) if kind == "lazy" else None
+            if held is not None:
+                view = held(lo, hi)
+                if view is not None:
+                    blocks[key] = view
+                    continue
             width = source.shape[1]
             if entry[2] is None or entry[2].shape[1] < m:  # made once (the first row group)
                 entry[2] = np.empty((width, max(m, 1)), dtype=source.dtype)
-                if kind == "lazy":  # rows read a few blocks at a time
-                    entry[3] = np.empty((min(max(m, 1), READ_ROWS), width), dtype=source.dtype)
+                entry[3] = None
             out = entry[2][:, :m]
             step = READ_ROWS if kind == "lazy" else m
             for r in range(0, m, max(step, 1)):
                 s = min(m, r + step)
-                if kind == "lazy":
-                    view = getattr(source, "rows_view", None)
-                    rows = None if view is None else view(lo + r, lo + s)
-                    if rows is None:
-                        rows = entry[3][: s - r]
-                        source.read_rows(lo + r, lo + s, rows)
+                if kind == "lazy":  # rows read a few blocks at a time, into a buffer made once
+                    if entry[3] is None:
+                        entry[3] = np.empty((min(m, READ_ROWS), width), dtype=source.dtype)
+                    rows = entry[3][: s - r]
+                    source.read_rows(lo + r, lo + s, rows)
                 else:
                     rows = source[lo + r : lo + s]
                 for a in range(0, s - r, TRANSPOSE_ROWS):
