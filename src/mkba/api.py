@@ -453,7 +453,12 @@ def _irr_alongside(
     target = engine.outcomes_for(draws, m, area_dtype, reuse)
     copies = results.ColumnCopies(target, results.model_statistics_keys(m))
     also = copies.block if stream is None else _both(copies.block, stream.irr_done)
-    alongside = IrrAlongside(target.flow, run_offsets(m), also=also)
+    # with a stream, the IRR at the simulation's priority: a row group is written only once its
+    # IRR is final, and at the lowest priority the IRR fell row groups behind on a busy machine
+    # (their sampled values then go through the temporary file)
+    alongside = IrrAlongside(
+        target.flow, run_offsets(m), also=also, nice=19 if stream is None else None
+    )
     if stream is not None:
         stream.start(target, alongside.filling)
     return target, alongside, copies

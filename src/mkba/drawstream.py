@@ -48,6 +48,18 @@ DIRECT_BUFFER = 2 * 2**20
 """The writer's :class:`mkba.output.DirectFile` buffers (two; held during the simulation)."""
 
 
+def mapped(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """A new array (zeros) in an anonymous memory mapping of its own: given back to the system
+    when let go, instead of staying in the heap (where the console script keeps freed blocks,
+    :mod:`mkba.memory`) beside the blocks the statistics allocate after it."""
+    import mmap
+
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = mmap.mmap(-1, max(1, count * dtype.itemsize))
+    return np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
+
+
 class LazyColumn:
     """Column ``j`` of a row source (``shape``, ``dtype``, ``read_rows(lo, hi, out)``), read a
     row group at a time by :class:`mkba.output.RowGroups` (``rows_source``)."""
@@ -194,7 +206,7 @@ class DrawsStream:
                     if self._free:
                         buf = self._free.pop()
                     elif self._made < self._max_buffers:  # a row group's columns, transposed
-                        buf = np.empty((self.shape[1], min(self.group_rows, self.shape[0])))
+                        buf = mapped((self.shape[1], min(self.group_rows, self.shape[0])))
                         self._made += 1
                     if buf is None:
                         self._spilled.add(g)
@@ -286,6 +298,7 @@ class DrawsStream:
                 ready=self._ready,
                 written=self._written,
                 direct_buffer=DIRECT_BUFFER,
+                empty=mapped,
             )
         except BaseException as e:  # handed to the main thread by wait()
             with self._cond:

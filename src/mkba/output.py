@@ -213,6 +213,7 @@ def write_columns(
     ready: Any = None,
     written: Any = None,
     direct_buffer: int | None = None,
+    empty: Any = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
         ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -233,7 +234,8 @@ def write_columns(
     values (e.g. :class:`mkba.drawstream.DrawsStream`: a file written while a run is being
     simulated); ``written(lo, hi)`` after that row group has been handed to the file.
     ``direct_buffer``: the size of :class:`DirectFile`'s buffers (default
-    :data:`DIRECT_BUFFER`)."""
+    :data:`DIRECT_BUFFER`); ``empty(shape, dtype)``: makes the writer's buffers (default
+    ``np.empty``; e.g. :func:`mkba.drawstream.mapped`)."""
     import time
 
     import numpy as np
@@ -248,7 +250,7 @@ def write_columns(
     dtypes = [v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype for v in columns.values()]
     schema = pa.schema([(k, pa.from_numpy_dtype(d)) for k, d in zip(columns, dtypes, strict=True)])
     cpu0 = time.thread_time()
-    groups = RowGroups(list(columns.values()), max(group_rows, 1))
+    groups = RowGroups(list(columns.values()), max(group_rows, 1), empty=empty)
     if ready is not None:
         ready(0, min(n, max(group_rows, 1)))
     first = groups.rows(0, max(group_rows, 1))
@@ -256,7 +258,7 @@ def write_columns(
     if pqwrite.supported(dtypes, codecs.values()):  # numbers: pages written here, copied once
         with (
             atomic_writer(folder / f"{name}.parquet") as fh,
-            DirectFile(fh, direct_buffer, native_ids=native_ids) as sink,
+            DirectFile(fh, direct_buffer, native_ids=native_ids, empty=empty) as sink,
         ):
             writer = pqwrite.ColumnsWriter(sink, schema, dtypes, codecs, created_by=_created_by())
             for lo in range(0, n, max(group_rows, 1)):
@@ -280,7 +282,7 @@ def write_columns(
     options = {**PARQUET_OPTIONS, "compression": codecs}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
-        DirectFile(fh, direct_buffer, native_ids=native_ids) as sink,
+        DirectFile(fh, direct_buffer, native_ids=native_ids, empty=empty) as sink,
         pq.ParquetWriter(
             sink, schema, use_dictionary=_dictionary_columns(schema), **options
         ) as writer,
@@ -370,7 +372,12 @@ class DirectFile:
     the caller's fsync, as before (:func:`atomic_writer`)."""
 
     def __init__(
-        self, fh: Any, size: int | None = None, *, native_ids: list[int] | None = None
+        self,
+        fh: Any,
+        size: int | None = None,
+        *,
+        native_ids: list[int] | None = None,
+        empty: Any = None,
     ) -> None:
         import numpy as np
 
@@ -381,6 +388,7 @@ class DirectFile:
         self._fd = fh.fileno()
         size = DIRECT_BUFFER if size is None else size
         size = max(DIRECT_ALIGN, size - size % DIRECT_ALIGN)
+        self._empty = np.empty if empty is None else empty  # makes the buffers
         self._spare = [self._aligned(np, size)]  # filled while the other one is written
         self._buf = self._aligned(np, size)
         self._fill = 0
@@ -392,9 +400,8 @@ class DirectFile:
         """CPU seconds of the writes on the pool's thread."""
         self.direct = _set_direct(self._fd, True)
 
-    @staticmethod
-    def _aligned(np: Any, size: int) -> Any:
-        raw = np.empty(size + DIRECT_ALIGN, dtype=np.uint8)
+    def _aligned(self, np: Any, size: int) -> Any:
+        raw = self._empty((size + DIRECT_ALIGN,), dtype=np.uint8)
         start = -raw.ctypes.data % DIRECT_ALIGN
         return raw[start : start + size]
 
@@ -521,7 +528,7 @@ class RowGroups:
 
     The arrays returned are valid until the next call (the buffers are reused)."""
 
-    def __init__(self, columns: list[Any], group_rows: int) -> None:
+    def __init__(self, columns: list[Any], group_rows: int, *, empty: Any = None) -> None:
         import numpy as np
 
         self.group_rows = group_rows
@@ -544,6 +551,7 @@ class RowGroups:
                 continue
             self.plan.append(("plain", v, 0))
         self._np = np
+        self._empty = np.empty if empty is None else empty  # makes the buffers
 
     def rows(self, lo: int, hi: int) -> list[Any]:
         """Rows ``lo:hi`` (clipped to the columns' length) of every column."""
@@ -561,7 +569,7 @@ class RowGroups:
                     continue
             width = source.shape[1]
             if entry[2] is None or entry[2].shape[1] < m:  # made once (the first row group)
-                entry[2] = np.empty((width, max(m, 1)), dtype=source.dtype)
+                entry[2] = self._empty((width, max(m, 1)), dtype=source.dtype)
                 entry[3] = None
             out = entry[2][:, :m]
             step = READ_ROWS if kind == "lazy" else m
@@ -569,7 +577,7 @@ class RowGroups:
                 s = min(m, r + step)
                 if kind == "lazy":  # rows read a few blocks at a time, into a buffer made once
                     if entry[3] is None:
-                        entry[3] = np.empty((min(m, READ_ROWS), width), dtype=source.dtype)
+                        entry[3] = self._empty((min(m, READ_ROWS), width), dtype=source.dtype)
                     rows = entry[3][: s - r]
                     source.read_rows(lo + r, lo + s, rows)
                 else:
