@@ -157,3 +157,44 @@ def test_a_failing_writer_fails_the_run_and_leaves_nothing(monkeypatch, tmp_path
     with pytest.raises(OSError, match="No space"):
         api.run_scenario(REFERENCE, draws=9000, out=tmp_path / "runs" / "x", companion=True)
     assert os.listdir(tmp_path / "runs") == []
+
+
+def test_write_columns_asks_for_each_row_group_in_order(tmp_path: Path) -> None:
+    # ready(lo, hi) before a row group's rows are read, written(lo, hi) after it is in the
+    # file, row group after row group; the file is the one written without them, byte for byte
+    rng = np.random.default_rng(5)
+    cols = {"a": rng.random(2500), "b": np.arange(2500), "c": rng.random((2500, 3))[:, 1]}
+    calls: list[tuple[str, int, int]] = []
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    output.write_columns(tmp_path / "x", "t", cols, group_rows=1000)
+    output.write_columns(
+        tmp_path / "y",
+        "t",
+        cols,
+        group_rows=1000,
+        ready=lambda lo, hi: calls.append(("ready", lo, hi)),
+        written=lambda lo, hi: calls.append(("written", lo, hi)),
+        direct_buffer=8192,
+        empty=drawstream.mapped,
+    )
+    assert calls == [
+        ("ready", 0, 1000),
+        ("written", 0, 1000),
+        ("ready", 1000, 2000),
+        ("written", 1000, 2000),
+        ("ready", 2000, 2500),
+        ("written", 2000, 2500),
+    ]
+    assert (tmp_path / "x" / "t.parquet").read_bytes() == (
+        tmp_path / "y" / "t.parquet"
+    ).read_bytes()
+
+
+def test_mapped_arrays_are_zeros_of_their_own() -> None:
+    a = drawstream.mapped((3, 5))
+    b = drawstream.mapped((4096 + 8,), np.uint8)
+    assert a.shape == (3, 5) and a.dtype == np.float64 and not a.any() and a.flags.writeable
+    assert b.shape == (4104,) and b.dtype == np.uint8 and b.ctypes.data % 4096 == 0
+    a[:] = 1.0
+    assert not b.any()

@@ -577,7 +577,8 @@ class RowGroups:
                 s = min(m, r + step)
                 if kind == "lazy":  # rows read a few blocks at a time, into a buffer made once
                     if entry[3] is None:
-                        entry[3] = self._empty((min(m, READ_ROWS), width), dtype=source.dtype)
+                        rows_max = min(entry[2].shape[1], READ_ROWS)  # as many as the buffer
+                        entry[3] = self._empty((rows_max, width), dtype=source.dtype)
                     rows = entry[3][: s - r]
                     source.read_rows(lo + r, lo + s, rows)
                 else:
