@@ -17,15 +17,13 @@ from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
 from mkba.constants import DEFAULT_SCENARIO
 from mkba.decide.irr import IrrAlongside, run_offsets
-from mkba.drawstream import STREAM_GROUP_ROWS, DrawsStream
+from mkba.drawstream import STREAM_GROUP_ROWS, DrawsStream, DrawsWriter
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import (
     PARQUET_GROUP_ROWS,
     run_directory,
-    thread_cpu_s,
     versions,
-    write_columns,
     write_json,
     write_table,
 )
@@ -120,71 +118,6 @@ def draws_group_rows(chunk_size: int, *, streamed: bool = False) -> int:
     (:class:`~mkba.drawstream.DrawsStream`: its buffers are held during the simulation)."""
     rows = STREAM_GROUP_ROWS if streamed else PARQUET_GROUP_ROWS
     return chunk_size * max(1, rows // chunk_size)
-
-
-class _DrawsWriter:
-    """``draws.parquet`` of a run written into ``folder`` on a thread of its own
-    (:func:`mkba.output.write_columns`, the same file), started on entering the block;
-    :meth:`wait` waits for it and raises its error. Leaving the block on an error stops the
-    writer (at its next row group) and waits for it, so that the folder can be removed."""
-
-    def __init__(self, folder: Path, run: Run, *, areas: bool) -> None:
-        import threading
-
-        # the columns, with the IRR of every draw, made here (the IRR is computed once per
-        # run, on threads, and then shared with the summary)
-        self._columns = results.draws_columns(run, areas=areas)
-        self._folder = folder
-        self._group_rows = draws_group_rows(run.chunk_size)
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
-        self._error: BaseException | None = None
-        self.seconds = math.nan
-        self.cpu: dict[str, float] = {}  # write_columns' CPU seconds (cpu_s)
-        self.native_ids: list[int] = []  # its thread's and its disk writer's system ids
-
-    def _write(self) -> None:
-        import threading
-
-        self.native_ids.append(threading.get_native_id())
-        t = time.perf_counter()
-        try:
-            write_columns(
-                self._folder,
-                "draws",
-                self._columns,
-                group_rows=self._group_rows,
-                cancel=self._cancel,
-                timings=self.cpu,
-                native_ids=self.native_ids,
-            )
-        except BaseException as e:  # handed to the main thread by wait()
-            self._error = e
-        finally:
-            self._columns = {}
-            self.seconds = time.perf_counter() - t
-
-    def cpu_so_far(self) -> float:
-        """CPU seconds its threads have used until now (:func:`mkba.output.thread_cpu_s`, while
-        it writes, or after: once it has ended, its own total)."""
-        now = thread_cpu_s(list(self.native_ids))
-        if not self._thread.is_alive() and "cpu_s" in self.cpu:
-            return self.cpu["cpu_s"]
-        return now
-
-    def __enter__(self) -> _DrawsWriter:
-        self._thread.start()
-        return self
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def __exit__(self, kind: Any, *exc: Any) -> None:
-        if kind is not None:
-            self._cancel.set()
-        self._thread.join()
 
 
 def finish_run(
@@ -310,7 +243,7 @@ def _summarise_and_write(
     sc = spec.scenario
     with contextlib.ExitStack() as stack:
         tmp = None
-        draws_file: _DrawsWriter | DrawsStream | None = None
+        draws_file: DrawsWriter | DrawsStream | None = None
         t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
         c_stats = time.process_time()
         # the statistics' work done beside the simulation (mkba.decide.irr.IrrAlongside: the
@@ -326,7 +259,13 @@ def _summarise_and_write(
             # another thread while the statistics are computed; on any error the writer is
             # stopped and nothing is left behind
             tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
-            draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
+            # the columns, with the IRR of every draw, made here (the IRR is computed once per
+            # run, on threads, and then shared with the summary)
+            columns = results.draws_columns(run, areas=area_draws != "none")
+            draws_file = stack.enter_context(
+                DrawsWriter(tmp, columns, draws_group_rows(run.chunk_size))
+            )
+            del columns
         # the writer's CPU seconds before the statistics (a DrawsStream's, in the simulation)
         writer_cpu0 = draws_file.cpu_so_far() if draws_file is not None else 0.0
         with results.shared_scratch():  # one set of column buffers for the statistics

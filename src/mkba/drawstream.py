@@ -132,6 +132,88 @@ class _PendingOutcomes(Outcomes):
         return _Derived(self, "bcr")
 
 
+class DrawsWriter:
+    """``draws.parquet`` written into ``folder`` on a thread of its own: :func:`mkba.output.
+    write_columns` of ``columns`` in row groups of ``group_rows`` (its further keywords in
+    ``options``), started on entering the block (or by :meth:`start`). :meth:`wait` waits for
+    it and raises its error. Leaving the block on an error stops the writer (at its next row
+    group; ``cancel``, a :class:`threading.Event` the caller may share) and waits for it, so
+    that the folder can be removed. ``seconds`` (its wall time), ``cpu`` (``cpu_s``, from
+    :func:`~mkba.output.write_columns`) and ``native_ids`` (its thread's and its disk
+    writer's system ids) once it has run; ``error``: what it raised, if anything."""
+
+    def __init__(
+        self,
+        folder: Path,
+        columns: dict[str, Any],
+        group_rows: int,
+        *,
+        cancel: threading.Event | None = None,
+        **options: Any,
+    ) -> None:
+        self._columns = columns
+        self._folder = folder
+        self._group_rows = group_rows
+        self._options = options
+        self._cancel = threading.Event() if cancel is None else cancel
+        self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
+        self.error: BaseException | None = None
+        self.seconds = math.nan
+        self.cpu: dict[str, float] = {}
+        self.native_ids: list[int] = []
+
+    def _write(self) -> None:
+        self.native_ids.append(threading.get_native_id())
+        t = time.perf_counter()
+        try:
+            write_columns(
+                self._folder,
+                "draws",
+                self._columns,
+                group_rows=self._group_rows,
+                cancel=self._cancel,
+                timings=self.cpu,
+                native_ids=self.native_ids,
+                **self._options,
+            )
+        except BaseException as e:  # handed to the main thread by wait()
+            self.error = e
+        finally:
+            self._columns = {}
+            self.seconds = time.perf_counter() - t
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cpu_so_far(self) -> float:
+        """CPU seconds its threads have used until now (:func:`mkba.output.thread_cpu_s`, while
+        it writes, or after: once it has ended, its own total)."""
+        now = thread_cpu_s(list(self.native_ids))
+        if not self._thread.is_alive() and "cpu_s" in self.cpu:
+            return self.cpu["cpu_s"]
+        return now
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def cancel(self) -> None:
+        """Stop the writer (at its next row group) and wait for it."""
+        self._cancel.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self) -> DrawsWriter:
+        self.start()
+        return self
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is not None:
+            self.cancel()
+        self._thread.join()
+
+
 class DrawsStream:
     """``draws.parquet`` of a run written into ``folder`` while the run is simulated, on a
     thread of its own (see the module's description).
@@ -141,7 +223,7 @@ class DrawsStream:
     then :meth:`start` with the outcome arrays the simulation fills and the IRR's arrays
     (:attr:`mkba.decide.irr.IrrAlongside.filling`), before the first chunk. :meth:`wait` waits
     for the file and raises the writer's error; leaving the ``with`` block on an error stops
-    the writer. ``seconds``, ``cpu`` and ``native_ids`` as :class:`mkba.api._DrawsWriter`'s;
+    the writer. ``seconds``, ``cpu``, :meth:`cpu_so_far` as :class:`DrawsWriter`'s;
     ``spilled_groups``: the row groups whose sampled values went through the temporary file.
     """
 
@@ -176,15 +258,19 @@ class DrawsStream:
         self._irr_hi = 0  # rows 0 .. _irr_hi - 1 have their outcomes and IRR final
         self._cond = threading.Condition()
         self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self.seconds = math.nan
-        self.cpu: dict[str, float] = {}
-        self.native_ids: list[int] = []
+        self._writer: DrawsWriter | None = None
 
     @property
     def spilled_groups(self) -> int:
         return len(self._spilled)
+
+    @property
+    def seconds(self) -> float:
+        return self._writer.seconds if self._writer is not None else math.nan
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        return self._writer.cpu if self._writer is not None else {}
 
     # --- fed by the simulation --------------------------------------------------------------
 
@@ -199,7 +285,8 @@ class DrawsStream:
             g0 = g * self.group_rows
             b = min(hi, g0 + self.group_rows)
             with self._cond:
-                if self._error is not None or self._cancel.is_set():
+                failed = self._writer is not None and self._writer.error is not None
+                if failed or self._cancel.is_set():
                     return  # the file will not be written: nothing to keep
                 buf = self._buffers.get(g)
                 if buf is None and g not in self._spilled:
@@ -278,37 +365,17 @@ class DrawsStream:
         columns = results.draws_columns(stand_in, areas=self._areas)
         if "draw" in columns:  # np.arange(n): the same values, a row group at a time
             columns["draw"] = _Draws(self.shape[0])  # type: ignore[assignment]  # sliced like an array
-        self._thread = threading.Thread(
-            target=self._write, args=(columns,), name="mkba-draws", daemon=True
+        self._writer = DrawsWriter(
+            self._folder,
+            columns,
+            self.group_rows,
+            cancel=self._cancel,
+            ready=self._ready,
+            written=self._written,
+            direct_buffer=DIRECT_BUFFER,
+            empty=mapped,
         )
-        self._thread.start()
-
-    def _write(self, columns: dict[str, Any]) -> None:
-        self.native_ids.append(threading.get_native_id())
-        t = time.perf_counter()
-        try:
-            write_columns(
-                self._folder,
-                "draws",
-                columns,
-                group_rows=self.group_rows,
-                cancel=self._cancel,
-                timings=self.cpu,
-                native_ids=self.native_ids,
-                ready=self._ready,
-                written=self._written,
-                direct_buffer=DIRECT_BUFFER,
-                empty=mapped,
-            )
-        except BaseException as e:  # handed to the main thread by wait()
-            with self._cond:
-                self._error = e
-        finally:
-            del columns
-            with self._cond:  # the buffers are not needed any more (a late chunk keeps its own)
-                self._buffers.clear()
-                self._free.clear()
-            self.seconds = time.perf_counter() - t
+        self._writer.start()
 
     def _ready(self, lo: int, hi: int) -> None:
         with self._cond:
@@ -326,36 +393,31 @@ class DrawsStream:
                 self._free.clear()
 
     def cpu_so_far(self) -> float:
-        """CPU seconds its threads have used until now (as :class:`mkba.api._DrawsWriter`)."""
-        alive = self._thread is not None and self._thread.is_alive()
-        if not alive and "cpu_s" in self.cpu:
-            return self.cpu["cpu_s"]
-        return thread_cpu_s(list(self.native_ids))
+        """CPU seconds its threads have used until now (:meth:`DrawsWriter.cpu_so_far`)."""
+        return self._writer.cpu_so_far() if self._writer is not None else 0.0
 
     def wait(self) -> None:
-        if self._thread is None:
+        if self._writer is None:
             raise RuntimeError("draws.parquet's writer was not started")
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self._writer.wait()
 
     def cancel(self) -> None:
         """Stop the writer (at its next row group) and wait for it; nothing is kept."""
         with self._cond:
             self._cancel.set()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join()
+        if self._writer is not None:
+            self._writer.cancel()
 
     def __enter__(self) -> DrawsStream:
         return self
 
     def __exit__(self, kind: Any, *exc: Any) -> None:
         try:
-            if kind is not None or self._thread is None:
+            if kind is not None or self._writer is None:
                 self.cancel()
             else:
-                self._thread.join()
+                self._writer.wait()
         finally:
             with self._cond:
                 self._buffers.clear()
