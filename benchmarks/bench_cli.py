@@ -306,7 +306,9 @@ def main() -> None:
                 if cmd.get("manifest") is not None and Path(cmd["manifest"]).exists():
                     man = json.loads(Path(cmd["manifest"]).read_text())
                     rep["timings"] = {
-                        k: v for k, v in man.get("timings", {}).items() if k.endswith("_s")
+                        k: v
+                        for k, v in man.get("timings", {}).items()
+                        if k.endswith("_s") or k == "draws_parquet_spilled_groups"
                     }
                     rep |= _parquet_size(Path(cmd["manifest"]).with_name("draws.parquet"))
                     total = man.get("timings", {}).get("total_s")
@@ -341,8 +343,30 @@ def main() -> None:
                     # bench_parquet.py) and the file against the raw data
                     cpu = ", ".join(f"{x:.2f}" for x in pq_cpu if x is not None) or "?"
                     size = ", ".join(f"{x:.3f}" for x in ratio) or "?"
+                    # the run's wait for it at the end, and (written while simulated,
+                    # mkba.drawstream) its row groups whose sampled values were spilled
+                    ts = d.get("timings", [])
+                    wait = (
+                        ", ".join(
+                            f"{t['draws_parquet_wait_s']:.2f}"
+                            for t in ts
+                            if t.get("draws_parquet_wait_s") is not None
+                        )
+                        or "?"
+                    )
+                    spilled = [
+                        t["draws_parquet_spilled_groups"]
+                        for t in ts
+                        if "draws_parquet_spilled_groups" in t
+                    ]
                     print(
-                        f"  draws.parquet CPU {cpu} s; file / raw data {size} (target <= 1.0)",
+                        f"  draws.parquet CPU {cpu} s, waited for {wait} s; file / raw data"
+                        f" {size} (target <= 1.0)"
+                        + (
+                            f"; row groups spilled {', '.join(map(str, spilled))}"
+                            if spilled
+                            else ""
+                        ),
                         flush=True,
                     )
                 outside = [r["outside_total_s"] for r in d["repeats"] if "outside_total_s" in r]

@@ -92,7 +92,9 @@ def main() -> None:
                 if which == "issue":
                     _issue_writer(folder, in_memory if in_memory is not None else run)
                 else:
-                    write_columns(folder, "draws", cols, group_rows=draws_group_rows(run))
+                    write_columns(
+                        folder, "draws", cols, group_rows=draws_group_rows(run.chunk_size)
+                    )
                 wall = time.perf_counter() - t0
                 u1, s1 = _cpu()
                 size = (folder / "draws.parquet").stat().st_size

@@ -255,7 +255,9 @@ def test_failed_draws_writer_fails_the_run(monkeypatch, tmp_path: Path) -> None:
     def full_disk(*a, **k):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(api, "write_columns", full_disk)
+    from mkba import drawstream
+
+    monkeypatch.setattr(drawstream, "write_columns", full_disk)  # the writer's thread calls it
     with pytest.raises(OSError, match="No space"):
         api.run_scenario(REFERENCE, draws=600, out=tmp_path / "r")
     assert list(tmp_path.iterdir()) == []

@@ -267,7 +267,12 @@ def test_a_runs_draws_file_against_pyarrows_writer(monkeypatch, tmp_path: Path) 
     from mkba.spill import SpilledRows
 
     monkeypatch.setattr(api, "SPILL_BYTES", 0)
-    monkeypatch.setattr(api, "draws_group_rows", lambda run: 700)  # three row groups
+    monkeypatch.setenv(
+        "MKBA_DRAWS_STREAM", "0"
+    )  # spilled, written after (drawstream: test_drawstream)
+    monkeypatch.setattr(
+        api, "draws_group_rows", lambda chunk_size, streamed=False: 700
+    )  # three row groups
     root = Path(__file__).resolve().parents[1]
     res = api.run_scenario(
         root / "scenarios" / "reference-2021.toml", draws=1700, out=tmp_path / "r"

@@ -370,10 +370,15 @@ def test_mkba_run_spills_only_large_runs(monkeypatch, tmp_path: Path) -> None:  
     small = api.run_scenario(REFERENCE, draws=500, out=tmp_path / "a", companion=False)
     assert small.run.samples is not None and small.run.spilled is None
     monkeypatch.setattr(api, "SPILL_BYTES", 1000)  # as if 500 draws were large
+    monkeypatch.setenv("MKBA_DRAWS_STREAM", "0")  # spilled, draws.parquet written after
     big = api.run_scenario(REFERENCE, draws=500, out=tmp_path / "b", companion=True)
     assert big.run.samples is None and big.run.spilled is not None
+    monkeypatch.setenv("MKBA_DRAWS_STREAM", "1")  # written while simulated: nothing kept
+    streamed = api.run_scenario(REFERENCE, draws=500, out=tmp_path / "c", companion=True)
+    assert streamed.run.samples is None and streamed.run.spilled is None
     a = (tmp_path / "a" / "draws.parquet").read_bytes()
     assert a == (tmp_path / "b" / "draws.parquet").read_bytes()
+    assert a == (tmp_path / "c" / "draws.parquet").read_bytes()
 
 
 def test_yearly_quantiles_on_threads_equal_one_thread(monkeypatch) -> None:  # type: ignore[no-untyped-def]

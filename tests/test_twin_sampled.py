@@ -245,10 +245,23 @@ def test_the_arrays_do_not_change_until_released(ref: Model, evi: Model) -> None
     assert np.concatenate([s[3] for s in seen]).shape == (draws, twin.cols.size)
 
 
-def test_on_sampled_is_instead_of_the_other_two(ref: Model, evi: Model) -> None:
+def test_on_sampled_is_instead_of_other_on_samples(ref: Model, evi: Model) -> None:
+    """other_on_samples writes the twin's columns into the samples for its call, which
+    on_sampled's consumer may be reading: refused together. on_samples only reads them (the
+    streamed draws.parquet takes them so): allowed beside on_sampled."""
     twin = _twin(ref, evi, 10, 10)
     with pytest.raises(ValueError, match="instead of"):
-        _pass(ref, twin, 10, 10, on_sampled=lambda *a: None, on_samples=lambda *a: None)
+        _pass(ref, twin, 10, 10, on_sampled=lambda *a: None, other_on_samples=lambda *a: None)
+    seen: list[tuple[str, int]] = []
+    _pass(
+        ref,
+        twin,
+        10,
+        10,
+        on_sampled=lambda lo, *a: seen.append(("sampled", lo)),
+        on_samples=lambda lo, s: seen.append(("samples", lo)),
+    )
+    assert seen == [("sampled", 0), ("samples", 0)]
 
 
 def test_an_error_on_the_sinks_thread_reaches_the_pass(

@@ -6,7 +6,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,13 @@ from mkba import engine, implied, prefault, results
 from mkba.checks import runnable
 from mkba.constants import DEFAULT_SCENARIO
 from mkba.decide.irr import IrrAlongside, run_offsets
+from mkba.drawstream import STREAM_GROUP_ROWS, DrawsStream, DrawsWriter
 from mkba.engine import Progress, Run
 from mkba.load import Spec, load_scenario
 from mkba.output import (
     PARQUET_GROUP_ROWS,
     run_directory,
-    thread_cpu_s,
     versions,
-    write_columns,
     write_json,
     write_table,
 )
@@ -32,6 +31,12 @@ from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
+
+DRAWS_STREAM_ENV = "MKBA_DRAWS_STREAM"
+"""``MKBA_DRAWS_STREAM=0`` in the environment: a large run (:data:`~mkba.spill.SPILL_BYTES`)
+written by :func:`run_scenario` spills its sampled values to a temporary file and writes
+``draws.parquet`` after the simulation, as before :mod:`mkba.drawstream`; otherwise the file is
+written while the run is simulated. The same file either way (for comparisons)."""
 
 TWIN_ENV = "MKBA_TWIN"
 """``MKBA_TWIN=0`` in the environment: :func:`run_scenario` always simulates a companion in a
@@ -106,75 +111,13 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def draws_group_rows(run: Run) -> int:
-    """Rows per Parquet row group of ``draws.parquet``: whole chunks, about
-    :data:`~mkba.output.PARQUET_GROUP_ROWS` rows."""
-    return run.chunk_size * max(1, PARQUET_GROUP_ROWS // run.chunk_size)
-
-
-class _DrawsWriter:
-    """``draws.parquet`` of a run written into ``folder`` on a thread of its own
-    (:func:`mkba.output.write_columns`, the same file), started on entering the block;
-    :meth:`wait` waits for it and raises its error. Leaving the block on an error stops the
-    writer (at its next row group) and waits for it, so that the folder can be removed."""
-
-    def __init__(self, folder: Path, run: Run, *, areas: bool) -> None:
-        import threading
-
-        # the columns, with the IRR of every draw, made here (the IRR is computed once per
-        # run, on threads, and then shared with the summary)
-        self._columns = results.draws_columns(run, areas=areas)
-        self._folder = folder
-        self._group_rows = draws_group_rows(run)
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._write, name="mkba-draws", daemon=True)
-        self._error: BaseException | None = None
-        self.seconds = math.nan
-        self.cpu: dict[str, float] = {}  # write_columns' CPU seconds (cpu_s)
-        self.native_ids: list[int] = []  # its thread's and its disk writer's system ids
-
-    def _write(self) -> None:
-        import threading
-
-        self.native_ids.append(threading.get_native_id())
-        t = time.perf_counter()
-        try:
-            write_columns(
-                self._folder,
-                "draws",
-                self._columns,
-                group_rows=self._group_rows,
-                cancel=self._cancel,
-                timings=self.cpu,
-                native_ids=self.native_ids,
-            )
-        except BaseException as e:  # handed to the main thread by wait()
-            self._error = e
-        finally:
-            self._columns = {}
-            self.seconds = time.perf_counter() - t
-
-    def cpu_so_far(self) -> float:
-        """CPU seconds its threads have used until now (:func:`mkba.output.thread_cpu_s`, while
-        it writes, or after: once it has ended, its own total)."""
-        now = thread_cpu_s(list(self.native_ids))
-        if not self._thread.is_alive() and "cpu_s" in self.cpu:
-            return self.cpu["cpu_s"]
-        return now
-
-    def __enter__(self) -> _DrawsWriter:
-        self._thread.start()
-        return self
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def __exit__(self, kind: Any, *exc: Any) -> None:
-        if kind is not None:
-            self._cancel.set()
-        self._thread.join()
+def draws_group_rows(chunk_size: int, *, streamed: bool = False) -> int:
+    """Rows per Parquet row group of ``draws.parquet`` of a run in chunks of ``chunk_size``
+    draws: whole chunks, about :data:`~mkba.output.PARQUET_GROUP_ROWS` rows, or
+    :data:`~mkba.drawstream.STREAM_GROUP_ROWS` for a file written while the run is simulated
+    (:class:`~mkba.drawstream.DrawsStream`: its buffers are held during the simulation)."""
+    rows = STREAM_GROUP_ROWS if streamed else PARQUET_GROUP_ROWS
+    return chunk_size * max(1, rows // chunk_size)
 
 
 def finish_run(
@@ -192,6 +135,7 @@ def finish_run(
     side_by_side: list[dict[str, Any]] | None = None,
     area_draws: str = "all",
     companion_side: dict[str, Any] | None = None,
+    directory: tuple[Path, DrawsStream] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
@@ -201,6 +145,10 @@ def finish_run(
     columns out of ``draws.parquet``. ``companion_side`` (the companion's
     :func:`mkba.implied.side_summary`): ``side_by_side`` becomes it and this run's side summary,
     in reading order (the run's side summary shares the statistics of its summary).
+    ``directory``: the run directory's temporary folder, already open, and the
+    :class:`~mkba.drawstream.DrawsStream` writing its ``draws.parquet`` since the simulation
+    began (:func:`run_scenario`, a large run); the folder becomes ``out`` when the caller's
+    block closes it.
     """
     with results.shared_statistics():  # each column's statistics computed once
         return _finish_run(
@@ -217,6 +165,7 @@ def finish_run(
             side_by_side=side_by_side,
             area_draws=area_draws,
             companion_side=companion_side,
+            directory=directory,
         )
 
 
@@ -235,6 +184,7 @@ def _finish_run(
     side_by_side: list[dict[str, Any]] | None,
     area_draws: str,
     companion_side: dict[str, Any] | None,
+    directory: tuple[Path, DrawsStream] | None,
 ) -> RunResult:
     check_area_draws(area_draws)
     if rid is None:
@@ -245,7 +195,7 @@ def _finish_run(
     # folders the run directory's parent needs that do not exist yet: the run directory is
     # opened before the statistics (draws.parquet is written beside them), so if they fail
     # these are removed again (when empty): a failed summary leaves nothing, as before
-    made = [] if out_dir is None else [p for p in out_dir.parents if not p.exists()]
+    made = [] if out_dir is None or directory else [p for p in out_dir.parents if not p.exists()]
     stage = {"summarised": False}
     try:
         return _summarise_and_write(
@@ -263,6 +213,7 @@ def _finish_run(
             side_by_side=side_by_side,
             area_draws=area_draws,
             companion_side=companion_side,
+            directory=directory,
         )
     except BaseException:
         for folder in made if not stage["summarised"] else ():  # deepest first
@@ -287,11 +238,12 @@ def _summarise_and_write(
     side_by_side: list[dict[str, Any]] | None,
     area_draws: str,
     companion_side: dict[str, Any] | None,
+    directory: tuple[Path, DrawsStream] | None,
 ) -> RunResult:
     sc = spec.scenario
     with contextlib.ExitStack() as stack:
         tmp = None
-        draws_file = None
+        draws_file: DrawsWriter | DrawsStream | None = None
         t_stats = time.perf_counter()  # from here: the IRR is computed for draws.parquet first
         c_stats = time.process_time()
         # the statistics' work done beside the simulation (mkba.decide.irr.IrrAlongside: the
@@ -299,13 +251,23 @@ def _summarise_and_write(
         # as the statistics' (the rest is in this window's)
         alongside = getattr(run, "_irr_alongside", None)
         irr_cpu_before = alongside.cpu_s if alongside is not None else 0.0
-        if out_dir is not None:
+        if out_dir is not None and directory is not None:
+            tmp, draws_file = directory  # draws.parquet written since the simulation began
+        elif out_dir is not None:
             # the run directory is assembled under a temporary name from the start, so that
             # draws.parquet (the largest file, mostly waiting for the disk) is written on
             # another thread while the statistics are computed; on any error the writer is
             # stopped and nothing is left behind
             tmp = stack.enter_context(run_directory(out_dir, rid, force=force))
-            draws_file = stack.enter_context(_DrawsWriter(tmp, run, areas=area_draws != "none"))
+            # the columns, with the IRR of every draw, made here (the IRR is computed once per
+            # run, on threads, and then shared with the summary)
+            columns = results.draws_columns(run, areas=area_draws != "none")
+            draws_file = stack.enter_context(
+                DrawsWriter(tmp, columns, draws_group_rows(run.chunk_size))
+            )
+            del columns
+        # the writer's CPU seconds before the statistics (a DrawsStream's, in the simulation)
+        writer_cpu0 = draws_file.cpu_so_far() if draws_file is not None else 0.0
         with results.shared_scratch():  # one set of column buffers for the statistics
             results.precompute_statistics(run)  # every column's statistics, on threads
             if companion_side is not None:
@@ -319,7 +281,7 @@ def _summarise_and_write(
         # which runs beside them from the IRR on (its threads' CPU so far)
         stats_cpu_s = time.process_time() - c_stats
         if draws_file is not None:
-            stats_cpu_s -= draws_file.cpu_so_far()
+            stats_cpu_s -= draws_file.cpu_so_far() - writer_cpu0
         stats_cpu_s += irr_cpu_before
         # that thread's busy seconds and CPU seconds (both beside the simulation, mostly)
         irr_timings = (
@@ -390,34 +352,89 @@ def _summarise_and_write(
             manifest["timings"]["draws_parquet_wait_s"] = time.perf_counter() - t_wait
             manifest["timings"]["draws_parquet_s"] = draws_file.seconds
             manifest["timings"]["draws_parquet_cpu_s"] = draws_file.cpu.get("cpu_s", math.nan)
+            if isinstance(draws_file, DrawsStream):
+                # row groups whose sampled values went through a temporary file (the writer
+                # was more than drawstream.PARAM_GROUPS row groups behind the simulation)
+                manifest["timings"]["draws_parquet_spilled_groups"] = draws_file.spilled_groups
             manifest["timings"]["total_s"] = time.perf_counter() - t0
             write_json(tmp / "manifest.json", manifest)
     return RunResult(run=run, summary=summ, output_dir=out_dir, manifest=manifest)
 
 
+@contextlib.contextmanager
+def _early_run_directory(out_dir: Path, rid: str, *, force: bool) -> Iterator[Path]:
+    """:func:`mkba.output.run_directory` opened before the simulation (for a ``draws.parquet``
+    written while the run is simulated); on an error, the folders above it that it made are
+    removed again when empty, as :func:`finish_run` does for its own."""
+    made = [p for p in out_dir.parents if not p.exists()]
+    try:
+        with run_directory(out_dir, rid, force=force) as tmp:
+            yield tmp
+    except BaseException:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _irr_alongside(
-    m: Any, draws: int, area_dtype: type | np.dtype, reuse: engine.Outcomes | None
+    m: Any,
+    draws: int,
+    area_dtype: type | np.dtype,
+    reuse: engine.Outcomes | None,
+    stream: DrawsStream | None = None,
 ) -> tuple[engine.Outcomes, IrrAlongside, results.ColumnCopies]:
     """The outcome arrays a run of ``m`` will fill (``reuse``'s when they fit, as
     :func:`mkba.engine.simulate` would choose; new ones otherwise, given to the simulation as
     its ``reuse``), an :class:`~mkba.decide.irr.IrrAlongside` on their flows, and the
-    :class:`~mkba.results.ColumnCopies` it looks for block by block."""
+    :class:`~mkba.results.ColumnCopies` it looks for block by block. ``stream``: told of each
+    block of rows whose IRR is final, and started on these arrays."""
     target = engine.outcomes_for(draws, m, area_dtype, reuse)
     copies = results.ColumnCopies(target, results.model_statistics_keys(m))
-    return target, IrrAlongside(target.flow, run_offsets(m), also=copies.block), copies
+    also = copies.block if stream is None else _both(copies.block, stream.irr_done)
+    # with a stream, the IRR at the simulation's priority: a row group is written only once its
+    # IRR is final, and at the lowest priority the IRR fell row groups behind on a busy machine
+    # (their sampled values then go through the temporary file)
+    alongside = IrrAlongside(
+        target.flow, run_offsets(m), also=also, nice=19 if stream is None else None
+    )
+    if stream is not None:
+        stream.start(target, alongside.filling)
+    return target, alongside, copies
+
+
+def _both(first: Callable[..., None], second: Callable[..., None] | None) -> Callable[..., None]:
+    """A callable that calls ``first`` and then ``second`` (when given) with its arguments."""
+    if second is None:
+        return first
+
+    def both(*args: Any) -> None:
+        first(*args)
+        second(*args)
+
+    return both
 
 
 def _attach_alongside(
-    run: Run, target: engine.Outcomes, alongside: IrrAlongside, copies: results.ColumnCopies
+    run: Run,
+    target: engine.Outcomes,
+    alongside: IrrAlongside,
+    copies: results.ColumnCopies,
+    stream: DrawsStream | None = None,
 ) -> None:
     """Hand the IRR and the copies found beside the simulation to ``run`` when it filled
     ``target``; else (not expected: the simulation chose other arrays) stop the thread, and
-    the IRR is computed afterwards as without it."""
+    the IRR is computed afterwards as without it (an error with a ``stream``, which writes
+    ``target``'s rows)."""
     if run.outcomes is target:
         alongside.attach(run)
         copies.attach(run)
     else:
         alongside.abort()
+        if stream is not None:
+            raise RuntimeError(
+                "the simulation did not fill the arrays draws.parquet is written from"
+            )
 
 
 def _feeding(progress: Progress | None, alongside: IrrAlongside) -> Progress:
@@ -432,13 +449,15 @@ def _feeding(progress: Progress | None, alongside: IrrAlongside) -> Progress:
     return report
 
 
-def _simulate_beside(sink: implied.FullStrengthSink, m: Any, **kwargs: Any) -> Run:
+def _simulate_beside(
+    sink: implied.FullStrengthSink, m: Any, stream: DrawsStream | None = None, **kwargs: Any
+) -> Run:
     """``engine.simulate(m, on_samples=sink, **kwargs)`` with the sink on a thread of its own
     (:class:`mkba.implied.BackgroundSink`, the same numbers); ``sink.handover_s`` is then the
-    simulating thread's time for it."""
+    simulating thread's time for it. ``stream`` gets each chunk's samples first."""
     bg = implied.BackgroundSink(sink)
     try:
-        run = engine.simulate(m, on_samples=bg, **kwargs)
+        run = engine.simulate(m, on_samples=bg if stream is None else _both(stream, bg), **kwargs)
     except BaseException:
         bg.abort()
         raise
@@ -453,16 +472,18 @@ def _simulate_twin_beside(
     osink: implied.FullStrengthSink,
     m: Any,
     twin: engine.Twin,
+    stream: DrawsStream | None = None,
     **kwargs: Any,
 ) -> tuple[Run, Run]:
     """``engine.simulate_twin(m, twin, on_samples=own, other_on_samples=osink, **kwargs)``
     with both sinks on one thread of their own, which reads each chunk's samples where the
     pass made them, while the kernels run (:meth:`mkba.implied.TwinSink.sampled`, the same
-    numbers); each sink's ``handover_s`` is then the simulating thread's time for it."""
+    numbers); each sink's ``handover_s`` is then the simulating thread's time for it.
+    ``stream`` gets each chunk's samples (the run's) after the kernels (``on_samples``)."""
     pair = implied.TwinSink(own, osink, twin.cols)
     try:
         # each chunk's samples read by the sinks' thread during the kernels, not copied
-        runs = engine.simulate_twin(m, twin, on_sampled=pair.sampled, **kwargs)
+        runs = engine.simulate_twin(m, twin, on_sampled=pair.sampled, on_samples=stream, **kwargs)
     except BaseException:
         pair.abort()
         raise
@@ -544,164 +565,200 @@ def run_scenario(
     spill = write and n_draws * len(model.uncertain) * 8 > SPILL_BYTES
     # the run's outcome arrays made resident on another core meanwhile (console script only)
     prefault.for_run(model, n_draws, area_dtype)
-    t1 = time.perf_counter()
-    c1 = time.process_time()  # CPU of the process from here (simulate_cpu_s)
-    timings = {"load_s": t1 - t0}
-    other_side = None
-    reuse = None
-    side = bool(companion and spec.scenario.companion)
-    twin = None
-    # the twin pass where it can be used, unless MKBA_TWIN=0 (see TWIN_ENV)
-    twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
-    if side and spec.scenario.companion:
-        t_load = time.perf_counter()
-        other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
-        omodel = runnable(other)
-        osc = omodel.spec.scenario
-        # the companion in the run's own sampling pass, when the two draw the same uniforms
-        # (engine.twin_of checks everything that determines them): the same numbers as the
-        # two passes below, with the sampling done once
-        twin = (
-            None
-            if not twin_allowed
-            else engine.twin_of(
-                model,
-                omodel,
-                draws=n_draws,
-                seed=run_seed,
-                sampler=sc.sampler,
-                chunk_size=sc.chunk_size,
-                other_draws=osc.draws if draws is None else draws,
-                other_seed=osc.seed,
-                other_sampler=osc.sampler,
-                other_chunk_size=osc.chunk_size,
+    # a large run written: draws.parquet is written while it is simulated (mkba.drawstream),
+    # its sampled values neither held whole nor read back (MKBA_DRAWS_STREAM=0: spilled, and
+    # the file written after the simulation, as before; the same file)
+    stream_draws = spill and os.environ.get(DRAWS_STREAM_ENV, "1") != "0"
+    with contextlib.ExitStack() as stack:
+        stream = directory = None
+        if stream_draws:
+            out_dir = Path(out) if out is not None else default_run_dir(spec, rid)
+            folder = stack.enter_context(_early_run_directory(out_dir, rid, force=force))
+            stream = stack.enter_context(
+                DrawsStream(
+                    folder,
+                    model,
+                    n_draws,
+                    sc.chunk_size,
+                    draws_group_rows(sc.chunk_size, streamed=True),
+                    seed=run_seed,
+                    sampler=sc.sampler,
+                    areas=area_draws != "none",
+                )
             )
-        )
-        t_load = time.perf_counter() - t_load
-    if twin is not None:
-        # the companion's light outcome arrays made resident too, after the run's
-        prefault.for_twin(model, twin.other, n_draws, area_dtype)
-        mine = implied.FullStrengthSink(model, n_draws)
-        osink = implied.FullStrengthSink(twin.other, n_draws)
-        target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, None)
+            directory = (folder, stream)
+            spill = False
+        t1 = time.perf_counter()
+        c1 = time.process_time()  # CPU of the process from here (simulate_cpu_s)
+        timings = {"load_s": t1 - t0}
+        other_side = None
+        reuse = None
+        side = bool(companion and spec.scenario.companion)
+        twin = None
+        # the twin pass where it can be used, unless MKBA_TWIN=0 (see TWIN_ENV)
+        twin_allowed = os.environ.get(TWIN_ENV, "1") != "0"
+        if side and spec.scenario.companion:
+            t_load = time.perf_counter()
+            other = load_scenario((spec.path.parent / spec.scenario.companion).resolve())
+            omodel = runnable(other)
+            osc = omodel.spec.scenario
+            # the companion in the run's own sampling pass, when the two draw the same uniforms
+            # (engine.twin_of checks everything that determines them): the same numbers as the
+            # two passes below, with the sampling done once
+            twin = (
+                None
+                if not twin_allowed
+                else engine.twin_of(
+                    model,
+                    omodel,
+                    draws=n_draws,
+                    seed=run_seed,
+                    sampler=sc.sampler,
+                    chunk_size=sc.chunk_size,
+                    other_draws=osc.draws if draws is None else draws,
+                    other_seed=osc.seed,
+                    other_sampler=osc.sampler,
+                    other_chunk_size=osc.chunk_size,
+                )
+            )
+            t_load = time.perf_counter() - t_load
+        if twin is not None:
+            # the companion's light outcome arrays made resident too, after the run's
+            prefault.for_twin(model, twin.other, n_draws, area_dtype)
+            mine = implied.FullStrengthSink(model, n_draws)
+            osink = implied.FullStrengthSink(twin.other, n_draws)
+            target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, None, stream)
+            try:
+                run, orun = _simulate_twin_beside(
+                    mine,
+                    osink,
+                    model,
+                    twin,
+                    stream,
+                    draws=n_draws,
+                    seed=run_seed,
+                    sampler=sc.sampler,
+                    chunk_size=sc.chunk_size,
+                    progress=_feeding(progress, alongside),
+                    area_dtype=area_dtype,
+                    spill_samples=spill,
+                    keep_samples=stream is None,
+                    reuse=target,
+                )
+            except BaseException:
+                alongside.abort()
+                raise
+            _attach_alongside(run, target, alongside, copies, stream)
+            t_side = time.perf_counter()
+            with results.shared_statistics():  # its statistics on threads
+                other_side = implied.side_summary(osink.attach(orun))
+            # the companion's share: loading it, its own columns, kernel and aggregation in the
+            # shared pass, handing its samples to its sink, and its side summary
+            companion_s = (
+                t_load
+                + sum(orun.timings.values())
+                + osink.handover_s
+                + time.perf_counter()
+                - t_side
+            )
+            del orun, osink
+            t_attach = time.perf_counter()
+            mine.attach(run)
+            timings["companion_s"] = companion_s
+            timings["side_physical_s"] = mine.handover_s + time.perf_counter() - t_attach
+            timings["side_physical_busy_s"] = mine.seconds
+            t2 = time.perf_counter()
+            # simulate_s: the shared pass less the companion's share and the run's implied effects
+            timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
+            # the shared pass's CPU cannot be split between the run and the companion
+            timings["simulate_cpu_s"] = math.nan
+            return finish_run(
+                run,
+                spec,
+                out=out,
+                write=write,
+                timings=timings,
+                t0=t0,
+                force=force,
+                area_draws=area_draws,
+                companion_side=other_side,
+                directory=directory,
+            )
+        if side and spec.scenario.companion:
+            # the companion first, summarised and let go before the run itself: only one run's
+            # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
+            # values are used only for its implied physical effects, computed chunk by chunk as
+            # it is simulated (implied.FullStrengthSink), so they are not kept.
+            o_draws = omodel.spec.scenario.draws if draws is None else draws
+            sink = implied.FullStrengthSink(omodel, o_draws)
+            orun = _simulate_beside(
+                sink, omodel, draws=draws, area_dtype=area_dtype, keep_samples=False
+            )
+            with results.shared_statistics():  # its statistics on threads
+                other_side = implied.side_summary(sink.attach(orun))
+            # its outcome arrays become the run's when they fit (engine.simulate's ``reuse``):
+            # no fresh memory mapped and cleared for the run (1.2 GB per million draws)
+            reuse = orun.outcomes
+            del orun, sink
+            t1 = time.perf_counter()
+            c1 = time.process_time()
+            timings["companion_s"] = t1 - t0 - timings["load_s"]
+        # the run's own implied effects likewise, while it is simulated (its side summary is made
+        # in finish_run, beside its summary)
+        own = implied.FullStrengthSink(model, n_draws) if side else None
+        # the IRR of every draw on a thread of its own, chunk by chunk as the flows are made
+        target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, reuse, stream)
+        kwargs: dict[str, Any] = {
+            "draws": draws,
+            "seed": seed,
+            "progress": _feeding(progress, alongside),
+            "area_dtype": area_dtype,
+            "spill_samples": spill,
+            "keep_samples": stream is None,
+            "reuse": target,
+        }
         try:
-            run, orun = _simulate_twin_beside(
-                mine,
-                osink,
-                model,
-                twin,
-                draws=n_draws,
-                seed=run_seed,
-                sampler=sc.sampler,
-                chunk_size=sc.chunk_size,
-                progress=_feeding(progress, alongside),
-                area_dtype=area_dtype,
-                spill_samples=spill,
-                reuse=target,
+            run = (
+                engine.simulate(model, on_samples=stream, **kwargs)
+                if own is None
+                else _simulate_beside(own, model, stream, **kwargs)
             )
         except BaseException:
             alongside.abort()
             raise
-        _attach_alongside(run, target, alongside, copies)
-        t_side = time.perf_counter()
-        with results.shared_statistics():  # its statistics on threads
-            other_side = implied.side_summary(osink.attach(orun))
-        # the companion's share: loading it, its own columns, kernel and aggregation in the
-        # shared pass, handing its samples to its sink, and its side summary
-        companion_s = (
-            t_load + sum(orun.timings.values()) + osink.handover_s + time.perf_counter() - t_side
+        _attach_alongside(run, target, alongside, copies, stream)
+        del reuse, kwargs, target
+        # the simulation's CPU seconds (its threads; not the implied-effects sink's thread, nor
+        # the IRR's, which are counted in the statistics' CPU seconds)
+        simulate_cpu_s = (
+            time.process_time()
+            - c1
+            - (own.thread_cpu_s if own is not None else 0.0)
+            - alongside.cpu_s
+            - (stream.cpu_so_far() if stream is not None else 0.0)
         )
-        del orun, osink
-        t_attach = time.perf_counter()
-        mine.attach(run)
-        timings["companion_s"] = companion_s
-        timings["side_physical_s"] = mine.handover_s + time.perf_counter() - t_attach
-        timings["side_physical_busy_s"] = mine.seconds
+        if own is not None:
+            t_attach = time.perf_counter()
+            own.attach(run)
+            # what the run's wall paid for the implied effects (handing the samples over, waiting
+            # for the last chunk, the statistics of attach) is not the simulation's time; the
+            # sink's own time on its thread is side_physical_busy_s
+            timings["side_physical_s"] = own.handover_s + time.perf_counter() - t_attach
+            timings["side_physical_busy_s"] = own.seconds
         t2 = time.perf_counter()
-        # simulate_s: the shared pass less the companion's share and the run's implied effects
-        timings["simulate_s"] = t2 - t1 - companion_s - timings["side_physical_s"]
-        # the shared pass's CPU cannot be split between the run and the companion
-        timings["simulate_cpu_s"] = math.nan
         return finish_run(
             run,
             spec,
             out=out,
             write=write,
-            timings=timings,
+            timings={
+                **timings,
+                "simulate_s": t2 - t1 - timings.get("side_physical_s", 0.0),
+                "simulate_cpu_s": simulate_cpu_s,
+            },
             t0=t0,
             force=force,
             area_draws=area_draws,
             companion_side=other_side,
+            directory=directory,
         )
-    if side and spec.scenario.companion:
-        # the companion first, summarised and let go before the run itself: only one run's
-        # per-draw arrays are ever held (half the peak memory of a large run). Its sampled
-        # values are used only for its implied physical effects, computed chunk by chunk as
-        # it is simulated (implied.FullStrengthSink), so they are not kept.
-        o_draws = omodel.spec.scenario.draws if draws is None else draws
-        sink = implied.FullStrengthSink(omodel, o_draws)
-        orun = _simulate_beside(
-            sink, omodel, draws=draws, area_dtype=area_dtype, keep_samples=False
-        )
-        with results.shared_statistics():  # its statistics on threads
-            other_side = implied.side_summary(sink.attach(orun))
-        # its outcome arrays become the run's when they fit (engine.simulate's ``reuse``):
-        # no fresh memory mapped and cleared for the run (1.2 GB per million draws)
-        reuse = orun.outcomes
-        del orun, sink
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        timings["companion_s"] = t1 - t0 - timings["load_s"]
-    # the run's own implied effects likewise, while it is simulated (its side summary is made
-    # in finish_run, beside its summary)
-    own = implied.FullStrengthSink(model, n_draws) if side else None
-    # the IRR of every draw on a thread of its own, chunk by chunk as the flows are made
-    target, alongside, copies = _irr_alongside(model, n_draws, area_dtype, reuse)
-    kwargs: dict[str, Any] = {
-        "draws": draws,
-        "seed": seed,
-        "progress": _feeding(progress, alongside),
-        "area_dtype": area_dtype,
-        "spill_samples": spill,
-        "reuse": target,
-    }
-    try:
-        run = (
-            engine.simulate(model, **kwargs)
-            if own is None
-            else _simulate_beside(own, model, **kwargs)
-        )
-    except BaseException:
-        alongside.abort()
-        raise
-    _attach_alongside(run, target, alongside, copies)
-    del reuse, kwargs, target
-    # the simulation's CPU seconds (its threads; not the implied-effects sink's thread, nor
-    # the IRR's, which are counted in the statistics' CPU seconds)
-    simulate_cpu_s = (
-        time.process_time() - c1 - (own.thread_cpu_s if own is not None else 0.0) - alongside.cpu_s
-    )
-    if own is not None:
-        t_attach = time.perf_counter()
-        own.attach(run)
-        # what the run's wall paid for the implied effects (handing the samples over, waiting
-        # for the last chunk, the statistics of attach) is not the simulation's time; the
-        # sink's own time on its thread is side_physical_busy_s
-        timings["side_physical_s"] = own.handover_s + time.perf_counter() - t_attach
-        timings["side_physical_busy_s"] = own.seconds
-    t2 = time.perf_counter()
-    return finish_run(
-        run,
-        spec,
-        out=out,
-        write=write,
-        timings={
-            **timings,
-            "simulate_s": t2 - t1 - timings.get("side_physical_s", 0.0),
-            "simulate_cpu_s": simulate_cpu_s,
-        },
-        t0=t0,
-        force=force,
-        area_draws=area_draws,
-        companion_side=other_side,
-    )

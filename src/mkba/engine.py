@@ -923,6 +923,7 @@ def simulate_twin(
     other_on_samples: Callable[[int, np.ndarray], None] | None = None,
     reuse: Outcomes | None = None,
     on_sampled: Callable[[int, np.ndarray, np.ndarray], Callable[[], None] | None] | None = None,
+    keep_samples: bool = True,
 ) -> tuple[Run, Run]:
     """``simulate(m, ...)`` and ``simulate(twin.other, ..., keep_samples=False)`` (the same
     draws, seed, sampler and chunk size, as :func:`twin_of` checked) in one sampling pass,
@@ -944,10 +945,13 @@ def simulate_twin(
     samples of its own run (valid during the call only; the other run's are ``m``'s with the
     twin's columns written in for the call).
 
-    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`.
+    ``reuse``: outcome arrays for ``m``'s run, as in :func:`simulate`. ``keep_samples=False``:
+    ``m``'s run keeps no samples either (they pass by ``on_samples`` only, as in
+    :func:`simulate`).
 
-    ``on_sampled(lo, samples, twin_samples)`` (instead of ``on_samples`` and
-    ``other_on_samples``): called as soon as a chunk's values are sampled, before the kernels,
+    ``on_sampled(lo, samples, twin_samples)`` (instead of ``other_on_samples``, which writes
+    the twin's columns into ``samples`` for its call; ``on_samples`` only reads them and may
+    come with it): called as soon as a chunk's values are sampled, before the kernels,
     with ``m``'s sampled values (rows ``lo:hi``) and the other run's values of the twin's
     columns (n x ``twin.cols.size``, in the order of ``twin.cols``; the rest of the other
     run's are ``m``'s). Neither array changes until the callable it returns (if any) has been
@@ -955,8 +959,10 @@ def simulate_twin(
     consumer on another thread may read them while the kernels run, without a copy."""
     from mkba.rng import fill_theta
 
-    if on_sampled is not None and (on_samples is not None or other_on_samples is not None):
-        raise ValueError("on_sampled is instead of on_samples and other_on_samples")
+    if on_sampled is not None and other_on_samples is not None:
+        # other_on_samples's call writes the twin's columns into the samples on_sampled's
+        # consumer may be reading
+        raise ValueError("on_sampled is instead of other_on_samples")
 
     other = twin.other
     if draws < 1:
@@ -970,8 +976,8 @@ def simulate_twin(
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
     U = len(m.uncertain)
     k = twin.cols.size
-    spilled = SpilledRows(draws, U) if spill_samples else None
-    samples = None if spilled is not None else np.empty((draws, U))
+    spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
+    samples = np.empty((draws, U)) if spilled is None and keep_samples else None
     buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
     args, oargs = _kernel_args(m), _kernel_args(other)
     # m's fixed slots hold one value in every column of the chunk's matrix, also after the

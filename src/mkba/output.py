@@ -210,6 +210,10 @@ def write_columns(
     cancel: Any = None,
     timings: dict[str, float] | None = None,
     native_ids: list[int] | None = None,
+    ready: Any = None,
+    written: Any = None,
+    direct_buffer: int | None = None,
+    empty: Any = None,
 ) -> list[str]:
     """Write equally long 1-D NumPy columns (views are fine, or lazy columns with ``dtype``,
         ``len`` and row slicing) as one Parquet file, atomically, one row group at a time: only one
@@ -224,7 +228,14 @@ def write_columns(
         another thread): when set, the writing stops with :class:`WriteCancelledError` and nothing is
         left behind. ``timings`` (a dict) receives ``cpu_s``: the CPU seconds spent on the file by
         the calling thread and by :class:`DirectFile`'s writing thread. ``native_ids`` (a list) receives
-    the system thread id of that writing thread when it starts (:func:`thread_cpu_s`)."""
+    the system thread id of that writing thread when it starts (:func:`thread_cpu_s`).
+    ``ready(lo, hi)``, when given, is called before rows ``lo:hi`` of the columns are read (a
+    row group, in order; first for the first row group) and returns once they hold their final
+    values (e.g. :class:`mkba.drawstream.DrawsStream`: a file written while a run is being
+    simulated); ``written(lo, hi)`` after that row group has been handed to the file.
+    ``direct_buffer``: the size of :class:`DirectFile`'s buffers (default
+    :data:`DIRECT_BUFFER`); ``empty(shape, dtype)``: makes the writer's buffers (default
+    ``np.empty``; e.g. :func:`mkba.drawstream.mapped`)."""
     import time
 
     import numpy as np
@@ -239,22 +250,29 @@ def write_columns(
     dtypes = [v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype for v in columns.values()]
     schema = pa.schema([(k, pa.from_numpy_dtype(d)) for k, d in zip(columns, dtypes, strict=True)])
     cpu0 = time.thread_time()
-    groups = RowGroups(list(columns.values()), max(group_rows, 1))
+    groups = RowGroups(list(columns.values()), max(group_rows, 1), empty=empty)
+    if ready is not None:
+        ready(0, min(n, max(group_rows, 1)))
     first = groups.rows(0, max(group_rows, 1))
     codecs = column_compression(schema, first)
     if pqwrite.supported(dtypes, codecs.values()):  # numbers: pages written here, copied once
         with (
             atomic_writer(folder / f"{name}.parquet") as fh,
-            DirectFile(fh, native_ids=native_ids) as sink,
+            DirectFile(fh, direct_buffer, native_ids=native_ids, empty=empty) as sink,
         ):
             writer = pqwrite.ColumnsWriter(sink, schema, dtypes, codecs, created_by=_created_by())
             for lo in range(0, n, max(group_rows, 1)):
                 if cancel is not None and cancel.is_set():
                     raise WriteCancelledError(f"{name}.parquet")
-                got = first if lo == 0 else groups.rows(lo, lo + group_rows)
+                hi = min(n, lo + group_rows)
+                if ready is not None and lo:
+                    ready(lo, hi)
+                got = first if lo == 0 else groups.rows(lo, hi)
                 writer.write_row_group(got)
                 del got  # the buffers are refilled for the next row group
                 first = []
+                if written is not None:
+                    written(lo, hi)
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             writer.close()
@@ -264,7 +282,7 @@ def write_columns(
     options = {**PARQUET_OPTIONS, "compression": codecs}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,
-        DirectFile(fh, native_ids=native_ids) as sink,
+        DirectFile(fh, direct_buffer, native_ids=native_ids, empty=empty) as sink,
         pq.ParquetWriter(
             sink, schema, use_dictionary=_dictionary_columns(schema), **options
         ) as writer,
@@ -273,11 +291,15 @@ def write_columns(
             if cancel is not None and cancel.is_set():
                 raise WriteCancelledError(f"{name}.parquet")
             hi = min(n, lo + group_rows)
+            if ready is not None and lo:
+                ready(lo, hi)
             got = first if lo == 0 else groups.rows(lo, hi)
             arrays = [arrow_array(a) for a in got]  # pa.array imports pandas
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             del arrays, got  # the buffers are refilled for the next row group
             first = []
+            if written is not None:
+                written(lo, hi)
     if timings is not None:
         timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
     return [f"{name}.parquet"]
@@ -350,7 +372,12 @@ class DirectFile:
     the caller's fsync, as before (:func:`atomic_writer`)."""
 
     def __init__(
-        self, fh: Any, size: int | None = None, *, native_ids: list[int] | None = None
+        self,
+        fh: Any,
+        size: int | None = None,
+        *,
+        native_ids: list[int] | None = None,
+        empty: Any = None,
     ) -> None:
         import numpy as np
 
@@ -361,6 +388,7 @@ class DirectFile:
         self._fd = fh.fileno()
         size = DIRECT_BUFFER if size is None else size
         size = max(DIRECT_ALIGN, size - size % DIRECT_ALIGN)
+        self._empty = np.empty if empty is None else empty  # makes the buffers
         self._spare = [self._aligned(np, size)]  # filled while the other one is written
         self._buf = self._aligned(np, size)
         self._fill = 0
@@ -372,9 +400,8 @@ class DirectFile:
         """CPU seconds of the writes on the pool's thread."""
         self.direct = _set_direct(self._fd, True)
 
-    @staticmethod
-    def _aligned(np: Any, size: int) -> Any:
-        raw = np.empty(size + DIRECT_ALIGN, dtype=np.uint8)
+    def _aligned(self, np: Any, size: int) -> Any:
+        raw = self._empty((size + DIRECT_ALIGN,), dtype=np.uint8)
         start = -raw.ctypes.data % DIRECT_ALIGN
         return raw[start : start + size]
 
@@ -493,12 +520,15 @@ class RowGroups:
       time, into a buffer, instead of one strided gather per column;
     - a lazy column with ``rows_source()`` (``(source, j)``, a source with
       ``read_rows(lo, hi, out)``, e.g. :class:`mkba.spill.SpilledColumn`): the source's rows
-      are read into a buffer once per row group and transposed likewise;
+      are read into a buffer once per row group and transposed likewise; a source that also has
+      ``columns_view(lo, hi)`` (its rows ``lo:hi`` already transposed, a ``width x (hi - lo)``
+      array whose rows are contiguous, or None when it does not hold them so) is used as it
+      is, with no read and no buffer;
     - anything else: ``np.ascontiguousarray(column[lo:hi])``.
 
     The arrays returned are valid until the next call (the buffers are reused)."""
 
-    def __init__(self, columns: list[Any], group_rows: int) -> None:
+    def __init__(self, columns: list[Any], group_rows: int, *, empty: Any = None) -> None:
         import numpy as np
 
         self.group_rows = group_rows
@@ -521,6 +551,7 @@ class RowGroups:
                 continue
             self.plan.append(("plain", v, 0))
         self._np = np
+        self._empty = np.empty if empty is None else empty  # makes the buffers
 
     def rows(self, lo: int, hi: int) -> list[Any]:
         """Rows ``lo:hi`` (clipped to the columns' length) of every column."""
@@ -530,16 +561,24 @@ class RowGroups:
         blocks = {}
         for key, entry in self.parents.items():
             source, kind = entry[0], entry[1]
+            held = getattr(source, "columns_view", None) if kind == "lazy" else None
+            if held is not None:
+                view = held(lo, hi)
+                if view is not None:
+                    blocks[key] = view
+                    continue
             width = source.shape[1]
             if entry[2] is None or entry[2].shape[1] < m:  # made once (the first row group)
-                entry[2] = np.empty((width, max(m, 1)), dtype=source.dtype)
-                if kind == "lazy":  # rows read a few blocks at a time
-                    entry[3] = np.empty((min(max(m, 1), READ_ROWS), width), dtype=source.dtype)
+                entry[2] = self._empty((width, max(m, 1)), dtype=source.dtype)
+                entry[3] = None
             out = entry[2][:, :m]
             step = READ_ROWS if kind == "lazy" else m
             for r in range(0, m, max(step, 1)):
                 s = min(m, r + step)
-                if kind == "lazy":
+                if kind == "lazy":  # rows read a few blocks at a time, into a buffer made once
+                    if entry[3] is None:
+                        rows_max = min(entry[2].shape[1], READ_ROWS)  # as many as the buffer
+                        entry[3] = self._empty((rows_max, width), dtype=source.dtype)
                     rows = entry[3][: s - r]
                     source.read_rows(lo + r, lo + s, rows)
                 else:

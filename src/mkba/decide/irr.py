@@ -827,6 +827,13 @@ class IrrAlongside:
         """The number of blocks of ``chunk`` rows."""
         return len(self._starts)
 
+    @property
+    def filling(self) -> IrrResult:
+        """The arrays :meth:`result` returns, filled block by block: a block's rows hold their
+        final values once ``also`` has been called for them (e.g. for a file written while the
+        run is simulated, :class:`mkba.drawstream.DrawsStream`)."""
+        return IrrResult(self._out, self._roots)
+
     def rows_done(self, hi: int) -> None:
         """Rows ``0 .. hi - 1`` of ``flow`` hold their final values."""
         with self._cond:
