@@ -56,7 +56,7 @@ ENV = "MKBA_COMPILE_CHILD"
 SIGNATURES: dict[str, str] = {
     "mkba.kernel:simulate_chunk": (
         "F2 I1 I1 I1 I1 F2 F1 F2 F2 F1 I1 F1 F1 F1 f I1 F1 F1 F2 F1 F2 F2 F2 F2 F2 F1 F1 I1 b F3 F3"
-        " F2 F2 F2 F2 F1 F1 i i i i"
+        " F2 F2 F2 F2 F1 F1 i i I1 F2 F2 F2 F2 F2 F1 F1 i i i i"
     ),
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
