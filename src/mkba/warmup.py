@@ -8,8 +8,8 @@ IRR and the statistics' passes, and with a bottom-up programme the programme's k
 (``simulate_programme``).
 
 When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` starts
-``python -m mkba.warmup`` with the names of the kernel and the function the run calls right
-after it (:data:`CHILD`). The child compiles them for the argument types the run uses
+``python -m mkba.warmup`` with the name of the kernel (and, with a bottom-up programme, of the
+programme's kernel: :data:`CHILD`). The child compiles them for the argument types the run uses
 (:data:`SIGNATURES`), which writes numba's on-disk cache, the same files the run would write,
 while the run compiles the sampler on the other core. When the run first needs one of the
 child's functions (the kernel, after its sampler), its cache lookup first compiles the run's
@@ -73,7 +73,7 @@ SIGNATURES: dict[str, str] = {
     "mkba.colstats:sum_sq_dev": "F1 i i f",
     "mkba.colstats:add_running_sum": "F1 F1",
 }
-"""The argument types with which a run calls each function the child may compile (``Fk``: a
+"""The argument types with which a run calls each function compiled ahead (``Fk``: a
 C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64,
 ``b`` a bool).
 ``tests/test_warmup.py`` checks them against the types a run passes."""
