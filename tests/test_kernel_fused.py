@@ -88,7 +88,8 @@ def _run(fn, tht, args, keep_areas: bool, cuts, area_order="F", area_dtype=np.fl
     area_c = np.full((n, A), np.nan, dtype=area_dtype, order=area_order)
     views = kernel.area_outputs(area_b, area_c)
     for lo, hi in itertools.pairwise(cuts):
-        fn(tht, *args, keep_areas, ben, cost, flow, dflow, comp, shc, *views, lo, hi)
+        twin = engine._no_twin(views[0]) if fn is kernel.simulate_chunk else ()
+        fn(tht, *args, keep_areas, ben, cost, flow, dflow, comp, shc, *views, *twin, lo, hi)
     return {
         "ben": ben,
         "cost": cost,

@@ -83,7 +83,7 @@ def test_any_split_of_the_draws_is_bit_identical(model, keep_areas: bool) -> Non
             for lo, hi in itertools.pairwise(cuts):
                 kernel.simulate_chunk(  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
                     tht, *args, const, keep_areas, ben, cost, *rest, *kernel.area_outputs(*area),
-                    lo, hi,
+                    *engine._no_twin(area[0]), lo, hi,
                 )  # fmt: skip
             results.append([ben, cost, *rest, *area])
     for other in results[1:]:
@@ -108,6 +108,7 @@ def test_empty_and_reversed_ranges_write_nothing(model) -> None:  # type: ignore
             cost,
             *rest,
             *kernel.area_outputs(*area),
+            *engine._no_twin(area[0]),
             lo,
             hi,
         )

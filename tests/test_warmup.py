@@ -25,7 +25,13 @@ REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
 PROGRAMME = ROOT / "scenarios" / "wijkprogramma-example.toml"
 
 TINY = """
+import os
+import time
+
 from numba import njit
+
+if os.environ.get("WARMUP_TINY_SLOW"):  # the child's import takes 2 s: the run compiles first
+    time.sleep(2.0)
 
 
 @njit(cache=True, nogil=True)
@@ -34,6 +40,14 @@ def total(x):
     for v in x:
         s += v
     return s
+
+
+@njit(cache=True, nogil=True)
+def largest(x):
+    m = x[0]
+    for v in x:
+        m = max(m, v)
+    return m
 """
 
 
@@ -67,6 +81,70 @@ def test_the_run_loads_what_the_child_compiled(tiny: tuple[ModuleType, str]) -> 
     assert sum(mod.total._cache_hits.values()) == 1  # loaded from the child's cache files
     assert not mod.total._cache_misses  # not compiled in this process
     assert not warmup.start_jobs({f"{name}:total": "F1"}, [])  # one child per process
+
+
+def test_the_run_compiles_its_share_while_the_child_runs(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the run first needs what the child compiles, it compiles its own share (by
+    signature, before that function is called) while the child still runs, then loads the
+    child's function from the cache."""
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None
+    assert not mod.largest.overloads
+    assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4, from the child's cache
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.total._cache_hits.values()) == 1 and not mod.total._cache_misses
+    assert sum(mod.largest._cache_misses.values()) == 1  # compiled here, not called yet
+    assert warmup.signature("F1") in mod.largest.signatures
+    assert mod.largest(np.array([3.0, 7.0, -1.0])) == 7.0  # the largest of the three
+    assert sum(mod.largest._cache_misses.values()) == 1  # not compiled again
+
+
+def test_the_run_compiles_nothing_ahead_once_the_child_is_done(
+    tiny: tuple[ModuleType, str],
+) -> None:
+    """Its own share is compiled only in time the run would spend waiting: once the child
+    has exited, each function is compiled when first called, as without a child."""
+    mod, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None and _reaped(child)
+    assert mod.total(np.arange(4.0)) == 6.0  # 0 + 1 + 2 + 3
+    assert not mod.largest.overloads
+    assert mod.largest(np.array([2.0, -5.0])) == 2.0
+
+
+def test_an_own_function_that_does_not_compile_is_compiled_when_called(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")
+    # indexing an int64: a typing error in the run's own share
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "i"})
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4, from the child's cache
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.total._cache_hits.values()) == 1
+    assert not mod.largest.overloads
+    assert mod.largest(np.array([1.0, 4.0])) == 4.0
+
+
+def test_the_run_and_the_child_compile_different_functions() -> None:
+    """No function (nor one it calls) is compiled in both processes: the run never reads a
+    cache file the child may be writing."""
+    for kind in warmup.CHILD:
+        child = {*warmup.CHILD[kind]}
+        child |= {d for n in warmup.CHILD[kind] for d in warmup.DEPENDENCIES.get(n, ())}
+        own = {*warmup.OWN[kind]}
+        own |= {d for n in warmup.OWN[kind] for d in warmup.DEPENDENCIES.get(n, ())}
+        assert not child & own, kind
+        assert set(warmup.LATER[kind]) == {*warmup.CHILD[kind], *warmup.OWN[kind]}
+        assert all(n in warmup.SIGNATURES for n in warmup.LATER[kind])
 
 
 def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> None:
@@ -181,7 +259,8 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
     assert warm.returncode == 0, warm.stderr
     strip = lambda out: [x for x in out.splitlines() if "written to" not in x]  # noqa: E731
     assert strip(cold.stdout) == strip(warm.stdout)
-    stems = ("kernel.aggregate_totals", "implied._full_strength_rows", "irr._scan_bisect")
+    stems = ("kernel.simulate_chunk", "kernel.aggregate_totals", "implied._full_strength_rows")
+    stems += ("irr._scan_bisect",)
     stems += ("colstats.sum_sq_dev", "colstats.transpose_sums", "colstats.add_running_sum")
     for stem in stems:
         (index,) = cache.rglob(f"{stem}-*.nbi")

@@ -8,6 +8,7 @@ arrays. ``backend="numba"`` uses :mod:`mkba.kernel`; ``backend="numpy"`` the pla
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -265,6 +266,10 @@ class Transposed:
 
 _ALL_ROWS_PER_DRAW = np.empty(0, dtype=np.int64)
 
+JOINT_ENV = "MKBA_JOINT_KERNEL"
+"""Environment variable: ``0`` makes :func:`simulate_twin` call the kernel once per model
+(for measuring; the same numbers)."""
+
 
 def _const_rows(rows: np.ndarray | None, theta_t: np.ndarray) -> np.ndarray:
     """The kernel's ``const_rows`` argument: ``rows`` as int64 (C order), none if None. In
@@ -275,6 +280,52 @@ def _const_rows(rows: np.ndarray | None, theta_t: np.ndarray) -> np.ndarray:
     if rows.size and (rows.min() < 0 or rows.max() >= theta_t.shape[0]):
         raise ValueError("const_rows outside the parameter matrix")
     return rows
+
+
+def _no_twin(area: np.ndarray) -> tuple[Any, ...]:
+    """:func:`kernel.simulate_chunk`'s twin arguments for a call without a twin (``area``: a
+    per-area output view, whose dtype the twin's per-area outputs must have too)."""
+    e2, ea = np.empty((0, 0)), np.empty(0, dtype=area.dtype)
+    return (_ALL_ROWS_PER_DRAW, e2, e2, e2, e2, e2, ea, ea, 1, 1)
+
+
+def _twin_args(rows: np.ndarray, values: np.ndarray, out2: Outcomes) -> tuple[Any, ...]:
+    """:func:`kernel.simulate_chunk`'s twin arguments: the rows that differ, their values for
+    the twin ``(k, n)``, and the twin's output rows of this chunk."""
+    return (
+        np.ascontiguousarray(rows, dtype=np.int64),
+        np.ascontiguousarray(values),
+        out2.flow,
+        out2.dflow,
+        out2.component,
+        out2.stakeholder_costs,
+        *kernel.area_outputs(out2.area_benefits, out2.area_costs),
+    )
+
+
+def joint_twin_kernel(
+    args: tuple[Any, ...], other_args: tuple[Any, ...], rows: np.ndarray, const_rows: np.ndarray
+) -> bool:
+    """Whether one kernel call can compute a model (kernel arguments ``args``) and its twin
+    (``other_args``, the parameter rows ``rows`` differ): every other kernel argument the same
+    bits, at least one row in ``rows`` and none that the time profiles or PV factors read or
+    that is constant (see :func:`kernel.simulate_chunk`)."""
+    for x, y in zip(args, other_args, strict=True):
+        a, b = np.asarray(x), np.asarray(y)
+        if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+            return False
+    off_stream, off_comp = args[0], args[1]
+    S, C = args[4].shape[1], args[14].shape[0]  # volume0 (A, S), comp_stream (C,)
+    early = [
+        off_stream[i] + s
+        for i in (kernel.TREND, kernel.LAG, kernel.RAMP, kernel.HALF_LIFE)
+        for s in range(S)
+    ]
+    early += [off_comp[i] + c for i in (kernel.UNIT_VALUE, kernel.GROWTH) for c in range(C)]
+    mine = {int(r) for r in np.asarray(rows)}
+    if not mine:  # the kernel takes no rows as no twin (and the twin's numbers are m's)
+        return False
+    return not mine & ({int(r) for r in early} | {int(r) for r in np.asarray(const_rows)})
 
 
 def raw_chunk(
@@ -333,6 +384,7 @@ def raw_chunk(
     dflow = np.empty((n, T)) if dflow is None else dflow
     # the kernel's sums over areas (not used here: aggregate sums ben/cost after the programme)
     sums = (np.empty((n, C)), np.empty((n, K)), np.empty((n, A)), np.empty((n, A)))
+    area = kernel.area_outputs(*sums[2:])
     head = (
         theta_t,
         *(args or _kernel_args(m)),
@@ -343,7 +395,8 @@ def raw_chunk(
         flow,
         dflow,
         *sums[:2],
-        *kernel.area_outputs(*sums[2:]),
+        *area,
+        *_no_twin(area[0]),
     )
     _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     if m.programme is None:
@@ -360,12 +413,19 @@ def totals_chunk(
     out: Outcomes,
     args: tuple[Any, ...] | None = None,
     const_rows: np.ndarray | None = None,
+    twin: tuple[np.ndarray, np.ndarray, Outcomes] | None = None,
 ) -> float:
     """The compiled kernel's path without per-area raw outputs (top-down scenarios): the kernel
     writes the sums over areas, the flows and the per-area totals straight into ``out`` (rows
     of this chunk), then :func:`kernel.aggregate_totals` completes the per-draw outcomes.
     Bit-identical to :func:`raw_chunk` + :func:`_aggregate_into` (same additions in the same
     order). Returns the kernel's wall time (the rest is aggregation).
+
+    ``twin``: ``(rows, values, out2)``: the same kernel call also computes a twin model that
+    differs only in the parameter rows ``rows`` (``values``: their ``(k, n)`` values for it;
+    the caller has checked :func:`joint_twin_kernel`) into ``out2``'s kernel outputs (flows,
+    sums over areas, per-area totals); the caller completes the twin's outcomes with
+    :func:`aggregate_chunk` and the twin's model. The same numbers as a call of its own.
 
     ``const_rows``: rows of ``theta_t`` that the caller knows to hold one value for every draw
     (the model's fixed slots, ``m.fixed_rows[0]``, when ``theta_t`` was made by the model:
@@ -375,6 +435,7 @@ def totals_chunk(
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
     A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
     n = theta_t.shape[1]
+    area = kernel.area_outputs(out.area_benefits, out.area_costs)
     head = (
         theta_t,
         *(args or _kernel_args(m)),
@@ -386,11 +447,18 @@ def totals_chunk(
         out.dflow,
         out.component,
         out.stakeholder_costs,
-        *kernel.area_outputs(out.area_benefits, out.area_costs),
+        *area,
+        *(_no_twin(area[0]) if twin is None else _twin_args(*twin)),
     )
     t0 = time.perf_counter()
     _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     t1 = time.perf_counter()
+    aggregate_chunk(m, out, n)
+    return t1 - t0
+
+
+def aggregate_chunk(m: Model, out: Outcomes, n: int) -> None:
+    """:func:`kernel.aggregate_totals` on the first ``n`` rows of ``out`` (after the kernel)."""
     tail = (
         out.dflow,
         m.comp_stream,
@@ -408,7 +476,6 @@ def totals_chunk(
         out.payback,
     )
     _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)
-    return t1 - t0
 
 
 def outcomes_for(
@@ -933,13 +1000,16 @@ def simulate_twin(
     the uniforms of the twin's columns; those go through the other model's inverse CDFs
     (:func:`mkba.rng.fill_theta` on the given uniforms: the same arithmetic as when drawn);
     ``m``'s kernel runs, then the twin's rows replace ``m``'s and the other model's kernel
-    runs on the same matrix. The other run's sampled values (``m``'s, with the twin's
+    runs on the same matrix; when :func:`joint_twin_kernel` allows (only rows read after the
+    time profiles and PV factors differ, e.g. effect sizes), one kernel call computes both
+    (the shared part once). The other run's sampled values (``m``'s, with the twin's
     columns replaced) go to ``other_on_samples`` and are not kept; its outcomes are
     :meth:`Outcomes.light` (what a side summary reads). ``m``'s run keeps its samples as
     :func:`simulate` with ``keep_samples=True`` (spilled with ``spill_samples``).
 
     The other run's ``timings`` are its own share: ``sampling_s`` (its columns' inverse CDFs
-    and sampled values), ``kernel_s``, ``aggregate_s``; ``m``'s run has the rest.
+    and sampled values), ``kernel_s`` (0.0 with one kernel call for both: counted in ``m``'s),
+    ``aggregate_s``; ``m``'s run has the rest.
 
     ``on_samples`` is called before ``other_on_samples``, each with rows ``lo:hi`` of the
     samples of its own run (valid during the call only; the other run's are ``m``'s with the
@@ -983,6 +1053,11 @@ def simulate_twin(
     # m's fixed slots hold one value in every column of the chunk's matrix, also after the
     # twin's rows (uncertain slots of m) are written in for the other model's kernel
     fixed = m.fixed_rows[0]
+    # one kernel call for both models where only parameter rows read after the time profiles
+    # and PV factors differ (the reference and its companion: 6 effect rows)
+    joint = os.environ.get(JOINT_ENV, "1") != "0" and joint_twin_kernel(
+        args, oargs, twin.slots, fixed
+    )
     factor = correlation_factor(m)
     rows_k = np.arange(k, dtype=np.int64)
     # the twin's per-chunk arrays, one buffer each for every chunk (fresh arrays of every
@@ -1014,16 +1089,23 @@ def simulate_twin(
             release = on_sampled(lo, samp, tsamp)
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
-        t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed)
-        t4 = time.perf_counter()
-        theta_t[twin.slots] = trows
         orows = dataclasses.replace(
             oscratch.take(slice(0, n)),
             benefits=oout.benefits[lo:hi],
             costs=oout.costs[lo:hi],
             stream=oout.stream[lo:hi],
         )
-        t5 = t4 + totals_chunk(other, theta_t, orows, oargs, fixed)
+        if joint:  # both models in one kernel call (its time counted as m's)
+            t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed, (twin.slots, trows, orows))
+            t4 = time.perf_counter()
+            theta_t[twin.slots] = trows
+            aggregate_chunk(other, orows, n)
+            t5 = t4
+        else:
+            t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed)
+            t4 = time.perf_counter()
+            theta_t[twin.slots] = trows
+            t5 = t4 + totals_chunk(other, theta_t, orows, oargs, fixed)
         t6 = time.perf_counter()
         if spilled is not None:
             spilled.write_rows(lo, samp)

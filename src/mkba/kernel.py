@@ -290,10 +290,30 @@ def simulate_chunk(
     out_area_cost,  # PV costs per area, scenario perspective, laid out the same way
     area_di,  # element step between draws in out_area_ben / out_area_cost
     area_da,  # element step between areas
+    twin_rows,  # (k,) int: rows of theta_t in which a twin model's parameters differ (the
+    # twin's other arrays are this model's); k = 0: no twin (the outputs below unused)
+    twin_theta,  # (k, n) the twin's values of those rows, columns as theta_t
+    out2_flow,  # the twin's out_flow, out_dflow, out_component, out_sh_costs (0 rows without)
+    out2_dflow,
+    out2_component,
+    out2_sh_costs,
+    out2_area_ben,  # the twin's out_area_ben / out_area_cost, laid out by area2_di, area2_da
+    out2_area_cost,
+    area2_di,
+    area2_da,
     lo,  # first draw (column of theta_t, row of the outputs) this call computes
     hi,  # one past the last draw this call computes
 ):
     """Draws ``lo:hi`` of one chunk of the top-down model.
+
+    With a twin (``twin_rows`` not empty): the same draws of a second model that differs from
+    this one only in the parameter rows ``twin_rows`` (e.g. a run's companion, whose effect
+    sizes differ), into the ``out2_*`` outputs. Its time profiles and PV factors, which do not
+    read those rows, are this model's (computed once); from the amplitudes on, a second pass
+    over the block with the twin's rows in the block's parameters. Each output gets exactly
+    the operations of a call for that model alone, so the numbers are the same. Rows the
+    time profiles or PV factors read (trend, lag, ramp, half-life, unit value, growth) and
+    ``const_rows`` cannot be twin rows (ValueError), nor can a twin go with ``keep_areas``.
 
     The sums over areas that the outcomes need (per component, per payer, and per area in
     the scenario's perspective) are accumulated here, area by area, in exactly the order of
@@ -380,6 +400,21 @@ def simulate_chunk(
         if q < 0 or q >= Q:
             raise ValueError("simulate_chunk: a constant row is outside theta_t")
         copy_q[q] = False
+    # a twin's rows: only rows read from the amplitudes on (see the docstring)
+    ntw = twin_rows.shape[0]
+    if ntw > 0 and keep_areas:
+        raise ValueError("simulate_chunk: a twin cannot go with keep_areas")
+    for r in range(ntw):
+        qt = twin_rows[r]
+        if qt < 0 or qt >= Q or not copy_q[qt]:
+            raise ValueError("simulate_chunk: a twin row is outside theta_t or constant")
+        for s in range(S):
+            for slot in (TREND, LAG, RAMP, HALF_LIFE):
+                if qt == off_stream[slot] + s:
+                    raise ValueError("simulate_chunk: a twin row is read by the time profiles")
+        for c in range(C):
+            if qt == off_comp[UNIT_VALUE] + c or qt == off_comp[GROWTH] + c:
+                raise ValueError("simulate_chunk: a twin row is read by the PV factors")
     rows = np.empty(Q, dtype=np.int64)
     nq = 0
     for q in range(Q):
@@ -606,203 +641,221 @@ def simulate_chunk(
                                 x = lane[b]
                                 kfac[gl, c, b] += pt[gl, s, t, b] * x
                                 lane[b] = x * lane2[b]
-            # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
-            beta = th[off_glob[ELASTICITY]]
-            q = th[off_glob[GOVERNANCE_PENALTY]]
-            for s in range(S):
-                rate = th[off_stream[RATE] + s]
-                fac = th[off_stream[FACTOR] + s]
-                eff = th[off_stream[EFFECT] + s]
-                dw = th[off_stream[DEADWEIGHT] + s]
-                dp = th[off_stream[DISPLACEMENT] + s]
-                for b in range(B):
-                    mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
-            for ov_d in range(D):  # cost factors per domain (used per area below)
-                ov = th[off_dom[OVERRUN] + ov_d]
-                ad = th[off_dom[ADDITIONAL_SHARE] + ov_d]
-                fr = th[off_dom[FOLLOWUP_RATE] + ov_d]
-                for b in range(B):
-                    ovad[ov_d, b] = ov[b] * ad[b]
-                    frd[ov_d, b] = fr[b]
-            for g in range(G):
-                for s in range(S):
-                    for b in range(B):
-                        asum[g, s, b] = 0.0
-            for c in range(C):
-                for b in range(B):
-                    comp[c, b] = 0.0
-            for kk in range(K):
-                for b in range(B):
-                    shc[kk, b] = 0.0
-            # --- area by area: amplitude, component PVs, costs, and their sums
-            for a in range(A):
-                # this block's output rows that are written at its end (discounted flows,
-                # components, payers), asked for ahead of the stores, a share per area (a burst
-                # of hints would stall on the cache's miss buffers). The flows and per-area
-                # values are streamed past the cache instead (_stream).
-                for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
-                    for t in range(0, T, 8):
-                        _prefetch_w(out_dflow, ib, t)
-                    _prefetch_w(out_dflow, ib, T - 1)
-                    for c in range(0, C, 8):
-                        _prefetch_w(out_component, ib, c)
-                    _prefetch_w(out_component, ib, C - 1)
-                    _prefetch_w(out_sh_costs, ib, 0)
-                    _prefetch_w(out_sh_costs, ib, K - 1)
-                for d in range(D):
-                    br = budget_ratio[a, d]
-                    for b in range(B):
-                        if br == 1.0:
-                            powr[d, b] = 1.0
-                        elif br > 0.0:
-                            powr[d, b] = br ** beta[b]
-                        else:
-                            powr[d, b] = 0.0
-                gv = max(1.0 - gov_ratio[a], 0.0)
-                for b in range(B):
-                    gfac[b] = 1.0 - q[b] * gv
-                g = period_group[a]
-                for s in range(S):
-                    for b in range(B):
-                        lane[b] = 0.0
-                    for d in range(D):
-                        w = response_w[s, d]
-                        if w != 0.0:
-                            for b in range(B):
-                                lane[b] += w * powr[d, b]
-                    v0 = volume0[a, s]
-                    for b in range(B):
-                        amp[s, b] = v0 * mult[s, b] * lane[b] * gfac[b]
-                        asum[g, s, b] += amp[s, b]
-                for b in range(B):
-                    abn[b] = 0.0
-                for c in range(C):
-                    sg = comp_sign[c]
-                    sc = comp_stream[c]
-                    w = bw0[c]
-                    for b in range(B):
-                        v = sg * amp[sc, b] * kfac[g, c, b]
-                        comp[c, b] += v
-                        abn[b] += w * v
-                    if keep_areas:
+            for twin in range(2 if ntw > 0 else 1):
+                if twin == 1:  # the twin's rows into this block's parameters
+                    # (through th = thb[k]: `k` is reused as a float in the PV factors)
+                    for r in range(ntw):
+                        qt = twin_rows[r]
+                        tk = twin_theta[r, i0 : i0 + nb]
                         for b in range(nb):
-                            out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
-                _put_area(out_area_ben, abn, i0 * area_di + a * area_da, area_di, nb)
-                # costs: investment x overrun x additionality, and follow-up, per payer
-                for d in range(D):
-                    bpv = budget_pv[a, d]
-                    fpv = followup_pv[a, d]
+                            th[qt, b] = tk[b]
+                        for b in range(nb, B):  # idle lanes, as the copy above fills them
+                            th[qt, b] = th[qt, 0]
+                o_flow = out2_flow if twin == 1 else out_flow
+                o_dflow = out2_dflow if twin == 1 else out_dflow
+                o_comp = out2_component if twin == 1 else out_component
+                o_shc = out2_sh_costs if twin == 1 else out_sh_costs
+                o_aben = out2_area_ben if twin == 1 else out_area_ben
+                o_acost = out2_area_cost if twin == 1 else out_area_cost
+                o_di = area2_di if twin == 1 else area_di
+                o_da = area2_da if twin == 1 else area_da
+                # --- amplitude: volume x effect x response x governance x (1 - dead weight)(1 - displacement)
+                beta = th[off_glob[ELASTICITY]]
+                q = th[off_glob[GOVERNANCE_PENALTY]]
+                for s in range(S):
+                    rate = th[off_stream[RATE] + s]
+                    fac = th[off_stream[FACTOR] + s]
+                    eff = th[off_stream[EFFECT] + s]
+                    dw = th[off_stream[DEADWEIGHT] + s]
+                    dp = th[off_stream[DISPLACEMENT] + s]
                     for b in range(B):
-                        xcost[d, b] = ovad[d, b] * bpv + frd[d, b] * fpv
-                for b in range(B):
-                    acs[b] = 0.0
+                        mult[s, b] = rate[b] * fac[b] * eff[b] * (1.0 - dw[b]) * (1.0 - dp[b])
+                for ov_d in range(D):  # cost factors per domain (used per area below)
+                    ov = th[off_dom[OVERRUN] + ov_d]
+                    ad = th[off_dom[ADDITIONAL_SHARE] + ov_d]
+                    fr = th[off_dom[FOLLOWUP_RATE] + ov_d]
+                    for b in range(B):
+                        ovad[ov_d, b] = ov[b] * ad[b]
+                        frd[ov_d, b] = fr[b]
+                for g in range(G):
+                    for s in range(S):
+                        for b in range(B):
+                            asum[g, s, b] = 0.0
+                for c in range(C):
+                    for b in range(B):
+                        comp[c, b] = 0.0
                 for kk in range(K):
                     for b in range(B):
-                        lane[b] = 0.0
+                        shc[kk, b] = 0.0
+                # --- area by area: amplitude, component PVs, costs, and their sums
+                for a in range(A):
+                    # this block's output rows that are written at its end (discounted flows,
+                    # components, payers), asked for ahead of the stores, a share per area (a burst
+                    # of hints would stall on the cache's miss buffers). The flows and per-area
+                    # values are streamed past the cache instead (_stream).
+                    for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
+                        for t in range(0, T, 8):
+                            _prefetch_w(o_dflow, ib, t)
+                        _prefetch_w(o_dflow, ib, T - 1)
+                        for c in range(0, C, 8):
+                            _prefetch_w(o_comp, ib, c)
+                        _prefetch_w(o_comp, ib, C - 1)
+                        _prefetch_w(o_shc, ib, 0)
+                        _prefetch_w(o_shc, ib, K - 1)
                     for d in range(D):
-                        sh = payer_share[d, kk]
-                        if sh != 0.0:
-                            for b in range(B):
-                                lane[b] += sh * xcost[d, b]
-                    w = cw0[kk]
+                        br = budget_ratio[a, d]
+                        for b in range(B):
+                            if br == 1.0:
+                                powr[d, b] = 1.0
+                            elif br > 0.0:
+                                powr[d, b] = br ** beta[b]
+                            else:
+                                powr[d, b] = 0.0
+                    gv = max(1.0 - gov_ratio[a], 0.0)
                     for b in range(B):
-                        shc[kk, b] += lane[b]
-                        acs[b] += w * lane[b]
-                    if keep_areas:
-                        for b in range(nb):
-                            out_cost[i0 + b, a, kk] = lane[b]
-                _put_area(out_area_cost, acs, i0 * area_di + a * area_da, area_di, nb)
-            ocm = out_component[i0 : i0 + nb]
-            osc = out_sh_costs[i0 : i0 + nb]
-            for b in range(nb):
-                r1 = ocm[b]
-                r2 = osc[b]
-                for c in range(C):
-                    r1[c] = comp[c, b]
-                for kk in range(K):
-                    r2[kk] = shc[kk, b]
-            # --- yearly net flows (scenario perspective): benefits ...
-            # one period group (the usual case): two streams per pass, the flows stay in
-            # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0.
-            # The first pass starts the flows from 0.0 itself (0.0 + f, as from a zeroed
-            # table), so there is no zeroing pass then; `first` is the same for the whole
-            # pass, so LLVM unswitches the loop (two vectorised copies, as when the first pass
-            # was written out separately: the same zmm instructions, the same time).
-            j = 0
-            while G == 1 and j + 1 < n_used:
-                s, s1 = used_s[j], used_s[j + 1]
-                first = j == 0
-                for t in range(T):
-                    dft = df_stream[s, t]
-                    dft1 = df_stream[s1, t]
+                        gfac[b] = 1.0 - q[b] * gv
+                    g = period_group[a]
+                    for s in range(S):
+                        for b in range(B):
+                            lane[b] = 0.0
+                        for d in range(D):
+                            w = response_w[s, d]
+                            if w != 0.0:
+                                for b in range(B):
+                                    lane[b] += w * powr[d, b]
+                        v0 = volume0[a, s]
+                        for b in range(B):
+                            amp[s, b] = v0 * mult[s, b] * lane[b] * gfac[b]
+                            asum[g, s, b] += amp[s, b]
                     for b in range(B):
-                        am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
-                        f = wsts[s, t, b] * (am * trend[s, t, b])
-                        am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
-                        f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
-                        fl = 0.0 if first else flow[t, b]
-                        dfl = 0.0 if first else dflow[t, b]
-                        flow[t, b] = (fl + f) + f1
-                        dflow[t, b] = (dfl + f * dft) + f1 * dft1
-                j += 2
-            if j == 0:
-                for t in range(T):
+                        abn[b] = 0.0
+                    for c in range(C):
+                        sg = comp_sign[c]
+                        sc = comp_stream[c]
+                        w = bw0[c]
+                        for b in range(B):
+                            v = sg * amp[sc, b] * kfac[g, c, b]
+                            comp[c, b] += v
+                            abn[b] += w * v
+                        if keep_areas:
+                            for b in range(nb):
+                                out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
+                    _put_area(o_aben, abn, i0 * o_di + a * o_da, o_di, nb)
+                    # costs: investment x overrun x additionality, and follow-up, per payer
+                    for d in range(D):
+                        bpv = budget_pv[a, d]
+                        fpv = followup_pv[a, d]
+                        for b in range(B):
+                            xcost[d, b] = ovad[d, b] * bpv + frd[d, b] * fpv
                     for b in range(B):
-                        flow[t, b] = 0.0
-                        dflow[t, b] = 0.0
-            for jj in range(j, n_used):  # the rest, one stream per pass
-                s = used_s[jj]
-                # the amplitude summed over groups, 0.0 + the first group's + ..., the last
-                # group's term added in the same pass as the flows (a register, not a table)
-                for t in range(T):
-                    for b in range(B):
-                        ampsum[t, b] = 0.0
-                for g in range(gl):
+                        acs[b] = 0.0
+                    for kk in range(K):
+                        for b in range(B):
+                            lane[b] = 0.0
+                        for d in range(D):
+                            sh = payer_share[d, kk]
+                            if sh != 0.0:
+                                for b in range(B):
+                                    lane[b] += sh * xcost[d, b]
+                        w = cw0[kk]
+                        for b in range(B):
+                            shc[kk, b] += lane[b]
+                            acs[b] += w * lane[b]
+                        if keep_areas:
+                            for b in range(nb):
+                                out_cost[i0 + b, a, kk] = lane[b]
+                    _put_area(o_acost, acs, i0 * o_di + a * o_da, o_di, nb)
+                ocm = o_comp[i0 : i0 + nb]
+                osc = o_shc[i0 : i0 + nb]
+                for b in range(nb):
+                    r1 = ocm[b]
+                    r2 = osc[b]
+                    for c in range(C):
+                        r1[c] = comp[c, b]
+                    for kk in range(K):
+                        r2[kk] = shc[kk, b]
+                # --- yearly net flows (scenario perspective): benefits ...
+                # one period group (the usual case): two streams per pass, the flows stay in
+                # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0.
+                # The first pass starts the flows from 0.0 itself (0.0 + f, as from a zeroed
+                # table), so there is no zeroing pass then; `first` is the same for the whole
+                # pass, so LLVM unswitches the loop (two vectorised copies, as when the first pass
+                # was written out separately: the same zmm instructions, the same time).
+                j = 0
+                while G == 1 and j + 1 < n_used:
+                    s, s1 = used_s[j], used_s[j + 1]
+                    first = j == 0
+                    for t in range(T):
+                        dft = df_stream[s, t]
+                        dft1 = df_stream[s1, t]
+                        for b in range(B):
+                            am = 0.0 + asum[0, s, b] * prof[0, s, t, b]
+                            f = wsts[s, t, b] * (am * trend[s, t, b])
+                            am1 = 0.0 + asum[0, s1, b] * prof[0, s1, t, b]
+                            f1 = wsts[s1, t, b] * (am1 * trend[s1, t, b])
+                            fl = 0.0 if first else flow[t, b]
+                            dfl = 0.0 if first else dflow[t, b]
+                            flow[t, b] = (fl + f) + f1
+                            dflow[t, b] = (dfl + f * dft) + f1 * dft1
+                    j += 2
+                if j == 0:
                     for t in range(T):
                         for b in range(B):
-                            ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
-                for t in range(T):
-                    dft = df_stream[s, t]
-                    for b in range(B):
-                        am = ampsum[t, b] + asum[gl, s, b] * prof[gl, s, t, b]
-                        f = wsts[s, t, b] * (am * trend[s, t, b])
-                        flow[t, b] += f
-                        dflow[t, b] += f * dft
-            # ... minus costs: investment x overrun x additionality, and follow-up
-            # (two domains per pass: the flows stay in registers in between)
-            for d in range(0, D - 1, 2):
-                for t in range(T):
-                    cf = cost_flow[d, t]
-                    ff = followup_flow[d, t]
-                    cf1 = cost_flow[d + 1, t]
-                    ff1 = followup_flow[d + 1, t]
-                    dct = df_cost[t]
-                    for b in range(B):
-                        x = ovad[d, b] * cf + frd[d, b] * ff
-                        fl = flow[t, b] - x
-                        dfl = dflow[t, b] - x * dct
-                        x = ovad[d + 1, b] * cf1 + frd[d + 1, b] * ff1
-                        flow[t, b] = fl - x
-                        dflow[t, b] = dfl - x * dct
-            if D % 2 == 1:
-                d = D - 1
-                for t in range(T):
-                    cf = cost_flow[d, t]
-                    ff = followup_flow[d, t]
-                    dct = df_cost[t]
-                    for b in range(B):
-                        x = ovad[d, b] * cf + frd[d, b] * ff
-                        flow[t, b] -= x
-                        dflow[t, b] -= x * dct
-            # (through row views: indices from range() need no negative-index wrap-around)
-            ofl = out_flow[i0 : i0 + nb]
-            odf = out_dflow[i0 : i0 + nb]
-            for b in range(nb):
-                r1 = ofl[b]
-                r2 = odf[b]
-                for t in range(T):
-                    _stream(r1, t, flow[t, b])
-                    r2[t] = dflow[t, b]
+                            flow[t, b] = 0.0
+                            dflow[t, b] = 0.0
+                for jj in range(j, n_used):  # the rest, one stream per pass
+                    s = used_s[jj]
+                    # the amplitude summed over groups, 0.0 + the first group's + ..., the last
+                    # group's term added in the same pass as the flows (a register, not a table)
+                    for t in range(T):
+                        for b in range(B):
+                            ampsum[t, b] = 0.0
+                    for g in range(gl):
+                        for t in range(T):
+                            for b in range(B):
+                                ampsum[t, b] += asum[g, s, b] * prof[g, s, t, b]
+                    for t in range(T):
+                        dft = df_stream[s, t]
+                        for b in range(B):
+                            am = ampsum[t, b] + asum[gl, s, b] * prof[gl, s, t, b]
+                            f = wsts[s, t, b] * (am * trend[s, t, b])
+                            flow[t, b] += f
+                            dflow[t, b] += f * dft
+                # ... minus costs: investment x overrun x additionality, and follow-up
+                # (two domains per pass: the flows stay in registers in between)
+                for d in range(0, D - 1, 2):
+                    for t in range(T):
+                        cf = cost_flow[d, t]
+                        ff = followup_flow[d, t]
+                        cf1 = cost_flow[d + 1, t]
+                        ff1 = followup_flow[d + 1, t]
+                        dct = df_cost[t]
+                        for b in range(B):
+                            x = ovad[d, b] * cf + frd[d, b] * ff
+                            fl = flow[t, b] - x
+                            dfl = dflow[t, b] - x * dct
+                            x = ovad[d + 1, b] * cf1 + frd[d + 1, b] * ff1
+                            flow[t, b] = fl - x
+                            dflow[t, b] = dfl - x * dct
+                if D % 2 == 1:
+                    d = D - 1
+                    for t in range(T):
+                        cf = cost_flow[d, t]
+                        ff = followup_flow[d, t]
+                        dct = df_cost[t]
+                        for b in range(B):
+                            x = ovad[d, b] * cf + frd[d, b] * ff
+                            flow[t, b] -= x
+                            dflow[t, b] -= x * dct
+                # (through row views: indices from range() need no negative-index wrap-around)
+                ofl = o_flow[i0 : i0 + nb]
+                odf = o_dflow[i0 : i0 + nb]
+                for b in range(nb):
+                    r1 = ofl[b]
+                    r2 = odf[b]
+                    for t in range(T):
+                        _stream(r1, t, flow[t, b])
+                        r2[t] = dflow[t, b]
     _fence()
 
 

@@ -1,19 +1,22 @@
-"""A cold first run compiles the functions it needs after the kernel in a child process.
+"""A cold first run compiles the kernel in a child process and the later functions itself.
 
 numba compiles one function at a time in a process (one global compiler lock), so a first
-``mkba run`` with an empty cache compiled its eight functions one after the other on one of the
-machine's cores. The sampler and the kernel (``simulate_chunk``, about half of it) are needed
-first; the aggregation, the side summary's loop, the IRR and, with a bottom-up programme, the
-programme's kernel (``simulate_programme``) only after the kernel has run.
+``mkba run`` with an empty cache compiled its functions one after the other on one of the
+machine's cores. The run needs the sampler first (``mkba.rng``), then the kernel
+(``simulate_chunk``, the longest compile), then the aggregation, the side summary's loop, the
+IRR and the statistics' passes, and with a bottom-up programme the programme's kernel
+(``simulate_programme``).
 
 When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` starts
-``python -m mkba.warmup`` with the names of those later functions (:data:`LATER`). The child
-compiles them for the argument types the run uses (:data:`SIGNATURES`), which writes numba's
-on-disk cache, the same files the run would write, while the run compiles the sampler and the
-kernel on the other core. When the run first needs one of them, numba looks in its cache; the
-cache lookup of those functions waits for the child to exit first (:class:`_AfterChild`), then
-loads what the child wrote. The machine code is the one the run would have compiled itself:
-the same source, types and compiler; the numbers are the same.
+``python -m mkba.warmup`` with the name of the kernel (and, with a bottom-up programme, of the
+programme's kernel: :data:`CHILD`). The child compiles them for the argument types the run uses
+(:data:`SIGNATURES`), which writes numba's on-disk cache, the same files the run would write,
+while the run compiles the sampler on the other core. When the run first needs one of the
+child's functions (the kernel, after its sampler), its cache lookup first compiles the run's
+own share (:data:`OWN`: the functions needed after the kernel, by signature, one after the
+other, each only while the child is still running), then waits for the child to exit
+(:class:`_AfterChild`), then loads what the child wrote. The machine code is the one the run
+would have compiled itself: the same source, types and compiler; the numbers are the same.
 
 - The run reads those cache files only after the child has exited. numba writes a function's
   index before its data, so a read while the child writes could see an entry without its data
@@ -22,6 +25,8 @@ the same source, types and compiler; the numbers are the same.
   signature it compiled is not the one the run calls, the run compiles the function itself, as
   before. After a failed or killed child the functions' cache indexes are emptied first
   (``Cache.flush``), so nothing half-written is read.
+- The run and the child never compile the same function, nor one such a function calls
+  (:data:`DEPENDENCIES`), so the run reads no cache file the child may be writing.
 - A warm run starts nothing: :func:`mkba.engine.announce_compile` looks at the cache first.
 - At exit of the run, a child still compiling is asked to stop (its standard input is closed);
   it stops after the function it is compiling, so no cache file is left half-written. A thread
@@ -49,6 +54,10 @@ ENV = "MKBA_COMPILE_CHILD"
 """Environment variable: ``0`` starts no child (see the module docstring)."""
 
 SIGNATURES: dict[str, str] = {
+    "mkba.kernel:simulate_chunk": (
+        "F2 I1 I1 I1 I1 F2 F1 F2 F2 F1 I1 F1 F1 F1 f I1 F1 F1 F2 F1 F2 F2 F2 F2 F2 F1 F1 I1 b F3 F3"
+        " F2 F2 F2 F2 F1 F1 i i I1 F2 F2 F2 F2 F2 F1 F1 i i i i"
+    ),
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
     "mkba.kernel:simulate_programme": (
@@ -64,11 +73,21 @@ SIGNATURES: dict[str, str] = {
     "mkba.colstats:sum_sq_dev": "F1 i i f",
     "mkba.colstats:add_running_sum": "F1 F1",
 }
-"""The argument types with which a run calls each function the child may compile (``Fk``: a
-C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64).
+"""The argument types with which a run calls each function compiled ahead (``Fk``: a
+C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64,
+``b`` a bool).
 ``tests/test_warmup.py`` checks them against the types a run passes."""
 
-LATER = {
+CHILD = {
+    "totals": ("mkba.kernel:simulate_chunk",),
+    "programme": ("mkba.kernel:simulate_chunk", "mkba.kernel:simulate_programme"),
+}
+"""What the child compiles, in the order a run needs them: the kernel (``simulate_chunk``,
+the longest compile, 11-15 CPU-s), and for a bottom-up programme the programme's kernel on
+its per-area raw outputs. The split balances the two processes: the run compiles the sampler
+(about 5 CPU-s) and :data:`OWN` (about 8) in the same time."""
+
+OWN = {
     "totals": (
         "mkba.kernel:aggregate_totals",
         "mkba.implied:_slot_values",
@@ -79,7 +98,6 @@ LATER = {
         "mkba.colstats:add_running_sum",
     ),
     "programme": (
-        "mkba.kernel:simulate_programme",
         "mkba.kernel:aggregate",
         "mkba.decide.irr:_scan_bisect",
         "mkba.colstats:sum_sq_dev",
@@ -87,19 +105,25 @@ LATER = {
         "mkba.colstats:add_running_sum",
     ),
 }
-"""What the child compiles, in the order a run needs them: for a scenario without a bottom-up
-programme (the kernel's totals path) and with one (the programme's kernel on per-area raw
-outputs, then ``aggregate``); the statistics' passes (:mod:`mkba.colstats`) last. With
+"""What the run compiles itself, by signature, when it first needs a function of
+:data:`CHILD` (after its sampler) and the child is still compiling: in the order a run needs
+them, each only while the child still runs (what is left is compiled when first called, as
+without a child)."""
+
+LATER = {kind: CHILD[kind] + OWN[kind] for kind in CHILD}
+"""Every function compiled ahead on a cold first run, in either process. With
 ``--area-draws float32`` some types differ: the run then compiles those functions itself, as
 before."""
 
 DEPENDENCIES = {
+    "mkba.kernel:simulate_chunk": ("mkba.kernel:_pow_lanes", "mkba.kernel:_other_groups"),
+    "mkba.kernel:simulate_programme": ("mkba.kernel:_pow_lanes",),
     "mkba.decide.irr:_scan_bisect": (
         "mkba.decide.irr:_bisect_step",
         "mkba.decide.irr:_horner",
         "mkba.decide.irr:_brackets",
         "mkba.decide.irr:_cuts",
-    )
+    ),
 }
 """Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
 
@@ -113,7 +137,7 @@ def signature(codes: str) -> tuple[Any, ...]:
     """numba argument types from codes as in :data:`SIGNATURES` (e.g. ``"F2 I1 i"``)."""
     from numba import types
 
-    kinds: dict[str, Any] = {"i": types.int64, "f": types.float64}
+    kinds: dict[str, Any] = {"i": types.int64, "f": types.float64, "b": types.boolean}
     kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
@@ -122,8 +146,10 @@ def signature(codes: str) -> tuple[Any, ...]:
 class _Child:
     """The child process, and a thread that waits for it (so it is reaped when it ends)."""
 
-    def __init__(self, jobs: list[str]) -> None:
+    def __init__(self, jobs: list[str], own: dict[str, str] | None = None) -> None:
         import subprocess
+
+        self.own = dict(own or {})  # compiled in the run while it waits (see compile_own)
 
         env = dict(os.environ)
         # the child imports this mkba (the cache files are named after its source files)
@@ -154,6 +180,17 @@ class _Child:
             self.exited.wait(10.0)
         return self.returncode == 0
 
+    def compile_own(self) -> None:
+        """In the run: compile :attr:`own` (``"module:function"`` to signature codes) one
+        after the other while the child is still running, i.e. in time the run would spend
+        waiting for it. Each is compiled at most once; a function that does not compile for
+        its signature is left to be compiled when first called."""
+        while self.own and not self.exited.is_set():
+            name, codes = next(iter(self.own.items()))
+            del self.own[name]
+            with contextlib.suppress(Exception):  # compiled when called instead, as before
+                _dispatcher(name).compile(signature(codes))
+
     def stop(self) -> None:
         """Ask the child to stop after the function it is compiling (at exit of the run)."""
         if self.proc.stdin is not None and not self.proc.stdin.closed:
@@ -175,6 +212,8 @@ class _AfterChild:
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         ours = os.getpid() == self._child.pid  # not in a fork of the run: not its child
+        if ours:  # the run's own share first, while the child compiles
+            self._child.compile_own()
         ok = ours and self._child.wait(TIMEOUT_S)
         for d in self._later:
             if isinstance(d._cache, _AfterChild):
@@ -191,14 +230,19 @@ def start(kind: str) -> bool:
     """Start the child for a run of ``kind`` (a key of :data:`LATER`), unless one was started
     in this process already, ``MKBA_COMPILE_CHILD=0``, or those functions are in this process
     already; whether it was started. Call only when the cache is cold (it costs a process)."""
-    names = LATER[kind]
+    names = CHILD[kind]
     deps = [d for n in names for d in DEPENDENCIES.get(n, ())]
-    return start_jobs({n: SIGNATURES[n] for n in names}, deps)
+    own = {n: SIGNATURES[n] for n in OWN[kind]}
+    return start_jobs({n: SIGNATURES[n] for n in names}, deps, own)
 
 
-def start_jobs(jobs: dict[str, str], dependencies: list[str]) -> bool:
+def start_jobs(
+    jobs: dict[str, str], dependencies: list[str], own: dict[str, str] | None = None
+) -> bool:
     """:func:`start` for any functions: ``jobs`` maps ``"module:function"`` to its signature
-    codes; ``dependencies`` are compiled with them (their cache lookups wait too)."""
+    codes; ``dependencies`` are compiled with them (their cache lookups wait too). ``own``
+    (the same form): compiled in this process when it first needs one of ``jobs``, while the
+    child still runs (:meth:`_Child.compile_own`)."""
     global _child
     if _child is not None or os.environ.get(ENV) == "0":
         return False
@@ -206,7 +250,7 @@ def start_jobs(jobs: dict[str, str], dependencies: list[str]) -> bool:
         later = [_dispatcher(n) for n in (*jobs, *dependencies)]
         if any(d.overloads for d in later) or not all(hasattr(d, "_cache") for d in later):
             return False
-        child = _Child([f"{name}={codes}" for name, codes in jobs.items()])
+        child = _Child([f"{name}={codes}" for name, codes in jobs.items()], own)
     except Exception:  # e.g. no process can be started: the run compiles everything itself
         return False
     _child = child
