@@ -41,16 +41,6 @@ def _twin_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(api.TWIN_ENV, "1")
 
 
-@pytest.fixture(scope="module")
-def ref() -> Model:
-    return runnable(load_scenario(REFERENCE))
-
-
-@pytest.fixture(scope="module")
-def evi() -> Model:
-    return runnable(load_scenario(EVIDENCE))
-
-
 def _same(x: np.ndarray, y: np.ndarray) -> bool:
     return (
         x.shape == y.shape

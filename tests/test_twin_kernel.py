@@ -13,30 +13,13 @@ outputs, and twin values that are NaN, +-inf, -0.0, 0.0, denormal and 1e308.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mkba import engine, kernel
-from mkba.checks import runnable
-from mkba.load import load_scenario
 from mkba.model import Model
-
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
-EVIDENCE = ROOT / "scenarios" / "evidence-2021.toml"
-
-
-@pytest.fixture(scope="module")
-def ref() -> Model:
-    return runnable(load_scenario(REFERENCE))
-
-
-@pytest.fixture(scope="module")
-def evi() -> Model:
-    return runnable(load_scenario(EVIDENCE))
 
 
 def _theta_t(m: Model, n: int, seed: int = 5) -> np.ndarray:

@@ -14,51 +14,14 @@ pass without leaving it waiting.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mkba import engine, implied
-from mkba.checks import runnable
-from mkba.load import load_scenario
 from mkba.model import Model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ref() -> Model:
-    return runnable(load_scenario(ROOT / "scenarios" / "reference-2021.toml"))
-
-
-@pytest.fixture(scope="module")
-def evi() -> Model:
-    return runnable(load_scenario(ROOT / "scenarios" / "evidence-2021.toml"))
-
-
-def _same(x: np.ndarray, y: np.ndarray) -> None:
-    assert x.shape == y.shape
-    assert np.array_equal(x, y, equal_nan=True)
-    assert np.array_equal(np.signbit(x), np.signbit(y))
-
-
-def _twin(m: Model, o: Model, draws: int, chunk: int) -> engine.Twin:
-    twin = engine.twin_of(
-        m,
-        o,
-        draws=draws,
-        seed=11,
-        sampler="lhs",
-        chunk_size=chunk,
-        other_draws=draws,
-        other_seed=11,
-        other_sampler="lhs",
-        other_chunk_size=chunk,
-    )
-    assert twin is not None
-    return twin
+from twin_helpers import lhs_twin, same_bits
 
 
 def _pass(m: Model, twin: engine.Twin, draws: int, chunk: int, **kwargs: Any) -> Any:
@@ -87,8 +50,8 @@ def _new(m: Model, twin: engine.Twin, draws: int, chunk: int, spill: bool) -> An
 
 def _same_runs(a: engine.Run, b: engine.Run) -> None:
     for name in ("benefits", "costs", "stream"):
-        _same(getattr(a.outcomes, name), getattr(b.outcomes, name))
-    _same(a.chunk_means, b.chunk_means)
+        same_bits(getattr(a.outcomes, name), getattr(b.outcomes, name))
+    same_bits(a.chunk_means, b.chunk_means)
 
 
 @pytest.mark.parametrize("spill", [False, True])  # True: one samples buffer for every chunk
@@ -98,14 +61,14 @@ def _same_runs(a: engine.Run, b: engine.Run) -> None:
 def test_sampled_equals_two_background_sinks(
     ref: Model, evi: Model, draws: int, chunk: int, spill: bool
 ) -> None:
-    twin = _twin(ref, evi, draws, chunk)
+    twin = lhs_twin(ref, evi, draws, chunk)
     o_own, o_other, (orun, oorun) = _old(ref, twin, draws, chunk, spill)
     n_own, n_other, (nrun, norun), pair = _new(ref, twin, draws, chunk, spill)
     assert pair.joint  # reference and evidence differ in the effects only
     for a, b in ((o_own, n_own), (o_other, n_other)):
         assert a.rows == b.rows == draws
-        _same(np.asarray(a.full), np.asarray(b.full))
-        _same(np.asarray(a.base), np.asarray(b.base))
+        same_bits(np.asarray(a.full), np.asarray(b.full))
+        same_bits(np.asarray(a.base), np.asarray(b.base))
     # the simulation's own numbers do not depend on how the sinks take the samples
     _same_runs(orun, nrun)
     _same_runs(oorun, norun)
@@ -116,13 +79,13 @@ def test_sampled_equals_two_background_sinks(
 
 def test_sampled_the_other_way_round(ref: Model, evi: Model) -> None:
     """The evidence as the run, the reference as its companion."""
-    twin = _twin(evi, ref, 3000, 1024)
+    twin = lhs_twin(evi, ref, 3000, 1024)
     o_own, o_other, _ = _old(evi, twin, 3000, 1024, True)
     n_own, n_other, _, pair = _new(evi, twin, 3000, 1024, True)
     assert pair.joint
     for a, b in ((o_own, n_own), (o_other, n_other)):
-        _same(np.asarray(a.full), np.asarray(b.full))
-        _same(np.asarray(a.base), np.asarray(b.base))
+        same_bits(np.asarray(a.full), np.asarray(b.full))
+        same_bits(np.asarray(a.base), np.asarray(b.base))
 
 
 def _edge(ref: Model, what: str, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -175,11 +138,11 @@ def test_sampled_edge_values_and_the_separate_path(
         for lo in range(0, n, implied.FULL_STRENGTH_ROWS):
             hi = min(n, lo + implied.FULL_STRENGTH_ROWS)
             want, want_base = fs.of_samples(samples[lo:hi])
-            _same(np.asarray(own.full[lo:hi]), want)
-            _same(np.asarray(own.base[lo:hi]), want_base)
+            same_bits(np.asarray(own.full[lo:hi]), want)
+            same_bits(np.asarray(own.base[lo:hi]), want_base)
             want, want_base = fs.of_samples(theirs[lo:hi])
-            _same(np.asarray(other.full[lo:hi]), want)
-            _same(np.asarray(other.base[lo:hi]), want_base)
+            same_bits(np.asarray(other.full[lo:hi]), want)
+            same_bits(np.asarray(other.base[lo:hi]), want_base)
     if n > 15:
         assert np.isnan(other.full[10]).any()  # the NaN effect reached its stream
 
@@ -211,7 +174,7 @@ def test_figures_with_the_twins_columns_apart(ref: Model) -> None:
         a = fs.figures(joined, fs.col, fs.scale_used, (col2_joined, scale2, fixed2))
         b = fs.figures(samples, fs.col, fs.scale_used, (col2_joined, scale2, fixed2), tw)
     for x, y in zip(a, b, strict=True):
-        _same(x, y)
+        same_bits(x, y)
     assert np.isnan(b[2]).any()
 
 
@@ -219,7 +182,7 @@ def test_the_arrays_do_not_change_until_released(ref: Model, evi: Model) -> None
     """The engine's contract: what on_sampled got stays as it was until its release is
     called, which comes before the next chunk is sampled and before the pass returns."""
     draws, chunk = 5000, 1024
-    twin = _twin(ref, evi, draws, chunk)
+    twin = lhs_twin(ref, evi, draws, chunk)
     events: list[tuple[str, int]] = []
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
@@ -229,8 +192,8 @@ def test_the_arrays_do_not_change_until_released(ref: Model, evi: Model) -> None
         seen.append(kept)
 
         def release() -> None:
-            _same(kept[0], kept[2])  # unchanged while the kernels ran
-            _same(kept[1], kept[3])
+            same_bits(kept[0], kept[2])  # unchanged while the kernels ran
+            same_bits(kept[1], kept[3])
             events.append(("released", lo))
 
         return release
@@ -241,7 +204,7 @@ def test_the_arrays_do_not_change_until_released(ref: Model, evi: Model) -> None
     # what was handed over: the run's sampled values and the companion's twin columns
     full = np.concatenate([s[2] for s in seen])
     assert run.spilled is not None
-    _same(full, run.spilled.rows(0, draws))
+    same_bits(full, run.spilled.rows(0, draws))
     assert np.concatenate([s[3] for s in seen]).shape == (draws, twin.cols.size)
 
 
@@ -249,7 +212,7 @@ def test_on_sampled_is_instead_of_other_on_samples(ref: Model, evi: Model) -> No
     """other_on_samples writes the twin's columns into the samples for its call, which
     on_sampled's consumer may be reading: refused together. on_samples only reads them (the
     streamed draws.parquet takes them so): allowed beside on_sampled."""
-    twin = _twin(ref, evi, 10, 10)
+    twin = lhs_twin(ref, evi, 10, 10)
     with pytest.raises(ValueError, match="instead of"):
         _pass(ref, twin, 10, 10, on_sampled=lambda *a: None, other_on_samples=lambda *a: None)
     seen: list[tuple[str, int]] = []
@@ -268,7 +231,7 @@ def test_an_error_on_the_sinks_thread_reaches_the_pass(
     ref: Model, evi: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     draws, chunk = 5000, 1024
-    twin = _twin(ref, evi, draws, chunk)
+    twin = lhs_twin(ref, evi, draws, chunk)
     own, other = implied.FullStrengthSink(ref, draws), implied.FullStrengthSink(evi, draws)
     pair = implied.TwinSink(own, other, twin.cols)
 

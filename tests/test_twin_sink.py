@@ -10,53 +10,14 @@ the effects, a twin that differs beyond the effects, which takes the separate pa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mkba import engine, implied
-from mkba.checks import runnable
-from mkba.load import load_scenario
 from mkba.model import Model
-
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
-EVIDENCE = ROOT / "scenarios" / "evidence-2021.toml"
-
-
-@pytest.fixture(scope="module")
-def ref() -> Model:
-    return runnable(load_scenario(REFERENCE))
-
-
-@pytest.fixture(scope="module")
-def evi() -> Model:
-    return runnable(load_scenario(EVIDENCE))
-
-
-def _same(x: np.ndarray, y: np.ndarray) -> None:
-    assert x.shape == y.shape
-    assert np.array_equal(x, y, equal_nan=True)
-    assert np.array_equal(np.signbit(x), np.signbit(y))
-
-
-def _twin(m: Model, o: Model, draws: int, chunk: int) -> engine.Twin:
-    twin = engine.twin_of(
-        m,
-        o,
-        draws=draws,
-        seed=11,
-        sampler="lhs",
-        chunk_size=chunk,
-        other_draws=draws,
-        other_seed=11,
-        other_sampler="lhs",
-        other_chunk_size=chunk,
-    )
-    assert twin is not None
-    return twin
+from twin_helpers import lhs_twin, same_bits
 
 
 def _old_pass(m: Model, twin: engine.Twin, draws: int, chunk: int) -> Any:
@@ -101,15 +62,15 @@ def _new_pass(m: Model, twin: engine.Twin, draws: int, chunk: int) -> Any:
 def test_twin_sink_equals_two_background_sinks(
     ref: Model, evi: Model, draws: int, chunk: int
 ) -> None:
-    twin = _twin(ref, evi, draws, chunk)
+    twin = lhs_twin(ref, evi, draws, chunk)
     o_own, o_other, (orun, oorun) = _old_pass(ref, twin, draws, chunk)
     n_own, n_other, (nrun, norun), pair = _new_pass(ref, twin, draws, chunk)
     assert pair.joint  # reference and evidence differ in the effects only
     assert n_other.base is n_own.base
     for a, b in ((o_own, n_own), (o_other, n_other)):
         assert a.rows == b.rows == draws
-        _same(np.asarray(a.full), np.asarray(b.full))
-        _same(np.asarray(a.base), np.asarray(b.base))
+        same_bits(np.asarray(a.full), np.asarray(b.full))
+        same_bits(np.asarray(a.base), np.asarray(b.base))
     # the physical effects of both attaches (the companion's first, as api.run_scenario does)
     old_docs = [o_other.attach(oorun)._side_physical, o_own.attach(orun)._side_physical]
     new_docs = [n_other.attach(norun)._side_physical, n_own.attach(nrun)._side_physical]
@@ -119,13 +80,13 @@ def test_twin_sink_equals_two_background_sinks(
 
 def test_the_other_way_round(ref: Model, evi: Model) -> None:
     """The evidence as the run, the reference as its companion."""
-    twin = _twin(evi, ref, 3000, 1024)
+    twin = lhs_twin(evi, ref, 3000, 1024)
     o_own, o_other, _ = _old_pass(evi, twin, 3000, 1024)
     n_own, n_other, _, pair = _new_pass(evi, twin, 3000, 1024)
     assert pair.joint
     for a, b in ((o_own, n_own), (o_other, n_other)):
-        _same(np.asarray(a.full), np.asarray(b.full))
-        _same(np.asarray(a.base), np.asarray(b.base))
+        same_bits(np.asarray(a.full), np.asarray(b.full))
+        same_bits(np.asarray(a.base), np.asarray(b.base))
 
 
 def _feed(sink: implied.TwinSink, mine: np.ndarray, theirs: np.ndarray, chunk: int) -> None:
@@ -177,11 +138,11 @@ def test_edge_values_and_the_separate_path(ref: Model, what: str) -> None:
         for lo in range(0, n, implied.FULL_STRENGTH_ROWS):
             hi = min(n, lo + implied.FULL_STRENGTH_ROWS)
             want, want_base = fs.of_samples(samples[lo:hi])
-            _same(np.asarray(own.full[lo:hi]), want)
-            _same(np.asarray(own.base[lo:hi]), want_base)
+            same_bits(np.asarray(own.full[lo:hi]), want)
+            same_bits(np.asarray(own.base[lo:hi]), want_base)
             want, want_base = fs.of_samples(theirs[lo:hi])
-            _same(np.asarray(other.full[lo:hi]), want)
-            _same(np.asarray(other.base[lo:hi]), want_base)
+            same_bits(np.asarray(other.full[lo:hi]), want)
+            same_bits(np.asarray(other.base[lo:hi]), want_base)
     assert np.isnan(other.full[10]).any()  # the NaN effect reached its stream
 
 
@@ -196,9 +157,9 @@ def test_one_draw_chunks(ref: Model) -> None:
     assert pair.joint
     _feed(pair, samples, theirs, 1)
     fs = implied.FullStrength(ref, implied.full_strength_index(ref))
-    _same(np.asarray(own.full), fs.of_samples(samples)[0])
-    _same(np.asarray(other.full), fs.of_samples(theirs)[0])
-    _same(np.asarray(other.base), fs.of_samples(theirs)[1])
+    same_bits(np.asarray(own.full), fs.of_samples(samples)[0])
+    same_bits(np.asarray(other.full), fs.of_samples(theirs)[0])
+    same_bits(np.asarray(other.base), fs.of_samples(theirs)[1])
 
 
 def test_a_companion_chunk_out_of_turn_is_refused(ref: Model) -> None:
@@ -218,7 +179,7 @@ def test_a_companion_chunk_out_of_turn_is_refused(ref: Model) -> None:
 def test_twin_joint_needs_the_same_model_arrays(ref: Model, evi: Model) -> None:
     t = implied.full_strength_index(ref)
     a, b = implied.FullStrength(ref, t), implied.FullStrength(evi, t)
-    twin = _twin(ref, evi, 100, 100)
+    twin = lhs_twin(ref, evi, 100, 100)
     assert implied.twin_joint(a, b, twin.cols)
     # a column read by a non-effect slot may differ: not joint
     eff = range(int(a.at[2]), int(a.at[2]) + a.v0.shape[1])  # _AT[2]: the effects
@@ -242,5 +203,5 @@ def test_a_twin_of_itself_has_no_columns_of_its_own(ref: Model) -> None:
     fs = implied.FullStrength(ref, implied.full_strength_index(ref))
     want = [fs.of_samples(samples[lo : lo + 2048]) for lo in range(0, n, 2048)]
     for sink in (own, other):
-        _same(np.asarray(sink.full), np.concatenate([w[0] for w in want]))
-        _same(np.asarray(sink.base), np.concatenate([w[1] for w in want]))
+        same_bits(np.asarray(sink.full), np.concatenate([w[0] for w in want]))
+        same_bits(np.asarray(sink.base), np.concatenate([w[1] for w in want]))
