@@ -35,23 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench_twin_sink import Timed  # noqa: E402  # this folder is the script's: sys.path[0]
 from mkba import engine, implied  # noqa: E402
 from mkba.checks import runnable  # noqa: E402
 from mkba.load import load_scenario  # noqa: E402
-
-
-class _Timed:
-    """``on_samples`` wrapped: the calling thread's CPU seconds in it."""
-
-    def __init__(self, fn: Any) -> None:
-        self.fn, self.cpu = fn, 0.0
-
-    def __call__(self, lo: int, samples: np.ndarray) -> None:
-        t = time.thread_time()
-        try:
-            self.fn(lo, samples)
-        finally:
-            self.cpu += time.thread_time() - t
 
 
 class _TimedSampled:
@@ -108,10 +95,10 @@ class Pass:
             other = implied.FullStrengthSink(self.o, self.draws)
             pair = implied.TwinSink(own, other, self.twin.cols)
             if sinks == "copy":
-                a, b = _Timed(pair), _Timed(pair.other_samples)
+                a, b = Timed(pair), Timed(pair.other_samples)
                 kwargs = {"on_samples": a, "other_on_samples": b}
             else:
-                a, b = _TimedSampled(pair.sampled), _Timed(None)
+                a, b = _TimedSampled(pair.sampled), Timed(None)
                 kwargs = {"on_sampled": a}
         w, c, t = time.perf_counter(), time.process_time(), time.thread_time()
         run, orun = engine.simulate_twin(

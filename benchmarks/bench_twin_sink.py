@@ -30,8 +30,9 @@ from mkba.checks import runnable  # noqa: E402
 from mkba.load import load_scenario  # noqa: E402
 
 
-class _Timed:
-    """``on_samples`` wrapped: the calling thread's CPU seconds in it."""
+class Timed:
+    """``on_samples`` wrapped: the calling thread's CPU seconds in it (also used by
+    bench_implied.py)."""
 
     def __init__(self, fn: Any) -> None:
         self.fn, self.cpu = fn, 0.0
@@ -50,11 +51,11 @@ def one(m: Any, twin: engine.Twin, draws: int, new: bool) -> tuple[dict[str, flo
     other = implied.FullStrengthSink(twin.other, draws)
     if new:
         pair = implied.TwinSink(own, other, twin.cols)
-        a, b = _Timed(pair), _Timed(pair.other_samples)
+        a, b = Timed(pair), Timed(pair.other_samples)
         closers = [pair]
     else:
         bg, obg = implied.BackgroundSink(own), implied.BackgroundSink(other)
-        a, b = _Timed(bg), _Timed(obg)
+        a, b = Timed(bg), Timed(obg)
         closers = [obg, bg]
     c0 = time.process_time()
     run, orun = engine.simulate_twin(

@@ -21,7 +21,7 @@ import pytest
 
 from mkba import engine, implied
 from mkba.model import Model
-from twin_helpers import lhs_twin, same_bits
+from twin_helpers import edge_samples, lhs_twin, same_bits
 
 
 def _pass(m: Model, twin: engine.Twin, draws: int, chunk: int, **kwargs: Any) -> Any:
@@ -88,33 +88,6 @@ def test_sampled_the_other_way_round(ref: Model, evi: Model) -> None:
         same_bits(np.asarray(a.base), np.asarray(b.base))
 
 
-def _edge(ref: Model, what: str, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The run's samples and the companion's, which differ in some columns: three effects
-    (with NaN, inf, -inf, +0.0 and -0.0 among them) or also a rate ("beyond")."""
-    run = engine.simulate(ref, draws=n, seed=3)
-    assert run.samples is not None
-    samples = np.ascontiguousarray(run.samples)
-    sl = ref.slots
-    slot_col = {int(s): j for j, s in enumerate(ref.uncertain_slot)}
-    eff = [
-        slot_col[s] for s in range(sl.stream("effect"), sl.stream("effect") + sl.S) if s in slot_col
-    ]
-    cols = eff[:3]
-    if what == "beyond":
-        rate = [
-            slot_col[s] for s in range(sl.stream("rate"), sl.stream("rate") + sl.S) if s in slot_col
-        ]
-        cols = cols + rate[:1]
-    rng = np.random.default_rng(5)
-    theirs = samples.copy()
-    theirs[:, cols] = samples[:, cols] * rng.uniform(0.5, 1.5, size=(n, len(cols)))
-    for i, v in enumerate([np.nan, np.inf, -np.inf, 0.0, -0.0]):
-        theirs[10 + i, cols[0]] = v
-        samples[20 + i, cols[1]] = v  # the run's own too (the same in the companion's)
-        theirs[20 + i, cols[1]] = v
-    return samples, theirs, sorted(cols)
-
-
 @pytest.mark.parametrize(
     ("what", "n", "chunk"),
     [("effects", 3001, 1000), ("beyond", 3001, 1000), ("effects", 5, 1), ("beyond", 2049, 4096)],
@@ -124,7 +97,7 @@ def test_sampled_edge_values_and_the_separate_path(
 ) -> None:
     """Fed by hand as the engine feeds it (released before the next chunk); expected: each
     sink's own FullStrength.of_samples, block by block."""
-    samples, theirs, cols = _edge(ref, what, max(n, 30))
+    samples, theirs, cols = edge_samples(ref, what, max(n, 30))
     samples, theirs = samples[:n], theirs[:n]
     own, other = implied.FullStrengthSink(ref, n), implied.FullStrengthSink(ref, n)
     pair = implied.TwinSink(own, other, np.array(cols))
@@ -152,7 +125,7 @@ def test_figures_with_the_twins_columns_apart(ref: Model) -> None:
     (the old layout), with the twin's effects read from src2, from src and fixed (one each
     kind), NaN and signed zeros among them."""
     fs = implied.FullStrength(ref, implied.full_strength_index(ref))
-    samples, theirs, cols = _edge(ref, "effects", 700)
+    samples, theirs, cols = edge_samples(ref, "effects", 700)
     U, S = samples.shape[1], ref.slots.S
     eff = slice(int(fs.at[2]), int(fs.at[2]) + S)  # _AT[2]: the effects
     col2 = fs.col[eff].copy()

@@ -17,7 +17,7 @@ import pytest
 
 from mkba import engine, implied
 from mkba.model import Model
-from twin_helpers import lhs_twin, same_bits
+from twin_helpers import edge_samples, lhs_twin, same_bits
 
 
 def _old_pass(m: Model, twin: engine.Twin, draws: int, chunk: int) -> Any:
@@ -108,29 +108,9 @@ def test_edge_values_and_the_separate_path(ref: Model, what: str) -> None:
     (joint pass), with NaN, inf, -inf, +0.0 and -0.0 among them, or also a rate (the separate
     pass). Expected: each sink's own FullStrength.of_samples, block by block."""
     n = 3001
-    samples = _edge_samples(ref, n)
-    sl = ref.slots
-    slot_col = {int(s): j for j, s in enumerate(ref.uncertain_slot)}
-    eff = [
-        slot_col[s] for s in range(sl.stream("effect"), sl.stream("effect") + sl.S) if s in slot_col
-    ]
-    cols = eff[:3]
-    if what == "beyond":
-        rate = [
-            slot_col[s] for s in range(sl.stream("rate"), sl.stream("rate") + sl.S) if s in slot_col
-        ]
-        assert rate, "the reference draws a rate"
-        cols = cols + rate[:1]
-    rng = np.random.default_rng(5)
-    theirs = samples.copy()
-    theirs[:, cols] = samples[:, cols] * rng.uniform(0.5, 1.5, size=(n, len(cols)))
-    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0]
-    for i, v in enumerate(specials):
-        theirs[10 + i, cols[0]] = v
-        samples[20 + i, cols[1]] = v  # the run's own too (the same in the companion's)
-        theirs[20 + i, cols[1]] = v
+    samples, theirs, cols = edge_samples(ref, what, n)
     own, other = implied.FullStrengthSink(ref, n), implied.FullStrengthSink(ref, n)
-    pair = implied.TwinSink(own, other, np.array(sorted(cols)))
+    pair = implied.TwinSink(own, other, np.array(cols))
     assert pair.joint is (what == "effects")
     with np.errstate(all="ignore"):
         _feed(pair, samples, theirs, 1000)

@@ -31,3 +31,33 @@ def lhs_twin(m: Model, o: Model, draws: int, chunk: int) -> engine.Twin:
     )
     assert twin is not None
     return twin
+
+
+def edge_samples(m: Model, what: str, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``n`` draws of ``m``'s sampled values and a companion's that differ in some columns:
+    three effects, or (``what == "beyond"``) also a rate, with NaN, inf, -inf, +0.0 and -0.0
+    among them (in the companion's only, and in both). Returns (the run's, the companion's,
+    the differing columns sorted)."""
+    run = engine.simulate(m, draws=n, seed=3)
+    assert run.samples is not None
+    samples = np.ascontiguousarray(run.samples)
+    sl = m.slots
+    slot_col = {int(s): j for j, s in enumerate(m.uncertain_slot)}
+    eff = [
+        slot_col[s] for s in range(sl.stream("effect"), sl.stream("effect") + sl.S) if s in slot_col
+    ]
+    cols = eff[:3]
+    if what == "beyond":
+        rate = [
+            slot_col[s] for s in range(sl.stream("rate"), sl.stream("rate") + sl.S) if s in slot_col
+        ]
+        assert rate, "the reference draws a rate"
+        cols = cols + rate[:1]
+    rng = np.random.default_rng(5)
+    theirs = samples.copy()
+    theirs[:, cols] = samples[:, cols] * rng.uniform(0.5, 1.5, size=(n, len(cols)))
+    for i, v in enumerate([np.nan, np.inf, -np.inf, 0.0, -0.0]):
+        theirs[10 + i, cols[0]] = v
+        samples[20 + i, cols[1]] = v  # the run's own too (the same in the companion's)
+        theirs[20 + i, cols[1]] = v
+    return samples, theirs, sorted(cols)
