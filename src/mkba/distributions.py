@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from mkba.invcdf import Exact
+from mkba.invcdf import Exact, special_ufuncs
 from mkba.schema.quantity import (
     Beta,
     Choice,
@@ -109,10 +109,8 @@ class InverseCdf:
         return _ppf_exact(self.q, u)
 
     def _build(self) -> None:
-        from scipy import special
-
         z = np.linspace(-_ZMAX, _ZMAX, _GRID + 1)
-        u = special.expit(z)
+        u = special_ufuncs().expit(z)
         e = self._exact_dist
         if e is not None:
             x = e.ppf(u)
@@ -182,9 +180,7 @@ class InverseCdf:
 
 
 def _ndtri(u: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-
-    return np.asarray(ndtri(u))
+    return np.asarray(special_ufuncs().ndtri(u))
 
 
 @njit(cache=True, nogil=True)

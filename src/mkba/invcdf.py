@@ -30,17 +30,23 @@ from typing import Any
 import numpy as np
 
 
-def _special() -> Any:
-    from scipy import special
+def special_ufuncs() -> Any:
+    """scipy.special's compiled ufuncs (``scipy.special._ufuncs``: the objects
+    ``scipy.special`` exports), without running ``scipy.special``'s ``__init__``
+    (:func:`mkba.lightimport.special_ufuncs`: about 0.15 CPU-s less of a run's load)."""
+    from mkba.lightimport import special_ufuncs as ufuncs
 
-    return special
+    return ufuncs()
+
+
+def _special() -> Any:
+    return special_ufuncs()
 
 
 def _beta_ufuncs() -> tuple[Any, Any]:
     """scipy.stats.beta's own quantile and density ufuncs (``beta_gen._ppf`` / ``_pdf``)."""
-    from scipy.special import _ufuncs
-
-    return _ufuncs._beta_ppf, _ufuncs._beta_pdf
+    ufuncs = special_ufuncs()
+    return ufuncs._beta_ppf, ufuncs._beta_pdf
 
 
 def _ppf(

@@ -161,8 +161,9 @@ def engine_imports() -> Iterator[None]:
     Importing the engine makes about 150,000 objects that live until the process ends;
     collecting among them while they are made (about 20 collections, 5 of them of the middle
     generation, which walk up to 100,000 objects each) found next to nothing. The collector
-    is switched on again when the block ends, also on an error. Does nothing when
-    :func:`main` was called with ``argv``."""
+    is switched on again when the block ends, also on an error. At the block's end,
+    :func:`mkba.lightimport.blas_for_numba`. Does nothing when :func:`main` was called with
+    ``argv``."""
     if not _OWN_PROCESS:
         yield
         return
@@ -172,6 +173,11 @@ def engine_imports() -> Iterator[None]:
     gc.disable()
     try:
         yield
+        # numba's BLAS check (when its first compiled function is loaded) then finds
+        # scipy.linalg.cython_blas loaded, without scipy.linalg's __init__ (mkba.lightimport)
+        from mkba.lightimport import blas_for_numba
+
+        blas_for_numba()
     finally:
         settle_imports()
         if was_enabled:
