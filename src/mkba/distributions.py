@@ -8,6 +8,7 @@ imported only for what has no exact copy there: the truncated normal, and :func:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,26 @@ _GRID = 2048  # intervals of the interpolation grid of slow inverse CDFs
 _ZMAX = 12.0  # grid over logit(u) in [-12, 12], i.e. u in [6e-6, 1 - 6e-6]
 
 
+@functools.cache
+def _grid_probabilities() -> np.ndarray:
+    """The probabilities of :class:`InverseCdf`'s grid, ``expit(z)`` at :data:`_GRID` + 1
+    points of ``z`` evenly spread over [-:data:`_ZMAX`, :data:`_ZMAX`] (read-only)."""
+    u = special_ufuncs().expit(np.linspace(-_ZMAX, _ZMAX, _GRID + 1))
+    u.flags.writeable = False
+    return u
+
+
+@functools.lru_cache(maxsize=256)
+def _standard_grid_ppf(kind: str, shape: tuple[float, ...], signs: tuple[float, ...]) -> np.ndarray:
+    """The standard form's inverse CDF at :func:`_grid_probabilities` (read-only), computed
+    once per kind and shape (``signs``: the shape's signs, so that -0.0 and 0.0 are two keys):
+    the reference's eleven beta/PERT quantities have five shapes (Boost's beta quantile, about
+    2 us a point, 2,049 points a grid)."""
+    x = Exact(kind, shape).standard_ppf(_grid_probabilities())
+    x.flags.writeable = False
+    return x
+
+
 class InverseCdf:
     """Fast inverse CDF of one quantity, for sampling many draws.
 
@@ -109,11 +130,11 @@ class InverseCdf:
         return _ppf_exact(self.q, u)
 
     def _build(self) -> None:
-        z = np.linspace(-_ZMAX, _ZMAX, _GRID + 1)
-        u = special_ufuncs().expit(z)
+        u = _grid_probabilities()
         e = self._exact_dist
         if e is not None:
-            x = e.ppf(u)
+            signs = tuple(math.copysign(1.0, v) for v in e.shape)  # (-0.0 == 0.0 as a key)
+            x = e.ppf(u, _standard_grid_ppf(e.kind, e.shape, signs))
             pdf = e.pdf
         else:  # the truncated normal: scipy.stats itself
             fd = frozen(self.q.dist)

@@ -56,17 +56,19 @@ def _ppf(
     loc: float,
     scale: float,
     valid: bool,
+    core_values: np.ndarray | None = None,
 ) -> np.ndarray:
     """``rv_continuous.ppf`` of scalar shape parameters: NaN outside [0, 1] (and everywhere
     when the parameters are invalid), the support's ends at 0 and 1, else
-    ``core(q) * scale + loc``."""
+    ``core(q) * scale + loc``. ``core_values``: ``core(q)`` computed before (the same
+    numbers), used when every ``q`` is inside (0, 1)."""
     q = np.asarray(q, dtype=float)
     out = np.full(q.shape, np.nan)
     if not (valid and scale > 0 and loc == loc):
         return out
     inside = (q > 0) & (q < 1)
     if inside.all():  # (into ``out``: C order whatever the layout of q, as scipy.stats)
-        out[...] = core(q) * scale + loc
+        out[...] = (core(q) if core_values is None else core_values) * scale + loc
         return out
     out[q == 0] = support[0] * scale + loc
     out[q == 1] = support[1] * scale + loc
@@ -127,8 +129,17 @@ class Exact:
             return 0.0, math.inf
         return 0.0, 1.0
 
-    def ppf(self, q: np.ndarray) -> np.ndarray:
-        """The inverse CDF at ``q`` (``scipy.stats.<kind>(*shape, loc, scale).ppf(q)``)."""
+    def ppf(self, q: np.ndarray, core_values: np.ndarray | None = None) -> np.ndarray:
+        """The inverse CDF at ``q`` (``scipy.stats.<kind>(*shape, loc, scale).ppf(q)``).
+        ``core_values``: :meth:`standard_ppf` at the same ``q``, computed before (e.g. for
+        another distribution of the same kind and shape; the same numbers): not computed
+        again when every ``q`` is inside (0, 1)."""
+        return _ppf(
+            self._core(), q, self._support(), self.loc, self.scale, self._valid(), core_values
+        )
+
+    def _core(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The standard form's inverse CDF (``rv_continuous._ppf``)."""
         core: Callable[[np.ndarray], np.ndarray]
         if self.kind == "beta":
             beta_ppf, _ = _beta_ufuncs()
@@ -159,7 +170,12 @@ class Exact:
 
         else:  # pragma: no cover - constructed only by exact() below
             raise ValueError(self.kind)
-        return _ppf(core, q, self._support(), self.loc, self.scale, self._valid())
+        return core
+
+    def standard_ppf(self, q: np.ndarray) -> np.ndarray:
+        """The standard form's inverse CDF at ``q`` inside (0, 1): the values :meth:`ppf` then
+        moves and stretches (``core(q)``), for its ``core_values``."""
+        return np.array(self._core()(np.asarray(q, dtype=float)), dtype=float)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
         """The density at ``x`` (``scipy.stats.beta(a, b, loc, scale).pdf(x)``); beta only,
