@@ -161,6 +161,21 @@ def test_stand_in_package_later_and_child_bound(pkgdir: Path) -> None:
     assert submodule_alone("lipkg_a", "child") is child  # already loaded: the same module
 
 
+def test_two_children_loaded_alone_are_both_bound(pkgdir: Path) -> None:
+    """Two submodules loaded alone, one after the other: one finder, and the package imported
+    later has both as attributes."""
+    _package(pkgdir, "lipkg_e", "RAN = True\n", "VALUE = 1\n")
+    (pkgdir / "lipkg_e" / "other.py").write_text("VALUE = 2\n")
+    child = submodule_alone("lipkg_e", "child")
+    other = submodule_alone("lipkg_e", "other")
+    finders = [f for f in sys.meta_path if type(f).__module__ == "mkba.lightimport"]
+    assert len(finders) == 1
+    import lipkg_e  # type: ignore[import-not-found]  # made above in tmp_path
+
+    assert lipkg_e.RAN is True and lipkg_e.child is child and lipkg_e.other is other
+    assert not [f for f in sys.meta_path if type(f).__module__ == "mkba.lightimport"]
+
+
 def test_package_already_imported_is_used_as_is(pkgdir: Path) -> None:
     """When the package is imported already, its submodule is imported the ordinary way."""
     _package(pkgdir, "lipkg_b", "RAN = True\n", "VALUE = 7\n")

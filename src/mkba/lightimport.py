@@ -70,7 +70,7 @@ def _under_stand_in(package: str, full: str) -> ModuleType:
     with _bootstrap._ModuleLockManager(package):  # type: ignore[attr-defined]  # private, not in typeshed; a change of it falls back to the ordinary import
         if package in sys.modules:  # another thread imported it meanwhile
             return importlib.import_module(full)
-        spec = importlib.util.find_spec(package)
+        spec = _find_spec(package)
         if spec is None or spec.submodule_search_locations is None:
             raise ImportError(f"{package} is not a package")
         stand_in = importlib.util.module_from_spec(spec)
@@ -90,8 +90,28 @@ def _under_stand_in(package: str, full: str) -> ModuleType:
             for name in set(sys.modules) - before
             if name.startswith(prefix) and "." not in name[len(prefix) :]
         }
-        sys.meta_path.insert(0, _BindAfterInit(package, children))
+        for finder in sys.meta_path:  # one finder per package: another child loaded alone
+            if isinstance(finder, _BindAfterInit) and finder.package == package:
+                finder.children.update(children)
+                break
+        else:
+            sys.meta_path.insert(0, _BindAfterInit(package, children))
     return module
+
+
+def _find_spec(package: str) -> ModuleSpec | None:
+    """The package's spec as ``sys.meta_path`` finds it, without asking a :class:`_BindAfterInit`
+    (which would take itself out, as if the package were being imported)."""
+    parent = package.rpartition(".")[0]
+    path = getattr(sys.modules[parent], "__path__", None) if parent else None
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if isinstance(finder, _BindAfterInit) or find is None:
+            continue
+        spec = find(package, path)
+        if spec is not None:
+            return spec
+    return None
 
 
 class _StandIn(ModuleType):
