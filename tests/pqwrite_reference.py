@@ -1,3 +1,6 @@
+# main's src/mkba/pqwrite.py at e5d4c18, verbatim below this comment: the writer before branch
+# i25-pq encoded each column chunk's page header and footer entry with Thrift calls one by one.
+# tests/test_pqwrite_bulk.py writes the same columns with both and compares the bytes.
 """A Parquet file of numeric columns written without pyarrow's encoder (issue 17, target 3).
 
 ``draws.parquet`` holds ~1.4 GB of float64 per million draws in PLAIN pages (random draws do
