@@ -11,13 +11,13 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pqwrite_reference as reference  # main's writer (this folder, as irr_i18_oracle)
 import pyarrow as pa
 import pytest
-from test_pqwrite import _table  # NaN payloads, -0.0, inf, every dtype
 
+import pqwrite_reference as reference  # main's writer (this folder, as irr_i18_oracle)
 from mkba import pqwrite
 from mkba.output import DIRECT_ALIGN, DirectFile, atomic_writer
+from test_pqwrite import _table  # NaN payloads, -0.0, inf, every dtype
 
 SNAN = np.array([0xFFF0_0000_0000_0001], dtype=np.uint64).view(np.float64)[0]
 QNAN = np.array([0x7FF8_0000_0000_1234], dtype=np.uint64).view(np.float64)[0]
