@@ -212,8 +212,9 @@ def _sizes(count: int, uncompressed: int, compressed: int) -> bytes:
 
 
 def _statistics(stats: tuple[bytes, bytes] | None) -> bytes:
-    """The ``Statistics`` struct's fields and STOP (:meth:`ColumnsWriter._column_chunk`'s
-    field 12): field headers are ``(id delta << 4) | type`` (binary 8, i64 6, bool true 1)."""
+    """The ``Statistics`` struct's fields and STOP (``ColumnMetaData`` field 12; ``stats`` from
+    :func:`column_min_max`): field headers are ``(id delta << 4) | type`` (binary 8, i64 6, bool
+    true 1); the old ``max``/``min`` fields for old readers (signed order) and the new ones."""
     if stats is None:
         return b"\x36\x00\x00"  # null_count (id 3, i64) = 0; STOP
     lo, hi = stats
@@ -275,7 +276,7 @@ class ColumnsWriter:
     def _head(self, count: int, nbytes: int) -> tuple[bytes, bytes, int]:
         """An uncompressed data page of ``count`` values of ``nbytes`` bytes (the same for every
         column chunk of a row group of one width; made once): its header and definition
-        levels, the column chunk's sizes as :meth:`_sizes` encodes them, and its bytes."""
+        levels, the column chunk's sizes as :func:`_sizes` encodes them, and its bytes."""
         key = (count, nbytes)
         got = self._heads.get(key)
         if got is None:
