@@ -391,6 +391,8 @@ class DirectFile:
         self._empty = np.empty if empty is None else empty  # makes the buffers
         self._spare = [self._aligned(np, size)]  # filled while the other one is written
         self._buf = self._aligned(np, size)
+        self._view = memoryview(self._buf)  # the buffer being filled, as bytes
+        self._size = size
         self._fill = 0
         self._pos = 0
         self._np = np
@@ -434,11 +436,13 @@ class DirectFile:
         """Nothing: a buffer is written when full, the rest on leaving the block."""
 
     def write(self, data: Any) -> int:
-        src = self._np.frombuffer(data, dtype=self._np.uint8)
-        n, i, size = src.size, 0, self._buf.size
-        while i < n:
+        src = memoryview(data)
+        if src.format != "B" or src.ndim != 1:
+            src = src.cast("B")  # bytes, whatever the exporter's item type (C-contiguous)
+        n, i, size = src.nbytes, 0, self._size
+        while i < n:  # memoryview slices: one memcpy each, no NumPy call per write
             k = min(n - i, size - self._fill)
-            self._buf[self._fill : self._fill + k] = src[i : i + k]
+            self._view[self._fill : self._fill + k] = src[i : i + k]
             self._fill += k
             i += k
             if self._fill == size:
@@ -456,6 +460,7 @@ class DirectFile:
         full = self._buf
         self._pending = self._pool.submit(self._write_timed, full)
         self._buf = self._spare.pop()
+        self._view = memoryview(self._buf)
         self._spare.append(full)  # reused after the next hand-over's wait
         self._fill = 0
 

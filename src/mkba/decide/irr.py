@@ -257,24 +257,36 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
     g = grid.shape[0]
     cols = np.empty((t_n, m))  # one contiguous row per year
     absc = np.empty((t_n, m))  # their magnitudes (for the rounding bounds)
-    for i in range(m):
+    # copied a few rows at a time, year by year (issue 17): row by row, each row's stores went
+    # to years m * 8 bytes apart, the same cache sets for every row
+    for i0 in range(0, m, _PROLOGUE_ROWS):
+        i1 = min(m, i0 + _PROLOGUE_ROWS)
         for t in range(t_n):
-            cols[t, i] = f[i, t]
-            absc[t, i] = abs(f[i, t])
-    # rows whose nonzero flows change sign at most once, all in range (NaN: not; see _brackets)
-    mono = np.zeros(m, dtype=np.bool_)
-    every = t_n <= _MAX_OFFSET + 1
+            for i in range(i0, i1):
+                z = f[i, t]
+                cols[t, i] = z
+                absc[t, i] = abs(z)
+    # rows whose nonzero flows change sign at most once, all in range (NaN: not; see _brackets):
+    # each row's last nonzero flow, sign changes and range check updated year after year (as
+    # row by row before, the same numbers), every row at once along the contiguous years
+    inside = t_n <= _MAX_OFFSET + 1
+    prev = np.zeros(m)
+    changes = np.zeros(m, dtype=np.int64)
+    fine = np.full(m, inside)
+    for t in range(t_n):
+        c = cols[t]
+        for i in range(m):
+            z = c[i]
+            p = prev[i]
+            nz = z != 0.0
+            ok = (z == 0.0) | ((abs(z) >= _FLOW_RANGE[0]) & (abs(z) <= _FLOW_RANGE[1]))
+            fine[i] = fine[i] & ok
+            changes[i] += int(nz & (p != 0.0) & ((z > 0.0) != (p > 0.0)))
+            prev[i] = z if nz else p
+    mono = np.empty(m, dtype=np.bool_)
+    every = inside
     for i in range(m):
-        changes = 0
-        prev = 0.0
-        fine = t_n <= _MAX_OFFSET + 1
-        for t in range(t_n):
-            z = f[i, t]
-            if z != 0.0:
-                fine = fine and abs(z) >= _FLOW_RANGE[0] and abs(z) <= _FLOW_RANGE[1]
-                changes += int(prev != 0.0 and (z > 0.0) != (prev > 0.0))
-                prev = z
-        mono[i] = fine and changes <= 1
+        mono[i] = fine[i] and changes[i] <= 1
         every = every and mono[i]
     first = np.empty(m, dtype=np.int64)
     fa = np.empty(m)
@@ -379,6 +391,10 @@ def _scan_bisect(v, f, grid, out, roots):  # type: ignore[no-untyped-def]  # num
         out[rows[k]] = grid[first[k]] if exact[k] else 0.5 * (a[k] + b[k])
     return True
 
+
+_PROLOGUE_ROWS = 64
+"""Rows of a block copied year by year at a time in :func:`_scan_bisect` (their flows'
+cache lines stay in cache while each year is copied out); the numbers do not depend on it."""
 
 _TILE = 512
 """Rows bisected together in :func:`_scan_bisect` (their flows, 30 years x 512 x 8 bytes,
