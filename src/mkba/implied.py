@@ -133,10 +133,18 @@ def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: 
     G = end.shape[0]
     S = tb.shape[1]
     past = False
-    for i in range(n):
+    for i0 in range(0, n, 32):  # tiles of 32 draws (their rows of vals stay in L1), a
+        i1 = min(i0 + 32, n)  # used column at a time: its row of samples read contiguously
         for k in range(K):
             c = col[k]
-            vals[i, k] = samples[c, i] * scale[k] if c >= 0 else fixed[k]
+            if c >= 0:
+                sc = scale[k]
+                for i in range(i0, i1):
+                    vals[i, k] = samples[c, i] * sc
+            else:
+                for i in range(i0, i1):
+                    vals[i, k] = fixed[k]
+    for i in range(n):
         for s in range(S):
             lag = vals[i, at[_LAG] + s]
             for g in range(G):
@@ -453,8 +461,11 @@ class FullStrength:
         tb = np.empty((n, S, 1))
         # the used columns of src, column-major (each a contiguous row; src's layout is the
         # sampler's, so mostly whole-row copies), and col as rows of that
-        ucols, col_t = self._used(col)
-        src_t = np.ascontiguousarray(np.take(src.T, ucols, axis=0), dtype=float)
+        if src.dtype == np.float64 and src.T.flags.c_contiguous:  # read where it is
+            src_t, col_t = src.T, col
+        else:
+            ucols, col_t = self._used(col)
+            src_t = np.ascontiguousarray(src.T[ucols], dtype=float)
         past = _slot_values(src_t, col_t, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
         if twin is not None and src2 is not None:  # the twin's effects from their columns
             W = src.shape[1]
