@@ -20,7 +20,8 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   Hermite-tabulated beta / PERT / truncated normal, and the normal and lognormal through
   :func:`ndtri_into`, a port of scipy.special's ``ndtri``), then the price scale, written to
   the parameter's row of ``theta_t``, and the value over the scale into the chunk's
-  ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
+  ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps), laid out column-major:
+  each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
 summation order, ``ndtr``). What stays NumPy is finished by the caller (:class:`ColumnPlan`):
