@@ -463,8 +463,9 @@ DoneFn = Callable[[int, "JobOutcome | BaseException"], None]
 
 
 def _job_arrays(draws: int, m: Model) -> tuple[Outcomes, np.ndarray]:
-    """A job's per-draw arrays, uninitialised (every value is written before it is read)."""
-    return Outcomes.empty(draws, m), np.empty((draws, len(m.uncertain)))
+    """A job's per-draw arrays, uninitialised (every value is written before it is read); the
+    sampled values column-major, as the sampler writes them (:func:`engine.column_major`)."""
+    return Outcomes.empty(draws, m), engine.column_major(draws, len(m.uncertain))
 
 
 class _ArrayPool:

@@ -299,7 +299,10 @@ class DrawsStream:
                         self._spilled.add(g)
                     else:
                         self._buffers[g] = buf
-            if buf is not None:  # transposed here, while the chunk is in the cache
+            if buf is not None and samples.strides[0] == samples.itemsize:
+                # column-major (the simulation's layout): one contiguous copy a column
+                buf[:, a - g0 : b - g0] = samples[a - lo : b - lo].T
+            elif buf is not None:  # transposed here, while the chunk is in the cache
                 for r in range(a, b, TRANSPOSE_ROWS):
                     e = min(b, r + TRANSPOSE_ROWS)
                     buf[:, r - g0 : e - g0] = samples[r - lo : e - lo].T

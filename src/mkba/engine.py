@@ -153,7 +153,9 @@ class Run:
     seed: int
     sampler: str
     chunk_size: int
-    samples: np.ndarray | None  # (n, U) sampled parameter values (own units), if kept
+    # (n, U) sampled parameter values (own units), if kept; column-major when simulated here
+    # (engine.column_major: each parameter's values contiguous), any layout from elsewhere
+    samples: np.ndarray | None
     timings: dict[str, float] = field(default_factory=dict)
     chunk_means: np.ndarray | None = None  # (chunks,) mean NPV per chunk, scenario perspective
     # the sampled values in a temporary file instead of ``samples`` (simulate(spill_samples=True))
@@ -617,6 +619,14 @@ def uniforms(
     return apply_copula(u, factor)
 
 
+def column_major(n: int, u: int) -> np.ndarray:
+    """An empty (n x u) array of sampled values laid out column-major (the transpose of a
+    C-ordered u x n array): each parameter's values contiguous, as the sampler writes them
+    (:func:`mkba.rng.fill_theta`) and as their readers take them (draws.parquet's columns,
+    the implied effects' used columns); the values are the same in any layout."""
+    return np.empty((u, n)).T
+
+
 @dataclass
 class ChunkResult:
     """Outcomes of draws ``[lo, hi)`` (chunk ``index``), as computed on any backend."""
@@ -666,16 +676,14 @@ def compute_chunk(
     if sampler in ("random", "lhs"):
         # columns drawn and transformed in compiled groups, in parallel (copula in between);
         # the sampled values written on the way (mkba.rng.fill_theta)
+        # (written in place when samples_out is column-major, else through a buffer)
         if keep_samples:
-            samples = np.empty((hi - lo, len(m.uncertain)))
-            if samples_out is not None and samples_out.flags.c_contiguous:
-                samples = samples_out
+            samples = (
+                samples_out if samples_out is not None else column_major(hi - lo, len(m.uncertain))
+            )
         theta_t = m.sample_theta_t(
             sampler, hi - lo, seed=seed, chunk=index, factor=factor, samples=samples
         )
-        if samples_out is not None and samples is not None and samples is not samples_out:
-            samples_out[:] = samples
-            samples = samples_out
     else:
         u = uniforms(
             m,
@@ -690,7 +698,7 @@ def compute_chunk(
         theta_t = m.theta_t(u)
         if keep_samples:
             samples = (
-                samples_out if samples_out is not None else np.empty((hi - lo, len(m.uncertain)))
+                samples_out if samples_out is not None else column_major(hi - lo, len(m.uncertain))
             )
             samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
@@ -803,12 +811,12 @@ def simulate(
         raise ValueError("draws must be at least 1")
     out = outcomes_for(draws, m, area_dtype, reuse)
     spilled = SpilledRows(draws, len(m.uncertain)) if keep_samples and spill_samples else None
-    samples = np.empty((draws, len(m.uncertain))) if keep_samples and not spilled else None
+    samples = column_major(draws, len(m.uncertain)) if keep_samples and not spilled else None
     args = _kernel_args(m) if backend == "numba" else None
     bounds = chunk_bounds(draws, chunk_size)
     # the samples of one chunk, when they are not kept in memory: one buffer for every chunk
     passing = samples is None and (spilled is not None or on_samples is not None)
-    buf = np.empty((min(draws, chunk_size), len(m.uncertain))) if passing else None
+    buf = column_major(min(draws, chunk_size), len(m.uncertain)) if passing else None
     # per-area raw outputs are needed only by the NumPy path and by bottom-up programmes
     fused = backend == "numba" and m.programme is None
     scratch = None if fused else _scratch(m, min(draws, chunk_size))
@@ -1047,8 +1055,8 @@ def simulate_twin(
     U = len(m.uncertain)
     k = twin.cols.size
     spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
-    samples = np.empty((draws, U)) if spilled is None and keep_samples else None
-    buf = np.empty((min(draws, chunk_size), U)) if samples is None else None
+    samples = column_major(draws, U) if spilled is None and keep_samples else None
+    buf = column_major(min(draws, chunk_size), U) if samples is None else None
     args, oargs = _kernel_args(m), _kernel_args(other)
     # m's fixed slots hold one value in every column of the chunk's matrix, also after the
     # twin's rows (uncertain slots of m) are written in for the other model's kernel
@@ -1075,6 +1083,8 @@ def simulate_twin(
             release()
             release = None
         t0 = time.perf_counter()
+        # the chunk's sampled values (n x U, column-major: written in place when the whole
+        # run's are not kept, else through fill_theta's buffer into the run's rows)
         samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
         u = ubuf[: k * n].reshape(k, n)
         theta_t = m.sample_theta_t(
@@ -1083,7 +1093,7 @@ def simulate_twin(
         t1 = time.perf_counter()
         # the twin's rows and sampled values, from the same uniforms
         trows = rbuf[: k * n].reshape(k, n)
-        tsamp = sbuf[: k * n].reshape(n, k)
+        tsamp = sbuf[: k * n].reshape(k, n).T  # (n x k, column-major as samp)
         fill_theta(twin.plan, twin.inverse_cdfs, trows, rows_k, twin.scale, ut=u, samples=tsamp)
         if on_sampled is not None:
             release = on_sampled(lo, samp, tsamp)
@@ -1115,7 +1125,7 @@ def simulate_twin(
             # the other run's sampled values: this chunk's, with the twin's columns put in
             # for the call (a sink's samples are valid during the call only) and then put
             # back (no copy of the whole chunk)
-            mine = np.take(samp, twin.cols, axis=1, out=mbuf[: k * n].reshape(n, k), mode="clip")
+            mine = np.take(samp, twin.cols, axis=1, out=mbuf[: k * n].reshape(k, n).T, mode="clip")
             samp[:, twin.cols] = tsamp
             try:
                 other_on_samples(lo, samp)

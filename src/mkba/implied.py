@@ -121,21 +121,30 @@ def _q(x: np.ndarray) -> dict[str, float]:
 @njit(cache=True, nogil=True, error_model="numpy")
 def _slot_values(samples, col, scale, fixed, at, y, end, vals, e, tb):  # type: ignore[no-untyped-def]  # numba function: arrays only
     """What :meth:`FullStrength.of_samples` hands to NumPy's powers: the used slots' values
-    ``vals[i, k] = samples[i, col[k]] * scale[k]`` (or ``fixed[k]`` where ``col[k] < 0``), the
+    ``vals[i, k] = samples[col[k], i] * scale[k]`` (or ``fixed[k]`` where ``col[k] < 0``;
+    ``samples``: the used columns' values, column-major, one row a column), the
     decay's exponent ``e[i, g, s, 0] = (y - (end[g] + lag)) / half_life`` and the trend's base
     ``tb[i, s, 0] = 1.0 + trend``: each one operation (or two) of the NumPy expressions, in
     their order (division by zero as NumPy's: inf or NaN). Returns whether any draw is past
     its effect's end (``not y <= end + lag``): only then is the decay ``0.5 ** e`` used, and
     only then is ``e`` filled."""
-    n = samples.shape[0]
+    n = samples.shape[1]
     K = col.shape[0]
     G = end.shape[0]
     S = tb.shape[1]
     past = False
-    for i in range(n):
+    for i0 in range(0, n, 32):  # tiles of 32 draws (their rows of vals stay in L1), a
+        i1 = min(i0 + 32, n)  # used column at a time: its row of samples read contiguously
         for k in range(K):
             c = col[k]
-            vals[i, k] = samples[i, c] * scale[k] if c >= 0 else fixed[k]
+            if c >= 0:
+                sc = scale[k]
+                for i in range(i0, i1):
+                    vals[i, k] = samples[c, i] * sc
+            else:
+                for i in range(i0, i1):
+                    vals[i, k] = fixed[k]
+    for i in range(n):
         for s in range(S):
             lag = vals[i, at[_LAG] + s]
             for g in range(G):
@@ -339,6 +348,7 @@ class FullStrength:
     def __init__(self, m: Model, t: int) -> None:
         self.m = m
         self.year = m.years[[t]]
+        self._used_memo: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self.start, self.end, self.group = reference.area_timing_groups(m)
         self.rows, row = np.unique(m.budget_ratio, axis=0, return_inverse=True)
         self.row = np.ascontiguousarray(row.reshape(-1), dtype=np.int64)
@@ -378,7 +388,7 @@ class FullStrength:
         """:meth:`__call__` of :func:`theta_of_samples` ``(m, samples)``, the same numbers,
         without the whole parameter rows: only the slots used, each value made as there
         (``samples * uncertain_scale`` or the fixed value)."""
-        return self._of(np.ascontiguousarray(samples, dtype=float), self.col, self.scale_used)
+        return self._of(samples, self.col, self.scale_used)
 
     def of_slots(
         self, st: dict[str, np.ndarray], gl: dict[str, np.ndarray]
@@ -392,6 +402,18 @@ class FullStrength:
         for name, k in self.glob_at.items():
             vals[:, k] = gl[name]
         return self._of(vals, np.arange(self.slots.size), np.ones(self.slots.size))
+
+    def _used(self, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The columns ``col`` reads (``>= 0``, ascending) and ``col`` as positions in them
+        (-1 stays -1), made once per ``col``."""
+        key = col.tobytes()
+        got = self._used_memo.get(key)
+        if got is None:
+            ucols = np.unique(col[col >= 0]).astype(np.int64)
+            pos = np.searchsorted(ucols, np.maximum(col, 0))
+            col_t = np.ascontiguousarray(np.where(col >= 0, pos, -1), dtype=np.int64)
+            got = self._used_memo[key] = (ucols, col_t)
+        return got
 
     def _of(
         self, src: np.ndarray, col: np.ndarray, scale: np.ndarray
@@ -437,7 +459,14 @@ class FullStrength:
         vals = np.empty((n, K + S if twin is not None else col.size))
         e = np.empty((n, G, S, 1))
         tb = np.empty((n, S, 1))
-        past = _slot_values(src, col, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
+        # the used columns of src, column-major (each a contiguous row; src's layout is the
+        # sampler's, so mostly whole-row copies), and col as rows of that
+        if src.dtype == np.float64 and src.T.flags.c_contiguous:  # read where it is
+            src_t, col_t = src.T, col
+        else:
+            ucols, col_t = self._used(col)
+            src_t = np.ascontiguousarray(src.T[ucols], dtype=float)
+        past = _slot_values(src_t, col_t, scale, fixed, self.at, self.y, self.end_f, vals, e, tb)
         if twin is not None and src2 is not None:  # the twin's effects from their columns
             W = src.shape[1]
             for s, (c, f, v) in enumerate(zip(*twin, strict=True)):
@@ -576,7 +605,8 @@ class BackgroundSink:
         if self._error is not None:
             raise self._error
         buf = self._buffer(samples.size)
-        view = buf[: samples.size].reshape(samples.shape)
+        # column-major as the sampler makes them (a copy, not a transposition)
+        view = buf[: samples.size].reshape(samples.shape, order="F")
         np.copyto(view, samples)
         self._todo.put((lo, view, buf, None))
         self.seconds += time.perf_counter() - t0
@@ -675,7 +705,7 @@ class TwinSink(BackgroundSink):
         n, U = samples.shape
         width = U + self.cols.size
         buf = self._buffer(n * width)
-        view = buf[: n * width].reshape(n, width)
+        view = buf[: n * width].reshape((n, width), order="F")  # column-major, as the chunk
         np.copyto(view[:, :U], samples)
         self._pending = (lo, view, buf, None)
         self.seconds += time.perf_counter() - t0
@@ -727,7 +757,7 @@ class TwinSink(BackgroundSink):
         if isinstance(view, tuple) and self.joint:  # sampled(), read where they are
             samples, twin_samples = view
             for a in range(0, samples.shape[0], FULL_STRENGTH_ROWS):
-                block = np.ascontiguousarray(samples[a : a + FULL_STRENGTH_ROWS], dtype=float)
+                block = samples[a : a + FULL_STRENGTH_ROWS]  # (figures reads its used columns)
                 b = lo + a + block.shape[0]
                 full, base, full2 = fo_.figures(
                     block, fo_.col, fo_.scale_used, self._effects, twin_samples[a : b - lo]
@@ -744,7 +774,7 @@ class TwinSink(BackgroundSink):
             width = U + self.cols.size
             if self._joined is None or self._joined.size < n * width:
                 self._joined = np.empty(n * width)
-            view = self._joined[: n * width].reshape(n, width)
+            view = self._joined[: n * width].reshape((n, width), order="F")
             np.copyto(view[:, :U], samples)
             np.copyto(view[:, U:], twin_samples)
         fo, ft = own.at_full, other.at_full

@@ -20,7 +20,8 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   Hermite-tabulated beta / PERT / truncated normal, and the normal and lognormal through
   :func:`ndtri_into`, a port of scipy.special's ``ndtri``), then the price scale, written to
   the parameter's row of ``theta_t``, and the value over the scale into the chunk's
-  ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps).
+  ``samples`` column (what :func:`mkba.engine.compute_chunk` keeps), laid out column-major:
+  each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
 summation order, ``ndtr``). What stays NumPy is finished by the caller (:class:`ColumnPlan`):
@@ -466,8 +467,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
     ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
     (``LOGNORMAL``: the exponent only, the caller finishes it)
-    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[:, j]`` (if ``samples`` has
-    rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
+    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[j]`` (``samples``: U x n, the
+    sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
     m32 = np.uint64(0xFFFFFFFF)
     s16 = np.uint64(16)
     s32 = np.uint64(32)
@@ -655,16 +656,15 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
                 row[i] = v * sc
             outside[j] = out
-    if samples.shape[0] > 0:  # the values over their scale, in blocks of 64 draws: the
-        for i0 in range(0, n, 64):  # block's lines of ``samples`` stay in cache
-            i1 = min(i0 + 64, n)
-            for jj in range(n_todo):
-                j = todo[jj]
-                if kind[j] != KEEP and kind[j] != LOGNORMAL:
-                    row = tht[rows[j]]
-                    sc = scale[j]
-                    for i in range(i0, i1):
-                        samples[i, j] = row[i] / sc
+    if samples.shape[0] > 0:  # the values over their scale: row j of ``samples`` (U x n),
+        for jj in range(n_todo):  # each column's values contiguous (no transposition)
+            j = todo[jj]
+            if kind[j] != KEEP and kind[j] != LOGNORMAL:
+                row = tht[rows[j]]
+                out_j = samples[j]
+                sc = scale[j]
+                for i in range(n):
+                    out_j[i] = row[i] / sc
 
 
 @dataclass(frozen=True)
@@ -769,8 +769,11 @@ def fill_theta(
     times ``scale``, of the clipped uniforms of ``sampler`` (``random``/``lhs``: column
     ``cols[j]`` of chunk ``chunk`` under ``seed``, with the Gaussian copula ``factor`` applied
     between drawing and transforming) or of the given uniforms ``ut`` (U x n). ``samples``
-    (n x U, C order), if given, receives the values before scaling as
-    :func:`mkba.engine.compute_chunk` keeps them (``tht[rows[j]] / scale[j]``).
+    (n x U), if given, receives the values before scaling as
+    :func:`mkba.engine.compute_chunk` keeps them (``tht[rows[j]] / scale[j]``): written in
+    place, each column's values contiguous, when ``samples.T`` is C-contiguous (an F-ordered
+    array: the layout every consumer reads column by column); any other layout gets the same
+    values through a column-major buffer and one copy.
 
     Columns go to ``threads`` threads (default :func:`mkba.sampling.sampling_threads`) in
     runs of consecutive columns of about equal cost, one task per thread (:func:`_split`);
@@ -812,9 +815,14 @@ def fill_theta(
     if u_out is not None:
         assert u_cols is not None and u_out.shape == (len(u_cols), n)
         u_cols = np.ascontiguousarray(u_cols, dtype=np.int64)
-    out_s = _NO_SAMPLES if samples is None else samples
+    # the sampled values column-major (U x n): samples.T itself, or a buffer copied at the end
+    st = _NO_SAMPLES
+    copy_back = False
     if samples is not None:
-        assert samples.shape == (n, u_count) and samples.flags.c_contiguous
+        assert samples.shape == (n, u_count)
+        copy_back = not samples.T.flags.c_contiguous
+        st = np.empty((u_count, n)) if copy_back else samples.T
+    out_s = st
     threads = sampling_threads() if threads is None else max(1, int(threads))
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
     lhs = sampler == "lhs"
@@ -851,19 +859,19 @@ def fill_theta(
                 if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
                     row *= sc  # signalling NaN)
                 if samples is not None:
-                    samples[:, j] = row if sc == 1.0 else row / sc
+                    st[j] = row if sc == 1.0 else row / sc
             elif kd == KEEP:
                 row = tht[rows_l[j]]
                 row[:] = inverse_cdfs[j](ukeep[keep[j]])
                 row *= sc
                 if samples is not None:
-                    samples[:, j] = row / sc
+                    st[j] = row / sc
             elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
                 row = tht[rows_l[j]]
                 mask = np.isnan(row)
                 row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * sc
                 if samples is not None:
-                    samples[mask, j] = row[mask] / sc
+                    st[j, mask] = row[mask] / sc
 
     if factor is None or not draw:
         if draw:
@@ -880,6 +888,8 @@ def fill_theta(
         for_each(one, groups, threads=threads)
         if u_out is not None:
             u_out[:] = ukeep[keep[u_cols]]
+        if copy_back and samples is not None:
+            samples.T[...] = st
         return
     # with the copula: one task draws the correlated columns, correlates them (the whole
     # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
@@ -903,6 +913,8 @@ def fill_theta(
     for_each(task, groups, threads=threads)
     if u_out is not None:
         u_out[:] = ukeep[keep[u_cols]]
+    if copy_back and samples is not None:
+        samples.T[...] = st
 
 
 @dataclass(frozen=True)
