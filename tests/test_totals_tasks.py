@@ -1,0 +1,136 @@
+"""Issue 17 (i25-kernel): :func:`mkba.engine.totals_chunk` runs the kernel and then the
+aggregation (:func:`mkba.kernel.aggregate_totals`) in one task per thread, each on its own
+range of draws, and with ``other`` also the twin's aggregation: one fork/join of the threads
+per chunk instead of two (three with the joint twin kernel).
+
+The expected values are those of the calls one after the other, each over all the draws on
+the threads (the path before: :func:`kernel.simulate_chunk` on the threads, then
+:func:`engine.aggregate_chunk` for the model, then for the twin's model). Every outcome array
+is compared by its bytes (NaN payloads and signed zeros included), for draw counts that are
+not a multiple of the kernel's block (n = 1, 63, 65, 1300), with 1, 2 and 3 ranges, and with
+twin values that are NaN, +-inf, -0.0 and 1e308.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mkba import engine, kernel
+from mkba.model import Model
+
+
+def _theta_t(m: Model, n: int, seed: int = 5) -> np.ndarray:
+    u = engine.uniforms(m, 0, n, seed=seed, sampler="random", chunk=0, chunk_size=max(n, 1))
+    return np.ascontiguousarray(m.theta_t(u))
+
+
+def _nan_outcomes(m: Model, n: int) -> engine.Outcomes:
+    """Outcome arrays full of NaN (an element left unwritten would show)."""
+    out = engine.Outcomes.empty(n, m)
+    for v in out.fields().values():
+        v.fill(np.nan)
+    return out
+
+
+def _same_outcomes(a: engine.Outcomes, b: engine.Outcomes) -> None:
+    for name, x in a.fields().items():
+        y = getattr(b, name)
+        assert x.shape == y.shape and x.dtype == y.dtype, name
+        assert np.ascontiguousarray(x).tobytes() == np.ascontiguousarray(y).tobytes(), name
+
+
+def _one_after_the_other(
+    m: Model, tht: np.ndarray, out: engine.Outcomes, twin: Any = None, other: Model | None = None
+) -> None:
+    """The old path: the kernel over all draws on the threads, then each aggregation."""
+    A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
+    n = tht.shape[1]
+    area = kernel.area_outputs(out.area_benefits, out.area_costs)
+    head = (
+        tht,
+        *engine._kernel_args(m),
+        m.fixed_rows[0],
+        False,
+        np.empty((0, A, C)),
+        np.empty((0, A, K)),
+        out.flow,
+        out.dflow,
+        out.component,
+        out.stakeholder_costs,
+        *area,
+        *(engine._no_twin(area[0]) if twin is None else engine._twin_args(*twin)),
+    )
+    engine._on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+    engine.aggregate_chunk(m, out, n)
+    if other is not None:
+        engine.aggregate_chunk(other, twin[2], n)
+
+
+def _effect_rows(ref: Model, evi: Model) -> np.ndarray:
+    twin = engine.twin_of(
+        ref,
+        evi,
+        draws=100,
+        seed=1,
+        sampler="lhs",
+        chunk_size=4096,
+        other_draws=100,
+        other_seed=1,
+        other_sampler="lhs",
+        other_chunk_size=4096,
+    )
+    assert twin is not None
+    return np.asarray(twin.slots)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 63, 65, 1300])
+def test_one_task_equals_the_calls_one_after_the_other(
+    ref: Model, monkeypatch: pytest.MonkeyPatch, n: int, parts: int
+) -> None:
+    monkeypatch.setattr(engine, "sampling_threads", lambda: parts)
+    tht = _theta_t(ref, n)
+    want, got = _nan_outcomes(ref, n), _nan_outcomes(ref, n)
+    _one_after_the_other(ref, tht, want)
+    marks: list[float] = []
+    t0 = time.perf_counter()
+    k = engine.totals_chunk(ref, tht, got, None, ref.fixed_rows[0], marks=marks)
+    t1 = time.perf_counter()
+    _same_outcomes(want, got)
+    assert not np.isnan(got.npv).any()
+    # the kernel's end, then this model's aggregation's, within the call
+    assert len(marks) == 2 and t0 <= marks[0] <= marks[1] <= t1
+    assert 0.0 <= k <= t1 - t0
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 63, 65, 1300])
+def test_twin_aggregation_in_the_same_tasks(
+    ref: Model, evi: Model, monkeypatch: pytest.MonkeyPatch, n: int, parts: int
+) -> None:
+    monkeypatch.setattr(engine, "sampling_threads", lambda: parts)
+    rows = _effect_rows(ref, evi)
+    tht = _theta_t(ref, n)
+    values = _theta_t(ref, n, seed=9)[rows]
+    if n > 10:  # edge values in the twin's rows (and one in both models' rows)
+        values[0, 1:6] = [np.nan, np.inf, -np.inf, -0.0, 1e308]
+        tht[rows[1], 7] = np.nan
+    want, want2 = _nan_outcomes(ref, n), _nan_outcomes(evi, n)
+    _one_after_the_other(ref, tht, want, (rows, values, want2), evi)
+    got, got2 = _nan_outcomes(ref, n), _nan_outcomes(evi, n)
+    engine.totals_chunk(ref, tht, got, None, ref.fixed_rows[0], (rows, values, got2), evi)
+    _same_outcomes(want, got)
+    _same_outcomes(want2, got2)
+    # the draws without edge values have numbers (none was left unwritten)
+    assert not np.isnan(got2.benefits[[0, -1]]).any()
+    assert not np.isnan(got.benefits[[0, -1]]).any()
+
+
+def test_other_needs_a_twin(ref: Model, evi: Model) -> None:
+    out = _nan_outcomes(ref, 4)
+    with pytest.raises(ValueError, match="needs twin"):
+        engine.totals_chunk(ref, _theta_t(ref, 4), out, other=evi)
