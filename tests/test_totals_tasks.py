@@ -21,6 +21,7 @@ import pytest
 
 from mkba import engine, kernel
 from mkba.model import Model
+from test_twin_kernel import _joint_equals_two_calls
 
 
 def _theta_t(m: Model, n: int, seed: int = 5) -> np.ndarray:
@@ -134,3 +135,50 @@ def test_other_needs_a_twin(ref: Model, evi: Model) -> None:
     out = _nan_outcomes(ref, 4)
     with pytest.raises(ValueError, match="needs twin"):
         engine.totals_chunk(ref, _theta_t(ref, 4), out, other=evi)
+
+
+# --- i25-kernel: a twin whose rows the costs do not read (the companion's effect rows) gets
+# its costs per area and per payer from the kernel's first pass (the same operations on the
+# same values); one that differs in a cost row (overrun, follow-up rate) computes its own.
+# Expected: the two separate calls (tests/test_twin_kernel.py's helper), by bytes.
+
+
+def _cost_rows(m: Model) -> list[int]:
+    off_dom = engine._kernel_args(m)[2]
+    fixed = set(m.fixed_rows[0].tolist())
+    D = m.budget_pv.shape[1]
+    rows = [
+        int(off_dom[i]) + d
+        for i in (kernel.OVERRUN, kernel.ADDITIONAL_SHARE, kernel.FOLLOWUP_RATE)
+        for d in range(D)
+    ]
+    return [q for q in rows if q not in fixed]
+
+
+@pytest.mark.parametrize("which", ["first", "last", "follow-up"])
+def test_twin_with_a_cost_row_computes_its_own_costs(ref: Model, evi: Model, which: str) -> None:
+    effects = _effect_rows(ref, evi).tolist()
+    cost = _cost_rows(ref)
+    assert len(cost) >= 3  # the reference draws overruns of each domain and a follow-up rate
+    extra = {"first": cost[0], "last": cost[-2], "follow-up": cost[-1]}[which]
+    rows = np.array(sorted([*effects, extra]), dtype=np.int64)
+    n = 130
+    tht = _theta_t(ref, n)
+    values = _theta_t(ref, n, seed=31)[rows]
+    values[:, 3] = np.nan
+    values[:, 4] = -0.0
+    _joint_equals_two_calls(ref, tht, rows, values, [0, 64, n])
+    _joint_equals_two_calls(ref, tht, rows, values, [0, n], area_dtype=np.float32)
+
+
+def test_twin_of_effect_rows_only_shares_the_costs(ref: Model, evi: Model) -> None:
+    """The companion's rows (effects only): its costs are the run's, by bytes, and equal to
+    what a call of its own gives (also with NaN/inf in the twin's effect rows)."""
+    rows = _effect_rows(ref, evi)
+    assert not set(rows.tolist()) & set(_cost_rows(ref))
+    for n in (1, 65, 300):
+        tht = _theta_t(ref, n)
+        values = _theta_t(ref, n, seed=41)[rows]
+        if n > 3:  # (a lone draw with a NaN effect has only NaN outputs, which the helper refuses)
+            values[0, 1:4] = [np.nan, np.inf, -np.inf]
+        _joint_equals_two_calls(ref, tht, rows, values, [0, n] if n < 100 else [0, 65, 200, n])

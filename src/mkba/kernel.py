@@ -415,6 +415,16 @@ def simulate_chunk(
         for c in range(C):
             if qt == off_comp[UNIT_VALUE] + c or qt == off_comp[GROWTH] + c:
                 raise ValueError("simulate_chunk: a twin row is read by the PV factors")
+    # no twin row is read by the costs (overrun, additional share, follow-up rate): the twin's
+    # costs per area and per payer are this model's, the same operations on the same values;
+    # pass 0 writes them for both and the twin's pass skips them (its flows still subtract
+    # the costs themselves, in their place in the sums)
+    same_costs = ntw > 0
+    for r in range(ntw):
+        for d in range(D):
+            for slot in (OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE):
+                if twin_rows[r] == off_dom[slot] + d:
+                    same_costs = False
     rows = np.empty(Q, dtype=np.int64)
     nq = 0
     for q in range(Q):
@@ -741,6 +751,8 @@ def simulate_chunk(
                             for b in range(nb):
                                 out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
                     _put_area(o_aben, abn, i0 * o_di + a * o_da, o_di, nb)
+                    if twin == 1 and same_costs:
+                        continue  # the twin's costs are this model's: written in pass 0
                     # costs: investment x overrun x additionality, and follow-up, per payer
                     for d in range(D):
                         bpv = budget_pv[a, d]
@@ -765,15 +777,25 @@ def simulate_chunk(
                             for b in range(nb):
                                 out_cost[i0 + b, a, kk] = lane[b]
                     _put_area(o_acost, acs, i0 * o_di + a * o_da, o_di, nb)
+                    if same_costs:  # pass 0: the same values are the twin's
+                        _put_area(out2_area_cost, acs, i0 * area2_di + a * area2_da, area2_di, nb)
                 ocm = o_comp[i0 : i0 + nb]
-                osc = o_shc[i0 : i0 + nb]
                 for b in range(nb):
                     r1 = ocm[b]
-                    r2 = osc[b]
                     for c in range(C):
                         r1[c] = comp[c, b]
-                    for kk in range(K):
-                        r2[kk] = shc[kk, b]
+                if not (twin == 1 and same_costs):
+                    osc = o_shc[i0 : i0 + nb]
+                    for b in range(nb):
+                        r2 = osc[b]
+                        for kk in range(K):
+                            r2[kk] = shc[kk, b]
+                if twin == 0 and same_costs:  # the twin's, the same values
+                    osc = out2_sh_costs[i0 : i0 + nb]
+                    for b in range(nb):
+                        r2 = osc[b]
+                        for kk in range(K):
+                            r2[kk] = shc[kk, b]
                 # --- yearly net flows (scenario perspective): benefits ...
                 # one period group (the usual case): two streams per pass, the flows stay in
                 # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0.
