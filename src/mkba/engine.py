@@ -1080,6 +1080,7 @@ def simulate_twin(
     oout = Outcomes.light(draws, other)
     # the other run's arrays its side summary does not read: one chunk's, reused
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
+    olight = Outcomes.empty(0, other, area_dtype)
     U = len(m.uncertain)
     k = twin.cols.size
     spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
@@ -1126,7 +1127,11 @@ def simulate_twin(
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
         orows = dataclasses.replace(
-            oscratch.take(slice(0, n)),
+            # one kernel call: the other run's light outputs (only what its benefits, costs and
+            # streams are made of: no flows, per-area totals, stakeholder gains or payback)
+            olight if joint else oscratch.take(slice(0, n)),
+            component=oscratch.component[:n],
+            stakeholder_costs=oscratch.stakeholder_costs[:n],
             benefits=oout.benefits[lo:hi],
             costs=oout.costs[lo:hi],
             stream=oout.stream[lo:hi],
