@@ -13,6 +13,7 @@ twin values that are NaN, +-inf, -0.0 and 1e308.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -182,3 +183,81 @@ def test_twin_of_effect_rows_only_shares_the_costs(ref: Model, evi: Model) -> No
         if n > 3:  # (a lone draw with a NaN effect has only NaN outputs, which the helper refuses)
             values[0, 1:4] = [np.nan, np.inf, -np.inf]
         _joint_equals_two_calls(ref, tht, rows, values, [0, n] if n < 100 else [0, 65, 200, n])
+
+
+# --- i25-kernel: a light twin (a companion: its flows and per-area outputs without rows) gets
+# only its sums over areas per component and per payer, equal by bytes to a full twin's; the
+# light aggregation (no payback, no stakeholder gains) gives the same benefits, costs and
+# streams as the full one.
+
+
+def _light(o: engine.Outcomes, m: Model) -> engine.Outcomes:
+    """``o``'s component and payer sums and totals; no flows, per-area totals, stakeholder
+    gains or payback (rows of none)."""
+    none = engine.Outcomes.empty(0, m)
+    return engine.Outcomes(
+        **{
+            k: v
+            if k in ("component", "stakeholder_costs", "benefits", "costs", "stream")
+            else getattr(none, k)
+            for k, v in o.fields().items()
+        }
+    )
+
+
+@pytest.mark.parametrize("cost_row", [False, True])
+@pytest.mark.parametrize("n", [1, 63, 65, 1300])
+def test_light_twin_equals_the_full_twin(ref: Model, evi: Model, n: int, cost_row: bool) -> None:
+    rows = _effect_rows(ref, evi).tolist()
+    if cost_row:  # a twin row the costs read: the twin's costs computed in its own pass
+        rows = sorted([*rows, _cost_rows(ref)[0]])
+    rows_a = np.array(rows, dtype=np.int64)
+    tht = _theta_t(ref, n)
+    values = _theta_t(ref, n, seed=51)[rows_a]
+    if n > 10:
+        values[0, 1:6] = [np.nan, np.inf, -np.inf, -0.0, 1e308]
+    want, want2 = _nan_outcomes(ref, n), _nan_outcomes(evi, n)
+    engine.totals_chunk(ref, tht, want, None, ref.fixed_rows[0], (rows_a, values, want2), evi)
+    got, full2 = _nan_outcomes(ref, n), _nan_outcomes(evi, n)
+    got2 = _light(full2, evi)
+    engine.totals_chunk(ref, tht, got, None, ref.fixed_rows[0], (rows_a, values, got2), evi)
+    _same_outcomes(want, got)  # the run's own outcomes are not changed
+    for name in ("component", "stakeholder_costs", "benefits", "costs", "stream"):
+        x, y = getattr(want2, name), getattr(got2, name)
+        assert x.tobytes() == y.tobytes(), name
+    # what a light twin does not compute is left as it was
+    for name in ("flow", "dflow", "area_benefits", "area_costs", "stakeholder_benefits"):
+        assert np.isnan(getattr(full2, name)).all(), name
+    assert not np.isnan(got2.benefits[[0, -1]]).any()
+
+
+def test_light_aggregation_equals_the_full_one(ref: Model) -> None:
+    n = 300
+    tht = _theta_t(ref, n)
+    full = _nan_outcomes(ref, n)
+    engine.totals_chunk(ref, tht, full)
+    light = _light(_nan_outcomes(ref, n), ref)
+    light.component[:] = full.component
+    light.stakeholder_costs[:] = full.stakeholder_costs
+    engine.aggregate_chunk(ref, light, n)
+    for name in ("benefits", "costs", "stream"):
+        assert getattr(full, name).tobytes() == getattr(light, name).tobytes(), name
+
+
+def test_light_outputs_must_match(ref: Model, evi: Model) -> None:
+    n = 70
+    rows = _effect_rows(ref, evi)
+    tht = _theta_t(ref, n)
+    values = tht[rows].copy()
+    out, full2 = _nan_outcomes(ref, n), _nan_outcomes(evi, n)
+    half = dataclasses.replace(
+        _light(full2, evi), dflow=full2.dflow
+    )  # flows without rows, dflow with
+    with pytest.raises(ValueError, match="light twin"):
+        engine.totals_chunk(ref, tht, out, None, ref.fixed_rows[0], (rows, values, half), evi)
+    # a payback with rows needs the discounted flows of every draw
+    nodf = dataclasses.replace(full2, dflow=full2.dflow[:0])
+    nodf.component[:] = 0.0
+    nodf.stakeholder_costs[:] = 0.0
+    with pytest.raises(ValueError, match="payback needs"):
+        engine.aggregate_chunk(evi, nodf, n)
