@@ -474,10 +474,10 @@ def totals_chunk(
     def task(lo: int, hi: int) -> None:
         kernel.simulate_chunk(*head, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
         tk = time.perf_counter()
-        kernel.aggregate_totals(*tail, lo, hi)
+        kernel.aggregate_totals(*tail, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
         ends[lo] = (tk, time.perf_counter())
         if otail is not None:
-            kernel.aggregate_totals(*otail, lo, hi)
+            kernel.aggregate_totals(*otail, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
 
     t0 = time.perf_counter()
     _on_threads(task, n)
@@ -511,7 +511,7 @@ def _totals_tail(m: Model, out: Outcomes) -> tuple[Any, ...]:
 def aggregate_chunk(m: Model, out: Outcomes, n: int) -> None:
     """:func:`kernel.aggregate_totals` on the first ``n`` rows of ``out`` (after the kernel)."""
     tail = _totals_tail(m, out)
-    _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)
+    _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
 
 
 def outcomes_for(
