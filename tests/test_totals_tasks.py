@@ -22,12 +22,7 @@ import pytest
 
 from mkba import engine, kernel
 from mkba.model import Model
-from test_twin_kernel import _joint_equals_two_calls
-
-
-def _theta_t(m: Model, n: int, seed: int = 5) -> np.ndarray:
-    u = engine.uniforms(m, 0, n, seed=seed, sampler="random", chunk=0, chunk_size=max(n, 1))
-    return np.ascontiguousarray(m.theta_t(u))
+from test_twin_kernel import _effect_rows, _joint_equals_two_calls, _theta_t
 
 
 def _nan_outcomes(m: Model, n: int) -> engine.Outcomes:
@@ -70,23 +65,6 @@ def _one_after_the_other(
     engine.aggregate_chunk(m, out, n)
     if other is not None:
         engine.aggregate_chunk(other, twin[2], n)
-
-
-def _effect_rows(ref: Model, evi: Model) -> np.ndarray:
-    twin = engine.twin_of(
-        ref,
-        evi,
-        draws=100,
-        seed=1,
-        sampler="lhs",
-        chunk_size=4096,
-        other_draws=100,
-        other_seed=1,
-        other_sampler="lhs",
-        other_chunk_size=4096,
-    )
-    assert twin is not None
-    return np.asarray(twin.slots)
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3])
