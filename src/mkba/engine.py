@@ -416,12 +416,20 @@ def totals_chunk(
     args: tuple[Any, ...] | None = None,
     const_rows: np.ndarray | None = None,
     twin: tuple[np.ndarray, np.ndarray, Outcomes] | None = None,
+    other: Model | None = None,
+    marks: list[float] | None = None,
 ) -> float:
     """The compiled kernel's path without per-area raw outputs (top-down scenarios): the kernel
     writes the sums over areas, the flows and the per-area totals straight into ``out`` (rows
     of this chunk), then :func:`kernel.aggregate_totals` completes the per-draw outcomes.
     Bit-identical to :func:`raw_chunk` + :func:`_aggregate_into` (same additions in the same
-    order). Returns the kernel's wall time (the rest is aggregation).
+    order). Returns the kernel's wall time (the rest is aggregation): from the start until
+    the last thread finished its kernel call.
+
+    Each thread runs the kernel and then the aggregation on its own range of draws, in one
+    task: the aggregation reads only the rows its thread's kernel call has just written, so
+    the chunk needs one fork/join of the threads instead of one per call (and the rows are
+    still in that core's cache). The numbers are those of the calls one after the other.
 
     ``twin``: ``(rows, values, out2)``: the same kernel call also computes a twin model that
     differs only in the parameter rows ``rows`` (``values``: their ``(k, n)`` values for it;
@@ -432,9 +440,16 @@ def totals_chunk(
     ``const_rows``: rows of ``theta_t`` that the caller knows to hold one value for every draw
     (the model's fixed slots, ``m.fixed_rows[0]``, when ``theta_t`` was made by the model:
     :meth:`Model.sample_theta_t`, :meth:`Model.theta_t`); the kernel reads them once per call
-    instead of once per draw. None: every row is read per draw (a matrix from elsewhere)."""
+    instead of once per draw. None: every row is read per draw (a matrix from elsewhere).
+
+    ``other``: with ``twin``, the twin's model: the same tasks also complete the twin's
+    outcomes in ``out2`` (:func:`aggregate_chunk` with ``other``). ``marks``: if given, the
+    times (``time.perf_counter``) at which the last thread finished the kernel and this
+    model's aggregation are appended (the twin's aggregation ends when the call returns)."""
     if m.programme is not None:
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
+    if other is not None and twin is None:
+        raise ValueError("totals_chunk: other (the twin's model) needs twin")
     A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
     n = theta_t.shape[1]
     area = kernel.area_outputs(out.area_benefits, out.area_costs)
@@ -452,16 +467,32 @@ def totals_chunk(
         *area,
         *(_no_twin(area[0]) if twin is None else _twin_args(*twin)),
     )
+    tail = _totals_tail(m, out)
+    otail = _totals_tail(other, twin[2]) if other is not None and twin is not None else None
+    # per range: when its kernel call and this model's aggregation ended (each task writes
+    # its own entries)
+    ends: dict[int, tuple[float, float]] = {}
+
+    def task(lo: int, hi: int) -> None:
+        kernel.simulate_chunk(*head, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        tk = time.perf_counter()
+        kernel.aggregate_totals(*tail, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        ends[lo] = (tk, time.perf_counter())
+        if otail is not None:
+            kernel.aggregate_totals(*otail, lo, hi)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+
     t0 = time.perf_counter()
-    _on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
-    t1 = time.perf_counter()
-    aggregate_chunk(m, out, n)
+    _on_threads(task, n)
+    t1 = max(e[0] for e in ends.values()) if ends else t0
+    if marks is not None:
+        marks.extend((t1, max(e[1] for e in ends.values()) if ends else t0))
     return t1 - t0
 
 
-def aggregate_chunk(m: Model, out: Outcomes, n: int) -> None:
-    """:func:`kernel.aggregate_totals` on the first ``n`` rows of ``out`` (after the kernel)."""
-    tail = (
+def _totals_tail(m: Model, out: Outcomes) -> tuple[Any, ...]:
+    """:func:`kernel.aggregate_totals`'s arguments before ``lo, hi`` for ``m``'s outcomes
+    ``out`` (rows from the first)."""
+    return (
         out.dflow,
         m.comp_stream,
         m.benefit_weights,
@@ -477,7 +508,12 @@ def aggregate_chunk(m: Model, out: Outcomes, n: int) -> None:
         out.stakeholder_costs,
         out.payback,
     )
-    _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)
+
+
+def aggregate_chunk(m: Model, out: Outcomes, n: int) -> None:
+    """:func:`kernel.aggregate_totals` on the first ``n`` rows of ``out`` (after the kernel)."""
+    tail = _totals_tail(m, out)
+    _on_threads(lambda lo, hi: kernel.aggregate_totals(*tail, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
 
 
 def outcomes_for(
@@ -1052,6 +1088,7 @@ def simulate_twin(
     oout = Outcomes.light(draws, other)
     # the other run's arrays its side summary does not read: one chunk's, reused
     oscratch = Outcomes.empty(min(draws, chunk_size), other, area_dtype)
+    olight = Outcomes.empty(0, other, area_dtype)
     U = len(m.uncertain)
     k = twin.cols.size
     spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
@@ -1100,16 +1137,21 @@ def simulate_twin(
         t2 = time.perf_counter()
         rows = out.take(slice(lo, hi))
         orows = dataclasses.replace(
-            oscratch.take(slice(0, n)),
+            # one kernel call: the other run's light outputs (only what its benefits, costs and
+            # streams are made of: no flows, per-area totals, stakeholder gains or payback)
+            olight if joint else oscratch.take(slice(0, n)),
+            component=oscratch.component[:n],
+            stakeholder_costs=oscratch.stakeholder_costs[:n],
             benefits=oout.benefits[lo:hi],
             costs=oout.costs[lo:hi],
             stream=oout.stream[lo:hi],
         )
-        if joint:  # both models in one kernel call (its time counted as m's)
-            t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed, (twin.slots, trows, orows))
-            t4 = time.perf_counter()
+        if joint:  # both models in one kernel call (its time counted as m's), and their
+            # aggregation in the same tasks
+            marks: list[float] = []
+            totals_chunk(m, theta_t, rows, args, fixed, (twin.slots, trows, orows), other, marks)
+            t3, t4 = marks
             theta_t[twin.slots] = trows
-            aggregate_chunk(other, orows, n)
             t5 = t4
         else:
             t3 = t2 + totals_chunk(m, theta_t, rows, args, fixed)

@@ -314,6 +314,11 @@ def simulate_chunk(
     the operations of a call for that model alone, so the numbers are the same. Rows the
     time profiles or PV factors read (trend, lag, ramp, half-life, unit value, growth) and
     ``const_rows`` cannot be twin rows (ValueError), nor can a twin go with ``keep_areas``.
+    Where no twin row is read by the costs, the twin's costs (per area and per payer) are
+    this model's and its pass does not compute them again. A *light* twin (``out2_flow``,
+    ``out2_dflow`` and the twin's per-area outputs without rows) gets only its sums over
+    areas per component and per payer (``out2_component``, ``out2_sh_costs``): what its
+    benefits, costs and streams are made of (a companion's side summary).
 
     The sums over areas that the outcomes need (per component, per payer, and per area in
     the scenario's perspective) are accumulated here, area by area, in exactly the order of
@@ -415,6 +420,22 @@ def simulate_chunk(
         for c in range(C):
             if qt == off_comp[UNIT_VALUE] + c or qt == off_comp[GROWTH] + c:
                 raise ValueError("simulate_chunk: a twin row is read by the PV factors")
+    # no twin row is read by the costs (overrun, additional share, follow-up rate): the twin's
+    # costs per area and per payer are this model's, the same operations on the same values;
+    # pass 0 writes them for both and the twin's pass skips them (its flows still subtract
+    # the costs themselves, in their place in the sums)
+    same_costs = ntw > 0
+    for r in range(ntw):
+        for d in range(D):
+            for slot in (OVERRUN, ADDITIONAL_SHARE, FOLLOWUP_RATE):
+                if twin_rows[r] == off_dom[slot] + d:
+                    same_costs = False
+    # a light twin (out2_flow without rows): only its sums over areas per component and per
+    # payer are written (what its benefits, costs and streams are made of); its yearly flows
+    # and per-area totals are not computed (nothing of them may be asked for)
+    light2 = ntw > 0 and out2_flow.shape[0] == 0
+    if light2 and (out2_dflow.shape[0] + out2_area_ben.shape[0] + out2_area_cost.shape[0]) > 0:
+        raise ValueError("simulate_chunk: a light twin has no flows and no per-area outputs")
     rows = np.empty(Q, dtype=np.int64)
     nq = 0
     for q in range(Q):
@@ -694,9 +715,10 @@ def simulate_chunk(
                     # of hints would stall on the cache's miss buffers). The flows and per-area
                     # values are streamed past the cache instead (_stream).
                     for ib in range(i0 + a * nb // A, i0 + (a + 1) * nb // A):
-                        for t in range(0, T, 8):
-                            _prefetch_w(o_dflow, ib, t)
-                        _prefetch_w(o_dflow, ib, T - 1)
+                        if twin == 0 or not light2:
+                            for t in range(0, T, 8):
+                                _prefetch_w(o_dflow, ib, t)
+                            _prefetch_w(o_dflow, ib, T - 1)
                         for c in range(0, C, 8):
                             _prefetch_w(o_comp, ib, c)
                         _prefetch_w(o_comp, ib, C - 1)
@@ -740,7 +762,10 @@ def simulate_chunk(
                         if keep_areas:
                             for b in range(nb):
                                 out_ben[i0 + b, a, c] = sg * amp[sc, b] * kfac[g, c, b]
-                    _put_area(o_aben, abn, i0 * o_di + a * o_da, o_di, nb)
+                    if twin == 0 or not light2:
+                        _put_area(o_aben, abn, i0 * o_di + a * o_da, o_di, nb)
+                    if twin == 1 and same_costs:
+                        continue  # the twin's costs are this model's: written in pass 0
                     # costs: investment x overrun x additionality, and follow-up, per payer
                     for d in range(D):
                         bpv = budget_pv[a, d]
@@ -764,16 +789,29 @@ def simulate_chunk(
                         if keep_areas:
                             for b in range(nb):
                                 out_cost[i0 + b, a, kk] = lane[b]
-                    _put_area(o_acost, acs, i0 * o_di + a * o_da, o_di, nb)
+                    if twin == 0 or not light2:
+                        _put_area(o_acost, acs, i0 * o_di + a * o_da, o_di, nb)
+                    if same_costs and not light2:  # pass 0: the same values are the twin's
+                        _put_area(out2_area_cost, acs, i0 * area2_di + a * area2_da, area2_di, nb)
                 ocm = o_comp[i0 : i0 + nb]
-                osc = o_shc[i0 : i0 + nb]
                 for b in range(nb):
                     r1 = ocm[b]
-                    r2 = osc[b]
                     for c in range(C):
                         r1[c] = comp[c, b]
-                    for kk in range(K):
-                        r2[kk] = shc[kk, b]
+                if not (twin == 1 and same_costs):
+                    osc = o_shc[i0 : i0 + nb]
+                    for b in range(nb):
+                        r2 = osc[b]
+                        for kk in range(K):
+                            r2[kk] = shc[kk, b]
+                if twin == 0 and same_costs:  # the twin's, the same values
+                    osc = out2_sh_costs[i0 : i0 + nb]
+                    for b in range(nb):
+                        r2 = osc[b]
+                        for kk in range(K):
+                            r2[kk] = shc[kk, b]
+                if twin == 1 and light2:
+                    continue  # a light twin's flows are not asked for
                 # --- yearly net flows (scenario perspective): benefits ...
                 # one period group (the usual case): two streams per pass, the flows stay in
                 # registers in between; 0.0 + the group's amplitude as a sum over groups from 0.0.
@@ -885,7 +923,15 @@ def _totals_block(
     :func:`simulate_chunk`), so that the sums vectorise across draws: each block's rows are
     copied into lane-major scratch, summed there, and copied out. Every draw still gets the
     sums of a draw-by-draw loop, term by term in the same order (each from 0.0; components,
-    payers and years ascending), so the numbers do not depend on the block or lane."""
+    payers and years ascending), so the numbers do not depend on the block or lane.
+
+    ``out_payback`` without rows: no payback (``dflow`` is not read and may have no rows);
+    ``out_sh_benefits`` without rows: no stakeholder gains (a companion's side summary reads
+    neither). The other outputs are the same."""
+    pay = out_payback.shape[0] > 0
+    shben = out_sh_benefits.shape[0] > 0
+    if pay and dflow.shape[0] < hi:
+        raise ValueError("_totals_block: the payback needs the discounted flows of every draw")
     C = comp_stream.shape[0]
     K = out_sh_costs.shape[1]
     P = benefit_weights.shape[0]
@@ -905,14 +951,15 @@ def _totals_block(
         for b in range(nb):
             r1 = out_component[i0 + b]
             r2 = out_sh_costs[i0 + b]
-            r3 = dflow[i0 + b]
             for c in range(C):
                 cm[c, b] = r1[c]
             for k in range(K):
                 sk[k, b] = r2[k]
-            for t in range(T):
-                df[t, b] = r3[t]
-        for k in range(K):
+            if pay:
+                r3 = dflow[i0 + b]
+                for t in range(T):
+                    df[t, b] = r3[t]
+        for k in range(K if shben else 0):
             for b in range(B):
                 shb[k, b] = 0.0
             for c in range(C):
@@ -943,15 +990,16 @@ def _totals_block(
         for b in range(B):
             cum[b] = 0.0
             last[b] = -1
-        for t in range(T):
+        for t in range(T if pay else 0):
             for b in range(B):
                 cum[b] += df[t, b]
                 last[b] = t if cum[b] < 0.0 else last[b]
         for b in range(nb):
             i = i0 + b
-            r1 = out_sh_benefits[i]
-            for k in range(K):
-                r1[k] = shb[k, b]
+            if shben:
+                r1 = out_sh_benefits[i]
+                for k in range(K):
+                    r1[k] = shb[k, b]
             r2 = out_stream[i]
             r3 = out_benefits[i]
             r4 = out_costs[i]
@@ -960,6 +1008,8 @@ def _totals_block(
                     r2[p, s] = st[p, s, b]
                 r3[p] = ben[p, b]
                 r4[p] = cst[p, b]
+            if not pay:
+                continue
             ln = last[b]
             if ln == T - 1:
                 out_payback[i] = np.nan
@@ -1059,10 +1109,11 @@ def aggregate_totals(
     lo,  # first draw this call completes
     hi,  # one past the last
 ):
-    """The rest of :func:`aggregate` for draws ``lo:hi``, once the kernel has summed over areas."""
+    """The rest of :func:`aggregate` for draws ``lo:hi``, once the kernel has summed over areas
+    (a companion's light outputs: see :func:`_totals_block`)."""
     _totals_block(
         lo,
-        min(hi, dflow.shape[0]),
+        min(hi, out_component.shape[0]),
         comp_stream,
         benefit_weights,
         cost_weights,
