@@ -44,23 +44,8 @@ def _one_after_the_other(
     m: Model, tht: np.ndarray, out: engine.Outcomes, twin: Any = None, other: Model | None = None
 ) -> None:
     """The old path: the kernel over all draws on the threads, then each aggregation."""
-    A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
     n = tht.shape[1]
-    area = kernel.area_outputs(out.area_benefits, out.area_costs)
-    head = (
-        tht,
-        *engine._kernel_args(m),
-        m.fixed_rows[0],
-        False,
-        np.empty((0, A, C)),
-        np.empty((0, A, K)),
-        out.flow,
-        out.dflow,
-        out.component,
-        out.stakeholder_costs,
-        *area,
-        *(engine._no_twin(area[0]) if twin is None else engine._twin_args(*twin)),
-    )
+    head = engine._totals_head(m, tht, out, None, m.fixed_rows[0], twin)
     engine._on_threads(lambda lo, hi: kernel.simulate_chunk(*head, lo, hi), n)  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
     engine.aggregate_chunk(m, out, n)
     if other is not None:

@@ -450,23 +450,8 @@ def totals_chunk(
         raise ValueError("totals_chunk is for scenarios without a bottom-up programme")
     if other is not None and twin is None:
         raise ValueError("totals_chunk: other (the twin's model) needs twin")
-    A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
     n = theta_t.shape[1]
-    area = kernel.area_outputs(out.area_benefits, out.area_costs)
-    head = (
-        theta_t,
-        *(args or _kernel_args(m)),
-        _const_rows(const_rows, theta_t),
-        False,
-        np.empty((0, A, C)),
-        np.empty((0, A, K)),
-        out.flow,
-        out.dflow,
-        out.component,
-        out.stakeholder_costs,
-        *area,
-        *(_no_twin(area[0]) if twin is None else _twin_args(*twin)),
-    )
+    head = _totals_head(m, theta_t, out, args, const_rows, twin)
     tail = _totals_tail(m, out)
     otail = _totals_tail(other, twin[2]) if other is not None and twin is not None else None
     # per range: when its kernel call and this model's aggregation ended (each task writes
@@ -487,6 +472,34 @@ def totals_chunk(
     if marks is not None:
         marks.extend((t1, max(e[1] for e in ends.values()) if ends else t0))
     return t1 - t0
+
+
+def _totals_head(
+    m: Model,
+    theta_t: np.ndarray,
+    out: Outcomes,
+    args: tuple[Any, ...] | None,
+    const_rows: np.ndarray | None,
+    twin: tuple[np.ndarray, np.ndarray, Outcomes] | None,
+) -> tuple[Any, ...]:
+    """:func:`kernel.simulate_chunk`'s arguments before ``lo, hi`` for :func:`totals_chunk`
+    (its arguments of the same names)."""
+    A, C, K = len(m.areas), len(m.components), len(m.stakeholders)
+    area = kernel.area_outputs(out.area_benefits, out.area_costs)
+    return (
+        theta_t,
+        *(args or _kernel_args(m)),
+        _const_rows(const_rows, theta_t),
+        False,
+        np.empty((0, A, C)),
+        np.empty((0, A, K)),
+        out.flow,
+        out.dflow,
+        out.component,
+        out.stakeholder_costs,
+        *area,
+        *(_no_twin(area[0]) if twin is None else _twin_args(*twin)),
+    )
 
 
 def _totals_tail(m: Model, out: Outcomes) -> tuple[Any, ...]:
