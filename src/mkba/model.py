@@ -203,8 +203,9 @@ class Model:
         stream, clipped, put through its inverse CDF and scaled into its row. With a copula
         ``factor`` the columns are drawn first, the correlated ones then correlated together
         (:func:`mkba.sampling.apply_copula_t`), and their inverse CDFs applied after. The same
-        numbers as the two steps, for any thread count. ``samples`` (n x uncertain, C order),
-        if given, receives the sampled values in their own units (``row / scale``).
+        numbers as the two steps, for any thread count. ``samples`` (n x uncertain, any layout;
+        written in place when column-major, :func:`mkba.engine.column_major`), if given,
+        receives the sampled values in their own units (``row / scale``).
         ``u_out`` (len(u_cols) x n), if given, receives the uniforms of the uncertain columns
         ``u_cols`` (the twin mode of :func:`mkba.rng.fill_theta`)."""
         from mkba.rng import fill_theta
