@@ -20,6 +20,7 @@ import pytest
 
 from mkba import engine, kernel
 from mkba.model import Model
+from twin_helpers import lhs_twin
 
 
 def _theta_t(m: Model, n: int, seed: int = 5) -> np.ndarray:
@@ -213,19 +214,7 @@ def test_joint_only_when_the_other_arguments_are_the_same(ref: Model, evi: Model
 
 
 def _twin_runs(ref: Model, evi: Model, draws: int, chunk: int, **kw: Any) -> Any:
-    twin = engine.twin_of(
-        ref,
-        evi,
-        draws=draws,
-        seed=13,
-        sampler="lhs",
-        chunk_size=chunk,
-        other_draws=draws,
-        other_seed=13,
-        other_sampler="lhs",
-        other_chunk_size=chunk,
-    )
-    assert twin is not None
+    twin = lhs_twin(ref, evi, draws, chunk, seed=13)
     return engine.simulate_twin(
         ref, twin, draws=draws, seed=13, sampler="lhs", chunk_size=chunk, **kw
     )

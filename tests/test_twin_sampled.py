@@ -21,7 +21,7 @@ import pytest
 
 from mkba import engine, implied
 from mkba.model import Model
-from twin_helpers import edge_samples, lhs_twin, same_bits
+from twin_helpers import assert_sinks_of_samples, edge_samples, lhs_twin, same_bits
 
 
 def _pass(m: Model, twin: engine.Twin, draws: int, chunk: int, **kwargs: Any) -> Any:
@@ -107,15 +107,7 @@ def test_sampled_edge_values_and_the_separate_path(
             release = pair.sampled(lo, samples[lo : lo + chunk], theirs[lo : lo + chunk, cols])
             release()
         pair.close()
-        fs = implied.FullStrength(ref, implied.full_strength_index(ref))
-        for lo in range(0, n, implied.FULL_STRENGTH_ROWS):
-            hi = min(n, lo + implied.FULL_STRENGTH_ROWS)
-            want, want_base = fs.of_samples(samples[lo:hi])
-            same_bits(np.asarray(own.full[lo:hi]), want)
-            same_bits(np.asarray(own.base[lo:hi]), want_base)
-            want, want_base = fs.of_samples(theirs[lo:hi])
-            same_bits(np.asarray(other.full[lo:hi]), want)
-            same_bits(np.asarray(other.base[lo:hi]), want_base)
+        assert_sinks_of_samples(ref, own, other, samples, theirs, n)
     if n > 15:
         assert np.isnan(other.full[10]).any()  # the NaN effect reached its stream
 

@@ -17,7 +17,7 @@ import pytest
 
 from mkba import engine, implied
 from mkba.model import Model
-from twin_helpers import edge_samples, lhs_twin, same_bits
+from twin_helpers import assert_sinks_of_samples, edge_samples, lhs_twin, same_bits
 
 
 def _old_pass(m: Model, twin: engine.Twin, draws: int, chunk: int) -> Any:
@@ -114,15 +114,7 @@ def test_edge_values_and_the_separate_path(ref: Model, what: str) -> None:
     assert pair.joint is (what == "effects")
     with np.errstate(all="ignore"):
         _feed(pair, samples, theirs, 1000)
-        fs = implied.FullStrength(ref, implied.full_strength_index(ref))
-        for lo in range(0, n, implied.FULL_STRENGTH_ROWS):
-            hi = min(n, lo + implied.FULL_STRENGTH_ROWS)
-            want, want_base = fs.of_samples(samples[lo:hi])
-            same_bits(np.asarray(own.full[lo:hi]), want)
-            same_bits(np.asarray(own.base[lo:hi]), want_base)
-            want, want_base = fs.of_samples(theirs[lo:hi])
-            same_bits(np.asarray(other.full[lo:hi]), want)
-            same_bits(np.asarray(other.base[lo:hi]), want_base)
+        assert_sinks_of_samples(ref, own, other, samples, theirs, n)
     assert np.isnan(other.full[10]).any()  # the NaN effect reached its stream
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mkba import engine
+from mkba import engine, implied
 from mkba.model import Model
 
 
@@ -15,17 +15,17 @@ def same_bits(x: np.ndarray, y: np.ndarray) -> None:
     assert np.array_equal(np.signbit(x), np.signbit(y))
 
 
-def lhs_twin(m: Model, o: Model, draws: int, chunk: int) -> engine.Twin:
-    """The twin of ``m`` and ``o`` for ``draws`` LHS draws of seed 11 in chunks of ``chunk``."""
+def lhs_twin(m: Model, o: Model, draws: int, chunk: int, seed: int = 11) -> engine.Twin:
+    """The twin of ``m`` and ``o`` for ``draws`` LHS draws of ``seed`` in chunks of ``chunk``."""
     twin = engine.twin_of(
         m,
         o,
         draws=draws,
-        seed=11,
+        seed=seed,
         sampler="lhs",
         chunk_size=chunk,
         other_draws=draws,
-        other_seed=11,
+        other_seed=seed,
         other_sampler="lhs",
         other_chunk_size=chunk,
     )
@@ -61,3 +61,25 @@ def edge_samples(m: Model, what: str, n: int) -> tuple[np.ndarray, np.ndarray, l
         samples[20 + i, cols[1]] = v  # the run's own too (the same in the companion's)
         theirs[20 + i, cols[1]] = v
     return samples, theirs, sorted(cols)
+
+
+def assert_sinks_of_samples(
+    m: Model,
+    own: implied.FullStrengthSink,
+    other: implied.FullStrengthSink,
+    samples: np.ndarray,
+    theirs: np.ndarray,
+    n: int,
+) -> None:
+    """``own`` and ``other`` hold, for the first ``n`` draws, exactly what ``m``'s
+    :meth:`implied.FullStrength.of_samples` gives for ``samples`` and ``theirs``, block by
+    block (as the sinks compute them)."""
+    fs = implied.FullStrength(m, implied.full_strength_index(m))
+    for lo in range(0, n, implied.FULL_STRENGTH_ROWS):
+        hi = min(n, lo + implied.FULL_STRENGTH_ROWS)
+        want, want_base = fs.of_samples(samples[lo:hi])
+        same_bits(np.asarray(own.full[lo:hi]), want)
+        same_bits(np.asarray(own.base[lo:hi]), want_base)
+        want, want_base = fs.of_samples(theirs[lo:hi])
+        same_bits(np.asarray(other.full[lo:hi]), want)
+        same_bits(np.asarray(other.base[lo:hi]), want_base)
