@@ -62,6 +62,48 @@ def test_light_bytes_are_the_companions_arrays_in_a_twin_pass() -> None:
         assert prefault.light_bytes(m, draws) == sum(a.nbytes for a in arrays)
 
 
+def test_sink_bytes_are_an_implied_effects_sinks_arrays() -> None:
+    from mkba.implied import FullStrengthSink
+
+    m = _model("reference-2021.toml")
+    # per draw: full-strength and baseline volumes of the reference's 7 streams, float64:
+    # 2 x 7 x 8 = 112 bytes (mkba.implied.FullStrengthSink.__init__)
+    assert prefault.sink_bytes(m, 1) == 112
+    for name in ("reference-2021.toml", "evidence-2021.toml", "wijkprogramma-example.toml"):
+        m = _model(name)
+        for draws in (1, 9, 4096):
+            sink = FullStrengthSink(m, draws)
+            assert prefault.sink_bytes(m, draws) == sink.full.nbytes + sink.base.nbytes, name
+
+
+def test_alongside_bytes_are_the_irr_threads_results() -> None:
+    from mkba.decide.irr import IrrAlongside
+
+    draws = 1000
+    alongside = IrrAlongside(np.zeros((draws, 30)), np.zeros(30))
+    try:
+        held = [v for v in vars(alongside).values() if isinstance(v, np.ndarray) and v.size == draws]
+        assert sum(a.nbytes for a in held) == prefault.ALONGSIDE_BYTES * draws
+    finally:
+        alongside.abort()
+
+
+def test_for_twin_asks_for_everything_the_twin_pass_allocates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the reference and its companion at 1M draws: the two sinks 2 x 112 bytes a draw, the run's
+    # outcome arrays 1,192, the IRR's results 16, the companion's light arrays 216: 1,648 bytes
+    # a draw, 1.648 GB (within MAX_BYTES, 1,879 MB)
+    m, other = _model("reference-2021.toml"), _model("evidence-2021.toml")
+    asked: list[int] = []
+    monkeypatch.setattr(memory, "_KEPT", True)
+    monkeypatch.delenv(prefault.ENV, raising=False)
+    monkeypatch.setattr(prefault, "start", lambda nbytes: asked.append(nbytes))
+    prefault.for_twin(m, other, 1_000_000, np.float64)
+    assert asked == [1_648_000_000]
+    assert asked[0] <= prefault.MAX_BYTES < memory.TRIM_THRESHOLD - 128 * 2**20
+
+
 def test_early_bytes_of_the_reference_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     ref = ROOT / "scenarios" / "reference-2021.toml"
     # per draw: benefits and costs of 3 perspectives, payback, flow and discounted flow over

@@ -59,9 +59,11 @@ MIN_BYTES = 64 * 2**20
 """Runs whose outcome arrays are smaller than this are not prefaulted (a default run of the
 reference, 20,000 draws: 24 MB, a few thousand faults)."""
 
-MAX_BYTES = 1536 * 2**20
-"""The most that is prefaulted (1.5 GiB): below :data:`mkba.memory.TRIM_THRESHOLD` with room
-to spare, or glibc would give the freed block straight back to the kernel."""
+MAX_BYTES = 1792 * 2**20
+"""The most that is prefaulted (1.75 GiB): below :data:`mkba.memory.TRIM_THRESHOLD` (2 GiB)
+with room to spare for what the heap's free top already holds, or glibc would give the freed
+block straight back to the kernel. A twin pass of the reference at 1M draws asks for 1,632 MB
+(:func:`for_twin`), which the earlier cap of 1.5 GiB cut short."""
 
 SLICE_BYTES = 32 * 2**20
 """One ``madvise`` call populates this much (the thread stops at the first refusal)."""
@@ -255,12 +257,35 @@ def light_bytes(other: Model, draws: int) -> int:
     return draws * sum(a.nbytes for a in vars(Outcomes.light(1, other)).values())
 
 
+ALONGSIDE_BYTES = 16
+"""Bytes a draw of :class:`mkba.decide.irr.IrrAlongside`'s results (the IRR, a float64, and
+its root count, an int64), allocated between the run's outcome arrays and the companion's."""
+
+
+def sink_bytes(m: Model, draws: int) -> int:
+    """Bytes of a :class:`mkba.implied.FullStrengthSink` of ``m`` for ``draws`` draws: its
+    full-strength and baseline volumes, a float64 a stream and draw each (the reference's
+    seven streams: 112 bytes a draw). A twin pass fills two of them (the run's and the
+    companion's) while it is simulated."""
+    return 2 * len(m.streams) * draws * 8
+
+
 def for_twin(
     model: Model, other: Model, draws: int, area_dtype: type | np.dtype
 ) -> threading.Thread | None:
-    """Once a twin pass is decided (:func:`mkba.engine.simulate_twin`, which allocates the
-    run's outcome arrays and then the companion's light ones): :func:`start` with both sizes;
-    the part :func:`for_run` handed to its thread is not populated twice."""
+    """Once a twin pass is decided: :func:`start` with the size of what the pass allocates
+    next, in this order: the run's and the companion's implied-effects sinks
+    (:func:`sink_bytes`, :mod:`mkba.api`), the run's outcome arrays, the IRR's results
+    (:data:`ALONGSIDE_BYTES`) and the companion's light arrays
+    (:func:`mkba.engine.simulate_twin`). The part :func:`for_run` handed to its thread is
+    not populated twice. Without the sinks (before i26-mem) the last 224 MB of a 1M run's
+    arrays lay beyond the populated block, and the simulation's own threads faulted them in."""
     if not enabled():
         return None
-    return start(outcome_bytes(model, draws, area_dtype) + light_bytes(other, draws))
+    return start(
+        sink_bytes(model, draws)
+        + sink_bytes(other, draws)
+        + outcome_bytes(model, draws, area_dtype)
+        + ALONGSIDE_BYTES * draws
+        + light_bytes(other, draws)
+    )
