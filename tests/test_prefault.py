@@ -82,7 +82,9 @@ def test_alongside_bytes_are_the_irr_threads_results() -> None:
     draws = 1000
     alongside = IrrAlongside(np.zeros((draws, 30)), np.zeros(30))
     try:
-        held = [v for v in vars(alongside).values() if isinstance(v, np.ndarray) and v.size == draws]
+        held = [
+            v for v in vars(alongside).values() if isinstance(v, np.ndarray) and v.size == draws
+        ]
         assert sum(a.nbytes for a in held) == prefault.ALONGSIDE_BYTES * draws
     finally:
         alongside.abort()
