@@ -20,13 +20,16 @@ safe on memory that ``malloc`` hands to the run meanwhile; the thread never writ
 ``mkba run`` starts three times, each adding only the pages beyond the last: :func:`early`
 with a lower bound read from the scenario file, while the engine is imported on the main
 thread (one core idle); :func:`for_run` with the run's outcome arrays once the model is
-known; :func:`for_twin` with the companion's light arrays too once a twin pass is decided.
+known; :func:`for_twin` with the rest of a twin pass's arrays (the implied-effects sinks, the
+IRR's results, the companion's light arrays) once the pass is decided.
 An in-process ``mkba batch`` populates its array pool's mapping (:func:`start_mapping`).
 
 The numbers are the same: this changes only when the pages become resident. The size is the
 run's own outcome arrays (:func:`outcome_bytes`; in a twin pass also the companion's,
 :func:`light_bytes`), which the run allocates from the heap in any case, so the peak memory
-does not grow; at most :data:`MAX_BYTES`. Only in the console script's process with glibc
+does not grow; at most :data:`MAX_BYTES`. The pages are 4 KiB ones: transparent huge pages
+cost more here (benchmarks/README.md, "i26-mem": the project's virtual machine hands freed
+memory back to its host, and a fresh 2 MiB page then costs 2-5 times 512 small ones). Only in the console script's process with glibc
 and :mod:`mkba.memory`'s settings in force; elsewhere (another C library, an older kernel, a
 user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing happens.
 """
