@@ -30,7 +30,7 @@ results and the companion's light arrays, :func:`for_twin`), which the run alloc
 heap in any case, so the peak memory does not grow; at most :data:`MAX_BYTES`. The pages are
 4 KiB ones: transparent huge pages cost more here (benchmarks/README.md, "i26-mem": the
 project's virtual machine hands freed memory back to its host, and a fresh 2 MiB page then
-costs 2-5 times 512 small ones). Only in the console script's process with glibc and
+costs 1.5-5 times 512 small ones). Only in the console script's process with glibc and
 :mod:`mkba.memory`'s settings in force; elsewhere (another C library, an older kernel, a
 user's own ``malloc`` settings, ``MKBA_PREFAULT=0``) nothing happens.
 """
