@@ -59,16 +59,29 @@ mods = ("numba.np.arraymath", "numba.np.linalg", "numba.cpython.setobj",
 after_load = {m: m in sys.modules for m in mods}
 summed = cached_mod.total(x)
 after_total = {m: m in sys.modules for m in mods}
+lib = cached_mod.scaled_sum.overloads[
+    next(iter(cached_mod.scaled_sum.overloads))].library
+engine = lib._codegen._engine
+lazy = "_mkba_bitcode" in lib.__dict__
+from mkba.cacheload import elf_global_definitions
+elf = sorted(elf_global_definitions(lib.__dict__["_mkba_object"])) if lazy else []
+unknown = engine.is_symbol_defined("no_such_symbol_anywhere")
+noted = sorted(n for n in elf if n in engine._defined_symbols)
 from numba import njit
 @njit
 def fresh(a):  # compiled here: the compiler installs the registries
     return np.sort(a)[::-1].sum()
 compiled = fresh(x)
+@njit
+def links(a):  # links the cached library into new code (its module for linking)
+    return cached_mod.scaled_sum(a, 2.0) + 1.0
+linked = links(x)
 import numba.np.arraymath as am
 print(json.dumps({
     "installed": installed, "value": got.hex(), "hits": hits, "misses": misses,
     "after_load": after_load, "summed": summed.hex(), "after_total": after_total,
-    "total_hits": sum(cached_mod.total.stats.cache_hits.values()), "compiled": compiled.hex(), "have_blas": am._HAVE_BLAS,
+    "total_hits": sum(cached_mod.total.stats.cache_hits.values()), "lazy": lazy,
+    "elf": elf, "unknown": unknown, "noted": noted, "linked": linked.hex(), "compiled": compiled.hex(), "have_blas": am._HAVE_BLAS,
     "scipy_linalg": "scipy.linalg" in sys.modules,
 }))
 """
@@ -98,7 +111,9 @@ def test_cache_miss_compiles_then_load_without_registries(tmp_path: Path) -> Non
     itself); a second process loads the machine code without numba.np.arraymath & co. and gets
     the same values as without install(); a cached function whose environment is in
     numba.np.arraymath imports it, with numba's BLAS check finding cython_blas loaded alone (no
-    scipy.linalg package); a function compiled afterwards works."""
+    scipy.linalg package); a function compiled afterwards works. The loaded library's bitcode is
+    parsed only when needed: a symbol lookup numba's set does not answer, or linking the
+    cached function into new code (same value as numba's own load)."""
     (tmp_path / "cached_mod.py").write_text(textwrap.dedent(MODULE))
     first = _probe(tmp_path, install=True)
     assert first["installed"] is True
@@ -128,6 +143,14 @@ def test_cache_miss_compiles_then_load_without_registries(tmp_path: Path) -> Non
     assert first["value"] == second["value"] == plain["value"]
     assert first["summed"] == second["summed"] == plain["summed"]
     assert second["compiled"] == plain["compiled"]
+    # the bitcode of a loaded library parsed only when needed; every lookup numba's answer
+    assert second["lazy"] is True and plain["lazy"] is False
+    assert "cached_mod" in " ".join(second["elf"])  # the function's own symbols
+    # an unknown name parses every pending module (numba's own set, noted as at load): each
+    # global symbol of the object code is among the module's definitions
+    assert second["unknown"] is False and plain["unknown"] is False
+    assert second["noted"] == second["elf"]
+    assert second["linked"] == plain["linked"]  # linked into new code: the module parsed then
     assert second["have_blas"] is True
     assert second["scipy_linalg"] is False
 
