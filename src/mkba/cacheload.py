@@ -187,7 +187,7 @@ def _lazy_shared_modules() -> bool:
     def is_symbol_defined(self: Any, name: str) -> bool:
         return _is_symbol_defined(self, name, engine_lookup)
 
-    codegen.CPUCodeLibrary._shared_module = property(get_shared, set_shared)  # type: ignore[attr-defined]
+    codegen.CPUCodeLibrary._shared_module = property(get_shared, set_shared)
     codegen.CPUCodeLibrary._unserialize = classmethod(_unserialize)  # type: ignore[method-assign, assignment]
     codegen.JitEngine.is_symbol_defined = is_symbol_defined  # type: ignore[method-assign]
     return True
