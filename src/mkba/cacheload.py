@@ -22,13 +22,14 @@ Each cached function also carries its LLVM module as bitcode ("for further inlin
 libraries"), which numba parses at every load to note the symbols the library defines
 (``JitEngine._defined_symbols``) and to keep it for linking. A run only calls the loaded
 functions: it never links them into new code. :func:`install` also makes that parse lazy
-(:func:`_lazy_unserialize`): the bitcode is kept as bytes and parsed when the module is first
+(:func:`_lazy_shared_modules`): the bitcode is kept as bytes and parsed when the module is first
 needed (:attr:`CPUCodeLibrary._shared_module`, for linking), and a symbol lookup
 (``JitEngine.is_symbol_defined``) that the symbols noted so far do not answer is answered from
 the object code's ELF symbol table (a global symbol defined there is one the module defines), or
 else by parsing every pending module as numba would have (:func:`_is_symbol_defined`). Every
-lookup gives numba's answer. Measured: the bitcode parses and symbol scans were 0.09-0.13 of the
-0.16-0.22 CPU-s a default run spent loading its ten cached functions (busy machine).
+lookup gives numba's answer. Measured (busy machine): the ten loads of a default run took
+0.16-0.22 CPU-s with the parses (0.07-0.09 of it ``parse_bitcode``, 0.03-0.04 the symbol scans),
+0.045-0.053 without.
 
 numba's BLAS check (``import scipy.linalg.cython_blas`` when ``numba.np.arraymath`` is
 imported, one of the deferred modules) then runs only when that module is imported after all:
