@@ -114,7 +114,8 @@ def install() -> bool:
             return self._load_overload(sig, target_context)
         return None  # the guard swallowed an I/O error: not cached, as numba's own
 
-    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
+    # numba's method replaced on purpose (see the module docstring)
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]  # on purpose
     _lazy_shared_modules()
     if "numba.np.arraymath" not in sys.modules:
         sys.meta_path.insert(0, _BlasFirst())
@@ -189,8 +190,9 @@ def _lazy_shared_modules() -> bool:
         return _is_symbol_defined(self, name, engine_lookup)
 
     codegen.CPUCodeLibrary._shared_module = property(get_shared, set_shared)
-    codegen.CPUCodeLibrary._unserialize = classmethod(_unserialize)  # type: ignore[method-assign, assignment]
-    codegen.JitEngine.is_symbol_defined = is_symbol_defined  # type: ignore[method-assign]
+    # numba's methods replaced on purpose (see the module docstring)
+    codegen.CPUCodeLibrary._unserialize = classmethod(_unserialize)  # type: ignore[method-assign, assignment]  # on purpose
+    codegen.JitEngine.is_symbol_defined = is_symbol_defined  # type: ignore[method-assign]  # on purpose
     return True
 
 
