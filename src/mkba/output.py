@@ -210,8 +210,9 @@ def write_parquet_table(table: Any, fh: Any, **options: Any) -> None:
     ``options``: ``use_dictionary``, ``compression``, ``write_statistics``), the same bytes,
     without importing ``pyarrow.parquet`` where the installed pyarrow is one of
     :data:`PYARROW_WRITER_DEFAULTS`: the compiled writer it wraps is called with the arguments
-    the wrapper would pass. Importing ``pyarrow.parquet`` (its filesystem layer, ``ssl``, 24
-    modules) was 0.02-0.045 CPU-s of a default ``mkba run``, which writes three small tables;
+    the wrapper would pass. Importing ``pyarrow.parquet`` (its filesystem layer and ``ssl``: 24
+    modules after pyarrow in a fresh process, 10 of them new in a run) was 0.02-0.045 CPU-s of
+    a default ``mkba run``, which writes three small tables;
     ``draws.parquet`` is written by :mod:`mkba.pqwrite`. Another pyarrow: the wrapper itself."""
     import pyarrow as pa
 
