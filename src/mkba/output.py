@@ -171,13 +171,72 @@ def atomic_writer(path: Path) -> Iterator[Any]:
         _fsync_dir(path.parent)
 
 
+PYARROW_WRITER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "26.0.1": {
+        "version": "2.6",
+        "use_deprecated_int96_timestamps": False,
+        "coerce_timestamps": None,
+        "data_page_size": None,
+        "allow_truncated_timestamps": False,
+        "compression_level": None,
+        "use_byte_stream_split": False,
+        "column_encoding": None,
+        "writer_engine_version": "V2",
+        "data_page_version": "1.0",
+        "use_compliant_nested_type": True,
+        "encryption_properties": None,
+        "write_batch_size": None,
+        "dictionary_pagesize_limit": None,
+        "store_schema": True,
+        "write_page_index": False,
+        "write_page_checksum": False,
+        "sorting_columns": None,
+        "store_decimal_as_integer": False,
+        "write_time_adjusted_to_utc": False,
+        "max_rows_per_page": None,
+        "bloom_filter_options": None,
+        "use_content_defined_chunking": False,
+    }
+}
+"""By pyarrow version: every argument ``pyarrow.parquet.write_table(table, file_object,
+use_dictionary=..., compression=..., write_statistics=...)`` passes to the compiled writer
+(``pyarrow._parquet.ParquetWriter``) besides those three, as that version's
+``pyarrow.parquet.ParquetWriter`` passes them (read from its source). See
+:func:`write_parquet_table`."""
+
+
+def write_parquet_table(table: Any, fh: Any, **options: Any) -> None:
+    """``pyarrow.parquet.write_table(table, fh, **options)`` (``fh`` an open binary file;
+    ``options``: ``use_dictionary``, ``compression``, ``write_statistics``), the same bytes,
+    without importing ``pyarrow.parquet`` where the installed pyarrow is one of
+    :data:`PYARROW_WRITER_DEFAULTS`: the compiled writer it wraps is called with the arguments
+    the wrapper would pass. Importing ``pyarrow.parquet`` (its filesystem layer and ``ssl``: 24
+    modules after pyarrow in a fresh process, 10 of them new in a run) was 0.02-0.045 CPU-s of
+    a default ``mkba run``, which writes three small tables;
+    ``draws.parquet`` is written by :mod:`mkba.pqwrite`. Another pyarrow: the wrapper itself."""
+    import pyarrow as pa
+
+    defaults = PYARROW_WRITER_DEFAULTS.get(pa.__version__)
+    if defaults is None or "pyarrow.parquet" in sys.modules:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, fh, **options)
+        return
+    from pyarrow import _parquet
+
+    writer = _parquet.ParquetWriter(fh, table.schema, **options, **defaults)
+    try:
+        writer.write_table(table, row_group_size=None)
+    finally:
+        writer.close()
+
+
 def write_table(
     folder: Path, name: str, df: pd.DataFrame | RowTable, *, csv: bool = True
 ) -> list[str]:
     """Write a data frame, or a :class:`~mkba.rowtable.RowTable` (the same bytes, without
     pandas), as Parquet (and CSV), atomically; return the file names."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from mkba.rowtable import RowTable
 
@@ -191,7 +250,7 @@ def write_table(
         table = pa.Table.from_pandas(df, preserve_index=False)
         text = neutralise_formulas(df).to_csv(index=False) if csv else ""
     with atomic_writer(folder / f"{name}.parquet") as fh:
-        pq.write_table(
+        write_parquet_table(
             table, fh, use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS
         )
     names.append(f"{name}.parquet")
@@ -240,7 +299,6 @@ def write_columns(
 
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from mkba import pqwrite
     from mkba.rowtable import arrow_array
@@ -279,6 +337,8 @@ def write_columns(
         if timings is not None:
             timings["cpu_s"] = time.thread_time() - cpu0 + sink.io_cpu_s
         return [f"{name}.parquet"]
+    import pyarrow.parquet as pq  # (numbers only are written by mkba.pqwrite)
+
     options = {**PARQUET_OPTIONS, "compression": codecs}
     with (
         atomic_writer(folder / f"{name}.parquet") as fh,

@@ -162,8 +162,8 @@ def engine_imports() -> Iterator[None]:
     collecting among them while they are made (about 20 collections, 5 of them of the middle
     generation, which walk up to 100,000 objects each) found next to nothing. The collector
     is switched on again when the block ends, also on an error. At the block's end,
-    :func:`mkba.lightimport.blas_for_numba`. Does nothing when :func:`main` was called with
-    ``argv``."""
+    :func:`mkba.cacheload.install` (else :func:`mkba.lightimport.blas_for_numba`). Does nothing
+    when :func:`main` was called with ``argv``."""
     if not _OWN_PROCESS:
         yield
         return
@@ -173,11 +173,15 @@ def engine_imports() -> Iterator[None]:
     gc.disable()
     try:
         yield
-        # numba's BLAS check (when its first compiled function is loaded) then finds
-        # scipy.linalg.cython_blas loaded, without scipy.linalg's __init__ (mkba.lightimport)
+        # compiled functions loaded from numba's cache without the CPU target's lowering
+        # registries (mkba.cacheload); if that cannot be done, numba's BLAS check (when its
+        # first compiled function is loaded) finds scipy.linalg.cython_blas loaded, without
+        # scipy.linalg's __init__ (mkba.lightimport)
+        from mkba import cacheload
         from mkba.lightimport import blas_for_numba
 
-        blas_for_numba()
+        if os.environ.get(cacheload.ENV) == "0" or not cacheload.install():
+            blas_for_numba()
     finally:
         settle_imports()
         if was_enabled:
