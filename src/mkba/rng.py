@@ -559,7 +559,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     for jj in range(todo.shape[0]):  # x[k], slope[k], x[k + 1], slope[k + 1]
         if kind[todo[jj]] == HERMITE:
             n_her = n
-    hk = np.empty(n_her, dtype=np.int64)
+    hk = np.empty(n_her, dtype=np.int32)  # (int32: AVX2 converts int64 one by one)
     hv = np.empty((4, n_her))
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
@@ -702,7 +702,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             for i in range(n):
                 pos = hermite_position(zl[i], n_int, h, zmax)
                 zl[i] = pos
-                hk[i] = int(pos) if pos >= 0.0 else 0
+                hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
             for i in range(n):
                 k = g0 + hk[i]
                 hv[0, i] = gx[k]
@@ -711,7 +711,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 hv[3, i] = gs[k + 1]
             for i in range(n):
                 pos = zl[i]
-                v = hermite_cubic(pos - hk[i], h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
+                v = hermite_cubic(pos - float(hk[i]), h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
                 v = v if pos >= 0.0 else np.nan
                 out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
                 row[i] = v * sc
