@@ -616,18 +616,20 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             _pcg_fill(s_hi, s_lo, inc_hi, inc_lo, r, lanes)
         if draw:
             if lhs:  # mkba.sampling._lhs_column
-                # the swap partners first (a loop without stores to perm: vectorised), in
-                # int32: r[i] * (i + 1) < 2**31, so int32 conversions give int()'s numbers,
-                # and AVX2 converts int32 <-> double four at a time (int64 one by one)
+                # the swap partners first (a loop without stores to perm: vectorised):
+                # min(int(r[i] * (i + 1)), i), as min(r[i] * (i + 1), i) truncated (the
+                # same integer: i is one), in doubles and int32 (r[i] * (i + 1) < 2**31;
+                # AVX2 converts int32 <-> double four at a time, int64 one by one)
                 for i in range(1, n):
-                    k = np.int32(r[i] * float(np.int32(i + 1)))
-                    swap[i] = k if k < i else np.int32(i)
+                    fi = float(np.int32(i))
+                    y = r[i] * (fi + 1.0)
+                    swap[i] = np.int32(y if y < fi else fi)
                 for i in range(n):
                     perm[i] = i
                 for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
-                    k = swap[i]  # its swap, so its stratum goes to pu[i] at once (one
-                    pu[i] = perm[k]  # store to perm fewer: perm[i] is never read again)
-                    perm[k] = perm[i]
+                    k = np.uint32(swap[i])  # its swap, so its stratum goes to pu[i] at
+                    pu[i] = perm[k]  # once (one store to perm fewer: perm[i] is never
+                    perm[k] = perm[i]  # read again); k unsigned: no negative-index test
                 if n > 0:
                     pu[0] = perm[0]
                 # then clipped (mkba.sampling._clip_into) in the same pass
