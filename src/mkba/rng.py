@@ -725,8 +725,12 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 row = tht[rows[j]]
                 out_j = samples[j]
                 sc = scale[j]
-                for i in range(n):
-                    out_j[i] = row[i] / sc
+                if sc == 1.0:  # x / 1.0 is x, bit for bit (the transforms' arithmetic
+                    for i in range(n):  # makes no signalling NaN): a copy, not divisions
+                        out_j[i] = row[i]
+                else:
+                    for i in range(n):
+                        out_j[i] = row[i] / sc
 
 
 @dataclass(frozen=True)
