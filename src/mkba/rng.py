@@ -183,7 +183,8 @@ def _pcg_lanes(typingctx, st, out, pos, c_hi, c_lo):  # type: ignore[no-untyped-
         i64 = ir.IntType(64)
         vt = ir.VectorType(i64, _VEC)
         dvt = ir.VectorType(ir.DoubleType(), _VEC)
-        mul, add, lshr, shl, and_ = builder.mul, builder.add, builder.lshr, builder.shl, builder.and_
+        mul, add, and_ = builder.mul, builder.add, builder.and_
+        lshr, shl = builder.lshr, builder.shl
 
         def splat(v):  # type: ignore[no-untyped-def]  # llvmlite values
             if isinstance(v, int):
