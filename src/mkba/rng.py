@@ -265,7 +265,7 @@ def _pcg_fill(s_hi, s_lo, i_hi, i_lo, out, lanes):  # type: ignore[no-untyped-de
         p = b * _LANES
         _pcg_lanes(lanes, out, p, c_hi, c_lo)  # type: ignore[call-arg]  # as above
         for k in range(_VEC, _LANES):  # (a constant trip count: unrolled, scalar)
-            s_hi, s_lo = _pcg_jump(lanes[k], lanes[_LANES + k], c_hi, c_lo)  # type: ignore[call-arg]  # as above
+            s_hi, s_lo = _pcg_jump(lanes[k], lanes[_LANES + k], c_hi, c_lo)
             lanes[k] = s_hi
             lanes[_LANES + k] = s_lo
             out[p + k] = _pcg_double(s_hi, s_lo)
@@ -628,9 +628,9 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 for i in range(n):
                     perm[i] = i
                 for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
-                    k = np.uint32(swap[i])  # its swap, so its stratum goes to pu[i] at
-                    pu[i] = perm[k]  # once (one store to perm fewer: perm[i] is never
-                    perm[k] = perm[i]  # read again); k unsigned: no negative-index test
+                    ks = np.uint32(swap[i])  # its swap, so its stratum goes to pu[i] at
+                    pu[i] = perm[ks]  # once (one store to perm fewer: perm[i] is never
+                    perm[ks] = perm[i]  # read again); ks unsigned: no negative-index test
                 if n > 0:
                     pu[0] = perm[0]
                 # then clipped (mkba.sampling._clip_into) in the same pass
