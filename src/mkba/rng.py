@@ -456,13 +456,6 @@ def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument
         dst[i] = 1.0 - y if x > 0 else y
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _madd_into(acc, zr, c):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``acc[i] = zr[i] * c + acc[i]`` (a multiply, then an add: not fused)."""
-    for i in range(acc.shape[0]):
-        acc[i] = zr[i] * c + acc[i]
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
@@ -482,28 +475,22 @@ def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba nj
         ndtri_into(ukeep[frows[j]], zj)
         for i in range(n):
             zj[i] = zj[i] * 1.0 + 0.0
-    # the sums term by term over all draws (the same operations on each draw as one draw's
-    # loop, so the same bits; a pass per term vectorises, a draw's loop over j does not)
-    v0 = np.empty(n)
-    v1 = np.empty(n)
-    for a in range(k):
-        for i in range(n):
-            v0[i] = 0.0
-            v1[i] = 0.0
-        j = 0
-        while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
-            for q in range(3, -1, -1):
-                _madd_into(v0, z[j + 2 * q], chol[a, j + 2 * q])
-                _madd_into(v1, z[j + 2 * q + 1], chol[a, j + 2 * q + 1])
-            j += 8
-        while j < k:
-            _madd_into(v0, z[j], chol[a, j])
-            if j + 1 < k:
-                _madd_into(v1, z[j + 1], chol[a, j + 1])
-            j += 2
-        zca = zc[a]
-        for i in range(n):
-            zca[i] = (v0[i] + v1[i]) + 0.0
+    for i in range(n):
+        for a in range(k):
+            v0 = 0.0
+            v1 = 0.0
+            j = 0
+            while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
+                for q in range(3, -1, -1):
+                    v0 = z[j + 2 * q, i] * chol[a, j + 2 * q] + v0
+                    v1 = z[j + 2 * q + 1, i] * chol[a, j + 2 * q + 1] + v1
+                j += 8
+            while j < k:
+                v0 = z[j, i] * chol[a, j] + v0
+                if j + 1 < k:
+                    v1 = z[j + 1, i] * chol[a, j + 1] + v1
+                j += 2
+            zc[a, i] = (v0 + v1) + 0.0
     for a in range(k):
         ua = ukeep[frows[a]]
         ndtr_into(zc[a], ua)
