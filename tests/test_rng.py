@@ -151,6 +151,52 @@ def test_the_lane_jump_is_the_lcg_power() -> None:
     assert s == (12345678901234567890123 * jump + c) % 2**128
 
 
+@numba.njit
+def _lanes_once(st, out, c_hi, c_lo):  # type: ignore[no-untyped-def]  # numba njit
+    rng._pcg_lanes(st, out, 0, c_hi, c_lo)
+
+
+@numba.njit
+def _jump_once(s_hi, s_lo, c_hi, c_lo):  # type: ignore[no-untyped-def]  # numba njit
+    return rng._pcg_jump(s_hi, s_lo, c_hi, c_lo)
+
+
+def test_the_lane_steps_and_doubles_at_the_edges() -> None:
+    """rng._pcg_lanes (the first _VEC lanes) and rng._pcg_jump (one lane) against Python's
+    integers: state * _JUMP + c (mod 2**128), and the double (x >> 11) * 2**-53 of the XSL-RR
+    output x, for states crafted (through the jump's inverse) so that the 53-bit integer takes
+    the values where rng._pcg_lanes's exact conversion changes branch (bit 52 clear or set,
+    low bits all zero or all one), and for random states."""
+    mask = 2**128 - 1
+    inv = pow(rng._JUMP, -1, 2**128)  # the multiplier is odd
+    c = 0x0123456789ABCDEF_FEDCBA9876543210
+    pick = np.random.default_rng(26)
+    targets = []  # new states: high half 0 (rotation 0), so x = the low half
+    for w in (0, 1, 2**52 - 1, 2**52, 2**52 + 1, 2**53 - 1, 2**51, 3 << 51):
+        targets.append((w << 11) | int(pick.integers(0, 2**11)))
+    targets += [int.from_bytes(pick.bytes(16), "little") for _ in range(6)]
+    targets += [mask, 1 << 127]
+    vec = rng._VEC
+    for k in range(0, len(targets), vec):
+        new = (targets[k : k + vec] + targets[:vec])[:vec]
+        old = [((t - c) * inv) & mask for t in new]
+        st = np.zeros(2 * rng._LANES, dtype=np.uint64)
+        st[:vec] = [o >> 64 for o in old]
+        st[rng._LANES : rng._LANES + vec] = [o & (2**64 - 1) for o in old]
+        out = np.zeros(vec)
+        _lanes_once(st, out, np.uint64(c >> 64), np.uint64(c & (2**64 - 1)))
+        for lane, (o, t) in enumerate(zip(old, new, strict=True)):
+            assert (o * rng._JUMP + c) & mask == t
+            assert (int(st[lane]) << 64 | int(st[rng._LANES + lane])) == t
+            hi, lo = t >> 64, t & (2**64 - 1)
+            rot = hi >> 58
+            x = ((hi ^ lo) >> rot | (hi ^ lo) << ((64 - rot) & 63)) & (2**64 - 1)
+            assert out[lane] == (x >> 11) * 2.0**-53
+            got = _jump_once(np.uint64(o >> 64), np.uint64(o & (2**64 - 1)),
+                             np.uint64(c >> 64), np.uint64(c & (2**64 - 1)))  # fmt: skip
+            assert (int(got[0]) << 64 | int(got[1])) == t
+
+
 def test_a_long_stream_equals_numpys() -> None:
     """Half a million values of one stream (LHS: a million drawn)."""
     for sampler in ("random", "lhs"):

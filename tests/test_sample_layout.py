@@ -51,9 +51,11 @@ def test_sampled_values_the_same_in_every_layout(
     """sample_theta_t's ``samples`` in the three layouts: the same theta_t, and samples equal
     byte for byte to ``(theta_t[uncertain_slot] / uncertain_scale[:, None]).T``; the rows of
     the larger array outside the chunk untouched. (4097 draws x 86 columns is above
-    fill_theta's one-thread size, so two threads take shares.)"""
+    fill_theta's one-thread size, so two threads take shares.) The reference has columns of
+    scale 1 (rng.sample_rows copies their values into samples) and of other scales (divided)."""
     factor = engine.correlation_factor(ref)
     assert factor is not None  # the reference has a copula: its task writes samples too
+    assert (ref.uncertain_scale == 1.0).any() and (ref.uncertain_scale != 1.0).any()
     u = len(ref.uncertain)
     got = {}
     for name, (target, whole) in _layouts(n, u).items():
