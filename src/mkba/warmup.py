@@ -273,7 +273,11 @@ def _stop_requested() -> bool:
 
 def _compile(jobs: list[str]) -> int:
     """In the child: compile each ``"module:function=codes"`` for its signature; 0 if all
-    compiled."""
+    compiled. The cyclic garbage collector is paused while numba compiles, as in the run
+    (:func:`mkba.compile_notice.pause_gc_while_compiling`)."""
+    from mkba.compile_notice import pause_gc_while_compiling
+
+    pause_gc_while_compiling()
     for job in jobs:
         if _stop_requested():
             return 1
