@@ -24,8 +24,8 @@ it once its own functions are compiled, the run once it has compiled its sampler
 next function the other has not taken (a *claim*: a file created exclusively in a folder of
 the run's, :func:`_claim`). So whichever process is free first compiles the next function,
 and neither waits long for the other however the machine's load or the CPU shifts the
-compile times (issue 17, target 9: a fixed split had the run compile 3-4 CPU-s more than
-the child on the AMD machine, and the child wait for nothing).
+compile times (issue 17, target 9: with a fixed split the run compiled 2-4 CPU-s more than
+the child on the AMD machine, while the child sat idle).
 
 - The run reads those cache files only after the child has exited. numba writes a function's
   index before its data, so a read while the child writes could see an entry without its data
