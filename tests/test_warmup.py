@@ -121,6 +121,19 @@ def test_the_child_takes_the_shared_functions_the_run_has_not_taken(
     assert sum(mod.largest._cache_hits.values()) == 1 and not mod.largest._cache_misses
 
 
+def test_a_shared_function_already_in_this_process_is_not_shared(
+    tiny: tuple[ModuleType, str],
+) -> None:
+    mod, name = tiny
+    assert mod.largest(np.array([1.0, 2.0])) == 2.0  # compiled here first
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None and child.shared == {}
+    assert mod.total(np.arange(3.0)) == 3.0  # 0 + 1 + 2, from the child's cache
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.largest._cache_misses.values()) == 1  # compiled once, here
+
+
 def test_a_claim_is_taken_once(tmp_path: Path) -> None:
     assert warmup._claim(str(tmp_path), "pkg.mod:f")
     assert not warmup._claim(str(tmp_path), "pkg.mod:f")  # the other process had it

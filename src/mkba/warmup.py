@@ -310,8 +310,9 @@ def start_jobs(
     global _child
     if _child is not None or os.environ.get(ENV) == "0":
         return False
-    shared = dict(shared or {})
     try:
+        # (a shared function this process has already compiled or loaded is not shared)
+        shared = {n: c for n, c in (shared or {}).items() if not _dispatcher(n).overloads}
         names = [*jobs, *dependencies]
         for n in shared:
             names += [n, *DEPENDENCIES.get(n, ())]
