@@ -146,13 +146,16 @@ def test_the_child_compiles_only_what_it_claims(
 ) -> None:
     """The child's command line: its jobs, then the shared ones it can still claim."""
     mod, name = tiny
-    assert warmup._claim(str(tmp_path), f"{name}:largest")  # taken by the run
-    argv = [f"{name}:total=F1", warmup._SHARE, str(tmp_path), f"{name}:largest=F1"]
+    claims = tmp_path / "claims"  # (tmp_path also holds the module)
+    claims.mkdir()
+    assert warmup._claim(str(claims), f"{name}:largest")  # taken by the run
+    argv = [f"{name}:total=F1", warmup._SHARE, str(claims), f"{name}:largest=F1"]
     # (its standard input open, as the run keeps it: closed means "stop")
     proc = subprocess.Popen([sys.executable, "-m", "mkba.warmup", *argv], stdin=subprocess.PIPE)
     assert proc.wait(timeout=300) == 0
     assert proc.stdin is not None
     proc.stdin.close()
+    assert not claims.exists()  # the child removed the claims' folder when done
     mod.total(np.arange(2.0))
     mod.largest(np.arange(2.0))
     assert sum(mod.total._cache_hits.values()) == 1  # the child compiled its job

@@ -364,10 +364,15 @@ def _compile(jobs: list[str], claims: str | None = None, shared: list[str] | Non
 
 def _main(argv: list[str]) -> int:
     """The child's command line: jobs, then optionally :data:`_SHARE`, the claims' folder and
-    the shared jobs."""
+    the shared jobs. The child removes the folder when it is done (as the run does once the
+    child has exited; a run that exits first leaves it to the child): a claim after that
+    fails, and nothing more is compiled ahead."""
     if _SHARE in argv:
         i = argv.index(_SHARE)
-        return _compile(argv[:i], argv[i + 1], argv[i + 2 :])
+        try:
+            return _compile(argv[:i], argv[i + 1], argv[i + 2 :])
+        finally:
+            _remove(argv[i + 1])
     return _compile(argv)
 
 
