@@ -104,18 +104,62 @@ def test_the_run_compiles_its_share_while_the_child_runs(
     assert sum(mod.largest._cache_misses.values()) == 1  # not compiled again
 
 
-def test_the_run_compiles_nothing_ahead_once_the_child_is_done(
+def test_the_child_takes_the_shared_functions_the_run_has_not_taken(
     tiny: tuple[ModuleType, str],
 ) -> None:
-    """Its own share is compiled only in time the run would spend waiting: once the child
-    has exited, each function is compiled when first called, as without a child."""
+    """The run takes shared functions only in time it would spend waiting: a child done
+    before the run needs it has compiled the shared function too (claimed in the folder it was
+    given), and the run loads it from the cache when it first calls it."""
     mod, name = tiny
     assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "F1"})
     child = warmup._child
-    assert child is not None and _reaped(child)
+    assert child is not None and _reaped(child) and child.returncode == 0
+    assert not os.path.exists(child.claims)  # removed once the child has exited
     assert mod.total(np.arange(4.0)) == 6.0  # 0 + 1 + 2 + 3
-    assert not mod.largest.overloads
+    assert not mod.largest.overloads and not child.mine
     assert mod.largest(np.array([2.0, -5.0])) == 2.0
+    assert sum(mod.largest._cache_hits.values()) == 1 and not mod.largest._cache_misses
+
+
+def test_a_shared_function_already_in_this_process_is_not_shared(
+    tiny: tuple[ModuleType, str],
+) -> None:
+    mod, name = tiny
+    assert mod.largest(np.array([1.0, 2.0])) == 2.0  # compiled here first
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None and child.shared == {}
+    assert mod.total(np.arange(3.0)) == 3.0  # 0 + 1 + 2, from the child's cache
+    assert child.returncode == 0 and _reaped(child)
+    assert sum(mod.largest._cache_misses.values()) == 1  # compiled once, here
+
+
+def test_a_claim_is_taken_once(tmp_path: Path) -> None:
+    assert warmup._claim(str(tmp_path), "pkg.mod:f")
+    assert not warmup._claim(str(tmp_path), "pkg.mod:f")  # the other process had it
+    assert warmup._claim(str(tmp_path), "pkg.mod:g")
+    assert not warmup._claim(str(tmp_path / "gone"), "pkg.mod:h")  # no folder: no claim
+
+
+def test_the_child_compiles_only_what_it_claims(
+    tiny: tuple[ModuleType, str], tmp_path: Path
+) -> None:
+    """The child's command line: its jobs, then the shared ones it can still claim."""
+    mod, name = tiny
+    claims = tmp_path / "claims"  # (tmp_path also holds the module)
+    claims.mkdir()
+    assert warmup._claim(str(claims), f"{name}:largest")  # taken by the run
+    argv = [f"{name}:total=F1", warmup._SHARE, str(claims), f"{name}:largest=F1"]
+    # (its standard input open, as the run keeps it: closed means "stop")
+    proc = subprocess.Popen([sys.executable, "-m", "mkba.warmup", *argv], stdin=subprocess.PIPE)
+    assert proc.wait(timeout=300) == 0
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert not claims.exists()  # the child removed the claims' folder when done
+    mod.total(np.arange(2.0))
+    mod.largest(np.arange(2.0))
+    assert sum(mod.total._cache_hits.values()) == 1  # the child compiled its job
+    assert sum(mod.largest._cache_misses.values()) == 1  # not the run's claim
 
 
 def test_an_own_function_that_does_not_compile_is_compiled_when_called(
@@ -135,16 +179,21 @@ def test_an_own_function_that_does_not_compile_is_compiled_when_called(
 
 
 def test_the_run_and_the_child_compile_different_functions() -> None:
-    """No function (nor one it calls) is compiled in both processes: the run never reads a
-    cache file the child may be writing."""
+    """No function (nor one it calls) is compiled in both processes: the child's own jobs
+    and their callees are not shared, each shared function is claimed by one process, and no
+    two shared functions call the same compiled function; so the run never reads a cache file
+    the child may be writing. The shared list is ordered longest compile first."""
     for kind in warmup.CHILD:
         child = {*warmup.CHILD[kind]}
         child |= {d for n in warmup.CHILD[kind] for d in warmup.DEPENDENCIES.get(n, ())}
-        own = {*warmup.OWN[kind]}
-        own |= {d for n in warmup.OWN[kind] for d in warmup.DEPENDENCIES.get(n, ())}
-        assert not child & own, kind
-        assert set(warmup.LATER[kind]) == {*warmup.CHILD[kind], *warmup.OWN[kind]}
+        seen: set[str] = set()
+        for n in warmup.SHARED[kind]:
+            group = {n, *warmup.DEPENDENCIES.get(n, ())}
+            assert not group & child and not group & seen, (kind, n)
+            seen |= group
+        assert set(warmup.LATER[kind]) == {*warmup.CHILD[kind], *warmup.SHARED[kind]}
         assert all(n in warmup.SIGNATURES for n in warmup.LATER[kind])
+        assert warmup.SHARED[kind][0] == "mkba.decide.irr:_scan_bisect"  # the longest
 
 
 def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> None:
@@ -266,3 +315,55 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
         (index,) = cache.rglob(f"{stem}-*.nbi")
         (data,) = cache.rglob(f"{stem}-*.nbc")  # one compiled signature
         assert data.stat().st_size > 0 and index.stat().st_size > 0
+
+
+def test_the_collector_is_paused_while_numba_compiles(tiny: tuple[ModuleType, str]) -> None:
+    """While numba compiles (a cache miss), Python's cyclic garbage collector is off; before
+    and after, as it was (mkba.compile_notice.pause_gc_while_compiling)."""
+    import gc
+
+    from numba.core import event
+
+    mod, _ = tiny
+    compile_notice.pause_gc_while_compiling()
+    compile_notice.pause_gc_while_compiling()  # once per process: one listener
+    seen: list[bool] = []
+
+    class Probe(event.Listener):
+        def on_start(self, e: event.Event) -> None:
+            seen.append(gc.isenabled())
+
+        def on_end(self, e: event.Event) -> None:
+            pass
+
+    probe = Probe()
+    event.register("numba:compile", probe)  # after the pause's listener: sees its effect
+    try:
+        assert gc.isenabled()
+        assert mod.largest(np.array([1.0, 3.0, 2.0])) == 3.0  # a compile
+        assert gc.isenabled()
+    finally:
+        event.unregister("numba:compile", probe)
+    assert seen and not any(seen)
+
+
+def test_the_collector_pause_follows_the_outermost_compile() -> None:
+    """Compiles nest (callees inside their caller): the collector comes back only at the end
+    of the outermost one, and only if it was on before."""
+    import gc
+
+    pause = compile_notice._GcPause()
+    assert gc.isenabled()
+    try:
+        pause.on_start(None)
+        pause.on_start(None)  # a callee
+        pause.on_end(None)
+        assert not gc.isenabled()
+        pause.on_end(None)
+        assert gc.isenabled()
+        gc.disable()  # off before: stays off
+        pause.on_start(None)
+        pause.on_end(None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
