@@ -96,12 +96,10 @@ def entropy_head(seed: int, chunk: int) -> np.ndarray:
     return np.array(run + seed_words(int(chunk)), dtype=np.uint64)
 
 
-@intrinsic
-def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
-    """One step of PCG64's 128-bit LCG, ``state * mult + inc (mod 2**128)``, on the state's
-    and the increment's 64-bit halves: returns the new (high, low) halves."""
-    u64 = types.uint64
-    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64)
+def _lcg_codegen(mult: int):  # type: ignore[no-untyped-def]  # returns an llvmlite IR builder callback
+    """The code of ``state * mult + c (mod 2**128)`` on the 64-bit halves of the state and of
+    ``c``: one LLVM i128 multiply-add, returning the new (high, low) halves (for
+    :func:`_pcg_step` and :func:`_pcg_jump`)."""
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
         i128 = ir.IntType(128)
@@ -111,13 +109,26 @@ def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def
         def join(hi, lo):  # type: ignore[no-untyped-def]  # llvmlite values
             return builder.or_(builder.shl(builder.zext(hi, i128), c64), builder.zext(lo, i128))
 
-        mult = ir.Constant(i128, (_PCG_MULT_HI << 64) | _PCG_MULT_LO)
-        x = builder.add(builder.mul(join(args[0], args[1]), mult), join(args[2], args[3]))
+        x = builder.add(
+            builder.mul(join(args[0], args[1]), ir.Constant(i128, mult)), join(args[2], args[3])
+        )
         hi = builder.trunc(builder.lshr(x, c64), i64)
         lo = builder.trunc(x, i64)
         return context.make_tuple(builder, signature.return_type, [hi, lo])
 
-    return sig, codegen
+    return codegen
+
+
+_U64_PAIR_OF_FOUR = types.UniTuple(types.uint64, 2)(
+    types.uint64, types.uint64, types.uint64, types.uint64
+)
+
+
+@intrinsic
+def _pcg_step(typingctx, s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+    """One step of PCG64's 128-bit LCG, ``state * mult + inc (mod 2**128)``, on the state's
+    and the increment's 64-bit halves: returns the new (high, low) halves."""
+    return _U64_PAIR_OF_FOUR, _lcg_codegen((_PCG_MULT_HI << 64) | _PCG_MULT_LO)
 
 
 # PCG64 in lanes: state_{i+L} = A * state_i + C (mod 2**128) with A = mult**L and C the state
@@ -138,24 +149,7 @@ _JUMP_HI, _JUMP_LO = _JUMP >> 64, _JUMP & (2**64 - 1)
 def _pcg_jump(typingctx, s_hi, s_lo, c_hi, c_lo):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
     """``_LANES`` steps of PCG64's LCG at once, ``state * _JUMP + c (mod 2**128)``, on the
     64-bit halves of the state and of ``c``: returns the new (high, low) halves."""
-    u64 = types.uint64
-    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64)
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
-        i128 = ir.IntType(128)
-        i64 = ir.IntType(64)
-        c64 = ir.Constant(i128, 64)
-
-        def join(hi, lo):  # type: ignore[no-untyped-def]  # llvmlite values
-            return builder.or_(builder.shl(builder.zext(hi, i128), c64), builder.zext(lo, i128))
-
-        x = builder.mul(join(args[0], args[1]), ir.Constant(i128, _JUMP))
-        x = builder.add(x, join(args[2], args[3]))
-        hi = builder.trunc(builder.lshr(x, c64), i64)
-        lo = builder.trunc(x, i64)
-        return context.make_tuple(builder, signature.return_type, [hi, lo])
-
-    return sig, codegen
+    return _U64_PAIR_OF_FOUR, _lcg_codegen(_JUMP)
 
 
 @intrinsic
