@@ -1,31 +1,10 @@
-# main's src/mkba/pqwrite.py at e5d4c18, verbatim below this comment: the writer before branch
-# i25-pq encoded each column chunk's page header and footer entry with Thrift calls one by one.
+# main's src/mkba/pqwrite.py at e5d4c18: the writer before branch i25-pq, which encoded each
+# column chunk's page header and footer entry with Thrift calls one by one.
 # tests/test_pqwrite_bulk.py writes the same columns with both and compares the bytes.
-"""A Parquet file of numeric columns written without pyarrow's encoder (issue 17, target 3).
-
-``draws.parquet`` holds ~1.4 GB of float64 per million draws in PLAIN pages (random draws do
-not compress; :func:`mkba.output.column_compression`). pyarrow's writer copied every value
-about four times on the way to the disk (its encoder's buffer, the page, a Python ``bytes``
-object for a Python file object, the aligned buffer of :class:`mkba.output.DirectFile`) and
-took ~2 CPU-s of a 1M run, the run's last wait. :class:`ColumnsWriter` writes the same kind of
-file itself: each column chunk's values are copied once, from the contiguous row group column
-into :class:`~mkba.output.DirectFile`'s buffer, behind a page header it encodes; the footer
-(Thrift compact protocol, the Parquet format's own ``parquet.thrift``) is encoded here too.
-
-What a reader gets is what pyarrow's writer gave: the same columns in the same order, the same
-types (the Arrow schema is stored under ``ARROW:schema``, as pyarrow stores it), the same values
-bit for bit (NaN payloads, -0.0, infinities), the same nullability (optional columns; no value
-is null) and the same column statistics (minimum and maximum without NaN, the Parquet rules for
--0.0 and +0.0, null count 0). The bytes differ: one data page per column chunk (up to
-:data:`PAGE_BYTES`), no dictionary for the integer columns (``draw`` and ``irr_roots`` were
-dictionary-encoded), no statistics in the page headers (readers use the column chunk's), and
-``created_by`` names mkba. tests/test_pqwrite.py reads files back with pyarrow (and pandas)
-and compares them with pyarrow's writer's.
-
-Only ``float64``, ``float32``, ``int64`` and ``int32`` columns, uncompressed or snappy, are
-written this way (:func:`supported`); :func:`mkba.output.write_columns` hands any other table
-to pyarrow.
-"""
+# Verbatim below: the parts i25-pq changed (column_min_max, _Chunk, ColumnsWriter). The
+# constants and helpers it left as they were (supported, Thrift, _levels, _page_header) are
+# imported from mkba.pqwrite, where they are still the same code.
+"""The draws.parquet writer before i25-pq (a test oracle; see the comment above)."""
 
 from __future__ import annotations
 
@@ -34,122 +13,21 @@ from typing import Any
 
 import numpy as np
 
-# Parquet physical types (parquet.thrift: Type) of the NumPy dtypes written here
-_TYPES = {
-    np.dtype(np.int32): 1,  # INT32
-    np.dtype(np.int64): 2,  # INT64
-    np.dtype(np.float32): 4,  # FLOAT
-    np.dtype(np.float64): 5,  # DOUBLE
-}
-_CODECS = {"none": 0, "uncompressed": 0, "snappy": 1}  # parquet.thrift: CompressionCodec
-_PLAIN, _RLE = 0, 3  # parquet.thrift: Encoding
-_OPTIONAL = 1  # parquet.thrift: FieldRepetitionType
-_DATA_PAGE = 0  # parquet.thrift: PageType
-MAGIC = b"PAR1"
+from mkba.pqwrite import (  # unchanged since e5d4c18
+    _CODECS,
+    _OPTIONAL,
+    _PLAIN,
+    _RLE,
+    _TYPES,
+    MAGIC,
+    PAGE_BYTES,
+    Thrift,
+    _levels,
+    _page_header,
+    supported,
+)
 
-PAGE_BYTES = 2**20
-"""Most bytes of values in one data page (a column chunk of 65,536 float64 draws is one page
-of 512 KiB; larger row groups get several pages)."""
-
-
-def supported(dtypes: list[Any], codecs: Any = ()) -> bool:
-    """Whether columns of these NumPy dtypes (native byte order), compressed with these codecs
-    (``"none"`` or ``"snappy"``), are written by :class:`ColumnsWriter`."""
-    return all(np.dtype(d) in _TYPES and np.dtype(d).isnative for d in dtypes) and all(
-        c in _CODECS for c in codecs
-    )
-
-
-class Thrift:
-    """Thrift's compact protocol, writing only (the subset the Parquet footer and page headers
-    use: i32, i64, binary, bool, struct and list fields)."""
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self._last = [0]  # the last field id of each open struct
-
-    def varint(self, n: int) -> None:
-        while n > 0x7F:
-            self.out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        self.out.append(n)
-
-    @staticmethod
-    def zigzag(n: int) -> int:
-        return (n << 1) ^ (n >> 63)
-
-    def field(self, fid: int, ftype: int) -> None:
-        delta = fid - self._last[-1]
-        if 0 < delta <= 15:
-            self.out.append((delta << 4) | ftype)
-        else:
-            self.out.append(ftype)
-            self.varint(self.zigzag(fid))
-        self._last[-1] = fid
-
-    def i32(self, fid: int, v: int) -> None:
-        self.field(fid, 5)
-        self.varint(self.zigzag(v))
-
-    def i64(self, fid: int, v: int) -> None:
-        self.field(fid, 6)
-        self.varint(self.zigzag(v))
-
-    def binary(self, fid: int, b: bytes) -> None:
-        self.field(fid, 8)
-        self.varint(len(b))
-        self.out += b
-
-    def boolean(self, fid: int, v: bool) -> None:
-        self.field(fid, 1 if v else 2)
-
-    def struct(self, fid: int) -> None:
-        """Open a struct field (close it with :meth:`end`)."""
-        self.field(fid, 12)
-        self._last.append(0)
-
-    def begin(self) -> None:
-        """Open a struct that is a list element or the top-level struct."""
-        self._last.append(0)
-
-    def end(self) -> None:
-        self.out.append(0)  # STOP
-        self._last.pop()
-
-    def list(self, fid: int, etype: int, size: int) -> None:
-        """A list field's header; its ``size`` elements follow (structs: :meth:`begin` ...
-        :meth:`end` each)."""
-        self.field(fid, 9)
-        if size < 15:
-            self.out.append((size << 4) | etype)
-        else:
-            self.out.append(0xF0 | etype)
-            self.varint(size)
-
-
-def _levels(count: int) -> bytes:
-    """The definition levels of ``count`` values that are all present (an optional column, max
-    level 1): one RLE run of 1s, with its 4-byte length (data page v1)."""
-    t = Thrift()
-    t.varint(count << 1)  # RLE run header: (count << 1) | 0
-    t.out.append(1)  # the repeated value, bit width 1 -> one byte
-    return len(t.out).to_bytes(4, "little") + bytes(t.out)
-
-
-def _page_header(count: int, uncompressed: int, compressed: int) -> bytes:
-    t = Thrift()
-    t.begin()
-    t.i32(1, _DATA_PAGE)
-    t.i32(2, uncompressed)
-    t.i32(3, compressed)
-    t.struct(5)  # DataPageHeader
-    t.i32(1, count)
-    t.i32(2, _PLAIN)
-    t.i32(3, _RLE)  # definition levels
-    t.i32(4, _RLE)  # repetition levels (none: max level 0)
-    t.end()
-    t.end()
-    return bytes(t.out)
+__all__ = ["MAGIC", "PAGE_BYTES", "ColumnsWriter", "column_min_max", "supported"]
 
 
 def column_min_max(values: np.ndarray) -> tuple[bytes, bytes] | None:
