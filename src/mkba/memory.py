@@ -115,3 +115,21 @@ def keep_freed_memory() -> bool:
     global _KEPT
     _KEPT = all([mallopt(param, value) == 1 for param, value in SETTINGS])
     return _KEPT
+
+
+def give_back_freed() -> bool:
+    """Give the heap's free memory back to the system now (glibc's ``malloc_trim(0)``), when
+    :func:`keep_freed_memory` is in force in this process (else nothing; False). For the end
+    of the console script's process, while another thread waits for the disk
+    (:func:`mkba.output.finish_removals`): the pages the run freed (1.7 GB after a million
+    draws of the reference) are released here instead of in the process's exit afterwards;
+    the same work, done in time that was spent waiting. True when memory was given back."""
+    if not _KEPT:
+        return False
+    libc = glibc()
+    if libc is None:
+        return False
+    trim = libc.malloc_trim
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

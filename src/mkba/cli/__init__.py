@@ -205,6 +205,12 @@ _EXIT_NOW = False
 returns, so that the console script's process may end at once (:func:`_exit_now`)."""
 
 
+def own_process() -> bool:
+    """Whether :func:`main` runs the console script's own process (the process ends when the
+    command does), not a caller's ``main(argv)``."""
+    return _OWN_PROCESS
+
+
 def exit_when_done() -> None:
     """Called by a command when its work is done and its output written (files closed and
     fsync'ed, text printed): in the console script's own process, end the process right away
@@ -236,6 +242,9 @@ def _exit_now(code: int) -> None:
     shutdown = getattr(threading, "_shutdown", None)  # what the interpreter calls first at exit
     if shutdown is None:
         return
+    output = sys.modules.get("mkba.output")
+    if output is not None:  # replaced run folders still being removed (remove_replaced_beside)
+        output.finish_removals()
     shutdown()
     atexit._run_exitfuncs()
     try:

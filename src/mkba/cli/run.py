@@ -101,9 +101,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the Monte Carlo simulation of a scenario and write a run directory."""
         from mkba import prefault
-        from mkba.cli import engine_imports, exit_when_done
+        from mkba.cli import engine_imports, exit_when_done, own_process
+        from mkba.output import remove_replaced_beside
 
         start_platform_probe()
+        if own_process():  # a replaced run folder removed while the process ends
+            remove_replaced_beside()
         # a large run's memory made resident on the other core while the engine is imported
         prefault.early(scenario, variant, draws, area_draws)
         show_bar = not as_json and err_console.is_terminal
