@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,10 @@ def test_the_same_folder_replaced_again_while_the_first_old_one_is_being_removed
     _finished_run(final, "first")
     _replace(final, "second")
     _replace(final, "third")  # the first old folder is still there: another name
+    for _ in range(3000):  # both threads reach their folder's rmtree (after its files)
+        if len(held) == 2:
+            break
+        time.sleep(0.01)
     assert len(held) == 2 and held[0] != held[1]
     assert all(p.name.startswith("run.old-") for p in held)
     assert json.loads((final / "manifest.json").read_text())["run_id"] == "third"
@@ -129,6 +134,63 @@ def test_finish_removals_gives_memory_back_only_while_a_removal_runs(
     timer.join()
     assert calls == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_the_heap_is_trimmed_only_once_the_removal_listed_its_files(
+    monkeypatch: pytest.MonkeyPatch, beside: list[str], tmp_path: Path
+) -> None:
+    # listing a folder allocates from the heap that malloc_trim holds locked: the removal lists
+    # first, so that its slow part (removing the files) runs while the heap is trimmed
+    seen: list[bool] = []
+    monkeypatch.setattr(
+        memory,
+        "give_back_freed",
+        lambda: seen.append(all(listed.is_set() for _, listed in output._REMOVING)) or True,
+    )
+    output.remove_replaced_beside()
+    go = threading.Event()
+    unlinked: list[str] = []
+    real_unlink = os.unlink
+
+    def unlink(path):  # type: ignore[no-untyped-def]
+        go.wait(30)  # the files' removal waits until the heap is being given back
+        unlinked.append(Path(path).name)
+        real_unlink(path)
+
+    monkeypatch.setattr(output.os, "unlink", unlink)
+    final = tmp_path / "run"
+    _finished_run(final, "old")
+    _replace(final, "new")
+    timer = threading.Timer(0.2, go.set)
+    timer.start()
+    output.finish_removals()
+    timer.join()
+    assert seen == [True]
+    assert sorted(unlinked) == ["draws.parquet", "manifest.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_remove_listed_removes_files_subfolders_and_links_without_following_them(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old"
+    (old / "sub" / "deeper").mkdir(parents=True)
+    (old / "a.json").write_text("{}")
+    (old / "sub" / "b.csv").write_text("x")
+    (old / "sub" / "deeper" / "c").write_text("y")
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "precious").write_text("z")
+    (old / "link").symlink_to(keep, target_is_directory=True)
+    listed = threading.Event()
+    output._remove_listed(old, listed)
+    assert listed.is_set()
+    assert not old.exists()
+    assert (keep / "precious").read_text() == "z"  # the link's target is untouched
+    # a folder that is already gone: nothing raised, the event still set
+    again = threading.Event()
+    output._remove_listed(old, again)
+    assert again.is_set()
 
 
 class _FakeGlibc:

@@ -749,8 +749,9 @@ _REMOVE_BESIDE = False
 """Whether a folder replaced by :func:`run_directory` is removed on a thread of its own
 (:func:`remove_replaced_beside`) instead of before :func:`run_directory` returns."""
 
-_REMOVING: list[threading.Thread] = []
-"""The threads removing replaced folders (:func:`_remove_old`) not yet joined."""
+_REMOVING: list[tuple[threading.Thread, threading.Event]] = []
+"""The threads removing replaced folders (:func:`_remove_old`) not yet joined, each with the
+event it sets once it has listed its folder's files."""
 
 
 def remove_replaced_beside() -> None:
@@ -758,7 +759,7 @@ def remove_replaced_beside() -> None:
     own, which the process waits for before it ends (:func:`finish_removals`; the thread is
     not a daemon, so the interpreter's own exit waits for it too). For the console script's
     own process: removing the 1.4 GB ``draws.parquet`` of a replaced million-draw run kept the
-    caller waiting 0.23-0.33 s on the disk (``unlink`` on the project machine's ext4, mounted
+    caller waiting 0.23-0.36 s on the disk (``unlink`` on the project machine's ext4, mounted
     with ``discard``) with next to no CPU, time that :func:`finish_removals` spends giving the
     heap's freed memory back meanwhile (benchmarks/README.md, "i27-mem"). The new folder is in
     place before the old one is removed, as before; only the caller no longer waits for it."""
@@ -768,28 +769,54 @@ def remove_replaced_beside() -> None:
 
 def _remove_old(old: Path) -> None:
     """Remove ``old``, a replaced run folder (already renamed aside): now, or on a thread of
-    its own after :func:`remove_replaced_beside`."""
+    its own after :func:`remove_replaced_beside` (:func:`_remove_listed`)."""
     if not _REMOVE_BESIDE:
         shutil.rmtree(old, ignore_errors=True)
         return
-    thread = threading.Thread(
-        target=shutil.rmtree, args=(old,), kwargs={"ignore_errors": True}, name="mkba-remove"
-    )
+    listed = threading.Event()
+    thread = threading.Thread(target=_remove_listed, args=(old, listed), name="mkba-remove")
     thread.start()
-    _REMOVING.append(thread)
+    _REMOVING.append((thread, listed))
+
+
+def _remove_listed(old: Path, listed: threading.Event) -> None:
+    """Remove the folder ``old`` (errors ignored, as ``shutil.rmtree(old, ignore_errors=True)``):
+    its files are listed first, then ``listed`` is set, then they are removed, then whatever is
+    left with ``shutil.rmtree``. Listing a folder allocates from the C library's heap, which
+    ``malloc_trim`` (:func:`finish_removals`) holds locked while it runs; removing a listed file
+    does not, so the slow removal (the large file's) goes on while the heap is trimmed."""
+    try:
+        files = [e.path for e in os.scandir(old) if e.is_file(follow_symlinks=False)]
+    except OSError:
+        files = []
+    finally:
+        listed.set()
+    for path in files:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def finish_removals() -> None:
     """Wait for the threads removing replaced folders (:func:`remove_replaced_beside`). While
     one still runs (it mostly waits for the disk), the heap's freed memory is given back to the
-    system first (:func:`mkba.memory.give_back_freed`): work that the process's exit would do
-    after the wait otherwise (freeing the pages of a large run's 1.7 GB of heap)."""
-    if any(t.is_alive() for t in _REMOVING):
+    system first (:func:`mkba.memory.give_back_freed`, once each such thread has listed its
+    files: see :func:`_remove_listed`): work that the process's exit would do after the wait
+    otherwise (freeing the pages of a large run's 1.7 GB of heap)."""
+    alive = [(t, listed) for t, listed in _REMOVING if t.is_alive()]
+    if alive:
+        for _, listed in alive:
+            listed.wait(REMOVE_LISTED_WAIT)
         from mkba.memory import give_back_freed
 
         give_back_freed()
     while _REMOVING:
-        _REMOVING.pop().join()
+        _REMOVING.pop()[0].join()
+
+
+REMOVE_LISTED_WAIT = 2.0
+"""Seconds :func:`finish_removals` waits at most for a removing thread to list its files
+before giving the heap back anyway."""
 
 
 @contextlib.contextmanager
