@@ -187,6 +187,12 @@ def test_remove_listed_removes_files_subfolders_and_links_without_following_them
     assert listed.is_set()
     assert not old.exists()
     assert (keep / "precious").read_text() == "z"  # the link's target is untouched
+    # a replaced folder that was a link to a folder: the link's folder is left whole, as
+    # shutil.rmtree(link, ignore_errors=True) leaves it
+    linked = tmp_path / "linked"
+    linked.symlink_to(keep, target_is_directory=True)
+    output._remove_listed(linked, threading.Event())
+    assert (keep / "precious").read_text() == "z"
     # a folder that is already gone: nothing raised, the event still set
     again = threading.Event()
     output._remove_listed(old, again)

@@ -786,7 +786,11 @@ def _remove_listed(old: Path, listed: threading.Event) -> None:
     ``malloc_trim`` (:func:`finish_removals`) holds locked while it runs; removing a listed file
     does not, so the slow removal (the large file's) goes on while the heap is trimmed."""
     try:
-        files = [e.path for e in os.scandir(old) if e.is_file(follow_symlinks=False)]
+        # a link is not followed (shutil.rmtree refuses one and leaves it, as before)
+        linked = os.path.islink(old)
+        files = (
+            [] if linked else [e.path for e in os.scandir(old) if e.is_file(follow_symlinks=False)]
+        )
     except OSError:
         files = []
     finally:
