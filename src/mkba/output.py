@@ -759,7 +759,7 @@ def remove_replaced_beside() -> None:
     own, which the process waits for before it ends (:func:`finish_removals`; the thread is
     not a daemon, so the interpreter's own exit waits for it too). For the console script's
     own process: removing the 1.4 GB ``draws.parquet`` of a replaced million-draw run kept the
-    caller waiting 0.23-0.36 s on the disk (``unlink`` on the project machine's ext4, mounted
+    caller waiting 0.23-0.39 s on the disk (``unlink`` on the project machine's ext4, mounted
     with ``discard``) with next to no CPU, time that :func:`finish_removals` spends giving the
     heap's freed memory back meanwhile (benchmarks/README.md, "i27-mem"). The new folder is in
     place before the old one is removed, as before; only the caller no longer waits for it."""
