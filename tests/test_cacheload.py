@@ -287,6 +287,10 @@ def test_a_deferred_module_runs_once_on_first_use(tmp_path: Path) -> None:
         assert module.__dict__ is namespace and type(module).__name__ == "module"
         assert module.VALUE == 42 and builtins.RUNS == 1  # type: ignore[attr-defined]  # set by the module
         assert cacheload._defer("deferpkg.good") is None  # imported: left alone
+        assert cacheload._defer("deferpkg.missing") is None  # no such module
+        assert cacheload._defer("deferpkg.good.sub") is None  # the parent is not a package
+        assert cacheload._defer("no_such_package.mod") is None  # the parent is not imported
+        assert "deferpkg.missing" not in sys.modules and "deferpkg.good.sub" not in sys.modules
         assert cacheload._defer("deferpkg.bad") is not None
         with pytest.raises(RuntimeError, match="broken"):
             cacheload.run_deferred_modules()

@@ -331,10 +331,13 @@ def _defer(name: str) -> dict[str, Any] | None:
     with _deferred_lock:
         if name in sys.modules or parent is None:
             return None
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        try:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return None
+            module = importlib.util.module_from_spec(spec)
+        except Exception:  # not found this way: numba's own import then reports it
             return None
-        module = importlib.util.module_from_spec(spec)
         namespace: dict[str, Any] = module.__dict__
         module.__class__ = _DeferredModule
         _deferred[name] = module
