@@ -107,7 +107,7 @@ def make_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
 def app_for(args: list[str]) -> typer.Typer:
     """The command line that parses ``args``: when the first argument names a command
     (:data:`COMMANDS`), the root with that command's module alone (the others are not
-    imported, and typer builds one command's parameters instead of sixteen: 0.03-0.05 CPU-s of
+    imported, and typer builds one command's parameters instead of sixteen: ~0.02 CPU-s of
     a default ``mkba run``); else (``--help``, ``--version``, no or an unknown command) the
     whole command line, :data:`app`. The root (its help, ``--version``) and the named
     command's parameters, help and messages are the same in both."""
