@@ -89,9 +89,9 @@ mkba.cli.main()
 
 
 def test_the_engine_commands_load_numba_functions_through_cacheload(tmp_path: Path) -> None:
-    # sensitivity, batch, compare, calibrate and the decision commands import the engine in
-    # mkba.cli.engine_imports, as `mkba run` does: the console script installs mkba.cacheload
-    # (here each ends with exit 2 on a missing scenario, after its imports)
+    # sensitivity, batch, compare, calibrate, the decision commands, test and monitor import
+    # the engine in mkba.cli.engine_imports, as `mkba run` does: the console script installs
+    # mkba.cacheload (here each ends with exit 2 on a missing scenario, after its imports)
     missing = str(tmp_path / "missing.toml")
     for args in (
         ["sensitivity", "-m", "tornado", missing, "--no-write"],
@@ -99,6 +99,8 @@ def test_the_engine_commands_load_numba_functions_through_cacheload(tmp_path: Pa
         ["compare", missing, missing],
         ["calibrate", missing, "-t", "npv.p50=0", "-f", "budget.per_resident"],
         ["voi", missing, "--no-write"],
+        ["test", missing],
+        ["monitor", missing, missing],
     ):
         proc = subprocess.run(
             [sys.executable, "-c", CACHELOAD_PROBE.format(args=args)],
