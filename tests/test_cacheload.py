@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mkba import cacheload
@@ -130,8 +131,10 @@ def test_cache_miss_compiles_then_load_without_registries(tmp_path: Path) -> Non
         "scipy.linalg": False,
     }
     assert second["after_total"] == {
-        "numba.np.arraymath": True,  # the environment of ndarray.sum
-        "numba.np.linalg": True,
+        # the environment of ndarray.sum: the module deferred (in sys.modules, its code not
+        # run yet, so numba.np.linalg, which it imports, is not imported either)
+        "numba.np.arraymath": True,
+        "numba.np.linalg": False,
         "numba.cpython.setobj": False,
         "scipy.linalg.cython_blas": True,
         "scipy.linalg": False,
@@ -199,3 +202,118 @@ def test_console_run_same_bytes_with_and_without(tmp_path: Path) -> None:
             assert a.replace(b'"on"', b'"off"') == b, name
         else:
             assert a == b, name
+
+
+DEFERRED_PROBE = """
+import json, sys
+import numpy as np
+from mkba import cacheload
+assert cacheload.install()
+import cached_mod
+x = np.linspace(0.0, 1.0, 1001)
+got = cached_mod.scaled_sum(x, 3.0)
+hits = sum(cached_mod.scaled_sum.stats.cache_hits.values())
+kind = type(sys.modules.get("numba.np.arrayobj")).__name__
+from numba.core.environment import Environment
+envs = [e for e in list(Environment._memo.values())
+        if e.globals.get("__name__") == "numba.np.arrayobj"]
+empty = all("make_array" not in e.globals for e in envs)
+from numba import njit
+@njit
+def fresh(a):  # compiled here: the contexts refresh, the deferred modules run first
+    b = np.empty_like(a)
+    b[:] = a[::-1]
+    return np.sort(b).sum()
+compiled = fresh(x)
+after = type(sys.modules["numba.np.arrayobj"]).__name__
+filled = all(e.globals is sys.modules["numba.np.arrayobj"].__dict__ for e in envs) and all(
+    "make_array" in e.globals for e in envs)
+print(json.dumps({"value": got.hex(), "hits": hits, "kind": kind, "envs": len(envs),
+                  "empty": empty, "compiled": compiled.hex(), "after": after, "filled": filled}))
+"""
+
+
+def test_environments_of_numba_modules_are_deferred_until_a_compile(tmp_path: Path) -> None:
+    """A cached function whose helpers' environments live in numba.np.arrayobj loads without
+    running that module (its namespace empty until then) and gives numba's value; a compile
+    afterwards (the contexts refresh) runs the module first, into the same namespace the
+    environments hold, and compiles as numba does (same value as without install())."""
+    (tmp_path / "cached_mod.py").write_text(textwrap.dedent(MODULE))
+    _probe(tmp_path, install=True)  # fills the cache
+    plain = _probe(tmp_path, install=False)
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "src")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", DEFERRED_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["hits"] == 1 and out["value"] == plain["value"]
+    assert out["kind"] == "_DeferredModule" and out["envs"] > 0 and out["empty"] is True
+    assert out["after"] == "module" and out["filled"] is True
+    ref = np.linspace(0.0, 1.0, 1001)
+    assert float.fromhex(out["compiled"]) == np.sort(ref[::-1]).sum()
+
+
+def test_a_deferred_module_runs_once_on_first_use(tmp_path: Path) -> None:
+    """cacheload._defer: the module is in sys.modules and on its package without having run;
+    the first attribute read runs it once into the namespace handed out; a module whose code
+    fails is taken out of sys.modules, as a failed import is."""
+    pkg = tmp_path / "deferpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text(
+        "import builtins\nbuiltins.RUNS = getattr(builtins, 'RUNS', 0) + 1\nVALUE = 42\n"
+    )
+    (pkg / "bad.py").write_text("raise RuntimeError('broken')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import builtins
+
+        import deferpkg  # type: ignore[import-not-found]  # made above
+
+        namespace = cacheload._defer("deferpkg.good")
+        assert namespace is not None and "VALUE" not in namespace
+        module = sys.modules["deferpkg.good"]
+        assert deferpkg.good is module and not hasattr(builtins, "RUNS")
+        assert module.VALUE == 42 and namespace["VALUE"] == 42
+        assert module.__dict__ is namespace and type(module).__name__ == "module"
+        assert module.VALUE == 42 and builtins.RUNS == 1  # type: ignore[attr-defined]  # set by the module
+        assert cacheload._defer("deferpkg.good") is None  # imported: left alone
+        assert cacheload._defer("deferpkg.missing") is None  # no such module
+        assert cacheload._defer("deferpkg.good.sub") is None  # the parent is not a package
+        assert cacheload._defer("no_such_package.mod") is None  # the parent is not imported
+        assert "deferpkg.missing" not in sys.modules and "deferpkg.good.sub" not in sys.modules
+        assert cacheload._defer("deferpkg.bad") is not None
+        with pytest.raises(RuntimeError, match="broken"):
+            cacheload.run_deferred_modules()
+        assert "deferpkg.bad" not in sys.modules
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("deferpkg.good", "deferpkg.bad", "deferpkg"):
+            sys.modules.pop(name, None)
+        import builtins
+
+        if hasattr(builtins, "RUNS"):
+            del builtins.RUNS
+
+
+def test_another_rebuild_env_body_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``environment._rebuild_env`` that is not numba's known body: nothing replaced."""
+    from numba.core import base, environment
+
+    def rebuild(modname: object, consts: object, env_name: object) -> None:
+        return None
+
+    refresh = base.BaseContext.refresh
+    monkeypatch.setattr(environment, "_rebuild_env", rebuild)
+    assert cacheload._deferred_environment_modules() is False
+    assert environment._rebuild_env is rebuild
+    assert base.BaseContext.refresh is refresh

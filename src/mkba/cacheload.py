@@ -39,6 +39,18 @@ front of the import system that loads ``scipy.linalg.cython_blas`` alone first
 (:func:`mkba.lightimport.blas_for_numba`), as the console script did before every run (which
 cost 0.035-0.05 CPU-s and 56 modules when nothing needs it).
 
+Loading a cached function also rebuilds its helpers' environments (``_rebuild_env``), each on
+the namespace of the module its function was defined in, which numba imports for that: 42
+environments of a default run live in ``numba.np.arrayobj``, whose import (with
+``numba.cpython.unicode`` and ``charseq``) cost 0.04 CPU-s of the main thread, for a namespace
+the loaded code never reads (only object-mode code reads an environment's globals; the
+constants it uses are pickled with the environment). :func:`install` defers such a module of
+numba's that is not imported yet (:func:`_deferred_environment_modules`): it is put into
+``sys.modules`` with its namespace, which the environment holds, and its code runs into that
+namespace when any of its attributes is first read, or right before numba's typing or target
+context refreshes its registries (some of those modules add to the registries when they run),
+so a compile sees the registries as before.
+
 If numba's ``Cache.load_overload`` is not the one this was written for (another numba), nothing
 is replaced (:func:`install` returns False) and the console script loads the BLAS module ahead,
 as before; likewise with ``MKBA_CACHE_LOAD=0`` (:data:`ENV`). Installed by the console
@@ -50,6 +62,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import sys
+import threading
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -117,6 +130,7 @@ def install() -> bool:
     # numba's method replaced on purpose (see the module docstring)
     caching.Cache.load_overload = load_overload  # type: ignore[method-assign]  # on purpose
     _lazy_shared_modules()
+    _deferred_environment_modules()
     if "numba.np.arraymath" not in sys.modules:
         sys.meta_path.insert(0, _BlasFirst())
     _installed = True
@@ -194,6 +208,142 @@ def _lazy_shared_modules() -> bool:
     codegen.CPUCodeLibrary._unserialize = classmethod(_unserialize)  # type: ignore[method-assign, assignment]  # on purpose
     codegen.JitEngine.is_symbol_defined = is_symbol_defined  # type: ignore[method-assign]  # on purpose
     return True
+
+
+_EXPECTED_REBUILD_ENV = frozenset(
+    {
+        "lookup_environment",
+        "importlib",
+        "import_module",
+        "Environment",
+        "__dict__",
+        "consts",
+        "env_name",
+        "_memo",
+    }
+)
+"""The names numba's own ``environment._rebuild_env`` uses (numba 0.68): the environment
+rebuilt from the module's namespace and the pickled constants. Another body: left as it is."""
+
+_deferred_lock = threading.RLock()
+_deferred: dict[str, ModuleType] = {}
+"""Modules made for environments (:func:`_deferred_environment_modules`) whose code has not
+run yet, by name."""
+
+
+class _DeferredModule(ModuleType):
+    """A module in ``sys.modules`` whose code runs when any of its attributes is first read
+    (then it is a plain module): :func:`run_deferred_module`."""
+
+    def __getattribute__(self, attr: str) -> Any:
+        run_deferred_module(ModuleType.__getattribute__(self, "__name__"))
+        return ModuleType.__getattribute__(self, attr)
+
+
+def run_deferred_module(name: str) -> None:
+    """Run the code of the deferred module ``name`` into its namespace, once, as the import
+    system would have when it was made (its ``__spec__`` marked initialising meanwhile); an
+    error takes it out of ``sys.modules``, as a failed import does. Nothing if it ran."""
+    with _deferred_lock:
+        module = _deferred.pop(name, None)
+        if module is None:
+            return
+        module.__class__ = ModuleType
+        spec = module.__spec__
+        assert spec is not None and spec.loader is not None
+        spec._initializing = True  # type: ignore[attr-defined]  # what importlib marks
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+            raise
+        finally:
+            spec._initializing = False  # type: ignore[attr-defined]  # what importlib marks
+
+
+def run_deferred_modules() -> None:
+    """Run every deferred module's code (before numba's contexts install registries)."""
+    while _deferred:
+        run_deferred_module(next(iter(_deferred)))
+
+
+def _deferred_environment_modules() -> bool:
+    """Rebuild the environment of a cached function whose module is one of numba's own that
+    is not imported yet (``numba.np.arrayobj`` for numba's array helpers, 42 environments of a
+    default run) on that module's namespace made now and filled when the module's code runs:
+    on the first read of any of its attributes, or when numba's typing or target context
+    refreshes its registries (which some of those modules add to when their code runs).
+    A loaded function uses only the environment's constants (pickled with it and set here);
+    its namespace is the one its module fills. Whether it was done."""
+    try:
+        from numba.core import base, environment
+        from numba.core.typing import context
+
+        original = environment._rebuild_env
+        if set(original.__code__.co_names) != _EXPECTED_REBUILD_ENV:
+            return False
+        refreshes = (base.BaseContext.refresh, context.BaseContext.refresh)
+    except Exception:  # numba's internals moved: leave them as they are
+        return False
+
+    def rebuild_env(modname: Any, consts: Any, env_name: Any) -> Any:
+        """numba's ``_rebuild_env``; a numba module not imported yet is made deferred."""
+        env = environment.lookup_environment(env_name)
+        if env is not None:
+            return env
+        module = sys.modules.get(modname) if isinstance(modname, str) else None
+        if isinstance(module, _DeferredModule):
+            namespace = ModuleType.__getattribute__(module, "__dict__")
+        elif module is None and isinstance(modname, str) and modname.startswith("numba."):
+            namespace = _defer(modname)
+        else:
+            return original(modname, consts, env_name)
+        if namespace is None:
+            return original(modname, consts, env_name)
+        env = environment.Environment(namespace)
+        env.consts[:] = consts
+        env.env_name = env_name
+        environment.Environment._memo[env_name] = env
+        return env
+
+    def refreshing(refresh: Any) -> Any:
+        def refresh_after_deferred(self: Any) -> Any:
+            run_deferred_modules()
+            return refresh(self)
+
+        return refresh_after_deferred
+
+    # numba's functions replaced on purpose (see the docstring)
+    environment._rebuild_env = rebuild_env
+    base.BaseContext.refresh = refreshing(refreshes[0])  # type: ignore[method-assign]  # on purpose
+    context.BaseContext.refresh = refreshing(refreshes[1])  # type: ignore[method-assign]  # on purpose
+    return True
+
+
+def _defer(name: str) -> dict[str, Any] | None:
+    """Put module ``name`` into ``sys.modules`` (and on its package) without running its code
+    (:class:`_DeferredModule`); its namespace, or None when it cannot be found this way."""
+    import importlib.util
+
+    parent_name, _, child = name.rpartition(".")
+    parent = sys.modules.get(parent_name)
+    with _deferred_lock:
+        if name in sys.modules or parent is None:
+            return None
+        try:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return None
+            module = importlib.util.module_from_spec(spec)
+        except Exception:  # not found this way: numba's own import then reports it
+            return None
+        namespace: dict[str, Any] = module.__dict__
+        module.__class__ = _DeferredModule
+        _deferred[name] = module
+        sys.modules[name] = module
+        setattr(parent, child, module)
+        return namespace
 
 
 def _materialize(library: Any) -> Any:

@@ -146,8 +146,11 @@ def register(app: typer.Typer) -> None:
         """Run many scenarios, variants and grid points; write one comparison table.
 
         Exit code 4 when some scenarios failed (the others are finished and written)."""
+        from mkba.cli import engine_imports
+
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import batch as bt
+        with engine_imports():
+            from mkba import batch as bt
 
         files, names = split_variant_arguments(scenarios, variants)
         # a LocalCluster (--workers) starts while the scenarios are read
@@ -197,7 +200,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Compare A and B draw by draw (common random numbers): the distribution of A - B."""
-        from mkba import compare as cmp  # here, not at the top: keeps `mkba --help` light
+        from mkba.cli import engine_imports
+
+        with engine_imports():  # here, not at the top: keeps `mkba --help` light
+            from mkba import compare as cmp
 
         doc = cmp.compare(a, b, draws=draws, seed=seed)
         if as_json:

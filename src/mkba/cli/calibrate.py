@@ -51,7 +51,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Fit the free parameters so that the target statistics are met, and write the record."""
-        from mkba import calibrate as cal  # here, not at the top: keeps `mkba --help` light
+        from mkba.cli import engine_imports
+
+        with engine_imports():  # here, not at the top: keeps `mkba --help` light
+            from mkba import calibrate as cal
 
         targets = [cal.parse_target(t) for t in target]
         groups = [[p.strip() for p in f.split(",") if p.strip()] for f in free]

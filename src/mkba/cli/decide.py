@@ -97,9 +97,12 @@ def _decide(
 ) -> None:
     """The part every decision command shares: one library call (``run_KIND``), then
     ``--json`` or the command's tables, then warnings, timings and where it was written."""
+    from mkba.cli import engine_imports
+
     # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-    from mkba import api
-    from mkba.decide import api as decide_api
+    with engine_imports():
+        from mkba import api
+        from mkba.decide import api as decide_api
 
     run = getattr(decide_api, f"run_{kind}")
     res = run(

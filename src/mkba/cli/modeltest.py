@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
         Prints a pass/fail table. Exit codes: 0 every case passed; 4 some cases failed;
         2 a case file is invalid (file: case[N].key: message, N from 0; nothing is run).
         """
-        from mkba.modeltest import case_files, load_cases, run_cases
+        from mkba.cli import engine_imports
+
+        with engine_imports():  # here, not at the top: keeps `mkba --help` light
+            from mkba.modeltest import case_files, load_cases, run_cases
 
         paths = case_files(list(files) if files else [Path("tests/cases")])
         prepared = load_cases(paths)

@@ -159,8 +159,11 @@ def register(app: typer.Typer) -> None:
         the weights; `mkba report` works on it) with the monitoring tables and charts in its
         monitor/ folder.
         """
+        from mkba.cli import engine_imports
         from mkba.errors import InputError, Problem
-        from mkba.monitor.api import monitor as run_monitor
+
+        with engine_imports():  # here, not at the top: keeps `mkba --help` light
+            from mkba.monitor.api import monitor as run_monitor
 
         if lang not in texts.LANGS:
             raise InputError([Problem("--lang", "", "must be one of nl, en", lang)])

@@ -339,9 +339,12 @@ def register(app: typer.Typer) -> None:
             False, "--json", help="Print one JSON document on stdout instead of tables."
         ),
     ) -> None:
+        from mkba.cli import engine_imports
+
         # imported here, not at the top: `mkba --help` must not load the engine (issue 17)
-        from mkba import api
-        from mkba.sensitivity import run_sensitivity
+        with engine_imports():
+            from mkba import api
+            from mkba.sensitivity import run_sensitivity
 
         path = scenario if scenario is not None else api.default_scenario()
         res = run_sensitivity(
