@@ -160,7 +160,6 @@ _OFF = np.uint64(0x3FE6000000000000)
 _NEAR_LO = np.uint64(0x3FEE000000000000)  # asuint64(1.0 - 0x1p-4)
 _NEAR_SPAN = np.uint64(0x3FF1090000000000 - 0x3FEE000000000000)  # HI - LO
 _EXP_MASK = np.uint64(0xFFF0000000000000)
-_ONE_BITS = np.uint64(0x3FF0000000000000)
 
 
 @intrinsic
@@ -207,13 +206,10 @@ def log_special(x):  # type: ignore[no-untyped-def]  # numba njit: argument type
 
 
 @njit(cache=True, nogil=True, inline="always")
-def log_fast(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """glibc ``__log_fma(x)``'s bits for a positive normal finite ``x`` (anything else:
-    :func:`log_special`). Both of its paths are computed and one is selected, with no
-    branch or call, so that loops over values vectorise. The comments give the
-    instructions of the binary each line mirrors."""
-    ix = _bits(x)
-    # near 1: 1 - 2**-4 <= x < 1 + 0x1.09p-4 (unsigned ix - LO < HI - LO)
+def log_near(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """glibc ``__log_fma(x)``'s path for ``1 - 2**-4 <= x < 1 + 0x1.09p-4`` (:func:`is_near`,
+    not 1 itself), operation for operation (the comments give the instructions of the
+    binary a line mirrors)."""
     r = x - 1.0
     r2 = r * r
     r3 = r * r2
@@ -227,8 +223,16 @@ def log_fast(x):  # type: ignore[no-untyped-def]  # numba njit: argument types c
     hi = fma(rr, _B0, r)  # r + rhi * rhi * B0
     lo = fma(rr, _B0, r - hi)  # r - hi + w
     lo = fma(_B0 * rlo, r + rhi, lo)
-    y_near = hi + fma(p, r3, lo)
-    # main: x = 2^k z, z in [OFF, 2 OFF), r = z / c - 1 with c the table's centre near z
+    return hi + fma(p, r3, lo)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def log_main(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """glibc ``__log_fma(x)``'s main path, for a positive normal finite ``x`` neither
+    :func:`is_near` nor :func:`log_special`: ``x = 2^k z``, ``z`` in ``[OFF, 2 OFF)``,
+    ``r = z / c - 1`` with ``c`` the table's centre near ``z``, ``log(x) = k ln 2 + log(c) +
+    log1p(r)``."""
+    ix = _bits(x)
     tmp = ix - _OFF
     i = (tmp >> np.uint64(45)) & np.uint64(0x7F)
     k = np.int32(np.uint32(tmp >> np.uint64(32))) >> np.int32(20)  # (int64) tmp >> 52
@@ -240,32 +244,55 @@ def log_fast(x):  # type: ignore[no-untyped-def]  # numba njit: argument types c
     lo = fma(kd, _LN2LO, (w - hi) + r)  # w - hi + r + kd * Ln2lo
     r2 = r * r
     p = fma(fma(r, _A4, _A3), r2, fma(r, _A2, _A1))
-    y_main = fma(r * r2, p, fma(r2, _A0, lo)) + hi
-    near = (ix - _NEAR_LO) < _NEAR_SPAN
-    y = y_near if near else y_main
-    return 0.0 if ix == _ONE_BITS else y  # (+0 at 1, as glibc)
+    return fma(r * r2, p, fma(r2, _A0, lo)) + hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def is_near(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``1 - 2**-4 <= x < 1 + 0x1.09p-4`` as glibc tests it (unsigned ``ix - LO < HI - LO``)."""
+    return (_bits(x) - _NEAR_LO) < _NEAR_SPAN
+
+
+@njit(cache=True, nogil=True, inline="always")
+def log_fast(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """glibc ``__log_fma(x)``'s bits for a positive normal finite ``x`` (anything else:
+    :func:`log_special`): both paths computed and one selected, with no branch or call, so
+    that loops over values vectorise."""
+    y_near = log_near(x)  # (both computed, then one selected: no branch in the loop)
+    y_main = log_main(x)
+    y = y_near if is_near(x) else y_main
+    return 0.0 if x == 1.0 else y  # (+0 at 1, as glibc)
 
 
 @njit(cache=True, nogil=True)
-def log_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def log_into(src, dst, port, near):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = math.log(src[i])`` for 1-d float64 arrays: by the port in a loop that
-    vectorises, then ``math.log`` for the special values (read from ``src`` again), when
-    ``port`` (:func:`log_port_ok`); else ``math.log`` for every value. ``dst`` should not
-    share memory with ``src`` (in place it takes ``math.log`` for every value)."""
+    vectorises, then ``math.log`` for the values it leaves (read from ``src`` again), when
+    ``port`` (:func:`log_port_ok`); else ``math.log`` for every value. ``near``: the loop
+    computes both of glibc's paths (values near 1 are common); else only the main path, and
+    the values near 1 are left to ``math.log`` too (a shorter loop where they are rare or
+    impossible). ``dst`` should not share memory with ``src`` (in place it takes
+    ``math.log`` for every value)."""
     n = src.shape[0]
     if not port or (n > 0 and src.ctypes.data == dst.ctypes.data):
         for i in range(n):
             dst[i] = math.log(src[i])
         return
     bad = 0
-    for i in range(n):
-        x = src[i]
-        bad += log_special(x)
-        dst[i] = log_fast(x)
-    if bad:  # (only where the callers' values can be zero, subnormal or not finite)
+    if near:
         for i in range(n):
             x = src[i]
-            if log_special(x):
+            bad += log_special(x)
+            dst[i] = log_fast(x)
+    else:
+        for i in range(n):
+            x = src[i]
+            bad += log_special(x) | is_near(x)
+            dst[i] = log_main(x)
+    if bad:  # (zero, subnormal or not finite; or near 1 without ``near``)
+        for i in range(n):
+            x = src[i]
+            if log_special(x) | (is_near(x) & (not near)):
                 dst[i] = math.log(x)
 
 
@@ -304,6 +331,6 @@ def log_port_ok() -> bool:
         return False
     x = _check_inputs()
     got = np.empty_like(x)
-    log_into(x, got, True)
+    log_into(x, got, True, True)
     want = np.array([math.log(v) for v in x.tolist()])
     return bool(np.array_equal(got.view(np.uint64), want.view(np.uint64)))

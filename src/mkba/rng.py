@@ -406,10 +406,10 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     for t in range(m):  # the tail values, then their logarithms
         y = src[idx[t]]
         xs[t] = 1.0 - y if y > top else y
-    log_into(xs, lx, port)
+    log_into(xs, lx, port, False)
     for t in range(m):  # their square roots (vectorised)
         xs[t] = math.sqrt(-2.0 * lx[t])
-    log_into(xs, lx, port)
+    log_into(xs, lx, port, False)
     big = 0  # the values whose x >= 8 (y < exp(-32)) or NaN: the other rational function
     for t in range(m):
         x = xs[t]
@@ -681,7 +681,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             out = 0
             for i in range(n):  # the logits first (the odds, in the row until it is written,
                 row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
-            log_into(row, zl, port)  # interpolation: hermite_at's numbers
+            log_into(row, zl, port, True)  # interpolation: hermite_at's numbers
             # hermite_at_logit in passes over the column, so that all but the table
             # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
             # scalar): the grid position (-1 outside the grid or NaN) and its interval,
