@@ -18,14 +18,14 @@ from pydantic import TypeAdapter
 
 from mkba import engine, rng
 from mkba.distributions import InverseCdf
-from mkba.glibclog import log_port_ok
+from mkba.glibcmath import exp_port_ok, log_port_ok
 from mkba.load import load_scenario
 from mkba.model import Model, lower
 from mkba.sampling import _EPS, apply_copula_t, uniform_column
 from mkba.schema.quantity import Distribution, Quantity
 
 ROOT = Path(__file__).parents[1]
-PORTS = (False, True) if log_port_ok() else (False,)  # mkba.glibclog's port where it may run
+PORTS = (False, True) if log_port_ok() else (False,)  # mkba.glibcmath's port where it may run
 SCENARIOS = ["reference-2021", "evidence-2021", "nplv-2022", "wijkprogramma-example"]
 
 
@@ -73,7 +73,7 @@ def compiled_uniforms(sampler: str, n: int, seed: int, chunk: int, cols: list[in
         n, np.arange(k, dtype=np.int64), np.zeros(k, dtype=np.int64), np.zeros((k, 3)),
         np.zeros((k, 2), dtype=np.int64), np.zeros(1), np.zeros(1), np.ones(k),
         np.zeros(k, dtype=np.int64), np.empty((1, n)), np.arange(k, dtype=np.int64), ukeep,
-        np.empty((0, 0)), np.zeros(k, dtype=np.int64), log_port_ok(),
+        np.empty((0, 0)), np.zeros(k, dtype=np.int64), log_port_ok(), exp_port_ok(),
     )  # fmt: skip
     return ukeep
 

@@ -48,7 +48,7 @@ from mkba.distributions import (
     triangular_from_root,
     triangular_radicand,
 )
-from mkba.glibclog import log_into, log_port_ok
+from mkba.glibcmath import exp_into, exp_port_ok, log_into, log_port_ok
 
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
@@ -378,7 +378,7 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     and the rest of the tail formula for all of them at once with the rational function of
     ``x < 8``; the rare values with ``x >= 8`` (or NaN) are then done again with the
     other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN. The logarithms are
-    :func:`mkba.glibclog.log_into`'s (``port``: the vectorised port of libm's ``log``, the
+    :func:`mkba.glibcmath.log_into`'s (``port``: the vectorised port of libm's ``log``, the
     same bits)."""
     n = src.shape[0]
     for i in range(n):
@@ -502,17 +502,20 @@ def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # nu
 @njit(cache=True, nogil=True)
 def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
-    samples, outside, port,
+    samples, outside, log_port, exp_port,
 ):  # fmt: skip
     """For each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
     ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
     ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
     ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
-    (``LOGNORMAL``: the exponent only, the caller finishes it)
+    (``LOGNORMAL``: the exponent only, the caller finishes it; with ``exp_port`` the value)
     ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[j]`` (``samples``: U x n, the
     sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid).
-    ``port``: the logarithms by :func:`mkba.glibclog.log_into`'s vectorised port of libm's
-    ``log`` (:func:`mkba.glibclog.log_port_ok`), else by ``math.log``: the same bits."""
+    ``log_port``: the logarithms by :func:`mkba.glibcmath.log_into`'s vectorised port of
+    libm's ``log`` (:func:`mkba.glibcmath.log_port_ok`), else by ``math.log``: the same bits.
+    ``exp_port``: the lognormal's ``exp`` here, by :func:`mkba.glibcmath.exp_into`'s port of
+    libm's ``exp``, which is NumPy's where :func:`mkba.glibcmath.exp_port_ok` (the same bits),
+    and its values over the scale to ``samples``; else the caller takes NumPy's."""
     m32 = np.uint64(0xFFFFFFFF)
     s16 = np.uint64(16)
     s32 = np.uint64(32)
@@ -664,12 +667,19 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             for i in range(n):
                 row[i] = triangular_from_root(u[i], math.sqrt(row[i]), a, b, fc) * sc
         elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
-            ndtri_into(u, row, port)
+            ndtri_into(u, row, log_port)
             a = par[j, 0]
             w = par[j, 1]
             if kd == NORMAL:
                 for i in range(n):
                     row[i] = (a + w * row[i]) * sc
+            elif exp_port:  # exp(mu + sigma * z) * scale: NumPy's exp is libm's here
+                for i in range(n):
+                    zl[i] = a + w * row[i]
+                exp_into(zl, row, True)
+                if sc != 1.0:  # (NumPy's row *= sc)
+                    for i in range(n):
+                        row[i] = row[i] * sc
             else:  # exp(mu + sigma * z) * scale: exp by NumPy (its SIMD exp, not libm's)
                 for i in range(n):
                     row[i] = a + w * row[i]
@@ -681,7 +691,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             out = 0
             for i in range(n):  # the logits first (the odds, in the row until it is written,
                 row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
-            log_into(row, zl, port, True)  # interpolation: hermite_at's numbers
+            log_into(row, zl, log_port, True)  # interpolation: hermite_at's numbers
             # hermite_at_logit in passes over the column, so that all but the table
             # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
             # scalar): the grid position (-1 outside the grid or NaN) and its interval,
@@ -709,7 +719,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     if samples.shape[0] > 0:  # the values over their scale: row j of ``samples`` (U x n),
         for jj in range(n_todo):  # each column's values contiguous (no transposition)
             j = todo[jj]
-            if kind[j] != KEEP and kind[j] != LOGNORMAL:
+            if kind[j] != KEEP and (kind[j] != LOGNORMAL or exp_port):
                 row = tht[rows[j]]
                 out_j = samples[j]
                 sc = scale[j]
@@ -879,6 +889,7 @@ def fill_theta(
         st = np.empty((u_count, n)) if copy_back else samples.T
     out_s = st
     port = log_port_ok()
+    eport = exp_port_ok()
     threads = sampling_threads() if threads is None else max(1, int(threads))
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
     lhs = sampler == "lhs"
@@ -897,7 +908,7 @@ def fill_theta(
         if which.size:
             sample_rows(
                 head, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
-                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside, port,
+                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside, port, eport,
             )  # fmt: skip
 
     rows_l: list[int] = rows.tolist()  # (Python numbers: the loop below indexes them)
@@ -910,6 +921,8 @@ def fill_theta(
             kd = kind_l[j]
             sc = scale_l[j]
             if kd == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
+                if eport:  # (sample_rows did it: exp_port_ok)
+                    continue
                 row = tht[rows_l[j]]
                 np.exp(row, out=row)
                 if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
@@ -1085,7 +1098,7 @@ def uniform_rows(
             sample_rows(
                 head, cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none, none,
                 np.ones(k), zeros, np.empty((1, n)), idx, out, _NO_SAMPLES, zeros.copy(),
-                False,
+                False, False,
             )  # fmt: skip
 
     for_each(one, groups, threads=threads)

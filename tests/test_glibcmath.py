@@ -1,4 +1,4 @@
-"""mkba.glibclog's port of glibc's ``log`` gives ``math.log``'s bits (issue 17, target 7, i27-log).
+"""mkba.glibcmath's port of glibc's ``log`` gives ``math.log``'s bits (issue 17, target 7, i27-log).
 
 Where the expected numbers come from: ``math.log`` is the C library's ``log`` (CPython calls
 it for positive arguments; numba's ``math.log`` calls the same symbol). On this project's
@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mkba import glibclog as gl
+from mkba import glibcmath as gl
 
 PORT = gl.log_port_ok()
 needs_port = pytest.mark.skipif(not PORT, reason="the port does not run here (glibc / FMA)")
@@ -44,7 +44,7 @@ def _fma_split(a: float, b: float, c: float) -> float:
 
 def reference_log(x: float, fma=_fma_exact) -> float:  # type: ignore[no-untyped-def]
     """glibc 2.36 ``__log_fma`` for a positive normal finite ``x``, from its listing (see
-    src/mkba/glibclog.py), one operation a line."""
+    src/mkba/glibcmath.py), one operation a line."""
     ix = _bits(x)
     if ix == _bits(1.0):
         return 0.0
@@ -193,3 +193,120 @@ def test_the_decision_is_cached_and_can_be_turned_off(monkeypatch: pytest.Monkey
         monkeypatch.delenv("MKBA_LOG_PORT")
         gl.log_port_ok.cache_clear()
     assert gl.log_port_ok() is PORT
+
+
+# --- exp ---------------------------------------------------------------------------------
+
+EXP_PORT = gl.exp_port_ok()
+needs_exp_port = pytest.mark.skipif(not EXP_PORT, reason="the exp port does not run here")
+
+
+def reference_exp(x: float, fma=_fma_exact) -> float:  # type: ignore[no-untyped-def]
+    """glibc 2.36 ``__exp_fma`` for ``2**-54 <= |x| < 512``, from its listing (see
+    src/mkba/glibcmath.py), one operation a line."""
+    kd = fma(x, gl._INVLN2N, gl._SHIFT)
+    ki = _bits(kd)
+    kd = kd - gl._SHIFT
+    r = fma(kd, gl._NEGLN2LON, fma(kd, gl._NEGLN2HIN, x))
+    i = ki & 0x7F
+    scale = _double(int(gl._EXP_SBITS[i]) + (ki << 45))
+    r2 = r * r
+    tail = float(gl._EXP_TAIL[i])
+    tmp = fma(r2 * r2, fma(r, gl._C5, gl._C4), fma(fma(r, gl._C3, gl._C2), r2, r + tail))
+    return fma(scale, tmp, scale)
+
+
+def _exp_inputs(n: int, seed: int) -> np.ndarray:
+    """The lognormal's exponents (mu + sigma z, z within ndtri's range), the whole finite
+    range of exp, |x| of every exponent from 2**-54 to 512, and the branch points' neighbours
+    (2**-54, 512, the overflow and underflow limits)."""
+    g = np.random.default_rng(seed)
+    z = g.normal(0, 1, n)
+    bits = g.integers(0x3C9 << 52, 0x408 << 52, n, dtype=np.uint64).view(np.float64)
+    parts = [
+        g.uniform(-5, 15, n) + g.uniform(0, 2, n) * z,
+        g.uniform(-745.2, 709.8, n),
+        bits,
+        -bits,
+    ]
+    for b in (2.0**-54, 512.0, 709.782712893384, -708.3964185322641, -745.1332191019411):
+        for sign in (1.0, -1.0):
+            parts.append(sign * (b + np.arange(-200, 201) * np.spacing(b)))
+    return np.concatenate(parts)
+
+
+EXP_SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, -5e-324, 1e-300, 1e308,
+               -1e308, 710.0, -746.0, 2.0**-55, -(2.0**-55)]  # fmt: skip
+
+
+def _np_exp(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(x)
+
+
+@needs_exp_port
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_exp_port_is_numpys_and_libms_exp(seed: int) -> None:
+    """exp_into with the port: np.exp's bits (libm's, on such a machine) on ~1.2 million
+    inputs and the special values (by math.exp itself), in arrays of every length from 1
+    to 9, apart and in place; and math.exp's where Python computes one."""
+    x = np.concatenate([_exp_inputs(300_000, seed), EXP_SPECIAL])
+    want = _np_exp(x)
+    got = np.empty_like(x)
+    gl.exp_into(x, got, True)
+    assert _same(got, want)
+    for n in range(1, 10):
+        part = x[-n:].copy()
+        out = np.empty_like(part)
+        gl.exp_into(part, out, True)
+        assert _same(out, want[-n:])
+        gl.exp_into(part, part, True)
+        assert _same(part, want[-n:])
+    inside = x[np.abs(x) < 700][:50_000]
+    libm = np.array([math.exp(v) for v in inside.tolist()])
+    gl.exp_into(inside, got[: inside.size], True)
+    assert _same(got[: inside.size], libm)
+
+
+def test_the_exp_fallback_is_libms_exp() -> None:
+    """exp_into without the port is math.exp, everywhere."""
+    x = np.concatenate([_exp_inputs(20_000, 3), EXP_SPECIAL])
+    got = np.empty_like(x)
+    gl.exp_into(x, got, False)
+    small = np.abs(x) < 700
+    assert _same(got[small], np.array([math.exp(v) for v in x[small].tolist()]))
+
+
+@needs_exp_port
+def test_the_exp_port_is_the_python_reference() -> None:
+    """The compiled exp port and the exact-FMA Python reference agree on the self-check's
+    inputs and on 30,000 more (where exp_special is false); so does np.exp."""
+    x = np.concatenate([gl._exp_check_inputs(), _exp_inputs(8_000, 5)[::4]])
+    x = x[(np.abs(x) >= 2.0**-54) & (np.abs(x) < 512)]
+    got = np.empty_like(x)
+    gl.exp_into(x, got, True)
+    want = np.array([reference_exp(v) for v in x.tolist()])
+    assert _same(got, want)
+    assert _same(_np_exp(x), want)
+
+
+def test_the_exp_self_check_notices_a_libm_without_fma() -> None:
+    """With the FMAs split into a rounded product and a sum, the listing gives other bits for
+    each of the exp self-check's ``_EXP_SPLIT_HEX`` inputs (about 1 input in 3,000 does so:
+    they were searched for with this reference), so such a libm fails the check."""
+    x = [float.fromhex(h) for h in gl._EXP_SPLIT_HEX]
+    assert len(x) >= 20
+    for v in x:
+        assert reference_exp(v) != reference_exp(v, _fma_split), v.hex()
+
+
+def test_the_exp_decision_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MKBA_EXP_PORT=0 turns the exp port off (decided once a process)."""
+    monkeypatch.setenv("MKBA_EXP_PORT", "0")
+    gl.exp_port_ok.cache_clear()
+    try:
+        assert gl.exp_port_ok() is False
+    finally:
+        monkeypatch.delenv("MKBA_EXP_PORT")
+        gl.exp_port_ok.cache_clear()
+    assert gl.exp_port_ok() is EXP_PORT

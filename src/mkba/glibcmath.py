@@ -17,7 +17,7 @@ second pass. Whether the port may be used at all is decided once per process
 (:func:`log_port_ok`): an x86-64 with FMA and AVX2, the glibc version the port was read from,
 and a self-check against ``math.log`` on inputs chosen to separate the FMA placements. If any
 of these fails, the callers use ``math.log`` (the same bits, the old speed), so a result never
-depends on the port being right on another machine. tests/test_glibclog.py compares the port
+depends on the port being right on another machine. tests/test_glibcmath.py compares the port
 with ``math.log`` on many inputs; the report of the session that added it (i27-log) compared
 more than 10**9.
 """
@@ -296,11 +296,156 @@ def log_into(src, dst, port, near):  # type: ignore[no-untyped-def]  # numba nji
                 dst[i] = math.log(x)
 
 
+# __exp_data (glibc sysdeps/ieee754/dbl-64/e_exp_data.c, EXP_TABLE_BITS = 7, N = 128)
+_INVLN2N = float.fromhex("0x1.71547652b82fep+7")  # N / ln 2
+_NEGLN2HIN = float.fromhex("-0x1.62e42fefa0000p-8")
+_NEGLN2LON = float.fromhex("-0x1.cf79abc9e3b3ap-47")
+_C2 = float.fromhex("0x1.ffffffffffdbdp-2")
+_C3 = float.fromhex("0x1.555555555543cp-3")
+_C4 = float.fromhex("0x1.55555cf172b91p-5")
+_C5 = float.fromhex("0x1.1111167a4d017p-7")
+_SHIFT = float.fromhex("0x1.8p52")
+# tab[2 i] (the tail of 2^(i/N), a double) and tab[2 i + 1] (the bits of 2^(i/N) less i << 45)
+# fmt: off
+_EXP_TAIL_HEX = (
+    "0x0.0p+0", "0x1.b3b4f1a88bf6ep-54", "-0x1.160139cd8dc5dp-56",
+    "-0x1.05e7a108766d1p-54", "0x1.cd2523567f613p-55", "-0x1.bce8023f98efap-55",
+    "0x1.0f74e61e6c861p-57", "0x1.0a3e45b33d399p-54", "0x1.79aa65d837b6dp-54",
+    "0x1.eb51a92fdeffcp-55", "0x1.ebe3d702f9cd1p-60", "-0x1.a033489906e0bp-57",
+    "-0x1.556522a2fbd0ep-54", "-0x1.080ef8c4eea55p-58", "-0x1.1c923b9d5f416p-54",
+    "0x1.0d3e3e95c55afp-55", "-0x1.01b15eaa59348p-55", "-0x1.f1ff055de323dp-55",
+    "0x1.b898c3f1353bfp-55", "-0x1.6d99c7611eb26p-54", "0x1.aecf73e3a2f60p-54",
+    "-0x1.fe782cb86389dp-55", "0x1.a6f4144a6c38dp-55", "0x1.07a05b0e4047dp-55",
+    "0x1.68efde3a8a894p-54", "0x1.75e18f274487dp-55", "0x1.0472b981fe7f2p-55",
+    "-0x1.6b87b3f71085ep-54", "0x1.2f7e16d09ab31p-55", "-0x1.d219b1a6fbffap-60",
+    "0x1.b3782720c0ab4p-55", "0x1.e149289cecb8fp-57", "0x1.34d754db0abb6p-55",
+    "0x1.64201e2ac744cp-55", "0x1.fdd395dd3f84ap-55", "-0x1.6a3803b8e5b04p-55",
+    "-0x1.24aedcc4b5068p-54", "-0x1.907f81b512d8ep-54", "-0x1.1d1e83e9436d2p-56",
+    "-0x1.91919b3ce1b15p-54", "0x1.59f48a72a4c6dp-55", "-0x1.312607a28698ap-54",
+    "-0x1.8a78f4817895bp-58", "-0x1.c2c9b67499a1bp-56", "0x1.363ed60c2ac11p-59",
+    "0x1.666093b0664efp-54", "0x1.ecce1daa10379p-57", "0x1.3ff8e3f0f1230p-54",
+    "0x1.690cebb7aafb0p-56", "0x1.31dbdeb54e077p-54", "-0x1.f94340071a38ep-55",
+    "-0x1.7deccdc93a349p-55", "-0x1.8dec6bd0f385fp-56", "-0x1.61246ec7b5cf6p-55",
+    "0x1.3350518fdd78ep-54", "0x1.b98b72f8a9b05p-56", "0x1.063e1e21c5409p-54",
+    "0x1.4c7855019c6eap-60", "0x1.432e62b64c035p-54", "-0x1.ce44a6199769fp-55",
+    "-0x1.c33c53bef4da8p-55", "-0x1.45378892be9aep-55", "-0x1.3cedd78565858p-54",
+    "0x1.710aa807e1964p-58", "-0x1.3b3efbf5e2228p-54", "-0x1.a12ad8734b982p-57",
+    "-0x1.367efb86da9eep-57", "-0x1.0dc3d54e08851p-55", "-0x1.81f647e5a3ecfp-56",
+    "-0x1.6ee4ac08b7db0p-55", "-0x1.619321e55e68ap-55", "0x1.09ccb5e09d4d3p-54",
+    "-0x1.b32dcb94da51dp-56", "0x1.4ecfd5467c06bp-54", "0x1.5ebe1abd66c55p-57",
+    "-0x1.8a1c52fb3cf42p-55", "-0x1.369b6f13b3734p-54", "-0x1.05e843a19ff1ep-55",
+    "-0x1.4d450d872576ep-54", "0x1.0ad675b0e8a00p-54", "0x1.db72fc1f0eab4p-55",
+    "-0x1.5b6609cc5e7ffp-57", "0x1.bf68359f35f44p-56", "-0x1.3091fa71e3d83p-54",
+    "-0x1.da9b88b6c1e29p-58", "-0x1.c23f97c90b959p-57", "-0x1.2434322f4f9aap-54",
+    "-0x1.5ca6cd7668e4bp-55", "0x1.1affc2b91ce27p-56", "0x1.dd235e10a73bbp-57",
+    "-0x1.7c50422622263p-55", "0x1.b1c86e3e231d5p-55", "-0x1.1bbd1d3bcbb15p-54",
+    "0x1.0cc319cee31d2p-54", "0x1.469846e735ab3p-55", "-0x1.2dfcd978e9db4p-55",
+    "0x1.c1a7792cb3387p-55", "-0x1.07b8f4ad1d9fap-54", "-0x1.5c3d956dcaebap-58",
+    "-0x1.0a40e3da6f640p-54", "-0x1.8d6f438ad9334p-57", "-0x1.1eee26b588a35p-54",
+    "0x1.4ffd70a5fddcdp-56", "-0x1.1bdfbfa9298acp-54", "0x1.36eae30af0cb3p-56",
+    "0x1.ee3325c9ffd94p-55", "0x1.4e08fd10959acp-55", "0x1.3cdaf384e1a67p-57",
+    "0x1.76b2c6c921968p-57", "-0x1.08a1883ccb5d2p-55", "-0x1.fad5d3ffffa6fp-55",
+    "-0x1.00dae3875a949p-54", "0x1.4a385a63d07a7p-56", "-0x1.2919e2040220fp-55",
+    "0x1.e5a50d5c192acp-55", "0x1.43a59ac016b4bp-55", "-0x1.2d52107b43e1fp-55",
+    "-0x1.92ab93b470dc9p-55", "0x1.4b604603a88d3p-56", "0x1.3c5ec519d7271p-55",
+    "-0x1.ff7128fd391f0p-55", "-0x1.dae98e223747dp-55", "0x1.ec3bc41aa2008p-55",
+    "0x1.42b94c3a9eb32p-55", "0x1.a64a931d185eep-55", "-0x1.e37bae43be3edp-55",
+    "0x1.7893b4d91cd9dp-56", "0x1.305c14160cc89p-58",
+)
+_EXP_SBITS = np.array([
+    0x3FF0000000000000, 0x3FEFF63DA9FB3335, 0x3FEFEC9A3E778061, 0x3FEFE315E86E7F85,
+    0x3FEFD9B0D3158574, 0x3FEFD06B29DDF6DE, 0x3FEFC74518759BC8, 0x3FEFBE3ECAC6F383,
+    0x3FEFB5586CF9890F, 0x3FEFAC922B7247F7, 0x3FEFA3EC32D3D1A2, 0x3FEF9B66AFFED31B,
+    0x3FEF9301D0125B51, 0x3FEF8ABDC06C31CC, 0x3FEF829AAEA92DE0, 0x3FEF7A98C8A58E51,
+    0x3FEF72B83C7D517B, 0x3FEF6AF9388C8DEA, 0x3FEF635BEB6FCB75, 0x3FEF5BE084045CD4,
+    0x3FEF54873168B9AA, 0x3FEF4D5022FCD91D, 0x3FEF463B88628CD6, 0x3FEF3F49917DDC96,
+    0x3FEF387A6E756238, 0x3FEF31CE4FB2A63F, 0x3FEF2B4565E27CDD, 0x3FEF24DFE1F56381,
+    0x3FEF1E9DF51FDEE1, 0x3FEF187FD0DAD990, 0x3FEF1285A6E4030B, 0x3FEF0CAFA93E2F56,
+    0x3FEF06FE0A31B715, 0x3FEF0170FC4CD831, 0x3FEEFC08B26416FF, 0x3FEEF6C55F929FF1,
+    0x3FEEF1A7373AA9CB, 0x3FEEECAE6D05D866, 0x3FEEE7DB34E59FF7, 0x3FEEE32DC313A8E5,
+    0x3FEEDEA64C123422, 0x3FEEDA4504AC801C, 0x3FEED60A21F72E2A, 0x3FEED1F5D950A897,
+    0x3FEECE086061892D, 0x3FEECA41ED1D0057, 0x3FEEC6A2B5C13CD0, 0x3FEEC32AF0D7D3DE,
+    0x3FEEBFDAD5362A27, 0x3FEEBCB299FDDD0D, 0x3FEEB9B2769D2CA7, 0x3FEEB6DAA2CF6642,
+    0x3FEEB42B569D4F82, 0x3FEEB1A4CA5D920F, 0x3FEEAF4736B527DA, 0x3FEEAD12D497C7FD,
+    0x3FEEAB07DD485429, 0x3FEEA9268A5946B7, 0x3FEEA76F15AD2148, 0x3FEEA5E1B976DC09,
+    0x3FEEA47EB03A5585, 0x3FEEA34634CCC320, 0x3FEEA23882552225, 0x3FEEA155D44CA973,
+    0x3FEEA09E667F3BCD, 0x3FEEA012750BDABF, 0x3FEE9FB23C651A2F, 0x3FEE9F7DF9519484,
+    0x3FEE9F75E8EC5F74, 0x3FEE9F9A48A58174, 0x3FEE9FEB564267C9, 0x3FEEA0694FDE5D3F,
+    0x3FEEA11473EB0187, 0x3FEEA1ED0130C132, 0x3FEEA2F336CF4E62, 0x3FEEA427543E1A12,
+    0x3FEEA589994CCE13, 0x3FEEA71A4623C7AD, 0x3FEEA8D99B4492ED, 0x3FEEAAC7D98A6699,
+    0x3FEEACE5422AA0DB, 0x3FEEAF3216B5448C, 0x3FEEB1AE99157736, 0x3FEEB45B0B91FFC6,
+    0x3FEEB737B0CDC5E5, 0x3FEEBA44CBC8520F, 0x3FEEBD829FDE4E50, 0x3FEEC0F170CA07BA,
+    0x3FEEC49182A3F090, 0x3FEEC86319E32323, 0x3FEECC667B5DE565, 0x3FEED09BEC4A2D33,
+    0x3FEED503B23E255D, 0x3FEED99E1330B358, 0x3FEEDE6B5579FDBF, 0x3FEEE36BBFD3F37A,
+    0x3FEEE89F995AD3AD, 0x3FEEEE07298DB666, 0x3FEEF3A2B84F15FB, 0x3FEEF9728DE5593A,
+    0x3FEEFF76F2FB5E47, 0x3FEF05B030A1064A, 0x3FEF0C1E904BC1D2, 0x3FEF12C25BD71E09,
+    0x3FEF199BDD85529C, 0x3FEF20AB5FFFD07A, 0x3FEF27F12E57D14B, 0x3FEF2F6D9406E7B5,
+    0x3FEF3720DCEF9069, 0x3FEF3F0B555DC3FA, 0x3FEF472D4A07897C, 0x3FEF4F87080D89F2,
+    0x3FEF5818DCFBA487, 0x3FEF60E316C98398, 0x3FEF69E603DB3285, 0x3FEF7321F301B460,
+    0x3FEF7C97337B9B5F, 0x3FEF864614F5A129, 0x3FEF902EE78B3FF6, 0x3FEF9A51FBC74C83,
+    0x3FEFA4AFA2A490DA, 0x3FEFAF482D8E67F1, 0x3FEFBA1BEE615A27, 0x3FEFC52B376BBA97,
+    0x3FEFD0765B6E4540, 0x3FEFDBFDAD9CBE14, 0x3FEFE7C1819E90D8, 0x3FEFF3C22B8F71F1,
+], dtype=np.uint64)
+# fmt: on
+_EXP_TAIL = np.array([float.fromhex(h) for h in _EXP_TAIL_HEX])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_special(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """Whether :func:`exp_main` does not hold for ``x``: ``|x| < 2**-54``, ``|x| >= 512``
+    (overflow, underflow, subnormal results: glibc's ``specialcase``), infinities and NaN
+    (glibc's ``abstop - top12(0x1p-54) >= top12(512) - top12(0x1p-54)``)."""
+    abstop = (_bits(x) >> np.uint64(52)) & np.uint64(0x7FF)
+    return (abstop - np.uint64(0x3C9)) >= np.uint64(0x3F)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_main(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """glibc ``__exp_fma(x)``'s bits for ``x`` not :func:`exp_special`: ``x = k ln2 / N + r``,
+    ``exp(x) = 2^(k/N) (1 + tmp)`` with ``2^(k/N)`` from the table, in the binary's
+    operations (``z + Shift`` and ``r`` contracted into FMAs, the polynomial's terms in
+    three FMAs, the result ``scale + scale * tmp`` one FMA)."""
+    kd = fma(x, _INVLN2N, _SHIFT)  # z + Shift, z = InvLn2N * x
+    ki = _bits(kd)
+    kd = kd - _SHIFT
+    r = fma(kd, _NEGLN2LON, fma(kd, _NEGLN2HIN, x))  # x + kd * NegLn2hiN + kd * NegLn2loN
+    i = ki & np.uint64(0x7F)
+    sbits = _EXP_SBITS[i] + (ki << np.uint64(45))
+    r2 = r * r
+    # tail + r + r2 * (C2 + r * C3) + r2 * r2 * (C4 + r * C5)
+    tmp = fma(r2 * r2, fma(r, _C5, _C4), fma(fma(r, _C3, _C2), r2, r + _EXP_TAIL[i]))
+    scale = _double(sbits)
+    return fma(scale, tmp, scale)
+
+
+@njit(cache=True, nogil=True)
+def exp_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``dst[i] = math.exp(src[i])`` for 1-d float64 arrays: by the port in a loop that
+    vectorises, then ``math.exp`` for the special values (read from ``src`` again), when
+    ``port`` (:func:`exp_port_ok`); else ``math.exp`` for every value. ``dst`` should not
+    share memory with ``src`` (in place it takes ``math.exp`` for every value)."""
+    n = src.shape[0]
+    if not port or (n > 0 and src.ctypes.data == dst.ctypes.data):
+        for i in range(n):
+            dst[i] = math.exp(src[i])
+        return
+    bad = 0
+    for i in range(n):
+        x = src[i]
+        bad += exp_special(x)
+        dst[i] = exp_main(x)
+    if bad:
+        for i in range(n):
+            x = src[i]
+            if exp_special(x):
+                dst[i] = math.exp(x)
+
+
 def _check_inputs() -> np.ndarray:
     """The self-check's inputs: 1,024 values spread over ``[2**-60, 2**60]`` (every table
     interval at many exponents) and 256 in the near-1 range (both of the port's paths). A
     libm that computes ``r = z * invc - 1`` without the FMA (glibc built without FMA) gives
-    other bits for dozens of them (tests/test_glibclog.py); the rarer effects of the other
+    other bits for dozens of them (tests/test_glibcmath.py); the rarer effects of the other
     FMAs are left to the version check."""
     main = np.exp2(np.linspace(-60.0, 60.0, 1024) + 1.0 / 3.0)
     near = np.linspace(1.0 - 2.0**-4, 1.0 + float.fromhex("0x1.09p-4"), 258)[1:-1]
@@ -308,13 +453,9 @@ def _check_inputs() -> np.ndarray:
 
 
 @functools.cache
-def log_port_ok() -> bool:
-    """Whether :func:`log_into` may use the port in this process: Linux on x86-64 with
-    glibc's version in ``GLIBC_VERSIONS``, a CPU with FMA and AVX2 (glibc's ifunc then picks
-    ``__log_fma``), and the port's bits equal to ``math.log``'s on :func:`_check_inputs`.
-    ``MKBA_LOG_PORT=0`` turns it off (for A/B timings). Decided once per process."""
-    if os.environ.get("MKBA_LOG_PORT") == "0":
-        return False
+def _machine_ok() -> bool:
+    """Linux on x86-64 with glibc's version in ``GLIBC_VERSIONS`` and a CPU with FMA and AVX2
+    (glibc's ifuncs then pick ``__log_fma`` and ``__exp_fma``)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     try:
@@ -327,10 +468,72 @@ def log_port_ok() -> bool:
     from llvmlite import binding  # type: ignore[import-untyped]  # llvmlite ships no type information
 
     features = binding.get_host_cpu_features()
-    if not (features.get("fma") and features.get("avx2")):
+    return bool(features.get("fma") and features.get("avx2"))
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
+
+
+@functools.cache
+def log_port_ok() -> bool:
+    """Whether :func:`log_into` may use the port in this process: :func:`_machine_ok`, and
+    the port's bits equal to ``math.log``'s on :func:`_check_inputs`. ``MKBA_LOG_PORT=0``
+    turns it off (for A/B timings). Decided once per process."""
+    if os.environ.get("MKBA_LOG_PORT") == "0" or not _machine_ok():
         return False
     x = _check_inputs()
     got = np.empty_like(x)
     log_into(x, got, True, True)
-    want = np.array([math.log(v) for v in x.tolist()])
-    return bool(np.array_equal(got.view(np.uint64), want.view(np.uint64)))
+    return _same_bits(got, np.array([math.log(v) for v in x.tolist()]))
+
+
+# inputs whose exp the listing with its FMAs split into a product and a sum (glibc built
+# without FMA) gets other bits for: about 1 input in 3,000 (found with tests/test_glibcmath.py's
+# exact-FMA reference; they make the exp self-check tell such a libm apart)
+# fmt: off
+_EXP_SPLIT_HEX = (
+    "0x1.3583597082ac2p+3", "-0x1.acc25d71676bcp+3", "-0x1.b9c9fd1a79da0p+1",
+    "-0x1.19799fe720e00p-5", "0x1.1f9caf71afa0ap+4", "-0x1.d7b60d6e26f29p+3",
+    "-0x1.c5ab41e156ad2p+3", "-0x1.8c3da5e46c0d6p+3", "-0x1.22d3c45c76e3bp+4",
+    "0x1.88bfb8ac57b30p+1", "0x1.e191e87ac3ea0p+1", "-0x1.02eb53d8151e0p+4",
+    "-0x1.0dad627a685f2p+4", "0x1.ce70de3bbc2b0p+3", "0x1.376b9122983b4p+4",
+    "-0x1.92fe0551060fcp+3", "0x1.67b27c6a87f80p-1", "0x1.1a123bfde8fe0p+1",
+    "0x1.502913d393f40p+0", "0x1.2b223c2515af0p+4", "0x1.c886c8688f684p+3",
+    "-0x1.20ccbd20764aap+4", "-0x1.6ce49c6ce1380p+1", "0x1.2385794afc0d8p+4",
+)
+# fmt: on
+
+
+def _exp_check_inputs() -> np.ndarray:
+    """The exp self-check's inputs: 1,024 values spread over ``[-700, 700]`` (every table
+    entry at many exponents), 256 in ``[-3, 3]``, 64 of each sign between ``2**-54`` and
+    ``2**-1``, and ``_EXP_SPLIT_HEX`` (splitting exp's FMAs changes a last bit so rarely that
+    the others would hardly show it)."""
+    tiny = np.exp2(np.linspace(-54.0, -1.0, 64) + 0.25)
+    split = np.array([float.fromhex(h) for h in _EXP_SPLIT_HEX])
+    spread = np.linspace(-700.0, 700.0, 1024) + 1 / 7
+    return np.concatenate([spread, np.linspace(-3.0, 3.0, 256) + 1 / 9, tiny, -tiny, split])
+
+
+@functools.cache
+def exp_port_ok() -> bool:
+    """Whether :func:`exp_into` may stand in for NumPy's ``np.exp`` in this process:
+    :func:`_machine_ok`, NumPy without AVX512F (with it NumPy takes its own SIMD ``exp``, not
+    libm's), and the port's bits equal to ``np.exp``'s and ``math.exp``'s on
+    :func:`_exp_check_inputs`. ``MKBA_EXP_PORT=0`` turns it off. Decided once per process."""
+    if os.environ.get("MKBA_EXP_PORT") == "0" or not _machine_ok():
+        return False
+    try:
+        from numpy._core._multiarray_umath import (  # type: ignore[attr-defined]  # NumPy's dispatch table
+            __cpu_features__,
+        )
+    except ImportError:
+        return False
+    if __cpu_features__.get("AVX512F", True):
+        return False
+    x = _exp_check_inputs()
+    got = np.empty_like(x)
+    exp_into(x, got, True)
+    libm = np.array([math.exp(v) for v in x.tolist()])
+    return _same_bits(got, np.exp(x)) and _same_bits(got, libm)
