@@ -25,9 +25,11 @@ more than 10**9.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import os
 import platform
+from typing import Any
 
 import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no type information
@@ -163,7 +165,7 @@ _EXP_MASK = np.uint64(0xFFF0000000000000)
 
 
 @intrinsic
-def fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+def _fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
     """``a * b + c`` rounded once (LLVM's ``llvm.fma.f64``: ``vfmadd`` with FMA; LLVM
     vectorises it)."""
     sig = types.float64(types.float64, types.float64, types.float64)
@@ -177,7 +179,7 @@ def fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]  # numba intrinsic:
 
 
 @intrinsic
-def _bits(typingctx, x):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+def _bits_of(typingctx, x):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
     """The IEEE bits of a double (``asuint64``)."""
     sig = types.uint64(types.float64)
 
@@ -188,7 +190,7 @@ def _bits(typingctx, x):  # type: ignore[no-untyped-def]  # numba intrinsic: typ
 
 
 @intrinsic
-def _double(typingctx, u):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+def _double_of(typingctx, u):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
     """The double of IEEE bits (``asdouble``)."""
     sig = types.float64(types.uint64)
 
@@ -196,6 +198,29 @@ def _double(typingctx, u):  # type: ignore[no-untyped-def]  # numba intrinsic: t
         return builder.bitcast(args[0], ir.DoubleType())
 
     return sig, codegen
+
+
+@intrinsic
+def _noinline_intrinsic(typingctx):  # type: ignore[no-untyped-def]  # numba intrinsic: typed by its signature below
+    """Marks the compiled function that calls it ``noinline`` for LLVM. Numba links a callee's
+    code into each caller's module and optimises the whole again: without this, every call
+    site of :func:`log_into` / :func:`exp_into` would get its own copy of the vector loops,
+    compiled again (seconds of a cold first run's compile)."""
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]  # llvmlite IR builder callback
+        builder.function.attributes.add("noinline")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# the intrinsics as the compiled code calls them (numba passes ``typingctx`` itself; typed
+# Any, so that mypy does not count their arguments)
+fma: Any = _fma
+_bits: Any = _bits_of
+_double: Any = _double_of
+_noinline: Any = _noinline_intrinsic
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -265,34 +290,27 @@ def log_fast(x):  # type: ignore[no-untyped-def]  # numba njit: argument types c
 
 
 @njit(cache=True, nogil=True)
-def log_into(src, dst, port, near):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """``dst[i] = math.log(src[i])`` for 1-d float64 arrays: by the port in a loop that
-    vectorises, then ``math.log`` for the values it leaves (read from ``src`` again), when
-    ``port`` (:func:`log_port_ok`); else ``math.log`` for every value. ``near``: the loop
-    computes both of glibc's paths (values near 1 are common); else only the main path, and
-    the values near 1 are left to ``math.log`` too (a shorter loop where they are rare or
-    impossible). ``dst`` should not share memory with ``src`` (in place it takes
-    ``math.log`` for every value)."""
+def log_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``dst[i] = math.log(src[i])`` for 1-d float64 arrays: by the port (both of glibc's
+    paths, one selected a value) in a loop that vectorises, then ``math.log`` for the
+    special values (read from ``src`` again), when ``port`` (:func:`log_port_ok`); else
+    ``math.log`` for every value. ``dst`` should not share memory with ``src`` (in place it
+    takes ``math.log`` for every value)."""
+    _noinline()
     n = src.shape[0]
     if not port or (n > 0 and src.ctypes.data == dst.ctypes.data):
         for i in range(n):
             dst[i] = math.log(src[i])
         return
     bad = 0
-    if near:
+    for i in range(n):
+        x = src[i]
+        bad += log_special(x)
+        dst[i] = log_fast(x)
+    if bad:  # (zero, subnormal or not finite)
         for i in range(n):
             x = src[i]
-            bad += log_special(x)
-            dst[i] = log_fast(x)
-    else:
-        for i in range(n):
-            x = src[i]
-            bad += log_special(x) | is_near(x)
-            dst[i] = log_main(x)
-    if bad:  # (zero, subnormal or not finite; or near 1 without ``near``)
-        for i in range(n):
-            x = src[i]
-            if log_special(x) | (is_near(x) & (not near)):
+            if log_special(x):
                 dst[i] = math.log(x)
 
 
@@ -424,6 +442,7 @@ def exp_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: arg
     vectorises, then ``math.exp`` for the special values (read from ``src`` again), when
     ``port`` (:func:`exp_port_ok`); else ``math.exp`` for every value. ``dst`` should not
     share memory with ``src`` (in place it takes ``math.exp`` for every value)."""
+    _noinline()
     n = src.shape[0]
     if not port or (n > 0 and src.ctypes.data == dst.ctypes.data):
         for i in range(n):
@@ -465,7 +484,7 @@ def _machine_ok() -> bool:
     name, _, number = version.partition(" ")
     if name != "glibc" or number not in GLIBC_VERSIONS:
         return False
-    from llvmlite import binding  # type: ignore[import-untyped]  # llvmlite ships no type information
+    from llvmlite import binding
 
     features = binding.get_host_cpu_features()
     return bool(features.get("fma") and features.get("avx2"))
@@ -484,7 +503,7 @@ def log_port_ok() -> bool:
         return False
     x = _check_inputs()
     got = np.empty_like(x)
-    log_into(x, got, True, True)
+    log_into(x, got, True)
     return _same_bits(got, np.array([math.log(v) for v in x.tolist()]))
 
 
@@ -524,13 +543,11 @@ def exp_port_ok() -> bool:
     :func:`_exp_check_inputs`. ``MKBA_EXP_PORT=0`` turns it off. Decided once per process."""
     if os.environ.get("MKBA_EXP_PORT") == "0" or not _machine_ok():
         return False
-    try:
-        from numpy._core._multiarray_umath import (  # type: ignore[attr-defined]  # NumPy's dispatch table
-            __cpu_features__,
-        )
+    try:  # NumPy's dispatch table of CPU features
+        umath = importlib.import_module("numpy._core._multiarray_umath")
     except ImportError:
         return False
-    if __cpu_features__.get("AVX512F", True):
+    if getattr(umath, "__cpu_features__", {}).get("AVX512F", True):
         return False
     x = _exp_check_inputs()
     got = np.empty_like(x)

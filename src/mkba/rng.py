@@ -377,9 +377,9 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     through), their first logarithms, the square roots (vectorised), the second logarithms,
     and the rest of the tail formula for all of them at once with the rational function of
     ``x < 8``; the rare values with ``x >= 8`` (or NaN) are then done again with the
-    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN. The logarithms are
-    :func:`mkba.glibcmath.log_into`'s (``port``: the vectorised port of libm's ``log``, the
-    same bits)."""
+    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN. The logarithms:
+    :func:`mkba.glibcmath.log_into` (``port``: the vectorised port of libm's ``log``;
+    the same bits either way)."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
@@ -406,10 +406,10 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     for t in range(m):  # the tail values, then their logarithms
         y = src[idx[t]]
         xs[t] = 1.0 - y if y > top else y
-    log_into(xs, lx, port, False)
+    log_into(xs, lx, port)
     for t in range(m):  # their square roots (vectorised)
         xs[t] = math.sqrt(-2.0 * lx[t])
-    log_into(xs, lx, port, False)
+    log_into(xs, lx, port)
     big = 0  # the values whose x >= 8 (y < exp(-32)) or NaN: the other rational function
     for t in range(m):
         x = xs[t]
@@ -676,7 +676,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             elif exp_port:  # exp(mu + sigma * z) * scale: NumPy's exp is libm's here
                 for i in range(n):
                     zl[i] = a + w * row[i]
-                exp_into(zl, row, True)
+                exp_into(zl, row, exp_port)
                 if sc != 1.0:  # (NumPy's row *= sc)
                     for i in range(n):
                         row[i] = row[i] * sc
@@ -691,7 +691,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             out = 0
             for i in range(n):  # the logits first (the odds, in the row until it is written,
                 row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
-            log_into(row, zl, log_port, True)  # interpolation: hermite_at's numbers
+            log_into(row, zl, log_port)  # interpolation: hermite_at's numbers
             # hermite_at_logit in passes over the column, so that all but the table
             # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
             # scalar): the grid position (-1 outside the grid or NaN) and its interval,
