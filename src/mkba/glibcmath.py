@@ -1,25 +1,29 @@
-"""A vectorisable, bit-exact port of glibc's ``log`` (the ``__log_fma`` variant).
+"""Vectorisable, bit-exact ports of glibc's ``log`` and ``exp`` (the ``__log_fma`` and
+``__exp_fma`` variants).
 
-Numba's ``math.log`` is a call to the C library's ``log``: on Linux with glibc >= 2.28 on an
-x86-64 with FMA and AVX2, the ifunc picks ``__log_fma``, glibc's
-``sysdeps/ieee754/dbl-64/e_log.c`` (the ARM optimized-routines algorithm: a 128-entry table of
-``1/c`` and ``log(c)``, a degree-5 polynomial, and a degree-11 one for inputs within about
-1/16 of 1) compiled with ``-mfma``, where GCC contracted some multiply-adds into FMAs. A call
-costs ~6 ns here and no loop around it vectorises. :func:`log_into` computes the same function
-with the same operations in the same order, each FMA where the binary has one (read from
-``objdump -d`` of Debian's glibc 2.36 libm.so.6, the code at ``__log_fma``; the table and the
-coefficients are the bytes of its ``__log_data``, which are glibc's ``e_log_data.c``), so that
-LLVM vectorises it (the table read is a gather).
+Numba's ``math.log`` / ``math.exp`` are calls to the C library; on Linux with glibc >= 2.28 on
+an x86-64 with FMA and AVX2 the ifuncs pick ``__log_fma`` and ``__exp_fma``: glibc's
+``sysdeps/ieee754/dbl-64/e_log.c`` and ``e_exp.c`` (the ARM optimized-routines algorithms:
+for ``log`` a 128-entry table of ``1/c`` and ``log(c)``, a degree-5 polynomial and a
+degree-11 one for inputs within about 1/16 of 1; for ``exp`` a 128-entry table of ``2^(i/N)``
+and a degree-5 polynomial) compiled with ``-mfma``, where GCC contracted some multiply-adds
+into FMAs. A call costs ~5 ns here and no loop around it vectorises. On such a machine
+without AVX-512, NumPy's float64 ``np.log`` / ``np.exp`` are the same libm calls.
+:func:`log_into` and :func:`exp_into` compute the same functions with the same operations in
+the same order, each FMA where the binary has one (read from ``objdump -d`` of Debian's glibc
+2.36 libm.so.6; the tables and coefficients are the bytes of its ``__log_data`` /
+``__exp_data``, which are glibc's ``e_log_data.c`` / ``e_exp_data.c``), so that LLVM
+vectorises them.
 
-Only the inputs of the main path (positive normal finite numbers) and of the near-1 path are
-computed so; zero, subnormals, negatives, infinities and NaN go to ``math.log`` itself in a
-second pass. Whether the port may be used at all is decided once per process
-(:func:`log_port_ok`): an x86-64 with FMA and AVX2, the glibc version the port was read from,
-and a self-check against ``math.log`` on inputs chosen to separate the FMA placements. If any
-of these fails, the callers use ``math.log`` (the same bits, the old speed), so a result never
-depends on the port being right on another machine. tests/test_glibcmath.py compares the port
-with ``math.log`` on many inputs; the report of the session that added it (i27-log) compared
-more than 10**9.
+Only the inputs of the main paths are computed so; the others (zero, subnormals, negatives,
+infinities, NaN; for ``exp`` also ``|x| < 2**-54`` and ``|x| >= 512``) go to libm itself in a
+second pass. Whether a port may be used at all is decided once per process
+(:func:`log_port_ok`, :func:`exp_port_ok`): an x86-64 with FMA and AVX2, the glibc version the
+ports were read from, and a self-check against libm (and for ``exp`` NumPy). If any of these
+fails, the callers use libm (the same bits, the old speed), so a result never depends on a
+port being right on another machine. tests/test_glibcmath.py compares the ports with libm on
+millions of inputs; the session that added them (i27-log, its report and
+benchmarks/README.md) compared 4 * 10**9 (``log``) and 3 * 10**9 (``exp``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from llvmlite import ir  # type: ignore[import-untyped]  # llvmlite ships no typ
 from numba import njit, types
 from numba.extending import intrinsic
 
-# the glibc versions whose __log_fma this port was compared with, value for value
+# the glibc versions whose __log_fma / __exp_fma the ports were compared with, value for value
 GLIBC_VERSIONS = ("2.36",)
 
 # __log_data (glibc sysdeps/ieee754/dbl-64/e_log_data.c, LOG_TABLE_BITS = 7)

@@ -25,8 +25,12 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
-summation order, ``ndtr``). What stays NumPy is finished by the caller (:class:`ColumnPlan`):
-the lognormal's ``exp`` (NumPy's SIMD ``exp`` is not libm's), choice columns and the exact
+summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails) and, where
+NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through :mod:`mkba.glibcmath`'s
+vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where this machine allows
+(:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`), else libm's calls.
+What stays NumPy is finished by the caller (:class:`ColumnPlan`): the lognormal's ``exp``
+without the port (NumPy's SIMD ``exp`` on AVX-512 is not libm's), choice columns and the exact
 values outside a Hermite grid. tests/test_rng.py compares every stream with NumPy's for many
 seeds, chunks and columns, and the ports with scipy.special value for value.
 """
@@ -71,7 +75,8 @@ UNIFORM = 1  # par = (min, max - min, -)
 TRIANGULAR = 2  # par = (min, mode, max)
 HERMITE = 3  # par = (zmax, -, -); grid rows gidx[j] of gx / gs; NaN outside the grid
 NORMAL = 4  # par = (mean, sd, -): (mean + sd * ndtri(u)) * scale
-LOGNORMAL = 5  # par = (mu, sigma, -): mu + sigma * ndtri(u); the caller takes NumPy's exp
+LOGNORMAL = 5  # par = (mu, sigma, -): exp(mu + sigma * ndtri(u)) * scale with exp_port; else
+# mu + sigma * ndtri(u), and the caller takes NumPy's exp
 
 
 def seed_words(seed: int) -> list[int]:
@@ -680,7 +685,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 if sc != 1.0:  # (NumPy's row *= sc)
                     for i in range(n):
                         row[i] = row[i] * sc
-            else:  # exp(mu + sigma * z) * scale: exp by NumPy (its SIMD exp, not libm's)
+            else:  # exp(mu + sigma * z) * scale: exp by NumPy (the caller)
                 for i in range(n):
                     row[i] = a + w * row[i]
         else:  # HERMITE: mkba.distributions._hermite_ppf
@@ -786,7 +791,7 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
 _NO_SAMPLES = np.empty((0, 0))
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
-# (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
+# (a log per value), NORMAL, LOGNORMAL (ndtri, and an exp); only used to balance the
 # threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario)
 _DRAW, _DRAW_LHS = 1.4, 4.4
 _COST = np.array([20.0, 0.65, 1.2, 12.6, 9.4, 13.4])
