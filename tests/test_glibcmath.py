@@ -6,7 +6,7 @@ machines (Debian 12, glibc 2.36, x86-64 with FMA and AVX2) that is ``__log_fma``
 operations were read from its disassembly. A second, independent implementation here
 (:func:`reference_log`) follows the same listing in Python with each FMA computed exactly
 (``fractions.Fraction``, rounded once by ``float``), and with the FMAs turned into a rounded
-product and a sum it shows that the self-check's inputs notice a libm that rounds
+product and a sum it shows that the known answers (``_LOG_KAT``, ``_EXP_KAT``) notice a libm that rounds
 differently. The session that added the port compared it with ``math.log`` on more than
 4 * 10**9 inputs (its report, /work/notes/i27-log.md); these tests take a few million.
 """
@@ -159,26 +159,34 @@ def test_the_python_reference_is_libms_log() -> None:
     assert _same(got, want)
 
 
+def _kat(table: tuple[tuple[str, str], ...]) -> tuple[list[float], list[float]]:
+    return [float.fromhex(x) for x, _ in table], [float.fromhex(y) for _, y in table]
+
+
 @needs_port
 def test_the_port_is_the_python_reference() -> None:
     """The compiled port (LLVM's vector code, llvm.fma) and the Python reference agree on
-    the self-check's inputs and on 20,000 more."""
-    x = np.concatenate([gl._check_inputs(), _inputs(4_000, 5)[::2]])
+    the known answers' inputs and on 20,000 more."""
+    x = np.concatenate([_kat(gl._LOG_KAT)[0], _inputs(4_000, 5)[::2]])
     got = np.empty_like(x)
     gl.log_into(x, got, True)
     want = np.array([reference_log(v) for v in x.tolist()])
     assert _same(got, want)
 
 
-def test_the_self_check_notices_a_libm_without_fma() -> None:
-    """Among the self-check's inputs, the listing with its FMAs split into a rounded product
-    and a sum (what a build without FMA contraction computes) gives other bits for dozens
-    (35 when this was written; nearly all from ``r = z * invc - 1``: the other FMAs change
-    a last bit too rarely for 1,280 inputs to show), so such a libm fails the check."""
-    x = gl._check_inputs().tolist()
-    exact = [reference_log(v) for v in x]
-    split = [reference_log(v, _fma_split) for v in x]
-    assert sum(a != b for a, b in zip(exact, split, strict=True)) >= 10
+def test_the_known_answers_are_the_listings() -> None:
+    """``_LOG_KAT``'s answers are the exact-FMA reference's (so the port's, and libm's where
+    the port runs: log_port_ok checks them against libm), and with the FMAs split into a
+    rounded product and a sum (a build without FMA contraction) the first 35 differ (the
+    other FMAs than ``r = z * invc - 1`` change a last bit too rarely for such a search to
+    show), so such a libm fails the check."""
+    x, y = _kat(gl._LOG_KAT)
+    assert [reference_log(v) for v in x] == y
+    assert all(reference_log(v, _fma_split) != w for v, w in zip(x[:35], y[:35], strict=True))
+    if PORT:
+        got = np.empty(len(x))
+        gl.log_into(np.array(x), got, True)
+        assert got.tolist() == y
 
 
 def test_the_decision_is_cached_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -278,9 +286,9 @@ def test_the_exp_fallback_is_libms_exp() -> None:
 
 @needs_exp_port
 def test_the_exp_port_is_the_python_reference() -> None:
-    """The compiled exp port and the exact-FMA Python reference agree on the self-check's
+    """The compiled exp port and the exact-FMA Python reference agree on the known answers'
     inputs and on 30,000 more (where exp_special is false); so does np.exp."""
-    x = np.concatenate([gl._exp_check_inputs(), _exp_inputs(8_000, 5)[::4]])
+    x = np.concatenate([_kat(gl._EXP_KAT)[0], _exp_inputs(8_000, 5)[::4]])
     x = x[(np.abs(x) >= 2.0**-54) & (np.abs(x) < 512)]
     got = np.empty_like(x)
     gl.exp_into(x, got, True)
@@ -289,14 +297,18 @@ def test_the_exp_port_is_the_python_reference() -> None:
     assert _same(_np_exp(x), want)
 
 
-def test_the_exp_self_check_notices_a_libm_without_fma() -> None:
-    """With the FMAs split into a rounded product and a sum, the listing gives other bits for
-    each of the exp self-check's ``_EXP_SPLIT_HEX`` inputs (about 1 input in 3,000 does so:
-    they were searched for with this reference), so such a libm fails the check."""
-    x = [float.fromhex(h) for h in gl._EXP_SPLIT_HEX]
-    assert len(x) >= 20
-    for v in x:
-        assert reference_exp(v) != reference_exp(v, _fma_split), v.hex()
+def test_the_exp_known_answers_are_the_listings() -> None:
+    """``_EXP_KAT``'s answers are the exact-FMA reference's (and the port's where it runs);
+    with the FMAs split into a rounded product and a sum the first 24 differ (about 1 input
+    in 3,000 does so: they were searched for with this reference), so an FMA-less libm fails
+    exp_port_ok's check."""
+    x, y = _kat(gl._EXP_KAT)
+    assert [reference_exp(v) for v in x] == y
+    assert all(reference_exp(v, _fma_split) != w for v, w in zip(x[:24], y[:24], strict=True))
+    if EXP_PORT:
+        got = np.empty(len(x))
+        gl.exp_into(np.array(x), got, True)
+        assert got.tolist() == y
 
 
 def test_the_exp_decision_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

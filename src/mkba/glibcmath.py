@@ -19,7 +19,8 @@ Only the inputs of the main paths are computed so; the others (zero, subnormals,
 infinities, NaN; for ``exp`` also ``|x| < 2**-54`` and ``|x| >= 512``) go to libm itself in a
 second pass. Whether a port may be used at all is decided once per process
 (:func:`log_port_ok`, :func:`exp_port_ok`): an x86-64 with FMA and AVX2, the glibc version the
-ports were read from, and a self-check against libm (and for ``exp`` NumPy). If any of these
+ports were read from, and known answers of that libm (``_LOG_KAT``, ``_EXP_KAT``) checked
+against this process's libm (and for ``exp`` NumPy). If any of these
 fails, the callers use libm (the same bits, the old speed), so a result never depends on a
 port being right on another machine. tests/test_glibcmath.py compares the ports with libm on
 millions of inputs; the session that added them (i27-log, its report and
@@ -464,15 +465,76 @@ def exp_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: arg
                 dst[i] = math.exp(x)
 
 
-def _check_inputs() -> np.ndarray:
-    """The self-check's inputs: 1,024 values spread over ``[2**-60, 2**60]`` (every table
-    interval at many exponents) and 256 in the near-1 range (both of the port's paths). A
-    libm that computes ``r = z * invc - 1`` without the FMA (glibc built without FMA) gives
-    other bits for dozens of them (tests/test_glibcmath.py); the rarer effects of the other
-    FMAs are left to the version check."""
-    main = np.exp2(np.linspace(-60.0, 60.0, 1024) + 1.0 / 3.0)
-    near = np.linspace(1.0 - 2.0**-4, 1.0 + float.fromhex("0x1.09p-4"), 258)[1:-1]
-    return np.concatenate([main, near])
+# Known answers of glibc 2.36's __log_fma and __exp_fma, (x, f(x)), on this project's machine;
+# the ports give them too (tests/test_glibcmath.py). The first 35 log and 24 exp inputs are ones
+# where the same code built without FMA contraction gives other bits (searched for with the
+# tests' exact-FMA reference: about 1 input in 40 for log, 1 in 3,000 for exp); the others are
+# spread over the table intervals, both log paths and exp's range. A libm that gets any of them
+# wrong is not the one the ports were compared with.
+# fmt: off
+_LOG_KAT = (
+    ("0x1.0e426cb727302p-33", "-0x1.6d1d4b4fa3163p+4"), ("0x1.71992988bef2bp-27", "-0x1.25905229a5322p+4"),
+    ("0x1.f14c487feaffap-13", "-0x1.0b19d0ef2e961p+3"), ("0x1.8413767be8120p-11", "-0x1.cd599f8922cf4p+2"),
+    ("0x1.828065c6d5c45p-9", "-0x1.74e32efd12cc8p+2"), ("0x1.a189ffc1c8cf3p-7", "-0x1.173899b410e7cp+2"),
+    ("0x1.6f59ef98a3610p-4", "-0x1.34aa4ffac76d5p+1"), ("0x1.b038387165c94p-4", "-0x1.1fd9bd06ffe46p+1"),
+    ("0x1.13cf291fd09fcp-3", "-0x1.00a0e09954982p+1"), ("0x1.2b2be7677741ap-3", "-0x1.ec712e3ee1a82p+0"),
+    ("0x1.44833e34af8f7p-3", "-0x1.d7a09b4b1a1ffp+0"), ("0x1.ae774e7df7ec6p-2", "-0x1.bbb36fbb7f7bcp-1"),
+    ("0x1.fa7ab8b101476p-2", "-0x1.687123ec615b1p-1"), ("0x1.4332323973d62p-1", "-0x1.d71b646b6853fp-2"),
+    ("0x1.5e927e1b6c2f5p-1", "-0x1.83d9189c4a333p-2"), ("0x1.7c446c54f7695p-1", "-0x1.3096cccd2c129p-2"),
+    ("0x1.9c7a4577f2993p-1", "-0x1.baa901fc1be39p-3"), ("0x1.bf6a947384f38p-1", "-0x1.14246a5ddfa24p-3"),
+    ("0x1.1d81b01f1338fp+0", "0x1.bed2b8f9aa446p-4"), ("0x1.35b0b663a141ep+0", "0x1.85edf41b11636p-3"),
+    ("0x1.6c60675bd80cdp+0", "0x1.697b91abc4f31p-2"), ("0x1.8b3dac24f4680p+0", "0x1.bcbddd7ae313bp-2"),
+    ("0x1.f86cadf8015acp+0", "0x1.5b4260741ebb0p-1"), ("0x1.28bfb5fd01080p+1", "0x1.ae84ac433cdbap-1"),
+    ("0x1.5d266133da67dp+1", "0x1.00e37c092d7e3p+0"), ("0x1.e35873b343d3cp+1", "0x1.5425c7d84b9eep+0"),
+    ("0x1.1c592761c6672p+2", "0x1.7dc6edbfdaaf5p+0"), ("0x1.e1626ffddff2fp+3", "0x1.5affc50445d4fp+1"),
+    ("0x1.a93f76991c4bap+4", "0x1.a3d9c75980324p+1"), ("0x1.3f473cfed122cp+5", "0x1.d7e336baf305fp+1"),
+    ("0x1.d5c8d57f03875p+15", "0x1.602342e5417dep+3"), ("0x1.1f40c17408cf2p+17", "0x1.7cc20cf473d93p+3"),
+    ("0x1.41e2844edff50p+41", "0x1.ca5e6a7ce2e61p+4"), ("0x1.1077418512c2ap+43", "0x1.dde1f4416df5ep+4"),
+    ("0x1.3f473cfed1237p+45", "0x1.f699a2c2eae77p+4"), ("0x1.428a2f98d7294p-60", "-0x1.4adcbcb0bf358p+5"),
+    ("0x1.f352e4a3fd89bp-55", "-0x1.2ba3e04313e93p+5"), ("0x1.828065c6d5c4dp-49", "-0x1.0c6b03d5689cep+5"),
+    ("0x1.2b2be76777408p-43", "-0x1.da644ecf7aa14p+4"), ("0x1.cf25b92404a9ap-38", "-0x1.9bf295f42408ap+4"),
+    ("0x1.84dd9c5b9d12ap-32", "-0x1.5c33d3e990f79p+4"), ("0x1.467f63abc192ep-26", "-0x1.1c7511defde67p+4"),
+    ("0x1.f9736ee56dd87p-21", "-0x1.bc06b2074e9bdp+3"), ("0x1.873e86a09d660p-15", "-0x1.3f234050a16a9p+3"),
+    ("0x1.6451d6658ecf6p-9", "-0x1.7a1753ba04ae8p+2"), ("0x1.e74a9fd5f16b5p-3", "-0x1.6f8dbc8834771p+0"),
+    ("0x1.b9fe22b629dd3p+5", "0x1.00c22e51410b3p+2"), ("0x1.561fdabc4672bp+11", "0x1.fa8911be9b6e0p+2"),
+    ("0x1.3795a617ca4e7p+17", "0x1.7f5c1f52ecca1p+3"), ("0x1.e25d3089b1345p+22", "0x1.fc3f910999fb7p+3"),
+    ("0x1.755fb3c7358edp+28", "0x1.3c91816023964p+4"), ("0x1.21028ed65e0f6p+34", "0x1.7b033a3b7a2edp+4"),
+    ("0x1.bf6a947384f6cp+39", "0x1.b974f316d0c79p+4"), ("0x1.b9fe22b629e2ep+45", "0x1.fbcdc77fdcc9bp+4"),
+    ("0x1.561fdabc46732p+51", "0x1.1d1fc02d99b12p+5"), ("0x1.08d246bcc73aep+57", "0x1.3c589c9b44fd6p+5"),
+    ("0x1.e5116e916e917p-1", "-0x1.baa855122af70p-5"), ("0x1.f13b44bb44bb4p-1", "-0x1.df8a91d0a8d99p-6"),
+    ("0x1.fd651ae51ae52p-1", "-0x1.4e4c745a02399p-8"), ("0x1.04c7788778878p+0", "0x1.2f0c345e85c50p-6"),
+    ("0x1.0adc639c639c6p+0", "0x1.5460d84203ac9p-5"),
+)
+_EXP_KAT = (
+    ("0x1.3583597082ac2p+3", "0x1.effc72cea7aa9p+13"), ("-0x1.acc25d71676bcp+3", "0x1.973c9f8d87b51p-20"),
+    ("-0x1.b9c9fd1a79da0p+1", "0x1.03ad2f6169c71p-5"), ("-0x1.19799fe720e00p-5", "0x1.eeb4e424c79cbp-1"),
+    ("0x1.1f9caf71afa0ap+4", "0x1.e8f2113246e01p+25"), ("-0x1.d7b60d6e26f29p+3", "0x1.a9934fa725a6fp-22"),
+    ("-0x1.c5ab41e156ad2p+3", "0x1.75f24f48e6213p-21"), ("-0x1.8c3da5e46c0d6p+3", "0x1.194421135a4c7p-18"),
+    ("-0x1.22d3c45c76e3bp+4", "0x1.b68a2ae9dcb43p-27"), ("0x1.88bfb8ac57b30p+1", "0x1.581a3dced7571p+4"),
+    ("0x1.e191e87ac3ea0p+1", "0x1.585dd9df7e9cfp+5"), ("-0x1.02eb53d8151e0p+4", "0x1.92b9e423c53cdp-24"),
+    ("-0x1.0dad627a685f2p+4", "0x1.9b2d9ef9d1225p-25"), ("0x1.ce70de3bbc2b0p+3", "0x1.cd0d6954133dbp+20"),
+    ("0x1.376b9122983b4p+4", "0x1.0ea5cd66693d9p+28"), ("-0x1.92fe0551060fcp+3", "0x1.c78822a4261dfp-19"),
+    ("0x1.67b27c6a87f80p-1", "0x1.026a0ba3330dfp+1"), ("0x1.1a123bfde8fe0p+1", "0x1.21dd98073e501p+3"),
+    ("0x1.502913d393f40p+0", "0x1.dbe0396cd6d13p+1"), ("0x1.2b223c2515af0p+4", "0x1.f64e421186811p+26"),
+    ("0x1.c886c8688f684p+3", "0x1.7f3fee687b953p+20"), ("-0x1.20ccbd20764aap+4", "0x1.f1c8b4d5bda05p-27"),
+    ("-0x1.6ce49c6ce1380p+1", "0x1.d98437457c653p-5"), ("0x1.2385794afc0d8p+4", "0x1.3822aac7bf493p+26"),
+    ("-0x1.5dedb6db6db6ep+9", "0x1.3f7a3f9e7f26ap-1010"), ("-0x1.3d1580cdea560p+9", "0x1.10494fd68dd49p-915"),
+    ("-0x1.1c3d4ac066f53p+9", "0x1.d021c950a773ep-821"), ("-0x1.f6ca2965c728ap+8", "0x1.8b92ca3f7a3f4p-726"),
+    ("-0x1.b519bd4ac066fp+8", "0x1.51245045088b1p-631"), ("-0x1.7369512fb9a54p+8", "0x1.1f57681a77534p-536"),
+    ("-0x1.31b8e514b2e39p+8", "0x1.e9cb5f3899592p-442"), ("-0x1.e010f1f35843dp+7", "0x1.a171f57606aa4p-347"),
+    ("-0x1.5cb019bd4ac07p+7", "0x1.63c868c6f0b04p-252"), ("-0x1.b29e830e7a7a6p+6", "0x1.2f3a9965ee76ep-157"),
+    ("-0x1.57b9a544bee6bp+5", "0x1.0270195f296d5p-62"), ("0x1.6b937726ee4c9p+4", "0x1.b886b676f24d3p+32"),
+    ("0x1.61a68e35d69a2p+6", "0x1.77745c377eb72p+127"), ("0x1.34341f50f8d05p+7", "0x1.3ffeac0745e31p+222"),
+    ("0x1.b794f7870653dp+7", "0x1.10ba2cb2a1622p+317"), ("0x1.1d7ae7de89eb9p+8", "0x1.d0e22b4d0d775p+411"),
+    ("0x1.5f2b53f990ad5p+8", "0x1.8c36c1580a8b0p+506"), ("0x1.a0dbc014976edp+8", "0x1.51b00f134e48cp+601"),
+    ("0x1.e28c2c2f9e309p+8", "0x1.1fce827c5c23dp+696"), ("0x1.121e4c2552792p+9", "0x1.ea96644d0d24ep+790"),
+    ("0x1.32f68232d5da0p+9", "0x1.a21efd69c07a1p+885"), ("0x1.53ceb840593acp+9", "0x1.645be19df9281p+980"),
+    ("-0x1.1166bc1166bc1p+1", "0x1.e3defd68a3782p-4"), ("-0x1.01ac5701ac570p+0", "0x1.764122444fb75p-2"),
+    ("0x1.f74ca1f74ca1cp-4", "0x1.2178703640eaep+0"), ("0x1.4095eb4095eb2p+0", "0x1.bfc97de65e819p+1"),
+    ("0x1.30db8630db863p+1", "0x1.5a584ec4705efp+3"), ("0x1.a2dba6af976c8p-41", "0x1.0000000000d17p+0"),
+    ("-0x1.306fe0a31b715p-54", "0x1.fffffffffffffp-1"), ("-0x1.8c703199102f2p-14", "0x1.fff39ca4d19cfp-1"),
+)
+# fmt: on
 
 
 @functools.cache
@@ -501,50 +563,19 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 @functools.cache
 def log_port_ok() -> bool:
     """Whether :func:`log_into` may use the port in this process: :func:`_machine_ok`, and
-    the port's bits equal to ``math.log``'s on :func:`_check_inputs`. ``MKBA_LOG_PORT=0``
-    turns it off (for A/B timings). Decided once per process."""
+    ``math.log`` (this process's libm) gives ``_LOG_KAT``'s bits. ``MKBA_LOG_PORT=0`` turns
+    it off (for A/B timings). Decided once per process."""
     if os.environ.get("MKBA_LOG_PORT") == "0" or not _machine_ok():
         return False
-    x = _check_inputs()
-    got = np.empty_like(x)
-    log_into(x, got, True)
-    return _same_bits(got, np.array([math.log(v) for v in x.tolist()]))
-
-
-# inputs whose exp the listing with its FMAs split into a product and a sum (glibc built
-# without FMA) gets other bits for: about 1 input in 3,000 (found with tests/test_glibcmath.py's
-# exact-FMA reference; they make the exp self-check tell such a libm apart)
-# fmt: off
-_EXP_SPLIT_HEX = (
-    "0x1.3583597082ac2p+3", "-0x1.acc25d71676bcp+3", "-0x1.b9c9fd1a79da0p+1",
-    "-0x1.19799fe720e00p-5", "0x1.1f9caf71afa0ap+4", "-0x1.d7b60d6e26f29p+3",
-    "-0x1.c5ab41e156ad2p+3", "-0x1.8c3da5e46c0d6p+3", "-0x1.22d3c45c76e3bp+4",
-    "0x1.88bfb8ac57b30p+1", "0x1.e191e87ac3ea0p+1", "-0x1.02eb53d8151e0p+4",
-    "-0x1.0dad627a685f2p+4", "0x1.ce70de3bbc2b0p+3", "0x1.376b9122983b4p+4",
-    "-0x1.92fe0551060fcp+3", "0x1.67b27c6a87f80p-1", "0x1.1a123bfde8fe0p+1",
-    "0x1.502913d393f40p+0", "0x1.2b223c2515af0p+4", "0x1.c886c8688f684p+3",
-    "-0x1.20ccbd20764aap+4", "-0x1.6ce49c6ce1380p+1", "0x1.2385794afc0d8p+4",
-)
-# fmt: on
-
-
-def _exp_check_inputs() -> np.ndarray:
-    """The exp self-check's inputs: 1,024 values spread over ``[-700, 700]`` (every table
-    entry at many exponents), 256 in ``[-3, 3]``, 64 of each sign between ``2**-54`` and
-    ``2**-1``, and ``_EXP_SPLIT_HEX`` (splitting exp's FMAs changes a last bit so rarely that
-    the others would hardly show it)."""
-    tiny = np.exp2(np.linspace(-54.0, -1.0, 64) + 0.25)
-    split = np.array([float.fromhex(h) for h in _EXP_SPLIT_HEX])
-    spread = np.linspace(-700.0, 700.0, 1024) + 1 / 7
-    return np.concatenate([spread, np.linspace(-3.0, 3.0, 256) + 1 / 9, tiny, -tiny, split])
+    return all(math.log(float.fromhex(x)).hex() == y for x, y in _LOG_KAT)
 
 
 @functools.cache
 def exp_port_ok() -> bool:
     """Whether :func:`exp_into` may stand in for NumPy's ``np.exp`` in this process:
     :func:`_machine_ok`, NumPy without AVX512F (with it NumPy takes its own SIMD ``exp``, not
-    libm's), and the port's bits equal to ``np.exp``'s and ``math.exp``'s on
-    :func:`_exp_check_inputs`. ``MKBA_EXP_PORT=0`` turns it off. Decided once per process."""
+    libm's), and both ``math.exp`` and ``np.exp`` give ``_EXP_KAT``'s bits.
+    ``MKBA_EXP_PORT=0`` turns it off. Decided once per process."""
     if os.environ.get("MKBA_EXP_PORT") == "0" or not _machine_ok():
         return False
     try:  # NumPy's dispatch table of CPU features
@@ -553,8 +584,7 @@ def exp_port_ok() -> bool:
         return False
     if getattr(umath, "__cpu_features__", {}).get("AVX512F", True):
         return False
-    x = _exp_check_inputs()
-    got = np.empty_like(x)
-    exp_into(x, got, True)
+    x = np.array([float.fromhex(a) for a, _ in _EXP_KAT])
+    want = np.array([float.fromhex(b) for _, b in _EXP_KAT])
     libm = np.array([math.exp(v) for v in x.tolist()])
-    return _same_bits(got, np.exp(x)) and _same_bits(got, libm)
+    return _same_bits(libm, want) and _same_bits(np.exp(x), want)
