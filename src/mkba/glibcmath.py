@@ -238,8 +238,8 @@ def log_special(x):  # type: ignore[no-untyped-def]  # numba njit: argument type
 @njit(cache=True, nogil=True, inline="always")
 def log_near(x):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """glibc ``__log_fma(x)``'s path for ``1 - 2**-4 <= x < 1 + 0x1.09p-4`` (:func:`is_near`,
-    not 1 itself), operation for operation (the comments give the instructions of the
-    binary a line mirrors)."""
+    not 1 itself), operation for operation (the comments give the C source's expression a
+    line computes)."""
     r = x - 1.0
     r2 = r * r
     r3 = r * r2
