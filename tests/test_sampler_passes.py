@@ -18,12 +18,14 @@ from pydantic import TypeAdapter
 
 from mkba import rng
 from mkba.distributions import _ZMAX, InverseCdf, _hermite_ppf, _triangular_ppf
+from mkba.glibcmath import exp_port_ok, log_port_ok
 from mkba.load import load_scenario
 from mkba.model import lower
 from mkba.sampling import _EPS
 from mkba.schema.quantity import Distribution, Quantity
 
 ROOT = Path(__file__).parents[1]
+PORTS = (False, True) if log_port_ok() else (False,)  # mkba.glibcmath's port where it may run
 
 
 def transformed(
@@ -32,9 +34,18 @@ def transformed(
     u: np.ndarray,
     sc: float,
     grid: tuple[np.ndarray, np.ndarray] | None = None,
+    port: bool | None = None,
 ) -> tuple[np.ndarray, int]:
     """One column of kind ``kind`` through sample_rows on the given uniforms ``u``: its row
-    of theta_t and its count of values outside the Hermite grid."""
+    of theta_t and its count of values outside the Hermite grid. ``port``: the logarithms
+    (and a lognormal's exp) by mkba.glibcmath's vectorised ports of libm's ``log`` and
+    ``exp`` or by ``math.log`` (and the caller's NumPy); by default both (where this machine
+    allows the ports), which must give the same bytes."""
+    if port is None:
+        runs = [transformed(kind, par, u, sc, grid, p) for p in PORTS]
+        for row, out in runs[1:]:
+            assert row.tobytes() == runs[0][0].tobytes() and out == runs[0][1]
+        return runs[0]
     n = u.size
     tht = np.full((2, n), 7.0)
     samples = np.empty((n, 1))
@@ -50,7 +61,7 @@ def transformed(
         np.zeros(1, dtype=np.int64), np.array([kind], dtype=np.int64),
         np.array([par], dtype=np.float64), gidx, gx, gs, np.array([sc]),
         np.array([1], dtype=np.int64), tht, np.zeros(1, dtype=np.int64),
-        u.reshape(1, n).copy(), samples, outside,
+        u.reshape(1, n).copy(), samples, outside, port, port and exp_port_ok(),
     )  # fmt: skip
     assert np.all(tht[0] == 7.0)  # only the column's row is written
     assert samples[:, 0].tobytes() == (tht[1] / sc).tobytes()

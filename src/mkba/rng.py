@@ -25,8 +25,12 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
-summation order, ``ndtr``). What stays NumPy is finished by the caller (:class:`ColumnPlan`):
-the lognormal's ``exp`` (NumPy's SIMD ``exp`` is not libm's), choice columns and the exact
+summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails) and, where
+NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through :mod:`mkba.glibcmath`'s
+vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where this machine allows
+(:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`), else libm's calls.
+What stays NumPy is finished by the caller (:class:`ColumnPlan`): the lognormal's ``exp``
+without the port (NumPy's SIMD ``exp`` on AVX-512 is not libm's), choice columns and the exact
 values outside a Hermite grid. tests/test_rng.py compares every stream with NumPy's for many
 seeds, chunks and columns, and the ports with scipy.special value for value.
 """
@@ -48,6 +52,7 @@ from mkba.distributions import (
     triangular_from_root,
     triangular_radicand,
 )
+from mkba.glibcmath import exp_into, exp_port_ok, log_into, log_port_ok
 
 if TYPE_CHECKING:
     from mkba.distributions import InverseCdf
@@ -70,7 +75,8 @@ UNIFORM = 1  # par = (min, max - min, -)
 TRIANGULAR = 2  # par = (min, mode, max)
 HERMITE = 3  # par = (zmax, -, -); grid rows gidx[j] of gx / gs; NaN outside the grid
 NORMAL = 4  # par = (mean, sd, -): (mean + sd * ndtri(u)) * scale
-LOGNORMAL = 5  # par = (mu, sigma, -): mu + sigma * ndtri(u); the caller takes NumPy's exp
+LOGNORMAL = 5  # par = (mu, sigma, -): exp(mu + sigma * ndtri(u)) * scale with exp_port; else
+# mu + sigma * ndtri(u), and the caller takes NumPy's exp
 
 
 def seed_words(seed: int) -> list[int]:
@@ -368,7 +374,7 @@ def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = scipy.special.ndtri(src[i])`` (Cephes's ``ndtri``), the same bits, in
     passes that vectorise: first every value by the central branch's formula
     (``exp(-2) < y <= 1 - exp(-2)``, about three values in four; no branches or calls in
@@ -376,7 +382,9 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
     through), their first logarithms, the square roots (vectorised), the second logarithms,
     and the rest of the tail formula for all of them at once with the rational function of
     ``x < 8``; the rare values with ``x >= 8`` (or NaN) are then done again with the
-    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN."""
+    other. 0, 1 and values outside [0, 1] are Cephes's -inf, inf and NaN. The logarithms:
+    :func:`mkba.glibcmath.log_into` (``port``: the vectorised port of libm's ``log``;
+    the same bits either way)."""
     n = src.shape[0]
     for i in range(n):
         dst[i] = _ndtri_central(src[i])
@@ -400,14 +408,13 @@ def ndtri_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argumen
             m += 1
     xs = np.empty(m)
     lx = np.empty(m)
-    for t in range(m):  # the first logarithms, calls back to back
+    for t in range(m):  # the tail values, then their logarithms
         y = src[idx[t]]
-        y = 1.0 - y if y > top else y
-        xs[t] = math.log(y)
+        xs[t] = 1.0 - y if y > top else y
+    log_into(xs, lx, port)
     for t in range(m):  # their square roots (vectorised)
-        xs[t] = math.sqrt(-2.0 * xs[t])
-    for t in range(m):
-        lx[t] = math.log(xs[t])
+        xs[t] = math.sqrt(-2.0 * lx[t])
+    log_into(xs, lx, port)
     big = 0  # the values whose x >= 8 (y < exp(-32)) or NaN: the other rational function
     for t in range(m):
         x = xs[t]
@@ -451,13 +458,14 @@ def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
     draw, the same bits: ``z = ndtri(u)`` (``norm.ppf``: ``* 1 + 0``), ``z @ chol.T`` summed in
     NumPy's ``einsum`` order for this contraction (two lanes, even and odd ``j``, each a chain
     of multiply-then-add, eight terms a round in reverse order, then the lanes added), then
     ``ndtr`` clipped to ``[2**-53, 1 - 2**-53]``. tests/test_rng.py compares it with
-    ``apply_copula_t`` exactly (1 to 33 columns, random correlations)."""
+    ``apply_copula_t`` exactly (1 to 33 columns, random correlations). ``port``: as
+    :func:`ndtri_into`'s."""
     k = frows.shape[0]
     n = ukeep.shape[1]
     z = np.empty((k, n))
@@ -466,7 +474,7 @@ def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba nj
     hi_clip = 1.0 - 2.0**-53
     for j in range(k):
         zj = z[j]
-        ndtri_into(ukeep[frows[j]], zj)
+        ndtri_into(ukeep[frows[j]], zj, port)
         for i in range(n):
             zj[i] = zj[i] * 1.0 + 0.0
     for i in range(n):
@@ -499,15 +507,20 @@ def copula_rows(ukeep, frows, chol):  # type: ignore[no-untyped-def]  # numba nj
 @njit(cache=True, nogil=True)
 def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
-    samples, outside,
+    samples, outside, log_port, exp_port,
 ):  # fmt: skip
     """For each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
     ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
     ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
     ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
-    (``LOGNORMAL``: the exponent only, the caller finishes it)
+    (``LOGNORMAL``: the exponent only, the caller finishes it; with ``exp_port`` the value)
     ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[j]`` (``samples``: U x n, the
-    sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid)."""
+    sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid).
+    ``log_port``: the logarithms by :func:`mkba.glibcmath.log_into`'s vectorised port of
+    libm's ``log`` (:func:`mkba.glibcmath.log_port_ok`), else by ``math.log``: the same bits.
+    ``exp_port``: the lognormal's ``exp`` here, by :func:`mkba.glibcmath.exp_into`'s port of
+    libm's ``exp``, which is NumPy's where :func:`mkba.glibcmath.exp_port_ok` (the same bits),
+    and its values over the scale to ``samples``; else the caller takes NumPy's."""
     m32 = np.uint64(0xFFFFFFFF)
     s16 = np.uint64(16)
     s32 = np.uint64(32)
@@ -659,13 +672,20 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             for i in range(n):
                 row[i] = triangular_from_root(u[i], math.sqrt(row[i]), a, b, fc) * sc
         elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
-            ndtri_into(u, row)
+            ndtri_into(u, row, log_port)
             a = par[j, 0]
             w = par[j, 1]
             if kd == NORMAL:
                 for i in range(n):
                     row[i] = (a + w * row[i]) * sc
-            else:  # exp(mu + sigma * z) * scale: exp by NumPy (its SIMD exp, not libm's)
+            elif exp_port:  # exp(mu + sigma * z) * scale: NumPy's exp is libm's here
+                for i in range(n):
+                    zl[i] = a + w * row[i]
+                exp_into(zl, row, exp_port)
+                if sc != 1.0:  # (NumPy's row *= sc)
+                    for i in range(n):
+                        row[i] = row[i] * sc
+            else:  # exp(mu + sigma * z) * scale: exp by NumPy (the caller)
                 for i in range(n):
                     row[i] = a + w * row[i]
         else:  # HERMITE: mkba.distributions._hermite_ppf
@@ -674,8 +694,9 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
             n_int = gidx[j, 1] - 1
             h = 2.0 * zmax / n_int
             out = 0
-            for i in range(n):  # the logits first (the log calls back to back), then the
-                zl[i] = math.log(u[i] / (1.0 - u[i]))  # interpolation: hermite_at's numbers
+            for i in range(n):  # the logits first (the odds, in the row until it is written,
+                row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
+            log_into(row, zl, log_port)  # interpolation: hermite_at's numbers
             # hermite_at_logit in passes over the column, so that all but the table
             # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
             # scalar): the grid position (-1 outside the grid or NaN) and its interval,
@@ -703,7 +724,7 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     if samples.shape[0] > 0:  # the values over their scale: row j of ``samples`` (U x n),
         for jj in range(n_todo):  # each column's values contiguous (no transposition)
             j = todo[jj]
-            if kind[j] != KEEP and kind[j] != LOGNORMAL:
+            if kind[j] != KEEP and (kind[j] != LOGNORMAL or exp_port):
                 row = tht[rows[j]]
                 out_j = samples[j]
                 sc = scale[j]
@@ -770,7 +791,7 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
 _NO_SAMPLES = np.empty((0, 0))
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
-# (a log per value), NORMAL, LOGNORMAL (ndtri, and NumPy's exp); only used to balance the
+# (a log per value), NORMAL, LOGNORMAL (ndtri, and an exp); only used to balance the
 # threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario)
 _DRAW, _DRAW_LHS = 1.4, 4.4
 _COST = np.array([20.0, 0.65, 1.2, 12.6, 9.4, 13.4])
@@ -872,6 +893,8 @@ def fill_theta(
         copy_back = not samples.T.flags.c_contiguous
         st = np.empty((u_count, n)) if copy_back else samples.T
     out_s = st
+    port = log_port_ok()
+    eport = exp_port_ok()
     threads = sampling_threads() if threads is None else max(1, int(threads))
     groups = 1 if n * u_count < _SMALL else min(threads, u_count)
     lhs = sampler == "lhs"
@@ -890,7 +913,7 @@ def fill_theta(
         if which.size:
             sample_rows(
                 head, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
-                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside,
+                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside, port, eport,
             )  # fmt: skip
 
     rows_l: list[int] = rows.tolist()  # (Python numbers: the loop below indexes them)
@@ -903,6 +926,8 @@ def fill_theta(
             kd = kind_l[j]
             sc = scale_l[j]
             if kd == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
+                if eport:  # (sample_rows did it: exp_port_ok)
+                    continue
                 row = tht[rows_l[j]]
                 np.exp(row, out=row)
                 if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
@@ -952,7 +977,7 @@ def fill_theta(
         part = parts[g]
         if part.size and part[0] == u_count:
             compiled(fcols, True, only_keep)
-            copula_rows(ukeep, frows, chol)
+            copula_rows(ukeep, frows, chol, port)
             compiled(fcols, False, plan.kind)
             finish(lay.ffin)
             part = part[1:]
@@ -1078,6 +1103,7 @@ def uniform_rows(
             sample_rows(
                 head, cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none, none,
                 np.ones(k), zeros, np.empty((1, n)), idx, out, _NO_SAMPLES, zeros.copy(),
+                False, False,
             )  # fmt: skip
 
     for_each(one, groups, threads=threads)
