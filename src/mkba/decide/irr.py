@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from mkba import warmup
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -131,7 +133,9 @@ def _irr_block(
 ) -> None:
     """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
     f = flow[lo : lo + chunk]
-    if _consecutive(offsets):  # the scan and the bisection compiled (the same numbers)
+    # the scan and the bisection compiled (the same numbers), unless a cold first run's
+    # compile child is still compiling them: then in NumPy (mkba.warmup.DEFERRED)
+    if _consecutive(offsets) and not warmup.pending(_COMPILED):
         fc = np.ascontiguousarray(f)
         o, r = out[lo : lo + chunk], roots[lo : lo + chunk]
         if _certifiable(offsets) and _scan_bisect(_NO_GRID_NPV, fc, GRID, o, r):
@@ -142,6 +146,9 @@ def _irr_block(
     v = _npv_one_blas_thread(f, offsets)
     _scan_bisect_numpy(f, offsets, v, lo, chunk, out, roots)
 
+
+_COMPILED = "mkba.decide.irr:_scan_bisect"
+"""The compiled scan and bisection, as :mod:`mkba.warmup` names it."""
 
 _NO_GRID_NPV = np.empty((0, GRID.size))
 """The ``v`` argument of :func:`_scan_bisect` that asks it to find the brackets itself."""
