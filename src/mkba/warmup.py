@@ -1,5 +1,5 @@
-"""A cold first run compiles the kernel in a child process; the later functions go to
-whichever process is free first.
+"""A cold first run compiles the kernel while a child process compiles the sampler; the
+later functions go to whichever process is free first; the IRR is left to the child.
 
 numba compiles one function at a time in a process (one global compiler lock), so a first
 ``mkba run`` with an empty cache compiled its functions one after the other on one of the
@@ -9,40 +9,49 @@ IRR and the statistics' passes, and with a bottom-up programme the programme's k
 (``simulate_programme``).
 
 When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` starts
-``python -m mkba.warmup`` with the name of the kernel (and, with a bottom-up programme, of the
-programme's kernel: :data:`CHILD`). The child compiles them for the argument types the run uses
-(:data:`SIGNATURES`), which writes numba's on-disk cache, the same files the run would write,
-while the run compiles the sampler on the other core. When the run first needs one of the
-child's functions (the kernel, after its sampler), its cache lookup first compiles its
-share of the functions needed after the kernel (:data:`SHARED`, by signature, one after the
-other, each only while the child is still running), then waits for the child to exit
-(:class:`_AfterChild`), then loads what the child wrote. The machine code is the one the run
-would have compiled itself: the same source, types and compiler; the numbers are the same.
+``python -m mkba.warmup`` with the names of the sampler's functions (with a bottom-up
+programme: of both kernels; :data:`CHILD`), and the run compiles the kernel itself at once
+(:data:`RUN_FIRST`; the longest compile is on the run's path whatever the split, and so it
+starts without waiting for the child's start-up). The child compiles its functions for the
+argument types the run uses (:data:`SIGNATURES`), which writes numba's on-disk cache, the same
+files the run would write, and reports each one on its standard output once its files are
+written. When the run first needs one of the child's functions, its cache lookup first
+compiles its share of the functions needed later (:data:`SHARED`, by signature, one after the
+other, only while the child has not compiled its own functions yet), then waits until the
+child has reported that function (:class:`_AfterChild`), then loads what the child wrote. The
+machine code is the one the run would have compiled itself: the same source, types and
+compiler; the numbers are the same.
 
 :data:`SHARED` is one list for both processes, longest compile first: the child takes from
-it once its own functions are compiled, the run once it has compiled its sampler, each the
-next function the other has not taken (a *claim*: a file created exclusively in a folder of
-the run's, :func:`_claim`). So whichever process is free first compiles the next function,
-and neither waits long for the other however the machine's load or the CPU shifts the
-compile times (issue 17, target 9: with a fixed split the run compiled 2-4 CPU-s more than
-the child on the AMD machine, while the child sat idle).
+it once its own functions are compiled, the run while it waits for the child and later any
+it needs that nobody has taken, each the next function the other has not taken (a *claim*: a
+file created exclusively in a folder of the run's, :func:`_claim`). So whichever process is
+free first compiles the next function (issue 17, target 9).
 
-- The run reads those cache files only after the child has exited. numba writes a function's
-  index before its data, so a read while the child writes could see an entry without its data
-  (or an older data file of the same name).
-- If the child failed, was not done after :data:`TIMEOUT_S` (it is then killed), or the
-  signature it compiled is not the one the run calls, the run compiles the function itself, as
-  before. After a failed or killed child the functions' cache indexes are emptied first
-  (``Cache.flush``), so nothing half-written is read.
+:data:`DEFERRED` functions have an exact NumPy twin (the IRR's scan and bisection, 7-10
+CPU-s): the child compiles them last, at the lowest priority, and the run does not wait for
+them: while :func:`pending` says the child has not reported one, the run computes with its
+twin (the same numbers). The child compiles them also after the run has exited, for the next
+run. A cold first run thus compiles only the kernel on its path (issue 17, target 9: before,
+the IRR and the aggregation came after the sampler in the run, 37-49 CPU-s in all on 2 cores).
+
+- The run reads a function's cache files only after the child has reported it. numba writes a
+  function's index before its data, so a read while the child writes could see an entry
+  without its data (or an older data file of the same name).
+- If the child failed before reporting a function, was not done after :data:`TIMEOUT_S` (it
+  is then killed), or the signature it compiled is not the one the run calls, the run compiles
+  the function itself, as before. A function the child has not reported has its cache index
+  emptied first (``Cache.flush``), so nothing half-written is read.
 - The run and the child never compile the same function, nor one such a function calls
   (:data:`DEPENDENCIES`): each function of :data:`SHARED` is compiled by the one process that
   claimed it, and the run reads no cache file the child may be writing (every cache lookup
-  of a function the child may compile waits for the child's exit). After a failed child only
-  the functions it may have compiled are emptied.
+  of a function the child may compile waits for the child's report of it or its caller).
 - A warm run starts nothing: :func:`mkba.engine.announce_compile` looks at the cache first.
 - At exit of the run, a child still compiling is asked to stop (its standard input is closed);
-  it stops after the function it is compiling, so no cache file is left half-written. A thread
-  of the run reaps it (no zombie process) and removes the claims' folder.
+  it stops after the function it is compiling, so no cache file is left half-written, then
+  compiles the deferred functions (unless it was asked before its own were done). A thread of
+  the run reaps it (no zombie process) and removes the claims' folder; a child that outlives
+  the run removes it itself.
 - ``MKBA_COMPILE_CHILD=0`` in the environment: no child (everything compiled in the run, as
   before; for measuring).
 """
