@@ -464,3 +464,17 @@ def test_the_irr_uses_its_numpy_twin_while_the_child_compiles_it(
     assert np.array_equal(got.irr, want.irr, equal_nan=True)
     assert np.array_equal(np.signbit(got.irr), np.signbit(want.irr))
     assert (want.roots == 1).any() and (want.roots > 1).any()
+
+
+def test_the_irr_asks_only_a_process_that_may_have_a_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that never imported :mod:`mkba.warmup` started no child: the IRR does not
+    import it to ask (a warm run); with it imported, it asks :func:`mkba.warmup.pending`."""
+    from mkba.decide import irr as irr_mod
+
+    monkeypatch.setattr(warmup, "pending", lambda name: name == irr_mod._COMPILED)
+    assert irr_mod._compiling_elsewhere()
+    monkeypatch.delitem(sys.modules, "mkba.warmup")
+    assert not irr_mod._compiling_elsewhere()
+    assert "mkba.warmup" not in sys.modules

@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-
-from mkba import warmup
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -135,7 +134,7 @@ def _irr_block(
     f = flow[lo : lo + chunk]
     # the scan and the bisection compiled (the same numbers), unless a cold first run's
     # compile child is still compiling them: then in NumPy (mkba.warmup.DEFERRED)
-    if _consecutive(offsets) and not warmup.pending(_COMPILED):
+    if _consecutive(offsets) and not _compiling_elsewhere():
         fc = np.ascontiguousarray(f)
         o, r = out[lo : lo + chunk], roots[lo : lo + chunk]
         if _certifiable(offsets) and _scan_bisect(_NO_GRID_NPV, fc, GRID, o, r):
@@ -149,6 +148,15 @@ def _irr_block(
 
 _COMPILED = "mkba.decide.irr:_scan_bisect"
 """The compiled scan and bisection, as :mod:`mkba.warmup` names it."""
+
+
+def _compiling_elsewhere() -> bool:
+    """Whether a cold first run's compile child is still compiling :func:`_scan_bisect`
+    (:func:`mkba.warmup.pending`). Only a process that imported :mod:`mkba.warmup` can have
+    started one: a warm run does not import it for this."""
+    warmup = sys.modules.get("mkba.warmup")
+    return warmup is not None and bool(warmup.pending(_COMPILED))
+
 
 _NO_GRID_NPV = np.empty((0, GRID.size))
 """The ``v`` argument of :func:`_scan_bisect` that asks it to find the brackets itself."""
