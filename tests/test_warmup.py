@@ -8,6 +8,7 @@ import importlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -77,7 +78,7 @@ def test_the_run_loads_what_the_child_compiled(tiny: tuple[ModuleType, str]) -> 
     child = warmup._child
     assert child is not None
     assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4; waits for the child first
-    assert child.returncode == 0 and _reaped(child)
+    assert _reaped(child) and child.returncode == 0
     assert sum(mod.total._cache_hits.values()) == 1  # loaded from the child's cache files
     assert not mod.total._cache_misses  # not compiled in this process
     assert not warmup.start_jobs({f"{name}:total": "F1"}, [])  # one child per process
@@ -96,7 +97,7 @@ def test_the_run_compiles_its_share_while_the_child_runs(
     assert child is not None
     assert not mod.largest.overloads
     assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4, from the child's cache
-    assert child.returncode == 0 and _reaped(child)
+    assert _reaped(child) and child.returncode == 0
     assert sum(mod.total._cache_hits.values()) == 1 and not mod.total._cache_misses
     assert sum(mod.largest._cache_misses.values()) == 1  # compiled here, not called yet
     assert warmup.signature("F1") in mod.largest.signatures
@@ -130,7 +131,7 @@ def test_a_shared_function_already_in_this_process_is_not_shared(
     child = warmup._child
     assert child is not None and child.shared == {}
     assert mod.total(np.arange(3.0)) == 3.0  # 0 + 1 + 2, from the child's cache
-    assert child.returncode == 0 and _reaped(child)
+    assert _reaped(child) and child.returncode == 0
     assert sum(mod.largest._cache_misses.values()) == 1  # compiled once, here
 
 
@@ -172,7 +173,7 @@ def test_an_own_function_that_does_not_compile_is_compiled_when_called(
     child = warmup._child
     assert child is not None
     assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4, from the child's cache
-    assert child.returncode == 0 and _reaped(child)
+    assert _reaped(child) and child.returncode == 0
     assert sum(mod.total._cache_hits.values()) == 1
     assert not mod.largest.overloads
     assert mod.largest(np.array([1.0, 4.0])) == 4.0
@@ -180,20 +181,28 @@ def test_an_own_function_that_does_not_compile_is_compiled_when_called(
 
 def test_the_run_and_the_child_compile_different_functions() -> None:
     """No function (nor one it calls) is compiled in both processes: the child's own jobs
-    and their callees are not shared, each shared function is claimed by one process, and no
-    two shared functions call the same compiled function; so the run never reads a cache file
-    the child may be writing. The shared list is ordered longest compile first."""
+    and their callees are neither the run's own (compiled first) nor shared nor deferred, each
+    shared function is claimed by one process, and no two of the others call the same compiled
+    function; so the run never reads a cache file the child may be writing. The shared list
+    is ordered longest compile first; the IRR, which has a NumPy twin, is deferred."""
     for kind in warmup.CHILD:
         child = {*warmup.CHILD[kind]}
         child |= {d for n in warmup.CHILD[kind] for d in warmup.DEPENDENCIES.get(n, ())}
         seen: set[str] = set()
-        for n in warmup.SHARED[kind]:
+        for n in (*warmup.RUN_FIRST[kind], *warmup.SHARED[kind], *warmup.DEFERRED[kind]):
             group = {n, *warmup.DEPENDENCIES.get(n, ())}
             assert not group & child and not group & seen, (kind, n)
             seen |= group
-        assert set(warmup.LATER[kind]) == {*warmup.CHILD[kind], *warmup.SHARED[kind]}
+        assert set(warmup.LATER[kind]) == {
+            *warmup.RUN_FIRST[kind],
+            *warmup.CHILD[kind],
+            *warmup.SHARED[kind],
+            *warmup.DEFERRED[kind],
+        }
         assert all(n in warmup.SIGNATURES for n in warmup.LATER[kind])
-        assert warmup.SHARED[kind][0] == "mkba.decide.irr:_scan_bisect"  # the longest
+        aggregate = "aggregate" if kind == "programme" else "aggregate_totals"
+        assert warmup.SHARED[kind][0] == f"mkba.kernel:{aggregate}"  # the longest
+        assert warmup.DEFERRED[kind] == ("mkba.decide.irr:_scan_bisect",)  # it has a twin
 
 
 def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> None:
@@ -202,7 +211,7 @@ def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> 
     child = warmup._child
     assert child is not None
     assert mod.total(np.arange(5.0)) == 10.0  # compiled here instead
-    assert child.returncode == 1 and _reaped(child)
+    assert _reaped(child) and child.returncode == 1
     assert sum(mod.total._cache_misses.values()) == 1
 
 
@@ -212,7 +221,7 @@ def test_a_child_compiling_other_types_costs_only_time(tiny: tuple[ModuleType, s
     child = warmup._child
     assert child is not None
     assert mod.total(np.arange(5.0)) == 10.0
-    assert child.returncode == 0 and _reaped(child)
+    assert _reaped(child) and child.returncode == 0
     assert sum(mod.total._cache_misses.values()) == 1  # float64 not in the cache: compiled
 
 
@@ -284,9 +293,10 @@ def test_the_child_compiles_the_types_a_run_calls(tmp_path: Path) -> None:
 
 
 def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) -> None:
-    """The whole first run with an empty numba cache (the child compiles the functions needed
-    after the kernel, the run loads them): the same printed results as a warm run; the child
-    compiled each of those functions once, for the run's types (one entry in each index)."""
+    """The whole first run with an empty numba cache (the run compiles the kernel, the child
+    the sampler and functions needed after the kernel, the run loads them; the IRR with its
+    NumPy twin while the child compiles it): the same printed results as a warm run; each of
+    those functions was compiled once, for the run's types (one entry in each index)."""
     cache = tmp_path / "numba-cache"
     env = {k: v for k, v in os.environ.items() if k != warmup.ENV}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
@@ -309,8 +319,13 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
     strip = lambda out: [x for x in out.splitlines() if "written to" not in x]  # noqa: E731
     assert strip(cold.stdout) == strip(warm.stdout)
     stems = ("kernel.simulate_chunk", "kernel.aggregate_totals", "implied._full_strength_rows")
-    stems += ("irr._scan_bisect",)
+    stems += ("rng.sample_rows", "rng.copula_rows", "irr._scan_bisect")
     stems += ("colstats.sum_sq_dev", "colstats.transpose_sums", "colstats.add_running_sum")
+    # the IRR is deferred: the child may still compile it after the run has exited (numba
+    # writes the data file last, each file renamed into place whole)
+    deadline = time.monotonic() + 600
+    while not list(cache.rglob("irr._scan_bisect-*.nbc")) and time.monotonic() < deadline:
+        time.sleep(0.5)
     for stem in stems:
         (index,) = cache.rglob(f"{stem}-*.nbi")
         (data,) = cache.rglob(f"{stem}-*.nbc")  # one compiled signature
@@ -367,3 +382,99 @@ def test_the_collector_pause_follows_the_outermost_compile() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_deferred_function_is_pending_until_the_child_has_compiled_it(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deferred function is the child's only, compiled after its jobs: until the child says
+    it is compiled, :func:`mkba.warmup.pending` tells the run to use its twin; then the run
+    loads it from the child's cache files."""
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")  # the child is still importing
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], None, {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None
+    assert warmup.pending(f"{name}:largest")
+    assert not warmup.pending(f"{name}:total")  # not deferred
+    assert _reaped(child) and child.returncode == 0
+    assert not warmup.pending(f"{name}:largest")
+    assert child.done == {f"{name}:total", f"{name}:largest"}  # reported one by one
+    assert mod.largest(np.array([2.0, 9.0, 4.0])) == 9.0  # the largest of the three
+    assert sum(mod.largest._cache_hits.values()) == 1 and not mod.largest._cache_misses
+
+
+def test_the_run_does_not_wait_for_the_deferred_functions(tiny: tuple[ModuleType, str]) -> None:
+    """The run loads a job as soon as the child reports it (not when the child exits), and
+    the child compiles the deferred functions also after the run has asked it to stop (they
+    are for the next run)."""
+    mod, name = tiny
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], None, {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(4.0)) == 6.0  # 0 + 1 + 2 + 3, once the child reported it
+    assert f"{name}:total" in child.done
+    assert sum(mod.total._cache_hits.values()) == 1 and not mod.total._cache_misses
+    child.stop()  # the run exits
+    assert _reaped(child) and child.returncode == 0
+    assert f"{name}:largest" in child.done
+    assert mod.largest(np.array([-1.0, -3.0])) == -1.0
+    assert sum(mod.largest._cache_hits.values()) == 1 and not mod.largest._cache_misses
+
+
+def test_a_child_stopped_before_its_jobs_compiles_nothing_deferred(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")  # stopped while it imports
+    assert warmup.start_jobs({f"{name}:total": "F1"}, [], None, {f"{name}:largest": "F1"})
+    child = warmup._child
+    assert child is not None
+    child.stop()
+    assert _reaped(child) and child.returncode == 1 and not child.done
+    assert not warmup.pending(f"{name}:largest")  # the child is gone: compiled when called
+    assert mod.largest(np.array([5.0, 1.0])) == 5.0
+    assert sum(mod.largest._cache_misses.values()) == 1
+
+
+def test_the_irr_uses_its_numpy_twin_while_the_child_compiles_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While :func:`mkba.warmup.pending` says the child compiles the IRR, :func:`irr` does
+    not call the compiled scan: the NumPy twin gives the same numbers, bit for bit (compared
+    with the compiled IRR of the same flows)."""
+    from mkba.decide import irr as irr_mod
+
+    rng = np.random.default_rng(17)
+    flow = np.cumsum(rng.standard_normal((5000, 31)), axis=1)
+    flow[:, 0] -= 3.0  # an investment first: mostly one root
+    flow[:500] = rng.standard_normal((500, 31))  # noise: several roots
+    offsets = np.arange(31.0)
+    want = irr_mod.irr(flow, offsets, chunk=1024)  # compiled
+    asked: list[str] = []
+    monkeypatch.setattr(warmup, "pending", lambda name: asked.append(name) or True)
+
+    def compiled(*args: object) -> bool:
+        raise AssertionError("the compiled IRR was called while the child compiles it")
+
+    monkeypatch.setattr(irr_mod, "_scan_bisect", compiled)
+    got = irr_mod.irr(flow, offsets, chunk=1024)
+    assert set(asked) == {"mkba.decide.irr:_scan_bisect"} and len(asked) == 5  # each block
+    assert np.array_equal(got.roots, want.roots)
+    assert np.array_equal(got.irr, want.irr, equal_nan=True)
+    assert np.array_equal(np.signbit(got.irr), np.signbit(want.irr))
+    assert (want.roots == 1).any() and (want.roots > 1).any()
+
+
+def test_the_irr_asks_only_a_process_that_may_have_a_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that never imported :mod:`mkba.warmup` started no child: the IRR does not
+    import it to ask (a warm run); with it imported, it asks :func:`mkba.warmup.pending`."""
+    from mkba.decide import irr as irr_mod
+
+    monkeypatch.setattr(warmup, "pending", lambda name: name == irr_mod._COMPILED)
+    assert irr_mod._compiling_elsewhere()
+    monkeypatch.delitem(sys.modules, "mkba.warmup")
+    assert not irr_mod._compiling_elsewhere()
+    assert "mkba.warmup" not in sys.modules

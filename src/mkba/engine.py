@@ -600,7 +600,7 @@ def announce_compile(m: Model) -> None:
         used.append(kernel.aggregate_totals)
     else:  # raw_chunk + _aggregate_into
         used += [kernel.aggregate, kernel.simulate_programme]
-    if compile_notice.announce(used):  # cold: the functions needed after the kernel in a child
+    if compile_notice.announce(used):  # cold: a compile child, and the kernel compiled here
         from mkba import warmup
 
         warmup.start("totals" if m.programme is None else "programme")

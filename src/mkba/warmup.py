@@ -1,5 +1,5 @@
-"""A cold first run compiles the kernel in a child process; the later functions go to
-whichever process is free first.
+"""A cold first run compiles the kernel while a child process compiles the sampler; the
+later functions go to whichever process is free first; the IRR is left to the child.
 
 numba compiles one function at a time in a process (one global compiler lock), so a first
 ``mkba run`` with an empty cache compiled its functions one after the other on one of the
@@ -9,40 +9,49 @@ IRR and the statistics' passes, and with a bottom-up programme the programme's k
 (``simulate_programme``).
 
 When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` starts
-``python -m mkba.warmup`` with the name of the kernel (and, with a bottom-up programme, of the
-programme's kernel: :data:`CHILD`). The child compiles them for the argument types the run uses
-(:data:`SIGNATURES`), which writes numba's on-disk cache, the same files the run would write,
-while the run compiles the sampler on the other core. When the run first needs one of the
-child's functions (the kernel, after its sampler), its cache lookup first compiles its
-share of the functions needed after the kernel (:data:`SHARED`, by signature, one after the
-other, each only while the child is still running), then waits for the child to exit
-(:class:`_AfterChild`), then loads what the child wrote. The machine code is the one the run
-would have compiled itself: the same source, types and compiler; the numbers are the same.
+``python -m mkba.warmup`` with the names of the sampler's functions (with a bottom-up
+programme: of both kernels; :data:`CHILD`), and the run compiles the kernel itself at once
+(:data:`RUN_FIRST`; the longest compile is on the run's path whatever the split, and so it
+starts without waiting for the child's start-up). The child compiles its functions for the
+argument types the run uses (:data:`SIGNATURES`), which writes numba's on-disk cache, the same
+files the run would write, and reports each one on its standard output once its files are
+written. When the run first needs one of the child's functions, its cache lookup first
+compiles its share of the functions needed later (:data:`SHARED`, by signature, one after the
+other, only while the child has not compiled its own functions yet), then waits until the
+child has reported that function (:class:`_AfterChild`), then loads what the child wrote. The
+machine code is the one the run would have compiled itself: the same source, types and
+compiler; the numbers are the same.
 
 :data:`SHARED` is one list for both processes, longest compile first: the child takes from
-it once its own functions are compiled, the run once it has compiled its sampler, each the
-next function the other has not taken (a *claim*: a file created exclusively in a folder of
-the run's, :func:`_claim`). So whichever process is free first compiles the next function,
-and neither waits long for the other however the machine's load or the CPU shifts the
-compile times (issue 17, target 9: with a fixed split the run compiled 2-4 CPU-s more than
-the child on the AMD machine, while the child sat idle).
+it once its own functions are compiled, the run while it waits for the child and later any
+it needs that nobody has taken, each the next function the other has not taken (a *claim*: a
+file created exclusively in a folder of the run's, :func:`_claim`). So whichever process is
+free first compiles the next function (issue 17, target 9).
 
-- The run reads those cache files only after the child has exited. numba writes a function's
-  index before its data, so a read while the child writes could see an entry without its data
-  (or an older data file of the same name).
-- If the child failed, was not done after :data:`TIMEOUT_S` (it is then killed), or the
-  signature it compiled is not the one the run calls, the run compiles the function itself, as
-  before. After a failed or killed child the functions' cache indexes are emptied first
-  (``Cache.flush``), so nothing half-written is read.
+:data:`DEFERRED` functions have an exact NumPy twin (the IRR's scan and bisection, 7-10
+CPU-s): the child compiles them last, at the lowest priority, and the run does not wait for
+them: while :func:`pending` says the child has not reported one, the run computes with its
+twin (the same numbers). The child compiles them also after the run has exited, for the next
+run. A cold first run thus compiles only the kernel on its path (issue 17, target 9: before,
+the IRR and the aggregation came after the sampler in the run, 37-49 CPU-s in all on 2 cores).
+
+- The run reads a function's cache files only after the child has reported it. numba writes a
+  function's index before its data, so a read while the child writes could see an entry
+  without its data (or an older data file of the same name).
+- If the child failed before reporting a function, was not done after :data:`TIMEOUT_S` (it
+  is then killed), or the signature it compiled is not the one the run calls, the run compiles
+  the function itself, as before. A function the child has not reported has its cache index
+  emptied first (``Cache.flush``), so nothing half-written is read.
 - The run and the child never compile the same function, nor one such a function calls
   (:data:`DEPENDENCIES`): each function of :data:`SHARED` is compiled by the one process that
   claimed it, and the run reads no cache file the child may be writing (every cache lookup
-  of a function the child may compile waits for the child's exit). After a failed child only
-  the functions it may have compiled are emptied.
+  of a function the child may compile waits for the child's report of it or its caller).
 - A warm run starts nothing: :func:`mkba.engine.announce_compile` looks at the cache first.
 - At exit of the run, a child still compiling is asked to stop (its standard input is closed);
-  it stops after the function it is compiling, so no cache file is left half-written. A thread
-  of the run reaps it (no zombie process) and removes the claims' folder.
+  it stops after the function it is compiling, so no cache file is left half-written, then
+  compiles the deferred functions (unless it was asked before its own were done). A thread of
+  the run reaps it (no zombie process) and removes the claims' folder; a child that outlives
+  the run removes it itself.
 - ``MKBA_COMPILE_CHILD=0`` in the environment: no child (everything compiled in the run, as
   before; for measuring).
 """
@@ -70,6 +79,8 @@ SIGNATURES: dict[str, str] = {
         "F2 I1 I1 I1 I1 F2 F1 F2 F2 F1 I1 F1 F1 F1 f I1 F1 F1 F2 F1 F2 F2 F2 F2 F2 F1 F1 I1 b F3 F3"
         " F2 F2 F2 F2 F1 F1 i i I1 F2 F2 F2 F2 F2 F1 F1 i i i i"
     ),
+    "mkba.rng:sample_rows": "U1 I1 b b i I1 I1 F2 I2 F1 F1 F1 I1 F2 I1 F2 F2 I1",
+    "mkba.rng:copula_rows": "F2 I1 F2",
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
     "mkba.kernel:simulate_programme": (
@@ -86,22 +97,31 @@ SIGNATURES: dict[str, str] = {
     "mkba.colstats:add_running_sum": "F1 F1",
 }
 """The argument types with which a run calls each function compiled ahead (``Fk``: a
-C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``i`` an int64, ``f`` a float64,
+C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``Uk`` of uint64, ``i`` an int64, ``f`` a float64,
 ``b`` a bool).
 ``tests/test_warmup.py`` checks them against the types a run passes."""
 
-CHILD = {
+RUN_FIRST = {
     "totals": ("mkba.kernel:simulate_chunk",),
+    "programme": (),
+}
+"""What the run compiles itself, by signature, as soon as it has started the child (before it
+samples): the kernel (``simulate_chunk``, the longest compile, 15-25 CPU-s on the AMD
+machine), so that the longest compile starts at once instead of after the child's own
+start-up (0.7-4 s more of wall time, with the machine quiet to busy). A bottom-up programme
+leaves both kernels to the child (``simulate_programme`` calls ``_pow_lanes`` too)."""
+
+CHILD = {
+    "totals": ("mkba.rng:sample_rows", "mkba.rng:copula_rows"),
     "programme": ("mkba.kernel:simulate_chunk", "mkba.kernel:simulate_programme"),
 }
-"""What the child compiles first, in the order a run needs them: the kernel (``simulate_chunk``,
-the longest compile, 15-21 CPU-s on the AMD machine), and for a bottom-up programme the
-programme's kernel on its per-area raw outputs; then it takes from :data:`SHARED`. Meanwhile
-the run compiles the sampler (about 7 CPU-s), then takes from :data:`SHARED` too."""
+"""What the child compiles first, in the order a run needs them: for a top-down run the
+sampler (about 7 CPU-s), while the run compiles the kernel; for a bottom-up programme the
+kernel and the programme's kernel on its per-area raw outputs, while the run compiles the
+sampler when it first samples. Then it takes from :data:`SHARED`."""
 
 SHARED = {
     "totals": (
-        "mkba.decide.irr:_scan_bisect",
         "mkba.kernel:aggregate_totals",
         "mkba.implied:_full_strength_rows",
         "mkba.colstats:sum_sq_dev",
@@ -110,7 +130,6 @@ SHARED = {
         "mkba.colstats:add_running_sum",
     ),
     "programme": (
-        "mkba.decide.irr:_scan_bisect",
         "mkba.kernel:aggregate",
         "mkba.colstats:sum_sq_dev",
         "mkba.colstats:transpose_sums",
@@ -120,12 +139,22 @@ SHARED = {
 """The functions a run needs after the kernel, compiled ahead by signature by whichever
 process takes them first (see the module docstring), longest compile first so that the last
 ones, taken when one process is nearly done, are short (CPU-s with an empty cache on the AMD
-machine, busy: the IRR with its callees 7-9, ``aggregate_totals`` 2.5, ``_full_strength_rows``
-2.3, the statistics' passes 1.0, 0.8 and 0.2, ``_slot_values`` 0.7). The run takes them only
-while the child still runs (what is left is compiled when first called, as without a
-child)."""
+machine, busy: ``aggregate_totals`` 2.5, ``_full_strength_rows`` 2.3, the statistics' passes
+1.0, 0.8 and 0.2, ``_slot_values`` 0.7). The run takes them only while the child has not
+compiled its own functions yet, and later any it needs that the child has not taken (what is
+left is compiled when first called, as without a child)."""
 
-LATER = {kind: CHILD[kind] + SHARED[kind] for kind in CHILD}
+DEFERRED = {
+    "totals": ("mkba.decide.irr:_scan_bisect",),
+    "programme": ("mkba.decide.irr:_scan_bisect",),
+}
+"""Functions with an exact NumPy twin, compiled only by the child, last and at the lowest
+priority, also after the run has exited (for the next run): the run does not wait for them,
+it computes with the twin while :func:`pending` says the child has not compiled them yet
+(the IRR, 7-10 CPU-s with its callees: :func:`mkba.decide.irr._scan_bisect_numpy`, tested
+bit-equal to the compiled ``_scan_bisect``)."""
+
+LATER = {kind: RUN_FIRST[kind] + CHILD[kind] + SHARED[kind] + DEFERRED[kind] for kind in CHILD}
 """Every function compiled ahead on a cold first run, in either process. With
 ``--area-draws float32`` some types differ: the run then compiles those functions itself, as
 before."""
@@ -133,6 +162,8 @@ before."""
 DEPENDENCIES = {
     "mkba.kernel:simulate_chunk": ("mkba.kernel:_pow_lanes", "mkba.kernel:_other_groups"),
     "mkba.kernel:simulate_programme": ("mkba.kernel:_pow_lanes",),
+    "mkba.rng:sample_rows": ("mkba.rng:ndtri_into",),
+    "mkba.rng:copula_rows": ("mkba.rng:ndtr_into",),
     "mkba.decide.irr:_scan_bisect": (
         "mkba.decide.irr:_bisect_step",
         "mkba.decide.irr:_horner",
@@ -140,7 +171,8 @@ DEPENDENCIES = {
         "mkba.decide.irr:_cuts",
     ),
 }
-"""Compiled functions that a child-compiled function calls (compiled with it, cached apart)."""
+"""Compiled functions that a function compiled ahead calls (compiled with it, cached apart;
+the ``inline="always"`` ones are inlined, not compiled apart)."""
 
 
 def _dispatcher(name: str) -> Any:
@@ -154,6 +186,7 @@ def signature(codes: str) -> tuple[Any, ...]:
 
     kinds: dict[str, Any] = {"i": types.int64, "f": types.float64, "b": types.boolean}
     kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
+    kinds["U1"] = types.Array(types.uint64, 1, "C")
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
 
@@ -172,28 +205,39 @@ def _claim(folder: str, name: str) -> bool:
 
 
 class _Child:
-    """The child process, and a thread that waits for it (so it is reaped when it ends)."""
+    """The child process, and a thread that reads which functions it has compiled (one name
+    a line on its standard output, :func:`_report`) and waits for it (so it is reaped when it
+    ends)."""
 
-    def __init__(self, jobs: list[str], shared: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        jobs: list[str],
+        shared: dict[str, str] | None = None,
+        deferred: dict[str, str] | None = None,
+    ) -> None:
         import subprocess
         import tempfile
 
+        self.jobs = [job.split("=")[0] for job in jobs]  # the child's own, by name
         self.shared = dict(shared or {})  # not taken by the run yet (see compile_own)
+        self.deferred = set(deferred or {})
         self.mine: set[str] = set()  # the names of shared functions the run took
+        self.done: set[str] = set()  # the names the child has compiled (and saved)
         self.claims = tempfile.mkdtemp(prefix="mkba-warmup-")
-        share = [f"{name}={codes}" for name, codes in self.shared.items()]
+        argv = [sys.executable, "-m", "mkba.warmup", *jobs]
+        if self.shared:
+            argv += [_SHARE, self.claims, *(f"{n}={c}" for n, c in self.shared.items())]
+        if deferred:
+            argv += [_DEFER, *(f"{n}={c}" for n, c in deferred.items())]
         env = dict(os.environ)
         # the child imports this mkba (the cache files are named after its source files)
         src = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
-        argv = [sys.executable, "-m", "mkba.warmup", *jobs]
-        if share:
-            argv += [_SHARE, self.claims, *share]
         try:
             self.proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=env,
                 close_fds=True,
@@ -202,42 +246,74 @@ class _Child:
             _remove(self.claims)
             raise
         self.pid = os.getpid()  # the run's process (a forked copy of it does not wait)
+        self._cond = threading.Condition()
         self.exited = threading.Event()
         self.returncode: int | None = None
         threading.Thread(target=self._reap, name="mkba-warmup-reaper", daemon=True).start()
 
     def _reap(self) -> None:
+        with contextlib.suppress(Exception):  # (a closed pipe: the child's end)
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                with self._cond:
+                    self.done.add(line.decode("ascii", "replace").strip())
+                    self._cond.notify_all()
         self.returncode = self.proc.wait()
         _remove(self.claims)
-        self.exited.set()
+        with self._cond:
+            self.exited.set()
+            self._cond.notify_all()
 
-    def wait(self, timeout: float) -> bool:
-        """Wait until the child has exited (killing it after ``timeout``); whether it compiled
-        everything."""
-        if not self.exited.wait(timeout):
-            self.proc.kill()
+    def wait_for(self, name: str, timeout: float) -> bool:
+        """Wait until the child has compiled ``name`` or has exited (killing it after
+        ``timeout``); whether it compiled ``name`` (its cache files are then complete)."""
+        import time
+
+        end = time.monotonic() + timeout
+        with self._cond:
+            while name not in self.done and not self.exited.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if name in self.done:
+                return True
+        if not self.exited.is_set():
+            self.proc.kill()  # hung: nothing it writes from now on is read
             self.exited.wait(10.0)
-        return self.returncode == 0
+        return name in self.done
+
+    def busy(self) -> bool:
+        """Whether the child is still compiling its own functions (the run's wait)."""
+        return not self.exited.is_set() and not all(n in self.done for n in self.jobs)
 
     def compile_own(self) -> None:
         """In the run: compile the shared functions the child has not taken (``"module:function"``
         to signature codes, in order), each after claiming it, while the child is still
-        running, i.e. in time the run would spend waiting for it. Each is compiled at most
-        once; a function that does not compile for its signature is left to be compiled when
-        first called."""
-        while self.shared and not self.exited.is_set():
+        compiling its own functions, i.e. in time the run would spend waiting for them. Each is
+        compiled at most once; a function that does not compile for its signature is left to
+        be compiled when first called."""
+        while self.shared and self.busy():
             name, codes = next(iter(self.shared.items()))
-            del self.shared[name]
-            if not _claim(self.claims, name):
-                continue  # the child compiles it: loaded after the child's exit
-            self.mine.add(name)
-            for n in (name, *DEPENDENCIES.get(name, ())):  # ours: no waiting for the child
-                _own_cache(_dispatcher(n))
-            with contextlib.suppress(Exception):  # compiled when called instead, as before
-                _dispatcher(name).compile(signature(codes))
+            if self.take(name):
+                with contextlib.suppress(Exception):  # compiled when called instead, as before
+                    _dispatcher(name).compile(signature(codes))
+
+    def take(self, name: str) -> bool:
+        """In the run: claim the shared function ``name`` for the run if no process has
+        (its cache then no longer waits for the child); whether the run has it."""
+        if name in self.mine:
+            return True
+        if self.shared.pop(name, None) is None or not _claim(self.claims, name):
+            return False  # not shared, or the child compiles it: loaded after it said so
+        self.mine.add(name)
+        for n in (name, *DEPENDENCIES.get(name, ())):  # ours: no waiting for the child
+            _own_cache(_dispatcher(n))
+        return True
 
     def stop(self) -> None:
-        """Ask the child to stop after the function it is compiling (at exit of the run)."""
+        """Ask the child to stop after the function it is compiling (at exit of the run; the
+        :data:`DEFERRED` functions it still compiles, for the next run)."""
         if self.proc.stdin is not None and not self.proc.stdin.closed:
             with contextlib.suppress(OSError):  # the child has gone already
                 self.proc.stdin.close()
@@ -245,6 +321,9 @@ class _Child:
 
 _SHARE = "--shared"
 """In the child's arguments: the claims' folder and the shared functions follow."""
+
+_DEFER = "--deferred"
+"""In the child's arguments (after the shared ones): the deferred functions follow."""
 
 
 def _remove(folder: str) -> None:
@@ -260,71 +339,105 @@ def _own_cache(dispatcher: Any) -> None:
 
 
 class _AfterChild:
-    """Stands in for a dispatcher's numba cache until the child has exited: the first cache
-    lookup waits for the child, then puts the real cache back and reads it."""
+    """Stands in for the numba cache of ``dispatcher`` until the child has compiled it
+    (``name``: the function the child compiles it with, itself or its caller): the first
+    cache lookup waits for the child's word, then puts the real cache back and reads it."""
 
-    def __init__(self, cache: Any, child: _Child, later: list[Any]) -> None:
+    def __init__(self, cache: Any, child: _Child, name: str, dispatcher: Any) -> None:
         self._cache = cache
         self._child = child
-        self._later = later  # every dispatcher the child may compile (to flush after a failure)
+        self._name = name
+        self._dispatcher = dispatcher
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._cache, attr)
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
-        ours = os.getpid() == self._child.pid  # not in a fork of the run: not its child
-        if ours:  # the run's share first, while the child compiles
-            self._child.compile_own()
-        ok = ours and self._child.wait(TIMEOUT_S)
-        for d in self._later:
-            if isinstance(d._cache, _AfterChild):
-                d._cache = d._cache._cache
-                # nothing half-written is read: compiled again (the run's own were unwrapped
-                # when it took them, so a failed child's are the only ones flushed)
-                if ours and not ok:
-                    d._cache.flush()
+        child = self._child
+        ours = os.getpid() == child.pid  # not in a fork of the run: not its child
+        if ours:  # the run's share first, while the child compiles its own
+            child.compile_own()
+        if ours and child.take(self._name):  # a shared one nobody took: compiled here
+            return self._cache.load_overload(sig, target_context)
+        ok = ours and child.wait_for(self._name, TIMEOUT_S)
+        _own_cache(self._dispatcher)
+        if ours and not ok:  # nothing half-written is read: compiled again
+            self._cache.flush()
         return self._cache.load_overload(sig, target_context)
 
 
 _child: _Child | None = None
 
 
+def pending(name: str) -> bool:
+    """Whether ``name`` (``"module:function"``, one of :data:`DEFERRED`) is still being
+    compiled by this run's child: the run then computes with its NumPy twin instead of
+    calling it. False without a child, once the child said it is compiled (the call loads
+    it from the cache), once the child has exited (the call compiles it, as without a
+    child), and in a forked copy of the run."""
+    child = _child
+    return (
+        child is not None
+        and name in child.deferred
+        and name not in child.done
+        and not child.exited.is_set()
+        and os.getpid() == child.pid
+    )
+
+
 def start(kind: str) -> bool:
     """Start the child for a run of ``kind`` (a key of :data:`LATER`), unless one was started
     in this process already, ``MKBA_COMPILE_CHILD=0``, or those functions are in this process
-    already; whether it was started. Call only when the cache is cold (it costs a process)."""
+    already; whether it was started. Then compile :data:`RUN_FIRST` here (the run's longest
+    compile, while the child compiles the sampler). Call only when the cache is cold (it costs
+    a process)."""
     names = CHILD[kind]
     deps = [d for n in names for d in DEPENDENCIES.get(n, ())]
     shared = {n: SIGNATURES[n] for n in SHARED[kind]}
-    return start_jobs({n: SIGNATURES[n] for n in names}, deps, shared)
+    deferred = {n: SIGNATURES[n] for n in DEFERRED[kind]}
+    if not start_jobs({n: SIGNATURES[n] for n in names}, deps, shared, deferred):
+        return False
+    for name in RUN_FIRST[kind]:
+        with contextlib.suppress(Exception):  # compiled when called instead, as before
+            _dispatcher(name).compile(signature(SIGNATURES[name]))
+    return True
 
 
 def start_jobs(
-    jobs: dict[str, str], dependencies: list[str], shared: dict[str, str] | None = None
+    jobs: dict[str, str],
+    dependencies: list[str],
+    shared: dict[str, str] | None = None,
+    deferred: dict[str, str] | None = None,
 ) -> bool:
     """:func:`start` for any functions: ``jobs`` maps ``"module:function"`` to its signature
     codes; ``dependencies`` are compiled with them (their cache lookups wait too). ``shared``
     (the same form, in the order to take them): compiled by the child after ``jobs``, or by
     this process when it first needs one of ``jobs``, whichever claims each first
-    (:meth:`_Child.compile_own`); their :data:`DEPENDENCIES` go with them."""
+    (:meth:`_Child.compile_own`); their :data:`DEPENDENCIES` go with them. ``deferred`` (the
+    same form): compiled by the child last (see :data:`DEFERRED`, :func:`pending`)."""
     global _child
     if _child is not None or os.environ.get(ENV) == "0":
         return False
     try:
-        # (a shared function this process has already compiled or loaded is not shared)
+        # (a shared or deferred function this process has already compiled or loaded is not
+        # compiled ahead)
         shared = {n: c for n, c in (shared or {}).items() if not _dispatcher(n).overloads}
-        names = [*jobs, *dependencies]
-        for n in shared:
-            names += [n, *DEPENDENCIES.get(n, ())]
-        later = [_dispatcher(n) for n in names]
-        if any(d.overloads for d in later) or not all(hasattr(d, "_cache") for d in later):
+        deferred = {n: c for n, c in (deferred or {}).items() if not _dispatcher(n).overloads}
+        groups = {n: n for n in jobs}
+        groups.update({d: next(iter(jobs), d) for d in dependencies})
+        for n in [*shared, *deferred]:
+            groups.update({m: n for m in (n, *DEPENDENCIES.get(n, ()))})
+        later = {m: _dispatcher(m) for m in groups}
+        if any(d.overloads for d in later.values()) or not all(
+            hasattr(d, "_cache") for d in later.values()
+        ):
             return False
-        child = _Child([f"{name}={codes}" for name, codes in jobs.items()], shared)
+        child = _Child([f"{name}={codes}" for name, codes in jobs.items()], shared, deferred)
     except Exception:  # e.g. no process can be started: the run compiles everything itself
         return False
     _child = child
-    for d in later:
-        d._cache = _AfterChild(d._cache, child, later)
+    for m, d in later.items():
+        d._cache = _AfterChild(d._cache, child, groups[m], d)
     atexit.register(child.stop)
     return True
 
@@ -340,11 +453,25 @@ def _stop_requested() -> bool:
     return bool(ready) and not os.read(sys.stdin.fileno(), 1)
 
 
-def _compile(jobs: list[str], claims: str | None = None, shared: list[str] | None = None) -> int:
+def _report(name: str) -> None:
+    """In the child: tell the run that ``name`` is compiled and its cache files written (a
+    line on standard output; nothing when the run has gone)."""
+    with contextlib.suppress(OSError):
+        os.write(1, f"{name}\n".encode("ascii"))
+
+
+def _compile(
+    jobs: list[str],
+    claims: str | None = None,
+    shared: list[str] | None = None,
+    deferred: list[str] | None = None,
+) -> int:
     """In the child: compile each ``"module:function=codes"`` of ``jobs`` for its signature,
     then each of ``shared`` that it can claim in the folder ``claims`` (the run takes the
-    others); 0 if all compiled. The cyclic garbage collector is paused while numba compiles,
-    as in the run (:func:`mkba.compile_notice.pause_gc_while_compiling`)."""
+    others), then, at the lowest priority, each of ``deferred`` (also when the run has
+    exited meanwhile, unless that was before ``jobs`` were done); 0 if all compiled. Each
+    name is reported when compiled (:func:`_report`). The cyclic garbage collector is paused
+    while numba compiles, as in the run (:func:`mkba.compile_notice.pause_gc_while_compiling`)."""
     from mkba.compile_notice import pause_gc_while_compiling
 
     pause_gc_while_compiling()
@@ -353,27 +480,43 @@ def _compile(jobs: list[str], claims: str | None = None, shared: list[str] | Non
             return 1
         name, codes = job.split("=")
         _dispatcher(name).compile(signature(codes))
+        _report(name)
+    code = 0
     for job in shared or ():
         if _stop_requested():
-            return 1
+            code = 1
+            break
         name, codes = job.split("=")
         if claims is not None and _claim(claims, name):
             _dispatcher(name).compile(signature(codes))
-    return 0
+            _report(name)
+    if deferred:
+        with contextlib.suppress(OSError, AttributeError):  # (no nice: the same priority)
+            os.nice(19)
+    for job in deferred or ():
+        name, codes = job.split("=")
+        _dispatcher(name).compile(signature(codes))
+        _report(name)
+    return code
 
 
 def _main(argv: list[str]) -> int:
     """The child's command line: jobs, then optionally :data:`_SHARE`, the claims' folder and
-    the shared jobs. The child removes the folder when it is done (as the run does once the
-    child has exited; a run that exits first leaves it to the child): a claim after that
-    fails, and nothing more is compiled ahead."""
+    the shared jobs, then optionally :data:`_DEFER` and the deferred jobs. The child removes
+    the folder when it is done (as the run does once the child has exited; a run that exits
+    first leaves it to the child): a claim after that fails, and nothing more is compiled
+    ahead."""
+    deferred: list[str] = []
+    if _DEFER in argv:
+        i = argv.index(_DEFER)
+        argv, deferred = argv[:i], argv[i + 1 :]
     if _SHARE in argv:
         i = argv.index(_SHARE)
         try:
-            return _compile(argv[:i], argv[i + 1], argv[i + 2 :])
+            return _compile(argv[:i], argv[i + 1], argv[i + 2 :], deferred)
         finally:
             _remove(argv[i + 1])
-    return _compile(argv)
+    return _compile(argv, deferred=deferred)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as the child process (tests run it)

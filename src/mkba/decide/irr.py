@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -131,7 +132,9 @@ def _irr_block(
 ) -> None:
     """The IRR of rows ``lo:lo + chunk`` of ``flow``, written into ``out``/``roots``."""
     f = flow[lo : lo + chunk]
-    if _consecutive(offsets):  # the scan and the bisection compiled (the same numbers)
+    # the scan and the bisection compiled (the same numbers), unless a cold first run's
+    # compile child is still compiling them: then in NumPy (mkba.warmup.DEFERRED)
+    if _consecutive(offsets) and not _compiling_elsewhere():
         fc = np.ascontiguousarray(f)
         o, r = out[lo : lo + chunk], roots[lo : lo + chunk]
         if _certifiable(offsets) and _scan_bisect(_NO_GRID_NPV, fc, GRID, o, r):
@@ -141,6 +144,18 @@ def _irr_block(
         return
     v = _npv_one_blas_thread(f, offsets)
     _scan_bisect_numpy(f, offsets, v, lo, chunk, out, roots)
+
+
+_COMPILED = "mkba.decide.irr:_scan_bisect"
+"""The compiled scan and bisection, as :mod:`mkba.warmup` names it."""
+
+
+def _compiling_elsewhere() -> bool:
+    """Whether a cold first run's compile child is still compiling :func:`_scan_bisect`
+    (:func:`mkba.warmup.pending`). Only a process that imported :mod:`mkba.warmup` can have
+    started one: a warm run does not import it for this."""
+    warmup = sys.modules.get("mkba.warmup")
+    return warmup is not None and bool(warmup.pending(_COMPILED))
 
 
 _NO_GRID_NPV = np.empty((0, GRID.size))
