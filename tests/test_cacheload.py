@@ -88,14 +88,17 @@ print(json.dumps({
 """
 
 
-def _probe(tmp_path: Path, install: bool) -> dict[str, object]:
+def _probe(tmp_path: Path, install: bool, code: str | None = None) -> dict[str, object]:
+    """Run ``code`` (default: :data:`PROBE` with ``install``) in a new Python process with
+    its numba cache in ``tmp_path`` and ``tmp_path`` importable; its last line of output,
+    a JSON object."""
     env = {
         **os.environ,
         "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "src")]),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.replace("INSTALL", repr(install))],
+        [sys.executable, "-c", PROBE.replace("INSTALL", repr(install)) if code is None else code],
         capture_output=True,
         text=True,
         check=True,
@@ -241,20 +244,7 @@ def test_environments_of_numba_modules_are_deferred_until_a_compile(tmp_path: Pa
     (tmp_path / "cached_mod.py").write_text(textwrap.dedent(MODULE))
     _probe(tmp_path, install=True)  # fills the cache
     plain = _probe(tmp_path, install=False)
-    env = {
-        **os.environ,
-        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "src")]),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", DEFERRED_PROBE],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _probe(tmp_path, install=True, code=DEFERRED_PROBE)
     assert out["hits"] == 1 and out["value"] == plain["value"]
     assert out["kind"] == "_DeferredModule" and out["envs"] > 0 and out["empty"] is True
     assert out["after"] == "module" and out["filled"] is True

@@ -118,6 +118,23 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a.view(np.uint64)[~nan], b.view(np.uint64)[~nan]))
 
 
+def _check_into(into, x: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``into(x, got, True)`` (the port) gives ``want``'s bits on all of ``x``, and on its last
+    ``n`` values for every ``n`` from 1 to 9 (the vector loop's remainders), apart and in
+    place (which falls back to libm). Returns ``got``."""
+    got = np.empty_like(x)
+    into(x, got, True)
+    assert _same(got, want)
+    for n in range(1, 10):
+        part = x[-n:].copy()
+        out = np.empty_like(part)
+        into(part, out, True)
+        assert _same(out, want[-n:])
+        into(part, part, True)
+        assert _same(part, want[-n:])
+    return got
+
+
 @needs_port
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_port_is_libms_log(seed: int) -> None:
@@ -127,16 +144,7 @@ def test_the_port_is_libms_log(seed: int) -> None:
     falls back to math.log)."""
     x = np.concatenate([_inputs(500_000, seed), SPECIAL])
     want = _libm(x)
-    got = np.empty_like(x)
-    gl.log_into(x, got, True)
-    assert _same(got, want)
-    for n in range(1, 10):
-        part = x[-n:].copy()
-        out = np.empty_like(part)
-        gl.log_into(part, out, True)
-        assert _same(out, want[-n:])
-        gl.log_into(part, part, True)
-        assert _same(part, want[-n:])
+    _check_into(gl.log_into, x, want)
 
 
 def test_the_fallback_is_libms_log() -> None:
@@ -259,16 +267,7 @@ def test_the_exp_port_is_numpys_and_libms_exp(seed: int) -> None:
     to 9, apart and in place; and math.exp's where Python computes one."""
     x = np.concatenate([_exp_inputs(300_000, seed), EXP_SPECIAL])
     want = _np_exp(x)
-    got = np.empty_like(x)
-    gl.exp_into(x, got, True)
-    assert _same(got, want)
-    for n in range(1, 10):
-        part = x[-n:].copy()
-        out = np.empty_like(part)
-        gl.exp_into(part, out, True)
-        assert _same(out, want[-n:])
-        gl.exp_into(part, part, True)
-        assert _same(part, want[-n:])
+    got = _check_into(gl.exp_into, x, want)
     inside = x[np.abs(x) < 700][:50_000]
     libm = np.array([math.exp(v) for v in inside.tolist()])
     gl.exp_into(inside, got[: inside.size], True)
