@@ -243,3 +243,50 @@ def test_real_engine_is_found_in_the_disk_cache_by_a_new_process() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "False"]  # on disk, not loaded yet
+
+
+def test_a_part_compiled_later_is_announced_once_when_not_cached(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """compile_notice.announce_part: a line on stderr naming the part and its estimate when
+    the dispatcher is not cached, once per process for that part; nothing when cached."""
+    here = ("x86_64", "cpu", "+avx")
+    cached = _FakeDispatcher({}, {("sig", here, ("h", "h")): "file"})
+    cold = _FakeDispatcher({}, {})
+    monkeypatch.setattr(compile_notice, "_parts", set())
+    assert not compile_notice.announce_part(cached, "the IRR", "about 10 s")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(compile_notice, "_parts", set())
+    assert compile_notice.announce_part(cold, "the IRR", "about 10 s")
+    err = capsys.readouterr().err
+    assert err == "mkba: compiling the IRR once (about 10 s); later runs load it from the cache\n"
+    assert not compile_notice.announce_part(cold, "the IRR", "about 10 s")  # once
+    assert compile_notice.announce_part(cold, "another part", "1 s")  # each part once
+    capsys.readouterr()
+
+
+def test_the_irr_announces_its_compile_only_when_it_compiles(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The IRR's compiled path asks compile_notice about _scan_bisect (once per process): a
+    message when it is not cached; the same numbers either way (the compiled IRR)."""
+    from mkba.decide import irr as irr_mod
+
+    asked: list[object] = []
+
+    def not_cached(d: object) -> bool:
+        asked.append(d)
+        return False
+
+    monkeypatch.setattr(compile_notice, "_parts", set())
+    monkeypatch.setattr(compile_notice, "is_cached", not_cached)
+    flows = np.array([[-100.0, 30.0, 40.0, 50.0, 20.0], [-50.0, 10.0, 10.0, 10.0, 40.0]])
+    offsets = np.arange(5, dtype=np.int64)
+    first = irr_mod.irr(flows, offsets)
+    second = irr_mod.irr(flows, offsets)
+    assert asked == [irr_mod._scan_bisect]  # checked once per process
+    err = capsys.readouterr().err
+    assert err.count("mkba: compiling the IRR once (about 10 s)") == 1
+    np.testing.assert_array_equal(first.irr, second.irr)
+    # the same as the NumPy twin (tests/test_irr_compile.py compares the two in general)
+    want_irr, want_roots = np.empty(2), np.empty(2, dtype=np.int64)
+    v = irr_mod._npv_one_blas_thread(flows, offsets)
+    irr_mod._scan_bisect_numpy(flows, offsets, v, 0, 2, want_irr, want_roots)
+    np.testing.assert_array_equal(first.irr, want_irr)
+    assert first.irr[0] > 0 and first.irr[1] > 0  # both flows pay back: a root each

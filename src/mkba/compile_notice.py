@@ -60,6 +60,31 @@ def announce(dispatchers: list[Any]) -> bool:
     return True
 
 
+_parts: set[str] = set()
+_parts_lock = threading.Lock()
+
+
+def announce_part(dispatcher: Any, what: str, estimate: str) -> bool:
+    """Print, once per process for each ``what``, that ``dispatcher`` is compiled now when it
+    is not cached (see :func:`is_cached`); return whether it was printed. For a function
+    compiled after the engine was found in the cache: e.g. the IRR, which a cold first run
+    leaves to its compile child (:mod:`mkba.warmup`), so that a run started before that child
+    is done compiles it itself, and says so instead of pausing for seconds without a word."""
+    with _parts_lock:
+        if what in _parts:
+            return False
+        _parts.add(what)
+    if is_cached(dispatcher):
+        return False
+    pause_gc_while_compiling()
+    print(
+        f"mkba: compiling {what} once ({estimate}); later runs load it from the cache",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
 class _GcPause:
     """Pauses the cyclic garbage collector from the start of the outermost numba compile in
     this process to its end, then re-enables it if it was enabled before (the listener of

@@ -137,6 +137,7 @@ def _irr_block(
     if _consecutive(offsets) and not _compiling_elsewhere():
         fc = np.ascontiguousarray(f)
         o, r = out[lo : lo + chunk], roots[lo : lo + chunk]
+        _announce_compile()
         if _certifiable(offsets) and _scan_bisect(_NO_GRID_NPV, fc, GRID, o, r):
             return  # every row's brackets proven without the grid NPVs (see _brackets)
         v = np.ascontiguousarray(_npv_one_blas_thread(f, offsets))  # (m, G)
@@ -144,6 +145,20 @@ def _irr_block(
         return
     v = _npv_one_blas_thread(f, offsets)
     _scan_bisect_numpy(f, offsets, v, lo, chunk, out, roots)
+
+
+def _announce_compile() -> None:
+    """Say on stderr, once per process, when :func:`_scan_bisect` is compiled here instead of
+    loaded from the cache: e.g. in a run started while a cold first run's compile child was
+    still compiling it (it goes on after that run ends), or after that child failed."""
+    from mkba import compile_notice
+
+    compile_notice.announce_part(_scan_bisect, "the IRR", IRR_ESTIMATE)
+
+
+IRR_ESTIMATE = "about 10 s"
+"""The IRR's compile (the scan, the bisection and their callees): 7-10 CPU-s measured on the
+project machine (issue 17, eleventh and twelfth sessions)."""
 
 
 _COMPILED = "mkba.decide.irr:_scan_bisect"
