@@ -155,11 +155,10 @@ def test_the_fallback_is_libms_log() -> None:
     assert _same(got, _libm(x))
 
 
+@needs_port
 def test_the_python_reference_is_libms_log() -> None:
     """The exact-FMA Python reference is math.log on 30,000 inputs of every kind (so the
     listing was read right: this holds on a machine running ``__log_fma``)."""
-    if not PORT:
-        pytest.skip("libm is not glibc 2.36's __log_fma here")
     x = _inputs(5_000, 4)
     x = x[::3]
     want = _libm(x)
@@ -169,6 +168,20 @@ def test_the_python_reference_is_libms_log() -> None:
 
 def _kat(table: tuple[tuple[str, str], ...]) -> tuple[list[float], list[float]]:
     return [float.fromhex(x) for x, _ in table], [float.fromhex(y) for _, y in table]
+
+
+def _check_listings(table, reference, into, fma_sensitive: int, port: bool) -> None:  # type: ignore[no-untyped-def]
+    """A known-answer table: ``reference`` (the exact-FMA Python listing) gives its answers;
+    with the FMAs split (an FMA-less build) its first ``fma_sensitive`` answers differ; and,
+    where the ``port`` runs, the compiled ``into`` gives them too."""
+    x, y = _kat(table)
+    assert [reference(v) for v in x] == y
+    firsts = zip(x[:fma_sensitive], y[:fma_sensitive], strict=True)
+    assert all(reference(v, _fma_split) != w for v, w in firsts)
+    if port:
+        got = np.empty(len(x))
+        into(np.array(x), got, True)
+        assert got.tolist() == y
 
 
 @needs_port
@@ -188,18 +201,15 @@ def test_the_known_answers_are_the_listings() -> None:
     rounded product and a sum (a build without FMA contraction) the first 35 differ (the
     other FMAs than ``r = z * invc - 1`` change a last bit too rarely for such a search to
     show), so such a libm fails the check."""
-    x, y = _kat(gl._LOG_KAT)
-    assert [reference_log(v) for v in x] == y
-    assert all(reference_log(v, _fma_split) != w for v, w in zip(x[:35], y[:35], strict=True))
-    if PORT:
-        got = np.empty(len(x))
-        gl.log_into(np.array(x), got, True)
-        assert got.tolist() == y
+    _check_listings(gl._LOG_KAT, reference_log, gl.log_into, 35, PORT)
 
 
 def test_the_decision_is_cached_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """log_port_ok is decided once a process; MKBA_LOG_PORT=0 turns the port off."""
-    assert gl.log_port_ok() is gl.log_port_ok()
+    gl.log_port_ok.cache_clear()
+    first = gl.log_port_ok()
+    assert gl.log_port_ok() is first
+    assert gl.log_port_ok.cache_info().misses == 1  # decided once, then remembered
     monkeypatch.setenv("MKBA_LOG_PORT", "0")
     gl.log_port_ok.cache_clear()
     try:
@@ -301,13 +311,7 @@ def test_the_exp_known_answers_are_the_listings() -> None:
     with the FMAs split into a rounded product and a sum the first 24 differ (about 1 input
     in 3,000 does so: they were searched for with this reference), so an FMA-less libm fails
     exp_port_ok's check."""
-    x, y = _kat(gl._EXP_KAT)
-    assert [reference_exp(v) for v in x] == y
-    assert all(reference_exp(v, _fma_split) != w for v, w in zip(x[:24], y[:24], strict=True))
-    if EXP_PORT:
-        got = np.empty(len(x))
-        gl.exp_into(np.array(x), got, True)
-        assert got.tolist() == y
+    _check_listings(gl._EXP_KAT, reference_exp, gl.exp_into, 24, EXP_PORT)
 
 
 def test_the_exp_decision_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
