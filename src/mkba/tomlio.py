@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from mkba import tomlcache
 from mkba.errors import InputError, Problem
 
 BOM = b"\xef\xbb\xbf"
@@ -23,7 +24,10 @@ def display_path(path: Path) -> str:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse one TOML file; malformed TOML or an unreadable file raises :class:`InputError`."""
+    """Parse one TOML file; malformed TOML or an unreadable file raises :class:`InputError`.
+
+    The parse goes through :func:`mkba.tomlcache.loads` (the document of a text parsed before
+    comes from the on-disk cache; the same document, the same errors)."""
     name = display_path(path)
     try:
         data = path.read_bytes()
@@ -34,7 +38,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     if data.startswith(BOM):
         data = data[len(BOM) :]  # a byte-order mark (saved by Windows editors) is not content
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomlcache.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError([Problem(name, "", f"not UTF-8 text (byte {exc.start})")]) from None
     except RecursionError:

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mkba import tomlcache
 from mkba.report.labels import Labels
 from mkba.texts import text as tr
 from mkba.texts import text_or
@@ -58,7 +59,7 @@ def _calibrated_budget(calibration_file: str | None) -> str | None:
     if not calibration_file or not Path(calibration_file).is_file():
         return None
     try:
-        raw = tomllib.loads(Path(calibration_file).read_text(encoding="utf-8"))
+        raw = tomlcache.loads(Path(calibration_file).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return None
     budget = raw.get("scenario", {}).get("budget")

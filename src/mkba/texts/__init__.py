@@ -14,7 +14,6 @@ looked up with a computed suffix, ``f"param.{key}"``, counts as used through its
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from importlib.resources import files
 from typing import Literal, cast
@@ -33,7 +32,9 @@ def check_lang(lang: str) -> Lang:
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
     """Key -> {"en": ..., "nl": ...}, read once from the package's ``catalogue.toml``."""
-    raw = tomllib.loads(files("mkba.texts").joinpath("catalogue.toml").read_text("utf-8"))
+    from mkba import tomlcache  # the parsed catalogue from the on-disk cache when it is there
+
+    raw = tomlcache.loads(files("mkba.texts").joinpath("catalogue.toml").read_text("utf-8"))
     out: dict[str, dict[str, str]] = {}
     for key, entry in raw.items():
         if not isinstance(entry, dict) or set(entry) != {"en", "nl"}:
