@@ -8,12 +8,12 @@ cases failed); 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import sys
-from collections.abc import Iterator
-
-import typer
-from typer.exceptions import TyperException
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from mkba import __version__
 from mkba.cli.common import err_console
@@ -24,6 +24,9 @@ from mkba.errors import (
     MkbaError,
     from_system_error,
 )
+
+if TYPE_CHECKING:  # typer is imported when a command line is made (not for a plain `mkba run`)
+    import typer
 
 HELP = """mkba: Monte Carlo social cost-benefit analysis (MKBA) of area-based neighbourhood
 programmes (wijkaanpak).
@@ -74,22 +77,33 @@ commands the modules register)."""
 
 def _version(value: bool) -> None:
     if value:
+        import typer
+
         typer.echo(f"mkba {__version__}")
         raise typer.Exit()
 
 
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
-) -> None:
-    """mkba command line."""
+@functools.cache
+def _root() -> Callable[..., None]:
+    """The root's callback (its ``--version`` option), made once."""
+    import typer
+
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ) -> None:
+        """mkba command line."""
+
+    return _root
 
 
 def make_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
     """The command line with the commands of ``modules`` (names in :data:`COMMAND_MODULES`;
     default: all of them). Each module is imported here, when it is registered."""
     import importlib
+
+    import typer
 
     new = typer.Typer(
         help=HELP,
@@ -98,7 +112,7 @@ def make_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
-    new.callback()(_root)
+    new.callback()(_root())
     for name in modules:
         importlib.import_module(f"mkba.cli.{name}").register(new)
     return new
@@ -126,7 +140,7 @@ def whole_app() -> typer.Typer:
     return _WHOLE_APP
 
 
-def __getattr__(name: str) -> typer.Typer:
+def __getattr__(name: str) -> Any:
     """``mkba.cli.app``: :func:`whole_app` (made when first asked for, so that the console
     script's ``mkba run`` does not import and build the other commands)."""
     if name == "app":
@@ -323,14 +337,70 @@ def _end_of_process() -> None:
     gc.freeze()
 
 
-def _main(argv: list[str] | None) -> None:
+def _direct(args: list[str]) -> dict[str, Any] | None:
+    """The parameters of ``mkba run`` when ``args`` are ``run`` and plain arguments that
+    :func:`mkba.cli.run.direct_arguments` reads (the command is then called without typer;
+    the same values, the same run), else None."""
+    if not args or args[0] != "run":
+        return None
+    from mkba.cli.run import direct_arguments
+
+    return direct_arguments(args[1:])
+
+
+def _run_direct(parameters: dict[str, Any]) -> int | None:
+    """Call ``mkba run``'s body with ``parameters``, ending as typer's command line ends
+    (``typer.core._main`` with ``standalone_mode=False``): Ctrl-C exits with 130 silently; an
+    end of input writes a line break on stderr and is reported as an interruption; a closed
+    pipe (EPIPE) quiets stdout and stderr and exits with 1."""
+    from mkba.cli.run import run_command
+
     try:
-        chosen = app_for(list(sys.argv[1:] if argv is None else argv))
-        code = chosen(args=argv, standalone_mode=False)
-    except (typer.Abort, KeyboardInterrupt):
+        run_command(**parameters)
+    except EOFError:
+        print(file=sys.stderr, flush=True)
         err_console.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except TyperException as exc:  # usage errors: bad option values, missing arguments
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        from typer._click.utils import PacifyFlushWrapper
+
+        sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
+        sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
+        sys.exit(1)
+    return None
+
+
+def _interruptions() -> tuple[type[BaseException], ...]:
+    """Ctrl-C, and typer's ``Abort`` when typer is loaded (what typer makes of a Ctrl-C or an
+    end of input during a command, after writing a line break to stderr). An ``except``
+    clause evaluates this when an exception is matched: typer need not be imported."""
+    typer = sys.modules.get("typer")
+    return (KeyboardInterrupt,) if typer is None else (typer.Abort, KeyboardInterrupt)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """typer's usage errors (bad option values, missing arguments) when typer is loaded."""
+    exceptions = sys.modules.get("typer.exceptions")
+    return () if exceptions is None else (exceptions.TyperException,)
+
+
+def _main(argv: list[str] | None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    direct = _direct(args)
+    try:
+        if direct is not None:
+            code = _run_direct(direct)
+        else:
+            chosen = app_for(args)
+            code = chosen(args=argv, standalone_mode=False)
+    except _interruptions():
+        err_console.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except _usage_errors() as exc:  # usage errors: bad option values, missing arguments
         show = getattr(exc, "show", None)
         if callable(show):
             show()
