@@ -28,7 +28,7 @@ from mkba.output import (
     write_table,
 )
 from mkba.paths import check_target, safe_name
-from mkba.report.inputs import write_inputs
+from mkba.report.inputs import InputsAhead, write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
 
@@ -241,6 +241,18 @@ def _summarise_and_write(
     directory: tuple[Path, DrawsStream] | None,
 ) -> RunResult:
     sc = spec.scenario
+    # inputs.json's text made on a thread while this one waits for the statistics' threads
+    # (used only if the summary's title and the manifest's calibration file are these)
+    ahead = (
+        None
+        if out_dir is None
+        else InputsAhead(
+            spec,
+            run.model.spec.scenario.title,
+            run.model.spec.name,
+            portable_path(spec.calibration_path),
+        )
+    )
     with contextlib.ExitStack() as stack:
         tmp = None
         draws_file: DrawsWriter | DrawsStream | None = None
@@ -334,7 +346,7 @@ def _summarise_and_write(
             files.append("draws.parquet")  # on its thread; waited for below
             assert yearly is not None  # computed above when writing
             files += write_table(tmp, "yearly_quantiles", yearly)
-            files += write_inputs(tmp, spec, manifest, summ)
+            files += write_inputs(tmp, spec, manifest, summ, ahead)
             if run.model.programme is not None:
                 from mkba import programme_results
 
