@@ -56,7 +56,7 @@ _SALT = f"{FORMAT}|{sys.version}|{sys.implementation.cache_tag}\n".encode()
 _DATETIME = frozenset({"datetime", "date", "time", "timedelta", "timezone"})
 
 
-def _digest(data: bytes) -> bytes:
+def _digest(data: bytes | memoryview) -> bytes:
     return hashlib.blake2b(data, digest_size=KEY_BYTES).digest()
 
 
