@@ -97,6 +97,11 @@ def test_other_forms_are_left_to_typer(args: list[str]) -> None:
     assert runmod.direct_arguments(args) is None
 
 
+def test_arguments_that_are_not_strings_are_left_to_typer() -> None:
+    assert runmod.direct_arguments([Path("s.toml")]) is None  # type: ignore[list-item]  # a caller's Path
+    assert runmod.direct_arguments(["-n", 5]) is None  # type: ignore[list-item]  # an int
+
+
 def test_only_the_run_command_goes_direct() -> None:
     assert cli._direct(["run", "-n", "5"]) == {"draws": 5}
     for args in ([], ["--version"], ["validate"], ["runs"], ["--version", "run"], ["run", "-h"]):

@@ -155,8 +155,10 @@ def direct_arguments(args: list[str]) -> dict[str, Any] | None:
     at most one scenario file; each option at most once, as a separate argument (``--out DIR``,
     ``-n 5000``; not ``--out=DIR`` or ``-n5000``); values that do not begin with ``-``; draws
     and seed as plain whole numbers in their ranges (1..MAX_DRAWS draws, a seed from 0).
-    Anything else (``--help``, a bad value, a repeated option, ``--``...) gives None: typer
-    parses it, with its own messages."""
+    Anything else (``--help``, a bad value, a repeated option, ``--``, an argument that is not
+    a string...) gives None: typer parses it, with its own messages."""
+    if not all(isinstance(a, str) for a in args):  # e.g. a Path from a caller of main(argv)
+        return None
     got: dict[str, Any] = {}
     value: Any
     i = 0
