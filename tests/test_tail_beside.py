@@ -139,9 +139,8 @@ def test_an_error_in_the_block_waits_for_the_thread(
         done.append(True)
 
     monkeypatch.setattr(results, "yearly_rows", slow)
-    with pytest.raises(RuntimeError, match="boom"):
-        with results.beside_statistics(evidence_run, True):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), results.beside_statistics(evidence_run, True):
+        raise RuntimeError("boom")
     assert done == [True]
 
 
