@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +31,6 @@ from mkba.paths import check_target, safe_name
 from mkba.report.inputs import write_inputs
 from mkba.runinfo import hash_id, manifest_head, portable_path
 from mkba.spill import SPILL_BYTES
-
-if TYPE_CHECKING:
-    from mkba.rowtable import RowTable
 
 DRAWS_STREAM_ENV = "MKBA_DRAWS_STREAM"
 """``MKBA_DRAWS_STREAM=0`` in the environment: a large run (:data:`~mkba.spill.SPILL_BYTES`)
@@ -139,7 +136,6 @@ def finish_run(
     area_draws: str = "all",
     companion_side: dict[str, Any] | None = None,
     directory: tuple[Path, DrawsStream] | None = None,
-    yearly_table: Callable[[], RowTable | None] | None = None,
 ) -> RunResult:
     """Summarise a finished run and (optionally) write its run directory atomically.
 
@@ -152,9 +148,7 @@ def finish_run(
     ``directory``: the run directory's temporary folder, already open, and the
     :class:`~mkba.drawstream.DrawsStream` writing its ``draws.parquet`` since the simulation
     began (:func:`run_scenario`, a large run); the folder becomes ``out`` when the caller's
-    block closes it. ``yearly_table``: the caller is inside :func:`mkba.results.beside_statistics`
-    of ``run`` (entered once the run was simulated, :func:`run_scenario`) and this is the
-    function it yielded; else that block is entered here, around the statistics.
+    block closes it.
     """
     with results.shared_statistics():  # each column's statistics computed once
         return _finish_run(
@@ -172,7 +166,6 @@ def finish_run(
             area_draws=area_draws,
             companion_side=companion_side,
             directory=directory,
-            yearly_table=yearly_table,
         )
 
 
@@ -192,7 +185,6 @@ def _finish_run(
     area_draws: str,
     companion_side: dict[str, Any] | None,
     directory: tuple[Path, DrawsStream] | None,
-    yearly_table: Callable[[], RowTable | None] | None,
 ) -> RunResult:
     check_area_draws(area_draws)
     if rid is None:
@@ -222,7 +214,6 @@ def _finish_run(
             area_draws=area_draws,
             companion_side=companion_side,
             directory=directory,
-            yearly_table=yearly_table,
         )
     except BaseException:
         for folder in made if not stage["summarised"] else ():  # deepest first
@@ -248,7 +239,6 @@ def _summarise_and_write(
     area_draws: str,
     companion_side: dict[str, Any] | None,
     directory: tuple[Path, DrawsStream] | None,
-    yearly_table: Callable[[], RowTable | None] | None,
 ) -> RunResult:
     sc = spec.scenario
     with contextlib.ExitStack() as stack:
@@ -279,21 +269,18 @@ def _summarise_and_write(
         # the writer's CPU seconds before the statistics (a DrawsStream's, in the simulation)
         writer_cpu0 = draws_file.cpu_so_far() if draws_file is not None else 0.0
         # one set of column buffers for the statistics; the summary's other parts and the
-        # yearly table (when written) on a thread beside them (a large run; the same numbers),
-        # already since the simulation when the caller entered that block
-        beside = (
-            results.beside_statistics(run, write)
-            if yearly_table is None
-            else contextlib.nullcontext(yearly_table)
-        )
-        with results.shared_scratch(), beside as table:
+        # yearly table (when written) on a thread beside them (a large run; the same numbers)
+        with (
+            results.shared_scratch(),
+            results.beside_statistics(run, write) as yearly_table,
+        ):
             results.precompute_statistics(run)  # every column's statistics, on threads
             if companion_side is not None:
                 side_by_side = implied.ordered(implied.side_summary(run), companion_side)
             summ = results.summary(run)
             results.check_finite(summ, spec.label)
             conv = results.convergence(run)
-            yearly = table()
+            yearly = yearly_table()
         stats_s = time.perf_counter() - t_stats
         # the statistics' CPU seconds: the process's in that time less draws.parquet's writer,
         # which runs beside them from the IRR on (its threads' CPU so far)
@@ -667,9 +654,6 @@ def run_scenario(
                 alongside.abort()
                 raise
             _attach_alongside(run, target, alongside, copies, stream)
-            # the run's yearly table and its summary's other parts on a thread from here on,
-            # beside the companion's side summary and the run's own statistics (same numbers)
-            beside = stack.enter_context(results.beside_statistics(run, write))
             t_side = time.perf_counter()
             with results.shared_statistics():  # its statistics on threads
                 other_side = implied.side_summary(osink.attach(orun))
@@ -704,7 +688,6 @@ def run_scenario(
                 area_draws=area_draws,
                 companion_side=other_side,
                 directory=directory,
-                yearly_table=beside,
             )
         if side and spec.scenario.companion:
             # the companion first, summarised and let go before the run itself: only one run's
