@@ -181,8 +181,8 @@ def known_mean(run: Run, *key: Any) -> float | None:
     The same number: :func:`stats` takes the mean as ``np.add.reduce`` of the contiguous column
     divided by the count (NumPy's ``_mean``), and ``np.mean`` of a strided column view sums the
     same values in the same pairwise order (NumPy reduces a one-dimensional view in one inner
-    loop that takes the stride; tests/test_known_mean.py checks this against ``np.mean`` of
-    views of every stride a run's arrays have)."""
+    loop that takes the stride; tests/test_tail_beside.py checks this against ``np.mean`` of a
+    run's columns and of strided columns of up to 1,000,003 values)."""
     memo = _MEMO.get()
     if memo is None:
         return None
@@ -1360,9 +1360,9 @@ def _yearly_by_buckets(flow: np.ndarray, dflow: np.ndarray) -> tuple[np.ndarray,
 YEARLY_BESIDE_MAX_DRAWS = 2_000_000
 """Runs of up to this many draws compute their yearly table (and the summary's other parts)
 beside the column statistics (:func:`beside_statistics`); larger ones after them, as before, so
-that the yearly table's
-buffers (up to twice the draws per task) never add to the statistics' blocks (eight columns of
-the draws per thread): a 10M run's peak has little room left (benchmarks/README.md)."""
+that the yearly table's buffers (up to twice the draws per task) never add to the statistics'
+blocks (eight columns of the draws per thread): a 10M run's peak has little room left
+(benchmarks/README.md)."""
 
 
 @contextlib.contextmanager
