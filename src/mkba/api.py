@@ -280,14 +280,19 @@ def _summarise_and_write(
             del columns
         # the writer's CPU seconds before the statistics (a DrawsStream's, in the simulation)
         writer_cpu0 = draws_file.cpu_so_far() if draws_file is not None else 0.0
-        with results.shared_scratch():  # one set of column buffers for the statistics
+        # one set of column buffers for the statistics; the summary's other parts and the
+        # yearly table (when written) on a thread beside them (a large run; the same numbers)
+        with (
+            results.shared_scratch(),
+            results.beside_statistics(run, write) as yearly_table,
+        ):
             results.precompute_statistics(run)  # every column's statistics, on threads
             if companion_side is not None:
                 side_by_side = implied.ordered(implied.side_summary(run), companion_side)
             summ = results.summary(run)
             results.check_finite(summ, spec.label)
             conv = results.convergence(run)
-            yearly = results.yearly_rows(run) if write else None
+            yearly = yearly_table()
         stats_s = time.perf_counter() - t_stats
         # the statistics' CPU seconds: the process's in that time less draws.parquet's writer,
         # which runs beside them from the IRR on (its threads' CPU so far)

@@ -969,7 +969,11 @@ def switching_physical(
     o = run.outcomes
     i = m.streams.index(stream)
     npv = _mean_npv(run, p) if mean_npv is None else mean_npv
-    pv = float(np.mean(o.stream[:, p, i]))
+    # the column's mean from the run's statistics when they hold it (the same number, without
+    # a strided pass over a million draws); else np.mean of the column
+    pv = results.known_mean(run, "stream", p, i)
+    if pv is None:
+        pv = float(np.mean(o.stream[:, p, i]))
     pe = physical if physical is not None else physical_effects(run)
     phys = pe["streams"][stream]["at_full_strength"]["mean"]
     k = 1.0 - npv / pv if pv != 0 else float("nan")
@@ -986,7 +990,11 @@ def switching_physical(
 
 def _mean_npv(run: Run, p: int) -> float:
     """The mean NPV of perspective ``p`` (index into PERSPECTIVES), as
-    :func:`switching_physical` uses it."""
+    :func:`switching_physical` uses it: ``float(np.mean(run.outcomes.npv_of(p)))``, taken from
+    the run's statistics when they hold it (:func:`mkba.results.known_mean`, the same number)."""
+    known = results.known_mean(run, "perspective", p, "npv")
+    if known is not None:
+        return known
     return float(np.mean(run.outcomes.npv_of(p)))
 
 

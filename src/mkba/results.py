@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ from mkba.rowtable import RowTable
 from mkba.schema.scenario import PERSPECTIVES
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import pandas as pd
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -168,6 +170,26 @@ def column_stats(run: Run, *key: Any) -> dict[str, float]:
     if full not in memo:
         memo[full] = stats(_column(run, key), owned=True)
     return dict(memo[full])
+
+
+def known_mean(run: Run, *key: Any) -> float | None:
+    """``float(np.mean(col))`` of the run's column ``key`` (a column of :func:`statistics_keys`,
+    e.g. ``("stream", p, i)``), when the statistics of :func:`shared_statistics` already hold
+    it over every draw; else None (outside the block, not computed yet, or the column has a NaN:
+    :func:`stats` leaves those out, ``np.mean`` does not).
+
+    The same number: :func:`stats` takes the mean as ``np.add.reduce`` of the contiguous column
+    divided by the count (NumPy's ``_mean``), and ``np.mean`` of a strided column view sums the
+    same values in the same pairwise order (NumPy reduces a one-dimensional view in one inner
+    loop that takes the stride; tests/test_tail_beside.py checks this against ``np.mean`` of a
+    run's columns and of strided columns of up to 1,000,003 values)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return None
+    doc = memo.get((id(run.outcomes), *key))
+    if doc is None or "share_defined" in doc or run.outcomes.benefits.shape[0] == 0:
+        return None
+    return float(doc["mean"])
 
 
 def prob_npv_positive(run: Run, p: int) -> float:
@@ -829,9 +851,9 @@ def summary(run: Run) -> dict[str, Any]:
     """The run's headline numbers, as one JSON-able document (amounts in euros of the price year)."""
     m = run.model
     sc = m.spec.scenario
-    o = run.outcomes
     p0 = PERSPECTIVES.index(sc.perspective)
     main = {k: column_stats(run, "perspective", p0, k) for k in PERSPECTIVE_METRICS}
+    parts = _summary_parts_of(run)
     dr = sc.discount_rate
     out: dict[str, Any] = {
         "scenario": m.spec.name,
@@ -850,7 +872,7 @@ def summary(run: Run) -> dict[str, Any]:
         "currency": "EUR",
         **main,
         "prob_npv_positive": prob_npv_positive(run, p0),
-        "payback_year": payback_stats(o.payback),
+        "payback_year": parts["payback_year"],
         "by_stream": {s: column_stats(run, "stream", p0, i) for i, s in enumerate(m.streams)},
         "by_area": {a: column_stats(run, "area_benefits", i) for i, a in enumerate(m.areas)},
         "by_area_costs": {a: column_stats(run, "area_costs", i) for i, a in enumerate(m.areas)},
@@ -877,6 +899,25 @@ def summary(run: Run) -> dict[str, Any]:
             "by_stream": {s: column_stats(run, "stream", p, i) for i, s in enumerate(m.streams)},
         }
     # what share of the study-perspective benefits is a transfer (not a welfare gain)
+    out["transfers_in_study_benefits"] = parts["transfers_in_study_benefits"]
+    # internal rate of return per draw (scenario perspective); see mkba.decide.irr
+    out["irr"] = irr_summary(run_irr(run))
+    if m.programme is not None:  # bottom-up programme (docs/model.md §3)
+        from mkba import programme_results
+
+        out["by_intervention"] = programme_results.by_intervention(run)
+        out["physical"] = programme_results.physical(run)
+    return out
+
+
+def summary_parts(run: Run) -> dict[str, dict[str, Any]]:
+    """The statistics of :func:`summary` that are not of a column of :func:`statistics_keys`
+    and need nothing computed before: the payback year's (:func:`payback_stats`) and those of
+    the part of each draw's study-perspective benefits that is a transfer. Computed on their
+    own (no memo, nothing shared), so that :func:`beside_statistics` can compute them on its
+    thread while the column statistics are computed on others: the same numbers."""
+    m = run.model
+    o = run.outcomes
     comp_transfer = np.array(
         [
             m.spec.params.streams[c.split(".")[0]].components[c.split(".")[1]].nature == "transfer"
@@ -889,15 +930,26 @@ def summary(run: Run) -> dict[str, Any]:
     for lo in range(0, run.draws, 65_536):  # row sums, a block of rows at a time (same sums)
         block = o.component[lo : lo + 65_536]
         transfer_in_study[lo : lo + 65_536] = (block * w_transfer).sum(axis=1)
-    out["transfers_in_study_benefits"] = stats(transfer_in_study)
-    # internal rate of return per draw (scenario perspective); see mkba.decide.irr
-    out["irr"] = irr_summary(run_irr(run))
-    if m.programme is not None:  # bottom-up programme (docs/model.md §3)
-        from mkba import programme_results
+    return {
+        "payback_year": payback_stats(o.payback),
+        "transfers_in_study_benefits": stats(transfer_in_study),
+    }
 
-        out["by_intervention"] = programme_results.by_intervention(run)
-        out["physical"] = programme_results.physical(run)
-    return out
+
+_PARTS: ContextVar[dict[int, Future[dict[str, dict[str, Any]]]] | None] = ContextVar(
+    "mkba_summary_parts", default=None
+)
+"""Inside :func:`beside_statistics`: the outcomes' ``id`` -> :func:`summary_parts` of that
+run, computed on the block's thread."""
+
+
+def _summary_parts_of(run: Run) -> dict[str, dict[str, Any]]:
+    """:func:`summary_parts` of ``run``: from :func:`beside_statistics`'s thread when it
+    computes them (waiting for it), else computed here."""
+    pending = _PARTS.get()
+    if pending is not None and id(run.outcomes) in pending:
+        return pending.pop(id(run.outcomes)).result()
+    return summary_parts(run)
 
 
 def summary_table(run: Run) -> pd.DataFrame:
@@ -1303,6 +1355,57 @@ def _yearly_by_buckets(flow: np.ndarray, dflow: np.ndarray) -> tuple[np.ndarray,
         for task in tasks:
             work(task)
     return tuple(out)
+
+
+YEARLY_BESIDE_MAX_DRAWS = 2_000_000
+"""Runs of up to this many draws compute their yearly table (and the summary's other parts)
+beside the column statistics (:func:`beside_statistics`); larger ones after them, as before, so
+that the yearly table's buffers (up to twice the draws per task) never add to the statistics'
+blocks (eight columns of the draws per thread): a 10M run's peak has little room left
+(benchmarks/README.md)."""
+
+
+@contextlib.contextmanager
+def beside_statistics(run: Run, yearly: bool = True) -> Iterator[Callable[[], RowTable | None]]:
+    """Within the block, :func:`summary_parts` and then :func:`yearly_rows` of ``run`` are
+    computed on a thread of their own while the caller computes the column statistics
+    (:func:`precompute_statistics`) and the summary (which takes those parts from the thread,
+    :func:`_summary_parts_of`); the function yielded returns the yearly table (waiting for
+    it), or None when not ``yearly``.
+
+    A large run's tail was its column statistics on :func:`statistics_threads` threads, then
+    the summary's serial parts (the main thread alone), then the yearly table on those
+    threads: each pool's last task and each serial step left a core idle. Side by side they
+    fill each other's gaps. The numbers are the same: each is computed alone, in the same
+    operations, whichever thread runs it and whatever runs beside it (each column of the
+    yearly table by :func:`_yearly_by_buckets`).
+
+    Only for a run the yearly table takes by buckets (no shared scratch buffers; see
+    :func:`_bucket_route`), of at most :data:`YEARLY_BESIDE_MAX_DRAWS` draws, with more than one
+    statistics thread; else everything is computed when asked for, as before. The block never
+    ends before the thread does (an error in the block waits for it, then propagates)."""
+    o = run.outcomes
+    beside = (
+        _bucket_route(o.flow)
+        and _bucket_route(o.dflow)
+        and o.flow.shape[0] <= YEARLY_BESIDE_MAX_DRAWS
+        and statistics_threads() > 1
+    )
+    if not beside:
+        yield (lambda: yearly_rows(run)) if yearly else (lambda: None)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending = dict(_PARTS.get() or {})
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mkba-beside")
+    token = _PARTS.set(pending)
+    try:
+        pending[id(o)] = pool.submit(summary_parts, run)
+        table = pool.submit(yearly_rows, run) if yearly else None
+        yield table.result if table is not None else (lambda: None)
+    finally:
+        _PARTS.reset(token)
+        pool.shutdown(wait=True)  # never leaves the thread reading the run's arrays
 
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
