@@ -606,4 +606,3 @@ def test_the_irr_asks_only_a_process_that_may_have_a_child(
     monkeypatch.delitem(sys.modules, "mkba.warmup")
     assert not irr_mod._compiling_elsewhere()
     assert "mkba.warmup" not in sys.modules
-
