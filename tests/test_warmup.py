@@ -188,13 +188,23 @@ def test_the_run_and_the_child_compile_different_functions() -> None:
     for kind in warmup.CHILD:
         child = {*warmup.CHILD[kind]}
         child |= {d for n in warmup.CHILD[kind] for d in warmup.DEPENDENCIES.get(n, ())}
+        first = set(warmup.FIRST[kind])  # claimed: compiled by one process, the run loads them
+        assert first <= {d for n in warmup.RUN_FIRST[kind] for d in warmup.DEPENDENCIES[n]}
         seen: set[str] = set()
-        for n in (*warmup.RUN_FIRST[kind], *warmup.SHARED[kind], *warmup.DEFERRED[kind]):
+        for n in (
+            *warmup.RUN_FIRST[kind],
+            *warmup.FIRST[kind],
+            *warmup.SHARED[kind],
+            *warmup.DEFERRED[kind],
+        ):
             group = {n, *warmup.DEPENDENCIES.get(n, ())}
+            if n in warmup.RUN_FIRST[kind]:
+                group -= first
             assert not group & child and not group & seen, (kind, n)
             seen |= group
         assert set(warmup.LATER[kind]) == {
             *warmup.RUN_FIRST[kind],
+            *warmup.FIRST[kind],
             *warmup.CHILD[kind],
             *warmup.SHARED[kind],
             *warmup.DEFERRED[kind],
@@ -203,6 +213,119 @@ def test_the_run_and_the_child_compile_different_functions() -> None:
         aggregate = "aggregate" if kind == "programme" else "aggregate_totals"
         assert warmup.SHARED[kind][0] == f"mkba.kernel:{aggregate}"  # the longest
         assert warmup.DEFERRED[kind] == ("mkba.decide.irr:_scan_bisect",)  # it has a twin
+
+
+def test_a_callee_the_child_claimed_is_loaded_by_the_run_s_compile(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An early function (:data:`mkba.warmup.FIRST`: a callee of the run's own compile) is
+    claimed by the child before its jobs; the run's lookup waits for the child's report and
+    loads it, and does not compile its share of the shared functions meanwhile (it would be
+    inside its own compile)."""
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")  # the child is importing when the run asks
+    early = {f"{name}:total": "F1"}
+    assert warmup.start_jobs({}, [], {f"{name}:largest": "F1"}, None, early)
+    child = warmup._child
+    assert child is not None
+    claims = child.claims
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(claims, f"{name}--total")):  # the child's claim
+        assert time.monotonic() < deadline and not child.exited.is_set()
+        time.sleep(0.05)
+    assert mod.total(np.arange(5.0)) == 10.0  # 0 + 1 + 2 + 3 + 4, from the child's cache
+    assert f"{name}:total" in child.done
+    assert sum(mod.total._cache_hits.values()) == 1 and not mod.total._cache_misses
+    assert not mod.largest.overloads and not child.mine  # no share compiled on the way
+    assert _reaped(child) and child.returncode == 0
+
+
+def test_a_callee_the_child_has_not_claimed_is_compiled_by_the_run(
+    tiny: tuple[ModuleType, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child slow to start: the run claims the early function itself and compiles it (as
+    without a child); the child compiles only what it could claim."""
+    mod, name = tiny
+    monkeypatch.setenv("WARMUP_TINY_SLOW", "1")
+    assert warmup.start_jobs({}, [], None, None, {f"{name}:total": "F1"})
+    child = warmup._child
+    assert child is not None
+    assert mod.total(np.arange(3.0)) == 3.0  # 0 + 1 + 2, compiled here
+    assert child.mine == {f"{name}:total"}
+    assert sum(mod.total._cache_misses.values()) == 1
+    assert _reaped(child) and child.returncode == 0
+    assert f"{name}:total" not in child.done
+
+
+CALLER = """
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def inner(x, out):
+    for i in range(x.shape[0]):
+        out[i] = x[i] * x[i] + 1.0
+
+
+@njit(cache=True, nogil=True)
+def outer(x):
+    out = np.empty_like(x)
+    inner(x, out)
+    s = 0.0
+    for v in out:
+        s += v
+    return s
+"""
+
+
+def _linked_ir(cache: Path, stem: str) -> str:
+    """The optimised LLVM IR that numba's cache file of ``stem`` holds for linking (the
+    module its machine code is emitted from), with numba's per-process function counter
+    (``B<n>v<k>B`` in the mangled names) made neutral."""
+    import pickle
+    import re
+
+    from llvmlite import binding
+
+    (data,) = cache.rglob(f"{stem}-*.nbc")
+    payload = pickle.loads(data.read_bytes())  # (numba's cache data: one pickled tuple)
+    state = next(x for x in payload if isinstance(x, tuple) and len(x) == 3 and x[1] == "object")
+    module = binding.parse_bitcode(state[2][1])
+    return re.sub(r"B\d+v\d+B", "BvB", str(module))
+
+
+def test_a_caller_compiled_with_its_callee_from_another_process_is_the_same_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel's callees (:data:`mkba.warmup.FIRST`) may come from the child's cache files:
+    the caller compiled then links the callee's optimised IR from the cache, the same IR as
+    when it compiles the callee itself, so the caller's code (and so every number) is the
+    same. Checked on a small caller and callee: compiled together in one process, and with
+    the callee compiled by another process first."""
+    name = f"warmup_caller_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text("import numpy as np\n" + CALLER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # (the cache files name the module)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT / "src")])
+
+    def compile_in_new_process(cache: Path, *names: str) -> None:
+        code = "import sys; from mkba import warmup\n"
+        code += "for spec in sys.argv[1:]:\n"
+        code += "    n, c = spec.split('=')\n"
+        code += "    warmup._dispatcher(n).compile(warmup.signature(c))\n"
+        subprocess.run(
+            [sys.executable, "-c", code, *names],
+            env={**env, "NUMBA_CACHE_DIR": str(cache)},
+            check=True,
+            timeout=300,
+        )
+
+    together, apart = tmp_path / "together", tmp_path / "apart"
+    compile_in_new_process(together, f"{name}:outer=F1")
+    compile_in_new_process(apart, f"{name}:inner=F1 F1")
+    compile_in_new_process(apart, f"{name}:outer=F1")
+    assert _linked_ir(together, f"{name}.outer") == _linked_ir(apart, f"{name}.outer")
+    assert _linked_ir(together, f"{name}.inner") == _linked_ir(apart, f"{name}.inner")
 
 
 def test_a_failed_child_does_not_break_the_run(tiny: tuple[ModuleType, str]) -> None:
@@ -287,6 +410,10 @@ def test_the_child_compiles_the_types_a_run_calls(tmp_path: Path) -> None:
         assert done.value.code in (0, None)
     for kind in ("totals", "programme"):
         for name in warmup.LATER[kind]:
+            if name in warmup.FIRST[kind]:
+                # the kernel's callees: not looked up when the kernel is loaded from the cache;
+                # the cold first run below checks their one compiled signature
+                continue
             dispatcher = warmup._dispatcher(name)
             assert warmup.signature(warmup.SIGNATURES[name]) in dispatcher.signatures, name
     assert kernel.aggregate_totals is warmup._dispatcher("mkba.kernel:aggregate_totals")
@@ -321,6 +448,7 @@ def test_a_cold_first_run_with_the_child_gives_the_same_numbers(tmp_path: Path) 
     stems = ("kernel.simulate_chunk", "kernel.aggregate_totals", "implied._full_strength_rows")
     stems += ("rng.sample_rows", "rng.copula_rows", "irr._scan_bisect")
     stems += ("colstats.sum_sq_dev", "colstats.transpose_sums", "colstats.add_running_sum")
+    stems += ("kernel._pow_lanes", "kernel._other_groups")  # (the child's signatures: the run's)
     # the IRR is deferred: the child may still compile it after the run has exited (numba
     # writes the data file last, each file renamed into place whole)
     deadline = time.monotonic() + 600

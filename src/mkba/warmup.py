@@ -12,7 +12,9 @@ When :func:`mkba.engine.announce_compile` finds the cache cold, :func:`start` st
 ``python -m mkba.warmup`` with the names of the sampler's functions (with a bottom-up
 programme: of both kernels; :data:`CHILD`), and the run compiles the kernel itself at once
 (:data:`RUN_FIRST`; the longest compile is on the run's path whatever the split, and so it
-starts without waiting for the child's start-up). The child compiles its functions for the
+starts without waiting for the child's start-up). The kernel's own compiled callees
+(:data:`FIRST`) the child claims and compiles first, so that the run's kernel compile loads
+them instead of compiling them. The child compiles its functions for the
 argument types the run uses (:data:`SIGNATURES`), which writes numba's on-disk cache, the same
 files the run would write, and reports each one on its standard output once its files are
 written. When the run first needs one of the child's functions, its cache lookup first
@@ -43,9 +45,10 @@ the IRR and the aggregation came after the sampler in the run, 37-49 CPU-s in al
   the function itself, as before. A function the child has not reported has its cache index
   emptied first (``Cache.flush``), so nothing half-written is read.
 - The run and the child never compile the same function, nor one such a function calls
-  (:data:`DEPENDENCIES`): each function of :data:`SHARED` is compiled by the one process that
-  claimed it, and the run reads no cache file the child may be writing (every cache lookup
-  of a function the child may compile waits for the child's report of it or its caller).
+  (:data:`DEPENDENCIES`): each function of :data:`FIRST` and :data:`SHARED` is compiled by
+  the one process that claimed it, and the run reads no cache file the child may be writing
+  (every cache lookup of a function the child may compile waits for the child's report of it
+  or its caller; the run's kernel compile, reaching a callee the child claimed, waits for it).
 - A warm run starts nothing: :func:`mkba.engine.announce_compile` looks at the cache first.
 - At exit of the run, a child still compiling is asked to stop (its standard input is closed);
   it stops after the function it is compiling, so no cache file is left half-written, then
@@ -79,6 +82,8 @@ SIGNATURES: dict[str, str] = {
         "F2 I1 I1 I1 I1 F2 F1 F2 F2 F1 I1 F1 F1 F1 f I1 F1 F1 F2 F1 F2 F2 F2 F2 F2 F1 F1 I1 b F3 F3"
         " F2 F2 F2 F2 F1 F1 i i I1 F2 F2 F2 F2 F2 F1 F1 i i i i"
     ),
+    "mkba.kernel:_pow_lanes": "F1 f F1",
+    "mkba.kernel:_other_groups": "F3 F4 F1 F1 F1 i i i",
     "mkba.rng:sample_rows": "U1 I1 b b i I1 I1 F2 I2 F1 F1 F1 I1 F2 I1 F2 F2 I1 b b",
     "mkba.rng:copula_rows": "F2 I1 F2 b",
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
@@ -110,6 +115,22 @@ samples): the kernel (``simulate_chunk``, the longest compile, 15-25 CPU-s on th
 machine), so that the longest compile starts at once instead of after the child's own
 start-up (0.7-4 s more of wall time, with the machine quiet to busy). A bottom-up programme
 leaves both kernels to the child (``simulate_programme`` calls ``_pow_lanes`` too)."""
+
+FIRST = {
+    "totals": ("mkba.kernel:_pow_lanes", "mkba.kernel:_other_groups"),
+    "programme": (),
+}
+"""The compiled functions that the run's own compile (:data:`RUN_FIRST`) calls, compiled ahead
+by whichever process claims each first, as :data:`SHARED` (:func:`_claim`): the child claims
+them before its own jobs, so that the run's kernel compile, when its typing reaches a call of
+one, waits for the child's report and loads it from the cache instead of compiling it (about
+0.5 CPU-s off the run's path, measured: ``_pow_lanes`` 0.25, ``_other_groups`` 0.23); a child
+slow to start leaves them to the run, which claims and compiles them itself, as before. The
+run does not compile its share of :data:`SHARED` while it waits for these (it waits inside
+its own compile). The kernel's machine code is the same either way: the cache stores each
+function's optimised IR for linking, which the caller links as it links a callee compiled in
+the same process (the kernel's disassembly compared, apart from numba's per-process name
+counter; the linked IR of a small caller in ``tests/test_warmup.py``)."""
 
 CHILD = {
     "totals": ("mkba.rng:sample_rows", "mkba.rng:copula_rows"),
@@ -154,7 +175,10 @@ it computes with the twin while :func:`pending` says the child has not compiled 
 (the IRR, 7-10 CPU-s with its callees: :func:`mkba.decide.irr._scan_bisect_numpy`, tested
 bit-equal to the compiled ``_scan_bisect``)."""
 
-LATER = {kind: RUN_FIRST[kind] + CHILD[kind] + SHARED[kind] + DEFERRED[kind] for kind in CHILD}
+LATER = {
+    kind: RUN_FIRST[kind] + FIRST[kind] + CHILD[kind] + SHARED[kind] + DEFERRED[kind]
+    for kind in CHILD
+}
 """Every function compiled ahead on a cold first run, in either process. With
 ``--area-draws float32`` some types differ: the run then compiles those functions itself, as
 before."""
@@ -214,6 +238,7 @@ class _Child:
         jobs: list[str],
         shared: dict[str, str] | None = None,
         deferred: dict[str, str] | None = None,
+        early: dict[str, str] | None = None,
     ) -> None:
         import subprocess
         import tempfile
@@ -221,12 +246,16 @@ class _Child:
         self.jobs = [job.split("=")[0] for job in jobs]  # the child's own, by name
         self.shared = dict(shared or {})  # not taken by the run yet (see compile_own)
         self.deferred = set(deferred or {})
-        self.mine: set[str] = set()  # the names of shared functions the run took
+        self.early = set(early or {})  # claimed like the shared ones, before the jobs
+        self._tried: set[str] = set()  # the names the run has tried to claim
+        self.mine: set[str] = set()  # the names of shared (or early) functions the run took
         self.done: set[str] = set()  # the names the child has compiled (and saved)
         self.claims = tempfile.mkdtemp(prefix="mkba-warmup-")
         argv = [sys.executable, "-m", "mkba.warmup", *jobs]
-        if self.shared:
-            argv += [_SHARE, self.claims, *(f"{n}={c}" for n, c in self.shared.items())]
+        if early:
+            argv += [_EARLY, *(f"{n}={c}" for n, c in early.items())]
+        # (the claims' folder also without shared functions: the child removes it when done)
+        argv += [_SHARE, self.claims, *(f"{n}={c}" for n, c in self.shared.items())]
         if deferred:
             argv += [_DEFER, *(f"{n}={c}" for n, c in deferred.items())]
         env = dict(os.environ)
@@ -300,12 +329,16 @@ class _Child:
                     _dispatcher(name).compile(signature(codes))
 
     def take(self, name: str) -> bool:
-        """In the run: claim the shared function ``name`` for the run if no process has
-        (its cache then no longer waits for the child); whether the run has it."""
+        """In the run: claim the shared (or :data:`FIRST`) function ``name`` for the run if no
+        process has (its cache then no longer waits for the child); whether the run has it."""
         if name in self.mine:
             return True
-        if self.shared.pop(name, None) is None or not _claim(self.claims, name):
-            return False  # not shared, or the child compiles it: loaded after it said so
+        if name in self._tried or (name not in self.shared and name not in self.early):
+            return False  # not claimable, or asked before
+        self._tried.add(name)
+        self.shared.pop(name, None)
+        if not _claim(self.claims, name):
+            return False  # the child compiles it: loaded after it said so
         self.mine.add(name)
         for n in (name, *DEPENDENCIES.get(name, ())):  # ours: no waiting for the child
             _own_cache(_dispatcher(n))
@@ -321,6 +354,10 @@ class _Child:
 
 _SHARE = "--shared"
 """In the child's arguments: the claims' folder and the shared functions follow."""
+
+_EARLY = "--early"
+"""In the child's arguments (after its jobs): the :data:`FIRST` functions follow, claimed in
+the folder given after :data:`_SHARE`, compiled before the jobs."""
 
 _DEFER = "--deferred"
 """In the child's arguments (after the shared ones): the deferred functions follow."""
@@ -355,8 +392,8 @@ class _AfterChild:
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         child = self._child
         ours = os.getpid() == child.pid  # not in a fork of the run: not its child
-        if ours:  # the run's share first, while the child compiles its own
-            child.compile_own()
+        if ours and self._name not in child.early:  # (early: inside the run's own compile)
+            child.compile_own()  # the run's share first, while the child compiles its own
         if ours and child.take(self._name):  # a shared one nobody took: compiled here
             return self._cache.load_overload(sig, target_context)
         ok = ours and child.wait_for(self._name, TIMEOUT_S)
@@ -395,7 +432,8 @@ def start(kind: str) -> bool:
     deps = [d for n in names for d in DEPENDENCIES.get(n, ())]
     shared = {n: SIGNATURES[n] for n in SHARED[kind]}
     deferred = {n: SIGNATURES[n] for n in DEFERRED[kind]}
-    if not start_jobs({n: SIGNATURES[n] for n in names}, deps, shared, deferred):
+    early = {n: SIGNATURES[n] for n in FIRST[kind]}
+    if not start_jobs({n: SIGNATURES[n] for n in names}, deps, shared, deferred, early):
         return False
     for name in RUN_FIRST[kind]:
         with contextlib.suppress(Exception):  # compiled when called instead, as before
@@ -408,13 +446,16 @@ def start_jobs(
     dependencies: list[str],
     shared: dict[str, str] | None = None,
     deferred: dict[str, str] | None = None,
+    early: dict[str, str] | None = None,
 ) -> bool:
     """:func:`start` for any functions: ``jobs`` maps ``"module:function"`` to its signature
     codes; ``dependencies`` are compiled with them (their cache lookups wait too). ``shared``
     (the same form, in the order to take them): compiled by the child after ``jobs``, or by
     this process when it first needs one of ``jobs``, whichever claims each first
     (:meth:`_Child.compile_own`); their :data:`DEPENDENCIES` go with them. ``deferred`` (the
-    same form): compiled by the child last (see :data:`DEFERRED`, :func:`pending`)."""
+    same form): compiled by the child last (see :data:`DEFERRED`, :func:`pending`). ``early``
+    (the same form): claimed by the child before ``jobs``, or by this process when it first
+    needs one (see :data:`FIRST`)."""
     global _child
     if _child is not None or os.environ.get(ENV) == "0":
         return False
@@ -423,16 +464,17 @@ def start_jobs(
         # compiled ahead)
         shared = {n: c for n, c in (shared or {}).items() if not _dispatcher(n).overloads}
         deferred = {n: c for n, c in (deferred or {}).items() if not _dispatcher(n).overloads}
+        early = {n: c for n, c in (early or {}).items() if not _dispatcher(n).overloads}
         groups = {n: n for n in jobs}
         groups.update({d: next(iter(jobs), d) for d in dependencies})
-        for n in [*shared, *deferred]:
+        for n in [*early, *shared, *deferred]:
             groups.update({m: n for m in (n, *DEPENDENCIES.get(n, ()))})
         later = {m: _dispatcher(m) for m in groups}
         if any(d.overloads for d in later.values()) or not all(
             hasattr(d, "_cache") for d in later.values()
         ):
             return False
-        child = _Child([f"{name}={codes}" for name, codes in jobs.items()], shared, deferred)
+        child = _Child([f"{name}={codes}" for name, codes in jobs.items()], shared, deferred, early)
     except Exception:  # e.g. no process can be started: the run compiles everything itself
         return False
     _child = child
@@ -465,16 +507,25 @@ def _compile(
     claims: str | None = None,
     shared: list[str] | None = None,
     deferred: list[str] | None = None,
+    early: list[str] | None = None,
 ) -> int:
-    """In the child: compile each ``"module:function=codes"`` of ``jobs`` for its signature,
-    then each of ``shared`` that it can claim in the folder ``claims`` (the run takes the
-    others), then, at the lowest priority, each of ``deferred`` (also when the run has
-    exited meanwhile, unless that was before ``jobs`` were done); 0 if all compiled. Each
-    name is reported when compiled (:func:`_report`). The cyclic garbage collector is paused
-    while numba compiles, as in the run (:func:`mkba.compile_notice.pause_gc_while_compiling`)."""
+    """In the child: compile each of ``early`` that it can claim in the folder ``claims``,
+    then each ``"module:function=codes"`` of ``jobs`` for its signature, then each of
+    ``shared`` that it can claim (the run takes the others), then, at the lowest priority,
+    each of ``deferred`` (also when the run has exited meanwhile, unless that was before
+    ``jobs`` were done); 0 if all compiled. Each name is reported when compiled
+    (:func:`_report`). The cyclic garbage collector is paused while numba compiles, as in the
+    run (:func:`mkba.compile_notice.pause_gc_while_compiling`)."""
     from mkba.compile_notice import pause_gc_while_compiling
 
     pause_gc_while_compiling()
+    for job in early or ():
+        if _stop_requested():
+            return 1
+        name, codes = job.split("=")
+        if claims is not None and _claim(claims, name):
+            _dispatcher(name).compile(signature(codes))
+            _report(name)
     for job in jobs:
         if _stop_requested():
             return 1
@@ -501,21 +552,26 @@ def _compile(
 
 
 def _main(argv: list[str]) -> int:
-    """The child's command line: jobs, then optionally :data:`_SHARE`, the claims' folder and
-    the shared jobs, then optionally :data:`_DEFER` and the deferred jobs. The child removes
-    the folder when it is done (as the run does once the child has exited; a run that exits
-    first leaves it to the child): a claim after that fails, and nothing more is compiled
-    ahead."""
+    """The child's command line: jobs, then optionally :data:`_EARLY` and the early jobs,
+    then optionally :data:`_SHARE`, the claims' folder and the shared jobs, then optionally
+    :data:`_DEFER` and the deferred jobs. The child removes the folder when it is done (as
+    the run does once the child has exited; a run that exits first leaves it to the child): a
+    claim after that fails, and nothing more is compiled ahead."""
     deferred: list[str] = []
     if _DEFER in argv:
         i = argv.index(_DEFER)
         argv, deferred = argv[:i], argv[i + 1 :]
     if _SHARE in argv:
         i = argv.index(_SHARE)
+        argv, claims, shared = argv[:i], argv[i + 1], argv[i + 2 :]
+        early: list[str] = []
+        if _EARLY in argv:
+            j = argv.index(_EARLY)
+            argv, early = argv[:j], argv[j + 1 :]
         try:
-            return _compile(argv[:i], argv[i + 1], argv[i + 2 :], deferred)
+            return _compile(argv, claims, shared, deferred, early)
         finally:
-            _remove(argv[i + 1])
+            _remove(claims)
     return _compile(argv, deferred=deferred)
 
 
