@@ -391,10 +391,16 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     top = 1.0 - _EXP_M2
     idx = np.empty(n, dtype=np.int64)
     m = 0
-    for i in range(n):
+    for i in range(n):  # the positions outside the centre (NaN too), gathered without a
+        y0 = src[i]  # branch (a tail value is one in four, at random: a branch on it
+        idx[m] = i  # mispredicts)
+        m += not ((y0 > _EXP_M2) & (y0 <= top))
+    xs = np.empty(m)
+    lx = np.empty(m)
+    mt = 0
+    for t in range(m):  # the special values set, the tail values (NaN among them) kept
+        i = idx[t]
         y0 = src[i]
-        if y0 > _EXP_M2 and y0 <= top:
-            continue  # the central value stands
         if y0 == 0.0:
             dst[i] = -math.inf
         elif y0 == 1.0:
@@ -404,13 +410,13 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
         elif y0 > top and 1.0 - y0 > _EXP_M2:  # (rounding) reflected into the centre
             dst[i] = _ndtri_central(1.0 - y0)
         else:  # a tail value, reflected (y0 > top) or not, or NaN
-            idx[m] = i
-            m += 1
-    xs = np.empty(m)
-    lx = np.empty(m)
-    for t in range(m):  # the tail values, then their logarithms
-        y = src[idx[t]]
-        xs[t] = 1.0 - y if y > top else y
+            idx[mt] = i
+            xs[mt] = 1.0 - y0 if y0 > top else y0
+            mt += 1
+    if mt < m:  # (only with special values: never from the sampler's clipped uniforms)
+        m = mt
+        xs = xs[:m]
+        lx = lx[:m]
     log_into(xs, lx, port)
     for t in range(m):  # their square roots (vectorised)
         xs[t] = math.sqrt(-2.0 * lx[t])
@@ -434,31 +440,50 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def ndtr_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = scipy.special.ndtr(src[i])`` (Cephes's ``ndtr``), the same bits: first
     ``1/2 + erf(x / sqrt 2) / 2`` by Cephes's small-argument erf for every value
     (vectorised; the formula is odd in x, so Cephes's ``-erf(-x)`` for negative x is the
-    same number), then Cephes's ``erfc`` branch where ``|x / sqrt 2| >= 1``, and NaN for
-    NaN."""
+    same number), then Cephes's ``erfc`` branch where ``|x / sqrt 2| >= 1`` (NaN among
+    them), in passes as :func:`ndtri_into`'s tails: those positions gathered without a
+    branch (about one value in six, at random), their ``exp(-a * a)`` at once by
+    :func:`mkba.glibcmath.exp_into` (``port``: the vectorised port of libm's ``exp``, the
+    same bits either way), then the rest of ``erfc`` with the rational function of
+    ``a < 8`` for all of them; the rare values with ``a >= 8`` (or NaN) are done again."""
     n = src.shape[0]
     for i in range(n):
         x = src[i] * _SQRT1_2
         dst[i] = 0.5 + 0.5 * _erf_small(x)
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
     for i in range(n):
-        a = src[i]
-        x = a * _SQRT1_2
-        z = abs(x)
-        if z < 1.0:
-            continue
-        if math.isnan(a):
-            dst[i] = math.nan
-            continue
-        y = 0.5 * _erfc_big(z)
-        dst[i] = 1.0 - y if x > 0 else y
-
-
+        idx[m] = i
+        m += not (abs(src[i] * _SQRT1_2) < 1.0)
+    za = np.empty(m)  # a = |x|, then erfc(a) / 2
+    ez = np.empty(m)  # -a * a
+    ex = np.empty(m)  # and its exp
+    for t in range(m):
+        z = abs(src[idx[t]] * _SQRT1_2)
+        za[t] = z
+        ez[t] = -z * z
+    exp_into(ez, ex, port)
+    big = 0  # the values with a >= 8, or NaN: the other rational function
+    for t in range(m):
+        z = za[t]
+        big += not (z < 8.0)
+        e = 0.0 if ez[t] < -_MAXLOG else ex[t]  # (Cephes: 0 below -MAXLOG, no exp)
+        za[t] = 0.5 * ((e * _polevl(z, _ERFC_P)) / _p1evl(z, _ERFC_Q))
+    if big:  # (rare: |x| >= 8 sqrt 2, or NaN)
+        for t in range(m):
+            z = abs(src[idx[t]] * _SQRT1_2)
+            if not (z < 8.0):
+                za[t] = math.nan if math.isnan(z) else 0.5 * _erfc_big(z)
+    for t in range(m):
+        i = idx[t]
+        y = za[t]
+        dst[i] = 1.0 - y if src[i] * _SQRT1_2 > 0 else y
 @njit(cache=True, nogil=True, error_model="numpy")
-def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def copula_rows(ukeep, frows, chol, port, exp_port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
     draw, the same bits: ``z = ndtri(u)`` (``norm.ppf``: ``* 1 + 0``), ``z @ chol.T`` summed in
     NumPy's ``einsum`` order for this contraction (two lanes, even and odd ``j``, each a chain
@@ -477,25 +502,40 @@ def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # nu
         ndtri_into(ukeep[frows[j]], zj, port)
         for i in range(n):
             zj[i] = zj[i] * 1.0 + 0.0
-    for i in range(n):
-        for a in range(k):
-            v0 = 0.0
-            v1 = 0.0
-            j = 0
-            while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
-                for q in range(3, -1, -1):
-                    v0 = z[j + 2 * q, i] * chol[a, j + 2 * q] + v0
-                    v1 = z[j + 2 * q + 1, i] * chol[a, j + 2 * q + 1] + v1
-                j += 8
-            while j < k:
-                v0 = z[j, i] * chol[a, j] + v0
-                if j + 1 < k:
-                    v1 = z[j + 1, i] * chol[a, j + 1] + v1
-                j += 2
-            zc[a, i] = (v0 + v1) + 0.0
+    v0 = np.empty(n)  # the two lanes of every draw at once: each term a pass over the
+    v1 = np.empty(n)  # draws (vectorised), each draw's terms in the same order as before
+    for a in range(k):
+        for i in range(n):
+            v0[i] = 0.0
+            v1[i] = 0.0
+        j = 0
+        while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
+            for q in range(3, -1, -1):
+                c0 = chol[a, j + 2 * q]
+                c1 = chol[a, j + 2 * q + 1]
+                z0 = z[j + 2 * q]
+                z1 = z[j + 2 * q + 1]
+                for i in range(n):
+                    v0[i] = z0[i] * c0 + v0[i]
+                    v1[i] = z1[i] * c1 + v1[i]
+            j += 8
+        while j < k:
+            c0 = chol[a, j]
+            z0 = z[j]
+            for i in range(n):
+                v0[i] = z0[i] * c0 + v0[i]
+            if j + 1 < k:
+                c1 = chol[a, j + 1]
+                z1 = z[j + 1]
+                for i in range(n):
+                    v1[i] = z1[i] * c1 + v1[i]
+            j += 2
+        zca = zc[a]
+        for i in range(n):
+            zca[i] = (v0[i] + v1[i]) + 0.0
     for a in range(k):
         ua = ukeep[frows[a]]
-        ndtr_into(zc[a], ua)
+        ndtr_into(zc[a], ua, exp_port)
         for i in range(n):
             y = ua[i]
             if y < lo_clip:
@@ -977,7 +1017,7 @@ def fill_theta(
         part = parts[g]
         if part.size and part[0] == u_count:
             compiled(fcols, True, only_keep)
-            copula_rows(ukeep, frows, chol, port)
+            copula_rows(ukeep, frows, chol, port, eport)
             compiled(fcols, False, plan.kind)
             finish(lay.ffin)
             part = part[1:]
