@@ -748,8 +748,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 pos = hermite_position(zl[i], n_int, h, zmax)
                 zl[i] = pos
                 hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
-            for i in range(n):
-                k = g0 + hk[i]
+            for i in range(n):  # (an unsigned index: no negative-index test)
+                k = np.uint64(g0 + hk[i])
                 hv[0, i] = gx[k]
                 hv[1, i] = gs[k]
                 hv[2, i] = gx[k + 1]
@@ -832,11 +832,13 @@ _NO_SAMPLES = np.empty((0, 0))
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and an exp); only used to balance the
-# threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario)
-_DRAW, _DRAW_LHS = 1.4, 4.4
-_COST = np.array([20.0, 0.65, 1.2, 12.6, 9.4, 13.4])
-_COPULA = 23.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
-# (with the measured overhead of the pipeline: 23 balanced the reference's two shares best)
+# threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario,
+# with glibcmath's ports; NORMAL is LOGNORMAL's ndtri without the exp)
+_DRAW, _DRAW_LHS = 1.4, 4.1
+_COST = np.array([20.0, 0.67, 1.19, 7.8, 5.6, 7.5])
+_COPULA = 16.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
+# (12 measured alone; with the pipeline's overhead 16 balanced the reference's two shares
+# best, by the two threads' CPU time)
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
