@@ -357,22 +357,6 @@ def _erf_small(x):  # type: ignore[no-untyped-def]  # numba njit: argument types
     return x * _polevl(z, _ERF_T) / _p1evl(z, _ERF_U)
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """Cephes ``erfc(a)`` for ``a >= 1`` (the only case ``ndtr`` reaches)."""
-    z = -a * a
-    if z < -_MAXLOG:
-        return 0.0
-    z = math.exp(z)
-    if a < 8.0:
-        p = _polevl(a, _ERFC_P)
-        q = _p1evl(a, _ERFC_Q)
-    else:
-        p = _polevl(a, _ERFC_R)
-        q = _p1evl(a, _ERFC_S)
-    return (z * p) / q
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = scipy.special.ndtri(src[i])`` (Cephes's ``ndtri``), the same bits, in
@@ -449,7 +433,8 @@ def ndtr_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: ar
     branch (about one value in six, at random), their ``exp(-a * a)`` at once by
     :func:`mkba.glibcmath.exp_into` (``port``: the vectorised port of libm's ``exp``, the
     same bits either way), then the rest of ``erfc`` with the rational function of
-    ``a < 8`` for all of them; the rare values with ``a >= 8`` (or NaN) are done again."""
+    ``a < 8`` for all of them; the rare values with ``a >= 8`` (or NaN) are done again with
+    the other (Cephes's ``erfc``: 0 where ``-a * a < -MAXLOG``)."""
     n = src.shape[0]
     for i in range(n):
         x = src[i] * _SQRT1_2
@@ -467,21 +452,28 @@ def ndtr_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: ar
         za[t] = z
         ez[t] = -z * z
     exp_into(ez, ex, port)
+    # Cephes's erfc(a) for a >= 1: 0 where -a * a < -MAXLOG, else exp(-a * a) times P(a) / Q(a)
+    # for a < 8 (never below -MAXLOG), R(a) / S(a) beyond
     big = 0  # the values with a >= 8, or NaN: the other rational function
     for t in range(m):
         z = za[t]
         big += not (z < 8.0)
-        e = 0.0 if ez[t] < -_MAXLOG else ex[t]  # (Cephes: 0 below -MAXLOG, no exp)
-        za[t] = 0.5 * ((e * _polevl(z, _ERFC_P)) / _p1evl(z, _ERFC_Q))
+        za[t] = 0.5 * ((ex[t] * _polevl(z, _ERFC_P)) / _p1evl(z, _ERFC_Q))
     if big:  # (rare: |x| >= 8 sqrt 2, or NaN)
         for t in range(m):
             z = abs(src[idx[t]] * _SQRT1_2)
-            if not (z < 8.0):
-                za[t] = math.nan if math.isnan(z) else 0.5 * _erfc_big(z)
+            if math.isnan(z):
+                za[t] = math.nan
+            elif ez[t] < -_MAXLOG:
+                za[t] = 0.0
+            elif not (z < 8.0):
+                za[t] = 0.5 * ((ex[t] * _polevl(z, _ERFC_R)) / _p1evl(z, _ERFC_S))
     for t in range(m):
         i = idx[t]
         y = za[t]
         dst[i] = 1.0 - y if src[i] * _SQRT1_2 > 0 else y
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def copula_rows(ukeep, frows, chol, port, exp_port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
