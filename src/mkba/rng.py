@@ -25,10 +25,11 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
-summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails) and, where
-NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through :mod:`mkba.glibcmath`'s
-vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where this machine allows
-(:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`), else libm's calls.
+summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails), ``ndtr``'s
+tail ``exp`` and, where NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through
+:mod:`mkba.glibcmath`'s vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where
+this machine allows (:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`),
+else libm's calls.
 What stays NumPy is finished by the caller (:class:`ColumnPlan`): the lognormal's ``exp``
 without the port (NumPy's SIMD ``exp`` on AVX-512 is not libm's), choice columns and the exact
 values outside a Hermite grid. tests/test_rng.py compares every stream with NumPy's for many
@@ -480,9 +481,11 @@ def copula_rows(ukeep, frows, chol, port, exp_port):  # type: ignore[no-untyped-
     draw, the same bits: ``z = ndtri(u)`` (``norm.ppf``: ``* 1 + 0``), ``z @ chol.T`` summed in
     NumPy's ``einsum`` order for this contraction (two lanes, even and odd ``j``, each a chain
     of multiply-then-add, eight terms a round in reverse order, then the lanes added), then
-    ``ndtr`` clipped to ``[2**-53, 1 - 2**-53]``. tests/test_rng.py compares it with
-    ``apply_copula_t`` exactly (1 to 33 columns, random correlations). ``port``: as
-    :func:`ndtri_into`'s."""
+    ``ndtr`` clipped to ``[2**-53, 1 - 2**-53]``. The sums run a term at a time over all
+    draws (a pass that vectorises), each draw's terms in that order, so the same numbers as
+    draw by draw. tests/test_rng.py compares it with ``apply_copula_t`` exactly (1 to 33
+    columns, random correlations). ``port``: as :func:`ndtri_into`'s; ``exp_port``: as
+    :func:`ndtr_into`'s ``port``."""
     k = frows.shape[0]
     n = ukeep.shape[1]
     z = np.empty((k, n))
@@ -741,11 +744,11 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 zl[i] = pos
                 hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
             for i in range(n):  # (an unsigned index: no negative-index test)
-                k = np.uint64(g0 + hk[i])
-                hv[0, i] = gx[k]
-                hv[1, i] = gs[k]
-                hv[2, i] = gx[k + 1]
-                hv[3, i] = gs[k + 1]
+                gk = np.uint64(g0 + hk[i])
+                hv[0, i] = gx[gk]
+                hv[1, i] = gs[gk]
+                hv[2, i] = gx[gk + np.uint64(1)]
+                hv[3, i] = gs[gk + np.uint64(1)]
             for i in range(n):
                 pos = zl[i]
                 v = hermite_cubic(pos - float(hk[i]), h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
