@@ -831,9 +831,11 @@ _NO_SAMPLES = np.empty((0, 0))
 # with glibcmath's ports; NORMAL is LOGNORMAL's ndtri without the exp)
 _DRAW, _DRAW_LHS = 1.4, 4.1
 _COST = np.array([20.0, 0.67, 1.19, 7.8, 5.6, 7.5])
-_COPULA = 16.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
-# (12 measured alone; with the pipeline's overhead 16 balanced the reference's two shares
-# best, by the two threads' CPU time)
+_COPULA = 13.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
+# (12 measured alone; 16 balanced the reference's two shares by the threads' CPU time, 13
+# gives the calling thread, which runs the copula's task, a little more: it then ends last
+# and does not wait for the worker's result, and the worker starts ~65 us later. 2 threads,
+# quiet, 8 alternated pairs: 36.0-38.1 against 35.8-40.4 ms a 100k, faster in 7 of 8)
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
