@@ -26,6 +26,7 @@ from mkba.schema.quantity import Distribution, Quantity
 
 ROOT = Path(__file__).parents[1]
 PORTS = (False, True) if log_port_ok() else (False,)  # mkba.glibcmath's port where it may run
+EXP_PORTS = (False, True) if exp_port_ok() else (False,)  # and its exp port
 SCENARIOS = ["reference-2021", "evidence-2021", "nplv-2022", "wijkprogramma-example"]
 
 
@@ -542,9 +543,14 @@ def test_ndtr_is_scipys() -> None:
             parts.append(s * b + np.arange(-2000, 2001) * np.spacing(b))
     x = np.concatenate(parts)
     want = special.ndtr(x)
-    got = np.empty_like(x)
-    rng.ndtr_into(x, got)
-    assert _same_bits(got, want)
+    for port in EXP_PORTS:  # libm's exp, and the vectorised port where this machine allows it
+        got = np.empty_like(x)
+        rng.ndtr_into(x, got, port)
+        assert _same_bits(got, want)
+        for k in (1, 2, 3, 17):  # short arrays: the vectorised loops' remainders
+            part = np.empty(k)
+            rng.ndtr_into(x[-k:], part, port)
+            assert _same_bits(part, want[-k:])
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 12, 16, 17, 33])
@@ -567,10 +573,11 @@ def test_copula_rows_is_apply_copula_t(k: int) -> None:
         rows = g.permutation(k + 3)[:k].astype(np.int64)
         want = u.copy()
         apply_copula_t(want, (rows, chol))
-        for port in PORTS:
-            got = u.copy()
-            rng.copula_rows(got, rows, chol, port)
-            assert _same_bits(got, want)
+        for port in PORTS:  # the ports of log (ndtri) and exp (ndtr): each on and off
+            for eport in EXP_PORTS:
+                got = u.copy()
+                rng.copula_rows(got, rows, chol, port, eport)
+                assert _same_bits(got, want)
 
 
 def test_the_copula_over_every_distribution_type() -> None:

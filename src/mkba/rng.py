@@ -25,10 +25,11 @@ itself. :func:`sample_rows` repeats the same arithmetic in compiled code, bit fo
   each column's values contiguous (:func:`mkba.engine.column_major`).
 
 The Gaussian copula runs compiled too (:func:`copula_rows`: ``ndtri``, NumPy ``einsum``'s
-summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails) and, where
-NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through :mod:`mkba.glibcmath`'s
-vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where this machine allows
-(:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`), else libm's calls.
+summation order, ``ndtr``). The logarithms (Hermite logits, ``ndtri``'s tails), ``ndtr``'s
+tail ``exp`` and, where NumPy's ``exp`` is libm's, the lognormal's ``exp`` go through
+:mod:`mkba.glibcmath`'s vectorised ports of glibc's ``log`` / ``exp`` (the same bits) where
+this machine allows (:func:`mkba.glibcmath.log_port_ok`, :func:`mkba.glibcmath.exp_port_ok`),
+else libm's calls.
 What stays NumPy is finished by the caller (:class:`ColumnPlan`): the lognormal's ``exp``
 without the port (NumPy's SIMD ``exp`` on AVX-512 is not libm's), choice columns and the exact
 values outside a Hermite grid. tests/test_rng.py compares every stream with NumPy's for many
@@ -357,22 +358,6 @@ def _erf_small(x):  # type: ignore[no-untyped-def]  # numba njit: argument types
     return x * _polevl(z, _ERF_T) / _p1evl(z, _ERF_U)
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _erfc_big(a):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    """Cephes ``erfc(a)`` for ``a >= 1`` (the only case ``ndtr`` reaches)."""
-    z = -a * a
-    if z < -_MAXLOG:
-        return 0.0
-    z = math.exp(z)
-    if a < 8.0:
-        p = _polevl(a, _ERFC_P)
-        q = _p1evl(a, _ERFC_Q)
-    else:
-        p = _polevl(a, _ERFC_R)
-        q = _p1evl(a, _ERFC_S)
-    return (z * p) / q
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = scipy.special.ndtri(src[i])`` (Cephes's ``ndtri``), the same bits, in
@@ -391,10 +376,16 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
     top = 1.0 - _EXP_M2
     idx = np.empty(n, dtype=np.int64)
     m = 0
-    for i in range(n):
+    for i in range(n):  # the positions outside the centre (NaN too), gathered without a
+        y0 = src[i]  # branch (a tail value is one in four, at random: a branch on it
+        idx[m] = i  # mispredicts)
+        m += not ((y0 > _EXP_M2) & (y0 <= top))
+    xs = np.empty(m)
+    lx = np.empty(m)
+    mt = 0
+    for t in range(m):  # the special values set, the tail values (NaN among them) kept
+        i = idx[t]
         y0 = src[i]
-        if y0 > _EXP_M2 and y0 <= top:
-            continue  # the central value stands
         if y0 == 0.0:
             dst[i] = -math.inf
         elif y0 == 1.0:
@@ -404,13 +395,13 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
         elif y0 > top and 1.0 - y0 > _EXP_M2:  # (rounding) reflected into the centre
             dst[i] = _ndtri_central(1.0 - y0)
         else:  # a tail value, reflected (y0 > top) or not, or NaN
-            idx[m] = i
-            m += 1
-    xs = np.empty(m)
-    lx = np.empty(m)
-    for t in range(m):  # the tail values, then their logarithms
-        y = src[idx[t]]
-        xs[t] = 1.0 - y if y > top else y
+            idx[mt] = i
+            xs[mt] = 1.0 - y0 if y0 > top else y0
+            mt += 1
+    if mt < m:  # (only with special values: never from the sampler's clipped uniforms)
+        m = mt
+        xs = xs[:m]
+        lx = lx[:m]
     log_into(xs, lx, port)
     for t in range(m):  # their square roots (vectorised)
         xs[t] = math.sqrt(-2.0 * lx[t])
@@ -434,38 +425,67 @@ def ndtri_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: a
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ndtr_into(src, dst):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def ndtr_into(src, dst, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """``dst[i] = scipy.special.ndtr(src[i])`` (Cephes's ``ndtr``), the same bits: first
     ``1/2 + erf(x / sqrt 2) / 2`` by Cephes's small-argument erf for every value
     (vectorised; the formula is odd in x, so Cephes's ``-erf(-x)`` for negative x is the
-    same number), then Cephes's ``erfc`` branch where ``|x / sqrt 2| >= 1``, and NaN for
-    NaN."""
+    same number), then Cephes's ``erfc`` branch where ``|x / sqrt 2| >= 1`` (NaN among
+    them), in passes as :func:`ndtri_into`'s tails: those positions gathered without a
+    branch (about one value in six, at random), their ``exp(-a * a)`` at once by
+    :func:`mkba.glibcmath.exp_into` (``port``: the vectorised port of libm's ``exp``, the
+    same bits either way), then the rest of ``erfc`` with the rational function of
+    ``a < 8`` for all of them; the rare values with ``a >= 8`` (or NaN) are done again with
+    the other (Cephes's ``erfc``: 0 where ``-a * a < -MAXLOG``)."""
     n = src.shape[0]
     for i in range(n):
         x = src[i] * _SQRT1_2
         dst[i] = 0.5 + 0.5 * _erf_small(x)
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
     for i in range(n):
-        a = src[i]
-        x = a * _SQRT1_2
-        z = abs(x)
-        if z < 1.0:
-            continue
-        if math.isnan(a):
-            dst[i] = math.nan
-            continue
-        y = 0.5 * _erfc_big(z)
-        dst[i] = 1.0 - y if x > 0 else y
+        idx[m] = i
+        m += not (abs(src[i] * _SQRT1_2) < 1.0)
+    za = np.empty(m)  # a = |x|, then erfc(a) / 2
+    ez = np.empty(m)  # -a * a
+    ex = np.empty(m)  # and its exp
+    for t in range(m):
+        z = abs(src[idx[t]] * _SQRT1_2)
+        za[t] = z
+        ez[t] = -z * z
+    exp_into(ez, ex, port)
+    # Cephes's erfc(a) for a >= 1: 0 where -a * a < -MAXLOG, else exp(-a * a) times P(a) / Q(a)
+    # for a < 8 (never below -MAXLOG), R(a) / S(a) beyond
+    big = 0  # the values with a >= 8, or NaN: the other rational function
+    for t in range(m):
+        z = za[t]
+        big += not (z < 8.0)
+        za[t] = 0.5 * ((ex[t] * _polevl(z, _ERFC_P)) / _p1evl(z, _ERFC_Q))
+    if big:  # (rare: |x| >= 8 sqrt 2, or NaN)
+        for t in range(m):
+            z = abs(src[idx[t]] * _SQRT1_2)
+            if math.isnan(z):
+                za[t] = math.nan
+            elif ez[t] < -_MAXLOG:
+                za[t] = 0.0
+            elif not (z < 8.0):
+                za[t] = 0.5 * ((ex[t] * _polevl(z, _ERFC_R)) / _p1evl(z, _ERFC_S))
+    for t in range(m):
+        i = idx[t]
+        y = za[t]
+        dst[i] = 1.0 - y if src[i] * _SQRT1_2 > 0 else y
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+def copula_rows(ukeep, frows, chol, port, exp_port):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
     """:func:`mkba.sampling.apply_copula_t` of ``(frows, chol)`` in place on ``ukeep``, draw by
     draw, the same bits: ``z = ndtri(u)`` (``norm.ppf``: ``* 1 + 0``), ``z @ chol.T`` summed in
     NumPy's ``einsum`` order for this contraction (two lanes, even and odd ``j``, each a chain
     of multiply-then-add, eight terms a round in reverse order, then the lanes added), then
-    ``ndtr`` clipped to ``[2**-53, 1 - 2**-53]``. tests/test_rng.py compares it with
-    ``apply_copula_t`` exactly (1 to 33 columns, random correlations). ``port``: as
-    :func:`ndtri_into`'s."""
+    ``ndtr`` clipped to ``[2**-53, 1 - 2**-53]``. The sums run a term at a time over all
+    draws (a pass that vectorises), each draw's terms in that order, so the same numbers as
+    draw by draw. tests/test_rng.py compares it with ``apply_copula_t`` exactly (1 to 33
+    columns, random correlations). ``port``: as :func:`ndtri_into`'s; ``exp_port``: as
+    :func:`ndtr_into`'s ``port``."""
     k = frows.shape[0]
     n = ukeep.shape[1]
     z = np.empty((k, n))
@@ -477,25 +497,40 @@ def copula_rows(ukeep, frows, chol, port):  # type: ignore[no-untyped-def]  # nu
         ndtri_into(ukeep[frows[j]], zj, port)
         for i in range(n):
             zj[i] = zj[i] * 1.0 + 0.0
-    for i in range(n):
-        for a in range(k):
-            v0 = 0.0
-            v1 = 0.0
-            j = 0
-            while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
-                for q in range(3, -1, -1):
-                    v0 = z[j + 2 * q, i] * chol[a, j + 2 * q] + v0
-                    v1 = z[j + 2 * q + 1, i] * chol[a, j + 2 * q + 1] + v1
-                j += 8
-            while j < k:
-                v0 = z[j, i] * chol[a, j] + v0
-                if j + 1 < k:
-                    v1 = z[j + 1, i] * chol[a, j + 1] + v1
-                j += 2
-            zc[a, i] = (v0 + v1) + 0.0
+    v0 = np.empty(n)  # the two lanes of every draw at once: each term a pass over the
+    v1 = np.empty(n)  # draws (vectorised), each draw's terms in the same order as before
+    for a in range(k):
+        for i in range(n):
+            v0[i] = 0.0
+            v1[i] = 0.0
+        j = 0
+        while k - j >= 8:  # einsum's unrolled round: terms j+6/7, j+4/5, j+2/3, j/j+1
+            for q in range(3, -1, -1):
+                c0 = chol[a, j + 2 * q]
+                c1 = chol[a, j + 2 * q + 1]
+                z0 = z[j + 2 * q]
+                z1 = z[j + 2 * q + 1]
+                for i in range(n):
+                    v0[i] = z0[i] * c0 + v0[i]
+                    v1[i] = z1[i] * c1 + v1[i]
+            j += 8
+        while j < k:
+            c0 = chol[a, j]
+            z0 = z[j]
+            for i in range(n):
+                v0[i] = z0[i] * c0 + v0[i]
+            if j + 1 < k:
+                c1 = chol[a, j + 1]
+                z1 = z[j + 1]
+                for i in range(n):
+                    v1[i] = z1[i] * c1 + v1[i]
+            j += 2
+        zca = zc[a]
+        for i in range(n):
+            zca[i] = (v0[i] + v1[i]) + 0.0
     for a in range(k):
         ua = ukeep[frows[a]]
-        ndtr_into(zc[a], ua)
+        ndtr_into(zc[a], ua, exp_port)
         for i in range(n):
             y = ua[i]
             if y < lo_clip:
@@ -708,12 +743,12 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
                 pos = hermite_position(zl[i], n_int, h, zmax)
                 zl[i] = pos
                 hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
-            for i in range(n):
-                k = g0 + hk[i]
-                hv[0, i] = gx[k]
-                hv[1, i] = gs[k]
-                hv[2, i] = gx[k + 1]
-                hv[3, i] = gs[k + 1]
+            for i in range(n):  # (an unsigned index: no negative-index test)
+                gk = np.uint64(g0 + hk[i])
+                hv[0, i] = gx[gk]
+                hv[1, i] = gs[gk]
+                hv[2, i] = gx[gk + np.uint64(1)]
+                hv[3, i] = gs[gk + np.uint64(1)]
             for i in range(n):
                 pos = zl[i]
                 v = hermite_cubic(pos - float(hk[i]), h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
@@ -792,11 +827,15 @@ _NO_SAMPLES = np.empty((0, 0))
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and an exp); only used to balance the
-# threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario)
-_DRAW, _DRAW_LHS = 1.4, 4.4
-_COST = np.array([20.0, 0.65, 1.2, 12.6, 9.4, 13.4])
-_COPULA = 23.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
-# (with the measured overhead of the pipeline: 23 balanced the reference's two shares best)
+# threads' shares (measured on an AVX2 Zen 3, 4,096-draw chunks of the reference scenario,
+# with glibcmath's ports; NORMAL is LOGNORMAL's ndtri without the exp)
+_DRAW, _DRAW_LHS = 1.4, 4.1
+_COST = np.array([20.0, 0.67, 1.19, 7.8, 5.6, 7.5])
+_COPULA = 13.0  # per correlated column and draw: ndtri, the product with L, ndtr, the passes
+# (12 measured alone; 16 balanced the reference's two shares by the threads' CPU time, 13
+# gives the calling thread, which runs the copula's task, a little more: it then ends last
+# and does not wait for the worker's result, and the worker starts ~65 us later. 2 threads,
+# quiet, 8 alternated pairs: 36.0-38.1 against 35.8-40.4 ms a 100k, faster in 7 of 8)
 
 
 def _split(cols: np.ndarray, cost: np.ndarray, groups: int) -> list[np.ndarray]:
@@ -977,7 +1016,7 @@ def fill_theta(
         part = parts[g]
         if part.size and part[0] == u_count:
             compiled(fcols, True, only_keep)
-            copula_rows(ukeep, frows, chol, port)
+            copula_rows(ukeep, frows, chol, port, eport)
             compiled(fcols, False, plan.kind)
             finish(lay.ffin)
             part = part[1:]

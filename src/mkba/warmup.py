@@ -85,7 +85,7 @@ SIGNATURES: dict[str, str] = {
     "mkba.kernel:_pow_lanes": "F1 f F1",
     "mkba.kernel:_other_groups": "F3 F4 F1 F1 F1 i i i",
     "mkba.rng:sample_rows": "U1 I1 b b i I1 I1 F2 I2 F1 F1 F1 I1 F2 I1 F2 F2 I1 b b",
-    "mkba.rng:copula_rows": "F2 I1 F2 b",
+    "mkba.rng:copula_rows": "F2 I1 F2 b b",
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
     "mkba.kernel:simulate_programme": (
