@@ -95,14 +95,21 @@ def test_for_each_runs_nested_tasks_serially_instead_of_deadlocking() -> None:
 @pytest.mark.parametrize("failing", [0, 1, 2])
 def test_for_each_raises_a_tasks_error_after_every_task_ran(failing: int) -> None:
     """The calling thread runs the first group itself: an error in any group (its own or a
-    worker's) reaches the caller, and only after the other groups have finished."""
+    worker's) reaches the caller, and only after the other groups have finished. The last
+    task of a worker's group other than the failing one is slow (0.3 s): an error that went
+    up before that group ended would leave it undone."""
+    import time
+
     from mkba.sampling import for_each
 
     done = np.zeros(6, dtype=int)
+    slow = 5 if failing % 3 != 2 else 4  # the last task of group 2, else of group 1
 
     def task(j: int) -> None:
         if j == failing:
             raise RuntimeError(f"task {j}")
+        if j == slow:
+            time.sleep(0.3)
         done[j] += 1
 
     with pytest.raises(RuntimeError, match=f"task {failing}"):

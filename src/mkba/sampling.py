@@ -19,7 +19,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -192,12 +192,10 @@ def for_each(task: Callable[[int], None], count: int, *, threads: int | None = N
     futures = [_pool(threads).submit(group, g) for g in range(1, min(threads, count))]
     try:
         group(0)
-    except BaseException:
-        for f in futures:  # let the others finish before the error goes up
-            f.exception()
-        raise
+    finally:  # every group finishes before any error goes up (none still writes after it)
+        wait(futures)
     for f in futures:
-        f.result()
+        f.result()  # the first failed group's error, in group order
 
 
 @njit(cache=True, nogil=True)
