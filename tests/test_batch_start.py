@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from mkba import batch as bt
 from mkba.cli import app
 from mkba.errors import InputError, Problem
+from mkba.paths import OutputExistsError
 
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "scenarios" / "reference-2021.toml"
@@ -138,3 +139,51 @@ def test_cli_batch_on_a_real_cluster_gives_the_in_process_numbers(tmp_path: Path
             s.pop("output_dir", None)
         docs.append(doc["jobs"])
     assert docs[0] == docs[1] and len(docs[0]) == 2
+
+
+class _Recording:
+    """An executor that records what the batch asked of it (nothing runs)."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def warm(self, *args: object) -> None:
+        self.calls.append("warm")
+
+    def run(self, *args: object) -> None:
+        self.calls.append("run")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_a_batch_refused_before_its_jobs_run_closes_its_executor(tmp_path: Path) -> None:
+    """Two jobs that would share one run folder are refused (InputError) before any job runs;
+    the executor handed in (a cluster started for the batch) is closed all the same, and
+    nothing is written."""
+    ex = _Recording()
+    twice = [bt.Job(REFERENCE, "half_budget"), bt.Job(REFERENCE, "half_budget")]
+    with pytest.raises(InputError, match="share one run folder"):
+        bt.run_batch(twice, out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
+    assert ex.calls == ["warm", "close"]
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_batch_refused_by_an_existing_folder_closes_its_executor(tmp_path: Path) -> None:
+    """A run folder in the way (another run's, no ``--force``) refuses the batch before its
+    jobs run: the executor is closed and the folder in the way is left as it was."""
+    (tmp_path / "b" / "runs" / "reference-2021").mkdir(parents=True)
+    (tmp_path / "b" / "runs" / "reference-2021" / "mine.txt").write_text("keep")
+    ex = _Recording()
+    with pytest.raises(OutputExistsError, match="not an mkba run directory"):
+        bt.run_batch([bt.Job(REFERENCE)], out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
+    assert ex.calls == ["warm", "close"]
+    assert (tmp_path / "b" / "runs" / "reference-2021" / "mine.txt").read_text() == "keep"
+
+
+def test_a_batch_that_runs_closes_its_executor_once(tmp_path: Path) -> None:
+    ex = _Recording()
+    bt.run_batch([bt.Job(REFERENCE)], out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
+    assert ex.calls == ["warm", "run", "close"]

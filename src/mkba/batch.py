@@ -931,98 +931,102 @@ def run_batch(
     job_of_plan: list[int] = []  # plan k belongs to job job_of_plan[k]
     job_results: list[JobResult] = []
     problems: list[Problem] = []
-    with shared_parameters():  # the variants of a scenario read its parameters once
-        for i, job in enumerate(jobs):
-            jr = JobResult(job=job, ok=False)
-            job_results.append(jr)
-            try:
-                spec = job.load()
-                model = runnable(spec)
-            except InputError as exc:
-                problems.extend(x for x in exc.problems if x not in problems)
-                continue
-            sc = spec.scenario
-            d = sc.draws if draws is None else draws
-            s = sc.seed if seed is None else seed
-            rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
-            job_of_plan.append(i)
-            plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
-            if len(plans) == 1:  # the workers load the engine while the others load here
-                executor.warm(model, sc.sampler, sc.chunk_size)
-    folders = [job.folder for job in jobs]
-    for f in sorted({f for f in folders if folders.count(f) > 1}):
-        clash = [job.label for job in jobs if job.folder == f]
-        problems.append(Problem("batch", "jobs", "two jobs would share one run folder", clash))
-    if problems:
-        raise InputError(problems)
-    batch_id = hash_id((p.run_id for p in plans), terminated=False)
-    check_target(out / "summary", batch_id, force=force or resume)
-    for p in plans:
-        check_target(out / "runs" / p.job.folder, p.run_id, force=force)
-    specs = [
-        JobSpec(
-            index=k,
-            model=p.model,
-            label=p.job.label,
-            point=p.job.point,
-            draws=p.draws,
-            seed=p.seed,
-            sampler=p.sampler,
-            chunk_size=p.chunk_size,
-            run_id=p.run_id,
-            run_dir=where / "runs" / p.job.folder,
-            chunk_root=where / "chunks",
-            batch=portable_path(out),
-            resume=resume,
-            force=force,
-            checkpoint_s=checkpoint_s,
-        )
-        for k, p in enumerate(plans)
-    ]
-    total = sum(p.n_chunks for p in plans)
-    counted = [0] * len(plans)  # chunks done per plan, as far as the client knows
-    finished: set[int] = set()
+    try:  # until the jobs run (which close it): a batch refused here closes its executor
+        with shared_parameters():  # the variants of a scenario read its parameters once
+            for i, job in enumerate(jobs):
+                jr = JobResult(job=job, ok=False)
+                job_results.append(jr)
+                try:
+                    spec = job.load()
+                    model = runnable(spec)
+                except InputError as exc:
+                    problems.extend(x for x in exc.problems if x not in problems)
+                    continue
+                sc = spec.scenario
+                d = sc.draws if draws is None else draws
+                s = sc.seed if seed is None else seed
+                rid = api.run_id(spec, d, s, sc.sampler, sc.chunk_size)
+                job_of_plan.append(i)
+                plans.append(Plan(job, spec, model, d, s, sc.sampler, sc.chunk_size, rid))
+                if len(plans) == 1:  # the workers load the engine while the others load here
+                    executor.warm(model, sc.sampler, sc.chunk_size)
+        folders = [job.folder for job in jobs]
+        for f in sorted({f for f in folders if folders.count(f) > 1}):
+            clash = [job.label for job in jobs if job.folder == f]
+            problems.append(Problem("batch", "jobs", "two jobs would share one run folder", clash))
+        if problems:
+            raise InputError(problems)
+        batch_id = hash_id((p.run_id for p in plans), terminated=False)
+        check_target(out / "summary", batch_id, force=force or resume)
+        for p in plans:
+            check_target(out / "runs" / p.job.folder, p.run_id, force=force)
+        specs = [
+            JobSpec(
+                index=k,
+                model=p.model,
+                label=p.job.label,
+                point=p.job.point,
+                draws=p.draws,
+                seed=p.seed,
+                sampler=p.sampler,
+                chunk_size=p.chunk_size,
+                run_id=p.run_id,
+                run_dir=where / "runs" / p.job.folder,
+                chunk_root=where / "chunks",
+                batch=portable_path(out),
+                resume=resume,
+                force=force,
+                checkpoint_s=checkpoint_s,
+            )
+            for k, p in enumerate(plans)
+        ]
+        total = sum(p.n_chunks for p in plans)
+        counted = [0] * len(plans)  # chunks done per plan, as far as the client knows
+        finished: set[int] = set()
 
-    def report_progress() -> None:
-        if progress is not None:
-            progress(sum(counted), total)
+        def report_progress() -> None:
+            if progress is not None:
+                progress(sum(counted), total)
 
-    def job_done(k: int, res: JobOutcome | BaseException) -> None:
-        jr = job_results[job_of_plan[k]]
-        finished.add(k)
-        if isinstance(res, BaseException):
-            jr.error = f"{type(res).__name__}: {res}"
-        else:
-            jr.chunks_computed, jr.chunks_resumed = res.chunks_computed, res.chunks_resumed
-            if res.error is not None:
-                jr.error = res.error
+        def job_done(k: int, res: JobOutcome | BaseException) -> None:
+            jr = job_results[job_of_plan[k]]
+            finished.add(k)
+            if isinstance(res, BaseException):
+                jr.error = f"{type(res).__name__}: {res}"
             else:
-                jr.ok, jr.summary = True, res.summary
-                jr.output_dir = out / "runs" / plans[k].job.folder
-                counted[k] = plans[k].n_chunks
-        report_progress()
-        if on_job_done is not None:
-            on_job_done(jr)
+                jr.chunks_computed, jr.chunks_resumed = res.chunks_computed, res.chunks_resumed
+                if res.error is not None:
+                    jr.error = res.error
+                else:
+                    jr.ok, jr.summary = True, res.summary
+                    jr.output_dir = out / "runs" / plans[k].job.folder
+                    counted[k] = plans[k].n_chunks
+            report_progress()
+            if on_job_done is not None:
+                on_job_done(jr)
 
-    def chunk_done(k: int, j: int) -> None:
-        if k in finished:
-            return  # a late report of a job already done
-        counted[k] += 1
-        report_progress()
-        if on_chunk is not None:
-            on_chunk(Task(k, j))
+        def chunk_done(k: int, j: int) -> None:
+            if k in finished:
+                return  # a late report of a job already done
+            counted[k] += 1
+            report_progress()
+            if on_chunk is not None:
+                on_chunk(Task(k, j))
 
-    todo = []
-    for k, js in enumerate(specs):
-        before = _resumed_job(js) if resume else None
-        if before is None:
-            todo.append(js)
-        else:
-            job_done(k, before)
-    report_progress()
-    marker = where / "chunks" / f".batch-{uuid.uuid4().hex}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+        todo = []
+        for k, js in enumerate(specs):
+            before = _resumed_job(js) if resume else None
+            if before is None:
+                todo.append(js)
+            else:
+                job_done(k, before)
+        report_progress()
+        marker = where / "chunks" / f".batch-{uuid.uuid4().hex}"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except BaseException:
+        executor.close()
+        raise
     try:
         executor.run([replace(js, marker=marker) for js in todo], chunk_done, job_done)
     finally:
