@@ -155,3 +155,34 @@ def test_usable_cpus_is_the_affinity() -> None:
     from mkba.sampling import usable_cpus
 
     assert usable_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_a_cluster_serves_http_on_a_free_loopback_port_not_dasks_8787() -> None:
+    """The LocalCluster's scheduler serves its HTTP routes (no dashboard) on a free loopback
+    port (:data:`mkba.batch.HTTP_ADDRESS`): with port 8787 taken (here by this test, as by a
+    notebook's cluster or a second batch), Dask gives no "Port 8787 is already in use"
+    warning, and nothing listens beyond loopback."""
+    import socket
+    import warnings
+
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:
+        pass  # 8787 is taken already: the same case
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            ex = bt.DaskExecutor(workers=1)
+            try:
+                assert ex.cluster is not None
+                addresses = [
+                    s.getsockname() for s in ex.cluster.scheduler.http_server._sockets.values()
+                ]
+            finally:
+                ex.close()
+    finally:
+        held.close()
+    assert not [w for w in seen if "8787" in str(w.message)]
+    assert addresses and all(host == "127.0.0.1" and port != 8787 for host, port in addresses)

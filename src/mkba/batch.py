@@ -704,6 +704,10 @@ def worker_numba_threads(workers: int, cpus: int | None = None) -> int | None:
     return max(1, (usable_cpus() if cpus is None else cpus) // workers)
 
 
+HTTP_ADDRESS = "127.0.0.1:0"
+"""Where a LocalCluster's scheduler serves HTTP (any free port on loopback)."""
+
+
 class DaskExecutor:
     """Jobs as Dask tasks: a new ``LocalCluster`` (``workers``) or an existing scheduler.
 
@@ -749,6 +753,10 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # the scheduler's HTTP server (health and metrics; no dashboard) on a free
+                    # loopback port, not on Dask's 8787: another cluster there (a notebook's,
+                    # a second batch) would make Dask warn and pick another port anyway
+                    scheduler_kwargs={"dashboard_address": HTTP_ADDRESS},
                     env=env,
                 )
             self.client = Client(self.cluster)
