@@ -484,6 +484,19 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
+def _check_into_with_ports(into, x: np.ndarray, want: np.ndarray, ports) -> None:  # type: ignore[no-untyped-def]  # a compiled function and the ports' list
+    """``into(x, out, port)`` gives ``want``'s bits for each port, on the whole array and on
+    short tails of it (the vectorised loops' remainders)."""
+    for port in ports:
+        got = np.empty_like(x)
+        into(x, got, port)
+        assert _same_bits(got, want)
+        for k in (1, 2, 3, 17):
+            part = np.empty(k)
+            into(x[-k:], part, port)
+            assert _same_bits(part, want[-k:])
+
+
 _SPECIAL_U = [0.0, -0.0, 1.0, 0.5, np.nan, -np.nan, np.inf, -np.inf, -1e-300, 1.0 + 2**-52, 1e-300,
               5e-324, 2.2e-308, 1e-310, 1 - 1e-16, 2**-53, 1 - 2**-53, np.exp(-2), 1 - np.exp(-2),
               0.13533528323661269189, 1 - 0.13533528323661269189, np.exp(-32)]  # fmt: skip
@@ -512,14 +525,8 @@ def test_ndtri_is_scipys() -> None:
     u = np.concatenate(parts)
     with np.errstate(invalid="ignore"):
         want = special.ndtri(u)
-    for port in PORTS:  # libm's log, and the vectorised port where this machine allows it
-        got = np.empty_like(u)
-        rng.ndtri_into(u, got, port)
-        assert _same_bits(got, want)
-        for k in (1, 2, 3, 17):  # short arrays: the vectorised loops' remainders
-            part = np.empty(k)
-            rng.ndtri_into(u[-k:], part, port)
-            assert _same_bits(part, want[-k:])
+    # libm's log, and the vectorised port where this machine allows it
+    _check_into_with_ports(rng.ndtri_into, u, want, PORTS)
 
 
 def test_ndtr_is_scipys() -> None:
@@ -543,14 +550,8 @@ def test_ndtr_is_scipys() -> None:
             parts.append(s * b + np.arange(-2000, 2001) * np.spacing(b))
     x = np.concatenate(parts)
     want = special.ndtr(x)
-    for port in EXP_PORTS:  # libm's exp, and the vectorised port where this machine allows it
-        got = np.empty_like(x)
-        rng.ndtr_into(x, got, port)
-        assert _same_bits(got, want)
-        for k in (1, 2, 3, 17):  # short arrays: the vectorised loops' remainders
-            part = np.empty(k)
-            rng.ndtr_into(x[-k:], part, port)
-            assert _same_bits(part, want[-k:])
+    # libm's exp, and the vectorised port where this machine allows it
+    _check_into_with_ports(rng.ndtr_into, x, want, EXP_PORTS)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 12, 16, 17, 33])
