@@ -130,18 +130,27 @@ def test_not_beside_computes_on_the_callers_thread(
 def test_an_error_in_the_block_waits_for_the_thread(
     evidence_run: engine.Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The block never ends while its thread still reads the run's arrays."""
+    """The block never ends while its thread still reads the run's arrays: an error in the
+    block waits for the part the thread has started (here the summary's parts, slowed), and
+    the part not started yet (the yearly table) is dropped instead of computed."""
     _bucketed(monkeypatch)
-    done: list[bool] = []
+    started = threading.Event()
+    done: list[str] = []
 
-    def slow(run: engine.Run) -> Any:
+    def slow_parts(run: engine.Run) -> Any:
+        started.set()
         time.sleep(0.3)
-        done.append(True)
+        done.append("parts")
 
-    monkeypatch.setattr(results, "yearly_rows", slow)
+    def yearly(run: engine.Run) -> Any:
+        done.append("yearly")
+
+    monkeypatch.setattr(results, "summary_parts", slow_parts)
+    monkeypatch.setattr(results, "yearly_rows", yearly)
     with pytest.raises(RuntimeError, match="boom"), results.beside_statistics(evidence_run, True):
+        assert started.wait(10)
         raise RuntimeError("boom")
-    assert done == [True]
+    assert done == ["parts"]
 
 
 def test_an_error_of_the_thread_reaches_the_caller(

@@ -1383,7 +1383,8 @@ def beside_statistics(run: Run, yearly: bool = True) -> Iterator[Callable[[], Ro
     Only for a run the yearly table takes by buckets (no shared scratch buffers; see
     :func:`_bucket_route`), of at most :data:`YEARLY_BESIDE_MAX_DRAWS` draws, with more than one
     statistics thread; else everything is computed when asked for, as before. The block never
-    ends before the thread does (an error in the block waits for it, then propagates)."""
+    ends before the thread does (an error in the block waits for the part the thread is
+    computing, drops the one not started, then propagates)."""
     o = run.outcomes
     beside = (
         _bucket_route(o.flow)
@@ -1399,13 +1400,17 @@ def beside_statistics(run: Run, yearly: bool = True) -> Iterator[Callable[[], Ro
     pending = dict(_PARTS.get() or {})
     pool = ThreadPoolExecutor(1, thread_name_prefix="mkba-beside")
     token = _PARTS.set(pending)
+    ended = False
     try:
         pending[id(o)] = pool.submit(summary_parts, run)
         table = pool.submit(yearly_rows, run) if yearly else None
         yield table.result if table is not None else (lambda: None)
+        ended = True
     finally:
         _PARTS.reset(token)
-        pool.shutdown(wait=True)  # never leaves the thread reading the run's arrays
+        # never leaves the thread reading the run's arrays; after an error in the block (or
+        # Ctrl-C) the part not started yet is dropped, so the error shows without waiting for it
+        pool.shutdown(wait=True, cancel_futures=not ended)
 
 
 def yearly_quantiles(run: Run) -> pd.DataFrame:
