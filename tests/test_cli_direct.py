@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,45 @@ def test_only_the_run_command_goes_direct() -> None:
     assert cli._direct(["run", "-n", "5"]) == {"draws": 5}
     for args in ([], ["--version"], ["validate"], ["runs"], ["--version", "run"], ["run", "-h"]):
         assert cli._direct(args) is None, args
+
+
+def test_a_shell_completion_request_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """typer answers ``_MKBA_COMPLETE`` on every command line (completion is off: it says so
+    and exits 1); the direct path must not run the command instead."""
+    monkeypatch.setenv(cli.COMPLETE_VAR, "bash_source")
+    assert cli._direct(["run", "-n", "5"]) is None
+
+
+def test_ctrl_c_while_the_arguments_are_read_is_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: list[str]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runmod, "direct_arguments", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "-n", "5"])
+    assert stop.value.code == 130 and "interrupted" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly_without_typers_wrapper(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typer that no longer has ``typer._click.utils``: a closed pipe still exits with 1
+    and writes nothing more (the streams go to nowhere)."""
+
+    def fails(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(runmod, "run_command", fails)
+    monkeypatch.setitem(sys.modules, "typer._click.utils", None)  # its import fails
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "--no-write"])
+    assert stop.value.code == 1
+    assert sys.stdout.name == sys.stderr.name == os.devnull  # type: ignore[attr-defined]  # the file opened
+    sys.stdout.close()
 
 
 def _both_ways(

@@ -337,12 +337,16 @@ def _end_of_process() -> None:
     gc.freeze()
 
 
+COMPLETE_VAR = "_MKBA_COMPLETE"
+"""The variable typer's command line reads for shell completion (``_{PROG}_COMPLETE``)."""
+
+
 def _direct(args: list[str]) -> dict[str, Any] | None:
     """The parameters of ``mkba run`` when ``args`` are ``run`` and plain arguments that
     :func:`mkba.cli.run.direct_arguments` reads (the command is then called without typer;
     the same values, the same run), else None."""
-    if not args or args[0] != "run":
-        return None
+    if not args or args[0] != "run" or COMPLETE_VAR in os.environ:
+        return None  # (typer answers a shell-completion request, even with completion off)
     from mkba.cli.run import direct_arguments
 
     return direct_arguments(args[1:])
@@ -366,10 +370,13 @@ def _run_direct(parameters: dict[str, Any]) -> int | None:
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        from typer._click.utils import PacifyFlushWrapper
-
-        sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
-        sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
+        try:  # typer's own wrapper (typer 0.29 keeps click as typer._click)
+            from typer._click.utils import PacifyFlushWrapper
+        except ImportError:  # a typer that moved it: the streams to nowhere, the same ending
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # held to exit
+        else:
+            sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
+            sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
         sys.exit(1)
     return None
 
@@ -390,8 +397,8 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
 
 def _main(argv: list[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    direct = _direct(args)
     try:
+        direct = _direct(args)
         if direct is not None:
             code = _run_direct(direct)
         else:
