@@ -187,3 +187,35 @@ def test_a_batch_that_runs_closes_its_executor_once(tmp_path: Path) -> None:
     ex = _Recording()
     bt.run_batch([bt.Job(REFERENCE)], out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
     assert ex.calls == ["warm", "run", "close"]
+
+
+class _FailingClose(_Recording):
+    def close(self) -> None:
+        super().close()
+        raise RuntimeError("the cluster did not close")
+
+
+def test_a_failing_close_does_not_hide_the_refusal(tmp_path: Path) -> None:
+    """Closing the executor of a refused batch fails: the user still gets the refusal (the
+    problem list, exit 2 at the command line), not the close's error."""
+    ex = _FailingClose()
+    twice = [bt.Job(REFERENCE, "half_budget"), bt.Job(REFERENCE, "half_budget")]
+    with pytest.raises(InputError, match="share one run folder"):
+        bt.run_batch(twice, out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
+    assert ex.calls == ["warm", "close"]
+
+
+def test_a_failing_run_is_the_error_shown_and_its_marker_is_removed(tmp_path: Path) -> None:
+    """The jobs' run fails and so does the close after it: the run's error goes up, and the
+    batch's marker file in ``chunks/`` is removed all the same."""
+
+    class _Broken(_FailingClose):
+        def run(self, *args: object) -> None:
+            super().run(*args)
+            raise ValueError("a worker died")
+
+    ex = _Broken()
+    with pytest.raises(ValueError, match="a worker died"):
+        bt.run_batch([bt.Job(REFERENCE)], out=tmp_path / "b", draws=64, executor=ex)  # type: ignore[arg-type]  # a stand-in
+    assert ex.calls == ["warm", "run", "close"]
+    assert not list((tmp_path / "b" / "chunks").glob(".batch-*"))

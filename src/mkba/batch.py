@@ -1033,12 +1033,18 @@ def run_batch(
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
     except BaseException:
-        executor.close()
+        with contextlib.suppress(Exception):  # the refusal is the error to show, not the close's
+            executor.close()
         raise
     try:
         executor.run([replace(js, marker=marker) for js in todo], chunk_done, job_done)
-    finally:
+    except BaseException:
+        with contextlib.suppress(Exception):  # the run's error is the one to show
+            executor.close()
+        raise
+    else:
         executor.close()
+    finally:  # also when closing failed
         marker.unlink(missing_ok=True)
     for js in specs:
         ChunkStore(js.chunk_root, js.run_id).clean_temporary()
