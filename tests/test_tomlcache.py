@@ -249,6 +249,71 @@ def test_the_folder_is_kept_small(cache_dir: Path, monkeypatch: pytest.MonkeyPat
     assert {p.name for p in kept} <= names and len(names) == 3
 
 
+def _planted(cache_dir: Path, text: str, doc: dict[str, Any]) -> Path:
+    """A well-formed cache file for ``text`` holding ``doc`` instead (a forgery: its header
+    checks out, since the hash has no secret)."""
+    k = tomlcache.key(text)
+    payload = pickle.dumps(doc)
+    path = cache_dir / (k.hex() + tomlcache.SUFFIX)
+    path.write_bytes(tomlcache.MAGIC + k + tomlcache._digest(payload) + payload)
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="no user ids (Windows)")
+def test_a_folder_others_can_write_to_is_not_used(cache_dir: Path) -> None:
+    """A forged entry in a folder others may write to (group or world writable) is not read,
+    and nothing is written there: the text is parsed each time."""
+    cache_dir.mkdir(mode=0o700)
+    text = "discount_rate = 0.0225\n"
+    _planted(cache_dir, text, {"discount_rate": 0.1})
+    assert tomlcache.loads(text) == {"discount_rate": 0.1}  # (a folder of ours: it is read)
+    for mode in (0o770, 0o707, 0o777):
+        cache_dir.chmod(mode)
+        assert tomlcache.loads(text) == {"discount_rate": 0.0225}
+        assert tomlcache.loads("other = 1\n") == {"other": 1}
+        assert len(_cached(cache_dir)) == 1  # nothing written
+    cache_dir.chmod(0o700)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="no user ids (Windows)")
+def test_a_file_of_another_user_is_not_used(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached file must be this user's: in a folder that passes (its check stubbed), a
+    file seen by another user (another effective uid) is ignored and the text parsed."""
+    cache_dir.mkdir(mode=0o700)
+    text = "discount_rate = 0.0225\n"
+    _planted(cache_dir, text, {"discount_rate": 0.1})
+    me = os.geteuid()
+    monkeypatch.setattr(tomlcache, "_trusted", lambda where: True)
+    monkeypatch.setattr(tomlcache.os, "geteuid", lambda: me + 1)
+    assert tomlcache.loads(text) == {"discount_rate": 0.0225}
+
+
+def test_the_folder_is_made_for_this_user_only(cache_dir: Path) -> None:
+    old = os.umask(0o002)  # a group-writable umask (Debian and Ubuntu users' default)
+    try:
+        tomlcache.loads("a = 1\n")
+    finally:
+        os.umask(old)
+    assert cache_dir.stat().st_mode & 0o777 == 0o700
+    assert len(_cached(cache_dir)) == 1  # and so it is used
+
+
+def test_a_killed_writers_temporary_file_is_removed_when_old(cache_dir: Path) -> None:
+    """A temporary file older than TEMPORARY_AGE_S (a writer killed before its rename) is
+    removed at the next write; a recent one (a writer at work) is left."""
+    cache_dir.mkdir(mode=0o700)
+    old = cache_dir / (".tmp-old" + tomlcache.SUFFIX)
+    new = cache_dir / (".tmp-new" + tomlcache.SUFFIX)
+    old.write_bytes(b"half")
+    new.write_bytes(b"half")
+    past = os.stat(old).st_mtime - tomlcache.TEMPORARY_AGE_S - 60
+    os.utime(old, (past, past))
+    tomlcache.loads("a = 1\n")
+    assert not old.exists() and new.exists()
+
+
 def test_the_run_reads_its_documents_through_the_cache(cache_dir: Path) -> None:
     """The texts catalogue, a scenario with its library, and the calibration record: the same
     documents from the cache as parsed (the run's bytes are compared in the benchmarks' notes

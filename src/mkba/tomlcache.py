@@ -13,6 +13,12 @@ wrong with it (missing, truncated, flipped bytes, another format, an unreadable 
 :func:`loads` parse the text as before, and the file is written again. A text that does not
 parse raises exactly :func:`tomllib.loads`' error and is not cached.
 
+The cache is used only in a folder of this user's that nobody else can write to, and a
+cached file only when it is this user's (:func:`_trusted`): the header's hash catches damage,
+not a forgery, so a folder others can write to (a shared ``MKBA_TOML_CACHE``, a ``/tmp``-like
+``NUMBA_CACHE_DIR``) would let them choose a run's inputs; there the text is parsed each time.
+The folder is made with mode 0700.
+
 Files are written atomically (a temporary file in the same folder, then :func:`os.replace`),
 so a reader never sees half a file, and two processes writing the same key write the same
 bytes. Every call returns a fresh document (callers may change it).
@@ -32,7 +38,9 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 import sys
+import time
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -48,6 +56,9 @@ MAGIC = b"mkba-toml\x00"
 KEY_BYTES = 20
 HEADER = len(MAGIC) + 2 * KEY_BYTES
 SUFFIX = ".toml.pickle"
+
+TEMPORARY_AGE_S = 3600.0
+"""A temporary file older than this (seconds) is a killed writer's leftover: removed."""
 
 MAX_FILES = 2000
 """Documents kept in the folder (a default run uses 24, of about 10 kB each)."""
@@ -68,10 +79,30 @@ def key(text: str) -> bytes:
 
 def _writable(path: Path) -> bool:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return False
     return os.access(path, os.W_OK | os.X_OK)
+
+
+def _ours(st: os.stat_result) -> bool:
+    """Whether a file or folder with status ``st`` belongs to this process's user and nobody
+    else may write to it (group and others without write permission). Where there are no
+    user ids (Windows) every one counts as ours."""
+    if not hasattr(os, "geteuid"):
+        return True
+    return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _trusted(where: Path) -> bool:
+    """Whether the cache may use the folder ``where`` (made when missing): only a folder of
+    this user's that nobody else can write to, so that no one else can plant a document
+    (a cached file's hash catches damage, not a forgery)."""
+    try:
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)  # (the umask cannot widen it)
+        return _ours(os.stat(where))
+    except OSError:
+        return False
 
 
 @cache
@@ -110,6 +141,8 @@ def _read(path: Path, k: bytes) -> dict[str, Any] | None:
     about it is wrong."""
     try:
         with open(path, "rb") as f:
+            if not _ours(os.fstat(f.fileno())):
+                return None  # written by someone else: not trusted
             blob = f.read()
     except OSError:
         return None
@@ -134,7 +167,7 @@ def _write(where: Path, path: Path, k: bytes, doc: dict[str, Any]) -> None:
 
     try:
         payload = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
-        where.mkdir(parents=True, exist_ok=True)
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
         _prune(where)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=where)
         try:
@@ -151,9 +184,17 @@ def _write(where: Path, path: Path, k: bytes, doc: dict[str, Any]) -> None:
 
 
 def _prune(where: Path) -> None:
-    """Remove the older half of the cached documents when the folder holds
+    """Remove temporary files older than :data:`TEMPORARY_AGE_S` (left by a writer killed
+    before its rename), and the older half of the cached documents when the folder holds
     :data:`MAX_FILES` or more (the oldest by modification time)."""
-    names = [n for n in os.listdir(where) if n.endswith(SUFFIX) and not n.startswith(".")]
+    listed = os.listdir(where)
+    stale = time.time() - TEMPORARY_AGE_S
+    for n in listed:  # a writer killed between its write and its rename left these
+        if n.startswith(".tmp-") and n.endswith(SUFFIX):
+            with contextlib.suppress(OSError):
+                if os.stat(where / n).st_mtime < stale:
+                    os.unlink(where / n)
+    names = [n for n in listed if n.endswith(SUFFIX) and not n.startswith(".")]
     if len(names) < MAX_FILES:
         return
     aged = []
@@ -170,7 +211,7 @@ def loads(text: str) -> dict[str, Any]:
     """``tomllib.loads(text)``, from the cache when this exact text was parsed before (the
     same document, a fresh copy); errors are :func:`tomllib.loads`' own."""
     where = folder()
-    if where is None:
+    if where is None or not _trusted(where):
         return tomllib.loads(text)
     k = key(text)
     path = where / (k.hex() + SUFFIX)
