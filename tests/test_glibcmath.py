@@ -204,20 +204,26 @@ def test_the_known_answers_are_the_listings() -> None:
     _check_listings(gl._LOG_KAT, reference_log, gl.log_into, 35, PORT)
 
 
+def _check_turned_off(decide, variable: str, usual: bool, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # a functools.cache'd decision
+    """``variable=0`` makes the cached decision ``decide`` False; without it, once the cache
+    is cleared, the decision is this machine's ``usual`` one again."""
+    monkeypatch.setenv(variable, "0")
+    decide.cache_clear()
+    try:
+        assert decide() is False
+    finally:
+        monkeypatch.delenv(variable)
+        decide.cache_clear()
+    assert decide() is usual
+
+
 def test_the_decision_is_cached_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """log_port_ok is decided once a process; MKBA_LOG_PORT=0 turns the port off."""
     gl.log_port_ok.cache_clear()
     first = gl.log_port_ok()
     assert gl.log_port_ok() is first
     assert gl.log_port_ok.cache_info().misses == 1  # decided once, then remembered
-    monkeypatch.setenv("MKBA_LOG_PORT", "0")
-    gl.log_port_ok.cache_clear()
-    try:
-        assert gl.log_port_ok() is False
-    finally:
-        monkeypatch.delenv("MKBA_LOG_PORT")
-        gl.log_port_ok.cache_clear()
-    assert gl.log_port_ok() is PORT
+    _check_turned_off(gl.log_port_ok, "MKBA_LOG_PORT", PORT, monkeypatch)
 
 
 # --- exp ---------------------------------------------------------------------------------
@@ -316,11 +322,4 @@ def test_the_exp_known_answers_are_the_listings() -> None:
 
 def test_the_exp_decision_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """MKBA_EXP_PORT=0 turns the exp port off (decided once a process)."""
-    monkeypatch.setenv("MKBA_EXP_PORT", "0")
-    gl.exp_port_ok.cache_clear()
-    try:
-        assert gl.exp_port_ok() is False
-    finally:
-        monkeypatch.delenv("MKBA_EXP_PORT")
-        gl.exp_port_ok.cache_clear()
-    assert gl.exp_port_ok() is EXP_PORT
+    _check_turned_off(gl.exp_port_ok, "MKBA_EXP_PORT", EXP_PORT, monkeypatch)
