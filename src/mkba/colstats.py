@@ -19,6 +19,9 @@ numbers bit for bit with fewer passes over the draws.
   to its identity 0.0 (the caller's ``0.0 +``).
 - :func:`add_running_sum`: ``c += row`` and ``np.cumsum(c)[-1]`` (the running sum in draw
   order that the cumulative flow's mean is), in one pass instead of three.
+- :func:`window_counts` and :func:`squeeze`: the two passes of
+  :func:`mkba.quantiles.windowed_order_statistics` (how many values lie below and in each of
+  three value windows, and the windows' values copied out).
 
 Float arithmetic without ``fastmath``: every addition happens in the order written, so the
 results are NumPy's; the tests compare them by exact equality (sign of zero included).
@@ -260,3 +263,57 @@ def year_buckets(src, t0, t1, lo, scale, hist, sums, tab, fill, buf):  # type: i
                     a0 += c0[j]
                 sums[k] = a0
                 k += 1
+
+
+@njit(cache=True, nogil=True)
+def window_counts(a, lo, hi, below, upto, mask):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """For the three value windows ``[lo[k], hi[k]]`` (disjoint and ascending; a NaN pair is
+    no window): ``below[k]`` = how many values of ``a`` are ``< lo[k]``, ``upto[k]`` = how many
+    are ``<= hi[k]``, and ``mask[i]`` = 1 where ``a[i]`` lies in a window, else 0
+    (:func:`mkba.quantiles.windowed_order_statistics`). One pass; comparisons only, no
+    branches (vectorised)."""
+    l0 = lo[0]
+    l1 = lo[1]
+    l2 = lo[2]
+    h0 = hi[0]
+    h1 = hi[1]
+    h2 = hi[2]
+    b0 = 0
+    b1 = 0
+    b2 = 0
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    for i in range(a.size):
+        x = a[i]
+        u0 = np.int64(x < l0)
+        u1 = np.int64(x < l1)
+        u2 = np.int64(x < l2)
+        v0 = np.int64(x <= h0)
+        v1 = np.int64(x <= h1)
+        v2 = np.int64(x <= h2)
+        b0 += u0
+        b1 += u1
+        b2 += u2
+        c0 += v0
+        c1 += v1
+        c2 += v2
+        mask[i] = (v0 - u0) + (v1 - u1) + (v2 - u2)
+    below[0] = b0
+    below[1] = b1
+    below[2] = b2
+    upto[0] = c0
+    upto[1] = c1
+    upto[2] = c2
+
+
+@njit(cache=True, nogil=True)
+def squeeze(a, mask, buf):  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
+    """``buf[:f] = a[mask == 1]`` (``mask`` 0 or 1), in draw order; returns ``f``. Every value
+    is written at the next free place and kept where its mask is 1 (no branch), so ``buf``
+    needs ``f + 1`` places."""
+    f = 0
+    for i in range(a.size):
+        buf[f] = a[i]
+        f += mask[i]
+    return f
