@@ -218,3 +218,27 @@ def test_window_counts_equal_numpy_on_random_columns() -> None:
     buf = np.empty(int(inside.sum()) + 1)
     f = colstats.squeeze(a, mask, buf)
     assert _bits(buf[:f]) == _bits(a[inside])
+
+
+def test_quantiles_of_reads_a_column_in_place_when_the_windows_answer(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """quantiles_of (not scratch): no copy and no partition of the column when the windows
+    answer; the partitions of a copy when they do not. The column is never changed."""
+    rng = np.random.default_rng(12)
+    cols = _columns(rng, 200_003)
+    want = {k: _partitions(cols[k], QUANTILES) for k in ("normal", "half tied", "zeros mixed")}
+    partitioned: list[int] = []
+    real = quantiles.order_statistics
+
+    def spy(a: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        partitioned.append(a.size)
+        return real(a, ranks)
+
+    monkeypatch.setattr(quantiles, "order_statistics", spy)
+    for name in ("normal", "half tied", "zeros mixed"):
+        x = cols[name]
+        x.flags.writeable = False  # read only: a write would raise
+        got = quantiles.quantiles_of(x, QUANTILES)
+        assert _bits(got) == _bits(want[name]), name
+    # the normal column: only the windows' values (a few per cent) were partitioned
+    assert partitioned[0] < 200_003 // 8
+    assert partitioned[1:] == [200_003, 200_003]  # the other two: a copy of the column

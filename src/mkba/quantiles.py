@@ -113,11 +113,20 @@ def quantiles_of(
 ) -> np.ndarray:
     """``np.quantile(x, quantiles)`` of a 1-D float64 array (the same numbers).
 
-    ``scratch=True``: ``x`` is the caller's to lose, reordered in place instead of copied."""
+    ``scratch=True``: ``x`` is the caller's to lose, reordered in place instead of copied.
+    Else ``x`` is copied only when the partitions are needed (:func:`windowed_order_statistics`
+    reads it where it is)."""
     x = np.asarray(x, dtype=float)
     if x.size == 0 or np.isnan(np.add.reduce(x)):  # empty, a NaN (or inf - inf): NumPy's own
         return np.quantile(x, quantiles)
-    return quantiles_without_nan(x if scratch and x.flags.writeable else x.copy(), quantiles)
+    if scratch and x.flags.writeable:
+        return quantiles_without_nan(x, quantiles)
+    # the windows only read x: a copy only for the partitions
+    ranks, lower, upper, gamma = quantile_plan(x.size, quantiles)
+    vals = _windowed(x, ranks)
+    if vals is None:
+        vals = order_statistics(x.copy(), ranks)
+    return lerp(vals[lower], vals[upper], gamma)
 
 
 def quantiles_without_nan(a: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
@@ -127,12 +136,18 @@ def quantiles_without_nan(a: np.ndarray, quantiles: tuple[float, ...]) -> np.nda
     :func:`windowed_order_statistics` when it finds them, else from :func:`order_statistics`
     (the same values either way)."""
     ranks, lower, upper, gamma = quantile_plan(a.size, quantiles)
-    vals = None
-    if WINDOW_MIN_VALUES <= a.size <= WINDOW_MAX_VALUES and a.dtype == np.float64:
-        vals = windowed_order_statistics(a, ranks)
+    vals = _windowed(a, ranks)
     if vals is None:
         vals = order_statistics(a, ranks)
     return lerp(vals[lower], vals[upper], gamma)
+
+
+def _windowed(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
+    """:func:`windowed_order_statistics` of ``a`` where its size is within
+    :data:`WINDOW_MIN_VALUES` .. :data:`WINDOW_MAX_VALUES` (else None)."""
+    if WINDOW_MIN_VALUES <= a.size <= WINDOW_MAX_VALUES and a.dtype == np.float64:
+        return windowed_order_statistics(a, ranks)
+    return None
 
 
 WINDOW_MIN_VALUES = 150_000
