@@ -190,14 +190,14 @@ def windowed_order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | 
     the windows hold more than an eighth of the values (a mass at one value).
 
     About 0.5x the CPU of :func:`order_statistics` for three quantiles of a million values
-    (benchmarks/README.md, i29-mem)."""
+    (benchmarks/README.md, i29-mem). Not for more than six ranks (three quantiles): None."""
     import math
 
     from mkba.colstats import squeeze, window_counts
 
     n = a.size
-    if n < 2 * WINDOW_SAMPLE or not a.flags.c_contiguous:
-        return None
+    if n < 2 * WINDOW_SAMPLE or not a.flags.c_contiguous or len(ranks) > 6:
+        return None  # (more than three quantiles' ranks: more windows than the pass counts)
     sample = np.sort(a[np.arange(WINDOW_SAMPLE) * n // WINDOW_SAMPLE])  # spread over a
     s = sample.size
     if sample[0] == sample[-1]:  # likely one value throughout: the partitions are quick there
