@@ -180,7 +180,9 @@ def year_buckets(src, t0, t1, lo, scale, hist, sums, tab, fill, buf):  # type: i
                 hist[k, b] = 0
     block = YEAR_BLOCK
     cols = np.empty((m, block))  # the block's columns, one contiguous row each
-    ids = np.empty(block, dtype=np.int64)
+    # int32 bucket numbers (0 .. nb - 1): AVX2 converts four doubles to int32 at once, not to
+    # int64 (a scalar conversion each), 0.74x the counting pass's time (i29-mem)
+    ids = np.empty(block, dtype=np.int32)
     for r0 in range(0, n, block):
         r1 = min(r0 + block, n)
         nr = r1 - r0
@@ -209,7 +211,7 @@ def year_buckets(src, t0, t1, lo, scale, hist, sums, tab, fill, buf):  # type: i
                 f = (col[j] - lok) * sk
                 f = f if f >= 0.0 else 0.0  # below lo (or a NaN)
                 f = f if f <= top else top
-                ids[j] = int(f)
+                ids[j] = np.int32(f)  # f in [0, nb - 1]: the same number as int(f)
             if gather:
                 tk = tab[k]
                 for j in range(nr):
