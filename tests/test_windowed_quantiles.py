@@ -112,7 +112,9 @@ def test_which_columns_take_the_windows() -> None:
     n = 200_000
     cols = _columns(rng, n)
     ranks = quantiles.quantile_plan(n, QUANTILES)[0]
-    answers = {k: quantiles.windowed_order_statistics(x, ranks) is not None for k, x in cols.items()}
+    answers = {
+        k: quantiles.windowed_order_statistics(x, ranks) is not None for k, x in cols.items()
+    }
     for k in ("normal", "lognormal", "ties", "ordered", "reversed", "huge"):
         assert answers[k], k
     few_inf = cols["normal"].copy()
@@ -159,7 +161,7 @@ def test_the_route_is_tried_only_between_its_bounds(monkeypatch) -> None:  # typ
 
     monkeypatch.setattr(quantiles, "windowed_order_statistics", spy)
     rng = np.random.default_rng(2)
-    lo, hi = quantiles.WINDOW_MIN_VALUES, quantiles.WINDOW_MAX_VALUES
+    lo = quantiles.WINDOW_MIN_VALUES
     for n in (lo - 1, lo):
         x = rng.standard_normal(n)
         assert _bits(quantiles.quantiles_without_nan(x.copy(), QUANTILES)) == _bits(

@@ -280,12 +280,12 @@ def window_counts(a, lo, hi, below, upto, mask):  # type: ignore[no-untyped-def]
     h0 = hi[0]
     h1 = hi[1]
     h2 = hi[2]
-    b0 = 0
-    b1 = 0
-    b2 = 0
-    c0 = 0
-    c1 = 0
-    c2 = 0
+    b0 = np.int64(0)
+    b1 = np.int64(0)
+    b2 = np.int64(0)
+    c0 = np.int64(0)
+    c1 = np.int64(0)
+    c2 = np.int64(0)
     for i in range(a.size):
         x = a[i]
         u0 = np.int64(x < l0)

@@ -231,10 +231,10 @@ def windowed_order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | 
     before = np.cumsum(held) - held
     pos = np.empty(len(ranks), dtype=np.int64)
     for j, r in enumerate(ranks.tolist()):
-        k = next((k for k in range(len(wins)) if below[k] <= r < upto[k]), None)
-        if k is None:
+        w = next((w for w in range(len(wins)) if below[w] <= r < upto[w]), None)
+        if w is None:
             return None
-        pos[j] = r - below[k] + before[k]
+        pos[j] = r - below[w] + before[w]
     buf = np.empty(total + 1)
     got = squeeze(a, mask, buf)
     if got != total:  # cannot happen (the same comparisons); the partitions then
