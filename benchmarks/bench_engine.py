@@ -285,7 +285,8 @@ class SamplingTimer:
 
 class CompiledSamplingTimer:
     """The sampling floor's compiled part: :class:`SamplingTimer`'s one-thread sampling, but
-    only the time inside the compiled block calls (``mkba.rng.sample_block``, thread CPU):
+    only the time inside the compiled calls (``mkba.rng.sample_rows``, a block of chunks a
+    call, and ``mkba.rng.copula_rows``; thread CPU):
     the same arithmetic without the Python around it and without threads. Over two threads
     it could at best take half of this."""
 
@@ -295,19 +296,24 @@ class CompiledSamplingTimer:
     def __call__(self) -> float:
         from mkba import rng
 
-        inner = rng.sample_block
+        inner = {name: getattr(rng, name) for name in ("sample_rows", "copula_rows")}
         spent = [0.0]
 
-        def timed(*args):  # type: ignore[no-untyped-def]
-            t0 = time.thread_time()
-            inner(*args)
-            spent[0] += time.thread_time() - t0
+        def timed(name: str):  # type: ignore[no-untyped-def]
+            def call(*args):  # type: ignore[no-untyped-def]
+                t0 = time.thread_time()
+                inner[name](*args)
+                spent[0] += time.thread_time() - t0
 
-        rng.sample_block = timed
+            return call
+
+        for name in inner:
+            setattr(rng, name, timed(name))
         try:
             self.timer()
         finally:
-            rng.sample_block = inner
+            for name, f in inner.items():
+                setattr(rng, name, f)
         return spent[0]
 
 
@@ -349,8 +355,10 @@ class PcgTimer:
         self.values = int(sizes.sum())
         # the first stream's values are NumPy's
         p0 = self.parts[0]
-        _pcg_values(*(x[:1] for x in p0[:4]), np.array([8]), self.outs[0])
-        bg = np.random.PCG64(np.random.SeedSequence(sc.seed, spawn_key=(0, int(m.uncertain_col[0]))))
+        _pcg_values(*(x[:1] for x in p0[:4]), np.array([8]), self.outs[0])  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        bg = np.random.PCG64(
+            np.random.SeedSequence(sc.seed, spawn_key=(0, int(m.uncertain_col[0])))
+        )
         if not np.array_equal(self.outs[0][:8], np.random.Generator(bg).random(8)):
             raise RuntimeError("the PCG64 floor's stream is not the sampler's")
 
@@ -359,7 +367,7 @@ class PcgTimer:
 
         t0 = time.perf_counter()
         for_each(
-            lambda g: _pcg_values(*self.parts[g], self.outs[g]),
+            lambda g: _pcg_values(*self.parts[g], self.outs[g]),  # type: ignore[call-arg]  # numba Dispatcher
             self.threads,
             threads=self.threads,
         )
@@ -961,6 +969,26 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
         L.append(
             f"  on one thread           strict ceiling {st['strict_ceiling_s']:.4f} s: fraction "
             f"{st['fraction_of_strict_ceiling']:.3f}"
+        )
+    smp = res.get("sampling")
+    if smp is not None:
+        L.append("")
+        L.append("sampling (engine.BlockSampler, as engine.simulate; alternated with the kernel)")
+        L.append(
+            f"  sampling_s              {smp['sampling_s']:.4f} s on {smp['threads']} threads, "
+            f"{smp['sampling_one_thread_s']:.4f} s on one; kernel {smp['kernel_s']:.4f} s"
+        )
+        L.append(f"  sampling_over_kernel    {smp['sampling_over_kernel']:.3f} (target <= 0.5)")
+    fl = res.get("sampling_floor")
+    if fl is not None:
+        L.append(
+            f"  floor: PCG64 alone      {fl['pcg64_s']:.4f} s ({fl['pcg64_values']:,} values on "
+            f"{fl['pcg64_threads']} threads) = {fl['pcg64_over_kernel']:.3f} x the kernel"
+        )
+        L.append(
+            f"  floor: compiled parts   {fl['compiled_one_thread_s']:.4f} s on one thread = "
+            f"{fl['compiled_one_thread_over_kernel']:.3f} x the kernel; halved "
+            f"{fl['compiled_halved_over_kernel']:.3f}"
         )
     L.append("")
     L.append("end to end (engine.simulate, keep_samples=False, sampling included)")

@@ -1072,9 +1072,11 @@ take (:func:`block_chunks`): a block bounds the memory (not the whole run's matr
 still pays the per-chunk Python and thread hand-over once for several chunks."""
 
 
-def block_chunks(slots: int, n: int, limit: int = BLOCK_BYTES) -> int:
+def block_chunks(slots: int, n: int, limit: int | None = None) -> int:
     """How many chunks of ``n`` draws of a ``slots``-row parameter matrix make a block of
-    :func:`fill_theta_block`: as many as fit in ``limit`` bytes, at least one, at most 16."""
+    :func:`fill_theta_block`: as many as fit in ``limit`` bytes (default
+    :data:`BLOCK_BYTES`), at least one, at most 16."""
+    limit = BLOCK_BYTES if limit is None else limit
     return max(1, min(16, limit // max(1, 8 * slots * n)))
 
 
@@ -1100,8 +1102,9 @@ def fill_theta_block(
     """:func:`fill_theta` (``random``/``lhs``) of each chunk ``chunks[b]`` into ``thts[b]``
     (B x slots x n, C order; every chunk of the block has n draws), the same numbers: each
     thread samples its share of columns of every chunk of the block in one compiled call
-    (:func:`sample_block`), so the per-chunk Python, the thread hand-over and the worker's
-    late start are paid once a block. Each chunk keeps its own streams, entropy head, Latin
+    (:func:`sample_rows` over the block; the copula's thread makes three, and one
+    :func:`copula_rows` a chunk), so the per-chunk Python, the thread hand-over and the
+    worker's late start are paid once a block. Each chunk keeps its own streams, entropy head, Latin
     hypercube over its own n and copula, and its own contiguous matrix for the kernel.
 
     ``samples`` (U x draws, C order: the transpose of a column-major ``draws x U`` array),
