@@ -970,7 +970,10 @@ def simulate(
 
     Parameters default to the scenario's own ``draws``, ``seed``, ``sampler`` and
     ``chunk_size``. Chunk ``j`` always holds draws ``[j*chunk_size, (j+1)*chunk_size)`` and
-    its own random stream, so the result does not depend on threads or workers.
+    its own random stream, so the result does not depend on threads or workers. A
+    ``random``/``lhs`` sample is drawn a block of chunks at a time (:class:`BlockSampler`),
+    then each chunk's kernel runs: the numbers of :func:`compute_chunk` chunk by chunk (the
+    unit of the Dask path), with the per-chunk Python and thread hand-over paid once a block.
 
     ``area_dtype=np.float32`` stores the per-draw, per-area outcomes (``area_benefits``,
     ``area_costs``) in single precision, for runs over many areas (see :meth:`Outcomes.empty`);
