@@ -353,6 +353,7 @@ class PcgTimer:
         ]
         self.outs = [np.empty(int(sizes.max())) for _ in cut]
         self.values = int(sizes.sum())
+        self.cpus: list[float] = []
         # the first stream's values are NumPy's
         p0 = self.parts[0]
         _pcg_values(*(x[:1] for x in p0[:4]), np.array([8]), self.outs[0])  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
@@ -363,15 +364,21 @@ class PcgTimer:
             raise RuntimeError("the PCG64 floor's stream is not the sampler's")
 
     def __call__(self) -> float:
+        """Wall time; the threads' CPU time is appended to ``cpus``."""
         from mkba.sampling import for_each
 
+        cpu = [0.0] * self.threads
+
+        def one(g: int) -> None:
+            c0 = time.thread_time()
+            _pcg_values(*self.parts[g], self.outs[g])  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+            cpu[g] = time.thread_time() - c0
+
         t0 = time.perf_counter()
-        for_each(
-            lambda g: _pcg_values(*self.parts[g], self.outs[g]),  # type: ignore[call-arg]  # numba Dispatcher
-            self.threads,
-            threads=self.threads,
-        )
-        return time.perf_counter() - t0
+        for_each(one, self.threads, threads=self.threads)
+        wall = time.perf_counter() - t0
+        self.cpus.append(sum(cpu))
+        return wall
 
 
 def interleaved(timers: list, repeats: int) -> list[list[float]]:  # type: ignore[type-arg]
@@ -692,6 +699,7 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
             "pcg64_s": min(pt),
             "pcg64_threads": pcg.threads,
             "pcg64_over_kernel": min(pt) / kf,
+            "pcg64_cpu_s": min(pcg.cpus),
             "compiled_one_thread_s": min(ct1),
             "compiled_one_thread_over_kernel": min(ct1) / kf,
             "compiled_halved_over_kernel": min(ct1) / pcg.threads / kf,
@@ -983,7 +991,8 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
     if fl is not None:
         L.append(
             f"  floor: PCG64 alone      {fl['pcg64_s']:.4f} s ({fl['pcg64_values']:,} values on "
-            f"{fl['pcg64_threads']} threads) = {fl['pcg64_over_kernel']:.3f} x the kernel"
+            f"{fl['pcg64_threads']} threads; {fl['pcg64_cpu_s']:.4f} CPU-s) = "
+            f"{fl['pcg64_over_kernel']:.3f} x the kernel"
         )
         L.append(
             f"  floor: compiled parts   {fl['compiled_one_thread_s']:.4f} s on one thread = "
