@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 from mkba import engine, kernel  # noqa: E402
 from mkba.load import load_scenario  # noqa: E402
 from mkba.model import Model, lower  # noqa: E402
+from mkba.rng import _LANES, _pcg_fill  # noqa: E402  # (the sampling floor's generator)
 from mkba.sampling import chunk_bounds  # noqa: E402
 
 _IMPORT_S = time.perf_counter() - _T_START
@@ -242,13 +243,15 @@ class StrictCeilingTimer(CeilingTimer):
 
 
 class SamplingTimer:
-    """Sampling of N draws as ``engine.simulate`` samples them, chunk by chunk (parameter
-    matrix in the kernel's layout, ``Model.sample_theta_t`` on ``threads`` threads; the
-    two-step ``uniforms`` + ``Model.theta_t`` path where a copula or the Sobol' sampler
-    needs it)."""
+    """Sampling of N draws as ``engine.simulate`` samples them: a ``random``/``lhs`` sample a
+    block of chunks at a time (``engine.BlockSampler``: parameter matrices in the kernel's
+    layout, one compiled call per thread a block, on ``threads`` threads; a new sampler per
+    call, as one per run), the two-step ``uniforms`` + ``Model.theta_t`` path chunk by chunk
+    for the Sobol' sampler. The sampled values are not kept (as in earlier sessions'
+    figures)."""
 
     def __init__(self, m: Model, n: int, threads: int | None) -> None:
-        self.m, self.threads = m, threads
+        self.m, self.threads, self.n = m, threads, n
         sc = m.spec.scenario
         self.sc = sc
         self.bounds = chunk_bounds(n, sc.chunk_size)
@@ -257,29 +260,125 @@ class SamplingTimer:
     def __call__(self) -> float:
         m, sc = self.m, self.sc
         t0 = time.perf_counter()
+        if sc.sampler in ("random", "lhs"):
+            blocks = engine.BlockSampler(
+                m, draws=self.n, seed=sc.seed, sampler=sc.sampler, chunk_size=sc.chunk_size,
+                factor=self.factor, threads=self.threads,
+            )  # fmt: skip
+            for j in range(len(self.bounds)):
+                blocks.theta(j)
+            return time.perf_counter() - t0
         for j, (lo, hi) in enumerate(self.bounds):
-            if sc.sampler in ("random", "lhs"):
-                m.sample_theta_t(
-                    sc.sampler,
-                    hi - lo,
-                    seed=sc.seed,
-                    chunk=j,
-                    threads=self.threads,
-                    factor=self.factor,
-                )
-            else:
-                u = engine.uniforms(
-                    m,
-                    lo,
-                    hi,
-                    seed=sc.seed,
-                    sampler=sc.sampler,
-                    chunk=j,
-                    chunk_size=sc.chunk_size,
-                    factor=self.factor,
-                )
-                m.theta_t(u)
+            u = engine.uniforms(
+                m,
+                lo,
+                hi,
+                seed=sc.seed,
+                sampler=sc.sampler,
+                chunk=j,
+                chunk_size=sc.chunk_size,
+                factor=self.factor,
+            )
+            m.theta_t(u)
         return time.perf_counter() - t0
+
+
+class CompiledSamplingTimer:
+    """The sampling floor's compiled part: :class:`SamplingTimer`'s one-thread sampling, but
+    only the time inside the compiled calls (``mkba.rng.sample_rows``, a block of chunks a
+    call, and ``mkba.rng.copula_rows``; thread CPU):
+    the same arithmetic without the Python around it and without threads. Over two threads
+    it could at best take half of this."""
+
+    def __init__(self, m: Model, n: int) -> None:
+        self.timer = SamplingTimer(m, n, 1)
+
+    def __call__(self) -> float:
+        from mkba import rng
+
+        inner = {name: getattr(rng, name) for name in ("sample_rows", "copula_rows")}
+        spent = [0.0]
+
+        def timed(name: str):  # type: ignore[no-untyped-def]
+            def call(*args):  # type: ignore[no-untyped-def]
+                t0 = time.thread_time()
+                inner[name](*args)
+                spent[0] += time.thread_time() - t0
+
+            return call
+
+        for name in inner:
+            setattr(rng, name, timed(name))
+        try:
+            self.timer()
+        finally:
+            for name, f in inner.items():
+                setattr(rng, name, f)
+        return spent[0]
+
+
+@numba.njit(nogil=True)
+def _pcg_values(st_hi, st_lo, inc_hi, inc_lo, sizes, out):  # type: ignore[no-untyped-def]
+    """``sizes[k]`` doubles of each PCG64 stream ``k`` (state and increment after seeding),
+    by the sampler's generator (``mkba.rng._pcg_fill``), into the one buffer ``out``."""
+    lanes = np.zeros(2 * _LANES, dtype=np.uint64)
+    for k in range(st_hi.shape[0]):
+        _pcg_fill(st_hi[k], st_lo[k], inc_hi[k], inc_lo[k], out[: sizes[k]], lanes)
+
+
+class PcgTimer:
+    """The sampling floor's random stream: the PCG64 values a ``random``/``lhs`` sample of N
+    draws draws (every chunk's column streams: 2n values a column for ``lhs``, n for
+    ``random``), alone, on ``threads`` threads (the streams split in halves; no seeding, no
+    Latin hypercube, no inverse CDFs). Checked against NumPy's ``PCG64`` once."""
+
+    def __init__(self, m: Model, n: int, threads: int) -> None:
+        sc = m.spec.scenario
+        per = 2 if sc.sampler == "lhs" else 1
+        states = []
+        self.sizes = []
+        for j, (lo, hi) in enumerate(chunk_bounds(n, sc.chunk_size)):
+            for c in m.uncertain_col:
+                bg = np.random.PCG64(np.random.SeedSequence(sc.seed, spawn_key=(j, int(c))))
+                st = bg.state["state"]
+                states.append((st["state"] >> 64, st["state"] & (2**64 - 1),
+                               st["inc"] >> 64, st["inc"] & (2**64 - 1)))  # fmt: skip
+                self.sizes.append(per * (hi - lo))
+        a = np.array(states, dtype=np.uint64)
+        sizes = np.array(self.sizes, dtype=np.int64)
+        self.threads = max(1, threads)
+        cut = np.array_split(np.arange(a.shape[0]), self.threads)
+        self.parts = [
+            (*(np.ascontiguousarray(a[idx, k]) for k in range(4)), sizes[idx]) for idx in cut
+        ]
+        self.outs = [np.empty(int(sizes.max())) for _ in cut]
+        self.values = int(sizes.sum())
+        self.cpus: list[float] = []
+        # the first stream's values are NumPy's
+        p0 = self.parts[0]
+        _pcg_values(*(x[:1] for x in p0[:4]), np.array([8]), self.outs[0])  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+        bg = np.random.PCG64(
+            np.random.SeedSequence(sc.seed, spawn_key=(0, int(m.uncertain_col[0])))
+        )
+        if not np.array_equal(self.outs[0][:8], np.random.Generator(bg).random(8)):
+            raise RuntimeError("the PCG64 floor's stream is not the sampler's")
+
+    def __call__(self) -> float:
+        """Wall time; the threads' CPU time is appended to ``cpus``."""
+        from mkba.sampling import for_each
+
+        cpu = [0.0] * self.threads
+
+        def one(g: int) -> None:
+            c0 = time.thread_time()
+            _pcg_values(*self.parts[g], self.outs[g])  # type: ignore[call-arg]  # numba Dispatcher.__call__ is typed without arguments
+            cpu[g] = time.thread_time() - c0
+
+        t0 = time.perf_counter()
+        for_each(one, self.threads, threads=self.threads)
+        wall = time.perf_counter() - t0
+        self.cpus.append(sum(cpu))
+        return wall
 
 
 def interleaved(timers: list, repeats: int) -> list[list[float]]:  # type: ignore[type-arg]
@@ -588,6 +687,32 @@ def bench(a: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         f"{res['sampling']['sampling_over_kernel']:.2f}x the kernel's {min(k2):.3f} s",
         q,
     )
+    if m.spec.scenario.sampler in ("random", "lhs"):
+        # the sampling floor (a diagnostic): how far 0.5 is from this random stream's floor
+        pcg = PcgTimer(m, N, numba.get_num_threads())
+        comp = CompiledSamplingTimer(m, N)
+        pcg()
+        k3, pt, ct1 = interleaved([kernel_timer, pcg, comp], max(2, a.repeats // 2 + 1))
+        kf = min(k3)
+        res["sampling_floor"] = {
+            "pcg64_values": pcg.values,
+            "pcg64_s": min(pt),
+            "pcg64_threads": pcg.threads,
+            "pcg64_over_kernel": min(pt) / kf,
+            "pcg64_cpu_s": min(pcg.cpus),
+            "compiled_one_thread_s": min(ct1),
+            "compiled_one_thread_over_kernel": min(ct1) / kf,
+            "compiled_halved_over_kernel": min(ct1) / pcg.threads / kf,
+            "kernel_s": kf,
+        }
+        f = res["sampling_floor"]
+        log(
+            f"sampling floor: PCG64 alone ({pcg.values:,} values) {min(pt):.4f} s on "
+            f"{pcg.threads} threads = {f['pcg64_over_kernel']:.2f}x the kernel; the compiled "
+            f"sampling on one thread {min(ct1):.4f} s = {f['compiled_one_thread_over_kernel']:.2f}x "
+            f"(split over {pcg.threads} threads at best {f['compiled_halved_over_kernel']:.2f}x)",
+            q,
+        )
 
     # thread scaling: the same two timings on one thread (diagnostic)
     threads = numba.get_num_threads()
@@ -852,6 +977,27 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
         L.append(
             f"  on one thread           strict ceiling {st['strict_ceiling_s']:.4f} s: fraction "
             f"{st['fraction_of_strict_ceiling']:.3f}"
+        )
+    smp = res.get("sampling")
+    if smp is not None:
+        L.append("")
+        L.append("sampling (engine.BlockSampler, as engine.simulate; alternated with the kernel)")
+        L.append(
+            f"  sampling_s              {smp['sampling_s']:.4f} s on {smp['threads']} threads, "
+            f"{smp['sampling_one_thread_s']:.4f} s on one; kernel {smp['kernel_s']:.4f} s"
+        )
+        L.append(f"  sampling_over_kernel    {smp['sampling_over_kernel']:.3f} (target <= 0.5)")
+    fl = res.get("sampling_floor")
+    if fl is not None:
+        L.append(
+            f"  floor: PCG64 alone      {fl['pcg64_s']:.4f} s ({fl['pcg64_values']:,} values on "
+            f"{fl['pcg64_threads']} threads; {fl['pcg64_cpu_s']:.4f} CPU-s) = "
+            f"{fl['pcg64_over_kernel']:.3f} x the kernel"
+        )
+        L.append(
+            f"  floor: compiled parts   {fl['compiled_one_thread_s']:.4f} s on one thread = "
+            f"{fl['compiled_one_thread_over_kernel']:.3f} x the kernel; halved "
+            f"{fl['compiled_halved_over_kernel']:.3f}"
         )
     L.append("")
     L.append("end to end (engine.simulate, keep_samples=False, sampling included)")

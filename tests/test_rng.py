@@ -70,11 +70,12 @@ def compiled_uniforms(sampler: str, n: int, seed: int, chunk: int, cols: list[in
     k = len(cols)
     ukeep = np.empty((k, n))
     rng.sample_rows(
-        rng.entropy_head(seed, chunk), np.asarray(cols, dtype=np.int64), sampler == "lhs", True,
-        n, np.arange(k, dtype=np.int64), np.zeros(k, dtype=np.int64), np.zeros((k, 3)),
+        rng.entropy_head(seed, chunk)[None], np.asarray(cols, dtype=np.int64), sampler == "lhs",
+        True, n, np.arange(k, dtype=np.int64), np.zeros(k, dtype=np.int64), np.zeros((k, 3)),
         np.zeros((k, 2), dtype=np.int64), np.zeros(1), np.zeros(1), np.ones(k),
-        np.zeros(k, dtype=np.int64), np.empty((1, n)), np.arange(k, dtype=np.int64), ukeep,
-        np.empty((0, 0)), np.zeros(k, dtype=np.int64), log_port_ok(), exp_port_ok(),
+        np.zeros(k, dtype=np.int64), np.empty((1, 1, n)), np.arange(k, dtype=np.int64),
+        ukeep[None], np.empty((0, 0)), np.zeros(1, dtype=np.int64),
+        np.zeros((1, k), dtype=np.int64), log_port_ok(), exp_port_ok(),
     )  # fmt: skip
     return ukeep
 

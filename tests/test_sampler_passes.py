@@ -57,11 +57,12 @@ def transformed(
         gx = np.concatenate([[9.0, 9.0, 9.0], grid[0]])
         gs = np.concatenate([[9.0, 9.0, 9.0], grid[1]])
     rng.sample_rows(
-        np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int64), False, False, n,
+        np.zeros((1, 1), dtype=np.uint64), np.zeros(1, dtype=np.int64), False, False, n,
         np.zeros(1, dtype=np.int64), np.array([kind], dtype=np.int64),
         np.array([par], dtype=np.float64), gidx, gx, gs, np.array([sc]),
-        np.array([1], dtype=np.int64), tht, np.zeros(1, dtype=np.int64),
-        u.reshape(1, n).copy(), samples, outside, port, port and exp_port_ok(),
+        np.array([1], dtype=np.int64), tht[None], np.zeros(1, dtype=np.int64),
+        u.reshape(1, 1, n).copy(), samples.T, np.zeros(1, dtype=np.int64), outside[None],
+        port, port and exp_port_ok(),
     )  # fmt: skip
     assert np.all(tht[0] == 7.0)  # only the column's row is written
     assert samples[:, 0].tobytes() == (tht[1] / sc).tobytes()

@@ -204,7 +204,9 @@ def test_failed_simulation_stops_the_background_sink(monkeypatch: pytest.MonkeyP
 
     from mkba import api
 
-    real = engine.compute_chunk
+    # the third chunk's kernel fails (engine._kernel_part: every chunk's, sampled chunk by
+    # chunk or a block at a time)
+    real = engine._kernel_part
     calls = []
 
     def fails_third(*a, **k):  # type: ignore[no-untyped-def]
@@ -213,7 +215,7 @@ def test_failed_simulation_stops_the_background_sink(monkeypatch: pytest.MonkeyP
             raise MemoryError("simulation failed")
         return real(*a, **k)
 
-    monkeypatch.setattr(engine, "compute_chunk", fails_third)
+    monkeypatch.setattr(engine, "_kernel_part", fails_third)
     m = runnable(load_scenario(REFERENCE))
     with pytest.raises(MemoryError, match="simulation failed"):
         api._simulate_beside(  # type: ignore[arg-type]  # any callable sink

@@ -751,18 +751,7 @@ def compute_chunk(
             )
             samples[:] = (theta_t[m.uncertain_slot] / m.uncertain_scale[:, None]).T
     t1 = time.perf_counter()
-    # theta_t was made by the model: its fixed slots hold one value in every column
-    fixed = m.fixed_rows[0]
-    if backend == "numba" and m.programme is None:
-        t2 = t1 + totals_chunk(m, theta_t, out, args, fixed)
-    else:
-        po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
-        raw = raw_chunk(
-            m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po, fixed
-        )
-        t2 = time.perf_counter()
-        _aggregate_into(m, raw, out, slice(0, hi - lo))
-    t3 = time.perf_counter()
+    t2, t3 = _kernel_part(m, theta_t, out, backend, args, scratch, t1)
     return ChunkResult(
         index,
         lo,
@@ -771,6 +760,157 @@ def compute_chunk(
         samples,
         {"sampling_s": t1 - t0, "kernel_s": t2 - t1, "aggregate_s": t3 - t2},
     )
+
+
+def _kernel_part(
+    m: Model,
+    theta_t: np.ndarray,
+    out: Outcomes,
+    backend: str,
+    args: tuple[Any, ...] | None,
+    scratch: tuple[np.ndarray, np.ndarray] | None,
+    t1: float,
+) -> tuple[float, float]:
+    """The kernel and the aggregation of one chunk's parameter matrix ``theta_t`` (made by the
+    model: its fixed slots hold one value in every column) into ``out`` (the chunk's rows),
+    started at ``t1``: returns when the kernel and the aggregation ended."""
+    fixed = m.fixed_rows[0]
+    if backend == "numba" and m.programme is None:
+        t2 = t1 + totals_chunk(m, theta_t, out, args, fixed)
+    else:
+        n = theta_t.shape[1]
+        po = (out.int_benefits, out.int_costs, out.physical) if m.programme else None
+        raw = raw_chunk(
+            m, Transposed(theta_t), backend, args, out.flow, out.dflow, scratch, po, fixed
+        )
+        t2 = time.perf_counter()
+        _aggregate_into(m, raw, out, slice(0, n))
+    return t2, time.perf_counter()
+
+
+BLOCK_ENV = "MKBA_SAMPLE_BLOCK"
+"""Environment variable: ``0`` makes :func:`simulate` sample chunk by chunk
+(:func:`compute_chunk`) instead of in blocks of chunks (:class:`BlockSampler`; for
+measuring, the same numbers)."""
+
+
+class BlockSampler:
+    """The parameter matrices of a ``random``/``lhs`` run's chunks, sampled a block of whole
+    chunks at a time (:func:`mkba.rng.fill_theta_block`: one compiled call per thread a
+    block), with the same numbers as :func:`compute_chunk`'s chunk-by-chunk sampling.
+
+    :meth:`theta` of chunk ``j`` samples the block holding ``j`` when it is not the current
+    one (the chunks must be asked for in order), so ``block`` chunks' matrices are held, not
+    the run's. The matrices' memory is reused from block to block (their fixed rows are set
+    once). ``samples`` (U x draws, C order), if given, receives the sampled values of every
+    chunk at its draws; else ``passing`` asks for each block's values in a buffer of its own
+    (valid until the next block is sampled)."""
+
+    def __init__(
+        self,
+        m: Model,
+        *,
+        draws: int,
+        seed: int,
+        sampler: str,
+        chunk_size: int,
+        samples: np.ndarray | None = None,
+        passing: bool = False,
+        factor: tuple[np.ndarray, np.ndarray] | None = None,
+        block: int | None = None,
+        threads: int | None = None,
+        u_cols: np.ndarray | None = None,
+    ) -> None:
+        from mkba.rng import block_chunks
+
+        self.m, self.seed, self.sampler = m, seed, sampler
+        self.draws, self.chunk_size = draws, chunk_size
+        self.bounds = chunk_bounds(draws, chunk_size)
+        self.samples = samples
+        self.passing = passing and samples is None
+        self.factor = factor
+        self.threads = threads
+        self.u_cols = u_cols
+        self.u: np.ndarray | None = None  # the block's uniforms of u_cols (B x k x n)
+        n = min(draws, chunk_size)
+        self.block = block_chunks(m.theta_fixed.size, n) if block is None else max(1, block)
+        self.first = -1  # the current block's first chunk (-1: none yet)
+        self.count = 0
+        self.thts: np.ndarray | None = None
+        self.buf: np.ndarray | None = None  # the passing values (U x block draws)
+        self.sampling_s = 0.0
+
+    def _sample(self, j: int) -> None:
+        """Sample the block that starts at chunk ``j``: the next ``block`` chunks of the same
+        size (a shorter last chunk is a block of its own)."""
+        from mkba.rng import fill_theta_block
+
+        m = self.m
+        t0 = time.perf_counter()
+        lo, hi = self.bounds[j]
+        n = hi - lo
+        stop = j + 1
+        while stop < len(self.bounds) and stop - j < self.block:
+            a, b = self.bounds[stop]
+            if b - a != n:
+                break
+            stop += 1
+        count = stop - j
+        thts = self.thts
+        fresh = thts is None or thts.shape[2] != n or thts.shape[0] < count
+        if fresh:
+            thts = self.thts = np.empty((max(count, self.block if n == self.chunk_size else 1),
+                                         m.theta_fixed.size, n))  # fmt: skip
+        assert thts is not None
+        u = len(m.uncertain)
+        if self.samples is not None:
+            sout, offsets = self.samples, [self.bounds[k][0] for k in range(j, stop)]
+        elif self.passing:
+            if self.buf is None or self.buf.shape[1] < count * n:
+                self.buf = np.empty((u, self.block * min(self.draws, self.chunk_size)))
+            sout, offsets = self.buf, [k * n for k in range(count)]
+        else:
+            sout, offsets = None, None
+        u_out = None
+        if self.u_cols is not None:
+            shape = (thts.shape[0], len(self.u_cols), n)
+            if self.u is None or self.u.shape != shape:
+                self.u = np.empty(shape)
+            u_out = self.u[:count]
+        fill_theta_block(
+            m.column_plan, m.inverse_cdfs, thts[:count], m.uncertain_slot, m.uncertain_scale,
+            sampler=self.sampler, seed=self.seed, chunks=list(range(j, stop)),
+            cols=m.uncertain_col, factor=self.factor, samples=sout, offsets=offsets,
+            threads=self.threads, fixed=m.fixed_rows if fresh else None, u_cols=self.u_cols,
+            u_out=u_out,
+        )  # fmt: skip
+        self.first, self.count = j, count
+        self.sampling_s += time.perf_counter() - t0
+
+    def theta(self, j: int) -> np.ndarray:
+        """Chunk ``j``'s parameter matrix (slots x n), valid until the next block is sampled
+        (the next call for a chunk past this block)."""
+        if not self.first <= j < self.first + self.count:
+            self._sample(j)
+        assert self.thts is not None
+        return self.thts[j - self.first]
+
+    def uniforms(self, j: int) -> np.ndarray:
+        """Chunk ``j``'s uniforms of the columns ``u_cols`` (k x n), after :meth:`theta` of
+        ``j`` (:func:`mkba.rng.fill_theta`'s twin mode)."""
+        assert self.u is not None
+        return self.u[j - self.first]
+
+    def chunk_samples(self, j: int) -> np.ndarray | None:
+        """Chunk ``j``'s sampled values (n x U, column-major), after :meth:`theta` of ``j``:
+        rows of the run's samples, or of the block's buffer; None if neither is kept."""
+        lo, hi = self.bounds[j]
+        if self.samples is not None:
+            return self.samples.T[lo:hi]
+        if self.passing and self.buf is not None:
+            a = lo - self.bounds[self.first][0]
+            return self.buf.T[a : a + hi - lo]
+        return None
 
 
 def chunk_mean_npv(m: Model, outcomes: Outcomes) -> float:
@@ -830,7 +970,10 @@ def simulate(
 
     Parameters default to the scenario's own ``draws``, ``seed``, ``sampler`` and
     ``chunk_size``. Chunk ``j`` always holds draws ``[j*chunk_size, (j+1)*chunk_size)`` and
-    its own random stream, so the result does not depend on threads or workers.
+    its own random stream, so the result does not depend on threads or workers. A
+    ``random``/``lhs`` sample is drawn a block of chunks at a time (:class:`BlockSampler`),
+    then each chunk's kernel runs: the numbers of :func:`compute_chunk` chunk by chunk (the
+    unit of the Dask path), with the per-chunk Python and thread hand-over paid once a block.
 
     ``area_dtype=np.float32`` stores the per-draw, per-area outcomes (``area_benefits``,
     ``area_costs``) in single precision, for runs over many areas (see :meth:`Outcomes.empty`);
@@ -871,23 +1014,44 @@ def simulate(
     scratch = None if fused else _scratch(m, min(draws, chunk_size))
     t_sample = t_kernel = t_agg = 0.0
     chunk_means = np.empty(len(bounds))
+    blocks = None
+    if sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0":
+        if backend == "numba":
+            announce_compile(m)  # (a cold cache: the compile child starts before sampling)
+        blocks = BlockSampler(
+            m, draws=draws, seed=seed, sampler=sampler, chunk_size=chunk_size,
+            samples=samples.T if samples is not None else None,
+            passing=passing,
+            factor=correlation_factor(m),
+        )  # fmt: skip
     for j, (lo, hi) in enumerate(bounds):
-        res = compute_chunk(
-            m,
-            j,
-            draws=draws,
-            seed=seed,
-            sampler=sampler,
-            chunk_size=chunk_size,
-            backend=backend,
-            keep_samples=keep_samples or on_samples is not None,
-            out=out.take(slice(lo, hi)),
-            samples_out=samples[lo:hi]
-            if samples is not None
-            else (buf[: hi - lo] if buf is not None else None),
-            args=args,
-            scratch=scratch,
-        )
+        if blocks is not None:  # the same numbers as compute_chunk's, sampled a block at once
+            s0 = blocks.sampling_s
+            theta_t = blocks.theta(j)
+            rows = out.take(slice(lo, hi))
+            t1 = time.perf_counter()
+            t2, t3 = _kernel_part(m, theta_t, rows, backend, args, scratch, t1)
+            res = ChunkResult(
+                j, lo, hi, rows, blocks.chunk_samples(j),
+                {"sampling_s": blocks.sampling_s - s0, "kernel_s": t2 - t1, "aggregate_s": t3 - t2},
+            )  # fmt: skip
+        else:
+            res = compute_chunk(
+                m,
+                j,
+                draws=draws,
+                seed=seed,
+                sampler=sampler,
+                chunk_size=chunk_size,
+                backend=backend,
+                keep_samples=keep_samples or on_samples is not None,
+                out=out.take(slice(lo, hi)),
+                samples_out=samples[lo:hi]
+                if samples is not None
+                else (buf[: hi - lo] if buf is not None else None),
+                args=args,
+                scratch=scratch,
+            )
         if spilled is not None and res.samples is not None:
             spilled.write_rows(lo, res.samples)
         if on_samples is not None and res.samples is not None:
@@ -1127,19 +1291,35 @@ def simulate_twin(
     t_sample = t_kernel = t_agg = 0.0
     o_sample = o_kernel = o_agg = 0.0
     release: Callable[[], None] | None = None  # on_sampled's, for the chunk before
+    blocks = None
+    if sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0":
+        # m's rows sampled a block of chunks at a time (the same numbers; the twin's uniforms
+        # kept per chunk); the block's samples in the run's or in a buffer of the block's
+        blocks = BlockSampler(
+            m, draws=draws, seed=seed, sampler=sampler, chunk_size=chunk_size,
+            samples=samples.T if samples is not None else None, passing=True, factor=factor,
+            u_cols=twin.cols,
+        )  # fmt: skip
     for j, (lo, hi) in enumerate(bounds):
         n = hi - lo
         if release is not None:  # the buffers are written again below
             release()
             release = None
         t0 = time.perf_counter()
-        # the chunk's sampled values (n x U, column-major: written in place when the whole
-        # run's are not kept, else through fill_theta's buffer into the run's rows)
-        samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
-        u = ubuf[: k * n].reshape(k, n)
-        theta_t = m.sample_theta_t(
-            sampler, n, seed=seed, chunk=j, factor=factor, samples=samp, u_cols=twin.cols, u_out=u
-        )
+        if blocks is not None:
+            theta_t = blocks.theta(j)
+            u = blocks.uniforms(j)
+            samp = blocks.chunk_samples(j)
+            assert samp is not None
+        else:
+            # the chunk's sampled values (n x U, column-major: written in place when the whole
+            # run's are not kept, else through fill_theta's buffer into the run's rows)
+            samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
+            u = ubuf[: k * n].reshape(k, n)
+            theta_t = m.sample_theta_t(
+                sampler, n, seed=seed, chunk=j, factor=factor, samples=samp, u_cols=twin.cols,
+                u_out=u,
+            )  # fmt: skip
         t1 = time.perf_counter()
         # the twin's rows and sampled values, from the same uniforms
         trows = rbuf[: k * n].reshape(k, n)

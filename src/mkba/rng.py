@@ -541,16 +541,21 @@ def copula_rows(ukeep, frows, chol, port, exp_port):  # type: ignore[no-untyped-
 
 @njit(cache=True, nogil=True)
 def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types come from the dispatch, not annotations
-    head, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, tht, keep, ukeep,
-    samples, outside, log_port, exp_port,
+    heads, cols, lhs, draw, n, todo, kind, par, gidx, gx, gs, scale, rows, thts, keep, ukeeps,
+    samples, offs, outsides, log_port, exp_port,
 ):  # fmt: skip
-    """For each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
+    """Chunk after chunk of a block (``b`` in ``range(len(heads))``: entropy head
+    ``head = heads[b]``, parameter rows ``tht = thts[b]``, kept uniforms ``ukeep = ukeeps[b]``,
+    Hermite counts ``outside = outsides[b]``, sampled values at columns ``offs[b] ..
+    offs[b] + n`` of ``samples``; :func:`fill_theta_block`), the same numbers as one call a
+    chunk (the scratch arrays are made once a call):
+    for each column ``j`` in ``todo``: its clipped uniforms (drawn from the stream
     ``SeedSequence(seed, spawn_key=(chunk, cols[j]))`` whose entropy starts with ``head`` when
     ``draw``; else taken from ``ukeep[keep[j]]``), kept in ``ukeep[keep[j]]`` when
     ``keep[j] >= 0``; for ``kind[j] != KEEP`` the inverse CDF times ``scale[j]`` written to
     (``LOGNORMAL``: the exponent only, the caller finishes it; with ``exp_port`` the value)
-    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[j]`` (``samples``: U x n, the
-    sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid).
+    ``tht[rows[j]]`` and that over ``scale[j]`` to ``samples[j]`` (``samples``: U x draws,
+    the sampled values column-major, if it has rows). ``outside[j]`` counts the Hermite values left NaN (outside the grid).
     ``log_port``: the logarithms by :func:`mkba.glibcmath.log_into`'s vectorised port of
     libm's ``log`` (:func:`mkba.glibcmath.log_port_ok`), else by ``math.log``: the same bits.
     ``exp_port``: the lognormal's ``exp`` here, by :func:`mkba.glibcmath.exp_into`'s port of
@@ -564,10 +569,8 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     mix_l = np.uint64(_MIX_MULT_L)
     mix_r = np.uint64(_MIX_MULT_R)
     one = np.uint64(1)
-    n_head = head.shape[0]
+    n_head = heads.shape[1]
     ent = np.zeros(n_head + 2, dtype=np.uint64)
-    for k in range(n_head):
-        ent[k] = head[k]
     pool = np.zeros(_POOL_SIZE, dtype=np.uint64)
     npool = pool.shape[0]  # a run-time bound: the seeding loops stay loops (compile time)
     words = np.zeros(8, dtype=np.uint64)
@@ -594,181 +597,189 @@ def sample_rows(  # type: ignore[no-untyped-def]  # numba njit: argument types c
     lo_clip = 2.0**-53
     hi_clip = 1.0 - 2.0**-53
     n_todo = todo.shape[0]
-    for jj in range(n_todo):
-        j = todo[jj]
-        if draw:
-            # --- SeedSequence(seed, spawn_key=(chunk, cols[j])).generate_state(4, uint64)
-            c = np.uint64(cols[j])
-            ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
-            n_ent = n_head + 1
-            hc = init_a
-            for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
-                v = ent[i] if i < n_ent else np.uint64(0)
-                v = v ^ hc
-                hc = (hc * mult_a) & m32
-                v = (v * hc) & m32
-                pool[i] = v ^ (v >> s16)
-            for i_src in range(npool):  # mix every word into every other
-                for i_dst in range(npool):
-                    if i_src != i_dst:
-                        v = pool[i_src] ^ hc
+    for blk in range(heads.shape[0]):  # (not ``b``: the triangular's maximum below)
+        head = heads[blk]
+        for k in range(n_head):
+            ent[k] = head[k]
+        tht = thts[blk]
+        ukeep = ukeeps[blk]
+        outside = outsides[blk]
+        for jj in range(n_todo):
+            j = todo[jj]
+            if draw:
+                # --- SeedSequence(seed, spawn_key=(chunk, cols[j])).generate_state(4, uint64)
+                c = np.uint64(cols[j])
+                ent[n_head] = c  # a column is one word (< 2**32; 0 is the word 0)
+                n_ent = n_head + 1
+                hc = init_a
+                for i in range(npool):  # hashmix of the entropy (0 beyond it) into the pool
+                    v = ent[i] if i < n_ent else np.uint64(0)
+                    v = v ^ hc
+                    hc = (hc * mult_a) & m32
+                    v = (v * hc) & m32
+                    pool[i] = v ^ (v >> s16)
+                for i_src in range(npool):  # mix every word into every other
+                    for i_dst in range(npool):
+                        if i_src != i_dst:
+                            v = pool[i_src] ^ hc
+                            hc = (hc * mult_a) & m32
+                            v = (v * hc) & m32
+                            v = v ^ (v >> s16)
+                            x = (mix_l * pool[i_dst] - mix_r * v) & m32
+                            pool[i_dst] = x ^ (x >> s16)
+                for i_src in range(npool, n_ent):  # entropy beyond the pool
+                    for i_dst in range(npool):
+                        v = ent[i_src] ^ hc
                         hc = (hc * mult_a) & m32
                         v = (v * hc) & m32
                         v = v ^ (v >> s16)
                         x = (mix_l * pool[i_dst] - mix_r * v) & m32
                         pool[i_dst] = x ^ (x >> s16)
-            for i_src in range(npool, n_ent):  # entropy beyond the pool
-                for i_dst in range(npool):
-                    v = ent[i_src] ^ hc
-                    hc = (hc * mult_a) & m32
-                    v = (v * hc) & m32
-                    v = v ^ (v >> s16)
-                    x = (mix_l * pool[i_dst] - mix_r * v) & m32
-                    pool[i_dst] = x ^ (x >> s16)
-            hb = np.uint64(_INIT_B)
-            for i in range(2 * npool):  # generate_state: eight 32-bit words
-                v = pool[i % npool] ^ hb
-                hb = (hb * np.uint64(_MULT_B)) & m32
-                v = (v * hb) & m32
-                words[i] = v ^ (v >> s16)
-            # four little-endian uint64: state (high, low), then increment (high, low)
-            st_hi = words[0] | (words[1] << s32)
-            st_lo = words[2] | (words[3] << s32)
-            sq_hi = words[4] | (words[5] << s32)
-            sq_lo = words[6] | (words[7] << s32)
-            # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
-            inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
-            inc_lo = (sq_lo << one) | one
-            lo = inc_lo + st_lo  # the first step from state 0 gives inc
-            s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
-            s_lo = lo
-            s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
-            _pcg_fill(s_hi, s_lo, inc_hi, inc_lo, r, lanes)
-        if draw:
-            if lhs:  # mkba.sampling._lhs_column
-                # the swap partners first (a loop without stores to perm: vectorised):
-                # min(int(r[i] * (i + 1)), i), as min(r[i] * (i + 1), i) truncated (the
-                # same integer: i is one), in doubles and int32 (r[i] * (i + 1) < 2**31;
-                # AVX2 converts int32 <-> double four at a time, int64 one by one)
-                for i in range(1, n):
-                    fi = float(np.int32(i))
-                    y = r[i] * (fi + 1.0)
-                    swap[i] = np.int32(y if y < fi else fi)
-                for i in range(n):
-                    perm[i] = i
-                for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
-                    ks = np.uint32(swap[i])  # its swap, so its stratum goes to pu[i] at
-                    pu[i] = perm[ks]  # once (one store to perm fewer: perm[i] is never
-                    perm[ks] = perm[i]  # read again); ks unsigned: no negative-index test
-                if n > 0:
-                    pu[0] = perm[0]
-                # then clipped (mkba.sampling._clip_into) in the same pass
-                if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
+                hb = np.uint64(_INIT_B)
+                for i in range(2 * npool):  # generate_state: eight 32-bit words
+                    v = pool[i % npool] ^ hb
+                    hb = (hb * np.uint64(_MULT_B)) & m32
+                    v = (v * hb) & m32
+                    words[i] = v ^ (v >> s16)
+                # four little-endian uint64: state (high, low), then increment (high, low)
+                st_hi = words[0] | (words[1] << s32)
+                st_lo = words[2] | (words[3] << s32)
+                sq_hi = words[4] | (words[5] << s32)
+                sq_lo = words[6] | (words[7] << s32)
+                # pcg_setseq_128_srandom_r: inc = seq << 1 | 1; state = 0; step; += init; step
+                inc_hi = (sq_hi << one) | (sq_lo >> np.uint64(63))
+                inc_lo = (sq_lo << one) | one
+                lo = inc_lo + st_lo  # the first step from state 0 gives inc
+                s_hi = inc_hi + st_hi + (one if lo < inc_lo else np.uint64(0))
+                s_lo = lo
+                s_hi, s_lo = _pcg_step(s_hi, s_lo, inc_hi, inc_lo)  # type: ignore[call-arg]  # an intrinsic: numba passes typingctx
+                _pcg_fill(s_hi, s_lo, inc_hi, inc_lo, r, lanes)
+            if draw:
+                if lhs:  # mkba.sampling._lhs_column
+                    # the swap partners first (a loop without stores to perm: vectorised):
+                    # min(int(r[i] * (i + 1)), i), as min(r[i] * (i + 1), i) truncated (the
+                    # same integer: i is one), in doubles and int32 (r[i] * (i + 1) < 2**31;
+                    # AVX2 converts int32 <-> double four at a time, int64 one by one)
+                    for i in range(1, n):
+                        fi = float(np.int32(i))
+                        y = r[i] * (fi + 1.0)
+                        swap[i] = np.int32(y if y < fi else fi)
                     for i in range(n):
-                        y = (float(pu[i]) + r[n + i]) * inv_n
-                        u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
+                        perm[i] = i
+                    for i in range(n - 1, 0, -1):  # Fisher-Yates: position i is final after
+                        ks = np.uint32(swap[i])  # its swap, so its stratum goes to pu[i] at
+                        pu[i] = perm[ks]  # once (one store to perm fewer: perm[i] is never
+                        perm[ks] = perm[i]  # read again); ks unsigned: no negative-index test
+                    if n > 0:
+                        pu[0] = perm[0]
+                    # then clipped (mkba.sampling._clip_into) in the same pass
+                    if pow2:  # (a chunk of 4,096: a multiply instead of a divide)
+                        for i in range(n):
+                            y = (float(pu[i]) + r[n + i]) * inv_n
+                            u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
+                    else:
+                        for i in range(n):
+                            y = (float(pu[i]) + r[n + i]) / n
+                            u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
                 else:
-                    for i in range(n):
-                        y = (float(pu[i]) + r[n + i]) / n
+                    for i in range(n):  # clipped as mkba.sampling._clip_into
+                        y = r[i]
                         u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
+                if keep[j] >= 0:
+                    kr = keep[j]
+                    for i in range(n):  # (loops, not slices: slices triple the compile time)
+                        ukeep[kr, i] = u[i]
             else:
-                for i in range(n):  # clipped as mkba.sampling._clip_into
-                    y = r[i]
-                    u[i] = lo_clip if y < lo_clip else (hi_clip if y > hi_clip else y)
-            if keep[j] >= 0:
                 kr = keep[j]
-                for i in range(n):  # (loops, not slices: slices triple the compile time)
-                    ukeep[kr, i] = u[i]
-        else:
-            kr = keep[j]
-            for i in range(n):
-                u[i] = ukeep[kr, i]
-        kd = kind[j]
-        if kd == KEEP:
-            continue
-        row = tht[rows[j]]
-        sc = scale[j]
-        if kd == UNIFORM:  # InverseCdf: d.min + (d.max - d.min) * u
-            a = par[j, 0]
-            w = par[j, 1]
-            for i in range(n):
-                row[i] = (a + w * u[i]) * sc
-        elif kd == TRIANGULAR:  # mkba.distributions._triangular_ppf
-            a = par[j, 0]
-            mode = par[j, 1]
-            b = par[j, 2]
-            width = b - a
-            fc = (mode - a) / width
-            # triangular_at's numbers in two passes: the square root's argument of the
-            # branch each value takes, then one square root a value. (In one loop LLVM
-            # computes both branches' square roots, two vsqrtpd per vector: sqrt bound)
-            for i in range(n):
-                row[i] = triangular_radicand(u[i], a, mode, b, width, fc)
-            for i in range(n):
-                row[i] = triangular_from_root(u[i], math.sqrt(row[i]), a, b, fc) * sc
-        elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
-            ndtri_into(u, row, log_port)
-            a = par[j, 0]
-            w = par[j, 1]
-            if kd == NORMAL:
                 for i in range(n):
-                    row[i] = (a + w * row[i]) * sc
-            elif exp_port:  # exp(mu + sigma * z) * scale: NumPy's exp is libm's here
+                    u[i] = ukeep[kr, i]
+            kd = kind[j]
+            if kd == KEEP:
+                continue
+            row = tht[rows[j]]
+            sc = scale[j]
+            if kd == UNIFORM:  # InverseCdf: d.min + (d.max - d.min) * u
+                a = par[j, 0]
+                w = par[j, 1]
                 for i in range(n):
-                    zl[i] = a + w * row[i]
-                exp_into(zl, row, exp_port)
-                if sc != 1.0:  # (NumPy's row *= sc)
+                    row[i] = (a + w * u[i]) * sc
+            elif kd == TRIANGULAR:  # mkba.distributions._triangular_ppf
+                a = par[j, 0]
+                mode = par[j, 1]
+                b = par[j, 2]
+                width = b - a
+                fc = (mode - a) / width
+                # triangular_at's numbers in two passes: the square root's argument of the
+                # branch each value takes, then one square root a value. (In one loop LLVM
+                # computes both branches' square roots, two vsqrtpd per vector: sqrt bound)
+                for i in range(n):
+                    row[i] = triangular_radicand(u[i], a, mode, b, width, fc)
+                for i in range(n):
+                    row[i] = triangular_from_root(u[i], math.sqrt(row[i]), a, b, fc) * sc
+            elif kd == NORMAL or kd == LOGNORMAL:  # noqa: SIM109  # (numba: no tuple `in`) ndtri
+                ndtri_into(u, row, log_port)
+                a = par[j, 0]
+                w = par[j, 1]
+                if kd == NORMAL:
                     for i in range(n):
-                        row[i] = row[i] * sc
-            else:  # exp(mu + sigma * z) * scale: exp by NumPy (the caller)
-                for i in range(n):
-                    row[i] = a + w * row[i]
-        else:  # HERMITE: mkba.distributions._hermite_ppf
-            zmax = par[j, 0]
-            g0 = gidx[j, 0]
-            n_int = gidx[j, 1] - 1
-            h = 2.0 * zmax / n_int
-            out = 0
-            for i in range(n):  # the logits first (the odds, in the row until it is written,
-                row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
-            log_into(row, zl, log_port)  # interpolation: hermite_at's numbers
-            # hermite_at_logit in passes over the column, so that all but the table
-            # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
-            # scalar): the grid position (-1 outside the grid or NaN) and its interval,
-            # then the four table values, then the cubic, its terms in hermite_at_logit's
-            # order, NaN outside the grid, and the NaN values counted as before. (Every
-            # loop runs over range(n): an index LLVM cannot prove non-negative, e.g. in
-            # blocks, gets numba's wraparound test, and the loop gathers and scatters)
-            for i in range(n):
-                pos = hermite_position(zl[i], n_int, h, zmax)
-                zl[i] = pos
-                hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
-            for i in range(n):  # (an unsigned index: no negative-index test)
-                gk = np.uint64(g0 + hk[i])
-                hv[0, i] = gx[gk]
-                hv[1, i] = gs[gk]
-                hv[2, i] = gx[gk + np.uint64(1)]
-                hv[3, i] = gs[gk + np.uint64(1)]
-            for i in range(n):
-                pos = zl[i]
-                v = hermite_cubic(pos - float(hk[i]), h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
-                v = v if pos >= 0.0 else np.nan
-                out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
-                row[i] = v * sc
-            outside[j] = out
-    if samples.shape[0] > 0:  # the values over their scale: row j of ``samples`` (U x n),
-        for jj in range(n_todo):  # each column's values contiguous (no transposition)
-            j = todo[jj]
-            if kind[j] != KEEP and (kind[j] != LOGNORMAL or exp_port):
-                row = tht[rows[j]]
-                out_j = samples[j]
-                sc = scale[j]
-                if sc == 1.0:  # x / 1.0 is x, bit for bit (the transforms' arithmetic
-                    for i in range(n):  # makes no signalling NaN): a copy, not divisions
-                        out_j[i] = row[i]
-                else:
+                        row[i] = (a + w * row[i]) * sc
+                elif exp_port:  # exp(mu + sigma * z) * scale: NumPy's exp is libm's here
                     for i in range(n):
-                        out_j[i] = row[i] / sc
+                        zl[i] = a + w * row[i]
+                    exp_into(zl, row, exp_port)
+                    if sc != 1.0:  # (NumPy's row *= sc)
+                        for i in range(n):
+                            row[i] = row[i] * sc
+                else:  # exp(mu + sigma * z) * scale: exp by NumPy (the caller)
+                    for i in range(n):
+                        row[i] = a + w * row[i]
+            else:  # HERMITE: mkba.distributions._hermite_ppf
+                zmax = par[j, 0]
+                g0 = gidx[j, 0]
+                n_int = gidx[j, 1] - 1
+                h = 2.0 * zmax / n_int
+                out = 0
+                for i in range(n):  # the logits first (the odds, in the row until it is written,
+                    row[i] = u[i] / (1.0 - u[i])  # then their logarithms), then the
+                log_into(row, zl, log_port)  # interpolation: hermite_at's numbers
+                # hermite_at_logit in passes over the column, so that all but the table
+                # look-ups vectorise (in one loop with them LLVM kept the whole interpolation
+                # scalar): the grid position (-1 outside the grid or NaN) and its interval,
+                # then the four table values, then the cubic, its terms in hermite_at_logit's
+                # order, NaN outside the grid, and the NaN values counted as before. (Every
+                # loop runs over range(n): an index LLVM cannot prove non-negative, e.g. in
+                # blocks, gets numba's wraparound test, and the loop gathers and scatters)
+                for i in range(n):
+                    pos = hermite_position(zl[i], n_int, h, zmax)
+                    zl[i] = pos
+                    hk[i] = np.int32(pos) if pos >= 0.0 else np.int32(0)  # pos < n_int
+                for i in range(n):  # (an unsigned index: no negative-index test)
+                    gk = np.uint64(g0 + hk[i])
+                    hv[0, i] = gx[gk]
+                    hv[1, i] = gs[gk]
+                    hv[2, i] = gx[gk + np.uint64(1)]
+                    hv[3, i] = gs[gk + np.uint64(1)]
+                for i in range(n):
+                    pos = zl[i]
+                    v = hermite_cubic(pos - float(hk[i]), h, hv[0, i], hv[1, i], hv[2, i], hv[3, i])
+                    v = v if pos >= 0.0 else np.nan
+                    out += v != v  # (NaN: outside the grid, or from the table's arithmetic)
+                    row[i] = v * sc
+                outside[j] = out
+        if samples.shape[0] > 0:  # the values over their scale: row j of ``samples`` (U x
+            o = np.uint64(offs[blk])  # draws), each column's values contiguous (no
+            for jj in range(n_todo):  # transposition; an unsigned index: no negative test)
+                j = todo[jj]
+                if kind[j] != KEEP and (kind[j] != LOGNORMAL or exp_port):
+                    row = tht[rows[j]]
+                    out_j = samples[j]
+                    sc = scale[j]
+                    if sc == 1.0:  # x / 1.0 is x, bit for bit (the transforms' arithmetic
+                        for i in range(n):  # makes no signalling NaN): a copy, not divisions
+                            out_j[o + np.uint64(i)] = row[i]
+                    else:
+                        for i in range(n):
+                            out_j[o + np.uint64(i)] = row[i] / sc
 
 
 @dataclass(frozen=True)
@@ -824,6 +835,7 @@ def column_plan(inverse_cdfs: tuple[InverseCdf, ...]) -> ColumnPlan:
 
 
 _NO_SAMPLES = np.empty((0, 0))
+_AT_0 = np.zeros(1, dtype=np.int64)  # a block of one chunk's samples: from column 0
 # rough cost of a column per draw, ns (reference, one thread): drawing it (LHS: 2n uniforms
 # and a permutation), then by kind KEEP (a NumPy inverse CDF), UNIFORM, TRIANGULAR, HERMITE
 # (a log per value), NORMAL, LOGNORMAL (ndtri, and an exp); only used to balance the
@@ -948,43 +960,24 @@ def fill_theta(
         if fixed is not None:
             tht[fixed[0][g::groups]] = fixed[1][g::groups, None]
 
+    heads, thts, outs = head[None], tht[None], outside[None]  # a block of this one chunk
+    ukeeps = ukeep[None]
+
     def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
         if which.size:
             sample_rows(
-                head, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
-                plan.gs, scale, rows, tht, keep, ukeep, out_s, outside, port, eport,
+                heads, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
+                plan.gs, scale, rows, thts, keep, ukeeps, out_s, _AT_0, outs, port, eport,
             )  # fmt: skip
 
     rows_l: list[int] = rows.tolist()  # (Python numbers: the loop below indexes them)
     scale_l: list[float] = scale.tolist()
 
     def finish(which: list[int]) -> None:
-        """NumPy inverse CDFs, and the exact values outside the Hermite grids (``which``:
-        the task's columns that need it, ``plan.finish``)."""
-        for j in which:
-            kd = kind_l[j]
-            sc = scale_l[j]
-            if kd == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
-                if eport:  # (sample_rows did it: exp_port_ok)
-                    continue
-                row = tht[rows_l[j]]
-                np.exp(row, out=row)
-                if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
-                    row *= sc  # signalling NaN)
-                if samples is not None:
-                    st[j] = row if sc == 1.0 else row / sc
-            elif kd == KEEP:
-                row = tht[rows_l[j]]
-                row[:] = inverse_cdfs[j](ukeep[keep[j]])
-                row *= sc
-                if samples is not None:
-                    st[j] = row / sc
-            elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
-                row = tht[rows_l[j]]
-                mask = np.isnan(row)
-                row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * sc
-                if samples is not None:
-                    st[j, mask] = row[mask] / sc
+        _finish(
+            which, kind_l, scale_l, rows_l, inverse_cdfs, tht, ukeep, keep, outside,
+            st if samples is not None else None, eport,
+        )  # fmt: skip
 
     if factor is None or not draw:
         if draw:
@@ -1028,6 +1021,186 @@ def fill_theta(
         u_out[:] = ukeep[keep[u_cols]]
     if copy_back and samples is not None:
         samples.T[...] = st
+
+
+def _finish(
+    which: list[int],
+    kind_l: tuple[int, ...],
+    scale_l: list[float],
+    rows_l: list[int],
+    inverse_cdfs: tuple[InverseCdf, ...],
+    tht: np.ndarray,
+    ukeep: np.ndarray,
+    keep: np.ndarray,
+    outside: np.ndarray,
+    st: np.ndarray | None,
+    eport: bool,
+) -> None:
+    """What :func:`sample_rows` leaves to NumPy for one chunk: the NumPy inverse CDFs, and the
+    exact values outside the Hermite grids (``which``: the columns that need it,
+    ``plan.finish``), written to the chunk's rows ``tht`` and, with ``st`` (U x n, any
+    strides), its sampled values over their scale."""
+    for j in which:
+        kd = kind_l[j]
+        sc = scale_l[j]
+        if kd == LOGNORMAL:  # InverseCdf: np.exp(mu + sigma * ndtri(u)), scaled
+            if eport:  # (sample_rows did it: exp_port_ok)
+                continue
+            row = tht[rows_l[j]]
+            np.exp(row, out=row)
+            if sc != 1.0:  # (x * 1.0 and x / 1.0 are x, bit for bit: exp gives no
+                row *= sc  # signalling NaN)
+            if st is not None:
+                st[j] = row if sc == 1.0 else row / sc
+        elif kd == KEEP:
+            row = tht[rows_l[j]]
+            row[:] = inverse_cdfs[j](ukeep[keep[j]])
+            row *= sc
+            if st is not None:
+                st[j] = row / sc
+        elif outside[j]:  # as InverseCdf: the exact inverse CDF where the grid ends
+            row = tht[rows_l[j]]
+            mask = np.isnan(row)
+            row[mask] = inverse_cdfs[j].exact_ppf(ukeep[keep[j]][mask]) * sc
+            if st is not None:
+                st[j, mask] = row[mask] / sc
+
+
+BLOCK_BYTES = 16 << 20
+"""About how much parameter-matrix memory a block of chunks of :func:`fill_theta_block` may
+take (:func:`block_chunks`; the reference: 4 chunks of 4,096 draws, 3.97 MB each): a block
+bounds the memory (not the whole run's matrix), and still pays the per-chunk Python and
+thread hand-over once for several chunks. (Larger blocks also make a run's chunks reach
+the kernel, and the streamed draws.parquet's row groups of 16,384 rows, in larger bursts:
+with 6 chunks a busy machine's 1M run once spilled 21 row groups to the temporary file.)"""
+
+
+def block_chunks(slots: int, n: int, limit: int | None = None) -> int:
+    """How many chunks of ``n`` draws of a ``slots``-row parameter matrix make a block of
+    :func:`fill_theta_block`: as many as fit in ``limit`` bytes (default
+    :data:`BLOCK_BYTES`), at least one, at most 16."""
+    limit = BLOCK_BYTES if limit is None else limit
+    return max(1, min(16, limit // max(1, 8 * slots * n)))
+
+
+def fill_theta_block(
+    plan: ColumnPlan,
+    inverse_cdfs: tuple[InverseCdf, ...],
+    thts: np.ndarray,
+    rows: np.ndarray,
+    scale: np.ndarray,
+    *,
+    sampler: str,
+    seed: int,
+    chunks: list[int],
+    cols: np.ndarray,
+    factor: tuple[np.ndarray, np.ndarray] | None = None,
+    samples: np.ndarray | None = None,
+    offsets: list[int] | None = None,
+    threads: int | None = None,
+    fixed: tuple[np.ndarray, np.ndarray] | None = None,
+    u_cols: np.ndarray | None = None,
+    u_out: np.ndarray | None = None,
+) -> None:
+    """:func:`fill_theta` (``random``/``lhs``) of each chunk ``chunks[b]`` into ``thts[b]``
+    (B x slots x n, C order; every chunk of the block has n draws), the same numbers: each
+    thread samples its share of columns of every chunk of the block in one compiled call
+    (:func:`sample_rows` over the block; the copula's thread makes three, and one
+    :func:`copula_rows` a chunk), so the per-chunk Python, the thread hand-over and the
+    worker's late start are paid once a block. Each chunk keeps its own streams, entropy head, Latin
+    hypercube over its own n and copula, and its own contiguous matrix for the kernel.
+
+    ``samples`` (U x draws, C order: the transpose of a column-major ``draws x U`` array),
+    if given, receives chunk ``b``'s sampled values over their scale in its columns
+    ``offsets[b] .. offsets[b] + n``. ``fixed`` (rows, values), if given: those rows of every
+    ``thts[b]`` set to their constants (a caller that reuses ``thts`` for the next block
+    passes it only the first time: the sampled rows are all written again). ``u_out`` (B x
+    len(u_cols) x n), if given, receives each chunk's uniforms of the columns ``u_cols``, as
+    :func:`fill_theta`'s twin mode."""
+    from mkba.sampling import for_each, sampling_threads
+
+    if sampler not in ("random", "lhs"):
+        raise ValueError(f"sampler {sampler!r} has no independent columns")
+    nb, _, n = thts.shape
+    assert nb == len(chunks) and thts.flags.c_contiguous
+    u_count = plan.kind.size
+    if u_count == 0 or n == 0 or nb == 0:
+        if fixed is not None:
+            thts[:, fixed[0]] = fixed[1][None, :, None]
+        return
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
+        raise ValueError("columns must be in [0, 2**32)")
+    head_l = [entropy_head(seed, c) for c in chunks]
+    if len({h.size for h in head_l}) > 1:  # (a chunk index past 2**32: a word more)
+        for b, c in enumerate(chunks):
+            fill_theta_block(
+                plan, inverse_cdfs, thts[b : b + 1], rows, scale, sampler=sampler, seed=seed,
+                chunks=[c], cols=cols, factor=factor, samples=samples,
+                offsets=None if offsets is None else [offsets[b]], threads=threads,
+                fixed=fixed, u_cols=u_cols, u_out=None if u_out is None else u_out[b : b + 1],
+            )  # fmt: skip
+        return
+    heads = np.stack(head_l)
+    port = log_port_ok()
+    eport = exp_port_ok()
+    threads = sampling_threads() if threads is None else max(1, int(threads))
+    groups = 1 if n * u_count < _SMALL else min(threads, u_count)
+    lhs = sampler == "lhs"
+    if u_out is not None:
+        assert u_cols is not None and u_out.shape == (nb, len(u_cols), n)
+        u_cols = np.ascontiguousarray(u_cols, dtype=np.int64)
+    lay = _layout(plan, lhs, groups, factor, u_cols if u_out is not None else None)
+    keep = lay.keep
+    ukeeps = np.empty((nb, lay.n_keep, n))
+    outside = np.zeros((nb, u_count), dtype=np.int64)
+    if samples is not None:
+        assert samples.shape[0] == u_count and samples.flags.c_contiguous
+        assert offsets is not None and len(offsets) == nb
+        offs = np.asarray(offsets, dtype=np.int64)
+        if int(offs.min()) < 0 or int(offs.max()) + n > samples.shape[1]:
+            raise ValueError("the block's draws lie outside samples")
+        sout = samples
+    else:
+        sout, offs = _NO_SAMPLES, np.zeros(nb, dtype=np.int64)
+    kind_l = plan.kinds
+    rows_l: list[int] = rows.tolist()
+    scale_l: list[float] = scale.tolist()
+
+    def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
+        sample_rows(
+            heads, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx, plan.gs,
+            scale, rows, thts, keep, ukeeps, sout, offs, outside, port, eport,
+        )  # fmt: skip
+
+    def task(g: int) -> None:
+        if fixed is not None:
+            thts[:, fixed[0][g::groups]] = fixed[1][g::groups, None]
+        part = lay.parts[g]
+        copula = factor is not None and part.size > 0 and int(part[0]) == u_count
+        if copula:  # fill_theta's copula task, a block at a time
+            assert factor is not None
+            chol = np.ascontiguousarray(factor[1], dtype=np.float64)
+            compiled(lay.fcols, True, lay.only_keep)
+            for b in range(nb):
+                copula_rows(ukeeps[b], lay.frows, chol, port, eport)
+            compiled(lay.fcols, False, plan.kind)
+            part = part[1:]
+        if part.size:
+            compiled(part, True, plan.kind)
+        which = (lay.ffin if copula else []) + lay.fin[g]
+        if which:
+            for b in range(nb):
+                st = None if samples is None else samples[:, offs[b] : offs[b] + n]
+                _finish(
+                    which, kind_l, scale_l, rows_l, inverse_cdfs, thts[b], ukeeps[b], keep,
+                    outside[b], st, eport,
+                )  # fmt: skip
+
+    for_each(task, groups, threads=threads)
+    if u_out is not None:
+        assert u_cols is not None
+        u_out[:] = ukeeps[:, keep[u_cols]]
 
 
 @dataclass(frozen=True)
@@ -1140,9 +1313,9 @@ def uniform_rows(
     def one(g: int) -> None:
         if parts[g].size:
             sample_rows(
-                head, cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none, none,
-                np.ones(k), zeros, np.empty((1, n)), idx, out, _NO_SAMPLES, zeros.copy(),
-                False, False,
+                head[None], cols, sampler == "lhs", True, n, parts[g], zeros, par, gidx, none,
+                none, np.ones(k), zeros, np.empty((1, 1, n)), idx, out[None], _NO_SAMPLES,
+                _AT_0, zeros.copy()[None], False, False,
             )  # fmt: skip
 
     for_each(one, groups, threads=threads)

@@ -84,7 +84,7 @@ SIGNATURES: dict[str, str] = {
     ),
     "mkba.kernel:_pow_lanes": "F1 f F1",
     "mkba.kernel:_other_groups": "F3 F4 F1 F1 F1 i i i",
-    "mkba.rng:sample_rows": "U1 I1 b b i I1 I1 F2 I2 F1 F1 F1 I1 F2 I1 F2 F2 I1 b b",
+    "mkba.rng:sample_rows": "U2 I1 b b i I1 I1 F2 I2 F1 F1 F1 I1 F3 I1 F3 F2 I1 I2 b b",
     "mkba.rng:copula_rows": "F2 I1 F2 b b",
     "mkba.kernel:aggregate_totals": "F2 I1 F2 F2 F2 F1 i F2 F2 F3 F2 F2 F2 F1 i i",
     "mkba.kernel:aggregate": "F3 F3 F2 I1 F2 F2 F2 F1 i i F2 F2 F3 F1 F1 i i F2 F2 F2 F1 i i",
@@ -210,7 +210,7 @@ def signature(codes: str) -> tuple[Any, ...]:
 
     kinds: dict[str, Any] = {"i": types.int64, "f": types.float64, "b": types.boolean}
     kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
-    kinds["U1"] = types.Array(types.uint64, 1, "C")
+    kinds.update({f"U{k}": types.Array(types.uint64, k, "C") for k in (1, 2)})
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
 
