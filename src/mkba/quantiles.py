@@ -171,6 +171,20 @@ WINDOW_Z = 4.5
 7 ranks in a million fall outside their window; that column then takes the partitions)."""
 
 
+def window_sample_index(n: int) -> np.ndarray:
+    """The positions of :func:`windowed_order_statistics`' sample of a column of ``n`` values:
+    one in each of :data:`WINDOW_SAMPLE` equal strides, at an offset within the stride that
+    changes from stride to stride (a fixed multiplicative hash of the stride's number). Evenly
+    spaced positions line up with the draw order of a Sobol' run of 2**k draws (whose draws
+    are stratified by position), so the sample misled the windows there; which positions are
+    sampled decides only whether the windows answer, never a number."""
+    base = np.arange(WINDOW_SAMPLE + 1, dtype=np.int64) * n // WINDOW_SAMPLE
+    width = np.diff(base)  # >= 2: n >= 2 * WINDOW_SAMPLE
+    mixed = np.arange(WINDOW_SAMPLE, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    off = (mixed >> np.uint64(32)).astype(np.int64) % width  # (wraps mod 2**64: a hash)
+    return base[:-1] + off
+
+
 def windowed_order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
     """The values of the sorted distinct 0-based ``ranks`` of the 1-D C-contiguous float64
     array ``a`` (no NaN, not changed), or None where this way does not apply: then
@@ -202,7 +216,7 @@ def windowed_order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | 
     n = a.size
     if n < 2 * WINDOW_SAMPLE or not a.flags.c_contiguous or len(ranks) > 6:
         return None  # (more than three quantiles' ranks: more windows than the pass counts)
-    sample = np.sort(a[np.arange(WINDOW_SAMPLE) * n // WINDOW_SAMPLE])  # spread over a
+    sample = np.sort(a[window_sample_index(n)])  # spread over a
     s = sample.size
     if sample[0] == sample[-1]:  # likely one value throughout: the partitions are quick there
         return None
@@ -212,7 +226,10 @@ def windowed_order_statistics(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | 
         dev = WINDOW_Z * math.sqrt(s * p * (1.0 - p)) + 2.0
         i0 = min(max(math.floor(p * (s - 1) - dev), 0), s - 1)
         i1 = min(max(math.ceil(p * (s - 1) + dev), 0), s - 1)
-        lo, hi = float(sample[i0]), float(sample[i1])
+        # a window that reaches the sample's end is open there (the column's extreme values
+        # lie beyond the sample's: a rank near 0 or n - 1 would otherwise miss its window)
+        lo = -math.inf if i0 == 0 else float(sample[i0])
+        hi = math.inf if i1 == s - 1 else float(sample[i1])
         if wins and lo <= wins[-1][1]:  # meets the last window: one window
             wins[-1][1] = max(wins[-1][1], hi)
         else:
