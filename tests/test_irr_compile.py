@@ -14,8 +14,8 @@ from mkba.decide import irr as irr_mod
 @pytest.fixture(autouse=True)
 def _compiled_here(monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled IRR even while a compile child compiles it (a cold test session: this
-    process's child, or one a run's IRR started, :func:`irr_mod._compile_ahead`), which would
-    otherwise send :func:`irr_mod.irr` to the NumPy twin and compare the twin with itself."""
+    process's child, :mod:`mkba.warmup`), which would otherwise send :func:`irr_mod.irr` to
+    the NumPy twin and compare the twin with itself."""
     monkeypatch.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
 
 

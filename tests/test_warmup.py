@@ -502,8 +502,8 @@ def test_the_child_compiles_the_types_a_run_calls(
     the child's signature."""
     from mkba.decide import irr as irr_mod
 
-    # the compiled IRR, not its twin, also in a cold session (no child started for it here;
-    # one of this process compiling it is waited for)
+    # the compiled IRR, not its twin, also in a cold session (a child of this process
+    # compiling it is waited for)
     monkeypatch.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
     monkeypatch.setenv(warmup.ENV, "0")
     for i, scenario in enumerate((REFERENCE, PROGRAMME)):
@@ -716,102 +716,3 @@ def test_the_irr_asks_only_a_process_that_may_have_a_child(
     monkeypatch.delitem(sys.modules, "mkba.warmup")
     assert not irr_mod._compiling_elsewhere()
     assert "mkba.warmup" not in sys.modules
-
-
-def _irr_flows() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(29)
-    flow = np.cumsum(rng.standard_normal((3000, 31)), axis=1)
-    flow[:, 0] -= 3.0  # an investment first: mostly one root
-    flow[:300] = rng.standard_normal((300, 31))  # noise: several roots
-    return flow, np.arange(31.0)
-
-
-def _alongside_irr(flow: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from mkba.decide.irr import IrrAlongside
-
-    along = IrrAlongside(flow, offsets, chunk=1024)
-    along.rows_done(flow.shape[0])
-    res = along.result()
-    return res.irr, res.roots
-
-
-def test_a_run_without_the_irr_cached_leaves_its_compile_to_a_child(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A run's IRR (:class:`IrrAlongside`) that finds the IRR neither cached nor compiled by
-    this run's child (a run started while a cold first run's child still compiled it, or after
-    that child stopped) starts a compile child for the IRR alone (deferred), once per process,
-    and computes with the NumPy twin while it compiles: the same numbers as the compiled IRR,
-    and no compile, nor its message, in the run."""
-    from mkba.decide import irr as irr_mod
-
-    flow, offsets = _irr_flows()
-    with monkeypatch.context() as m:  # the compiled IRR, also in a cold session
-        m.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
-        want = irr_mod.irr(flow, offsets, chunk=1024)
-    started: list[tuple[object, ...]] = []
-    child = {"pending": False}  # no child yet
-
-    def start_jobs(*args: object) -> bool:
-        started.append(args)
-        child["pending"] = True  # a child compiles the IRR from now on
-        return True
-
-    monkeypatch.setattr(irr_mod, "_ahead_checked", False)
-    monkeypatch.setattr(warmup, "start_jobs", start_jobs)
-    monkeypatch.setattr(warmup, "pending", lambda name: child["pending"])
-    announced: list[str] = []
-    monkeypatch.setattr(compile_notice, "announce_part", lambda d, what, e: announced.append(what))
-    monkeypatch.setattr(compile_notice, "is_cached", lambda d, sig=None: False)  # not cached
-    compiled = irr_mod._scan_bisect
-
-    def stub(*args: object) -> bool:
-        raise AssertionError("the compiled IRR was called while the child compiles it")
-
-    monkeypatch.setattr(irr_mod, "_scan_bisect", stub)
-    got, roots = _alongside_irr(flow, offsets)
-    assert np.array_equal(roots, want.roots) and (want.roots > 1).any()
-    assert np.array_equal(got, want.irr, equal_nan=True)
-    assert np.array_equal(np.signbit(got), np.signbit(want.irr))
-    assert started == [({}, [], None, {irr_mod._COMPILED: warmup.SIGNATURES[irr_mod._COMPILED]})]
-    assert announced == []  # nothing compiled here: no message
-    child["pending"] = False  # the child has it: the compiled IRR from now on
-    monkeypatch.setattr(irr_mod, "_scan_bisect", compiled)
-    again, _ = _alongside_irr(flow, offsets)
-    assert np.array_equal(again, want.irr, equal_nan=True)
-    assert len(started) == 1  # checked once per process
-
-
-def test_a_run_with_the_irr_cached_or_no_child_starts_none(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Nothing is started when the IRR is cached (a warm run), nor when this run's own compile
-    child compiles it (a cold first run: :func:`mkba.warmup.pending`); when no child can be
-    started (``MKBA_COMPILE_CHILD=0``, or the process had one) the IRR is compiled in the run,
-    with its line on stderr, as before."""
-    from mkba.decide import irr as irr_mod
-
-    flow, offsets = _irr_flows()
-    started: list[tuple[object, ...]] = []
-    monkeypatch.setattr(warmup, "start_jobs", lambda *args: started.append(args) or False)
-    monkeypatch.setattr(irr_mod, "_ahead_checked", False)
-    monkeypatch.setattr(compile_notice, "is_cached", lambda d, sig=None: True)  # warm
-    irr_mod._compile_ahead()
-    monkeypatch.setattr(irr_mod, "_ahead_checked", False)
-    monkeypatch.setattr(compile_notice, "is_cached", lambda d, sig=None: False)
-    monkeypatch.setattr(warmup, "pending", lambda name: True)  # the run's own child has it
-    irr_mod._compile_ahead()
-    assert started == []
-    # no child possible: compiled here, and said so
-    monkeypatch.setattr(warmup, "pending", lambda name: False)
-    monkeypatch.setattr(irr_mod, "_ahead_checked", False)
-    monkeypatch.setattr(compile_notice, "_parts", set())
-    capsys.readouterr()
-    calls: list[int] = []
-    compiled = irr_mod._scan_bisect
-    monkeypatch.setattr(irr_mod, "_scan_bisect", lambda *a: calls.append(1) or compiled(*a))
-    got, _ = _alongside_irr(flow, offsets)
-    assert len(started) == 1 and calls
-    assert capsys.readouterr().err.count("mkba: compiling the IRR once") == 1
-    monkeypatch.setattr(irr_mod, "_scan_bisect", compiled)
-    assert np.array_equal(got, irr_mod.irr(flow, offsets, chunk=1024).irr, equal_nan=True)

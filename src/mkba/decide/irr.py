@@ -41,7 +41,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -150,8 +149,8 @@ def _irr_block(
 
 def _announce_compile() -> None:
     """Say on stderr, once per process, when :func:`_scan_bisect` is compiled here instead of
-    loaded from the cache: e.g. after a compile child failed, or when none could be started
-    (a run's :class:`IrrAlongside` starts one if it can, :func:`_compile_ahead`)."""
+    loaded from the cache: e.g. in a run started while a cold first run's compile child was
+    still compiling it (it goes on after that run ends), or after that child failed."""
     from mkba import compile_notice
 
     compile_notice.announce_part(_scan_bisect, "the IRR", IRR_ESTIMATE)
@@ -164,37 +163,6 @@ project machine (issue 17, eleventh and twelfth sessions)."""
 
 _COMPILED = "mkba.decide.irr:_scan_bisect"
 """The compiled scan and bisection, as :mod:`mkba.warmup` names it."""
-
-
-def _compile_ahead() -> None:
-    """Once per process, before :class:`IrrAlongside` computes its first block (a run's IRR):
-    if :func:`_scan_bisect` is neither cached (in this process or on disk) nor being compiled
-    by this run's compile child, start a compile child for it alone
-    (:func:`mkba.warmup.start_jobs`, the IRR deferred: at the lowest priority, also after this
-    run has ended, for the next run). The run then computes the IRR with its NumPy twin (the
-    same numbers; :func:`_compiling_elsewhere`) instead of compiling it on its path (7-10
-    CPU-s, more on a busy machine): e.g. a run started while a cold first run's child was
-    still compiling the IRR (5.6-6.7 s after that run ended, measured), or after a child
-    stopped before it. When no child can be started (``MKBA_COMPILE_CHILD=0``, or this process
-    has had one), nothing happens: :func:`_irr_block` compiles it, with its line on stderr."""
-    global _ahead_checked
-    with _ahead_lock:
-        if _ahead_checked:
-            return
-        _ahead_checked = True
-        if _compiling_elsewhere():
-            return
-        from mkba import compile_notice
-
-        if compile_notice.is_cached(_scan_bisect):
-            return
-        from mkba import warmup
-
-        warmup.start_jobs({}, [], None, {_COMPILED: warmup.SIGNATURES[_COMPILED]})
-
-
-_ahead_checked = False
-_ahead_lock = threading.Lock()
 
 
 def _compiling_elsewhere() -> bool:
@@ -920,7 +888,6 @@ class IrrAlongside:
                 self._cond.notify()
 
     def _block(self, i: int) -> None:
-        _compile_ahead()  # (once per process: a compile child if the IRR is not cached)
         lo = self._starts[i]
         _irr_block(self._flow, self._offsets, lo, self._chunk, self._out, self._roots)
         if self._also is not None:
