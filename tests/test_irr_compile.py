@@ -11,6 +11,14 @@ import pytest
 from mkba.decide import irr as irr_mod
 
 
+@pytest.fixture(autouse=True)
+def _compiled_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled IRR even while a compile child compiles it (a cold test session: this
+    process's child, :mod:`mkba.warmup`), which would otherwise send :func:`irr_mod.irr` to
+    the NumPy twin and compare the twin with itself."""
+    monkeypatch.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
+
+
 def _numpy_irr(flow: np.ndarray, offsets: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """The reference: the NumPy scan and bisection (``_scan_bisect_numpy``), block by block."""
     want_irr = np.full(flow.shape[0], np.nan)

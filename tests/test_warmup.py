@@ -387,27 +387,135 @@ def test_a_warm_run_starts_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
     engine.simulate(m, draws=64, chunk_size=64)  # compiled or loaded: the engine is warm
     monkeypatch.setattr(compile_notice, "_announced", False)
     monkeypatch.setattr(warmup, "_child", None)
-    started: list[str] = []
-    monkeypatch.setattr(warmup, "start", started.append)
+    started: list[tuple[object, ...]] = []
+    monkeypatch.setattr(warmup, "start", lambda *args: started.append(args))
     engine.announce_compile(m)
+    assert started == []
+    # the same for a run with float32 per-area outcomes, once its kernel is cached too
+    engine.simulate(m, draws=64, chunk_size=64, area_dtype=np.float32)
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    engine.announce_compile(m, np.float32)
     assert started == []
     # a cold cache (as the notice sees it) starts the child, for the path the run takes
     monkeypatch.setattr(compile_notice, "_announced", False)
-    monkeypatch.setattr(compile_notice, "is_cached", lambda d: False)
+    monkeypatch.setattr(compile_notice, "is_cached", lambda d, sig=None: False)
     engine.announce_compile(m)
     monkeypatch.setattr(compile_notice, "_announced", False)
     engine.announce_compile(runnable(load_scenario(PROGRAMME)))
-    assert started == ["totals", "programme"]
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    engine.announce_compile(m, np.float32)
+    assert started == [("totals", np.float64), ("programme", np.float64), ("totals", np.float32)]
 
 
-def test_the_child_compiles_the_types_a_run_calls(tmp_path: Path) -> None:
+def test_the_kernel_counts_as_cached_only_for_the_run_s_area_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cache that holds the top-down kernel for one per-area type only is cold for a run of
+    the other: the notice is printed and the compile started for the run's type (before, a
+    ``--area-draws float32`` run after a default one compiled its kernel without a word, and a
+    cold one compiled both kernels)."""
+    m = runnable(load_scenario(REFERENCE))
+    asked: list[object] = []
+
+    def only_float64(d: object, sig: tuple[object, ...] | None = None) -> bool:
+        asked.append(sig)
+        if d is kernel.simulate_chunk:
+            return sig is not None and "float32" not in str(sig)
+        return True  # everything else cached
+
+    monkeypatch.setattr(compile_notice, "is_cached", only_float64)
+    monkeypatch.setattr(warmup, "_child", None)
+    started: list[tuple[object, ...]] = []
+    monkeypatch.setattr(warmup, "start", lambda *args: started.append(args))
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    engine.announce_compile(m)
+    assert started == []
+    monkeypatch.setattr(compile_notice, "_announced", False)
+    engine.announce_compile(m, np.float32)
+    assert started == [("totals", np.float32)]
+    f32 = warmup.signature(warmup.signatures("totals", np.float32)["mkba.kernel:simulate_chunk"])
+    f64 = warmup.signature(warmup.SIGNATURES["mkba.kernel:simulate_chunk"])
+    assert asked[0] == f64 and f32 in asked
+
+
+def test_a_float32_run_compiles_the_float32_kernel_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """warmup.start for a run with float32 per-area outcomes compiles the kernel for those
+    types (:func:`warmup.signatures`: the four per-area outputs float32, everything else as
+    :data:`warmup.SIGNATURES`), and no other: a cold ``--area-draws float32`` run compiled the
+    unused float64 kernel first (13-16 CPU-s) before."""
+    jobs: list[tuple[object, ...]] = []
+    monkeypatch.setattr(warmup, "start_jobs", lambda *args: jobs.append(args) or True)
+    compiled: list[tuple[str, tuple[object, ...]]] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def compile(self, sig: tuple[object, ...]) -> None:
+            compiled.append((self.name, sig))
+
+    monkeypatch.setattr(warmup, "_dispatcher", Recorder)
+    assert warmup.start("totals", np.float32)
+    f32 = warmup.signatures("totals", np.float32)["mkba.kernel:simulate_chunk"]
+    assert compiled == [("mkba.kernel:simulate_chunk", warmup.signature(f32))]
+    codes = f32.split()
+    f64 = warmup.SIGNATURES["mkba.kernel:simulate_chunk"].split()
+    area = [35, 36, 45, 46]  # out_area_ben, out_area_cost, out2_area_ben, out2_area_cost
+    assert [i for i, (a, b) in enumerate(zip(codes, f64, strict=True)) if a != b] == area
+    assert {codes[i] for i in area} == {"S1"}
+    assert str(warmup.signature("S1")[0]) == "array(float32, 1d, C)"
+    # the child's own jobs are the same for both types (the sampler, the shared ones, the IRR)
+    (args,) = jobs
+    assert args[0] == {n: warmup.SIGNATURES[n] for n in warmup.CHILD["totals"]}
+    compiled.clear()
+    assert warmup.start("totals")
+    assert compiled == [("mkba.kernel:simulate_chunk", warmup.signature(" ".join(f64)))]
+    # a bottom-up programme: the same types for either (its kernels write float64 raw outputs)
+    assert warmup.signatures("programme", np.float32) == warmup.SIGNATURES
+    with pytest.raises(ValueError, match="float64 or float32"):
+        warmup.signatures("totals", np.float16)
+
+
+def test_the_cache_check_can_ask_for_one_signature(tiny: tuple[ModuleType, str]) -> None:
+    """compile_notice.is_cached with argument types: True only for a signature compiled (in
+    this process) or on disk (a new process), whatever other signatures are there."""
+    mod, name = tiny
+    assert mod.total(np.array([1.0, 2.0])) == 3.0  # compiled for float64, cached on disk
+    f64, f32 = warmup.signature("F1"), warmup.signature("S1")
+    assert compile_notice.is_cached(mod.total, f64)
+    assert not compile_notice.is_cached(mod.total, f32)
+    assert compile_notice.is_cached(mod.total)
+    probe = (
+        f"import {name} as m; from mkba import compile_notice as c, warmup as w; "
+        "print(c.is_cached(m.total, w.signature('F1')), c.is_cached(m.total, w.signature('S1')),"
+        " c.is_cached(m.total), bool(m.total.overloads))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "True", "False"]
+
+
+def test_the_child_compiles_the_types_a_run_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After whole runs in this process (a top-down scenario with its side summary and IRR,
     and a bottom-up programme), each function the child would compile has been called with
     the child's signature."""
+    from mkba.decide import irr as irr_mod
+
+    # the compiled IRR, not its twin, also in a cold session (a child of this process
+    # compiling it is waited for)
+    monkeypatch.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
+    monkeypatch.setenv(warmup.ENV, "0")
     for i, scenario in enumerate((REFERENCE, PROGRAMME)):
         with pytest.raises(SystemExit) as done:
             main(["run", str(scenario), "-n", "300", "--out", str(tmp_path / str(i)), "--force"])
         assert done.value.code in (0, None)
+    with pytest.raises(SystemExit) as done:  # the kernel for float32 per-area outcomes
+        argv = ["run", str(REFERENCE), "-n", "300", "--area-draws", "float32"]
+        main([*argv, "--out", str(tmp_path / "f32"), "--force"])
+    assert done.value.code in (0, None)
+    f32 = warmup.signatures("totals", np.float32)["mkba.kernel:simulate_chunk"]
+    assert warmup.signature(f32) in kernel.simulate_chunk.signatures
     for kind in ("totals", "programme"):
         for name in warmup.LATER[kind]:
             if name in warmup.FIRST[kind]:
@@ -578,7 +686,9 @@ def test_the_irr_uses_its_numpy_twin_while_the_child_compiles_it(
     flow[:, 0] -= 3.0  # an investment first: mostly one root
     flow[:500] = rng.standard_normal((500, 31))  # noise: several roots
     offsets = np.arange(31.0)
-    want = irr_mod.irr(flow, offsets, chunk=1024)  # compiled
+    with monkeypatch.context() as m:  # compiled, also in a cold session whose child compiles it
+        m.setattr(irr_mod, "_compiling_elsewhere", lambda: False)
+        want = irr_mod.irr(flow, offsets, chunk=1024)
     asked: list[str] = []
     monkeypatch.setattr(warmup, "pending", lambda name: asked.append(name) or True)
 

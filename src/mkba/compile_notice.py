@@ -27,28 +27,32 @@ time with the machine busy (issue 17, target 9: the kernels no longer parallel=T
 _announced = False
 
 
-def is_cached(dispatcher: Any) -> bool:
+def is_cached(dispatcher: Any, sig: tuple[Any, ...] | None = None) -> bool:
     """Whether ``dispatcher`` (a numba ``@njit(cache=True)`` function) has machine code in this
-    process or in its on-disk cache for this CPU. When that cannot be told (numba internals
-    differ), True: better no message than a wrong one."""
-    if dispatcher.overloads:  # compiled or loaded in this process already
-        return True
+    process or in its on-disk cache for this CPU: for the argument types ``sig`` (a tuple of
+    numba types, as numba's cache index keys them) when given, else for any. When that cannot
+    be told (numba internals differ), True: better no message than a wrong one."""
+    if dispatcher.overloads if sig is None else tuple(sig) in dispatcher.overloads:
+        return True  # compiled or loaded in this process already
     try:
         index = dispatcher._cache._cache_file._load_index()  # {} when the source changed
         magic = dispatcher.targetctx.codegen().magic_tuple()
     except Exception:  # private numba API: stay quiet if it moved
         return True
-    return any(key[1] == magic for key in index)
+    return any(key[1] == magic and (sig is None or key[0] == tuple(sig)) for key in index)
 
 
 def announce(dispatchers: list[Any]) -> bool:
     """Print the compile message once per process if any of ``dispatchers`` must be compiled;
-    return whether it was printed."""
+    return whether it was printed. An item is a dispatcher (cached for any argument types
+    will do) or a pair of a dispatcher and the argument types the run calls it with (cached
+    for those: e.g. the kernel for float32 per-area outcomes, which a cache holding only the
+    float64 one does not have)."""
     global _announced
     if _announced:
         return False
     _announced = True
-    if all(is_cached(d) for d in dispatchers):
+    if all(is_cached(*d) if isinstance(d, tuple) else is_cached(d) for d in dispatchers):
         return False
     pause_gc_while_compiling()
     print(
@@ -120,10 +124,14 @@ def pause_gc_while_compiling() -> None:
     """From now on in this process, pause the cyclic garbage collector during every numba
     compile (:class:`_GcPause`, registered for numba's public ``numba:compile`` event, which
     numba sends only when it compiles, not when it loads from its cache); once per process.
-    If numba's event API is not there, compiles are as before."""
+    If numba's event API is not there, compiles are as before. Also puts numba's live-variable
+    map on bit sets (:func:`mkba.livemap.install`: the same IR, less CPU)."""
     global _gc_pause
     if _gc_pause is not None:
         return
+    from mkba import livemap
+
+    livemap.install()
     try:
         from numba.core import event
 

@@ -592,18 +592,25 @@ def _scratch(m: Model, n: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def announce_compile(m: Model) -> None:
+def announce_compile(m: Model, area_dtype: type | np.dtype = np.float64) -> None:
     """Say on stderr, once per process, when the numba engine is compiled rather than loaded
-    from its cache (a cold first run takes tens of seconds)."""
-    used: list[Any] = [kernel.simulate_chunk]
+    from its cache (a cold first run takes tens of seconds), and then start the compile
+    (:func:`mkba.warmup.start`) for the types the run calls: ``area_dtype`` is the type of its
+    per-area outcomes (:meth:`Outcomes.empty`). A top-down run's kernel counts as cached only
+    for the per-area type the run uses (a cold ``--area-draws float32`` run compiles the
+    float32 kernel alone, and a cache holding only the other one is cold for it)."""
+    used: list[Any] = []
     if m.programme is None:  # totals_chunk
-        used.append(kernel.aggregate_totals)
+        from mkba import warmup
+
+        codes = warmup.signatures("totals", area_dtype)["mkba.kernel:simulate_chunk"]
+        used += [(kernel.simulate_chunk, warmup.signature(codes)), kernel.aggregate_totals]
     else:  # raw_chunk + _aggregate_into
-        used += [kernel.aggregate, kernel.simulate_programme]
+        used += [kernel.simulate_chunk, kernel.aggregate, kernel.simulate_programme]
     if compile_notice.announce(used):  # cold: a compile child, and the kernel compiled here
         from mkba import warmup
 
-        warmup.start("totals" if m.programme is None else "programme")
+        warmup.start("totals" if m.programme is None else "programme", area_dtype)
 
 
 def evaluate(
@@ -716,7 +723,7 @@ def compute_chunk(
         raise ValueError(f"chunk {index} is outside {draws} draws")
     out = Outcomes.empty(hi - lo, m, area_dtype) if out is None else out
     if backend == "numba":
-        announce_compile(m)
+        announce_compile(m, out.area_benefits.dtype)
     if args is None and backend == "numba":
         args = _kernel_args(m)
     t0 = time.perf_counter()
@@ -1260,7 +1267,7 @@ def simulate_twin(
         raise ValueError("draws must be at least 1")
     if m.programme is not None or other.programme is not None:
         raise ValueError("simulate_twin is for scenarios without a bottom-up programme")
-    announce_compile(m)
+    announce_compile(m, area_dtype)
     out = outcomes_for(draws, m, area_dtype, reuse)
     oout = Outcomes.light(draws, other)
     # the other run's arrays its side summary does not read: one chunk's, reused

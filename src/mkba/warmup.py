@@ -102,9 +102,45 @@ SIGNATURES: dict[str, str] = {
     "mkba.colstats:add_running_sum": "F1 F1",
 }
 """The argument types with which a run calls each function compiled ahead (``Fk``: a
-C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``Uk`` of uint64, ``i`` an int64, ``f`` a float64,
-``b`` a bool).
+C-contiguous float64 array of k dimensions, ``Ik`` of int64, ``Uk`` of uint64, ``S1`` a 1-D
+float32 array, ``i`` an int64, ``f`` a float64, ``b`` a bool), with the default per-area
+outcomes (float64; see :data:`AREA_ARGS` for ``--area-draws float32``).
 ``tests/test_warmup.py`` checks them against the types a run passes."""
+
+AREA_ARGS: dict[str, dict[str, tuple[int, ...]]] = {
+    "totals": {"mkba.kernel:simulate_chunk": (35, 36, 45, 46)},
+    "programme": {},
+}
+"""For a run of each kind, the arguments (0-based positions in :data:`SIGNATURES`) that hold
+the per-area outcomes in the run's area type: the top-down kernel's ``out_area_ben``,
+``out_area_cost`` and its twin's two, float32 arrays (``S1``) in a run with ``--area-draws
+float32`` (:func:`signatures`). A cold run of that kind thus compiles the kernel it calls, and
+only that one: before, it compiled the float64 kernel up front and then the float32 one when
+it first called it (13-16 CPU-s each). A bottom-up programme's kernels write their per-area
+raw outputs in float64 whatever the area type (its ``aggregate`` is called with both)."""
+
+
+def signatures(kind: str, area_dtype: Any = None) -> dict[str, str]:
+    """:data:`SIGNATURES` as a run of ``kind`` (a key of :data:`LATER`) with per-area outcomes
+    of ``area_dtype`` (numpy's float64, the default, or float32) calls them: the arguments of
+    :data:`AREA_ARGS` ``[kind]`` are ``S1`` for float32."""
+    import numpy as np
+
+    sigs = dict(SIGNATURES)
+    dtype = np.dtype(np.float64 if area_dtype is None else area_dtype)
+    if dtype == np.float64:
+        return sigs
+    if dtype != np.float32:
+        raise ValueError(f"per-area outcomes are float64 or float32, not {dtype}")
+    for name, positions in AREA_ARGS[kind].items():
+        codes = sigs[name].split()
+        for i in positions:
+            if codes[i] != "F1":
+                raise AssertionError(f"{name}: argument {i} is not a per-area output")
+            codes[i] = "S1"
+        sigs[name] = " ".join(codes)
+    return sigs
+
 
 RUN_FIRST = {
     "totals": ("mkba.kernel:simulate_chunk",),
@@ -179,9 +215,9 @@ LATER = {
     kind: RUN_FIRST[kind] + FIRST[kind] + CHILD[kind] + SHARED[kind] + DEFERRED[kind]
     for kind in CHILD
 }
-"""Every function compiled ahead on a cold first run, in either process. With
-``--area-draws float32`` some types differ: the run then compiles those functions itself, as
-before."""
+"""Every function compiled ahead on a cold first run, in either process, for the types of
+:func:`signatures` (with ``--area-draws float32``, a bottom-up programme's ``aggregate`` is
+called with float32 per-area outcomes too: that one the run compiles when it calls it)."""
 
 DEPENDENCIES = {
     "mkba.kernel:simulate_chunk": ("mkba.kernel:_pow_lanes", "mkba.kernel:_other_groups"),
@@ -211,6 +247,7 @@ def signature(codes: str) -> tuple[Any, ...]:
     kinds: dict[str, Any] = {"i": types.int64, "f": types.float64, "b": types.boolean}
     kinds.update({f"I{k}": types.Array(types.int64, k, "C") for k in (1, 2)})
     kinds.update({f"U{k}": types.Array(types.uint64, k, "C") for k in (1, 2)})
+    kinds["S1"] = types.Array(types.float32, 1, "C")
     kinds.update({f"F{k}": types.Array(types.float64, k, "C") for k in (1, 2, 3, 4)})
     return tuple(kinds[c] for c in codes.split())
 
@@ -422,22 +459,24 @@ def pending(name: str) -> bool:
     )
 
 
-def start(kind: str) -> bool:
-    """Start the child for a run of ``kind`` (a key of :data:`LATER`), unless one was started
+def start(kind: str, area_dtype: Any = None) -> bool:
+    """Start the child for a run of ``kind`` (a key of :data:`LATER`) whose per-area outcomes
+    are of ``area_dtype`` (float64 by default; see :func:`signatures`), unless one was started
     in this process already, ``MKBA_COMPILE_CHILD=0``, or those functions are in this process
-    already; whether it was started. Then compile :data:`RUN_FIRST` here (the run's longest
-    compile, while the child compiles the sampler). Call only when the cache is cold (it costs
-    a process)."""
+    already; whether it was started. Then compile :data:`RUN_FIRST` here for the types the run
+    calls (the run's longest compile, while the child compiles the sampler). Call only when
+    the cache is cold (it costs a process)."""
+    sigs = signatures(kind, area_dtype)
     names = CHILD[kind]
     deps = [d for n in names for d in DEPENDENCIES.get(n, ())]
-    shared = {n: SIGNATURES[n] for n in SHARED[kind]}
-    deferred = {n: SIGNATURES[n] for n in DEFERRED[kind]}
-    early = {n: SIGNATURES[n] for n in FIRST[kind]}
-    if not start_jobs({n: SIGNATURES[n] for n in names}, deps, shared, deferred, early):
+    shared = {n: sigs[n] for n in SHARED[kind]}
+    deferred = {n: sigs[n] for n in DEFERRED[kind]}
+    early = {n: sigs[n] for n in FIRST[kind]}
+    if not start_jobs({n: sigs[n] for n in names}, deps, shared, deferred, early):
         return False
     for name in RUN_FIRST[kind]:
         with contextlib.suppress(Exception):  # compiled when called instead, as before
-            _dispatcher(name).compile(signature(SIGNATURES[name]))
+            _dispatcher(name).compile(signature(sigs[name]))
     return True
 
 
