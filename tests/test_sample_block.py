@@ -130,11 +130,32 @@ def test_block_chunks_bounds_the_memory() -> None:
     assert block_chunks(10**6, 10**6) == 1
 
 
+def _spy_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of chunks of every block :func:`mkba.rng.fill_theta_block` samples from
+    now on (review 14b: the comparisons alone would pass with blocks never taken)."""
+    calls: list[int] = []
+    real = rng.fill_theta_block
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        calls.append(len(kwargs["chunks"]))
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(rng, "fill_theta_block", spy)
+    return calls
+
+
 def _runs(m: Model, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[engine.Run, engine.Run]:
+    calls = _spy_blocks(monkeypatch)
     monkeypatch.setenv(engine.BLOCK_ENV, "0")
     want = engine.simulate(m, **kw)
+    assert not calls  # chunk by chunk
     monkeypatch.setenv(engine.BLOCK_ENV, "1")
     got = engine.simulate(m, **kw)
+    if kw.get("backend", "numba") == "numba" and kw.get("sampler", "lhs") in ("lhs", "random"):
+        assert calls  # in blocks
+        draws, size = kw["draws"], kw["chunk_size"]
+        if draws >= 2 * size and 2 * 8 * m.theta_fixed.size * size <= rng.BLOCK_BYTES:
+            assert max(calls) > 1  # (a block of more than one chunk)
     return want, got
 
 
@@ -211,6 +232,22 @@ def test_block_sampler_holds_one_block(ref: Model) -> None:
     assert bs.uniforms(5).shape == (2, 1024)
     last = bs.theta(7)  # the shorter last chunk: a block of its own
     assert last.shape == (ref.theta_fixed.size, 10) and (bs.first, bs.count) == (7, 1)
+    with pytest.raises(AssertionError):  # a chunk outside the current block
+        bs.chunk_samples(6)
+
+
+def test_block_sampler_read_backwards_sets_every_fixed_row(ref: Model) -> None:
+    """Chunks asked for out of order (no caller does): a later block longer than the first
+    one sampled still gets the fixed rows in every entry (review 14b)."""
+    kw: dict[str, Any] = {"draws": 4 * 1024, "seed": 4, "sampler": "lhs", "chunk_size": 1024}
+    fixed_rows, fixed_vals = ref.fixed_rows
+    bs = engine.BlockSampler(ref, block=3, **kw)
+    bs.theta(2)  # a block of chunks 2-3 (two entries get the fixed rows), then one of 0-2
+    for j in range(3):
+        th = bs.theta(j)
+        assert np.array_equal(
+            th[fixed_rows], np.broadcast_to(fixed_vals[:, None], th[fixed_rows].shape)
+        )
 
 
 def test_simulate_twin_in_blocks_is_chunk_by_chunk(
@@ -225,6 +262,7 @@ def test_simulate_twin_in_blocks_is_chunk_by_chunk(
     )
     assert twin is not None
     out: dict[str, Any] = {}
+    calls = _spy_blocks(monkeypatch)
     for v in ("0", "1"):
         monkeypatch.setenv(engine.BLOCK_ENV, v)
         seen: list[tuple[int, bytes, bytes]] = []
@@ -235,7 +273,8 @@ def test_simulate_twin_in_blocks_is_chunk_by_chunk(
         for keep in (True, False):
             out[v, keep] = (engine.simulate_twin(ref, twin, keep_samples=keep, on_sampled=sampled, **kw), list(seen))  # fmt: skip
             seen.clear()
-    for keep in (True, False):
+        assert bool(calls) == (v == "1") and (v == "0" or max(calls) == 2)  # chunk by chunk,
+    for keep in (True, False):  # then in blocks of two chunks
         (want, want_seen), (got, got_seen) = out["0", keep], out["1", keep]
         assert want_seen == got_seen and len(got_seen) == 5
         for a, b in zip(want, got, strict=True):

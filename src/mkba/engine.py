@@ -844,6 +844,7 @@ class BlockSampler:
         self.first = -1  # the current block's first chunk (-1: none yet)
         self.count = 0
         self.thts: np.ndarray | None = None
+        self.fixed_ready = 0  # the first this many entries of thts hold the fixed rows
         self.buf: np.ndarray | None = None  # the passing values (U x block draws)
         self.sampling_s = 0.0
 
@@ -865,7 +866,9 @@ class BlockSampler:
         count = stop - j
         thts = self.thts
         fresh = thts is None or thts.shape[2] != n or thts.shape[0] < count
+        self.first, self.count = -1, 0  # (no block is current until this one is sampled)
         if fresh:
+            self.fixed_ready = 0
             thts = self.thts = np.empty((max(count, self.block if n == self.chunk_size else 1),
                                          m.theta_fixed.size, n))  # fmt: skip
         assert thts is not None
@@ -888,9 +891,10 @@ class BlockSampler:
             m.column_plan, m.inverse_cdfs, thts[:count], m.uncertain_slot, m.uncertain_scale,
             sampler=self.sampler, seed=self.seed, chunks=list(range(j, stop)),
             cols=m.uncertain_col, factor=self.factor, samples=sout, offsets=offsets,
-            threads=self.threads, fixed=m.fixed_rows if fresh else None, u_cols=self.u_cols,
-            u_out=u_out,
+            threads=self.threads, fixed=m.fixed_rows if count > self.fixed_ready else None,
+            u_cols=self.u_cols, u_out=u_out,
         )  # fmt: skip
+        self.fixed_ready = max(self.fixed_ready, count)
         self.first, self.count = j, count
         self.sampling_s += time.perf_counter() - t0
 
@@ -905,12 +909,13 @@ class BlockSampler:
     def uniforms(self, j: int) -> np.ndarray:
         """Chunk ``j``'s uniforms of the columns ``u_cols`` (k x n), after :meth:`theta` of
         ``j`` (:func:`mkba.rng.fill_theta`'s twin mode)."""
-        assert self.u is not None
+        assert self.u is not None and self.first <= j < self.first + self.count
         return self.u[j - self.first]
 
     def chunk_samples(self, j: int) -> np.ndarray | None:
         """Chunk ``j``'s sampled values (n x U, column-major), after :meth:`theta` of ``j``:
         rows of the run's samples, or of the block's buffer; None if neither is kept."""
+        assert self.first <= j < self.first + self.count
         lo, hi = self.bounds[j]
         if self.samples is not None:
             return self.samples.T[lo:hi]
