@@ -26,6 +26,45 @@ def _numba_own() -> Any:
     return livemap._numba_own or analysis.compute_live_map
 
 
+pytestmark = pytest.mark.skipif(
+    livemap._fingerprint(_numba_own()) != livemap._EXPECTED,
+    reason="mkba.livemap was written for numba 0.68 on CPython 3.11: not installed over this one",
+)
+
+
+def test_a_compile_started_by_mkba_installs_it() -> None:
+    """compile_notice.pause_gc_while_compiling (where a cold run and the compile child start
+    compiling) puts the bit sets in place of numba's map (a new process: this one may have it
+    already)."""
+    code = (
+        "from numba.core import analysis; from mkba import compile_notice, livemap\n"
+        "assert analysis.compute_live_map is not livemap.compute_live_map\n"
+        "compile_notice.pause_gc_while_compiling()\n"
+        "assert analysis.compute_live_map is livemap.compute_live_map\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_many_names_alive_at_once() -> None:
+    """A long chain of blocks with many names alive across it (the decode of large bit sets)."""
+    g = CFGraph()
+    n = 300
+    for b in range(n):
+        g.add_node(b)
+    for b in range(n - 1):
+        g.add_edge(b, b + 1)
+    g.add_edge(n - 1, 0)
+    g.set_entry_point(0)
+    g.process()
+    blocks = dict.fromkeys(range(n))
+    defs = {b: {f"v{b}_{i}" for i in range(20)} for b in range(n)}
+    use = {b: {f"v{(b + 7) % n}_{i}" for i in range(0, 20, 3)} for b in range(n)}
+    want = _numba_own()(g, blocks, use, defs)
+    got = livemap.compute_live_map(g, blocks, use, defs)
+    assert got == want and list(got) == list(want)
+
+
 def _random_case(
     seed: int,
 ) -> tuple[CFGraph, dict[int, None], dict[int, set[str]], dict[int, set[str]]]:

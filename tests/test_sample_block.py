@@ -279,3 +279,17 @@ def test_simulate_twin_in_blocks_is_chunk_by_chunk(
         assert want_seen == got_seen and len(got_seen) == 5
         for a, b in zip(want, got, strict=True):
             _check_runs(a, b)
+
+
+def test_simulate_announces_the_compile_for_its_area_type(
+    ref: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """simulate's block path starts the compile for the per-area type the run uses (review
+    14c: it asked for the float64 kernel, so a cold float32 run without a companion compiled
+    the unused float64 kernel first)."""
+    seen: list[Any] = []
+    monkeypatch.setattr(engine, "announce_compile", lambda m, dt=np.float64: seen.append(dt))
+    for dt in (np.float32, np.float64):
+        engine.simulate(ref, draws=1500, seed=1, chunk_size=1024, area_dtype=dt)
+    assert seen and {np.dtype(d) for d in seen} == {np.dtype(np.float32), np.dtype(np.float64)}
+    assert np.dtype(seen[0]) == np.float32

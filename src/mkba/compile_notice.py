@@ -42,6 +42,11 @@ def is_cached(dispatcher: Any, sig: tuple[Any, ...] | None = None) -> bool:
     return any(key[1] == magic and (sig is None or key[0] == tuple(sig)) for key in index)
 
 
+def announced() -> bool:
+    """Whether :func:`announce` has been called in this process (it looks only once)."""
+    return _announced
+
+
 def announce(dispatchers: list[Any]) -> bool:
     """Print the compile message once per process if any of ``dispatchers`` must be compiled;
     return whether it was printed. An item is a dispatcher (cached for any argument types

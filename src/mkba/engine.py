@@ -599,6 +599,8 @@ def announce_compile(m: Model, area_dtype: type | np.dtype = np.float64) -> None
     per-area outcomes (:meth:`Outcomes.empty`). A top-down run's kernel counts as cached only
     for the per-area type the run uses (a cold ``--area-draws float32`` run compiles the
     float32 kernel alone, and a cache holding only the other one is cold for it)."""
+    if compile_notice.announced():  # (once per process: not the signature's cost a chunk)
+        return
     used: list[Any] = []
     if m.programme is None:  # totals_chunk
         from mkba import warmup
@@ -1029,7 +1031,7 @@ def simulate(
     blocks = None
     if sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0":
         if backend == "numba":
-            announce_compile(m)  # (a cold cache: the compile child starts before sampling)
+            announce_compile(m, area_dtype)  # (a cold cache: the compile child starts first)
         blocks = BlockSampler(
             m, draws=draws, seed=seed, sampler=sampler, chunk_size=chunk_size,
             samples=samples.T if samples is not None else None,

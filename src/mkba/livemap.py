@@ -25,7 +25,11 @@ numbers are the same (the cache files compared byte for byte).
 for (the byte code of it and of its inner functions, :data:`_EXPECTED`); otherwise nothing is
 replaced. It is installed where mkba starts a compile (:func:`mkba.compile_notice.
 pause_gc_while_compiling`: the cold run and the compile child); a warm run compiles nothing and
-does not import this module.
+does not import this module. Once installed it stays in place for the rest of the process,
+for every numba compile in it (also of code that is not mkba's, e.g. a notebook's own
+functions): the same maps, so the same code. The fingerprint covers byte code, which changes
+with CPython's minor version: on another Python or numba nothing is replaced (numba's own map
+is used, as before).
 """
 
 from __future__ import annotations
@@ -118,13 +122,9 @@ def compute_live_map(
                     live[p] = new
                     changed = True
     out: dict[Any, set[str]] = {}
-    for b, mask in live.items():
-        found = set()
-        while mask:
-            low = mask & -mask
-            found.add(names[low.bit_length() - 1])
-            mask ^= low
-        out[b] = found
+    for b, mask in live.items():  # (the bits read from the binary digits: linear in the
+        digits = bin(mask)[:1:-1]  # names, where peeling the lowest bit off is quadratic)
+        out[b] = {names[i] for i, c in enumerate(digits) if c == "1"}
     return out
 
 
