@@ -58,6 +58,11 @@ def _columns(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 def windowed(monkeypatch):  # type: ignore[no-untyped-def]
     """The windowed route from 2 * WINDOW_SAMPLE values on; records whether it answered."""
     monkeypatch.setattr(quantiles, "WINDOW_MIN_VALUES", 2 * quantiles.WINDOW_SAMPLE)
+    return _spy_windows(monkeypatch)
+
+
+def _spy_windows(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the windowed route answered, call by call, from now on."""
     answered: list[bool] = []
     real = quantiles.windowed_order_statistics
 
@@ -177,15 +182,7 @@ def test_statistics_equal_the_partitions_route(monkeypatch) -> None:  # type: ig
     """results.stats of large columns: the same dict as with the partitions alone."""
     rng = np.random.default_rng(11)
     cols = _columns(rng, 200_003)
-    answered: list[bool] = []
-    real = quantiles.windowed_order_statistics
-
-    def spy(a: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
-        got = real(a, ranks)
-        answered.append(got is not None)
-        return got
-
-    monkeypatch.setattr(quantiles, "windowed_order_statistics", spy)
+    answered = _spy_windows(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         new = {k: repr(results.stats(x.copy(), owned=True)) for k, x in cols.items()}
