@@ -803,6 +803,11 @@ BLOCK_ENV = "MKBA_SAMPLE_BLOCK"
 measuring, the same numbers)."""
 
 
+def _in_blocks(sampler: str) -> bool:
+    """Whether :func:`simulate` and :func:`simulate_twin` sample in blocks of chunks."""
+    return sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0"
+
+
 class BlockSampler:
     """The parameter matrices of a ``random``/``lhs`` run's chunks, sampled a block of whole
     chunks at a time (:func:`mkba.rng.fill_theta_block`: one compiled call per thread a
@@ -1022,14 +1027,19 @@ def simulate(
     bounds = chunk_bounds(draws, chunk_size)
     # the samples of one chunk, when they are not kept in memory: one buffer for every chunk
     passing = samples is None and (spilled is not None or on_samples is not None)
-    buf = column_major(min(draws, chunk_size), len(m.uncertain)) if passing else None
+    in_blocks = _in_blocks(sampler)
+    buf = (  # (in blocks, the block's own buffer)
+        column_major(min(draws, chunk_size), len(m.uncertain))
+        if passing and not in_blocks
+        else None
+    )
     # per-area raw outputs are needed only by the NumPy path and by bottom-up programmes
     fused = backend == "numba" and m.programme is None
     scratch = None if fused else _scratch(m, min(draws, chunk_size))
     t_sample = t_kernel = t_agg = 0.0
     chunk_means = np.empty(len(bounds))
     blocks = None
-    if sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0":
+    if in_blocks:
         if backend == "numba":
             announce_compile(m, area_dtype)  # (a cold cache: the compile child starts first)
         blocks = BlockSampler(
@@ -1284,7 +1294,10 @@ def simulate_twin(
     k = twin.cols.size
     spilled = SpilledRows(draws, U) if spill_samples and keep_samples else None
     samples = column_major(draws, U) if spilled is None and keep_samples else None
-    buf = column_major(min(draws, chunk_size), U) if samples is None else None
+    in_blocks = _in_blocks(sampler)
+    # the chunk's sampled values and uniforms when not in blocks (else the block's buffers)
+    buf = column_major(min(draws, chunk_size), U) if samples is None and not in_blocks else None
+    ubuf = None if in_blocks else np.empty(k * min(draws, chunk_size))
     args, oargs = _kernel_args(m), _kernel_args(other)
     # m's fixed slots hold one value in every column of the chunk's matrix, also after the
     # twin's rows (uncertain slots of m) are written in for the other model's kernel
@@ -1299,14 +1312,14 @@ def simulate_twin(
     # the twin's per-chunk arrays, one buffer each for every chunk (fresh arrays of every
     # chunk cost page faults: the allocator gives their memory back and takes it again)
     size = k * min(draws, chunk_size)
-    ubuf, rbuf, sbuf, mbuf = (np.empty(size) for _ in range(4))
+    rbuf, sbuf, mbuf = (np.empty(size) for _ in range(3))
     bounds = chunk_bounds(draws, chunk_size)
     chunk_means, ochunk_means = np.empty(len(bounds)), np.empty(len(bounds))
     t_sample = t_kernel = t_agg = 0.0
     o_sample = o_kernel = o_agg = 0.0
     release: Callable[[], None] | None = None  # on_sampled's, for the chunk before
     blocks = None
-    if sampler in ("random", "lhs") and os.environ.get(BLOCK_ENV, "1") != "0":
+    if in_blocks:
         # m's rows sampled a block of chunks at a time (the same numbers; the twin's uniforms
         # kept per chunk); the block's samples in the run's or in a buffer of the block's
         blocks = BlockSampler(
@@ -1329,7 +1342,7 @@ def simulate_twin(
             # the chunk's sampled values (n x U, column-major: written in place when the whole
             # run's are not kept, else through fill_theta's buffer into the run's rows)
             samp = samples[lo:hi] if samples is not None else buf[:n]  # type: ignore[index]  # buf is set when samples is None
-            u = ubuf[: k * n].reshape(k, n)
+            u = ubuf[: k * n].reshape(k, n)  # type: ignore[index]  # ubuf is set when not in blocks
             theta_t = m.sample_theta_t(
                 sampler, n, seed=seed, chunk=j, factor=factor, samples=samp, u_cols=twin.cols,
                 u_out=u,

@@ -914,111 +914,61 @@ def fill_theta(
 
     n = tht.shape[1]
     u_count = plan.kind.size
-    if u_count == 0 or n == 0:
-        if fixed is not None:
-            tht[fixed[0]] = fixed[1][:, None]
-        return
-    draw = ut is None
-    if draw:
-        if sampler not in ("random", "lhs"):
-            raise ValueError(f"sampler {sampler!r} has no independent columns")
-        assert cols is not None
-        cols = np.ascontiguousarray(cols, dtype=np.int64)
-        if cols.size and (int(cols.min()) < 0 or int(cols.max()) >= 2**32):
-            raise ValueError("columns must be in [0, 2**32)")
-        head = entropy_head(seed, chunk)
-    else:
-        assert ut is not None and ut.shape == (u_count, n)
-        cols = np.zeros(u_count, dtype=np.int64)
-        head = np.zeros(1, dtype=np.uint64)
-        keep = np.arange(u_count, dtype=np.int64)
-        ukeep = np.ascontiguousarray(ut, dtype=np.float64)
     if u_out is not None:
         assert u_cols is not None and u_out.shape == (len(u_cols), n)
-        u_cols = np.ascontiguousarray(u_cols, dtype=np.int64)
     # the sampled values column-major (U x n): samples.T itself, or a buffer copied at the end
-    st = _NO_SAMPLES
+    st: np.ndarray | None = None
     copy_back = False
     if samples is not None:
         assert samples.shape == (n, u_count)
         copy_back = not samples.T.flags.c_contiguous
         st = np.empty((u_count, n)) if copy_back else samples.T
-    out_s = st
-    port = log_port_ok()
-    eport = exp_port_ok()
-    threads = sampling_threads() if threads is None else max(1, int(threads))
-    groups = 1 if n * u_count < _SMALL else min(threads, u_count)
-    lhs = sampler == "lhs"
-    if draw:
-        lay = _layout(plan, lhs, groups, factor, u_cols if u_out is not None else None)
-        keep = lay.keep
-        ukeep = np.empty((lay.n_keep, n))
-    outside = np.zeros(u_count, dtype=np.int64)
-    kind_l = plan.kinds
-
-    def fill_fixed(g: int) -> None:
-        if fixed is not None:
-            tht[fixed[0][g::groups]] = fixed[1][g::groups, None]
-
-    heads, thts, outs = head[None], tht[None], outside[None]  # a block of this one chunk
-    ukeeps = ukeep[None]
-
-    def compiled(which: np.ndarray, draw_now: bool, kind: np.ndarray) -> None:
-        if which.size:
-            sample_rows(
-                heads, cols, lhs, draw_now, n, which, kind, plan.par, plan.gidx, plan.gx,
-                plan.gs, scale, rows, thts, keep, ukeeps, out_s, _AT_0, outs, port, eport,
-            )  # fmt: skip
-
-    rows_l: list[int] = rows.tolist()  # (Python numbers: the loop below indexes them)
-    scale_l: list[float] = scale.tolist()
-
-    def finish(which: list[int]) -> None:
-        _finish(
-            which, kind_l, scale_l, rows_l, inverse_cdfs, tht, ukeep, keep, outside,
-            st if samples is not None else None, eport,
+    if ut is None:  # drawn: a block of this one chunk (the same compiled calls)
+        assert cols is not None
+        fill_theta_block(
+            plan, inverse_cdfs, tht[None], rows, scale, sampler=str(sampler), seed=seed,
+            chunks=[chunk], cols=cols, factor=factor, samples=st, offsets=[0],
+            threads=threads, fixed=fixed, u_cols=u_cols,
+            u_out=None if u_out is None else u_out[None],
         )  # fmt: skip
-
-    if factor is None or not draw:
-        if draw:
-            todo, fin = lay.parts, lay.fin
-        else:
-            todo = _split(np.arange(u_count, dtype=np.int64), _COST[plan.kind], groups)
-            fin = [_finish_list(plan, part) for part in todo]
+    elif u_count == 0 or n == 0:
+        if fixed is not None:
+            tht[fixed[0]] = fixed[1][:, None]
+    else:  # the given uniforms through the inverse CDFs (the twin mode's second model)
+        assert ut.shape == (u_count, n)
+        cols = np.zeros(u_count, dtype=np.int64)
+        keep = np.arange(u_count, dtype=np.int64)
+        ukeep = np.ascontiguousarray(ut, dtype=np.float64)
+        port = log_port_ok()
+        eport = exp_port_ok()
+        threads = sampling_threads() if threads is None else max(1, int(threads))
+        groups = 1 if n * u_count < _SMALL else min(threads, u_count)
+        outside = np.zeros(u_count, dtype=np.int64)
+        heads = np.zeros((1, 1), dtype=np.uint64)  # a block of this one chunk
+        thts, ukeeps, outs = tht[None], ukeep[None], outside[None]
+        out_s = _NO_SAMPLES if st is None else st
+        todo = _split(np.arange(u_count, dtype=np.int64), _COST[plan.kind], groups)
+        fin = [_finish_list(plan, part) for part in todo]
+        rows_l: list[int] = rows.tolist()  # (Python numbers: _finish indexes them)
+        scale_l: list[float] = scale.tolist()
 
         def one(g: int) -> None:
-            fill_fixed(g)
-            compiled(todo[g], draw, plan.kind)
-            finish(fin[g])
+            if fixed is not None:
+                tht[fixed[0][g::groups]] = fixed[1][g::groups, None]
+            if todo[g].size:
+                sample_rows(
+                    heads, cols, sampler == "lhs", False, n, todo[g], plan.kind, plan.par,
+                    plan.gidx, plan.gx, plan.gs, scale, rows, thts, keep, ukeeps, out_s, _AT_0,
+                    outs, port, eport,
+                )  # fmt: skip
+            _finish(
+                fin[g], plan.kinds, scale_l, rows_l, inverse_cdfs, tht, ukeep, keep, outside,
+                st, eport,
+            )  # fmt: skip
 
         for_each(one, groups, threads=threads)
         if u_out is not None:
-            u_out[:] = ukeep[keep[u_cols]]
-        if copy_back and samples is not None:
-            samples.T[...] = st
-        return
-    # with the copula: one task draws the correlated columns, correlates them (the whole
-    # chunk, as apply_copula_t always did) and transforms them; the other columns are drawn
-    # and transformed meanwhile, so a chunk is one round of the pool
-    fcols, frows, parts = lay.fcols, lay.frows, lay.parts
-    chol = np.ascontiguousarray(factor[1], dtype=np.float64)
-    only_keep = lay.only_keep
-
-    def task(g: int) -> None:
-        fill_fixed(g)
-        part = parts[g]
-        if part.size and part[0] == u_count:
-            compiled(fcols, True, only_keep)
-            copula_rows(ukeep, frows, chol, port, eport)
-            compiled(fcols, False, plan.kind)
-            finish(lay.ffin)
-            part = part[1:]
-        compiled(part, True, plan.kind)
-        finish(lay.fin[g])
-
-    for_each(task, groups, threads=threads)
-    if u_out is not None:
-        u_out[:] = ukeep[keep[u_cols]]
+            u_out[:] = ukeep[keep[np.ascontiguousarray(u_cols, dtype=np.int64)]]
     if copy_back and samples is not None:
         samples.T[...] = st
 
